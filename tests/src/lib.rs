@@ -1,0 +1,1 @@
+//! Deterministic traffic generator for mspic tests.
