@@ -1,1 +1,190 @@
-//! mspic-control
+//! Control plane of mspic: parses Junos operational commands (`show services sessions …`),
+//! asks the engine through [`Backend`], and prints the answer exactly as Junos does (text),
+//! or as `| display xml` / `| display json`.
+//!
+//! Sans-IO: no sockets, files or clock. The daemon and the replay tool own the I/O and call
+//! [`execute`] with a command line and their backend.
+//!
+//! ```
+//! use mspic_control::{execute, SnapshotBackend};
+//! let mut backend = SnapshotBackend::default();
+//! assert_eq!(execute("show services sessions", &mut backend).unwrap(), "");
+//! assert_eq!(
+//!     execute("show services sessions foo", &mut backend).unwrap_err().to_string(),
+//!     "error: syntax error: foo"
+//! );
+//! ```
+
+pub mod backend;
+pub mod command;
+pub mod proto;
+pub mod render;
+pub mod tree;
+
+pub use backend::{
+    Backend, BackendError, ClearedSessions, NatMappingsSummary, NatPoolInfo, ServiceSetsSummary,
+    SnapshotBackend,
+};
+pub use command::{
+    parse_command, parse_request, Command, CommandError, Detail, NatMappingsKind, OutputFormat,
+    Request, StatsDetail,
+};
+pub use render::clear::{cleared_tree, merge_cleared, render_cleared};
+pub use render::flows::{flows_tree, render_flow_count, render_flows};
+pub use render::sessions::{
+    count_rows, flow_line, render_session_count, render_sessions, render_sessions_with,
+    select_sessions, session_count_tree, session_header, sessions_tree, sort_sessions, CountRow,
+    HeaderStyle, InterfaceLabel, SessionsLayout,
+};
+pub use render::stats::{merge_stats, render_sfw_statistics, sfw_statistics_tree};
+pub use render::Answer;
+pub use tree::{to_json, to_xml, Element};
+
+/// Choices that change the printed text but are not part of the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ExecuteOptions {
+    /// Session header of the current or of older Junos releases.
+    pub header_style: HeaderStyle,
+}
+
+/// Parses `line`, asks `backend`, renders the answer (text, XML or JSON per the pipe).
+pub fn execute(line: &str, backend: &mut dyn Backend) -> Result<String, CommandError> {
+    execute_with(line, backend, &ExecuteOptions::default())
+}
+
+/// [`execute`] with explicit [`ExecuteOptions`].
+pub fn execute_with(
+    line: &str,
+    backend: &mut dyn Backend,
+    options: &ExecuteOptions,
+) -> Result<String, CommandError> {
+    let request = parse_request(line)?;
+    let answer = run(&request.command, backend, options)?;
+    Ok(answer.render(request.format))
+}
+
+fn backend_error(command: &Command, e: BackendError) -> CommandError {
+    match e {
+        BackendError::Unsupported => CommandError::Unsupported {
+            command: command.name(),
+        },
+        BackendError::Failed(msg) => CommandError::Backend(msg),
+    }
+}
+
+/// Runs a parsed command against `backend` and returns the data to print.
+pub fn run(
+    command: &Command,
+    backend: &mut dyn Backend,
+    options: &ExecuteOptions,
+) -> Result<Answer, CommandError> {
+    Ok(match command {
+        Command::ShowSessions {
+            detail,
+            count,
+            filter,
+        } => {
+            let sessions = backend.sessions(filter);
+            if *count {
+                let unlimited = mspic_flow::SessionFilter {
+                    limit: None,
+                    ..filter.clone()
+                };
+                let sessions = select_sessions(sessions, &unlimited);
+                Answer::SessionCount(count_rows(&sessions, |_| 1))
+            } else {
+                let layout = SessionsLayout {
+                    detail: *detail,
+                    header: options.header_style,
+                    interface_label: if filter.application_protocol.is_some() {
+                        InterfaceLabel::Named
+                    } else {
+                        InterfaceLabel::Bare
+                    },
+                };
+                Answer::Sessions {
+                    sessions: select_sessions(sessions, filter),
+                    layout,
+                }
+            }
+        }
+        Command::ShowFlows {
+            detail,
+            count,
+            filter,
+        } => {
+            let unlimited = mspic_flow::SessionFilter {
+                limit: None,
+                ..filter.clone()
+            };
+            let mut sessions = backend.sessions(filter);
+            sessions.retain(|s| unlimited.matches(s));
+            render::flows::sort_for_flows(&mut sessions);
+            if *count {
+                Answer::FlowCount(count_rows(&sessions, |s| s.flows.len() as u64))
+            } else {
+                render::flows::limit_flows(&mut sessions, filter.limit);
+                Answer::Flows {
+                    sessions,
+                    detail: *detail,
+                }
+            }
+        }
+        Command::ShowSfwStatistics { detail, interface } => {
+            let mut stats = backend.sfw_statistics();
+            if let Some(i) = interface {
+                stats.retain(|(name, _)| name == i);
+            }
+            Answer::SfwStatistics {
+                stats: merge_stats(&stats),
+                extensive: detail.is_extensive(),
+            }
+        }
+        Command::ClearSessions { filter } => {
+            Answer::Cleared(merge_cleared(&backend.clear_sessions(filter)))
+        }
+        Command::ShowNatPool { name, detail } => {
+            let mut pools = backend
+                .nat_pools(name.as_deref())
+                .map_err(|e| backend_error(command, e))?;
+            if let Some(n) = name {
+                pools.retain(|p| p.pool == *n);
+            }
+            Answer::NatPools {
+                pools,
+                detail: *detail,
+            }
+        }
+        Command::ShowNatMappings { kind } => match kind {
+            NatMappingsKind::Summary => Answer::NatMappingsSummary(
+                backend
+                    .nat_mappings_summary()
+                    .map_err(|e| backend_error(command, e))?,
+            ),
+            NatMappingsKind::Detail | NatMappingsKind::Brief => {
+                return Err(backend_error(command, BackendError::Unsupported))
+            }
+        },
+        Command::ShowNatStatistics { interface } => {
+            let mut stats = backend
+                .nat_statistics()
+                .map_err(|e| backend_error(command, e))?;
+            if let Some(i) = interface {
+                stats.retain(|(name, _)| name == i);
+            }
+            Answer::NatStatistics(stats)
+        }
+        Command::ShowServiceSetsSummary { interface } => {
+            let mut rows = backend
+                .service_sets_summary()
+                .map_err(|e| backend_error(command, e))?;
+            if let Some(i) = interface {
+                rows.retain(|r| r.interface == *i);
+            }
+            Answer::ServiceSetsSummary(rows)
+        }
+        Command::ShowAlgConversations { .. } => {
+            return Err(backend_error(command, BackendError::Unsupported))
+        }
+    })
+}

@@ -1,0 +1,161 @@
+//! What the control plane asks the engine. The replay engine implements [`Backend`] over its
+//! in-process shards, the daemon over its shard channels; [`SnapshotBackend`] holds plain
+//! data (tests, offline rendering).
+//!
+//! Backends return raw per-shard answers: any order, possibly several entries for the same
+//! (interface, service set). The control plane filters `limit`, merges, sorts and renders.
+
+use mspic_flow::{SessionFilter, SessionSnapshot, SfwStats};
+
+/// Sessions removed by `clear services sessions` on one (interface, service set).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClearedSessions {
+    pub interface: String,
+    pub service_set: String,
+    /// Sessions marked for deletion.
+    pub count: u64,
+}
+
+/// Why a backend could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    /// This backend has no data for the command (yet).
+    #[error("not supported by this backend")]
+    Unsupported,
+    /// The backend failed (a shard did not answer, …); the text is shown to the user.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// One NAT pool as `show services nat pool` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NatPoolInfo {
+    pub interface: String,
+    pub service_set: String,
+    pub pool: String,
+    /// `NAPT-44`, `DYNAMIC NAT44`, … (`TranslationType::show_name`).
+    pub translation_type: String,
+    /// `low-high` address ranges.
+    pub address_ranges: Vec<String>,
+    /// `low-high`, `None` for address-only pools.
+    pub port_range: Option<String>,
+    pub addresses_in_use: u64,
+    pub available_addresses: u64,
+    pub ports_in_use: u64,
+    pub max_ports_in_use: u64,
+    pub out_of_address_errors: u64,
+    pub out_of_port_errors: u64,
+}
+
+/// `show services nat mappings summary`, per services interface.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NatMappingsSummary {
+    pub interface: String,
+    pub address_mappings: u64,
+    pub eim_port_mappings: u64,
+    pub eif_filters: u64,
+}
+
+/// `show services service-sets summary`, per services interface.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServiceSetsSummary {
+    pub interface: String,
+    pub service_sets_configured: u64,
+    pub bytes_used: u64,
+    pub percent_bytes_used: f64,
+    pub policy_bytes_used: u64,
+    pub percent_policy_bytes_used: f64,
+    pub cpu_utilization_percent: f64,
+}
+
+/// The engine as the control plane sees it. Only the session and statistics queries are
+/// required; the others default to [`BackendError::Unsupported`] so implementors can grow.
+pub trait Backend {
+    /// Every session that matches `filter` (`limit` may be ignored: the control plane applies
+    /// it after sorting), in any order.
+    fn sessions(&mut self, filter: &SessionFilter) -> Vec<SessionSnapshot>;
+
+    /// Removes the sessions that match `filter` (at most `filter.limit` in total when set) and
+    /// reports how many per (interface, service set); entries may repeat (one per shard).
+    fn clear_sessions(&mut self, filter: &SessionFilter) -> Vec<ClearedSessions>;
+
+    /// Stateful-firewall counters per services interface (entries for the same interface are
+    /// added together).
+    fn sfw_statistics(&mut self) -> Vec<(String, SfwStats)>;
+
+    /// NAT pools, all or the one named.
+    fn nat_pools(&mut self, name: Option<&str>) -> Result<Vec<NatPoolInfo>, BackendError> {
+        let _ = name;
+        Err(BackendError::Unsupported)
+    }
+
+    /// NAT mapping counts per services interface.
+    fn nat_mappings_summary(&mut self) -> Result<Vec<NatMappingsSummary>, BackendError> {
+        Err(BackendError::Unsupported)
+    }
+
+    /// NAT counters per services interface, as `(xml-name, value)` pairs in display order.
+    fn nat_statistics(&mut self) -> Result<Vec<(String, Vec<(String, u64)>)>, BackendError> {
+        Err(BackendError::Unsupported)
+    }
+
+    /// Service-set resource usage per services interface.
+    fn service_sets_summary(&mut self) -> Result<Vec<ServiceSetsSummary>, BackendError> {
+        Err(BackendError::Unsupported)
+    }
+}
+
+/// A backend over plain data: answers from a list of sessions and counters, and clears by
+/// removing from the list.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotBackend {
+    pub sessions: Vec<SessionSnapshot>,
+    pub sfw: Vec<(String, SfwStats)>,
+}
+
+impl SnapshotBackend {
+    pub fn new(sessions: Vec<SessionSnapshot>) -> Self {
+        SnapshotBackend {
+            sessions,
+            sfw: Vec::new(),
+        }
+    }
+}
+
+impl Backend for SnapshotBackend {
+    fn sessions(&mut self, filter: &SessionFilter) -> Vec<SessionSnapshot> {
+        self.sessions
+            .iter()
+            .filter(|s| filter.matches(s))
+            .cloned()
+            .collect()
+    }
+
+    fn clear_sessions(&mut self, filter: &SessionFilter) -> Vec<ClearedSessions> {
+        let mut out: Vec<ClearedSessions> = Vec::new();
+        let mut left = filter.limit.unwrap_or(usize::MAX);
+        self.sessions.retain(|s| {
+            if left == 0 || !filter.matches(s) {
+                return true;
+            }
+            left -= 1;
+            match out
+                .iter_mut()
+                .find(|c| c.interface == s.interface && c.service_set == s.service_set)
+            {
+                Some(c) => c.count += 1,
+                None => out.push(ClearedSessions {
+                    interface: s.interface.clone(),
+                    service_set: s.service_set.clone(),
+                    count: 1,
+                }),
+            }
+            false
+        });
+        out
+    }
+
+    fn sfw_statistics(&mut self) -> Vec<(String, SfwStats)> {
+        self.sfw.clone()
+    }
+}

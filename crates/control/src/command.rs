@@ -1,0 +1,835 @@
+//! Command-line words → [`Request`]: the command, its options and the `| display` pipe.
+//!
+//! Junos rules followed here:
+//! - options after the command words come in any order;
+//! - every keyword (command words and option names, not values) may be abbreviated to any
+//!   unambiguous prefix (`sh serv sess ext`); an exact keyword always wins;
+//! - positions that also take a free name (`show services nat pool NAME`) only accept the
+//!   keywords spelled in full.
+//!
+//! Errors carry the byte offset of the offending word so an interactive CLI can put a `^`
+//! under it; their text (see [`CommandError`]) is what the CLI prints.
+
+use mspic_config::{AppProtocol, Prefix};
+use mspic_flow::SessionFilter;
+
+use crate::proto;
+
+/// How the answer is printed (`| display xml`, `| display json`, or neither).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Xml,
+    Json,
+}
+
+/// Output level of `show services sessions` / `flows` / `alg conversations`.
+/// `Brief` and `Terse` print what `Normal` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Detail {
+    #[default]
+    Normal,
+    Brief,
+    Terse,
+    Extensive,
+}
+
+impl Detail {
+    pub fn is_extensive(self) -> bool {
+        self == Detail::Extensive
+    }
+    /// The `junos:style` attribute value of the XML reply root.
+    pub fn style(self) -> &'static str {
+        if self.is_extensive() {
+            "extensive"
+        } else {
+            "brief"
+        }
+    }
+}
+
+/// Output level of `show services stateful-firewall statistics`.
+/// `Brief` prints what `Normal` prints; `Detail` prints what `Extensive` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum StatsDetail {
+    #[default]
+    Normal,
+    Brief,
+    Detail,
+    Extensive,
+}
+
+impl StatsDetail {
+    pub fn is_extensive(self) -> bool {
+        matches!(self, StatsDetail::Detail | StatsDetail::Extensive)
+    }
+}
+
+/// `show services nat mappings {summary|detail|brief}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NatMappingsKind {
+    Summary,
+    Detail,
+    Brief,
+}
+
+/// One operational command with its options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `show services sessions [brief|terse|extensive] [count] [filters]`.
+    ShowSessions {
+        detail: Detail,
+        count: bool,
+        filter: SessionFilter,
+    },
+    /// `show services flows …` (also `show services stateful-firewall flows …`).
+    ShowFlows {
+        detail: Detail,
+        count: bool,
+        filter: SessionFilter,
+    },
+    /// `show services stateful-firewall statistics [brief|detail|extensive] [interface I]`.
+    ShowSfwStatistics {
+        detail: StatsDetail,
+        interface: Option<String>,
+    },
+    /// `clear services sessions [filters]`.
+    ClearSessions { filter: SessionFilter },
+    /// `show services nat pool [NAME] [brief|detail]`.
+    ShowNatPool { name: Option<String>, detail: bool },
+    /// `show services nat mappings summary|detail|brief`.
+    ShowNatMappings { kind: NatMappingsKind },
+    /// `show services nat statistics [interface I]`.
+    ShowNatStatistics { interface: Option<String> },
+    /// `show services service-sets summary [interface I]`.
+    ShowServiceSetsSummary { interface: Option<String> },
+    /// `show services alg conversations [brief|extensive] [application-protocol P] [interface I]`.
+    ShowAlgConversations {
+        detail: Detail,
+        application_protocol: Option<AppProtocol>,
+        interface: Option<String>,
+    },
+}
+
+impl Command {
+    /// The command words in full (`show services sessions`), for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::ShowSessions { .. } => "show services sessions",
+            Command::ShowFlows { .. } => "show services flows",
+            Command::ShowSfwStatistics { .. } => "show services stateful-firewall statistics",
+            Command::ClearSessions { .. } => "clear services sessions",
+            Command::ShowNatPool { .. } => "show services nat pool",
+            Command::ShowNatMappings { .. } => "show services nat mappings",
+            Command::ShowNatStatistics { .. } => "show services nat statistics",
+            Command::ShowServiceSetsSummary { .. } => "show services service-sets summary",
+            Command::ShowAlgConversations { .. } => "show services alg conversations",
+        }
+    }
+}
+
+/// A parsed command line: the command and how to print its answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub command: Command,
+    pub format: OutputFormat,
+}
+
+/// Why a command line was refused (or could not be answered). `Display` gives the exact
+/// text the CLI prints, `error: …` included.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// The line ends where a command word is needed (`show services`).
+    #[error("error: syntax error, expecting <command>.")]
+    ExpectingCommand { at: usize },
+    /// A word that is not a command where a command word is needed (`show services foo`).
+    #[error("error: syntax error, expecting <command>: {word}")]
+    UnknownCommand { word: String, at: usize },
+    /// A word that is not an option of the command (`show services sessions foo`).
+    #[error("error: syntax error: {word}")]
+    UnexpectedWord { word: String, at: usize },
+    /// An abbreviation that matches several keywords.
+    #[error("error: '{word}' is ambiguous, possible completions: {candidates}")]
+    Ambiguous {
+        word: String,
+        candidates: String,
+        at: usize,
+    },
+    /// An option that needs a value ends the line.
+    #[error("error: missing argument for '{keyword}'")]
+    MissingArgument { keyword: &'static str, at: usize },
+    /// A value that the option does not accept.
+    #[error("error: invalid value '{value}' for {keyword} (expected {expected})")]
+    InvalidValue {
+        keyword: &'static str,
+        value: String,
+        expected: String,
+        at: usize,
+    },
+    /// The same option twice.
+    #[error("error: duplicate argument '{keyword}'")]
+    Duplicate { keyword: &'static str, at: usize },
+    /// Two options of which only one may be given (`brief extensive`).
+    #[error("error: conflicting arguments '{first}' and '{second}'")]
+    Conflict {
+        first: &'static str,
+        second: &'static str,
+        at: usize,
+    },
+    /// A pipe other than `display xml` / `display json`.
+    #[error("error: unsupported pipe '{pipe}' (supported: display xml, display json)")]
+    UnsupportedPipe { pipe: String, at: usize },
+    /// The backend has no data for this command (yet).
+    #[error("error: command not implemented yet: {command}")]
+    Unsupported { command: &'static str },
+    /// The backend failed to answer.
+    #[error("error: {0}")]
+    Backend(String),
+}
+
+impl CommandError {
+    /// Byte offset in the command line of the word the error is about (`None` when the
+    /// error is not about a word).
+    pub fn offset(&self) -> Option<usize> {
+        use CommandError::*;
+        match self {
+            ExpectingCommand { at }
+            | UnknownCommand { at, .. }
+            | UnexpectedWord { at, .. }
+            | Ambiguous { at, .. }
+            | MissingArgument { at, .. }
+            | InvalidValue { at, .. }
+            | Duplicate { at, .. }
+            | Conflict { at, .. }
+            | UnsupportedPipe { at, .. } => Some(*at),
+            Unsupported { .. } | Backend(_) => None,
+        }
+    }
+}
+
+/// Parses a command line (pipes included) into the command and its output format.
+pub fn parse_request(line: &str) -> Result<Request, CommandError> {
+    let mut segments = split_pipes(line);
+    let first = segments.remove(0);
+    let mut format = OutputFormat::Text;
+    let mut format_at: Option<usize> = None;
+    for seg in &segments {
+        let f = parse_pipe(seg)?;
+        if let Some(_prev) = format_at {
+            return Err(CommandError::Duplicate {
+                keyword: "display",
+                at: seg.pipe_at,
+            });
+        }
+        format = f;
+        format_at = Some(seg.pipe_at);
+    }
+    let command = parse_words(Words::new(&first))?;
+    Ok(Request { command, format })
+}
+
+/// Parses a command line into its [`Command`]. A `| display` pipe is checked and then
+/// dropped; use [`parse_request`] to keep it.
+pub fn parse_command(line: &str) -> Result<Command, CommandError> {
+    parse_request(line).map(|r| r.command)
+}
+
+// ---------------------------------------------------------------------------------------
+// Tokens
+
+#[derive(Debug, Clone, Copy)]
+struct Token<'a> {
+    at: usize,
+    text: &'a str,
+}
+
+struct Segment<'a> {
+    /// Offset of the `|` that starts this segment (0 for the command itself).
+    pipe_at: usize,
+    /// Offset just past the segment's last byte.
+    end: usize,
+    tokens: Vec<Token<'a>>,
+}
+
+fn split_pipes(line: &str) -> Vec<Segment<'_>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut pipe_at = 0;
+    for (i, c) in line.char_indices() {
+        if c == '|' {
+            out.push(segment(line, start, i, pipe_at));
+            start = i + 1;
+            pipe_at = i;
+        }
+    }
+    out.push(segment(line, start, line.len(), pipe_at));
+    out
+}
+
+fn segment(line: &str, start: usize, end: usize, pipe_at: usize) -> Segment<'_> {
+    let text = &line[start..end];
+    let mut tokens = Vec::new();
+    let mut word_start: Option<usize> = None;
+    for (i, c) in text.char_indices() {
+        if c.is_whitespace() {
+            if let Some(s) = word_start.take() {
+                tokens.push(Token {
+                    at: start + s,
+                    text: &text[s..i],
+                });
+            }
+        } else if word_start.is_none() {
+            word_start = Some(i);
+        }
+    }
+    if let Some(s) = word_start {
+        tokens.push(Token {
+            at: start + s,
+            text: &text[s..],
+        });
+    }
+    Segment {
+        pipe_at,
+        end,
+        tokens,
+    }
+}
+
+fn parse_pipe(seg: &Segment<'_>) -> Result<OutputFormat, CommandError> {
+    let Some(first) = seg.tokens.first() else {
+        return Err(CommandError::UnsupportedPipe {
+            pipe: String::new(),
+            at: seg.pipe_at,
+        });
+    };
+    let unsupported = || CommandError::UnsupportedPipe {
+        pipe: seg
+            .tokens
+            .iter()
+            .map(|t| t.text)
+            .collect::<Vec<_>>()
+            .join(" "),
+        at: first.at,
+    };
+    if seg.tokens.len() != 2 || !is_prefix_of(first.text, "display") {
+        return Err(unsupported());
+    }
+    match seg.tokens[1].text {
+        "xml" => Ok(OutputFormat::Xml),
+        "json" => Ok(OutputFormat::Json),
+        _ => Err(unsupported()),
+    }
+}
+
+fn is_prefix_of(word: &str, keyword: &str) -> bool {
+    !word.is_empty() && keyword.starts_with(word)
+}
+
+/// A cursor over the words of the command segment.
+struct Words<'a> {
+    tokens: Vec<Token<'a>>,
+    pos: usize,
+    end: usize,
+}
+
+impl<'a> Words<'a> {
+    fn new(seg: &Segment<'a>) -> Self {
+        Words {
+            tokens: seg.tokens.clone(),
+            pos: 0,
+            end: seg.end,
+        }
+    }
+
+    fn peek(&self) -> Option<Token<'a>> {
+        self.tokens.get(self.pos).copied()
+    }
+
+    fn next(&mut self) -> Option<Token<'a>> {
+        let t = self.peek();
+        if t.is_some() {
+            self.pos += 1;
+        }
+        t
+    }
+
+    /// The next word must be one of the command words `choices` (abbreviations allowed).
+    fn command(&mut self, choices: &[&'static str]) -> Result<&'static str, CommandError> {
+        let Some(tok) = self.next() else {
+            return Err(CommandError::ExpectingCommand { at: self.end });
+        };
+        match lookup(tok.text, choices) {
+            Lookup::Found(k) => Ok(k),
+            Lookup::None => Err(CommandError::UnknownCommand {
+                word: tok.text.to_string(),
+                at: tok.at,
+            }),
+            Lookup::Ambiguous(c) => Err(ambiguous(tok, &c)),
+        }
+    }
+
+    /// The value of option `keyword`.
+    fn value(&mut self, keyword: &'static str) -> Result<Token<'a>, CommandError> {
+        self.next().ok_or(CommandError::MissingArgument {
+            keyword,
+            at: self.end,
+        })
+    }
+
+    fn finish(&mut self) -> Result<(), CommandError> {
+        match self.next() {
+            None => Ok(()),
+            Some(tok) => Err(CommandError::UnexpectedWord {
+                word: tok.text.to_string(),
+                at: tok.at,
+            }),
+        }
+    }
+}
+
+enum Lookup {
+    Found(&'static str),
+    None,
+    Ambiguous(Vec<&'static str>),
+}
+
+fn lookup(word: &str, choices: &[&'static str]) -> Lookup {
+    if let Some(k) = choices.iter().find(|k| **k == word) {
+        return Lookup::Found(k);
+    }
+    let matches: Vec<&'static str> = choices
+        .iter()
+        .copied()
+        .filter(|k| is_prefix_of(word, k))
+        .collect();
+    match matches.len() {
+        0 => Lookup::None,
+        1 => Lookup::Found(matches[0]),
+        _ => Lookup::Ambiguous(matches),
+    }
+}
+
+fn ambiguous(tok: Token<'_>, candidates: &[&'static str]) -> CommandError {
+    let mut c = candidates.to_vec();
+    c.sort_unstable();
+    CommandError::Ambiguous {
+        word: tok.text.to_string(),
+        candidates: c.join(", "),
+        at: tok.at,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Grammar
+
+fn parse_words(mut w: Words<'_>) -> Result<Command, CommandError> {
+    match w.command(&["show", "clear"])? {
+        "show" => {
+            w.command(&["services"])?;
+            match w.command(&[
+                "sessions",
+                "flows",
+                "stateful-firewall",
+                "nat",
+                "service-sets",
+                "alg",
+            ])? {
+                "sessions" => {
+                    let o = session_options(&mut w, OptionSet::Show)?;
+                    Ok(Command::ShowSessions {
+                        detail: o.detail,
+                        count: o.count,
+                        filter: o.filter,
+                    })
+                }
+                "flows" => show_flows(&mut w),
+                "stateful-firewall" => match w.command(&["statistics", "flows"])? {
+                    "flows" => show_flows(&mut w),
+                    _ => sfw_statistics(&mut w),
+                },
+                "nat" => match w.command(&["pool", "mappings", "statistics"])? {
+                    "pool" => nat_pool(&mut w),
+                    "mappings" => {
+                        let kind = match w.command(&["summary", "detail", "brief"])? {
+                            "summary" => NatMappingsKind::Summary,
+                            "detail" => NatMappingsKind::Detail,
+                            _ => NatMappingsKind::Brief,
+                        };
+                        w.finish()?;
+                        Ok(Command::ShowNatMappings { kind })
+                    }
+                    _ => Ok(Command::ShowNatStatistics {
+                        interface: interface_only(&mut w)?,
+                    }),
+                },
+                "service-sets" => {
+                    w.command(&["summary"])?;
+                    Ok(Command::ShowServiceSetsSummary {
+                        interface: interface_only(&mut w)?,
+                    })
+                }
+                _ => {
+                    w.command(&["conversations"])?;
+                    let o = session_options(&mut w, OptionSet::Alg)?;
+                    Ok(Command::ShowAlgConversations {
+                        detail: o.detail,
+                        application_protocol: o.filter.application_protocol,
+                        interface: o.filter.interface,
+                    })
+                }
+            }
+        }
+        _ => {
+            w.command(&["services"])?;
+            w.command(&["sessions"])?;
+            let o = session_options(&mut w, OptionSet::Clear)?;
+            Ok(Command::ClearSessions { filter: o.filter })
+        }
+    }
+}
+
+fn show_flows(w: &mut Words<'_>) -> Result<Command, CommandError> {
+    let o = session_options(w, OptionSet::Show)?;
+    Ok(Command::ShowFlows {
+        detail: o.detail,
+        count: o.count,
+        filter: o.filter,
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OptionSet {
+    /// show services sessions / flows: levels, count, every filter.
+    Show,
+    /// clear services sessions: every filter.
+    Clear,
+    /// show services alg conversations: brief/extensive, application-protocol, interface.
+    Alg,
+}
+
+impl OptionSet {
+    fn keywords(self) -> &'static [&'static str] {
+        match self {
+            OptionSet::Show => &[
+                "brief",
+                "terse",
+                "extensive",
+                "count",
+                "application-protocol",
+                "destination-port",
+                "destination-prefix",
+                "interface",
+                "limit",
+                "protocol",
+                "service-set",
+                "source-port",
+                "source-prefix",
+            ],
+            OptionSet::Clear => &[
+                "application-protocol",
+                "destination-port",
+                "destination-prefix",
+                "interface",
+                "limit",
+                "protocol",
+                "service-set",
+                "source-port",
+                "source-prefix",
+            ],
+            OptionSet::Alg => &["brief", "extensive", "application-protocol", "interface"],
+        }
+    }
+}
+
+#[derive(Default)]
+struct SessionOptions {
+    detail: Detail,
+    count: bool,
+    filter: SessionFilter,
+}
+
+fn session_options(w: &mut Words<'_>, set: OptionSet) -> Result<SessionOptions, CommandError> {
+    let mut o = SessionOptions::default();
+    let mut level: Option<&'static str> = None;
+    let mut seen: Vec<&'static str> = Vec::new();
+    while let Some(tok) = w.next() {
+        let kw = match lookup(tok.text, set.keywords()) {
+            Lookup::Found(k) => k,
+            Lookup::None => {
+                return Err(CommandError::UnexpectedWord {
+                    word: tok.text.to_string(),
+                    at: tok.at,
+                })
+            }
+            Lookup::Ambiguous(c) => return Err(ambiguous(tok, &c)),
+        };
+        if seen.contains(&kw) {
+            return Err(CommandError::Duplicate {
+                keyword: kw,
+                at: tok.at,
+            });
+        }
+        seen.push(kw);
+        match kw {
+            "brief" | "terse" | "extensive" => {
+                if let Some(first) = level {
+                    return Err(CommandError::Conflict {
+                        first,
+                        second: kw,
+                        at: tok.at,
+                    });
+                }
+                level = Some(kw);
+                o.detail = match kw {
+                    "brief" => Detail::Brief,
+                    "terse" => Detail::Terse,
+                    _ => Detail::Extensive,
+                };
+            }
+            "count" => o.count = true,
+            "application-protocol" => {
+                let v = w.value(kw)?;
+                o.filter.application_protocol = Some(parse_app_protocol(v)?);
+            }
+            "destination-port" => o.filter.destination_port = Some(parse_port(kw, w.value(kw)?)?),
+            "source-port" => o.filter.source_port = Some(parse_port(kw, w.value(kw)?)?),
+            "destination-prefix" => {
+                o.filter.destination_prefix = Some(parse_prefix(kw, w.value(kw)?)?)
+            }
+            "source-prefix" => o.filter.source_prefix = Some(parse_prefix(kw, w.value(kw)?)?),
+            "interface" => o.filter.interface = Some(parse_interface(w.value(kw)?)?),
+            "limit" => o.filter.limit = Some(parse_limit(w.value(kw)?)?),
+            "protocol" => o.filter.protocol = Some(parse_protocol(w.value(kw)?)?),
+            "service-set" => o.filter.service_set = Some(w.value(kw)?.text.to_string()),
+            _ => unreachable!("keyword table and match arms agree"),
+        }
+    }
+    Ok(o)
+}
+
+fn sfw_statistics(w: &mut Words<'_>) -> Result<Command, CommandError> {
+    let mut detail: Option<(&'static str, StatsDetail)> = None;
+    let mut interface: Option<String> = None;
+    while let Some(tok) = w.next() {
+        let kw = match lookup(tok.text, &["brief", "detail", "extensive", "interface"]) {
+            Lookup::Found(k) => k,
+            Lookup::None => {
+                return Err(CommandError::UnexpectedWord {
+                    word: tok.text.to_string(),
+                    at: tok.at,
+                })
+            }
+            Lookup::Ambiguous(c) => return Err(ambiguous(tok, &c)),
+        };
+        if kw == "interface" {
+            if interface.is_some() {
+                return Err(CommandError::Duplicate {
+                    keyword: kw,
+                    at: tok.at,
+                });
+            }
+            interface = Some(parse_interface(w.value(kw)?)?);
+            continue;
+        }
+        if let Some((first, _)) = detail {
+            return Err(if first == kw {
+                CommandError::Duplicate {
+                    keyword: kw,
+                    at: tok.at,
+                }
+            } else {
+                CommandError::Conflict {
+                    first,
+                    second: kw,
+                    at: tok.at,
+                }
+            });
+        }
+        let d = match kw {
+            "brief" => StatsDetail::Brief,
+            "detail" => StatsDetail::Detail,
+            _ => StatsDetail::Extensive,
+        };
+        detail = Some((kw, d));
+    }
+    Ok(Command::ShowSfwStatistics {
+        detail: detail.map(|(_, d)| d).unwrap_or_default(),
+        interface,
+    })
+}
+
+fn nat_pool(w: &mut Words<'_>) -> Result<Command, CommandError> {
+    let mut name: Option<String> = None;
+    let mut level: Option<&'static str> = None;
+    while let Some(tok) = w.next() {
+        match tok.text {
+            "detail" | "brief" => {
+                let kw = if tok.text == "detail" {
+                    "detail"
+                } else {
+                    "brief"
+                };
+                if let Some(first) = level {
+                    return Err(if first == kw {
+                        CommandError::Duplicate {
+                            keyword: kw,
+                            at: tok.at,
+                        }
+                    } else {
+                        CommandError::Conflict {
+                            first,
+                            second: kw,
+                            at: tok.at,
+                        }
+                    });
+                }
+                level = Some(kw);
+            }
+            other if name.is_none() => name = Some(other.to_string()),
+            other => {
+                return Err(CommandError::UnexpectedWord {
+                    word: other.to_string(),
+                    at: tok.at,
+                })
+            }
+        }
+    }
+    Ok(Command::ShowNatPool {
+        name,
+        detail: level == Some("detail"),
+    })
+}
+
+fn interface_only(w: &mut Words<'_>) -> Result<Option<String>, CommandError> {
+    let Some(tok) = w.peek() else {
+        return Ok(None);
+    };
+    match lookup(tok.text, &["interface"]) {
+        Lookup::Found(kw) => {
+            w.next();
+            let v = parse_interface(w.value(kw)?)?;
+            w.finish()?;
+            Ok(Some(v))
+        }
+        _ => {
+            w.finish()?;
+            Ok(None)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Values
+
+fn invalid(keyword: &'static str, tok: Token<'_>, expected: impl Into<String>) -> CommandError {
+    CommandError::InvalidValue {
+        keyword,
+        value: tok.text.to_string(),
+        expected: expected.into(),
+        at: tok.at,
+    }
+}
+
+fn parse_port(keyword: &'static str, tok: Token<'_>) -> Result<u16, CommandError> {
+    parse_decimal(tok.text)
+        .and_then(|v| u16::try_from(v).ok())
+        .ok_or_else(|| invalid(keyword, tok, "0..65535"))
+}
+
+fn parse_limit(tok: Token<'_>) -> Result<usize, CommandError> {
+    parse_decimal(tok.text)
+        .and_then(|v| u32::try_from(v).ok())
+        .map(|v| v as usize)
+        .ok_or_else(|| invalid("limit", tok, "0..4294967295"))
+}
+
+/// Plain decimal digits only (no sign, no spaces), at most 20 of them.
+fn parse_decimal(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+fn parse_protocol(tok: Token<'_>) -> Result<u8, CommandError> {
+    if let Some(p) = proto::from_keyword(tok.text) {
+        return Ok(p);
+    }
+    parse_decimal(tok.text)
+        .and_then(|v| u8::try_from(v).ok())
+        .ok_or_else(|| {
+            let names: Vec<&str> = proto::keywords().collect();
+            invalid("protocol", tok, format!("0..255 or {}", names.join(", ")))
+        })
+}
+
+fn parse_prefix(keyword: &'static str, tok: Token<'_>) -> Result<Prefix, CommandError> {
+    tok.text
+        .parse::<Prefix>()
+        .map_err(|_| invalid(keyword, tok, "an IPv4 or IPv6 address, optionally /length"))
+}
+
+fn parse_app_protocol(tok: Token<'_>) -> Result<AppProtocol, CommandError> {
+    if tok.text == "sql" {
+        return Ok(AppProtocol::Sqlnet);
+    }
+    AppProtocol::from_keyword(tok.text).ok_or_else(|| {
+        let names: Vec<&str> = AppProtocol::ALL.iter().map(|p| p.keyword()).collect();
+        invalid(
+            "application-protocol",
+            tok,
+            format!("one of {}", names.join(", ")),
+        )
+    })
+}
+
+/// `ms-fpc/pic/port` with decimal numbers.
+fn parse_interface(tok: Token<'_>) -> Result<String, CommandError> {
+    let ok = tok
+        .text
+        .strip_prefix("ms-")
+        .map(|rest| {
+            let parts: Vec<&str> = rest.split('/').collect();
+            parts.len() == 3
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .unwrap_or(false);
+    if ok {
+        Ok(tok.text.to_string())
+    } else {
+        Err(invalid("interface", tok, "ms-fpc/pic/port"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(line: &str) -> String {
+        parse_request(line).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn abbreviations() {
+        let c = parse_command("sh serv sess ext").unwrap();
+        assert_eq!(
+            c,
+            Command::ShowSessions {
+                detail: Detail::Extensive,
+                count: false,
+                filter: SessionFilter::default()
+            }
+        );
+    }
+
+    #[test]
+    fn ambiguous_option() {
+        assert_eq!(
+            err("show services sessions source 1"),
+            "error: 'source' is ambiguous, possible completions: source-port, source-prefix"
+        );
+    }
+}

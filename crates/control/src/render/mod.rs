@@ -1,0 +1,94 @@
+//! Renderers: each answer as Junos text and as an element tree (for XML and JSON).
+
+pub mod clear;
+pub mod flows;
+pub mod nat;
+pub mod sessions;
+pub mod stats;
+
+use mspic_flow::SessionSnapshot;
+
+use crate::backend::{ClearedSessions, NatMappingsSummary, NatPoolInfo, ServiceSetsSummary};
+use crate::command::{Detail, OutputFormat};
+use crate::tree::{self, Element};
+
+use sessions::{CountRow, SessionsLayout};
+use stats::InterfaceStats;
+
+/// The data of one answer, ready to print (merged, sorted, limited).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Sessions {
+        sessions: Vec<SessionSnapshot>,
+        layout: SessionsLayout,
+    },
+    SessionCount(Vec<CountRow>),
+    Flows {
+        sessions: Vec<SessionSnapshot>,
+        detail: Detail,
+    },
+    FlowCount(Vec<CountRow>),
+    SfwStatistics {
+        stats: Vec<InterfaceStats>,
+        extensive: bool,
+    },
+    Cleared(Vec<ClearedSessions>),
+    NatPools {
+        pools: Vec<NatPoolInfo>,
+        detail: bool,
+    },
+    NatMappingsSummary(Vec<NatMappingsSummary>),
+    NatStatistics(Vec<(String, Vec<(String, u64)>)>),
+    ServiceSetsSummary(Vec<ServiceSetsSummary>),
+}
+
+impl Answer {
+    /// The Junos text output.
+    pub fn text(&self) -> String {
+        match self {
+            Answer::Sessions { sessions, layout } => {
+                sessions::render_sessions_with(sessions, layout)
+            }
+            Answer::SessionCount(rows) => sessions::render_session_count(rows),
+            Answer::Flows { sessions, detail } => flows::render_flows(sessions, *detail),
+            Answer::FlowCount(rows) => flows::render_flow_count(rows),
+            Answer::SfwStatistics { stats, extensive } => {
+                stats::render_sfw_statistics(stats, *extensive)
+            }
+            Answer::Cleared(rows) => clear::render_cleared(rows),
+            Answer::NatPools { pools, detail } => nat::render_nat_pools(pools, *detail),
+            Answer::NatMappingsSummary(rows) => nat::render_nat_mappings_summary(rows),
+            Answer::NatStatistics(rows) => nat::render_nat_statistics(rows),
+            Answer::ServiceSetsSummary(rows) => nat::render_service_sets_summary(rows),
+        }
+    }
+
+    /// The reply element (the child of `<rpc-reply>`).
+    pub fn tree(&self) -> Element {
+        match self {
+            Answer::Sessions { sessions, layout } => {
+                sessions::sessions_tree(sessions, layout.detail)
+            }
+            Answer::SessionCount(rows) => sessions::session_count_tree(rows),
+            Answer::Flows { sessions, detail } => flows::flows_tree(sessions, *detail),
+            Answer::FlowCount(rows) => flows::flow_count_tree(rows),
+            Answer::SfwStatistics { stats, extensive } => {
+                stats::sfw_statistics_tree(stats, *extensive)
+            }
+            Answer::Cleared(rows) => clear::cleared_tree(rows),
+            Answer::NatPools { pools, detail } => nat::nat_pools_tree(pools, *detail),
+            Answer::NatMappingsSummary(rows) => nat::nat_mappings_summary_tree(rows),
+            Answer::NatStatistics(rows) => nat::nat_statistics_tree(rows),
+            Answer::ServiceSetsSummary(rows) => nat::service_sets_summary_tree(rows),
+        }
+    }
+
+    /// Text, `| display xml` or `| display json`.
+    pub fn render(&self, format: OutputFormat) -> String {
+        match format {
+            OutputFormat::Text => self.text(),
+            OutputFormat::Xml => tree::to_xml(&self.tree()),
+            OutputFormat::Json => tree::to_json(&self.tree()),
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! `show services sessions [brief|terse|extensive] [count]`: text layout of SPEC-show.md and
+//! the `msp-session-table` / `service-msp-sess-count-information` trees.
+
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+
+use mspic_flow::{
+    Endpoint, FlowSnapshot, NatSnapshot, NatTranslation, SessionFilter, SessionSnapshot,
+};
+
+use crate::command::Detail;
+use crate::proto;
+use crate::tree::Element;
+
+/// Which Junos release's session header to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum HeaderStyle {
+    /// Current releases: the header ends with `, Asymmetric: yes|no`.
+    #[default]
+    Current,
+    /// Releases before the asymmetric-traffic option (the 10.x/11.x samples of the reference
+    /// page): the header ends after `Offload: yes|no`.
+    Legacy,
+}
+
+/// How the line that opens each services interface's group reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum InterfaceLabel {
+    /// `ms-1/1/0`.
+    #[default]
+    Bare,
+    /// `Interface name: ms-1/1/0` (Junos prints this when `application-protocol` is given).
+    Named,
+}
+
+/// Everything that shapes the sessions text besides the sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct SessionsLayout {
+    pub detail: Detail,
+    pub header: HeaderStyle,
+    pub interface_label: InterfaceLabel,
+}
+
+/// Orders `a` and `b` like Junos lists interfaces: by name, with the numbers in it compared
+/// as numbers (`ms-2/0/0` before `ms-10/0/0`).
+pub fn compare_interfaces(a: &str, b: &str) -> Ordering {
+    fn parts(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
+                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let (pa, pb) = (parts(a), parts(b));
+    for (x, y) in pa.iter().zip(pb.iter()) {
+        let ord = match (x, y) {
+            ((true, x), (true, y)) => {
+                let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
+                x.len().cmp(&y.len()).then_with(|| x.cmp(y))
+            }
+            ((_, x), (_, y)) => x.cmp(y),
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    pa.len().cmp(&pb.len()).then_with(|| a.cmp(b))
+}
+
+/// Display order: services interface ascending, then session id descending (newest first).
+pub fn sort_sessions(sessions: &mut [SessionSnapshot]) {
+    sessions.sort_by(|a, b| {
+        compare_interfaces(&a.interface, &b.interface)
+            .then_with(|| b.id.cmp(&a.id))
+            .then_with(|| a.service_set.cmp(&b.service_set))
+    });
+}
+
+/// Keeps the sessions that match `filter`, sorts them for display and applies `limit`.
+pub fn select_sessions(
+    mut sessions: Vec<SessionSnapshot>,
+    filter: &SessionFilter,
+) -> Vec<SessionSnapshot> {
+    sessions.retain(|s| filter.matches(s));
+    sort_sessions(&mut sessions);
+    if let Some(limit) = filter.limit {
+        sessions.truncate(limit);
+    }
+    sessions
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// The protocol column: `TCP`, `UDP`, `ICMP`, `GRE`, `ICMPV6`, else the number.
+pub fn protocol_label(protocol: u8) -> String {
+    match proto::show_name(protocol) {
+        Some(n) => n.to_string(),
+        None => protocol.to_string(),
+    }
+}
+
+/// The `ALG:` value: the ALG's show name, `none` without ALG.
+pub fn alg_label(s: &SessionSnapshot) -> &'static str {
+    s.alg.map(|a| a.show_name()).unwrap_or("none")
+}
+
+/// The `Flags:` value: `0x` and at least four hex digits.
+pub fn flags_label(flags: u32) -> String {
+    format!("0x{flags:04x}")
+}
+
+/// `Session: 1, ALG: ftp, Flags: 0x2000, IP Action: no, Offload: no, Asymmetric: no`.
+pub fn session_header(s: &SessionSnapshot, style: HeaderStyle) -> String {
+    let mut line = format!(
+        "Session: {}, ALG: {}, Flags: {}, IP Action: {}, Offload: {}",
+        s.id,
+        alg_label(s),
+        flags_label(s.flags),
+        yes_no(s.ip_action),
+        yes_no(s.offload)
+    );
+    if style == HeaderStyle::Current {
+        let _ = write!(line, ", Asymmetric: {}", yes_no(s.asymmetric));
+    }
+    line
+}
+
+/// `:{port:<5}`, or six spaces for an endpoint without port.
+fn port_column(ep: &Endpoint) -> String {
+    match ep.port {
+        Some(p) => format!(":{p:<5}"),
+        None => " ".repeat(6),
+    }
+}
+
+/// One flow line:
+/// `{proto:<7}{src_ip:>15}:{src_port:<5} ->{dst_ip:>15}:{dst_port:<5} {state:<8} {dir} {frames:>15}`.
+pub fn flow_line(f: &FlowSnapshot) -> String {
+    format!(
+        "{:<7}{:>15}{} ->{:>15}{} {:<8} {} {:>15}",
+        protocol_label(f.protocol),
+        f.src.addr.to_string(),
+        port_column(&f.src),
+        f.dst.addr.to_string(),
+        port_column(&f.dst),
+        f.state.show_name(),
+        f.direction.show_name(),
+        f.frames
+    )
+}
+
+fn nat_line(kind: &str, t: &NatTranslation) -> String {
+    let port = |ep: &Endpoint| ep.port.map(|p| format!(":{p}")).unwrap_or_default();
+    format!(
+        "    NAT {kind} {:>15}{:<9}-> {:>15}{}",
+        t.original.addr.to_string(),
+        port(&t.original),
+        t.translated.addr.to_string(),
+        port(&t.translated)
+    )
+}
+
+/// The `NAT PLugin Data:` block of extensive output.
+pub fn nat_block(nat: &NatSnapshot) -> Vec<String> {
+    let mut lines = vec![
+        "NAT PLugin Data:".to_string(),
+        format!(
+            "  NAT Action:   Translation Type - {}",
+            nat.translation_type.show_name()
+        ),
+    ];
+    if let Some(t) = &nat.source {
+        lines.push(nat_line("source", t));
+    }
+    if let Some(t) = &nat.destination {
+        lines.push(nat_line("dest", t));
+    }
+    lines
+}
+
+/// The two lines under each flow line in extensive output.
+pub fn flow_extensive_lines(f: &FlowSnapshot) -> [String; 2] {
+    [
+        format!("  Byte count: {}", f.bytes),
+        format!(
+            "  Flow role: {}, Timeout: {}",
+            f.role.show_name(),
+            f.timeout
+        ),
+    ]
+}
+
+/// Sessions text with the default layout for `detail` (bare interface line, current header).
+/// Sessions are printed in the order given; see [`select_sessions`] for the display order.
+pub fn render_sessions(sessions: &[SessionSnapshot], detail: Detail) -> String {
+    render_sessions_with(
+        sessions,
+        &SessionsLayout {
+            detail,
+            ..SessionsLayout::default()
+        },
+    )
+}
+
+/// Sessions text: an interface line whenever the interface changes, then for each session
+/// its header, NAT block (extensive, translated sessions), and its flows in the order given.
+pub fn render_sessions_with(sessions: &[SessionSnapshot], layout: &SessionsLayout) -> String {
+    let mut out = String::new();
+    let mut current: Option<&str> = None;
+    for s in sessions {
+        if current != Some(s.interface.as_str()) {
+            current = Some(&s.interface);
+            match layout.interface_label {
+                InterfaceLabel::Bare => out.push_str(&s.interface),
+                InterfaceLabel::Named => {
+                    let _ = write!(out, "Interface name: {}", s.interface);
+                }
+            }
+            out.push('\n');
+        }
+        out.push_str(&session_header(s, layout.header));
+        out.push('\n');
+        let extensive = layout.detail.is_extensive();
+        if extensive {
+            if let Some(nat) = &s.nat {
+                for l in nat_block(nat) {
+                    out.push_str(&l);
+                    out.push('\n');
+                }
+            }
+        }
+        for f in &s.flows {
+            out.push_str(&flow_line(f));
+            out.push('\n');
+            if extensive {
+                for l in flow_extensive_lines(f) {
+                    out.push_str(&l);
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Adds `{prefix}-address` and, when there is a port, `{prefix}-port`.
+fn push_endpoint(e: &mut Element, prefix: &str, ep: &Endpoint) {
+    e.push(Element::leaf(format!("{prefix}-address"), ep.addr));
+    if let Some(p) = ep.port {
+        e.push(Element::leaf(format!("{prefix}-port"), p));
+    }
+}
+
+/// The `nat-plugin-data` element of one session.
+pub fn nat_tree(nat: &NatSnapshot) -> Element {
+    let mut e = Element::new("nat-plugin-data")
+        .with_leaf("translation-type", nat.translation_type.show_name());
+    for (kind, t) in [("source", &nat.source), ("destination", &nat.destination)] {
+        if let Some(t) = t {
+            push_endpoint(&mut e, &format!("nat-{kind}"), &t.original);
+            push_endpoint(&mut e, &format!("nat-{kind}-translated"), &t.translated);
+        }
+    }
+    e
+}
+
+/// The leaves of one flow (`flow-protocol` … `frame-count`, plus `byte-count`, `flow-role`,
+/// `timeout` when extensive) added to `e`.
+pub fn push_flow_leaves(e: &mut Element, f: &FlowSnapshot, extensive: bool) {
+    e.push(Element::leaf("flow-protocol", protocol_label(f.protocol)));
+    push_endpoint(e, "source", &f.src);
+    push_endpoint(e, "destination", &f.dst);
+    e.push(Element::leaf("flow-state", f.state.show_name()));
+    e.push(Element::leaf("direction", f.direction.show_name()));
+    e.push(Element::leaf("frame-count", f.frames));
+    if extensive {
+        e.push(Element::leaf("byte-count", f.bytes));
+        e.push(Element::leaf("flow-role", f.role.show_name()));
+        e.push(Element::leaf("timeout", f.timeout));
+    }
+}
+
+/// One `msp-session` element.
+pub fn session_tree(s: &SessionSnapshot, detail: Detail) -> Element {
+    let extensive = detail.is_extensive();
+    let mut e = Element::new("msp-session")
+        .with_leaf("service-set-name", &s.service_set)
+        .with_leaf("session-id", s.id)
+        .with_leaf("alg", alg_label(s))
+        .with_leaf("flags", flags_label(s.flags))
+        .with_leaf("ip-action", yes_no(s.ip_action))
+        .with_leaf("offload", yes_no(s.offload))
+        .with_leaf("asymmetric", yes_no(s.asymmetric));
+    if extensive {
+        if let Some(nat) = &s.nat {
+            e.push(nat_tree(nat));
+        }
+    }
+    for f in &s.flows {
+        let mut fe = Element::new("msp-flow");
+        push_flow_leaves(&mut fe, f, extensive);
+        e.push(fe);
+    }
+    e
+}
+
+/// `msp-session-table` (`junos:style` `brief` or `extensive`) holding one
+/// `msp-session-interface` per run of sessions on the same interface.
+pub fn sessions_tree(sessions: &[SessionSnapshot], detail: Detail) -> Element {
+    let mut root = Element::new("msp-session-table").attr("junos:style", detail.style());
+    let mut group: Option<Element> = None;
+    for s in sessions {
+        let same = group
+            .as_ref()
+            .and_then(|g| g.child("interface-name"))
+            .and_then(|n| n.text())
+            == Some(s.interface.as_str());
+        if !same {
+            if let Some(g) = group.take() {
+                root.push(g);
+            }
+            group = Some(
+                Element::new("msp-session-interface").with_leaf("interface-name", &s.interface),
+            );
+        }
+        if let Some(g) = group.as_mut() {
+            g.push(session_tree(s, detail));
+        }
+    }
+    if let Some(g) = group {
+        root.push(g);
+    }
+    root
+}
+
+/// One row of a `count` table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CountRow {
+    pub interface: String,
+    pub service_set: String,
+    pub count: u64,
+}
+
+/// Counts per (interface, service set), interfaces and service sets ascending. `weight`
+/// gives what one session adds (1 for sessions, its flow count for flows).
+pub fn count_rows(
+    sessions: &[SessionSnapshot],
+    weight: impl Fn(&SessionSnapshot) -> u64,
+) -> Vec<CountRow> {
+    let mut rows: Vec<CountRow> = Vec::new();
+    for s in sessions {
+        match rows
+            .iter_mut()
+            .find(|r| r.interface == s.interface && r.service_set == s.service_set)
+        {
+            Some(r) => r.count += weight(s),
+            None => rows.push(CountRow {
+                interface: s.interface.clone(),
+                service_set: s.service_set.clone(),
+                count: weight(s),
+            }),
+        }
+    }
+    rows.retain(|r| r.count > 0);
+    rows.sort_by(|a, b| {
+        compare_interfaces(&a.interface, &b.interface)
+            .then_with(|| a.service_set.cmp(&b.service_set))
+    });
+    rows
+}
+
+/// `{interface:<12}{service_set:<53}{count:>14}` rows under a header with the same widths;
+/// `what` is the last column's title (`Sessions count`).
+pub fn render_count_table(rows: &[CountRow], what: &str) -> String {
+    let mut out = format!("{:<12}{:<53}{:>14}\n", "Interface", "Service set", what);
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "{:<12}{:<53}{:>14}",
+            r.interface, r.service_set, r.count
+        );
+    }
+    out
+}
+
+/// `show services sessions count` text.
+pub fn render_session_count(rows: &[CountRow]) -> String {
+    render_count_table(rows, "Sessions count")
+}
+
+/// `service-msp-sess-count-information/service-msp-sess-count/{interface-name,
+/// service-set-name, sess-count}`.
+pub fn session_count_tree(rows: &[CountRow]) -> Element {
+    let mut root = Element::new("service-msp-sess-count-information");
+    for r in rows {
+        root.push(
+            Element::new("service-msp-sess-count")
+                .with_leaf("interface-name", &r.interface)
+                .with_leaf("service-set-name", &r.service_set)
+                .with_leaf("sess-count", r.count),
+        );
+    }
+    root
+}
