@@ -1,1 +1,38 @@
-//! mspic-wire
+//! Packet views and in-place rewrites for the per-packet hot path.
+//!
+//! Everything here works on borrowed byte slices: parsing never copies or allocates,
+//! rewrites patch the frame in place and fix checksums incrementally (RFC 1624), and
+//! reply builders write into a caller-provided buffer. Every function returns an error
+//! instead of panicking on malformed input, and the crate contains no `unsafe`.
+//!
+//! Layout follows smoltcp's `wire` module: one view type per header
+//! (`Packet<T: AsRef<[u8]>>`) whose `new_checked` constructor proves every accessor
+//! in bounds, with field offsets as named constants.
+//!
+//! Entry points used by the flow engine:
+//! - [`parse::parse_frame`]: Ethernet (+ one 802.1Q tag) → IPv4/IPv6 → L4, into [`Parsed`];
+//! - [`rewrite`]: NAT address/port/id rewrites, TTL decrement, MAC rewrite, ICMP error
+//!   payload translation (RFC 5508);
+//! - [`build`]: TCP RST and ICMP error replies.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod build;
+pub mod checksum;
+pub mod error;
+pub mod ethernet;
+pub mod gre;
+pub mod icmp;
+pub mod ipv4;
+pub mod ipv6;
+pub mod key;
+pub mod parse;
+pub mod proto;
+pub mod rewrite;
+pub mod tcp;
+pub mod udp;
+
+pub use build::IcmpErrorKind;
+pub use error::{ErrorClass, NoReplyReason, WireError};
+pub use key::FlowKey;
+pub use parse::{parse_frame, Fragment, InnerPacket, IpVersion, Parsed, L4};

@@ -1,0 +1,320 @@
+//! IPv4 header view (RFC 791 §3.1), options allowed.
+
+use std::net::Ipv4Addr;
+
+use crate::checksum;
+use crate::error::WireError;
+
+/// Header length without options.
+pub const MIN_HEADER_LEN: usize = 20;
+
+/// Field offsets (RFC 791 §3.1).
+pub mod field {
+    use std::ops::Range;
+    /// Version (high nibble) and IHL (low nibble, 32-bit words).
+    pub const VER_IHL: usize = 0;
+    /// DSCP and ECN (former TOS).
+    pub const TOS: usize = 1;
+    /// Total length, header included.
+    pub const LENGTH: Range<usize> = 2..4;
+    /// Identification.
+    pub const IDENT: Range<usize> = 4..6;
+    /// Flags (3 bits) and fragment offset (13 bits, 8-byte units).
+    pub const FLG_OFF: Range<usize> = 6..8;
+    /// Time to live.
+    pub const TTL: usize = 8;
+    /// Protocol.
+    pub const PROTOCOL: usize = 9;
+    /// Header checksum.
+    pub const CHECKSUM: Range<usize> = 10..12;
+    /// Source address.
+    pub const SRC: Range<usize> = 12..16;
+    /// Destination address.
+    pub const DST: Range<usize> = 16..20;
+}
+
+/// Don't-fragment flag in the flags/offset word.
+pub const FLAG_DF: u16 = 0x4000;
+/// More-fragments flag in the flags/offset word.
+pub const FLAG_MF: u16 = 0x2000;
+/// Fragment offset mask in the flags/offset word.
+pub const OFFSET_MASK: u16 = 0x1fff;
+
+/// A view of an IPv4 packet.
+///
+/// Both constructors prove `header_len() <= buffer length` and `total_len() >= header_len()`;
+/// [`Ipv4Packet::new_checked`] also proves the whole datagram (`total_len()`) is present.
+#[derive(Debug, Clone)]
+pub struct Ipv4Packet<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Ipv4Packet<T> {
+    /// A complete datagram: header and `total_len` bytes present (extra bytes, e.g.
+    /// Ethernet padding, are ignored by [`Ipv4Packet::payload`]).
+    pub fn new_checked(buffer: T) -> Result<Self, WireError> {
+        let p = Self::new_checked_header(buffer)?;
+        if usize::from(p.total_len()) > p.buffer.as_ref().len() {
+            return Err(WireError::IpTotalLength);
+        }
+        Ok(p)
+    }
+
+    /// Only the header (with options) present, as in the quote of an ICMP error; the
+    /// payload may be cut short.
+    pub fn new_checked_header(buffer: T) -> Result<Self, WireError> {
+        let b = buffer.as_ref();
+        let first = *b.first().ok_or(WireError::IpTruncated)?;
+        if first >> 4 != 4 {
+            return Err(WireError::IpVersion {
+                version: first >> 4,
+            });
+        }
+        if b.len() < MIN_HEADER_LEN {
+            return Err(WireError::IpTruncated);
+        }
+        let hl = usize::from(first & 0x0f) * 4;
+        if hl < MIN_HEADER_LEN {
+            return Err(WireError::IpHeaderLength);
+        }
+        if hl > b.len() {
+            return Err(WireError::IpTruncated);
+        }
+        let p = Ipv4Packet { buffer };
+        if usize::from(p.total_len()) < hl {
+            return Err(WireError::IpTotalLength);
+        }
+        Ok(p)
+    }
+
+    /// Gives the buffer back.
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    fn be16(&self, off: usize) -> u16 {
+        let b = self.buffer.as_ref();
+        u16::from_be_bytes([b[off], b[off + 1]])
+    }
+
+    /// Version nibble (always 4 after the checks).
+    pub fn version(&self) -> u8 {
+        self.buffer.as_ref()[field::VER_IHL] >> 4
+    }
+
+    /// Header length in bytes, options included.
+    pub fn header_len(&self) -> usize {
+        usize::from(self.buffer.as_ref()[field::VER_IHL] & 0x0f) * 4
+    }
+
+    /// DSCP/ECN byte.
+    pub fn tos(&self) -> u8 {
+        self.buffer.as_ref()[field::TOS]
+    }
+
+    /// Total length field.
+    pub fn total_len(&self) -> u16 {
+        self.be16(field::LENGTH.start)
+    }
+
+    /// Identification field.
+    pub fn ident(&self) -> u16 {
+        self.be16(field::IDENT.start)
+    }
+
+    /// DF flag.
+    pub fn dont_frag(&self) -> bool {
+        self.be16(field::FLG_OFF.start) & FLAG_DF != 0
+    }
+
+    /// MF flag.
+    pub fn more_frags(&self) -> bool {
+        self.be16(field::FLG_OFF.start) & FLAG_MF != 0
+    }
+
+    /// Fragment offset in bytes.
+    pub fn frag_offset(&self) -> u16 {
+        (self.be16(field::FLG_OFF.start) & OFFSET_MASK) << 3
+    }
+
+    /// True if this is a fragment (MF set or nonzero offset).
+    pub fn is_fragment(&self) -> bool {
+        self.more_frags() || self.frag_offset() != 0
+    }
+
+    /// Time to live.
+    pub fn ttl(&self) -> u8 {
+        self.buffer.as_ref()[field::TTL]
+    }
+
+    /// Protocol number.
+    pub fn protocol(&self) -> u8 {
+        self.buffer.as_ref()[field::PROTOCOL]
+    }
+
+    /// Header checksum field.
+    pub fn checksum(&self) -> u16 {
+        self.be16(field::CHECKSUM.start)
+    }
+
+    /// Source address.
+    pub fn src_addr(&self) -> Ipv4Addr {
+        let b = self.buffer.as_ref();
+        Ipv4Addr::new(b[12], b[13], b[14], b[15])
+    }
+
+    /// Destination address.
+    pub fn dst_addr(&self) -> Ipv4Addr {
+        let b = self.buffer.as_ref();
+        Ipv4Addr::new(b[16], b[17], b[18], b[19])
+    }
+
+    /// The header bytes, options included.
+    pub fn header(&self) -> &[u8] {
+        &self.buffer.as_ref()[..self.header_len()]
+    }
+
+    /// Options bytes (empty when IHL is 5).
+    pub fn options(&self) -> &[u8] {
+        &self.buffer.as_ref()[MIN_HEADER_LEN..self.header_len()]
+    }
+
+    /// True if the header checksum verifies (RFC 791 §3.1, computed per RFC 1071).
+    pub fn verify_checksum(&self) -> bool {
+        checksum::is_valid_sum(checksum::sum(self.header(), 0))
+    }
+
+    /// Payload up to the total length, or to the end of the buffer if that comes first.
+    pub fn payload(&self) -> &[u8] {
+        let b = self.buffer.as_ref();
+        let end = usize::from(self.total_len()).min(b.len());
+        &b[self.header_len()..end]
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
+    fn set_be16(&mut self, off: usize, v: u16) {
+        self.buffer.as_mut()[off..off + 2].copy_from_slice(&v.to_be_bytes());
+    }
+
+    /// Sets the TTL (checksum not updated).
+    pub fn set_ttl(&mut self, ttl: u8) {
+        self.buffer.as_mut()[field::TTL] = ttl;
+    }
+
+    /// Sets the checksum field.
+    pub fn set_checksum(&mut self, c: u16) {
+        self.set_be16(field::CHECKSUM.start, c);
+    }
+
+    /// Sets the source address (checksum not updated).
+    pub fn set_src_addr(&mut self, a: Ipv4Addr) {
+        self.buffer.as_mut()[field::SRC].copy_from_slice(&a.octets());
+    }
+
+    /// Sets the destination address (checksum not updated).
+    pub fn set_dst_addr(&mut self, a: Ipv4Addr) {
+        self.buffer.as_mut()[field::DST].copy_from_slice(&a.octets());
+    }
+
+    /// Recomputes the header checksum from scratch.
+    pub fn fill_checksum(&mut self) {
+        self.set_checksum(0);
+        let c = checksum::compute(self.header());
+        self.set_checksum(c);
+    }
+}
+
+/// Writes a 20-byte header without options into `out[..20]` with a correct checksum.
+/// Returns `None` if `out` is shorter than 20 bytes.
+#[allow(clippy::too_many_arguments)]
+pub fn emit_header(
+    out: &mut [u8],
+    tos: u8,
+    total_len: u16,
+    ident: u16,
+    flags_offset: u16,
+    ttl: u8,
+    protocol: u8,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+) -> Option<()> {
+    let h = out.get_mut(..MIN_HEADER_LEN)?;
+    h[0] = 0x45;
+    h[1] = tos;
+    h[2..4].copy_from_slice(&total_len.to_be_bytes());
+    h[4..6].copy_from_slice(&ident.to_be_bytes());
+    h[6..8].copy_from_slice(&flags_offset.to_be_bytes());
+    h[8] = ttl;
+    h[9] = protocol;
+    h[10..12].copy_from_slice(&[0, 0]);
+    h[12..16].copy_from_slice(&src.octets());
+    h[16..20].copy_from_slice(&dst.octets());
+    let c = checksum::compute(h);
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_in_order() {
+        assert_eq!(
+            Ipv4Packet::new_checked(&[][..]).unwrap_err(),
+            WireError::IpTruncated
+        );
+        assert_eq!(
+            Ipv4Packet::new_checked(&[0x60u8; 40][..]).unwrap_err(),
+            WireError::IpVersion { version: 6 }
+        );
+        assert_eq!(
+            Ipv4Packet::new_checked(&[0x45u8; 19][..]).unwrap_err(),
+            WireError::IpTruncated
+        );
+        let mut h = [0u8; 24];
+        h[0] = 0x44;
+        assert_eq!(
+            Ipv4Packet::new_checked(&h[..]).unwrap_err(),
+            WireError::IpHeaderLength
+        );
+        h[0] = 0x46;
+        h[3] = 20;
+        assert_eq!(
+            Ipv4Packet::new_checked(&h[..]).unwrap_err(),
+            WireError::IpTotalLength
+        );
+        h[3] = 28;
+        assert_eq!(
+            Ipv4Packet::new_checked(&h[..]).unwrap_err(),
+            WireError::IpTotalLength
+        );
+        let p = Ipv4Packet::new_checked_header(&h[..]).unwrap();
+        assert_eq!(p.payload(), &[] as &[u8]);
+        h[3] = 24;
+        let p = Ipv4Packet::new_checked(&h[..]).unwrap();
+        assert_eq!(p.options().len(), 4);
+    }
+
+    #[test]
+    fn emit_then_verify() {
+        let mut b = [0u8; 20];
+        emit_header(
+            &mut b,
+            0,
+            20,
+            1,
+            FLAG_DF,
+            64,
+            6,
+            [10, 0, 0, 1].into(),
+            [10, 0, 0, 2].into(),
+        )
+        .unwrap();
+        let p = Ipv4Packet::new_checked(&b[..]).unwrap();
+        assert!(p.verify_checksum());
+        assert!(p.dont_frag());
+        assert!(!p.is_fragment());
+    }
+}
