@@ -1,9 +1,24 @@
-//! Sans-IO services core: per-shard session table, timers, stateful firewall, NAT.
+//! Sans-IO services core: per-shard session table, timers, stateful firewall, NAT and the
+//! hooks ALGs plug into.
 //!
-//! Nothing here reads a clock or touches a socket: every entry point takes `now`.
+//! Nothing here reads a clock or touches a socket: every entry point takes `now`, so tests
+//! drive shards in virtual time.
 
+pub mod alg;
+pub mod nat;
+pub mod owner;
+pub mod policy;
+pub mod route;
+pub mod session;
+pub mod shard;
 pub mod snapshot;
+pub mod table;
+pub mod tcp;
 pub mod time;
+pub mod timer;
 
+pub use policy::{Policy, PolicyError};
+pub use route::IfIndex;
+pub use shard::{DropReason, Frame, Shard, ShardConfig, ShardMessage, Verdict};
 pub use snapshot::*;
 pub use time::Time;

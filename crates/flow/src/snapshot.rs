@@ -152,24 +152,31 @@ pub struct SessionFilter {
 impl SessionFilter {
     /// True when `s` passes every filter except `limit` (which the caller applies).
     pub fn matches(&self, s: &SessionSnapshot) -> bool {
+        self.matches_parts(&s.interface, &s.service_set, s.alg, &s.flows)
+    }
+
+    /// The same test on a session's parts, so shards can filter without building snapshots.
+    pub fn matches_parts(
+        &self,
+        interface: &str,
+        service_set: &str,
+        alg: Option<AppProtocol>,
+        flows: &[FlowSnapshot],
+    ) -> bool {
         if let Some(p) = self.application_protocol {
-            if s.alg != Some(p) && !same_alg_family(s.alg, p) {
+            if alg != Some(p) && !same_alg_family(alg, p) {
                 return false;
             }
         }
-        if let Some(i) = &self.interface {
-            if s.interface != *i {
-                return false;
-            }
+        if self.interface.as_ref().is_some_and(|i| i != interface) {
+            return false;
         }
-        if let Some(ss) = &self.service_set {
-            if s.service_set != *ss {
-                return false;
-            }
+        if self.service_set.as_ref().is_some_and(|s| s != service_set) {
+            return false;
         }
         if self
             .protocol
-            .is_some_and(|p| !s.flows.iter().any(|f| f.protocol == p))
+            .is_some_and(|p| !flows.iter().any(|f| f.protocol == p))
         {
             return false;
         }
@@ -181,7 +188,7 @@ impl SessionFilter {
                     .destination_prefix
                     .is_none_or(|p| p.contains(f.dst.addr))
         };
-        s.flows.iter().any(flow_ok)
+        flows.iter().any(flow_ok)
     }
 }
 
@@ -272,3 +279,54 @@ pub struct IcmpErrors {
     pub error_no_session: u64,
     pub bad_checksum: u64,
 }
+
+/// Sums counters field by field (merging shards).
+macro_rules! merge_fields {
+    ($t:ty { $($f:ident),* $(,)? } $( nested { $($n:ident),* } )?) => {
+        impl $t {
+            pub fn merge(&mut self, o: &Self) {
+                $( self.$f += o.$f; )*
+                $( $( self.$n.merge(&o.$n); )* )?
+            }
+        }
+    };
+}
+
+merge_fields!(SfwStats {
+    rule_accepts, rule_discards, rule_rejects, existing_accepts, existing_drops,
+    existing_rejects, hairpin_slow_path, hairpin_fast_path, drop_ip_options,
+    drop_tcp_syn_defense, drop_nat_ports_exhausted, drop_session_limit, drop_no_route,
+    drop_ttl_exceeded, drop_bad_checksum, drop_tcp_non_syn_first, drop_icmp_error_no_session,
+} nested { errors });
+merge_fields!(ProtocolErrors { non_ip, alg } nested { ip, tcp, udp, icmp });
+merge_fields!(IpErrors {
+    total,
+    truncated,
+    bad_header_length,
+    bad_total_length,
+    bad_version,
+    bad_checksum,
+    ttl_zero,
+    bad_source_address,
+    fragment,
+});
+merge_fields!(TcpErrors {
+    total,
+    header_length,
+    port_zero,
+    bad_flags,
+    bad_checksum,
+    non_syn_first
+});
+merge_fields!(UdpErrors {
+    total,
+    header_length,
+    port_zero,
+    bad_checksum
+});
+merge_fields!(IcmpErrors {
+    total,
+    header_length,
+    error_no_session,
+    bad_checksum
+});

@@ -1,0 +1,125 @@
+//! `mspic replay`: a capture through the engine, offline.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use mspic_dataplane::pcap::Reader;
+use mspic_dataplane::replay::{Replay, ReplayOptions};
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use pcap_file::{DataLink, TsResolution};
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// Junos configuration (braces or `set` lines).
+    #[arg(long)]
+    config: PathBuf,
+    /// Capture to replay (pcap or pcapng, Ethernet).
+    #[arg(long)]
+    pcap: PathBuf,
+    /// Write every frame the engine sends (forwarded or generated) to this pcap.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Number of shards (one per worker in the daemon).
+    #[arg(long, default_value_t = 1)]
+    workers: u32,
+    /// A show/clear command to run after the replay; repeatable, run in order.
+    /// Default: `show services sessions`.
+    #[arg(long = "command", value_name = "COMMAND")]
+    commands: Vec<String>,
+    /// Ingress interface for every frame (default: the interface whose connected subnet
+    /// holds the frame's source address).
+    #[arg(long)]
+    ingress: Option<String>,
+    /// Print `user@mspic> COMMAND` before each command's output.
+    #[arg(long)]
+    echo: bool,
+    /// Do not verify TCP/UDP/ICMP checksums.
+    #[arg(long)]
+    no_verify_checksums: bool,
+}
+
+pub fn run(a: &ReplayArgs) -> Result<ExitCode> {
+    let cfg = match crate::load_config(&a.config)? {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            bail!("configuration {} has errors", a.config.display());
+        }
+    };
+    let policy = crate::compile(&cfg)?;
+    let data =
+        std::fs::read(&a.pcap).with_context(|| format!("cannot read {}", a.pcap.display()))?;
+    let reader = Reader::new(&data)
+        .with_context(|| format!("{}: not a usable capture", a.pcap.display()))?;
+    let opts = ReplayOptions {
+        workers: a.workers,
+        ingress: a.ingress.clone(),
+        verify_checksums: !a.no_verify_checksums,
+        ..ReplayOptions::default()
+    };
+    let mut replay = Replay::new(policy, &opts)?;
+    let mut writer = match &a.out {
+        None => None,
+        Some(p) => {
+            let f = File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
+            let header = PcapHeader {
+                datalink: DataLink::ETHERNET,
+                ts_resolution: TsResolution::NanoSecond,
+                ..PcapHeader::default()
+            };
+            Some(PcapWriter::with_header(BufWriter::new(f), header)?)
+        }
+    };
+    for rec in reader {
+        let rec = rec.with_context(|| format!("{}: malformed capture", a.pcap.display()))?;
+        if let Some(out) = replay.process(rec.ts_nanos, rec.data) {
+            if let Some(w) = writer.as_mut() {
+                let pkt = PcapPacket::new(
+                    Duration::from_nanos(out.ts_nanos),
+                    out.frame.len() as u32,
+                    &out.frame,
+                );
+                w.write_packet(&pkt)
+                    .with_context(|| "cannot write the output capture".to_string())?;
+            }
+        }
+    }
+    if let Some(w) = writer {
+        let mut inner = w.into_writer();
+        inner.flush().context("cannot write the output capture")?;
+    }
+    let c = &replay.counters;
+    eprintln!(
+        "replayed {} frames: {} forwarded, {} replies generated, {} dropped, {} local, {} not IP, {} with no ingress interface",
+        c.frames_in, c.forwarded, c.replies, c.dropped, c.local, c.not_ip, c.no_ingress
+    );
+    let commands = if a.commands.is_empty() {
+        vec!["show services sessions".to_string()]
+    } else {
+        a.commands.clone()
+    };
+    let mut stdout = std::io::stdout().lock();
+    let mut failed = false;
+    for cmd in &commands {
+        if a.echo {
+            writeln!(stdout, "user@mspic> {cmd}")?;
+        }
+        match mspic_control::execute(cmd, &mut replay) {
+            Ok(text) => write!(stdout, "{text}")?,
+            Err(e) => {
+                writeln!(stdout, "{e}")?;
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,1195 @@
+//! One shard of the session table and everything that runs on it: flow lookup, stateful
+//! firewall, NAT, ALG hooks, timers, routing and the counters behind the show commands.
+//!
+//! A shard is driven from outside (quinn-proto style): [`Shard::process`] takes a frame and
+//! `now` and returns a [`Verdict`]; [`Shard::poll_timeout`] / [`Shard::handle_timeout`]
+//! expire idle sessions. Nothing here blocks, reads a clock or allocates per packet once
+//! the session slab is warm.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+use mspic_config::{AppProtocol, MatchDirection, SfwAction, Timeout};
+use mspic_wire::parse::{Fragment, Parsed, L4};
+use mspic_wire::{build, proto, rewrite, ErrorClass, FlowKey, IcmpErrorKind, WireError};
+
+use crate::alg::{AlgContext, AlgPacket, AlgRegistry, AlgSession, AlgVerdict, NoAlgs, Pinhole};
+use crate::nat::{Rewrite, SessionNat};
+use crate::policy::{MatchInput, Policy};
+use crate::route::{IfIndex, RouteResult};
+use crate::session::{Dir, Session, NEVER};
+use crate::snapshot::*;
+use crate::table::{FlowRef, InsertError, SessionTable};
+use crate::tcp::{TcpTrack, TimerKind};
+use crate::time::Time;
+use crate::timer::TimerWheel;
+
+/// A frame being processed: the buffer may be longer than the frame (room for replies and
+/// ALG rewrites that grow the payload).
+pub struct Frame<'a> {
+    pub buf: &'a mut [u8],
+    pub len: usize,
+}
+
+impl<'a> Frame<'a> {
+    pub fn new(buf: &'a mut [u8], len: usize) -> Self {
+        let len = len.min(buf.len());
+        Frame { buf, len }
+    }
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// What to do with a frame after [`Shard::process`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send the (possibly rewritten) frame out of `egress` towards `next_hop`.
+    Forward { egress: IfIndex, next_hop: IpAddr },
+    /// The frame now holds a reply generated here (TCP RST, ICMP error): send it out of
+    /// `egress` towards `next_hop`.
+    Reply { egress: IfIndex, next_hop: IpAddr },
+    /// Drop it; the reason has been counted.
+    Drop(DropReason),
+    /// Addressed to one of the interface addresses.
+    Local,
+    /// Not IPv4/IPv6 (ARP…): for the L2 layer.
+    NotIp,
+}
+
+/// Why a frame was dropped (each is also counted in the statistics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    Malformed(ErrorClass),
+    BadChecksum,
+    /// Matched a flow in Drop state.
+    FlowDrop,
+    /// Matched a flow in Reject state (and no reply could be built).
+    FlowReject,
+    RuleDiscard,
+    RuleReject,
+    SessionLimit,
+    TableFull,
+    NoRoute,
+    RouteDiscard,
+    TtlExceeded,
+    TcpNonSynFirst,
+    IcmpErrorNoSession,
+    FragmentNoSession,
+    NatNoSession,
+    NatExhausted,
+    Alg,
+}
+
+/// Messages between shards (pinholes are broadcast: their child may land anywhere).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShardMessage {
+    Pinhole(Pinhole),
+}
+
+/// Static parameters of one shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardConfig {
+    /// This shard's number, `0..count`.
+    pub index: u32,
+    pub count: u32,
+    /// Most sessions this shard holds.
+    pub capacity: usize,
+    /// Sessions preallocated up front.
+    pub prealloc: usize,
+    /// Verify TCP/UDP/ICMP checksums of every packet and drop bad ones.
+    pub verify_checksums: bool,
+}
+
+impl Default for ShardConfig {
+    fn default() -> Self {
+        ShardConfig {
+            index: 0,
+            count: 1,
+            capacity: 1 << 20,
+            prealloc: 1 << 12,
+            verify_checksums: true,
+        }
+    }
+}
+
+const FRAG_SLOTS: usize = 1024;
+/// Later fragments must follow their first within this time.
+const FRAG_LIFETIME_NS: u64 = 30_000_000_000;
+const NS_PER_TICK: u64 = 1_000_000;
+
+#[derive(Clone, Copy)]
+struct FragEntry {
+    src: IpAddr,
+    dst: IpAddr,
+    id: u32,
+    proto: u8,
+    slot: u32,
+    session_id: u64,
+    dir: Dir,
+    expires: Time,
+}
+
+pub struct Shard {
+    cfg: ShardConfig,
+    policy: Arc<Policy>,
+    algs: Arc<dyn AlgRegistry>,
+    table: SessionTable,
+    timers: TimerWheel,
+    next_id: u64,
+    /// Live sessions per services interface / per service set (session-limit, max-flows).
+    live_per_iface: Vec<u32>,
+    live_per_set: Vec<u32>,
+    /// Counters per services interface (index as in `Policy::service_ifaces`), plus one for
+    /// packets that no services interface can be charged with.
+    stats: Vec<SfwStats>,
+    alg_sessions: HashMap<u32, Box<dyn AlgSession>>,
+    pinholes: Vec<Pinhole>,
+    outbox: Vec<ShardMessage>,
+    frags: Box<[Option<FragEntry>]>,
+    scratch: Box<[u8]>,
+    fired: Vec<u32>,
+}
+
+impl Shard {
+    pub fn new(cfg: ShardConfig, policy: Arc<Policy>) -> Self {
+        Self::with_algs(cfg, policy, Arc::new(NoAlgs))
+    }
+
+    pub fn with_algs(cfg: ShardConfig, policy: Arc<Policy>, algs: Arc<dyn AlgRegistry>) -> Self {
+        let n_iface = policy.service_ifaces.len();
+        let n_set = policy.service_sets.len();
+        Shard {
+            table: SessionTable::new(cfg.capacity, cfg.prealloc),
+            timers: TimerWheel::new(cfg.prealloc, 0),
+            next_id: u64::from(cfg.index) + 1,
+            live_per_iface: vec![0; n_iface],
+            live_per_set: vec![0; n_set],
+            stats: vec![SfwStats::default(); n_iface + 1],
+            alg_sessions: HashMap::new(),
+            pinholes: Vec::new(),
+            outbox: Vec::new(),
+            frags: vec![None; FRAG_SLOTS].into_boxed_slice(),
+            scratch: vec![0u8; 2048].into_boxed_slice(),
+            fired: Vec::new(),
+            cfg,
+            policy,
+            algs,
+        }
+    }
+
+    pub fn config(&self) -> &ShardConfig {
+        &self.cfg
+    }
+
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+
+    /// Number of live sessions.
+    pub fn session_count(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Replaces the policy (a commit). Live sessions keep their state and counters; they
+    /// are re-attached to the service sets and interfaces of the same name, and sessions
+    /// whose service set is gone are removed.
+    pub fn set_policy(&mut self, policy: Arc<Policy>, now: Time) {
+        let old = std::mem::replace(&mut self.policy, policy);
+        let set_map: Vec<Option<u16>> = old
+            .service_sets
+            .iter()
+            .map(|s| {
+                self.policy
+                    .service_sets
+                    .iter()
+                    .position(|n| n.name == s.name)
+                    .map(|i| i as u16)
+            })
+            .collect();
+        let mut stats = vec![SfwStats::default(); self.policy.service_ifaces.len() + 1];
+        for (i, si) in old.service_ifaces.iter().enumerate() {
+            if let Some(j) = self
+                .policy
+                .service_ifaces
+                .iter()
+                .position(|n| n.name == si.name)
+            {
+                stats[j] = self.stats[i].clone();
+            }
+        }
+        let last = stats.len() - 1;
+        stats[last] = self.stats[self.stats.len() - 1].clone();
+        self.stats = stats;
+        let slots: Vec<u32> = self.table.iter().map(|(slot, _)| slot).collect();
+        for slot in slots {
+            let set = self.table.get(slot).map(|s| s.service_set as usize);
+            match set.and_then(|i| set_map.get(i).copied().flatten()) {
+                Some(new_set) => {
+                    let iface = self.policy.service_sets[new_set as usize].service_iface;
+                    if let Some(s) = self.table.get_mut(slot) {
+                        s.service_set = new_set;
+                        s.service_iface = iface;
+                    }
+                }
+                None => self.remove_session(slot, now),
+            }
+        }
+        self.recount();
+    }
+
+    fn recount(&mut self) {
+        self.live_per_iface = vec![0; self.policy.service_ifaces.len()];
+        self.live_per_set = vec![0; self.policy.service_sets.len()];
+        for (_, s) in self.table.iter() {
+            if let Some(c) = self.live_per_iface.get_mut(s.service_iface as usize) {
+                *c += 1;
+            }
+            if let Some(c) = self.live_per_set.get_mut(s.service_set as usize) {
+                *c += 1;
+            }
+        }
+    }
+
+    /// Messages for other shards (and this one) produced since the last call.
+    pub fn drain_outbox(&mut self) -> std::vec::Drain<'_, ShardMessage> {
+        self.outbox.drain(..)
+    }
+
+    /// Accepts a message from a shard (including this one).
+    pub fn deliver(&mut self, msg: ShardMessage) {
+        match msg {
+            ShardMessage::Pinhole(p) => {
+                if self.pinholes.len() < 4096 {
+                    self.pinholes.push(p);
+                }
+            }
+        }
+    }
+
+    /// Earliest time at which [`Self::handle_timeout`] has work.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        self.timers
+            .next_deadline()
+            .map(|t| Time(t.saturating_mul(NS_PER_TICK)))
+    }
+
+    /// Expires every session idle past its timeout at `now`.
+    pub fn handle_timeout(&mut self, now: Time) {
+        let tick = now.0 / NS_PER_TICK;
+        let mut fired = std::mem::take(&mut self.fired);
+        fired.clear();
+        self.timers.poll(tick, |slot| fired.push(slot));
+        for &slot in &fired {
+            let Some(s) = self.table.get(slot) else {
+                continue;
+            };
+            match s.deadline() {
+                Some(d) if d <= now => self.remove_session(slot, now),
+                Some(d) => self.timers.insert(slot, d.0.div_ceil(NS_PER_TICK)),
+                None => {}
+            }
+        }
+        self.fired = fired;
+        self.pinholes.retain(|p| p.expires > now);
+    }
+
+    fn schedule(&mut self, slot: u32) {
+        if let Some(d) = self.table.get(slot).and_then(Session::deadline) {
+            self.timers.insert(slot, d.0.div_ceil(NS_PER_TICK));
+        } else {
+            self.timers.remove(slot);
+        }
+    }
+
+    fn remove_session(&mut self, slot: u32, _now: Time) {
+        self.timers.remove(slot);
+        self.alg_sessions.remove(&slot);
+        if let Some(s) = self.table.remove(slot) {
+            if let Some(c) = self.live_per_iface.get_mut(s.service_iface as usize) {
+                *c = c.saturating_sub(1);
+            }
+            if let Some(c) = self.live_per_set.get_mut(s.service_set as usize) {
+                *c = c.saturating_sub(1);
+            }
+        }
+    }
+
+    fn stats_slot(&self, ingress: IfIndex) -> usize {
+        let p = &self.policy;
+        p.interface(ingress)
+            .and_then(|i| i.input_service_set.or(i.output_service_set))
+            .and_then(|ss| p.service_sets.get(ss as usize))
+            .map(|ss| ss.service_iface as usize)
+            .unwrap_or(self.stats.len() - 1)
+    }
+
+    /// Runs one frame through the shard.
+    pub fn process(&mut self, now: Time, ingress: IfIndex, frame: &mut Frame<'_>) -> Verdict {
+        let parsed = match mspic_wire::parse_frame(frame.bytes()) {
+            Ok(p) => p,
+            Err(e) => return self.count_malformed(ingress, &e),
+        };
+        if self.cfg.verify_checksums && !mspic_wire::parse::l4_checksum_ok(frame.bytes(), &parsed) {
+            let st = self.stats_slot(ingress);
+            let s = &mut self.stats[st];
+            s.drop_bad_checksum += 1;
+            match parsed.key.proto {
+                proto::TCP => {
+                    s.errors.tcp.total += 1;
+                    s.errors.tcp.bad_checksum += 1
+                }
+                proto::UDP => {
+                    s.errors.udp.total += 1;
+                    s.errors.udp.bad_checksum += 1
+                }
+                _ => {
+                    s.errors.icmp.total += 1;
+                    s.errors.icmp.bad_checksum += 1
+                }
+            }
+            return Verdict::Drop(DropReason::BadChecksum);
+        }
+        if let Fragment::Later { id } = parsed.fragment {
+            return self.later_fragment(now, ingress, frame, &parsed, id);
+        }
+        let key = parsed.key;
+        let hash = self.table.hash(&key);
+        if let Some(r) = self.table.find(hash, &key) {
+            return self.on_flow(now, ingress, r, frame, &parsed);
+        }
+        self.first_packet(now, ingress, frame, &parsed)
+    }
+
+    fn count_malformed(&mut self, ingress: IfIndex, e: &WireError) -> Verdict {
+        let st = self.stats_slot(ingress);
+        let s = &mut self.stats[st].errors;
+        match e.class() {
+            ErrorClass::NonIp => {
+                return Verdict::NotIp;
+            }
+            ErrorClass::Ip | ErrorClass::Other => {
+                s.ip.total += 1;
+                match e {
+                    WireError::IpChecksum => s.ip.bad_checksum += 1,
+                    WireError::IpVersion { .. } => s.ip.bad_version += 1,
+                    WireError::IpHeaderLength => s.ip.bad_header_length += 1,
+                    WireError::IpTotalLength => s.ip.bad_total_length += 1,
+                    _ => s.ip.truncated += 1,
+                }
+            }
+            ErrorClass::Tcp => {
+                s.tcp.total += 1;
+                match e {
+                    WireError::TcpPortZero => s.tcp.port_zero += 1,
+                    _ => s.tcp.header_length += 1,
+                }
+            }
+            ErrorClass::Udp => {
+                s.udp.total += 1;
+                match e {
+                    WireError::UdpPortZero => s.udp.port_zero += 1,
+                    _ => s.udp.header_length += 1,
+                }
+            }
+            ErrorClass::Icmp => {
+                s.icmp.total += 1;
+                s.icmp.header_length += 1;
+            }
+        }
+        Verdict::Drop(DropReason::Malformed(e.class()))
+    }
+
+    /// A packet of an existing flow.
+    fn on_flow(
+        &mut self,
+        now: Time,
+        ingress: IfIndex,
+        r: FlowRef,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+    ) -> Verdict {
+        let d = r.dir as usize;
+        let Some(s) = self.table.get_mut(r.slot) else {
+            return Verdict::Drop(DropReason::FlowDrop);
+        };
+        s.frames[d] += 1;
+        s.bytes[d] += parsed.ip_len as u64;
+        s.last_seen = now;
+        let iface = s.service_iface as usize;
+        let state = s.state[d];
+        if let L4::Tcp { flags, .. } = parsed.l4 {
+            let before = s.tcp.timer();
+            s.tcp.on_segment(r.dir, flags);
+            let after = s.tcp.timer();
+            if before != after {
+                let old = s.active_timeout;
+                let idle = s.idle_timeout;
+                let new = timeout_for(&self.policy, iface, idle, after);
+                s.active_timeout = new;
+                if new < old || old == NEVER {
+                    self.schedule(r.slot);
+                }
+            }
+        }
+        if let Fragment::First { id } = parsed.fragment {
+            self.remember_fragment(parsed, id, r, now);
+        }
+        match state {
+            FlowState::Drop => {
+                self.stats[iface].existing_drops += 1;
+                return Verdict::Drop(DropReason::FlowDrop);
+            }
+            FlowState::Reject => {
+                self.stats[iface].existing_rejects += 1;
+                return self.reject(ingress, frame, parsed, DropReason::FlowReject);
+            }
+            _ => self.stats[iface].existing_accepts += 1,
+        }
+        if state == FlowState::Watch && parsed.payload_len > 0 {
+            match self.run_alg(now, r, frame, parsed) {
+                Ok(AlgVerdict::Forward) => {}
+                Ok(AlgVerdict::ForwardAndClose) => {
+                    if let Some(s) = self.table.get_mut(r.slot) {
+                        s.active_timeout = 1;
+                    }
+                    self.schedule(r.slot);
+                }
+                Ok(AlgVerdict::Drop) | Err(_) => {
+                    self.stats[iface].errors.alg += 1;
+                    return Verdict::Drop(DropReason::Alg);
+                }
+            }
+        }
+        let rw = self
+            .table
+            .get(r.slot)
+            .map(|s| s.nat.rewrite[d])
+            .unwrap_or_default();
+        self.forward(ingress, frame, parsed, &rw)
+    }
+
+    fn run_alg(
+        &mut self,
+        now: Time,
+        r: FlowRef,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+    ) -> Result<AlgVerdict, crate::alg::AlgError> {
+        let Some(s) = self.table.get(r.slot) else {
+            return Ok(AlgVerdict::Forward);
+        };
+        let Some(alg) = s.alg else {
+            return Ok(AlgVerdict::Forward);
+        };
+        let Some(state) = self.alg_sessions.get_mut(&r.slot) else {
+            return Ok(AlgVerdict::Forward);
+        };
+        let mut pinholes = Vec::new();
+        let mut ctx = AlgContext {
+            now,
+            dir: r.dir,
+            keys: s.keys,
+            nat: &s.nat,
+            pinholes: &mut pinholes,
+            parent_iface: s.service_iface,
+            parent_id: s.id,
+            service_set: s.service_set,
+            alg,
+        };
+        let v = state.on_packet(
+            &mut ctx,
+            AlgPacket {
+                buf: frame.buf,
+                len: &mut frame.len,
+                parsed,
+            },
+        )?;
+        self.outbox
+            .extend(pinholes.into_iter().map(ShardMessage::Pinhole));
+        Ok(v)
+    }
+
+    /// Applies a flow's rewrite, then routes the packet.
+    fn forward(
+        &mut self,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+        rw: &Rewrite,
+    ) -> Verdict {
+        let buf = &mut frame.buf[..frame.len];
+        let mut dst = parsed.key.dst;
+        let is_icmp_query = matches!(parsed.l4, L4::IcmpQuery { .. });
+        if let Some((addr, port)) = rw.src {
+            if addr != parsed.key.src {
+                let _ = rewrite::set_src_addr(buf, parsed, addr);
+            }
+            if port != parsed.key.src_port && parsed.fragment != Fragment::None {
+                // Ports live in the first fragment only; later fragments carry no L4 header.
+            }
+            if port != parsed.key.src_port && !matches!(parsed.fragment, Fragment::Later { .. }) {
+                let _ = if is_icmp_query {
+                    rewrite::set_icmp_query_id(buf, parsed, port)
+                } else {
+                    rewrite::set_src_port(buf, parsed, port)
+                };
+            }
+        }
+        if let Some((addr, port)) = rw.dst {
+            if addr != parsed.key.dst {
+                let _ = rewrite::set_dst_addr(buf, parsed, addr);
+                dst = addr;
+            }
+            if port != parsed.key.dst_port && !matches!(parsed.fragment, Fragment::Later { .. }) {
+                let _ = if is_icmp_query {
+                    rewrite::set_icmp_query_id(buf, parsed, port)
+                } else {
+                    rewrite::set_dst_port(buf, parsed, port)
+                };
+            }
+        }
+        self.route(ingress, frame, parsed, dst)
+    }
+
+    /// Routes a packet on its (translated) destination and decrements its TTL.
+    fn route(
+        &mut self,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+        dst: IpAddr,
+    ) -> Verdict {
+        if self.policy.is_local_address(dst) {
+            return Verdict::Local;
+        }
+        match self.policy.routes.lookup(dst) {
+            RouteResult::Forward { egress, next_hop } => {
+                match rewrite::decrement_ttl(&mut frame.buf[..frame.len], parsed) {
+                    Ok(_) => Verdict::Forward { egress, next_hop },
+                    Err(_) => {
+                        let st = self.stats_slot(ingress);
+                        self.stats[st].drop_ttl_exceeded += 1;
+                        self.icmp_reply(ingress, frame, parsed, IcmpErrorKind::TimeExceeded)
+                            .unwrap_or(Verdict::Drop(DropReason::TtlExceeded))
+                    }
+                }
+            }
+            RouteResult::Discard => Verdict::Drop(DropReason::RouteDiscard),
+            RouteResult::Reject => self
+                .icmp_reply(
+                    ingress,
+                    frame,
+                    parsed,
+                    IcmpErrorKind::DestUnreachable { code: 1 },
+                )
+                .unwrap_or(Verdict::Drop(DropReason::RouteDiscard)),
+            RouteResult::NoRoute => {
+                let st = self.stats_slot(ingress);
+                self.stats[st].drop_no_route += 1;
+                Verdict::Drop(DropReason::NoRoute)
+            }
+        }
+    }
+
+    /// Replaces the frame with an ICMP error sent from the ingress interface's address.
+    fn icmp_reply(
+        &mut self,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+        kind: IcmpErrorKind,
+    ) -> Option<Verdict> {
+        let v4 = parsed.key.src.is_ipv4();
+        let src = self
+            .policy
+            .interface(ingress)
+            .and_then(|i| i.addresses.iter().find(|p| p.addr.is_ipv4() == v4))
+            .map(|p| p.addr)
+            .unwrap_or(parsed.key.dst);
+        let n = build::icmp_error(frame.bytes(), parsed, kind, src, &mut self.scratch).ok()?;
+        self.emit_reply(frame, n, parsed.key.src)
+    }
+
+    fn emit_reply(&mut self, frame: &mut Frame<'_>, n: usize, to: IpAddr) -> Option<Verdict> {
+        if n > frame.buf.len() {
+            return None;
+        }
+        frame.buf[..n].copy_from_slice(&self.scratch[..n]);
+        frame.len = n;
+        match self.policy.routes.lookup(to) {
+            RouteResult::Forward { egress, next_hop } => Some(Verdict::Reply { egress, next_hop }),
+            _ => None,
+        }
+    }
+
+    /// `reject`: TCP gets a RST, everything else an ICMP unreachable (port unreachable for
+    /// UDP, administratively prohibited otherwise).
+    fn reject(
+        &mut self,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+        reason: DropReason,
+    ) -> Verdict {
+        let v = match parsed.l4 {
+            L4::Tcp { .. } => build::tcp_rst(frame.bytes(), parsed, &mut self.scratch)
+                .ok()
+                .and_then(|n| self.emit_reply(frame, n, parsed.key.src)),
+            L4::Udp => self.icmp_reply(
+                ingress,
+                frame,
+                parsed,
+                IcmpErrorKind::DestUnreachable { code: 3 },
+            ),
+            _ => self.icmp_reply(ingress, frame, parsed, IcmpErrorKind::AdminProhibited),
+        };
+        v.unwrap_or(Verdict::Drop(reason))
+    }
+
+    fn remember_fragment(&mut self, parsed: &Parsed, id: u32, r: FlowRef, now: Time) {
+        let Some(s) = self.table.get(r.slot) else {
+            return;
+        };
+        let e = FragEntry {
+            src: parsed.key.src,
+            dst: parsed.key.dst,
+            id,
+            proto: parsed.key.proto,
+            slot: r.slot,
+            session_id: s.id,
+            dir: r.dir,
+            expires: Time(now.0.saturating_add(FRAG_LIFETIME_NS)),
+        };
+        let i = frag_index(&e.src, &e.dst, id);
+        self.frags[i] = Some(e);
+    }
+
+    fn later_fragment(
+        &mut self,
+        now: Time,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+        id: u32,
+    ) -> Verdict {
+        let k = &parsed.key;
+        let i = frag_index(&k.src, &k.dst, id);
+        let hit = self.frags[i].filter(|e| {
+            e.src == k.src && e.dst == k.dst && e.id == id && e.proto == k.proto && e.expires > now
+        });
+        let Some(e) = hit else {
+            let st = self.stats_slot(ingress);
+            self.stats[st].errors.ip.total += 1;
+            self.stats[st].errors.ip.fragment += 1;
+            return Verdict::Drop(DropReason::FragmentNoSession);
+        };
+        let Some(s) = self.table.get_mut(e.slot).filter(|s| s.id == e.session_id) else {
+            return Verdict::Drop(DropReason::FragmentNoSession);
+        };
+        let d = e.dir as usize;
+        s.frames[d] += 1;
+        s.bytes[d] += parsed.ip_len as u64;
+        s.last_seen = now;
+        match s.state[d] {
+            FlowState::Drop | FlowState::Reject => Verdict::Drop(DropReason::FlowDrop),
+            _ => {
+                let rw = s.nat.rewrite[d];
+                // Later fragments carry no ports: only addresses are rewritten.
+                let addr_only = Rewrite {
+                    src: rw.src.map(|(a, _)| (a, parsed.key.src_port)),
+                    dst: rw.dst.map(|(a, _)| (a, parsed.key.dst_port)),
+                };
+                self.forward(ingress, frame, parsed, &addr_only)
+            }
+        }
+    }
+
+    /// A packet that matches no flow.
+    fn first_packet(
+        &mut self,
+        now: Time,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+    ) -> Verdict {
+        if let L4::IcmpError { inner, .. } = parsed.l4 {
+            return self.icmp_error(ingress, frame, parsed, &inner.key);
+        }
+        if let Some(v) = self.try_pinhole(now, ingress, frame, parsed) {
+            return v;
+        }
+        // Which service set sees this packet, and in which direction.
+        let p = Arc::clone(&self.policy);
+        let in_set = p.interface(ingress).and_then(|i| i.input_service_set);
+        let (set, dir) = match in_set {
+            Some(ss) => (ss, MatchDirection::Input),
+            None => {
+                let out_set = match p.routes.lookup(parsed.key.dst) {
+                    RouteResult::Forward { egress, .. } => {
+                        p.interface(egress).and_then(|i| i.output_service_set)
+                    }
+                    _ => None,
+                };
+                match out_set {
+                    Some(ss) => (ss, MatchDirection::Output),
+                    None => {
+                        // No service set on the path: plain routing.
+                        return self.route(ingress, frame, parsed, parsed.key.dst);
+                    }
+                }
+            }
+        };
+        let Some(ss) = p.service_sets.get(set as usize) else {
+            return self.route(ingress, frame, parsed, parsed.key.dst);
+        };
+        let iface = ss.service_iface as usize;
+        if let L4::Tcp { flags, .. } = parsed.l4 {
+            use mspic_wire::tcp::{ACK, SYN};
+            if flags & SYN == 0 || flags & ACK != 0 {
+                let s = &mut self.stats[iface];
+                s.drop_tcp_non_syn_first += 1;
+                s.errors.tcp.total += 1;
+                s.errors.tcp.non_syn_first += 1;
+                return Verdict::Drop(DropReason::TcpNonSynFirst);
+            }
+        }
+        let m = match_input(parsed);
+        // Stateful firewall: the first matching term decides; no match discards when the set
+        // has firewall rules, accepts when it has none.
+        let mut verdict = if ss.sfw_rules.is_empty() {
+            Some((SfwAction::Accept, None))
+        } else {
+            None
+        };
+        'rules: for rule in ss.sfw_rules.iter().filter(|r| r.applies(dir)) {
+            for term in &rule.terms {
+                if let Some(app) = term.cond.matches(&m) {
+                    verdict = Some((term.action, app.cloned()));
+                    break 'rules;
+                }
+            }
+        }
+        let (action, app) = verdict.unwrap_or((SfwAction::Discard, None));
+        match action {
+            SfwAction::Accept => self.stats[iface].rule_accepts += 1,
+            SfwAction::Discard => self.stats[iface].rule_discards += 1,
+            SfwAction::Reject => self.stats[iface].rule_rejects += 1,
+        }
+        // Limits.
+        let si = p.service_ifaces.get(iface);
+        let per_shard = |max: u32| max.div_ceil(self.cfg.count.max(1));
+        let over_iface = si
+            .and_then(|si| si.session_limit)
+            .is_some_and(|max| self.live_per_iface[iface] >= per_shard(max));
+        let over_set = ss
+            .max_flows
+            .is_some_and(|max| self.live_per_set[set as usize] >= per_shard(max));
+        if over_iface || over_set {
+            self.stats[iface].drop_session_limit += 1;
+            return Verdict::Drop(DropReason::SessionLimit);
+        }
+        let idle = match app.as_ref().and_then(|a| a.inactivity_timeout) {
+            Some(Timeout::Never) => NEVER,
+            Some(Timeout::Seconds(s)) => s,
+            None => match (parsed.key.proto, si) {
+                (proto::TCP, Some(si)) => si.tcp_timeout,
+                (_, Some(si)) => si.non_tcp_timeout,
+                (_, None) => mspic_config::ServicesOptions::DEFAULT_INACTIVITY,
+            },
+        };
+        let state = match action {
+            SfwAction::Accept => FlowState::Forward,
+            SfwAction::Discard => FlowState::Drop,
+            SfwAction::Reject => FlowState::Reject,
+        };
+        let tcp = match parsed.l4 {
+            L4::Tcp { flags, .. } => TcpTrack::new(flags),
+            _ => TcpTrack::default(),
+        };
+        let alg = app.as_ref().and_then(|a| a.alg);
+        let mut session = Session {
+            live: true,
+            id: self.next_id,
+            keys: [parsed.key, parsed.key.reversed()],
+            state: [state; 2],
+            frames: [1, 0],
+            bytes: [parsed.ip_len as u64, 0],
+            service_set: set,
+            service_iface: iface as u16,
+            alg,
+            flags: 0,
+            parent: None,
+            tcp,
+            nat: SessionNat::default(),
+            created: now,
+            last_seen: now,
+            idle_timeout: idle,
+            active_timeout: idle,
+        };
+        session.active_timeout = timeout_for(&self.policy, iface, idle, session.tcp.timer());
+        let mut alg_state = None;
+        if action == SfwAction::Accept {
+            if let Some(a) = alg {
+                if let Some((st, watch)) = self.algs.create(a, &parsed.key) {
+                    for d in [Dir::I, Dir::O] {
+                        if watch[d as usize] {
+                            session.state[d as usize] = FlowState::Watch;
+                        }
+                    }
+                    session.flags |= if matches!(
+                        a,
+                        AppProtocol::Rpc
+                            | AppProtocol::RpcPortmap
+                            | AppProtocol::DceRpc
+                            | AppProtocol::DceRpcPortmap
+                    ) {
+                        FLAG_RPC_PARENT
+                    } else {
+                        FLAG_ALG_PARENT
+                    };
+                    alg_state = Some(st);
+                }
+            }
+        }
+        let slot = match self.table.insert(session) {
+            Ok(slot) => slot,
+            Err(InsertError::Full) => {
+                self.stats[iface].drop_session_limit += 1;
+                return Verdict::Drop(DropReason::TableFull);
+            }
+            Err(InsertError::KeyInUse) => {
+                self.stats[iface].drop_session_limit += 1;
+                return Verdict::Drop(DropReason::TableFull);
+            }
+        };
+        self.next_id += u64::from(self.cfg.count.max(1));
+        self.live_per_iface[iface] += 1;
+        self.live_per_set[set as usize] += 1;
+        self.timers.ensure(slot);
+        self.schedule(slot);
+        if let Some(st) = alg_state {
+            self.alg_sessions.insert(slot, st);
+        }
+        if let Fragment::First { id } = parsed.fragment {
+            self.remember_fragment(parsed, id, FlowRef { slot, dir: Dir::I }, now);
+        }
+        match action {
+            SfwAction::Discard => Verdict::Drop(DropReason::RuleDiscard),
+            SfwAction::Reject => self.reject(ingress, frame, parsed, DropReason::RuleReject),
+            SfwAction::Accept => {
+                if session_watch_i(&self.table, slot) && parsed.payload_len > 0 {
+                    match self.run_alg(now, FlowRef { slot, dir: Dir::I }, frame, parsed) {
+                        Ok(AlgVerdict::Drop) | Err(_) => {
+                            self.stats[iface].errors.alg += 1;
+                            return Verdict::Drop(DropReason::Alg);
+                        }
+                        _ => {}
+                    }
+                }
+                let rw = self
+                    .table
+                    .get(slot)
+                    .map(|s| s.nat.rewrite[0])
+                    .unwrap_or_default();
+                self.forward(ingress, frame, parsed, &rw)
+            }
+        }
+    }
+
+    /// A first packet that fills an ALG pinhole becomes a child session (flag 0x0800)
+    /// without running the rules: the parent's verdict covers it.
+    fn try_pinhole(
+        &mut self,
+        now: Time,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+    ) -> Option<Verdict> {
+        let i = self
+            .pinholes
+            .iter()
+            .position(|p| p.expires > now && p.matches(&parsed.key))?;
+        let ph = self.pinholes.swap_remove(i);
+        let p = Arc::clone(&self.policy);
+        let ss = p.service_sets.get(ph.service_set as usize)?;
+        let iface = ss.service_iface as usize;
+        let si = p.service_ifaces.get(iface);
+        let idle = match (parsed.key.proto, si) {
+            (proto::TCP, Some(si)) => si.tcp_timeout,
+            (_, Some(si)) => si.non_tcp_timeout,
+            _ => mspic_config::ServicesOptions::DEFAULT_INACTIVITY,
+        };
+        let tcp = match parsed.l4 {
+            L4::Tcp { flags, .. } => TcpTrack::new(flags),
+            _ => TcpTrack::default(),
+        };
+        let state = if ph.watch {
+            FlowState::Watch
+        } else {
+            FlowState::Forward
+        };
+        let mut session = Session {
+            live: true,
+            id: self.next_id,
+            keys: [parsed.key, parsed.key.reversed()],
+            state: [state; 2],
+            frames: [1, 0],
+            bytes: [parsed.ip_len as u64, 0],
+            service_set: ph.service_set,
+            service_iface: iface as u16,
+            alg: Some(ph.alg),
+            flags: FLAG_ALG_CHILD,
+            parent: None,
+            tcp,
+            nat: SessionNat::default(),
+            created: now,
+            last_seen: now,
+            idle_timeout: idle,
+            active_timeout: idle,
+        };
+        session.active_timeout = timeout_for(&self.policy, iface, idle, session.tcp.timer());
+        let slot = self.table.insert(session).ok()?;
+        self.next_id += u64::from(self.cfg.count.max(1));
+        self.live_per_iface[iface] += 1;
+        self.live_per_set[ph.service_set as usize] += 1;
+        self.timers.ensure(slot);
+        self.schedule(slot);
+        self.stats[iface].rule_accepts += 1;
+        Some(self.forward(ingress, frame, parsed, &Rewrite::default()))
+    }
+
+    /// ICMP errors pass only when the packet they quote belongs to a session (RFC 5508 §4):
+    /// the quoted packet travelled against the error, so its reversed key is the arrival
+    /// key of the flow the error follows.
+    fn icmp_error(
+        &mut self,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+        inner: &FlowKey,
+    ) -> Verdict {
+        let rev = inner.reversed();
+        let h = self.table.hash(&rev);
+        let Some(r) = self.table.find(h, &rev) else {
+            let st = self.stats_slot(ingress);
+            let s = &mut self.stats[st];
+            s.drop_icmp_error_no_session += 1;
+            s.errors.icmp.total += 1;
+            s.errors.icmp.error_no_session += 1;
+            return Verdict::Drop(DropReason::IcmpErrorNoSession);
+        };
+        let Some(s) = self.table.get(r.slot) else {
+            return Verdict::Drop(DropReason::IcmpErrorNoSession);
+        };
+        let iface = s.service_iface as usize;
+        let rw = s.nat.rewrite[r.dir as usize];
+        self.stats[iface].existing_accepts += 1;
+        crate::nat::translate_icmp_error(&mut frame.buf[..frame.len], parsed, &rw);
+        let dst = rw.dst.map(|(a, _)| a).unwrap_or(parsed.key.dst);
+        self.route(ingress, frame, parsed, dst)
+    }
+
+    // ---- control plane ----
+
+    /// Appends a snapshot of every session matching `filter` (ignoring `limit`).
+    pub fn sessions(&self, filter: &SessionFilter, out: &mut Vec<SessionSnapshot>) {
+        let p = &self.policy;
+        for (_, s) in self.table.iter() {
+            let iface = p
+                .service_ifaces
+                .get(s.service_iface as usize)
+                .map(|i| i.name.as_str())
+                .unwrap_or("");
+            let set = p
+                .service_sets
+                .get(s.service_set as usize)
+                .map(|i| i.name.as_str())
+                .unwrap_or("");
+            let flows = flow_snapshots(s);
+            if filter.matches_parts(iface, set, s.alg, &flows) {
+                out.push(SessionSnapshot {
+                    interface: iface.to_string(),
+                    service_set: set.to_string(),
+                    id: s.id,
+                    alg: s.alg,
+                    flags: s.flags,
+                    ip_action: false,
+                    offload: false,
+                    asymmetric: false,
+                    nat: nat_snapshot(s),
+                    flows: flows.to_vec(),
+                    parent: s.parent.and_then(|p| self.table.get(p)).map(|p| p.id),
+                });
+            }
+        }
+    }
+
+    /// Removes every session matching `filter`; returns how many per (interface, set).
+    pub fn clear(&mut self, filter: &SessionFilter, now: Time) -> Vec<(String, String, u64)> {
+        let p = Arc::clone(&self.policy);
+        let mut victims = Vec::new();
+        for (slot, s) in self.table.iter() {
+            let iface = p
+                .service_ifaces
+                .get(s.service_iface as usize)
+                .map(|i| i.name.as_str())
+                .unwrap_or("");
+            let set = p
+                .service_sets
+                .get(s.service_set as usize)
+                .map(|i| i.name.as_str())
+                .unwrap_or("");
+            if filter.matches_parts(iface, set, s.alg, &flow_snapshots(s)) {
+                victims.push((slot, s.service_iface, s.service_set));
+            }
+        }
+        let mut counts: Vec<(String, String, u64)> = Vec::new();
+        for (slot, iface, set) in victims {
+            self.remove_session(slot, now);
+            let iface = p
+                .service_ifaces
+                .get(iface as usize)
+                .map(|i| i.name.clone())
+                .unwrap_or_default();
+            let set = p
+                .service_sets
+                .get(set as usize)
+                .map(|i| i.name.clone())
+                .unwrap_or_default();
+            match counts.iter_mut().find(|(i, s, _)| *i == iface && *s == set) {
+                Some(c) => c.2 += 1,
+                None => counts.push((iface, set, 1)),
+            }
+        }
+        counts
+    }
+
+    /// Firewall counters per services interface.
+    pub fn sfw_statistics(&self) -> Vec<(String, SfwStats)> {
+        self.policy
+            .service_ifaces
+            .iter()
+            .zip(&self.stats)
+            .map(|(i, s)| (i.name.clone(), s.clone()))
+            .collect()
+    }
+
+    /// Counters for packets no services interface could be charged with.
+    pub fn unattributed_statistics(&self) -> &SfwStats {
+        &self.stats[self.stats.len() - 1]
+    }
+
+    /// Index/slab/timer consistency (tests, debug builds).
+    pub fn check_consistency(&self) -> Result<(), String> {
+        self.table.check_consistency()?;
+        for (slot, s) in self.table.iter() {
+            if s.deadline().is_some() && !self.timers.is_scheduled(slot) {
+                return Err(format!("session {} has no timer", s.id));
+            }
+        }
+        let live: u32 = self.live_per_iface.iter().sum();
+        if live as usize != self.table.len() {
+            return Err(format!(
+                "per-interface count {live} != {}",
+                self.table.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The timer a session runs under in a TCP phase (idle for everything else).
+fn timeout_for(p: &Policy, iface: usize, idle: u32, kind: TimerKind) -> u32 {
+    let Some(si) = p.service_ifaces.get(iface) else {
+        return idle;
+    };
+    match kind {
+        TimerKind::Open => si.open_timeout,
+        TimerKind::Idle => idle,
+        TimerKind::Close => si.close_timeout,
+    }
+}
+
+fn session_watch_i(t: &SessionTable, slot: u32) -> bool {
+    t.get(slot).is_some_and(|s| s.state[0] == FlowState::Watch)
+}
+
+fn frag_index(src: &IpAddr, dst: &IpAddr, id: u32) -> usize {
+    let fold = |a: &IpAddr| match a {
+        IpAddr::V4(v) => u32::from(*v),
+        IpAddr::V6(v) => {
+            let b = v.octets();
+            u32::from_be_bytes([b[12], b[13], b[14], b[15]])
+        }
+    };
+    let h = fold(src)
+        .wrapping_mul(0x9E37_79B1)
+        .wrapping_add(fold(dst))
+        .wrapping_mul(0x85EB_CA77)
+        ^ id;
+    (h as usize) % FRAG_SLOTS
+}
+
+/// What the rules see of a first packet.
+fn match_input(p: &Parsed) -> MatchInput {
+    let icmp = match p.l4 {
+        L4::IcmpQuery {
+            icmp_type, code, ..
+        }
+        | L4::IcmpError {
+            icmp_type, code, ..
+        }
+        | L4::IcmpOther { icmp_type, code } => Some((icmp_type, code)),
+        _ => None,
+    };
+    MatchInput {
+        src: p.key.src,
+        dst: p.key.dst,
+        protocol: p.key.proto,
+        src_port: p.key.src_port,
+        dst_port: p.key.dst_port,
+        icmp,
+    }
+}
+
+/// Whether a protocol shows ports on flow lines (GRE shows its key/call id, 0 when none).
+fn shows_ports(proto: u8) -> bool {
+    matches!(proto, proto::TCP | proto::UDP | proto::GRE | 132)
+}
+
+fn flow_snapshots(s: &Session) -> [FlowSnapshot; 2] {
+    let f = |d: Dir, role| {
+        let k = s.keys[d as usize];
+        let ports = shows_ports(k.proto);
+        FlowSnapshot {
+            protocol: k.proto,
+            src: Endpoint {
+                addr: k.src,
+                port: ports.then_some(k.src_port),
+            },
+            dst: Endpoint {
+                addr: k.dst,
+                port: ports.then_some(k.dst_port),
+            },
+            state: s.state[d as usize],
+            direction: match d {
+                Dir::I => FlowDirection::I,
+                Dir::O => FlowDirection::O,
+            },
+            frames: s.frames[d as usize],
+            bytes: s.bytes[d as usize],
+            role,
+            timeout: s.idle_timeout,
+        }
+    };
+    [
+        f(Dir::I, FlowRole::Initiator),
+        f(Dir::O, FlowRole::Responder),
+    ]
+}
+
+fn nat_snapshot(s: &Session) -> Option<NatSnapshot> {
+    crate::nat::snapshot(s)
+}

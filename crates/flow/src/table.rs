@@ -1,0 +1,226 @@
+//! Session storage: a slab of sessions and one hash index holding both flows of each.
+//!
+//! The index stores `slot << 1 | dir` and compares keys through the slab, so an entry is
+//! four bytes and the key lives once. Callers hash a key once ([`SessionTable::hash`]) and
+//! reuse the hash for lookup and insert. Behind this small interface the index can change
+//! (a bucketized, batch-prefetched table) without touching the engine.
+
+use std::hash::BuildHasher;
+
+use hashbrown::hash_table::HashTable;
+use hashbrown::DefaultHashBuilder;
+use mspic_wire::FlowKey;
+
+use crate::session::{Dir, Session};
+
+/// A flow reference: slab slot and direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowRef {
+    pub slot: u32,
+    pub dir: Dir,
+}
+
+impl FlowRef {
+    fn pack(self) -> u32 {
+        (self.slot << 1) | self.dir as u32
+    }
+    fn unpack(v: u32) -> Self {
+        FlowRef {
+            slot: v >> 1,
+            dir: if v & 1 == 0 { Dir::I } else { Dir::O },
+        }
+    }
+}
+
+/// Why an insert was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InsertError {
+    #[error("session table full")]
+    Full,
+    #[error("a live flow already has this key")]
+    KeyInUse,
+}
+
+pub struct SessionTable {
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    slab: Vec<Session>,
+    free: Vec<u32>,
+    live: usize,
+    capacity: usize,
+}
+
+impl SessionTable {
+    /// A table for at most `capacity` sessions, `prealloc` of them allocated up front (the
+    /// packet path allocates nothing until the table grows past `prealloc`).
+    pub fn new(capacity: usize, prealloc: usize) -> Self {
+        let prealloc = prealloc.min(capacity);
+        SessionTable {
+            index: HashTable::with_capacity(prealloc * 2),
+            hasher: DefaultHashBuilder::default(),
+            slab: Vec::with_capacity(prealloc),
+            free: Vec::with_capacity(prealloc),
+            live: 0,
+            capacity,
+        }
+    }
+
+    /// Number of live sessions.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Highest slot number ever used + 1 (timer wheel sizing).
+    pub fn slots(&self) -> usize {
+        self.slab.len()
+    }
+
+    #[inline]
+    pub fn hash(&self, k: &FlowKey) -> u64 {
+        self.hasher.hash_one(k)
+    }
+
+    /// Finds the flow with key `k` (hash from [`Self::hash`]).
+    #[inline]
+    pub fn find(&self, hash: u64, k: &FlowKey) -> Option<FlowRef> {
+        let slab = &self.slab;
+        self.index
+            .find(hash, |&v| {
+                let r = FlowRef::unpack(v);
+                slab[r.slot as usize].keys[r.dir as usize] == *k
+            })
+            .map(|&v| FlowRef::unpack(v))
+    }
+
+    #[inline]
+    pub fn get(&self, slot: u32) -> Option<&Session> {
+        self.slab.get(slot as usize).filter(|s| s.live)
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, slot: u32) -> Option<&mut Session> {
+        self.slab.get_mut(slot as usize).filter(|s| s.live)
+    }
+
+    /// Stores `s` and indexes both of its keys. Fails without side effects when the table is
+    /// full or either key is already indexed.
+    pub fn insert(&mut self, mut s: Session) -> Result<u32, InsertError> {
+        if self.live >= self.capacity {
+            return Err(InsertError::Full);
+        }
+        let h = [self.hash(&s.keys[0]), self.hash(&s.keys[1])];
+        let same_key = s.keys[0] == s.keys[1];
+        if same_key
+            || self.find(h[0], &s.keys[0]).is_some()
+            || self.find(h[1], &s.keys[1]).is_some()
+        {
+            return Err(InsertError::KeyInUse);
+        }
+        s.live = true;
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slab[slot as usize] = s;
+                slot
+            }
+            None => {
+                self.slab.push(s);
+                (self.slab.len() - 1) as u32
+            }
+        };
+        for dir in [Dir::I, Dir::O] {
+            let r = FlowRef { slot, dir };
+            let slab = &self.slab;
+            let hasher = &self.hasher;
+            self.index.insert_unique(h[dir as usize], r.pack(), |&v| {
+                let r = FlowRef::unpack(v);
+                hasher.hash_one(slab[r.slot as usize].keys[r.dir as usize])
+            });
+        }
+        self.live += 1;
+        Ok(slot)
+    }
+
+    /// Re-keys one flow of a live session (an ALG pinhole becoming fully specified, NAT
+    /// re-mapping). Fails when the new key is in use.
+    pub fn rekey(&mut self, slot: u32, dir: Dir, key: FlowKey) -> Result<(), InsertError> {
+        let h_new = self.hash(&key);
+        if self.find(h_new, &key).is_some() {
+            return Err(InsertError::KeyInUse);
+        }
+        self.unindex(slot, dir);
+        self.slab[slot as usize].keys[dir as usize] = key;
+        let slab = &self.slab;
+        let hasher = &self.hasher;
+        self.index
+            .insert_unique(h_new, FlowRef { slot, dir }.pack(), |&v| {
+                let r = FlowRef::unpack(v);
+                hasher.hash_one(slab[r.slot as usize].keys[r.dir as usize])
+            });
+        Ok(())
+    }
+
+    fn unindex(&mut self, slot: u32, dir: Dir) {
+        let key = self.slab[slot as usize].keys[dir as usize];
+        let h = self.hash(&key);
+        let packed = FlowRef { slot, dir }.pack();
+        if let Ok(e) = self.index.find_entry(h, |&v| v == packed) {
+            e.remove();
+        }
+    }
+
+    /// Removes a live session, returning it.
+    pub fn remove(&mut self, slot: u32) -> Option<Session> {
+        if !self.slab.get(slot as usize).is_some_and(|s| s.live) {
+            return None;
+        }
+        self.unindex(slot, Dir::I);
+        self.unindex(slot, Dir::O);
+        let s = &mut self.slab[slot as usize];
+        s.live = false;
+        let out = *s;
+        self.free.push(slot);
+        self.live -= 1;
+        Some(out)
+    }
+
+    /// Live sessions with their slots.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &Session)> {
+        self.slab
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.live)
+            .map(|(i, s)| (i as u32, s))
+    }
+
+    /// Checks the index against the slab (tests and debug assertions).
+    pub fn check_consistency(&self) -> Result<(), String> {
+        let mut n = 0;
+        for (slot, s) in self.iter() {
+            for dir in [Dir::I, Dir::O] {
+                let k = s.keys[dir as usize];
+                match self.find(self.hash(&k), &k) {
+                    Some(r) if r.slot == slot && r.dir == dir => {}
+                    other => return Err(format!("slot {slot} {dir:?}: index gives {other:?}")),
+                }
+            }
+            n += 1;
+        }
+        if n != self.live || self.index.len() != 2 * n {
+            return Err(format!(
+                "live {} counted {} index entries {}",
+                self.live,
+                n,
+                self.index.len()
+            ));
+        }
+        Ok(())
+    }
+}

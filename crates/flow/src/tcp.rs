@@ -1,0 +1,129 @@
+//! TCP connection tracking, enough to pick the session timer: the handshake runs under
+//! `open-timeout`, an established connection under the inactivity timeout, and a FIN/RST
+//! teardown under `close-timeout` (RFC 9293 §3.3.2 state machine, seen from the middle).
+
+use mspic_wire::tcp::{ACK, FIN, RST, SYN};
+
+use crate::session::Dir;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TcpPhase {
+    /// Not a TCP session.
+    #[default]
+    None,
+    /// SYN seen from the initiator.
+    SynSent,
+    /// SYN-ACK seen from the responder.
+    SynReceived,
+    /// Handshake completed (or data seen in both directions).
+    Established,
+    /// One side sent FIN.
+    HalfClosed,
+    /// Both sides sent FIN.
+    Closing,
+    /// RST seen, or the last ACK after both FINs.
+    Closed,
+}
+
+/// Which timer a phase runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerKind {
+    Open,
+    Idle,
+    Close,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TcpTrack {
+    pub phase: TcpPhase,
+    fin: [bool; 2],
+}
+
+impl TcpTrack {
+    /// Tracking for a session whose first packet (from the initiator) had `flags`.
+    pub fn new(flags: u8) -> Self {
+        let mut t = TcpTrack {
+            phase: TcpPhase::SynSent,
+            fin: [false; 2],
+        };
+        t.on_segment(Dir::I, flags);
+        t
+    }
+
+    /// Updates the phase with one segment from `dir`.
+    pub fn on_segment(&mut self, dir: Dir, flags: u8) {
+        use TcpPhase::*;
+        if flags & RST != 0 {
+            self.phase = Closed;
+            return;
+        }
+        match self.phase {
+            None | Closed => {}
+            SynSent => {
+                if dir == Dir::O && flags & (SYN | ACK) == SYN | ACK {
+                    self.phase = SynReceived;
+                }
+            }
+            SynReceived => {
+                if dir == Dir::I && flags & ACK != 0 && flags & SYN == 0 {
+                    self.phase = Established;
+                }
+            }
+            Established | HalfClosed | Closing => {}
+        }
+        if flags & FIN != 0
+            && matches!(self.phase, Established | HalfClosed | SynReceived | SynSent)
+        {
+            self.fin[dir as usize] = true;
+            self.phase = if self.fin[0] && self.fin[1] {
+                Closing
+            } else {
+                HalfClosed
+            };
+        }
+    }
+
+    pub fn timer(&self) -> TimerKind {
+        match self.phase {
+            TcpPhase::SynSent | TcpPhase::SynReceived => TimerKind::Open,
+            TcpPhase::None | TcpPhase::Established | TcpPhase::HalfClosed => TimerKind::Idle,
+            TcpPhase::Closing | TcpPhase::Closed => TimerKind::Close,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handshake_and_teardown() {
+        let mut t = TcpTrack::new(SYN);
+        assert_eq!(t.timer(), TimerKind::Open);
+        t.on_segment(Dir::O, SYN | ACK);
+        assert_eq!(t.phase, TcpPhase::SynReceived);
+        t.on_segment(Dir::I, ACK);
+        assert_eq!(t.phase, TcpPhase::Established);
+        assert_eq!(t.timer(), TimerKind::Idle);
+        t.on_segment(Dir::I, FIN | ACK);
+        assert_eq!(t.phase, TcpPhase::HalfClosed);
+        t.on_segment(Dir::O, FIN | ACK);
+        assert_eq!(t.phase, TcpPhase::Closing);
+        assert_eq!(t.timer(), TimerKind::Close);
+    }
+
+    #[test]
+    fn rst_closes_at_any_point() {
+        let mut t = TcpTrack::new(SYN);
+        t.on_segment(Dir::O, RST | ACK);
+        assert_eq!(t.phase, TcpPhase::Closed);
+        assert_eq!(t.timer(), TimerKind::Close);
+    }
+
+    #[test]
+    fn handshake_out_of_order_stays_open() {
+        let mut t = TcpTrack::new(SYN);
+        t.on_segment(Dir::I, ACK);
+        assert_eq!(t.phase, TcpPhase::SynSent);
+    }
+}
