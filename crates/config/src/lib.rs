@@ -3,8 +3,14 @@
 //! Sans-IO: the caller reads the file and passes its text and name; errors carry
 //! `file:line:col`, the offending token and what was expected.
 
+mod build;
+pub mod display;
+mod lexer;
 pub mod model;
+pub mod names;
+pub mod predefined;
 pub mod prefix;
+mod tree;
 
 pub use model::*;
 pub use prefix::{Prefix, PrefixParseError};
@@ -25,16 +31,37 @@ impl fmt::Display for Location {
     }
 }
 
+/// Whether a [`Diagnostic`] stops the configuration from loading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Severity {
+    #[default]
+    Error,
+    Warning,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
 /// An error or warning tied to a place in the configuration text.
+///
+/// `message` holds the text alone; `Display` prints `file:line:col: error: message`
+/// (or `warning:`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub location: Location,
     pub message: String,
+    pub severity: Severity,
 }
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.location, self.message)
+        write!(f, "{}: {}: {}", self.location, self.severity, self.message)
     }
 }
 
@@ -49,14 +76,71 @@ impl fmt::Display for ConfigErrors {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "{d}: error")?;
+            write!(f, "{d}")?;
         }
         Ok(())
     }
 }
 
-/// Parses and validates configuration text. `file` names the source in diagnostics.
+/// Parses and validates configuration text in either syntax (hierarchical braces, `set`
+/// lines, or a mix). `file` names the source in diagnostics.
+///
+/// On success the [`Config`] carries the warnings (ignored stanzas and statements) in
+/// [`Config::warnings`]. On failure every error found is returned, sorted by position; a
+/// syntax error (unbalanced braces, missing `;`, unterminated string) stops parsing, so it
+/// is reported alone.
+///
+/// The two syntaxes of one configuration give equal `Config`s apart from the positions in
+/// `warnings`.
 pub fn parse(text: &str, file: &str) -> Result<Config, ConfigErrors> {
-    let _ = (text, file);
-    Ok(Config::default())
+    let loc = |p: lexer::Pos| Location {
+        file: file.to_string(),
+        line: p.line,
+        col: p.col,
+    };
+    let tree = tree::parse_tree(text).map_err(|e| {
+        ConfigErrors(vec![Diagnostic {
+            location: loc(e.pos),
+            message: e.message,
+            severity: Severity::Error,
+        }])
+    })?;
+    let mut diags = build::Diags::default();
+    for w in &tree.warnings {
+        diags.warn_once(
+            format!("tree:{}:{}", w.pos.line, w.pos.col),
+            w.pos,
+            w.message.clone(),
+        );
+    }
+    let mut builder = build::Builder::default();
+    for path in &tree.paths {
+        builder.path(&mut diags, path);
+    }
+    let mut cfg = builder.finish(&mut diags);
+    if !diags.errors.is_empty() {
+        let mut errors = diags.errors;
+        errors.sort_by(|a, b| (a.pos, &a.message).cmp(&(b.pos, &b.message)));
+        errors.dedup();
+        return Err(ConfigErrors(
+            errors
+                .into_iter()
+                .map(|e| Diagnostic {
+                    location: loc(e.pos),
+                    message: e.message,
+                    severity: Severity::Error,
+                })
+                .collect(),
+        ));
+    }
+    cfg.warnings = diags
+        .warnings
+        .into_iter()
+        .map(|w| Diagnostic {
+            location: loc(w.pos),
+            message: w.message,
+            severity: Severity::Warning,
+        })
+        .collect();
+    Ok(cfg)
 }

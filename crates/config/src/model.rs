@@ -69,6 +69,53 @@ impl Config {
     pub fn service_set(&self, name: &str) -> Option<&ServiceSet> {
         self.service_sets.iter().find(|a| a.name == name)
     }
+
+    /// The applications a term's `from` names, in order and without repeats: each name in
+    /// `applications` is an application or (as Junos allows) an application set, and each
+    /// set in `application_sets` is expanded recursively. Empty when the term names none.
+    pub fn term_applications<'a>(&'a self, from: &'a MatchConditions) -> Vec<&'a Application> {
+        let mut out: Vec<&Application> = Vec::new();
+        let mut seen_sets: Vec<&str> = Vec::new();
+        for n in &from.applications {
+            match self.application(n) {
+                Some(a) => {
+                    if !out.iter().any(|x| x.name == a.name) {
+                        out.push(a);
+                    }
+                }
+                None => self.expand_set(n, &mut out, &mut seen_sets),
+            }
+        }
+        for n in &from.application_sets {
+            self.expand_set(n, &mut out, &mut seen_sets);
+        }
+        out
+    }
+
+    fn expand_set<'a>(
+        &'a self,
+        name: &'a str,
+        out: &mut Vec<&'a Application>,
+        seen: &mut Vec<&'a str>,
+    ) {
+        if seen.contains(&name) {
+            return;
+        }
+        seen.push(name);
+        let Some(set) = self.application_set(name) else {
+            return;
+        };
+        for a in &set.applications {
+            if let Some(a) = self.application(a) {
+                if !out.iter().any(|x| x.name == a.name) {
+                    out.push(a);
+                }
+            }
+        }
+        for s in &set.application_sets {
+            self.expand_set(s, out, seen);
+        }
+    }
 }
 
 /// A non-services interface, e.g. `ge-0/0/0`.

@@ -1,0 +1,574 @@
+//! [`Config`] → configuration text, in either syntax (like `show configuration` and
+//! `show configuration | display set`).
+//!
+//! Both printers walk one statement tree, so they always agree, and their output parses back
+//! to the same `Config` (`parse(&braces(&cfg), f)` equals `cfg` apart from `warnings`, which
+//! the output does not reproduce). Predefined `junos-*` applications are not printed.
+
+use std::fmt::Write;
+
+use crate::model::*;
+use crate::names;
+
+/// A statement: its words and its children (none: a leaf or an empty container).
+struct Node {
+    words: Vec<String>,
+    children: Vec<Node>,
+}
+
+fn quote(w: &str) -> String {
+    let plain = !w.is_empty()
+        && !w
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '{' | '}' | ';' | '[' | ']' | '"' | '#'))
+        && !w.starts_with("/*");
+    if plain {
+        w.to_string()
+    } else {
+        let mut s = String::from("\"");
+        for c in w.chars() {
+            if c == '"' || c == '\\' {
+                s.push('\\');
+            }
+            s.push(c);
+        }
+        s.push('"');
+        s
+    }
+}
+
+impl Node {
+    fn new(words: &[&str]) -> Node {
+        Node {
+            words: words.iter().map(|w| quote(w)).collect(),
+            children: Vec::new(),
+        }
+    }
+    fn leaf(mut self, words: &[&str]) -> Node {
+        self.children.push(Node::new(words));
+        self
+    }
+    fn child(mut self, n: Node) -> Node {
+        self.children.push(n);
+        self
+    }
+    fn push(&mut self, n: Node) {
+        self.children.push(n);
+    }
+    fn push_leaf(&mut self, words: &[&str]) {
+        self.children.push(Node::new(words));
+    }
+    /// A container that is printed only when it has children.
+    fn push_nonempty(&mut self, n: Node) {
+        if !n.children.is_empty() {
+            self.children.push(n);
+        }
+    }
+}
+
+/// `[ a b ]` for several values, `a` for one.
+fn list(items: &[String]) -> String {
+    if items.len() == 1 {
+        quote(&items[0])
+    } else {
+        let mut s = String::from("[");
+        for i in items {
+            s.push(' ');
+            s.push_str(&quote(i));
+        }
+        s.push_str(" ]");
+        s
+    }
+}
+
+fn raw(words: Vec<String>) -> Node {
+    Node {
+        words,
+        children: Vec::new(),
+    }
+}
+
+fn family(name: &str, f: &Family) -> Node {
+    let mut n = Node::new(&["family", name]);
+    let mut service = Node::new(&["service"]);
+    if let Some(s) = &f.input_service_set {
+        service.push(Node::new(&["input"]).leaf(&["service-set", s]));
+    }
+    if let Some(s) = &f.output_service_set {
+        service.push(Node::new(&["output"]).leaf(&["service-set", s]));
+    }
+    n.push_nonempty(service);
+    for a in &f.addresses {
+        n.push_leaf(&["address", &a.to_string()]);
+    }
+    n
+}
+
+fn interfaces(cfg: &Config) -> Node {
+    let mut top = Node::new(&["interfaces"]);
+    for i in &cfg.interfaces {
+        let mut n = Node::new(&[&i.name]);
+        for u in &i.units {
+            let mut un = Node::new(&["unit", &u.number.to_string()]);
+            if let Some(f) = &u.inet {
+                un.push(family("inet", f));
+            }
+            if let Some(f) = &u.inet6 {
+                un.push(family("inet6", f));
+            }
+            n.push(un);
+        }
+        top.push(n);
+    }
+    for s in &cfg.service_interfaces {
+        let mut n = Node::new(&[&s.name]);
+        let o = &s.options;
+        let mut so = Node::new(&["services-options"]);
+        for (k, v) in [
+            ("inactivity-timeout", o.inactivity_timeout),
+            ("inactivity-tcp-timeout", o.inactivity_tcp_timeout),
+            ("inactivity-non-tcp-timeout", o.inactivity_non_tcp_timeout),
+            ("open-timeout", o.open_timeout),
+            ("close-timeout", o.close_timeout),
+        ] {
+            if let Some(v) = v {
+                so.push_leaf(&[k, &v.to_string()]);
+            }
+        }
+        let mut sl = Node::new(&["session-limit"]);
+        if let Some(v) = o.session_limit_maximum {
+            sl.push_leaf(&["maximum", &v.to_string()]);
+        }
+        if let Some(v) = o.session_limit_rate {
+            sl.push_leaf(&["rate", &v.to_string()]);
+        }
+        so.push_nonempty(sl);
+        if let Some(v) = o.tcp_tickles {
+            so.push_leaf(&["tcp-tickles", &v.to_string()]);
+        }
+        n.push_nonempty(so);
+        for u in &s.units {
+            let mut un = Node::new(&["unit", &u.number.to_string()]);
+            if u.inet {
+                un.push_leaf(&["family", "inet"]);
+            }
+            if u.inet6 {
+                un.push_leaf(&["family", "inet6"]);
+            }
+            match u.service_domain {
+                Some(ServiceDomain::Inside) => un.push_leaf(&["service-domain", "inside"]),
+                Some(ServiceDomain::Outside) => un.push_leaf(&["service-domain", "outside"]),
+                None => {}
+            }
+            n.push(un);
+        }
+        top.push(n);
+    }
+    top
+}
+
+fn route(r: &StaticRoute) -> Node {
+    let p = r.prefix.to_string();
+    match &r.next_hop {
+        NextHop::Address(a) => Node::new(&["route", &p, "next-hop", &a.to_string()]),
+        NextHop::Interface(i) => Node::new(&["route", &p, "next-hop", i]),
+        NextHop::Discard => Node::new(&["route", &p, "discard"]),
+        NextHop::Reject => Node::new(&["route", &p, "reject"]),
+    }
+}
+
+fn routing_options(cfg: &Config) -> Node {
+    let mut top = Node::new(&["routing-options"]);
+    let mut v4 = Node::new(&["static"]);
+    let mut v6 = Node::new(&["static"]);
+    for r in &cfg.static_routes {
+        if r.prefix.addr.is_ipv4() {
+            v4.push(route(r));
+        } else {
+            v6.push(route(r));
+        }
+    }
+    top.push_nonempty(v4);
+    if !v6.children.is_empty() {
+        top.push(Node::new(&["rib", "inet6.0"]).child(v6));
+    }
+    top
+}
+
+fn address_match(kw: &str, m: &AddressMatch) -> Node {
+    let (what, except) = match m {
+        AddressMatch::Prefix { prefix, except } => (prefix.to_string(), *except),
+        AddressMatch::AnyUnicast { except } => ("any-unicast".to_string(), *except),
+    };
+    if except {
+        Node::new(&[kw, &what, "except"])
+    } else {
+        Node::new(&[kw, &what])
+    }
+}
+
+fn from(m: &MatchConditions) -> Node {
+    let mut n = Node::new(&["from"]);
+    for a in &m.source_address {
+        n.push(address_match("source-address", a));
+    }
+    for a in &m.destination_address {
+        n.push(address_match("destination-address", a));
+    }
+    for (kw, ranges) in [
+        ("source-address-range", &m.source_address_range),
+        ("destination-address-range", &m.destination_address_range),
+    ] {
+        for r in ranges {
+            n.push_leaf(&[kw, "low", &r.low.to_string(), "high", &r.high.to_string()]);
+        }
+    }
+    for p in &m.source_prefix_list {
+        n.push_leaf(&["source-prefix-list", p]);
+    }
+    for p in &m.destination_prefix_list {
+        n.push_leaf(&["destination-prefix-list", p]);
+    }
+    if !m.applications.is_empty() {
+        n.push(raw(vec!["applications".into(), list(&m.applications)]));
+    }
+    if !m.application_sets.is_empty() {
+        n.push(raw(vec![
+            "application-sets".into(),
+            list(&m.application_sets),
+        ]));
+    }
+    n
+}
+
+fn rule_set(rs: &RuleSet) -> Node {
+    let mut n = Node::new(&["rule-set", &rs.name]);
+    for r in &rs.rules {
+        n.push_leaf(&["rule", r]);
+    }
+    n
+}
+
+fn pool(p: &NatPool) -> Node {
+    let mut n = Node::new(&["pool", &p.name]);
+    for a in &p.addresses {
+        n.push_leaf(&["address", &a.to_string()]);
+    }
+    for (lo, hi) in &p.address_ranges {
+        n.push_leaf(&[
+            "address-range",
+            "low",
+            &lo.to_string(),
+            "high",
+            &hi.to_string(),
+        ]);
+    }
+    if let Some(port) = p.port {
+        let mut pn = Node::new(&["port"]);
+        match port {
+            PoolPort::Automatic { random } => {
+                if random {
+                    pn.push_leaf(&["automatic", "random-allocation"]);
+                } else {
+                    pn.push_leaf(&["automatic"]);
+                }
+            }
+            PoolPort::Range { low, high, random } => {
+                let (l, h) = (low.to_string(), high.to_string());
+                if random {
+                    pn.push_leaf(&["range", "low", &l, "high", &h, "random-allocation"]);
+                } else {
+                    pn.push_leaf(&["range", "low", &l, "high", &h]);
+                }
+            }
+        }
+        if p.preserve_parity {
+            pn.push_leaf(&["preserve-parity"]);
+        }
+        if p.preserve_range {
+            pn.push_leaf(&["preserve-range"]);
+        }
+        n.push(pn);
+    }
+    if p.address_allocation_round_robin {
+        n.push_leaf(&["address-allocation", "round-robin"]);
+    }
+    if let Some(t) = p.mapping_timeout {
+        n.push_leaf(&["mapping-timeout", &t.to_string()]);
+    }
+    n
+}
+
+fn services(cfg: &Config) -> Node {
+    let mut top = Node::new(&["services"]);
+    let mut sfw = Node::new(&["stateful-firewall"]);
+    for r in &cfg.sfw_rules {
+        let mut rn =
+            Node::new(&["rule", &r.name]).leaf(&["match-direction", r.match_direction.keyword()]);
+        for t in &r.terms {
+            let mut tn = Node::new(&["term", &t.name]);
+            tn.push_nonempty(from(&t.from));
+            let mut then = Node::new(&["then"]);
+            then.push_leaf(&[match t.action {
+                SfwAction::Accept => "accept",
+                SfwAction::Discard => "discard",
+                SfwAction::Reject => "reject",
+            }]);
+            if t.syslog {
+                then.push_leaf(&["syslog"]);
+            }
+            if !t.allow_ip_options.is_empty() {
+                then.push(raw(vec![
+                    "allow-ip-options".into(),
+                    list(&t.allow_ip_options),
+                ]));
+            }
+            tn.push(then);
+            rn.push(tn);
+        }
+        sfw.push(rn);
+    }
+    for rs in &cfg.sfw_rule_sets {
+        sfw.push(rule_set(rs));
+    }
+    top.push_nonempty(sfw);
+
+    let mut nat = Node::new(&["nat"]);
+    for p in &cfg.nat_pools {
+        nat.push(pool(p));
+    }
+    for r in &cfg.nat_rules {
+        let mut rn =
+            Node::new(&["rule", &r.name]).leaf(&["match-direction", r.match_direction.keyword()]);
+        for t in &r.terms {
+            let mut tn = Node::new(&["term", &t.name]);
+            tn.push_nonempty(from(&t.from));
+            let mut then = Node::new(&["then"]);
+            match &t.then {
+                NatThen::NoTranslation => then.push_leaf(&["no-translation"]),
+                NatThen::Translated(tr) => {
+                    let mut x = Node::new(&["translated"]);
+                    if let Some(p) = &tr.source_pool {
+                        x.push_leaf(&["source-pool", p]);
+                    }
+                    if let Some(p) = &tr.destination_pool {
+                        x.push_leaf(&["destination-pool", p]);
+                    }
+                    if let Some(p) = &tr.source_prefix {
+                        x.push_leaf(&["source-prefix", &p.to_string()]);
+                    }
+                    if let Some(p) = &tr.destination_prefix {
+                        x.push_leaf(&["destination-prefix", &p.to_string()]);
+                    }
+                    x.push(Node::new(&["translation-type"]).leaf(&[tr.translation_type.keyword()]));
+                    if tr.address_pooling_paired {
+                        x.push_leaf(&["address-pooling", "paired"]);
+                    }
+                    if tr.mapping_type_eim {
+                        x.push_leaf(&["mapping-type", "endpoint-independent"]);
+                    }
+                    if tr.filtering_type_eif {
+                        x.push_leaf(&["filtering-type", "endpoint-independent"]);
+                    }
+                    then.push(x);
+                }
+            }
+            if t.syslog {
+                then.push_leaf(&["syslog"]);
+            }
+            tn.push(then);
+            rn.push(tn);
+        }
+        nat.push(rn);
+    }
+    for rs in &cfg.nat_rule_sets {
+        nat.push(rule_set(rs));
+    }
+    top.push_nonempty(nat);
+
+    for s in &cfg.service_sets {
+        let mut n = Node::new(&["service-set", &s.name]);
+        for (kw, names) in [
+            ("stateful-firewall-rules", &s.sfw_rules),
+            ("stateful-firewall-rule-sets", &s.sfw_rule_sets),
+            ("nat-rules", &s.nat_rules),
+            ("nat-rule-sets", &s.nat_rule_sets),
+        ] {
+            for r in names {
+                n.push_leaf(&[kw, r]);
+            }
+        }
+        match &s.style {
+            ServiceSetStyle::Interface { service_interface } => {
+                n.push(
+                    Node::new(&["interface-service"])
+                        .leaf(&["service-interface", service_interface]),
+                );
+            }
+            ServiceSetStyle::NextHop { inside, outside } => {
+                n.push(
+                    Node::new(&["next-hop-service"])
+                        .leaf(&["inside-service-interface", inside])
+                        .leaf(&["outside-service-interface", outside]),
+                );
+            }
+        }
+        if let Some(m) = s.max_flows {
+            n.push_leaf(&["max-flows", &m.to_string()]);
+        }
+        top.push(n);
+    }
+    top
+}
+
+fn ports(p: PortRange) -> String {
+    if p.low == p.high {
+        p.low.to_string()
+    } else {
+        format!("{}-{}", p.low, p.high)
+    }
+}
+
+fn applications(cfg: &Config) -> Node {
+    let mut top = Node::new(&["applications"]);
+    for a in cfg.applications.iter().filter(|a| !a.predefined) {
+        let mut n = Node::new(&["application", &a.name]);
+        if let Some(p) = a.application_protocol {
+            n.push_leaf(&["application-protocol", p.keyword()]);
+        }
+        if let Some(p) = a.protocol {
+            let s = names::ip_protocol_keyword(p)
+                .map(str::to_string)
+                .unwrap_or_else(|| p.to_string());
+            n.push_leaf(&["protocol", &s]);
+        }
+        if let Some(p) = a.source_port {
+            n.push_leaf(&["source-port", &ports(p)]);
+        }
+        if let Some(p) = a.destination_port {
+            n.push_leaf(&["destination-port", &ports(p)]);
+        }
+        let v6 = a.protocol == Some(58);
+        if let Some(t) = a.icmp_type {
+            n.push_leaf(&[if v6 { "icmp6-type" } else { "icmp-type" }, &t.to_string()]);
+        }
+        if let Some(t) = a.icmp_code {
+            n.push_leaf(&[if v6 { "icmp6-code" } else { "icmp-code" }, &t.to_string()]);
+        }
+        match a.inactivity_timeout {
+            Some(Timeout::Never) => n.push_leaf(&["inactivity-timeout", "never"]),
+            Some(Timeout::Seconds(s)) => n.push_leaf(&["inactivity-timeout", &s.to_string()]),
+            None => {}
+        }
+        if let Some((lo, hi)) = a.rpc_program_number {
+            let s = if lo == hi {
+                lo.to_string()
+            } else {
+                format!("{lo}-{hi}")
+            };
+            n.push_leaf(&["rpc-program-number", &s]);
+        }
+        if let Some(u) = &a.uuid {
+            n.push_leaf(&["uuid", u]);
+        }
+        top.push(n);
+    }
+    for s in cfg.application_sets.iter().filter(|s| !s.predefined) {
+        let mut n = Node::new(&["application-set", &s.name]);
+        for a in &s.applications {
+            n.push_leaf(&["application", a]);
+        }
+        for a in &s.application_sets {
+            n.push_leaf(&["application-set", a]);
+        }
+        top.push(n);
+    }
+    top
+}
+
+fn policy_options(cfg: &Config) -> Node {
+    let mut top = Node::new(&["policy-options"]);
+    for p in &cfg.prefix_lists {
+        let mut n = Node::new(&["prefix-list", &p.name]);
+        for x in &p.prefixes {
+            n.push_leaf(&[&x.to_string()]);
+        }
+        top.push(n);
+    }
+    top
+}
+
+fn emulator(cfg: &Config) -> Node {
+    let mut top = Node::new(&["emulator"]);
+    for i in &cfg.emulator.interfaces {
+        top.push_leaf(&["interface", &i.name, "device", &i.device]);
+    }
+    if let Some(w) = cfg.emulator.workers {
+        top.push_leaf(&["workers", &w.to_string()]);
+    }
+    if let Some(q) = cfg.emulator.queues {
+        top.push_leaf(&["queues", &q.to_string()]);
+    }
+    top
+}
+
+fn tree(cfg: &Config) -> Vec<Node> {
+    let mut v = Vec::new();
+    for n in [
+        interfaces(cfg),
+        routing_options(cfg),
+        services(cfg),
+        applications(cfg),
+        policy_options(cfg),
+        emulator(cfg),
+    ] {
+        if !n.children.is_empty() {
+            v.push(n);
+        }
+    }
+    v
+}
+
+fn write_braces(out: &mut String, n: &Node, depth: usize) {
+    let indent = "    ".repeat(depth);
+    if n.children.is_empty() {
+        let _ = writeln!(out, "{indent}{};", n.words.join(" "));
+    } else {
+        let _ = writeln!(out, "{indent}{} {{", n.words.join(" "));
+        for c in &n.children {
+            write_braces(out, c, depth + 1);
+        }
+        let _ = writeln!(out, "{indent}}}");
+    }
+}
+
+fn write_set(out: &mut String, n: &Node, prefix: &mut Vec<String>) {
+    let len = prefix.len();
+    prefix.extend(n.words.iter().cloned());
+    if n.children.is_empty() {
+        let _ = writeln!(out, "set {}", prefix.join(" "));
+    } else {
+        for c in &n.children {
+            write_set(out, c, prefix);
+        }
+    }
+    prefix.truncate(len);
+}
+
+/// The configuration as hierarchical braces (`show configuration`).
+pub fn braces(cfg: &Config) -> String {
+    let mut out = String::new();
+    for n in tree(cfg) {
+        write_braces(&mut out, &n, 0);
+    }
+    out
+}
+
+/// The configuration as `set` lines (`show configuration | display set`).
+pub fn set(cfg: &Config) -> String {
+    let mut out = String::new();
+    for n in tree(cfg) {
+        write_set(&mut out, &n, &mut Vec::new());
+    }
+    out
+}
