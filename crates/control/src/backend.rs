@@ -56,6 +56,14 @@ pub struct NatMappingsSummary {
     pub eif_filters: u64,
 }
 
+/// `show services nat statistics` of one services interface.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NatStatistics {
+    pub interface: String,
+    /// `(xml-name, value)` pairs in display order (`nat-total-session-create`, …).
+    pub counters: Vec<(String, u64)>,
+}
+
 /// `show services service-sets summary`, per services interface.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServiceSetsSummary {
@@ -94,8 +102,8 @@ pub trait Backend {
         Err(BackendError::Unsupported)
     }
 
-    /// NAT counters per services interface, as `(xml-name, value)` pairs in display order.
-    fn nat_statistics(&mut self) -> Result<Vec<(String, Vec<(String, u64)>)>, BackendError> {
+    /// NAT counters per services interface.
+    fn nat_statistics(&mut self) -> Result<Vec<NatStatistics>, BackendError> {
         Err(BackendError::Unsupported)
     }
 

@@ -212,21 +212,22 @@ impl CommandError {
 pub fn parse_request(line: &str) -> Result<Request, CommandError> {
     let mut segments = split_pipes(line);
     let first = segments.remove(0);
-    let mut format = OutputFormat::Text;
-    let mut format_at: Option<usize> = None;
+    let command = parse_words(Words::new(&first))?;
+    let mut format: Option<OutputFormat> = None;
     for seg in &segments {
         let f = parse_pipe(seg)?;
-        if let Some(_prev) = format_at {
+        if format.is_some() {
             return Err(CommandError::Duplicate {
                 keyword: "display",
-                at: seg.pipe_at,
+                at: seg.tokens.first().map_or(seg.pipe_at, |t| t.at),
             });
         }
-        format = f;
-        format_at = Some(seg.pipe_at);
+        format = Some(f);
     }
-    let command = parse_words(Words::new(&first))?;
-    Ok(Request { command, format })
+    Ok(Request {
+        command,
+        format: format.unwrap_or_default(),
+    })
 }
 
 /// Parses a command line into its [`Command`]. A `| display` pipe is checked and then
@@ -298,10 +299,7 @@ fn segment(line: &str, start: usize, end: usize, pipe_at: usize) -> Segment<'_> 
 
 fn parse_pipe(seg: &Segment<'_>) -> Result<OutputFormat, CommandError> {
     let Some(first) = seg.tokens.first() else {
-        return Err(CommandError::UnsupportedPipe {
-            pipe: String::new(),
-            at: seg.pipe_at,
-        });
+        return Err(CommandError::ExpectingCommand { at: seg.end });
     };
     let unsupported = || CommandError::UnsupportedPipe {
         pipe: seg

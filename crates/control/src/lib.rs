@@ -22,8 +22,8 @@ pub mod render;
 pub mod tree;
 
 pub use backend::{
-    Backend, BackendError, ClearedSessions, NatMappingsSummary, NatPoolInfo, ServiceSetsSummary,
-    SnapshotBackend,
+    Backend, BackendError, ClearedSessions, NatMappingsSummary, NatPoolInfo, NatStatistics,
+    ServiceSetsSummary, SnapshotBackend,
 };
 pub use command::{
     parse_command, parse_request, Command, CommandError, Detail, NatMappingsKind, OutputFormat,
@@ -170,7 +170,7 @@ pub fn run(
                 .nat_statistics()
                 .map_err(|e| backend_error(command, e))?;
             if let Some(i) = interface {
-                stats.retain(|(name, _)| name == i);
+                stats.retain(|s| s.interface == *i);
             }
             Answer::NatStatistics(stats)
         }

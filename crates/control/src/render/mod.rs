@@ -8,7 +8,9 @@ pub mod stats;
 
 use mspic_flow::SessionSnapshot;
 
-use crate::backend::{ClearedSessions, NatMappingsSummary, NatPoolInfo, ServiceSetsSummary};
+use crate::backend::{
+    ClearedSessions, NatMappingsSummary, NatPoolInfo, NatStatistics, ServiceSetsSummary,
+};
 use crate::command::{Detail, OutputFormat};
 use crate::tree::{self, Element};
 
@@ -38,7 +40,7 @@ pub enum Answer {
         detail: bool,
     },
     NatMappingsSummary(Vec<NatMappingsSummary>),
-    NatStatistics(Vec<(String, Vec<(String, u64)>)>),
+    NatStatistics(Vec<NatStatistics>),
     ServiceSetsSummary(Vec<ServiceSetsSummary>),
 }
 

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::backend::{NatMappingsSummary, NatPoolInfo, ServiceSetsSummary};
+use crate::backend::{NatMappingsSummary, NatPoolInfo, NatStatistics, ServiceSetsSummary};
 use crate::render::sessions::compare_interfaces;
 use crate::tree::Element;
 
@@ -192,9 +192,10 @@ pub fn nat_mappings_summary_tree(rows: &[NatMappingsSummary]) -> Element {
 }
 
 /// `Interface: ms-1/1/0` then `  name: value`, one counter a line, in the backend's order.
-pub fn render_nat_statistics(stats: &[(String, Vec<(String, u64)>)]) -> String {
+pub fn render_nat_statistics(stats: &[NatStatistics]) -> String {
     let mut out = String::new();
-    for (n, (ifname, counters)) in stats.iter().enumerate() {
+    for (n, st) in stats.iter().enumerate() {
+        let (ifname, counters) = (&st.interface, &st.counters);
         if n > 0 {
             out.push('\n');
         }
@@ -208,9 +209,10 @@ pub fn render_nat_statistics(stats: &[(String, Vec<(String, u64)>)]) -> String {
 
 /// `service-nat-statistics-information` with one `service-nat-statistics` per interface:
 /// `interface-name` then one leaf per counter (named by the backend, `nat-total-…`).
-pub fn nat_statistics_tree(stats: &[(String, Vec<(String, u64)>)]) -> Element {
+pub fn nat_statistics_tree(stats: &[NatStatistics]) -> Element {
     let mut root = Element::new("service-nat-statistics-information");
-    for (ifname, counters) in stats {
+    for st in stats {
+        let (ifname, counters) = (&st.interface, &st.counters);
         let mut e = Element::new("service-nat-statistics").with_leaf("interface-name", ifname);
         for (name, v) in counters {
             e.push(Element::leaf(name.as_str(), v));
