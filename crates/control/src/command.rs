@@ -13,7 +13,7 @@
 use mspic_config::{AppProtocol, Prefix};
 use mspic_flow::SessionFilter;
 
-use crate::proto;
+use mspic_wire::proto;
 
 /// How the answer is printed (`| display xml`, `| display json`, or neither).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -757,7 +757,8 @@ fn parse_protocol(tok: Token<'_>) -> Result<u8, CommandError> {
     parse_decimal(tok.text)
         .and_then(|v| u8::try_from(v).ok())
         .ok_or_else(|| {
-            let names: Vec<&str> = proto::keywords().collect();
+            let mut names: Vec<&str> = (0..=255u8).filter_map(proto::keyword).collect();
+            names.sort_unstable();
             invalid("protocol", tok, format!("0..255 or {}", names.join(", ")))
         })
 }

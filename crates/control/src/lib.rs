@@ -17,7 +17,6 @@
 
 pub mod backend;
 pub mod command;
-pub mod proto;
 pub mod render;
 pub mod tree;
 

@@ -9,8 +9,8 @@ use mspic_flow::{
 };
 
 use crate::command::Detail;
-use crate::proto;
 use crate::tree::Element;
+use mspic_wire::proto;
 
 /// Which Junos release's session header to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
