@@ -316,10 +316,20 @@ impl Shard {
         }
     }
 
-    fn stats_slot(&self, ingress: IfIndex) -> usize {
+    /// The services interface a packet without a session is charged to: the one of the
+    /// service set on its ingress interface, else on the interface it would leave by.
+    fn stats_slot(&self, ingress: IfIndex, dst: Option<IpAddr>) -> usize {
         let p = &self.policy;
-        p.interface(ingress)
-            .and_then(|i| i.input_service_set.or(i.output_service_set))
+        let set_of = |i: IfIndex| {
+            p.interface(i)
+                .and_then(|i| i.input_service_set.or(i.output_service_set))
+        };
+        let egress = || match dst.map(|d| p.routes.lookup(d)) {
+            Some(RouteResult::Forward { egress, .. }) => set_of(egress),
+            _ => None,
+        };
+        set_of(ingress)
+            .or_else(egress)
             .and_then(|ss| p.service_sets.get(ss as usize))
             .map(|ss| ss.service_iface as usize)
             .unwrap_or(self.stats.len() - 1)
@@ -332,7 +342,7 @@ impl Shard {
             Err(e) => return self.count_malformed(ingress, &e),
         };
         if self.cfg.verify_checksums && !mspic_wire::parse::l4_checksum_ok(frame.bytes(), &parsed) {
-            let st = self.stats_slot(ingress);
+            let st = self.stats_slot(ingress, Some(parsed.key.dst));
             let s = &mut self.stats[st];
             s.drop_bad_checksum += 1;
             match parsed.key.proto {
@@ -363,7 +373,7 @@ impl Shard {
     }
 
     fn count_malformed(&mut self, ingress: IfIndex, e: &WireError) -> Verdict {
-        let st = self.stats_slot(ingress);
+        let st = self.stats_slot(ingress, None);
         let s = &mut self.stats[st].errors;
         match e.class() {
             ErrorClass::NonIp => {
@@ -569,7 +579,7 @@ impl Shard {
                 match rewrite::decrement_ttl(&mut frame.buf[..frame.len], parsed) {
                     Ok(_) => Verdict::Forward { egress, next_hop },
                     Err(_) => {
-                        let st = self.stats_slot(ingress);
+                        let st = self.stats_slot(ingress, Some(parsed.key.dst));
                         self.stats[st].drop_ttl_exceeded += 1;
                         self.icmp_reply(ingress, frame, parsed, IcmpErrorKind::TimeExceeded)
                             .unwrap_or(Verdict::Drop(DropReason::TtlExceeded))
@@ -586,7 +596,7 @@ impl Shard {
                 )
                 .unwrap_or(Verdict::Drop(DropReason::RouteDiscard)),
             RouteResult::NoRoute => {
-                let st = self.stats_slot(ingress);
+                let st = self.stats_slot(ingress, Some(parsed.key.dst));
                 self.stats[st].drop_no_route += 1;
                 Verdict::Drop(DropReason::NoRoute)
             }
@@ -680,7 +690,7 @@ impl Shard {
             e.src == k.src && e.dst == k.dst && e.id == id && e.proto == k.proto && e.expires > now
         });
         let Some(e) = hit else {
-            let st = self.stats_slot(ingress);
+            let st = self.stats_slot(ingress, Some(parsed.key.dst));
             self.stats[st].errors.ip.total += 1;
             self.stats[st].errors.ip.fragment += 1;
             return Verdict::Drop(DropReason::FragmentNoSession);
@@ -973,7 +983,7 @@ impl Shard {
         let rev = inner.reversed();
         let h = self.table.hash(&rev);
         let Some(r) = self.table.find(h, &rev) else {
-            let st = self.stats_slot(ingress);
+            let st = self.stats_slot(ingress, Some(parsed.key.dst));
             let s = &mut self.stats[st];
             s.drop_icmp_error_no_session += 1;
             s.errors.icmp.total += 1;

@@ -1,0 +1,453 @@
+//! The shard in virtual time: sessions, states, counters, timeouts, firewall verdicts.
+
+mod common;
+
+use common::*;
+use mspic_flow::{DropReason, FlowDirection, FlowRole, FlowState, IfIndex, ShardConfig, Verdict};
+
+fn forwarded(v: Verdict) -> bool {
+    matches!(v, Verdict::Forward { .. })
+}
+
+#[test]
+fn tcp_session_lifecycle() {
+    let mut h = Harness::new(&config(
+        ACCEPT_INSIDE,
+        "inactivity-timeout 30; open-timeout 5; close-timeout 4;",
+    ));
+    let (v, out) = h.send(&tcp(
+        "10.0.0.2",
+        40000,
+        "198.51.100.7",
+        80,
+        "S",
+        100,
+        0,
+        b"",
+    ));
+    assert_eq!(
+        v,
+        Verdict::Forward {
+            egress: IfIndex(1),
+            next_hop: ip("203.0.113.2")
+        }
+    );
+    assert_eq!(out[14 + 8], 63, "TTL decremented");
+    assert!(checksums_ok(&out));
+    let (v, _) = h.send(&tcp(
+        "198.51.100.7",
+        80,
+        "10.0.0.2",
+        40000,
+        "SA",
+        500,
+        101,
+        b"",
+    ));
+    assert_eq!(
+        v,
+        Verdict::Forward {
+            egress: IfIndex(0),
+            next_hop: ip("10.0.0.2")
+        }
+    );
+    h.send(&tcp(
+        "10.0.0.2",
+        40000,
+        "198.51.100.7",
+        80,
+        "A",
+        101,
+        501,
+        b"",
+    ));
+    h.send(&tcp(
+        "10.0.0.2",
+        40000,
+        "198.51.100.7",
+        80,
+        "PA",
+        101,
+        501,
+        b"GET / HTTP/1.0\r\n\r\n",
+    ));
+    h.send(&tcp(
+        "198.51.100.7",
+        80,
+        "10.0.0.2",
+        40000,
+        "PA",
+        501,
+        119,
+        &[b'x'; 1000],
+    ));
+
+    let s = h.sessions();
+    assert_eq!(s.len(), 1);
+    let s = &s[0];
+    assert_eq!(
+        (s.interface.as_str(), s.service_set.as_str()),
+        ("ms-1/1/0", "ss")
+    );
+    assert_eq!(s.alg, None);
+    let (i, o) = (&s.flows[0], &s.flows[1]);
+    assert_eq!(
+        (i.direction, i.role, i.state),
+        (FlowDirection::I, FlowRole::Initiator, FlowState::Forward)
+    );
+    assert_eq!(
+        (o.direction, o.role),
+        (FlowDirection::O, FlowRole::Responder)
+    );
+    assert_eq!(
+        (i.src.addr, i.src.port, i.dst.addr, i.dst.port),
+        (ip("10.0.0.2"), Some(40000), ip("198.51.100.7"), Some(80))
+    );
+    assert_eq!(
+        (o.src.addr, o.src.port, o.dst.addr, o.dst.port),
+        (ip("198.51.100.7"), Some(80), ip("10.0.0.2"), Some(40000))
+    );
+    assert_eq!((i.frames, o.frames), (3, 2));
+    assert_eq!(i.bytes, 40 + 40 + 40 + 18);
+    assert_eq!(o.bytes, 40 + 1040);
+    assert_eq!(i.timeout, 30);
+
+    // Established: idle for 29 s keeps it, the 30th second removes it.
+    h.advance_ms(29_000);
+    assert_eq!(h.sessions().len(), 1);
+    h.advance_ms(1_001);
+    assert_eq!(h.sessions().len(), 0);
+    assert_eq!(h.stats().rule_accepts, 1);
+    assert_eq!(h.stats().existing_accepts, 4);
+}
+
+#[test]
+fn fin_teardown_uses_close_timeout() {
+    let mut h = Harness::new(&config(
+        ACCEPT_INSIDE,
+        "inactivity-timeout 300; close-timeout 4;",
+    ));
+    h.send(&tcp("10.0.0.2", 40001, "198.51.100.7", 80, "S", 1, 0, b""));
+    h.send(&tcp("198.51.100.7", 80, "10.0.0.2", 40001, "SA", 9, 2, b""));
+    h.send(&tcp("10.0.0.2", 40001, "198.51.100.7", 80, "A", 2, 10, b""));
+    h.send(&tcp(
+        "10.0.0.2",
+        40001,
+        "198.51.100.7",
+        80,
+        "FA",
+        2,
+        10,
+        b"",
+    ));
+    h.send(&tcp(
+        "198.51.100.7",
+        80,
+        "10.0.0.2",
+        40001,
+        "FA",
+        10,
+        3,
+        b"",
+    ));
+    h.send(&tcp("10.0.0.2", 40001, "198.51.100.7", 80, "A", 3, 11, b""));
+    h.advance_ms(3_900);
+    assert_eq!(h.sessions().len(), 1);
+    h.advance_ms(200);
+    assert_eq!(
+        h.sessions().len(),
+        0,
+        "closed after close-timeout, not the 300 s idle timer"
+    );
+}
+
+#[test]
+fn unanswered_syn_expires_after_open_timeout() {
+    let mut h = Harness::new(&config(ACCEPT_INSIDE, "open-timeout 5;"));
+    h.send(&tcp("10.0.0.2", 40002, "198.51.100.7", 80, "S", 1, 0, b""));
+    h.advance_ms(4_999);
+    assert_eq!(h.sessions().len(), 1);
+    h.advance_ms(2);
+    assert_eq!(h.sessions().len(), 0);
+}
+
+#[test]
+fn non_syn_first_packet_is_dropped_and_counted() {
+    let mut h = Harness::new(&config(ACCEPT_INSIDE, ""));
+    let (v, _) = h.send(&tcp("10.0.0.2", 40003, "198.51.100.7", 80, "A", 1, 1, b""));
+    assert_eq!(v, Verdict::Drop(DropReason::TcpNonSynFirst));
+    assert!(h.sessions().is_empty());
+    assert_eq!(h.stats().drop_tcp_non_syn_first, 1);
+}
+
+#[test]
+fn udp_idle_timeout_and_application_override() {
+    let mut h = Harness::new(&config(
+        "term tftp { from { source-address { 10.0.0.0/24; } applications tftp-long; } then { accept; } }
+         term t1 { from { source-address { 10.0.0.0/24; } } then { accept; } }",
+        "inactivity-timeout 30;",
+    ));
+    assert!(forwarded(
+        h.send(&udp("10.0.0.2", 5000, "198.51.100.7", 53, b"q")).0
+    ));
+    assert!(forwarded(
+        h.send(&udp("10.0.0.2", 5001, "198.51.100.7", 69, b"rrq")).0
+    ));
+    assert!(forwarded(
+        h.send(&udp("198.51.100.7", 53, "10.0.0.2", 5000, b"answer"))
+            .0
+    ));
+    let s = h.sessions();
+    assert_eq!(s[0].flows[0].timeout, 30);
+    assert_eq!(s[1].flows[0].timeout, 100);
+    assert_eq!((s[0].flows[0].frames, s[0].flows[1].frames), (1, 1));
+    h.advance_ms(31_000);
+    let s = h.sessions();
+    assert_eq!(s.len(), 1, "DNS-like flow gone, the 100 s one stays");
+    assert_eq!(s[0].flows[0].dst.port, Some(69));
+    h.advance_ms(70_000);
+    assert!(h.sessions().is_empty());
+}
+
+#[test]
+fn icmp_echo_is_keyed_by_identifier() {
+    let mut h = Harness::new(&config(ACCEPT_INSIDE, ""));
+    assert!(forwarded(
+        h.send(&ping("10.0.0.2", "198.51.100.7", 77, 1, false)).0
+    ));
+    assert!(forwarded(
+        h.send(&ping("198.51.100.7", "10.0.0.2", 77, 1, true)).0
+    ));
+    assert!(forwarded(
+        h.send(&ping("10.0.0.2", "198.51.100.7", 78, 1, false)).0
+    ));
+    let s = h.sessions();
+    assert_eq!(s.len(), 2);
+    assert_eq!(s[0].flows[0].protocol, 1);
+    assert_eq!(s[0].flows[0].src.port, None, "ICMP flows show no ports");
+    assert_eq!((s[0].flows[0].frames, s[0].flows[1].frames), (1, 1));
+    // An echo reply with no request is not a session of its own: the firewall rule
+    // (source 10.0.0.0/24 on input) does not accept it from outside.
+    let (v, _) = h.send(&ping("198.51.100.7", "10.0.0.2", 99, 1, true));
+    assert!(!forwarded(v));
+}
+
+#[test]
+fn discard_creates_a_drop_session_that_caches_the_verdict() {
+    let mut h = Harness::new(&config(
+        "term block { from { destination-address { 198.51.100.66/32; } } then { discard; } }
+         term t1 { from { source-address { 10.0.0.0/24; } } then { accept; } }",
+        "",
+    ));
+    for i in 0..3 {
+        let (v, _) = h.send(&udp("10.0.0.2", 6000, "198.51.100.66", 9, &[i]));
+        assert!(matches!(v, Verdict::Drop(_)));
+    }
+    let s = h.sessions();
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].flows[0].state, FlowState::Drop);
+    assert_eq!(s[0].flows[1].state, FlowState::Drop);
+    assert_eq!(s[0].flows[0].frames, 3);
+    let st = h.stats();
+    assert_eq!(st.rule_discards, 1, "rules ran once");
+    assert_eq!(st.existing_drops, 2);
+}
+
+#[test]
+fn traffic_no_term_accepts_is_discarded() {
+    let mut h = Harness::new(&config(ACCEPT_INSIDE, ""));
+    // Arrives on the inside with a source outside 10.0.0.0/24 (spoofed): no term matches.
+    let (v, _) = h.send_on(IfIndex(0), &udp("192.0.2.66", 1, "198.51.100.7", 2, b"x"));
+    assert!(matches!(v, Verdict::Drop(DropReason::RuleDiscard)));
+    assert_eq!(h.sessions()[0].flows[0].state, FlowState::Drop);
+}
+
+#[test]
+fn reject_answers_tcp_with_rst_and_udp_with_port_unreachable() {
+    let mut h = Harness::new(&config(
+        "term no-telnet { from { source-address { 10.0.0.0/24; } applications junos-telnet; } then { reject; } }
+         term no-tftp { from { source-address { 10.0.0.0/24; } applications junos-tftp; } then { reject; } }
+         term t1 { from { source-address { 10.0.0.0/24; } } then { accept; } }",
+        "",
+    ));
+    let syn = tcp("10.0.0.2", 40100, "198.51.100.7", 23, "S", 1000, 0, b"");
+    let (v, out) = h.send(&syn);
+    assert_eq!(
+        v,
+        Verdict::Reply {
+            egress: IfIndex(0),
+            next_hop: ip("10.0.0.2")
+        }
+    );
+    let p = etherparse::SlicedPacket::from_ethernet(&out).unwrap();
+    let Some(etherparse::TransportSlice::Tcp(t)) = p.transport else {
+        panic!("not TCP")
+    };
+    assert!(t.rst() && t.ack());
+    assert_eq!((t.source_port(), t.destination_port()), (23, 40100));
+    assert_eq!(t.acknowledgment_number(), 1001);
+    assert!(checksums_ok(&out));
+
+    let (v, out) = h.send(&udp("10.0.0.2", 5555, "198.51.100.7", 69, b"rrq"));
+    assert!(matches!(v, Verdict::Reply { .. }));
+    let p = etherparse::SlicedPacket::from_ethernet(&out).unwrap();
+    let Some(etherparse::TransportSlice::Icmpv4(icmp)) = p.transport else {
+        panic!("not ICMP")
+    };
+    assert_eq!((icmp.type_u8(), icmp.code_u8()), (3, 3));
+    assert!(checksums_ok(&out));
+
+    let s = h.sessions();
+    assert_eq!(s.len(), 2);
+    assert!(s.iter().all(|s| s.flows[0].state == FlowState::Reject));
+    // Cached: the next SYN is rejected from the session.
+    let (v, _) = h.send(&syn);
+    assert!(matches!(v, Verdict::Reply { .. }));
+    let st = h.stats();
+    assert_eq!((st.rule_rejects, st.existing_rejects), (2, 1));
+}
+
+#[test]
+fn session_limit_refuses_new_sessions_and_keeps_old_ones() {
+    let mut h = Harness::new(&config(ACCEPT_INSIDE, "session-limit { maximum 2; }"));
+    for p in 0..3 {
+        h.send(&udp("10.0.0.2", 7000 + p, "198.51.100.7", 53, b"q"));
+    }
+    assert_eq!(h.sessions().len(), 2);
+    assert_eq!(h.stats().drop_session_limit, 1);
+    assert!(forwarded(
+        h.send(&udp("198.51.100.7", 53, "10.0.0.2", 7000, b"a")).0
+    ));
+}
+
+#[test]
+fn icmp_errors_pass_only_for_existing_sessions() {
+    let mut h = Harness::new(&config(ACCEPT_INSIDE, ""));
+    let q = udp("10.0.0.2", 5353, "198.51.100.7", 53, b"q");
+    h.send(&q);
+    let mut sent = q.clone();
+    sent[14 + 8] -= 1; // as it left (TTL decremented); checksum is not part of the key
+    let err = port_unreachable("198.51.100.7", "10.0.0.2", &sent);
+    let (v, _) = h.send(&err);
+    assert_eq!(
+        v,
+        Verdict::Forward {
+            egress: IfIndex(0),
+            next_hop: ip("10.0.0.2")
+        }
+    );
+    let stray = port_unreachable(
+        "198.51.100.7",
+        "10.0.0.2",
+        &udp("10.0.0.2", 9999, "198.51.100.7", 53, b"q"),
+    );
+    let (v, _) = h.send(&stray);
+    assert_eq!(v, Verdict::Drop(DropReason::IcmpErrorNoSession));
+    assert_eq!(h.stats().drop_icmp_error_no_session, 1);
+}
+
+#[test]
+fn bad_checksum_is_counted_not_forwarded() {
+    let mut h = Harness::new(&config(ACCEPT_INSIDE, ""));
+    let mut f = udp("10.0.0.2", 5000, "198.51.100.7", 53, b"q");
+    let n = f.len();
+    f[n - 1] ^= 0xff;
+    let (v, _) = h.send(&f);
+    assert_eq!(v, Verdict::Drop(DropReason::BadChecksum));
+    assert_eq!(h.stats().errors.udp.bad_checksum, 1);
+    assert!(h.sessions().is_empty());
+}
+
+#[test]
+fn output_service_set_direction() {
+    // Only an output service set on the outside interface: traffic leaving through it is
+    // matched with direction output.
+    let text = r#"
+interfaces {
+    ge-0/0/0 { unit 0 { family inet { address 10.0.0.1/24; } } }
+    ge-0/0/1 { unit 0 { family inet { service { output { service-set ss; } } address 203.0.113.1/24; } } }
+    ms-1/1/0 { unit 0 { family inet; } }
+}
+services {
+    stateful-firewall {
+        rule out { match-direction output; term t { from { destination-address { 203.0.113.0/24; } } then { accept; } } }
+    }
+    service-set ss { stateful-firewall-rules out; interface-service { service-interface ms-1/1/0; } }
+}
+"#;
+    let mut h = Harness::new(text);
+    assert!(forwarded(
+        h.send(&udp("10.0.0.2", 1000, "203.0.113.9", 53, b"q")).0
+    ));
+    assert!(forwarded(
+        h.send(&udp("203.0.113.9", 53, "10.0.0.2", 1000, b"a")).0
+    ));
+    let s = h.sessions();
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].flows[1].frames, 1);
+}
+
+#[test]
+fn ids_are_unique_across_shards() {
+    let text = config(ACCEPT_INSIDE, "");
+    let mut a = Harness::with(
+        &text,
+        ShardConfig {
+            index: 0,
+            count: 2,
+            ..ShardConfig::default()
+        },
+    );
+    let mut b = Harness::with(
+        &text,
+        ShardConfig {
+            index: 1,
+            count: 2,
+            ..ShardConfig::default()
+        },
+    );
+    for p in 0..3 {
+        a.send(&udp("10.0.0.2", 100 + p, "198.51.100.7", 53, b"q"));
+        b.send(&udp("10.0.0.3", 100 + p, "198.51.100.7", 53, b"q"));
+    }
+    let ids: Vec<u64> = a
+        .sessions()
+        .iter()
+        .chain(&b.sessions())
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(ids, vec![1, 3, 5, 2, 4, 6]);
+}
+
+#[test]
+fn clear_removes_matching_sessions() {
+    let mut h = Harness::new(&config(ACCEPT_INSIDE, ""));
+    h.send(&udp("10.0.0.2", 1, "198.51.100.7", 53, b"q"));
+    h.send(&udp("10.0.0.2", 2, "198.51.100.8", 53, b"q"));
+    let f = mspic_flow::SessionFilter {
+        destination_prefix: Some("198.51.100.8/32".parse().unwrap()),
+        ..Default::default()
+    };
+    let now = h.now;
+    let c = h.shard.clear(&f, now);
+    assert_eq!(c, vec![("ms-1/1/0".to_string(), "ss".to_string(), 1)]);
+    assert_eq!(h.sessions().len(), 1);
+    h.shard.check_consistency().unwrap();
+}
+
+#[test]
+fn reload_keeps_sessions() {
+    let text = config(ACCEPT_INSIDE, "inactivity-timeout 30;");
+    let mut h = Harness::new(&text);
+    h.send(&udp("10.0.0.2", 1, "198.51.100.7", 53, b"q"));
+    let text2 = config(ACCEPT_INSIDE, "inactivity-timeout 60;");
+    let c = mspic_config::parse(&text2, "t").unwrap();
+    let p = std::sync::Arc::new(mspic_flow::Policy::compile(&c).unwrap());
+    let now = h.now;
+    h.shard.set_policy(p, now);
+    assert_eq!(h.sessions().len(), 1);
+    assert!(forwarded(
+        h.send(&udp("198.51.100.7", 53, "10.0.0.2", 1, b"a")).0
+    ));
+    assert_eq!(h.sessions()[0].flows[1].frames, 1);
+}
