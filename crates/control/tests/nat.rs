@@ -1,0 +1,151 @@
+//! NAT pool, NAT mappings, NAT statistics and service-set summary renderers, through a backend
+//! that provides their data.
+
+use mspic_control::{
+    execute, Backend, BackendError, ClearedSessions, NatMappingsSummary, NatPoolInfo,
+    NatStatistics, ServiceSetsSummary,
+};
+use mspic_flow::{SessionFilter, SessionSnapshot, SfwStats};
+
+struct Full;
+
+impl Backend for Full {
+    fn sessions(&mut self, _: &SessionFilter) -> Vec<SessionSnapshot> {
+        Vec::new()
+    }
+    fn clear_sessions(&mut self, _: &SessionFilter) -> Vec<ClearedSessions> {
+        Vec::new()
+    }
+    fn sfw_statistics(&mut self) -> Vec<(String, SfwStats)> {
+        Vec::new()
+    }
+    fn nat_pools(&mut self, _: Option<&str>) -> Result<Vec<NatPoolInfo>, BackendError> {
+        Ok(vec![
+            NatPoolInfo {
+                interface: "ms-1/1/0".into(),
+                service_set: "ss1".into(),
+                pool: "p2".into(),
+                translation_type: "DYNAMIC NAT44".into(),
+                address_ranges: vec!["198.51.100.0-198.51.100.15".into()],
+                port_range: None,
+                addresses_in_use: 2,
+                available_addresses: 14,
+                ..Default::default()
+            },
+            NatPoolInfo {
+                interface: "ms-1/1/0".into(),
+                service_set: "ss1".into(),
+                pool: "p1".into(),
+                translation_type: "NAPT-44".into(),
+                address_ranges: vec!["203.0.113.128-203.0.113.255".into()],
+                port_range: Some("1024-65535".into()),
+                addresses_in_use: 3,
+                available_addresses: 0,
+                ports_in_use: 7,
+                max_ports_in_use: 9,
+                out_of_address_errors: 0,
+                out_of_port_errors: 0,
+            },
+        ])
+    }
+    fn nat_mappings_summary(&mut self) -> Result<Vec<NatMappingsSummary>, BackendError> {
+        Ok(vec![NatMappingsSummary {
+            interface: "ms-1/1/0".into(),
+            address_mappings: 3,
+            eim_port_mappings: 7,
+            eif_filters: 7,
+        }])
+    }
+    fn nat_statistics(&mut self) -> Result<Vec<NatStatistics>, BackendError> {
+        Ok(vec![NatStatistics {
+            interface: "ms-1/1/0".into(),
+            counters: vec![
+                ("nat-total-session-create".into(), 12),
+                ("nat-total-pkts-translated".into(), 3456),
+            ],
+        }])
+    }
+    fn service_sets_summary(&mut self) -> Result<Vec<ServiceSetsSummary>, BackendError> {
+        Ok(vec![ServiceSetsSummary {
+            interface: "ms-2/2/0".into(),
+            service_sets_configured: 4,
+            bytes_used: 1_553_115_152,
+            percent_bytes_used: 13.45,
+            policy_bytes_used: 3_565_120,
+            percent_policy_bytes_used: 0.33,
+            cpu_utilization_percent: 1.42,
+        }])
+    }
+}
+
+fn run(cmd: &str) -> String {
+    execute(cmd, &mut Full).unwrap_or_else(|e| panic!("{cmd}: {e}"))
+}
+
+#[test]
+fn nat_pool_text() {
+    insta::assert_snapshot!("nat_pool", run("show services nat pool"));
+    insta::assert_snapshot!("nat_pool_detail", run("show services nat pool detail"));
+    assert_eq!(
+        run("show services nat pool p1 detail"),
+        "Interface: ms-1/1/0, Service set: ss1\n\
+         NAT pool: p1, Translation type: NAPT-44\n\
+         Address range: 203.0.113.128-203.0.113.255\n\
+         Port range: 1024-65535\n\
+         Available addresses: 0\n\
+         Out of address errors: 0, Addresses in use: 3\n\
+         Ports in use: 7, Out of port errors: 0, Max ports in use: 9\n"
+    );
+}
+
+#[test]
+fn nat_mappings_and_statistics_text() {
+    assert_eq!(
+        run("show services nat mappings summary"),
+        "Service Interface:                                   ms-1/1/0\n\
+         Total number of address mappings:                    3\n\
+         Total number of endpoint independent port mappings:  7\n\
+         Total number of endpoint independent filters:        7\n"
+    );
+    insta::assert_snapshot!("nat_statistics", run("show services nat statistics"));
+    assert_eq!(run("show services nat statistics interface ms-9/9/9"), "");
+}
+
+#[test]
+fn service_sets_summary_text() {
+    assert_eq!(
+        run("show services service-sets summary"),
+        "Interface      Service sets    Bytes used              Policy bytes used       CPU\n               \
+         configured                                                      utilization\n\
+         ms-2/2/0       4               1553115152 (13.45%)     3565120 ( 0.33%)        1.42 %\n"
+    );
+}
+
+#[test]
+fn xml_and_json() {
+    for cmd in [
+        "show services nat pool detail",
+        "show services nat mappings summary",
+        "show services nat statistics",
+        "show services service-sets summary",
+    ] {
+        let json = run(&format!("{cmd} | display json"));
+        let _: serde_json::Value = serde_json::from_str(&json).unwrap();
+    }
+    insta::assert_snapshot!(
+        "nat_pool_detail_xml",
+        run("show services nat pool detail | display xml")
+    );
+    insta::assert_snapshot!(
+        "nat_mappings_summary_xml",
+        run("show services nat mappings summary | display xml")
+    );
+    insta::assert_snapshot!(
+        "service_sets_summary_xml",
+        run("show services service-sets summary | display xml")
+    );
+    insta::assert_snapshot!(
+        "nat_statistics_json",
+        run("show services nat statistics | display json")
+    );
+}
