@@ -1,0 +1,11 @@
+//! Integration tests of mspic-wire: one test binary, its modules under `tests/wire/`.
+
+mod wire {
+    mod frames;
+    mod naive;
+
+    mod golden_parse;
+    mod golden_rewrite;
+    mod props;
+    mod replies;
+}
