@@ -871,6 +871,26 @@ pub fn tftp_rrq(file: &str) -> Vec<u8> {
     v
 }
 
+/// An SNMPv2c GetRequest for sysDescr.0 with community `public` (RFC 3416, BER).
+pub fn snmp_get_request(request_id: u32) -> Vec<u8> {
+    let mut v = vec![
+        0x30, 0x29, // SEQUENCE, 41 bytes
+        0x02, 0x01, 0x01, // version: v2c
+        0x04, 0x06, b'p', b'u', b'b', b'l', b'i', b'c', // community
+        0xA0, 0x1C, // GetRequest-PDU, 28 bytes
+        0x02, 0x04, // request-id
+    ];
+    v.extend_from_slice(&request_id.to_be_bytes());
+    v.extend_from_slice(&[
+        0x02, 0x01, 0x00, // error-status
+        0x02, 0x01, 0x00, // error-index
+        0x30, 0x0E, 0x30, 0x0C, // variable bindings, one binding
+        0x06, 0x08, 0x2B, 0x06, 0x01, 0x02, 0x01, 0x01, 0x01, 0x00, // 1.3.6.1.2.1.1.1.0
+        0x05, 0x00, // NULL
+    ]);
+    v
+}
+
 /// 56 bytes of echo data as Linux `ping` sends: a timeval, then 0x10, 0x11, ….
 fn ping_data(t: Duration) -> Vec<u8> {
     let mut v = Vec::with_capacity(56);

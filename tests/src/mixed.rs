@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use crate::gen::{tftp_rrq, Gen, Peer, Sides};
+use crate::gen::{snmp_get_request, tftp_rrq, Gen, Peer, Sides};
 use crate::host::Host;
 use crate::summary::Summary;
 use crate::trace::Trace;
@@ -56,7 +56,7 @@ impl Ephemeral {
 /// | `telnet` | unanswered SYN, 3 attempts (the firewall-only example discards it) | last client → 203.0.113.10:23 |
 /// | `tftp-rrq` | TFTP read request sent twice 5 s apart, unanswered (rejected by the firewall-only example) | second client → 203.0.113.10:69 |
 /// | `inbound-ssh` | unsolicited SYN, 2 attempts, arriving on `ge-0/0/1` | 192.0.2.66 → 10.0.0.2:22 |
-/// | `inbound-snmp` | 2 unsolicited datagrams arriving on `ge-0/0/1` | 192.0.2.66 → 10.0.0.2:161 |
+/// | `inbound-snmp` | SNMP GetRequest sent twice 1 s apart, arriving on `ge-0/0/1` | 192.0.2.66 → 10.0.0.2:161 |
 ///
 /// The inbound conversations come from outside 10.0.0.0/24, so neither example config
 /// accepts them. With [`Sides::ClientOnly`] only initiators' frames are written (the
@@ -214,7 +214,7 @@ pub fn mixed_client_traffic(
     let c = g.tcp_syn_only(&mut t, &scanner, &first, sport, 22, duration / 4, 2);
     s.push(c.labeled("inbound-ssh"));
     let sport = 40_000 + g.rng().below(20_000) as u16;
-    let probe = crate::gen::filler(40, 3);
+    let probe = snmp_get_request(g.rng().next_u32() & 0x7fff_ffff);
     let c = g.udp_one_way(
         &mut t,
         &scanner,

@@ -1,1 +1,102 @@
-fn main() {}
+//! Project tasks: `cargo xtask deps | gen-pcap | demo | test`.
+
+mod ci;
+mod demo;
+mod deps;
+mod util;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use mspic_tests::{mixed_client_traffic, Sides};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "mspic project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install what building and testing need (apt packages as root, rustfmt, clippy,
+    /// cargo-nextest); quick when everything is present.
+    Deps,
+    /// Write the demo's traffic mix to a pcap (or pcapng) file and print its summary.
+    GenPcap(GenPcapArgs),
+    /// Build the release CLI, generate target/demo/clients.pcap and replay it with
+    /// docs/examples/testbed.conf.
+    Demo,
+    /// What `make test` runs: deps, fmt check, clippy, nextest, doc tests.
+    Test,
+}
+
+#[derive(Args)]
+struct GenPcapArgs {
+    /// Output file.
+    #[arg(long)]
+    out: PathBuf,
+    /// Random seed; the same seed gives the same bytes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Number of clients (10.0.0.2, 10.0.0.3, …).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=250))]
+    clients: u16,
+    /// Length of the trace in seconds of pcap time.
+    #[arg(long, default_value_t = 60.0)]
+    duration: f64,
+    /// Write only the initiators' frames (for replays where a responder answers).
+    #[arg(long)]
+    client_only: bool,
+    /// Write pcapng (one interface per router port) instead of pcap; implied by a
+    /// `.pcapng` file name.
+    #[arg(long)]
+    pcapng: bool,
+}
+
+fn gen_pcap(a: &GenPcapArgs) -> Result<()> {
+    if !(a.duration.is_finite() && a.duration > 0.0 && a.duration <= 86_400.0) {
+        bail!("--duration must be between 0 and 86400 seconds");
+    }
+    let sides = if a.client_only {
+        Sides::ClientOnly
+    } else {
+        Sides::Both
+    };
+    let duration = Duration::from_secs_f64(a.duration);
+    let (trace, summary) = mixed_client_traffic(a.seed, usize::from(a.clients), duration, sides);
+    let ng = a.pcapng || a.out.extension().is_some_and(|e| e == "pcapng");
+    if ng {
+        trace.write_pcapng(&a.out)
+    } else {
+        trace.write_pcap(&a.out)
+    }
+    .with_context(|| format!("cannot write {}", a.out.display()))?;
+    println!("{summary}");
+    println!(
+        "wrote {} frames to {} ({}, seed {}, {} clients, {:.3} s, {})",
+        trace.len(),
+        a.out.display(),
+        if ng { "pcapng" } else { "pcap" },
+        a.seed,
+        a.clients,
+        a.duration,
+        if a.client_only {
+            "client side only"
+        } else {
+            "both sides"
+        }
+    );
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().task {
+        Task::Deps => deps::run_all(),
+        Task::GenPcap(a) => gen_pcap(&a),
+        Task::Demo => demo::run_demo(),
+        Task::Test => ci::run(),
+    }
+}

@@ -1,0 +1,126 @@
+//! `cargo xtask deps`: install what building and testing need, quickly when all is there.
+
+use std::collections::HashSet;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::util::{cargo, is_root, on_path, run, succeeds};
+
+/// Debian packages the build and the tests need: (package, why). The one place to add
+/// more (the dataplane brings clang, llvm, libelf-dev, zlib1g-dev, pkg-config; the
+/// netns tests dnsmasq, dnsutils, tftp-hpa, tftpd-hpa, sip-tester, rpcbind, nftables).
+pub const APT_PACKAGES: &[(&str, &str)] = &[
+    ("tcpdump", "reading captures in tests and by hand"),
+    ("iproute2", "`ip netns` and veth pairs for the testbed"),
+    ("ethtool", "turning checksum offload off on veth ends"),
+];
+
+/// Rust toolchain components: (cargo subcommand, rustup component).
+const RUST_COMPONENTS: &[(&str, &str)] = &[("fmt", "rustfmt"), ("clippy", "clippy")];
+
+pub fn run_all() -> Result<()> {
+    apt()?;
+    rust_components()?;
+    nextest()?;
+    Ok(())
+}
+
+/// The packages of `APT_PACKAGES` that dpkg does not report as installed.
+fn missing_apt_packages() -> Result<Vec<&'static str>> {
+    let out = Command::new("dpkg-query")
+        .arg("-W")
+        .arg("-f=${Package} ${Status}\n")
+        .args(APT_PACKAGES.iter().map(|(p, _)| p))
+        .output()
+        .context("cannot run dpkg-query")?;
+    // dpkg-query exits non-zero when a package is unknown; the known ones are still listed.
+    let installed: HashSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(_, status)| status.trim() == "install ok installed")
+        .map(|(pkg, _)| pkg.split(':').next().unwrap_or(pkg).to_string())
+        .collect();
+    Ok(APT_PACKAGES
+        .iter()
+        .map(|(p, _)| *p)
+        .filter(|p| !installed.contains(*p))
+        .collect())
+}
+
+fn apt() -> Result<()> {
+    let names: Vec<&str> = APT_PACKAGES.iter().map(|(p, _)| *p).collect();
+    if !on_path("dpkg-query") {
+        eprintln!(
+            "warning: no dpkg-query (not a Debian system?); make sure these are installed: {}",
+            names.join(" ")
+        );
+        return Ok(());
+    }
+    let missing = missing_apt_packages()?;
+    if missing.is_empty() {
+        println!("apt: all {} packages present", names.len());
+        return Ok(());
+    }
+    for (pkg, why) in APT_PACKAGES.iter().filter(|(p, _)| missing.contains(p)) {
+        println!("apt: missing {pkg} ({why})");
+    }
+    if !is_root() {
+        bail!(
+            "missing apt packages: {list}\nrun as root, or install them yourself:\n  \
+             sudo apt-get update && sudo apt-get install -y --no-install-recommends {list}",
+            list = missing.join(" ")
+        );
+    }
+    run(Command::new("apt-get")
+        .arg("update")
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    let still = missing_apt_packages()?;
+    if !still.is_empty() {
+        bail!(
+            "apt-get install finished but still missing: {}",
+            still.join(" ")
+        );
+    }
+    println!("apt: installed {}", missing.join(" "));
+    Ok(())
+}
+
+fn rust_components() -> Result<()> {
+    for (sub, component) in RUST_COMPONENTS {
+        if succeeds(cargo().args([sub, "--version"])) {
+            continue;
+        }
+        if !on_path("rustup") {
+            bail!("`cargo {sub}` is not available and there is no rustup to add the `{component}` component");
+        }
+        run(Command::new("rustup").args(["component", "add", component]))?;
+        if !succeeds(cargo().args([sub, "--version"])) {
+            bail!("`cargo {sub}` still unavailable after `rustup component add {component}`");
+        }
+    }
+    println!("rust: cargo fmt and cargo clippy present");
+    Ok(())
+}
+
+/// Is `cargo nextest` available?
+pub fn has_nextest() -> bool {
+    succeeds(cargo().args(["nextest", "--version"]))
+}
+
+fn nextest() -> Result<()> {
+    if has_nextest() {
+        println!("rust: cargo-nextest present");
+        return Ok(());
+    }
+    println!("rust: cargo-nextest missing, installing it (this compiles it, takes a while)");
+    run(cargo().args(["install", "cargo-nextest", "--locked"]))?;
+    if !has_nextest() {
+        bail!("`cargo nextest` still unavailable after `cargo install cargo-nextest` (is ~/.cargo/bin on PATH?)");
+    }
+    Ok(())
+}
