@@ -692,6 +692,8 @@ pub(crate) struct Builder {
     emu: EmuD,
     /// Interface-style service-set references from interfaces: (set, pos).
     if_set_refs: Vec<Ref>,
+    /// Paths (as text) that had an error.
+    tainted: Vec<String>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1107,8 +1109,20 @@ fn split_unit(s: &str) -> Result<(&str, Option<u32>), String> {
 
 impl Builder {
     pub(crate) fn path(&mut self, d: &mut Diags, words: &Path) {
+        let before = d.errors.len();
         let mut c = Cur { w: words, i: 0 };
         let _ = self.top(d, &mut c);
+        if d.errors.len() > before {
+            self.tainted.push(c.consumed(words.len()));
+        }
+    }
+
+    /// True when a statement under `key` (e.g. `services nat pool p`) had an error: checks
+    /// for missing statements are skipped there, so that one mistake gives one error.
+    fn tainted(&self, key: &str) -> bool {
+        self.tainted
+            .iter()
+            .any(|t| t == key || (t.starts_with(key) && t.as_bytes().get(key.len()) == Some(&b' ')))
     }
 
     fn top(&mut self, d: &mut Diags, c: &mut Cur) -> R<()> {
@@ -2485,6 +2499,14 @@ impl Builder {
         // Static routes.
         for r in &self.routes {
             let Some(nh) = r.next_hop.get() else {
+                if self.tainted(&format!("routing-options static route {}", r.prefix))
+                    || self.tainted(&format!(
+                        "routing-options rib inet6.0 static route {}",
+                        r.prefix
+                    ))
+                {
+                    continue;
+                }
                 d.error(
                     r.pos,
                     format!(
@@ -2648,7 +2670,9 @@ impl Builder {
         // Stateful firewall.
         for r in &self.sfw_rules {
             let dir = r.dir.get();
-            if dir.is_none() {
+            if dir.is_none()
+                && !self.tainted(&format!("services stateful-firewall rule {}", r.name))
+            {
                 d.error(
                     r.pos,
                     format!(
@@ -2661,6 +2685,12 @@ impl Builder {
             for t in &r.terms {
                 check_from(d, &t.from);
                 let Some(action) = t.action.get() else {
+                    if self.tainted(&format!(
+                        "services stateful-firewall rule {} term {}",
+                        r.name, t.name
+                    )) {
+                        continue;
+                    }
                     d.error(
                         t.pos,
                         format!(
@@ -2717,7 +2747,8 @@ impl Builder {
 
         // NAT pools.
         for p in &self.pools {
-            if p.addresses.is_empty() && p.ranges.is_empty() {
+            let bad_pool = self.tainted(&format!("services nat pool {}", p.name));
+            if p.addresses.is_empty() && p.ranges.is_empty() && !bad_pool {
                 d.error(
                     p.pos,
                     format!("nat pool '{}' has no address or address-range", p.name),
@@ -2725,7 +2756,7 @@ impl Builder {
             }
             let port = match p.port.get() {
                 None => {
-                    if let Some(pos) = p.port_pos {
+                    if let (Some(pos), false) = (p.port_pos, bad_pool) {
                         d.error(
                             pos,
                             format!(
@@ -2758,7 +2789,7 @@ impl Builder {
         // NAT rules.
         for r in &self.nat_rules {
             let dir = r.dir.get();
-            if dir.is_none() {
+            if dir.is_none() && !self.tainted(&format!("services nat rule {}", r.name)) {
                 d.error(
                     r.pos,
                     format!(
@@ -2770,7 +2801,11 @@ impl Builder {
             let mut terms = Vec::new();
             for t in &r.terms {
                 check_from(d, &t.from);
+                let bad_term =
+                    self.tainted(&format!("services nat rule {} term {}", r.name, t.name));
                 let then = match t.kind.get() {
+                    None if bad_term => continue,
+                    Some(true) if bad_term => continue,
                     None => {
                         d.error(
                             t.pos,
@@ -2981,6 +3016,9 @@ impl Builder {
                     })
                 }
                 (None, None, None) => {
+                    if self.tainted(&format!("services service-set {}", s.name)) {
+                        continue;
+                    }
                     d.error(
                         s.pos,
                         format!(
@@ -3065,6 +3103,9 @@ impl Builder {
                 d.error(e.pos, msg);
             }
             let Some((dev, dpos, _)) = &e.device.v else {
+                if self.tainted(&format!("emulator interface {}", e.name)) {
+                    continue;
+                }
                 d.error(
                     e.pos,
                     format!("emulator interface '{}' has no device", e.name),

@@ -1,0 +1,439 @@
+//! Every validation error: its message text and its `file:line:col`.
+
+use mspic_config::*;
+
+fn errors(text: &str) -> Vec<String> {
+    match parse(text, "e.conf") {
+        Ok(_) => panic!("no error for:\n{text}"),
+        Err(e) => e.0.iter().map(|d| d.to_string()).collect(),
+    }
+}
+
+/// Checks one error (the only one reported).
+fn one(text: &str, expected: &str) {
+    let e = errors(text);
+    assert_eq!(e, [expected], "for:\n{text}");
+}
+
+const MS: &str = "set interfaces ms-1/1/0 unit 0 family inet\n";
+
+#[test]
+fn syntax_errors() {
+    one(
+        "interfaces {\n    ge-0/0/0 {\n        unit 0;\n}\n",
+        "e.conf:1:12: error: unbalanced braces: this '{' is never closed (expected '}')",
+    );
+    one(
+        "interfaces {\n}\n}\n",
+        "e.conf:3:1: error: unbalanced braces: unexpected '}' (no block is open)",
+    );
+    one(
+        "interfaces {\n    ge-0/0/0 {\n        mtu 9000\n        unit 0;\n    }\n}\n",
+        "e.conf:3:17: error: missing ';' after '9000' (expected ';' or '{')",
+    );
+    one(
+        "interfaces { ge-0/0/0 { unit 0 }\n}",
+        "e.conf:1:31: error: missing ';' after '0' (expected ';' or '{')",
+    );
+    one(
+        "interfaces {\n    ge-0/0/0 { description \"abc; }\n}\n",
+        "e.conf:2:28: error: unterminated string (expected a closing '\"')",
+    );
+    one(
+        "/* comment\ninterfaces { }",
+        "e.conf:1:1: error: unterminated comment '/*' (expected '*/')",
+    );
+    one(
+        "set interfaces ge-0/0/0 { unit 0 }\n",
+        "e.conf:1:25: error: unexpected '{' in 'set' command (expected a word or a list)",
+    );
+    one("set\n", "e.conf:1:4: error: missing statement after 'set'");
+    one(
+        "set services stateful-firewall rule r term t from applications [ a b\n",
+        "e.conf:1:64: error: unterminated list '[' (expected ']')",
+    );
+}
+
+#[test]
+fn unknown_statements() {
+    one(
+        "services {\n    nat {\n        pool p {\n            adress 192.0.2.1;\n        }\n    }\n}\n",
+        "e.conf:4:13: error: unknown statement 'adress' (expected one of: address, address-range, port, address-allocation, mapping-timeout)",
+    );
+    one(
+        "interfacs { ge-0/0/0; }",
+        "e.conf:1:1: error: unknown statement 'interfacs' (expected one of: interfaces, routing-options, services, applications, policy-options, emulator)",
+    );
+    one(
+        "set services stateful-firewall rule r match-direction input\nset services stateful-firewall rule r term t then accpt\n",
+        "e.conf:2:51: error: unknown statement 'accpt' (expected one of: accept, discard, reject, syslog, allow-ip-options)",
+    );
+    one(
+        "set interfaces ms-1/1/0 services-options idle-timeout 30\n",
+        "e.conf:1:42: error: unknown statement 'idle-timeout' (expected one of: inactivity-timeout, inactivity-tcp-timeout, inactivity-non-tcp-timeout, open-timeout, close-timeout, session-limit, tcp-tickles)",
+    );
+    one(
+        "set emulator interface ge-0/0/0 dev pin\nset interfaces ge-0/0/0\n",
+        "e.conf:1:33: error: unknown statement 'dev' (expected one of: device)",
+    );
+    one(
+        "set applications application a term t1 protocol tcp\n",
+        "e.conf:1:32: error: unsupported statement 'term' (mspic does not implement multi-term applications; define one application per protocol and group them in an application-set)",
+    );
+}
+
+#[test]
+fn bad_values() {
+    one(
+        "set applications application a protocol tcp\nset applications application a destination-port 70000\n",
+        "e.conf:2:49: error: invalid port '70000' (expected a number 0-65535, a range low-high or a port name such as http)",
+    );
+    one(
+        "set applications application a protocol tcp\nset applications application a source-port 2000-1000\n",
+        "e.conf:2:44: error: invalid port range '2000-1000' (the low port must not exceed the high port)",
+    );
+    one(
+        "set applications application a protocol foo\n",
+        "e.conf:1:41: error: invalid protocol 'foo' (expected a number 0-255 or one of: ah, egp, esp, gre, icmp, icmp6, igmp, ipip, ospf, pim, rsvp, sctp, tcp, udp)",
+    );
+    one(
+        "set applications application a application-protocol http\n",
+        "e.conf:1:53: error: unknown application-protocol 'http' (expected one of: bootp, dce-rpc, dce-rpc-portmap, dns, exec, ftp, h323, icmp, icmpv6, iiop, ip, login, netbios, netshow, pptp, realaudio, rpc, rpc-portmap, rsh, rtsp, shell, sip, snmp, sqlnet, talk, tftp, traceroute, winframe)",
+    );
+    one(
+        "set applications application a inactivity-timeout 2\n",
+        "e.conf:1:51: error: invalid inactivity-timeout '2' (expected 'never' or a number 4-86400)",
+    );
+    one(
+        "set interfaces ms-1/1/0 services-options inactivity-timeout 3\n",
+        "e.conf:1:61: error: invalid inactivity-timeout '3' (expected a number 4-86400)",
+    );
+    one(
+        "set interfaces ms-1/1/0 services-options inactivity-timeout 86401\n",
+        "e.conf:1:61: error: invalid inactivity-timeout '86401' (expected a number 4-86400)",
+    );
+    one(
+        "set interfaces ms-1/1/0 services-options open-timeout 225\n",
+        "e.conf:1:55: error: invalid open-timeout '225' (expected a number 4-224)",
+    );
+    one(
+        "set interfaces ms-1/1/0 services-options close-timeout 301\n",
+        "e.conf:1:56: error: invalid close-timeout '301' (expected a number 4-300)",
+    );
+    one(
+        "set interfaces ms-1/1/0 services-options tcp-tickles 31\n",
+        "e.conf:1:54: error: invalid tcp-tickles '31' (expected a number 0-30)",
+    );
+    one(
+        "set interfaces ge-0/0/0 unit 0 family inet address 10.0.0.300/24\n",
+        "e.conf:1:52: error: invalid prefix '10.0.0.300/24' (expected an address or address/length, e.g. 10.0.0.0/24)",
+    );
+    one(
+        "set interfaces ge-0/0/0 unit 0 family inet address 10.0.0.1/33\n",
+        "e.conf:1:52: error: invalid prefix '10.0.0.1/33' (expected an address or address/length, e.g. 10.0.0.0/24)",
+    );
+    one(
+        "set interfaces ge-0/0/0 unit 0 family inet address 2001:db8::1/64\n",
+        "e.conf:1:52: error: address '2001:db8::1/64' is not an IPv4 address (family inet)",
+    );
+    one(
+        "set interfaces ms-1/1 unit 0\n",
+        "e.conf:1:16: error: invalid services interface name 'ms-1/1' (expected ms-FPC/PIC/PORT, e.g. ms-1/1/0)",
+    );
+    one(
+        "set interfaces ge-0/0/0.0 unit 0\n",
+        "e.conf:1:16: error: invalid interface name 'ge-0/0/0.0' (write the unit as 'unit N', not in the name)",
+    );
+    one(
+        "set services nat pool p address-range low 192.0.2.20 high 192.0.2.10\n",
+        "e.conf:1:43: error: invalid address-range: low 192.0.2.20 is above high 192.0.2.10",
+    );
+    one(
+        "set services nat pool p address 192.0.2.0/28\nset services nat pool p port range low 3000 high 2000\n",
+        "e.conf:2:40: error: invalid port range: low 3000 is above high 2000",
+    );
+    one(
+        "set services nat pool p address 192.0.2.0/28\nset services nat pool p port range low 1024 high 65536\n",
+        "e.conf:2:50: error: invalid port '65536' (expected a number 0-65535)",
+    );
+    one(
+        "set services nat pool p address 192.0.2.0/28\nset services nat pool p mapping-timeout 60\n",
+        "e.conf:2:41: error: invalid mapping-timeout '60' (expected a number 120-86400)",
+    );
+    one(
+        "set services stateful-firewall rule r match-direction both\n",
+        "e.conf:1:55: error: invalid match-direction 'both' (expected input, output or input-output)",
+    );
+    one(
+        "set services nat rule r match-direction input-output\n",
+        "e.conf:1:41: error: invalid match-direction 'input-output' (expected input or output)",
+    );
+    one(
+        "set services stateful-firewall rule r match-direction input\nset services stateful-firewall rule r term t from source-address-range low 10.0.0.9 high 10.0.0.1\nset services stateful-firewall rule r term t then accept\n",
+        "e.conf:2:76: error: invalid address range: low 10.0.0.9 is above high 10.0.0.1",
+    );
+    one(
+        "set emulator workers 0\n",
+        "e.conf:1:22: error: invalid workers '0' (expected a number 1-1024)",
+    );
+}
+
+#[test]
+fn conflicting_leaf_values() {
+    one(
+        "services {\n    stateful-firewall {\n        rule r { match-direction input; term t { then accept; } }\n        rule r { match-direction output; }\n    }\n}\n",
+        "e.conf:4:34: error: conflicting values for 'match-direction': 'output' conflicts with 'input' set at 3:34",
+    );
+    one(
+        "set services stateful-firewall rule r match-direction input\nset services stateful-firewall rule r term t then accept\nset services stateful-firewall rule r term t then discard\n",
+        "e.conf:3:51: error: conflicting values for 'then action': 'discard' conflicts with 'accept' set at 2:51",
+    );
+    one(
+        "set routing-options static route 192.0.2.0/24 next-hop [ 10.0.0.1 10.0.0.2 ]\n",
+        "e.conf:1:67: error: route 192.0.2.0/24: more than one next-hop is not supported (found '10.0.0.2')",
+    );
+}
+
+#[test]
+fn dangling_references() {
+    one(
+        &format!("{MS}set services service-set ss stateful-firewall-rules nope\nset services service-set ss interface-service service-interface ms-1/1/0\n"),
+        "e.conf:2:53: error: service-set 'ss': stateful-firewall rule 'nope' is not defined",
+    );
+    one(
+        &format!("{MS}set services service-set ss nat-rule-sets nope\nset services service-set ss interface-service service-interface ms-1/1/0\n"),
+        "e.conf:2:43: error: service-set 'ss': nat rule-set 'nope' is not defined",
+    );
+    one(
+        "set interfaces ge-0/0/0 unit 0\nset services service-set ss interface-service service-interface ge-0/0/0\n",
+        "e.conf:2:65: error: service-interface 'ge-0/0/0' is not a services (ms-) interface",
+    );
+    one(
+        "set services service-set ss interface-service service-interface ms-9/9/9\n",
+        "e.conf:1:65: error: service-interface 'ms-9/9/9' is not a configured ms- interface",
+    );
+    one(
+        &format!(
+            "{MS}set services service-set ss interface-service service-interface ms-1/1/0.7\n"
+        ),
+        "e.conf:2:65: error: service-interface 'ms-1/1/0.7': unit 7 of ms-1/1/0 is not configured",
+    );
+    one(
+        "set services stateful-firewall rule r match-direction input\nset services stateful-firewall rule r term t from applications junos-nope\nset services stateful-firewall rule r term t then accept\n",
+        "e.conf:2:64: error: application 'junos-nope' is not defined (neither an application nor an application-set)",
+    );
+    one(
+        "set services stateful-firewall rule r match-direction input\nset services stateful-firewall rule r term t from application-sets s1\nset services stateful-firewall rule r term t then accept\n",
+        "e.conf:2:68: error: application-set 's1' is not defined",
+    );
+    one(
+        "set services stateful-firewall rule r match-direction input\nset services stateful-firewall rule r term t from source-prefix-list pl\nset services stateful-firewall rule r term t then accept\n",
+        "e.conf:2:70: error: prefix-list 'pl' is not defined",
+    );
+    one(
+        "set services nat rule r match-direction input\nset services nat rule r term t then translated source-pool nope\nset services nat rule r term t then translated translation-type napt-44\n",
+        "e.conf:2:60: error: source-pool 'nope' is not a defined nat pool",
+    );
+    one(
+        "set services nat pool p address 192.0.2.1\nset services nat rule r match-direction input\nset services nat rule r term t then translated destination-pool nope\nset services nat rule r term t then translated translation-type dnat-44\n",
+        "e.conf:3:65: error: destination-pool 'nope' is not a defined nat pool",
+    );
+    one(
+        "set emulator interface ge-0/0/5 device eth0\n",
+        "e.conf:1:24: error: emulator interface 'ge-0/0/5' is not a configured interface",
+    );
+    one(
+        "set interfaces ge-0/0/0 unit 0 family inet service input service-set nope\n",
+        "e.conf:1:70: error: service-set 'nope' is not defined",
+    );
+    one(
+        "set applications application-set s application nope\n",
+        "e.conf:1:48: error: application-set 's': application 'nope' is not defined",
+    );
+    assert_eq!(
+        errors("set applications application-set a application-set b\nset applications application-set b application-set a\n"),
+        [
+            "e.conf:1:34: error: application-set 'a' contains itself",
+            "e.conf:2:34: error: application-set 'b' contains itself",
+        ]
+    );
+}
+
+const NAT: &str = "set services nat pool addr address 192.0.2.0/28
+set services nat pool napt address 192.0.2.16/28
+set services nat pool napt port automatic
+set services nat rule r match-direction input
+";
+
+fn nat_term(then: &str) -> String {
+    let mut s = NAT.to_string();
+    for line in then.lines() {
+        s.push_str("set services nat rule r term t then translated ");
+        s.push_str(line);
+        s.push('\n');
+    }
+    s
+}
+
+#[test]
+fn translation_type_requirements() {
+    // The translation-type token sits on line 5 (after the four NAT lines), or later.
+    one(
+        &nat_term("translation-type napt-44"),
+        "e.conf:5:65: error: translation-type napt-44 requires a source-pool with a 'port' statement",
+    );
+    one(
+        &nat_term("source-pool addr\ntranslation-type napt-44"),
+        "e.conf:6:65: error: translation-type napt-44 requires source-pool 'addr' to have a 'port' statement",
+    );
+    one(
+        &nat_term("source-prefix 192.0.2.0/24\ntranslation-type dynamic-nat44"),
+        "e.conf:6:65: error: translation-type dynamic-nat44 requires a source-pool",
+    );
+    one(
+        &nat_term("source-pool napt\ntranslation-type dnat-44"),
+        "e.conf:6:65: error: translation-type dnat-44 requires a destination-pool or a destination-prefix",
+    );
+    one(
+        &nat_term("destination-pool addr\ntranslation-type basic-nat44"),
+        "e.conf:6:65: error: translation-type basic-nat44 requires a source-pool or a source-prefix",
+    );
+    one(
+        &nat_term("source-pool napt\ntranslation-type twice-napt-44"),
+        "e.conf:6:65: error: translation-type twice-napt-44 requires a destination-pool or a destination-prefix",
+    );
+    assert_eq!(
+        errors(&nat_term("translation-type twice-basic-nat-44")),
+        [
+            "e.conf:5:65: error: translation-type twice-basic-nat-44 requires a destination-pool or a destination-prefix",
+            "e.conf:5:65: error: translation-type twice-basic-nat-44 requires a source-pool or a source-prefix",
+        ]
+    );
+    one(
+        &nat_term("destination-prefix 10.0.0.0/24\ntranslation-type twice-dynamic-nat-44"),
+        "e.conf:6:65: error: translation-type twice-dynamic-nat-44 requires a source-pool",
+    );
+    one(
+        &nat_term("source-pool napt\ntranslation-type stateful-nat64"),
+        "e.conf:6:65: error: translation-type 'stateful-nat64' is not supported by mspic (supported: napt-44, dynamic-nat44, basic-nat44, dnat-44, twice-napt-44, twice-basic-nat-44, twice-dynamic-nat-44)",
+    );
+    one(
+        &nat_term("source-pool napt\ntranslation-type source-dynamic"),
+        "e.conf:6:65: error: unknown translation-type 'source-dynamic' (expected one of: napt-44, dynamic-nat44, basic-nat44, dnat-44, twice-napt-44, twice-basic-nat-44, twice-dynamic-nat-44)",
+    );
+    one(
+        &nat_term("source-pool napt"),
+        "e.conf:5:37: error: term 't' of nat rule 'r': translated has no translation-type",
+    );
+}
+
+#[test]
+fn nat_pool_members() {
+    for (addr, what) in [
+        ("0.0.0.0", "the unspecified address 0.0.0.0"),
+        ("127.0.0.1", "loopback 127.0.0.0/8"),
+        ("224.0.0.1/32", "multicast 224.0.0.0/4"),
+        ("239.1.0.0/16", "multicast 224.0.0.0/4"),
+        ("240.0.0.1", "class E 240.0.0.0/4"),
+        ("255.255.255.255", "the broadcast address 255.255.255.255"),
+        ("0.0.0.0/0", "the broadcast address 255.255.255.255"),
+        ("126.0.0.0/7", "loopback 127.0.0.0/8"),
+    ] {
+        one(
+            &format!("services {{ nat {{ pool p {{ address {addr}; }} }} }}"),
+            &format!("e.conf:1:35: error: invalid NAT pool address '{addr}': it covers {what}, which cannot be a pool member"),
+        );
+    }
+    one(
+        "set services nat pool p address-range low 126.255.255.250 high 127.0.0.5\n",
+        "e.conf:1:43: error: invalid NAT pool address-range 126.255.255.250-127.0.0.5: it covers loopback 127.0.0.0/8, which cannot be a pool member",
+    );
+    one(
+        "set services nat pool p address 2001:db8::/120\n",
+        "e.conf:1:33: error: invalid NAT pool address '2001:db8::/120' (mspic implements NAT44: expected an IPv4 address or prefix)",
+    );
+    one(
+        "set services nat pool p port automatic\n",
+        "e.conf:1:23: error: nat pool 'p' has no address or address-range",
+    );
+    one(
+        "set services nat pool p address 192.0.2.1\nset services nat pool p port preserve-parity\n",
+        "e.conf:2:25: error: nat pool 'p': port needs 'automatic' or 'range low L high H'",
+    );
+}
+
+#[test]
+fn reserved_and_missing() {
+    one(
+        "set applications application junos-mine protocol tcp\n",
+        "e.conf:1:30: error: invalid application name 'junos-mine': names starting with 'junos-' are reserved for predefined applications",
+    );
+    one(
+        "set applications application-set junos-web application junos-http\n",
+        "e.conf:1:34: error: invalid application-set name 'junos-web': names starting with 'junos-' are reserved for predefined applications",
+    );
+    one(
+        "set services stateful-firewall rule r term t then accept\n",
+        "e.conf:1:37: error: stateful-firewall rule 'r' has no match-direction (expected input, output or input-output)",
+    );
+    one(
+        "set services stateful-firewall rule r match-direction input\nset services stateful-firewall rule r term t from source-address 10.0.0.0/8\n",
+        "e.conf:2:44: error: term 't' of stateful-firewall rule 'r' has no action (expected then accept, discard or reject)",
+    );
+    one(
+        "set services nat rule r match-direction input\nset services nat rule r term t from source-address 10.0.0.0/8\n",
+        "e.conf:2:30: error: term 't' of nat rule 'r' has no action (expected then translated or then no-translation)",
+    );
+    one(
+        "set services service-set ss max-flows 10\n",
+        "e.conf:1:26: error: service-set 'ss' has no interface-service or next-hop-service",
+    );
+    one(
+        "set routing-options static route 10.0.0.0/8 preference 5\n",
+        // 'preference' is ignored (with a warning), leaving the route without a next-hop.
+        "e.conf:1:34: error: route 10.0.0.0/8 has no next-hop (expected next-hop, discard or reject)",
+    );
+    one(
+        "set interfaces ge-0/0/0\nset emulator interface ge-0/0/0\n",
+        "e.conf:2:24: error: emulator interface 'ge-0/0/0' has no device",
+    );
+    one(
+        "set interfaces ge-0/0/0\nset interfaces ge-0/0/1\nset emulator interface ge-0/0/0 device pin\nset emulator interface ge-0/0/1 device pin\n",
+        "e.conf:4:40: error: device 'pin' is already bound to interface 'ge-0/0/0'",
+    );
+    one(
+        "set interfaces ms-1/1/0 unit 1 family inet\nset interfaces ms-1/1/0 unit 2 family inet\nset interfaces ms-1/1/0 unit 2 service-domain outside\nset services service-set nh next-hop-service inside-service-interface ms-1/1/0.1\nset services service-set nh next-hop-service outside-service-interface ms-1/1/0.2\n",
+        "e.conf:4:71: error: inside-service-interface 'ms-1/1/0.1' needs 'service-domain inside' on that unit",
+    );
+}
+
+#[test]
+fn all_errors_are_reported_in_order() {
+    let text = "services {
+    stateful-firewall {
+        rule r {
+            match-direction sideways;
+            term t {
+                from { applications nope; }
+                then accept;
+            }
+        }
+    }
+    nat { pool p { address 127.0.0.1; } }
+}
+interfaces { ms-1/1/0 { services-options { open-timeout 1; } } }
+";
+    let e = parse(text, "e.conf").unwrap_err();
+    let lines: Vec<String> = e.0.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        lines,
+        [
+            "e.conf:4:29: error: invalid match-direction 'sideways' (expected input, output or input-output)",
+            "e.conf:6:37: error: application 'nope' is not defined (neither an application nor an application-set)",
+            "e.conf:11:28: error: invalid NAT pool address '127.0.0.1': it covers loopback 127.0.0.0/8, which cannot be a pool member",
+            "e.conf:13:57: error: invalid open-timeout '1' (expected a number 4-224)",
+        ]
+    );
+    assert_eq!(e.to_string(), lines.join("\n"));
+    assert!(e.0.iter().all(|d| d.severity == Severity::Error));
+}
