@@ -182,8 +182,22 @@ pub fn run(
             }
             Answer::ServiceSetsSummary(rows)
         }
-        Command::ShowAlgConversations { .. } => {
-            return Err(backend_error(command, BackendError::Unsupported))
+        Command::ShowAlgConversations {
+            detail,
+            application_protocol,
+            interface,
+        } => {
+            let filter = mspic_flow::SessionFilter {
+                application_protocol: *application_protocol,
+                interface: interface.clone(),
+                ..Default::default()
+            };
+            let mut sessions = backend.sessions(&filter);
+            sessions.retain(|s| filter.matches(s));
+            Answer::AlgConversations {
+                groups: render::alg::build_conversations(&sessions),
+                detail: *detail,
+            }
         }
     })
 }

@@ -203,10 +203,6 @@ fn backend_that_ignores_filters_is_filtered_anyway() {
             "show services service-sets summary",
             "show services service-sets summary",
         ),
-        (
-            "show services alg conversations",
-            "show services alg conversations",
-        ),
     ] {
         assert_eq!(
             mspic_control::execute(cmd, &mut b).unwrap_err().to_string(),

@@ -58,6 +58,15 @@ golden!(
     "show services stateful-firewall statistics extensive"
 );
 golden!(clear_sessions, "clear services sessions interface ms-1/1/0");
+golden!(alg_conversations, "show services alg conversations");
+golden!(
+    alg_conversations_brief,
+    "show services alg conversations brief application-protocol pptp"
+);
+golden!(
+    alg_conversations_xml,
+    "show services alg conversations interface ms-1/1/0 | display xml"
+);
 golden!(sessions_xml, "show services sessions | display xml");
 golden!(
     sessions_extensive_xml,
@@ -120,6 +129,7 @@ fn json_of_every_command_parses() {
         "show services stateful-firewall statistics",
         "show services stateful-firewall statistics extensive",
         "clear services sessions",
+        "show services alg conversations",
     ] {
         json(cmd);
     }

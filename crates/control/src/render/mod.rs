@@ -1,5 +1,6 @@
 //! Renderers: each answer as Junos text and as an element tree (for XML and JSON).
 
+pub mod alg;
 pub mod clear;
 pub mod flows;
 pub mod nat;
@@ -42,6 +43,10 @@ pub enum Answer {
     NatMappingsSummary(Vec<NatMappingsSummary>),
     NatStatistics(Vec<NatStatistics>),
     ServiceSetsSummary(Vec<ServiceSetsSummary>),
+    AlgConversations {
+        groups: Vec<alg::AlgConversations>,
+        detail: Detail,
+    },
 }
 
 impl Answer {
@@ -62,6 +67,9 @@ impl Answer {
             Answer::NatMappingsSummary(rows) => nat::render_nat_mappings_summary(rows),
             Answer::NatStatistics(rows) => nat::render_nat_statistics(rows),
             Answer::ServiceSetsSummary(rows) => nat::render_service_sets_summary(rows),
+            Answer::AlgConversations { groups, detail } => {
+                alg::render_alg_conversations(groups, *detail)
+            }
         }
     }
 
@@ -82,6 +90,9 @@ impl Answer {
             Answer::NatMappingsSummary(rows) => nat::nat_mappings_summary_tree(rows),
             Answer::NatStatistics(rows) => nat::nat_statistics_tree(rows),
             Answer::ServiceSetsSummary(rows) => nat::service_sets_summary_tree(rows),
+            Answer::AlgConversations { groups, detail } => {
+                alg::alg_conversations_tree(groups, *detail)
+            }
         }
     }
 
