@@ -184,3 +184,48 @@ fn clear_removes_sessions() {
         ""
     );
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any valid combination of options renders, and its XML and JSON forms are well
+        /// formed (JSON parses; XML opens and closes the reply).
+        #[test]
+        fn any_option_combination_renders(
+            cmd in prop_oneof![Just("show services sessions"), Just("show services flows"),
+                               Just("clear services sessions"), Just("show services alg conversations")],
+            opts in proptest::sample::subsequence(vec![
+                "extensive", "count", "limit 2", "protocol tcp", "interface ms-1/1/0",
+                "service-set v6", "source-prefix 10.0.0.0/8", "destination-prefix 2001:db8::/32",
+                "destination-port 21", "source-port 5353", "application-protocol ftp",
+            ], 0..5),
+        ) {
+            let opts: Vec<&str> = opts
+                .into_iter()
+                .filter(|o| {
+                    cmd.starts_with("show services s") || cmd.starts_with("show services f")
+                        || (cmd.starts_with("clear") && *o != "extensive" && *o != "count")
+                        || (cmd.contains("alg") && (*o == "extensive" || o.starts_with("interface")
+                            || o.starts_with("application-protocol")))
+                })
+                .collect();
+            let line = format!("{cmd} {}", opts.join(" "));
+            let mut b = crate::fixture::backend();
+            mspic_control::execute(&line, &mut b).unwrap();
+            let mut b = crate::fixture::backend();
+            let json = mspic_control::execute(&format!("{line} | display json"), &mut b).unwrap();
+            prop_assert!(serde_json::from_str::<serde_json::Value>(&json).is_ok(), "{}", json);
+            let mut b = crate::fixture::backend();
+            let xml = mspic_control::execute(&format!("{line} | display xml"), &mut b).unwrap();
+            prop_assert!(xml.starts_with("<rpc-reply "));
+            prop_assert!(xml.ends_with("</rpc-reply>\n"));
+        }
+
+        #[test]
+        fn execute_never_panics(line in "[a-z0-9 /.:|-]{0,80}") {
+            let mut b = crate::fixture::backend();
+            let _ = mspic_control::execute(&line, &mut b);
+        }
+    }
+}
