@@ -6,6 +6,7 @@ mod deps;
 mod util;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -13,7 +14,11 @@ use clap::{Args, Parser, Subcommand};
 use mspic_tests::{mixed_client_traffic, Sides};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "mspic project tasks")]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "mspic project tasks"
+)]
 struct Cli {
     #[command(subcommand)]
     task: Task,
@@ -92,11 +97,19 @@ fn gen_pcap(a: &GenPcapArgs) -> Result<()> {
     Ok(())
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().task {
+fn main() -> ExitCode {
+    let result = match Cli::parse().task {
         Task::Deps => deps::run_all(),
         Task::GenPcap(a) => gen_pcap(&a),
         Task::Demo => demo::run_demo(),
         Task::Test => ci::run(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` prints the context chain on one line, without a backtrace.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
