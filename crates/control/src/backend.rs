@@ -79,8 +79,9 @@ pub struct ServiceSetsSummary {
 /// The engine as the control plane sees it. Only the session and statistics queries are
 /// required; the others default to [`BackendError::Unsupported`] so implementors can grow.
 pub trait Backend {
-    /// Every session that matches `filter` (`limit` may be ignored: the control plane applies
-    /// it after sorting), in any order.
+    /// Every session that matches `filter`, in any order. `limit` may be ignored: the control
+    /// plane sorts and then applies it. A shard that wants to send less may keep its first
+    /// `limit` sessions in display order ([`crate::sort_sessions`]), never an arbitrary subset.
     fn sessions(&mut self, filter: &SessionFilter) -> Vec<SessionSnapshot>;
 
     /// Removes the sessions that match `filter` (at most `filter.limit` in total when set) and

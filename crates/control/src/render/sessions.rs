@@ -413,3 +413,50 @@ pub fn session_count_tree(rows: &[CountRow]) -> Element {
     }
     root
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mspic_flow::{FlowDirection, FlowRole, FlowState};
+
+    #[test]
+    fn interface_order_compares_numbers() {
+        let mut v = vec!["ms-10/0/0", "ms-2/0/0", "ms-2/0/10", "ms-2/0/9", "ms-1/1/0"];
+        v.sort_by(|a, b| compare_interfaces(a, b));
+        assert_eq!(
+            v,
+            ["ms-1/1/0", "ms-2/0/0", "ms-2/0/9", "ms-2/0/10", "ms-10/0/0"]
+        );
+        assert_eq!(compare_interfaces("ms-01/0/0", "ms-1/0/0"), Ordering::Less);
+    }
+
+    #[test]
+    fn port_less_flow_keeps_columns() {
+        let ep = |a: &str, port| Endpoint {
+            addr: a.parse().unwrap(),
+            port,
+        };
+        let mut f = FlowSnapshot {
+            protocol: 1,
+            src: ep("10.0.0.1", None),
+            dst: ep("10.0.0.2", None),
+            state: FlowState::Watch,
+            direction: FlowDirection::I,
+            frames: 7,
+            bytes: 0,
+            role: FlowRole::Initiator,
+            timeout: 30,
+        };
+        let icmp = flow_line(&f);
+        f.protocol = 6;
+        f.src.port = Some(1);
+        f.dst.port = Some(2);
+        let tcp = flow_line(&f);
+        assert_eq!(icmp.len(), tcp.len());
+        assert_eq!(
+            icmp,
+            "ICMP          10.0.0.1       ->       10.0.0.2       Watch    I               7"
+        );
+        assert_eq!(flags_label(0x200000), "0x200000");
+    }
+}
