@@ -2,6 +2,7 @@
 
 mod wire {
     mod frames;
+    mod gen;
     mod naive;
 
     mod golden_parse;

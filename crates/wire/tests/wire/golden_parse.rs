@@ -13,14 +13,24 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn key(src: &str, dst: &str, sp: u16, dp: u16, proto: u8) -> FlowKey {
-    FlowKey { src: ip(src), dst: ip(dst), src_port: sp, dst_port: dp, proto }
+    FlowKey {
+        src: ip(src),
+        dst: ip(dst),
+        src_port: sp,
+        dst_port: dp,
+        proto,
+    }
 }
 
 /// The defaults of an untagged, unfragmented packet; tests override what differs.
 fn base(version: IpVersion, key: FlowKey, l4: L4) -> Parsed {
     Parsed {
         vlan: None,
-        ethertype: if version == IpVersion::V4 { 0x0800 } else { 0x86dd },
+        ethertype: if version == IpVersion::V4 {
+            0x0800
+        } else {
+            0x86dd
+        },
         l3_offset: 14,
         l4_offset: if version == IpVersion::V4 { 34 } else { 54 },
         payload_offset: 0,
@@ -50,7 +60,12 @@ fn tcp_syn_v4() {
         ..base(
             IpVersion::V4,
             key("10.0.0.2", "203.0.113.2", 40000, 80, 6),
-            L4::Tcp { flags: 0x02, seq: 0x1122_3344, ack: 0, window: 64240 },
+            L4::Tcp {
+                flags: 0x02,
+                seq: 0x1122_3344,
+                ack: 0,
+                window: 64240,
+            },
         )
     };
     check("TCP_SYN_V4", &TCP_SYN_V4, want);
@@ -65,7 +80,11 @@ fn ipv4_options_udp_padded() {
         ip_len: 36,
         ttl: 1,
         has_ip_options: true,
-        ..base(IpVersion::V4, key("10.0.0.2", "10.0.0.1", 5353, 53, 17), L4::Udp)
+        ..base(
+            IpVersion::V4,
+            key("10.0.0.2", "10.0.0.1", 5353, 53, 17),
+            L4::Udp,
+        )
     };
     assert_eq!(UDP_OPTS_V4.len(), 60, "padding beyond the IP packet");
     check("UDP_OPTS_V4", &UDP_OPTS_V4, want);
@@ -80,7 +99,11 @@ fn vlan_udp_v4() {
         payload_offset: 46,
         payload_len: 8,
         ip_len: 36,
-        ..base(IpVersion::V4, key("192.0.2.10", "198.51.100.20", 1024, 4500, 17), L4::Udp)
+        ..base(
+            IpVersion::V4,
+            key("192.0.2.10", "198.51.100.20", 1024, 4500, 17),
+            L4::Udp,
+        )
     };
     check("VLAN_UDP_V4", &VLAN_UDP_V4, want);
 }
@@ -93,7 +116,11 @@ fn ipv6_hop_by_hop_fragment_udp() {
         payload_len: 16,
         ip_len: 80,
         fragment: Fragment::First { id: 0x1234_5678 },
-        ..base(IpVersion::V6, key("2001:db8::1", "2001:db8::2", 5000, 6000, 17), L4::Udp)
+        ..base(
+            IpVersion::V6,
+            key("2001:db8::1", "2001:db8::2", 5000, 6000, 17),
+            L4::Udp,
+        )
     };
     check("V6_HBH_FRAG_UDP", &V6_HBH_FRAG_UDP, want);
 }
@@ -108,7 +135,12 @@ fn tcp_v6() {
         ..base(
             IpVersion::V6,
             key("2001:db8:1::10", "2001:db8:2::20", 443, 51000, 6),
-            L4::Tcp { flags: 0x18, seq: 1000, ack: 2000, window: 512 },
+            L4::Tcp {
+                flags: 0x18,
+                seq: 1000,
+                ack: 2000,
+                window: 512,
+            },
         )
     };
     check("TCP_V6", &TCP_V6, want);
@@ -123,13 +155,21 @@ fn icmp_echo_v4_request_and_reply() {
         ..base(
             IpVersion::V4,
             key("10.0.0.2", "203.0.113.2", 0x1234, 0, 1),
-            L4::IcmpQuery { icmp_type: 8, code: 0, id: 0x1234 },
+            L4::IcmpQuery {
+                icmp_type: 8,
+                code: 0,
+                id: 0x1234,
+            },
         )
     };
     check("ECHO_REQ_V4", &ECHO_REQ_V4, req);
     let rep = Parsed {
         key: key("203.0.113.2", "10.0.0.2", 0, 0x1234, 1),
-        l4: L4::IcmpQuery { icmp_type: 0, code: 0, id: 0x1234 },
+        l4: L4::IcmpQuery {
+            icmp_type: 0,
+            code: 0,
+            id: 0x1234,
+        },
         ..req
     };
     check("ECHO_REPLY_V4", &ECHO_REPLY_V4, rep);
@@ -145,7 +185,11 @@ fn icmpv6_echo() {
         ..base(
             IpVersion::V6,
             key("2001:db8::1", "2001:db8::2", 0xbeef, 0, 58),
-            L4::IcmpQuery { icmp_type: 128, code: 0, id: 0xbeef },
+            L4::IcmpQuery {
+                icmp_type: 128,
+                code: 0,
+                id: 0xbeef,
+            },
         )
     };
     check("ECHO_REQ_V6", &ECHO_REQ_V6, want);
@@ -166,7 +210,11 @@ fn icmp_unreachable_quoting_udp() {
         ..base(
             IpVersion::V4,
             key("198.51.100.1", "203.0.113.130", 0, 0, 1),
-            L4::IcmpError { icmp_type: 3, code: 3, inner },
+            L4::IcmpError {
+                icmp_type: 3,
+                code: 3,
+                inner,
+            },
         )
     };
     check("UNREACH_UDP_V4", &UNREACH_UDP_V4, want);
@@ -187,7 +235,11 @@ fn icmp_time_exceeded_quoting_8_bytes_of_tcp() {
         ..base(
             IpVersion::V4,
             key("192.0.2.1", "203.0.113.130", 0, 0, 1),
-            L4::IcmpError { icmp_type: 11, code: 0, inner },
+            L4::IcmpError {
+                icmp_type: 11,
+                code: 0,
+                inner,
+            },
         )
     };
     check("TIMEX_TCP8_V4", &TIMEX_TCP8_V4, want);
@@ -208,7 +260,11 @@ fn icmp_time_exceeded_quoting_echo() {
         ..base(
             IpVersion::V4,
             key("192.0.2.1", "203.0.113.130", 0, 0, 1),
-            L4::IcmpError { icmp_type: 11, code: 0, inner },
+            L4::IcmpError {
+                icmp_type: 11,
+                code: 0,
+                inner,
+            },
         )
     };
     check("TIMEX_ECHO_V4", &TIMEX_ECHO_V4, want);
@@ -229,7 +285,11 @@ fn icmpv6_admin_prohibited_quoting_tcp() {
         ..base(
             IpVersion::V6,
             key("2001:db8:9::1", "2001:db8:ffff::1", 0, 0, 58),
-            L4::IcmpError { icmp_type: 1, code: 1, inner },
+            L4::IcmpError {
+                icmp_type: 1,
+                code: 1,
+                inner,
+            },
         )
     };
     check("UNREACH6_TCP", &UNREACH6_TCP, want);
@@ -244,7 +304,11 @@ fn gre_v0_with_checksum_and_key() {
         ..base(
             IpVersion::V4,
             key("10.0.0.2", "203.0.113.2", 0, 0, 47),
-            L4::Gre { version: 0, protocol: 0x0800, key: Some(0xabcd) },
+            L4::Gre {
+                version: 0,
+                protocol: 0x0800,
+                key: Some(0xabcd),
+            },
         )
     };
     check("GRE0_CK", &GRE0_CK, want);
@@ -259,7 +323,11 @@ fn gre_v1_pptp() {
         ..base(
             IpVersion::V4,
             key("10.0.0.2", "203.0.113.2", 0, 0, 47),
-            L4::Gre { version: 1, protocol: 0x880b, key: Some(0x0004_4000) },
+            L4::Gre {
+                version: 1,
+                protocol: 0x880b,
+                key: Some(0x0004_4000),
+            },
         )
     };
     check("GRE1_PPTP", &GRE1_PPTP, want);
@@ -272,7 +340,11 @@ fn later_fragment_has_no_l4() {
         payload_len: 16,
         ip_len: 36,
         fragment: Fragment::Later { id: 0x0abc },
-        ..base(IpVersion::V4, key("10.0.0.2", "203.0.113.2", 0, 0, 17), L4::Other)
+        ..base(
+            IpVersion::V4,
+            key("10.0.0.2", "203.0.113.2", 0, 0, 17),
+            L4::Other,
+        )
     };
     check("LATER_FRAG_V4", &LATER_FRAG_V4, want);
 }
@@ -283,7 +355,11 @@ fn udp_without_checksum() {
         payload_offset: 42,
         payload_len: 6,
         ip_len: 34,
-        ..base(IpVersion::V4, key("10.0.0.2", "203.0.113.2", 1111, 2222, 17), L4::Udp)
+        ..base(
+            IpVersion::V4,
+            key("10.0.0.2", "203.0.113.2", 1111, 2222, 17),
+            L4::Udp,
+        )
     };
     check("UDP0_V4", &UDP0_V4, want);
 }
@@ -317,7 +393,10 @@ fn errors_and_their_classes() {
     let mut f = TCP_SYN_V4;
     f[24] ^= 0x01;
     let e = err(&f);
-    assert_eq!((e, e.class(), e.reason()), (WireError::IpChecksum, ErrorClass::Ip, "IP header checksum"));
+    assert_eq!(
+        (e, e.class(), e.reason()),
+        (WireError::IpChecksum, ErrorClass::Ip, "IP header checksum")
+    );
 
     // Version mismatch with the ethertype.
     let mut f = TCP_SYN_V4;
@@ -327,7 +406,10 @@ fn errors_and_their_classes() {
 
     // Frame shorter than the IP total length.
     let e = err(&TCP_SYN_V4[..57]);
-    assert_eq!((e, e.reason()), (WireError::IpTotalLength, "IP total length"));
+    assert_eq!(
+        (e, e.reason()),
+        (WireError::IpTotalLength, "IP total length")
+    );
 
     // Truncated IP header.
     assert_eq!(err(&TCP_SYN_V4[..30]), WireError::IpTruncated);
@@ -337,21 +419,37 @@ fn errors_and_their_classes() {
     let mut f = TCP_SYN_V4;
     f[46] = 0x70;
     let e = err(&f);
-    assert_eq!((e, e.class(), e.reason()), (WireError::TcpHeaderLength, ErrorClass::Tcp, "TCP header length check failed"));
+    assert_eq!(
+        (e, e.class(), e.reason()),
+        (
+            WireError::TcpHeaderLength,
+            ErrorClass::Tcp,
+            "TCP header length check failed"
+        )
+    );
 
     // TCP port zero (IP header unchanged, so its checksum still verifies).
     let mut f = TCP_SYN_V4;
     f[34] = 0;
     f[35] = 0;
     let e = err(&f);
-    assert_eq!((e, e.reason()), (WireError::TcpPortZero, "TCP source or destination port zero"));
+    assert_eq!(
+        (e, e.reason()),
+        (
+            WireError::TcpPortZero,
+            "TCP source or destination port zero"
+        )
+    );
 
     // UDP port zero.
     let mut f = UDP0_V4;
     f[36] = 0;
     f[37] = 0;
     let e = err(&f);
-    assert_eq!((e, e.class(), e.reason()), (WireError::UdpPortZero, ErrorClass::Udp, "UDP port zero"));
+    assert_eq!(
+        (e, e.class(), e.reason()),
+        (WireError::UdpPortZero, ErrorClass::Udp, "UDP port zero")
+    );
 
     // UDP length beyond the IP payload.
     let mut f = UDP0_V4;
@@ -387,7 +485,10 @@ fn errors_and_their_classes() {
     f[20] = 60; // fixed header -> destination options
     f[54] = 0; // destination options -> hop-by-hop
     let e = err(&f);
-    assert_eq!((e, e.class()), (WireError::Ipv6ExtensionHeader, ErrorClass::Ip));
+    assert_eq!(
+        (e, e.class()),
+        (WireError::Ipv6ExtensionHeader, ErrorClass::Ip)
+    );
 
     // GRE version 2.
     let mut f = GRE1_PPTP;

@@ -33,13 +33,19 @@ const CASES: &[Case] = &[
     Case {
         name: "v4 TCP source NAPT",
         input: &TCP_SYN_V4,
-        ops: &[|f, p| set_src_addr(f, p, ip("203.0.113.130")), |f, p| set_src_port(f, p, 1024)],
+        ops: &[
+            |f, p| set_src_addr(f, p, ip("203.0.113.130")),
+            |f, p| set_src_port(f, p, 1024),
+        ],
         want: &TCP_SYN_V4_SNAT,
     },
     Case {
         name: "v4 TCP reverse NAPT",
         input: &TCP_SYN_V4_SNAT,
-        ops: &[|f, p| set_src_port(f, p, 40000), |f, p| set_src_addr(f, p, ip("10.0.0.2"))],
+        ops: &[
+            |f, p| set_src_port(f, p, 40000),
+            |f, p| set_src_addr(f, p, ip("10.0.0.2")),
+        ],
         want: &TCP_SYN_V4,
     },
     Case {
@@ -51,7 +57,10 @@ const CASES: &[Case] = &[
     Case {
         name: "802.1Q UDP destination NAT",
         input: &VLAN_UDP_V4,
-        ops: &[|f, p| set_dst_addr(f, p, ip("10.1.1.1")), |f, p| set_dst_port(f, p, 8080)],
+        ops: &[
+            |f, p| set_dst_addr(f, p, ip("10.1.1.1")),
+            |f, p| set_dst_port(f, p, 8080),
+        ],
         want: &VLAN_UDP_V4_DNAT,
     },
     Case {
@@ -69,19 +78,28 @@ const CASES: &[Case] = &[
     Case {
         name: "v6 TCP source NAPT",
         input: &TCP_V6,
-        ops: &[|f, p| set_src_addr(f, p, ip("2001:db8:ffff::1")), |f, p| set_src_port(f, p, 2000)],
+        ops: &[
+            |f, p| set_src_addr(f, p, ip("2001:db8:ffff::1")),
+            |f, p| set_src_port(f, p, 2000),
+        ],
         want: &TCP_V6_SNAT,
     },
     Case {
         name: "v4 echo NAT (ICMP checksum untouched by the address)",
         input: &ECHO_REQ_V4,
-        ops: &[|f, p| set_src_addr(f, p, ip("203.0.113.131")), |f, p| set_icmp_query_id(f, p, 0x4321)],
+        ops: &[
+            |f, p| set_src_addr(f, p, ip("203.0.113.131")),
+            |f, p| set_icmp_query_id(f, p, 0x4321),
+        ],
         want: &ECHO_REQ_V4_SNAT,
     },
     Case {
         name: "v6 echo NAT (ICMPv6 pseudo header)",
         input: &ECHO_REQ_V6,
-        ops: &[|f, p| set_src_addr(f, p, ip("2001:db8:ffff::9")), |f, p| set_icmp_query_id(f, p, 0x0101)],
+        ops: &[
+            |f, p| set_src_addr(f, p, ip("2001:db8:ffff::9")),
+            |f, p| set_icmp_query_id(f, p, 0x0101),
+        ],
         want: &ECHO_REQ_V6_SNAT,
     },
     Case {
@@ -151,7 +169,10 @@ const CASES: &[Case] = &[
     Case {
         name: "GRE v0 key and address (GRE checksum has no pseudo header)",
         input: &GRE0_CK,
-        ops: &[|f, p| set_gre_key(f, p, 0x1111_2222), |f, p| set_src_addr(f, p, ip("203.0.113.130"))],
+        ops: &[
+            |f, p| set_gre_key(f, p, 0x1111_2222),
+            |f, p| set_src_addr(f, p, ip("203.0.113.130")),
+        ],
         want: &GRE0_CK_NAT,
     },
     Case {
@@ -176,7 +197,11 @@ fn rewrite_table() {
         // Checksums from scratch (also proves the golden frame is consistent).
         let verified = naive::verify_frame(&f).unwrap_or_else(|e| panic!("{}: {e}", c.name));
         // IPv6 fragments carry no verifiable checksum (see the dedicated test below).
-        assert!(!verified.is_empty() || p.fragment != mspic_wire::Fragment::None, "{}", c.name);
+        assert!(
+            !verified.is_empty() || p.fragment != mspic_wire::Fragment::None,
+            "{}",
+            c.name
+        );
         let p2 = parse_frame(&f).unwrap();
         assert!(l4_checksum_ok(&f, &p2), "{}", c.name);
         // Offsets are unchanged by rewrites.
@@ -193,7 +218,10 @@ fn rewrite_table() {
 fn quoted_checksums_verified_where_present() {
     // The full UDP datagram is quoted: its checksum is checked from scratch too.
     let v = naive::verify_frame(&UNREACH_UDP_V4_NAT).unwrap();
-    assert!(v.contains(&"quoted ipv4") && v.contains(&"quoted udp"), "{v:?}");
+    assert!(
+        v.contains(&"quoted ipv4") && v.contains(&"quoted udp"),
+        "{v:?}"
+    );
     let v = naive::verify_frame(&UNREACH6_TCP_NAT).unwrap();
     assert!(v.contains(&"quoted tcp"), "{v:?}");
     let v = naive::verify_frame(&TIMEX_ECHO_V4_NAT).unwrap();
@@ -211,7 +239,10 @@ fn rewrite_errors_leave_frame_alone() {
     // Wrong family.
     let mut f = TCP_SYN_V4.to_vec();
     let p = parse_frame(&f).unwrap();
-    assert_eq!(set_src_addr(&mut f, &p, ip("::1")), Err(WireError::FamilyMismatch));
+    assert_eq!(
+        set_src_addr(&mut f, &p, ip("::1")),
+        Err(WireError::FamilyMismatch)
+    );
     assert_eq!(f, TCP_SYN_V4);
 
     // No ports: GRE, ICMP, later fragments.
@@ -225,20 +256,32 @@ fn rewrite_errors_leave_frame_alone() {
     // Not an ICMP query / error.
     let mut f = TCP_SYN_V4.to_vec();
     let p = parse_frame(&f).unwrap();
-    assert_eq!(set_icmp_query_id(&mut f, &p, 1), Err(WireError::NotIcmpQuery));
-    assert_eq!(set_inner_src_addr(&mut f, &p, ip("1.2.3.4")), Err(WireError::NotIcmpError));
+    assert_eq!(
+        set_icmp_query_id(&mut f, &p, 1),
+        Err(WireError::NotIcmpQuery)
+    );
+    assert_eq!(
+        set_inner_src_addr(&mut f, &p, ip("1.2.3.4")),
+        Err(WireError::NotIcmpError)
+    );
     assert_eq!(set_gre_key(&mut f, &p, 1), Err(WireError::NoGreField));
 
     // Inner ICMP id on an error quoting UDP.
     let mut f = UNREACH_UDP_V4.to_vec();
     let p = parse_frame(&f).unwrap();
-    assert_eq!(set_inner_icmp_id(&mut f, &p, 1), Err(WireError::NotIcmpQuery));
+    assert_eq!(
+        set_inner_icmp_id(&mut f, &p, 1),
+        Err(WireError::NotIcmpQuery)
+    );
 
     // A Parsed that does not match the frame: error, no panic.
     let p = parse_frame(&TCP_V6).unwrap();
     let mut short = TCP_SYN_V4.to_vec();
     assert_eq!(set_src_port(&mut short, &p, 1), Err(WireError::OutOfBounds));
-    assert_eq!(set_src_addr(&mut short, &p, ip("::1")), Err(WireError::OutOfBounds));
+    assert_eq!(
+        set_src_addr(&mut short, &p, ip("::1")),
+        Err(WireError::OutOfBounds)
+    );
 }
 
 #[test]
@@ -251,7 +294,10 @@ fn key_is_stale_after_rewrite_but_offsets_hold() {
     set_dst_port(&mut f, &p, 8080).unwrap();
     let p2 = parse_frame(&f).unwrap();
     assert_eq!(p.key.src, ip("10.0.0.2"));
-    assert_eq!((p2.key.src, p2.key.src_port, p2.key.dst_port), (ip("203.0.113.130"), 1024, 8080));
+    assert_eq!(
+        (p2.key.src, p2.key.src_port, p2.key.dst_port),
+        (ip("203.0.113.130"), 1024, 8080)
+    );
     naive::verify_frame(&f).unwrap();
 }
 

@@ -53,7 +53,10 @@ fn verify_ip(ip: &[u8], done: &mut Vec<&'static str>, quoted: bool) -> Result<()
     let (proto, hl, total, frag, pseudo_addrs) = if v4 {
         let hl = usize::from(ip[0] & 15) * 4;
         if !ok(&[&ip[..hl]]) {
-            return Err(format!("{}IPv4 header checksum", if quoted { "quoted " } else { "" }));
+            return Err(format!(
+                "{}IPv4 header checksum",
+                if quoted { "quoted " } else { "" }
+            ));
         }
         done.push(if quoted { "quoted ipv4" } else { "ipv4" });
         let frag = be16(ip, 6) & 0x3fff != 0;
@@ -108,7 +111,11 @@ fn verify_ip(ip: &[u8], done: &mut Vec<&'static str>, quoted: bool) -> Result<()
                 if !v4 {
                     return Err(format!("{pre}UDP over IPv6 with checksum 0"));
                 }
-                done.push(if quoted { "quoted udp (none)" } else { "udp (none)" });
+                done.push(if quoted {
+                    "quoted udp (none)"
+                } else {
+                    "udp (none)"
+                });
             } else {
                 if !ok(&[&pseudo(17, ulen), &l4[..ulen]]) {
                     return Err(format!("{pre}UDP checksum"));
@@ -134,13 +141,11 @@ fn verify_ip(ip: &[u8], done: &mut Vec<&'static str>, quoted: bool) -> Result<()
                 verify_ip(&l4[8..], done, true)?;
             }
         }
-        (47, _) => {
-            if be16(l4, 0) & 0x8000 != 0 {
-                if !ok(&[l4]) {
-                    return Err(format!("{pre}GRE checksum"));
-                }
-                done.push("gre");
+        (47, _) if be16(l4, 0) & 0x8000 != 0 => {
+            if !ok(&[l4]) {
+                return Err(format!("{pre}GRE checksum"));
             }
+            done.push("gre");
         }
         _ => {}
     }
@@ -152,7 +157,11 @@ pub fn assert_frames_eq(name: &str, got: &[u8], want: &[u8]) {
     if got == want {
         return;
     }
-    let mut msg = format!("{name}: frames differ (got {} bytes, want {})\n", got.len(), want.len());
+    let mut msg = format!(
+        "{name}: frames differ (got {} bytes, want {})\n",
+        got.len(),
+        want.len()
+    );
     for i in 0..got.len().max(want.len()) {
         let g = got.get(i);
         let w = want.get(i);
