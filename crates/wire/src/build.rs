@@ -197,6 +197,9 @@ fn ip_header_len(v: IpVersion) -> usize {
 /// multicast/broadcast address (RFC 1122 §4.2.3.10) or from an address that is not a
 /// unique host. Returns the frame length written to `out`.
 pub fn tcp_rst(frame: &[u8], p: &Parsed, out: &mut [u8]) -> Result<usize, WireError> {
+    if !p.fits(frame) {
+        return Err(WireError::OutOfBounds);
+    }
     let L4::Tcp {
         flags, seq, ack, ..
     } = p.l4
@@ -278,6 +281,9 @@ pub fn icmp_error(
     src: IpAddr,
     out: &mut [u8],
 ) -> Result<usize, WireError> {
+    if !p.fits(frame) {
+        return Err(WireError::OutOfBounds);
+    }
     if p.is_later_fragment() {
         return Err(no_reply(NoReplyReason::NonFirstFragment));
     }

@@ -14,6 +14,22 @@
 //! - [`rewrite`]: NAT address/port/id rewrites, TTL decrement, MAC rewrite, ICMP error
 //!   payload translation (RFC 5508);
 //! - [`build`]: TCP RST and ICMP error replies.
+//!
+//! ```
+//! use mspic_wire::{parse_frame, rewrite, WireError, L4};
+//!
+//! /// Source NAPT of one TCP/UDP frame, in place.
+//! fn snat(frame: &mut [u8]) -> Result<(), WireError> {
+//!     let p = parse_frame(frame)?;
+//!     if let L4::Tcp { .. } | L4::Udp = p.l4 {
+//!         rewrite::set_src_addr(frame, &p, "203.0.113.130".parse().unwrap())?;
+//!         rewrite::set_src_port(frame, &p, 1024)?;
+//!     }
+//!     rewrite::decrement_ttl(frame, &p)?;
+//!     Ok(())
+//! }
+//! # let _ = snat;
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

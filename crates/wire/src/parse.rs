@@ -154,7 +154,26 @@ pub struct Parsed {
 impl Parsed {
     /// Offset just past the IP packet (where Ethernet padding starts).
     pub fn ip_end(&self) -> usize {
-        self.l3_offset + self.ip_len
+        self.l3_offset.saturating_add(self.ip_len)
+    }
+
+    /// True if the offsets are consistent with each other and with `frame`:
+    /// `l3_offset <= l4_offset <= ip_end() <= frame.len()`, and the same for an ICMP
+    /// error's embedded packet. Always true for the frame this was parsed from; rewrite
+    /// and build functions check it so that a mismatched `Parsed` cannot make them index
+    /// out of bounds or overflow.
+    pub fn fits(&self, frame: &[u8]) -> bool {
+        let end = self.ip_end();
+        let outer = self.l3_offset <= self.l4_offset && self.l4_offset <= end && end <= frame.len();
+        let inner = match &self.l4 {
+            L4::IcmpError { inner, .. } => {
+                self.l4_offset <= inner.l3_offset
+                    && inner.l3_offset <= inner.l4_offset
+                    && inner.l4_offset <= end
+            }
+            _ => true,
+        };
+        outer && inner
     }
 
     /// True for a fragment with nonzero offset (no L4 header in this packet).
@@ -539,6 +558,9 @@ pub(crate) fn pseudo_sum(src: IpAddr, dst: IpAddr, proto: u8, len: usize) -> Opt
 pub fn l4_checksum_ok(frame: &[u8], p: &Parsed) -> bool {
     if p.fragment != Fragment::None {
         return true;
+    }
+    if !p.fits(frame) {
+        return false;
     }
     let Some(data) = frame.get(p.l4_offset..p.ip_end()) else {
         return false;

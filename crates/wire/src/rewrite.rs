@@ -112,10 +112,11 @@ fn pseudo_csum(p: &Parsed) -> Option<(usize, Csum)> {
 }
 
 fn check_frame(frame: &[u8], p: &Parsed) -> Result<(), WireError> {
-    if frame.len() < p.ip_end() || p.l4_offset > p.ip_end() {
-        return Err(WireError::OutOfBounds);
+    if p.fits(frame) {
+        Ok(())
+    } else {
+        Err(WireError::OutOfBounds)
     }
-    Ok(())
 }
 
 #[derive(Clone, Copy)]
@@ -208,6 +209,7 @@ pub fn set_icmp_query_id(frame: &mut [u8], p: &Parsed, id: u16) -> Result<(), Wi
 /// caller then sends time exceeded). IPv4: the header checksum is fixed incrementally
 /// over the TTL/protocol word; IPv6 has no header checksum.
 pub fn decrement_ttl(frame: &mut [u8], p: &Parsed) -> Result<u8, WireError> {
+    check_frame(frame, p)?;
     let off = match p.version {
         IpVersion::V4 => p.l3_offset + 8,
         IpVersion::V6 => p.l3_offset + 7,

@@ -312,6 +312,26 @@ proptest! {
     }
 
     #[test]
+    fn mismatched_parsed_never_panics(
+        which in 0..GOLDEN.len(),
+        other in 0..GOLDEN.len(),
+        offs in proptest::collection::vec(
+            prop_oneof![0usize..200, any::<usize>(), Just(usize::MAX)], 6),
+    ) {
+        // A Parsed from one frame used on another, with offsets scrambled.
+        let mut p = parse_frame(GOLDEN[which]).unwrap();
+        p.l3_offset = offs[0];
+        p.l4_offset = offs[1];
+        p.payload_offset = offs[2];
+        p.ip_len = offs[3];
+        if let L4::IcmpError { inner, .. } = &mut p.l4 {
+            inner.l3_offset = offs[4];
+            inner.l4_offset = offs[5];
+        }
+        exercise(GOLDEN[other], &p);
+    }
+
+    #[test]
     fn symmetric_hash_is_symmetric(
         (src, dst) in prop_oneof![addr_pair(), (v4(), v6())],
         sp in any::<u16>(),
