@@ -1,6 +1,7 @@
 //! Integration tests of mspic-wire: one test binary, its modules under `tests/wire/`.
 
 mod wire {
+    #[rustfmt::skip]
     mod frames;
     mod gen;
     mod naive;
