@@ -414,13 +414,11 @@ fn parse_l4(frame: &[u8], l3: &L3, ip_end: usize) -> Result<L4Info, WireError> {
             };
         }
         proto::SCTP => {
-            // RFC 9260 §3.1: ports, verification tag, CRC32c.
-            let (Some(sp), Some(dp)) = (be16(data, 0), be16(data, 2)) else {
+            // RFC 9260 §3.1 common header: ports, verification tag, CRC32c.
+            let (Some(sp), Some(dp), true) = (be16(data, 0), be16(data, 2), data.len() >= 12)
+            else {
                 return Err(WireError::SctpTruncated);
             };
-            if data.len() < 12 {
-                return Err(WireError::SctpTruncated);
-            }
             info.src_port = sp;
             info.dst_port = dp;
             info.header_len = 12;

@@ -522,3 +522,128 @@ fn checksum_helper_detects_corruption() {
     f[49] ^= 1;
     assert!(!l4_checksum_ok(&f, &p));
 }
+
+/// Ethernet + IPv4 (10.0.0.2 -> 10.0.0.1) around `payload`, with a valid header checksum.
+fn raw_v4(proto: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+    let total = (20 + payload.len()) as u16;
+    f.extend_from_slice(&[
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        1,
+        0,
+        0,
+        64,
+        proto,
+        0,
+        0,
+    ]);
+    f.extend_from_slice(&[10, 0, 0, 2, 10, 0, 0, 1]);
+    f.extend_from_slice(payload);
+    refill_ipv4(&mut f, 14);
+    f
+}
+
+/// Ethernet + IPv6 (2001:db8::1 -> 2001:db8::2) with next header `nh` around `payload`.
+fn raw_v6(nh: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x86, 0xdd];
+    let len = payload.len() as u16;
+    f.extend_from_slice(&[0x60, 0, 0, 0, (len >> 8) as u8, len as u8, nh, 64]);
+    f.extend_from_slice(
+        &"2001:db8::1"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets(),
+    );
+    f.extend_from_slice(
+        &"2001:db8::2"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets(),
+    );
+    f.extend_from_slice(payload);
+    f
+}
+
+#[test]
+fn sctp_ports_in_key() {
+    let sctp = [
+        0x0b, 0x59, 0x0b, 0x5a, 0, 0, 0, 1, 0xde, 0xad, 0xbe, 0xef, 1, 0, 0, 4,
+    ];
+    let p = parse_frame(&raw_v4(132, &sctp)).unwrap();
+    assert_eq!(p.key, key("10.0.0.2", "10.0.0.1", 2905, 2906, 132));
+    assert_eq!((p.l4, p.payload_offset, p.payload_len), (L4::Other, 46, 4));
+    assert_eq!(
+        parse_frame(&raw_v4(132, &sctp[..11])).unwrap_err(),
+        WireError::SctpTruncated
+    );
+    // Neither TCP nor UDP: port rewrites refuse (CRC32c cannot be updated incrementally).
+    let mut f = raw_v4(132, &sctp);
+    let p = parse_frame(&f).unwrap();
+    assert_eq!(
+        mspic_wire::rewrite::set_src_port(&mut f, &p, 1),
+        Err(WireError::NoPorts)
+    );
+}
+
+#[test]
+fn esp_and_other_protocols_are_three_tuples() {
+    let p = parse_frame(&raw_v4(50, &[0, 0, 1, 0, 0, 0, 0, 1])).unwrap();
+    assert_eq!(
+        (p.key.src_port, p.key.dst_port, p.key.proto, p.l4),
+        (0, 0, 50, L4::Other)
+    );
+    // IPv6: destination options, then ESP stops the walk.
+    let mut pl = vec![50, 0, 1, 4, 0, 0, 0, 0];
+    pl.extend_from_slice(&[0, 0, 1, 0, 0, 0, 0, 1]);
+    let p = parse_frame(&raw_v6(60, &pl)).unwrap();
+    assert_eq!((p.key.proto, p.l4_offset, p.l4), (50, 62, L4::Other));
+    // IPv6 no next header.
+    let p = parse_frame(&raw_v6(59, &[])).unwrap();
+    assert_eq!((p.key.proto, p.l4_offset, p.payload_len), (59, 54, 0));
+    // AH (length in 4-byte units, RFC 4302) then UDP.
+    let mut pl = vec![
+        17, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    pl.extend_from_slice(&[0x30, 0x39, 0x00, 0x35, 0, 8, 0, 0]);
+    let p = parse_frame(&raw_v6(51, &pl)).unwrap();
+    assert_eq!(
+        (p.key.proto, p.key.src_port, p.key.dst_port, p.l4_offset),
+        (17, 12345, 53, 78)
+    );
+}
+
+#[test]
+fn ipv6_fragments() {
+    // Non-first fragment: the walk stops after the fragment header.
+    let mut pl = vec![6, 0, 0x05, 0xa8, 0, 0, 0, 9]; // offset 181*8, no M, id 9
+    pl.extend_from_slice(&[1; 16]);
+    let p = parse_frame(&raw_v6(44, &pl)).unwrap();
+    assert_eq!(p.fragment, Fragment::Later { id: 9 });
+    assert_eq!(
+        (
+            p.key.proto,
+            p.key.src_port,
+            p.l4,
+            p.l4_offset,
+            p.payload_len
+        ),
+        (6, 0, L4::Other, 62, 16)
+    );
+    // Atomic fragment (offset 0, no M; RFC 6946): not a fragment, L4 parsed.
+    let mut pl = vec![17, 0, 0, 0, 0, 0, 0, 10];
+    pl.extend_from_slice(&[0x30, 0x39, 0x00, 0x35, 0, 8, 0, 0]);
+    let p = parse_frame(&raw_v6(44, &pl)).unwrap();
+    assert_eq!(p.fragment, Fragment::None);
+    assert_eq!((p.key.src_port, p.key.dst_port, p.l4), (12345, 53, L4::Udp));
+    // IPv4 first fragment of a UDP datagram: UDP length beyond this fragment is fine.
+    let mut f = raw_v4(17, &[0x30, 0x39, 0x00, 0x35, 0x05, 0xdc, 0, 0, 1, 2, 3, 4]);
+    f[20] = 0x20; // MF
+    refill_ipv4(&mut f, 14);
+    let p = parse_frame(&f).unwrap();
+    assert_eq!(p.fragment, Fragment::First { id: 1 });
+    assert_eq!((p.key.src_port, p.payload_len), (12345, 4));
+}
