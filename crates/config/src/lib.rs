@@ -2,6 +2,55 @@
 //!
 //! Sans-IO: the caller reads the file and passes its text and name; errors carry
 //! `file:line:col`, the offending token and what was expected.
+//!
+//! # Syntax
+//!
+//! - Hierarchical: `interfaces { ge-0/0/0 { unit 0 { family inet { address 10.0.0.1/24; } } } }`,
+//!   with `[ a b ]` lists, quoted strings, `#` and `/* */` comments (annotations),
+//!   `inactive:` (the statement is skipped), `protect:`/`replace:` (accepted).
+//! - `set` lines: `set services nat pool public address 203.0.113.128/25`, with `[ a b ]`
+//!   lists, `#` comments, `deactivate …` (the statement is inactive), `activate …` and
+//!   `delete …`.
+//! - Both may be mixed in one file. Internally every statement becomes a *path* (the words of
+//!   its `set` line), so the two syntaxes cannot drift apart.
+//!
+//! A second block with the same name (`rule r { … }` twice) merges into the first, as on
+//! Junos; a leaf given two different values (`match-direction input` and `output`) is an
+//! error.
+//!
+//! # What is understood
+//!
+//! - `interfaces`: `ge-`/`xe-`/`et-`/`ae`/`lo0` (and other non-services) interfaces with
+//!   `unit N family inet|inet6 { address A/L; service { input|output { service-set S; } } }`;
+//!   `ms-F/P/P` with `services-options` (`inactivity-timeout`, `inactivity-tcp-timeout`,
+//!   `inactivity-non-tcp-timeout`, `open-timeout`, `close-timeout`, `session-limit maximum|rate`,
+//!   `tcp-tickles`) and `unit N { family inet|inet6; service-domain inside|outside; }`.
+//! - `routing-options static route P (next-hop A|IFL | discard | reject)`, and the same under
+//!   `rib inet6.0 static` for IPv6.
+//! - `services stateful-firewall rule|rule-set`, `services nat pool|rule|rule-set`,
+//!   `services service-set` (rules, rule sets, `interface-service`, `next-hop-service`,
+//!   `max-flows`).
+//! - `applications application|application-set`, plus the predefined `junos-*` applications
+//!   and sets ([`predefined`]).
+//! - `policy-options prefix-list`.
+//! - `emulator { interface NAME device NETDEV; workers N; queues N; }` (not Junos).
+//!
+//! # Not understood
+//!
+//! Top-level stanzas other than those (`system`, `chassis`, `protocols`, `firewall`, …) are
+//! ignored with one warning each. Inside the stanzas above, Junos statements that do not
+//! change what the emulator does to a packet, or whose absence is visible and harmless
+//! (`mtu`, `vlan-id`, service-set `syslog`, `ids-rules`, `ipsec-vpn-rules`, pool
+//! `secured-port-block-allocation`, …) are ignored with one warning each; `description` is
+//! accepted silently. Statements that would silently change packet behaviour if ignored
+//! (NAT64/NAT66/NAT-PT translation types, multi-term applications, `except` on a prefix
+//! list, several next-hops for one static route, IPv6 NAT pools) are errors. Unknown words
+//! are errors.
+//!
+//! # Printing
+//!
+//! [`display::braces`] and [`display::set`] print a `Config` back (like `show configuration`
+//! and `| display set`); the output parses to the same `Config`.
 
 mod build;
 pub mod display;
@@ -90,8 +139,8 @@ impl fmt::Display for ConfigErrors {
 /// syntax error (unbalanced braces, missing `;`, unterminated string) stops parsing, so it
 /// is reported alone.
 ///
-/// The two syntaxes of one configuration give equal `Config`s apart from the positions in
-/// `warnings`.
+/// The two syntaxes of one configuration give equal `Config`s (equality ignores the
+/// positions-bearing `warnings`).
 pub fn parse(text: &str, file: &str) -> Result<Config, ConfigErrors> {
     let loc = |p: lexer::Pos| Location {
         file: file.to_string(),

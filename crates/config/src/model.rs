@@ -10,7 +10,10 @@ use std::net::{IpAddr, Ipv4Addr};
 pub use crate::prefix::Prefix;
 
 /// A whole configuration after validation.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Equality compares what the configuration *does* and ignores `warnings`, whose positions
+/// differ between the braces and the `set` form of the same configuration.
+#[derive(Debug, Clone, Default)]
 pub struct Config {
     /// Physical/logical interfaces other than services interfaces (`ge-`, `xe-`, `et-`, `lo0`…).
     pub interfaces: Vec<Interface>,
@@ -34,6 +37,43 @@ pub struct Config {
     /// Non-fatal findings (ignored top-level stanzas, one each).
     pub warnings: Vec<crate::Diagnostic>,
 }
+
+impl PartialEq for Config {
+    fn eq(&self, other: &Self) -> bool {
+        // Destructured so that a new field cannot be forgotten here.
+        let Config {
+            interfaces,
+            service_interfaces,
+            static_routes,
+            applications,
+            application_sets,
+            prefix_lists,
+            sfw_rules,
+            sfw_rule_sets,
+            nat_pools,
+            nat_rules,
+            nat_rule_sets,
+            service_sets,
+            emulator,
+            warnings: _,
+        } = self;
+        *interfaces == other.interfaces
+            && *service_interfaces == other.service_interfaces
+            && *static_routes == other.static_routes
+            && *applications == other.applications
+            && *application_sets == other.application_sets
+            && *prefix_lists == other.prefix_lists
+            && *sfw_rules == other.sfw_rules
+            && *sfw_rule_sets == other.sfw_rule_sets
+            && *nat_pools == other.nat_pools
+            && *nat_rules == other.nat_rules
+            && *nat_rule_sets == other.nat_rule_sets
+            && *service_sets == other.service_sets
+            && *emulator == other.emulator
+    }
+}
+
+impl Eq for Config {}
 
 impl Config {
     pub fn interface(&self, name: &str) -> Option<&Interface> {

@@ -797,3 +797,16 @@ interfaces {{ ge-0/0/0 {{ mtu 9192; description \"x\"; unit 0 {{ vlan-id 5; fami
         ]
     );
 }
+
+#[test]
+fn forms_with_warnings_are_equal() {
+    let b = parse_ok(
+        "system { host-name x; }\ninterfaces { ge-0/0/0 { mtu 1500; unit 0; } }",
+        "b",
+    );
+    let s = parse_ok("set interfaces ge-0/0/0 unit 0\nset interfaces ge-0/0/0 mtu 1500\nset system host-name x\n", "s");
+    assert_eq!(b.warnings.len(), 2);
+    assert_eq!(s.warnings.len(), 2);
+    assert_ne!(b.warnings, s.warnings);
+    assert_eq!(b, s);
+}
