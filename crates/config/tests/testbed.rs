@@ -156,3 +156,34 @@ fn printers_round_trip_the_testbed() {
     );
     assert!(s.ends_with("set emulator interface ge-0/0/1 device pout\n"));
 }
+
+/// A router's whole configuration: the stanzas mspic does not implement load with warnings.
+#[test]
+fn real_router_config_loads_with_warnings() {
+    let c = parse_ok(include_str!("data/router.conf"), "router.conf");
+    let w: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
+    for line in &w {
+        eprintln!("{line}");
+    }
+    assert!(w.contains(
+        &"router.conf:11:1: warning: ignoring unsupported top-level stanza 'system'".to_string()
+    ));
+    assert!(c.sfw_rule("sfw-out").is_some());
+    assert_eq!(
+        c.nat_pool("cgn-pool").unwrap().port,
+        Some(PoolPort::Automatic { random: true })
+    );
+    assert_eq!(c.service_set("cgn").unwrap().max_flows, Some(2_000_000));
+    assert_eq!(
+        c.interface("ae0").unwrap().units[0]
+            .inet
+            .as_ref()
+            .unwrap()
+            .addresses
+            .len(),
+        1
+    );
+    assert_eq!(c.static_routes.len(), 2);
+    let printed = display::set(&c);
+    assert_eq!(parse_ok(&printed, "printed"), c);
+}
