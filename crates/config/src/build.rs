@@ -3129,3 +3129,79 @@ impl Builder {
         cfg
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports() {
+        assert_eq!(port_spec("21"), Ok(PortRange::single(21)));
+        assert_eq!(port_spec("ftp"), Ok(PortRange::single(21)));
+        assert_eq!(port_spec("domain"), Ok(PortRange::single(53)));
+        assert_eq!(
+            port_spec("0-65535"),
+            Ok(PortRange {
+                low: 0,
+                high: 65535
+            })
+        );
+        assert!(port_spec("65536").is_err());
+        assert!(port_spec("-5").is_err());
+        assert!(port_spec("5-").is_err());
+        assert!(port_spec("10-5").is_err());
+        assert!(port_spec("").is_err());
+    }
+
+    #[test]
+    fn protocols_and_timeouts() {
+        assert_eq!(protocol("ospf"), Ok(89));
+        assert_eq!(protocol("255"), Ok(255));
+        assert!(protocol("256").is_err());
+        assert_eq!(timeout("never"), Ok(Timeout::Never));
+        assert_eq!(timeout("4"), Ok(Timeout::Seconds(4)));
+        assert!(timeout("86401").is_err());
+        assert_eq!(rpc_program("100000-100003"), Ok((100000, 100003)));
+        assert!(rpc_program("5-4").is_err());
+    }
+
+    #[test]
+    fn uuids() {
+        assert_eq!(
+            uuid("E1AF8308-5D1F-11C9-91A4-08002B14A0FA").as_deref(),
+            Ok("e1af8308-5d1f-11c9-91a4-08002b14a0fa")
+        );
+        assert!(uuid("e1af83085d1f11c991a408002b14a0fa").is_ok());
+        assert!(uuid("e1af8308-5d1f-11c9-91a4").is_err());
+        assert!(uuid("g1af8308-5d1f-11c9-91a4-08002b14a0fa").is_err());
+    }
+
+    #[test]
+    fn interface_names() {
+        assert!(matches!(interface_kind("ms-1/1/0"), Ok(IfKind::Service)));
+        assert!(matches!(interface_kind("ge-0/0/0"), Ok(IfKind::Plain)));
+        assert!(matches!(interface_kind("xe-0/0/0:1"), Ok(IfKind::Plain)));
+        assert!(matches!(interface_kind("ae0"), Ok(IfKind::Plain)));
+        assert!(matches!(interface_kind("lo0"), Ok(IfKind::Plain)));
+        assert!(matches!(interface_kind("sp-0/0/0"), Ok(IfKind::Ignored)));
+        assert!(interface_kind("ge-0/0").is_err());
+        assert!(interface_kind("ms-1/1/0:1").is_err());
+        assert!(interface_kind("ge-0/0/0.1").is_err());
+        assert!(interface_kind("0ge").is_err());
+        assert_eq!(split_unit("ms-1/1/0.7"), Ok(("ms-1/1/0", Some(7))));
+        assert!(split_unit("ms-1/1/0.x").is_err());
+    }
+
+    #[test]
+    fn forbidden_pool_blocks() {
+        let a = |s: &str| u32::from(s.parse::<Ipv4Addr>().unwrap());
+        assert_eq!(pool_forbidden(a("1.2.3.4"), a("1.2.3.4")), None);
+        assert_eq!(
+            pool_forbidden(a("223.255.255.255"), a("223.255.255.255")),
+            None
+        );
+        assert!(pool_forbidden(a("126.0.0.0"), a("127.0.0.0")).is_some());
+        assert!(pool_forbidden(a("224.0.0.0"), a("224.0.0.0")).is_some());
+        assert!(pool_forbidden(0, 0).is_some());
+    }
+}
