@@ -2582,6 +2582,15 @@ impl Builder {
         let is_app = |n: &str| cfg.applications.iter().any(|a| a.name == n);
         let is_set = |n: &str| cfg.application_sets.iter().any(|a| a.name == n);
         for s in &self.app_sets {
+            if self.apps.iter().any(|a| a.name == s.name) {
+                d.error(
+                    s.pos,
+                    format!(
+                        "application-set '{}' has the same name as an application (a term's 'applications' could name either)",
+                        s.name
+                    ),
+                );
+            }
             for r in &s.apps {
                 if !is_app(&r.name) {
                     d.error(

@@ -250,6 +250,10 @@ fn dangling_references() {
         "set applications application-set s application nope\n",
         "e.conf:1:48: error: application-set 's': application 'nope' is not defined",
     );
+    one(
+        "set applications application x protocol tcp\nset applications application-set x application x\n",
+        "e.conf:2:34: error: application-set 'x' has the same name as an application (a term's 'applications' could name either)",
+    );
     assert_eq!(
         errors("set applications application-set a application-set b\nset applications application-set b application-set a\n"),
         [
