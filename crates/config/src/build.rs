@@ -14,7 +14,11 @@
 //!   ignored, one warning per statement;
 //! - statements that change packet behaviour in a way mspic would silently get wrong
 //!   (translation types other than the seven NAT44 ones, multi-term applications,
-//!   `except` on a prefix list, more than one next-hop for a static route): errors.
+//!   `except` on a prefix list, more than one next-hop for a static route, a
+//!   `service-filter` choosing which traffic reaches a service set): errors.
+//!
+//! Interface `filter`s are warned about, not rejected: they belong to the `firewall` stanza
+//! (the router's packet filters, not the PIC's), which is ignored as a whole.
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -1272,11 +1276,27 @@ impl Builder {
                     return c.end_or_ignore(d, ADDRESS_IGNORED);
                 }
                 let (dir, _) = c.need_kw(d, &["input", "output"], &["input-vrf"])?;
-                c.need_kw(
-                    d,
-                    &["service-set"],
-                    &["service-filter", "post-service-filter"],
-                )?;
+                if let Some(Word::Atom(t)) = c.w.get(c.i) {
+                    if matches!(t.text.as_str(), "service-filter" | "post-service-filter") {
+                        return Err(d.error(
+                            t.pos,
+                            format!(
+                                "unsupported statement '{}' (mspic sends all of the interface's traffic to the service set)",
+                                t.text
+                            ),
+                        ));
+                    }
+                }
+                c.need_kw(d, &["service-set"], &[])?;
+                // `service-set S service-filter F` (the filter after the set's name).
+                if let Some(Word::Atom(f)) = c.w.get(c.i + 1) {
+                    if f.text == "service-filter" {
+                        return Err(d.error(
+                            f.pos,
+                            "unsupported statement 'service-filter' (mspic sends all of the interface's traffic to the service set)",
+                        ));
+                    }
+                }
                 let t = c.val(d, "service-set name")?;
                 c.end(d)?;
                 let leaf = if dir == "input" {

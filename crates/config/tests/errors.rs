@@ -77,6 +77,14 @@ fn unknown_statements() {
         "e.conf:1:33: error: unknown statement 'dev' (expected one of: device)",
     );
     one(
+        "set interfaces ge-0/0/0 unit 0 family inet service input service-filter f\n",
+        "e.conf:1:58: error: unsupported statement 'service-filter' (mspic sends all of the interface's traffic to the service set)",
+    );
+    one(
+        "set interfaces ge-0/0/0 unit 0 family inet service input service-set ss service-filter f\n",
+        "e.conf:1:73: error: unsupported statement 'service-filter' (mspic sends all of the interface's traffic to the service set)",
+    );
+    one(
         "set applications application a term t1 protocol tcp\n",
         "e.conf:1:32: error: unsupported statement 'term' (mspic does not implement multi-term applications; define one application per protocol and group them in an application-set)",
     );
