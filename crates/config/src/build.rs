@@ -3001,7 +3001,8 @@ impl Builder {
                         true,
                     );
                     Some(ServiceSetStyle::Interface {
-                        service_interface: n.clone(),
+                        // The model keeps the interface name without the unit.
+                        service_interface: n.split('.').next().unwrap_or(n).to_string(),
                     })
                 }
                 (None, Some((i, ipos, _)), Some((o, opos, _))) => {

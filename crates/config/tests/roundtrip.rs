@@ -483,13 +483,9 @@ fn gen_config(seed: u64) -> Config {
             }
         } else {
             let si = &c.service_interfaces[r.n(c.service_interfaces.len() - 1)];
-            let name = match si.units.first() {
-                Some(u) if r.chance(40) => format!("{}.{}", si.name, u.number),
-                _ => si.name.clone(),
-            };
             iface_sets.push(format!("ss{i}"));
             ServiceSetStyle::Interface {
-                service_interface: name,
+                service_interface: si.name.clone(),
             }
         };
         let pick_some = |r: &mut Rng, from: &[String]| {

@@ -224,7 +224,8 @@ set services service-set ss max-flows 5000",
                         sfw_rule_sets: vec!["rs".into()],
                         nat_rules: vec!["n1".into()],
                         nat_rule_sets: vec!["nrs".into()],
-                        style: ServiceSetStyle::Interface { service_interface: "ms-1/1/0.0".into() },
+                        // The unit is dropped: the model names the interface.
+                        style: ServiceSetStyle::Interface { service_interface: "ms-1/1/0".into() },
                         max_flows: Some(5000),
                     }
                 );
