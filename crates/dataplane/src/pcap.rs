@@ -49,13 +49,14 @@ const BT_EPB: u32 = 6;
 /// Records larger than this are corrupt, not jumbo frames.
 const MAX_RECORD: usize = 256 * 1024;
 
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Format {
     Pcap { nanos: bool },
     PcapNg,
 }
 
 /// Iterator over the frames of a capture held in memory.
+#[derive(Debug)]
 pub struct Reader<'a> {
     data: &'a [u8],
     pos: usize,
@@ -187,7 +188,7 @@ impl<'a> Reader<'a> {
             }
             let btype = self.u32_at(off)?;
             let len = self.u32_at(off + 4)? as usize;
-            if len < 12 || len % 4 != 0 || len > MAX_RECORD + 64 {
+            if len < 12 || !len.is_multiple_of(4) || len > MAX_RECORD + 64 {
                 return Some(err(off, format!("bad pcapng block length {len}")));
             }
             if self.data.len() - off < len {

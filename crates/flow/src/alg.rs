@@ -89,40 +89,43 @@ pub struct AlgContext<'a> {
 }
 
 impl AlgContext<'_> {
-    /// Opens a pinhole for a child flow (at most 16 per packet; more are ignored and the
-    /// ALG error counter says so).
-    pub fn open_pinhole(
-        &mut self,
-        protocol: u8,
-        src: Option<IpAddr>,
-        src_port: Option<u16>,
-        dst: IpAddr,
-        dst_port: u16,
-        lifetime_secs: u32,
-        watch: bool,
-    ) -> bool {
+    /// Opens a pinhole for a child flow (at most 16 per packet; more are refused).
+    pub fn open_pinhole(&mut self, spec: PinholeSpec) -> bool {
         if self.pinholes.len() >= 16 {
             return false;
         }
         self.pinholes.push(Pinhole {
-            protocol,
-            src,
-            src_port,
-            dst,
-            dst_port,
+            protocol: spec.protocol,
+            src: spec.src,
+            src_port: spec.src_port,
+            dst: spec.dst,
+            dst_port: spec.dst_port,
             expires: Time(
                 self.now
                     .0
-                    .saturating_add(u64::from(lifetime_secs) * 1_000_000_000),
+                    .saturating_add(u64::from(spec.lifetime_secs) * 1_000_000_000),
             ),
             parent_iface: self.parent_iface,
             parent_id: self.parent_id,
             service_set: self.service_set,
             alg: self.alg,
-            watch,
+            watch: spec.watch,
         });
         true
     }
+}
+
+/// What an ALG asks for when it opens a pinhole (`None` = wildcard).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinholeSpec {
+    pub protocol: u8,
+    pub src: Option<IpAddr>,
+    pub src_port: Option<u16>,
+    pub dst: IpAddr,
+    pub dst_port: u16,
+    pub lifetime_secs: u32,
+    /// The child's flows are Watch too.
+    pub watch: bool,
 }
 
 /// A packet handed to an ALG: the whole frame, writable, with its parse.

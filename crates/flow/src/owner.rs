@@ -2,26 +2,50 @@
 //! session, before and after NAT, meet in one shard. The XDP program computes the same
 //! function; keep the two constant-for-constant.
 
-use mspic_wire::{Parsed, L4};
+use std::net::IpAddr;
+
+use mspic_wire::{FlowKey, Parsed, L4};
 
 use crate::nat::NatPolicy;
 
-/// Shard owning the session of packet `p` among `shards`.
+/// Shard owning the session of packet `p` among `shards`:
 ///
-/// - an ICMP error belongs with the packet it quotes (its reversed tuple);
-/// - a packet to a NAT pool address belongs to the shard that allocated that port (NAPT:
-///   `port % shards`) or address (address-only pools: `index % shards`);
-/// - everything else: the symmetric hash of the tuple, modulo `shards`.
+/// 1. an ICMP error belongs with the packet it quotes (its reversed tuple);
+/// 2. a packet to a source-pool address belongs to the shard that allocated it: NAPT by
+///    `port % shards` (the ICMP query id for ICMP), address-only pools and port-less
+///    protocols by `address index % shards`;
+/// 3. static translations are undone first (basic-nat44 pool address → internal address,
+///    dnat-44 internal address → public address), so both directions hash alike;
+/// 4. an internal host whose NAT state is per host (dynamic-nat44, paired pooling,
+///    endpoint-independent mapping) is pinned: the hash of its address alone;
+/// 5. everything else: the symmetric hash of the tuple.
 pub fn owner(p: &Parsed, shards: u32, nat: &NatPolicy) -> u32 {
-    if shards <= 1 {
-        return 0;
-    }
     let key = match p.l4 {
         L4::IcmpError { inner, .. } => inner.key.reversed(),
         _ => p.key,
     };
-    if let Some(o) = nat.pool_owner(&key, shards) {
+    owner_of_key(&key, shards, nat)
+}
+
+/// [`owner`] for a flow key (as a packet of that flow would arrive).
+pub fn owner_of_key(key: &FlowKey, shards: u32, nat: &NatPolicy) -> u32 {
+    if shards <= 1 {
+        return 0;
+    }
+    if let Some(o) = nat.pool_owner(key, shards) {
         return o;
     }
-    key.symmetric_hash() % shards
+    let src = nat.normalize(key.src);
+    let dst = nat.normalize(key.dst);
+    match (nat.is_pinned(src), nat.is_pinned(dst)) {
+        (true, false) => address_hash(src) % shards,
+        (false, true) => address_hash(dst) % shards,
+        _ => FlowKey { src, dst, ..*key }.symmetric_hash() % shards,
+    }
+}
+
+/// The hash of one address, as the symmetric hash of the address with itself (one hash
+/// definition for the kernel and userspace to share).
+fn address_hash(a: IpAddr) -> u32 {
+    FlowKey::new(a, a, 0, 0, 0).symmetric_hash()
 }

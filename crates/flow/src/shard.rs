@@ -15,7 +15,7 @@ use mspic_wire::parse::{Fragment, Parsed, L4};
 use mspic_wire::{build, proto, rewrite, ErrorClass, FlowKey, IcmpErrorKind, WireError};
 
 use crate::alg::{AlgContext, AlgPacket, AlgRegistry, AlgSession, AlgVerdict, NoAlgs, Pinhole};
-use crate::nat::{Rewrite, SessionNat};
+use crate::nat::{NatAction, NatError, NatState, Rewrite, SessionNat};
 use crate::policy::{MatchInput, Policy};
 use crate::route::{IfIndex, RouteResult};
 use crate::session::{Dir, Session, NEVER};
@@ -79,6 +79,8 @@ pub enum DropReason {
     FragmentNoSession,
     NatNoSession,
     NatExhausted,
+    /// A new session's reply key is already used by another session.
+    KeyInUse,
     Alg,
 }
 
@@ -150,6 +152,9 @@ pub struct Shard {
     frags: Box<[Option<FragEntry>]>,
     scratch: Box<[u8]>,
     fired: Vec<u32>,
+    nat: NatState,
+    /// Last time endpoint-independent mappings were aged (ns).
+    mappings_aged: u64,
 }
 
 impl Shard {
@@ -173,6 +178,8 @@ impl Shard {
             frags: vec![None; FRAG_SLOTS].into_boxed_slice(),
             scratch: vec![0u8; 2048].into_boxed_slice(),
             fired: Vec::new(),
+            nat: NatState::new(&policy.nat, cfg.index, cfg.count),
+            mappings_aged: 0,
             cfg,
             policy,
             algs,
@@ -197,6 +204,19 @@ impl Shard {
     /// whose service set is gone are removed.
     pub fn set_policy(&mut self, policy: Arc<Policy>, now: Time) {
         let old = std::mem::replace(&mut self.policy, policy);
+        if old.nat.pools != self.policy.nat.pools {
+            // Pools changed: translated sessions keep their rewrites; the new pools start
+            // empty (a port still held by such a session is refused if allocated again).
+            let stats = self.nat.stats.clone();
+            self.nat = NatState::new(&self.policy.nat, self.cfg.index, self.cfg.count);
+            self.nat.stats = stats;
+            let slots: Vec<u32> = self.table.iter().map(|(slot, _)| slot).collect();
+            for slot in slots {
+                if let Some(s) = self.table.get_mut(slot) {
+                    s.nat.alloc = None;
+                }
+            }
+        }
         let set_map: Vec<Option<u16>> = old
             .service_sets
             .iter()
@@ -293,6 +313,10 @@ impl Shard {
         }
         self.fired = fired;
         self.pinholes.retain(|p| p.expires > now);
+        if now.0.saturating_sub(self.mappings_aged) >= 1_000_000_000 {
+            self.mappings_aged = now.0;
+            self.nat.expire_mappings(&self.policy.nat, now.0);
+        }
     }
 
     fn schedule(&mut self, slot: u32) {
@@ -303,10 +327,11 @@ impl Shard {
         }
     }
 
-    fn remove_session(&mut self, slot: u32, _now: Time) {
+    fn remove_session(&mut self, slot: u32, now: Time) {
         self.timers.remove(slot);
         self.alg_sessions.remove(&slot);
         if let Some(s) = self.table.remove(slot) {
+            self.nat.release(&self.policy.nat, &s.nat, now.0);
             if let Some(c) = self.live_per_iface.get_mut(s.service_iface as usize) {
                 *c = c.saturating_sub(1);
             }
@@ -730,8 +755,17 @@ impl Shard {
         if let Some(v) = self.try_pinhole(now, ingress, frame, parsed) {
             return v;
         }
-        // Which service set sees this packet, and in which direction.
         let p = Arc::clone(&self.policy);
+        // Traffic to a source-pool address belongs to a session or an endpoint-independent
+        // mapping; anything else is dropped (RFC 4787 §5 filtering).
+        if p.nat.pool_addr(parsed.key.dst).is_some() {
+            if let Some(v) = self.eif_session(now, ingress, frame, parsed) {
+                return v;
+            }
+            self.nat.stats.pool_no_session_drops += 1;
+            return Verdict::Drop(DropReason::NatNoSession);
+        }
+        // Which service set sees this packet, and in which direction.
         let in_set = p.interface(ingress).and_then(|i| i.input_service_set);
         let (set, dir) = match in_set {
             Some(ss) => (ss, MatchDirection::Input),
@@ -839,6 +873,23 @@ impl Shard {
             active_timeout: idle,
         };
         session.active_timeout = timeout_for(&self.policy, iface, idle, session.tcp.timer());
+        if action == SfwAction::Accept {
+            if let Some(NatAction::Translate(t)) = p.nat.lookup(set, dir, &m) {
+                match self.nat.translate(&p.nat, set, t, &parsed.key, now.0) {
+                    Ok(nat) => {
+                        session.keys[1] = NatState::reply_key(&parsed.key, &nat);
+                        session.nat = nat;
+                        session.flags |= FLAG_NAT;
+                    }
+                    Err(e) => {
+                        if e == NatError::OutOfPorts {
+                            self.stats[iface].drop_nat_ports_exhausted += 1;
+                        }
+                        return Verdict::Drop(DropReason::NatExhausted);
+                    }
+                }
+            }
+        }
         let mut alg_state = None;
         if action == SfwAction::Accept {
             if let Some(a) = alg {
@@ -863,15 +914,16 @@ impl Shard {
                 }
             }
         }
+        let nat = session.nat;
         let slot = match self.table.insert(session) {
             Ok(slot) => slot,
-            Err(InsertError::Full) => {
+            Err(e) => {
+                self.nat.release(&p.nat, &nat, now.0);
                 self.stats[iface].drop_session_limit += 1;
-                return Verdict::Drop(DropReason::TableFull);
-            }
-            Err(InsertError::KeyInUse) => {
-                self.stats[iface].drop_session_limit += 1;
-                return Verdict::Drop(DropReason::TableFull);
+                return Verdict::Drop(match e {
+                    InsertError::Full => DropReason::TableFull,
+                    InsertError::KeyInUse => DropReason::KeyInUse,
+                });
             }
         };
         self.next_id += u64::from(self.cfg.count.max(1));
@@ -906,6 +958,86 @@ impl Shard {
                 self.forward(ingress, frame, parsed, &rw)
             }
         }
+    }
+
+    /// Inbound traffic to an external endpoint with an endpoint-independent filter: a
+    /// session towards the mapped internal endpoint (RFC 4787 §5, REQ-8).
+    fn eif_session(
+        &mut self,
+        now: Time,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+    ) -> Option<Verdict> {
+        let k = parsed.key;
+        let (ip, port, m) = self.nat.eif_lookup(&k)?;
+        if let L4::Tcp { flags, .. } = parsed.l4 {
+            if flags & mspic_wire::tcp::SYN == 0 {
+                return None;
+            }
+        }
+        let p = Arc::clone(&self.policy);
+        let ss = p.service_sets.get(m.set as usize)?;
+        let iface = ss.service_iface as usize;
+        let si = p.service_ifaces.get(iface);
+        let idle = match (k.proto, si) {
+            (proto::TCP, Some(si)) => si.tcp_timeout,
+            (_, Some(si)) => si.non_tcp_timeout,
+            _ => mspic_config::ServicesOptions::DEFAULT_INACTIVITY,
+        };
+        let alloc = self.nat.eif_attach(ip, port, k.proto)?;
+        let mut nat = SessionNat {
+            kind: Some(mspic_config::TranslationType::Napt44),
+            alloc: Some(alloc),
+            pool: Some(m.pool),
+            ..SessionNat::default()
+        };
+        nat.rewrite[0].dst = Some((ip, port));
+        nat.rewrite[1].src = Some((k.dst, k.dst_port));
+        let tcp = match parsed.l4 {
+            L4::Tcp { flags, .. } => TcpTrack::new(flags),
+            _ => TcpTrack::default(),
+        };
+        let mut session = Session {
+            live: true,
+            id: self.next_id,
+            keys: [k, NatState::reply_key(&k, &nat)],
+            state: [FlowState::Forward; 2],
+            frames: [1, 0],
+            bytes: [parsed.ip_len as u64, 0],
+            service_set: m.set,
+            service_iface: iface as u16,
+            alg: None,
+            flags: FLAG_NAT,
+            parent: None,
+            tcp,
+            nat,
+            created: now,
+            last_seen: now,
+            idle_timeout: idle,
+            active_timeout: idle,
+        };
+        session.active_timeout = timeout_for(&p, iface, idle, session.tcp.timer());
+        let slot = match self.table.insert(session) {
+            Ok(s) => s,
+            Err(_) => {
+                self.nat.release(&p.nat, &nat, now.0);
+                return None;
+            }
+        };
+        self.next_id += u64::from(self.cfg.count.max(1));
+        self.live_per_iface[iface] += 1;
+        self.live_per_set[m.set as usize] += 1;
+        self.timers.ensure(slot);
+        self.schedule(slot);
+        self.stats[iface].rule_accepts += 1;
+        let rw = nat.rewrite[0];
+        Some(self.forward(ingress, frame, parsed, &rw))
+    }
+
+    /// NAT counters of this shard.
+    pub fn nat_state(&self) -> &NatState {
+        &self.nat
     }
 
     /// A first packet that fills an ALG pinhole becomes a child session (flag 0x0800)
@@ -996,7 +1128,9 @@ impl Shard {
         let iface = s.service_iface as usize;
         let rw = s.nat.rewrite[r.dir as usize];
         self.stats[iface].existing_accepts += 1;
-        crate::nat::translate_icmp_error(&mut frame.buf[..frame.len], parsed, &rw);
+        if crate::nat::translate_icmp_error(&mut frame.buf[..frame.len], parsed, &rw) {
+            self.nat.stats.icmp_error_translations += 1;
+        }
         let dst = rw.dst.map(|(a, _)| a).unwrap_or(parsed.key.dst);
         self.route(ingress, frame, parsed, dst)
     }
@@ -1028,7 +1162,7 @@ impl Shard {
                     ip_action: false,
                     offload: false,
                     asymmetric: false,
-                    nat: nat_snapshot(s),
+                    nat: crate::nat::snapshot(s, &p.nat),
                     flows: flows.to_vec(),
                     parent: s.parent.and_then(|p| self.table.get(p)).map(|p| p.id),
                 });
@@ -1198,8 +1332,4 @@ fn flow_snapshots(s: &Session) -> [FlowSnapshot; 2] {
         f(Dir::I, FlowRole::Initiator),
         f(Dir::O, FlowRole::Responder),
     ]
-}
-
-fn nat_snapshot(s: &Session) -> Option<NatSnapshot> {
-    crate::nat::snapshot(s)
 }

@@ -124,6 +124,7 @@ fn mac_for(src: Ipv4Addr) -> ([u8; 6], [u8; 6]) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn tcp(
     src: &str,
     sport: u16,
@@ -134,10 +135,26 @@ pub fn tcp(
     ack: u32,
     payload: &[u8],
 ) -> Vec<u8> {
+    tcp_ttl(src, sport, dst, dport, flags, seq, ack, payload, 64)
+}
+
+/// As [`tcp`] with an explicit TTL.
+#[allow(clippy::too_many_arguments)]
+pub fn tcp_ttl(
+    src: &str,
+    sport: u16,
+    dst: &str,
+    dport: u16,
+    flags: &str,
+    seq: u32,
+    ack: u32,
+    payload: &[u8],
+    ttl: u8,
+) -> Vec<u8> {
     let (s, d) = (v4(src), v4(dst));
     let (sm, dm) = mac_for(s);
     let mut b = PacketBuilder::ethernet2(sm, dm)
-        .ipv4(s.octets(), d.octets(), 64)
+        .ipv4(s.octets(), d.octets(), ttl)
         .tcp(sport, dport, seq, 64240);
     for f in flags.chars() {
         b = match f {
@@ -155,10 +172,14 @@ pub fn tcp(
 }
 
 pub fn udp(src: &str, sport: u16, dst: &str, dport: u16, payload: &[u8]) -> Vec<u8> {
+    udp_ttl(src, sport, dst, dport, payload, 64)
+}
+
+pub fn udp_ttl(src: &str, sport: u16, dst: &str, dport: u16, payload: &[u8], ttl: u8) -> Vec<u8> {
     let (s, d) = (v4(src), v4(dst));
     let (sm, dm) = mac_for(s);
     let b = PacketBuilder::ethernet2(sm, dm)
-        .ipv4(s.octets(), d.octets(), 64)
+        .ipv4(s.octets(), d.octets(), ttl)
         .udp(sport, dport);
     let mut out = Vec::new();
     b.write(&mut out, payload).unwrap();
@@ -166,9 +187,13 @@ pub fn udp(src: &str, sport: u16, dst: &str, dport: u16, payload: &[u8]) -> Vec<
 }
 
 pub fn ping(src: &str, dst: &str, id: u16, seq: u16, reply: bool) -> Vec<u8> {
+    ping_ttl(src, dst, id, seq, reply, 64)
+}
+
+pub fn ping_ttl(src: &str, dst: &str, id: u16, seq: u16, reply: bool, ttl: u8) -> Vec<u8> {
     let (s, d) = (v4(src), v4(dst));
     let (sm, dm) = mac_for(s);
-    let b = PacketBuilder::ethernet2(sm, dm).ipv4(s.octets(), d.octets(), 64);
+    let b = PacketBuilder::ethernet2(sm, dm).ipv4(s.octets(), d.octets(), ttl);
     let b = if reply {
         b.icmpv4_echo_reply(id, seq)
     } else {
@@ -260,4 +285,133 @@ fn sum16(b: &[u8]) -> u16 {
         s = (s & 0xffff) + (s >> 16);
     }
     s as u16
+}
+
+/// `frame` with the Ethernet addresses of `from` (MACs are not part of any checksum; the
+/// engine leaves L2 to the dataplane).
+pub fn with_macs(mut frame: Vec<u8>, from: &[u8]) -> Vec<u8> {
+    frame[..12].copy_from_slice(&from[..12]);
+    frame
+}
+
+/// Zeroes the UDP checksum of an IPv4/UDP frame without options ("no checksum").
+pub fn zero_udp_checksum(mut frame: Vec<u8>) -> Vec<u8> {
+    frame[14 + 20 + 6] = 0;
+    frame[14 + 20 + 7] = 0;
+    frame
+}
+
+/// The IPv4 header checksum of the packet quoted in an ICMP error verifies.
+pub fn inner_ip_checksum_ok(frame: &[u8]) -> bool {
+    let inner = &frame[14 + 20 + 8..];
+    let ihl = usize::from(inner[0] & 0x0f) * 4;
+    sum16(&inner[..ihl]) == 0xffff
+}
+
+/// A set of shards routed by the owner function, as the daemon's workers are.
+pub struct Cluster {
+    pub shards: Vec<mspic_flow::Shard>,
+    pub policy: Arc<Policy>,
+    pub now: Time,
+}
+
+impl Cluster {
+    pub fn new(text: &str, n: u32) -> Self {
+        let c = mspic_config::parse(text, "test.conf").unwrap_or_else(|e| panic!("{e}"));
+        let policy = Arc::new(Policy::compile(&c).unwrap_or_else(|e| panic!("{e}")));
+        let shards = (0..n)
+            .map(|i| {
+                mspic_flow::Shard::new(
+                    ShardConfig {
+                        index: i,
+                        count: n,
+                        prealloc: 64,
+                        ..ShardConfig::default()
+                    },
+                    Arc::clone(&policy),
+                )
+            })
+            .collect();
+        Cluster {
+            shards,
+            policy,
+            now: Time::from_secs(1_000),
+        }
+    }
+
+    pub fn owner(&self, frame: &[u8]) -> usize {
+        let p = mspic_wire::parse_frame(frame).expect("parses");
+        mspic_flow::owner::owner(&p, self.shards.len() as u32, &self.policy.nat) as usize
+    }
+
+    /// Sends a frame to its owner shard, arriving where the route to its source points.
+    pub fn send(&mut self, frame: &[u8]) -> (usize, Verdict, Vec<u8>) {
+        let p = mspic_wire::parse_frame(frame).expect("parses");
+        let ingress = match self.policy.routes.lookup(p.key.src) {
+            mspic_flow::route::RouteResult::Forward { egress, .. } => egress,
+            other => panic!("no route back to {}: {other:?}", p.key.src),
+        };
+        let o = self.owner(frame);
+        let mut buf = vec![0u8; 4096];
+        buf[..frame.len()].copy_from_slice(frame);
+        let mut f = mspic_flow::Frame::new(&mut buf, frame.len());
+        let v = self.shards[o].process(self.now, ingress, &mut f);
+        let len = f.len;
+        buf.truncate(len);
+        self.shards[o].check_consistency().unwrap();
+        (o, v, buf)
+    }
+
+    pub fn sessions(&self) -> Vec<SessionSnapshot> {
+        let mut v = Vec::new();
+        for s in &self.shards {
+            s.sessions(&SessionFilter::default(), &mut v);
+        }
+        v.sort_by_key(|s| s.id);
+        v
+    }
+
+    pub fn advance_ms(&mut self, ms: u64) {
+        self.now = Time(self.now.0 + ms * 1_000_000);
+        for s in &mut self.shards {
+            s.handle_timeout(self.now);
+        }
+    }
+}
+
+/// The mirror reply of a frame: addresses, ports (or nothing for ICMP echo, which becomes
+/// an echo reply) swapped, TTL 64, checksums recomputed by etherparse.
+pub fn mirror(frame: &[u8]) -> Vec<u8> {
+    let p = etherparse::SlicedPacket::from_ethernet(frame).unwrap();
+    let Some(etherparse::NetSlice::Ipv4(ip)) = p.net else {
+        panic!("not IPv4")
+    };
+    let (s, d) = (
+        ip.header().source_addr().to_string(),
+        ip.header().destination_addr().to_string(),
+    );
+    let out = match p.transport {
+        Some(etherparse::TransportSlice::Udp(u)) => {
+            udp(&d, u.destination_port(), &s, u.source_port(), u.payload())
+        }
+        Some(etherparse::TransportSlice::Tcp(t)) => tcp(
+            &d,
+            t.destination_port(),
+            &s,
+            t.source_port(),
+            if t.syn() { "SA" } else { "A" },
+            7,
+            t.sequence_number().wrapping_add(1),
+            b"",
+        ),
+        Some(etherparse::TransportSlice::Icmpv4(i)) => match i.icmp_type() {
+            etherparse::Icmpv4Type::EchoRequest(e) => ping(&d, &s, e.id, e.seq, true),
+            other => panic!("cannot mirror {other:?}"),
+        },
+        other => panic!("cannot mirror {other:?}"),
+    };
+    let mut out = out;
+    out[..6].copy_from_slice(&frame[6..12]);
+    out[6..12].copy_from_slice(&frame[..6]);
+    out
 }
