@@ -2,32 +2,18 @@
 //!
 //! One definition for each: the parser reads them and the printers write them from here.
 
-/// IP protocol keywords accepted by `protocol` (Junos's list) and their numbers.
-pub const IP_PROTOCOLS: [(&str, u8); 14] = [
-    ("ah", 51),
-    ("egp", 8),
-    ("esp", 50),
-    ("gre", 47),
-    ("icmp", 1),
-    ("icmp6", 58),
-    ("igmp", 2),
-    ("ipip", 4),
-    ("ospf", 89),
-    ("pim", 103),
-    ("rsvp", 46),
-    ("sctp", 132),
-    ("tcp", 6),
-    ("udp", 17),
-];
+/// IP protocol keywords accepted by `protocol` (Junos's list): the one table lives in
+/// `mspic_wire::proto`.
+pub use mspic_wire::proto::KEYWORDS as IP_PROTOCOLS;
 
 /// The number of an IP protocol keyword (`tcp` → 6).
 pub fn ip_protocol_from_keyword(s: &str) -> Option<u8> {
-    IP_PROTOCOLS.iter().find(|(n, _)| *n == s).map(|(_, v)| *v)
+    mspic_wire::proto::from_keyword(s)
 }
 
 /// The keyword of an IP protocol number, when it has one (6 → `tcp`).
 pub fn ip_protocol_keyword(n: u8) -> Option<&'static str> {
-    IP_PROTOCOLS.iter().find(|(_, v)| *v == n).map(|(k, _)| *k)
+    mspic_wire::proto::keyword(n)
 }
 
 /// Port names accepted where Junos takes a port (`destination-port http`).
@@ -184,7 +170,7 @@ mod tests {
 
     #[test]
     fn protocols_round_trip() {
-        for (k, n) in IP_PROTOCOLS {
+        for &(k, n) in IP_PROTOCOLS {
             assert_eq!(ip_protocol_from_keyword(k), Some(n));
             assert_eq!(ip_protocol_keyword(n), Some(k));
         }

@@ -8,11 +8,7 @@
 
 use crate::model::{AppProtocol, Application, ApplicationSet, PortRange};
 
-const TCP: u8 = 6;
-const UDP: u8 = 17;
-const ICMP: u8 = 1;
-const ICMP6: u8 = 58;
-const GRE: u8 = 47;
+use mspic_wire::proto::{GRE, ICMP, ICMPV6 as ICMP6, TCP, UDP};
 
 struct Def {
     name: &'static str,

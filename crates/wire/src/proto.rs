@@ -45,7 +45,7 @@ pub const PIM: u8 = 103;
 pub const SCTP: u8 = 132;
 
 /// Keyword ↔ number table for Junos `protocol` match conditions.
-const KEYWORDS: &[(&str, u8)] = &[
+pub const KEYWORDS: &[(&str, u8)] = &[
     ("ah", AH),
     ("egp", EGP),
     ("esp", ESP),
