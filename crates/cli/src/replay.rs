@@ -41,6 +41,11 @@ pub struct ReplayArgs {
     /// Do not verify TCP/UDP/ICMP checksums.
     #[arg(long)]
     no_verify_checksums: bool,
+    /// Answer every frame sent out of an interface with no service set with its mirror
+    /// reply (SYN → SYN-ACK, data → ACK, FIN → FIN-ACK, UDP echoed, ping answered), so a
+    /// capture of the clients alone makes complete round trips.
+    #[arg(long)]
+    respond: bool,
 }
 
 pub fn run(a: &ReplayArgs) -> Result<ExitCode> {
@@ -60,6 +65,7 @@ pub fn run(a: &ReplayArgs) -> Result<ExitCode> {
         workers: a.workers,
         ingress: a.ingress.clone(),
         verify_checksums: !a.no_verify_checksums,
+        respond: a.respond,
         ..ReplayOptions::default()
     };
     let mut replay = Replay::new(policy, &opts)?;
@@ -77,7 +83,7 @@ pub fn run(a: &ReplayArgs) -> Result<ExitCode> {
     };
     for rec in reader {
         let rec = rec.with_context(|| format!("{}: malformed capture", a.pcap.display()))?;
-        if let Some(out) = replay.process(rec.ts_nanos, rec.data) {
+        for out in replay.process(rec.ts_nanos, rec.data) {
             if let Some(w) = writer.as_mut() {
                 let pkt = PcapPacket::new(
                     Duration::from_nanos(out.ts_nanos),
@@ -95,8 +101,8 @@ pub fn run(a: &ReplayArgs) -> Result<ExitCode> {
     }
     let c = &replay.counters;
     eprintln!(
-        "replayed {} frames: {} forwarded, {} replies generated, {} dropped, {} local, {} not IP, {} with no ingress interface",
-        c.frames_in, c.forwarded, c.replies, c.dropped, c.local, c.not_ip, c.no_ingress
+        "replayed {} frames ({} from the responder): {} forwarded, {} replies generated, {} dropped, {} local, {} not IP, {} with no ingress interface",
+        c.frames_in, c.responses, c.forwarded, c.replies, c.dropped, c.local, c.not_ip, c.no_ingress
     );
     let commands = if a.commands.is_empty() {
         vec!["show services sessions".to_string()]

@@ -56,6 +56,21 @@ pub struct NatMappingsSummary {
     pub eif_filters: u64,
 }
 
+/// One endpoint-independent mapping (`show services nat mappings detail`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatMapping {
+    pub interface: String,
+    pub service_set: String,
+    pub pool: String,
+    /// IP protocol number.
+    pub protocol: u8,
+    pub internal_address: std::net::IpAddr,
+    pub internal_port: u16,
+    pub external_address: std::net::IpAddr,
+    pub external_port: u16,
+    pub session_count: u64,
+}
+
 /// `show services nat statistics` of one services interface.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NatStatistics {
@@ -100,6 +115,11 @@ pub trait Backend {
 
     /// NAT mapping counts per services interface.
     fn nat_mappings_summary(&mut self) -> Result<Vec<NatMappingsSummary>, BackendError> {
+        Err(BackendError::Unsupported)
+    }
+
+    /// Every endpoint-independent mapping.
+    fn nat_mappings(&mut self) -> Result<Vec<NatMapping>, BackendError> {
         Err(BackendError::Unsupported)
     }
 

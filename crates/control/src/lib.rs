@@ -21,7 +21,7 @@ pub mod render;
 pub mod tree;
 
 pub use backend::{
-    Backend, BackendError, ClearedSessions, NatMappingsSummary, NatPoolInfo, NatStatistics,
+    Backend, BackendError, ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics,
     ServiceSetsSummary, SnapshotBackend,
 };
 pub use command::{
@@ -160,9 +160,12 @@ pub fn run(
                     .nat_mappings_summary()
                     .map_err(|e| backend_error(command, e))?,
             ),
-            NatMappingsKind::Detail | NatMappingsKind::Brief => {
-                return Err(backend_error(command, BackendError::Unsupported))
-            }
+            NatMappingsKind::Detail | NatMappingsKind::Brief => Answer::NatMappings {
+                mappings: backend
+                    .nat_mappings()
+                    .map_err(|e| backend_error(command, e))?,
+                detail: matches!(kind, NatMappingsKind::Detail),
+            },
         },
         Command::ShowNatStatistics { interface } => {
             let mut stats = backend

@@ -2,8 +2,8 @@
 //! that provides their data.
 
 use mspic_control::{
-    execute, Backend, BackendError, ClearedSessions, NatMappingsSummary, NatPoolInfo,
-    NatStatistics, ServiceSetsSummary,
+    execute, Backend, BackendError, ClearedSessions, NatMapping, NatMappingsSummary,
+    NatPoolInfo, NatStatistics, ServiceSetsSummary,
 };
 use mspic_flow::{SessionFilter, SessionSnapshot, SfwStats};
 
@@ -55,6 +55,23 @@ impl Backend for Full {
             eim_port_mappings: 7,
             eif_filters: 7,
         }])
+    }
+    fn nat_mappings(&mut self) -> Result<Vec<NatMapping>, BackendError> {
+        let m = |int: &str, ip: u16, ext: &str, ep: u16, n: u64| NatMapping {
+            interface: "ms-1/1/0".into(),
+            service_set: "ss1".into(),
+            pool: "p1".into(),
+            protocol: 17,
+            internal_address: int.parse().unwrap(),
+            internal_port: ip,
+            external_address: ext.parse().unwrap(),
+            external_port: ep,
+            session_count: n,
+        };
+        Ok(vec![
+            m("11.1.1.2", 5060, "60.1.1.1", 63082, 2),
+            m("10.0.0.2", 4000, "203.0.113.128", 1024, 0),
+        ])
     }
     fn nat_statistics(&mut self) -> Result<Vec<NatStatistics>, BackendError> {
         Ok(vec![NatStatistics {
@@ -109,6 +126,25 @@ fn nat_mappings_and_statistics_text() {
     );
     insta::assert_snapshot!("nat_statistics", run("show services nat statistics"));
     assert_eq!(run("show services nat statistics interface ms-9/9/9"), "");
+}
+
+#[test]
+fn nat_mappings_detail_text() {
+    let detail = run("show services nat mappings detail");
+    // The reference layout's mapping lines, byte for byte.
+    assert!(detail.contains(
+        "Mapping          : 11.1.1.2        : 5060  --> 60.1.1.1     : 63082\n\
+         Session Count    :     2\n\
+         Mapping State    : Active\n"
+    ));
+    insta::assert_snapshot!("nat_mappings_detail", detail);
+    insta::assert_snapshot!("nat_mappings_brief", run("show services nat mappings brief"));
+    insta::assert_snapshot!(
+        "nat_mappings_detail_xml",
+        run("show services nat mappings detail | display xml")
+    );
+    let json = run("show services nat mappings detail | display json");
+    let _: serde_json::Value = serde_json::from_str(&json).unwrap();
 }
 
 #[test]

@@ -9,11 +9,16 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use mspic_control::{Backend, ClearedSessions};
+use mspic_control::{
+    Backend, BackendError, ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo,
+    NatStatistics,
+};
 use mspic_flow::{
     IfIndex, Policy, SessionFilter, SessionSnapshot, SfwStats, Shard, ShardConfig, Time, Verdict,
 };
 use mspic_wire::parse::Fragment;
+
+use crate::answers::{self, ShardReport};
 
 /// How to run a replay.
 #[derive(Debug, Clone)]
@@ -26,6 +31,9 @@ pub struct ReplayOptions {
     pub verify_checksums: bool,
     /// Sessions each shard can hold.
     pub capacity: usize,
+    /// Answer every frame sent out of an interface with no service set with its mirror
+    /// reply (see [`crate::respond`]), fed back into the engine.
+    pub respond: bool,
 }
 
 impl Default for ReplayOptions {
@@ -35,6 +43,7 @@ impl Default for ReplayOptions {
             ingress: None,
             verify_checksums: true,
             capacity: 1 << 20,
+            respond: false,
         }
     }
 }
@@ -50,9 +59,8 @@ pub struct ReplayCounters {
     pub not_ip: u64,
     /// Frames whose source is on no connected subnet (and no `--ingress` was given).
     pub no_ingress: u64,
-    /// Frames handed to a shard other than the one that computed it (always 0 here: the
-    /// replay routes by owner directly; kept so the live and offline counters line up).
-    pub handoffs: u64,
+    /// Replies the built-in responder generated (`--respond`).
+    pub responses: u64,
 }
 
 /// A frame the engine sent out.
@@ -84,6 +92,7 @@ pub struct Replay {
     pub counters: ReplayCounters,
     now: Time,
     buf: Vec<u8>,
+    responder: Option<crate::respond::Responder>,
 }
 
 /// Room past the frame for replies and payload growth.
@@ -124,6 +133,7 @@ impl Replay {
             counters: ReplayCounters::default(),
             now: Time::ZERO,
             buf: vec![0; 2 * FRAME_ROOM],
+            responder: opts.respond.then(crate::respond::Responder::new),
         })
     }
 
@@ -147,16 +157,61 @@ impl Replay {
         }
     }
 
-    /// Runs one frame captured at `ts_nanos`; returns what was sent, if anything.
-    pub fn process(&mut self, ts_nanos: u64, data: &[u8]) -> Option<Output> {
+    /// Runs one frame captured at `ts_nanos`; returns everything sent as a result, in
+    /// order: the frame itself (forwarded or answered here) and, with `respond`, the
+    /// responder's replies as the engine forwarded them.
+    pub fn process(&mut self, ts_nanos: u64, data: &[u8]) -> Vec<Output> {
+        let mut outs = Vec::new();
+        let Some(first) = self.process_one(ts_nanos, data, self.ingress) else {
+            return outs;
+        };
+        outs.push(first);
+        // Each reply is ordinary input, arriving on the interface the frame left by; a reply
+        // that again leaves by an interface without a service set is answered in turn, a
+        // bounded number of times.
+        let mut i = 0;
+        let mut reply = Vec::new();
+        while i < outs.len() && i < 4 {
+            let o = &outs[i];
+            i += 1;
+            let Some(r) = self.responder.as_mut() else { break };
+            let answerable = !o.is_reply
+                && self.policy.interface(o.egress).is_some_and(|f| {
+                    f.input_service_set.is_none() && f.output_service_set.is_none()
+                });
+            if !answerable || r.respond(&o.frame, &mut reply).is_none() {
+                continue;
+            }
+            self.counters.responses += 1;
+            let (ts, egress) = (o.ts_nanos + 1_000, o.egress);
+            let data = std::mem::take(&mut reply);
+            if let Some(out) = self.process_one(ts, &data, Some(egress)) {
+                outs.push(out);
+            }
+            reply = data;
+        }
+        outs
+    }
+
+    /// The interface a frame arrived on: the forced one, else the one whose connected subnet
+    /// holds its source, else the one the route back to its source leaves by.
+    fn ingress_for(&self, forced: Option<IfIndex>, src: IpAddr) -> Option<IfIndex> {
+        forced
+            .or_else(|| self.policy.interface_for_source(src))
+            .or_else(|| match self.policy.routes.lookup(src) {
+                mspic_flow::route::RouteResult::Forward { egress, .. } => Some(egress),
+                _ => None,
+            })
+    }
+
+    fn process_one(&mut self, ts_nanos: u64, data: &[u8], forced: Option<IfIndex>) -> Option<Output> {
         self.counters.frames_in += 1;
         self.advance(Time(ts_nanos));
         let now = self.now;
         let parsed = mspic_wire::parse_frame(data).ok();
-        let ingress = match (self.ingress, &parsed) {
-            (Some(i), _) => Some(i),
-            (None, Some(p)) => self.policy.interface_for_source(p.key.src),
-            (None, None) => Some(IfIndex(0)),
+        let ingress = match &parsed {
+            Some(p) => self.ingress_for(forced, p.key.src),
+            None => Some(forced.unwrap_or(IfIndex(0))),
         };
         let Some(ingress) = ingress else {
             self.counters.no_ingress += 1;
@@ -229,6 +284,12 @@ impl Replay {
     }
 }
 
+impl Replay {
+    fn reports(&self) -> Vec<ShardReport> {
+        self.shards.iter().map(ShardReport::of).collect()
+    }
+}
+
 impl Backend for Replay {
     fn sessions(&mut self, filter: &SessionFilter) -> Vec<SessionSnapshot> {
         let mut out = Vec::new();
@@ -252,15 +313,22 @@ impl Backend for Replay {
     }
 
     fn sfw_statistics(&mut self) -> Vec<(String, SfwStats)> {
-        let mut merged: Vec<(String, SfwStats)> = Vec::new();
-        for s in &self.shards {
-            for (name, st) in s.sfw_statistics() {
-                match merged.iter_mut().find(|(n, _)| *n == name) {
-                    Some((_, m)) => m.merge(&st),
-                    None => merged.push((name, st)),
-                }
-            }
-        }
-        merged
+        answers::sfw_statistics(&self.reports())
+    }
+
+    fn nat_pools(&mut self, name: Option<&str>) -> Result<Vec<NatPoolInfo>, BackendError> {
+        Ok(answers::nat_pools(&self.policy, &self.reports(), name))
+    }
+
+    fn nat_mappings_summary(&mut self) -> Result<Vec<NatMappingsSummary>, BackendError> {
+        Ok(answers::nat_mappings_summary(&self.policy, &self.reports()))
+    }
+
+    fn nat_mappings(&mut self) -> Result<Vec<NatMapping>, BackendError> {
+        Ok(answers::nat_mappings(&self.policy, &self.reports()))
+    }
+
+    fn nat_statistics(&mut self) -> Result<Vec<NatStatistics>, BackendError> {
+        Ok(answers::nat_statistics(&self.policy, &self.reports()))
     }
 }

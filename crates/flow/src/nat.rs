@@ -1236,3 +1236,54 @@ pub fn snapshot(
             .map(|x| x.name.clone()),
     })
 }
+
+/// One endpoint-independent mapping as `show services nat mappings detail` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingSnapshot {
+    pub set: u16,
+    pub pool: u16,
+    pub protocol: u8,
+    pub internal: IpAddr,
+    pub internal_port: u16,
+    pub external: Ipv4Addr,
+    pub external_port: u16,
+    pub sessions: u32,
+    pub eif: bool,
+}
+
+/// What a shard reports of its NAT state to the control plane.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NatSummary {
+    /// Per pool (index as in `NatPolicy::pools`).
+    pub pools: Vec<PoolStats>,
+    /// Internal hosts holding an address (address-only pools, paired pooling).
+    pub address_mappings: u64,
+    pub mappings: Vec<MappingSnapshot>,
+    pub stats: NatStats,
+}
+
+impl NatState {
+    /// A copy of the counters and mappings for the control plane.
+    pub fn summary(&self) -> NatSummary {
+        NatSummary {
+            pools: self.pools.iter().map(|p| p.stats.clone()).collect(),
+            address_mappings: self.host_addr.len() as u64,
+            mappings: self
+                .eim
+                .iter()
+                .map(|(&(protocol, internal, internal_port), m)| MappingSnapshot {
+                    set: m.set,
+                    pool: m.pool,
+                    protocol,
+                    internal,
+                    internal_port,
+                    external: m.external,
+                    external_port: m.port,
+                    sessions: m.sessions,
+                    eif: m.eif,
+                })
+                .collect(),
+            stats: self.stats.clone(),
+        }
+    }
+}

@@ -554,6 +554,9 @@ impl Shard {
         parsed: &Parsed,
         rw: &Rewrite,
     ) -> Verdict {
+        if !rw.is_none() {
+            self.nat.stats.packets_translated += 1;
+        }
         let buf = &mut frame.buf[..frame.len];
         let mut dst = parsed.key.dst;
         let is_icmp_query = matches!(parsed.l4, L4::IcmpQuery { .. });

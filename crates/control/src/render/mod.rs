@@ -10,7 +10,7 @@ pub mod stats;
 use mspic_flow::SessionSnapshot;
 
 use crate::backend::{
-    ClearedSessions, NatMappingsSummary, NatPoolInfo, NatStatistics, ServiceSetsSummary,
+    ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics, ServiceSetsSummary,
 };
 use crate::command::{Detail, OutputFormat};
 use crate::tree::{self, Element};
@@ -41,6 +41,10 @@ pub enum Answer {
         detail: bool,
     },
     NatMappingsSummary(Vec<NatMappingsSummary>),
+    NatMappings {
+        mappings: Vec<NatMapping>,
+        detail: bool,
+    },
     NatStatistics(Vec<NatStatistics>),
     ServiceSetsSummary(Vec<ServiceSetsSummary>),
     AlgConversations {
@@ -65,6 +69,7 @@ impl Answer {
             Answer::Cleared(rows) => clear::render_cleared(rows),
             Answer::NatPools { pools, detail } => nat::render_nat_pools(pools, *detail),
             Answer::NatMappingsSummary(rows) => nat::render_nat_mappings_summary(rows),
+            Answer::NatMappings { mappings, detail } => nat::render_nat_mappings(mappings, *detail),
             Answer::NatStatistics(rows) => nat::render_nat_statistics(rows),
             Answer::ServiceSetsSummary(rows) => nat::render_service_sets_summary(rows),
             Answer::AlgConversations { groups, detail } => {
@@ -88,6 +93,7 @@ impl Answer {
             Answer::Cleared(rows) => clear::cleared_tree(rows),
             Answer::NatPools { pools, detail } => nat::nat_pools_tree(pools, *detail),
             Answer::NatMappingsSummary(rows) => nat::nat_mappings_summary_tree(rows),
+            Answer::NatMappings { mappings, detail } => nat::nat_mappings_tree(mappings, *detail),
             Answer::NatStatistics(rows) => nat::nat_statistics_tree(rows),
             Answer::ServiceSetsSummary(rows) => nat::service_sets_summary_tree(rows),
             Answer::AlgConversations { groups, detail } => {

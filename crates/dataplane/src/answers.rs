@@ -1,0 +1,204 @@
+//! Turning per-shard state into the control plane's answers. Offline replay and the live
+//! runtime both gather one [`ShardReport`] per shard and merge them here, so the two print
+//! the same thing for the same state.
+
+use mspic_control::{NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics};
+use mspic_flow::nat::{NatStats, NatSummary};
+use mspic_flow::{Policy, SfwStats, Shard};
+
+/// Everything the non-session show commands need from one shard.
+#[derive(Debug, Clone, Default)]
+pub struct ShardReport {
+    pub sfw: Vec<(String, SfwStats)>,
+    pub nat: NatSummary,
+}
+
+impl ShardReport {
+    pub fn of(shard: &Shard) -> Self {
+        ShardReport {
+            sfw: shard.sfw_statistics(),
+            nat: shard.nat_state().summary(),
+        }
+    }
+}
+
+/// Stateful-firewall counters summed over shards, per services interface.
+pub fn sfw_statistics(reports: &[ShardReport]) -> Vec<(String, SfwStats)> {
+    let mut merged: Vec<(String, SfwStats)> = Vec::new();
+    for (name, st) in reports.iter().flat_map(|r| &r.sfw) {
+        match merged.iter_mut().find(|(n, _)| n == name) {
+            Some((_, m)) => m.merge(st),
+            None => merged.push((name.clone(), st.clone())),
+        }
+    }
+    merged
+}
+
+fn set_names(p: &Policy, set: u16) -> (String, String) {
+    p.service_sets
+        .get(set as usize)
+        .map(|s| {
+            let iface = p
+                .service_ifaces
+                .get(s.service_iface as usize)
+                .map(|i| i.name.clone())
+                .unwrap_or_default();
+            (iface, s.name.clone())
+        })
+        .unwrap_or_default()
+}
+
+/// `show services nat pool`: one row per (pool, service set using it). Counters are summed
+/// over shards; `Max ports in use` is the sum of each shard's maximum (an upper bound of
+/// the true maximum, since shards peak at different times).
+pub fn nat_pools(p: &Policy, reports: &[ShardReport], name: Option<&str>) -> Vec<NatPoolInfo> {
+    let mut out = Vec::new();
+    for (i, pool) in p.nat.pools.iter().enumerate() {
+        if name.is_some_and(|n| n != pool.name) {
+            continue;
+        }
+        let mut sum = mspic_flow::nat::PoolStats::default();
+        for r in reports {
+            if let Some(s) = r.nat.pools.get(i) {
+                sum.ports_in_use += s.ports_in_use;
+                sum.max_ports_in_use += s.max_ports_in_use;
+                sum.addrs_in_use += s.addrs_in_use;
+                sum.out_of_port_errors += s.out_of_port_errors;
+                sum.out_of_address_errors += s.out_of_address_errors;
+            }
+        }
+        let ranges = pool
+            .ranges
+            .iter()
+            .map(|(lo, hi)| format!("{lo}-{hi}"))
+            .collect::<Vec<_>>();
+        let port_range = pool.ports.map(|(lo, hi)| format!("{lo}-{hi}"));
+        let total = pool.addrs.len() as u64;
+        let mut users: Vec<(u16, mspic_config::TranslationType)> = pool.users.clone();
+        users.dedup();
+        if users.is_empty() {
+            continue; // a pool no rule uses has no service set to show it under
+        }
+        for (set, kind) in users {
+            let (interface, service_set) = set_names(p, set);
+            out.push(NatPoolInfo {
+                interface,
+                service_set,
+                pool: pool.name.clone(),
+                translation_type: kind.show_name().to_string(),
+                address_ranges: ranges.clone(),
+                port_range: port_range.clone(),
+                addresses_in_use: sum.addrs_in_use,
+                available_addresses: total.saturating_sub(sum.addrs_in_use),
+                ports_in_use: sum.ports_in_use,
+                max_ports_in_use: sum.max_ports_in_use,
+                out_of_address_errors: sum.out_of_address_errors,
+                out_of_port_errors: sum.out_of_port_errors,
+            });
+        }
+    }
+    out
+}
+
+/// `show services nat mappings summary`, per services interface.
+pub fn nat_mappings_summary(p: &Policy, reports: &[ShardReport]) -> Vec<NatMappingsSummary> {
+    p.service_ifaces
+        .iter()
+        .enumerate()
+        .map(|(i, si)| {
+            let in_iface = |set: u16| {
+                p.service_sets
+                    .get(set as usize)
+                    .is_some_and(|s| s.service_iface as usize == i)
+            };
+            let mut row = NatMappingsSummary {
+                interface: si.name.clone(),
+                ..Default::default()
+            };
+            for r in reports {
+                // Address mappings are per internal host; they are charged to the first
+                // services interface (pools are not tied to one interface).
+                if i == 0 {
+                    row.address_mappings += r.nat.address_mappings;
+                }
+                for m in r.nat.mappings.iter().filter(|m| in_iface(m.set)) {
+                    row.eim_port_mappings += 1;
+                    row.eif_filters += u64::from(m.eif);
+                }
+            }
+            row
+        })
+        .collect()
+}
+
+/// `show services nat mappings detail|brief`.
+pub fn nat_mappings(p: &Policy, reports: &[ShardReport]) -> Vec<NatMapping> {
+    reports
+        .iter()
+        .flat_map(|r| &r.nat.mappings)
+        .map(|m| {
+            let (interface, service_set) = set_names(p, m.set);
+            NatMapping {
+                interface,
+                service_set,
+                pool: p
+                    .nat
+                    .pools
+                    .get(m.pool as usize)
+                    .map(|x| x.name.clone())
+                    .unwrap_or_default(),
+                protocol: m.protocol,
+                internal_address: m.internal,
+                internal_port: m.internal_port,
+                external_address: m.external.into(),
+                external_port: m.external_port,
+                session_count: u64::from(m.sessions),
+            }
+        })
+        .collect()
+}
+
+/// `show services nat statistics`: the counters under their XML names, per services
+/// interface (NAT counters are kept per shard, not per interface: they are shown under the
+/// first services interface).
+pub fn nat_statistics(p: &Policy, reports: &[ShardReport]) -> Vec<NatStatistics> {
+    let mut s = NatStats::default();
+    for r in reports {
+        s.merge(&r.nat.stats);
+    }
+    let out_of_ports: u64 = reports
+        .iter()
+        .flat_map(|r| &r.nat.pools)
+        .map(|x| x.out_of_port_errors)
+        .sum();
+    let out_of_addrs: u64 = reports
+        .iter()
+        .flat_map(|r| &r.nat.pools)
+        .map(|x| x.out_of_address_errors)
+        .sum();
+    let types = mspic_config::TranslationType::ALL;
+    let mut counters: Vec<(String, u64)> = vec![
+        ("nat-total-session-create".into(), s.sessions_translated),
+        ("nat-map-allocation-successes".into(), s.sessions_translated),
+        ("nat-map-allocation-failures".into(), s.allocation_failures),
+        ("nat-out-of-port-errors".into(), out_of_ports),
+        ("nat-out-of-address-errors".into(), out_of_addrs),
+        ("nat-eim-mapping-created".into(), s.eim_mappings_created),
+        ("nat-eim-mapping-reused".into(), s.eim_mappings_reused),
+        ("nat-eif-sessions-created".into(), s.eif_sessions_created),
+        ("nat-icmp-error-translations".into(), s.icmp_error_translations),
+        ("nat-pool-session-not-found-drops".into(), s.pool_no_session_drops),
+        ("nat-total-pkts-translated".into(), s.packets_translated),
+    ];
+    for (t, n) in types.iter().zip(s.by_type) {
+        counters.push((format!("nat-{}-sessions", t.keyword()), n));
+    }
+    p.service_ifaces
+        .iter()
+        .take(1)
+        .map(|si| NatStatistics {
+            interface: si.name.clone(),
+            counters: counters.clone(),
+        })
+        .collect()
+}
