@@ -54,9 +54,7 @@ impl Responder {
                 l4.extend_from_slice(payload);
                 finish(out, l3, &p, proto::UDP, l4, 6);
             }
-            L4::Tcp {
-                flags, seq, ..
-            } => {
+            L4::Tcp { flags, seq, .. } => {
                 if flags & RST != 0 {
                     self.tcp.remove(&k.reversed());
                     return None;
@@ -132,7 +130,11 @@ fn finish(out: &mut Vec<u8>, l3: usize, p: &Parsed, nh: u8, mut l4: Vec<u8>, csu
             if nh != proto::ICMP {
                 let ps = checksum::pseudo_header_v4(&s, &d, nh, l4.len() as u16);
                 let c = checksum::finish(checksum::sum(&l4, ps));
-                let c = if c == 0 && nh == proto::UDP { 0xffff } else { c };
+                let c = if c == 0 && nh == proto::UDP {
+                    0xffff
+                } else {
+                    c
+                };
                 l4[csum_at..csum_at + 2].copy_from_slice(&c.to_be_bytes());
             } else {
                 let c = checksum::compute(&l4);
@@ -197,24 +199,36 @@ mod tests {
         let mut r = Responder::new();
         let mut out = Vec::new();
         r.respond(&tcp("S", 100, b""), &mut out).unwrap();
-        let (p, ok) = parse(&out);
+        let o = out.clone();
+        let (p, ok) = parse(&o);
         assert!(ok);
         assert_eq!(&out[..6], &[2, 0, 0, 0, 0, 1]);
-        let Some(TransportSlice::Tcp(t)) = p.transport else { panic!() };
+        let Some(TransportSlice::Tcp(t)) = p.transport else {
+            panic!()
+        };
         assert!(t.syn() && t.ack());
         assert_eq!((t.source_port(), t.destination_port()), (80, 1024));
         assert_eq!(t.acknowledgment_number(), 101);
         let isn = t.sequence_number();
         assert!(r.respond(&tcp("A", 101, b""), &mut out).is_none());
         r.respond(&tcp("A", 101, b"hello"), &mut out).unwrap();
-        let (p, ok) = parse(&out);
+        let o = out.clone();
+        let (p, ok) = parse(&o);
         assert!(ok);
-        let Some(TransportSlice::Tcp(t)) = p.transport else { panic!() };
+        let Some(TransportSlice::Tcp(t)) = p.transport else {
+            panic!()
+        };
         assert!(t.ack() && !t.syn() && !t.fin());
-        assert_eq!((t.sequence_number(), t.acknowledgment_number()), (isn + 1, 106));
+        assert_eq!(
+            (t.sequence_number(), t.acknowledgment_number()),
+            (isn + 1, 106)
+        );
         r.respond(&tcp("FA", 106, b""), &mut out).unwrap();
-        let (p, _) = parse(&out);
-        let Some(TransportSlice::Tcp(t)) = p.transport else { panic!() };
+        let o = out.clone();
+        let (p, _) = parse(&o);
+        let Some(TransportSlice::Tcp(t)) = p.transport else {
+            panic!()
+        };
         assert!(t.fin() && t.ack());
         assert_eq!(t.acknowledgment_number(), 107);
         assert!(r.respond(&tcp("R", 107, b""), &mut out).is_none());
@@ -230,19 +244,30 @@ mod tests {
         let mut f = Vec::new();
         b.write(&mut f, b"query").unwrap();
         r.respond(&f, &mut out).unwrap();
-        let (p, ok) = parse(&out);
+        let o = out.clone();
+        let (p, ok) = parse(&o);
         assert!(ok);
-        let Some(TransportSlice::Udp(u)) = p.transport else { panic!() };
-        assert_eq!((u.source_port(), u.destination_port(), u.payload()), (53, 1024, &b"query"[..]));
+        let Some(TransportSlice::Udp(u)) = p.transport else {
+            panic!()
+        };
+        assert_eq!(
+            (u.source_port(), u.destination_port(), u.payload()),
+            (53, 1024, &b"query"[..])
+        );
         let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
             .ipv4([203, 0, 113, 128], [198, 51, 100, 7], 63)
             .icmpv4_echo_request(9, 3);
         let mut f = Vec::new();
         b.write(&mut f, b"abcdefgh").unwrap();
         r.respond(&f, &mut out).unwrap();
-        let (p, ok) = parse(&out);
+        let o = out.clone();
+        let (p, ok) = parse(&o);
         assert!(ok);
-        let Some(TransportSlice::Icmpv4(i)) = p.transport else { panic!() };
-        assert!(matches!(i.icmp_type(), etherparse::Icmpv4Type::EchoReply(e) if e.id == 9 && e.seq == 3));
+        let Some(TransportSlice::Icmpv4(i)) = p.transport else {
+            panic!()
+        };
+        assert!(
+            matches!(i.icmp_type(), etherparse::Icmpv4Type::EchoReply(e) if e.id == 9 && e.seq == 3)
+        );
     }
 }
