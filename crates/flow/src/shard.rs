@@ -1173,6 +1173,54 @@ impl Shard {
         }
     }
 
+    /// [`Self::sessions`] a piece at a time, so a caller can answer a large table without
+    /// stalling the packet path: looks at most `max` slots from `cursor` (0 to start),
+    /// appends the matching sessions, and returns the cursor to continue from, or `None`
+    /// when the whole table has been seen. Sessions created or removed between calls may
+    /// or may not be included; none is reported twice.
+    pub fn sessions_chunk(
+        &self,
+        filter: &SessionFilter,
+        cursor: usize,
+        max: usize,
+        out: &mut Vec<SessionSnapshot>,
+    ) -> Option<usize> {
+        let p = &self.policy;
+        let end = cursor.saturating_add(max.max(1)).min(self.table.slots());
+        for slot in cursor..end {
+            let Some(s) = self.table.get(slot as u32) else {
+                continue;
+            };
+            let iface = p
+                .service_ifaces
+                .get(s.service_iface as usize)
+                .map(|i| i.name.as_str())
+                .unwrap_or("");
+            let set = p
+                .service_sets
+                .get(s.service_set as usize)
+                .map(|i| i.name.as_str())
+                .unwrap_or("");
+            let flows = flow_snapshots(s);
+            if filter.matches_parts(iface, set, s.alg, &flows) {
+                out.push(SessionSnapshot {
+                    interface: iface.to_string(),
+                    service_set: set.to_string(),
+                    id: s.id,
+                    alg: s.alg,
+                    flags: s.flags,
+                    ip_action: false,
+                    offload: false,
+                    asymmetric: false,
+                    nat: crate::nat::snapshot(s, &p.nat),
+                    flows: flows.to_vec(),
+                    parent: s.parent.and_then(|p| self.table.get(p)).map(|p| p.id),
+                });
+            }
+        }
+        (end < self.table.slots()).then_some(end)
+    }
+
     /// Removes every session matching `filter`; returns how many per (interface, set).
     pub fn clear(&mut self, filter: &SessionFilter, now: Time) -> Vec<(String, String, u64)> {
         let p = Arc::clone(&self.policy);
