@@ -17,12 +17,13 @@
 
 pub mod backend;
 pub mod command;
+pub mod protocol;
 pub mod render;
 pub mod tree;
 
 pub use backend::{
-    Backend, BackendError, ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics,
-    ServiceSetsSummary, SnapshotBackend,
+    Backend, BackendError, ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo,
+    NatStatistics, ServiceSetsSummary, SnapshotBackend,
 };
 pub use command::{
     parse_command, parse_request, Command, CommandError, Detail, NatMappingsKind, OutputFormat,
