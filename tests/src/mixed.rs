@@ -18,7 +18,7 @@ pub const WEB_SERVERS: [Ipv4Addr; 3] = [
 /// The DNS server (directly connected on `ge-0/0/1`).
 pub const DNS_SERVER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 53);
 /// Source of the unsolicited inbound traffic (behind the outside next hop).
-pub const OUTSIDE_SCANNER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 66);
+pub const OUTSIDE_SCANNER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 66);
 /// Peer of the long-idle UDP flow and of the long-lived TCP session.
 pub const IDLE_PEER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 21);
 /// Destination port of the long-idle UDP flow.
@@ -55,8 +55,8 @@ impl Ephemeral {
 /// | `ssh-open` | long-lived TCP session, a keystroke and its echo every 5–9 s, never closed | 10.0.0.2 → 198.51.100.21:22 |
 /// | `telnet` | unanswered SYN, 3 attempts (the firewall-only example discards it) | last client → 203.0.113.10:23 |
 /// | `tftp-rrq` | TFTP read request sent twice 5 s apart, unanswered (rejected by the firewall-only example) | second client → 203.0.113.10:69 |
-/// | `inbound-ssh` | unsolicited SYN, 2 attempts, arriving on `ge-0/0/1` | 192.0.2.66 → 10.0.0.2:22 |
-/// | `inbound-snmp` | SNMP GetRequest sent twice 1 s apart, arriving on `ge-0/0/1` | 192.0.2.66 → 10.0.0.2:161 |
+/// | `inbound-ssh` | unsolicited SYN, 2 attempts, arriving on `ge-0/0/1` | 198.51.100.66 → 10.0.0.2:22 |
+/// | `inbound-snmp` | SNMP GetRequest sent twice 1 s apart, arriving on `ge-0/0/1` | 198.51.100.66 → 10.0.0.2:161 |
 ///
 /// The inbound conversations come from outside 10.0.0.0/24, so neither example config
 /// accepts them. With [`Sides::ClientOnly`] only initiators' frames are written (the

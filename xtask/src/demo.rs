@@ -29,10 +29,13 @@ fn replay_command(mspic: &Path, root: &Path, demo_dir: &Path) -> Command {
         .arg("--pcap")
         .arg(dir.join("clients.pcap"))
         .arg("--out")
-        .arg(dir.join("out.pcap"));
+        .arg(dir.join("out.pcap"))
+        .arg("--respond")
+        .arg("--echo");
     for command in [
         "show services sessions extensive",
         "show services sessions count",
+        "show services nat pool detail",
     ] {
         cmd.args(["--command", command]);
     }

@@ -2,8 +2,8 @@
 //! that provides their data.
 
 use mspic_control::{
-    execute, Backend, BackendError, ClearedSessions, NatMapping, NatMappingsSummary,
-    NatPoolInfo, NatStatistics, ServiceSetsSummary,
+    execute, Backend, BackendError, ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo,
+    NatStatistics, ServiceSetsSummary,
 };
 use mspic_flow::{SessionFilter, SessionSnapshot, SfwStats};
 
@@ -138,7 +138,10 @@ fn nat_mappings_detail_text() {
          Mapping State    : Active\n"
     ));
     insta::assert_snapshot!("nat_mappings_detail", detail);
-    insta::assert_snapshot!("nat_mappings_brief", run("show services nat mappings brief"));
+    insta::assert_snapshot!(
+        "nat_mappings_brief",
+        run("show services nat mappings brief")
+    );
     insta::assert_snapshot!(
         "nat_mappings_detail_xml",
         run("show services nat mappings detail | display xml")

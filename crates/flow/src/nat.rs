@@ -1271,17 +1271,19 @@ impl NatState {
             mappings: self
                 .eim
                 .iter()
-                .map(|(&(protocol, internal, internal_port), m)| MappingSnapshot {
-                    set: m.set,
-                    pool: m.pool,
-                    protocol,
-                    internal,
-                    internal_port,
-                    external: m.external,
-                    external_port: m.port,
-                    sessions: m.sessions,
-                    eif: m.eif,
-                })
+                .map(
+                    |(&(protocol, internal, internal_port), m)| MappingSnapshot {
+                        set: m.set,
+                        pool: m.pool,
+                        protocol,
+                        internal,
+                        internal_port,
+                        external: m.external,
+                        external_port: m.port,
+                        sessions: m.sessions,
+                        eif: m.eif,
+                    },
+                )
                 .collect(),
             stats: self.stats.clone(),
         }

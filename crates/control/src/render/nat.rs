@@ -350,7 +350,11 @@ pub fn render_nat_mappings(mappings: &[NatMapping], detail: bool) -> String {
         );
         if detail {
             let _ = writeln!(out, "Session Count    : {:>5}", m.session_count);
-            let state = if m.session_count > 0 { "Active" } else { "Inactive" };
+            let state = if m.session_count > 0 {
+                "Active"
+            } else {
+                "Inactive"
+            };
             let _ = writeln!(out, "Mapping State    : {state}\n");
         }
     }
@@ -407,7 +411,11 @@ pub fn nat_mappings_tree(mappings: &[NatMapping], detail: bool) -> Element {
                 .with_leaf("nat-mapping-session-count", m.session_count)
                 .with_leaf(
                     "nat-mapping-state",
-                    if m.session_count > 0 { "Active" } else { "Inactive" },
+                    if m.session_count > 0 {
+                        "Active"
+                    } else {
+                        "Inactive"
+                    },
                 );
         }
         if let Some(p) = cur_pool.as_mut() {
