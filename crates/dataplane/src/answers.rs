@@ -186,8 +186,14 @@ pub fn nat_statistics(p: &Policy, reports: &[ShardReport]) -> Vec<NatStatistics>
         ("nat-eim-mapping-created".into(), s.eim_mappings_created),
         ("nat-eim-mapping-reused".into(), s.eim_mappings_reused),
         ("nat-eif-sessions-created".into(), s.eif_sessions_created),
-        ("nat-icmp-error-translations".into(), s.icmp_error_translations),
-        ("nat-pool-session-not-found-drops".into(), s.pool_no_session_drops),
+        (
+            "nat-icmp-error-translations".into(),
+            s.icmp_error_translations,
+        ),
+        (
+            "nat-pool-session-not-found-drops".into(),
+            s.pool_no_session_drops,
+        ),
         ("nat-total-pkts-translated".into(), s.packets_translated),
     ];
     for (t, n) in types.iter().zip(s.by_type) {

@@ -174,7 +174,9 @@ impl Replay {
         while i < outs.len() && i < 4 {
             let o = &outs[i];
             i += 1;
-            let Some(r) = self.responder.as_mut() else { break };
+            let Some(r) = self.responder.as_mut() else {
+                break;
+            };
             let answerable = !o.is_reply
                 && self.policy.interface(o.egress).is_some_and(|f| {
                     f.input_service_set.is_none() && f.output_service_set.is_none()
@@ -204,7 +206,12 @@ impl Replay {
             })
     }
 
-    fn process_one(&mut self, ts_nanos: u64, data: &[u8], forced: Option<IfIndex>) -> Option<Output> {
+    fn process_one(
+        &mut self,
+        ts_nanos: u64,
+        data: &[u8],
+        forced: Option<IfIndex>,
+    ) -> Option<Output> {
         self.counters.frames_in += 1;
         self.advance(Time(ts_nanos));
         let now = self.now;
