@@ -42,6 +42,8 @@ pub struct Allocation {
     /// Allocated port (NAPT); `None` for address-only pools.
     pub port: Option<u16>,
     pub proto_class: u8,
+    /// Port class (range × parity) the port came from.
+    pub port_class: u8,
     /// The internal endpoint (EIM mapping / address pairing key).
     pub internal: IpAddr,
     pub internal_port: u16,
@@ -655,6 +657,8 @@ pub struct EimMapping {
     pub addr: u32,
     pub external: Ipv4Addr,
     pub port: u16,
+    /// Port class the port came from (see [`Allocation::port_class`]).
+    pub class: u8,
     pub sessions: u32,
     /// When a mapping with no session left disappears (ns).
     pub expires: u64,
@@ -809,6 +813,7 @@ impl NatState {
                     addr: a,
                     port: None,
                     proto_class: proto_class(k.proto),
+                    port_class: 0,
                     internal: k.src,
                     internal_port: k.src_port,
                     eim: false,
@@ -884,6 +889,7 @@ impl NatState {
                     addr: m.addr,
                     port: Some(m.port),
                     proto_class: pc,
+                    port_class: m.class,
                     internal: k.src,
                     internal_port: k.src_port,
                     eim: true,
@@ -904,13 +910,21 @@ impl NatState {
                 addr: a,
                 port: None,
                 proto_class: pc,
+                port_class: 0,
                 internal: k.src,
                 internal_port: k.src_port,
                 eim: false,
             });
         }
         let low_class = prt.preserve_range && k.src_port < 1024;
-        let parity = prt.preserve_parity.then_some(k.src_port % 2);
+        let mut parity = prt.preserve_parity.then_some(k.src_port % 2);
+        // With an even number of shards every port this shard owns has the parity
+        // `shard % 2`: the other parity cannot be kept here (counted, then any port).
+        let (shard, shards) = (self.shard, self.shards);
+        if parity.is_some_and(|p| shards % 2 == 0 && u32::from(p) != shard % 2) {
+            self.pools[pool as usize].stats.parity_port_errors += 1;
+            parity = None;
+        }
         let (rlo, rhi) = if prt.preserve_range {
             if low_class {
                 (lo.clamp(1, 1023), hi.min(1023))
@@ -925,6 +939,7 @@ impl NatState {
             self.pools[pool as usize].stats.out_of_port_errors += 1;
             return Err(NatError::OutOfPorts);
         }
+        // Classes: [high, high-odd, low, low-odd] with parity; without it the even slot.
         let class = usize::from(low_class) * 2 + usize::from(parity == Some(1));
         let paired = if t.paired {
             self.host_addr.get(&(pool, k.src)).map(|&(a, _)| a)
@@ -939,7 +954,6 @@ impl NatState {
                 (0..n_addr).map(|i| (start + i) % n_addr).collect()
             }
         };
-        let (shard, shards) = (self.shard, self.shards);
         let random = prt.random;
         for ai in candidates {
             let rng = &mut self.rng;
@@ -975,6 +989,7 @@ impl NatState {
                             addr: ai as u32,
                             external: prt.addrs[ai],
                             port,
+                            class: class as u8,
                             sessions: 1,
                             expires: u64::MAX,
                             eif: t.eif,
@@ -990,6 +1005,7 @@ impl NatState {
                     addr: ai as u32,
                     port: Some(port),
                     proto_class: pc,
+                    port_class: class as u8,
                     internal: k.src,
                     internal_port: k.src_port,
                     eim: t.eim,
@@ -1088,11 +1104,7 @@ impl NatState {
             return;
         };
         if let Some(port) = a.port {
-            // Same class as at allocation: preserve-range keeps the port's range and
-            // preserve-parity its parity, so both are read off the port itself.
-            let low_class = prt.preserve_range && port < 1024;
-            let odd = prt.preserve_parity && port % 2 == 1;
-            let class = usize::from(low_class) * 2 + usize::from(odd);
+            let class = usize::from(a.port_class);
             if let Some(set) = addr.ports[a.proto_class as usize]
                 .as_mut()
                 .and_then(|s| s[class].as_mut())
@@ -1133,6 +1145,7 @@ impl NatState {
                     addr: m.addr,
                     port: Some(m.port),
                     proto_class: proto_class(k.0),
+                    port_class: m.class,
                     internal: k.1,
                     internal_port: k.2,
                     eim: true,
@@ -1160,6 +1173,7 @@ impl NatState {
             addr: m.addr,
             port: Some(m.port),
             proto_class: proto_class(proto),
+            port_class: m.class,
             internal,
             internal_port: port,
             eim: true,

@@ -717,3 +717,32 @@ fn fix_ip_checksum(mut f: Vec<u8>) -> Vec<u8> {
     f[24..26].copy_from_slice(&c.to_be_bytes());
     f
 }
+
+#[test]
+fn parity_with_an_even_number_of_shards() {
+    let cfg = nat_config(
+        "pool public { address 203.0.113.128/31; port { automatic; preserve-parity; } }",
+        &term("napt-44", ""),
+        "",
+    );
+    let mut cl = Cluster::new(&cfg, 2);
+    let mut kept = 0;
+    let mut broken = 0;
+    for p in 0..60u16 {
+        let (_, v, out) = cl.send(&udp("10.0.0.2", 3000 + p, "198.51.100.7", 53, b"q"));
+        assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
+        let port = u16::from_be_bytes([out[34], out[35]]);
+        if port % 2 == (3000 + p) % 2 {
+            kept += 1;
+        } else {
+            broken += 1;
+        }
+    }
+    let errors: u64 = cl
+        .shards
+        .iter()
+        .map(|s| s.nat_state().pool_stats(0).unwrap().parity_port_errors)
+        .sum();
+    assert_eq!(errors, broken, "every broken parity is counted");
+    assert!(kept > 0 && broken > 0);
+}
