@@ -919,11 +919,12 @@ impl NatState {
         let low_class = prt.preserve_range && k.src_port < 1024;
         let mut parity = prt.preserve_parity.then_some(k.src_port % 2);
         // With an even number of shards every port this shard owns has the parity
-        // `shard % 2`: the other parity cannot be kept here (counted, then any port).
+        // `shard % 2`: the other parity cannot be kept here (counted; the port then comes
+        // from the one parity class this shard has).
         let (shard, shards) = (self.shard, self.shards);
         if parity.is_some_and(|p| shards % 2 == 0 && u32::from(p) != shard % 2) {
             self.pools[pool as usize].stats.parity_port_errors += 1;
-            parity = None;
+            parity = Some((shard % 2) as u16);
         }
         let (rlo, rhi) = if prt.preserve_range {
             if low_class {
