@@ -43,6 +43,12 @@ fn steps() -> Vec<(&'static str, Command)> {
         ),
         ("tests", tests),
         ("doc tests", cmd(&["test", "--workspace", "--doc"])),
+        // The fuzz targets need nightly to run (`cargo fuzz run …`); here they are only
+        // kept compiling.
+        (
+            "fuzz build",
+            cmd(&["check", "--manifest-path", "tests/fuzz/Cargo.toml", "--bins"]),
+        ),
     ]
 }
 
@@ -74,7 +80,7 @@ fn step(
 /// fails at the end if any did.
 pub fn run() -> Result<()> {
     let started = Instant::now();
-    let total = 5;
+    let total = 1 + steps().len();
     let mut results: Vec<(&str, bool, Duration)> = Vec::new();
 
     let (ok, took) = step(1, total, "deps", "cargo xtask deps", || {

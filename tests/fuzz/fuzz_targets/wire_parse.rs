@@ -1,0 +1,20 @@
+//! Any bytes: parse, verify checksums, and try every rewrite and reply builder.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use mspic_wire::{build, parse, rewrite, IcmpErrorKind};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(p) = parse::parse_frame(data) else { return };
+    let _ = parse::l4_checksum_ok(data, &p);
+    let mut f = data.to_vec();
+    let a = p.key.dst;
+    let _ = rewrite::set_src_addr(&mut f, &p, a);
+    let _ = rewrite::set_src_port(&mut f, &p, 1234);
+    let _ = rewrite::set_icmp_query_id(&mut f, &p, 7);
+    let _ = rewrite::set_inner_src_addr(&mut f, &p, a);
+    let _ = rewrite::set_inner_dst_port(&mut f, &p, 9);
+    let _ = rewrite::decrement_ttl(&mut f, &p);
+    let mut out = [0u8; 2048];
+    let _ = build::tcp_rst(data, &p, &mut out);
+    let _ = build::icmp_error(data, &p, IcmpErrorKind::AdminProhibited, p.key.dst, &mut out);
+});
