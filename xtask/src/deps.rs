@@ -14,6 +14,19 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
     ("tcpdump", "reading captures in tests and by hand"),
     ("iproute2", "`ip netns` and veth pairs for the testbed"),
     ("ethtool", "turning checksum offload off on veth ends"),
+    ("clang", "compiling bpf/steer.bpf.c"),
+    ("llvm", "BPF object tools for the XDP build"),
+    ("libelf-dev", "libbpf/libxdp (built from source by the dataplane)"),
+    ("zlib1g-dev", "libbpf/libxdp"),
+    ("pkg-config", "locating libelf and zlib"),
+    ("m4", "libxdp's build"),
+    ("linux-libc-dev", "UAPI headers for the BPF program"),
+    ("libbpf-dev", "bpf_helpers.h for the BPF program"),
+    ("python3", "test servers in the network namespaces"),
+    ("curl", "HTTP client in the testbed"),
+    ("dnsmasq", "DNS server in the testbed"),
+    ("dnsutils", "dig, the DNS client in the testbed"),
+    ("nftables", "the Linux NAT baseline of the end-to-end benchmark"),
 ];
 
 /// Rust toolchain components: (cargo subcommand, rustup component).
