@@ -1,4 +1,4 @@
-//! Deterministic traffic for mspic tests and demos.
+//! Deterministic traffic and the network-namespace testbed for mspic tests and demos.
 //!
 //! Frames are built with `etherparse`'s `PacketBuilder` — deliberately not with the
 //! engine's own wire code, so that the engine is never tested against input it made
@@ -30,6 +30,7 @@ pub mod host;
 pub mod mixed;
 pub mod rng;
 pub mod summary;
+pub mod testbed;
 pub mod trace;
 
 pub use gen::{Gen, Peer, Sides, TcpConn};

@@ -47,7 +47,12 @@ fn steps() -> Vec<(&'static str, Command)> {
         // kept compiling.
         (
             "fuzz build",
-            cmd(&["check", "--manifest-path", "tests/fuzz/Cargo.toml", "--bins"]),
+            cmd(&[
+                "check",
+                "--manifest-path",
+                "tests/fuzz/Cargo.toml",
+                "--bins",
+            ]),
         ),
     ]
 }

@@ -16,7 +16,10 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
     ("ethtool", "turning checksum offload off on veth ends"),
     ("clang", "compiling bpf/steer.bpf.c"),
     ("llvm", "BPF object tools for the XDP build"),
-    ("libelf-dev", "libbpf/libxdp (built from source by the dataplane)"),
+    (
+        "libelf-dev",
+        "libbpf/libxdp (built from source by the dataplane)",
+    ),
     ("zlib1g-dev", "libbpf/libxdp"),
     ("pkg-config", "locating libelf and zlib"),
     ("m4", "libxdp's build"),
@@ -26,7 +29,10 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
     ("curl", "HTTP client in the testbed"),
     ("dnsmasq", "DNS server in the testbed"),
     ("dnsutils", "dig, the DNS client in the testbed"),
-    ("nftables", "the Linux NAT baseline of the end-to-end benchmark"),
+    (
+        "nftables",
+        "the Linux NAT baseline of the end-to-end benchmark",
+    ),
 ];
 
 /// Rust toolchain components: (cargo subcommand, rustup component).

@@ -1,4 +1,4 @@
-//! Project tasks: `cargo xtask deps | gen-pcap | demo | test`.
+//! Project tasks: `cargo xtask deps | gen-pcap | demo | test | testbed up|down`.
 
 mod ci;
 mod demo;
@@ -36,6 +36,54 @@ enum Task {
     Demo,
     /// What `make test` runs: deps, fmt check, clippy, nextest, doc tests.
     Test,
+    /// The network-namespace testbed of DESIGN.md (clients, the PIC, servers).
+    Testbed {
+        #[command(subcommand)]
+        action: TestbedAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum TestbedAction {
+    /// Create namespaces NAME-cl, NAME-pic, NAME-sv and their veth pairs; they stay until
+    /// `down`. Run mspicd in NAME-pic (`ip netns exec NAME-pic mspicd --config …`).
+    Up {
+        /// Receive/transmit queues per veth (one mspicd worker per queue).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+        queues: u32,
+        #[arg(long, default_value = "mspic")]
+        name: String,
+    },
+    /// Remove the namespaces of testbed NAME.
+    Down {
+        #[arg(long, default_value = "mspic")]
+        name: String,
+    },
+}
+
+fn testbed(action: &TestbedAction) -> Result<()> {
+    use mspic_tests::testbed;
+    match action {
+        TestbedAction::Up { queues, name } => {
+            if let Some(why) = testbed::unavailable() {
+                bail!("cannot build the testbed: {why}");
+            }
+            let tb = testbed::Testbed::up(name, *queues, true)
+                .with_context(|| format!("building testbed {name}"))?;
+            println!(
+                "testbed {name} is up ({queues} queue(s)):\n  {} cl0 10.0.0.2/24 gw 10.0.0.1\n  {} pin (ge-0/0/0), pout (ge-0/0/1): run mspicd here\n  {} sv0 203.0.113.2/24 gw 203.0.113.1, lo 198.51.100.7/32\nremove it with: cargo xtask testbed down --name {name}",
+                tb.ns(testbed::Role::Client),
+                tb.ns(testbed::Role::Pic),
+                tb.ns(testbed::Role::Server)
+            );
+            Ok(())
+        }
+        TestbedAction::Down { name } => {
+            testbed::remove(name);
+            println!("testbed {name} removed");
+            Ok(())
+        }
+    }
 }
 
 #[derive(Args)]
@@ -103,6 +151,7 @@ fn main() -> ExitCode {
         Task::GenPcap(a) => gen_pcap(&a),
         Task::Demo => demo::run_demo(),
         Task::Test => ci::run(),
+        Task::Testbed { action } => testbed(&action),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
