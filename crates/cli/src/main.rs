@@ -1,11 +1,15 @@
-//! `mspic`: the operator's command line: offline `replay` and `check`.
+//! `mspic`: the operator's command line: offline `replay` and `check`, and the commands
+//! answered by a running `mspicd` (`show`, `clear`, `request commit`, `cli`, `ping`).
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use mspic_cli::client::{self, Client, Outcome};
+use mspic_control::protocol::Request;
 
 mod replay;
 
@@ -16,6 +20,9 @@ mod replay;
     about = "Junos MS-PIC emulator: check configurations, replay captures, query the daemon"
 )]
 struct Cli {
+    /// Control socket of mspicd (for show, clear, request, cli, ping).
+    #[arg(long, value_name = "PATH", env = mspic_cli::SOCKET_ENV, default_value = mspic_cli::DEFAULT_SOCKET)]
+    socket: PathBuf,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -29,6 +36,49 @@ enum Cmd {
     },
     /// Run a pcap/pcapng capture through the engine and print show commands.
     Replay(replay::ReplayArgs),
+    /// Ask mspicd: `mspic show services sessions extensive`, `mspic show services sessions
+    /// "|" display xml`. Prints the answer; errors go to stderr with exit 1.
+    #[command(disable_help_flag = true)]
+    Show {
+        /// The rest of the command line (words after `show`).
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "WORDS"
+        )]
+        words: Vec<String>,
+    },
+    /// Tell mspicd: `mspic clear services sessions [filters]`.
+    #[command(disable_help_flag = true)]
+    Clear {
+        /// The rest of the command line (words after `clear`).
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "WORDS"
+        )]
+        words: Vec<String>,
+    },
+    /// Requests to mspicd.
+    Request {
+        #[command(subcommand)]
+        what: RequestCmd,
+    },
+    /// Interactive prompt (`user@host> `) for show/clear/request commands; reads commands
+    /// line by line when stdin is not a terminal.
+    Cli,
+    /// Check that mspicd answers; print its version, engine and configuration.
+    Ping,
+}
+
+#[derive(Subcommand)]
+enum RequestCmd {
+    /// Install the configuration in FILE in the running mspicd (live sessions stay).
+    /// Prints `commit complete`, or the errors with exit 1 (the running configuration stays).
+    Commit {
+        /// Junos configuration (braces or `set` lines).
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -36,11 +86,49 @@ fn main() -> ExitCode {
     let r = match cli.command {
         Cmd::Check { file } => check(&file),
         Cmd::Replay(args) => replay::run(&args),
+        Cmd::Show { words } => Ok(one_shot(&cli.socket, command_line("show", &words))),
+        Cmd::Clear { words } => Ok(one_shot(&cli.socket, command_line("clear", &words))),
+        Cmd::Request {
+            what: RequestCmd::Commit { file },
+        } => match client::commit_request(&file) {
+            Ok(r) => Ok(one_shot(&cli.socket, r)),
+            Err(e) => Err(anyhow::anyhow!(e)),
+        },
+        Cmd::Cli => Ok(mspic_cli::interactive::run(&cli.socket)),
+        Cmd::Ping => Ok(one_shot(&cli.socket, client::ping_request())),
     };
     match r {
         Ok(code) => code,
         Err(e) => {
             eprintln!("mspic: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `show` or `clear` and the words after it, as one command line.
+fn command_line(verb: &str, words: &[String]) -> Request {
+    let mut line = verb.to_string();
+    for w in words {
+        line.push(' ');
+        line.push_str(w);
+    }
+    Request::Command(line)
+}
+
+/// Sends one request; the answer goes to stdout, an error answer to stderr (exit 1).
+fn one_shot(socket: &Path, request: Request) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match Client::connect(socket).and_then(|mut c| c.request(&request, &mut out)) {
+        Ok(Outcome::Ok) | Ok(Outcome::OutputClosed) => ExitCode::SUCCESS,
+        Ok(Outcome::Error(e)) => {
+            let _ = out.flush();
+            let _ = client::write_line(&mut std::io::stderr(), &e);
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            let _ = out.flush();
+            eprintln!("mspic: {e}");
             ExitCode::FAILURE
         }
     }

@@ -1,0 +1,661 @@
+//! `mspicd --offline` and `mspic` end to end, over a control socket in a temporary
+//! directory. Answers through the socket must be byte for byte what the one renderer,
+//! `mspic_control::execute`, gives on the same state.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mspic_control::protocol::{ResponseDecoder, ResponseEvent};
+use mspic_dataplane::replay::{Replay, ReplayOptions};
+
+const MSPICD: &str = env!("CARGO_BIN_EXE_mspicd");
+const MSPIC: &str = env!("CARGO_BIN_EXE_mspic");
+
+/// The example configuration, with devices that cannot exist on the test machine.
+fn testbed() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/testbed.conf");
+    fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .replace("device pin;", "device mspic-nodev0;")
+        .replace("device pout;", "device mspic-nodev1;")
+}
+
+/// The same configuration with its services interface renamed.
+fn testbed_ms2() -> String {
+    testbed().replace("ms-1/1/0", "ms-2/0/0")
+}
+
+const BAD_CONFIG: &str = "interfaces {\n    ge-0/0/0 {\n        unit 0 { family inet { address 10.0.0.1/33; } }\n    }\n}\n";
+
+/// What the renderer prints for `command` on an engine with `config` and no packets.
+fn expected(config: &str, command: &str) -> String {
+    let cfg = mspic_config::parse(config, "test.conf").expect("test config loads");
+    let policy = Arc::new(mspic_flow::Policy::compile(&cfg).expect("test config compiles"));
+    let mut engine = Replay::new(policy, &ReplayOptions::default()).unwrap();
+    mspic_control::execute(command, &mut engine).expect("command succeeds")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+struct Daemon {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    socket: PathBuf,
+    config: PathBuf,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn start(config: &str, extra: &[&str]) -> Daemon {
+        let d = Daemon::spawn(config, extra);
+        d.wait_ready();
+        d
+    }
+
+    /// Starts mspicd without waiting for it.
+    fn spawn(config: &str, extra: &[&str]) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("mspic.conf");
+        fs::write(&config_path, config).unwrap();
+        let socket = dir.path().join("run").join("mspicd.sock");
+        let log = dir.path().join("mspicd.log");
+        let child = Command::new(MSPICD)
+            .arg("--offline")
+            .arg("--config")
+            .arg(&config_path)
+            .arg("--socket")
+            .arg(&socket)
+            .args(extra)
+            .env_remove("MSPIC_SOCKET")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("mspicd starts");
+        Daemon {
+            child: Some(child),
+            dir,
+            socket,
+            config: config_path,
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if UnixStream::connect(&self.socket).is_ok() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "mspicd did not come up; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.as_ref().unwrap().id() as i32
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on the pid of a child this test started and has not reaped.
+        let r = unsafe { libc::kill(self.pid(), sig) };
+        assert_eq!(r, 0, "kill failed");
+    }
+
+    fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        let child = self.child.as_mut().unwrap();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return status;
+            }
+            assert!(Instant::now() < deadline, "mspicd did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn mspic(&self, args: &[&str]) -> Output {
+        mspic_at(&self.socket, args)
+    }
+
+    /// `mspic show WORDS…`, which must succeed; its stdout.
+    fn show(&self, words: &str) -> String {
+        let mut args = vec!["show"];
+        args.extend(words.split(' '));
+        let out = self.mspic(&args);
+        assert!(
+            out.status.success(),
+            "mspic show {words} failed: {}\nlog:\n{}",
+            text(&out.stderr),
+            self.log()
+        );
+        text(&out.stdout)
+    }
+
+    /// Polls `show WORDS` until its output satisfies `ok`.
+    fn show_until(&self, words: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let s = self.show(words);
+            if ok(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`show {words}` never matched; last:\n{s}\nlog:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends raw bytes and reads everything the daemon answers until it closes.
+    fn raw(&self, bytes: &[u8]) -> Vec<ResponseEvent> {
+        let mut s = UnixStream::connect(&self.socket).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(bytes).unwrap();
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        let mut d = ResponseDecoder::new();
+        d.push(&buf);
+        let mut events = Vec::new();
+        while let Ok(Some(e)) = d.decode() {
+            events.push(e);
+        }
+        events
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn mspic_at(socket: &Path, args: &[&str]) -> Output {
+    Command::new(MSPIC)
+        .arg("--socket")
+        .arg(socket)
+        .args(args)
+        .env_remove("MSPIC_SOCKET")
+        .stdin(Stdio::null())
+        .output()
+        .expect("mspic runs")
+}
+
+fn mspic_with_stdin(socket: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(MSPIC)
+        .arg("--socket")
+        .arg(socket)
+        .args(args)
+        .env_remove("MSPIC_SOCKET")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn show_commands_print_what_the_renderer_prints() {
+    let d = Daemon::start(&testbed(), &[]);
+    for cmd in [
+        "services sessions",
+        "services sessions extensive",
+        "services sessions count",
+        "services sessions | display xml",
+        "services sessions count | display json",
+        "services stateful-firewall statistics",
+        "services stateful-firewall statistics extensive | display xml",
+        "serv sess",
+    ] {
+        let want = expected(&testbed(), &format!("show {cmd}"));
+        assert_eq!(d.show(cmd), want, "show {cmd}");
+    }
+    // The pipe as one quoted argument.
+    let out = d.mspic(&["show", "services sessions count | display xml"]);
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stdout),
+        expected(&testbed(), "show services sessions count | display xml")
+    );
+    assert!(text(&out.stdout).contains("<service-msp-sess-count-information>"));
+    // The statistics name the configured services interface.
+    assert!(d
+        .show("services stateful-firewall statistics")
+        .starts_with("Interface: ms-1/1/0\n"));
+    // clear works on the empty table.
+    let out = d.mspic(&["clear", "services", "sessions"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        expected(&testbed(), "clear services sessions")
+    );
+}
+
+#[test]
+fn bad_commands_get_the_junos_error_and_exit_1() {
+    let d = Daemon::start(&testbed(), &[]);
+    for (args, err) in [
+        (
+            vec!["show", "services", "sessions", "foo"],
+            "error: syntax error: foo\n",
+        ),
+        (
+            vec!["show", "services", "foo"],
+            "error: syntax error, expecting <command>: foo\n",
+        ),
+        (
+            vec!["show", "services", "sessions", "destination-port", "abc"],
+            "error: invalid value 'abc' for destination-port (expected 0..65535)\n",
+        ),
+        (
+            vec!["show", "services", "sessions", "|", "count"],
+            "error: unsupported pipe 'count' (supported: display xml, display json)\n",
+        ),
+    ] {
+        let out = d.mspic(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(text(&out.stderr), err, "{args:?}");
+        assert_eq!(text(&out.stdout), "", "{args:?}");
+    }
+}
+
+#[test]
+fn commit_installs_a_good_configuration() {
+    let d = Daemon::start(&testbed(), &[]);
+    let file = d.dir.path().join("new.conf");
+    fs::write(&file, testbed_ms2()).unwrap();
+    let out = d.mspic(&["request", "commit", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "commit complete\n");
+    assert!(d
+        .show("services stateful-firewall statistics")
+        .starts_with("Interface: ms-2/0/0\n"));
+    let ping = text(&d.mspic(&["ping"]).stdout);
+    assert!(ping.contains("configuration: "), "{ping}");
+    assert!(ping.contains("new.conf (committed"), "{ping}");
+}
+
+#[test]
+fn commit_of_a_bad_configuration_is_refused_and_the_old_one_stays() {
+    let d = Daemon::start(&testbed(), &[]);
+    let file = d.dir.path().join("bad.conf");
+    fs::write(&file, BAD_CONFIG).unwrap();
+    let out = d.mspic(&["request", "commit", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let name = file.display().to_string();
+    assert!(
+        err.starts_with(&format!("{name}:3:40: error: invalid prefix '10.0.0.1/33'")),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("error: configuration check-out failed\n"),
+        "{err}"
+    );
+    assert_eq!(text(&out.stdout), "");
+    assert!(d
+        .show("services stateful-firewall statistics")
+        .starts_with("Interface: ms-1/1/0\n"));
+    // A file that cannot be read is the client's error.
+    let out = d.mspic(&["request", "commit", "/nonexistent/mspic.conf"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot read /nonexistent/mspic.conf"));
+}
+
+#[test]
+fn sighup_rereads_the_configuration_file() {
+    let d = Daemon::start(&testbed(), &[]);
+    fs::write(&d.config, testbed_ms2()).unwrap();
+    d.signal(libc::SIGHUP);
+    d.show_until("services stateful-firewall statistics", |s| {
+        s.starts_with("Interface: ms-2/0/0\n")
+    });
+    // A bad file is refused on SIGHUP too: the running configuration stays.
+    fs::write(&d.config, BAD_CONFIG).unwrap();
+    d.signal(libc::SIGHUP);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !d.log().contains("refused, the running one stays") {
+        assert!(Instant::now() < deadline, "log:\n{}", d.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        d.log().contains(":3:40: error: invalid prefix"),
+        "{}",
+        d.log()
+    );
+    assert!(d
+        .show("services stateful-firewall statistics")
+        .starts_with("Interface: ms-2/0/0\n"));
+}
+
+#[test]
+fn sigterm_exits_0_and_removes_the_socket() {
+    let mut d = Daemon::start(&testbed(), &[]);
+    let dir = d.socket.parent().unwrap().to_path_buf();
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o750);
+    assert_eq!(mode(&d.socket), 0o660);
+    d.signal(libc::SIGTERM);
+    let status = d.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "{status}; log:\n{}", d.log());
+    assert!(!d.socket.exists());
+
+    let mut d = Daemon::start(&testbed(), &[]);
+    d.signal(libc::SIGINT);
+    assert!(d.wait_exit(Duration::from_secs(10)).success());
+    assert!(!d.socket.exists());
+}
+
+#[test]
+fn the_cli_tells_how_to_start_a_missing_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("mspicd.sock");
+    for args in [
+        vec!["show", "services", "sessions"],
+        vec!["clear", "services", "sessions"],
+        vec!["ping"],
+        vec!["cli"],
+    ] {
+        let out = mspic_at(&socket, &args);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            text(&out.stderr),
+            format!(
+                "mspic: cannot reach mspicd at {} (No such file or directory); start it with: mspicd --config FILE\n",
+                socket.display()
+            )
+        );
+        assert_eq!(text(&out.stdout), "");
+    }
+    // A socket file nobody listens on.
+    drop(UnixListener::bind(&socket).unwrap());
+    let out = mspic_at(&socket, &["show", "services", "sessions"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("(Connection refused); start it with: mspicd --config FILE"));
+}
+
+#[test]
+fn cli_reads_commands_from_a_pipe() {
+    let d = Daemon::start(&testbed(), &[]);
+    let out = mspic_with_stdin(
+        &d.socket,
+        &["cli"],
+        "show services sessions count\n\n# a comment\nshow services stateful-firewall statistics | display xml\nquit\nshow services sessions\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        expected(&testbed(), "show services sessions count")
+            + &expected(
+                &testbed(),
+                "show services stateful-firewall statistics | display xml"
+            )
+    );
+    // An error is printed in place and makes the exit code 1; later commands still run.
+    let file = d.dir.path().join("new.conf");
+    fs::write(&file, testbed_ms2()).unwrap();
+    let script = format!(
+        "show services foo\nrequest commit {}\nshow services stateful-firewall statistics\n",
+        file.display()
+    );
+    let out = mspic_with_stdin(&d.socket, &["cli"], &script);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(
+            "error: syntax error, expecting <command>: foo\ncommit complete\nInterface: ms-2/0/0\n"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_replayed_capture_shows_the_same_sessions_as_mspic_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("clients.pcap");
+    let (trace, _) = mspic_tests::mixed_client_traffic(
+        7,
+        4,
+        Duration::from_secs(30),
+        mspic_tests::Sides::ClientOnly,
+    );
+    trace.write_pcap(&pcap).unwrap();
+    let pcap_s = pcap.to_str().unwrap();
+    let d = Daemon::start(
+        &testbed(),
+        &[
+            "--replay-pcap",
+            pcap_s,
+            "--replay-respond",
+            "--workers",
+            "2",
+        ],
+    );
+    let replay = |cmd: &str| {
+        let out = Command::new(MSPIC)
+            .args(["replay", "--config"])
+            .arg(&d.config)
+            .args(["--pcap", pcap_s, "--respond", "--workers", "2"])
+            .args(["--command", cmd])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let sessions = d.show("services sessions");
+    assert!(
+        sessions.contains("Session: ") && sessions.contains("TCP "),
+        "{sessions}"
+    );
+    for words in [
+        "services sessions",
+        "services sessions extensive",
+        "services sessions count",
+        "services sessions protocol udp | display xml",
+        "services stateful-firewall statistics extensive",
+        "services nat pool detail",
+    ] {
+        assert_eq!(
+            d.show(words),
+            replay(&format!("show {words}")),
+            "show {words}"
+        );
+    }
+    // A commit replays the capture under the new configuration: the sessions are there.
+    let out = d.mspic(&["request", "commit", d.config.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(d.show("services sessions"), sessions);
+    // clear through the socket empties the table.
+    let out = d.mspic(&["clear", "services", "sessions"]);
+    assert!(out.status.success());
+    assert_eq!(d.show("services sessions"), "");
+}
+
+#[test]
+fn bad_requests_are_answered_counted_and_dropped() {
+    let d = Daemon::start(&testbed(), &["--request-timeout", "0.5"]);
+    // Not our protocol at all.
+    let ev = d.raw(b"GET / HTTP/1.0\r\n\r\n");
+    assert_eq!(
+        ev,
+        vec![ResponseEvent::Error(
+            "error: bad request: not an mspic control message (bad magic [47, 45])".into()
+        )]
+    );
+    // A future protocol version.
+    let ev = d.raw(b"MS\x09\x02\x00\x00\x00\x00");
+    assert_eq!(
+        ev,
+        vec![ResponseEvent::Error(
+            "error: bad request: protocol version 9 is not supported (this side speaks version 1)"
+                .into()
+        )]
+    );
+    // An oversized command, refused from its header.
+    let ev = d.raw(b"MS\x01\x02\x7f\x00\x00\x00");
+    assert!(
+        matches!(&ev[..], [ResponseEvent::Error(e)] if e.contains("exceeds the limit of 65536 bytes")),
+        "{ev:?}"
+    );
+    // A client that never finishes its request is dropped after the timeout.
+    let started = Instant::now();
+    let ev = d.raw(b"MS\x01\x02\x00\x00\x00\x20show serv");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        ev,
+        vec![ResponseEvent::Error(
+            "error: bad request: not complete after 0.5 s".into()
+        )]
+    );
+    // Several requests on one connection, answered in order.
+    let mut wire =
+        mspic_control::protocol::Request::Command("show services sessions count".into()).encode();
+    wire.extend(mspic_control::protocol::Request::Command("show services foo".into()).encode());
+    let ev = d.raw(&wire);
+    assert_eq!(
+        ev,
+        vec![
+            ResponseEvent::Text(expected(&testbed(), "show services sessions count").into_bytes()),
+            ResponseEvent::Done,
+            ResponseEvent::Error("error: syntax error, expecting <command>: foo".into()),
+        ]
+    );
+    // The daemon still serves, and counted them.
+    let ping = text(&d.mspic(&["ping"]).stdout);
+    assert!(ping.contains(", 4 bad requests,"), "{ping}");
+    assert!(ping.starts_with("mspicd "), "{ping}");
+    assert!(ping.contains("engine: offline, 1 worker\n"), "{ping}");
+}
+
+#[test]
+fn a_stale_socket_is_replaced_and_a_live_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("mspicd.sock");
+    drop(UnixListener::bind(&socket).unwrap()); // left behind by a dead daemon
+    let config = dir.path().join("mspic.conf");
+    fs::write(&config, testbed()).unwrap();
+    let mut first = Command::new(MSPICD)
+        .args(["--offline", "--config"])
+        .arg(&config)
+        .arg("--socket")
+        .arg(&socket)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !mspic_at(&socket, &["ping"]).status.success() {
+        assert!(
+            Instant::now() < deadline,
+            "mspicd did not replace the stale socket"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = Command::new(MSPICD)
+        .args(["--offline", "--config"])
+        .arg(&config)
+        .arg("--socket")
+        .arg(&socket)
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    assert_eq!(
+        text(&second.stderr),
+        format!(
+            "mspicd: another mspicd is already serving {} (stop it first, or choose another --socket)\n",
+            socket.display()
+        )
+    );
+    // The first one is unharmed.
+    assert!(mspic_at(&socket, &["ping"]).status.success());
+    let _ = first.kill();
+    let _ = first.wait();
+}
+
+/// Runs mspicd to completion (a start that fails).
+fn mspicd_fails(args: &[&str], config: &str) -> (String, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mspic.conf");
+    fs::write(&file, config).unwrap();
+    let socket = dir.path().join("mspicd.sock");
+    let out = Command::new(MSPICD)
+        .arg("--config")
+        .arg(&file)
+        .arg("--socket")
+        .arg(&socket)
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!socket.exists(), "socket left behind");
+    (text(&out.stderr), file)
+}
+
+#[test]
+fn startup_errors_are_one_clear_line() {
+    // Configuration errors: file:line:col, then why nothing started.
+    let (err, file) = mspicd_fails(&["--offline"], BAD_CONFIG);
+    let name = file.display().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "{name}:3:40: error: invalid prefix '10.0.0.1/33' (expected an address or address/length, e.g. 10.0.0.0/24)\n\
+             mspicd: configuration {name} has errors; not started\n"
+        )
+    );
+    // A device that does not exist (live mode).
+    let (err, _) = mspicd_fails(&[], &testbed());
+    assert_eq!(
+        err,
+        "mspicd: emulator interface ge-0/0/0: network device 'mspic-nodev0' does not exist (see `ip link show`)\n"
+    );
+    // Nothing to attach to (live mode).
+    let no_emulator = testbed();
+    let no_emulator = &no_emulator[..no_emulator.find("emulator {").unwrap()];
+    let (err, file) = mspicd_fails(&[], no_emulator);
+    assert_eq!(
+        err,
+        format!(
+            "mspicd: {}: no `emulator interface NAME device NETDEV` statement: no device to attach to (add one, or run with --offline)\n",
+            file.display()
+        )
+    );
+    // A missing capture.
+    let (err, _) = mspicd_fails(
+        &["--offline", "--replay-pcap", "/nonexistent.pcap"],
+        &testbed(),
+    );
+    assert_eq!(
+        err,
+        "mspicd: cannot read /nonexistent.pcap: No such file or directory\n"
+    );
+}
