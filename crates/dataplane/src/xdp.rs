@@ -279,7 +279,7 @@ pub enum XdpError {
         source: io::Error,
     },
     /// Detaching from a netdev failed.
-    #[error("detaching the XDP program from {netdev} (ifindex {ifindex}): {source}")]
+    #[error("detaching the XDP program from {netdev} (ifindex {ifindex}): {source}{}", detach_hint(.source))]
     Detach {
         /// Interface name (or `?`).
         netdev: String,
@@ -339,6 +339,15 @@ fn attach_hint(e: &io::Error, mode: XdpMode) -> &'static str {
             " (another XDP program is attached: a stale one of mspicd can be removed with remove_stale)"
         }
         Some(libc::ERANGE) => " (MTU too large for XDP on this driver)",
+        _ => "",
+    }
+}
+
+fn detach_hint(e: &io::Error) -> &'static str {
+    match e.raw_os_error() {
+        Some(libc::EBUSY) => {
+            " (it is held by a bpf_link of a running process, another mspicd perhaps: not stale)"
+        }
         _ => "",
     }
 }
