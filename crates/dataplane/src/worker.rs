@@ -1,1 +1,806 @@
-//! (in progress)
+//! One worker per receive queue: it owns that queue's UMEM and sockets, one shard of the
+//! session table, and an L2 instance, and runs this loop:
+//!
+//! 1. top up the fill rings; receive a batch from every port's socket;
+//! 2. for each frame read the steering metadata: the owner shard is this worker →
+//!    [`Shard::process`] in place in the UMEM frame; another worker → copy it into the
+//!    handoff ring to that worker and recycle the frame;
+//! 3. take frames from the other workers' handoff rings (copied into a free frame of this
+//!    UMEM) and process them;
+//! 4. verdicts: `Forward`/`Reply` → L2 (next-hop MAC, may wait for ARP) → TX on the
+//!    egress port's socket of this queue (same UMEM, no copy); `Drop` → recycle;
+//!    `NotIp` (ARP) → L2 responder/resolver; `Local` → ICMP echo reply, else drop;
+//! 5. broadcast pinholes and learned neighbors to the other workers; run the shard and
+//!    L2 timers; send (kicking until the TX rings are empty); serve one bounded step of
+//!    a control request (a session listing is answered a chunk of slots at a time);
+//! 6. when nothing happened, sleep in `poll` on the sockets and an eventfd until a frame,
+//!    a handoff, a control request or the next timer.
+//!
+//! The packet logic is written against [`FrameIo`], implemented by
+//! [`crate::xsk::QueueXsk`] and, in the tests, by an in-memory UMEM, so the whole loop runs
+//! in unit tests without sockets.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crossbeam::channel::{Receiver, Sender};
+use mspic_flow::alg::AlgRegistry;
+use mspic_flow::route::RouteResult;
+use mspic_flow::{
+    DropReason, Frame, IfIndex, Policy, SessionFilter, SessionSnapshot, Shard, ShardConfig,
+    ShardMessage, Time, Verdict,
+};
+use mspic_wire::parse::Fragment;
+
+use crate::answers::ShardReport;
+use crate::handoff::{Handoff, HandoffError, Wakers, WorkerMessage};
+use crate::l2::{ArpAction, Egress, L2Config, L2Counters, L2Output, Mac, PortSpec, L2};
+use crate::xdp::{flags, SteerMeta};
+use crate::xsk::{FrameAccounting, QueueXsk, UmemFrame, XskCounters, META_LEN};
+
+/// Frame storage and sockets of one worker, as the loop uses them.
+pub trait FrameIo {
+    /// A frame held by the worker.
+    type Frame;
+    fn port_count(&self) -> usize;
+    /// Gives free frames to the kernel for receiving.
+    fn refill(&mut self);
+    /// Receives up to `max` frames from `port` into `out`.
+    fn rx(&mut self, port: usize, max: usize, out: &mut Vec<Self::Frame>) -> usize;
+    /// A free frame (for a handoff copy or an ARP request).
+    fn alloc(&mut self) -> Option<Self::Frame>;
+    fn free(&mut self, f: Self::Frame);
+    fn frame_len(f: &Self::Frame) -> usize;
+    fn set_frame_len(f: &mut Self::Frame, len: usize);
+    /// The frame's buffer: contents and tailroom.
+    fn buf(&mut self, f: &Self::Frame) -> &mut [u8];
+    /// The steering metadata before the frame.
+    fn meta(&self, f: &Self::Frame) -> [u8; META_LEN];
+    /// Queues a frame for sending on `port`.
+    fn tx(&mut self, port: usize, f: Self::Frame);
+    /// Sends what is queued; true when frames are still waiting.
+    fn flush(&mut self) -> bool;
+    /// Sleeps until there is something to receive, `wake_fd` is readable, or the timeout.
+    fn wait(&mut self, timeout_ms: i32, wake_fd: Option<RawFd>);
+    fn accounting(&self) -> FrameAccounting;
+    fn check_accounting(&self) -> Result<(), String>;
+    fn xsk_counters(&self) -> XskCounters;
+}
+
+impl FrameIo for QueueXsk {
+    type Frame = UmemFrame;
+    fn port_count(&self) -> usize {
+        QueueXsk::port_count(self)
+    }
+    fn refill(&mut self) {
+        QueueXsk::refill(self)
+    }
+    fn rx(&mut self, port: usize, max: usize, out: &mut Vec<UmemFrame>) -> usize {
+        QueueXsk::rx(self, port, max, out)
+    }
+    fn alloc(&mut self) -> Option<UmemFrame> {
+        QueueXsk::alloc(self)
+    }
+    fn free(&mut self, f: UmemFrame) {
+        QueueXsk::free(self, f)
+    }
+    fn frame_len(f: &UmemFrame) -> usize {
+        f.len as usize
+    }
+    fn set_frame_len(f: &mut UmemFrame, len: usize) {
+        f.len = len as u32;
+    }
+    fn buf(&mut self, f: &UmemFrame) -> &mut [u8] {
+        QueueXsk::buf(self, f)
+    }
+    fn meta(&self, f: &UmemFrame) -> [u8; META_LEN] {
+        QueueXsk::meta(self, f)
+    }
+    fn tx(&mut self, port: usize, f: UmemFrame) {
+        QueueXsk::tx(self, port, f)
+    }
+    fn flush(&mut self) -> bool {
+        QueueXsk::flush(self)
+    }
+    fn wait(&mut self, timeout_ms: i32, wake_fd: Option<RawFd>) {
+        QueueXsk::wait(self, timeout_ms, wake_fd)
+    }
+    fn accounting(&self) -> FrameAccounting {
+        self.book().accounting().clone()
+    }
+    fn check_accounting(&self) -> Result<(), String> {
+        QueueXsk::check_accounting(self)
+    }
+    fn xsk_counters(&self) -> XskCounters {
+        self.counters.clone()
+    }
+}
+
+/// A port as a worker sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortInfo {
+    /// Junos name (`ge-0/0/0`).
+    pub name: String,
+    /// Logical interface frames received on it arrive on.
+    pub ingress: IfIndex,
+    pub mac: Mac,
+}
+
+/// Static parameters of a worker.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub index: usize,
+    pub workers: usize,
+    pub ports: Vec<PortInfo>,
+    pub shard: ShardConfig,
+    pub l2: L2Config,
+    /// Frames received per socket per loop.
+    pub batch: usize,
+    /// Session slots looked at per loop while answering a session listing.
+    pub chunk: usize,
+    /// Longest sleep when idle (ms).
+    pub idle_poll_ms: i32,
+}
+
+/// A request from the control plane to one worker.
+#[derive(Debug)]
+pub enum Control {
+    Sessions {
+        filter: SessionFilter,
+        reply: Sender<Vec<SessionSnapshot>>,
+    },
+    Clear {
+        filter: SessionFilter,
+        reply: Sender<Vec<(String, String, u64)>>,
+    },
+    Report {
+        reply: Sender<ShardReport>,
+    },
+    SetPolicy {
+        policy: Arc<Policy>,
+        reply: Sender<()>,
+    },
+    /// Frame accounting and shard consistency (tests, diagnostics).
+    Check {
+        reply: Sender<Result<(), String>>,
+    },
+}
+
+/// Counters of one worker (a snapshot, published about once a millisecond).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerStats {
+    pub worker: usize,
+    /// Frames received from this worker's sockets.
+    pub rx: u64,
+    /// Frames handed to the sockets for sending (forwarded, replies, ARP).
+    pub tx: u64,
+    /// Frames processed by this worker's shard (received here or handed over).
+    pub processed: u64,
+    pub forwarded: u64,
+    /// Replies built by the engine (TCP RST, ICMP errors).
+    pub replies: u64,
+    pub local: u64,
+    pub echo_replies: u64,
+    pub not_ip: u64,
+    /// Engine drops by reason.
+    pub drops: Vec<(DropReason, u64)>,
+    /// Frames copied to another worker.
+    pub handoff_out: u64,
+    /// Frames received from another worker.
+    pub handoff_in: u64,
+    /// Handoffs dropped: the ring to the owner was full.
+    pub handoff_drop_full: u64,
+    /// Handoffs dropped: the frame was longer than a slot.
+    pub handoff_drop_too_long: u64,
+    /// Handed-over frames dropped for want of a free frame here.
+    pub handoff_in_no_frame: u64,
+    /// Longest time a handed-over frame waited (ns).
+    pub handoff_max_delay_ns: u64,
+    pub messages_out: u64,
+    pub messages_in: u64,
+    pub message_drops: u64,
+    /// ARP requests not sent for want of a free frame.
+    pub arp_no_frame: u64,
+    /// Steering metadata named a shard that does not exist (processed here instead).
+    pub bad_owner: u64,
+    /// Frames without steering metadata (owner computed here).
+    pub no_meta: u64,
+    /// Control requests served.
+    pub control: u64,
+    pub sessions: u64,
+    pub arp: L2Counters,
+    pub xsk: XskCounters,
+    pub frames: FrameAccounting,
+}
+
+impl WorkerStats {
+    fn count_drop(&mut self, r: DropReason) {
+        match self.drops.iter_mut().find(|(d, _)| *d == r) {
+            Some((_, c)) => *c += 1,
+            None => self.drops.push((r, 1)),
+        }
+    }
+
+    /// Engine drops summed over reasons.
+    pub fn dropped(&self) -> u64 {
+        self.drops.iter().map(|(_, c)| c).sum()
+    }
+}
+
+struct SessionsJob {
+    filter: SessionFilter,
+    cursor: usize,
+    out: Vec<SessionSnapshot>,
+    reply: Sender<Vec<SessionSnapshot>>,
+}
+
+/// Later fragments of a datagram go where its first fragment went.
+const FRAG_TABLE_MAX: usize = 4096;
+
+/// One worker: its frames, shard, L2 and rings.
+pub struct Worker<IO: FrameIo> {
+    cfg: WorkerConfig,
+    io: IO,
+    shard: Shard,
+    l2: L2<IO::Frame>,
+    policy: Arc<Policy>,
+    handoff: Arc<Handoff>,
+    wakers: Option<Arc<Wakers>>,
+    control: Receiver<Control>,
+    job: Option<SessionsJob>,
+    stats: WorkerStats,
+    published: Arc<Mutex<WorkerStats>>,
+    last_publish: Time,
+    frag_owner: HashMap<(IpAddr, IpAddr, u32), u32>,
+    rxbuf: Vec<IO::Frame>,
+    outbox: Vec<ShardMessage>,
+    /// Workers sent something this loop (to wake).
+    notify: Vec<bool>,
+}
+
+impl<IO: FrameIo> Worker<IO> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        cfg: WorkerConfig,
+        io: IO,
+        policy: Arc<Policy>,
+        algs: Arc<dyn AlgRegistry>,
+        handoff: Arc<Handoff>,
+        wakers: Option<Arc<Wakers>>,
+        control: Receiver<Control>,
+        published: Arc<Mutex<WorkerStats>>,
+    ) -> Self {
+        let shard = Shard::with_algs(cfg.shard, Arc::clone(&policy), algs);
+        let specs: Vec<PortSpec> = cfg
+            .ports
+            .iter()
+            .map(|p| PortSpec {
+                name: p.name.clone(),
+                mac: p.mac,
+            })
+            .collect();
+        let l2 = L2::new(cfg.l2, Arc::clone(&policy), &specs);
+        let stats = WorkerStats {
+            worker: cfg.index,
+            ..WorkerStats::default()
+        };
+        Worker {
+            rxbuf: Vec::with_capacity(cfg.batch),
+            notify: vec![false; cfg.workers],
+            shard,
+            l2,
+            policy,
+            handoff,
+            wakers,
+            control,
+            job: None,
+            stats,
+            published,
+            last_publish: Time::ZERO,
+            frag_owner: HashMap::new(),
+            outbox: Vec::new(),
+            io,
+            cfg,
+        }
+    }
+
+    pub fn shard(&self) -> &Shard {
+        &self.shard
+    }
+
+    pub fn l2(&self) -> &L2<IO::Frame> {
+        &self.l2
+    }
+
+    pub fn io(&self) -> &IO {
+        &self.io
+    }
+
+    pub fn io_mut(&mut self) -> &mut IO {
+        &mut self.io
+    }
+
+    pub fn stats(&self) -> &WorkerStats {
+        &self.stats
+    }
+
+    /// Runs until `stop` is set. `start` is the epoch of the shards' clock (shared by
+    /// every worker so that handoff timestamps compare).
+    pub fn run(mut self, stop: &AtomicBool, start: Instant) {
+        let clock = || Time(u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        while !stop.load(Ordering::Relaxed) {
+            let now = clock();
+            if !self.poll_once(now) {
+                self.idle(now);
+            }
+        }
+        self.publish(clock(), true);
+    }
+
+    /// One turn of the loop at `now`. Returns true when there was work (or work is
+    /// pending), false when the worker may sleep.
+    pub fn poll_once(&mut self, now: Time) -> bool {
+        let mut work = false;
+        self.io.refill();
+        let mut rx = std::mem::take(&mut self.rxbuf);
+        for port in 0..self.io.port_count() {
+            let n = self.io.rx(port, self.cfg.batch, &mut rx);
+            work |= n > 0;
+            self.stats.rx += n as u64;
+            for f in rx.drain(..) {
+                self.on_rx(now, port, f);
+            }
+        }
+        self.rxbuf = rx;
+        work |= self.handoff_in(now);
+        work |= self.messages_in(now);
+        self.broadcast_outbox();
+        if self.shard.poll_timeout().is_some_and(|t| t <= now) {
+            self.shard.handle_timeout(now);
+        }
+        if self.l2.poll_timeout().is_some_and(|t| t <= now) {
+            self.l2.handle_timeout(now);
+            self.drain_l2();
+        }
+        self.wake_peers();
+        let tx_busy = self.io.flush();
+        work |= self.control_step(now);
+        self.publish(now, false);
+        work || tx_busy || self.job.is_some()
+    }
+
+    /// Sleeps until a frame, a handoff, a control request or the next timer.
+    fn idle(&mut self, now: Time) {
+        let me = self.cfg.index;
+        if let Some(w) = &self.wakers {
+            w.prepare_sleep(me);
+        }
+        if self.handoff.has_work_for(me) || !self.control.is_empty() {
+            if let Some(w) = &self.wakers {
+                w.awake(me);
+            }
+            return;
+        }
+        self.publish(now, true);
+        let mut timeout = i64::from(self.cfg.idle_poll_ms.max(1));
+        for d in [self.shard.poll_timeout(), self.l2.poll_timeout()]
+            .into_iter()
+            .flatten()
+        {
+            let ms = d.0.saturating_sub(now.0).div_ceil(1_000_000);
+            timeout = timeout.min(ms as i64);
+        }
+        let fd = self.wakers.as_ref().map(|w| w.fd(me));
+        self.io.wait(timeout as i32, fd);
+        if let Some(w) = &self.wakers {
+            w.awake(me);
+        }
+    }
+
+    fn publish(&mut self, now: Time, force: bool) {
+        if !force && now.0.saturating_sub(self.last_publish.0) < 1_000_000 {
+            return;
+        }
+        self.last_publish = now;
+        self.stats.sessions = self.shard.session_count() as u64;
+        self.stats.arp = self.l2.counters.clone();
+        self.stats.xsk = self.io.xsk_counters();
+        self.stats.frames = self.io.accounting();
+        if let Ok(mut p) = self.published.try_lock() {
+            p.clone_from(&self.stats);
+        }
+    }
+
+    /// The owner shard of a received frame.
+    fn owner_of(&mut self, f: &IO::Frame) -> usize {
+        let me = self.cfg.index;
+        let n = self.cfg.workers;
+        if n <= 1 {
+            return me;
+        }
+        let meta = SteerMeta::from_bytes(self.io.meta(f));
+        let len = IO::frame_len(f);
+        if meta.flags == 0 {
+            // No steering metadata: compute the owner here, as the kernel would have.
+            self.stats.no_meta += 1;
+            let buf = &self.io.buf(f)[..len];
+            let Ok(p) = mspic_wire::parse_frame(buf) else {
+                return me;
+            };
+            let o = match p.fragment {
+                Fragment::Later { id } => {
+                    return self.later_fragment_owner(p.key.src, p.key.dst, id);
+                }
+                _ => mspic_flow::owner::owner(&p, n as u32, &self.policy.nat),
+            };
+            if let Fragment::First { id } = p.fragment {
+                self.remember_fragment(p.key.src, p.key.dst, id, o);
+            }
+            return o as usize;
+        }
+        if meta.has(flags::ARP) || meta.has(flags::PARSE_ERROR) {
+            return me;
+        }
+        if meta.has(flags::LATER_FRAG) || meta.has(flags::FIRST_FRAG) {
+            let buf = &self.io.buf(f)[..len];
+            if let Ok(p) = mspic_wire::parse_frame(buf) {
+                match p.fragment {
+                    Fragment::Later { id } => {
+                        return self.later_fragment_owner(p.key.src, p.key.dst, id);
+                    }
+                    Fragment::First { id } => {
+                        self.remember_fragment(p.key.src, p.key.dst, id, u32::from(meta.owner))
+                    }
+                    Fragment::None => {}
+                }
+            }
+        }
+        let o = usize::from(meta.owner);
+        if o >= n {
+            self.stats.bad_owner += 1;
+            return me;
+        }
+        o
+    }
+
+    fn remember_fragment(&mut self, src: IpAddr, dst: IpAddr, id: u32, owner: u32) {
+        if self.frag_owner.len() >= FRAG_TABLE_MAX {
+            self.frag_owner.clear();
+        }
+        self.frag_owner.insert((src, dst, id), owner);
+    }
+
+    fn later_fragment_owner(&self, src: IpAddr, dst: IpAddr, id: u32) -> usize {
+        // Unknown: the first fragment came through another queue (or not yet); the shard
+        // here counts it as a fragment without session.
+        self.frag_owner
+            .get(&(src, dst, id))
+            .map_or(self.cfg.index, |&o| o as usize)
+    }
+
+    fn on_rx(&mut self, now: Time, port: usize, f: IO::Frame) {
+        let me = self.cfg.index;
+        let owner = self.owner_of(&f);
+        let ingress = self.cfg.ports[port].ingress;
+        if owner == me {
+            self.process(now, port, ingress, f);
+            return;
+        }
+        let len = IO::frame_len(&f);
+        let bytes = &self.io.buf(&f)[..len];
+        match self
+            .handoff
+            .send(me, owner, ingress, port as u16, now, bytes)
+        {
+            Ok(()) => {
+                self.stats.handoff_out += 1;
+                self.notify[owner] = true;
+            }
+            Err(HandoffError::TooLong) => self.stats.handoff_drop_too_long += 1,
+            Err(_) => self.stats.handoff_drop_full += 1,
+        }
+        self.io.free(f);
+    }
+
+    fn handoff_in(&mut self, now: Time) -> bool {
+        let me = self.cfg.index;
+        let mut work = false;
+        for from in 0..self.cfg.workers {
+            if from == me {
+                continue;
+            }
+            for _ in 0..self.cfg.batch {
+                let Some(slot) = self.handoff.recv(from, me) else {
+                    break;
+                };
+                work = true;
+                self.stats.handoff_in += 1;
+                let delay = now.0.saturating_sub(slot.received.0);
+                self.stats.handoff_max_delay_ns = self.stats.handoff_max_delay_ns.max(delay);
+                let Some(mut f) = self.io.alloc() else {
+                    self.stats.handoff_in_no_frame += 1;
+                    self.handoff.recycle(from, me, slot);
+                    continue;
+                };
+                let bytes = slot.bytes();
+                let buf = self.io.buf(&f);
+                let n = bytes.len().min(buf.len());
+                buf[..n].copy_from_slice(&bytes[..n]);
+                IO::set_frame_len(&mut f, n);
+                let (port, ingress) = (usize::from(slot.port), slot.ingress);
+                self.handoff.recycle(from, me, slot);
+                let port = port.min(self.cfg.ports.len().saturating_sub(1));
+                self.process(now, port, ingress, f);
+            }
+        }
+        work
+    }
+
+    fn messages_in(&mut self, now: Time) -> bool {
+        let me = self.cfg.index;
+        let mut work = false;
+        for from in 0..self.cfg.workers {
+            if from == me {
+                continue;
+            }
+            for _ in 0..self.cfg.batch {
+                let Some(m) = self.handoff.recv_message(from, me) else {
+                    break;
+                };
+                work = true;
+                self.stats.messages_in += 1;
+                match m {
+                    WorkerMessage::Shard(m) => self.shard.deliver(m),
+                    WorkerMessage::Neighbor { port, ip, mac } => {
+                        self.l2.learn_remote(now, port, ip, mac);
+                        self.drain_l2();
+                    }
+                }
+            }
+        }
+        work
+    }
+
+    fn broadcast(&mut self, m: WorkerMessage) {
+        let me = self.cfg.index;
+        for to in 0..self.cfg.workers {
+            if to == me {
+                continue;
+            }
+            if self.handoff.send_message(me, to, m.clone()) {
+                self.stats.messages_out += 1;
+                self.notify[to] = true;
+            } else {
+                self.stats.message_drops += 1;
+            }
+        }
+    }
+
+    fn broadcast_outbox(&mut self) {
+        if self.outbox.is_empty() {
+            return;
+        }
+        let msgs = std::mem::take(&mut self.outbox);
+        for m in &msgs {
+            self.broadcast(WorkerMessage::Shard(m.clone()));
+        }
+        for m in msgs {
+            self.shard.deliver(m);
+        }
+    }
+
+    fn wake_peers(&mut self) {
+        for (w, n) in self.notify.iter_mut().enumerate() {
+            if std::mem::take(n) {
+                if let Some(wk) = &self.wakers {
+                    wk.wake(w);
+                }
+            }
+        }
+    }
+
+    /// Runs a frame this worker owns through its shard and acts on the verdict.
+    fn process(&mut self, now: Time, port: usize, ingress: IfIndex, mut f: IO::Frame) {
+        self.stats.processed += 1;
+        let len = IO::frame_len(&f);
+        let buf = self.io.buf(&f);
+        let mut frame = Frame::new(buf, len);
+        let verdict = self.shard.process(now, ingress, &mut frame);
+        let new_len = frame.len;
+        IO::set_frame_len(&mut f, new_len);
+        self.outbox.extend(self.shard.drain_outbox());
+        match verdict {
+            Verdict::Forward { egress, next_hop } => {
+                self.stats.forwarded += 1;
+                self.egress(now, egress, next_hop, f);
+            }
+            Verdict::Reply { egress, next_hop } => {
+                self.stats.replies += 1;
+                self.egress(now, egress, next_hop, f);
+            }
+            Verdict::Drop(r) => {
+                self.stats.count_drop(r);
+                self.io.free(f);
+            }
+            Verdict::Local => {
+                self.stats.local += 1;
+                self.local(now, f);
+            }
+            Verdict::NotIp => {
+                self.stats.not_ip += 1;
+                self.arp(now, port, f);
+            }
+        }
+    }
+
+    /// A packet for one of our addresses: ICMP echo requests are answered.
+    fn local(&mut self, now: Time, f: IO::Frame) {
+        let len = IO::frame_len(&f);
+        let buf = self.io.buf(&f);
+        let to = crate::l2::icmp_echo_reply(buf, len);
+        let route = to
+            .filter(|a| !self.policy.nat.pool_addrs.contains_key(a))
+            .map(|a| self.policy.routes.lookup(IpAddr::V4(a)));
+        match route {
+            Some(RouteResult::Forward { egress, next_hop }) => {
+                self.stats.echo_replies += 1;
+                self.egress(now, egress, next_hop, f);
+            }
+            _ => self.io.free(f),
+        }
+    }
+
+    fn arp(&mut self, now: Time, port: usize, mut f: IO::Frame) {
+        let len = IO::frame_len(&f);
+        let buf = self.io.buf(&f);
+        match self.l2.arp_input(now, port as u16, buf, len) {
+            ArpAction::Reply { len } => {
+                IO::set_frame_len(&mut f, len);
+                self.stats.tx += 1;
+                self.io.tx(port, f);
+            }
+            ArpAction::Consumed => self.io.free(f),
+        }
+        self.drain_l2();
+    }
+
+    fn egress(&mut self, now: Time, egress: IfIndex, next_hop: IpAddr, f: IO::Frame) {
+        match self.l2.output(now, egress, next_hop, f) {
+            Egress::Send {
+                port,
+                dst,
+                src,
+                frame,
+            } => self.send(usize::from(port), dst, src, frame),
+            Egress::Queued => {}
+            Egress::Drop { frame, .. } => self.io.free(frame),
+        }
+        self.drain_l2();
+    }
+
+    fn send(&mut self, port: usize, dst: Mac, src: Mac, f: IO::Frame) {
+        let buf = self.io.buf(&f);
+        if buf.len() >= 12 {
+            buf[0..6].copy_from_slice(&dst);
+            buf[6..12].copy_from_slice(&src);
+        }
+        self.stats.tx += 1;
+        self.io.tx(port, f);
+    }
+
+    fn drain_l2(&mut self) {
+        while let Some(o) = self.l2.poll_output() {
+            match o {
+                L2Output::Send {
+                    port,
+                    dst,
+                    src,
+                    frame,
+                } => self.send(usize::from(port), dst, src, frame),
+                L2Output::Drop { frame, .. } => self.io.free(frame),
+                L2Output::Request { port, packet } => match self.io.alloc() {
+                    Some(mut f) => {
+                        let buf = self.io.buf(&f);
+                        buf[..packet.len()].copy_from_slice(&packet);
+                        IO::set_frame_len(&mut f, packet.len());
+                        self.stats.tx += 1;
+                        self.io.tx(usize::from(port), f);
+                    }
+                    None => self.stats.arp_no_frame += 1,
+                },
+                L2Output::Learned { port, ip, mac } => {
+                    self.broadcast(WorkerMessage::Neighbor { port, ip, mac })
+                }
+            }
+        }
+    }
+
+    /// One bounded step of control work. True if anything was done.
+    fn control_step(&mut self, now: Time) -> bool {
+        if let Some(job) = &mut self.job {
+            let next =
+                self.shard
+                    .sessions_chunk(&job.filter, job.cursor, self.cfg.chunk, &mut job.out);
+            match next {
+                Some(c) => job.cursor = c,
+                None => {
+                    if let Some(job) = self.job.take() {
+                        let _ = job.reply.send(job.out);
+                    }
+                }
+            }
+            return true;
+        }
+        let Ok(req) = self.control.try_recv() else {
+            return false;
+        };
+        self.stats.control += 1;
+        match req {
+            Control::Sessions { filter, reply } => {
+                self.job = Some(SessionsJob {
+                    filter,
+                    cursor: 0,
+                    out: Vec::new(),
+                    reply,
+                });
+            }
+            Control::Clear { filter, reply } => {
+                let _ = reply.send(self.shard.clear(&filter, now));
+            }
+            Control::Report { reply } => {
+                let _ = reply.send(ShardReport::of(&self.shard));
+            }
+            Control::SetPolicy { policy, reply } => {
+                self.shard.set_policy(Arc::clone(&policy), now);
+                self.l2.set_policy(Arc::clone(&policy));
+                self.policy = policy;
+                let _ = reply.send(());
+            }
+            Control::Check { reply } => {
+                let r = self
+                    .io
+                    .check_accounting()
+                    .and_then(|()| self.shard.check_consistency());
+                let _ = reply.send(r);
+            }
+        }
+        true
+    }
+}
+
+/// Pins the calling thread to `cpu`.
+pub fn pin_to_cpu(cpu: usize) -> std::io::Result<()> {
+    // SAFETY: cpu_set_t is plain data; zeroed is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: CPU_SET writes one bit of the local set; `cpu` is reduced below
+    // CPU_SETSIZE.
+    unsafe { libc::CPU_SET(cpu % libc::CPU_SETSIZE as usize, &mut set) };
+    // SAFETY: passes a pointer to the local set and its size; pid 0 is this thread.
+    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// CPUs this process may run on.
+pub fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: as in `pin_to_cpu`; sched_getaffinity fills the local set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pointer to the local set and its size; pid 0 is this thread.
+    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if r != 0 {
+        return vec![0];
+    }
+    (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: CPU_ISSET reads one bit of the local set, index below CPU_SETSIZE.
+        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

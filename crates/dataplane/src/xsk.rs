@@ -359,6 +359,7 @@ pub struct QueueXsk {
     spec: UmemSpec,
     queue: u32,
     scratch: Vec<FrameDesc>,
+    pollfds: Vec<libc::pollfd>,
     pub counters: XskCounters,
 }
 
@@ -480,6 +481,7 @@ impl QueueXsk {
             spec,
             queue,
             scratch: vec![FrameDesc::default(); spec.ring_size() as usize],
+            pollfds: Vec::with_capacity(n + 1),
             counters: XskCounters::default(),
         })
     }
@@ -747,6 +749,26 @@ impl QueueXsk {
                 ring - self.ports[p].tx.nb_free_exact() > 0 || !self.ports[p].pending.is_empty();
         }
         busy
+    }
+
+    /// Blocks until a socket has frames to receive, `wake_fd` is readable, or
+    /// `timeout_ms` passes (-1: no timeout).
+    pub fn wait(&mut self, timeout_ms: i32, wake_fd: Option<RawFd>) {
+        self.pollfds.clear();
+        let fds = self.ports.iter().map(|p| p.fd).chain(wake_fd);
+        self.pollfds.extend(fds.map(|fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        }));
+        // SAFETY: `pollfds` is a live array of `len` initialized pollfd structs.
+        let _ = unsafe {
+            libc::poll(
+                self.pollfds.as_mut_ptr(),
+                self.pollfds.len() as libc::nfds_t,
+                timeout_ms,
+            )
+        };
     }
 
     /// Frames in each port's rx ring right now (informational: the kernel moves them).
