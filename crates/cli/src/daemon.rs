@@ -1,7 +1,7 @@
 //! `mspicd`: loads the configuration, starts the engine, serves the control socket,
 //! reloads on SIGHUP and `request commit`, stops cleanly on SIGTERM/SIGINT.
 //!
-//! Threads: the control thread (the caller of [`run`]) owns the engine and handles one
+//! Threads: the control thread (the caller of [`main`]) owns the engine and handles one
 //! [`Event`] at a time, so commands and reloads never race; an accept thread with one
 //! thread per connection ([`crate::server`]); a signal thread.
 
@@ -394,8 +394,11 @@ fn control_loop(state: &mut State, rx: &mpsc::Receiver<Event>, args: &DaemonArgs
     for ev in rx {
         match ev {
             Event::Job(Job::Command { line, reply }) => {
-                let r: Reply = mspic_control::execute(&line, state.engine.backend())
-                    .map_err(|e| e.to_string());
+                let r: Reply =
+                    show_configuration(&line, &state.config.config).unwrap_or_else(|| {
+                        mspic_control::execute(&line, state.engine.backend())
+                            .map_err(|e| e.to_string())
+                    });
                 let _ = reply.send(r);
             }
             Event::Job(Job::Commit {
@@ -450,4 +453,65 @@ fn control_loop(state: &mut State, rx: &mpsc::Receiver<Event>, args: &DaemonArgs
         }
     }
     "all senders gone"
+}
+
+/// `show configuration [| display set]`: the configuration in force, printed back in
+/// braces or as `set` lines. `None` when `line` is another command.
+pub fn show_configuration(line: &str, config: &mspic_config::Config) -> Option<Reply> {
+    let is = |w: &str, keyword: &str, min: usize| w.len() >= min && keyword.starts_with(w);
+    let mut segments = line.split('|');
+    let words: Vec<&str> = segments.next()?.split_whitespace().collect();
+    match words.as_slice() {
+        [show, conf, rest @ ..] if is(show, "show", 1) && is(conf, "configuration", 2) => {
+            if let Some(w) = rest.first() {
+                return Some(Err(format!("error: syntax error: {w}")));
+            }
+        }
+        _ => return None,
+    }
+    let pipes: Vec<Vec<&str>> = segments.map(|s| s.split_whitespace().collect()).collect();
+    Some(match pipes.as_slice() {
+        [] => Ok(mspic_config::display::braces(config)),
+        [p] if p.len() == 2 && is(p[0], "display", 1) && p[1] == "set" => {
+            Ok(mspic_config::display::set(config))
+        }
+        [p, ..] => Err(format!(
+            "error: unsupported pipe '{}' (supported: display set)",
+            p.join(" ")
+        )),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn show_configuration_is_recognised() {
+        let cfg = mspic_config::parse("services { service-set ss { interface-service { service-interface ms-1/1/0; } } } interfaces { ms-1/1/0 { unit 0 { family inet; } } }", "t.conf").unwrap();
+        assert!(show_configuration("show services sessions", &cfg).is_none());
+        assert!(show_configuration("show", &cfg).is_none());
+        assert!(show_configuration("show c", &cfg).is_none());
+        let braces = show_configuration("sh conf", &cfg).unwrap().unwrap();
+        assert_eq!(braces, mspic_config::display::braces(&cfg));
+        let set = show_configuration("show configuration | display set", &cfg)
+            .unwrap()
+            .unwrap();
+        assert!(
+            set.contains(
+                "set services service-set ss interface-service service-interface ms-1/1/0"
+            ),
+            "{set}"
+        );
+        assert_eq!(
+            show_configuration("show configuration services", &cfg),
+            Some(Err("error: syntax error: services".into()))
+        );
+        assert_eq!(
+            show_configuration("show configuration | display xml", &cfg),
+            Some(Err(
+                "error: unsupported pipe 'display xml' (supported: display set)".into()
+            ))
+        );
+    }
 }

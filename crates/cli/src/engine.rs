@@ -1,5 +1,6 @@
 //! What the daemon runs: a configuration loaded for the engine, and the [`Engine`] trait
-//! over the packet engines (the offline one here, the live XDP runtime in [`crate::live`]).
+//! over the packet engines (the offline one here; the live XDP runtime in `crate::live`,
+//! built with the `live` feature).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -22,6 +22,7 @@ Commands (keywords may be abbreviated, `| display xml` and `| display json` work
   show services service-sets summary [interface ms-x/y/z]
   show services alg conversations [extensive] [application-protocol P] [interface ms-x/y/z]
   clear services sessions [filters]
+  show configuration [| display set]   the configuration in force
   request commit FILE          install the configuration in FILE
   exit | quit                  leave the CLI
 Filters: application-protocol P, destination-port N, destination-prefix A[/L], interface I,

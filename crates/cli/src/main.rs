@@ -36,8 +36,11 @@ enum Cmd {
     },
     /// Run a pcap/pcapng capture through the engine and print show commands.
     Replay(replay::ReplayArgs),
-    /// Ask mspicd: `mspic show services sessions extensive`, `mspic show services sessions
-    /// "|" display xml`. Prints the answer; errors go to stderr with exit 1.
+    /// Ask mspicd a show command; prints its answer (errors on stderr, exit 1).
+    ///
+    /// The words after `show` form one command line, as typed at the router:
+    /// `mspic show services sessions extensive`, `mspic show services sessions "|" display
+    /// xml` or `mspic show "services sessions | display xml"`.
     #[command(disable_help_flag = true)]
     Show {
         /// The rest of the command line (words after `show`).
@@ -48,7 +51,7 @@ enum Cmd {
         )]
         words: Vec<String>,
     },
-    /// Tell mspicd: `mspic clear services sessions [filters]`.
+    /// Send a clear command to mspicd (`mspic clear services sessions [filters]`).
     #[command(disable_help_flag = true)]
     Clear {
         /// The rest of the command line (words after `clear`).
@@ -59,22 +62,26 @@ enum Cmd {
         )]
         words: Vec<String>,
     },
-    /// Requests to mspicd.
+    /// Requests to mspicd (`request commit FILE`).
     Request {
         #[command(subcommand)]
         what: RequestCmd,
     },
-    /// Interactive prompt (`user@host> `) for show/clear/request commands; reads commands
-    /// line by line when stdin is not a terminal.
+    /// Interactive prompt (`user@host> `) for show, clear and request commands.
+    ///
+    /// When stdin is not a terminal, reads one command a line and prints the answers
+    /// (errors included) on stdout; exits 1 if any command failed.
     Cli,
-    /// Check that mspicd answers; print its version, engine and configuration.
+    /// Check that mspicd answers; prints its version, engine, configuration and counters.
     Ping,
 }
 
 #[derive(Subcommand)]
 enum RequestCmd {
     /// Install the configuration in FILE in the running mspicd (live sessions stay).
-    /// Prints `commit complete`, or the errors with exit 1 (the running configuration stays).
+    ///
+    /// Prints `commit complete`, or the errors (`file:line:col: error: …`) on stderr with
+    /// exit 1; the running configuration then stays in force.
     Commit {
         /// Junos configuration (braces or `set` lines).
         file: PathBuf,

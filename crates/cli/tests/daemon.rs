@@ -303,6 +303,11 @@ fn commit_installs_a_good_configuration() {
     let ping = text(&d.mspic(&["ping"]).stdout);
     assert!(ping.contains("configuration: "), "{ping}");
     assert!(ping.contains("new.conf (committed"), "{ping}");
+    let set = d.show("configuration | display set");
+    assert!(
+        set.contains("set interfaces ms-2/0/0 unit 0 family inet"),
+        "{set}"
+    );
 }
 
 #[test]
