@@ -1,0 +1,152 @@
+//! The ALG hook points with a toy ALG (no real protocol): a session whose term names an
+//! application with `application-protocol ftp` gets the ALG, its flows are Watch, a payload
+//! rewrite goes out with valid checksums, and a pinhole admits a child session (flag
+//! 0x0800) without running the rules.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use mspic_config::AppProtocol;
+use mspic_flow::alg::{
+    AlgContext, AlgError, AlgPacket, AlgRegistry, AlgSession, AlgVerdict, PinholeSpec,
+};
+use mspic_flow::{FlowState, Frame, IfIndex, Policy, Shard, ShardConfig, Verdict};
+use mspic_wire::FlowKey;
+
+/// On a client payload "OPEN <port>", opens a pinhole server → client:<port> and
+/// upper-cases the payload in place (same length; fixes the L4 checksum by hand).
+struct Toy;
+
+impl AlgSession for Toy {
+    fn on_packet(
+        &mut self,
+        ctx: &mut AlgContext<'_>,
+        pkt: AlgPacket<'_>,
+    ) -> Result<AlgVerdict, AlgError> {
+        let p = pkt.parsed;
+        let start = p.payload_offset;
+        let end = start + p.payload_len;
+        let text =
+            std::str::from_utf8(&pkt.buf[start..end]).map_err(|_| AlgError::Malformed("toy"))?;
+        if let Some(port) = text
+            .strip_prefix("open ")
+            .and_then(|s| s.trim().parse::<u16>().ok())
+        {
+            let k = ctx.keys[0];
+            ctx.open_pinhole(PinholeSpec {
+                protocol: 6,
+                src: Some(k.dst),
+                src_port: None,
+                dst: k.src,
+                dst_port: port,
+                lifetime_secs: 30,
+                watch: false,
+            });
+            let old = pkt.buf[start..end].to_vec();
+            pkt.buf[start..end].make_ascii_uppercase();
+            let csum_at = p.l4_offset + 16;
+            let c = u16::from_be_bytes([pkt.buf[csum_at], pkt.buf[csum_at + 1]]);
+            let c = mspic_wire::checksum::update_bytes(c, &old, &pkt.buf[start..end].to_vec());
+            pkt.buf[csum_at..csum_at + 2].copy_from_slice(&c.to_be_bytes());
+        }
+        Ok(AlgVerdict::Forward)
+    }
+}
+
+struct Registry;
+
+impl AlgRegistry for Registry {
+    fn create(&self, p: AppProtocol, _: &FlowKey) -> Option<(Box<dyn AlgSession>, [bool; 2])> {
+        (p == AppProtocol::Ftp).then(|| (Box::new(Toy) as Box<dyn AlgSession>, [true, false]))
+    }
+}
+
+#[test]
+fn watch_rewrite_and_pinhole_child() {
+    let text = config(
+        "term ftp { from { source-address { 10.0.0.0/24; } applications junos-ftp; } then { accept; } }",
+        "",
+    );
+    let c = mspic_config::parse(&text, "t").unwrap();
+    let policy = Arc::new(Policy::compile(&c).unwrap());
+    let mut shard = Shard::with_algs(ShardConfig::default(), policy, Arc::new(Registry));
+    let now = mspic_flow::Time::from_secs(5);
+    let send = |shard: &mut Shard, ingress: u16, f: &[u8]| {
+        let mut buf = vec![0u8; 2048];
+        buf[..f.len()].copy_from_slice(f);
+        let mut fr = Frame::new(&mut buf, f.len());
+        let v = shard.process(now, IfIndex(ingress), &mut fr);
+        let out = fr.bytes().to_vec();
+        let msgs: Vec<_> = shard.drain_outbox().collect();
+        for m in msgs {
+            shard.deliver(m);
+        }
+        (v, out)
+    };
+    send(
+        &mut shard,
+        0,
+        &tcp("10.0.0.2", 40000, "198.51.100.7", 21, "S", 1, 0, b""),
+    );
+    send(
+        &mut shard,
+        1,
+        &tcp("198.51.100.7", 21, "10.0.0.2", 40000, "SA", 9, 2, b""),
+    );
+    let (v, out) = send(
+        &mut shard,
+        0,
+        &tcp(
+            "10.0.0.2",
+            40000,
+            "198.51.100.7",
+            21,
+            "PA",
+            2,
+            10,
+            b"open 5001",
+        ),
+    );
+    assert!(matches!(v, Verdict::Forward { .. }));
+    assert!(out.ends_with(b"OPEN 5001"), "payload rewritten");
+    assert!(checksums_ok(&out));
+    // The server connects back through the pinhole: no rule accepts this direction, yet it
+    // passes as a child session.
+    let (v, _) = send(
+        &mut shard,
+        1,
+        &tcp("198.51.100.7", 20, "10.0.0.2", 5001, "S", 1, 0, b""),
+    );
+    assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
+    let mut s = Vec::new();
+    shard.sessions(&Default::default(), &mut s);
+    s.sort_by_key(|s| s.id);
+    assert_eq!(s.len(), 2);
+    assert_eq!(s[0].alg, Some(AppProtocol::Ftp));
+    assert_eq!(s[0].flags, mspic_flow::FLAG_ALG_PARENT);
+    assert_eq!(
+        (s[0].flows[0].state, s[0].flows[1].state),
+        (FlowState::Watch, FlowState::Forward)
+    );
+    assert_eq!(s[1].flags, mspic_flow::FLAG_ALG_CHILD);
+    assert_eq!(s[1].alg, Some(AppProtocol::Ftp));
+    assert_eq!(s[1].flows[0].dst.port, Some(5001));
+    // The pinhole is used up: a second connection to the same port is a stranger.
+    let (v, _) = send(
+        &mut shard,
+        1,
+        &tcp("198.51.100.7", 20, "10.0.0.2", 5001, "S", 1, 0, b""),
+    );
+    assert!(
+        matches!(v, Verdict::Forward { .. }),
+        "same tuple: the child session"
+    );
+    let (v, _) = send(
+        &mut shard,
+        1,
+        &tcp("198.51.100.7", 21, "10.0.0.2", 5001, "S", 1, 0, b""),
+    );
+    assert!(!matches!(v, Verdict::Forward { .. }), "{v:?}");
+}
