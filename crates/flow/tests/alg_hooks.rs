@@ -48,7 +48,7 @@ impl AlgSession for Toy {
             pkt.buf[start..end].make_ascii_uppercase();
             let csum_at = p.l4_offset + 16;
             let c = u16::from_be_bytes([pkt.buf[csum_at], pkt.buf[csum_at + 1]]);
-            let c = mspic_wire::checksum::update_bytes(c, &old, &pkt.buf[start..end].to_vec());
+            let c = mspic_wire::checksum::update_bytes(c, &old, &pkt.buf[start..end]);
             pkt.buf[csum_at..csum_at + 2].copy_from_slice(&c.to_be_bytes());
         }
         Ok(AlgVerdict::Forward)
