@@ -1079,6 +1079,61 @@ fn header_mirror() {
     assert_eq!(std::mem::size_of::<SteerMeta>(), SteerMeta::LEN);
 }
 
+const UNPRIVILEGED_CHILD: &str = "MSPIC_XDP_TEST_UNPRIVILEGED_CHILD";
+
+/// Without CAP_BPF the error says what is missing: the test runs itself again as
+/// `nobody` with no capabilities (setpriv, util-linux) and checks the child's error.
+#[test]
+fn without_privilege_the_error_names_the_capabilities() {
+    if std::env::var_os(UNPRIVILEGED_CHILD).is_some() {
+        let e = XdpProgram::load(&SteerConfig {
+            shards: 1,
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(matches!(e, xdp::XdpError::Permission { .. }), "{e:?}");
+        assert!(e.to_string().contains("CAP_BPF"), "{e}");
+        return;
+    }
+    if kernel_cannot_run() {
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--",
+        ])
+        .arg(&exe)
+        .args([
+            "--exact",
+            "without_privilege_the_error_names_the_capabilities",
+            "--test-threads=1",
+        ])
+        .env(UNPRIVILEGED_CHILD, "1")
+        .output()
+        .unwrap_or_else(|e| panic!("running setpriv: {e} (install util-linux)"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "{text}");
+}
+
+/// The daemon may hand the loaded program to another thread.
+#[test]
+fn program_is_send() {
+    fn send<T: Send>() {}
+    send::<XdpProgram>();
+    send::<xdp::XdpLink>();
+}
+
 #[test]
 fn steer_config_from_policy() {
     let pol = policy(NAT_CONFIG);
@@ -1690,4 +1745,66 @@ fn queue_and_port_select_the_socket() {
             (1, 1, 2)
         );
     });
+}
+
+/// Real frames through a veth in native mode: sent from the peer inside the test's own
+/// namespace (to an address that exists only there), seen and counted by the program.
+#[test]
+fn live_frames_on_a_veth_are_steered_and_counted() {
+    if kernel_cannot_run() {
+        return;
+    }
+    let ns = Netns::new(1);
+    ip(&[
+        "-n",
+        &ns.name,
+        "link",
+        "set",
+        "dev",
+        "xa",
+        "address",
+        "02:00:00:00:99:01",
+    ]);
+    ip(&["-n", &ns.name, "addr", "add", "10.99.0.2/24", "dev", "xb"]);
+    ip(&[
+        "-n",
+        &ns.name,
+        "neigh",
+        "add",
+        "10.99.0.1",
+        "lladdr",
+        "02:00:00:00:99:01",
+        "dev",
+        "xb",
+        "nud",
+        "permanent",
+    ]);
+    let c = ns.run(|| {
+        let a = xdp::ifindex("xa").unwrap();
+        let mut prog = XdpProgram::load(&SteerConfig {
+            shards: 2,
+            ..Default::default()
+        })
+        .unwrap();
+        prog.set_port(a, 0).unwrap();
+        let _link = prog
+            .attach(a, XdpMode::Native)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let sock = std::net::UdpSocket::bind("10.99.0.2:0").unwrap();
+        for _ in 0..5 {
+            sock.send_to(b"steer me", "10.99.0.1:9").unwrap();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let c = prog.counters().unwrap();
+            if c.ipv4 >= 5 || std::time::Instant::now() > deadline {
+                return c;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    });
+    assert!(c.ipv4 >= 5, "{c:?}");
+    assert!(c.hashed >= 5, "{c:?}");
+    assert!(c.pass_no_socket >= 5, "no socket is registered: {c:?}");
+    assert_eq!(c.parse_error, 0, "{c:?}");
 }
