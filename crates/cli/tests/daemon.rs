@@ -664,3 +664,37 @@ fn startup_errors_are_one_clear_line() {
         "mspicd: cannot read /nonexistent.pcap: No such file or directory\n"
     );
 }
+
+#[test]
+fn answers_larger_than_one_frame_stream_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("many.pcap");
+    let (trace, _) = mspic_tests::mixed_client_traffic(
+        3,
+        120,
+        Duration::from_secs(40),
+        mspic_tests::Sides::ClientOnly,
+    );
+    trace.write_pcap(&pcap).unwrap();
+    let d = Daemon::start(
+        &testbed(),
+        &["--replay-pcap", pcap.to_str().unwrap(), "--replay-respond"],
+    );
+    let xml = d.show("services sessions extensive | display xml");
+    assert!(
+        xml.len() > mspic_control::protocol::MAX_CHUNK,
+        "{} bytes fit one frame",
+        xml.len()
+    );
+    let out = Command::new(MSPIC)
+        .args(["replay", "--config"])
+        .arg(&d.config)
+        .arg("--pcap")
+        .arg(&pcap)
+        .args(["--respond", "--command"])
+        .arg("show services sessions extensive | display xml")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(xml == text(&out.stdout), "the streamed answer differs");
+}
