@@ -18,11 +18,14 @@
 //! | ARP | owner = receiving queue, [`flags::ARP`] | redirect |
 //! | malformed Ethernet/IP | owner = receiving queue, [`flags::PARSE_ERROR`] | redirect |
 //! | any other ethertype | none | `XDP_PASS` |
-//! | no socket for (port, queue), unknown ifindex, queue ≥ 64 | (as above) | `XDP_PASS` |
+//! | any frame, no socket registered for (port, queue) | (as above) | `XDP_PASS` |
+//! | any frame, ifindex not a declared port, or queue ≥ 64 | none | `XDP_PASS` |
 //! | `bpf_xdp_adjust_meta` failed | none | `XDP_PASS` |
 //!
 //! Passing to the kernel is harmless: the PIC's netdevs carry no kernel addresses. Every
-//! decision is counted ([`SteerCounters`]).
+//! decision is counted ([`SteerCounters`]); `redirected` counts frames whose XSKMAP
+//! lookup succeeded (a socket bound to another queue still drops them, counted by the
+//! socket).
 //!
 //! Attachments are bpf_links ([`XdpLink`]): they detach when dropped or when the process
 //! dies. A program attached through netlink (by hand, or by an older daemon) outlives
