@@ -115,8 +115,13 @@ fn run_line(socket: &Path, line: &str, out: &mut dyn Write) -> Step {
     }
 }
 
-/// Runs the CLI against the daemon at `socket`.
-pub fn run(socket: &Path) -> ExitCode {
+fn prompt() -> String {
+    format!("{}@{}> ", crate::sys::user(), crate::sys::hostname())
+}
+
+/// Runs the CLI against the daemon at `socket`. `echo`: when reading from a pipe, print
+/// the prompt and the command before each answer (a transcript).
+pub fn run(socket: &Path, echo: bool) -> ExitCode {
     // Fail fast when nobody is there, rather than after the first command.
     if let Err(e) =
         Client::connect(socket).and_then(|mut c| c.request_text(&client::ping_request()))
@@ -127,17 +132,17 @@ pub fn run(socket: &Path) -> ExitCode {
     if io::stdin().is_terminal() {
         interactive(socket)
     } else {
-        scripted(socket)
+        scripted(socket, echo)
     }
 }
 
 fn interactive(socket: &Path) -> ExitCode {
-    let prompt = format!("{}@{}> ", crate::sys::user(), crate::sys::hostname());
+    let prompt = prompt();
     let mut editor = match rustyline::DefaultEditor::new() {
         Ok(e) => e,
         Err(e) => {
             eprintln!("mspic: cannot start the line editor: {e}");
-            return scripted(socket);
+            return scripted(socket, false);
         }
     };
     loop {
@@ -164,7 +169,8 @@ fn interactive(socket: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn scripted(socket: &Path) -> ExitCode {
+fn scripted(socket: &Path, echo: bool) -> ExitCode {
+    let prompt = prompt();
     let stdin = io::stdin();
     let mut failed = false;
     for line in stdin.lock().lines() {
@@ -176,6 +182,9 @@ fn scripted(socket: &Path) -> ExitCode {
             }
         };
         let mut out = io::stdout().lock();
+        if echo && classify(&line) != Line::Empty {
+            let _ = writeln!(out, "{prompt}{}", line.trim());
+        }
         match run_line(socket, &line, &mut out) {
             Step::Exit => break,
             Step::Continue { failed: f } => failed |= f,

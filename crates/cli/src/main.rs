@@ -71,7 +71,11 @@ enum Cmd {
     ///
     /// When stdin is not a terminal, reads one command a line and prints the answers
     /// (errors included) on stdout; exits 1 if any command failed.
-    Cli,
+    Cli {
+        /// Without a terminal: print `user@host> COMMAND` before each command's answer.
+        #[arg(long)]
+        echo: bool,
+    },
     /// Check that mspicd answers; prints its version, engine, configuration and counters.
     Ping,
 }
@@ -101,7 +105,7 @@ fn main() -> ExitCode {
             Ok(r) => Ok(one_shot(&cli.socket, r)),
             Err(e) => Err(anyhow::anyhow!(e)),
         },
-        Cmd::Cli => Ok(mspic_cli::interactive::run(&cli.socket)),
+        Cmd::Cli { echo } => Ok(mspic_cli::interactive::run(&cli.socket, echo)),
         Cmd::Ping => Ok(one_shot(&cli.socket, client::ping_request())),
     };
     match r {

@@ -426,6 +426,25 @@ fn cli_reads_commands_from_a_pipe() {
                 "show services stateful-firewall statistics | display xml"
             )
     );
+    // A transcript.
+    let out = mspic_with_stdin(
+        &d.socket,
+        &["cli", "--echo"],
+        "show services sessions count\nexit\n",
+    );
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    let (first, rest) = stdout.split_once('\n').unwrap();
+    assert!(
+        first.contains('@') && first.ends_with("> show services sessions count"),
+        "{stdout}"
+    );
+    assert_eq!(
+        rest,
+        expected(&testbed(), "show services sessions count")
+            + &first.replace("show services sessions count", "exit")
+            + "\n"
+    );
     // An error is printed in place and makes the exit code 1; later commands still run.
     let file = d.dir.path().join("new.conf");
     fs::write(&file, testbed_ms2()).unwrap();
