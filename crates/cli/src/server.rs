@@ -371,3 +371,125 @@ pub fn write_response(stream: &UnixStream, response: Response<'_>) -> io::Result
     }
     w.flush()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mspic_control::protocol::{ResponseDecoder, ResponseEvent};
+
+    /// A server whose control thread answers every command with its own line.
+    fn echo_server(max_connections: usize) -> (tempfile::TempDir, ControlSocket, Arc<ServerStats>) {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = ControlSocket::bind(&dir.path().join("sub").join("s.sock")).unwrap();
+        let stats = Arc::new(ServerStats::default());
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::spawn(move || {
+            for job in rx {
+                match job {
+                    Job::Command { line, reply } => {
+                        let _ = reply.send(Ok(format!("{line}\n")));
+                    }
+                    Job::Ping { reply, .. } | Job::Commit { reply, .. } => {
+                        let _ = reply.send(Ok(String::new()));
+                    }
+                }
+            }
+        });
+        let tx = std::sync::Mutex::new(tx);
+        let submit: Submit = Arc::new(move |job| tx.lock().unwrap().send(job).is_ok());
+        let listener = socket.listener().unwrap();
+        let options = ServerOptions {
+            request_timeout: Duration::from_secs(3),
+            max_connections,
+            ..ServerOptions::default()
+        };
+        let st = Arc::clone(&stats);
+        std::thread::spawn(move || accept_loop(listener, submit, st, options));
+        (dir, socket, stats)
+    }
+
+    fn ask(stream: &mut UnixStream, line: &str) -> Vec<ResponseEvent> {
+        stream
+            .write_all(&Request::Command(line.into()).encode())
+            .unwrap();
+        read_events(stream, 2)
+    }
+
+    fn read_events(stream: &mut UnixStream, want: usize) -> Vec<ResponseEvent> {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut d = ResponseDecoder::new();
+        let mut events = Vec::new();
+        let mut buf = [0u8; 4096];
+        while events.len() < want {
+            let n = stream.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            d.push(&buf[..n]);
+            while let Some(e) = d.decode().unwrap() {
+                events.push(e);
+            }
+        }
+        events
+    }
+
+    #[test]
+    fn connections_beyond_the_limit_are_refused() {
+        let (_dir, socket, stats) = echo_server(1);
+        let mut first = UnixStream::connect(socket.path()).unwrap();
+        assert_eq!(
+            ask(&mut first, "show a"),
+            vec![
+                ResponseEvent::Text(b"show a\n".to_vec()),
+                ResponseEvent::Done
+            ]
+        );
+        let mut second = UnixStream::connect(socket.path()).unwrap();
+        assert_eq!(
+            read_events(&mut second, 1),
+            vec![ResponseEvent::Error(
+                "error: too many connections to mspicd, try again".into()
+            )]
+        );
+        assert_eq!(stats.refused_connections.load(Ordering::Relaxed), 1);
+        // Once the first one is gone, a new one is served.
+        drop(first);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while stats.active.load(Ordering::SeqCst) != 0 {
+            assert!(Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let mut third = UnixStream::connect(socket.path()).unwrap();
+        assert_eq!(
+            ask(&mut third, "show b"),
+            vec![
+                ResponseEvent::Text(b"show b\n".to_vec()),
+                ResponseEvent::Done
+            ]
+        );
+        assert_eq!(stats.requests.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn bind_makes_the_directory_and_cleans_up_only_its_own_socket() {
+        let (dir, socket, _stats) = echo_server(4);
+        let sub = dir.path().join("sub");
+        assert_eq!(
+            std::fs::metadata(&sub).unwrap().permissions().mode() & 0o777,
+            DIR_MODE
+        );
+        // Something else at the path: not ours to remove.
+        std::fs::remove_file(socket.path()).unwrap();
+        std::fs::write(socket.path(), b"x").unwrap();
+        socket.remove();
+        assert!(socket.path().exists());
+        // Not a socket: refused.
+        let e = ControlSocket::bind(socket.path()).unwrap_err();
+        assert!(
+            e.ends_with("exists and is not a socket; remove it or choose another --socket"),
+            "{e}"
+        );
+    }
+}
