@@ -160,8 +160,10 @@ pub enum Control {
     Report {
         reply: Sender<ShardReport>,
     },
+    /// A new configuration, with each port's ingress interface in it.
     SetPolicy {
         policy: Arc<Policy>,
+        ingress: Vec<IfIndex>,
         reply: Sender<()>,
     },
     /// Frame accounting and shard consistency (tests, diagnostics).
@@ -223,6 +225,41 @@ impl WorkerStats {
             Some((_, c)) => *c += 1,
             None => self.drops.push((r, 1)),
         }
+    }
+
+    /// Adds `o` to `self` (frame accounting included; `worker` is kept).
+    pub fn merge(&mut self, o: &WorkerStats) {
+        self.rx += o.rx;
+        self.tx += o.tx;
+        self.processed += o.processed;
+        self.forwarded += o.forwarded;
+        self.replies += o.replies;
+        self.local += o.local;
+        self.echo_replies += o.echo_replies;
+        self.not_ip += o.not_ip;
+        for &(r, c) in &o.drops {
+            match self.drops.iter_mut().find(|(d, _)| *d == r) {
+                Some((_, n)) => *n += c,
+                None => self.drops.push((r, c)),
+            }
+        }
+        self.handoff_out += o.handoff_out;
+        self.handoff_in += o.handoff_in;
+        self.handoff_drop_full += o.handoff_drop_full;
+        self.handoff_drop_too_long += o.handoff_drop_too_long;
+        self.handoff_in_no_frame += o.handoff_in_no_frame;
+        self.handoff_max_delay_ns = self.handoff_max_delay_ns.max(o.handoff_max_delay_ns);
+        self.messages_out += o.messages_out;
+        self.messages_in += o.messages_in;
+        self.message_drops += o.message_drops;
+        self.arp_no_frame += o.arp_no_frame;
+        self.bad_owner += o.bad_owner;
+        self.no_meta += o.no_meta;
+        self.control += o.control;
+        self.sessions += o.sessions;
+        self.arp.merge(&o.arp);
+        self.xsk.merge(&o.xsk);
+        self.frames.merge(&o.frames);
     }
 
     /// Engine drops summed over reasons.
@@ -754,7 +791,14 @@ impl<IO: FrameIo> Worker<IO> {
             Control::Report { reply } => {
                 let _ = reply.send(ShardReport::of(&self.shard));
             }
-            Control::SetPolicy { policy, reply } => {
+            Control::SetPolicy {
+                policy,
+                ingress,
+                reply,
+            } => {
+                for (p, i) in self.cfg.ports.iter_mut().zip(ingress) {
+                    p.ingress = i;
+                }
                 self.shard.set_policy(Arc::clone(&policy), now);
                 self.l2.set_policy(Arc::clone(&policy));
                 self.policy = policy;

@@ -148,6 +148,24 @@ pub struct FrameAccounting {
 }
 
 impl FrameAccounting {
+    /// Adds `o` to `self` (per-port lists are added element by element).
+    pub fn merge(&mut self, o: &FrameAccounting) {
+        let add = |a: &mut Vec<u32>, b: &[u32]| {
+            if a.len() < b.len() {
+                a.resize(b.len(), 0);
+            }
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        };
+        self.total += o.total;
+        self.free += o.free;
+        self.held += o.held;
+        add(&mut self.fill, &o.fill);
+        add(&mut self.tx_pending, &o.tx_pending);
+        add(&mut self.tx_kernel, &o.tx_kernel);
+    }
+
     /// Sum over every place (equals `total` when the books balance).
     pub fn sum(&self) -> u32 {
         self.free
@@ -331,6 +349,20 @@ pub struct XskCounters {
     /// RX batches that found the fill ring low.
     pub fill_short: u64,
     pub alloc_failures: u64,
+}
+
+impl XskCounters {
+    /// Adds `o` to `self`.
+    pub fn merge(&mut self, o: &XskCounters) {
+        self.rx_frames += o.rx_frames;
+        self.tx_frames += o.tx_frames;
+        self.completed += o.completed;
+        self.tx_kicks += o.tx_kicks;
+        self.tx_kick_errors += o.tx_kick_errors;
+        self.tx_dropped += o.tx_dropped;
+        self.fill_short += o.fill_short;
+        self.alloc_failures += o.alloc_failures;
+    }
 }
 
 struct Port {

@@ -597,7 +597,11 @@ fn reload_keeps_sessions() {
     r.settle(t);
     assert_eq!(r.workers[0].shard().session_count(), 1);
     let p = policy();
-    r.ask(0, t, |reply| Control::SetPolicy { policy: p, reply });
+    r.ask(0, t, |reply| Control::SetPolicy {
+        policy: p,
+        ingress: vec![IfIndex(0), IfIndex(1)],
+        reply,
+    });
     assert_eq!(r.workers[0].shard().session_count(), 1);
     assert_eq!(r.sessions(t).len(), 1);
 }
