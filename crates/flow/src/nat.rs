@@ -51,11 +51,13 @@ pub struct Allocation {
     pub eim: bool,
 }
 
-/// A session's translation: per-flow rewrites (`[I, O]`) and what `extensive` shows.
+/// A session's translation: per-flow rewrites (`[I, O]`, read on every packet, so first)
+/// and what `extensive` shows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct SessionNat {
-    pub kind: Option<TranslationType>,
     pub rewrite: [Rewrite; 2],
+    pub kind: Option<TranslationType>,
     pub alloc: Option<Allocation>,
     /// Source pool index (for `show services nat pool` and the extensive view).
     pub pool: Option<u16>,

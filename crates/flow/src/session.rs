@@ -30,32 +30,37 @@ impl Dir {
 /// Timeout value meaning "never expires".
 pub const NEVER: u32 = 0;
 
+/// One session. `repr(C)` with the fields a packet of an established flow touches first:
+/// keys, state and counters, timer fields, then the NAT rewrites; so an established packet
+/// reads about three cache lines of the slab. Cold fields (ids, ALG, creation time, NAT
+/// allocation) come last.
 #[derive(Debug, Clone, Copy)]
+#[repr(C)]
 pub struct Session {
-    pub live: bool,
-    /// Unique per services interface across shards.
-    pub id: u64,
     /// Arrival keys: `keys[I]` as the initiator's packets arrive, `keys[O]` as the responder's
     /// packets arrive (after NAT on the way out, so they carry the translated addresses).
     pub keys: [FlowKey; 2],
     pub state: [FlowState; 2],
-    pub frames: [u64; 2],
-    pub bytes: [u64; 2],
+    pub live: bool,
+    pub tcp: TcpTrack,
     pub service_set: u16,
     pub service_iface: u16,
-    pub alg: Option<AppProtocol>,
-    /// Header `Flags:` bits (see `snapshot::FLAG_*`).
-    pub flags: u32,
-    /// Parent session slot for ALG children.
-    pub parent: Option<u32>,
-    pub tcp: TcpTrack,
-    pub nat: SessionNat,
-    pub created: Time,
+    pub frames: [u64; 2],
+    pub bytes: [u64; 2],
     pub last_seen: Time,
-    /// Configured inactivity timeout of the flows, seconds (`NEVER` = 0).
-    pub idle_timeout: u32,
     /// Timeout now in force (open/close timers for TCP phases), seconds.
     pub active_timeout: u32,
+    /// Configured inactivity timeout of the flows, seconds (`NEVER` = 0).
+    pub idle_timeout: u32,
+    pub nat: SessionNat,
+    /// Unique per services interface across shards.
+    pub id: u64,
+    pub created: Time,
+    /// Parent session slot for ALG children.
+    pub parent: Option<u32>,
+    /// Header `Flags:` bits (see `snapshot::FLAG_*`).
+    pub flags: u32,
+    pub alg: Option<AppProtocol>,
 }
 
 impl Session {
