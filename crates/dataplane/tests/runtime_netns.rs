@@ -1,0 +1,532 @@
+//! The live runtime between real network namespaces (root):
+//!
+//! ```text
+//!  ns <p>c                  ns <p>p (this test's Runtime)           ns <p>s
+//!  cl0 10.0.0.2/24 ══veth══ pin  ge-0/0/0   ge-0/0/1  pout ══veth══ sv0 203.0.113.2/24
+//!  gw 10.0.0.1              (2 queues, 2 workers, no kernel addresses) gw 203.0.113.1
+//! ```
+//!
+//! `ping` and a UDP echo from the client to the server go through NAPT (pool
+//! 203.0.113.128/25, docs/examples/testbed.conf); the test checks the replies, the source
+//! address the server saw, the sessions the backend shows (with frame counts), that both
+//! workers own sessions and that frames were handed between them, and the frame
+//! accounting. Every address lives in the namespaces made here; they are removed on drop,
+//! also when the test fails.
+//!
+//! Skipped (with a message) only when the kernel lacks XDP or AF_XDP.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mspic_control::Backend;
+use mspic_dataplane::runtime::{PortConfig, Runtime, RuntimeConfig, RuntimeTuning};
+use mspic_dataplane::xdp::{self, XdpMode};
+use mspic_flow::{IfIndex, Policy, SessionFilter};
+
+fn run(cmd: &mut Command, timeout: Duration) -> Output {
+    let desc = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{desc}: {e}"));
+    let deadline = Instant::now() + timeout;
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "{desc} timed out after {timeout:?}\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn sh(args: &[&str]) -> Output {
+    let out = run(
+        Command::new(args[0]).args(&args[1..]),
+        Duration::from_secs(20),
+    );
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The namespaces of one test; removed on drop (their veths go with them).
+struct Namespaces {
+    names: Vec<String>,
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for n in &self.names {
+            let _ = Command::new("ip")
+                .args(["netns", "del", n])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// Kills a background process on drop.
+struct Background(Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// This thread in another network namespace until dropped.
+struct InNetns {
+    home: File,
+}
+
+impl InNetns {
+    fn enter(ns: &str) -> InNetns {
+        let home = File::open("/proc/thread-self/ns/net").expect("own netns");
+        let target = File::open(format!("/var/run/netns/{ns}")).expect("netns file");
+        // SAFETY: setns(2) on a namespace fd we hold open; affects this thread only.
+        let r = unsafe { libc::setns(target.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(r, 0, "setns {ns}: {}", std::io::Error::last_os_error());
+        InNetns { home }
+    }
+}
+
+impl Drop for InNetns {
+    fn drop(&mut self) {
+        // SAFETY: as in `enter`, back to the namespace we came from.
+        unsafe { libc::setns(self.home.as_raw_fd(), libc::CLONE_NEWNET) };
+    }
+}
+
+fn prefix() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "msrt{}x{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Client, PIC and server namespaces with the testbed addresses and `queues` queues on
+/// every veth.
+fn testbed(queues: u32) -> (Namespaces, String, String, String) {
+    let p = prefix();
+    let (cl, pic, sv) = (format!("{p}c"), format!("{p}p"), format!("{p}s"));
+    let ns = Namespaces {
+        names: vec![cl.clone(), pic.clone(), sv.clone()],
+    };
+    for n in &ns.names {
+        sh(&["ip", "netns", "add", n]);
+        sh(&[
+            "ip",
+            "netns",
+            "exec",
+            n,
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.all.disable_ipv6=1",
+        ]);
+        sh(&[
+            "ip",
+            "netns",
+            "exec",
+            n,
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.default.disable_ipv6=1",
+        ]);
+        sh(&["ip", "-n", n, "link", "set", "lo", "up"]);
+    }
+    let q = queues.to_string();
+    for (dev, peer, peer_ns) in [("pin", "cl0", &cl), ("pout", "sv0", &sv)] {
+        sh(&[
+            "ip",
+            "-n",
+            &pic,
+            "link",
+            "add",
+            dev,
+            "numtxqueues",
+            &q,
+            "numrxqueues",
+            &q,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            peer,
+            "netns",
+            peer_ns,
+            "numtxqueues",
+            &q,
+            "numrxqueues",
+            &q,
+        ]);
+        sh(&["ip", "-n", &pic, "link", "set", dev, "up"]);
+        // veth hands sockets' frames over with partial checksums; real NICs complete them.
+        sh(&[
+            "ip", "netns", "exec", peer_ns, "ethtool", "-K", peer, "tx", "off",
+        ]);
+    }
+    for (n, dev, addr, gw) in [
+        (&cl, "cl0", "10.0.0.2/24", "10.0.0.1"),
+        (&sv, "sv0", "203.0.113.2/24", "203.0.113.1"),
+    ] {
+        sh(&["ip", "-n", n, "addr", "add", addr, "dev", dev]);
+        sh(&["ip", "-n", n, "link", "set", dev, "up"]);
+        sh(&["ip", "-n", n, "route", "add", "default", "via", gw]);
+    }
+    (ns, cl, pic, sv)
+}
+
+fn policy() -> Arc<Policy> {
+    let text = include_str!("../../../docs/examples/testbed.conf");
+    let cfg = mspic_config::parse(text, "testbed.conf").expect("testbed config parses");
+    Arc::new(Policy::compile(&cfg).expect("compiles"))
+}
+
+fn on_path(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Echo requests from the client namespace; returns how many replies came back.
+fn ping(ns: &str, dst: &str, count: u32) -> u32 {
+    if on_path("ping") {
+        let out = run(
+            Command::new("ip").args([
+                "netns",
+                "exec",
+                ns,
+                "ping",
+                "-n",
+                "-c",
+                &count.to_string(),
+                "-i",
+                "0.2",
+                "-W",
+                "3",
+                dst,
+            ]),
+            Duration::from_secs(30),
+        );
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        return text
+            .split(',')
+            .find_map(|part| part.trim().strip_suffix(" received"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("ping output: {text}"));
+    }
+    // No ping binary: the same exchange with a raw ICMP socket.
+    const SCRIPT: &str = r#"
+import os, socket, struct, sys, time
+dst, count = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s.settimeout(3)
+def csum(b):
+    if len(b) % 2: b += b'\0'
+    t = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    t = (t >> 16) + (t & 0xffff); t += t >> 16
+    return ~t & 0xffff
+ident, got = os.getpid() & 0xffff, 0
+for seq in range(1, count + 1):
+    body = b'mspic-ping-%d' % seq
+    h = struct.pack('!BBHHH', 8, 0, 0, ident, seq)
+    s.sendto(struct.pack('!BBHHH', 8, 0, csum(h + body), ident, seq) + body, (dst, 0))
+    end = time.time() + 3
+    while time.time() < end:
+        try:
+            d, a = s.recvfrom(2048)
+        except socket.timeout:
+            break
+        ihl = (d[0] & 15) * 4
+        t, _, _, i, q = struct.unpack('!BBHHH', d[ihl:ihl + 8])
+        if t == 0 and i == ident and q == seq:
+            got += 1
+            break
+    time.sleep(0.2)
+print(got)
+"#;
+    let out = run(
+        Command::new("ip").args([
+            "netns",
+            "exec",
+            ns,
+            "python3",
+            "-c",
+            SCRIPT,
+            dst,
+            &count.to_string(),
+        ]),
+        Duration::from_secs(30),
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("ping script output")
+}
+
+const UDP_SERVER: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('203.0.113.2', 9000))
+s.settimeout(30)
+for _ in range(int(sys.argv[1])):
+    d, a = s.recvfrom(2048)
+    s.sendto(('%s:%d|' % a).encode() + d, a)
+"#;
+
+const UDP_CLIENT: &str = r#"
+import socket, sys
+flows, per = int(sys.argv[1]), int(sys.argv[2])
+for i in range(flows):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(('10.0.0.2', 20000 + i))
+    s.settimeout(5)
+    for j in range(per):
+        s.sendto(b'hello %d %d' % (i, j), ('203.0.113.2', 9000))
+        try:
+            d, _ = s.recvfrom(2048)
+            print(i, j, d.decode().split('|')[0])
+        except socket.timeout:
+            print(i, j, 'timeout')
+    s.close()
+"#;
+
+#[test]
+fn nat_between_namespaces_over_two_queues() {
+    if let Some(why) = xdp::kernel_lacks_feature() {
+        eprintln!("SKIPPED runtime_netns: {why}");
+        return;
+    }
+    assert!(
+        Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0"),
+        "this test needs root (CAP_NET_ADMIN, CAP_BPF) to make namespaces and attach XDP"
+    );
+    let (_ns, cl, pic, sv) = testbed(2);
+    let policy = policy();
+    let cfg = RuntimeConfig {
+        ports: vec![
+            PortConfig {
+                name: "ge-0/0/0".into(),
+                netdev: "pin".into(),
+                ingress: policy.interface_by_name("ge-0/0/0").unwrap(),
+            },
+            PortConfig {
+                name: "ge-0/0/1".into(),
+                netdev: "pout".into(),
+                ingress: policy.interface_by_name("ge-0/0/1").unwrap(),
+            },
+        ],
+        queues: 2,
+        workers: 2,
+        xdp_mode: XdpMode::Native,
+        umem_frames: 1024,
+        frame_size: 2048,
+        pin_cpus: true,
+    };
+    let tuning = RuntimeTuning {
+        control_timeout: Duration::from_secs(5),
+        ..RuntimeTuning::default()
+    };
+    let rt = {
+        // The workers are spawned from here and stay in the PIC namespace.
+        let _inside = InNetns::enter(&pic);
+        Runtime::start_with(Arc::clone(&policy), cfg, tuning).expect("runtime starts")
+    };
+    let mut backend = rt.backend();
+
+    // ICMP echo through NAPT.
+    assert_eq!(ping(&cl, "203.0.113.2", 3), 3, "every echo answered");
+
+    // UDP: 16 flows of 3 datagrams each; the server echoes the address it saw.
+    let (flows, per) = (16u32, 3u32);
+    let server = Background(
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &sv,
+                "python3",
+                "-c",
+                UDP_SERVER,
+                &(flows * per).to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("udp server"),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let out = run(
+        Command::new("ip").args([
+            "netns",
+            "exec",
+            &cl,
+            "python3",
+            "-c",
+            UDP_CLIENT,
+            &flows.to_string(),
+            &per.to_string(),
+        ]),
+        Duration::from_secs(120),
+    );
+    drop(server);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len() as u32, flows * per, "client output:\n{text}");
+    let pool: mspic_config::Prefix = "203.0.113.128/25".parse().unwrap();
+    for l in &lines {
+        let peer = l.split_whitespace().nth(2).unwrap_or("");
+        let addr = peer.split(':').next().unwrap_or("");
+        let ok = addr
+            .parse()
+            .is_ok_and(|a: std::net::IpAddr| pool.contains(a));
+        assert!(ok, "the server saw {peer:?}, not a pool address:\n{text}");
+    }
+
+    // The sessions, with their frame counts.
+    let udp = backend.sessions(&SessionFilter {
+        protocol: Some(17),
+        ..SessionFilter::default()
+    });
+    assert_eq!(backend.take_error(), None);
+    assert_eq!(udp.len() as u32, flows, "{udp:#?}");
+    for s in &udp {
+        let frames: Vec<u64> = s.flows.iter().map(|f| f.frames).collect();
+        assert_eq!(frames, vec![u64::from(per); 2], "{s:#?}");
+        assert!(s.nat.is_some(), "translated: {s:#?}");
+        assert!(
+            s.flows.iter().any(|f| pool.contains(f.dst.addr)),
+            "reply flow to a pool address: {s:#?}"
+        );
+    }
+    let icmp = backend.sessions(&SessionFilter {
+        protocol: Some(1),
+        ..SessionFilter::default()
+    });
+    assert_eq!(icmp.len(), 1, "{icmp:#?}");
+    assert_eq!(
+        icmp[0].flows.iter().map(|f| f.frames).collect::<Vec<_>>(),
+        vec![3, 3]
+    );
+    let sfw = backend.sfw_statistics();
+    assert!(!sfw.is_empty());
+
+    // Both workers own sessions, and frames crossed between them.
+    std::thread::sleep(Duration::from_millis(20)); // counters publish every millisecond
+    let c = rt.counters();
+    let per_worker: Vec<u64> = c.workers.iter().map(|w| w.sessions).collect();
+    assert!(
+        per_worker.iter().all(|&n| n > 0),
+        "sessions per worker {per_worker:?}"
+    );
+    let total = c.total();
+    assert!(total.handoff_out > 0, "no handoff: {c:#?}");
+    assert_eq!(total.handoff_out, total.handoff_in, "{c:#?}");
+    assert_eq!(total.handoff_drop_full + total.handoff_drop_too_long, 0);
+    assert!(total.arp.arp_replies_sent >= 2, "{:#?}", total.arp);
+    let steering = c.steering.expect("XDP counters");
+    assert!(
+        steering.redirected >= total.rx,
+        "{steering:#?} vs rx {}",
+        total.rx
+    );
+    assert!(steering.hashed > 0 && steering.pool > 0, "{steering:#?}");
+
+    // A reload keeps every session.
+    rt.reload(Arc::clone(&policy)).expect("reload");
+    assert_eq!(
+        backend.sessions(&SessionFilter::default()).len(),
+        udp.len() + 1
+    );
+
+    backend
+        .check()
+        .expect("frame accounting and shard consistency");
+    rt.stop().expect("clean stop");
+    // After stop the backend says so instead of hanging.
+    assert!(backend.try_sessions(&SessionFilter::default()).is_err());
+}
+
+#[test]
+fn start_errors_name_the_problem() {
+    if xdp::kernel_lacks_feature().is_some() {
+        eprintln!("SKIPPED runtime_netns: no XDP in this kernel");
+        return;
+    }
+    let (_ns, _cl, pic, _sv) = testbed(1);
+    let policy = policy();
+    let port = |name: &str, netdev: &str, i: u16| PortConfig {
+        name: name.into(),
+        netdev: netdev.into(),
+        ingress: IfIndex(i),
+    };
+    let base = RuntimeConfig {
+        ports: vec![port("ge-0/0/0", "pin", 0), port("ge-0/0/1", "pout", 1)],
+        queues: 2,
+        workers: 2,
+        xdp_mode: XdpMode::Native,
+        umem_frames: 256,
+        frame_size: 2048,
+        pin_cpus: false,
+    };
+    let _inside = InNetns::enter(&pic);
+    // Two queues on single-queue veths: the socket for queue 1 cannot bind.
+    let e = Runtime::start(Arc::clone(&policy), base.clone())
+        .err()
+        .expect("queue 1 does not exist")
+        .to_string();
+    assert!(e.contains("queue 1") && e.contains("rx queues"), "{e}");
+    // A frame size the kernel would refuse.
+    let e = Runtime::start(
+        Arc::clone(&policy),
+        RuntimeConfig {
+            queues: 1,
+            workers: 1,
+            frame_size: 3000,
+            ..base.clone()
+        },
+    )
+    .err()
+    .expect("bad frame size")
+    .to_string();
+    assert!(e.contains("power of two"), "{e}");
+    // And after those failures nothing is left attached: a good start works.
+    let rt = Runtime::start(
+        policy,
+        RuntimeConfig {
+            queues: 1,
+            workers: 1,
+            ..base
+        },
+    )
+    .expect("starts");
+    rt.stop().expect("stops");
+}
