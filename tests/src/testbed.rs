@@ -280,3 +280,19 @@ impl Drop for Spawned {
         }
     }
 }
+
+/// Path of a binary of this workspace built alongside the running test (`mspicd`, `mspic`):
+/// the test executable lives in `target/<profile>/deps/`, the binaries one level up.
+pub fn workspace_bin(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("current executable");
+    for dir in exe.ancestors().skip(1).take(3) {
+        let p = dir.join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!(
+        "{name} not found next to {}; build it first: cargo build -p mspic-cli",
+        exe.display()
+    );
+}

@@ -1,0 +1,510 @@
+//! mspicd on real packets: each test builds its own uniquely named testbed (client, PIC and
+//! server namespaces, veth pairs), runs mspicd with XDP + AF_XDP in the PIC namespace, sends
+//! real traffic from the client namespace to servers in the server namespace, and checks
+//! what the hosts saw and what `mspic show …` reports. Namespaces and processes are removed
+//! even when a test fails (Drop guards). Traffic never leaves the namespaces made here.
+//!
+//! Needs root (CI runs as root). A test skips, saying why, only when the kernel or the
+//! machine lacks network namespaces, XDP or AF_XDP.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use mspic_tests::testbed::{self, Role, Spawned, Testbed, REMOTE_SERVER};
+
+fn repo_file(rel: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::fs::read_to_string(root.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// Why this machine cannot run the live tests (`None`: it can).
+fn skip_reason() -> Option<String> {
+    if let Some(r) = testbed::unavailable() {
+        return Some(r);
+    }
+    mspic_dataplane::xdp::kernel_lacks_feature()
+}
+
+macro_rules! live_or_skip {
+    () => {
+        if let Some(why) = skip_reason() {
+            eprintln!("SKIPPED: {why}");
+            return;
+        }
+    };
+}
+
+/// A scratch directory removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let p = std::env::temp_dir().join(format!("{}-{tag}", testbed::unique_prefix()));
+        std::fs::create_dir_all(&p).unwrap();
+        Scratch(p)
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running testbed with mspicd in its PIC namespace. Field order is drop order: servers
+/// and the daemon stop before the namespaces go.
+struct Live {
+    servers: Vec<Spawned>,
+    daemon: Spawned,
+    tb: Testbed,
+    dir: Scratch,
+    socket: PathBuf,
+    config: PathBuf,
+}
+
+fn output(mut c: Command) -> Output {
+    c.output().unwrap_or_else(|e| panic!("{c:?}: {e}"))
+}
+
+impl Live {
+    fn start(config: &str, queues: u32) -> Live {
+        let tb = Testbed::unique(queues).expect("testbed");
+        let dir = Scratch::new("live");
+        let socket = dir.path("mspicd.sock");
+        let cfg_path = dir.path("mspic.conf");
+        std::fs::write(&cfg_path, config).unwrap();
+        let mut cmd = tb.exec(
+            Role::Pic,
+            testbed::workspace_bin("mspicd").to_str().unwrap(),
+        );
+        cmd.arg("--config")
+            .arg(&cfg_path)
+            .arg("--socket")
+            .arg(&socket)
+            .args([
+                "--workers",
+                &queues.to_string(),
+                "--queues",
+                &queues.to_string(),
+            ])
+            .stdout(std::fs::File::create(dir.path("mspicd.out")).unwrap())
+            .stderr(std::fs::File::create(dir.path("mspicd.log")).unwrap());
+        let daemon = Spawned::new("mspicd", cmd).unwrap();
+        let live = Live {
+            servers: Vec::new(),
+            daemon,
+            tb,
+            dir,
+            socket,
+            config: cfg_path,
+        };
+        live.wait_ready();
+        live
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path("mspicd.log")).unwrap_or_default()
+    }
+
+    fn wait_ready(&self) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            let out = output(self.mspic(&["ping"]));
+            if out.status.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("mspicd did not come up:\n{}", self.log());
+    }
+
+    fn mspic(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(testbed::workspace_bin("mspic"));
+        c.arg("--socket").arg(&self.socket).args(args);
+        c
+    }
+
+    fn show(&self, command: &str) -> String {
+        let mut c = self.mspic(&[]);
+        c.args(command.split_whitespace());
+        let out = output(c);
+        assert!(
+            out.status.success(),
+            "mspic {command}: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn exec(&self, role: Role, program: &str, args: &[&str]) -> Output {
+        let mut c = self.tb.exec(role, program);
+        c.args(args);
+        output(c)
+    }
+
+    fn serve(&mut self, name: &str, program: &str, args: &[&str]) {
+        let mut c = self.tb.exec(Role::Server, program);
+        c.args(args)
+            .stdout(std::fs::File::create(self.dir.path(&format!("{name}.out"))).unwrap())
+            .stderr(std::fs::File::create(self.dir.path(&format!("{name}.log"))).unwrap());
+        self.servers.push(Spawned::new(name, c).unwrap());
+    }
+
+    fn ping(&self, count: u32) -> Output {
+        self.exec(
+            Role::Client,
+            "ping",
+            &[
+                "-n",
+                "-c",
+                &count.to_string(),
+                "-i",
+                "0.2",
+                "-W",
+                "2",
+                REMOTE_SERVER,
+            ],
+        )
+    }
+}
+
+/// Session blocks of `show services sessions` output: (header, I line, O line).
+fn sessions(text: &str) -> Vec<(String, String, String)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.starts_with("Session: ") && i + 2 < lines.len() {
+            out.push((
+                l.to_string(),
+                lines[i + 1].to_string(),
+                lines[i + 2].to_string(),
+            ));
+        }
+    }
+    out
+}
+
+/// The 7th whitespace field of a flow line: its frame count.
+fn frames(flow_line: &str) -> u64 {
+    flow_line
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn session_id(header: &str) -> u64 {
+    header["Session: ".len()..]
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn testbed_config(extra_ms_options: &str) -> String {
+    repo_file("docs/examples/testbed.conf").replace(
+        "            inactivity-timeout 30;",
+        &format!("            inactivity-timeout 30;\n{extra_ms_options}"),
+    )
+}
+
+#[test]
+fn napt_tcp_udp_icmp_end_to_end() {
+    live_or_skip!();
+    let mut live = Live::start(&testbed_config("            close-timeout 60;"), 1);
+    // A 10 MB file behind an HTTP server, a DNS server, and the client's view of both.
+    let www = live.dir.path("www");
+    std::fs::create_dir_all(&www).unwrap();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let body: Vec<u8> = (0..10 * 1024 * 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(www.join("big.bin"), &body).unwrap();
+    live.serve(
+        "http",
+        "python3",
+        &[
+            "-m",
+            "http.server",
+            "80",
+            "--bind",
+            REMOTE_SERVER,
+            "--directory",
+            www.to_str().unwrap(),
+        ],
+    );
+    live.serve(
+        "dns",
+        "dnsmasq",
+        &[
+            "--keep-in-foreground",
+            "--no-resolv",
+            "--no-hosts",
+            "--user=root",
+            "--port=53",
+            &format!("--listen-address={REMOTE_SERVER}"),
+            "--bind-interfaces",
+            &format!("--address=/example.test/{REMOTE_SERVER}"),
+            &format!("--pid-file={}", live.dir.path("dnsmasq.pid").display()),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+
+    // ICMP echo through napt-44.
+    let ping = live.ping(3);
+    assert!(
+        ping.status.success(),
+        "ping: {}\n{}",
+        String::from_utf8_lossy(&ping.stdout),
+        live.log()
+    );
+
+    // UDP: a DNS query answered through the translation.
+    let dig = live.exec(
+        Role::Client,
+        "dig",
+        &[
+            "+short",
+            "+time=2",
+            "+tries=2",
+            &format!("@{REMOTE_SERVER}"),
+            "example.test",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&dig.stdout).trim(),
+        REMOTE_SERVER,
+        "{}",
+        live.log()
+    );
+
+    // TCP: a 10 MB download, checksummed at the client, captured at the client for counts.
+    let cap = live.dir.path("client.pcap");
+    let mut tcpdump = live.tb.exec(Role::Client, "tcpdump");
+    tcpdump
+        .args([
+            "-i",
+            "cl0",
+            "-U",
+            "-w",
+            cap.to_str().unwrap(),
+            "tcp port 80",
+        ])
+        .stderr(std::process::Stdio::null());
+    let tcpdump = Spawned::new("tcpdump", tcpdump).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let got = live.dir.path("got.bin");
+    let curl = live.exec(
+        Role::Client,
+        "curl",
+        &[
+            "-sS",
+            "--max-time",
+            "60",
+            "-o",
+            got.to_str().unwrap(),
+            &format!("http://{REMOTE_SERVER}/big.bin"),
+        ],
+    );
+    assert!(
+        curl.status.success(),
+        "curl: {}\n{}",
+        String::from_utf8_lossy(&curl.stderr),
+        live.log()
+    );
+    assert!(
+        std::fs::read(&got).unwrap() == body,
+        "downloaded file differs"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    tcpdump.signal("INT").unwrap();
+    drop(tcpdump);
+
+    // The server saw the pool address, not the client.
+    let http_log = std::fs::read_to_string(live.dir.path("http.log")).unwrap();
+    assert!(http_log.contains("203.0.113.1"), "server log: {http_log}");
+    assert!(
+        !http_log.contains("10.0.0.2"),
+        "server saw the inside address: {http_log}"
+    );
+
+    let text = live.show("show services sessions");
+    let all = sessions(&text);
+    let icmp: Vec<_> = all.iter().filter(|s| s.1.starts_with("ICMP")).collect();
+    assert_eq!(icmp.len(), 1, "{text}");
+    assert!(
+        icmp[0].1.contains("10.0.0.2") && icmp[0].1.contains(REMOTE_SERVER),
+        "{text}"
+    );
+    assert!(
+        icmp[0].2.contains("203.0.113.1"),
+        "O flow to the pool: {text}"
+    );
+    assert_eq!((frames(&icmp[0].1), frames(&icmp[0].2)), (3, 3), "{text}");
+    let udp: Vec<_> = all.iter().filter(|s| s.1.contains(":53 ")).collect();
+    assert_eq!(udp.len(), 1, "{text}");
+    assert_eq!((frames(&udp[0].1), frames(&udp[0].2)), (1, 1), "{text}");
+    let tcp: Vec<_> = all.iter().filter(|s| s.1.contains(":80 ")).collect();
+    assert_eq!(tcp.len(), 1, "{text}");
+    // Frame counts equal what the client sent and received.
+    let capture = mspic_tests::trace::read_capture(&cap).unwrap();
+    let (mut sent, mut received) = (0, 0);
+    for f in &capture.frames {
+        let p = mspic_wire::parse_frame(&f.data).unwrap();
+        if p.key.src.to_string() == "10.0.0.2" {
+            sent += 1;
+        } else {
+            received += 1;
+        }
+    }
+    assert_eq!(
+        (frames(&tcp[0].1), frames(&tcp[0].2)),
+        (sent, received),
+        "{text}"
+    );
+    let ext = live.show("show services sessions extensive");
+    assert!(ext.contains("Translation Type - NAPT-44"), "{ext}");
+    let pool = live.show("show services nat pool detail");
+    assert!(pool.contains("Ports in use: 3,"), "{pool}");
+}
+
+#[test]
+fn idle_timeout_expires_sessions() {
+    live_or_skip!();
+    let cfg = repo_file("docs/examples/testbed.conf")
+        .replace("inactivity-timeout 30;", "inactivity-timeout 4;");
+    let live = Live::start(&cfg, 1);
+    assert!(live.ping(1).status.success(), "{}", live.log());
+    assert_eq!(sessions(&live.show("show services sessions")).len(), 1);
+    std::thread::sleep(Duration::from_millis(5_500));
+    let text = live.show("show services sessions");
+    assert!(
+        sessions(&text).is_empty(),
+        "still there after the 4 s timeout: {text}"
+    );
+}
+
+#[test]
+fn firewall_discard_shows_a_drop_session() {
+    live_or_skip!();
+    let cfg = repo_file("docs/examples/testbed.conf").replace(
+        "            term alg {",
+        "            term no-ping {\n                from { applications junos-icmp-all; }\n                then { discard; }\n            }\n            term alg {",
+    );
+    let live = Live::start(&cfg, 1);
+    assert!(
+        !live.ping(2).status.success(),
+        "ping went through a discard term"
+    );
+    let text = live.show("show services sessions");
+    let s = sessions(&text);
+    assert_eq!(s.len(), 1, "{text}");
+    assert!(s[0].1.contains(" Drop "), "{text}");
+    assert_eq!(frames(&s[0].1), 2, "{text}");
+    let stats = live.show("show services stateful-firewall statistics");
+    assert!(stats.contains("Rule Discards: 1"), "{stats}");
+}
+
+#[test]
+fn two_queues_spread_flows_and_hand_off() {
+    live_or_skip!();
+    let mut live = Live::start(&testbed_config(""), 2);
+    live.serve(
+        "udp-echo",
+        "python3",
+        &[
+            "-c",
+            "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('198.51.100.7',7))\nwhile True:\n d,a=s.recvfrom(2048)\n s.sendto(d,a)",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    // 40 UDP flows from distinct ports, each one request answered by the echo server.
+    let client = "import socket\nok=0\nfor p in range(41000,41040):\n s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n s.bind(('10.0.0.2',p))\n s.settimeout(2)\n s.sendto(b'hello',('198.51.100.7',7))\n try:\n  d,_=s.recvfrom(100); ok+=d==b'hello'\n except OSError: pass\nprint(ok)";
+    let out = live.exec(Role::Client, "python3", &["-c", client]);
+    let ok: u32 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    assert!(ok >= 38, "{ok}/40 echoes came back\n{}", live.log());
+    let text = live.show("show services sessions protocol udp");
+    let ids: Vec<u64> = sessions(&text).iter().map(|s| session_id(&s.0)).collect();
+    assert!(ids.len() >= 38, "{text}");
+    // Shard k numbers its sessions k+1, k+1+N, …: both parities means both workers.
+    assert!(
+        ids.iter().any(|i| i % 2 == 0) && ids.iter().any(|i| i % 2 == 1),
+        "{ids:?}"
+    );
+    let ping = String::from_utf8_lossy(&output(live.mspic(&["ping"])).stdout).to_string();
+    let handoffs: u64 = ping
+        .lines()
+        .filter(|l| l.to_lowercase().contains("handoff") && !l.to_lowercase().contains("drop"))
+        .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+        .sum();
+    assert!(
+        handoffs > 0,
+        "no frame was handed to another worker:\n{ping}"
+    );
+}
+
+fn xdp_on(tb: &Testbed, dev: &str) -> bool {
+    let out = output({
+        let mut c = Command::new("ip");
+        c.args(["-n", &tb.ns(Role::Pic), "-d", "link", "show", "dev", dev]);
+        c
+    });
+    String::from_utf8_lossy(&out.stdout).contains("xdp")
+}
+
+#[test]
+fn sigterm_detaches_and_sighup_keeps_sessions() {
+    live_or_skip!();
+    let cfg = testbed_config("");
+    let mut live = Live::start(&cfg, 1);
+    assert!(
+        xdp_on(&live.tb, "pin") && xdp_on(&live.tb, "pout"),
+        "no XDP program attached"
+    );
+    assert!(live.ping(1).status.success(), "{}", live.log());
+    let before = sessions(&live.show("show services sessions"));
+    assert_eq!(before.len(), 1);
+    // Reload with a changed configuration: the session and its counters stay.
+    std::fs::write(
+        &live.config,
+        cfg.replace("inactivity-timeout 30;", "inactivity-timeout 60;"),
+    )
+    .unwrap();
+    live.daemon.signal("HUP").unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let after = sessions(&live.show("show services sessions"));
+    assert_eq!(after.len(), 1, "{}", live.log());
+    assert_eq!(session_id(&after[0].0), session_id(&before[0].0));
+    assert!(live.ping(1).status.success());
+    let again = sessions(&live.show("show services sessions"));
+    assert_eq!(frames(&again[0].1), 2, "the same session kept counting");
+    // A configuration with errors is refused and the running one stays.
+    std::fs::write(&live.config, "services { nonsense; }").unwrap();
+    live.daemon.signal("HUP").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(sessions(&live.show("show services sessions")).len(), 1);
+    // SIGTERM: exit 0, nothing left on the netdevs.
+    live.daemon.signal("TERM").unwrap();
+    let status = live.daemon.wait_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(status.map(|s| s.success()), Some(true), "{}", live.log());
+    assert!(
+        !xdp_on(&live.tb, "pin") && !xdp_on(&live.tb, "pout"),
+        "XDP left behind"
+    );
+    assert!(!live.socket.exists(), "socket left behind");
+}
