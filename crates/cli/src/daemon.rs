@@ -248,9 +248,8 @@ impl State {
         Ok(())
     }
 
-    fn status(&self, client: &str) -> String {
+    fn status(&self) -> String {
         let s = &self.stats;
-        let _ = client;
         format!(
             "mspicd {}, control protocol {}\n\
              engine: {}\n\
@@ -341,9 +340,14 @@ fn run(args: &DaemonArgs) -> Result<(), StartError> {
     };
 
     let stats = Arc::new(ServerStats::default());
-    let listener = socket
-        .listener()
-        .map_err(|e| format!("cannot use the control socket: {e}"))?;
+    let listener = match socket.listener() {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = engine.stop();
+            socket.remove();
+            return Err(format!("cannot use the control socket: {e}").into());
+        }
+    };
     {
         let jobs = tx.clone();
         let submit: server::Submit = Arc::new(move |job| jobs.send(Event::Job(job)).is_ok());
@@ -352,10 +356,14 @@ fn run(args: &DaemonArgs) -> Result<(), StartError> {
             request_timeout,
             ..ServerOptions::default()
         };
-        std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name("mspicd-accept".into())
-            .spawn(move || server::accept_loop(listener, submit, stats, options))
-            .map_err(|e| format!("cannot start the accept thread: {e}"))?;
+            .spawn(move || server::accept_loop(listener, submit, stats, options));
+        if let Err(e) = spawned {
+            let _ = engine.stop();
+            socket.remove();
+            return Err(format!("cannot start the accept thread: {e}").into());
+        }
     }
     drop(tx);
 
@@ -425,7 +433,8 @@ fn control_loop(state: &mut State, rx: &mpsc::Receiver<Event>, args: &DaemonArgs
                 let _ = reply.send(r);
             }
             Event::Job(Job::Ping { client, reply }) => {
-                let _ = reply.send(Ok(state.status(&client)));
+                tracing::debug!("ping from {client}");
+                let _ = reply.send(Ok(state.status()));
             }
             Event::Reload => {
                 tracing::info!("SIGHUP: reloading {}", args.config.display());
