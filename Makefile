@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all test demo bench check fmt fmt-check clippy deps
+.PHONY: all test demo demo-offline bench check fmt fmt-check clippy deps
 
 all: check
 
@@ -10,9 +10,15 @@ all: check
 test:
 	$(CARGO) xtask test
 
-## make demo: build release, generate a sample capture, replay it through `mspic replay`
+## make demo: build, testbed up, mspicd with docs/examples/testbed.conf, real traffic
+## (curl, dig, ping), then the PIC's sessions and NAT pool; the testbed is removed after.
+## make demo-offline: the same configuration on a generated capture, no root needed.
 demo:
+	$(CARGO) xtask deps
 	$(CARGO) xtask demo
+
+demo-offline:
+	$(CARGO) xtask demo --offline
 
 ## make bench: criterion benchmarks of every crate
 bench:

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use mspic_tests::{mixed_client_traffic, Sides};
 
-use crate::util::{cargo, display, rel, run, target_dir, workspace_root};
+use crate::util::{cargo, display, rel, run, succeeds, target_dir, workspace_root};
 
 /// The sample traffic: seed, clients, length, sides. Client-only because the example
 /// config translates addresses, so the servers' answers cannot be precomputed.
@@ -42,7 +42,7 @@ fn replay_command(mspic: &Path, root: &Path, demo_dir: &Path) -> Command {
     cmd
 }
 
-pub fn run_demo() -> Result<()> {
+pub fn run_offline_demo() -> Result<()> {
     let root = workspace_root();
     let target = target_dir(&root);
 
@@ -97,4 +97,173 @@ pub fn run_demo() -> Result<()> {
         rel(&demo_dir.join("out.pcap"), &root).display()
     );
     Ok(())
+}
+
+/// `make demo`: the testbed with mspicd in it and real traffic — curl against a Python
+/// HTTP server, dig against dnsmasq, ping — then the PIC's view of it. Everything it makes
+/// (namespaces, processes, files) is removed when it ends, also on failure.
+pub fn run_demo() -> Result<()> {
+    use mspic_tests::testbed::{self, Role, Spawned, Testbed, REMOTE_SERVER};
+    let root = workspace_root();
+    let target = target_dir(&root);
+    if let Some(why) = testbed::unavailable() {
+        bail!("the live demo needs {why}; `cargo xtask demo --offline` replays a capture instead");
+    }
+    println!("==> building the release binaries");
+    run(cargo()
+        .args(["build", "--release", "-p", "mspic-cli"])
+        .current_dir(&root))
+    .context("building mspic-cli failed")?;
+    let bin = |n: &str| target.join("release").join(n);
+    let work = target
+        .join("demo")
+        .join(format!("live-{}", std::process::id()));
+    fs::create_dir_all(&work)?;
+    let _cleanup = RemoveDir(work.clone());
+
+    println!("\n==> testbed: client, PIC and server namespaces");
+    let tb = Testbed::unique(1).context("building the testbed")?;
+    println!(
+        "  {}: cl0 10.0.0.2/24\n  {}: pin (ge-0/0/0), pout (ge-0/0/1), mspicd\n  {}: sv0 203.0.113.2/24, servers on {REMOTE_SERVER}",
+        tb.ns(Role::Client),
+        tb.ns(Role::Pic),
+        tb.ns(Role::Server)
+    );
+    let socket = work.join("mspicd.sock");
+    let log = work.join("mspicd.log");
+    let config = root.join("docs/examples/testbed.conf");
+    println!(
+        "\n==> mspicd --config docs/examples/testbed.conf (in {})",
+        tb.ns(Role::Pic)
+    );
+    let mut cmd = tb.exec(Role::Pic, bin("mspicd").to_str().unwrap_or("mspicd"));
+    cmd.arg("--config")
+        .arg(&config)
+        .arg("--socket")
+        .arg(&socket)
+        .stderr(fs::File::create(&log)?);
+    let daemon = Spawned::new("mspicd", cmd)?;
+    let mspic = |args: &[&str]| {
+        let mut c = Command::new(bin("mspic"));
+        c.arg("--socket").arg(&socket).args(args);
+        c
+    };
+    let start = std::time::Instant::now();
+    while !succeeds(
+        mspic(&["ping"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    ) {
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            bail!(
+                "mspicd did not start:\n{}",
+                fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    let www = work.join("www");
+    fs::create_dir_all(&www)?;
+    fs::write(www.join("file.bin"), vec![0x5a_u8; 1 << 20])?;
+    let mut servers = Vec::new();
+    let mut http = tb.exec(Role::Server, "python3");
+    http.args([
+        "-m",
+        "http.server",
+        "80",
+        "--bind",
+        REMOTE_SERVER,
+        "--directory",
+    ])
+    .arg(&www)
+    .stdout(std::process::Stdio::null())
+    .stderr(fs::File::create(work.join("http.log"))?);
+    servers.push(Spawned::new("http server", http)?);
+    let mut dns = tb.exec(Role::Server, "dnsmasq");
+    dns.args([
+        "--keep-in-foreground",
+        "--no-resolv",
+        "--no-hosts",
+        "--user=root",
+        "--bind-interfaces",
+    ])
+    .arg(format!("--listen-address={REMOTE_SERVER}"))
+    .arg(format!("--address=/www.example.test/{REMOTE_SERVER}"))
+    .arg(format!("--pid-file={}", work.join("dnsmasq.pid").display()));
+    servers.push(Spawned::new("dnsmasq", dns)?);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+
+    println!("\n==> traffic from the client");
+    for (what, program, args) in [
+        (
+            "ping",
+            "ping",
+            vec!["-n", "-c", "3", "-i", "0.2", "-W", "2", REMOTE_SERVER],
+        ),
+        (
+            "dig",
+            "dig",
+            vec![
+                "+short",
+                "+time=2",
+                "+tries=2",
+                "@198.51.100.7",
+                "www.example.test",
+            ],
+        ),
+        (
+            "curl",
+            "curl",
+            vec![
+                "-sS",
+                "--max-time",
+                "30",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code} %{size_download} bytes\n",
+                "http://198.51.100.7/file.bin",
+            ],
+        ),
+    ] {
+        let mut c = tb.exec(Role::Client, program);
+        c.args(&args);
+        println!("$ {what} {}", args.join(" "));
+        let out = c
+            .output()
+            .with_context(|| format!("cannot run {program}"))?;
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        if !out.status.success() {
+            bail!(
+                "{what} failed: {}\nmspicd log:\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+    }
+
+    for command in [
+        "show services sessions extensive",
+        "show services nat pool detail",
+    ] {
+        println!("\nuser@mspic> {command}");
+        let mut c = mspic(&[]);
+        c.args(command.split_whitespace());
+        run(&mut c).with_context(|| format!("mspic {command}"))?;
+    }
+    drop(servers);
+    drop(daemon);
+    drop(tb);
+    println!("\n==> testbed removed");
+    Ok(())
+}
+
+/// Removes a directory when dropped.
+struct RemoveDir(std::path::PathBuf);
+
+impl Drop for RemoveDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
 }

@@ -31,9 +31,13 @@ enum Task {
     Deps,
     /// Write the demo's traffic mix to a pcap (or pcapng) file and print its summary.
     GenPcap(GenPcapArgs),
-    /// Build the release CLI, generate target/demo/clients.pcap and replay it with
-    /// docs/examples/testbed.conf.
-    Demo,
+    /// Build, bring up the testbed, run mspicd with docs/examples/testbed.conf, send real
+    /// traffic (curl, dig, ping) and show the sessions and NAT pool; `--offline` replays a
+    /// generated capture instead (no root needed).
+    Demo {
+        #[arg(long)]
+        offline: bool,
+    },
     /// What `make test` runs: deps, fmt check, clippy, nextest, doc tests.
     Test,
     /// The network-namespace testbed of DESIGN.md (clients, the PIC, servers).
@@ -149,7 +153,13 @@ fn main() -> ExitCode {
     let result = match Cli::parse().task {
         Task::Deps => deps::run_all(),
         Task::GenPcap(a) => gen_pcap(&a),
-        Task::Demo => demo::run_demo(),
+        Task::Demo { offline } => {
+            if offline {
+                demo::run_offline_demo()
+            } else {
+                demo::run_demo()
+            }
+        }
         Task::Test => ci::run(),
         Task::Testbed { action } => testbed(&action),
     };
