@@ -395,13 +395,17 @@ impl<F> L2<F> {
         // RFC 826: update an existing entry; create one only when we are the target.
         if !spa.is_unspecified() && !self.answers_for(port, spa) {
             let exists = self.neighbors.contains_key(&(port, spa));
-            if (exists || for_us) && self.learn(now, port, spa, sha) {
-                self.counters.learned += 1;
-                self.out.push_back(L2Output::Learned {
-                    port,
-                    ip: spa,
-                    mac: sha,
-                });
+            if exists || for_us {
+                if let Some(changed) = self.learn(now, port, spa, sha) {
+                    self.counters.learned += u64::from(changed);
+                    // Refreshes too: the other workers' copies must not age out while
+                    // the neighbor answers here.
+                    self.out.push_back(L2Output::Learned {
+                        port,
+                        ip: spa,
+                        mac: sha,
+                    });
+                }
             }
         }
         if op != OP_REQUEST || !for_us {
@@ -430,14 +434,14 @@ impl<F> L2<F> {
 
     /// A neighbor learned by another worker.
     pub fn learn_remote(&mut self, now: Time, port: u16, ip: Ipv4Addr, mac: Mac) {
-        if (port as usize) < self.ports.len() && self.learn(now, port, ip, mac) {
+        if (port as usize) < self.ports.len() && self.learn(now, port, ip, mac).is_some() {
             self.counters.learned_remote += 1;
         }
     }
 
-    /// Records `ip` at `mac`; releases the frames waiting for it. True when the entry
-    /// is new or changed (worth telling the other workers), false for a refresh.
-    fn learn(&mut self, now: Time, port: u16, ip: Ipv4Addr, mac: Mac) -> bool {
+    /// Records `ip` at `mac`; releases the frames waiting for it. `Some(true)` when the
+    /// entry is new or changed, `Some(false)` for a refresh, `None` when the table is full.
+    fn learn(&mut self, now: Time, port: u16, ip: Ipv4Addr, mac: Mac) -> Option<bool> {
         let src = self.ports[port as usize].mac;
         let reachable = State::Reachable {
             mac,
@@ -449,7 +453,7 @@ impl<F> L2<F> {
         let Some(n) = self.neighbors.get_mut(&(port, ip)) else {
             if self.neighbors.len() >= self.cfg.max_neighbors {
                 self.counters.drop_table_full += 1;
-                return false;
+                return None;
             }
             self.neighbors.insert(
                 (port, ip),
@@ -458,7 +462,7 @@ impl<F> L2<F> {
                     queue: VecDeque::new(),
                 },
             );
-            return true;
+            return Some(true);
         };
         let changed = match n.state {
             State::Incomplete { .. } => {
@@ -490,7 +494,7 @@ impl<F> L2<F> {
                 frame,
             });
         }
-        changed
+        Some(changed)
     }
 
     /// A frame the engine forwards out of `egress` towards `next_hop`.
@@ -948,6 +952,16 @@ mod tests {
         let mut f = arp_request(SERVER, ip("10.0.0.2"), ip("10.0.0.4")).to_vec();
         l.arp_input(Time::ZERO, 0, &mut f, 60);
         assert_eq!(l.neighbor(0, ip("10.0.0.2")), Some(SERVER));
+        // Every update and refresh is told to the other workers (their copies must not
+        // age out while the neighbor answers here); only changes count as learned.
+        let mut f = arp_request(SERVER, ip("10.0.0.2"), ip("10.0.0.1")).to_vec();
+        l.arp_input(Time(1), 0, &mut f, 60);
+        let learned = outputs(&mut l)
+            .into_iter()
+            .filter(|o| matches!(o, L2Output::Learned { mac: SERVER, .. }))
+            .count();
+        assert_eq!(learned, 2);
+        assert_eq!(l.counters.learned, 2);
     }
 
     #[test]

@@ -150,6 +150,8 @@ pub enum DataplaneError {
     WorkerGone(usize),
     #[error("worker {0} panicked")]
     WorkerPanicked(usize),
+    #[error("worker {worker}: inconsistent state: {msg}")]
+    Inconsistent { worker: usize, msg: String },
 }
 
 impl From<DataplaneError> for BackendError {
@@ -291,7 +293,7 @@ impl RuntimeBackend {
             .into_iter()
             .enumerate()
         {
-            r.map_err(|e| DataplaneError::Config(format!("worker {w}: {e}")))?;
+            r.map_err(|msg| DataplaneError::Inconsistent { worker: w, msg })?;
         }
         Ok(())
     }

@@ -297,6 +297,8 @@ pub struct Worker<IO: FrameIo> {
     outbox: Vec<ShardMessage>,
     /// Workers sent something this loop (to wake).
     notify: Vec<bool>,
+    /// The last flush left frames waiting for the kernel.
+    tx_backlog: bool,
 }
 
 impl<IO: FrameIo> Worker<IO> {
@@ -340,6 +342,7 @@ impl<IO: FrameIo> Worker<IO> {
             last_publish: Time::ZERO,
             frag_owner: HashMap::new(),
             outbox: Vec::new(),
+            tx_backlog: false,
             io,
             cfg,
         }
@@ -378,8 +381,9 @@ impl<IO: FrameIo> Worker<IO> {
         self.publish(clock(), true);
     }
 
-    /// One turn of the loop at `now`. Returns true when there was work (or work is
-    /// pending), false when the worker may sleep.
+    /// One turn of the loop at `now`. Returns true when there was work (or a listing is
+    /// being answered), false when the worker may sleep (briefly, if the kernel has not
+    /// taken every frame to send yet).
     pub fn poll_once(&mut self, now: Time) -> bool {
         let mut work = false;
         self.io.refill();
@@ -404,10 +408,10 @@ impl<IO: FrameIo> Worker<IO> {
             self.drain_l2();
         }
         self.wake_peers();
-        let tx_busy = self.io.flush();
+        self.tx_backlog = self.io.flush();
         work |= self.control_step(now);
         self.publish(now, false);
-        work || tx_busy || self.job.is_some()
+        work || self.job.is_some()
     }
 
     /// Sleeps until a frame, a handoff, a control request or the next timer.
@@ -423,7 +427,12 @@ impl<IO: FrameIo> Worker<IO> {
             return;
         }
         self.publish(now, true);
-        let mut timeout = i64::from(self.cfg.idle_poll_ms.max(1));
+        // Frames the kernel would not take yet (device busy): retry soon, without spinning.
+        let mut timeout = if self.tx_backlog {
+            1
+        } else {
+            i64::from(self.cfg.idle_poll_ms.max(1))
+        };
         for d in [self.shard.poll_timeout(), self.l2.poll_timeout()]
             .into_iter()
             .flatten()

@@ -397,6 +397,8 @@ pub struct QueueXsk {
 
 /// Frames taken from the TX path per port before new ones are dropped.
 const MAX_TX_PENDING: usize = 4096;
+/// How long a busy queue is retried when binding.
+const BUSY_RETRY: std::time::Duration = std::time::Duration::from_secs(3);
 /// `sendto` calls per port per flush at most.
 const MAX_KICKS: usize = 64;
 
@@ -454,9 +456,25 @@ impl QueueXsk {
             let ifname = netdev
                 .parse()
                 .map_err(|_| XskError::Config(format!("bad netdev name {netdev:?}")))?;
-            // SAFETY: each (netdev, queue) pair gets one socket: the runtime gives every
-            // worker its own queue and every port its own netdev (checked by the caller).
-            let created = unsafe { xsk_rs::Socket::new(scfg, &umem, &ifname, queue) };
+            // The kernel releases a closed socket's hold on its queue from a work queue,
+            // so a queue freed a moment ago (a restart) can still be busy: retry briefly.
+            let deadline = std::time::Instant::now() + BUSY_RETRY;
+            let created = loop {
+                // SAFETY: each (netdev, queue) pair gets one socket: the runtime gives
+                // every worker its own queue and every port its own netdev (checked by
+                // the caller).
+                let r = unsafe { xsk_rs::Socket::new(scfg, &umem, &ifname, queue) };
+                let busy = r
+                    .as_ref()
+                    .err()
+                    .and_then(|e| os_error(e))
+                    .and_then(|e| e.raw_os_error())
+                    == Some(libc::EBUSY);
+                if !busy || std::time::Instant::now() >= deadline {
+                    break r;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            };
             let (tx, rx, fq_cq) = created.map_err(|e| {
                 let io = os_error(&e);
                 match io.as_ref().and_then(io::Error::raw_os_error) {
