@@ -48,21 +48,21 @@ pub struct DaemonArgs {
     /// Control socket to serve (its directory is created with mode 0750, the socket gets 0660).
     #[arg(long, value_name = "PATH", env = SOCKET_ENV, default_value = DEFAULT_SOCKET)]
     pub socket: PathBuf,
-    /// Worker threads, one session-table shard each [default: `emulator workers` of the
-    /// configuration, else 1].
+    /// Worker threads, one session-table shard and one receive queue each [default:
+    /// `emulator workers` of the configuration, else the queues, else 1].
     #[arg(long, value_name = "N")]
     pub workers: Option<u32>,
-    /// Receive queues used on each device [default: `emulator queues` of the configuration,
-    /// else 1].
+    /// Receive queues used on each device, one worker each (live engine) [default: `emulator
+    /// queues` of the configuration, else the workers, else 1].
     #[arg(long, value_name = "N")]
     pub queues: Option<u32>,
     /// XDP attach mode.
     #[arg(long, value_enum, value_name = "MODE", default_value_t = XdpModeArg::Native)]
     pub xdp_mode: XdpModeArg,
-    /// UMEM frames per queue [default: the dataplane's].
+    /// UMEM frames per worker (locked memory: frames x frame size per worker) [default: 2048].
     #[arg(long, value_name = "N")]
     pub umem_frames: Option<u32>,
-    /// UMEM frame size in bytes, 2048 or 4096 [default: the dataplane's].
+    /// UMEM frame size in bytes, a power of two from 2048 to 65536 [default: 2048].
     #[arg(long, value_name = "BYTES")]
     pub frame_size: Option<u32>,
     /// Pin each worker thread to its own CPU.
@@ -91,10 +91,16 @@ pub struct LiveOptions {
     pub workers: u32,
     pub queues: u32,
     pub xdp_mode: XdpModeArg,
-    pub umem_frames: Option<u32>,
-    pub frame_size: Option<u32>,
+    pub umem_frames: u32,
+    pub frame_size: u32,
     pub pin_cpus: bool,
 }
+
+/// UMEM frames per worker unless `--umem-frames` says otherwise (4 MiB of locked memory
+/// per worker with the default frame size).
+pub const DEFAULT_UMEM_FRAMES: u32 = 2048;
+/// UMEM frame size unless `--frame-size` says otherwise.
+pub const DEFAULT_FRAME_SIZE: u32 = 2048;
 
 /// What the control thread handles, one at a time.
 #[derive(Debug)]
@@ -174,14 +180,19 @@ fn load(file: &std::path::Path) -> Result<LoadedConfig, StartError> {
 }
 
 /// The live engine's options: command line first, then the configuration.
+///
+/// Each worker serves one receive queue, so when only one of `workers` and `queues` is
+/// given the other follows it.
 pub fn live_options(args: &DaemonArgs, config: &LoadedConfig) -> LiveOptions {
     let emu = &config.config.emulator;
+    let workers = args.workers.or(emu.workers);
+    let queues = args.queues.or(emu.queues);
     LiveOptions {
-        workers: args.workers.or(emu.workers).unwrap_or(1),
-        queues: args.queues.or(emu.queues).unwrap_or(1),
+        workers: workers.or(queues).unwrap_or(1),
+        queues: queues.or(workers).unwrap_or(1),
         xdp_mode: args.xdp_mode,
-        umem_frames: args.umem_frames,
-        frame_size: args.frame_size,
+        umem_frames: args.umem_frames.unwrap_or(DEFAULT_UMEM_FRAMES),
+        frame_size: args.frame_size.unwrap_or(DEFAULT_FRAME_SIZE),
         pin_cpus: args.pin_cpus,
     }
 }
@@ -207,24 +218,12 @@ pub fn live_preflight(config: &LoadedConfig) -> Result<(), String> {
         let missing = crate::sys::missing_dataplane_capabilities(eff);
         if !missing.is_empty() {
             return Err(format!(
-                "missing {} to attach XDP programs and open AF_XDP sockets: run mspicd as root, or grant them with `setcap cap_net_admin,cap_bpf,cap_ipc_lock+ep mspicd`",
-                missing.join(" and ")
+                "missing {} to attach XDP programs and open AF_XDP sockets: run mspicd as root, or grant them with `setcap cap_net_admin,cap_net_raw,cap_bpf,cap_ipc_lock+ep mspicd`",
+                missing.join(", ")
             ));
         }
     }
     Ok(())
-}
-
-fn start_live(config: &LoadedConfig, options: &LiveOptions) -> Result<Box<dyn Engine>, String> {
-    #[cfg(feature = "live")]
-    {
-        crate::live::start(config, options)
-    }
-    #[cfg(not(feature = "live"))]
-    {
-        let _ = (config, options);
-        Err("this mspicd was built without the live dataplane (cargo build --features live); run it with --offline".to_string())
-    }
 }
 
 struct State {
@@ -250,7 +249,7 @@ impl State {
 
     fn status(&self) -> String {
         let s = &self.stats;
-        format!(
+        let mut text = format!(
             "mspicd {}, control protocol {}\n\
              engine: {}\n\
              configuration: {} ({} {} s ago)\n\
@@ -265,7 +264,12 @@ impl State {
             s.requests.load(Ordering::Relaxed),
             s.bad_requests.load(Ordering::Relaxed),
             s.refused_connections.load(Ordering::Relaxed),
-        )
+        );
+        for line in self.engine.status() {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
     }
 }
 
@@ -330,7 +334,7 @@ fn run(args: &DaemonArgs) -> Result<(), StartError> {
             }
         }
     } else {
-        match start_live(&config, &live) {
+        match crate::live::start(&config, &live) {
             Ok(e) => e,
             Err(e) => {
                 socket.remove();

@@ -1,6 +1,6 @@
 //! What the daemon runs: a configuration loaded for the engine, and the [`Engine`] trait
-//! over the packet engines (the offline one here; the live XDP runtime in `crate::live`,
-//! built with the `live` feature).
+//! over the packet engines (the offline one here; the live XDP runtime in
+//! [`crate::live`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -98,6 +98,17 @@ pub trait Engine: Send {
 
     /// One line for logs and `mspic ping` (`offline, 2 workers`).
     fn describe(&self) -> String;
+
+    /// Why the last command's answer is incomplete (a worker did not answer), if it is;
+    /// cleared by this call. The daemon then sends this error instead of the answer.
+    fn take_error(&mut self) -> Option<String> {
+        None
+    }
+
+    /// Counter lines for `mspic ping`.
+    fn status(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// How to run the offline engine.

@@ -46,7 +46,6 @@ pub mod client;
 pub mod daemon;
 pub mod engine;
 pub mod interactive;
-#[cfg(feature = "live")]
 pub mod live;
 pub mod server;
 pub mod sys;

@@ -1,9 +1,7 @@
 //! The live engine: [`mspic_dataplane::runtime::Runtime`] (XDP steering into AF_XDP
-//! sockets, one worker per shard) behind the daemon's [`Engine`] trait.
-//!
-//! Built with the `live` feature only, until the runtime is part of the dataplane crate.
-//! [`runtime_config`] is the one place the daemon's configuration becomes a
-//! `RuntimeConfig`.
+//! sockets, one worker per receive queue, each owning a shard of the sessions) behind the
+//! daemon's [`Engine`] trait. [`runtime_config`] is the one place the daemon's
+//! configuration becomes a [`RuntimeConfig`].
 
 use std::sync::Arc;
 
@@ -14,10 +12,11 @@ use mspic_dataplane::xdp::XdpMode;
 use crate::daemon::{LiveOptions, XdpModeArg};
 use crate::engine::{Engine, LoadedConfig, PortSpec};
 
-/// The runtime configuration for `config` (its `emulator interface` statements become the
-/// ports) and the daemon's options.
+/// The runtime configuration for `config` (its `emulator interface NAME device NETDEV`
+/// statements become the ports, each receiving on the interface NAME) and the daemon's
+/// options.
 pub fn runtime_config(config: &LoadedConfig, options: &LiveOptions) -> RuntimeConfig {
-    let mut rc = RuntimeConfig {
+    RuntimeConfig {
         ports: config
             .ports
             .iter()
@@ -33,16 +32,10 @@ pub fn runtime_config(config: &LoadedConfig, options: &LiveOptions) -> RuntimeCo
             XdpModeArg::Native => XdpMode::Native,
             XdpModeArg::Skb => XdpMode::Skb,
         },
-        ..RuntimeConfig::default()
-    };
-    if let Some(n) = options.umem_frames {
-        rc.umem_frames = n;
+        umem_frames: options.umem_frames,
+        frame_size: options.frame_size,
+        pin_cpus: options.pin_cpus,
     }
-    if let Some(n) = options.frame_size {
-        rc.frame_size = n;
-    }
-    rc.pin_cpus = options.pin_cpus;
-    rc
 }
 
 /// The running dataplane.
@@ -53,8 +46,9 @@ pub struct LiveEngine {
     options: LiveOptions,
 }
 
-/// Starts the dataplane for `config`; the error is the dataplane's own one-line message
-/// (missing device, missing capability, XDP attach failure, UMEM ENOBUFS with its hint).
+/// Starts the dataplane for `config`. The error is the dataplane's own one-line message
+/// (missing device or queue, missing privilege, XDP attach failure, UMEM ENOBUFS with
+/// the memlock hint, …).
 pub fn start(config: &LoadedConfig, options: &LiveOptions) -> Result<Box<dyn Engine>, String> {
     let runtime = Runtime::start(Arc::clone(&config.policy), runtime_config(config, options))
         .map_err(|e| e.to_string())?;
@@ -67,21 +61,31 @@ pub fn start(config: &LoadedConfig, options: &LiveOptions) -> Result<Box<dyn Eng
     }))
 }
 
+/// The (interface, device) pairs of the ports: what a reload cannot change.
+fn port_names(ports: &[PortSpec]) -> Vec<(&str, &str)> {
+    ports
+        .iter()
+        .map(|p| (p.name.as_str(), p.netdev.as_str()))
+        .collect()
+}
+
 impl Engine for LiveEngine {
     fn backend(&mut self) -> &mut dyn Backend {
         &mut self.backend
     }
 
     fn reload(&mut self, new: &LoadedConfig) -> Result<(), String> {
-        if new.ports != self.ports {
+        if port_names(&new.ports) != port_names(&self.ports) {
             return Err(
-                "the emulator interfaces (devices or their order) changed; restart mspicd to change them"
+                "the emulator interfaces (or their devices) differ from the running ones; restart mspicd to change them"
                     .to_string(),
             );
         }
         self.runtime
             .reload(Arc::clone(&new.policy))
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        self.ports = new.ports.clone();
+        Ok(())
     }
 
     fn stop(self: Box<Self>) -> Result<(), String> {
@@ -97,15 +101,79 @@ impl Engine for LiveEngine {
         let ports: Vec<String> = self
             .ports
             .iter()
-            .map(|p| format!("{}={}", p.name, p.netdev))
+            .map(|p| format!("{} on {}", p.name, p.netdev))
             .collect();
         format!(
-            "xdp {:?}, {} workers, {} queues, ports {}",
-            o.xdp_mode,
+            "xdp {} mode, {} worker{}, {} queue{}, ports {}",
+            match o.xdp_mode {
+                XdpModeArg::Native => "native",
+                XdpModeArg::Skb => "skb",
+            },
             o.workers,
+            if o.workers == 1 { "" } else { "s" },
             o.queues,
-            ports.join(" ")
+            if o.queues == 1 { "" } else { "s" },
+            ports.join(", ")
         )
-        .to_lowercase()
+    }
+
+    fn take_error(&mut self) -> Option<String> {
+        self.backend.take_error()
+    }
+
+    fn status(&self) -> Vec<String> {
+        let c = self.runtime.counters();
+        let t = c.total();
+        let dropped: u64 = t.drops.iter().map(|(_, n)| n).sum();
+        let mut lines = vec![format!(
+            "frames: {} received, {} sent, {} forwarded, {} replies, {} dropped, {} handed to another worker",
+            t.rx, t.tx, t.forwarded, t.replies, dropped, t.handoff_out
+        )];
+        lines.push(format!("sessions: {}", t.sessions));
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_maps_to_runtime_ports() {
+        let text = "interfaces { ge-0/0/0 { unit 0 { family inet { address 10.0.0.1/24; } } } \
+                    ge-0/0/1 { unit 0 { family inet { address 203.0.113.1/24; } } } } \
+                    emulator { interface ge-0/0/1 device pout; interface ge-0/0/0 device pin; }";
+        let config = LoadedConfig::from_text(text, "t.conf").unwrap();
+        let options = LiveOptions {
+            workers: 2,
+            queues: 2,
+            xdp_mode: XdpModeArg::Skb,
+            umem_frames: 4096,
+            frame_size: 4096,
+            pin_cpus: true,
+        };
+        let rc = runtime_config(&config, &options);
+        assert_eq!(
+            rc.ports,
+            vec![
+                PortConfig {
+                    name: "ge-0/0/1".into(),
+                    netdev: "pout".into(),
+                    ingress: config.policy.interface_by_name("ge-0/0/1").unwrap(),
+                },
+                PortConfig {
+                    name: "ge-0/0/0".into(),
+                    netdev: "pin".into(),
+                    ingress: config.policy.interface_by_name("ge-0/0/0").unwrap(),
+                },
+            ]
+        );
+        assert_ne!(rc.ports[0].ingress, rc.ports[1].ingress);
+        assert_eq!((rc.workers, rc.queues), (2, 2));
+        assert_eq!(rc.xdp_mode, XdpMode::Skb);
+        assert_eq!(
+            (rc.umem_frames, rc.frame_size, rc.pin_cpus),
+            (4096, 4096, true)
+        );
     }
 }

@@ -4,6 +4,7 @@ use std::path::Path;
 
 /// Capability numbers from linux/capability.h.
 pub const CAP_NET_ADMIN: u32 = 12;
+pub const CAP_NET_RAW: u32 = 13;
 pub const CAP_SYS_ADMIN: u32 = 21;
 pub const CAP_IPC_LOCK: u32 = 14;
 pub const CAP_BPF: u32 = 39;
@@ -21,13 +22,17 @@ fn parse_cap_eff(status: &str) -> Option<u64> {
         .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
 }
 
-/// The capabilities the live dataplane needs and this process lacks, by name.
+/// The capabilities the live dataplane needs and this process lacks, by name (XDP
+/// attach and AF_XDP sockets need CAP_NET_ADMIN and CAP_NET_RAW, loading BPF CAP_BPF).
 /// `CAP_SYS_ADMIN` stands in for `CAP_BPF` (kernels before 5.8 know only it).
 pub fn missing_dataplane_capabilities(effective: u64) -> Vec<&'static str> {
     let has = |c: u32| effective & (1u64 << c) != 0;
     let mut missing = Vec::new();
     if !has(CAP_NET_ADMIN) {
         missing.push("CAP_NET_ADMIN");
+    }
+    if !has(CAP_NET_RAW) {
+        missing.push("CAP_NET_RAW");
     }
     if !has(CAP_BPF) && !has(CAP_SYS_ADMIN) {
         missing.push("CAP_BPF");
@@ -74,10 +79,12 @@ mod tests {
         assert!(missing_dataplane_capabilities(eff).is_empty());
         assert_eq!(
             missing_dataplane_capabilities(0),
-            vec!["CAP_NET_ADMIN", "CAP_BPF"]
+            vec!["CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_BPF"]
         );
         assert_eq!(
-            missing_dataplane_capabilities(1 << CAP_NET_ADMIN | 1 << CAP_SYS_ADMIN),
+            missing_dataplane_capabilities(
+                1 << CAP_NET_ADMIN | 1 << CAP_NET_RAW | 1 << CAP_SYS_ADMIN
+            ),
             Vec::<&str>::new()
         );
     }
