@@ -288,6 +288,31 @@ print(got)
         .expect("ping script output")
 }
 
+/// CPU time (user + system, ms) of this process's worker threads.
+fn worker_cpu_ms() -> u64 {
+    // SAFETY: sysconf has no memory arguments.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let mut ticks = 0;
+    for t in std::fs::read_dir("/proc/self/task")
+        .expect("tasks")
+        .flatten()
+    {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with("mspic-worker") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        // Fields after the parenthesized name: state is field 3, utime 14, stime 15.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        ticks += f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    }
+    ticks * 1000 / hz
+}
+
 const UDP_SERVER: &str = r#"
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -459,6 +484,15 @@ fn nat_between_namespaces_over_two_queues() {
         total.rx
     );
     assert!(steering.hashed > 0 && steering.pool > 0, "{steering:#?}");
+
+    // Idle workers sleep in poll(): they must not spin.
+    let before = worker_cpu_ms();
+    std::thread::sleep(Duration::from_secs(1));
+    let idle_ms = worker_cpu_ms() - before;
+    assert!(
+        idle_ms < 200,
+        "idle workers used {idle_ms} ms of CPU in 1 s"
+    );
 
     // A reload keeps every session.
     rt.reload(Arc::clone(&policy)).expect("reload");
