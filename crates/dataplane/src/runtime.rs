@@ -873,6 +873,13 @@ mod tests {
     }
 
     #[test]
+    fn handles_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Runtime>();
+        send_sync::<RuntimeBackend>();
+    }
+
+    #[test]
     fn loopback_has_a_mac() {
         assert_eq!(netdev_mac("lo").unwrap(), [0; 6]);
         assert!(netdev_mac("mspic-nonexistent0").is_err());

@@ -299,6 +299,8 @@ pub struct Worker<IO: FrameIo> {
     notify: Vec<bool>,
     /// The last flush left frames waiting for the kernel.
     tx_backlog: bool,
+    /// Last full frame-accounting check (debug builds, once a second).
+    last_check: Time,
 }
 
 impl<IO: FrameIo> Worker<IO> {
@@ -343,6 +345,7 @@ impl<IO: FrameIo> Worker<IO> {
             frag_owner: HashMap::new(),
             outbox: Vec::new(),
             tx_backlog: false,
+            last_check: Time::ZERO,
             io,
             cfg,
         }
@@ -409,6 +412,12 @@ impl<IO: FrameIo> Worker<IO> {
         }
         self.wake_peers();
         self.tx_backlog = self.io.flush();
+        if cfg!(debug_assertions) && now.0.saturating_sub(self.last_check.0) >= 1_000_000_000 {
+            self.last_check = now;
+            if let Err(e) = self.io.check_accounting() {
+                panic!("worker {}: frame accounting: {e}", self.cfg.index);
+            }
+        }
         work |= self.control_step(now);
         self.publish(now, false);
         work || self.job.is_some()
