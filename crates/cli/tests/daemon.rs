@@ -717,3 +717,36 @@ fn answers_larger_than_one_frame_stream_whole() {
     assert!(out.status.success());
     assert!(xml == text(&out.stdout), "the streamed answer differs");
 }
+
+#[test]
+fn missing_capabilities_are_named() {
+    // Drop every capability on the way in (needs setpriv; skipped without it).
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: setpriv is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mspic.conf");
+    fs::write(
+        &config,
+        testbed()
+            .replace("device mspic-nodev0;", "device lo;")
+            .replace("interface ge-0/0/1 device mspic-nodev1;", ""),
+    )
+    .unwrap();
+    let socket = dir.path().join("mspicd.sock");
+    let out = Command::new("setpriv")
+        .args(["--bounding-set=-all", "--inh-caps=-all", MSPICD, "--config"])
+        .arg(&config)
+        .arg("--socket")
+        .arg(&socket)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "mspicd: missing CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF to attach XDP programs and open AF_XDP sockets: \
+         run mspicd as root, or grant them with `setcap cap_net_admin,cap_net_raw,cap_bpf,cap_ipc_lock+ep mspicd`\n"
+    );
+    assert!(!socket.exists());
+}
