@@ -94,7 +94,7 @@ impl Live {
             .stdout(std::fs::File::create(dir.path("mspicd.out")).unwrap())
             .stderr(std::fs::File::create(dir.path("mspicd.log")).unwrap());
         let daemon = Spawned::new("mspicd", cmd).unwrap();
-        let live = Live {
+        let mut live = Live {
             servers: Vec::new(),
             daemon,
             tb,
@@ -110,9 +110,12 @@ impl Live {
         std::fs::read_to_string(self.dir.path("mspicd.log")).unwrap_or_default()
     }
 
-    fn wait_ready(&self) {
+    fn wait_ready(&mut self) {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(20) {
+            if let Ok(Some(status)) = self.daemon.child.try_wait() {
+                panic!("mspicd exited ({status}):\n{}", self.log());
+            }
             let out = output(self.mspic(&["ping"]));
             if out.status.success() {
                 return;
