@@ -159,20 +159,34 @@ impl Live {
     }
 
     fn ping(&self, count: u32) -> Output {
-        self.exec(
-            Role::Client,
-            "ping",
-            &[
-                "-n",
-                "-c",
-                &count.to_string(),
-                "-i",
-                "0.2",
-                "-W",
-                "2",
-                REMOTE_SERVER,
-            ],
-        )
+        self.ping_id(count, None)
+    }
+
+    /// Ping with a fixed ICMP identifier (`-e`): repeated runs belong to one session.
+    fn ping_id(&self, count: u32, id: Option<u16>) -> Output {
+        let count = count.to_string();
+        let id = id.map(|i| i.to_string());
+        let mut args = vec!["-n", "-c", &count, "-i", "0.2", "-W", "2"];
+        if let Some(id) = &id {
+            args.extend(["-e", id.as_str()]);
+        }
+        args.push(REMOTE_SERVER);
+        self.exec(Role::Client, "ping", &args)
+    }
+
+    /// Waits (bounded) until something listens on `proto` port `port` in the server
+    /// namespace.
+    fn wait_listening(&self, proto: &str, port: u16) {
+        let start = Instant::now();
+        let flag = if proto == "tcp" { "-ltnH" } else { "-lunH" };
+        while start.elapsed() < Duration::from_secs(15) {
+            let out = self.exec(Role::Server, "ss", &[flag]);
+            if String::from_utf8_lossy(&out.stdout).contains(&format!(":{port} ")) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("nothing listens on {proto} port {port} in the server namespace");
     }
 }
 
@@ -263,7 +277,8 @@ fn napt_tcp_udp_icmp_end_to_end() {
             &format!("--pid-file={}", live.dir.path("dnsmasq.pid").display()),
         ],
     );
-    std::thread::sleep(Duration::from_millis(500));
+    live.wait_listening("tcp", 80);
+    live.wait_listening("udp", 53);
 
     // ICMP echo through napt-44.
     let ping = live.ping(3);
@@ -296,18 +311,31 @@ fn napt_tcp_udp_icmp_end_to_end() {
     // TCP: a 10 MB download, checksummed at the client, captured at the client for counts.
     let cap = live.dir.path("client.pcap");
     let mut tcpdump = live.tb.exec(Role::Client, "tcpdump");
+    let tcpdump_log = live.dir.path("tcpdump.log");
     tcpdump
         .args([
             "-i",
             "cl0",
+            "-B",
+            "65536",
             "-U",
             "-w",
             cap.to_str().unwrap(),
             "tcp port 80",
         ])
-        .stderr(std::process::Stdio::null());
-    let tcpdump = Spawned::new("tcpdump", tcpdump).unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+        .stderr(std::fs::File::create(&tcpdump_log).unwrap());
+    let mut tcpdump = Spawned::new("tcpdump", tcpdump).unwrap();
+    let start = Instant::now();
+    while !std::fs::read_to_string(&tcpdump_log)
+        .unwrap_or_default()
+        .contains("listening on")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "tcpdump did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let got = live.dir.path("got.bin");
     let curl = live.exec(
         Role::Client,
@@ -331,8 +359,17 @@ fn napt_tcp_udp_icmp_end_to_end() {
         std::fs::read(&got).unwrap() == body,
         "downloaded file differs"
     );
-    std::thread::sleep(Duration::from_millis(300));
+    // Let the teardown (FIN, ACK) finish, then stop the capture and make sure it is whole.
+    std::thread::sleep(Duration::from_millis(1000));
     tcpdump.signal("INT").unwrap();
+    tcpdump.wait_timeout(Duration::from_secs(5)).unwrap();
+    let report = std::fs::read_to_string(&tcpdump_log).unwrap();
+    assert!(
+        report
+            .lines()
+            .any(|l| l.trim() == "0 packets dropped by kernel"),
+        "capture incomplete: {report}"
+    );
     drop(tcpdump);
 
     // The server saw the pool address, not the client.
@@ -432,7 +469,7 @@ fn two_queues_spread_flows_and_hand_off() {
             "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('198.51.100.7',7))\nwhile True:\n d,a=s.recvfrom(2048)\n s.sendto(d,a)",
         ],
     );
-    std::thread::sleep(Duration::from_millis(500));
+    live.wait_listening("udp", 7);
     // 40 UDP flows from distinct ports, each one request answered by the echo server.
     let client = "import socket\nok=0\nfor p in range(41000,41040):\n s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n s.bind(('10.0.0.2',p))\n s.settimeout(2)\n s.sendto(b'hello',('198.51.100.7',7))\n try:\n  d,_=s.recvfrom(100); ok+=d==b'hello'\n except OSError: pass\nprint(ok)";
     let out = live.exec(Role::Client, "python3", &["-c", client]);
@@ -450,10 +487,13 @@ fn two_queues_spread_flows_and_hand_off() {
         "{ids:?}"
     );
     let ping = String::from_utf8_lossy(&output(live.mspic(&["ping"])).stdout).to_string();
+    // `frames: … N handed to another worker`
     let handoffs: u64 = ping
         .lines()
-        .filter(|l| l.to_lowercase().contains("handoff") && !l.to_lowercase().contains("drop"))
-        .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+        .filter_map(|l| {
+            let i = l.find(" handed to another worker")?;
+            l[..i].rsplit(' ').next()?.parse::<u64>().ok()
+        })
         .sum();
     assert!(
         handoffs > 0,
@@ -479,7 +519,11 @@ fn sigterm_detaches_and_sighup_keeps_sessions() {
         xdp_on(&live.tb, "pin") && xdp_on(&live.tb, "pout"),
         "no XDP program attached"
     );
-    assert!(live.ping(1).status.success(), "{}", live.log());
+    assert!(
+        live.ping_id(1, Some(4242)).status.success(),
+        "{}",
+        live.log()
+    );
     let before = sessions(&live.show("show services sessions"));
     assert_eq!(before.len(), 1);
     // Reload with a changed configuration: the session and its counters stay.
@@ -493,7 +537,7 @@ fn sigterm_detaches_and_sighup_keeps_sessions() {
     let after = sessions(&live.show("show services sessions"));
     assert_eq!(after.len(), 1, "{}", live.log());
     assert_eq!(session_id(&after[0].0), session_id(&before[0].0));
-    assert!(live.ping(1).status.success());
+    assert!(live.ping_id(1, Some(4242)).status.success());
     let again = sessions(&live.show("show services sessions"));
     assert_eq!(frames(&again[0].1), 2, "the same session kept counting");
     // A configuration with errors is refused and the running one stays.
