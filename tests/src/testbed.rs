@@ -195,6 +195,32 @@ impl Testbed {
         Ok(())
     }
 
+    /// Waits, at most `timeout`, until something listens on `proto` ("tcp" or "udp") port
+    /// `port` in the namespace of `role`.
+    pub fn wait_listening(
+        &self,
+        role: Role,
+        proto: &str,
+        port: u16,
+        timeout: std::time::Duration,
+    ) -> io::Result<()> {
+        let start = std::time::Instant::now();
+        let flag = if proto == "tcp" { "-ltnH" } else { "-lunH" };
+        loop {
+            let out = self.exec(role, "ss").arg(flag).output()?;
+            if String::from_utf8_lossy(&out.stdout).contains(&format!(":{port} ")) {
+                return Ok(());
+            }
+            if start.elapsed() > timeout {
+                return Err(io::Error::other(format!(
+                    "nothing listens on {proto} port {port} in {}",
+                    self.ns(role)
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
     /// Removes the namespaces (their veths go with them). Idempotent.
     pub fn down(&self) {
         remove(&self.prefix);

@@ -177,16 +177,9 @@ impl Live {
     /// Waits (bounded) until something listens on `proto` port `port` in the server
     /// namespace.
     fn wait_listening(&self, proto: &str, port: u16) {
-        let start = Instant::now();
-        let flag = if proto == "tcp" { "-ltnH" } else { "-lunH" };
-        while start.elapsed() < Duration::from_secs(15) {
-            let out = self.exec(Role::Server, "ss", &[flag]);
-            if String::from_utf8_lossy(&out.stdout).contains(&format!(":{port} ")) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("nothing listens on {proto} port {port} in the server namespace");
+        self.tb
+            .wait_listening(Role::Server, proto, port, Duration::from_secs(15))
+            .unwrap();
     }
 }
 

@@ -192,7 +192,14 @@ pub fn run_demo() -> Result<()> {
     .arg(format!("--address=/www.example.test/{REMOTE_SERVER}"))
     .arg(format!("--pid-file={}", work.join("dnsmasq.pid").display()));
     servers.push(Spawned::new("dnsmasq", dns)?);
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    for (proto, port) in [("tcp", 80), ("udp", 53)] {
+        tb.wait_listening(
+            Role::Server,
+            proto,
+            port,
+            std::time::Duration::from_secs(15),
+        )?;
+    }
 
     println!("\n==> traffic from the client");
     for (what, program, args) in [
@@ -229,7 +236,7 @@ pub fn run_demo() -> Result<()> {
     ] {
         let mut c = tb.exec(Role::Client, program);
         c.args(&args);
-        println!("$ {what} {}", args.join(" "));
+        println!("$ {what} {}", args.join(" ").replace('\n', ""));
         let out = c
             .output()
             .with_context(|| format!("cannot run {program}"))?;
@@ -250,7 +257,12 @@ pub fn run_demo() -> Result<()> {
         println!("\nuser@mspic> {command}");
         let mut c = mspic(&[]);
         c.args(command.split_whitespace());
-        run(&mut c).with_context(|| format!("mspic {command}"))?;
+        let status = c
+            .status()
+            .with_context(|| format!("cannot run mspic {command}"))?;
+        if !status.success() {
+            bail!("mspic {command} failed ({status})");
+        }
     }
     drop(servers);
     drop(daemon);
