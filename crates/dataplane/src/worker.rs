@@ -116,7 +116,7 @@ impl FrameIo for QueueXsk {
         QueueXsk::check_accounting(self)
     }
     fn xsk_counters(&self) -> XskCounters {
-        self.counters.clone()
+        self.counters_now()
     }
 }
 
@@ -389,9 +389,10 @@ impl<IO: FrameIo> Worker<IO> {
     /// taken every frame to send yet).
     pub fn poll_once(&mut self, now: Time) -> bool {
         let mut work = false;
-        self.io.refill();
         let mut rx = std::mem::take(&mut self.rxbuf);
         for port in 0..self.io.port_count() {
+            // Top up before every batch: a fill ring that runs dry drops in the kernel.
+            self.io.refill();
             let n = self.io.rx(port, self.cfg.batch, &mut rx);
             work |= n > 0;
             self.stats.rx += n as u64;
@@ -399,6 +400,7 @@ impl<IO: FrameIo> Worker<IO> {
                 self.on_rx(now, port, f);
             }
         }
+        self.io.refill();
         self.rxbuf = rx;
         work |= self.handoff_in(now);
         work |= self.messages_in(now);

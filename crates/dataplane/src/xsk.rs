@@ -49,10 +49,11 @@ impl UmemSpec {
         self.frames.next_power_of_two().clamp(64, 2048)
     }
 
-    /// Frames each port's fill ring is kept topped up to: at most half the UMEM is given
-    /// to the kernel for receiving, the rest stays for frames in flight.
+    /// Frames each port's fill ring is kept topped up to: three quarters of the UMEM are
+    /// given to the kernel for receiving (bursts are absorbed there), the rest stays for
+    /// frames in flight (handoff copies, frames waiting for ARP, TX).
     pub fn fill_target(&self, ports: usize) -> u32 {
-        (self.frames / (2 * ports.max(1) as u32)).clamp(1, self.ring_size())
+        (self.frames / 4 * 3 / ports.max(1) as u32).clamp(1, self.ring_size())
     }
 
     /// Bytes of locked memory the UMEM needs.
@@ -349,6 +350,12 @@ pub struct XskCounters {
     /// RX batches that found the fill ring low.
     pub fill_short: u64,
     pub alloc_failures: u64,
+    /// Kernel socket statistics (XDP_STATISTICS), summed over ports: frames dropped
+    /// because the rx ring was full or the fill ring empty, and invalid descriptors.
+    pub kernel_rx_dropped: u64,
+    pub kernel_rx_ring_full: u64,
+    pub kernel_fill_empty: u64,
+    pub kernel_tx_invalid: u64,
 }
 
 impl XskCounters {
@@ -362,6 +369,10 @@ impl XskCounters {
         self.tx_dropped += o.tx_dropped;
         self.fill_short += o.fill_short;
         self.alloc_failures += o.alloc_failures;
+        self.kernel_rx_dropped += o.kernel_rx_dropped;
+        self.kernel_rx_ring_full += o.kernel_rx_ring_full;
+        self.kernel_fill_empty += o.kernel_fill_empty;
+        self.kernel_tx_invalid += o.kernel_tx_invalid;
     }
 }
 
@@ -821,6 +832,20 @@ impl QueueXsk {
         };
     }
 
+    /// Counters, with the kernel's socket statistics read now.
+    pub fn counters_now(&self) -> XskCounters {
+        let mut c = self.counters.clone();
+        for p in &self.ports {
+            if let Ok(st) = p.rx.fd().xdp_statistics() {
+                c.kernel_rx_dropped += st.rx_dropped();
+                c.kernel_rx_ring_full += st.rx_ring_full();
+                c.kernel_fill_empty += st.rx_fill_ring_empty_descs();
+                c.kernel_tx_invalid += st.tx_invalid_descs();
+            }
+        }
+        c
+    }
+
     /// Frames in each port's rx ring right now (informational: the kernel moves them).
     pub fn rx_ring_frames(&mut self) -> Vec<u32> {
         self.ports
@@ -841,7 +866,7 @@ mod tests {
             frame_size: 2048,
         };
         assert_eq!(s.ring_size(), 1024);
-        assert_eq!(s.fill_target(2), 256);
+        assert_eq!(s.fill_target(2), 384);
         assert_eq!(s.bytes(), 2 << 20);
         assert!(s.validate().is_ok());
         let big = UmemSpec {

@@ -323,6 +323,39 @@ for _ in range(int(sys.argv[1])):
     s.sendto(('%s:%d|' % a).encode() + d, a)
 "#;
 
+/// Counts datagrams on port 9001 until 2 s pass without one; prints the count.
+const UDP_SINK: &str = r#"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+s.bind(('203.0.113.2', 9001))
+s.settimeout(10)
+n = 0
+try:
+    while True:
+        s.recv(2048)
+        n += 1
+        s.settimeout(2)
+except socket.timeout:
+    pass
+print(n)
+"#;
+
+/// Sends N datagrams over 8 flows, as fast as it can in runs of 200.
+const UDP_BURST: &str = r#"
+import socket, sys, time
+n = int(sys.argv[1])
+socks = []
+for i in range(8):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(('10.0.0.2', 21000 + i))
+    socks.append(s)
+for k in range(n):
+    socks[k % 8].sendto(b'x' * 200, ('203.0.113.2', 9001))
+    if k % 200 == 199:
+        time.sleep(0.005)
+"#;
+
 const UDP_CLIENT: &str = r#"
 import socket, sys
 flows, per = int(sys.argv[1]), int(sys.argv[2])
@@ -371,7 +404,7 @@ fn nat_between_namespaces_over_two_queues() {
         queues: 2,
         workers: 2,
         xdp_mode: XdpMode::Native,
-        umem_frames: 1024,
+        umem_frames: 2048,
         frame_size: 2048,
         pin_cpus: true,
     };
@@ -485,6 +518,47 @@ fn nat_between_namespaces_over_two_queues() {
     );
     assert!(steering.hashed > 0 && steering.pool > 0, "{steering:#?}");
 
+    // A burst: more frames per wakeup than copy-mode TX sends, across both workers.
+    let burst = 4000u32;
+    let sink = Background(
+        Command::new("ip")
+            .args(["netns", "exec", &sv, "python3", "-c", UDP_SINK])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("udp sink"),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    run(
+        Command::new("ip").args([
+            "netns",
+            "exec",
+            &cl,
+            "python3",
+            "-c",
+            UDP_BURST,
+            &burst.to_string(),
+        ]),
+        Duration::from_secs(60),
+    );
+    let mut sink = sink;
+    let got = {
+        let mut out = String::new();
+        use std::io::Read;
+        let _ = sink.0.wait();
+        if let Some(mut o) = sink.0.stdout.take() {
+            let _ = o.read_to_string(&mut out);
+        }
+        out.trim().parse::<u32>().unwrap_or(0)
+    };
+    eprintln!("burst: {got} of {burst} datagrams arrived");
+    assert!(
+        got * 10 >= burst * 9,
+        "only {got} of {burst} datagrams arrived"
+    );
+    backend.check().expect("frame accounting after the burst");
+
     // Idle workers sleep in poll(): they must not spin.
     let before = worker_cpu_ms();
     std::thread::sleep(Duration::from_secs(1));
@@ -495,11 +569,14 @@ fn nat_between_namespaces_over_two_queues() {
     );
 
     // A reload keeps every session.
-    rt.reload(Arc::clone(&policy)).expect("reload");
+    let before = backend.sessions(&SessionFilter::default()).len();
     assert_eq!(
-        backend.sessions(&SessionFilter::default()).len(),
-        udp.len() + 1
+        before,
+        udp.len() + 1 + 8,
+        "exchange, ping and burst sessions"
     );
+    rt.reload(Arc::clone(&policy)).expect("reload");
+    assert_eq!(backend.sessions(&SessionFilter::default()).len(), before);
 
     backend
         .check()
