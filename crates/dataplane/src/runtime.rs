@@ -438,11 +438,11 @@ impl Runtime {
         let epoch = Instant::now();
         let cpus = allowed_cpus();
         let mut l2 = tuning.l2;
-        // Frames waiting for ARP must not starve the UMEM: at most a quarter of it.
+        // Frames waiting for ARP must not starve the UMEM: at most an eighth of it.
         let per_hop = l2.pending_per_hop.max(1);
         l2.max_incomplete = l2
             .max_incomplete
-            .min((cfg.umem_frames as usize / 4 / per_hop).max(1));
+            .min((cfg.umem_frames as usize / 8 / per_hop).max(1));
         let infos: Vec<PortInfo> = ports
             .iter()
             .map(|p| PortInfo {

@@ -629,6 +629,37 @@ fn start_errors_name_the_problem() {
     .expect("bad frame size")
     .to_string();
     assert!(e.contains("power of two"), "{e}");
+    // A driver without native XDP (a bridge): the attach error says so and suggests skb
+    // mode.
+    sh(&["ip", "-n", &pic, "link", "add", "br0", "type", "bridge"]);
+    sh(&["ip", "-n", &pic, "link", "set", "br0", "up"]);
+    let e = Runtime::start(
+        Arc::clone(&policy),
+        RuntimeConfig {
+            ports: vec![port("ge-0/0/0", "br0", 0)],
+            queues: 1,
+            workers: 1,
+            ..base.clone()
+        },
+    )
+    .err()
+    .expect("a bridge has no native XDP")
+    .to_string();
+    assert!(e.contains("br0") && e.contains("skb mode"), "{e}");
+    // A netdev that does not exist.
+    let e = Runtime::start(
+        Arc::clone(&policy),
+        RuntimeConfig {
+            ports: vec![port("ge-0/0/0", "nosuch0", 0)],
+            queues: 1,
+            workers: 1,
+            ..base.clone()
+        },
+    )
+    .err()
+    .expect("no such netdev")
+    .to_string();
+    assert!(e.contains("nosuch0") && e.contains("ge-0/0/0"), "{e}");
     // And after those failures nothing is left attached: a good start works.
     let rt = Runtime::start(
         policy,
