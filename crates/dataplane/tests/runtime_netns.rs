@@ -672,3 +672,73 @@ fn start_errors_name_the_problem() {
     .expect("starts");
     rt.stop().expect("stops");
 }
+
+/// Drops `caps` from this thread's effective set (capabilities are per thread).
+fn drop_effective_caps(caps: &[u32]) {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    let mut h = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut d = [Data::default(); 2];
+    // SAFETY: capget(2) with a valid header and room for the two version-3 data words.
+    let r = unsafe { libc::syscall(libc::SYS_capget, &mut h, d.as_mut_ptr()) };
+    assert_eq!(r, 0, "capget: {}", std::io::Error::last_os_error());
+    for &c in caps {
+        d[(c / 32) as usize].effective &= !(1 << (c % 32));
+    }
+    // SAFETY: capset(2) for this thread with the header and data read above.
+    let r = unsafe { libc::syscall(libc::SYS_capset, &mut h, d.as_ptr()) };
+    assert_eq!(r, 0, "capset: {}", std::io::Error::last_os_error());
+}
+
+#[test]
+fn missing_privileges_are_explained() {
+    if xdp::kernel_lacks_feature().is_some() {
+        eprintln!("SKIPPED runtime_netns: no XDP in this kernel");
+        return;
+    }
+    let (_ns, _cl, pic, _sv) = testbed(1);
+    let policy = policy();
+    let e = std::thread::spawn(move || {
+        let _inside = InNetns::enter(&pic);
+        // CAP_NET_ADMIN 12, CAP_NET_RAW 13, CAP_SYS_ADMIN 21, CAP_PERFMON 38, CAP_BPF 39.
+        drop_effective_caps(&[12, 13, 21, 38, 39]);
+        let cfg = RuntimeConfig {
+            ports: vec![PortConfig {
+                name: "ge-0/0/0".into(),
+                netdev: "pin".into(),
+                ingress: IfIndex(0),
+            }],
+            queues: 1,
+            workers: 1,
+            xdp_mode: XdpMode::Native,
+            umem_frames: 256,
+            frame_size: 2048,
+            pin_cpus: false,
+        };
+        Runtime::start(policy, cfg)
+            .err()
+            .expect("no privileges, no start")
+            .to_string()
+    })
+    .join()
+    .expect("thread");
+    eprintln!("without privileges: {e}");
+    assert!(
+        e.contains("permission denied") && e.contains("CAP_BPF"),
+        "{e}"
+    );
+}
