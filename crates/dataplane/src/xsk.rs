@@ -85,8 +85,9 @@ pub enum XskError {
     Config(String),
     #[error(
         "cannot register a {bytes}-byte UMEM: {source}. The UMEM is locked memory: \
-         RLIMIT_MEMLOCK (ulimit -l) is too small for it; run as root with CAP_IPC_LOCK, or \
-         use fewer/smaller frames (umem frames x frame size)"
+         RLIMIT_MEMLOCK (ulimit -l, {limit}) is too small for it; run as root with \
+         CAP_IPC_LOCK, or use fewer/smaller frames (umem frames x frame size)",
+        limit = memlock_limit()
     )]
     Memlock { bytes: u64, source: io::Error },
     #[error("cannot create the UMEM: {0}")]
@@ -106,6 +107,23 @@ pub enum XskError {
         queue: u32,
         source: io::Error,
     },
+}
+
+/// RLIMIT_MEMLOCK of this process, for messages.
+fn memlock_limit() -> String {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit(2) writes into the local struct.
+    if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) } != 0 {
+        return "unknown".into();
+    }
+    if lim.rlim_cur == libc::RLIM_INFINITY {
+        "unlimited".into()
+    } else {
+        format!("{} bytes", lim.rlim_cur)
+    }
 }
 
 fn os_error(e: &(dyn std::error::Error + 'static)) -> Option<io::Error> {

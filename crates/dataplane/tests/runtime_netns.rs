@@ -742,3 +742,54 @@ fn missing_privileges_are_explained() {
         "{e}"
     );
 }
+
+#[test]
+fn a_umem_over_the_memlock_limit_gets_the_hint() {
+    if xdp::kernel_lacks_feature().is_some() {
+        eprintln!("SKIPPED runtime_netns: no XDP in this kernel");
+        return;
+    }
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit(2) into a local struct.
+    unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) };
+    if lim.rlim_cur == libc::RLIM_INFINITY || lim.rlim_cur > 1 << 30 {
+        eprintln!("SKIPPED memlock case: RLIMIT_MEMLOCK is unlimited here");
+        return;
+    }
+    // Twice the limit, in 4 KiB frames.
+    let frames = u32::try_from((lim.rlim_cur * 2 / 4096).max(1024)).unwrap_or(u32::MAX);
+    let (_ns, _cl, pic, _sv) = testbed(1);
+    let policy = policy();
+    let e = std::thread::spawn(move || {
+        let _inside = InNetns::enter(&pic);
+        // CAP_IPC_LOCK 14: without it the UMEM counts against RLIMIT_MEMLOCK.
+        drop_effective_caps(&[14]);
+        let cfg = RuntimeConfig {
+            ports: vec![PortConfig {
+                name: "ge-0/0/0".into(),
+                netdev: "pin".into(),
+                ingress: IfIndex(0),
+            }],
+            queues: 1,
+            workers: 1,
+            xdp_mode: XdpMode::Native,
+            umem_frames: frames,
+            frame_size: 4096,
+            pin_cpus: false,
+        };
+        Runtime::start(policy, cfg)
+            .err()
+            .expect("a UMEM over the limit")
+            .to_string()
+    })
+    .join()
+    .expect("thread");
+    eprintln!("over the memlock limit: {e}");
+    assert!(
+        e.contains("RLIMIT_MEMLOCK") && e.contains("CAP_IPC_LOCK"),
+        "{e}"
+    );
+}
