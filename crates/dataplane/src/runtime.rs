@@ -405,6 +405,18 @@ impl Runtime {
                 what: format!("reading the MAC address of {}", p.netdev),
                 source,
             })?;
+            let room = cfg.frame_size as usize - XDP_HEADROOM;
+            if let Ok(mtu) = netdev_mtu(&p.netdev) {
+                // Ethernet header and one VLAN tag on top of the MTU.
+                if mtu as usize + 18 > room {
+                    tracing::warn!(
+                        "{}: MTU {mtu} does not fit a {}-byte UMEM frame ({room} bytes of \
+                         data): longer frames are dropped by the kernel; use a larger frame size",
+                        p.netdev,
+                        cfg.frame_size
+                    );
+                }
+            }
             ports.push(PortState {
                 cfg: p.clone(),
                 ifindex,
@@ -737,6 +749,26 @@ impl WorkerStart {
 
 /// The MAC address of a netdev in this thread's network namespace.
 pub fn netdev_mac(name: &str) -> std::io::Result<Mac> {
+    let ifr = ifreq_ioctl(name, libc::SIOCGIFHWADDR)?;
+    // SAFETY: after a successful SIOCGIFHWADDR the union holds `ifru_hwaddr`.
+    let sa = unsafe { ifr.ifr_ifru.ifru_hwaddr };
+    let mut mac = [0u8; 6];
+    for (m, b) in mac.iter_mut().zip(sa.sa_data.iter()) {
+        *m = *b as u8;
+    }
+    Ok(mac)
+}
+
+/// The MTU of a netdev in this thread's network namespace.
+pub fn netdev_mtu(name: &str) -> std::io::Result<u32> {
+    let ifr = ifreq_ioctl(name, libc::SIOCGIFMTU)?;
+    // SAFETY: after a successful SIOCGIFMTU the union holds `ifru_mtu`.
+    let mtu = unsafe { ifr.ifr_ifru.ifru_mtu };
+    Ok(u32::try_from(mtu).unwrap_or(0))
+}
+
+/// An interface ioctl that reads an `ifreq` by name.
+fn ifreq_ioctl(name: &str, request: libc::c_ulong) -> std::io::Result<libc::ifreq> {
     if name.is_empty() || name.len() >= libc::IFNAMSIZ {
         return Err(std::io::Error::from_raw_os_error(libc::ENODEV));
     }
@@ -752,25 +784,13 @@ pub fn netdev_mac(name: &str) -> std::io::Result<Mac> {
     for (d, s) in ifr.ifr_name.iter_mut().zip(name.bytes()) {
         *d = s as libc::c_char;
     }
-    // SAFETY: SIOCGIFHWADDR reads the name from and writes the address into the local
-    // ifreq, whose size the kernel expects for this request.
-    let r = unsafe {
-        libc::ioctl(
-            std::os::fd::AsRawFd::as_raw_fd(&fd),
-            libc::SIOCGIFHWADDR,
-            &mut ifr,
-        )
-    };
+    // SAFETY: the SIOCGIF* requests used here read the name from and write one union
+    // member of the local ifreq, whose size the kernel expects for them.
+    let r = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&fd), request, &mut ifr) };
     if r < 0 {
         return Err(std::io::Error::last_os_error());
     }
-    // SAFETY: after a successful SIOCGIFHWADDR the union holds `ifru_hwaddr`.
-    let sa = unsafe { ifr.ifr_ifru.ifru_hwaddr };
-    let mut mac = [0u8; 6];
-    for (m, b) in mac.iter_mut().zip(sa.sa_data.iter()) {
-        *m = *b as u8;
-    }
-    Ok(mac)
+    Ok(ifr)
 }
 
 #[cfg(test)]
@@ -880,8 +900,9 @@ mod tests {
     }
 
     #[test]
-    fn loopback_has_a_mac() {
+    fn loopback_has_a_mac_and_an_mtu() {
         assert_eq!(netdev_mac("lo").unwrap(), [0; 6]);
+        assert!(netdev_mtu("lo").unwrap() >= 1500);
         assert!(netdev_mac("mspic-nonexistent0").is_err());
     }
 
