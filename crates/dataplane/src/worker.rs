@@ -68,7 +68,8 @@ pub trait FrameIo {
     fn wait(&mut self, timeout_ms: i32, wake_fd: Option<RawFd>);
     fn accounting(&self) -> FrameAccounting;
     fn check_accounting(&self) -> Result<(), String>;
-    fn xsk_counters(&self) -> XskCounters;
+    /// Socket counters; `kernel`: also read the kernel's socket statistics (syscalls).
+    fn xsk_counters(&self, kernel: bool) -> XskCounters;
 }
 
 impl FrameIo for QueueXsk {
@@ -115,8 +116,12 @@ impl FrameIo for QueueXsk {
     fn check_accounting(&self) -> Result<(), String> {
         QueueXsk::check_accounting(self)
     }
-    fn xsk_counters(&self) -> XskCounters {
-        self.counters_now()
+    fn xsk_counters(&self, kernel: bool) -> XskCounters {
+        if kernel {
+            self.counters_now()
+        } else {
+            self.counters.clone()
+        }
     }
 }
 
@@ -301,6 +306,8 @@ pub struct Worker<IO: FrameIo> {
     tx_backlog: bool,
     /// Last full frame-accounting check (debug builds, once a second).
     last_check: Time,
+    /// Last read of the kernel's socket statistics (every 100 ms at most).
+    kernel_stats_at: Time,
 }
 
 impl<IO: FrameIo> Worker<IO> {
@@ -346,6 +353,7 @@ impl<IO: FrameIo> Worker<IO> {
             outbox: Vec::new(),
             tx_backlog: false,
             last_check: Time::ZERO,
+            kernel_stats_at: Time::ZERO,
             io,
             cfg,
         }
@@ -465,7 +473,19 @@ impl<IO: FrameIo> Worker<IO> {
         self.last_publish = now;
         self.stats.sessions = self.shard.session_count() as u64;
         self.stats.arp = self.l2.counters.clone();
-        self.stats.xsk = self.io.xsk_counters();
+        let kernel = force || now.0.saturating_sub(self.kernel_stats_at.0) >= 100_000_000;
+        if kernel {
+            self.kernel_stats_at = now;
+        }
+        let mut xsk = self.io.xsk_counters(kernel);
+        if !kernel {
+            // Keep the last kernel figures until they are read again.
+            xsk.kernel_rx_dropped = self.stats.xsk.kernel_rx_dropped;
+            xsk.kernel_rx_ring_full = self.stats.xsk.kernel_rx_ring_full;
+            xsk.kernel_fill_empty = self.stats.xsk.kernel_fill_empty;
+            xsk.kernel_tx_invalid = self.stats.xsk.kernel_tx_invalid;
+        }
+        self.stats.xsk = xsk;
         self.stats.frames = self.io.accounting();
         if let Ok(mut p) = self.published.try_lock() {
             p.clone_from(&self.stats);

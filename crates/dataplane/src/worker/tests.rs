@@ -134,7 +134,7 @@ impl FrameIo for MemIo {
     fn check_accounting(&self) -> Result<(), String> {
         self.book.check()
     }
-    fn xsk_counters(&self) -> XskCounters {
+    fn xsk_counters(&self, _kernel: bool) -> XskCounters {
         XskCounters::default()
     }
 }
