@@ -26,6 +26,7 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
     ("linux-libc-dev", "UAPI headers for the BPF program"),
     ("libbpf-dev", "bpf_helpers.h for the BPF program"),
     ("python3", "test servers in the network namespaces"),
+    ("iputils-ping", "ping, the ICMP client in the testbed"),
     ("curl", "HTTP client in the testbed"),
     ("dnsmasq", "DNS server in the testbed"),
     ("dnsutils", "dig, the DNS client in the testbed"),

@@ -755,6 +755,11 @@ impl Shard {
         if let L4::IcmpError { inner, .. } = parsed.l4 {
             return self.icmp_error(ingress, frame, parsed, &inner.key);
         }
+        // Traffic to the router's own addresses is not transit: no service set applies
+        // (the dataplane answers what it can, e.g. ICMP echo).
+        if self.policy.is_local_address(parsed.key.dst) {
+            return Verdict::Local;
+        }
         if let Some(v) = self.try_pinhole(now, ingress, frame, parsed) {
             return v;
         }

@@ -451,3 +451,11 @@ fn reload_keeps_sessions() {
     ));
     assert_eq!(h.sessions()[0].flows[1].frames, 1);
 }
+
+#[test]
+fn traffic_to_the_router_itself_is_local_not_serviced() {
+    let mut h = Harness::new(&config(ACCEPT_INSIDE, ""));
+    let (v, _) = h.send(&ping("10.0.0.2", "10.0.0.1", 1, 1, false));
+    assert_eq!(v, Verdict::Local);
+    assert!(h.sessions().is_empty());
+}
