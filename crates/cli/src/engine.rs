@@ -126,13 +126,11 @@ pub struct OfflineOptions {
 /// The engine with no dataplane: the shards of [`Replay`], fed at most one capture at
 /// start. Its clock stands at the capture's last frame, so nothing expires while it serves.
 ///
-/// Its state is the capture replayed under the configuration in force: a reload replays
-/// the capture again under the new configuration (so sessions that the new rules still
-/// allow are there after a commit, the others are not).
+/// A reload keeps the sessions, re-attached to the service sets of the same name (those
+/// whose service set is gone are removed), as the live engine does.
 pub struct OfflineEngine {
     replay: Replay,
     options: OfflineOptions,
-    capture: Option<Vec<u8>>,
 }
 
 impl OfflineEngine {
@@ -145,11 +143,7 @@ impl OfflineEngine {
             })?),
         };
         let replay = Self::build(&config.policy, &options, capture.as_deref())?;
-        Ok(OfflineEngine {
-            replay,
-            options,
-            capture,
-        })
+        Ok(OfflineEngine { replay, options })
     }
 
     fn build(
@@ -191,7 +185,7 @@ impl Engine for OfflineEngine {
     }
 
     fn reload(&mut self, new: &LoadedConfig) -> Result<(), String> {
-        self.replay = Self::build(&new.policy, &self.options, self.capture.as_deref())?;
+        self.replay.set_policy(Arc::clone(&new.policy));
         Ok(())
     }
 

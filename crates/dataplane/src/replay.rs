@@ -88,6 +88,7 @@ pub struct Replay {
     policy: Arc<Policy>,
     shards: Vec<Shard>,
     ingress: Option<IfIndex>,
+    ingress_name: Option<String>,
     frag_owner: HashMap<(IpAddr, IpAddr, u32), u32>,
     pub counters: ReplayCounters,
     now: Time,
@@ -129,6 +130,7 @@ impl Replay {
             policy,
             shards,
             ingress,
+            ingress_name: opts.ingress.clone(),
             frag_owner: HashMap::new(),
             counters: ReplayCounters::default(),
             now: Time::ZERO,
@@ -143,6 +145,18 @@ impl Replay {
 
     pub fn shards(&self) -> &[Shard] {
         &self.shards
+    }
+
+    /// Installs a new configuration (a commit): every shard keeps its sessions, re-attached
+    /// to the service sets of the same name.
+    pub fn set_policy(&mut self, policy: Arc<Policy>) {
+        for s in &mut self.shards {
+            s.set_policy(Arc::clone(&policy), self.now);
+        }
+        if let Some(i) = &self.ingress_name {
+            self.ingress = policy.interface_by_name(i);
+        }
+        self.policy = policy;
     }
 
     /// Advances every shard's clock to `now` (expiring idle sessions).
