@@ -275,6 +275,16 @@ fn text_layouts_and_filters() {
             .count(),
         2.min(all.len())
     );
+    // service-sets summary: the memory the live sessions take.
+    let summary = mspic_control::execute("show services service-sets summary", &mut r).unwrap();
+    let bytes = all.len() as u64 * mspic_flow::Shard::bytes_per_session();
+    assert!(
+        summary
+            .lines()
+            .any(|l| l.starts_with("ms-1/1/0       1               ")
+                && l.contains(&format!("{bytes} ("))),
+        "{summary}"
+    );
     // Stateful-firewall counters add up: one rule decision per session created.
     let st = mspic_control::Backend::sfw_statistics(&mut r);
     assert!(st[0].1.rule_discards >= 1 && st[0].1.rule_rejects >= 1);

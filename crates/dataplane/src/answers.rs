@@ -2,7 +2,9 @@
 //! runtime both gather one [`ShardReport`] per shard and merge them here, so the two print
 //! the same thing for the same state.
 
-use mspic_control::{NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics};
+use mspic_control::{
+    NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics, ServiceSetsSummary,
+};
 use mspic_flow::nat::{NatStats, NatSummary};
 use mspic_flow::{Policy, SfwStats, Shard};
 
@@ -11,6 +13,13 @@ use mspic_flow::{Policy, SfwStats, Shard};
 pub struct ShardReport {
     pub sfw: Vec<(String, SfwStats)>,
     pub nat: NatSummary,
+    /// Live sessions per services interface.
+    pub sessions: Vec<u32>,
+    /// Sessions the shard can hold.
+    pub capacity: u64,
+    /// Share of its time the shard's worker spent working since the last report (the
+    /// live dataplane fills it in; offline there is no worker).
+    pub cpu_percent: Option<f64>,
 }
 
 impl ShardReport {
@@ -18,8 +27,51 @@ impl ShardReport {
         ShardReport {
             sfw: shard.sfw_statistics(),
             nat: shard.nat_state().summary(),
+            sessions: shard.live_per_service_iface().to_vec(),
+            capacity: shard.config().capacity as u64,
+            cpu_percent: None,
         }
     }
+}
+
+/// `show services service-sets summary`, per services interface: the service sets
+/// configured on it, the memory its sessions take (and its share of the memory the
+/// session tables can grow to), the memory of its compiled rules (same denominator), and
+/// the mean CPU use of the workers (0 offline).
+pub fn service_sets_summary(p: &Policy, reports: &[ShardReport]) -> Vec<ServiceSetsSummary> {
+    let per = Shard::bytes_per_session();
+    let budget: u64 = reports.iter().map(|r| r.capacity * per).sum::<u64>().max(1);
+    let cpus: Vec<f64> = reports.iter().filter_map(|r| r.cpu_percent).collect();
+    let cpu = if cpus.is_empty() {
+        0.0
+    } else {
+        cpus.iter().sum::<f64>() / cpus.len() as f64
+    };
+    p.service_ifaces
+        .iter()
+        .enumerate()
+        .map(|(i, si)| {
+            let sessions: u64 = reports
+                .iter()
+                .map(|r| u64::from(r.sessions.get(i).copied().unwrap_or(0)))
+                .sum();
+            let bytes = sessions * per;
+            let policy = p.approx_bytes(i as u16);
+            ServiceSetsSummary {
+                interface: si.name.clone(),
+                service_sets_configured: p
+                    .service_sets
+                    .iter()
+                    .filter(|s| s.service_iface as usize == i)
+                    .count() as u64,
+                bytes_used: bytes,
+                percent_bytes_used: 100.0 * bytes as f64 / budget as f64,
+                policy_bytes_used: policy,
+                percent_policy_bytes_used: 100.0 * policy as f64 / budget as f64,
+                cpu_utilization_percent: cpu,
+            }
+        })
+        .collect()
 }
 
 /// Stateful-firewall counters summed over shards, per services interface.

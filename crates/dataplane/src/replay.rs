@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use mspic_control::{
     Backend, BackendError, ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo,
-    NatStatistics,
+    NatStatistics, ServiceSetsSummary,
 };
 use mspic_flow::{
     IfIndex, Policy, SessionFilter, SessionSnapshot, SfwStats, Shard, ShardConfig, Time, Verdict,
@@ -351,5 +351,9 @@ impl Backend for Replay {
 
     fn nat_statistics(&mut self) -> Result<Vec<NatStatistics>, BackendError> {
         Ok(answers::nat_statistics(&self.policy, &self.reports()))
+    }
+
+    fn service_sets_summary(&mut self) -> Result<Vec<ServiceSetsSummary>, BackendError> {
+        Ok(answers::service_sets_summary(&self.policy, &self.reports()))
     }
 }

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 use mspic_control::{
     Backend, BackendError, ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo,
-    NatStatistics,
+    NatStatistics, ServiceSetsSummary,
 };
 use mspic_flow::alg::{AlgRegistry, NoAlgs};
 use mspic_flow::{IfIndex, Policy, SessionFilter, SessionSnapshot, SfwStats, ShardConfig};
@@ -348,6 +348,13 @@ impl Backend for RuntimeBackend {
 
     fn nat_statistics(&mut self) -> Result<Vec<NatStatistics>, BackendError> {
         Ok(answers::nat_statistics(&self.policy(), &self.reports()?))
+    }
+
+    fn service_sets_summary(&mut self) -> Result<Vec<ServiceSetsSummary>, BackendError> {
+        Ok(answers::service_sets_summary(
+            &self.policy(),
+            &self.reports()?,
+        ))
     }
 }
 

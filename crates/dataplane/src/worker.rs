@@ -181,6 +181,8 @@ pub enum Control {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkerStats {
     pub worker: usize,
+    /// Time spent asleep waiting for work (ns).
+    pub idle_ns: u64,
     /// Frames received from this worker's sockets.
     pub rx: u64,
     /// Frames handed to the sockets for sending (forwarded, replies, ARP).
@@ -308,6 +310,8 @@ pub struct Worker<IO: FrameIo> {
     last_check: Time,
     /// Last read of the kernel's socket statistics (every 100 ms at most).
     kernel_stats_at: Time,
+    /// (time, idle_ns) at the last report, for the CPU share.
+    cpu_mark: (Time, u64),
 }
 
 impl<IO: FrameIo> Worker<IO> {
@@ -354,6 +358,7 @@ impl<IO: FrameIo> Worker<IO> {
             tx_backlog: false,
             last_check: Time::ZERO,
             kernel_stats_at: Time::ZERO,
+            cpu_mark: (Time::ZERO, 0),
             io,
             cfg,
         }
@@ -460,7 +465,9 @@ impl<IO: FrameIo> Worker<IO> {
             timeout = timeout.min(ms as i64);
         }
         let fd = self.wakers.as_ref().map(|w| w.fd(me));
+        let asleep = std::time::Instant::now();
         self.io.wait(timeout as i32, fd);
+        self.stats.idle_ns += asleep.elapsed().as_nanos() as u64;
         if let Some(w) = &self.wakers {
             w.awake(me);
         }
@@ -829,7 +836,16 @@ impl<IO: FrameIo> Worker<IO> {
                 let _ = reply.send(self.shard.clear(&filter, now));
             }
             Control::Report { reply } => {
-                let _ = reply.send(ShardReport::of(&self.shard));
+                let mut report = ShardReport::of(&self.shard);
+                // Busy share since the previous report: wall time minus time asleep.
+                let (t0, idle0) = self.cpu_mark;
+                let wall = now.0.saturating_sub(t0.0);
+                if wall > 0 {
+                    let idle = self.stats.idle_ns.saturating_sub(idle0).min(wall);
+                    report.cpu_percent = Some(100.0 * (wall - idle) as f64 / wall as f64);
+                }
+                self.cpu_mark = (now, self.stats.idle_ns);
+                let _ = reply.send(report);
             }
             Control::SetPolicy {
                 policy,

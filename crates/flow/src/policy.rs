@@ -352,6 +352,44 @@ impl Policy {
             .map(|(i, _)| IfIndex(i as u16))
     }
 
+    /// Memory the compiled rules of the service sets on services interface `iface` take
+    /// (`show services service-sets summary`, "Policy bytes used"): structures plus names.
+    pub fn approx_bytes(&self, iface: u16) -> u64 {
+        use std::mem::size_of;
+        let cond = |c: &Conditions| {
+            let side = |a: &AddrCond| {
+                (a.include.len() + a.exclude.len()) * size_of::<Prefix>()
+                    + a.ranges.len() * size_of::<(IpAddr, IpAddr)>()
+            };
+            side(&c.src)
+                + side(&c.dst)
+                + c.apps
+                    .iter()
+                    .map(|a| size_of::<AppRt>() + a.name.len())
+                    .sum::<usize>()
+        };
+        let mut n = 0usize;
+        for (i, ss) in self.service_sets.iter().enumerate() {
+            if ss.service_iface != iface {
+                continue;
+            }
+            n += size_of::<ServiceSetRt>() + ss.name.len();
+            for r in &ss.sfw_rules {
+                n += size_of::<RuleRt>() + r.name.len();
+                for t in &r.terms {
+                    n += size_of::<TermRt>() + t.name.len() + cond(&t.cond);
+                }
+            }
+            for r in self.nat.rules.get(i).into_iter().flatten() {
+                n += size_of::<crate::nat::NatRuleRt>() + r.name.len();
+                for t in &r.terms {
+                    n += size_of::<crate::nat::NatTermRt>() + t.name.len() + cond(&t.cond);
+                }
+            }
+        }
+        n as u64
+    }
+
     /// True when `addr` is one of the interfaces' own addresses.
     pub fn is_local_address(&self, addr: IpAddr) -> bool {
         self.interfaces

@@ -1276,6 +1276,16 @@ impl Shard {
             .collect()
     }
 
+    /// Live sessions per services interface (index as in `Policy::service_ifaces`).
+    pub fn live_per_service_iface(&self) -> &[u32] {
+        &self.live_per_iface
+    }
+
+    /// Memory one session takes: its slab entry and its two index entries.
+    pub fn bytes_per_session() -> u64 {
+        (std::mem::size_of::<Session>() + 2 * (std::mem::size_of::<u32>() + 1)) as u64
+    }
+
     /// Counters for packets no services interface could be charged with.
     pub fn unattributed_statistics(&self) -> &SfwStats {
         &self.stats[self.stats.len() - 1]
