@@ -1,5 +1,6 @@
-//! Project tasks: `cargo xtask deps | gen-pcap | demo | test | testbed up|down`.
+//! Project tasks: `cargo xtask deps | gen-pcap | demo | test | testbed up|down | bench`.
 
+mod bench;
 mod ci;
 mod demo;
 mod deps;
@@ -45,6 +46,8 @@ enum Task {
         #[command(subcommand)]
         action: TestbedAction,
     },
+    /// Benchmarks: `bench e2e` sends UDP through mspicd and through Linux side by side.
+    Bench(bench::BenchCmd),
 }
 
 #[derive(Subcommand)]
@@ -162,6 +165,7 @@ fn main() -> ExitCode {
         }
         Task::Test => ci::run(),
         Task::Testbed { action } => testbed(&action),
+        Task::Bench(b) => bench::run_bench(&b),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
