@@ -279,6 +279,7 @@ fn one(
     }
 
     // The measurement.
+    let before = pic.frames();
     let sent = generator.blast(a.packets, Instant::now() + BLAST_TIMEOUT)?;
     if sent.timed_out {
         notes.push(format!(
@@ -301,8 +302,17 @@ fn one(
     }
     drop(generator);
     let got = receiver.stop()?;
-    if let Some(c) = pic.counters() {
-        std::fs::write(dir.join("mspicd-counters.txt"), &c)?;
+    if let (Some(b), Some(a)) = (before, pic.frames()) {
+        let d = a - b;
+        notes.push(format!(
+            "mspicd took {} of the {} frames sent ({} never reached it: dropped by the \
+             kernel on the way in, veth ring or AF_XDP rx ring full), forwarded {}, dropped {}",
+            d.received,
+            sent.frames,
+            sent.frames.saturating_sub(d.received),
+            d.forwarded,
+            d.dropped
+        ));
     }
     if got.bad_checksum > 0 {
         notes.push(format!("{} frames with a bad checksum", got.bad_checksum));
@@ -311,6 +321,12 @@ fn one(
         notes.push(format!(
             "{} frames arrived untranslated (source {CLIENT_ADDR})",
             got.untranslated
+        ));
+    }
+    if got.priority != "SCHED_FIFO" {
+        notes.push(format!(
+            "the receiver runs at {} (SCHED_FIFO was refused)",
+            got.priority
         ));
     }
     if got.socket_drops > 0 {

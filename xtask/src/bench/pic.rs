@@ -150,14 +150,55 @@ impl Pic {
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
 
-    /// mspicd's answer to `mspic ping` (its counters), for the record; `None` for Linux.
-    pub fn counters(&self) -> Option<String> {
+    /// mspicd's frame counters from `mspic ping` (`received`, `sent`, `forwarded`,
+    /// `dropped`, …); `None` for Linux or when it does not answer.
+    pub fn frames(&self) -> Option<Frames> {
         self.daemon.as_ref()?;
         let out = self.mspic(&["ping"]).output().ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        if !out.status.success() {
+            return None;
+        }
+        parse_frames(&String::from_utf8_lossy(&out.stdout))
     }
+}
+
+/// mspicd's frame counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Frames {
+    pub received: u64,
+    pub forwarded: u64,
+    pub dropped: u64,
+}
+
+impl std::ops::Sub for Frames {
+    type Output = Frames;
+    fn sub(self, o: Frames) -> Frames {
+        Frames {
+            received: self.received.saturating_sub(o.received),
+            forwarded: self.forwarded.saturating_sub(o.forwarded),
+            dropped: self.dropped.saturating_sub(o.dropped),
+        }
+    }
+}
+
+/// Reads the line `frames: N received, N sent, N forwarded, N replies, N dropped, …` of
+/// `mspic ping`.
+fn parse_frames(text: &str) -> Option<Frames> {
+    let line = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("frames:"))?;
+    let mut f = Frames::default();
+    for part in line.split(',') {
+        let (n, what) = part.trim().split_once(' ')?;
+        let n: u64 = n.parse().ok()?;
+        match what {
+            "received" => f.received = n,
+            "forwarded" => f.forwarded = n,
+            "dropped" => f.dropped = n,
+            _ => {}
+        }
+    }
+    Some(f)
 }
 
 /// The kernel as the PIC: addresses on pin/pout, forwarding, the static route to the
@@ -184,4 +225,25 @@ fn linux(tb: &Testbed, work: &Path) -> Result<()> {
     c.arg("-f").arg(&rules);
     run_ok(c)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ping_frame_counters_parse() {
+        let text = "mspicd 0.1.0, control protocol 1\n\
+            frames: 1200 received, 1100 sent, 1000 forwarded, 3 replies, 197 dropped, 0 handed to another worker\n\
+            sessions: 64\n";
+        assert_eq!(
+            parse_frames(text),
+            Some(Frames {
+                received: 1200,
+                forwarded: 1000,
+                dropped: 197
+            })
+        );
+        assert_eq!(parse_frames("sessions: 1\n"), None);
+    }
 }

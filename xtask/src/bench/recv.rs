@@ -69,6 +69,8 @@ pub struct Received {
     pub arp_answered: u64,
     /// Frames the kernel dropped at the receiver's sockets (rx ring full, fill ring empty).
     pub socket_drops: u64,
+    /// The scheduling the receiver thread got (see [`RT_PRIORITY`]).
+    pub priority: &'static str,
 }
 
 /// A running receiver thread.
@@ -147,6 +149,36 @@ fn setup(cfg: &RecvConfig) -> Result<(XdpProgram, xdp::XdpLink, Vec<QueueXsk>)> 
     Ok((prog, link, socks))
 }
 
+/// Real-time (SCHED_FIFO) priority of the receiver thread. The receiver is the measuring
+/// instrument and must not be what limits the measurement; with fewer cores than busy
+/// threads (generator, forwarder, receiver) the normal scheduler lets its rx rings
+/// overflow. It sleeps in `poll` whenever its rings are empty and needs little CPU per
+/// frame, so the priority takes from the others only the time it needs (and the kernel's
+/// real-time throttling bounds it in any case).
+pub const RT_PRIORITY: u32 = 10;
+
+/// Gives the calling thread [`RT_PRIORITY`] (`chrt` on its thread id), or failing that a
+/// nice value of -10; best effort. Returns what it did.
+fn raise_priority() -> &'static str {
+    let tid = nix::unistd::gettid().to_string();
+    let quiet = |program: &str, args: &[&str]| {
+        std::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if quiet("chrt", &["-f", "-p", &RT_PRIORITY.to_string(), &tid]) {
+        "SCHED_FIFO"
+    } else if quiet("renice", &["-n", "-10", "-p", &tid]) {
+        "nice -10"
+    } else {
+        "normal priority"
+    }
+}
+
 fn run(cfg: RecvConfig, shared: Arc<Shared>, ready: mpsc::Sender<Result<()>>) -> Result<Received> {
     let (_prog, _link, mut socks) = match setup(&cfg) {
         Ok(s) => s,
@@ -158,8 +190,12 @@ fn run(cfg: RecvConfig, shared: Arc<Shared>, ready: mpsc::Sender<Result<()>>) ->
     for s in &mut socks {
         s.refill();
     }
+    let priority = raise_priority();
     let _ = ready.send(Ok(()));
-    let mut tot = Received::default();
+    let mut tot = Received {
+        priority,
+        ..Received::default()
+    };
     let mut warm_seen = vec![false; cfg.flows];
     let mut frames: Vec<UmemFrame> = Vec::with_capacity(RX_BATCH);
     let mut turn = 0usize;
