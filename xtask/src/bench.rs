@@ -304,14 +304,21 @@ fn one(
     let got = receiver.stop()?;
     if let (Some(b), Some(a)) = (before, pic.frames()) {
         let d = a - b;
+        let rest = d.received.saturating_sub(d.forwarded + d.dropped);
         notes.push(format!(
             "mspicd took {} of the {} frames sent ({} never reached it: dropped by the \
-             kernel on the way in, veth ring or AF_XDP rx ring full), forwarded {}, dropped {}",
+             kernel on the way in, veth ring or AF_XDP rx ring full), forwarded {}, \
+             counted {} as dropped{}",
             d.received,
             sent.frames,
             sent.frames.saturating_sub(d.received),
             d.forwarded,
-            d.dropped
+            d.dropped,
+            if rest > 0 {
+                format!(", {rest} neither forwarded nor counted as dropped")
+            } else {
+                String::new()
+            }
         ));
     }
     if got.bad_checksum > 0 {
