@@ -124,10 +124,22 @@ impl Engine for LiveEngine {
     fn status(&self) -> Vec<String> {
         let c = self.runtime.counters();
         let t = c.total();
-        let dropped: u64 = t.drops.iter().map(|(_, n)| n).sum();
+        let engine: u64 = t.drops.iter().map(|(_, n)| n).sum();
+        let handoff = t.handoff_drop_full + t.handoff_drop_too_long + t.handoff_in_no_frame;
+        let a = &t.arp;
+        let l2 = a.drop_pending_full
+            + a.drop_resolution_timeout
+            + a.drop_table_full
+            + a.drop_no_port
+            + a.drop_ipv6;
         let mut lines = vec![format!(
-            "frames: {} received, {} sent, {} forwarded, {} replies, {} dropped, {} handed to another worker",
-            t.rx, t.tx, t.forwarded, t.replies, dropped, t.handoff_out
+            "frames: {} received, {} sent, {} forwarded, {} replies, {} dropped ({engine} by the engine, {handoff} at handoff, {l2} waiting for a next hop), {} handed to another worker",
+            t.rx,
+            t.tx,
+            t.forwarded,
+            t.replies,
+            engine + handoff + l2,
+            t.handoff_out
         )];
         lines.push(format!("sessions: {}", t.sessions));
         lines

@@ -250,6 +250,7 @@ impl WorkerStats {
                 None => self.drops.push((r, c)),
             }
         }
+        self.idle_ns += o.idle_ns;
         self.handoff_out += o.handoff_out;
         self.handoff_in += o.handoff_in;
         self.handoff_drop_full += o.handoff_drop_full;
