@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all test demo demo-offline bench check fmt fmt-check clippy deps
+.PHONY: all test demo demo-offline bench bench-e2e check fmt fmt-check clippy deps
 
 all: check
 
@@ -20,9 +20,13 @@ demo:
 demo-offline:
 	$(CARGO) xtask demo --offline
 
-## make bench: criterion benchmarks of every crate
+## make bench: criterion benchmarks of every crate (docs/performance.md)
+## make bench-e2e: packets/s through mspicd and through Linux NAT, side by side (root)
 bench:
 	$(CARGO) bench --workspace
+
+bench-e2e:
+	$(CARGO) xtask bench e2e --runs 3
 
 ## make check: type-check everything, tests and benches included
 check:
