@@ -842,45 +842,19 @@ impl Shard {
             self.stats[iface].drop_session_limit += 1;
             return Verdict::Drop(DropReason::SessionLimit);
         }
-        let idle = match app.as_ref().and_then(|a| a.inactivity_timeout) {
-            Some(Timeout::Never) => NEVER,
-            Some(Timeout::Seconds(s)) => s,
-            None => match (parsed.key.proto, si) {
-                (proto::TCP, Some(si)) => si.tcp_timeout,
-                (_, Some(si)) => si.non_tcp_timeout,
-                (_, None) => mspic_config::ServicesOptions::DEFAULT_INACTIVITY,
-            },
-        };
+        let idle = self.idle_timeout(
+            iface,
+            parsed.key.proto,
+            app.as_ref().and_then(|a| a.inactivity_timeout),
+        );
         let state = match action {
             SfwAction::Accept => FlowState::Forward,
             SfwAction::Discard => FlowState::Drop,
             SfwAction::Reject => FlowState::Reject,
         };
-        let tcp = match parsed.l4 {
-            L4::Tcp { flags, .. } => TcpTrack::new(flags),
-            _ => TcpTrack::default(),
-        };
         let alg = app.as_ref().and_then(|a| a.alg);
-        let mut session = Session {
-            live: true,
-            id: self.next_id,
-            keys: [parsed.key, parsed.key.reversed()],
-            state: [state; 2],
-            frames: [1, 0],
-            bytes: [parsed.ip_len as u64, 0],
-            service_set: set,
-            service_iface: iface as u16,
-            alg,
-            flags: 0,
-            parent: None,
-            tcp,
-            nat: SessionNat::default(),
-            created: now,
-            last_seen: now,
-            idle_timeout: idle,
-            active_timeout: idle,
-        };
-        session.active_timeout = timeout_for(&self.policy, iface, idle, session.tcp.timer());
+        let mut session = self.new_session(now, parsed, set, iface, idle, state);
+        session.alg = alg;
         if action == SfwAction::Accept {
             if let Some(NatAction::Translate(t)) = p.nat.lookup(set, dir, &m) {
                 match self.nat.translate(&p.nat, set, t, &parsed.key, now.0) {
@@ -923,7 +897,7 @@ impl Shard {
             }
         }
         let nat = session.nat;
-        let slot = match self.table.insert(session) {
+        let slot = match self.install(session) {
             Ok(slot) => slot,
             Err(e) => {
                 self.nat.release(&p.nat, &nat, now.0);
@@ -934,11 +908,6 @@ impl Shard {
                 });
             }
         };
-        self.next_id += u64::from(self.cfg.count.max(1));
-        self.live_per_iface[iface] += 1;
-        self.live_per_set[set as usize] += 1;
-        self.timers.ensure(slot);
-        self.schedule(slot);
         if let Some(st) = alg_state {
             self.alg_sessions.insert(slot, st);
         }
@@ -987,12 +956,7 @@ impl Shard {
         let p = Arc::clone(&self.policy);
         let ss = p.service_sets.get(m.set as usize)?;
         let iface = ss.service_iface as usize;
-        let si = p.service_ifaces.get(iface);
-        let idle = match (k.proto, si) {
-            (proto::TCP, Some(si)) => si.tcp_timeout,
-            (_, Some(si)) => si.non_tcp_timeout,
-            _ => mspic_config::ServicesOptions::DEFAULT_INACTIVITY,
-        };
+        let idle = self.idle_timeout(iface, k.proto, None);
         let alloc = self.nat.eif_attach(ip, port, k.proto)?;
         let mut nat = SessionNat {
             kind: Some(mspic_config::TranslationType::Napt44),
@@ -1002,45 +966,81 @@ impl Shard {
         };
         nat.rewrite[0].dst = Some((ip, port));
         nat.rewrite[1].src = Some((k.dst, k.dst_port));
+        let mut session = self.new_session(now, parsed, m.set, iface, idle, FlowState::Forward);
+        session.keys[1] = NatState::reply_key(&k, &nat);
+        session.nat = nat;
+        session.flags = FLAG_NAT;
+        if self.install(session).is_err() {
+            self.nat.release(&p.nat, &nat, now.0);
+            return None;
+        }
+        self.stats[iface].rule_accepts += 1;
+        let rw = nat.rewrite[0];
+        Some(self.forward(ingress, frame, parsed, &rw))
+    }
+
+    /// The idle timeout of a new session on services interface `iface`: the
+    /// application's `inactivity-timeout` if it has one, else the interface's for the
+    /// protocol.
+    fn idle_timeout(&self, iface: usize, proto: u8, app: Option<Timeout>) -> u32 {
+        match app {
+            Some(Timeout::Never) => NEVER,
+            Some(Timeout::Seconds(s)) => s,
+            None => match (proto, self.policy.service_ifaces.get(iface)) {
+                (proto::TCP, Some(si)) => si.tcp_timeout,
+                (_, Some(si)) => si.non_tcp_timeout,
+                (_, None) => mspic_config::ServicesOptions::DEFAULT_INACTIVITY,
+            },
+        }
+    }
+
+    /// A session for the first packet `parsed`, counted on its I flow, both flows in
+    /// `state`, keys as it arrived and reversed (callers translate the O key).
+    fn new_session(
+        &self,
+        now: Time,
+        parsed: &Parsed,
+        set: u16,
+        iface: usize,
+        idle: u32,
+        state: FlowState,
+    ) -> Session {
         let tcp = match parsed.l4 {
             L4::Tcp { flags, .. } => TcpTrack::new(flags),
             _ => TcpTrack::default(),
         };
-        let mut session = Session {
+        Session {
             live: true,
             id: self.next_id,
-            keys: [k, NatState::reply_key(&k, &nat)],
-            state: [FlowState::Forward; 2],
+            keys: [parsed.key, parsed.key.reversed()],
+            state: [state; 2],
             frames: [1, 0],
             bytes: [parsed.ip_len as u64, 0],
-            service_set: m.set,
+            service_set: set,
             service_iface: iface as u16,
             alg: None,
-            flags: FLAG_NAT,
+            flags: 0,
             parent: None,
             tcp,
-            nat,
+            nat: SessionNat::default(),
             created: now,
             last_seen: now,
             idle_timeout: idle,
-            active_timeout: idle,
-        };
-        session.active_timeout = timeout_for(&p, iface, idle, session.tcp.timer());
-        let slot = match self.table.insert(session) {
-            Ok(s) => s,
-            Err(_) => {
-                self.nat.release(&p.nat, &nat, now.0);
-                return None;
-            }
-        };
+            active_timeout: timeout_for(&self.policy, iface, idle, tcp.timer()),
+        }
+    }
+
+    /// Stores a new session: both index entries, the per-interface and per-set counts, its
+    /// timer, the next session id.
+    fn install(&mut self, session: Session) -> Result<u32, InsertError> {
+        let (iface, set) = (session.service_iface as usize, session.service_set as usize);
+        let slot = self.table.insert(session)?;
         self.next_id += u64::from(self.cfg.count.max(1));
         self.live_per_iface[iface] += 1;
-        self.live_per_set[m.set as usize] += 1;
+        self.live_per_set[set] += 1;
         self.timers.ensure(slot);
         self.schedule(slot);
-        self.stats[iface].rule_accepts += 1;
-        let rw = nat.rewrite[0];
-        Some(self.forward(ingress, frame, parsed, &rw))
+        Ok(slot)
     }
 
     /// NAT counters of this shard.
@@ -1065,47 +1065,16 @@ impl Shard {
         let p = Arc::clone(&self.policy);
         let ss = p.service_sets.get(ph.service_set as usize)?;
         let iface = ss.service_iface as usize;
-        let si = p.service_ifaces.get(iface);
-        let idle = match (parsed.key.proto, si) {
-            (proto::TCP, Some(si)) => si.tcp_timeout,
-            (_, Some(si)) => si.non_tcp_timeout,
-            _ => mspic_config::ServicesOptions::DEFAULT_INACTIVITY,
-        };
-        let tcp = match parsed.l4 {
-            L4::Tcp { flags, .. } => TcpTrack::new(flags),
-            _ => TcpTrack::default(),
-        };
+        let idle = self.idle_timeout(iface, parsed.key.proto, None);
         let state = if ph.watch {
             FlowState::Watch
         } else {
             FlowState::Forward
         };
-        let mut session = Session {
-            live: true,
-            id: self.next_id,
-            keys: [parsed.key, parsed.key.reversed()],
-            state: [state; 2],
-            frames: [1, 0],
-            bytes: [parsed.ip_len as u64, 0],
-            service_set: ph.service_set,
-            service_iface: iface as u16,
-            alg: Some(ph.alg),
-            flags: FLAG_ALG_CHILD,
-            parent: None,
-            tcp,
-            nat: SessionNat::default(),
-            created: now,
-            last_seen: now,
-            idle_timeout: idle,
-            active_timeout: idle,
-        };
-        session.active_timeout = timeout_for(&self.policy, iface, idle, session.tcp.timer());
-        let slot = self.table.insert(session).ok()?;
-        self.next_id += u64::from(self.cfg.count.max(1));
-        self.live_per_iface[iface] += 1;
-        self.live_per_set[ph.service_set as usize] += 1;
-        self.timers.ensure(slot);
-        self.schedule(slot);
+        let mut session = self.new_session(now, parsed, ph.service_set, iface, idle, state);
+        session.alg = Some(ph.alg);
+        session.flags = FLAG_ALG_CHILD;
+        self.install(session).ok()?;
         self.stats[iface].rule_accepts += 1;
         Some(self.forward(ingress, frame, parsed, &Rewrite::default()))
     }
