@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use mspic_dataplane::replay::{Replay, ReplayOptions};
 use mspic_flow::{FlowDirection, FlowState, SessionFilter, SessionSnapshot, Time};
+use mspic_tests::check::checksums_valid;
 use mspic_tests::{mixed_client_traffic, Conversation, Proto, Sides, Trace};
 
 fn repo_file(rel: &str) -> String {
@@ -288,39 +289,6 @@ fn text_layouts_and_filters() {
     // Stateful-firewall counters add up: one rule decision per session created.
     let st = mspic_control::Backend::sfw_statistics(&mut r);
     assert!(st[0].1.rule_discards >= 1 && st[0].1.rule_rejects >= 1);
-}
-
-/// Independent one's-complement sum (RFC 1071), for checking frames the engine wrote.
-fn csum(data: &[u8], mut acc: u32) -> u16 {
-    for c in data.chunks(2) {
-        acc += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    acc as u16
-}
-
-fn checksums_valid(frame: &[u8]) -> bool {
-    let ip = &frame[14..];
-    let ihl = usize::from(ip[0] & 15) * 4;
-    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-    if csum(&ip[..ihl], 0) != 0xffff {
-        return false;
-    }
-    let l4 = &ip[ihl..total];
-    let proto = ip[9];
-    let mut pseudo = 0u32;
-    for c in ip[12..20].chunks(2) {
-        pseudo += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    pseudo += u32::from(proto) + l4.len() as u32;
-    match proto {
-        6 => csum(l4, pseudo) == 0xffff,
-        17 => (l4[6] == 0 && l4[7] == 0) || csum(l4, pseudo) == 0xffff,
-        1 => csum(l4, 0) == 0xffff,
-        _ => true,
-    }
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use mspic_dataplane::replay::{Replay, ReplayOptions};
 use mspic_flow::SessionFilter;
+use mspic_tests::check::checksums_valid;
 use mspic_tests::{Gen, Host, Sides, Trace};
 
 const BASE: &str = r#"
@@ -169,34 +170,6 @@ fn traffic(c: &Case) -> Trace {
         );
     }
     t
-}
-
-fn csum(data: &[u8], mut acc: u32) -> u16 {
-    for c in data.chunks(2) {
-        acc += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    acc as u16
-}
-
-fn checksums_valid(frame: &[u8]) -> bool {
-    let ip = &frame[14..];
-    let ihl = usize::from(ip[0] & 15) * 4;
-    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-    let l4 = &ip[ihl..total];
-    let mut pseudo = 0u32;
-    for c in ip[12..20].chunks(2) {
-        pseudo += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    pseudo += u32::from(ip[9]) + l4.len() as u32;
-    csum(&ip[..ihl], 0) == 0xffff
-        && match ip[9] {
-            6 | 17 => csum(l4, pseudo) == 0xffff,
-            1 => csum(l4, 0) == 0xffff,
-            _ => true,
-        }
 }
 
 fn v4(a: IpAddr) -> Ipv4Addr {
