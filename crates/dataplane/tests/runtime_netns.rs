@@ -18,7 +18,6 @@
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,6 +25,7 @@ use mspic_control::Backend;
 use mspic_dataplane::runtime::{PortConfig, Runtime, RuntimeConfig, RuntimeTuning};
 use mspic_dataplane::xdp::{self, XdpMode};
 use mspic_flow::{IfIndex, Policy, SessionFilter};
+use mspic_tests::testbed::{Role, Testbed};
 
 fn run(cmd: &mut Command, timeout: Duration) -> Output {
     let desc = format!("{cmd:?}");
@@ -66,24 +66,6 @@ fn sh(args: &[&str]) -> Output {
     out
 }
 
-/// The namespaces of one test; removed on drop (their veths go with them).
-struct Namespaces {
-    names: Vec<String>,
-}
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for n in &self.names {
-            let _ = Command::new("ip")
-                .args(["netns", "del", n])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-}
-
 /// Kills a background process on drop.
 struct Background(Child);
 
@@ -117,85 +99,12 @@ impl Drop for InNetns {
     }
 }
 
-fn prefix() -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "msrt{}x{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// Client, PIC and server namespaces with the testbed addresses and `queues` queues on
-/// every veth.
-fn testbed(queues: u32) -> (Namespaces, String, String, String) {
-    let p = prefix();
-    let (cl, pic, sv) = (format!("{p}c"), format!("{p}p"), format!("{p}s"));
-    let ns = Namespaces {
-        names: vec![cl.clone(), pic.clone(), sv.clone()],
-    };
-    for n in &ns.names {
-        sh(&["ip", "netns", "add", n]);
-        sh(&[
-            "ip",
-            "netns",
-            "exec",
-            n,
-            "sysctl",
-            "-qw",
-            "net.ipv6.conf.all.disable_ipv6=1",
-        ]);
-        sh(&[
-            "ip",
-            "netns",
-            "exec",
-            n,
-            "sysctl",
-            "-qw",
-            "net.ipv6.conf.default.disable_ipv6=1",
-        ]);
-        sh(&["ip", "-n", n, "link", "set", "lo", "up"]);
-    }
-    let q = queues.to_string();
-    for (dev, peer, peer_ns) in [("pin", "cl0", &cl), ("pout", "sv0", &sv)] {
-        sh(&[
-            "ip",
-            "-n",
-            &pic,
-            "link",
-            "add",
-            dev,
-            "numtxqueues",
-            &q,
-            "numrxqueues",
-            &q,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            peer,
-            "netns",
-            peer_ns,
-            "numtxqueues",
-            &q,
-            "numrxqueues",
-            &q,
-        ]);
-        sh(&["ip", "-n", &pic, "link", "set", dev, "up"]);
-        // veth hands sockets' frames over with partial checksums; real NICs complete them.
-        sh(&[
-            "ip", "netns", "exec", peer_ns, "ethtool", "-K", peer, "tx", "off",
-        ]);
-    }
-    for (n, dev, addr, gw) in [
-        (&cl, "cl0", "10.0.0.2/24", "10.0.0.1"),
-        (&sv, "sv0", "203.0.113.2/24", "203.0.113.1"),
-    ] {
-        sh(&["ip", "-n", n, "addr", "add", addr, "dev", dev]);
-        sh(&["ip", "-n", n, "link", "set", dev, "up"]);
-        sh(&["ip", "-n", n, "route", "add", "default", "via", gw]);
-    }
-    (ns, cl, pic, sv)
+/// The testbed of DESIGN.md (`mspic_tests::testbed`, removed on drop) with `queues`
+/// queues on every veth, and its client, PIC and server namespace names.
+fn testbed(queues: u32) -> (Testbed, String, String, String) {
+    let tb = Testbed::unique(queues).expect("testbed");
+    let (cl, pic, sv) = (tb.ns(Role::Client), tb.ns(Role::Pic), tb.ns(Role::Server));
+    (tb, cl, pic, sv)
 }
 
 fn policy() -> Arc<Policy> {
