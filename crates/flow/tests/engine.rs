@@ -459,3 +459,65 @@ fn traffic_to_the_router_itself_is_local_not_serviced() {
     assert_eq!(v, Verdict::Local);
     assert!(h.sessions().is_empty());
 }
+
+#[test]
+fn prefix_lists_ranges_and_application_sets_match() {
+    let text = config(
+        "term web { from { source-prefix-list inside; destination-address-range low 198.51.100.10 high 198.51.100.20; application-sets web; } then { accept; } }",
+        "",
+    )
+    .replace(
+        "services {",
+        "policy-options { prefix-list inside { 10.0.0.0/25; } }\napplications { application-set web { application junos-http; application junos-https; } }\nservices {",
+    );
+    let mut h = Harness::new(&text);
+    let ok = |h: &mut Harness, src: &str, dst: &str, port: u16| {
+        matches!(
+            h.send(&tcp(src, 40000 + port, dst, port, "S", 1, 0, b"")).0,
+            Verdict::Forward { .. }
+        )
+    };
+    assert!(ok(&mut h, "10.0.0.2", "198.51.100.15", 80));
+    assert!(ok(&mut h, "10.0.0.2", "198.51.100.10", 443));
+    assert!(
+        !ok(&mut h, "10.0.0.200", "198.51.100.15", 80),
+        "outside the prefix list"
+    );
+    assert!(
+        !ok(&mut h, "10.0.0.2", "198.51.100.21", 80),
+        "outside the range"
+    );
+    assert!(
+        !ok(&mut h, "10.0.0.2", "198.51.100.15", 22),
+        "not in the application set"
+    );
+    let st = h.stats();
+    assert_eq!((st.rule_accepts, st.rule_discards), (2, 3));
+}
+
+#[test]
+fn malformed_packets_are_counted_by_protocol() {
+    let mut h = Harness::new(&config(ACCEPT_INSIDE, ""));
+    // TCP with a data offset pointing past the segment.
+    let mut bad_tcp = tcp("10.0.0.2", 1000, "198.51.100.7", 80, "S", 1, 0, b"");
+    bad_tcp[14 + 20 + 12] = 0xf0;
+    let (v, _) = h.send_on(IfIndex(0), &bad_tcp);
+    assert!(
+        matches!(v, Verdict::Drop(DropReason::Malformed(_))),
+        "{v:?}"
+    );
+    // UDP with source port 0.
+    let mut zero = udp("10.0.0.2", 1000, "198.51.100.7", 53, b"q");
+    zero[14 + 20] = 0;
+    zero[14 + 21] = 0;
+    h.send_on(IfIndex(0), &zero);
+    // An IPv4 header with a wrong checksum.
+    let mut bad_ip = udp("10.0.0.2", 1000, "198.51.100.7", 53, b"q");
+    bad_ip[14 + 10] ^= 0xff;
+    h.send_on(IfIndex(0), &bad_ip);
+    let e = h.stats().errors;
+    assert_eq!((e.tcp.total, e.tcp.header_length), (1, 1));
+    assert_eq!((e.udp.total, e.udp.port_zero), (1, 1));
+    assert_eq!((e.ip.total, e.ip.bad_checksum), (1, 1));
+    assert!(h.sessions().is_empty());
+}
