@@ -121,6 +121,7 @@ impl Replay {
                         capacity: opts.capacity,
                         prealloc: 1024,
                         verify_checksums: opts.verify_checksums,
+                        ..ShardConfig::default()
                     },
                     Arc::clone(&policy),
                 )

@@ -493,6 +493,7 @@ impl Runtime {
                     capacity: tuning.session_capacity,
                     prealloc: tuning.session_prealloc,
                     verify_checksums: tuning.verify_checksums,
+                    ..ShardConfig::default()
                 },
                 l2,
                 batch: tuning.batch.max(1),

@@ -6,6 +6,10 @@
 //! the work buffer (as a worker would find it in its UMEM frame) and processes it. L4
 //! checksums are not verified except in `napt44+checksum` (the engine's default verifies
 //! them; the cost grows with the payload).
+//!
+//! `batch` copies 64 frames at a time into 64 work buffers (a worker's receive batch) and
+//! runs them through `Shard::process` one by one (`…/process`) or through
+//! `Shard::process_batch` (`…/process_batch`); times are per packet.
 
 use std::hint::black_box;
 use std::net::Ipv4Addr;
@@ -14,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use etherparse::PacketBuilder;
-use mspic_flow::{Frame, IfIndex, Policy, SessionFilter, Shard, ShardConfig, Time, Verdict};
+use mspic_flow::{Frame, IfIndex, Policy, SessionFilter, Shard, ShardConfig, Time, Verdict, BATCH};
 
 const FIREWALL: &str = r#"
 interfaces {
@@ -193,5 +197,51 @@ fn session_setup(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, fast_path, session_setup);
+fn batch(c: &mut Criterion) {
+    let mut g = c.benchmark_group("batch");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.sample_size(30);
+    g.measurement_time(Duration::from_secs(4));
+    for napt in [false, true] {
+        for sessions in [1_000u32, 1_000_000] {
+            let mut s = setup(sessions, napt, false);
+            let mut bufs = vec![vec![0u8; 2048]; BATCH];
+            let mut verdicts = [Verdict::Local; BATCH];
+            let mut i = 0usize;
+            let name = if napt { "napt44" } else { "sfw" };
+            for batched in [false, true] {
+                let id = if batched { "process_batch" } else { "process" };
+                g.bench_with_input(
+                    BenchmarkId::new(format!("{name}/{id}"), sessions),
+                    &sessions,
+                    |b, _| {
+                        b.iter(|| {
+                            let mut frames: [(IfIndex, Frame); BATCH] = {
+                                let mut it = bufs.iter_mut();
+                                std::array::from_fn(|_| {
+                                    let (ingress, f) = &s.frames[i % s.frames.len()];
+                                    i += 1;
+                                    let buf = it.next().unwrap();
+                                    buf[..f.len()].copy_from_slice(f);
+                                    (*ingress, Frame::new(buf, f.len()))
+                                })
+                            };
+                            if batched {
+                                s.shard.process_batch(s.now, &mut frames, &mut verdicts);
+                            } else {
+                                for ((ingress, f), v) in frames.iter_mut().zip(&mut verdicts) {
+                                    *v = s.shard.process(s.now, *ingress, f);
+                                }
+                            }
+                            black_box(&verdicts);
+                        })
+                    },
+                );
+            }
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, fast_path, session_setup, batch);
 criterion_main!(benches);

@@ -4,7 +4,10 @@
 //! Nothing here reads a clock or touches a socket: every entry point takes `now`, so tests
 //! drive shards in virtual time.
 
+#![forbid(unsafe_code)]
+
 pub mod alg;
+mod index;
 pub mod nat;
 pub mod owner;
 pub mod policy;
@@ -19,6 +22,6 @@ pub mod timer;
 
 pub use policy::{Policy, PolicyError};
 pub use route::IfIndex;
-pub use shard::{DropReason, Frame, Shard, ShardConfig, ShardMessage, Verdict};
+pub use shard::{DropReason, Frame, Shard, ShardConfig, ShardMessage, Verdict, BATCH};
 pub use snapshot::*;
 pub use time::Time;

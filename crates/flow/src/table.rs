@@ -2,15 +2,17 @@
 //!
 //! The index stores `slot << 1 | dir` and compares keys through the slab, so an entry is
 //! four bytes and the key lives once. Callers hash a key once ([`SessionTable::hash`]) and
-//! reuse the hash for lookup and insert. Behind this small interface the index can change
-//! (a bucketized, batch-prefetched table) without touching the engine.
+//! reuse the hash for lookup and insert. The index is a bucketized table
+//! ([`crate::index::BucketIndex`]) whose bucket for a hash is known before probing, so a
+//! batch of packets can touch its buckets and sessions first ([`SessionTable::touch`]) and
+//! overlap the cache misses.
 
 use std::hash::BuildHasher;
 
-use hashbrown::hash_table::HashTable;
 use hashbrown::DefaultHashBuilder;
 use mspic_wire::FlowKey;
 
+use crate::index::BucketIndex;
 use crate::session::{Dir, Session};
 
 /// A flow reference: slab slot and direction.
@@ -42,7 +44,7 @@ pub enum InsertError {
 }
 
 pub struct SessionTable {
-    index: HashTable<u32>,
+    index: BucketIndex,
     hasher: DefaultHashBuilder,
     slab: Vec<Session>,
     free: Vec<u32>,
@@ -56,7 +58,7 @@ impl SessionTable {
     pub fn new(capacity: usize, prealloc: usize) -> Self {
         let prealloc = prealloc.min(capacity);
         SessionTable {
-            index: HashTable::with_capacity(prealloc * 2),
+            index: BucketIndex::with_capacity(prealloc * 2),
             hasher: DefaultHashBuilder::default(),
             slab: Vec::with_capacity(prealloc),
             free: Vec::with_capacity(prealloc),
@@ -93,11 +95,34 @@ impl SessionTable {
     pub fn find(&self, hash: u64, k: &FlowKey) -> Option<FlowRef> {
         let slab = &self.slab;
         self.index
-            .find(hash, |&v| {
+            .find(hash, |v| {
                 let r = FlowRef::unpack(v);
                 slab[r.slot as usize].keys[r.dir as usize] == *k
             })
-            .map(|&v| FlowRef::unpack(v))
+            .map(FlowRef::unpack)
+    }
+
+    /// Reads the index bucket of `hash` and, when it names a candidate session, that
+    /// session's hot lines: a batch calls this for all of its packets before looking any up,
+    /// so their cache misses overlap. The result only exists to be consumed
+    /// (`std::hint::black_box`), so the loads are not optimized away.
+    #[inline]
+    pub fn touch(&self, hash: u64) -> u64 {
+        let mut acc = u64::from(self.index.touch(hash));
+        if let Some(r) = self.index.candidate(hash).map(FlowRef::unpack) {
+            if let Some(s) = self.slab.get(r.slot as usize) {
+                acc ^= u64::from(s.keys[r.dir as usize].src_port)
+                    ^ s.frames[0]
+                    ^ u64::from(s.active_timeout);
+            }
+        }
+        acc
+    }
+
+    /// Reads only the index bucket of `hash` (first stage of a batch).
+    #[inline]
+    pub fn touch_bucket(&self, hash: u64) -> u32 {
+        self.index.touch(hash)
     }
 
     #[inline]
@@ -139,7 +164,7 @@ impl SessionTable {
             let r = FlowRef { slot, dir };
             let slab = &self.slab;
             let hasher = &self.hasher;
-            self.index.insert_unique(h[dir as usize], r.pack(), |&v| {
+            self.index.insert(h[dir as usize], r.pack(), |v| {
                 let r = FlowRef::unpack(v);
                 hasher.hash_one(slab[r.slot as usize].keys[r.dir as usize])
             });
@@ -159,21 +184,17 @@ impl SessionTable {
         self.slab[slot as usize].keys[dir as usize] = key;
         let slab = &self.slab;
         let hasher = &self.hasher;
-        self.index
-            .insert_unique(h_new, FlowRef { slot, dir }.pack(), |&v| {
-                let r = FlowRef::unpack(v);
-                hasher.hash_one(slab[r.slot as usize].keys[r.dir as usize])
-            });
+        self.index.insert(h_new, FlowRef { slot, dir }.pack(), |v| {
+            let r = FlowRef::unpack(v);
+            hasher.hash_one(slab[r.slot as usize].keys[r.dir as usize])
+        });
         Ok(())
     }
 
     fn unindex(&mut self, slot: u32, dir: Dir) {
         let key = self.slab[slot as usize].keys[dir as usize];
         let h = self.hash(&key);
-        let packed = FlowRef { slot, dir }.pack();
-        if let Ok(e) = self.index.find_entry(h, |&v| v == packed) {
-            e.remove();
-        }
+        self.index.remove(h, FlowRef { slot, dir }.pack());
     }
 
     /// Removes a live session, returning it.
@@ -213,6 +234,13 @@ impl SessionTable {
             }
             n += 1;
         }
+        let slab = &self.slab;
+        let hasher = &self.hasher;
+        self.index.check(|v| {
+            let r = FlowRef::unpack(v);
+            slab.get(r.slot as usize)
+                .map_or(0, |s| hasher.hash_one(s.keys[r.dir as usize]))
+        })?;
         if n != self.live || self.index.len() != 2 * n {
             return Err(format!(
                 "live {} counted {} index entries {}",

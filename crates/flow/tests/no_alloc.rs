@@ -1,5 +1,6 @@
 //! The per-packet path of established flows allocates nothing: a counting global allocator
-//! watches 10 000 packets over live sessions (plain forwarding and NAPT).
+//! watches 10 000 packets over live sessions (plain forwarding and NAPT), one by one and
+//! in batches of 64.
 
 mod common;
 
@@ -7,7 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use common::*;
-use mspic_flow::{Frame, IfIndex, Verdict};
+use mspic_flow::{Frame, IfIndex, ShardConfig, Verdict, BATCH};
 
 struct Counting;
 
@@ -46,7 +47,13 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn established_path_allocates_nothing(cfg: &str) {
-    let mut h = Harness::new(cfg);
+    let mut h = Harness::with(
+        cfg,
+        ShardConfig {
+            lookahead_min_sessions: 0,
+            ..ShardConfig::default()
+        },
+    );
     let mut frames = Vec::new();
     for p in 0..100u16 {
         let out = udp("10.0.0.2", 2000 + p, "198.51.100.7", 53, b"query");
@@ -69,6 +76,32 @@ fn established_path_allocates_nothing(cfg: &str) {
         after - before,
         0,
         "allocations on the established-flow path"
+    );
+
+    let mut bufs = vec![vec![0u8; 2048]; BATCH];
+    let mut batch: Vec<(IfIndex, Frame)> = bufs
+        .iter_mut()
+        .map(|b| (IfIndex(0), Frame::new(b, 0)))
+        .collect();
+    let mut verdicts = vec![Verdict::Local; BATCH];
+    let before = allocs();
+    for round in 0..10_000 / BATCH {
+        for (j, (ingress, frame)) in batch.iter_mut().enumerate() {
+            let (i, f) = &frames[(round * BATCH + j) % frames.len()];
+            frame.buf[..f.len()].copy_from_slice(f);
+            frame.len = f.len();
+            *ingress = *i;
+        }
+        h.shard.process_batch(h.now, &mut batch, &mut verdicts);
+        for v in &verdicts {
+            assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
+        }
+    }
+    let after = allocs();
+    assert_eq!(
+        after - before,
+        0,
+        "allocations on the batched established-flow path"
     );
 }
 

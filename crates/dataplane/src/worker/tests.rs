@@ -183,6 +183,8 @@ fn rig(n: usize, chunk: usize) -> Rig {
                 capacity: 1 << 16,
                 prealloc: 64,
                 verify_checksums: true,
+                // The worker's batches take the look-ahead path even with few sessions.
+                lookahead_min_sessions: 0,
             },
             l2: L2Config::default(),
             batch: 64,
