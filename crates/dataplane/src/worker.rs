@@ -2,11 +2,13 @@
 //! session table, and an L2 instance, and runs this loop:
 //!
 //! 1. top up the fill rings; receive a batch from every port's socket;
-//! 2. for each frame read the steering metadata: the owner shard is this worker →
-//!    [`Shard::process`] in place in the UMEM frame; another worker → copy it into the
-//!    handoff ring to that worker and recycle the frame;
+//! 2. for each frame read the steering metadata: the owner shard is this worker → keep it
+//!    for the batch; another worker → copy it into the handoff ring to that worker and
+//!    recycle the frame; the kept frames go through [`Shard::process_batch`] together
+//!    (up to [`BATCH`] at a time), in place in their UMEM frames, so the session lookups
+//!    of the batch overlap their cache misses;
 //! 3. take frames from the other workers' handoff rings (copied into a free frame of this
-//!    UMEM) and process them;
+//!    UMEM) and process them the same way, a batch at a time;
 //! 4. verdicts: `Forward`/`Reply` → L2 (next-hop MAC, may wait for ARP) → TX on the
 //!    egress port's socket of this queue (same UMEM, no copy); `Drop` → recycle;
 //!    `NotIp` (ARP) → L2 responder/resolver; `Local` → ICMP echo reply, else drop;
@@ -32,7 +34,7 @@ use mspic_flow::alg::AlgRegistry;
 use mspic_flow::route::RouteResult;
 use mspic_flow::{
     DropReason, Frame, IfIndex, Policy, SessionFilter, SessionSnapshot, Shard, ShardConfig,
-    ShardMessage, Time, Verdict,
+    ShardMessage, Time, Verdict, BATCH,
 };
 use mspic_wire::parse::Fragment;
 
@@ -58,6 +60,9 @@ pub trait FrameIo {
     fn set_frame_len(f: &mut Self::Frame, len: usize);
     /// The frame's buffer: contents and tailroom.
     fn buf(&mut self, f: &Self::Frame) -> &mut [u8];
+    /// The buffers of several distinct held frames at once, `out[i]` for `frames[i]` (for
+    /// a batch through the shard).
+    fn bufs<'a>(&'a mut self, frames: &[Self::Frame], out: &mut [&'a mut [u8]]);
     /// The steering metadata before the frame.
     fn meta(&self, f: &Self::Frame) -> [u8; META_LEN];
     /// Queues a frame for sending on `port`.
@@ -97,6 +102,9 @@ impl FrameIo for QueueXsk {
     }
     fn buf(&mut self, f: &UmemFrame) -> &mut [u8] {
         QueueXsk::buf(self, f)
+    }
+    fn bufs<'a>(&'a mut self, frames: &[UmemFrame], out: &mut [&'a mut [u8]]) {
+        QueueXsk::bufs(self, frames, out)
     }
     fn meta(&self, f: &UmemFrame) -> [u8; META_LEN] {
         QueueXsk::meta(self, f)
@@ -302,6 +310,10 @@ pub struct Worker<IO: FrameIo> {
     last_publish: Time,
     frag_owner: HashMap<(IpAddr, IpAddr, u32), u32>,
     rxbuf: Vec<IO::Frame>,
+    /// Frames this worker owns, waiting to go through the shard as one batch, with their
+    /// port and ingress interface.
+    batch: Vec<IO::Frame>,
+    batch_meta: Vec<(usize, IfIndex)>,
     outbox: Vec<ShardMessage>,
     /// Workers sent something this loop (to wake).
     notify: Vec<bool>,
@@ -343,6 +355,8 @@ impl<IO: FrameIo> Worker<IO> {
         };
         Worker {
             rxbuf: Vec::with_capacity(cfg.batch),
+            batch: Vec::with_capacity(BATCH),
+            batch_meta: Vec::with_capacity(BATCH),
             notify: vec![false; cfg.workers],
             shard,
             l2,
@@ -413,6 +427,7 @@ impl<IO: FrameIo> Worker<IO> {
             for f in rx.drain(..) {
                 self.on_rx(now, port, f);
             }
+            self.flush_batch(now);
         }
         self.io.refill();
         self.rxbuf = rx;
@@ -572,7 +587,7 @@ impl<IO: FrameIo> Worker<IO> {
         let owner = self.owner_of(&f);
         let ingress = self.cfg.ports[port].ingress;
         if owner == me {
-            self.process(now, port, ingress, f);
+            self.enqueue(now, port, ingress, f);
             return;
         }
         let len = IO::frame_len(&f);
@@ -619,9 +634,10 @@ impl<IO: FrameIo> Worker<IO> {
                 let (port, ingress) = (usize::from(slot.port), slot.ingress);
                 self.handoff.recycle(from, me, slot);
                 let port = port.min(self.cfg.ports.len().saturating_sub(1));
-                self.process(now, port, ingress, f);
+                self.enqueue(now, port, ingress, f);
             }
         }
+        self.flush_batch(now);
         work
     }
 
@@ -688,16 +704,55 @@ impl<IO: FrameIo> Worker<IO> {
         }
     }
 
-    /// Runs a frame this worker owns through its shard and acts on the verdict.
-    fn process(&mut self, now: Time, port: usize, ingress: IfIndex, mut f: IO::Frame) {
-        self.stats.processed += 1;
-        let len = IO::frame_len(&f);
-        let buf = self.io.buf(&f);
-        let mut frame = Frame::new(buf, len);
-        let verdict = self.shard.process(now, ingress, &mut frame);
-        let new_len = frame.len;
-        IO::set_frame_len(&mut f, new_len);
+    /// Queues a frame this worker owns for the next batch through the shard (run when
+    /// [`BATCH`] are waiting, and by [`Self::flush_batch`]).
+    fn enqueue(&mut self, now: Time, port: usize, ingress: IfIndex, f: IO::Frame) {
+        self.batch.push(f);
+        self.batch_meta.push((port, ingress));
+        if self.batch.len() >= BATCH {
+            self.flush_batch(now);
+        }
+    }
+
+    /// Runs the queued frames through the shard as one batch and acts on the verdicts.
+    fn flush_batch(&mut self, now: Time) {
+        let n = self.batch.len();
+        if n == 0 {
+            return;
+        }
+        let mut verdicts = [Verdict::Local; BATCH];
+        let mut lens = [0usize; BATCH];
+        {
+            let mut bufs: [&mut [u8]; BATCH] = std::array::from_fn(|_| Default::default());
+            self.io.bufs(&self.batch, &mut bufs[..n]);
+            let mut frames: [(IfIndex, Frame); BATCH] =
+                std::array::from_fn(|_| (IfIndex(0), Frame::new(Default::default(), 0)));
+            for (i, buf) in bufs.into_iter().take(n).enumerate() {
+                frames[i] = (
+                    self.batch_meta[i].1,
+                    Frame::new(buf, IO::frame_len(&self.batch[i])),
+                );
+            }
+            self.shard
+                .process_batch(now, &mut frames[..n], &mut verdicts[..n]);
+            for (len, (_, f)) in lens.iter_mut().zip(&frames[..n]) {
+                *len = f.len;
+            }
+        }
+        self.stats.processed += n as u64;
         self.outbox.extend(self.shard.drain_outbox());
+        let mut batch = std::mem::take(&mut self.batch);
+        for (i, mut f) in batch.drain(..).enumerate() {
+            IO::set_frame_len(&mut f, lens[i]);
+            let port = self.batch_meta[i].0;
+            self.act(now, port, f, verdicts[i]);
+        }
+        self.batch = batch;
+        self.batch_meta.clear();
+    }
+
+    /// Sends, answers or drops a frame the shard has processed.
+    fn act(&mut self, now: Time, port: usize, f: IO::Frame, verdict: Verdict) {
         match verdict {
             Verdict::Forward { egress, next_hop } => {
                 self.stats.forwarded += 1;

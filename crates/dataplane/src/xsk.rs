@@ -616,6 +616,26 @@ impl QueueXsk {
         unsafe { std::slice::from_raw_parts_mut(self.frame_ptr(frame.idx), cap) }
     }
 
+    /// The buffers of several held frames at once: `out[i]` for `frames[i]`.
+    pub fn bufs<'a>(&'a mut self, frames: &[UmemFrame], out: &mut [&'a mut [u8]]) {
+        debug_assert!(frames
+            .iter()
+            .all(|f| self.book.place(f.idx) == Some(Place::Held)));
+        debug_assert!(frames
+            .iter()
+            .enumerate()
+            .all(|(i, f)| frames[..i].iter().all(|g| g.idx != f.idx)));
+        let cap = self.capacity();
+        for (f, o) in frames.iter().zip(out.iter_mut()) {
+            // SAFETY: the frame is held by the worker (in no ring the kernel reads or
+            // writes) and lies inside the UMEM mapping; distinct `UmemFrame`s name distinct
+            // frames (the book hands an index out once until it comes back, and the type is
+            // neither `Copy` nor `Clone`), so these slices do not overlap one another; and
+            // `&mut self` keeps every other reference to the UMEM away for `'a`.
+            *o = unsafe { std::slice::from_raw_parts_mut(self.frame_ptr(f.idx), cap) };
+        }
+    }
+
     /// The XDP metadata bytes just before a held frame.
     pub fn meta(&self, frame: &UmemFrame) -> [u8; META_LEN] {
         let mut m = [0u8; META_LEN];

@@ -106,6 +106,21 @@ impl FrameIo for MemIo {
     fn buf(&mut self, f: &MemFrame) -> &mut [u8] {
         &mut self.data[f.idx as usize]
     }
+    fn bufs<'a>(&'a mut self, frames: &[MemFrame], out: &mut [&'a mut [u8]]) {
+        for f in frames {
+            assert_eq!(self.book.place(f.idx), Some(Place::Held));
+        }
+        for (idx, d) in self.data.iter_mut().enumerate() {
+            let mut at = frames
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.idx as usize == idx);
+            if let Some((i, _)) = at.next() {
+                assert!(at.next().is_none(), "frame {idx} twice in a batch");
+                out[i] = d;
+            }
+        }
+    }
     fn meta(&self, f: &MemFrame) -> [u8; META_LEN] {
         self.meta[f.idx as usize]
     }
