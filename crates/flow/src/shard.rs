@@ -1197,37 +1197,44 @@ impl Shard {
 
     // ---- control plane ----
 
+    /// The services interface and service set names of a session.
+    fn names(&self, s: &Session) -> (&str, &str) {
+        let p = &self.policy;
+        let iface = p
+            .service_ifaces
+            .get(s.service_iface as usize)
+            .map_or("", |i| i.name.as_str());
+        let set = p
+            .service_sets
+            .get(s.service_set as usize)
+            .map_or("", |i| i.name.as_str());
+        (iface, set)
+    }
+
+    /// The snapshot of `s` when it matches `filter`.
+    fn snapshot_if(&self, s: &Session, filter: &SessionFilter) -> Option<SessionSnapshot> {
+        let (iface, set) = self.names(s);
+        let flows = flow_snapshots(s);
+        filter
+            .matches_parts(iface, set, s.alg, &flows)
+            .then(|| SessionSnapshot {
+                interface: iface.to_string(),
+                service_set: set.to_string(),
+                id: s.id,
+                alg: s.alg,
+                flags: s.flags,
+                ip_action: false,
+                offload: false,
+                asymmetric: false,
+                nat: crate::nat::snapshot(s, &self.policy.nat),
+                flows: flows.to_vec(),
+                parent: s.parent.and_then(|p| self.table.get(p)).map(|p| p.id),
+            })
+    }
+
     /// Appends a snapshot of every session matching `filter` (ignoring `limit`).
     pub fn sessions(&self, filter: &SessionFilter, out: &mut Vec<SessionSnapshot>) {
-        let p = &self.policy;
-        for (_, s) in self.table.iter() {
-            let iface = p
-                .service_ifaces
-                .get(s.service_iface as usize)
-                .map(|i| i.name.as_str())
-                .unwrap_or("");
-            let set = p
-                .service_sets
-                .get(s.service_set as usize)
-                .map(|i| i.name.as_str())
-                .unwrap_or("");
-            let flows = flow_snapshots(s);
-            if filter.matches_parts(iface, set, s.alg, &flows) {
-                out.push(SessionSnapshot {
-                    interface: iface.to_string(),
-                    service_set: set.to_string(),
-                    id: s.id,
-                    alg: s.alg,
-                    flags: s.flags,
-                    ip_action: false,
-                    offload: false,
-                    asymmetric: false,
-                    nat: crate::nat::snapshot(s, &p.nat),
-                    flows: flows.to_vec(),
-                    parent: s.parent.and_then(|p| self.table.get(p)).map(|p| p.id),
-                });
-            }
-        }
+        let _ = self.sessions_chunk(filter, 0, usize::MAX, out);
     }
 
     /// [`Self::sessions`] a piece at a time, so a caller can answer a large table without
@@ -1242,37 +1249,14 @@ impl Shard {
         max: usize,
         out: &mut Vec<SessionSnapshot>,
     ) -> Option<usize> {
-        let p = &self.policy;
         let end = cursor.saturating_add(max.max(1)).min(self.table.slots());
         for slot in cursor..end {
-            let Some(s) = self.table.get(slot as u32) else {
-                continue;
-            };
-            let iface = p
-                .service_ifaces
-                .get(s.service_iface as usize)
-                .map(|i| i.name.as_str())
-                .unwrap_or("");
-            let set = p
-                .service_sets
-                .get(s.service_set as usize)
-                .map(|i| i.name.as_str())
-                .unwrap_or("");
-            let flows = flow_snapshots(s);
-            if filter.matches_parts(iface, set, s.alg, &flows) {
-                out.push(SessionSnapshot {
-                    interface: iface.to_string(),
-                    service_set: set.to_string(),
-                    id: s.id,
-                    alg: s.alg,
-                    flags: s.flags,
-                    ip_action: false,
-                    offload: false,
-                    asymmetric: false,
-                    nat: crate::nat::snapshot(s, &p.nat),
-                    flows: flows.to_vec(),
-                    parent: s.parent.and_then(|p| self.table.get(p)).map(|p| p.id),
-                });
+            if let Some(snap) = self
+                .table
+                .get(slot as u32)
+                .and_then(|s| self.snapshot_if(s, filter))
+            {
+                out.push(snap);
             }
         }
         (end < self.table.slots()).then_some(end)
@@ -1280,36 +1264,16 @@ impl Shard {
 
     /// Removes every session matching `filter`; returns how many per (interface, set).
     pub fn clear(&mut self, filter: &SessionFilter, now: Time) -> Vec<(String, String, u64)> {
-        let p = Arc::clone(&self.policy);
-        let mut victims = Vec::new();
+        let mut victims: Vec<(u32, String, String)> = Vec::new();
         for (slot, s) in self.table.iter() {
-            let iface = p
-                .service_ifaces
-                .get(s.service_iface as usize)
-                .map(|i| i.name.as_str())
-                .unwrap_or("");
-            let set = p
-                .service_sets
-                .get(s.service_set as usize)
-                .map(|i| i.name.as_str())
-                .unwrap_or("");
+            let (iface, set) = self.names(s);
             if filter.matches_parts(iface, set, s.alg, &flow_snapshots(s)) {
-                victims.push((slot, s.service_iface, s.service_set));
+                victims.push((slot, iface.to_string(), set.to_string()));
             }
         }
         let mut counts: Vec<(String, String, u64)> = Vec::new();
         for (slot, iface, set) in victims {
             self.remove_session(slot, now);
-            let iface = p
-                .service_ifaces
-                .get(iface as usize)
-                .map(|i| i.name.clone())
-                .unwrap_or_default();
-            let set = p
-                .service_sets
-                .get(set as usize)
-                .map(|i| i.name.clone())
-                .unwrap_or_default();
             match counts.iter_mut().find(|(i, s, _)| *i == iface && *s == set) {
                 Some(c) => c.2 += 1,
                 None => counts.push((iface, set, 1)),
