@@ -1,4 +1,4 @@
-//! The testbed's default configuration (SPEC-config.md), in both syntaxes.
+//! The testbed's default configuration (docs/examples/testbed.conf), in both syntaxes.
 
 use mspic_config::*;
 

@@ -1,4 +1,4 @@
-//! `show services sessions [brief|terse|extensive] [count]`: text layout of SPEC-show.md and
+//! `show services sessions [brief|terse|extensive] [count]`: the Junos text layout (docs/commands.md) and
 //! the `msp-session-table` / `service-msp-sess-count-information` trees.
 
 use std::cmp::Ordering;
