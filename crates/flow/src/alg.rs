@@ -3,32 +3,49 @@
 //! A session whose matching rule term names an application with an `application-protocol`
 //! gets that protocol's ALG: the engine asks the [`AlgRegistry`] for a per-session
 //! [`AlgSession`], marks the flows the ALG wants to inspect `Watch`, and hands every packet
-//! with payload on a Watch flow to [`AlgSession::on_packet`]. The ALG may rewrite the payload
-//! in place (changing its length within the frame's capacity) and ask for pinholes: expected
-//! child flows (FTP data, RTP, GRE…) that the engine admits without running the rules and
-//! shows with the `0x0800` flag.
+//! with payload on a Watch flow to [`AlgSession::on_packet`], in place (no copy). The ALG
+//! may rewrite the payload ([`AlgPacket::splice`], which may change its length within the
+//! frame's capacity; the engine then keeps a sequence correction for the direction, see
+//! [`crate::seqadj`]) and expect child flows ([`AlgContext::expect_to_initiator`],
+//! [`AlgContext::expect_to_responder`]): pinholes the engine admits without running the
+//! rules, as child sessions shown with the `0x0800` flag, translated the way the ALG wrote
+//! their endpoint into the payload.
 //!
 //! Pinholes may be partially wildcarded (an unknown source port), so the engine cannot know
 //! which shard will see the child's first packet: they are broadcast to every shard through
-//! [`crate::ShardMessage`].
+//! [`crate::ShardMessage`], and so are their use and the end of their parent.
 
 use std::net::IpAddr;
+use std::ops::Range;
 
-use mspic_config::AppProtocol;
-use mspic_wire::parse::Parsed;
-use mspic_wire::FlowKey;
+use mspic_config::{AppProtocol, TranslationType};
+use mspic_wire::parse::{Fragment, IpVersion, Parsed, L4};
+use mspic_wire::{checksum, proto, FlowKey};
 
-use crate::nat::SessionNat;
+use crate::nat::{Allocation, NatPolicy, NatState, SessionNat};
 use crate::session::Dir;
 use crate::time::Time;
 
-/// Why an ALG refused or failed a packet (counted under `Errors: ALG`).
+/// Why an ALG refused or failed a packet. The packet is dropped and counted under
+/// `Errors: ALG` and the matching ALG counter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AlgError {
     #[error("malformed {0} message")]
     Malformed(&'static str),
     #[error("rewritten payload does not fit the frame")]
     NoRoom,
+    /// An address in the payload names a host other than the endpoint that sent it (FTP
+    /// bounce, RFC 2577 §3).
+    #[error("payload names a third host")]
+    ThirdHost,
+    /// A watched command line does not end in this segment (only complete lines are
+    /// inspected and rewritten).
+    #[error("command line split across segments")]
+    PartialLine,
+    #[error("no NAT port left for the expected flow")]
+    NatExhausted,
+    #[error("fragmented ALG payload")]
+    Fragmented,
 }
 
 /// What the engine should do with the packet after the ALG saw it.
@@ -36,9 +53,33 @@ pub enum AlgError {
 pub enum AlgVerdict {
     Forward,
     Drop,
-    /// Forward, and close the session once this packet is through (e.g. the DNS ALG after a
-    /// response).
+    /// Forward, and close the session once this packet is through (e.g. the DNS ALG after
+    /// the last response).
     ForwardAndClose,
+}
+
+/// How a child session is translated, so that it matches what the ALG wrote in the
+/// payload. Fields are relative to the child's first packet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PinholeNat {
+    pub kind: Option<TranslationType>,
+    /// The first packet goes on to this (real) destination.
+    pub dst: Option<(IpAddr, u16)>,
+    /// ... from this source address (`None` port: keep the packet's).
+    pub src: Option<(IpAddr, Option<u16>)>,
+    /// Take a fresh NAPT port on this (pool, address index) for the source when the child
+    /// is created (the shard that sees it allocates, so the replies come back to it).
+    pub src_napt: Option<(u16, u32)>,
+    /// A pool port the opener reserved and wrote in the payload: held by the pinhole while
+    /// it waits, then by the child.
+    pub held: Option<Allocation>,
+    pub pool: Option<u16>,
+}
+
+impl PinholeNat {
+    pub fn is_none(&self) -> bool {
+        self.dst.is_none() && self.src.is_none() && self.src_napt.is_none()
+    }
 }
 
 /// An expected child flow. `None` fields are wildcards.
@@ -59,6 +100,11 @@ pub struct Pinhole {
     pub alg: AppProtocol,
     /// Whether the child's flows are Watch (the ALG inspects the child too).
     pub watch: bool,
+    pub nat: PinholeNat,
+    /// The shard that opened it and its serial there: the copies on other shards are
+    /// retired when one is used, and only the origin releases what it holds.
+    pub origin: u32,
+    pub serial: u64,
 }
 
 impl Pinhole {
@@ -71,6 +117,9 @@ impl Pinhole {
             && self.src_port.is_none_or(|p| p == k.src_port)
     }
 }
+
+/// Most pinholes one packet may open.
+pub const MAX_PINHOLES_PER_PACKET: usize = 16;
 
 /// What an ALG may do while it looks at one packet.
 pub struct AlgContext<'a> {
@@ -86,36 +135,161 @@ pub struct AlgContext<'a> {
     pub(crate) parent_id: u64,
     pub(crate) service_set: u16,
     pub(crate) alg: AppProtocol,
+    pub(crate) nat_state: &'a mut NatState,
+    pub(crate) nat_policy: &'a NatPolicy,
 }
 
+/// An endpoint: address and port.
+pub type Ep = (IpAddr, u16);
+
 impl AlgContext<'_> {
-    /// Opens a pinhole for a child flow (at most 16 per packet; more are refused).
+    /// The initiator's real endpoint (the parent's I flow source).
+    pub fn initiator(&self) -> Ep {
+        (self.keys[0].src, self.keys[0].src_port)
+    }
+
+    /// The responder's real endpoint (after destination NAT).
+    pub fn responder(&self) -> Ep {
+        self.nat.rewrite[0]
+            .dst
+            .unwrap_or((self.keys[0].dst, self.keys[0].dst_port))
+    }
+
+    /// The responder as the initiator sees it (before destination NAT).
+    pub fn responder_seen(&self) -> Ep {
+        (self.keys[0].dst, self.keys[0].dst_port)
+    }
+
+    /// The initiator as the responder sees it (after source NAT).
+    pub fn initiator_seen(&self) -> Ep {
+        self.nat.rewrite[0].src.unwrap_or(self.initiator())
+    }
+
+    fn napt(&self) -> Option<Allocation> {
+        self.nat.alloc.filter(|a| a.port.is_some())
+    }
+
+    /// The responder will connect to `ep`, an endpoint on the initiator's host (FTP PORT,
+    /// rsh stderr, talk invitation, TFTP transfer): opens that pinhole (from the
+    /// responder's address, source port `from_port` or any) and returns the endpoint the
+    /// responder must be told. Under NAPT a pool port is reserved for it (the parent's own
+    /// mapping when `ep` is the parent's source endpoint).
+    pub fn expect_to_initiator(
+        &mut self,
+        protocol: u8,
+        ep: Ep,
+        from_port: Option<u16>,
+        lifetime_secs: u32,
+    ) -> Result<Ep, AlgError> {
+        let (sv, sr) = (self.keys[0].dst, self.responder().0);
+        let (told, held) = match self.nat.rewrite[0].src {
+            None => (ep, None),
+            Some(mapped) if ep == self.initiator() && protocol == self.keys[0].proto => {
+                (mapped, None)
+            }
+            Some((ct, _)) => match self.napt() {
+                Some(a) => {
+                    let r = self
+                        .nat_state
+                        .reserve_port(self.nat_policy, a.pool, a.addr, protocol, ep)
+                        .ok_or(AlgError::NatExhausted)?;
+                    ((ct, r.port.unwrap_or(ep.1)), Some(r))
+                }
+                None => ((ct, ep.1), None),
+            },
+        };
+        let nat = PinholeNat {
+            kind: self.nat.kind,
+            dst: (told != ep).then_some(ep),
+            src: (sv != sr).then_some((sv, None)),
+            src_napt: None,
+            held,
+            pool: self.nat.pool,
+        };
+        self.push(protocol, (Some(sr), from_port), told, nat, lifetime_secs)?;
+        Ok(told)
+    }
+
+    /// The initiator will connect to `ep`, an endpoint on the responder's host (FTP 227 and
+    /// 229): opens that pinhole (from the initiator's address, any source port) and returns
+    /// the endpoint the initiator must be told.
+    pub fn expect_to_responder(
+        &mut self,
+        protocol: u8,
+        ep: Ep,
+        lifetime_secs: u32,
+    ) -> Result<Ep, AlgError> {
+        let (sv, sr) = (self.keys[0].dst, self.responder().0);
+        let told = if ep.0 == sr { (sv, ep.1) } else { ep };
+        let mut nat = PinholeNat {
+            kind: self.nat.kind,
+            dst: (told != ep).then_some(ep),
+            pool: self.nat.pool,
+            ..PinholeNat::default()
+        };
+        if let Some((ct, _)) = self.nat.rewrite[0].src {
+            match self.napt() {
+                Some(a) => nat.src_napt = Some((a.pool, a.addr)),
+                None => nat.src = Some((ct, None)),
+            }
+        }
+        let c = self.initiator().0;
+        self.push(protocol, (Some(c), None), told, nat, lifetime_secs)?;
+        Ok(told)
+    }
+
+    /// Opens a pinhole without translation (at most [`MAX_PINHOLES_PER_PACKET`] per packet;
+    /// more are refused).
     pub fn open_pinhole(&mut self, spec: PinholeSpec) -> bool {
-        if self.pinholes.len() >= 16 {
-            return false;
+        self.push(
+            spec.protocol,
+            (spec.src, spec.src_port),
+            (spec.dst, spec.dst_port),
+            PinholeNat::default(),
+            spec.lifetime_secs,
+        )
+        .is_ok()
+    }
+
+    fn push(
+        &mut self,
+        protocol: u8,
+        src: (Option<IpAddr>, Option<u16>),
+        dst: Ep,
+        nat: PinholeNat,
+        lifetime_secs: u32,
+    ) -> Result<(), AlgError> {
+        if self.pinholes.len() >= MAX_PINHOLES_PER_PACKET {
+            if let Some(a) = nat.held {
+                self.nat_state.release_alloc(self.nat_policy, &a);
+            }
+            return Err(AlgError::NatExhausted);
         }
         self.pinholes.push(Pinhole {
-            protocol: spec.protocol,
-            src: spec.src,
-            src_port: spec.src_port,
-            dst: spec.dst,
-            dst_port: spec.dst_port,
+            protocol,
+            src: src.0,
+            src_port: src.1,
+            dst: dst.0,
+            dst_port: dst.1,
             expires: Time(
                 self.now
                     .0
-                    .saturating_add(u64::from(spec.lifetime_secs) * 1_000_000_000),
+                    .saturating_add(u64::from(lifetime_secs) * 1_000_000_000),
             ),
             parent_iface: self.parent_iface,
             parent_id: self.parent_id,
             service_set: self.service_set,
             alg: self.alg,
-            watch: spec.watch,
+            watch: false,
+            nat,
+            origin: 0,
+            serial: 0,
         });
-        true
+        Ok(())
     }
 }
 
-/// What an ALG asks for when it opens a pinhole (`None` = wildcard).
+/// What an ALG asks for when it opens an untranslated pinhole (`None` = wildcard).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PinholeSpec {
     pub protocol: u8,
@@ -124,27 +298,146 @@ pub struct PinholeSpec {
     pub dst: IpAddr,
     pub dst_port: u16,
     pub lifetime_secs: u32,
-    /// The child's flows are Watch too.
-    pub watch: bool,
 }
 
-/// A packet handed to an ALG: the whole frame, writable, with its parse.
+/// A packet handed to an ALG: the frame, writable in place, with its parse.
 pub struct AlgPacket<'a> {
-    /// The frame buffer (its capacity may exceed `len`: payload may grow up to it).
-    pub buf: &'a mut [u8],
-    /// Frame length; an ALG that changes the payload length updates it and the IP/L4
-    /// lengths and checksums.
-    pub len: &'a mut usize,
-    pub parsed: &'a Parsed,
+    buf: &'a mut [u8],
+    len: &'a mut usize,
+    parsed: &'a Parsed,
+    payload_len: usize,
+    delta: i64,
+    rewritten: bool,
+}
+
+impl<'a> AlgPacket<'a> {
+    /// `buf` is the frame buffer (its capacity may exceed `*len`: the payload may grow up to
+    /// it); `parsed` its parse.
+    pub fn new(buf: &'a mut [u8], len: &'a mut usize, parsed: &'a Parsed) -> Self {
+        let payload_len = parsed
+            .payload_len
+            .min(buf.len().saturating_sub(parsed.payload_offset));
+        AlgPacket {
+            buf,
+            len,
+            parsed,
+            payload_len,
+            delta: 0,
+            rewritten: false,
+        }
+    }
+
+    /// The parse of the frame as it arrived (offsets before the payload stay valid).
+    pub fn parsed(&self) -> &Parsed {
+        self.parsed
+    }
+
+    /// The L4 payload as it is now.
+    pub fn payload(&self) -> &[u8] {
+        let o = self.parsed.payload_offset;
+        &self.buf[o..o + self.payload_len]
+    }
+
+    /// TCP sequence number of the segment as it arrived.
+    pub fn tcp_seq(&self) -> Option<u32> {
+        match self.parsed.l4 {
+            L4::Tcp { seq, .. } => Some(seq),
+            _ => None,
+        }
+    }
+
+    /// Bytes the payload grew by (negative: shrank) through [`Self::splice`].
+    pub fn delta(&self) -> i64 {
+        self.delta
+    }
+
+    /// True once a splice changed anything.
+    pub fn rewritten(&self) -> bool {
+        self.rewritten
+    }
+
+    /// Replaces payload bytes `range` with `new`, moving what follows, and fixes the IP
+    /// length, the IPv4 header checksum, the UDP length and the L4 checksum (recomputed).
+    /// Ethernet padding after the packet is dropped.
+    pub fn splice(&mut self, range: Range<usize>, new: &[u8]) -> Result<(), AlgError> {
+        if range.start > range.end || range.end > self.payload_len {
+            return Err(AlgError::Malformed("splice range"));
+        }
+        if self.parsed.fragment != Fragment::None {
+            return Err(AlgError::Fragmented);
+        }
+        if self.buf[self.parsed.payload_offset..][range.clone()] == *new {
+            return Ok(());
+        }
+        let p = self.parsed;
+        let (start, end) = (p.payload_offset + range.start, p.payload_offset + range.end);
+        let ip_end = p.payload_offset + self.payload_len;
+        let new_end = ip_end - (end - start) + new.len();
+        if new_end > self.buf.len() || new_end - p.l3_offset > usize::from(u16::MAX) {
+            return Err(AlgError::NoRoom);
+        }
+        self.buf.copy_within(end..ip_end, start + new.len());
+        self.buf[start..start + new.len()].copy_from_slice(new);
+        self.payload_len = new_end - p.payload_offset;
+        self.delta += new.len() as i64 - (end - start) as i64;
+        self.rewritten = true;
+        *self.len = new_end;
+        fix_lengths(&mut self.buf[..new_end], p);
+        Ok(())
+    }
+}
+
+/// After a payload change: IP total/payload length, IPv4 header checksum, UDP length, and
+/// the TCP/UDP checksum recomputed over the new segment (RFC 1071).
+fn fix_lengths(frame: &mut [u8], p: &Parsed) {
+    let (l3, l4, end) = (p.l3_offset, p.l4_offset, frame.len());
+    let put16 = |f: &mut [u8], at: usize, v: u16| f[at..at + 2].copy_from_slice(&v.to_be_bytes());
+    let pseudo = match p.version {
+        IpVersion::V4 => {
+            put16(frame, l3 + 2, (end - l3) as u16);
+            let ihl = usize::from(frame[l3] & 0x0f) * 4;
+            put16(frame, l3 + 10, 0);
+            let c = checksum::compute(&frame[l3..l3 + ihl]);
+            put16(frame, l3 + 10, c);
+            let s = checksum::sum(&frame[l3 + 12..l3 + 20], 0);
+            checksum::combine(s, u32::from(p.key.proto) + (end - l4) as u32)
+        }
+        IpVersion::V6 => {
+            put16(frame, l3 + 4, (end - l3 - 40) as u16);
+            let s = checksum::sum(&frame[l3 + 8..l3 + 40], 0);
+            let len = (end - l4) as u32;
+            checksum::combine(
+                checksum::combine(s, (len >> 16) + (len & 0xffff)),
+                u32::from(p.key.proto),
+            )
+        }
+    };
+    let at = match p.l4 {
+        L4::Tcp { .. } => l4 + 16,
+        L4::Udp => {
+            put16(frame, l4 + 4, (end - l4) as u16);
+            if p.version == IpVersion::V4 && frame[l4 + 6..l4 + 8] == [0, 0] {
+                return; // "no checksum" stays so (RFC 768)
+            }
+            l4 + 6
+        }
+        _ => return,
+    };
+    put16(frame, at, 0);
+    let mut c = checksum::finish(checksum::sum(&frame[l4..end], pseudo));
+    if c == 0 && p.key.proto == proto::UDP {
+        c = 0xffff;
+    }
+    put16(frame, at, c);
 }
 
 /// Per-session ALG state.
 pub trait AlgSession: Send {
-    /// Inspects (and may rewrite) one packet on a Watch flow.
+    /// Inspects (and may rewrite) one packet with payload on a Watch flow.
     fn on_packet(
         &mut self,
         ctx: &mut AlgContext<'_>,
-        pkt: AlgPacket<'_>,
+        pkt: &mut AlgPacket<'_>,
     ) -> Result<AlgVerdict, AlgError>;
 }
 
@@ -152,7 +445,8 @@ pub trait AlgSession: Send {
 pub trait AlgRegistry: Send + Sync {
     /// A new ALG session for a session whose application protocol is `p`, with the flows
     /// to watch (`[I, O]`); `None` when there is no ALG for `p` (the session still shows
-    /// `ALG: p` but runs as plain Forward).
+    /// `ALG: p` but runs as plain Forward). A TCP ALG that may change a payload's length
+    /// watches both flows, so that the engine corrects every segment's seq and ack.
     fn create(&self, p: AppProtocol, first: &FlowKey) -> Option<(Box<dyn AlgSession>, [bool; 2])>;
 }
 

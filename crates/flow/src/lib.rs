@@ -12,6 +12,7 @@ pub mod nat;
 pub mod owner;
 pub mod policy;
 pub mod route;
+pub mod seqadj;
 pub mod session;
 pub mod shard;
 pub mod snapshot;

@@ -1067,6 +1067,73 @@ impl NatState {
         Err(NatError::OutOfAddresses)
     }
 
+    /// Reserves a port on pool address `addr` for a child flow an ALG expects towards the
+    /// internal endpoint `internal` (FTP PORT, rsh stderr…): from the ports this shard
+    /// owns, so the child's packets to it come to this shard. Released like a session's
+    /// allocation ([`Self::release_alloc`]).
+    pub fn reserve_port(
+        &mut self,
+        p: &NatPolicy,
+        pool: u16,
+        addr: u32,
+        protocol: u8,
+        internal: (IpAddr, u16),
+    ) -> Option<Allocation> {
+        let prt = p.pools.get(pool as usize)?;
+        let (lo, hi) = prt.ports?;
+        let pc = proto_class(protocol);
+        let (shard, shards) = (self.shard, self.shards);
+        // The class an even, high internal port would get (see `alloc_napt`).
+        let mut parity = prt.preserve_parity.then_some(0u16);
+        if parity.is_some() && shards % 2 == 0 {
+            parity = Some((shard % 2) as u16);
+        }
+        let class = usize::from(parity == Some(1));
+        let (rlo, rhi) = if prt.preserve_range {
+            (lo.max(1024), hi)
+        } else {
+            (lo, hi)
+        };
+        let random = prt.random;
+        let rng = &mut self.rng;
+        let st = self.pools.get_mut(pool as usize)?;
+        let a = st.addrs.get_mut(addr as usize)?;
+        let sets = a.ports[pc as usize].get_or_insert_with(|| Box::new([None, None, None, None]));
+        let ps = sets[class]
+            .get_or_insert_with(|| PortSet::new(rlo, rhi, shard, shards, parity, random));
+        let Some(port) = ps.alloc(rng) else {
+            st.stats.out_of_port_errors += 1;
+            self.stats.allocation_failures += 1;
+            return None;
+        };
+        a.users += 1;
+        if a.users == 1 {
+            st.stats.addrs_in_use += 1;
+            st.stats.max_addrs_in_use = st.stats.max_addrs_in_use.max(st.stats.addrs_in_use);
+        }
+        st.stats.ports_in_use += 1;
+        st.stats.max_ports_in_use = st.stats.max_ports_in_use.max(st.stats.ports_in_use);
+        // Paired pooling counts the host's ports; keep the count balanced for the release.
+        if let Some(e) = self.host_addr.get_mut(&(pool, internal.0)) {
+            e.1 += 1;
+        }
+        Some(Allocation {
+            pool,
+            addr,
+            port: Some(port),
+            proto_class: pc,
+            port_class: class as u8,
+            internal: internal.0,
+            internal_port: internal.1,
+            eim: false,
+        })
+    }
+
+    /// Gives back an allocation that no session holds (a pinhole's reservation).
+    pub fn release_alloc(&mut self, p: &NatPolicy, a: &Allocation) {
+        self.free_alloc(p, a);
+    }
+
     /// Gives back what a session held.
     pub fn release(&mut self, p: &NatPolicy, nat: &SessionNat, now_ns: u64) {
         let Some(a) = nat.alloc else { return };

@@ -56,8 +56,9 @@ pub struct Session {
     /// Unique per services interface across shards.
     pub id: u64,
     pub created: Time,
-    /// Parent session slot for ALG children.
-    pub parent: Option<u32>,
+    /// Parent session id for ALG children (same services interface; the parent may live
+    /// on another shard).
+    pub parent: Option<u64>,
     /// Header `Flags:` bits (see `snapshot::FLAG_*`).
     pub flags: u32,
     pub alg: Option<AppProtocol>,

@@ -14,10 +14,13 @@ use mspic_config::{AppProtocol, MatchDirection, SfwAction, Timeout};
 use mspic_wire::parse::{Fragment, Parsed, L4};
 use mspic_wire::{build, proto, rewrite, ErrorClass, FlowKey, IcmpErrorKind, WireError};
 
-use crate::alg::{AlgContext, AlgPacket, AlgRegistry, AlgSession, AlgVerdict, NoAlgs, Pinhole};
+use crate::alg::{
+    AlgContext, AlgError, AlgPacket, AlgRegistry, AlgSession, AlgVerdict, NoAlgs, Pinhole,
+};
 use crate::nat::{NatAction, NatError, NatState, Rewrite, SessionNat};
 use crate::policy::{MatchInput, Policy};
 use crate::route::{IfIndex, RouteResult};
+use crate::seqadj::{self, SeqAdj};
 use crate::session::{Dir, Session, NEVER};
 use crate::snapshot::*;
 use crate::table::{FlowRef, InsertError, SessionTable};
@@ -84,11 +87,33 @@ pub enum DropReason {
     Alg,
 }
 
-/// Messages between shards (pinholes are broadcast: their child may land anywhere).
+/// Messages between shards. Drivers deliver every message a shard puts in its outbox to
+/// every shard, the sender included: pinholes are broadcast because their child may land
+/// anywhere, and so are their use and the end of a parent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShardMessage {
     Pinhole(Pinhole),
+    /// A pinhole was filled: the other copies go.
+    PinholeUsed {
+        origin: u32,
+        serial: u64,
+    },
+    /// An ALG parent session ended: its children and pinholes go too.
+    ParentClosed {
+        iface: u16,
+        parent_id: u64,
+    },
 }
+
+/// The ALG state of one session: the plugin's own state and the sequence corrections of
+/// its two directions.
+struct AlgSlot {
+    alg: Box<dyn AlgSession>,
+    seqadj: [SeqAdj; 2],
+}
+
+/// Most pinholes a shard keeps (copies from other shards included).
+const MAX_PINHOLES: usize = 4096;
 
 /// Static parameters of one shard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,8 +184,11 @@ pub struct Shard {
     /// Counters per services interface (index as in `Policy::service_ifaces`), plus one for
     /// packets that no services interface can be charged with.
     stats: Vec<SfwStats>,
-    alg_sessions: HashMap<u32, Box<dyn AlgSession>>,
+    alg_sessions: HashMap<u32, AlgSlot>,
+    /// Child session slots on this shard per (services interface, parent id).
+    children: HashMap<(u16, u64), Vec<u32>>,
     pinholes: Vec<Pinhole>,
+    pinhole_serial: u64,
     outbox: Vec<ShardMessage>,
     frags: Box<[Option<FragEntry>]>,
     scratch: Box<[u8]>,
@@ -189,7 +217,9 @@ impl Shard {
             live_per_set: vec![0; n_set],
             stats: vec![SfwStats::default(); n_iface + 1],
             alg_sessions: HashMap::new(),
+            children: HashMap::new(),
             pinholes: Vec::new(),
+            pinhole_serial: 0,
             outbox: Vec::new(),
             frags: vec![None; FRAG_SLOTS].into_boxed_slice(),
             scratch: vec![0u8; 2048].into_boxed_slice(),
@@ -299,9 +329,73 @@ impl Shard {
     pub fn deliver(&mut self, msg: ShardMessage) {
         match msg {
             ShardMessage::Pinhole(p) => {
-                if self.pinholes.len() < 4096 {
+                if self.pinholes.len() < MAX_PINHOLES {
                     self.pinholes.push(p);
+                } else {
+                    self.retire_pinhole(p, |a| &mut a.pinholes_expired);
                 }
+            }
+            ShardMessage::PinholeUsed { origin, serial } => {
+                if let Some(i) = self
+                    .pinholes
+                    .iter()
+                    .position(|p| p.origin == origin && p.serial == serial)
+                {
+                    let mut p = self.pinholes.swap_remove(i);
+                    // Used elsewhere: what it reserved here goes back.
+                    if let Some(a) = p.nat.held.take() {
+                        if origin == self.cfg.index {
+                            self.nat.release_alloc(&self.policy.nat, &a);
+                        }
+                    }
+                }
+            }
+            ShardMessage::ParentClosed { iface, parent_id } => {
+                // Only sessions without NAT-mapping refcounts are children; the last
+                // mapping-aging time stands in for `now`.
+                self.close_children(iface, parent_id, Time(self.mappings_aged));
+            }
+        }
+    }
+
+    /// Drops a pinhole that was not used, releasing what it reserved (its origin only) and
+    /// counting it there.
+    fn retire_pinhole(&mut self, p: Pinhole, counter: fn(&mut crate::AlgStats) -> &mut u64) {
+        if p.origin != self.cfg.index {
+            return;
+        }
+        if let Some(a) = p.nat.held {
+            self.nat.release_alloc(&self.policy.nat, &a);
+        }
+        let iface = self.policy.service_sets.get(p.service_set as usize);
+        if let Some(st) = iface.and_then(|ss| self.stats.get_mut(ss.service_iface as usize)) {
+            *counter(&mut st.alg) += 1;
+        }
+    }
+
+    /// Removes the children on this shard and the pinholes of parent `parent_id`.
+    fn close_children(&mut self, iface: u16, parent_id: u64, now: Time) {
+        let (gone, kept): (Vec<Pinhole>, Vec<Pinhole>) = std::mem::take(&mut self.pinholes)
+            .into_iter()
+            .partition(|p| p.parent_iface == iface && p.parent_id == parent_id);
+        self.pinholes = kept;
+        for p in gone {
+            self.retire_pinhole(p, |a| &mut a.closed_with_parent);
+        }
+        for slot in self
+            .children
+            .remove(&(iface, parent_id))
+            .unwrap_or_default()
+        {
+            let ok = self
+                .table
+                .get(slot)
+                .is_some_and(|s| s.parent == Some(parent_id) && s.service_iface == iface);
+            if ok {
+                if let Some(st) = self.stats.get_mut(iface as usize) {
+                    st.alg.closed_with_parent += 1;
+                }
+                self.remove_session(slot, now);
             }
         }
     }
@@ -324,13 +418,28 @@ impl Shard {
                 continue;
             };
             match s.deadline() {
+                // A parent stays while it has children here (a long transfer on a quiet
+                // control connection).
+                Some(_) if self.children.contains_key(&(s.service_iface, s.id)) => {
+                    let t = u64::from(s.active_timeout.max(1)) * 1_000_000_000;
+                    self.timers
+                        .insert(slot, now.0.saturating_add(t).div_ceil(NS_PER_TICK));
+                }
                 Some(d) if d <= now => self.remove_session(slot, now),
                 Some(d) => self.timers.insert(slot, d.0.div_ceil(NS_PER_TICK)),
                 None => {}
             }
         }
         self.fired = fired;
-        self.pinholes.retain(|p| p.expires > now);
+        if self.pinholes.iter().any(|p| p.expires <= now) {
+            let (gone, kept): (Vec<Pinhole>, Vec<Pinhole>) = std::mem::take(&mut self.pinholes)
+                .into_iter()
+                .partition(|p| p.expires <= now);
+            self.pinholes = kept;
+            for p in gone {
+                self.retire_pinhole(p, |a| &mut a.pinholes_expired);
+            }
+        }
         if now.0.saturating_sub(self.mappings_aged) >= 1_000_000_000 {
             self.mappings_aged = now.0;
             self.nat.expire_mappings(&self.policy.nat, now.0);
@@ -355,6 +464,22 @@ impl Shard {
             }
             if let Some(c) = self.live_per_set.get_mut(s.service_set as usize) {
                 *c = c.saturating_sub(1);
+            }
+            if let Some(pid) = s.parent {
+                let key = (s.service_iface, pid);
+                if let Some(v) = self.children.get_mut(&key) {
+                    v.retain(|&c| c != slot);
+                    if v.is_empty() {
+                        self.children.remove(&key);
+                    }
+                }
+            }
+            if s.flags & (FLAG_ALG_PARENT | FLAG_RPC_PARENT) != 0 {
+                self.close_children(s.service_iface, s.id, now);
+                self.outbox.push(ShardMessage::ParentClosed {
+                    iface: s.service_iface,
+                    parent_id: s.id,
+                });
             }
         }
     }
@@ -565,20 +690,8 @@ impl Shard {
             }
             _ => self.stats[iface].existing_accepts += 1,
         }
-        if state == FlowState::Watch && parsed.payload_len > 0 {
-            match self.run_alg(now, r, frame, parsed) {
-                Ok(AlgVerdict::Forward) => {}
-                Ok(AlgVerdict::ForwardAndClose) => {
-                    if let Some(s) = self.table.get_mut(r.slot) {
-                        s.active_timeout = 1;
-                    }
-                    self.schedule(r.slot);
-                }
-                Ok(AlgVerdict::Drop) | Err(_) => {
-                    self.stats[iface].errors.alg += 1;
-                    return Verdict::Drop(DropReason::Alg);
-                }
-            }
+        if state == FlowState::Watch {
+            return self.watched(now, ingress, r, frame, parsed);
         }
         let rw = self
             .table
@@ -588,22 +701,91 @@ impl Shard {
         self.forward(ingress, frame, parsed, &rw)
     }
 
+    /// A packet of a Watch flow: the ALG sees its payload, the sequence corrections apply,
+    /// then NAT and routing as for any packet.
+    fn watched(
+        &mut self,
+        now: Time,
+        ingress: IfIndex,
+        r: FlowRef,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+    ) -> Verdict {
+        let Some(s) = self.table.get(r.slot) else {
+            return Verdict::Drop(DropReason::FlowDrop);
+        };
+        let (iface, rw) = (s.service_iface as usize, s.nat.rewrite[r.dir as usize]);
+        let verdict = if parsed.payload_len > 0 {
+            self.run_alg(now, r, frame, parsed)
+        } else {
+            Ok(AlgVerdict::Forward)
+        };
+        let verdict = match verdict {
+            Ok(v) => v,
+            Err(e) => {
+                self.count_alg_error(iface, &e);
+                return Verdict::Drop(DropReason::Alg);
+            }
+        };
+        if verdict == AlgVerdict::Drop {
+            return Verdict::Drop(DropReason::Alg);
+        }
+        // A payload whose length changed moved the IP end: parse the frame as it is now.
+        let reparsed = (frame.len != parsed.ip_end())
+            .then(|| mspic_wire::parse_frame(frame.bytes()).ok())
+            .flatten();
+        let parsed = reparsed.as_ref().unwrap_or(parsed);
+        if let (L4::Tcp { .. }, Some(slot)) = (parsed.l4, self.alg_sessions.get(&r.slot)) {
+            let (this, other) = (
+                slot.seqadj[r.dir as usize],
+                slot.seqadj[r.dir.other() as usize],
+            );
+            if !this.is_zero() || !other.is_zero() {
+                seqadj::apply(&mut frame.buf[..frame.len], parsed, &this, &other);
+            }
+        }
+        let v = self.forward(ingress, frame, parsed, &rw);
+        if verdict == AlgVerdict::ForwardAndClose {
+            self.stats[iface].alg.closed_by_response += 1;
+            self.remove_session(r.slot, now);
+        }
+        v
+    }
+
+    fn count_alg_error(&mut self, iface: usize, e: &AlgError) {
+        let Some(st) = self.stats.get_mut(iface) else {
+            return;
+        };
+        st.errors.alg += 1;
+        let a = &mut st.alg;
+        *match e {
+            AlgError::Malformed(_) => &mut a.malformed,
+            AlgError::NoRoom | AlgError::Fragmented => &mut a.no_room,
+            AlgError::ThirdHost => &mut a.third_host,
+            AlgError::PartialLine => &mut a.partial_lines,
+            AlgError::NatExhausted => &mut a.nat_exhausted,
+        } += 1;
+    }
+
+    /// Hands a payload to the session's ALG (in place), records a length change for the
+    /// sequence corrections and broadcasts the pinholes it opened.
     fn run_alg(
         &mut self,
         now: Time,
         r: FlowRef,
         frame: &mut Frame<'_>,
         parsed: &Parsed,
-    ) -> Result<AlgVerdict, crate::alg::AlgError> {
+    ) -> Result<AlgVerdict, AlgError> {
         let Some(s) = self.table.get(r.slot) else {
             return Ok(AlgVerdict::Forward);
         };
         let Some(alg) = s.alg else {
             return Ok(AlgVerdict::Forward);
         };
-        let Some(state) = self.alg_sessions.get_mut(&r.slot) else {
+        let Some(slot) = self.alg_sessions.get_mut(&r.slot) else {
             return Ok(AlgVerdict::Forward);
         };
+        let iface = s.service_iface as usize;
         let mut pinholes = Vec::new();
         let mut ctx = AlgContext {
             now,
@@ -615,18 +797,26 @@ impl Shard {
             parent_id: s.id,
             service_set: s.service_set,
             alg,
+            nat_state: &mut self.nat,
+            nat_policy: &self.policy.nat,
         };
-        let v = state.on_packet(
-            &mut ctx,
-            AlgPacket {
-                buf: frame.buf,
-                len: &mut frame.len,
-                parsed,
-            },
-        )?;
-        self.outbox
-            .extend(pinholes.into_iter().map(ShardMessage::Pinhole));
-        Ok(v)
+        let mut pkt = AlgPacket::new(frame.buf, &mut frame.len, parsed);
+        let result = slot.alg.on_packet(&mut ctx, &mut pkt);
+        let (delta, rewritten, seq) = (pkt.delta(), pkt.rewritten(), pkt.tcp_seq());
+        if let (Some(seq), true) = (seq, delta != 0) {
+            slot.seqadj[r.dir as usize].record(seq, delta as i32);
+        }
+        let st = &mut self.stats[iface].alg;
+        st.payload_rewrites += u64::from(rewritten);
+        st.length_changes += u64::from(delta != 0 && seq.is_some());
+        st.pinholes_created += pinholes.len() as u64;
+        for mut p in pinholes {
+            p.origin = self.cfg.index;
+            p.serial = self.pinhole_serial;
+            self.pinhole_serial += 1;
+            self.outbox.push(ShardMessage::Pinhole(p));
+        }
+        result
     }
 
     /// Applies a flow's rewrite, then routes the packet.
@@ -991,8 +1181,9 @@ impl Shard {
                 });
             }
         };
-        if let Some(st) = alg_state {
-            self.alg_sessions.insert(slot, st);
+        if let Some(alg) = alg_state {
+            let seqadj = [SeqAdj::default(); 2];
+            self.alg_sessions.insert(slot, AlgSlot { alg, seqadj });
         }
         if let Fragment::First { id } = parsed.fragment {
             self.remember_fragment(parsed, id, FlowRef { slot, dir: Dir::I }, now);
@@ -1001,14 +1192,14 @@ impl Shard {
             SfwAction::Discard => Verdict::Drop(DropReason::RuleDiscard),
             SfwAction::Reject => self.reject(ingress, frame, parsed, DropReason::RuleReject),
             SfwAction::Accept => {
-                if session_watch_i(&self.table, slot) && parsed.payload_len > 0 {
-                    match self.run_alg(now, FlowRef { slot, dir: Dir::I }, frame, parsed) {
-                        Ok(AlgVerdict::Drop) | Err(_) => {
-                            self.stats[iface].errors.alg += 1;
-                            return Verdict::Drop(DropReason::Alg);
-                        }
-                        _ => {}
-                    }
+                if session_watch_i(&self.table, slot) {
+                    return self.watched(
+                        now,
+                        ingress,
+                        FlowRef { slot, dir: Dir::I },
+                        frame,
+                        parsed,
+                    );
                 }
                 let rw = self
                     .table
@@ -1132,7 +1323,8 @@ impl Shard {
     }
 
     /// A first packet that fills an ALG pinhole becomes a child session (flag 0x0800)
-    /// without running the rules: the parent's verdict covers it.
+    /// without running the rules: the parent's verdict covers it. It is translated the way
+    /// the ALG wrote its endpoint in the parent's payload.
     fn try_pinhole(
         &mut self,
         now: Time,
@@ -1140,14 +1332,29 @@ impl Shard {
         frame: &mut Frame<'_>,
         parsed: &Parsed,
     ) -> Option<Verdict> {
+        if self.pinholes.is_empty() {
+            return None;
+        }
         let i = self
             .pinholes
             .iter()
             .position(|p| p.expires > now && p.matches(&parsed.key))?;
         let ph = self.pinholes.swap_remove(i);
+        self.outbox.push(ShardMessage::PinholeUsed {
+            origin: ph.origin,
+            serial: ph.serial,
+        });
         let p = Arc::clone(&self.policy);
         let ss = p.service_sets.get(ph.service_set as usize)?;
         let iface = ss.service_iface as usize;
+        let nat = match self.child_nat(&ph, &parsed.key) {
+            Some(nat) => nat,
+            None => {
+                self.stats[iface].alg.nat_exhausted += 1;
+                self.stats[iface].drop_nat_ports_exhausted += 1;
+                return Some(Verdict::Drop(DropReason::NatExhausted));
+            }
+        };
         let idle = self.idle_timeout(iface, parsed.key.proto, None);
         let state = if ph.watch {
             FlowState::Watch
@@ -1157,9 +1364,77 @@ impl Shard {
         let mut session = self.new_session(now, parsed, ph.service_set, iface, idle, state);
         session.alg = Some(ph.alg);
         session.flags = FLAG_ALG_CHILD;
-        self.install(session).ok()?;
+        session.parent = Some(ph.parent_id);
+        if nat.kind.is_some() {
+            session.keys[1] = NatState::reply_key(&parsed.key, &nat);
+            session.nat = nat;
+            session.flags |= FLAG_NAT;
+        }
+        let slot = match self.install(session) {
+            Ok(slot) => slot,
+            Err(_) => {
+                self.nat.release(&p.nat, &nat, now.0);
+                return Some(Verdict::Drop(DropReason::KeyInUse));
+            }
+        };
+        self.children
+            .entry((ph.parent_iface, ph.parent_id))
+            .or_default()
+            .push(slot);
         self.stats[iface].rule_accepts += 1;
-        Some(self.forward(ingress, frame, parsed, &Rewrite::default()))
+        self.stats[iface].alg.pinholes_used += 1;
+        let rw = nat.rewrite[0];
+        Some(self.forward(ingress, frame, parsed, &rw))
+    }
+
+    /// The translation of a child whose first packet has key `k`: the pinhole's, with a
+    /// fresh NAPT port when it asks for one (`None`: none left).
+    fn child_nat(&mut self, ph: &Pinhole, k: &FlowKey) -> Option<SessionNat> {
+        let pn = &ph.nat;
+        if pn.is_none() && pn.held.is_none() {
+            return Some(SessionNat::default());
+        }
+        let mut nat = SessionNat {
+            kind: pn.kind,
+            pool: pn.pool,
+            ..SessionNat::default()
+        };
+        let mut src = pn.src.map(|(a, port)| (a, port.unwrap_or(k.src_port)));
+        if let Some((pool, addr)) = pn.src_napt {
+            let a = self.nat.reserve_port(
+                &self.policy.nat,
+                pool,
+                addr,
+                k.proto,
+                (k.src, k.src_port),
+            )?;
+            let ip = self
+                .policy
+                .nat
+                .pools
+                .get(pool as usize)?
+                .addrs
+                .get(addr as usize)?;
+            src = Some((IpAddr::V4(*ip), a.port.unwrap_or(k.src_port)));
+            nat.alloc = Some(a);
+        }
+        // The reservation moves from the pinhole to the child (same shard: the owner
+        // function sends packets to a pool port to the shard that reserved it).
+        if ph.origin == self.cfg.index && nat.alloc.is_none() {
+            nat.alloc = pn.held;
+        }
+        if let Some(s) = src.filter(|&s| s != (k.src, k.src_port)) {
+            nat.rewrite[0].src = Some(s);
+            nat.rewrite[1].dst = Some((k.src, k.src_port));
+        }
+        if let Some(d) = pn.dst.filter(|&d| d != (k.dst, k.dst_port)) {
+            nat.rewrite[0].dst = Some(d);
+            nat.rewrite[1].src = Some((k.dst, k.dst_port));
+        }
+        if nat.rewrite[0].is_none() && nat.alloc.is_none() {
+            nat.kind = None;
+        }
+        Some(nat)
     }
 
     /// ICMP errors pass only when the packet they quote belongs to a session (RFC 5508 §4):
@@ -1228,7 +1503,7 @@ impl Shard {
                 asymmetric: false,
                 nat: crate::nat::snapshot(s, &self.policy.nat),
                 flows: flows.to_vec(),
-                parent: s.parent.and_then(|p| self.table.get(p)).map(|p| p.id),
+                parent: s.parent,
             })
     }
 
@@ -1273,10 +1548,16 @@ impl Shard {
         }
         let mut counts: Vec<(String, String, u64)> = Vec::new();
         for (slot, iface, set) in victims {
+            // Children go with their parent (same interface and set): count them there.
+            let before = self.table.len();
             self.remove_session(slot, now);
+            let n = (before - self.table.len()) as u64;
+            if n == 0 {
+                continue;
+            }
             match counts.iter_mut().find(|(i, s, _)| *i == iface && *s == set) {
-                Some(c) => c.2 += 1,
-                None => counts.push((iface, set, 1)),
+                Some(c) => c.2 += n,
+                None => counts.push((iface, set, n)),
             }
         }
         counts

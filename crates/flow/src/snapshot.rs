@@ -228,6 +228,37 @@ pub struct SfwStats {
     pub drop_icmp_error_no_session: u64,
     // Errors by protocol
     pub errors: ProtocolErrors,
+    /// ALG pinholes, children and payload handling.
+    pub alg: AlgStats,
+}
+
+/// ALG counters (`Pinholes` in the plain statistics, `ALG counters` in `extensive`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlgStats {
+    /// Pinholes opened (counted by the shard that opened them).
+    pub pinholes_created: u64,
+    /// Pinholes filled by a child session's first packet.
+    pub pinholes_used: u64,
+    /// Pinholes that timed out unused.
+    pub pinholes_expired: u64,
+    /// Pinholes and child sessions removed with their parent.
+    pub closed_with_parent: u64,
+    /// Packets whose payload an ALG rewrote.
+    pub payload_rewrites: u64,
+    /// Segments whose length changed (a sequence correction recorded).
+    pub length_changes: u64,
+    /// Segments dropped because a watched command line did not end in them.
+    pub partial_lines: u64,
+    /// Payload addresses naming a third host (FTP bounce), refused.
+    pub third_host: u64,
+    /// Malformed ALG messages, refused.
+    pub malformed: u64,
+    /// Rewrites that did not fit the frame, or fragmented ALG payload.
+    pub no_room: u64,
+    /// No NAT port left for an expected flow.
+    pub nat_exhausted: u64,
+    /// Sessions closed once their last response was through (DNS).
+    pub closed_by_response: u64,
 }
 
 /// Malformed-packet counters, by protocol, with the detail `extensive` prints.
@@ -297,7 +328,21 @@ merge_fields!(SfwStats {
     existing_rejects, hairpin_slow_path, hairpin_fast_path, drop_ip_options,
     drop_tcp_syn_defense, drop_nat_ports_exhausted, drop_session_limit, drop_no_route,
     drop_ttl_exceeded, drop_bad_checksum, drop_tcp_non_syn_first, drop_icmp_error_no_session,
-} nested { errors });
+} nested { errors, alg });
+merge_fields!(AlgStats {
+    pinholes_created,
+    pinholes_used,
+    pinholes_expired,
+    closed_with_parent,
+    payload_rewrites,
+    length_changes,
+    partial_lines,
+    third_host,
+    malformed,
+    no_room,
+    nat_exhausted,
+    closed_by_response,
+});
 merge_fields!(ProtocolErrors { non_ip, alg } nested { ip, tcp, udp, icmp });
 merge_fields!(IpErrors {
     total,

@@ -16,20 +16,18 @@ use mspic_flow::{FlowState, Frame, IfIndex, Policy, Shard, ShardConfig, Verdict}
 use mspic_wire::FlowKey;
 
 /// On a client payload "OPEN <port>", opens a pinhole server → client:<port> and
-/// upper-cases the payload in place (same length; fixes the L4 checksum by hand).
+/// upper-cases the payload in place (same length).
 struct Toy;
 
 impl AlgSession for Toy {
     fn on_packet(
         &mut self,
         ctx: &mut AlgContext<'_>,
-        pkt: AlgPacket<'_>,
+        pkt: &mut AlgPacket<'_>,
     ) -> Result<AlgVerdict, AlgError> {
-        let p = pkt.parsed;
-        let start = p.payload_offset;
-        let end = start + p.payload_len;
-        let text =
-            std::str::from_utf8(&pkt.buf[start..end]).map_err(|_| AlgError::Malformed("toy"))?;
+        let text = std::str::from_utf8(pkt.payload())
+            .map_err(|_| AlgError::Malformed("toy"))?
+            .to_string();
         if let Some(port) = text
             .strip_prefix("open ")
             .and_then(|s| s.trim().parse::<u16>().ok())
@@ -42,14 +40,9 @@ impl AlgSession for Toy {
                 dst: k.src,
                 dst_port: port,
                 lifetime_secs: 30,
-                watch: false,
             });
-            let old = pkt.buf[start..end].to_vec();
-            pkt.buf[start..end].make_ascii_uppercase();
-            let csum_at = p.l4_offset + 16;
-            let c = u16::from_be_bytes([pkt.buf[csum_at], pkt.buf[csum_at + 1]]);
-            let c = mspic_wire::checksum::update_bytes(c, &old, &pkt.buf[start..end]);
-            pkt.buf[csum_at..csum_at + 2].copy_from_slice(&c.to_be_bytes());
+            let upper = text.to_ascii_uppercase();
+            pkt.splice(0..text.len(), upper.as_bytes())?;
         }
         Ok(AlgVerdict::Forward)
     }
