@@ -41,7 +41,7 @@ fmt-check:
 
 ## make clippy: lint, warnings are errors
 clippy:
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 
 ## make deps: install the apt packages and cargo tools the tests need
 deps:

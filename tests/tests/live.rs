@@ -4,8 +4,8 @@
 //! what the hosts saw and what `mspic show …` reports. Namespaces and processes are removed
 //! even when a test fails (Drop guards). Traffic never leaves the namespaces made here.
 //!
-//! Needs root (CI runs as root). A test skips, saying why, only when the kernel or the
-//! machine lacks network namespaces, XDP or AF_XDP.
+//! Needs root (CI runs as root). Outside CI a test skips, saying why, only when the kernel
+//! or the machine lacks network namespaces, XDP or AF_XDP; under `CI=true` that fails.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -29,7 +29,7 @@ fn skip_reason() -> Option<String> {
 macro_rules! live_or_skip {
     () => {
         if let Some(why) = skip_reason() {
-            eprintln!("SKIPPED: {why}");
+            testbed::skip_or_fail(&why);
             return;
         }
     };
@@ -125,6 +125,35 @@ impl Live {
         panic!("mspicd did not come up:\n{}", self.log());
     }
 
+    /// Waits (at most 10 s) until the daemon's log holds `needle` at least `n` times.
+    fn wait_log(&self, needle: &str, n: usize) {
+        let seen = testbed::wait_for(Duration::from_secs(10), || {
+            self.log().matches(needle).count() >= n
+        });
+        assert!(seen, "no `{needle}` in the log:\n{}", self.log());
+    }
+
+    /// Waits (at most 10 s) until the frame counters of the sessions whose I flow starts
+    /// with `proto` stay the same over three polls 100 ms apart.
+    fn wait_quiet(&self, proto: &str) {
+        let counts = || -> Vec<(u64, u64)> {
+            sessions(&self.show("show services sessions"))
+                .iter()
+                .filter(|s| s.1.starts_with(proto))
+                .map(|s| (frames(&s.1), frames(&s.2)))
+                .collect()
+        };
+        let (mut last, mut same) = (counts(), 0);
+        let quiet = testbed::wait_for(Duration::from_secs(10), || {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = counts();
+            same = if now == last { same + 1 } else { 0 };
+            last = now;
+            same >= 3
+        });
+        assert!(quiet, "{proto} counters kept moving: {last:?}");
+    }
+
     fn mspic(&self, args: &[&str]) -> Command {
         let mut c = Command::new(testbed::workspace_bin("mspic"));
         c.arg("--socket").arg(&self.socket).args(args);
@@ -181,6 +210,22 @@ impl Live {
             .wait_listening(Role::Server, proto, port, Duration::from_secs(15))
             .unwrap();
     }
+}
+
+/// Frames the client sent and received in the capture at `path` (`None` while it cannot be
+/// read whole).
+fn capture_counts(path: &Path) -> Option<(u64, u64)> {
+    let capture = mspic_tests::trace::read_capture(path).ok()?;
+    let (mut sent, mut received) = (0, 0);
+    for f in &capture.frames {
+        let p = mspic_wire::parse_frame(&f.data).ok()?;
+        if p.key.src.to_string() == "10.0.0.2" {
+            sent += 1;
+        } else {
+            received += 1;
+        }
+    }
+    Some((sent, received))
 }
 
 /// Session blocks of `show services sessions` output: (header, I line, O line).
@@ -352,8 +397,21 @@ fn napt_tcp_udp_icmp_end_to_end() {
         std::fs::read(&got).unwrap() == body,
         "downloaded file differs"
     );
-    // Let the teardown (FIN, ACK) finish, then stop the capture and make sure it is whole.
-    std::thread::sleep(Duration::from_millis(1000));
+    // Let the teardown (FIN, ACK) finish: wait until the engine's TCP frame counters stop
+    // moving, then stop the capture and make sure it is whole.
+    live.wait_quiet("TCP");
+    // tcpdump writes each frame as it reads it (-U) but may lag behind the wire: wait until
+    // its file holds as many frames as the engine counted (checked exactly below).
+    let engine_counts = || {
+        let all = sessions(&live.show("show services sessions"));
+        all.iter()
+            .find(|s| s.1.contains(":80 "))
+            .map(|s| (frames(&s.1), frames(&s.2)))
+    };
+    let want = engine_counts();
+    testbed::wait_for(Duration::from_secs(10), || {
+        capture_counts(&cap).is_some_and(|c| Some(c) == want)
+    });
     tcpdump.signal("INT").unwrap();
     tcpdump.wait_timeout(Duration::from_secs(5)).unwrap();
     let report = std::fs::read_to_string(&tcpdump_log).unwrap();
@@ -392,16 +450,7 @@ fn napt_tcp_udp_icmp_end_to_end() {
     let tcp: Vec<_> = all.iter().filter(|s| s.1.contains(":80 ")).collect();
     assert_eq!(tcp.len(), 1, "{text}");
     // Frame counts equal what the client sent and received.
-    let capture = mspic_tests::trace::read_capture(&cap).unwrap();
-    let (mut sent, mut received) = (0, 0);
-    for f in &capture.frames {
-        let p = mspic_wire::parse_frame(&f.data).unwrap();
-        if p.key.src.to_string() == "10.0.0.2" {
-            sent += 1;
-        } else {
-            received += 1;
-        }
-    }
+    let (sent, received) = capture_counts(&cap).expect("a readable capture");
     assert_eq!(
         (frames(&tcp[0].1), frames(&tcp[0].2)),
         (sent, received),
@@ -421,11 +470,19 @@ fn idle_timeout_expires_sessions() {
     let live = Live::start(&cfg, 1);
     assert!(live.ping(1).status.success(), "{}", live.log());
     assert_eq!(sessions(&live.show("show services sessions")).len(), 1);
-    std::thread::sleep(Duration::from_millis(5_500));
-    let text = live.show("show services sessions");
+    let start = Instant::now();
+    let gone = testbed::wait_for(Duration::from_secs(15), || {
+        sessions(&live.show("show services sessions")).is_empty()
+    });
+    let took = start.elapsed();
     assert!(
-        sessions(&text).is_empty(),
-        "still there after the 4 s timeout: {text}"
+        gone,
+        "still there 15 s after the last packet (4 s timeout): {}",
+        live.show("show services sessions")
+    );
+    assert!(
+        took >= Duration::from_secs(3),
+        "expired early, after {took:?}"
     );
 }
 
@@ -526,18 +583,30 @@ fn sigterm_detaches_and_sighup_keeps_sessions() {
     )
     .unwrap();
     live.daemon.signal("HUP").unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    live.wait_log("in force (reloaded on SIGHUP)", 1);
     let after = sessions(&live.show("show services sessions"));
     assert_eq!(after.len(), 1, "{}", live.log());
     assert_eq!(session_id(&after[0].0), session_id(&before[0].0));
     assert!(live.ping_id(1, Some(4242)).status.success());
     let again = sessions(&live.show("show services sessions"));
     assert_eq!(frames(&again[0].1), 2, "the same session kept counting");
+    // A new session gets the new configuration's timeout.
+    assert!(live.ping_id(1, Some(4343)).status.success());
+    let ext = live.show("show services sessions extensive");
+    assert!(
+        ext.contains("Timeout: 60"),
+        "the new timeout is not in force: {ext}"
+    );
     // A configuration with errors is refused and the running one stays.
     std::fs::write(&live.config, "services { nonsense; }").unwrap();
     live.daemon.signal("HUP").unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(sessions(&live.show("show services sessions")).len(), 1);
+    live.wait_log("refused, the running one stays", 1);
+    let log = live.log();
+    assert!(
+        log.contains(&format!("{}:1:", live.config.display())),
+        "the refusal does not name file:line:col: {log}"
+    );
+    assert_eq!(sessions(&live.show("show services sessions")).len(), 2);
     // SIGTERM: exit 0, nothing left on the netdevs.
     live.daemon.signal("TERM").unwrap();
     let status = live.daemon.wait_timeout(Duration::from_secs(10)).unwrap();

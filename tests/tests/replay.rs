@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mspic_dataplane::replay::{Replay, ReplayOptions};
 use mspic_flow::{FlowDirection, FlowState, SessionFilter, SessionSnapshot, Time};
+use mspic_offline::replay::{Replay, ReplayOptions};
 use mspic_tests::check::checksums_valid;
 use mspic_tests::{mixed_client_traffic, Conversation, Proto, Sides, Trace};
 

@@ -6,8 +6,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mspic_dataplane::replay::{Replay, ReplayOptions};
 use mspic_flow::SessionFilter;
+use mspic_offline::replay::{Replay, ReplayOptions};
 use mspic_tests::check::checksums_valid;
 use mspic_tests::{Gen, Host, Sides, Trace};
 

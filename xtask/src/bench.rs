@@ -6,38 +6,32 @@
 //! AF_XDP receiver on `sv0` ([`recv`]); the frames are in [`traffic`], the forwarders in
 //! [`pic`]. The run goes: testbed up, forwarder up, receiver and generator up, warm-up
 //! (one frame per flow, repeated until every flow has come through once, at most
-//! [`WARM_TIMEOUT`]), then the measured burst of `--packets` frames, timed from the first
+//! [`e2e::WARM_TIMEOUT`]), then the measured burst of `--packets` frames, timed from the first
 //! frame handed to the kernel to the last one received (the receiver is given at most
-//! [`DRAIN_TIMEOUT`] after the generator ends, and stops waiting once nothing arrived for
-//! [`DRAIN_QUIET`]). Everything it makes is removed when it ends, also on failure.
+//! [`e2e::DRAIN_TIMEOUT`] after the generator ends, and stops waiting once nothing arrived for
+//! [`e2e::DRAIN_QUIET`]). Everything it makes is removed when it ends, also on failure.
 
+#[cfg(feature = "e2e")]
+mod e2e;
+#[cfg(feature = "e2e")]
 mod gen;
+#[cfg(feature = "e2e")]
 mod netns;
+#[cfg(feature = "e2e")]
 mod pic;
+#[cfg(feature = "e2e")]
 mod recv;
+// Only its size limits are used without the feature (for the argument ranges).
+#[cfg_attr(not(feature = "e2e"), allow(dead_code))]
 mod traffic;
 
-use std::fmt::Write as _;
-use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use mspic_tests::testbed::{self, Role, Testbed, CLIENT_ADDR, REMOTE_SERVER, SERVER_ADDR};
 
 use crate::util::{cargo, display, run, target_dir, workspace_root};
-use pic::{Forwarder, Pic};
 
-/// How long the warm-up may take.
-pub const WARM_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long the measured burst may take to send.
-pub const BLAST_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long the receiver is waited for after the generator ends, at most.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-/// The receiver is done once nothing arrived for this long.
-pub const DRAIN_QUIET: Duration = Duration::from_millis(250);
 /// Set in the environment of the release build this command runs itself as.
 const RELEASE_ENV: &str = "MSPIC_BENCH_RELEASE";
 
@@ -78,435 +72,34 @@ pub struct E2eArgs {
     runs: u32,
 }
 
+/// Runs the benchmark. The measuring code links the live dataplane, which this xtask (built
+/// before `deps` installed the C headers) leaves out: it builds the release binaries and
+/// an xtask with the `e2e` feature, and runs that one.
 pub fn run_bench(cmd: &BenchCmd) -> Result<()> {
-    match &cmd.what {
-        BenchWhat::E2e(a) => e2e(a),
+    let BenchWhat::E2e(a) = &cmd.what;
+    #[cfg(feature = "e2e")]
+    if std::env::var_os(RELEASE_ENV).is_some() || !cfg!(debug_assertions) {
+        return e2e::e2e(a);
     }
-}
-
-/// The result of one forwarder in one run.
-#[derive(Debug, Clone)]
-struct Outcome {
-    forwarder: Forwarder,
-    run: u32,
-    sent: u64,
-    received: u64,
-    /// First frame handed to the kernel → last frame received.
-    elapsed: Duration,
-    /// First frame handed to the kernel → last frame completed.
-    tx_elapsed: Duration,
-    recv: recv::Received,
-    notes: Vec<String>,
-}
-
-impl Outcome {
-    fn loss(&self) -> f64 {
-        if self.sent == 0 {
-            return 0.0;
-        }
-        self.sent.saturating_sub(self.received) as f64 / self.sent as f64
-    }
-
-    fn pps(&self) -> f64 {
-        rate(self.received, self.elapsed)
-    }
-
-    fn offered(&self) -> f64 {
-        rate(self.sent, self.tx_elapsed)
-    }
-}
-
-fn rate(n: u64, d: Duration) -> f64 {
-    if d.is_zero() {
-        0.0
-    } else {
-        n as f64 / d.as_secs_f64()
-    }
-}
-
-fn e2e(a: &E2eArgs) -> Result<()> {
-    if let Some(why) = testbed::unavailable() {
+    if let Some(why) = mspic_tests::testbed::unavailable() {
         println!("bench e2e skipped: {why}");
         return Ok(());
     }
-    if let Some(why) = mspic_dataplane::xdp::kernel_lacks_feature() {
-        println!("bench e2e skipped: {why}");
-        return Ok(());
-    }
+    let _ = a;
     let root = workspace_root();
-    let target = target_dir(&root);
-    let release = target.join("release");
-    if std::env::var_os(RELEASE_ENV).is_none() {
-        println!("==> building the release binaries (mspicd, mspic, and this benchmark)");
-        run(cargo()
-            .args([
-                "build",
-                "--release",
-                "-p",
-                "mspic-cli",
-                "-p",
-                "xtask",
-                "--quiet",
-            ])
-            .current_dir(&root))
-        .context("building the release binaries failed")?;
-        if cfg!(debug_assertions) {
-            // The generator and the receiver are measured along with the forwarder: run
-            // them optimized, as the forwarder is.
-            let mut cmd = Command::new(release.join("xtask"));
-            cmd.args(std::env::args_os().skip(1)).env(RELEASE_ENV, "1");
-            let status = cmd
-                .status()
-                .with_context(|| format!("cannot run {}", display(&cmd)))?;
-            if !status.success() {
-                bail!("the benchmark failed ({status})");
-            }
-            return Ok(());
-        }
+    println!("==> building the release binaries (mspicd, mspic, and this benchmark)");
+    run(cargo()
+        .args(["build", "--release", "-p", "mspic-cli", "-p", "xtask"])
+        .args(["--features", "xtask/e2e", "--quiet"])
+        .current_dir(&root))
+    .context("building the release binaries failed")?;
+    let mut cmd = Command::new(target_dir(&root).join("release").join("xtask"));
+    cmd.args(std::env::args_os().skip(1)).env(RELEASE_ENV, "1");
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run {}", display(&cmd)))?;
+    if !status.success() {
+        bail!("the benchmark failed ({status})");
     }
-    for b in ["mspicd", "mspic"] {
-        if !release.join(b).is_file() {
-            bail!(
-                "{} is missing: cargo build --release -p mspic-cli",
-                release.join(b).display()
-            );
-        }
-    }
-    let work = target
-        .join("bench")
-        .join(format!("e2e-{}", std::process::id()));
-    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
-    let _cleanup = RemoveDir(work.clone());
-
-    println!(
-        "\n==> {} UDP frames of {} bytes in {} flows, {} queue(s), {} run(s); \
-         {CLIENT_ADDR} -> {REMOTE_SERVER} through mspic (napt-44) and through Linux (nftables snat)",
-        a.packets, a.size, a.flows, a.queues, a.runs
-    );
-    let mut outcomes = Vec::new();
-    for r in 1..=a.runs {
-        // Alternate the order, so that neither forwarder always runs on a warmer machine.
-        let order = if r % 2 == 1 {
-            [Forwarder::Mspic, Forwarder::Linux]
-        } else {
-            [Forwarder::Linux, Forwarder::Mspic]
-        };
-        for f in order {
-            print!("run {r}/{}: {:<5} ... ", a.runs, f.name());
-            let _ = std::io::Write::flush(&mut std::io::stdout());
-            let o = one(f, r, a, &root, &release, &work)
-                .with_context(|| format!("run {r} through {}", f.name()))?;
-            println!("{} of {} received, {:.0} pps", o.received, o.sent, o.pps());
-            outcomes.push(o);
-        }
-    }
-    print!("{}", report(a, &outcomes));
     Ok(())
-}
-
-/// One forwarder, one measurement, on a fresh testbed.
-fn one(
-    forwarder: Forwarder,
-    run: u32,
-    a: &E2eArgs,
-    root: &Path,
-    bin: &Path,
-    work: &Path,
-) -> Result<Outcome> {
-    let tb = Testbed::unique(a.queues).context("building the testbed")?;
-    let dir = work.join(format!("{}-{run}", forwarder.name()));
-    std::fs::create_dir_all(&dir)?;
-    let pic = Pic::start(forwarder, &tb, root, bin, &dir)?;
-
-    let client_ip: Ipv4Addr = CLIENT_ADDR.parse()?;
-    let server_ip: Ipv4Addr = SERVER_ADDR.parse()?;
-    let ep = traffic::Endpoints {
-        src_mac: pic::mac(&tb, Role::Client, "cl0")?,
-        dst_mac: pic::mac(&tb, Role::Pic, "pin")?,
-        src_ip: client_ip,
-        dst_ip: REMOTE_SERVER.parse()?,
-    };
-    let nonce = nonce();
-    let flows = a.flows as usize;
-    let templates = traffic::templates(&ep, a.size as usize, nonce, flows)?;
-    let mut receiver = recv::Receiver::start(recv::RecvConfig {
-        ns: tb.ns(Role::Server),
-        dev: "sv0".into(),
-        queues: a.queues,
-        nonce,
-        flows,
-        client_ip,
-        my_ip: server_ip,
-        my_mac: pic::mac(&tb, Role::Server, "sv0")?,
-    })
-    .context("starting the AF_XDP receiver on sv0")?;
-    let generator = gen::Generator::start(&tb.ns(Role::Client), "cl0", a.queues, templates)
-        .context("starting the AF_XDP generator on cl0")?;
-    let shared = receiver.shared.clone();
-    let mut notes = Vec::new();
-
-    // Warm-up: every flow through once (sessions created, next hop resolved).
-    let start = Instant::now();
-    loop {
-        generator.warm()?;
-        let round = Instant::now();
-        while round.elapsed() < Duration::from_millis(100)
-            && (shared.warm_flows.load(std::sync::atomic::Ordering::Relaxed) as usize) < flows
-        {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let seen = shared.warm_flows.load(std::sync::atomic::Ordering::Relaxed) as usize;
-        if seen >= flows {
-            break;
-        }
-        if start.elapsed() > WARM_TIMEOUT {
-            if seen == 0 {
-                let _ = receiver.stop();
-                bail!(
-                    "no warm-up frame came through {} in {WARM_TIMEOUT:?}{}",
-                    forwarder.name(),
-                    match forwarder {
-                        Forwarder::Mspic => format!("; mspicd log:\n{}", pic.log_text()),
-                        Forwarder::Linux => String::new(),
-                    }
-                );
-            }
-            notes.push(format!(
-                "only {seen} of {flows} flows came through in the warm-up"
-            ));
-            break;
-        }
-    }
-
-    // The measurement.
-    let before = pic.frames();
-    let sent = generator.blast(a.packets, Instant::now() + BLAST_TIMEOUT)?;
-    if sent.timed_out {
-        notes.push(format!(
-            "the generator stopped at the {BLAST_TIMEOUT:?} limit after {} frames",
-            sent.frames
-        ));
-    }
-    let tx_end = Instant::now();
-    let mut last = shared.blast.load(std::sync::atomic::Ordering::Relaxed);
-    let mut last_change = tx_end;
-    while last < sent.frames && tx_end.elapsed() < DRAIN_TIMEOUT {
-        std::thread::sleep(Duration::from_millis(10));
-        let now = shared.blast.load(std::sync::atomic::Ordering::Relaxed);
-        if now != last {
-            last = now;
-            last_change = Instant::now();
-        } else if last_change.elapsed() >= DRAIN_QUIET {
-            break;
-        }
-    }
-    drop(generator);
-    let got = receiver.stop()?;
-    if let (Some(b), Some(a)) = (before, pic.frames()) {
-        let d = a - b;
-        let rest = d.received.saturating_sub(d.forwarded + d.dropped);
-        notes.push(format!(
-            "mspicd took {} of the {} frames sent ({} never reached it: dropped by the \
-             kernel on the way in, veth ring or AF_XDP rx ring full), forwarded {}, \
-             counted {} as dropped{}",
-            d.received,
-            sent.frames,
-            sent.frames.saturating_sub(d.received),
-            d.forwarded,
-            d.dropped,
-            if rest > 0 {
-                format!(", {rest} neither forwarded nor counted as dropped")
-            } else {
-                String::new()
-            }
-        ));
-    }
-    if got.bad_checksum > 0 {
-        notes.push(format!("{} frames with a bad checksum", got.bad_checksum));
-    }
-    if got.untranslated > 0 {
-        notes.push(format!(
-            "{} frames arrived untranslated (source {CLIENT_ADDR})",
-            got.untranslated
-        ));
-    }
-    if got.priority != "SCHED_FIFO" {
-        notes.push(format!(
-            "the receiver runs at {} (SCHED_FIFO was refused)",
-            got.priority
-        ));
-    }
-    if got.socket_drops > 0 {
-        notes.push(format!(
-            "the receiver's sockets dropped {} frames (rx ring full)",
-            got.socket_drops
-        ));
-    }
-    let end = got.last_blast.unwrap_or(sent.last);
-    Ok(Outcome {
-        forwarder,
-        run,
-        sent: sent.frames,
-        received: got.blast,
-        elapsed: end.saturating_duration_since(sent.first),
-        tx_elapsed: sent.last.saturating_duration_since(sent.first),
-        recv: got,
-        notes,
-    })
-}
-
-/// A number that tells this run's frames from any earlier run's.
-fn nonce() -> u32 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    (t.as_nanos() as u32) ^ std::process::id().rotate_left(16)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn thousands(x: f64) -> String {
-    let s = format!("{:.0}", x.max(0.0));
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn report(a: &E2eArgs, all: &[Outcome]) -> String {
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "\n{:<6} {:<6} {:>11} {:>11} {:>7} {:>9} {:>11} {:>11}",
-        "run", "path", "sent", "received", "loss", "elapsed", "pps", "offered"
-    );
-    for o in all {
-        let _ = writeln!(
-            s,
-            "{:<6} {:<6} {:>11} {:>11} {:>6.2}% {:>7.3} s {:>11} {:>11}",
-            o.run,
-            o.forwarder.name(),
-            o.sent,
-            o.received,
-            o.loss() * 100.0,
-            o.elapsed.as_secs_f64(),
-            thousands(o.pps()),
-            thousands(o.offered()),
-        );
-    }
-    let mut med = [0.0f64; 2];
-    for (i, f) in [Forwarder::Mspic, Forwarder::Linux].into_iter().enumerate() {
-        let mine: Vec<&Outcome> = all.iter().filter(|o| o.forwarder == f).collect();
-        let m = |g: &dyn Fn(&Outcome) -> f64| median(mine.iter().map(|o| g(o)).collect());
-        med[i] = m(&|o| o.pps());
-        if a.runs > 1 {
-            let _ = writeln!(
-                s,
-                "{:<6} {:<6} {:>11.0} {:>11.0} {:>6.2}% {:>7.3} s {:>11} {:>11}",
-                "median",
-                f.name(),
-                m(&|o| o.sent as f64),
-                m(&|o| o.received as f64),
-                m(&|o| o.loss()) * 100.0,
-                m(&|o| o.elapsed.as_secs_f64()),
-                thousands(med[i]),
-                thousands(m(&|o| o.offered())),
-            );
-        }
-    }
-    let _ = writeln!(
-        s,
-        "\nratio mspic/linux (delivered pps{}): {}",
-        if a.runs > 1 { ", medians" } else { "" },
-        if med[1] > 0.0 {
-            format!("{:.2}", med[0] / med[1])
-        } else {
-            "n/a (nothing came through Linux)".into()
-        }
-    );
-    let _ = writeln!(
-        s,
-        "pps = received / (first frame sent -> last frame received); offered = sent / \
-         (first frame sent -> last frame completed by the generator's socket)"
-    );
-    for o in all {
-        for n in &o.notes {
-            let _ = writeln!(s, "note: run {} {}: {n}", o.run, o.forwarder.name());
-        }
-        if o.recv.other > 0 {
-            let _ = writeln!(
-                s,
-                "note: run {} {}: the receiver also saw {} other frames",
-                o.run,
-                o.forwarder.name(),
-                o.recv.other
-            );
-        }
-    }
-    s
-}
-
-/// Removes a directory when dropped.
-struct RemoveDir(PathBuf);
-
-impl Drop for RemoveDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn medians_and_thousands() {
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert_eq!(median(vec![]), 0.0);
-        assert_eq!(thousands(1234567.4), "1,234,567");
-        assert_eq!(thousands(999.0), "999");
-        assert_eq!(thousands(1000.0), "1,000");
-    }
-
-    #[test]
-    fn the_report_has_a_row_per_run_and_the_ratio() {
-        let o = |f, pps: u64| Outcome {
-            forwarder: f,
-            run: 1,
-            sent: 1000,
-            received: pps,
-            elapsed: Duration::from_secs(1),
-            tx_elapsed: Duration::from_millis(500),
-            recv: recv::Received::default(),
-            notes: vec![],
-        };
-        let a = E2eArgs {
-            packets: 1000,
-            flows: 4,
-            size: 64,
-            queues: 1,
-            runs: 1,
-        };
-        let r = report(&a, &[o(Forwarder::Mspic, 500), o(Forwarder::Linux, 1000)]);
-        assert!(r.contains("mspic         1000         500  50.00%"), "{r}");
-        assert!(r.contains("ratio mspic/linux (delivered pps): 0.50"), "{r}");
-        assert!(r.contains("2,000"), "{r}");
-        assert!(!r.contains("median"), "{r}");
-    }
 }

@@ -23,12 +23,14 @@ fn steps() -> Vec<(&'static str, Command)> {
             "--workspace",
             "--no-fail-fast",
             "--no-tests=warn",
+            "--all-features",
         ])
     } else {
         println!("note: cargo-nextest not found, falling back to cargo test");
-        cmd(&["test", "--workspace", "--no-fail-fast"])
+        cmd(&["test", "--workspace", "--no-fail-fast", "--all-features"])
     };
     vec![
+        ("fresh", cmd(&["xtask", "fresh-check"])),
         ("fmt", cmd(&["fmt", "--all", "--", "--check"])),
         (
             "clippy",
@@ -36,6 +38,7 @@ fn steps() -> Vec<(&'static str, Command)> {
                 "clippy",
                 "--workspace",
                 "--all-targets",
+                "--all-features",
                 "--",
                 "-D",
                 "warnings",

@@ -8,8 +8,8 @@ use anyhow::{bail, Context, Result};
 use crate::util::{cargo, is_root, on_path, run, succeeds};
 
 /// Debian packages the build and the tests need: (package, why). The one place to add
-/// more (the dataplane brings clang, llvm, libelf-dev, zlib1g-dev, pkg-config; the
-/// netns tests dnsmasq, dnsutils, tftp-hpa, tftpd-hpa, sip-tester, rpcbind, nftables).
+/// more. `deps` runs before anything that links a C library is compiled (xtask links
+/// none), so the `-dev` packages here are in place when the dataplane builds.
 pub const APT_PACKAGES: &[(&str, &str)] = &[
     ("tcpdump", "reading captures in tests and by hand"),
     ("iproute2", "`ip netns` and veth pairs for the testbed"),
@@ -34,6 +34,17 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
         "nftables",
         "the Linux NAT baseline of the end-to-end benchmark",
     ),
+    (
+        "util-linux",
+        "unshare and mount for the fresh-machine check",
+    ),
+    ("python3-pyftpdlib", "FTP server of the ALG tests"),
+    ("tftpd-hpa", "TFTP server of the ALG tests"),
+    ("tftp-hpa", "TFTP client of the ALG tests"),
+    ("openbsd-inetd", "runs rshd and talkd in the ALG tests"),
+    ("rsh-redone-server", "rshd of the ALG tests"),
+    ("rsh-redone-client", "rsh client of the ALG tests"),
+    ("inetutils-talkd", "talk daemon of the ALG tests"),
 ];
 
 /// Rust toolchain components: (cargo subcommand, rustup component).

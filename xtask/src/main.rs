@@ -1,9 +1,11 @@
-//! Project tasks: `cargo xtask deps | gen-pcap | demo | test | testbed up|down | bench`.
+//! Project tasks: `cargo xtask deps | gen-pcap | demo | test | fresh-check | testbed up|down |
+//! bench`.
 
 mod bench;
 mod ci;
 mod demo;
 mod deps;
+mod fresh;
 mod util;
 
 use std::path::PathBuf;
@@ -39,9 +41,13 @@ enum Task {
         #[arg(long)]
         offline: bool,
     },
-    /// What `make test` runs: deps, fmt check, clippy, nextest, doc tests.
+    /// What `make test` runs: deps, the fresh-machine check, fmt check, clippy, nextest,
+    /// doc tests, the fuzz targets.
     Test,
-    /// The network-namespace testbed of DESIGN.md (clients, the PIC, servers).
+    /// Deps and the offline build in a copy of the tree, inside a mount namespace where the
+    /// dataplane's C headers and clang are hidden (root; part of `test`).
+    FreshCheck,
+    /// The network-namespace testbed (clients, the PIC, servers; see `mspic_tests::testbed`).
     Testbed {
         #[command(subcommand)]
         action: TestbedAction,
@@ -164,6 +170,7 @@ fn main() -> ExitCode {
             }
         }
         Task::Test => ci::run(),
+        Task::FreshCheck => fresh::run_check(),
         Task::Testbed { action } => testbed(&action),
         Task::Bench(b) => bench::run_bench(&b),
     };

@@ -200,6 +200,9 @@ pub fn live_options(args: &DaemonArgs, config: &LoadedConfig) -> LiveOptions {
 /// What the live dataplane needs and is missing, as one line: no ports, a device that does
 /// not exist, missing capabilities.
 pub fn live_preflight(config: &LoadedConfig) -> Result<(), String> {
+    if !cfg!(feature = "live") {
+        return Err(NO_LIVE.to_string());
+    }
     if config.ports.is_empty() {
         return Err(format!(
             "{}: no `emulator interface NAME device NETDEV` statement: no device to attach to (add one, or run with --offline)",
@@ -334,7 +337,7 @@ fn run(args: &DaemonArgs) -> Result<(), StartError> {
             }
         }
     } else {
-        match crate::live::start(&config, &live) {
+        match start_live(&config, &live) {
             Ok(e) => e,
             Err(e) => {
                 socket.remove();
@@ -494,6 +497,22 @@ pub fn show_configuration(line: &str, config: &mspic_config::Config) -> Option<R
         )),
     })
 }
+
+/// Starts the live dataplane.
+#[cfg(feature = "live")]
+fn start_live(config: &LoadedConfig, live: &LiveOptions) -> Result<Box<dyn Engine>, String> {
+    crate::live::start(config, live)
+}
+
+/// Without the `live` feature there is no dataplane to start: only `--offline` works.
+#[cfg(not(feature = "live"))]
+fn start_live(_: &LoadedConfig, _: &LiveOptions) -> Result<Box<dyn Engine>, String> {
+    Err(NO_LIVE.to_string())
+}
+
+/// Why a live start is refused by an mspicd built without the `live` feature.
+const NO_LIVE: &str = "this mspicd was built without the live dataplane (cargo feature `live`): \
+                       run it with --offline, or build it with the default features";
 
 #[cfg(test)]
 mod tests {

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use mspic_control::Backend;
-use mspic_dataplane::pcap::Reader;
-use mspic_dataplane::replay::{Replay, ReplayOptions};
 use mspic_flow::{IfIndex, Policy};
+use mspic_offline::pcap::Reader;
+use mspic_offline::replay::{Replay, ReplayOptions};
 
 /// One `emulator interface NAME device NETDEV` statement, resolved against the policy.
 #[derive(Debug, Clone, PartialEq, Eq)]

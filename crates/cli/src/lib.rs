@@ -46,6 +46,7 @@ pub mod client;
 pub mod daemon;
 pub mod engine;
 pub mod interactive;
+#[cfg(feature = "live")]
 pub mod live;
 pub mod server;
 pub mod sys;

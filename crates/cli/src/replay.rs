@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use mspic_dataplane::pcap::Reader;
-use mspic_dataplane::replay::{Replay, ReplayOptions};
+use mspic_offline::pcap::Reader;
+use mspic_offline::replay::{Replay, ReplayOptions};
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::{DataLink, TsResolution};
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mspic_control::protocol::{ResponseDecoder, ResponseEvent};
-use mspic_dataplane::replay::{Replay, ReplayOptions};
+use mspic_offline::replay::{Replay, ReplayOptions};
 
 const MSPICD: &str = env!("CARGO_BIN_EXE_mspicd");
 const MSPIC: &str = env!("CARGO_BIN_EXE_mspic");
@@ -720,9 +720,9 @@ fn answers_larger_than_one_frame_stream_whole() {
 
 #[test]
 fn missing_capabilities_are_named() {
-    // Drop every capability on the way in (needs setpriv; skipped without it).
+    // Drop every capability on the way in (needs setpriv, from util-linux).
     if Command::new("setpriv").arg("--version").output().is_err() {
-        eprintln!("skipped: setpriv is not installed");
+        mspic_tests::testbed::skip_or_fail("setpriv is not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

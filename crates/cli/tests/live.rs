@@ -56,7 +56,7 @@ fn send_udp_from(ns: &str, dst: &str, count: usize) {
 #[test]
 fn live_daemon_reports_sessions_keeps_them_across_a_commit_and_stops_cleanly() {
     if let Some(why) = testbed::unavailable() {
-        eprintln!("skipped: {why}");
+        testbed::skip_or_fail(&why);
         return;
     }
     let tb = Testbed::unique(1).expect("testbed");

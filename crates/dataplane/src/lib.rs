@@ -1,13 +1,10 @@
-//! Where packets meet the engine: offline replay of captures, and the live dataplane (XDP
-//! steering into AF_XDP sockets, per-queue workers, L2). The only crate that does I/O and
-//! the only one with `unsafe` code.
+//! The live dataplane: XDP steering into AF_XDP sockets, per-queue workers, L2. The only
+//! crate with `unsafe` code. The offline driver (captures, replay, answer merging) is
+//! `mspic-offline`, which builds without the BPF toolchain.
 
-pub mod answers;
+pub use mspic_offline::answers;
 pub mod handoff;
 pub mod l2;
-pub mod pcap;
-pub mod replay;
-pub mod respond;
 pub mod runtime;
 pub mod worker;
 pub mod xdp;

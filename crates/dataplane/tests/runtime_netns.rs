@@ -99,7 +99,7 @@ impl Drop for InNetns {
     }
 }
 
-/// The testbed of DESIGN.md (`mspic_tests::testbed`, removed on drop) with `queues`
+/// The testbed (`mspic_tests::testbed`, removed on drop) with `queues`
 /// queues on every veth, and its client, PIC and server namespace names.
 fn testbed(queues: u32) -> (Testbed, String, String, String) {
     let tb = Testbed::unique(queues).expect("testbed");
@@ -285,7 +285,7 @@ for i in range(flows):
 #[test]
 fn nat_between_namespaces_over_two_queues() {
     if let Some(why) = xdp::kernel_lacks_feature() {
-        eprintln!("SKIPPED runtime_netns: {why}");
+        mspic_tests::testbed::skip_or_fail(&why);
         return;
     }
     assert!(
@@ -295,7 +295,7 @@ fn nat_between_namespaces_over_two_queues() {
             .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0"),
         "this test needs root (CAP_NET_ADMIN, CAP_BPF) to make namespaces and attach XDP"
     );
-    let (_ns, cl, pic, sv) = testbed(2);
+    let (tb, cl, pic, sv) = testbed(2);
     let policy = policy();
     let cfg = RuntimeConfig {
         ports: vec![
@@ -350,7 +350,8 @@ fn nat_between_namespaces_over_two_queues() {
             .spawn()
             .expect("udp server"),
     );
-    std::thread::sleep(Duration::from_millis(500));
+    tb.wait_listening(Role::Server, "udp", 9000, Duration::from_secs(10))
+        .expect("udp server listening");
     let out = run(
         Command::new("ip").args([
             "netns",
@@ -407,7 +408,10 @@ fn nat_between_namespaces_over_two_queues() {
     assert!(!sfw.is_empty());
 
     // Both workers own sessions, and frames crossed between them.
-    std::thread::sleep(Duration::from_millis(20)); // counters publish every millisecond
+    // Counters are published every millisecond: wait for the ones that show the sessions.
+    mspic_tests::testbed::wait_for(Duration::from_secs(5), || {
+        rt.counters().workers.iter().all(|w| w.sessions > 0)
+    });
     let c = rt.counters();
     let per_worker: Vec<u64> = c.workers.iter().map(|w| w.sessions).collect();
     assert!(
@@ -438,7 +442,8 @@ fn nat_between_namespaces_over_two_queues() {
             .spawn()
             .expect("udp sink"),
     );
-    std::thread::sleep(Duration::from_millis(500));
+    tb.wait_listening(Role::Server, "udp", 9001, Duration::from_secs(10))
+        .expect("udp sink listening");
     run(
         Command::new("ip").args([
             "netns",
@@ -468,7 +473,8 @@ fn nat_between_namespaces_over_two_queues() {
     );
     backend.check().expect("frame accounting after the burst");
 
-    // Idle workers sleep in poll(): they must not spin.
+    // Idle workers sleep in poll(): they must not spin. (The sleep is the measuring window,
+    // not a wait for an event.)
     let before = worker_cpu_ms();
     std::thread::sleep(Duration::from_secs(1));
     let idle_ms = worker_cpu_ms() - before;
@@ -497,8 +503,8 @@ fn nat_between_namespaces_over_two_queues() {
 
 #[test]
 fn start_errors_name_the_problem() {
-    if xdp::kernel_lacks_feature().is_some() {
-        eprintln!("SKIPPED runtime_netns: no XDP in this kernel");
+    if let Some(why) = xdp::kernel_lacks_feature() {
+        mspic_tests::testbed::skip_or_fail(&why);
         return;
     }
     let (_ns, _cl, pic, _sv) = testbed(1);
@@ -615,8 +621,8 @@ fn drop_effective_caps(caps: &[u32]) {
 
 #[test]
 fn missing_privileges_are_explained() {
-    if xdp::kernel_lacks_feature().is_some() {
-        eprintln!("SKIPPED runtime_netns: no XDP in this kernel");
+    if let Some(why) = xdp::kernel_lacks_feature() {
+        mspic_tests::testbed::skip_or_fail(&why);
         return;
     }
     let (_ns, _cl, pic, _sv) = testbed(1);
@@ -654,8 +660,8 @@ fn missing_privileges_are_explained() {
 
 #[test]
 fn a_umem_over_the_memlock_limit_gets_the_hint() {
-    if xdp::kernel_lacks_feature().is_some() {
-        eprintln!("SKIPPED runtime_netns: no XDP in this kernel");
+    if let Some(why) = xdp::kernel_lacks_feature() {
+        mspic_tests::testbed::skip_or_fail(&why);
         return;
     }
     let mut lim = libc::rlimit {
@@ -665,8 +671,13 @@ fn a_umem_over_the_memlock_limit_gets_the_hint() {
     // SAFETY: getrlimit(2) into a local struct.
     unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) };
     if lim.rlim_cur == libc::RLIM_INFINITY || lim.rlim_cur > 1 << 30 {
-        eprintln!("SKIPPED memlock case: RLIMIT_MEMLOCK is unlimited here");
-        return;
+        // Unlimited (as for root on many systems): lower this test process's soft limit,
+        // so the case runs everywhere (nextest gives each test its own process).
+        lim.rlim_cur = 8 << 20;
+        // SAFETY: setrlimit(2) from a local struct; lowering the soft limit needs no
+        // privilege.
+        let rc = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) };
+        assert_eq!(rc, 0, "setrlimit(RLIMIT_MEMLOCK)");
     }
     // Twice the limit, in 4 KiB frames.
     let frames = u32::try_from((lim.rlim_cur * 2 / 4096).max(1024)).unwrap_or(u32::MAX);
