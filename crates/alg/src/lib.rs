@@ -1,0 +1,83 @@
+//! Application-level gateways: one module per protocol, all behind one [`Registry`] that
+//! implements [`mspic_flow::alg::AlgRegistry`]. Build shards with
+//! `Shard::with_algs(cfg, policy, mspic_alg::registry())`.
+//!
+//! Which ALG a session gets is the `application-protocol` of the application its rule
+//! term matched (see `mspic_flow::policy`); the registry maps that protocol (and the
+//! session's transport) to a plugin:
+//!
+//! | application-protocol | transport | plugin | watched flows |
+//! |---|---|---|---|
+//! | `ftp` | TCP | [`ftp`] (RFC 959, RFC 2428) | both |
+//! | `tftp` | UDP | [`tftp`] (RFC 1350) | I |
+//! | `dns` | UDP | [`dns`] | both |
+//! | `rsh`, `shell`, `exec` | TCP | [`rsh`] (stderr port) | both |
+//! | `talk` | UDP | [`talk`] (talk 517, ntalk 518) | I |
+//!
+//! Every other protocol (`icmp`, `login`, TCP DNS…) is named on the session and forwarded
+//! without inspection. The parsers never panic: bad input is an [`AlgError`], counted and
+//! dropped by the engine.
+
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use mspic_config::AppProtocol;
+use mspic_flow::alg::{AlgError, AlgRegistry, AlgSession};
+use mspic_wire::{proto, FlowKey};
+
+pub mod dns;
+pub mod ftp;
+pub mod line;
+pub mod rsh;
+pub mod talk;
+pub mod tftp;
+
+/// Seconds an expected child flow waits for its first packet.
+pub const PINHOLE_LIFETIME_SECS: u32 = 120;
+
+/// The registry of every ALG in this crate.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Registry;
+
+/// The registry, ready for `Shard::with_algs`.
+pub fn registry() -> Arc<dyn AlgRegistry> {
+    Arc::new(Registry)
+}
+
+impl AlgRegistry for Registry {
+    fn create(&self, p: AppProtocol, first: &FlowKey) -> Option<(Box<dyn AlgSession>, [bool; 2])> {
+        use AppProtocol as P;
+        let tcp = first.proto == proto::TCP;
+        let udp = first.proto == proto::UDP;
+        let (alg, watch): (Box<dyn AlgSession>, [bool; 2]) = match p {
+            P::Ftp if tcp => (Box::new(ftp::Ftp::default()), [true, true]),
+            P::Tftp if udp => (Box::new(tftp::Tftp::default()), [true, false]),
+            P::Dns if udp => (Box::new(dns::Dns::default()), [true, true]),
+            P::Rsh | P::Shell | P::Exec if tcp => (Box::new(rsh::Rsh::default()), [true, true]),
+            P::Talk if udp => (Box::new(talk::Talk::new(first.dst_port)), [true, false]),
+            _ => return None,
+        };
+        Some((alg, watch))
+    }
+}
+
+/// A decimal number of at most `max_digits` digits and at most `max` (no sign, no
+/// spaces): oversized numbers are errors, not wrap-arounds.
+pub fn parse_decimal(
+    s: &[u8],
+    max_digits: usize,
+    max: u32,
+    what: &'static str,
+) -> Result<u32, AlgError> {
+    if s.is_empty() || s.len() > max_digits || !s.iter().all(u8::is_ascii_digit) {
+        return Err(AlgError::Malformed(what));
+    }
+    let v = s
+        .iter()
+        .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
+    if v > u64::from(max) {
+        return Err(AlgError::Malformed(what));
+    }
+    Ok(v as u32)
+}

@@ -1,0 +1,126 @@
+//! Line-oriented TCP control channels (FTP): which segments start at a line boundary, and
+//! the rewrite of a retransmitted segment.
+//!
+//! Like Linux's `nf_conntrack_ftp`, a direction remembers the sequence numbers that follow
+//! its last newlines; only a segment starting at one of them (or the direction's first
+//! data segment) is inspected, so text in the middle of a line is never taken for a
+//! command. Only complete lines are inspected and rewritten: a segment that ends inside a
+//! watched command line is refused ([`mspic_flow::alg::AlgError::PartialLine`]: dropped and
+//! counted, as Linux drops it) — the sender retransmits it, usually with the rest of the
+//! line. The rewrite of a segment is remembered by its sequence number, so a
+//! retransmission gets exactly the same bytes (and the same sequence delta) without
+//! opening its pinholes again.
+
+use std::ops::Range;
+
+/// Sequence numbers after newlines remembered per direction (Linux keeps 2; one more
+/// covers a retransmission of the segment before last).
+const REMEMBERED: usize = 3;
+
+/// One edit of a segment's payload: replace `range` by `bytes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub range: Range<usize>,
+    pub bytes: Vec<u8>,
+}
+
+/// The line state of one direction.
+#[derive(Debug, Clone, Default)]
+pub struct Lines {
+    starts: [Option<u32>; REMEMBERED],
+    next: usize,
+    seen_data: bool,
+    /// The last segment that was rewritten: its seq, payload length and edits.
+    last: Option<(u32, usize, Vec<Edit>)>,
+}
+
+impl Lines {
+    /// True when the segment at `seq` starts a line (the first data segment does).
+    pub fn at_line_start(&self, seq: u32) -> bool {
+        !self.seen_data || self.starts.contains(&Some(seq))
+    }
+
+    /// Notes that the segment at `seq` starts a line (called before it is inspected, so a
+    /// refused segment's retransmission is inspected again).
+    pub fn begin(&mut self, seq: u32) {
+        self.seen_data = true;
+        self.remember(seq);
+    }
+
+    /// Notes a forwarded segment at `seq` with `payload` (as the sender sent it).
+    pub fn saw(&mut self, seq: u32, payload: &[u8]) {
+        self.seen_data = true;
+        if payload.last() == Some(&b'\n') {
+            self.remember(seq.wrapping_add(payload.len() as u32));
+        }
+    }
+
+    fn remember(&mut self, seq: u32) {
+        if self.starts.contains(&Some(seq)) {
+            return;
+        }
+        self.starts[self.next] = Some(seq);
+        self.next = (self.next + 1) % REMEMBERED;
+    }
+
+    /// The edits made to the segment at `seq` of length `len`, if it was rewritten before.
+    pub fn replay(&self, seq: u32, len: usize) -> Option<&[Edit]> {
+        match &self.last {
+            Some((s, l, e)) if *s == seq && *l == len => Some(e),
+            _ => None,
+        }
+    }
+
+    pub fn record(&mut self, seq: u32, len: usize, edits: Vec<Edit>) {
+        self.last = Some((seq, len, edits));
+    }
+}
+
+/// Splits `payload` into complete lines (each with its `\n`, as ranges) and the partial
+/// line after the last `\n` (possibly empty).
+pub fn split_lines(payload: &[u8]) -> (Vec<Range<usize>>, Range<usize>) {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for (i, &b) in payload.iter().enumerate() {
+        if b == b'\n' {
+            lines.push(start..i + 1);
+            start = i + 1;
+        }
+    }
+    (lines, start..payload.len())
+}
+
+/// `line` without its trailing CR LF (or LF).
+pub fn trim_eol(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// True when `line` starts with `word` (ASCII case-insensitive).
+pub fn starts_with_ci(line: &[u8], word: &[u8]) -> bool {
+    line.len() >= word.len() && line[..word.len()].eq_ignore_ascii_case(word)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_segments_after_a_newline_start_lines() {
+        let mut l = Lines::default();
+        assert!(l.at_line_start(100));
+        l.begin(100);
+        l.saw(100, b"USER a\r\n");
+        assert!(l.at_line_start(108));
+        assert!(l.at_line_start(100), "retransmission of the first segment");
+        l.saw(108, b"PORT 1,2");
+        assert!(!l.at_line_start(116), "middle of a line");
+    }
+
+    #[test]
+    fn lines_and_partial() {
+        let (lines, rest) = split_lines(b"A\r\nBB\nC");
+        assert_eq!(lines, vec![0..3, 3..6]);
+        assert_eq!(rest, 6..7);
+    }
+}
