@@ -110,6 +110,8 @@ pub enum ShardMessage {
 struct AlgSlot {
     alg: Box<dyn AlgSession>,
     seqadj: [SeqAdj; 2],
+    /// Whether it ever opened a pinhole (only then may other shards hold its children).
+    opened: bool,
 }
 
 /// Most pinholes a shard keeps (copies from other shards included).
@@ -456,7 +458,7 @@ impl Shard {
 
     fn remove_session(&mut self, slot: u32, now: Time) {
         self.timers.remove(slot);
-        self.alg_sessions.remove(&slot);
+        let opened = self.alg_sessions.remove(&slot).is_some_and(|a| a.opened);
         if let Some(s) = self.table.remove(slot) {
             self.nat.release(&self.policy.nat, &s.nat, now.0);
             if let Some(c) = self.live_per_iface.get_mut(s.service_iface as usize) {
@@ -474,7 +476,7 @@ impl Shard {
                     }
                 }
             }
-            if s.flags & (FLAG_ALG_PARENT | FLAG_RPC_PARENT) != 0 {
+            if opened {
                 self.close_children(s.service_iface, s.id, now);
                 self.outbox.push(ShardMessage::ParentClosed {
                     iface: s.service_iface,
@@ -810,6 +812,7 @@ impl Shard {
         st.payload_rewrites += u64::from(rewritten);
         st.length_changes += u64::from(delta != 0 && seq.is_some());
         st.pinholes_created += pinholes.len() as u64;
+        slot.opened |= !pinholes.is_empty();
         for mut p in pinholes {
             p.origin = self.cfg.index;
             p.serial = self.pinhole_serial;
@@ -1183,7 +1186,15 @@ impl Shard {
         };
         if let Some(alg) = alg_state {
             let seqadj = [SeqAdj::default(); 2];
-            self.alg_sessions.insert(slot, AlgSlot { alg, seqadj });
+            let opened = false;
+            self.alg_sessions.insert(
+                slot,
+                AlgSlot {
+                    alg,
+                    seqadj,
+                    opened,
+                },
+            );
         }
         if let Fragment::First { id } = parsed.fragment {
             self.remember_fragment(parsed, id, FlowRef { slot, dir: Dir::I }, now);
