@@ -28,6 +28,7 @@
 pub mod check;
 pub mod gen;
 pub mod host;
+pub mod live;
 pub mod mixed;
 pub mod rng;
 pub mod summary;

@@ -28,7 +28,7 @@ use mspic_control::{
     Backend, BackendError, ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo,
     NatStatistics, ServiceSetsSummary,
 };
-use mspic_flow::alg::{AlgRegistry, NoAlgs};
+use mspic_flow::alg::AlgRegistry;
 use mspic_flow::{IfIndex, Policy, SessionFilter, SessionSnapshot, SfwStats, ShardConfig};
 
 use crate::answers::{self, ShardReport};
@@ -103,7 +103,7 @@ impl Default for RuntimeTuning {
             idle_poll_ms: 100,
             control_timeout: Duration::from_secs(10),
             l2: L2Config::default(),
-            algs: Arc::new(NoAlgs),
+            algs: mspic_alg::registry(),
         }
     }
 }

@@ -114,7 +114,7 @@ impl Replay {
         };
         let shards = (0..opts.workers)
             .map(|i| {
-                Shard::new(
+                Shard::with_algs(
                     ShardConfig {
                         index: i,
                         count: opts.workers,
@@ -124,6 +124,7 @@ impl Replay {
                         ..ShardConfig::default()
                     },
                     Arc::clone(&policy),
+                    mspic_alg::registry(),
                 )
             })
             .collect();
