@@ -64,6 +64,14 @@ golden!(
     "show services alg conversations brief application-protocol pptp"
 );
 golden!(
+    alg_conversations_extensive,
+    "show services alg conversations extensive application-protocol ftp"
+);
+golden!(
+    alg_conversations_json,
+    "show services alg conversations extensive | display json"
+);
+golden!(
     alg_conversations_xml,
     "show services alg conversations interface ms-1/1/0 | display xml"
 );
@@ -228,4 +236,38 @@ mod properties {
             let _ = mspic_control::execute(&line, &mut b);
         }
     }
+}
+
+/// The sample of the Junos page "show services alg conversations" (Junos OS 12.2 command
+/// summary, show-services-alg-conversations-jsf.html): a SQLNet child whose parent has
+/// closed. Every line the page shows whole is reproduced byte for byte.
+#[test]
+fn alg_conversations_junos_sample() {
+    use common::*;
+    use mspic_config::AppProtocol;
+    use mspic_flow::{FlowDirection::*, FlowState::*, SessionSnapshot, FLAG_ALG_CHILD};
+    let child = SessionSnapshot {
+        parent: Some(9),
+        ..session("ms-2/1/0", "ss", 1)
+    }
+    .alg(AppProtocol::Sqlnet)
+    .flags(FLAG_ALG_CHILD)
+    .flow(6, "10.50.50.2:37244", "10.40.40.10:4334", Forward, I, 3)
+    .flow(6, "10.40.40.10:4334", "10.50.50.2:37244", Forward, O, 2);
+    let mut b = SnapshotBackend {
+        sessions: vec![child],
+        sfw: Vec::new(),
+    };
+    let out = execute("show services alg conversations", &mut b).unwrap();
+    let sample = [
+        "Interface name: ms-2/1/0",
+        "ALG : SQLV2 ALG, State : active",
+        "Number of conversations: 1",
+        "Parent session status: closed",
+        "Child session : 1, protocol: TCP",
+        "Forward Flow : {10.50.50.2:37244 -> 10.40.40.10:4334}",
+    ];
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(&lines[..6], &sample[..]);
+    assert!(lines[6].starts_with("Reverse F"), "{out}");
 }

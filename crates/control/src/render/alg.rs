@@ -2,20 +2,28 @@
 //! conversations (a parent session and the child sessions opened through its pinholes),
 //! built from the sessions' `parent` links.
 //!
+//! The layout follows the sample of the Junos page "show services alg conversations"
+//! (Junos OS 12.2 command summary, `show-services-alg-conversations-jsf`): per interface
+//! `Interface name:`, per ALG `ALG : FTP ALG, State : active` and `Number of
+//! conversations: N`, per conversation the parent's status, then each session with its
+//! `Forward Flow : {a:p -> b:p}` (the I flow) and `Reverse Flow` (the O flow):
+//!
 //! ```text
-//! Interface: ms-1/1/0
-//!   ALG : FTP ALG, State : active
-//!   Number of conversations: 1
-//!     Group ID: 5
-//!       Parent session: active, ID: 5, Protocol: TCP
-//!         Forward Flow : {10.0.0.2:40001 -> 198.51.100.7:21}
-//!         Reverse Flow : {198.51.100.7:21 -> 203.0.113.130:1024}
-//!       Child session: active, ID: 7, Protocol: TCP
-//!         Forward Flow : {10.0.0.2:40002 -> 198.51.100.7:20}
-//!         Reverse Flow : {198.51.100.7:20 -> 203.0.113.130:1025}
+//! Interface name: ms-1/1/0
+//! ALG : FTP ALG, State : active
+//! Number of conversations: 1
+//! Parent session status: active
+//! Parent session : 5, protocol: TCP
+//! Forward Flow : {10.0.0.2:40000 -> 198.51.100.7:21}
+//! Reverse Flow : {198.51.100.7:21 -> 203.0.113.128:1024}
+//! Child session : 7, protocol: TCP
+//! Forward Flow : {198.51.100.7:20 -> 203.0.113.128:1025}
+//! Reverse Flow : {10.0.0.2:40001 -> 198.51.100.7:20}
 //! ```
-//! `brief` leaves out the flow lines. A child whose parent is gone is listed in its group
-//! with `Parent session: closed, ID: N`.
+//! `brief` leaves out the flow lines; `extensive` adds, per conversation, `Group ID`
+//! before the parent and `Number of active child sessions` and `Resource id` after it
+//! (the fields the current page lists). A child whose parent is gone is listed under
+//! `Parent session status: closed`, as in the sample.
 
 use std::fmt::Write as _;
 
@@ -46,8 +54,11 @@ pub struct AlgConversations {
 }
 
 fn alg_title(s: &SessionSnapshot) -> Option<String> {
-    s.alg
-        .map(|a| format!("{} ALG", a.show_name().to_ascii_uppercase()))
+    s.alg.map(|a| match a {
+        // Junos calls its SQLNet ALG by the protocol version it handles.
+        mspic_config::AppProtocol::Sqlnet => "SQLV2 ALG".to_string(),
+        a => format!("{} ALG", a.show_name().to_ascii_uppercase()),
+    })
 }
 
 /// Groups ALG sessions into conversations: per interface (ascending), per ALG (by name),
@@ -139,22 +150,44 @@ fn session_protocol(s: &SessionSnapshot) -> String {
 fn write_session(out: &mut String, role: &str, s: &SessionSnapshot, flows: bool) {
     let _ = writeln!(
         out,
-        "      {role} session: active, ID: {}, Protocol: {}",
+        "{role} session : {}, protocol: {}",
         s.id,
         session_protocol(s)
     );
     if flows {
         for (label, dir) in [("Forward", FlowDirection::I), ("Reverse", FlowDirection::O)] {
             if let Some(f) = flow_of(s, dir) {
-                let _ = writeln!(out, "        {label} Flow : {}", flow_text(f));
+                let _ = writeln!(out, "{label} Flow : {}", flow_text(f));
             }
         }
     }
 }
 
+fn write_conversation(out: &mut String, c: &Conversation, detail: Detail) {
+    let flows = detail != Detail::Brief;
+    if detail == Detail::Extensive {
+        let _ = writeln!(out, "Group ID: {}", c.group_id);
+    }
+    match &c.parent {
+        Some(p) => {
+            let _ = writeln!(out, "Parent session status: active");
+            write_session(out, "Parent", p, flows);
+        }
+        None => {
+            let _ = writeln!(out, "Parent session status: closed");
+        }
+    }
+    if detail == Detail::Extensive {
+        let _ = writeln!(out, "Number of active child sessions: {}", c.children.len());
+        let _ = writeln!(out, "Resource id: {}", c.group_id);
+    }
+    for child in &c.children {
+        write_session(out, "Child", child, flows);
+    }
+}
+
 /// Conversations text.
 pub fn render_alg_conversations(groups: &[AlgConversations], detail: Detail) -> String {
-    let flows = detail != Detail::Brief;
     let mut out = String::new();
     let mut current: Option<&str> = None;
     for g in groups {
@@ -163,21 +196,12 @@ pub fn render_alg_conversations(groups: &[AlgConversations], detail: Detail) -> 
                 out.push('\n');
             }
             current = Some(&g.interface);
-            let _ = writeln!(out, "Interface: {}", g.interface);
+            let _ = writeln!(out, "Interface name: {}", g.interface);
         }
-        let _ = writeln!(out, "  ALG : {}, State : active", g.alg);
-        let _ = writeln!(out, "  Number of conversations: {}", g.conversations.len());
+        let _ = writeln!(out, "ALG : {}, State : active", g.alg);
+        let _ = writeln!(out, "Number of conversations: {}", g.conversations.len());
         for c in &g.conversations {
-            let _ = writeln!(out, "    Group ID: {}", c.group_id);
-            match &c.parent {
-                Some(p) => write_session(&mut out, "Parent", p, flows),
-                None => {
-                    let _ = writeln!(out, "      Parent session: closed, ID: {}", c.group_id);
-                }
-            }
-            for child in &c.children {
-                write_session(&mut out, "Child", child, flows);
-            }
+            write_conversation(&mut out, c, detail);
         }
     }
     out
@@ -185,7 +209,6 @@ pub fn render_alg_conversations(groups: &[AlgConversations], detail: Detail) -> 
 
 fn session_element(name: &str, s: &SessionSnapshot, flows: bool) -> Element {
     let mut e = Element::new(name)
-        .with_leaf("session-status", "active")
         .with_leaf("session-id", s.id)
         .with_leaf("protocol", session_protocol(s));
     if flows {
@@ -201,12 +224,34 @@ fn session_element(name: &str, s: &SessionSnapshot, flows: bool) -> Element {
     e
 }
 
+fn conversation_element(c: &Conversation, detail: Detail) -> Element {
+    let flows = detail != Detail::Brief;
+    let mut ce = Element::new("alg-conversation").with_leaf("group-id", c.group_id);
+    let status = if c.parent.is_some() {
+        "active"
+    } else {
+        "closed"
+    };
+    ce.push(Element::leaf("parent-session-status", status));
+    if let Some(p) = &c.parent {
+        ce.push(session_element("parent-session", p, flows));
+    }
+    if detail == Detail::Extensive {
+        ce.push(Element::leaf("active-child-sessions", c.children.len()));
+        ce.push(Element::leaf("resource-id", c.group_id));
+    }
+    for child in &c.children {
+        ce.push(session_element("child-session", child, flows));
+    }
+    ce
+}
+
 /// `service-msp-alg-conversation-information/alg-conversation-interface/{interface-name,
 /// alg-conversation-set/{alg-name, alg-state, conversation-count, alg-conversation/{group-id,
-/// parent-session, child-session…}}}`; each session element holds `session-status`,
-/// `session-id`, `protocol`, `forward-flow`, `reverse-flow`.
+/// parent-session-status, parent-session, [active-child-sessions, resource-id],
+/// child-session…}}}`; each session element holds `session-id`, `protocol`,
+/// `forward-flow`, `reverse-flow`.
 pub fn alg_conversations_tree(groups: &[AlgConversations], detail: Detail) -> Element {
-    let flows = detail != Detail::Brief;
     let mut root = Element::new("service-msp-alg-conversation-information");
     let mut iface: Option<Element> = None;
     for g in groups {
@@ -229,19 +274,7 @@ pub fn alg_conversations_tree(groups: &[AlgConversations], detail: Detail) -> El
             .with_leaf("alg-state", "active")
             .with_leaf("conversation-count", g.conversations.len());
         for c in &g.conversations {
-            let mut ce = Element::new("alg-conversation").with_leaf("group-id", c.group_id);
-            match &c.parent {
-                Some(p) => ce.push(session_element("parent-session", p, flows)),
-                None => ce.push(
-                    Element::new("parent-session")
-                        .with_leaf("session-status", "closed")
-                        .with_leaf("session-id", c.group_id),
-                ),
-            }
-            for child in &c.children {
-                ce.push(session_element("child-session", child, flows));
-            }
-            set.push(ce);
+            set.push(conversation_element(c, detail));
         }
         if let Some(e) = iface.as_mut() {
             e.push(set);

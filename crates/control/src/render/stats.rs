@@ -109,6 +109,18 @@ pub const SECTIONS: &[Section] = &[
         },
     },
     Section {
+        title: "ALG pinholes",
+        xml: "alg-pinholes",
+        per_line: 2,
+        extensive_only: false,
+        counters: counters! {
+            "Created", "created", |s| s.alg.pinholes_created;
+            "Used", "used", |s| s.alg.pinholes_used;
+            "Expired", "expired", |s| s.alg.pinholes_expired;
+            "Closed with parent", "closed-with-parent", |s| s.alg.closed_with_parent;
+        },
+    },
+    Section {
         title: "IP Errors",
         xml: "ip-errors",
         per_line: 1,
@@ -157,6 +169,22 @@ pub const SECTIONS: &[Section] = &[
             "IP data length less than minimum ICMP header length (8 bytes)", "icmp-header-length-errors", |s| s.errors.icmp.header_length;
             "ICMP error without matching flow", "icmp-error-without-flow", |s| s.errors.icmp.error_no_session;
             "Bad checksum", "bad-checksum", |s| s.errors.icmp.bad_checksum;
+        },
+    },
+    Section {
+        title: "ALG counters",
+        xml: "alg-counters",
+        per_line: 1,
+        extensive_only: true,
+        counters: counters! {
+            "Payload rewrites", "payload-rewrites", |s| s.alg.payload_rewrites;
+            "Segments with a length change", "length-changes", |s| s.alg.length_changes;
+            "Command lines split across segments", "partial-lines", |s| s.alg.partial_lines;
+            "Addresses naming a third host", "third-host-addresses", |s| s.alg.third_host;
+            "Malformed messages", "malformed-messages", |s| s.alg.malformed;
+            "Rewrites without room", "rewrites-without-room", |s| s.alg.no_room;
+            "NAT ports exhausted", "nat-ports-exhausted", |s| s.alg.nat_exhausted;
+            "Sessions closed by response", "closed-by-response", |s| s.alg.closed_by_response;
         },
     },
 ];
