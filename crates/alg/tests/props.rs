@@ -1,0 +1,82 @@
+//! Properties: the FTP endpoint parsers and formatters are inverse; no input panics a
+//! parser; arbitrary payloads on ALG sessions leave the shard consistent, and a rewritten
+//! segment always carries valid checksums.
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use common::*;
+use mspic_alg::{dns, ftp, rsh, talk, tftp};
+use proptest::prelude::*;
+
+// RFC 2428 §2: the delimiter is any printable character that is not part of the address
+// (so not `.` or `:`).
+proptest! {
+    #[test]
+    fn port_format_parse_roundtrip(a in any::<u32>(), p in 1u16..) {
+        let a = Ipv4Addr::from(a);
+        prop_assert_eq!(ftp::parse_port(ftp::format_port(a, p).as_bytes()), Ok((a, p)));
+        let text = format!("227 Entering Passive Mode ({}).", ftp::format_port(a, p));
+        let (a2, p2, r) = ftp::parse_227(&text.as_bytes()[4..]).unwrap();
+        prop_assert_eq!((a2, p2), (a, p));
+        let formatted = ftp::format_port(a, p);
+        prop_assert_eq!(&text.as_bytes()[4..][r], formatted.as_bytes());
+    }
+
+    #[test]
+    fn eprt_format_parse_roundtrip(v4 in any::<u32>(), v6 in any::<u128>(), six: bool, p in 1u16.., d in prop::sample::select(b"|!#$%&*+-/;<=>?@^_~".to_vec())) {
+        let ip = if six { IpAddr::V6(Ipv6Addr::from(v6)) } else { IpAddr::V4(Ipv4Addr::from(v4)) };
+        let text = ftp::format_eprt(d, (ip, p));
+        prop_assert_eq!(ftp::parse_eprt(text.as_bytes()), Ok(((ip, p), d)));
+    }
+
+    #[test]
+    fn parsers_never_panic(data in prop::collection::vec(any::<u8>(), 0..200)) {
+        let _ = ftp::parse_port(&data);
+        let _ = ftp::parse_eprt(&data);
+        let _ = ftp::parse_227(&data);
+        let _ = ftp::parse_229(&data);
+        let _ = tftp::parse_request(&data);
+        let _ = dns::parse_header(&data);
+        let _ = rsh::parse_stderr_port(&data);
+        let _ = talk::parse(&data, talk::NTALK);
+        let _ = talk::parse(&data, talk::OTALK);
+    }
+
+    #[test]
+    fn arbitrary_control_traffic_keeps_the_shard_consistent(
+        segs in prop::collection::vec((any::<bool>(), 0u32..64, prop::collection::vec(any::<u8>(), 0..120), any::<bool>()), 1..24)
+    ) {
+        let mut c = Cluster::one(&napt());
+        c.pass(&tcp(("10.0.0.2", 40000), ("198.51.100.7", 21), "S", 100, 0, b""));
+        c.pass(&tcp(("198.51.100.7", 21), ("203.0.113.128", 1024), "SA", 500, 101, b""));
+        let (mut cs, mut ss) = (101u32, 501u32);
+        for (client, step, mut payload, command) in segs {
+            if command {
+                // Mostly well-formed commands with random numbers, to reach the rewrites.
+                let n = payload.first().copied().unwrap_or(0);
+                let line = if client {
+                    format!("PORT 10,0,0,2,{},{}\r\n", n, step)
+                } else {
+                    format!("227 Entering Passive Mode (198,51,100,7,{},{})\r\n", n, step)
+                };
+                payload = line.into_bytes();
+            }
+            let f = if client {
+                cs = cs.wrapping_add(step);
+                tcp(("10.0.0.2", 40000), ("198.51.100.7", 21), "PA", cs, ss, &payload)
+            } else {
+                ss = ss.wrapping_add(step);
+                tcp(("198.51.100.7", 21), ("203.0.113.128", 1024), "PA", ss, cs, &payload)
+            };
+            let (v, out) = c.send(&f);
+            if matches!(v, mspic_flow::Verdict::Forward { .. }) {
+                prop_assert!(checksums_ok(&out));
+            }
+        }
+        for (i, s) in c.shards.iter().enumerate() {
+            prop_assert!(s.check_consistency().is_ok(), "shard {}", i);
+        }
+    }
+}
