@@ -11,7 +11,8 @@ test:
 	$(CARGO) xtask test
 
 ## make demo: build, testbed up, mspicd with docs/examples/testbed.conf, real traffic
-## (curl, dig, ping), then the PIC's sessions and NAT pool; the testbed is removed after.
+## (curl, dig, ping, FTP through the ALG), then the PIC's sessions, ALG conversations and
+## NAT pool; the testbed is removed after.
 ## make demo-offline: the same configuration on a generated capture, no root needed.
 demo:
 	$(CARGO) xtask deps

@@ -100,7 +100,8 @@ pub fn run_offline_demo() -> Result<()> {
 }
 
 /// `make demo`: the testbed with mspicd in it and real traffic — curl against a Python
-/// HTTP server, dig against dnsmasq, ping — then the PIC's view of it. Everything it makes
+/// HTTP server, dig against dnsmasq, ping, FTP downloads through the ALG — then the PIC's
+/// view of it. Everything it makes
 /// (namespaces, processes, files) is removed when it ends, also on failure.
 pub fn run_demo() -> Result<()> {
     use mspic_tests::testbed::{self, Role, Spawned, Testbed, REMOTE_SERVER};
@@ -192,7 +193,21 @@ pub fn run_demo() -> Result<()> {
     .arg(format!("--address=/www.example.test/{REMOTE_SERVER}"))
     .arg(format!("--pid-file={}", work.join("dnsmasq.pid").display()));
     servers.push(Spawned::new("dnsmasq", dns)?);
-    for (proto, port) in [("tcp", 80), ("udp", 53)] {
+    let mut ftpd = tb.exec(Role::Server, FTP_PYTHON);
+    ftpd.args([
+        "-m",
+        "pyftpdlib",
+        "--interface",
+        REMOTE_SERVER,
+        "--port",
+        "21",
+    ])
+    .arg("--directory")
+    .arg(&www)
+    .stdout(std::process::Stdio::null())
+    .stderr(fs::File::create(work.join("ftpd.log"))?);
+    servers.push(Spawned::new("ftp server", ftpd)?);
+    for (proto, port) in [("tcp", 80), ("udp", 53), ("tcp", 21)] {
         tb.wait_listening(
             Role::Server,
             proto,
@@ -250,8 +265,35 @@ pub fn run_demo() -> Result<()> {
         }
     }
 
+    // FTP through the ALG: an active (PORT) and a passive (PASV) download; the client
+    // keeps its control connection open while the PIC is asked about it.
+    println!("$ ftp (Python ftplib): RETR file.bin, active then passive");
+    let mut ftp = tb.exec(Role::Client, FTP_PYTHON);
+    ftp.args(["-c", FTP_CLIENT, REMOTE_SERVER])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut ftp = ftp.spawn().context("cannot run the FTP client")?;
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(
+        ftp.stdout.take().context("FTP client stdout")?,
+    ));
+    loop {
+        match lines.next() {
+            Some(Ok(l)) if l == "READY" => break,
+            Some(Ok(l)) => println!("{l}"),
+            _ => {
+                let _ = ftp.kill();
+                let _ = ftp.wait();
+                bail!(
+                    "the FTP client failed\nmspicd log:\n{}",
+                    fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+        }
+    }
+
     for command in [
         "show services sessions extensive",
+        "show services alg conversations",
         "show services nat pool detail",
     ] {
         println!("\nuser@mspic> {command}");
@@ -264,12 +306,34 @@ pub fn run_demo() -> Result<()> {
             bail!("mspic {command} failed ({status})");
         }
     }
+    drop(ftp.stdin.take());
+    let _ = ftp.wait();
     drop(servers);
     drop(daemon);
     drop(tb);
     println!("\n==> testbed removed");
     Ok(())
 }
+
+/// Debian's interpreter, which has the packaged python3-pyftpdlib.
+const FTP_PYTHON: &str = "/usr/bin/python3";
+
+/// The demo's FTP client: two downloads (PORT, then PASV), `READY`, and QUIT once stdin
+/// closes. A client that never gets a reply gives up after 20 s.
+const FTP_CLIENT: &str = r#"
+import ftplib, sys
+ftp = ftplib.FTP()
+ftp.connect(sys.argv[1], 21, timeout=20)
+ftp.login()
+for pasv in (False, True):
+    ftp.set_pasv(pasv)
+    got = []
+    ftp.retrbinary('RETR file.bin', got.append)
+    print('%s: %d bytes' % ('passive' if pasv else 'active', sum(map(len, got))), flush=True)
+print('READY', flush=True)
+sys.stdin.read()
+ftp.quit()
+"#;
 
 /// Removes a directory when dropped.
 struct RemoveDir(std::path::PathBuf);
