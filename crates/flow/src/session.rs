@@ -2,6 +2,8 @@
 //! O = responder's direction with the post-NAT tuple), their counters, state and timers.
 //! Plain `Copy` data: no heap, so the slab is one contiguous array.
 
+use std::num::NonZeroU64;
+
 use mspic_config::AppProtocol;
 use mspic_wire::FlowKey;
 
@@ -57,8 +59,8 @@ pub struct Session {
     pub id: u64,
     pub created: Time,
     /// Parent session id for ALG children (same services interface; the parent may live
-    /// on another shard).
-    pub parent: Option<u64>,
+    /// on another shard). Session ids start at 1, so the option costs no space.
+    pub parent: Option<NonZeroU64>,
     /// Header `Flags:` bits (see `snapshot::FLAG_*`).
     pub flags: u32,
     pub alg: Option<AppProtocol>,

@@ -389,10 +389,9 @@ impl Shard {
             .remove(&(iface, parent_id))
             .unwrap_or_default()
         {
-            let ok = self
-                .table
-                .get(slot)
-                .is_some_and(|s| s.parent == Some(parent_id) && s.service_iface == iface);
+            let ok = self.table.get(slot).is_some_and(|s| {
+                s.parent.map(|p| p.get()) == Some(parent_id) && s.service_iface == iface
+            });
             if ok {
                 if let Some(st) = self.stats.get_mut(iface as usize) {
                     st.alg.closed_with_parent += 1;
@@ -468,7 +467,7 @@ impl Shard {
                 *c = c.saturating_sub(1);
             }
             if let Some(pid) = s.parent {
-                let key = (s.service_iface, pid);
+                let key = (s.service_iface, pid.get());
                 if let Some(v) = self.children.get_mut(&key) {
                     v.retain(|&c| c != slot);
                     if v.is_empty() {
@@ -1375,7 +1374,7 @@ impl Shard {
         let mut session = self.new_session(now, parsed, ph.service_set, iface, idle, state);
         session.alg = Some(ph.alg);
         session.flags = FLAG_ALG_CHILD;
-        session.parent = Some(ph.parent_id);
+        session.parent = std::num::NonZeroU64::new(ph.parent_id);
         if nat.kind.is_some() {
             session.keys[1] = NatState::reply_key(&parsed.key, &nat);
             session.nat = nat;
@@ -1514,7 +1513,7 @@ impl Shard {
                 asymmetric: false,
                 nat: crate::nat::snapshot(s, &self.policy.nat),
                 flows: flows.to_vec(),
-                parent: s.parent,
+                parent: s.parent.map(|p| p.get()),
             })
     }
 
