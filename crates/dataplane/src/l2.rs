@@ -19,33 +19,14 @@ use mspic_config::Prefix;
 use mspic_flow::{IfIndex, Policy, Time};
 
 /// An Ethernet address.
-pub type Mac = [u8; 6];
+pub use mspic_wire::arp::Mac;
 
 /// The broadcast address.
 pub const BROADCAST: Mac = [0xff; 6];
 
-const ETHERTYPE_ARP: u16 = 0x0806;
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETH_HLEN: usize = 14;
-/// Ethernet header + ARP for IPv4 over Ethernet.
-pub const ARP_FRAME_LEN: usize = ETH_HLEN + 28;
+use mspic_wire::arp::{Arp, OP_REPLY, OP_REQUEST};
 /// Frames shorter than this (without FCS) are padded.
-pub const MIN_FRAME_LEN: usize = 60;
-const OP_REQUEST: u16 = 1;
-const OP_REPLY: u16 = 2;
-
-/// Field offsets of an ARP packet in an untagged Ethernet frame.
-mod off {
-    pub const HTYPE: usize = 14;
-    pub const PTYPE: usize = 16;
-    pub const HLEN: usize = 18;
-    pub const PLEN: usize = 19;
-    pub const OPER: usize = 20;
-    pub const SHA: usize = 22;
-    pub const SPA: usize = 28;
-    pub const THA: usize = 32;
-    pub const TPA: usize = 38;
-}
+pub use mspic_wire::ethernet::MIN_FRAME_LEN;
 
 /// Tunables of the resolver. Times in nanoseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -364,21 +345,13 @@ impl<F> L2<F> {
             self.counters.arp_ignored += 1;
             return ArpAction::Consumed;
         };
-        let f = &frame[..len];
-        if len < ARP_FRAME_LEN
-            || be16(f, 12) != ETHERTYPE_ARP
-            || be16(f, off::HTYPE) != 1
-            || be16(f, off::PTYPE) != ETHERTYPE_IPV4
-            || f[off::HLEN] != 6
-            || f[off::PLEN] != 4
-        {
+        let Some(arp) = Arp::parse(&frame[..len]) else {
             self.counters.arp_ignored += 1;
             return ArpAction::Consumed;
-        }
-        let op = be16(f, off::OPER);
-        let sha: Mac = f[off::SHA..off::SHA + 6].try_into().unwrap_or_default();
-        let spa = ipv4_at(f, off::SPA);
-        let tpa = ipv4_at(f, off::TPA);
+        };
+        let Arp {
+            op, sha, spa, tpa, ..
+        } = arp;
         match op {
             OP_REQUEST => self.counters.arp_requests_in += 1,
             OP_REPLY => self.counters.arp_replies_in += 1,
@@ -414,22 +387,13 @@ impl<F> L2<F> {
             }
             return ArpAction::Consumed;
         }
-        if frame.len() < MIN_FRAME_LEN {
+        // The reply, in place.
+        let Some(len) = arp.reply(our_mac).write(sha, frame) else {
             self.counters.arp_ignored += 1;
             return ArpAction::Consumed;
-        }
-        // The reply, in place (RFC 826: swap, fill in our hardware address, opcode reply).
-        write_arp(
-            &mut frame[..MIN_FRAME_LEN],
-            OP_REPLY,
-            our_mac,
-            tpa,
-            sha,
-            spa,
-            sha,
-        );
+        };
         self.counters.arp_replies_sent += 1;
-        ArpAction::Reply { len: MIN_FRAME_LEN }
+        ArpAction::Reply { len }
     }
 
     /// A neighbor learned by another worker.
@@ -634,14 +598,14 @@ impl<F> L2<F> {
                 IpAddr::V6(_) => None,
             })
             .unwrap_or(Ipv4Addr::UNSPECIFIED);
-        let mut packet = [0u8; MIN_FRAME_LEN];
-        write_arp(
-            &mut packet,
-            OP_REQUEST,
-            p.mac,
-            spa,
-            [0; 6],
-            ip,
+        let packet = arp_frame(
+            Arp {
+                op: OP_REQUEST,
+                sha: p.mac,
+                spa,
+                tha: [0; 6],
+                tpa: ip,
+            },
             to.unwrap_or(BROADCAST),
         );
         self.counters.arp_requests_sent += 1;
@@ -740,100 +704,45 @@ impl<F> L2<F> {
     }
 }
 
-fn be16(f: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([f[at], f[at + 1]])
-}
-
-fn ipv4_at(f: &[u8], at: usize) -> Ipv4Addr {
-    Ipv4Addr::new(f[at], f[at + 1], f[at + 2], f[at + 3])
-}
-
-/// Writes an ARP frame (Ethernet header + ARP, zero padding) into `buf` (60 bytes).
-fn write_arp(
-    buf: &mut [u8],
-    op: u16,
-    sha: Mac,
-    spa: Ipv4Addr,
-    tha: Mac,
-    tpa: Ipv4Addr,
-    eth_dst: Mac,
-) {
-    buf[..MIN_FRAME_LEN].fill(0);
-    buf[0..6].copy_from_slice(&eth_dst);
-    buf[6..12].copy_from_slice(&sha);
-    buf[12..14].copy_from_slice(&ETHERTYPE_ARP.to_be_bytes());
-    buf[off::HTYPE..off::HTYPE + 2].copy_from_slice(&1u16.to_be_bytes());
-    buf[off::PTYPE..off::PTYPE + 2].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
-    buf[off::HLEN] = 6;
-    buf[off::PLEN] = 4;
-    buf[off::OPER..off::OPER + 2].copy_from_slice(&op.to_be_bytes());
-    buf[off::SHA..off::SHA + 6].copy_from_slice(&sha);
-    buf[off::SPA..off::SPA + 4].copy_from_slice(&spa.octets());
-    buf[off::THA..off::THA + 6].copy_from_slice(&tha);
-    buf[off::TPA..off::TPA + 4].copy_from_slice(&tpa.octets());
+/// `arp` as a 60-byte frame to `eth_dst`.
+fn arp_frame(arp: Arp, eth_dst: Mac) -> [u8; MIN_FRAME_LEN] {
+    let mut b = [0u8; MIN_FRAME_LEN];
+    let _ = arp.write(eth_dst, &mut b);
+    b
 }
 
 /// Builds an ARP request frame (tests and tools).
 pub fn arp_request(sha: Mac, spa: Ipv4Addr, tpa: Ipv4Addr) -> [u8; MIN_FRAME_LEN] {
-    let mut b = [0u8; MIN_FRAME_LEN];
-    write_arp(&mut b, OP_REQUEST, sha, spa, [0; 6], tpa, BROADCAST);
-    b
+    let (op, tha) = (OP_REQUEST, [0; 6]);
+    arp_frame(
+        Arp {
+            op,
+            sha,
+            spa,
+            tha,
+            tpa,
+        },
+        BROADCAST,
+    )
 }
 
 /// Builds an ARP reply frame from `sha`/`spa` to `tha`/`tpa` (tests and tools).
 pub fn arp_reply(sha: Mac, spa: Ipv4Addr, tha: Mac, tpa: Ipv4Addr) -> [u8; MIN_FRAME_LEN] {
-    let mut b = [0u8; MIN_FRAME_LEN];
-    write_arp(&mut b, OP_REPLY, sha, spa, tha, tpa, tha);
-    b
+    arp_frame(
+        Arp {
+            op: OP_REPLY,
+            sha,
+            spa,
+            tha,
+            tpa,
+        },
+        tha,
+    )
 }
 
 /// Fields of an ARP frame (tests and counters): (opcode, sha, spa, tha, tpa).
 pub fn parse_arp(f: &[u8]) -> Option<(u16, Mac, Ipv4Addr, Mac, Ipv4Addr)> {
-    if f.len() < ARP_FRAME_LEN || be16(f, 12) != ETHERTYPE_ARP {
-        return None;
-    }
-    Some((
-        be16(f, off::OPER),
-        f[off::SHA..off::SHA + 6].try_into().ok()?,
-        ipv4_at(f, off::SPA),
-        f[off::THA..off::THA + 6].try_into().ok()?,
-        ipv4_at(f, off::TPA),
-    ))
-}
-
-/// Turns an ICMPv4 echo request to one of our addresses (`frame[..len]`) into the echo
-/// reply, in place (RFC 792): addresses swapped, type 0, TTL reset, checksums updated.
-/// Returns the reply's destination, or `None` when the frame is not such a request.
-pub fn icmp_echo_reply(frame: &mut [u8], len: usize) -> Option<Ipv4Addr> {
-    let len = len.min(frame.len());
-    let p = mspic_wire::parse_frame(&frame[..len]).ok()?;
-    let (IpAddr::V4(src), IpAddr::V4(dst)) = (p.key.src, p.key.dst) else {
-        return None;
-    };
-    if p.key.proto != mspic_wire::proto::ICMP || p.is_later_fragment() {
-        return None;
-    }
-    let l3 = p.l3_offset;
-    let l4 = p.l4_offset;
-    if l4 + 4 > len || frame[l4] != 8 || frame[l4 + 1] != 0 {
-        return None;
-    }
-    // ICMP: type 8 → 0; incremental update of the first 16-bit word (RFC 1624).
-    let old_word = u16::from_be_bytes([frame[l4], frame[l4 + 1]]);
-    frame[l4] = 0;
-    let csum = u16::from_be_bytes([frame[l4 + 2], frame[l4 + 3]]);
-    let csum = mspic_wire::checksum::update16(csum, old_word, 0);
-    frame[l4 + 2..l4 + 4].copy_from_slice(&csum.to_be_bytes());
-    // IP: swap addresses (checksum-neutral), fresh TTL, header checksum recomputed.
-    frame[l3 + 12..l3 + 16].copy_from_slice(&dst.octets());
-    frame[l3 + 16..l3 + 20].copy_from_slice(&src.octets());
-    frame[l3 + 8] = 64;
-    frame[l3 + 10] = 0;
-    frame[l3 + 11] = 0;
-    let ihl = usize::from(frame[l3] & 0x0f) * 4;
-    let c = mspic_wire::checksum::compute(&frame[l3..l3 + ihl]);
-    frame[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
-    Some(src)
+    Arp::parse(f).map(|a| (a.op, a.sha, a.spa, a.tha, a.tpa))
 }
 
 #[cfg(test)]
@@ -1224,28 +1133,5 @@ mod tests {
                 reason: L2Drop::NoPort
             }
         );
-    }
-
-    #[test]
-    fn echo_reply_in_place() {
-        // Ethernet + IPv4 (ttl 63) + ICMP echo request id 0x1234 seq 1, 4 bytes of data.
-        let mut f = vec![
-            0x02, 0, 0, 0, 0, 1, 0x0a, 0, 0, 0, 0, 2, 0x08, 0x00, // eth
-            0x45, 0, 0, 32, 0, 1, 0x40, 0, 63, 1, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1, // ip
-            8, 0, 0, 0, 0x12, 0x34, 0, 1, b'a', b'b', b'c', b'd', // icmp
-        ];
-        let c = mspic_wire::checksum::compute(&f[14..34]);
-        f[24..26].copy_from_slice(&c.to_be_bytes());
-        let c = mspic_wire::checksum::compute(&f[34..]);
-        f[36..38].copy_from_slice(&c.to_be_bytes());
-        let len = f.len();
-        assert_eq!(icmp_echo_reply(&mut f, len), Some(ip("10.0.0.2")));
-        assert_eq!(&f[26..30], &[10, 0, 0, 1]);
-        assert_eq!(&f[30..34], &[10, 0, 0, 2]);
-        assert_eq!(f[34], 0);
-        assert_eq!(mspic_wire::checksum::compute(&f[14..34]), 0);
-        assert_eq!(mspic_wire::checksum::compute(&f[34..]), 0);
-        // Not a request (now a reply): left alone.
-        assert_eq!(icmp_echo_reply(&mut f, len), None);
     }
 }

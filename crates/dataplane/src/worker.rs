@@ -781,7 +781,7 @@ impl<IO: FrameIo> Worker<IO> {
     fn local(&mut self, now: Time, f: IO::Frame) {
         let len = IO::frame_len(&f);
         let buf = self.io.buf(&f);
-        let to = crate::l2::icmp_echo_reply(buf, len);
+        let to = mspic_wire::build::icmp_echo_reply(buf, len);
         let route = to
             .filter(|a| !self.policy.nat.pool_addrs.contains_key(a))
             .map(|a| self.policy.routes.lookup(IpAddr::V4(a)));

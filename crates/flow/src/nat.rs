@@ -518,7 +518,7 @@ fn expand(p: Prefix) -> Vec<Ipv4Addr> {
 
 /// Protocols whose key carries ports (or an ICMP query id) that NAPT can translate.
 pub fn has_ports(p: u8) -> bool {
-    matches!(p, proto::TCP | proto::UDP | proto::ICMP | 132)
+    proto::has_ports(p) || p == proto::ICMP
 }
 
 fn proto_class(p: u8) -> u8 {
@@ -1143,7 +1143,7 @@ impl NatState {
                     0 => proto::TCP,
                     1 => proto::UDP,
                     2 => proto::ICMP,
-                    _ => 132,
+                    _ => proto::SCTP,
                 },
                 a.internal,
                 a.internal_port,

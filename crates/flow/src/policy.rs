@@ -146,10 +146,7 @@ impl AppRt {
         if self.protocol.is_some_and(|p| p != m.protocol) {
             return false;
         }
-        let has_ports = matches!(
-            m.protocol,
-            mspic_wire::proto::TCP | mspic_wire::proto::UDP | 132
-        );
+        let has_ports = mspic_wire::proto::has_ports(m.protocol);
         if let Some(r) = self.destination_port {
             if !has_ports || !r.contains(m.dst_port) {
                 return false;

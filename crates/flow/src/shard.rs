@@ -1673,7 +1673,7 @@ fn match_input(p: &Parsed) -> MatchInput {
 
 /// Whether a protocol shows ports on flow lines (GRE shows its key/call id, 0 when none).
 fn shows_ports(proto: u8) -> bool {
-    matches!(proto, proto::TCP | proto::UDP | proto::GRE | 132)
+    proto::has_ports(proto) || proto == proto::GRE
 }
 
 fn flow_snapshots(s: &Session) -> [FlowSnapshot; 2] {

@@ -8,6 +8,7 @@
 
 use std::net::IpAddr;
 
+use crate::bytes;
 use crate::checksum;
 use crate::error::{NoReplyReason, WireError};
 use crate::ethernet::{self, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN};
@@ -357,4 +358,38 @@ pub fn icmp_error(
     let c = checksum::finish(checksum::sum(m, initial));
     m[2..4].copy_from_slice(&c.to_be_bytes());
     Ok(pad(out, len))
+}
+
+/// Turns an ICMPv4 echo request to one of our addresses (`frame[..len]`) into the echo
+/// reply, in place (RFC 792): addresses swapped, type 0, TTL reset, checksums updated.
+/// Returns the reply's destination, or `None` when the frame is not such a request.
+pub fn icmp_echo_reply(frame: &mut [u8], len: usize) -> Option<std::net::Ipv4Addr> {
+    let len = len.min(frame.len());
+    let p = crate::parse_frame(&frame[..len]).ok()?;
+    let (IpAddr::V4(src), IpAddr::V4(dst)) = (p.key.src, p.key.dst) else {
+        return None;
+    };
+    if p.key.proto != crate::proto::ICMP || p.is_later_fragment() {
+        return None;
+    }
+    let l3 = p.l3_offset;
+    let l4 = p.l4_offset;
+    if l4 + 4 > len || frame[l4] != 8 || frame[l4 + 1] != 0 {
+        return None;
+    }
+    // ICMP: type 8 → 0; incremental update of the first 16-bit word (RFC 1624).
+    let old_word = bytes::be16(frame, l4);
+    frame[l4] = 0;
+    let csum = crate::checksum::update16(bytes::be16(frame, l4 + 2), old_word, 0);
+    bytes::set_be16(frame, l4 + 2, csum);
+    // IP: swap addresses (checksum-neutral), fresh TTL, header checksum recomputed.
+    frame[l3 + 12..l3 + 16].copy_from_slice(&dst.octets());
+    frame[l3 + 16..l3 + 20].copy_from_slice(&src.octets());
+    frame[l3 + 8] = REPLY_TTL;
+    frame[l3 + 10] = 0;
+    frame[l3 + 11] = 0;
+    let ihl = usize::from(frame[l3] & 0x0f) * 4;
+    let c = crate::checksum::compute(&frame[l3..l3 + ihl]);
+    bytes::set_be16(frame, l3 + 10, c);
+    Some(src)
 }

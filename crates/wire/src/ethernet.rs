@@ -1,5 +1,6 @@
 //! Ethernet II frame view with at most one 802.1Q tag (IEEE 802.1Q).
 
+use crate::bytes;
 use crate::error::WireError;
 
 /// IPv4 (RFC 894).
@@ -58,11 +59,6 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
         self.buffer
     }
 
-    fn be16(&self, off: usize) -> u16 {
-        let b = self.buffer.as_ref();
-        u16::from_be_bytes([b[off], b[off + 1]])
-    }
-
     /// Destination MAC.
     pub fn dst_addr(&self) -> [u8; 6] {
         let b = self.buffer.as_ref();
@@ -77,7 +73,7 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
 
     /// The ethertype right after the MACs (0x8100 for tagged frames).
     pub fn ethertype(&self) -> u16 {
-        self.be16(field::ETHERTYPE.start)
+        bytes::be16(self.buffer.as_ref(), field::ETHERTYPE.start)
     }
 
     /// True if the frame carries an 802.1Q tag.
@@ -87,7 +83,8 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
 
     /// Full tag control information (PCP, DEI, VID), if tagged.
     pub fn vlan_tci(&self) -> Option<u16> {
-        self.is_tagged().then(|| self.be16(field::TCI.start))
+        self.is_tagged()
+            .then(|| bytes::be16(self.buffer.as_ref(), field::TCI.start))
     }
 
     /// VLAN id (12 bits), if tagged.
@@ -98,7 +95,7 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
     /// Ethertype of the payload (after the tag, if any).
     pub fn payload_ethertype(&self) -> u16 {
         if self.is_tagged() {
-            self.be16(field::INNER_ETHERTYPE.start)
+            bytes::be16(self.buffer.as_ref(), field::INNER_ETHERTYPE.start)
         } else {
             self.ethertype()
         }

@@ -1,6 +1,7 @@
 //! GRE header view: version 0 (RFC 2784 with the RFC 2890 key and sequence extensions)
 //! and version 1, the enhanced GRE of PPTP (RFC 2637 §4.1).
 
+use crate::bytes;
 use crate::checksum;
 use crate::error::WireError;
 
@@ -65,19 +66,9 @@ impl<T: AsRef<[u8]>> GrePacket<T> {
         self.buffer
     }
 
-    fn be16(&self, off: usize) -> u16 {
-        let b = self.buffer.as_ref();
-        u16::from_be_bytes([b[off], b[off + 1]])
-    }
-
-    fn be32(&self, off: usize) -> u32 {
-        let b = self.buffer.as_ref();
-        u32::from_be_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
-    }
-
     /// Flags and version word.
     pub fn flags(&self) -> u16 {
-        self.be16(field::FLAGS_VERSION.start)
+        bytes::be16(self.buffer.as_ref(), field::FLAGS_VERSION.start)
     }
 
     /// Version (0 or 1 after the checks).
@@ -87,7 +78,7 @@ impl<T: AsRef<[u8]>> GrePacket<T> {
 
     /// Protocol type.
     pub fn protocol(&self) -> u16 {
-        self.be16(field::PROTOCOL.start)
+        bytes::be16(self.buffer.as_ref(), field::PROTOCOL.start)
     }
 
     fn has_checksum_word(&self) -> bool {
@@ -116,12 +107,13 @@ impl<T: AsRef<[u8]>> GrePacket<T> {
 
     /// Checksum field, if the C bit is set.
     pub fn checksum(&self) -> Option<u16> {
-        (self.flags() & FLAG_C != 0).then(|| self.be16(BASE_LEN))
+        (self.flags() & FLAG_C != 0).then(|| bytes::be16(self.buffer.as_ref(), BASE_LEN))
     }
 
     /// Key field (version 1: payload length << 16 | call id), if present.
     pub fn key(&self) -> Option<u32> {
-        self.key_offset().map(|o| self.be32(o))
+        self.key_offset()
+            .map(|o| bytes::be32(self.buffer.as_ref(), o))
     }
 
     /// Version 1 call id (low half of the key).
@@ -134,13 +126,14 @@ impl<T: AsRef<[u8]>> GrePacket<T> {
 
     /// Sequence number, if present.
     pub fn seq(&self) -> Option<u32> {
-        (self.flags() & FLAG_S != 0).then(|| self.be32(self.seq_offset()))
+        (self.flags() & FLAG_S != 0).then(|| bytes::be32(self.buffer.as_ref(), self.seq_offset()))
     }
 
     /// Version 1 acknowledgment number, if present.
     pub fn ack(&self) -> Option<u32> {
         let off = self.seq_offset() + 4 * usize::from(self.flags() & FLAG_S != 0);
-        self.ack_present().then(|| self.be32(off))
+        self.ack_present()
+            .then(|| bytes::be32(self.buffer.as_ref(), off))
     }
 
     /// True if there is no checksum or it verifies over header and payload (RFC 2784 §2.5).

@@ -4,6 +4,7 @@
 //! (identifier and sequence for queries, unused/MTU/pointer for errors, after which an
 //! error quotes the offending packet).
 
+use crate::bytes;
 use crate::error::WireError;
 
 /// Header length (including the 4 type-specific bytes).
@@ -138,11 +139,6 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
         self.buffer
     }
 
-    fn be16(&self, off: usize) -> u16 {
-        let b = self.buffer.as_ref();
-        u16::from_be_bytes([b[off], b[off + 1]])
-    }
-
     /// Message type.
     pub fn msg_type(&self) -> u8 {
         self.buffer.as_ref()[field::TYPE]
@@ -155,17 +151,17 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
 
     /// Checksum field.
     pub fn checksum(&self) -> u16 {
-        self.be16(field::CHECKSUM.start)
+        bytes::be16(self.buffer.as_ref(), field::CHECKSUM.start)
     }
 
     /// Query identifier (meaningful for queries only).
     pub fn ident(&self) -> u16 {
-        self.be16(field::IDENT.start)
+        bytes::be16(self.buffer.as_ref(), field::IDENT.start)
     }
 
     /// Query sequence number (meaningful for queries only).
     pub fn seq(&self) -> u16 {
-        self.be16(field::SEQ.start)
+        bytes::be16(self.buffer.as_ref(), field::SEQ.start)
     }
 
     /// The 4 type-specific bytes as a big-endian word.
@@ -181,18 +177,14 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> IcmpPacket<T> {
-    fn set_be16(&mut self, off: usize, v: u16) {
-        self.buffer.as_mut()[off..off + 2].copy_from_slice(&v.to_be_bytes());
-    }
-
     /// Sets the query identifier (checksum not updated).
     pub fn set_ident(&mut self, id: u16) {
-        self.set_be16(field::IDENT.start, id);
+        bytes::set_be16(self.buffer.as_mut(), field::IDENT.start, id);
     }
 
     /// Sets the checksum field.
     pub fn set_checksum(&mut self, c: u16) {
-        self.set_be16(field::CHECKSUM.start, c);
+        bytes::set_be16(self.buffer.as_mut(), field::CHECKSUM.start, c);
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::net::Ipv4Addr;
 
+use crate::bytes;
 use crate::checksum;
 use crate::error::WireError;
 
@@ -92,11 +93,6 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         self.buffer
     }
 
-    fn be16(&self, off: usize) -> u16 {
-        let b = self.buffer.as_ref();
-        u16::from_be_bytes([b[off], b[off + 1]])
-    }
-
     /// Version nibble (always 4 after the checks).
     pub fn version(&self) -> u8 {
         self.buffer.as_ref()[field::VER_IHL] >> 4
@@ -114,27 +110,27 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 
     /// Total length field.
     pub fn total_len(&self) -> u16 {
-        self.be16(field::LENGTH.start)
+        bytes::be16(self.buffer.as_ref(), field::LENGTH.start)
     }
 
     /// Identification field.
     pub fn ident(&self) -> u16 {
-        self.be16(field::IDENT.start)
+        bytes::be16(self.buffer.as_ref(), field::IDENT.start)
     }
 
     /// DF flag.
     pub fn dont_frag(&self) -> bool {
-        self.be16(field::FLG_OFF.start) & FLAG_DF != 0
+        bytes::be16(self.buffer.as_ref(), field::FLG_OFF.start) & FLAG_DF != 0
     }
 
     /// MF flag.
     pub fn more_frags(&self) -> bool {
-        self.be16(field::FLG_OFF.start) & FLAG_MF != 0
+        bytes::be16(self.buffer.as_ref(), field::FLG_OFF.start) & FLAG_MF != 0
     }
 
     /// Fragment offset in bytes.
     pub fn frag_offset(&self) -> u16 {
-        (self.be16(field::FLG_OFF.start) & OFFSET_MASK) << 3
+        (bytes::be16(self.buffer.as_ref(), field::FLG_OFF.start) & OFFSET_MASK) << 3
     }
 
     /// True if this is a fragment (MF set or nonzero offset).
@@ -154,7 +150,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 
     /// Header checksum field.
     pub fn checksum(&self) -> u16 {
-        self.be16(field::CHECKSUM.start)
+        bytes::be16(self.buffer.as_ref(), field::CHECKSUM.start)
     }
 
     /// Source address.
@@ -193,10 +189,6 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
-    fn set_be16(&mut self, off: usize, v: u16) {
-        self.buffer.as_mut()[off..off + 2].copy_from_slice(&v.to_be_bytes());
-    }
-
     /// Sets the TTL (checksum not updated).
     pub fn set_ttl(&mut self, ttl: u8) {
         self.buffer.as_mut()[field::TTL] = ttl;
@@ -204,7 +196,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
 
     /// Sets the checksum field.
     pub fn set_checksum(&mut self, c: u16) {
-        self.set_be16(field::CHECKSUM.start, c);
+        bytes::set_be16(self.buffer.as_mut(), field::CHECKSUM.start, c);
     }
 
     /// Sets the source address (checksum not updated).

@@ -2,6 +2,7 @@
 
 use std::net::Ipv6Addr;
 
+use crate::bytes;
 use crate::error::WireError;
 use crate::proto;
 
@@ -68,11 +69,6 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
         self.buffer
     }
 
-    fn be16(&self, off: usize) -> u16 {
-        let b = self.buffer.as_ref();
-        u16::from_be_bytes([b[off], b[off + 1]])
-    }
-
     /// Version nibble (always 6 after the checks).
     pub fn version(&self) -> u8 {
         self.buffer.as_ref()[0] >> 4
@@ -80,7 +76,7 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
 
     /// Traffic class.
     pub fn traffic_class(&self) -> u8 {
-        (self.be16(0) >> 4) as u8
+        (bytes::be16(self.buffer.as_ref(), 0) >> 4) as u8
     }
 
     /// Flow label (20 bits).
@@ -91,7 +87,7 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
 
     /// Payload length field.
     pub fn payload_len(&self) -> u16 {
-        self.be16(field::LENGTH.start)
+        bytes::be16(self.buffer.as_ref(), field::LENGTH.start)
     }
 
     /// Next header of the fixed header.

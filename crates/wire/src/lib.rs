@@ -33,7 +33,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod arp;
 pub mod build;
+mod bytes;
 pub mod checksum;
 pub mod error;
 pub mod ethernet;

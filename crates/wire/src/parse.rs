@@ -7,6 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::bytes;
 use crate::checksum;
 use crate::error::WireError;
 use crate::ethernet::{self, EthernetFrame};
@@ -317,10 +318,6 @@ fn classify(version: IpVersion, icmp_type: u8) -> IcmpClass {
     }
 }
 
-fn be16(b: &[u8], off: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(off)?, *b.get(off + 1)?]))
-}
-
 fn parse_l4(frame: &[u8], l3: &L3, ip_end: usize) -> Result<L4Info, WireError> {
     let mut info = L4Info {
         l4: L4::Other,
@@ -415,8 +412,11 @@ fn parse_l4(frame: &[u8], l3: &L3, ip_end: usize) -> Result<L4Info, WireError> {
         }
         proto::SCTP => {
             // RFC 9260 §3.1 common header: ports, verification tag, CRC32c.
-            let (Some(sp), Some(dp), true) = (be16(data, 0), be16(data, 2), data.len() >= 12)
-            else {
+            let (Some(sp), Some(dp), true) = (
+                bytes::get16(data, 0),
+                bytes::get16(data, 2),
+                data.len() >= 12,
+            ) else {
                 return Err(WireError::SctpTruncated);
             };
             info.src_port = sp;
@@ -485,12 +485,12 @@ fn parse_inner(
 
 /// Ports of a quoted packet from its first 8 L4 bytes, which RFC 792 guarantees.
 fn inner_ports(version: IpVersion, proto: u8, data: &[u8]) -> Result<(u16, u16), WireError> {
-    let needs_ports = matches!(proto, proto::TCP | proto::UDP | proto::SCTP);
+    let needs_ports = proto::has_ports(proto);
     let icmp = is_icmp(version, proto);
     if !needs_ports && !icmp {
         return Ok((0, 0));
     }
-    let w = |off| be16(data, off).ok_or(WireError::IcmpQuote);
+    let w = |off| bytes::get16(data, off).ok_or(WireError::IcmpQuote);
     if data.len() < 8 {
         return Err(WireError::IcmpQuote);
     }

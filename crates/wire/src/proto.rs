@@ -44,6 +44,12 @@ pub const PIM: u8 = 103;
 /// SCTP (RFC 9260).
 pub const SCTP: u8 = 132;
 
+/// Whether `p`'s header starts with 16-bit source and destination ports (TCP, UDP, SCTP):
+/// the protocols a flow key, a port match and a quoted packet read ports from.
+pub fn has_ports(p: u8) -> bool {
+    matches!(p, TCP | UDP | SCTP)
+}
+
 /// Keyword ↔ number table for Junos `protocol` match conditions.
 pub const KEYWORDS: &[(&str, u8)] = &[
     ("ah", AH),

@@ -23,6 +23,7 @@
 
 use std::net::IpAddr;
 
+use crate::bytes;
 use crate::checksum;
 use crate::error::WireError;
 use crate::icmp::{self, IcmpClass};
@@ -30,18 +31,7 @@ use crate::parse::{Fragment, InnerPacket, IpVersion, Parsed, L4};
 use crate::proto;
 
 fn rd16(frame: &[u8], off: usize) -> Result<u16, WireError> {
-    match frame.get(off..off + 2) {
-        Some(&[a, b]) => Ok(u16::from_be_bytes([a, b])),
-        _ => Err(WireError::OutOfBounds),
-    }
-}
-
-fn wr16(frame: &mut [u8], off: usize, v: u16) -> Result<(), WireError> {
-    frame
-        .get_mut(off..off + 2)
-        .ok_or(WireError::OutOfBounds)?
-        .copy_from_slice(&v.to_be_bytes());
-    Ok(())
+    bytes::get16(frame, off).ok_or(WireError::OutOfBounds)
 }
 
 /// Kind of checksum at an offset, for the UDP zero rule.
@@ -68,7 +58,7 @@ fn fix(
     if kind == Csum::Udp && n == 0 {
         n = 0xffff;
     }
-    wr16(frame, off, n)?;
+    bytes::put16(frame, off, n)?;
     Ok((c, n))
 }
 
@@ -175,7 +165,7 @@ fn set_port(frame: &mut [u8], p: &Parsed, dir: Dir, port: u16) -> Result<(), Wir
         Dir::Dst => p.l4_offset + 2,
     };
     let old = rd16(frame, off)?;
-    wr16(frame, off, port)?;
+    bytes::put16(frame, off, port)?;
     fix16(frame, csum, kind, old, port)?;
     Ok(())
 }
@@ -199,7 +189,7 @@ pub fn set_icmp_query_id(frame: &mut [u8], p: &Parsed, id: u16) -> Result<(), Wi
     }
     let off = p.l4_offset + 4;
     let old = rd16(frame, off)?;
-    wr16(frame, off, id)?;
+    bytes::put16(frame, off, id)?;
     fix16(frame, p.l4_offset + 2, Csum::Plain, old, id)?;
     Ok(())
 }
@@ -223,7 +213,7 @@ pub fn decrement_ttl(frame: &mut [u8], p: &Parsed) -> Result<u8, WireError> {
             let old = rd16(frame, off)?;
             let new = old - 0x0100;
             rd16(frame, p.l3_offset + 10)?;
-            wr16(frame, off, new)?;
+            bytes::put16(frame, off, new)?;
             fix16(frame, p.l3_offset + 10, Csum::Plain, old, new)?;
         }
         IpVersion::V6 => {
@@ -274,7 +264,7 @@ pub fn set_gre_call_id(frame: &mut [u8], p: &Parsed, call_id: u16) -> Result<(),
     }
     check_frame(frame, p)?;
     let off = p.l4_offset + crate::gre::BASE_LEN + 2;
-    wr16(frame, off, call_id)
+    bytes::put16(frame, off, call_id)
 }
 
 // ---------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 //! TCP header view (RFC 9293 §3.1).
 
+use crate::bytes;
 use crate::error::WireError;
 
 /// Header length without options.
@@ -70,34 +71,24 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
         self.buffer
     }
 
-    fn be16(&self, off: usize) -> u16 {
-        let b = self.buffer.as_ref();
-        u16::from_be_bytes([b[off], b[off + 1]])
-    }
-
-    fn be32(&self, off: usize) -> u32 {
-        let b = self.buffer.as_ref();
-        u32::from_be_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
-    }
-
     /// Source port.
     pub fn src_port(&self) -> u16 {
-        self.be16(field::SRC_PORT.start)
+        bytes::be16(self.buffer.as_ref(), field::SRC_PORT.start)
     }
 
     /// Destination port.
     pub fn dst_port(&self) -> u16 {
-        self.be16(field::DST_PORT.start)
+        bytes::be16(self.buffer.as_ref(), field::DST_PORT.start)
     }
 
     /// Sequence number.
     pub fn seq_number(&self) -> u32 {
-        self.be32(field::SEQ.start)
+        bytes::be32(self.buffer.as_ref(), field::SEQ.start)
     }
 
     /// Acknowledgment number.
     pub fn ack_number(&self) -> u32 {
-        self.be32(field::ACK.start)
+        bytes::be32(self.buffer.as_ref(), field::ACK.start)
     }
 
     /// Header length in bytes, options included.
@@ -112,17 +103,17 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
 
     /// Window.
     pub fn window(&self) -> u16 {
-        self.be16(field::WINDOW.start)
+        bytes::be16(self.buffer.as_ref(), field::WINDOW.start)
     }
 
     /// Checksum field.
     pub fn checksum(&self) -> u16 {
-        self.be16(field::CHECKSUM.start)
+        bytes::be16(self.buffer.as_ref(), field::CHECKSUM.start)
     }
 
     /// Urgent pointer.
     pub fn urgent(&self) -> u16 {
-        self.be16(field::URGENT.start)
+        bytes::be16(self.buffer.as_ref(), field::URGENT.start)
     }
 
     /// Options bytes.
@@ -137,33 +128,29 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
-    fn set_be16(&mut self, off: usize, v: u16) {
-        self.buffer.as_mut()[off..off + 2].copy_from_slice(&v.to_be_bytes());
-    }
-
     /// Sets the source port (checksum not updated).
     pub fn set_src_port(&mut self, p: u16) {
-        self.set_be16(field::SRC_PORT.start, p);
+        bytes::set_be16(self.buffer.as_mut(), field::SRC_PORT.start, p);
     }
 
     /// Sets the destination port (checksum not updated).
     pub fn set_dst_port(&mut self, p: u16) {
-        self.set_be16(field::DST_PORT.start, p);
+        bytes::set_be16(self.buffer.as_mut(), field::DST_PORT.start, p);
     }
 
     /// Sets the sequence number (checksum not updated).
     pub fn set_seq_number(&mut self, v: u32) {
-        self.buffer.as_mut()[field::SEQ].copy_from_slice(&v.to_be_bytes());
+        bytes::set_be32(self.buffer.as_mut(), field::SEQ.start, v);
     }
 
     /// Sets the acknowledgment number (checksum not updated).
     pub fn set_ack_number(&mut self, v: u32) {
-        self.buffer.as_mut()[field::ACK].copy_from_slice(&v.to_be_bytes());
+        bytes::set_be32(self.buffer.as_mut(), field::ACK.start, v);
     }
 
     /// Sets the checksum field.
     pub fn set_checksum(&mut self, c: u16) {
-        self.set_be16(field::CHECKSUM.start, c);
+        bytes::set_be16(self.buffer.as_mut(), field::CHECKSUM.start, c);
     }
 }
 

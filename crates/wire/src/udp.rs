@@ -1,5 +1,6 @@
 //! UDP header view (RFC 768).
 
+use crate::bytes;
 use crate::error::WireError;
 
 /// Header length.
@@ -52,30 +53,25 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
         self.buffer
     }
 
-    fn be16(&self, off: usize) -> u16 {
-        let b = self.buffer.as_ref();
-        u16::from_be_bytes([b[off], b[off + 1]])
-    }
-
     /// Source port.
     pub fn src_port(&self) -> u16 {
-        self.be16(field::SRC_PORT.start)
+        bytes::be16(self.buffer.as_ref(), field::SRC_PORT.start)
     }
 
     /// Destination port.
     pub fn dst_port(&self) -> u16 {
-        self.be16(field::DST_PORT.start)
+        bytes::be16(self.buffer.as_ref(), field::DST_PORT.start)
     }
 
     /// Length field (header included).
     #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> u16 {
-        self.be16(field::LENGTH.start)
+        bytes::be16(self.buffer.as_ref(), field::LENGTH.start)
     }
 
     /// Checksum field.
     pub fn checksum(&self) -> u16 {
-        self.be16(field::CHECKSUM.start)
+        bytes::be16(self.buffer.as_ref(), field::CHECKSUM.start)
     }
 
     /// Payload up to the length field, or to the end of the buffer if that comes first.
@@ -87,23 +83,19 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
-    fn set_be16(&mut self, off: usize, v: u16) {
-        self.buffer.as_mut()[off..off + 2].copy_from_slice(&v.to_be_bytes());
-    }
-
     /// Sets the source port (checksum not updated).
     pub fn set_src_port(&mut self, p: u16) {
-        self.set_be16(field::SRC_PORT.start, p);
+        bytes::set_be16(self.buffer.as_mut(), field::SRC_PORT.start, p);
     }
 
     /// Sets the destination port (checksum not updated).
     pub fn set_dst_port(&mut self, p: u16) {
-        self.set_be16(field::DST_PORT.start, p);
+        bytes::set_be16(self.buffer.as_mut(), field::DST_PORT.start, p);
     }
 
     /// Sets the checksum field.
     pub fn set_checksum(&mut self, c: u16) {
-        self.set_be16(field::CHECKSUM.start, c);
+        bytes::set_be16(self.buffer.as_mut(), field::CHECKSUM.start, c);
     }
 }
 

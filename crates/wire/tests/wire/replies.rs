@@ -351,3 +351,29 @@ fn icmp_error_refusals() {
         })
     );
 }
+
+#[test]
+fn echo_reply_in_place() {
+    // Ethernet + IPv4 (ttl 63) + ICMP echo request id 0x1234 seq 1, 4 bytes of data.
+    let mut f = vec![
+        0x02, 0, 0, 0, 0, 1, 0x0a, 0, 0, 0, 0, 2, 0x08, 0x00, // eth
+        0x45, 0, 0, 32, 0, 1, 0x40, 0, 63, 1, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1, // ip
+        8, 0, 0, 0, 0x12, 0x34, 0, 1, b'a', b'b', b'c', b'd', // icmp
+    ];
+    let c = mspic_wire::checksum::compute(&f[14..34]);
+    f[24..26].copy_from_slice(&c.to_be_bytes());
+    let c = mspic_wire::checksum::compute(&f[34..]);
+    f[36..38].copy_from_slice(&c.to_be_bytes());
+    let len = f.len();
+    assert_eq!(
+        mspic_wire::build::icmp_echo_reply(&mut f, len),
+        Some(std::net::Ipv4Addr::new(10, 0, 0, 2))
+    );
+    assert_eq!(&f[26..30], &[10, 0, 0, 1]);
+    assert_eq!(&f[30..34], &[10, 0, 0, 2]);
+    assert_eq!(f[34], 0);
+    assert_eq!(mspic_wire::checksum::compute(&f[14..34]), 0);
+    assert_eq!(mspic_wire::checksum::compute(&f[34..]), 0);
+    // Not a request (now a reply): left alone.
+    assert_eq!(mspic_wire::build::icmp_echo_reply(&mut f, len), None);
+}
