@@ -8,7 +8,8 @@ mod common;
 use common::*;
 use mspic_config::AppProtocol;
 use mspic_flow::{
-    DropReason, FlowState, SessionFilter, Verdict, FLAG_ALG_CHILD, FLAG_ALG_PARENT, FLAG_NAT,
+    DropReason, FlowDirection, FlowState, SessionFilter, Verdict, FLAG_ALG_CHILD, FLAG_ALG_PARENT,
+    FLAG_NAT,
 };
 
 const C: &str = "10.0.0.2";
@@ -108,6 +109,16 @@ fn active_port_under_napt_with_seq_delta_sack_and_retransmission() {
     assert_eq!(child.alg, Some(AppProtocol::Ftp));
     assert_eq!(child.parent, Some(parent.id));
     assert_eq!(child.flows[0].state, FlowState::Forward);
+    // Started from the server's side: its first flow is O, as Junos lists it.
+    let (o, i) = (&child.flows[0], &child.flows[1]);
+    assert_eq!(
+        (o.direction, i.direction),
+        (FlowDirection::O, FlowDirection::I)
+    );
+    assert_eq!(
+        (o.src.port, o.dst.port, i.src.port),
+        (Some(20), Some(1025), Some(40001))
+    );
     let st = c.stats();
     assert_eq!((st.alg.pinholes_used, st.alg.length_changes), (1, 2));
     // Clearing the parent takes the child along (and counts both).
@@ -171,6 +182,12 @@ fn passive_pasv_and_epsv_under_napt() {
     let syn = tcp((C, 40002), (S, 50000), "S", 1, 0, b"");
     let out = c.pass(&syn);
     assert_eq!(out, tcp_out((P, 1025), (S, 50000), "S", 1, 0, b"", &syn));
+    let child = c.sessions()[1].clone();
+    assert_eq!(
+        child.flows[0].direction,
+        FlowDirection::I,
+        "started by the client"
+    );
     let back = tcp((S, 50000), (P, 1025), "SA", 1, 2, b"");
     assert_eq!(
         c.pass(&back),
@@ -541,4 +558,61 @@ fn data_connection_lands_on_the_right_shard_with_several_shards() {
             "{n} shards"
         );
     }
+}
+
+#[test]
+fn an_expiring_parent_takes_its_pinholes_and_its_children_on_other_shards() {
+    // A client port whose passive child lands on another shard than the parent.
+    let mut c = Cluster::new(&napt(), 4);
+    c.pass(&tcp((C, 40000), (S, 21), "S", 100, 0, b""));
+    let pp = c.sessions()[0].flows[1].dst.port.unwrap();
+    c.pass(&tcp((S, 21), (P, pp), "SA", 500, 101, b""));
+    c.pass(&tcp((C, 40000), (S, 21), "PA", 101, 501, b"PASV\r\n"));
+    c.pass(&tcp(
+        (S, 21),
+        (P, pp),
+        "PA",
+        501,
+        107,
+        b"227 Entering Passive Mode (198,51,100,7,195,80)\r\n",
+    ));
+    c.pass(&tcp(
+        (S, 21),
+        (P, pp),
+        "PA",
+        550,
+        107,
+        b"229 Entering Extended Passive Mode (|||50001|)\r\n",
+    ));
+    let parent_shard = c
+        .shards
+        .iter()
+        .position(|s| s.session_count() == 1)
+        .unwrap();
+    let mut port = 41000;
+    loop {
+        let syn = tcp((C, port), (S, 50000), "S", 1, 0, b"");
+        let p = mspic_wire::parse_frame(&syn).unwrap();
+        if mspic_flow::owner::owner(&p, 4, &c.policy.nat) as usize != parent_shard {
+            let out = c.pass(&syn);
+            let sport = u16::from_be_bytes([out[34], out[35]]);
+            c.pass(&tcp((S, 50000), (P, sport), "SA", 1, 2, b""));
+            c.pass(&tcp((C, port), (S, 50000), "A", 2, 2, b""));
+            break;
+        }
+        port += 1;
+    }
+    assert_eq!(c.sessions().len(), 2);
+    // The child keeps talking; the parent idles out (its child is on another shard).
+    for _ in 0..2 {
+        c.advance_secs(11);
+        c.pass(&tcp((C, port), (S, 50000), "A", 2, 2, b""));
+    }
+    assert_eq!(c.sessions().len(), 2);
+    c.advance_secs(11);
+    assert!(c.sessions().is_empty(), "{:?}", c.sessions());
+    let st = c.stats();
+    // The 229's pinhole and the child went with the parent.
+    assert_eq!(st.alg.closed_with_parent, 2);
+    assert_eq!(st.alg.pinholes_used, 1);
 }

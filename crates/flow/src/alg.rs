@@ -101,6 +101,8 @@ pub struct Pinhole {
     /// Whether the child's flows are Watch (the ALG inspects the child too).
     pub watch: bool,
     pub nat: PinholeNat,
+    /// The child's first packet comes from the parent's responder side.
+    pub from_responder: bool,
     /// The shard that opened it and its serial there: the copies on other shards are
     /// retired when one is used, and only the origin releases what it holds.
     pub origin: u32,
@@ -207,6 +209,9 @@ impl AlgContext<'_> {
             pool: self.nat.pool,
         };
         self.push(protocol, (Some(sr), from_port), told, nat, lifetime_secs)?;
+        if let Some(p) = self.pinholes.last_mut() {
+            p.from_responder = true;
+        }
         Ok(told)
     }
 
@@ -282,6 +287,7 @@ impl AlgContext<'_> {
             alg: self.alg,
             watch: false,
             nat,
+            from_responder: false,
             origin: 0,
             serial: 0,
         });

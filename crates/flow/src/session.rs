@@ -64,6 +64,10 @@ pub struct Session {
     /// Header `Flags:` bits (see `snapshot::FLAG_*`).
     pub flags: u32,
     pub alg: Option<AppProtocol>,
+    /// An ALG child whose first packet came from the parent's responder side (FTP active
+    /// data, rsh stderr…): its flows are labelled from the parent's point of view, so its
+    /// first flow is `O` (and is listed first, as Junos lists it).
+    pub from_responder: bool,
 }
 
 impl Session {

@@ -260,6 +260,8 @@ impl Shard {
             let stats = self.nat.stats.clone();
             self.nat = NatState::new(&self.policy.nat, self.cfg.index, self.cfg.count);
             self.nat.stats = stats;
+            // Pinholes were made for the old pools (reservations, pool addresses): gone.
+            self.pinholes.clear();
             let slots: Vec<u32> = self.table.iter().map(|(slot, _)| slot).collect();
             for slot in slots {
                 if let Some(s) = self.table.get_mut(slot) {
@@ -1305,6 +1307,7 @@ impl Shard {
             alg: None,
             flags: 0,
             parent: None,
+            from_responder: false,
             tcp,
             nat: SessionNat::default(),
             created: now,
@@ -1375,6 +1378,7 @@ impl Shard {
         session.alg = Some(ph.alg);
         session.flags = FLAG_ALG_CHILD;
         session.parent = std::num::NonZeroU64::new(ph.parent_id);
+        session.from_responder = ph.from_responder;
         if nat.kind.is_some() {
             session.keys[1] = NatState::reply_key(&parsed.key, &nat);
             session.nat = nat;
@@ -1676,8 +1680,16 @@ fn shows_ports(proto: u8) -> bool {
     proto::has_ports(proto) || proto == proto::GRE
 }
 
+/// A session's flows in the order the engine keeps them (first packet's flow first). An
+/// ALG child started from the parent's responder side labels them from the parent's point
+/// of view: its first flow is `O`.
 fn flow_snapshots(s: &Session) -> [FlowSnapshot; 2] {
-    let f = |d: Dir, role| {
+    let f = |d: Dir| {
+        let label = if s.from_responder { d.other() } else { d };
+        let role = match label {
+            Dir::I => FlowRole::Initiator,
+            Dir::O => FlowRole::Responder,
+        };
         let k = s.keys[d as usize];
         let ports = shows_ports(k.proto);
         FlowSnapshot {
@@ -1691,7 +1703,7 @@ fn flow_snapshots(s: &Session) -> [FlowSnapshot; 2] {
                 port: ports.then_some(k.dst_port),
             },
             state: s.state[d as usize],
-            direction: match d {
+            direction: match label {
                 Dir::I => FlowDirection::I,
                 Dir::O => FlowDirection::O,
             },
@@ -1701,8 +1713,5 @@ fn flow_snapshots(s: &Session) -> [FlowSnapshot; 2] {
             timeout: s.idle_timeout,
         }
     };
-    [
-        f(Dir::I, FlowRole::Initiator),
-        f(Dir::O, FlowRole::Responder),
-    ]
+    [f(Dir::I), f(Dir::O)]
 }
