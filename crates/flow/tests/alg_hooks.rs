@@ -143,3 +143,94 @@ fn watch_rewrite_and_pinhole_child() {
     );
     assert!(!matches!(v, Verdict::Forward { .. }), "{v:?}");
 }
+
+/// `AlgPacket::splice` against frames built and checked independently (etherparse): the
+/// payload grows and shrinks with the IP length, UDP length and checksums fixed, and a
+/// rewrite that does not fit the buffer is refused.
+mod splice {
+    use super::*;
+    use mspic_flow::alg::AlgPacket;
+
+    fn splice(
+        frame: &[u8],
+        capacity: usize,
+        range: std::ops::Range<usize>,
+        new: &[u8],
+    ) -> Result<Vec<u8>, AlgError> {
+        let mut buf = vec![0u8; capacity];
+        buf[..frame.len()].copy_from_slice(frame);
+        let parsed = mspic_wire::parse_frame(frame).unwrap();
+        let mut len = frame.len();
+        let mut pkt = AlgPacket::new(&mut buf, &mut len, &parsed);
+        let cut = range.len();
+        pkt.splice(range, new)?;
+        assert_eq!(pkt.payload().len(), parsed.payload_len + new.len() - cut);
+        assert_eq!(pkt.delta(), new.len() as i64 - cut as i64);
+        buf.truncate(len);
+        Ok(buf)
+    }
+
+    #[test]
+    fn grows_and_shrinks_tcp_and_udp() {
+        let t = tcp(
+            "10.0.0.2",
+            1,
+            "198.51.100.7",
+            21,
+            "PA",
+            7,
+            9,
+            b"PORT abcd\r\n",
+        );
+        let out = splice(&t, 2048, 5..9, b"longer-text").unwrap();
+        let want = tcp(
+            "10.0.0.2",
+            1,
+            "198.51.100.7",
+            21,
+            "PA",
+            7,
+            9,
+            b"PORT longer-text\r\n",
+        );
+        assert_eq!(out, want);
+        assert!(checksums_ok(&out));
+        let out = splice(&t, 2048, 5..9, b"").unwrap();
+        assert_eq!(
+            out,
+            tcp("10.0.0.2", 1, "198.51.100.7", 21, "PA", 7, 9, b"PORT \r\n")
+        );
+        let u = udp("10.0.0.2", 1, "198.51.100.7", 53, b"xxxxabcdyy");
+        let out = splice(&u, 2048, 4..8, b"z").unwrap();
+        assert_eq!(out, udp("10.0.0.2", 1, "198.51.100.7", 53, b"xxxxzyy"));
+        // "No checksum" stays zero (RFC 768).
+        let out = splice(&zero_udp_checksum(u.clone()), 2048, 4..8, b"z").unwrap();
+        assert_eq!(
+            out,
+            zero_udp_checksum(udp("10.0.0.2", 1, "198.51.100.7", 53, b"xxxxzyy"))
+        );
+    }
+
+    #[test]
+    fn no_room_and_bad_ranges_are_refused() {
+        let t = tcp(
+            "10.0.0.2",
+            1,
+            "198.51.100.7",
+            21,
+            "PA",
+            7,
+            9,
+            b"PORT abcd\r\n",
+        );
+        assert_eq!(
+            splice(&t, t.len() + 3, 5..9, b"longer-text"),
+            Err(AlgError::NoRoom)
+        );
+        assert!(splice(&t, t.len(), 5..9, b"same").is_ok());
+        assert!(matches!(
+            splice(&t, 2048, 5..99, b"x"),
+            Err(AlgError::Malformed(_))
+        ));
+    }
+}
