@@ -616,3 +616,45 @@ fn an_expiring_parent_takes_its_pinholes_and_its_children_on_other_shards() {
     assert_eq!(st.alg.closed_with_parent, 2);
     assert_eq!(st.alg.pinholes_used, 1);
 }
+
+#[test]
+fn twice_dynamic_nat44_rewrites_the_address_and_keeps_the_port() {
+    let mut c = Cluster::one(&dnat("twice-dynamic-nat-44", "", "source-pool public;"));
+    let (x, pubv, srv) = ("198.51.100.7", "203.0.113.10", "10.0.0.10");
+    c.pass(&tcp((x, 6000), (pubv, 21), "S", 100, 0, b""));
+    c.pass(&tcp((srv, 21), (P, 6000), "SA", 500, 101, b""));
+    let port = tcp(
+        (x, 6000),
+        (pubv, 21),
+        "PA",
+        101,
+        501,
+        b"EPRT |1|198.51.100.7|6001|\r\n",
+    );
+    let out = c.pass(&port);
+    assert_eq!(tcp_parts(&out).0, b"EPRT |1|203.0.113.128|6001|\r\n");
+    let syn = tcp((srv, 20), (P, 6001), "S", 1, 0, b"");
+    assert_eq!(
+        c.pass(&syn),
+        tcp_out((pubv, 20), (x, 6001), "S", 1, 0, b"", &syn)
+    );
+    // Passive: the server's real address becomes the public one; the client's connection
+    // is translated both ways.
+    let pasv = tcp(
+        (srv, 21),
+        (P, 6000),
+        "PA",
+        501,
+        129,
+        b"227 Entering Passive Mode (10,0,0,10,195,80)\r\n",
+    );
+    assert_eq!(
+        tcp_parts(&c.pass(&pasv)).0,
+        b"227 Entering Passive Mode (203,0,113,10,195,80)\r\n"
+    );
+    let syn = tcp((x, 6002), (pubv, 50000), "S", 1, 0, b"");
+    assert_eq!(
+        c.pass(&syn),
+        tcp_out((P, 6002), (srv, 50000), "S", 1, 0, b"", &syn)
+    );
+}
