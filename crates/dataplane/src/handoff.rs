@@ -10,11 +10,12 @@
 //! A worker going to sleep sets its `sleeping` flag and polls an eventfd; a sender that
 //! sees the flag after pushing writes the eventfd (see [`Wakers`]).
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{fence, AtomicBool, Ordering};
 
 use crossbeam::queue::ArrayQueue;
 use mspic_flow::{IfIndex, ShardMessage, Time};
+use nix::sys::eventfd::{EfdFlags, EventFd};
 
 use crate::l2::Mac;
 
@@ -196,7 +197,7 @@ impl Handoff {
 /// One eventfd and sleeping flag per worker, so a worker blocked in `poll` wakes when a
 /// frame, a message or a control request arrives.
 pub struct Wakers {
-    fds: Vec<OwnedFd>,
+    fds: Vec<EventFd>,
     sleeping: Vec<AtomicBool>,
 }
 
@@ -204,13 +205,8 @@ impl Wakers {
     pub fn new(n: usize) -> std::io::Result<Self> {
         let mut fds = Vec::with_capacity(n);
         for _ in 0..n {
-            // SAFETY: eventfd has no memory arguments; the result is checked.
-            let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-            if fd < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // SAFETY: `fd` is a new descriptor that nothing else owns.
-            fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+            let flags = EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_CLOEXEC;
+            fds.push(EventFd::from_value_and_flags(0, flags)?);
         }
         Ok(Wakers {
             fds,
@@ -233,15 +229,8 @@ impl Wakers {
     /// Worker `w` is awake again; drains its eventfd.
     pub fn awake(&self, w: usize) {
         self.sleeping[w].store(false, Ordering::SeqCst);
-        let mut v = 0u64;
-        // SAFETY: reads 8 bytes into a local u64 from a non-blocking eventfd we own.
-        let _ = unsafe {
-            libc::read(
-                self.fd(w),
-                (&mut v as *mut u64).cast::<libc::c_void>(),
-                std::mem::size_of::<u64>(),
-            )
-        };
+        // Non-blocking: EAGAIN when nobody woke us.
+        let _ = self.fds[w].read();
     }
 
     /// Wakes worker `w` if it is (about to be) asleep. Call after publishing the work.
@@ -258,15 +247,8 @@ impl Wakers {
 
     /// Wakes worker `w` unconditionally.
     pub fn wake_always(&self, w: usize) {
-        let v = 1u64;
-        // SAFETY: writes 8 bytes from a local u64 to an eventfd we own.
-        let _ = unsafe {
-            libc::write(
-                self.fd(w),
-                (&v as *const u64).cast::<libc::c_void>(),
-                std::mem::size_of::<u64>(),
-            )
-        };
+        // A full counter (EAGAIN) still leaves the eventfd readable: the wake is not lost.
+        let _ = self.fds[w].write(1);
     }
 }
 
@@ -374,26 +356,17 @@ mod tests {
         let w = Wakers::new(2).unwrap();
         w.prepare_sleep(1);
         w.wake(1);
-        let mut pfd = libc::pollfd {
-            fd: w.fd(1),
-            events: libc::POLLIN,
-            revents: 0,
+        let readable = |k: usize| {
+            use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+            use std::os::fd::AsFd;
+            let mut pfd = [PollFd::new(w.fds[k].as_fd(), PollFlags::POLLIN)];
+            poll(&mut pfd, PollTimeout::ZERO).unwrap() == 1
         };
-        // SAFETY: one valid pollfd on the stack.
-        let r = unsafe { libc::poll(&mut pfd, 1, 0) };
-        assert_eq!(r, 1, "woken");
+        assert!(readable(1), "woken");
         w.awake(1);
-        // SAFETY: as above.
-        let r = unsafe { libc::poll(&mut pfd, 1, 0) };
-        assert_eq!(r, 0, "drained");
+        assert!(!readable(1), "drained");
         // Not sleeping: no write.
         w.wake(0);
-        let mut pfd0 = libc::pollfd {
-            fd: w.fd(0),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: as above.
-        assert_eq!(unsafe { libc::poll(&mut pfd0, 1, 0) }, 0);
+        assert!(!readable(0));
     }
 }

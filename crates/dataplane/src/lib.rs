@@ -3,8 +3,10 @@
 //! `mspic-offline`, which builds without the BPF toolchain.
 
 pub use mspic_offline::answers;
+pub mod cpu;
 pub mod handoff;
 pub mod l2;
+pub mod netdev;
 pub mod runtime;
 pub mod worker;
 pub mod xdp;

@@ -17,7 +17,6 @@
 //!  control ──channel per worker──► one bounded step per loop ──► reply channel
 //! ```
 
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -32,11 +31,10 @@ use mspic_flow::alg::AlgRegistry;
 use mspic_flow::{IfIndex, Policy, SessionFilter, SessionSnapshot, SfwStats, ShardConfig};
 
 use crate::answers::{self, ShardReport};
+use crate::cpu::{allowed_cpus, pin_to_cpu};
 use crate::handoff::{Handoff, Wakers};
 use crate::l2::{L2Config, Mac};
-use crate::worker::{
-    allowed_cpus, pin_to_cpu, Control, PortInfo, Worker, WorkerConfig, WorkerStats,
-};
+use crate::worker::{Control, PortInfo, Worker, WorkerConfig, WorkerStats};
 use crate::xdp::{self, SteerConfig, SteerCounters, XdpError, XdpLink, XdpMode, XdpProgram};
 use crate::xsk::{QueueXsk, UmemSpec, XskError, XDP_HEADROOM};
 
@@ -408,12 +406,12 @@ impl Runtime {
                 port: p.name.clone(),
                 netdev: p.netdev.clone(),
             })?;
-            let mac = netdev_mac(&p.netdev).map_err(|source| DataplaneError::Io {
+            let mac = crate::netdev::mac(&p.netdev).map_err(|source| DataplaneError::Io {
                 what: format!("reading the MAC address of {}", p.netdev),
                 source,
             })?;
             let room = cfg.frame_size as usize - XDP_HEADROOM;
-            if let Ok(mtu) = netdev_mtu(&p.netdev) {
+            if let Ok(mtu) = crate::netdev::mtu(&p.netdev) {
                 // Ethernet header and one VLAN tag on top of the MTU.
                 if mtu as usize + 18 > room {
                     tracing::warn!(
@@ -755,52 +753,6 @@ impl WorkerStart {
     }
 }
 
-/// The MAC address of a netdev in this thread's network namespace.
-pub fn netdev_mac(name: &str) -> std::io::Result<Mac> {
-    let ifr = ifreq_ioctl(name, libc::SIOCGIFHWADDR)?;
-    // SAFETY: after a successful SIOCGIFHWADDR the union holds `ifru_hwaddr`.
-    let sa = unsafe { ifr.ifr_ifru.ifru_hwaddr };
-    let mut mac = [0u8; 6];
-    for (m, b) in mac.iter_mut().zip(sa.sa_data.iter()) {
-        *m = *b as u8;
-    }
-    Ok(mac)
-}
-
-/// The MTU of a netdev in this thread's network namespace.
-pub fn netdev_mtu(name: &str) -> std::io::Result<u32> {
-    let ifr = ifreq_ioctl(name, libc::SIOCGIFMTU)?;
-    // SAFETY: after a successful SIOCGIFMTU the union holds `ifru_mtu`.
-    let mtu = unsafe { ifr.ifr_ifru.ifru_mtu };
-    Ok(u32::try_from(mtu).unwrap_or(0))
-}
-
-/// An interface ioctl that reads an `ifreq` by name.
-fn ifreq_ioctl(name: &str, request: libc::c_ulong) -> std::io::Result<libc::ifreq> {
-    if name.is_empty() || name.len() >= libc::IFNAMSIZ {
-        return Err(std::io::Error::from_raw_os_error(libc::ENODEV));
-    }
-    // SAFETY: socket(2) takes no pointers; the result is checked.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a new descriptor owned by nothing else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: ifreq is plain data; all-zero is a valid value.
-    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (d, s) in ifr.ifr_name.iter_mut().zip(name.bytes()) {
-        *d = s as libc::c_char;
-    }
-    // SAFETY: the SIOCGIF* requests used here read the name from and write one union
-    // member of the local ifreq, whose size the kernel expects for them.
-    let r = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&fd), request, &mut ifr) };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(ifr)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -905,13 +857,6 @@ mod tests {
         fn send_sync<T: Send + Sync>() {}
         send_sync::<Runtime>();
         send_sync::<RuntimeBackend>();
-    }
-
-    #[test]
-    fn loopback_has_a_mac_and_an_mtu() {
-        assert_eq!(netdev_mac("lo").unwrap(), [0; 6]);
-        assert!(netdev_mtu("lo").unwrap() >= 1500);
-        assert!(netdev_mac("mspic-nonexistent0").is_err());
     }
 
     #[test]

@@ -22,7 +22,6 @@
 //! [`crate::xsk::QueueXsk`] and, in the tests, by an in-memory UMEM, so the whole loop runs
 //! in unit tests without sockets.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +30,7 @@ use std::time::Instant;
 
 use crossbeam::channel::{Receiver, Sender};
 use mspic_flow::alg::AlgRegistry;
+use mspic_flow::owner::FragmentOwners;
 use mspic_flow::route::RouteResult;
 use mspic_flow::{
     DropReason, Frame, IfIndex, Policy, SessionFilter, SessionSnapshot, Shard, ShardConfig,
@@ -39,7 +39,7 @@ use mspic_flow::{
 use mspic_wire::parse::Fragment;
 
 use crate::answers::ShardReport;
-use crate::handoff::{Handoff, HandoffError, Wakers, WorkerMessage};
+use crate::handoff::{Handoff, HandoffError, HandoffFrame, Wakers, WorkerMessage};
 use crate::l2::{ArpAction, Egress, L2Config, L2Counters, L2Output, Mac, PortSpec, L2};
 use crate::xdp::{flags, SteerMeta};
 use crate::xsk::{FrameAccounting, QueueXsk, UmemFrame, XskCounters, META_LEN};
@@ -291,9 +291,6 @@ struct SessionsJob {
     reply: Sender<Vec<SessionSnapshot>>,
 }
 
-/// Later fragments of a datagram go where its first fragment went.
-const FRAG_TABLE_MAX: usize = 4096;
-
 /// One worker: its frames, shard, L2 and rings.
 pub struct Worker<IO: FrameIo> {
     cfg: WorkerConfig,
@@ -308,7 +305,7 @@ pub struct Worker<IO: FrameIo> {
     stats: WorkerStats,
     published: Arc<Mutex<WorkerStats>>,
     last_publish: Time,
-    frag_owner: HashMap<(IpAddr, IpAddr, u32), u32>,
+    frag_owner: FragmentOwners,
     rxbuf: Vec<IO::Frame>,
     /// Frames this worker owns, waiting to go through the shard as one batch, with their
     /// port and ingress interface.
@@ -368,7 +365,7 @@ impl<IO: FrameIo> Worker<IO> {
             stats,
             published,
             last_publish: Time::ZERO,
-            frag_owner: HashMap::new(),
+            frag_owner: FragmentOwners::default(),
             outbox: Vec::new(),
             tx_backlog: false,
             last_check: Time::ZERO,
@@ -531,16 +528,10 @@ impl<IO: FrameIo> Worker<IO> {
             let Ok(p) = mspic_wire::parse_frame(buf) else {
                 return me;
             };
-            let o = match p.fragment {
-                Fragment::Later { id } => {
-                    return self.later_fragment_owner(p.key.src, p.key.dst, id);
-                }
-                _ => mspic_flow::owner::owner(&p, n as u32, &self.policy.nat),
-            };
-            if let Fragment::First { id } = p.fragment {
-                self.remember_fragment(p.key.src, p.key.dst, id, o);
-            }
-            return o as usize;
+            let unknown = me as u32;
+            return self
+                .frag_owner
+                .route(&p, n as u32, &self.policy.nat, unknown) as usize;
         }
         if meta.has(flags::ARP) || meta.has(flags::PARSE_ERROR) {
             return me;
@@ -548,12 +539,14 @@ impl<IO: FrameIo> Worker<IO> {
         if meta.has(flags::LATER_FRAG) || meta.has(flags::FIRST_FRAG) {
             let buf = &self.io.buf(f)[..len];
             if let Ok(p) = mspic_wire::parse_frame(buf) {
+                let (src, dst) = (p.key.src, p.key.dst);
                 match p.fragment {
                     Fragment::Later { id } => {
-                        return self.later_fragment_owner(p.key.src, p.key.dst, id);
+                        return self.frag_owner.get(src, dst, id).map_or(me, |o| o as usize);
                     }
                     Fragment::First { id } => {
-                        self.remember_fragment(p.key.src, p.key.dst, id, u32::from(meta.owner))
+                        self.frag_owner
+                            .remember(src, dst, id, u32::from(meta.owner))
                     }
                     Fragment::None => {}
                 }
@@ -565,21 +558,6 @@ impl<IO: FrameIo> Worker<IO> {
             return me;
         }
         o
-    }
-
-    fn remember_fragment(&mut self, src: IpAddr, dst: IpAddr, id: u32, owner: u32) {
-        if self.frag_owner.len() >= FRAG_TABLE_MAX {
-            self.frag_owner.clear();
-        }
-        self.frag_owner.insert((src, dst, id), owner);
-    }
-
-    fn later_fragment_owner(&self, src: IpAddr, dst: IpAddr, id: u32) -> usize {
-        // Unknown: the first fragment came through another queue (or not yet); the shard
-        // here counts it as a fragment without session.
-        self.frag_owner
-            .get(&(src, dst, id))
-            .map_or(self.cfg.index, |&o| o as usize)
     }
 
     fn on_rx(&mut self, now: Time, port: usize, f: IO::Frame) {
@@ -606,72 +584,71 @@ impl<IO: FrameIo> Worker<IO> {
         self.io.free(f);
     }
 
-    fn handoff_in(&mut self, now: Time) -> bool {
-        let me = self.cfg.index;
+    /// Hands up to `batch` items from each peer's ring (`recv(handoff, from, me)`) to
+    /// `take`; returns whether any came. The one loop over the peers' rings.
+    fn drain_peers<T>(
+        &mut self,
+        recv: fn(&Handoff, usize, usize) -> Option<T>,
+        mut take: impl FnMut(&mut Self, usize, T),
+    ) -> bool {
+        let (me, handoff) = (self.cfg.index, Arc::clone(&self.handoff));
         let mut work = false;
-        for from in 0..self.cfg.workers {
-            if from == me {
-                continue;
-            }
+        for from in peers(me, self.cfg.workers) {
             for _ in 0..self.cfg.batch {
-                let Some(slot) = self.handoff.recv(from, me) else {
+                let Some(item) = recv(&handoff, from, me) else {
                     break;
                 };
                 work = true;
-                self.stats.handoff_in += 1;
-                let delay = now.0.saturating_sub(slot.received.0);
-                self.stats.handoff_max_delay_ns = self.stats.handoff_max_delay_ns.max(delay);
-                let Some(mut f) = self.io.alloc() else {
-                    self.stats.handoff_in_no_frame += 1;
-                    self.handoff.recycle(from, me, slot);
-                    continue;
-                };
-                let bytes = slot.bytes();
-                let buf = self.io.buf(&f);
-                let n = bytes.len().min(buf.len());
-                buf[..n].copy_from_slice(&bytes[..n]);
-                IO::set_frame_len(&mut f, n);
-                let (port, ingress) = (usize::from(slot.port), slot.ingress);
-                self.handoff.recycle(from, me, slot);
-                let port = port.min(self.cfg.ports.len().saturating_sub(1));
-                self.enqueue(now, port, ingress, f);
+                take(self, from, item);
             }
         }
+        work
+    }
+
+    fn handoff_in(&mut self, now: Time) -> bool {
+        let work = self.drain_peers(Handoff::recv, |w, from, slot| w.frame_in(now, from, slot));
         self.flush_batch(now);
         work
     }
 
-    fn messages_in(&mut self, now: Time) -> bool {
+    /// One frame handed over by worker `from`, copied into a frame of ours.
+    fn frame_in(&mut self, now: Time, from: usize, slot: Box<HandoffFrame>) {
         let me = self.cfg.index;
-        let mut work = false;
-        for from in 0..self.cfg.workers {
-            if from == me {
-                continue;
-            }
-            for _ in 0..self.cfg.batch {
-                let Some(m) = self.handoff.recv_message(from, me) else {
-                    break;
-                };
-                work = true;
-                self.stats.messages_in += 1;
-                match m {
-                    WorkerMessage::Shard(m) => self.shard.deliver(m),
-                    WorkerMessage::Neighbor { port, ip, mac } => {
-                        self.l2.learn_remote(now, port, ip, mac);
-                        self.drain_l2();
-                    }
+        self.stats.handoff_in += 1;
+        let delay = now.0.saturating_sub(slot.received.0);
+        self.stats.handoff_max_delay_ns = self.stats.handoff_max_delay_ns.max(delay);
+        let Some(mut f) = self.io.alloc() else {
+            self.stats.handoff_in_no_frame += 1;
+            self.handoff.recycle(from, me, slot);
+            return;
+        };
+        let bytes = slot.bytes();
+        let buf = self.io.buf(&f);
+        let n = bytes.len().min(buf.len());
+        buf[..n].copy_from_slice(&bytes[..n]);
+        IO::set_frame_len(&mut f, n);
+        let (port, ingress) = (usize::from(slot.port), slot.ingress);
+        self.handoff.recycle(from, me, slot);
+        let port = port.min(self.cfg.ports.len().saturating_sub(1));
+        self.enqueue(now, port, ingress, f);
+    }
+
+    fn messages_in(&mut self, now: Time) -> bool {
+        self.drain_peers(Handoff::recv_message, |w, _, m| {
+            w.stats.messages_in += 1;
+            match m {
+                WorkerMessage::Shard(m) => w.shard.deliver(m),
+                WorkerMessage::Neighbor { port, ip, mac } => {
+                    w.l2.learn_remote(now, port, ip, mac);
+                    w.drain_l2();
                 }
             }
-        }
-        work
+        })
     }
 
     fn broadcast(&mut self, m: WorkerMessage) {
         let me = self.cfg.index;
-        for to in 0..self.cfg.workers {
-            if to == me {
-                continue;
-            }
+        for to in peers(me, self.cfg.workers) {
             if self.handoff.send_message(me, to, m.clone()) {
                 self.stats.messages_out += 1;
                 self.notify[to] = true;
@@ -928,34 +905,9 @@ impl<IO: FrameIo> Worker<IO> {
     }
 }
 
-/// Pins the calling thread to `cpu`.
-pub fn pin_to_cpu(cpu: usize) -> std::io::Result<()> {
-    // SAFETY: cpu_set_t is plain data; zeroed is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: CPU_SET writes one bit of the local set; `cpu` is reduced below
-    // CPU_SETSIZE.
-    unsafe { libc::CPU_SET(cpu % libc::CPU_SETSIZE as usize, &mut set) };
-    // SAFETY: passes a pointer to the local set and its size; pid 0 is this thread.
-    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
-    if r != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// CPUs this process may run on.
-pub fn allowed_cpus() -> Vec<usize> {
-    // SAFETY: as in `pin_to_cpu`; sched_getaffinity fills the local set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: pointer to the local set and its size; pid 0 is this thread.
-    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-    if r != 0 {
-        return vec![0];
-    }
-    (0..libc::CPU_SETSIZE as usize)
-        // SAFETY: CPU_ISSET reads one bit of the local set, index below CPU_SETSIZE.
-        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
-        .collect()
+/// The other workers of `workers`, seen from worker `me`.
+fn peers(me: usize, workers: usize) -> impl Iterator<Item = usize> {
+    (0..workers).filter(move |&w| w != me)
 }
 
 #[cfg(test)]

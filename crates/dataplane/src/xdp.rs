@@ -39,7 +39,6 @@ mod skel {
 }
 
 use std::collections::{HashMap, HashSet};
-use std::ffi::CString;
 use std::fmt;
 use std::io;
 use std::mem::MaybeUninit;
@@ -356,7 +355,7 @@ fn detach_hint(e: &io::Error) -> &'static str {
 }
 
 fn netdev_name(ifindex: u32) -> String {
-    sys::if_indextoname(ifindex).unwrap_or_else(|| "?".into())
+    crate::netdev::name(ifindex).unwrap_or_else(|| "?".into())
 }
 
 fn load_error(e: libbpf_rs::Error, op: &str) -> XdpError {
@@ -894,13 +893,9 @@ fn query_error(ifindex: u32, source: io::Error) -> XdpError {
     }
 }
 
-/// `if_nametoindex(3)`.
+/// The index of netdev `name`, or [`XdpError::NoSuchDevice`].
 pub fn ifindex(name: &str) -> Result<u32, XdpError> {
-    let c = CString::new(name).map_err(|_| XdpError::NoSuchDevice(name.to_string()))?;
-    match sys::if_nametoindex(&c) {
-        0 => Err(XdpError::NoSuchDevice(name.to_string())),
-        i => Ok(i),
-    }
+    crate::netdev::index(name).ok_or_else(|| XdpError::NoSuchDevice(name.to_string()))
 }
 
 /// Why this kernel cannot run the steering program, or `None` if it can. Only a missing

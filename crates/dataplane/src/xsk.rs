@@ -111,18 +111,11 @@ pub enum XskError {
 
 /// RLIMIT_MEMLOCK of this process, for messages.
 fn memlock_limit() -> String {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit(2) writes into the local struct.
-    if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) } != 0 {
-        return "unknown".into();
-    }
-    if lim.rlim_cur == libc::RLIM_INFINITY {
-        "unlimited".into()
-    } else {
-        format!("{} bytes", lim.rlim_cur)
+    use nix::sys::resource::{getrlimit, Resource, RLIM_INFINITY};
+    match getrlimit(Resource::RLIMIT_MEMLOCK) {
+        Err(_) => "unknown".into(),
+        Ok((cur, _)) if cur == RLIM_INFINITY => "unlimited".into(),
+        Ok((cur, _)) => format!("{cur} bytes"),
     }
 }
 

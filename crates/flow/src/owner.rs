@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use mspic_wire::{FlowKey, Parsed, L4};
+use mspic_wire::{FlowKey, Fragment, Parsed, L4};
 
 use crate::nat::NatPolicy;
 
@@ -48,4 +48,46 @@ pub fn owner_of_key(key: &FlowKey, shards: u32, nat: &NatPolicy) -> u32 {
 /// definition for the kernel and userspace to share).
 fn address_hash(a: IpAddr) -> u32 {
     FlowKey::new(a, a, 0, 0, 0).symmetric_hash()
+}
+/// Where the later fragments of a datagram go: the shard its first fragment went to,
+/// which alone carries the ports the owner function needs (RFC 791 §2.3: only the first
+/// fragment holds the transport header). One table per receiver (a replay, a worker),
+/// bounded: when full it starts over, and a later fragment whose first one is unknown
+/// stays where it arrived, to be counted as a fragment without session.
+#[derive(Debug, Default)]
+pub struct FragmentOwners {
+    map: hashbrown::HashMap<(IpAddr, IpAddr, u32), u32>,
+}
+
+impl FragmentOwners {
+    /// Datagrams remembered at most.
+    pub const MAX: usize = 4096;
+
+    /// Remembers that datagram `id` from `src` to `dst` belongs to shard `owner`.
+    pub fn remember(&mut self, src: IpAddr, dst: IpAddr, id: u32, owner: u32) {
+        if self.map.len() >= Self::MAX {
+            self.map.clear();
+        }
+        self.map.insert((src, dst, id), owner);
+    }
+
+    /// The shard of datagram `id`'s first fragment, if it was seen.
+    pub fn get(&self, src: IpAddr, dst: IpAddr, id: u32) -> Option<u32> {
+        self.map.get(&(src, dst, id)).copied()
+    }
+
+    /// The owner of a parsed frame among `shards`: the owner function for whole datagrams
+    /// and first fragments (remembered), the first fragment's shard for later ones
+    /// (`unknown` when it was not seen).
+    pub fn route(&mut self, p: &Parsed, shards: u32, nat: &NatPolicy, unknown: u32) -> u32 {
+        match p.fragment {
+            Fragment::Later { id } => self.get(p.key.src, p.key.dst, id).unwrap_or(unknown),
+            Fragment::First { id } => {
+                let o = owner(p, shards, nat);
+                self.remember(p.key.src, p.key.dst, id, o);
+                o
+            }
+            Fragment::None => owner(p, shards, nat),
+        }
+    }
 }

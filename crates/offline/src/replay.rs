@@ -5,7 +5,6 @@
 //! as the XDP program and the worker handoff route it live. Later fragments follow their
 //! first fragment's shard, remembered here like the receiving worker does.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -13,10 +12,10 @@ use mspic_control::{
     Backend, BackendError, ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo,
     NatStatistics, ServiceSetsSummary,
 };
+use mspic_flow::owner::FragmentOwners;
 use mspic_flow::{
     IfIndex, Policy, SessionFilter, SessionSnapshot, SfwStats, Shard, ShardConfig, Time, Verdict,
 };
-use mspic_wire::parse::Fragment;
 
 use crate::answers::{self, ShardReport};
 
@@ -89,7 +88,7 @@ pub struct Replay {
     shards: Vec<Shard>,
     ingress: Option<IfIndex>,
     ingress_name: Option<String>,
-    frag_owner: HashMap<(IpAddr, IpAddr, u32), u32>,
+    frag_owner: FragmentOwners,
     pub counters: ReplayCounters,
     now: Time,
     buf: Vec<u8>,
@@ -133,7 +132,7 @@ impl Replay {
             shards,
             ingress,
             ingress_name: opts.ingress.clone(),
-            frag_owner: HashMap::new(),
+            frag_owner: FragmentOwners::default(),
             counters: ReplayCounters::default(),
             now: Time::ZERO,
             buf: vec![0; 2 * FRAME_ROOM],
@@ -244,22 +243,7 @@ impl Replay {
         let n = self.shards.len() as u32;
         let owner = match &parsed {
             None => 0,
-            Some(p) => match p.fragment {
-                Fragment::Later { id } => self
-                    .frag_owner
-                    .get(&(p.key.src, p.key.dst, id))
-                    .copied()
-                    .unwrap_or(0),
-                Fragment::First { id } => {
-                    let o = mspic_flow::owner::owner(p, n, &self.policy.nat);
-                    if self.frag_owner.len() > 65536 {
-                        self.frag_owner.clear();
-                    }
-                    self.frag_owner.insert((p.key.src, p.key.dst, id), o);
-                    o
-                }
-                Fragment::None => mspic_flow::owner::owner(p, n, &self.policy.nat),
-            },
+            Some(p) => self.frag_owner.route(p, n, &self.policy.nat, 0),
         };
         let len = data.len().min(FRAME_ROOM);
         if self.buf.len() < len + FRAME_ROOM {

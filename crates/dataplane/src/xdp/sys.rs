@@ -143,22 +143,3 @@ pub(super) fn probe_xskmap() -> io::Result<()> {
     drop(unsafe { OwnedFd::from_raw_fd(fd) });
     Ok(())
 }
-
-/// `if_nametoindex(3)`.
-pub(super) fn if_nametoindex(name: &CStr) -> u32 {
-    // SAFETY: `name` is a valid NUL-terminated string.
-    unsafe { libc::if_nametoindex(name.as_ptr()) }
-}
-
-/// `if_indextoname(3)`, or `None` if there is no such interface.
-pub(super) fn if_indextoname(ifindex: u32) -> Option<String> {
-    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
-    // SAFETY: `buf` has the IF_NAMESIZE bytes the call may write.
-    let p = unsafe { libc::if_indextoname(ifindex, buf.as_mut_ptr()) };
-    if p.is_null() {
-        return None;
-    }
-    // SAFETY: on success `buf` holds a NUL-terminated name.
-    let name = unsafe { CStr::from_ptr(buf.as_ptr()) };
-    Some(name.to_string_lossy().into_owned())
-}
