@@ -25,6 +25,8 @@
 //! See [`host`] for the address and MAC scheme, [`gen`] for the timing and TCP model,
 //! and [`mixed_client_traffic`] for the demo's traffic mix.
 
+#![forbid(unsafe_code)]
+
 pub mod check;
 pub mod gen;
 pub mod host;

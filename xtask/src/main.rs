@@ -1,6 +1,8 @@
 //! Project tasks: `cargo xtask deps | gen-pcap | demo | test | fresh-check | testbed up|down |
 //! bench`.
 
+#![forbid(unsafe_code)]
+
 mod bench;
 mod ci;
 mod demo;

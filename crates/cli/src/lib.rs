@@ -42,6 +42,8 @@
 //! SIGTERM and SIGINT stop the engine (detaching from the devices), remove the socket
 //! and exit 0; a second one exits at once.
 
+#![forbid(unsafe_code)]
+
 pub mod client;
 pub mod daemon;
 pub mod engine;

@@ -1,6 +1,8 @@
 //! `mspic`: the operator's command line: offline `replay` and `check`, and the commands
 //! answered by a running `mspicd` (`show`, `clear`, `request commit`, `cli`, `ping`).
 
+#![forbid(unsafe_code)]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

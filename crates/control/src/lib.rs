@@ -15,6 +15,8 @@
 //! );
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod backend;
 pub mod command;
 pub mod protocol;

@@ -2,6 +2,8 @@
 //! crate with `unsafe` code. The offline driver (captures, replay, answer merging) is
 //! `mspic-offline`, which builds without the BPF toolchain.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub use mspic_offline::answers;
 pub mod cpu;
 pub mod handoff;

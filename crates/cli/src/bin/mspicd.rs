@@ -1,5 +1,7 @@
 //! `mspicd`: the mspic daemon. See `mspicd --help` and [`mspic_cli::daemon`].
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;
