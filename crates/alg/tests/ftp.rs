@@ -658,3 +658,51 @@ fn twice_dynamic_nat44_rewrites_the_address_and_keeps_the_port() {
         tcp_out((P, 6002), (srv, 50000), "S", 1, 0, b"", &syn)
     );
 }
+
+#[test]
+fn active_mode_with_several_shards_steers_the_inside_side_to_the_child() {
+    for n in [2, 3, 4] {
+        for cport in 40000..40006u16 {
+            let mut c = Cluster::new(&napt(), n);
+            c.pass(&tcp((C, cport), (S, 21), "S", 100, 0, b""));
+            let pp = c.sessions()[0].flows[1].dst.port.unwrap();
+            c.pass(&tcp((S, 21), (P, pp), "SA", 500, 101, b""));
+            let out = c.pass(&tcp(
+                (C, cport),
+                (S, 21),
+                "PA",
+                101,
+                501,
+                b"PORT 10,0,0,2,156,65\r\n",
+            ));
+            let (a, dp) = ftp_port_of(&tcp_parts(&out).0);
+            assert_eq!(a, P);
+            let syn = tcp((S, 20), (P, dp), "S", 9000, 0, b"");
+            assert_eq!(
+                c.pass(&syn),
+                tcp_out((S, 20), (C, 40001), "S", 9000, 0, b"", &syn)
+            );
+            // The client's answer reaches the child's shard whatever its tuple hashes to.
+            let synack = tcp((C, 40001), (S, 20), "SA", 7000, 9001, b"");
+            let out = c.pass(&synack);
+            assert_eq!(
+                out,
+                tcp_out((P, dp), (S, 20), "SA", 7000, 9001, b"", &synack),
+                "{n} shards"
+            );
+            // Clearing the parent ends the steering with the child.
+            let f = SessionFilter {
+                destination_port: Some(21),
+                ..SessionFilter::default()
+            };
+            c.clear(&f);
+            assert!(c.steer.is_empty() && c.sessions().is_empty(), "{n} shards");
+        }
+    }
+}
+
+/// The endpoint of a rewritten `PORT` line.
+fn ftp_port_of(line: &[u8]) -> (&'static str, u16) {
+    let (a, p) = mspic_alg::ftp::parse_port(&line[5..line.len() - 2]).unwrap();
+    (Box::leak(a.to_string().into_boxed_str()), p)
+}

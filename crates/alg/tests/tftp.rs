@@ -75,3 +75,25 @@ fn other_hosts_and_bad_requests_are_refused() {
     let (v, _) = c.send(&udp(("198.51.100.8", 5000), (P, 1025), b"\0\x03\0\x01x"));
     assert_eq!(v, Verdict::Drop(DropReason::NatNoSession));
 }
+
+#[test]
+fn the_transfer_works_with_several_shards() {
+    for n in [2, 3, 4] {
+        for cport in 3000..3008u16 {
+            let mut c = Cluster::new(&napt(), n);
+            let out = c.pass(&udp((C, cport), (S, 69), b"\0\x01f\0octet\0"));
+            let pp = u16::from_be_bytes([out[34], out[35]]);
+            let data = udp((S, 4711), (P, pp), b"\0\x03\0\x01x");
+            assert_eq!(
+                c.pass(&data),
+                udp_out((S, 4711), (C, cport), b"\0\x03\0\x01x", &data)
+            );
+            let ack = udp((C, cport), (S, 4711), b"\0\x04\0\x01");
+            assert_eq!(
+                c.pass(&ack),
+                udp_out((P, pp), (S, 4711), b"\0\x04\0\x01", &ack),
+                "{n} shards"
+            );
+        }
+    }
+}

@@ -103,6 +103,17 @@ pub enum ShardMessage {
         iface: u16,
         parent_id: u64,
     },
+    /// Packets arriving with `key` belong to shard `shard`, though the owner function names
+    /// another: an ALG child whose two sides hash apart (under NAPT the side towards the
+    /// pool port is owned by the shard that reserved the port; the inside side hashes on its
+    /// full tuple). Drivers hand such packets to `shard` until `Unsteer`; shards ignore both.
+    Steer {
+        key: FlowKey,
+        shard: u32,
+    },
+    Unsteer {
+        key: FlowKey,
+    },
 }
 
 /// The ALG state of one session: the plugin's own state and the sequence corrections of
@@ -354,6 +365,7 @@ impl Shard {
                     }
                 }
             }
+            ShardMessage::Steer { .. } | ShardMessage::Unsteer { .. } => {}
             ShardMessage::ParentClosed { iface, parent_id } => {
                 // Only sessions without NAT-mapping refcounts are children; the last
                 // mapping-aging time stands in for `now`.
@@ -467,6 +479,9 @@ impl Shard {
             }
             if let Some(c) = self.live_per_set.get_mut(s.service_set as usize) {
                 *c = c.saturating_sub(1);
+            }
+            if self.steered(&s) {
+                self.outbox.push(ShardMessage::Unsteer { key: s.keys[1] });
             }
             if let Some(pid) = s.parent {
                 let key = (s.service_iface, pid.get());
@@ -1395,10 +1410,23 @@ impl Shard {
             .entry((ph.parent_iface, ph.parent_id))
             .or_default()
             .push(slot);
+        if let Some(s) = self.table.get(slot).filter(|s| self.steered(s)) {
+            let key = s.keys[1];
+            let shard = self.cfg.index;
+            self.outbox.push(ShardMessage::Steer { key, shard });
+        }
         self.stats[iface].rule_accepts += 1;
         self.stats[iface].alg.pinholes_used += 1;
         let rw = nat.rewrite[0];
         Some(self.forward(ingress, frame, parsed, &rw))
+    }
+
+    /// Whether the replies of ALG child `s` are owned by another shard than this one (see
+    /// [`ShardMessage::Steer`]).
+    fn steered(&self, s: &Session) -> bool {
+        s.flags & FLAG_ALG_CHILD != 0
+            && crate::owner::owner_of_key(&s.keys[1], self.cfg.count, &self.policy.nat)
+                != self.cfg.index
     }
 
     /// The translation of a child whose first packet has key `k`: the pinhole's, with a

@@ -3,13 +3,16 @@
 //! every frame and every timer run, as the drivers do.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use etherparse::{PacketBuilder, TcpOptionElement};
 use mspic_flow::{
-    Policy, SessionFilter, SessionSnapshot, SfwStats, Shard, ShardConfig, Time, Verdict,
+    Policy, SessionFilter, SessionSnapshot, SfwStats, Shard, ShardConfig, ShardMessage, Time,
+    Verdict,
 };
+use mspic_wire::FlowKey;
 
 pub fn v4(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
@@ -77,11 +80,13 @@ pub fn napt() -> String {
     config(NAPT_POOL, &snat_term("napt-44"))
 }
 
-/// Shards built with `mspic_alg::registry()`, routed by the owner function.
+/// Shards built with `mspic_alg::registry()`, routed by the owner function and the
+/// shards' steering messages (as a driver applies them).
 pub struct Cluster {
     pub shards: Vec<Shard>,
     pub policy: Arc<Policy>,
     pub now: Time,
+    pub steer: HashMap<FlowKey, usize>,
 }
 
 impl Cluster {
@@ -106,6 +111,7 @@ impl Cluster {
             shards,
             policy,
             now: Time::from_secs(1_000),
+            steer: HashMap::new(),
         }
     }
 
@@ -121,7 +127,12 @@ impl Cluster {
             mspic_flow::route::RouteResult::Forward { egress, .. } => egress,
             other => panic!("no route back to {}: {other:?}", p.key.src),
         };
-        let o = mspic_flow::owner::owner(&p, self.shards.len() as u32, &self.policy.nat) as usize;
+        let o = match self.steer.get(&p.key) {
+            Some(&o) => o,
+            None => {
+                mspic_flow::owner::owner(&p, self.shards.len() as u32, &self.policy.nat) as usize
+            }
+        };
         let mut buf = vec![0u8; 16_384];
         buf[..frame.len()].copy_from_slice(frame);
         let mut f = mspic_flow::Frame::new(&mut buf, frame.len());
@@ -149,6 +160,15 @@ impl Cluster {
             msgs.extend(s.drain_outbox());
         }
         for m in msgs {
+            match m {
+                ShardMessage::Steer { key, shard } => {
+                    self.steer.insert(key, shard as usize);
+                }
+                ShardMessage::Unsteer { key } => {
+                    self.steer.remove(&key);
+                }
+                _ => {}
+            }
             for s in &mut self.shards {
                 s.deliver(m.clone());
             }
