@@ -733,6 +733,7 @@ impl Shard {
             return Verdict::Drop(DropReason::FlowDrop);
         };
         let (iface, rw) = (s.service_iface as usize, s.nat.rewrite[r.dir as usize]);
+        let len_before = frame.len;
         let verdict = if parsed.payload_len > 0 {
             self.run_alg(now, r, frame, parsed)
         } else {
@@ -749,7 +750,7 @@ impl Shard {
             return Verdict::Drop(DropReason::Alg);
         }
         // A payload whose length changed moved the IP end: parse the frame as it is now.
-        let reparsed = (frame.len != parsed.ip_end())
+        let reparsed = (frame.len != len_before)
             .then(|| mspic_wire::parse_frame(frame.bytes()).ok())
             .flatten();
         let parsed = reparsed.as_ref().unwrap_or(parsed);
@@ -1636,6 +1637,16 @@ impl Shard {
         for (slot, s) in self.table.iter() {
             if s.deadline().is_some() && !self.timers.is_scheduled(slot) {
                 return Err(format!("session {} has no timer", s.id));
+            }
+        }
+        for (&(iface, parent), slots) in &self.children {
+            for &slot in slots {
+                let ok = self.table.get(slot).is_some_and(|s| {
+                    s.service_iface == iface && s.parent.map(|p| p.get()) == Some(parent)
+                });
+                if !ok {
+                    return Err(format!("child slot {slot} of parent {parent} is stale"));
+                }
             }
         }
         let live: u32 = self.live_per_iface.iter().sum();
