@@ -3,11 +3,13 @@
 //! PIC's `show services …` answers checked during or after each exchange.
 //!
 //! Peers: pyftpdlib (server) and Python's ftplib (client) for FTP; tftpd-hpa and tftp-hpa
-//! for TFTP; dnsmasq and dig for DNS. All run with Debian's `/usr/bin/python3` where Python
-//! is needed (python3-pyftpdlib lives there). Needs root; under `CI=true` a missing
-//! prerequisite fails the test.
+//! for TFTP; dnsmasq and dig for DNS; inetutils-talkd under openbsd-inetd with two
+//! protocol-level talk peers for ntalk; rsh-redone's rshd under openbsd-inetd and its rsh for
+//! rsh. All run with Debian's `/usr/bin/python3` where Python is needed (python3-pyftpdlib
+//! lives there). Needs root; under `CI=true` a missing prerequisite fails the test.
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -18,23 +20,32 @@ use mspic_tests::testbed::{self, Role, REMOTE_SERVER};
 /// Debian's interpreter, which has the packaged python3-pyftpdlib.
 const PYTHON: &str = "/usr/bin/python3";
 
-/// Why this machine cannot run these tests (`None`: it can).
-fn missing() -> Option<String> {
+/// Why this machine cannot run a test that needs `tools` (path, Debian package); `None`: it
+/// can.
+fn lacking(tools: &[(&str, &str)]) -> Option<String> {
     if let Some(r) = testbed::unavailable() {
         return Some(r);
     }
     if let Some(r) = mspic_dataplane::xdp::kernel_lacks_feature() {
         return Some(r);
     }
-    for (path, pkg) in [
+    for (path, pkg) in tools {
+        if !std::path::Path::new(path).exists() {
+            return Some(format!("{path} missing: install {pkg} (cargo xtask deps)"));
+        }
+    }
+    None
+}
+
+/// Why this machine cannot run the FTP, TFTP and DNS tests (`None`: it can).
+fn missing() -> Option<String> {
+    if let Some(r) = lacking(&[
         ("/usr/sbin/in.tftpd", "tftpd-hpa"),
         ("/usr/bin/tftp", "tftp-hpa"),
         ("/usr/sbin/dnsmasq", "dnsmasq"),
         ("/usr/bin/dig", "dnsutils"),
-    ] {
-        if !std::path::Path::new(path).exists() {
-            return Some(format!("{path} missing: install {pkg} (cargo xtask deps)"));
-        }
+    ]) {
+        return Some(r);
     }
     let ok = Command::new(PYTHON)
         .args(["-c", "import pyftpdlib"])
@@ -49,6 +60,12 @@ fn missing() -> Option<String> {
 macro_rules! peers_or_skip {
     () => {
         if let Some(why) = missing() {
+            testbed::skip_or_fail(&why);
+            return;
+        }
+    };
+    ($tools:expr) => {
+        if let Some(why) = lacking($tools) {
             testbed::skip_or_fail(&why);
             return;
         }
@@ -151,16 +168,23 @@ fn lines_of(stdout: std::process::ChildStdout) -> mpsc::Receiver<String> {
 
 /// Waits (at most 60 s) for the line `want`, collecting every line before it.
 fn expect_line(rx: &mpsc::Receiver<String>, want: &str, seen: &mut Vec<String>) {
+    if let Err(e) = expect(rx, |l| l == want, seen) {
+        panic!("no `{want}` from the peer ({e}); it said: {seen:?}");
+    }
+}
+
+/// Waits (at most 60 s) for a line that satisfies `good`, collecting every line up to it;
+/// returns that line, or why none came.
+fn expect(
+    rx: &mpsc::Receiver<String>,
+    good: impl Fn(&str) -> bool,
+    seen: &mut Vec<String>,
+) -> Result<String, mpsc::RecvTimeoutError> {
     loop {
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(l) => {
-                let done = l == want;
-                seen.push(l);
-                if done {
-                    return;
-                }
-            }
-            Err(e) => panic!("no `{want}` from the FTP client ({e}); it said: {seen:?}"),
+        let l = rx.recv_timeout(Duration::from_secs(60))?;
+        seen.push(l.clone());
+        if good(&l) {
+            return Ok(l);
         }
     }
 }
@@ -393,4 +417,506 @@ fn dns_session_closes_on_the_answer() {
     let after = live.show("show services stateful-firewall statistics extensive");
     eprintln!("{after}");
     assert_ne!(before, after, "no counter moved: {after}");
+}
+
+/// docs/examples/testbed.conf with `apps` added to the ALG term's applications and, if
+/// given, `port` instead of the pool's `port { automatic; }`.
+fn testbed_conf(apps: &str, port: Option<&str>) -> String {
+    let mut conf = mspic_tests::live::repo_file("docs/examples/testbed.conf");
+    let list = "junos-rtsp junos-pptp ]";
+    assert!(conf.contains(list), "the ALG term of testbed.conf changed");
+    conf = conf.replace(list, &format!("junos-rtsp junos-pptp {apps} ]"));
+    if let Some(port) = port {
+        let auto = "port {\n                automatic;\n            }";
+        assert!(conf.contains(auto), "the pool of testbed.conf changed");
+        conf = conf.replace(
+            auto,
+            &format!("port {{\n                {port};\n            }}"),
+        );
+    }
+    conf
+}
+
+/// Is `a` an address of the NAT pool (203.0.113.128/25)?
+fn in_pool(a: &str) -> bool {
+    a.parse::<std::net::Ipv4Addr>()
+        .is_ok_and(|a| a.octets()[..3] == [203, 0, 113] && a.octets()[3] >= 128)
+}
+
+/// A peer program with piped stdin and stdout (its stderr goes to a file); killed and
+/// reaped when dropped, also when the test fails.
+struct Peer {
+    name: String,
+    child: std::process::Child,
+    lines: mpsc::Receiver<String>,
+    said: Vec<String>,
+    /// Its stderr, then the logs of mspicd, inetd and the servers: shown when it fails.
+    logs: Vec<std::path::PathBuf>,
+}
+
+impl Peer {
+    fn spawn(live: &Live, name: &str, mut cmd: Command) -> Peer {
+        let stderr = live.dir.path(&format!("{name}.err"));
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).unwrap());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{name}: {e}"));
+        let lines = lines_of(child.stdout.take().unwrap());
+        let logs = ["mspicd.log", "inetd.log", "syslog.log"];
+        Peer {
+            name: name.to_string(),
+            child,
+            lines,
+            said: Vec::new(),
+            logs: std::iter::once(stderr)
+                .chain(logs.iter().map(|l| live.dir.path(l)))
+                .collect(),
+        }
+    }
+
+    /// Waits (bounded) for a line starting with `prefix`; returns it.
+    fn expect(&mut self, prefix: &str) -> String {
+        match expect(&self.lines, |l| l.starts_with(prefix), &mut self.said) {
+            Ok(l) => l,
+            Err(e) => panic!(
+                "no `{prefix}…` from {} ({e}); it said: {:?}\n{}",
+                self.name,
+                self.said,
+                self.logs()
+            ),
+        }
+    }
+
+    fn logs(&self) -> String {
+        self.logs
+            .iter()
+            .map(|p| {
+                let text = std::fs::read_to_string(p).unwrap_or_default();
+                format!("--- {}:\n{text}", p.file_name().unwrap().to_string_lossy())
+            })
+            .collect()
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Waits (at most 20 s) for the program to exit; returns whether it succeeded.
+    fn finish(&mut self) -> bool {
+        let mut status = None;
+        testbed::wait_for(Duration::from_secs(20), || {
+            status = self.child.try_wait().unwrap();
+            status.is_some()
+        });
+        status.is_some_and(|s| s.success())
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Receives syslog(3) datagrams on the socket `argv[1]` and prints one line each: rshd and
+/// talkd log only to syslog.
+const SYSLOG_SINK: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+while True:
+    print(s.recv(65536).decode(errors='replace').rstrip('\n'), flush=True)
+"#;
+
+/// Run by `sh -c` in a fresh mount namespace (`unshare -m`, private propagation), so
+/// nothing here reaches the host's mounts: `$1` is a scratch directory, then
+/// `SOURCE TARGET` pairs to bind-mount, `--`, and the command. `/run` becomes a tmpfs
+/// (inetd writes its pid file there), and `/dev` the scratch `dev` directory holding the
+/// device nodes the servers use and the syslog socket as `/dev/log`.
+const PRIVATE_MOUNTS: &str = r#"set -e
+d=$1; shift
+mount -t tmpfs tmpfs /run
+while [ "$1" != -- ]; do mount --bind "$1" "$2"; shift 2; done
+shift
+for n in null zero random urandom; do
+    : > "$d/dev/$n"
+    mount --bind "/dev/$n" "$d/dev/$n"
+done
+ln -s /proc/self/fd "$d/dev/fd"
+mount --bind "$d/dev" /dev
+exec "$@"
+"#;
+
+/// openbsd-inetd in the foreground (`-d`) in the server namespace, serving the inetd.conf
+/// lines `services`, in a private mount namespace with the bind mounts `binds` (source,
+/// target). Returns the file that collects the servers' syslog messages.
+fn inetd(
+    live: &mut Live,
+    services: &str,
+    binds: &[(&std::path::Path, &str)],
+) -> std::path::PathBuf {
+    let dir = live.dir.path("inetd");
+    std::fs::create_dir_all(dir.join("dev")).unwrap();
+    let socket = dir.join("dev/log");
+    let log = live.dir.path("syslog.log");
+    let mut sink = Command::new(PYTHON);
+    sink.args(["-c", SYSLOG_SINK])
+        .arg(&socket)
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(live.dir.path("syslog.err")).unwrap());
+    live.servers
+        .push(testbed::Spawned::new("syslog", sink).unwrap());
+    assert!(
+        testbed::wait_for(Duration::from_secs(10), || socket.exists()),
+        "the syslog sink did not start: {}",
+        std::fs::read_to_string(live.dir.path("syslog.err")).unwrap_or_default()
+    );
+    let conf = dir.join("inetd.conf");
+    std::fs::write(&conf, services).unwrap();
+    let mut cmd = live.tb.exec(Role::Server, "unshare");
+    cmd.args(["-m", "sh", "-c", PRIVATE_MOUNTS, "sh"]).arg(&dir);
+    for (source, target) in binds {
+        cmd.arg(source).arg(target);
+    }
+    cmd.args(["--", "/usr/sbin/inetd", "-d"])
+        .arg(&conf)
+        .stdout(std::fs::File::create(live.dir.path("inetd.out")).unwrap())
+        .stderr(std::fs::File::create(live.dir.path("inetd.log")).unwrap());
+    live.servers
+        .push(testbed::Spawned::new("inetd", cmd).unwrap());
+    log
+}
+
+/// Both ends of a talk conversation, at the protocol level (the stock `talk` client needs
+/// a terminal). `caller ADDR DAEMON`: listens on TCP at ADDR, leaves an invitation
+/// (LEAVE_INVITE) carrying that listener's address with the talk daemon at DAEMON, prints
+/// `invited ID PORT`, accepts the callee and prints `accepted PEER`. `callee ADDR DAEMON`:
+/// asks the daemon for the invitation (LOOK_UP), prints `lookup ANSWER FAMILY IP PORT` for
+/// the address it got, connects there from ADDR and prints `connected`. Then each sends a
+/// line, prints `got LINE` for the other's, waits for a line on stdin, closes and prints
+/// `done`. Messages follow 4.3BSD `protocols/talkd.h` (ntalk version 1): CTL_MSG
+/// `vers type answer pad id_num addr ctl_addr pid l_name[12] r_name[12] r_tty[16]` (84
+/// bytes, addresses as osockaddr: family, port, IPv4 address, 8 zero bytes, all in network
+/// order); CTL_RESPONSE `vers type answer pad id_num addr` (24 bytes). The daemon answers at
+/// `ctl_addr`.
+const TALK_PEER: &str = r#"
+import os, socket, struct, sys
+
+AF_INET, LEAVE_INVITE, LOOK_UP = 2, 0, 1
+
+def osockaddr(ip, port):
+    return struct.pack('!HH4s8x', AF_INET, port, socket.inet_aton(ip))
+
+def request(ctl, daemon, kind, addr, l_name, r_name):
+    msg = struct.pack('!BBBBI16s16si12s12s16s', 1, kind, 0, 0, 0, addr,
+                      osockaddr(*ctl.getsockname()), os.getpid(), l_name, r_name, b'')
+    assert len(msg) == 84
+    for _ in range(5):
+        ctl.sendto(msg, daemon)
+        try:
+            resp = ctl.recv(64)
+        except socket.timeout:
+            continue
+        if len(resp) != 24:
+            sys.exit('response of %d bytes: %r' % (len(resp), resp))
+        vers, rkind, answer, _, id_num, raddr = struct.unpack('!BBBBI16s', resp)
+        if (vers, rkind) != (1, kind):
+            sys.exit('bad response %r' % resp)
+        return answer, id_num, raddr
+    sys.exit('no answer from talkd')
+
+role, me, daemon = sys.argv[1], sys.argv[2], (sys.argv[3], 518)
+ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+ctl.bind((me, 0))
+ctl.settimeout(2)
+if role == 'caller':
+    lst = socket.create_server((me, 0))
+    lst.settimeout(30)
+    port = lst.getsockname()[1]
+    _, id_num, _ = request(ctl, daemon, LEAVE_INVITE, osockaddr(me, port), b'caller', b'callee')
+    print('invited', id_num, port, flush=True)
+    conn, peer = lst.accept()
+    print('accepted', peer[0], flush=True)
+else:
+    answer, _, raddr = request(ctl, daemon, LOOK_UP, osockaddr(me, 0), b'callee', b'caller')
+    family, port, ip = struct.unpack('!HH4s8x', raddr)
+    ip = socket.inet_ntoa(ip)
+    print('lookup', answer, family, ip, port, flush=True)
+    if answer != 0:
+        sys.exit('no invitation')
+    conn = socket.socket()
+    conn.bind((me, 0))
+    conn.settimeout(30)
+    conn.connect((ip, port))
+    print('connected', flush=True)
+conn.settimeout(30)
+conn.sendall(b'hello from ' + role.encode() + b'\n')
+print('got', conn.makefile('rb').readline().decode().strip(), flush=True)
+sys.stdin.readline()
+conn.close()
+print('done', flush=True)
+"#;
+
+#[test]
+fn talk_invitation_through_napt() {
+    peers_or_skip!(&[
+        ("/usr/sbin/inetd", "openbsd-inetd"),
+        ("/usr/sbin/talkd", "inetutils-talkd"),
+        ("/usr/bin/unshare", "util-linux"),
+        (PYTHON, "python3"),
+    ]);
+    let mut live = Live::start(&testbed_conf("junos-ntalk", None), 1);
+    // talkd leaves 5 s after the last request (it is a `wait` service: inetd starts it
+    // again for the next one).
+    inetd(
+        &mut live,
+        &format!("{REMOTE_SERVER}:518 dgram udp wait root /usr/sbin/talkd talkd -d -t 1 -i 5\n"),
+        &[],
+    );
+    live.wait_listening("udp", 518);
+
+    let mut caller = {
+        let mut c = live.tb.exec(Role::Client, PYTHON);
+        c.args([
+            "-c",
+            TALK_PEER,
+            "caller",
+            testbed::CLIENT_ADDR,
+            REMOTE_SERVER,
+        ]);
+        Peer::spawn(&live, "caller", c)
+    };
+    // talkd answers at the message's `ctl_addr`: the caller hears back only because the ALG
+    // rewrote that to the pool address as well.
+    let invited = caller.expect("invited ");
+    let listener: u16 = invited.split(' ').nth(2).unwrap().parse().unwrap();
+    let mut callee = {
+        let mut c = live.tb.exec(Role::Server, PYTHON);
+        c.args(["-c", TALK_PEER, "callee", REMOTE_SERVER, REMOTE_SERVER]);
+        Peer::spawn(&live, "callee", c)
+    };
+    // The daemon kept the address the ALG wrote into the invitation: a pool address, not
+    // the caller's own.
+    let lookup = callee.expect("lookup ");
+    let f: Vec<&str> = lookup.split(' ').collect();
+    assert_eq!(f[1..3], ["0", "2"], "{lookup}\n{}", callee.logs());
+    let (pool_ip, pool_port) = (f[3].to_string(), f[4].parse::<u16>().unwrap());
+    assert!(in_pool(&pool_ip), "{lookup}\n{}", callee.logs());
+    // The callee's connection to that address reached the caller's listener.
+    callee.expect("connected");
+    assert_eq!(
+        caller.expect("accepted "),
+        format!("accepted {REMOTE_SERVER}")
+    );
+    assert_eq!(callee.expect("got "), "got hello from caller");
+    assert_eq!(caller.expect("got "), "got hello from callee");
+
+    let text = live.show("show services sessions");
+    eprintln!("{text}");
+    let all = sessions(&text);
+    let control: Vec<_> = all
+        .iter()
+        .filter(|s| s.1.starts_with("UDP") && s.1.contains(":518 "))
+        .collect();
+    assert_eq!(control.len(), 1, "{text}");
+    assert!(control[0].0.contains("ALG: talk"), "{text}");
+    assert!(flags(&control[0].0) & 0x2000 != 0, "parent flag: {text}");
+    let children: Vec<_> = all.iter().filter(|s| flags(&s.0) & 0x0800 != 0).collect();
+    assert_eq!(children.len(), 1, "{text}");
+    let (header, i_flow, o_flow) = children[0];
+    assert!(header.contains("ALG: talk"), "{text}");
+    assert!(
+        i_flow.starts_with("TCP") && i_flow.contains(&format!("{pool_ip}:{pool_port} ")),
+        "the invitation connection is not the child: {text}"
+    );
+    assert!(
+        o_flow.contains(&format!("{}:{listener} ", testbed::CLIENT_ADDR)),
+        "{text}"
+    );
+    let conv = live.show("show services alg conversations extensive");
+    eprintln!("{conv}");
+    assert!(conv.contains("TALK ALG"), "{conv}");
+    for s in [control[0], children[0]] {
+        let id = mspic_tests::live::session_id(&s.0);
+        assert!(conv.contains(&format!("ID: {id},")), "session {id}: {conv}");
+    }
+
+    caller.send("go");
+    callee.send("go");
+    caller.expect("done");
+    callee.expect("done");
+    assert!(
+        caller.finish() && callee.finish(),
+        "{:?} {:?}",
+        caller.said,
+        callee.said
+    );
+}
+
+/// The established TCP sockets of `role`'s namespace: (`ss` socket line, its `-i` details).
+fn tcp_sockets(live: &Live, role: Role) -> Vec<(String, String)> {
+    let out = live.exec(role, "ss", &["-tinH", "state", "established"]);
+    let mut socks: Vec<(String, String)> = Vec::new();
+    for l in String::from_utf8_lossy(&out.stdout).lines() {
+        match socks.last_mut() {
+            Some(last) if l.starts_with(char::is_whitespace) => last.1.push_str(l),
+            _ => socks.push((l.to_string(), String::new())),
+        }
+    }
+    socks
+}
+
+/// The local and peer endpoints of an `ss` socket line (`Recv-Q Send-Q Local Peer`).
+fn endpoints(line: &str) -> (String, String) {
+    let f: Vec<&str> = line.split_whitespace().collect();
+    (f[2].to_string(), f[3].to_string())
+}
+
+/// Runs `sh -c 'echo out; echo err >&2; read x; echo bye'` with rsh-redone's `rsh` through
+/// napt-44 against rsh-redone's `in.rshd` under inetd. rshd only serves clients whose source
+/// port is in 512..1023, so this test's pool hands out ports from `range low 512 high
+/// 1023` (`automatic` would give 1024 and up). rshd authenticates with PAM (`pam_rhosts`):
+/// a scratch home with a `.rhosts` admitting root from every pool address is bind-mounted
+/// over `/root`, and a scratch `/etc/hosts` names the pool addresses, since rshd looks the
+/// client's name up and fails without an answer — both only inside inetd's private mount
+/// namespace.
+///
+/// rshd binds its stderr connection to any address; the server namespace routes the pool
+/// through sv0 with source 198.51.100.7, so that connection leaves from the address the
+/// session knows (the ALG's pinhole admits the server's address only).
+///
+/// rsh-redone-client 85 reads the stderr stream but never writes it out (its loop zeroes
+/// the pending length before the write and then spins on `write(2, "", 0)`), so the test
+/// checks the bytes arriving at the client's stderr socket (`ss -i`: `bytes_received`),
+/// not rsh's own stderr.
+#[test]
+fn rsh_stderr_through_napt() {
+    const RSH: &str = "/usr/bin/rsh-redone-rsh";
+    peers_or_skip!(&[
+        ("/usr/sbin/inetd", "openbsd-inetd"),
+        ("/usr/sbin/in.rshd", "rsh-redone-server"),
+        (RSH, "rsh-redone-client"),
+        ("/usr/bin/unshare", "util-linux"),
+        (PYTHON, "python3"),
+    ]);
+    let mut live = Live::start(
+        &testbed_conf("junos-rsh", Some("range low 512 high 1023")),
+        1,
+    );
+    let sv = live.tb.ns(Role::Server);
+    let route = mspic_tests::live::output({
+        let mut c = Command::new("ip");
+        c.args([
+            "-n",
+            &sv,
+            "route",
+            "add",
+            "203.0.113.128/25",
+            "dev",
+            "sv0",
+            "src",
+            REMOTE_SERVER,
+        ]);
+        c
+    });
+    assert!(route.status.success(), "{route:?}");
+
+    let home = live.dir.path("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let rhosts: String = (128..=255)
+        .map(|i| format!("203.0.113.{i} root\n"))
+        .collect();
+    std::fs::write(home.join(".rhosts"), rhosts).unwrap();
+    std::fs::set_permissions(home.join(".rhosts"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let hosts = live.dir.path("hosts");
+    let names: String = (128..=255)
+        .map(|i| format!("203.0.113.{i} nat-pool-{i}\n"))
+        .collect();
+    std::fs::write(&hosts, format!("127.0.0.1 localhost\n{names}")).unwrap();
+    let log = inetd(
+        &mut live,
+        &format!("{REMOTE_SERVER}:514 stream tcp nowait root /usr/sbin/in.rshd in.rshd\n"),
+        &[(home.as_path(), "/root"), (hosts.as_path(), "/etc/hosts")],
+    );
+    live.wait_listening("tcp", 514);
+
+    let mut rsh = {
+        let mut c = live.tb.exec(Role::Client, RSH);
+        c.args([
+            "-l",
+            "root",
+            REMOTE_SERVER,
+            "sh -c 'echo out; echo err >&2; read x; echo bye'",
+        ]);
+        Peer::spawn(&live, "rsh", c)
+    };
+    rsh.expect("out");
+    // rshd saw the client at a pool address, and `.rhosts` let it in.
+    let admitted = testbed::wait_for(Duration::from_secs(10), || {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("pam_rhosts(rsh:auth): allowed access to root@nat-pool-")
+    });
+    assert!(admitted, "{}", rsh.logs());
+
+    // rshd's stderr connection reached the port the client listens on, through the pool,
+    // and carried `err\n`.
+    let mut stderr_sock = None;
+    let arrived = testbed::wait_for(Duration::from_secs(10), || {
+        stderr_sock = tcp_sockets(&live, Role::Client).into_iter().find(|(l, _)| {
+            let (_, peer) = endpoints(l);
+            peer.starts_with(&format!("{REMOTE_SERVER}:")) && !peer.ends_with(":514")
+        });
+        stderr_sock
+            .as_ref()
+            .is_some_and(|(_, i)| i.split_whitespace().any(|w| w == "bytes_received:4"))
+    });
+    assert!(
+        arrived,
+        "stderr did not arrive: {stderr_sock:?}\n{}\n{}",
+        live.show("show services sessions"),
+        rsh.logs()
+    );
+    let (client_end, server_end) = endpoints(&stderr_sock.unwrap().0);
+    let rshd_end = tcp_sockets(&live, Role::Server)
+        .into_iter()
+        .map(|(l, _)| endpoints(&l))
+        .find(|(local, _)| *local == server_end)
+        .unwrap_or_else(|| panic!("no rshd socket {server_end}"));
+    let pool_end = rshd_end.1;
+    assert!(in_pool(pool_end.split(':').next().unwrap()), "{pool_end}");
+
+    let text = live.show("show services sessions");
+    eprintln!("{text}");
+    let all = sessions(&text);
+    let control: Vec<_> = all.iter().filter(|s| s.1.contains(":514 ")).collect();
+    assert_eq!(control.len(), 1, "{text}");
+    assert!(control[0].0.contains("ALG: rsh"), "{text}");
+    assert!(flags(&control[0].0) & 0x2000 != 0, "parent flag: {text}");
+    let children: Vec<_> = all.iter().filter(|s| flags(&s.0) & 0x0800 != 0).collect();
+    assert_eq!(children.len(), 1, "{text}");
+    let (header, i_flow, o_flow) = children[0];
+    assert!(header.contains("ALG: rsh"), "{text}");
+    assert!(
+        i_flow.contains(&format!("{server_end} ")) && i_flow.contains(&format!("{pool_end} ")),
+        "the stderr connection is not the child: {text}"
+    );
+    assert!(o_flow.contains(&format!("{client_end} ")), "{text}");
+    let conv = live.show("show services alg conversations extensive");
+    eprintln!("{conv}");
+    assert!(conv.contains("RSH ALG"), "{conv}");
+    for s in [control[0], children[0]] {
+        let id = mspic_tests::live::session_id(&s.0);
+        assert!(conv.contains(&format!("ID: {id},")), "session {id}: {conv}");
+    }
+
+    rsh.send("x");
+    rsh.expect("bye");
+    assert!(rsh.finish(), "rsh: {:?}\n{}", rsh.said, rsh.logs());
 }
