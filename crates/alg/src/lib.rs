@@ -17,6 +17,15 @@
 //! Every other protocol (`icmp`, `login`, TCP DNS…) is named on the session and forwarded
 //! without inspection. The parsers never panic: bad input is an [`AlgError`], counted and
 //! dropped by the engine.
+//!
+//! What a driver of shards built with this registry does (replay and live workers):
+//! - after `process`/`process_batch`, `handle_timeout` and `clear`, drain every shard's
+//!   `drain_outbox()` and `deliver` each message to every shard, the sender included
+//!   (pinholes, their use, the end of a parent);
+//! - apply `ShardMessage::Steer { key, shard }` / `Unsteer { key }`: frames whose arrival
+//!   key is steered go to that shard instead of the owner function's;
+//! - give frames tailroom (`Frame::buf` longer than the frame): a rewrite may grow the
+//!   payload, and `Frame::len` is the length to send.
 
 #![forbid(unsafe_code)]
 
