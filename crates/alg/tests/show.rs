@@ -1,0 +1,79 @@
+//! What the operator sees of an active FTP transfer through napt-44: the engine's own
+//! sessions and counters rendered by the control plane (`show services sessions`,
+//! `show services alg conversations`, `show services stateful-firewall statistics`).
+
+mod common;
+
+use common::*;
+use mspic_control::{execute, SnapshotBackend};
+
+const C: &str = "10.0.0.2";
+const S: &str = "198.51.100.7";
+const P: &str = "203.0.113.128";
+
+fn show(c: &Cluster, cmd: &str) -> String {
+    let mut sfw = Vec::new();
+    for s in &c.shards {
+        sfw.extend(s.sfw_statistics());
+    }
+    let mut b = SnapshotBackend {
+        sessions: c.sessions(),
+        sfw,
+    };
+    execute(cmd, &mut b).unwrap_or_else(|e| panic!("{cmd}: {e}"))
+}
+
+#[test]
+fn active_ftp_transfer_as_the_operator_sees_it() {
+    let mut c = Cluster::one(&napt());
+    c.pass(&tcp((C, 40000), (S, 21), "S", 100, 0, b""));
+    c.pass(&tcp((S, 21), (P, 1024), "SA", 500, 101, b""));
+    c.pass(&tcp(
+        (C, 40000),
+        (S, 21),
+        "PA",
+        101,
+        501,
+        b"PORT 10,0,0,2,156,65\r\n",
+    ));
+    c.pass(&tcp((S, 20), (P, 1025), "S", 9000, 0, b""));
+    c.pass(&tcp((C, 40001), (S, 20), "SA", 7000, 9001, b""));
+    let sessions = show(&c, "show services sessions");
+    assert_eq!(
+        sessions,
+        "\
+ms-1/1/0
+Session: 2, ALG: ftp, Flags: 0x0880, IP Action: no, Offload: no, Asymmetric: no
+TCP       198.51.100.7:20    ->  203.0.113.128:1025  Forward  O               1
+TCP           10.0.0.2:40001 ->   198.51.100.7:20    Forward  I               1
+Session: 1, ALG: ftp, Flags: 0x2080, IP Action: no, Offload: no, Asymmetric: no
+TCP           10.0.0.2:40000 ->   198.51.100.7:21    Watch    I               2
+TCP       198.51.100.7:21    ->  203.0.113.128:1024  Watch    O               1
+"
+    );
+    let conv = show(&c, "show services alg conversations");
+    assert_eq!(
+        conv,
+        "\
+Interface name: ms-1/1/0
+ALG : FTP ALG, State : active
+Number of conversations: 1
+Parent session status: active
+Parent session : 1, protocol: TCP
+Forward Flow : {10.0.0.2:40000 -> 198.51.100.7:21}
+Reverse Flow : {198.51.100.7:21 -> 203.0.113.128:1024}
+Child session : 2, protocol: TCP
+Forward Flow : {10.0.0.2:40001 -> 198.51.100.7:20}
+Reverse Flow : {198.51.100.7:20 -> 203.0.113.128:1025}
+"
+    );
+    let stats = show(&c, "show services stateful-firewall statistics extensive");
+    assert!(
+        stats.contains("  ALG pinholes:\n    Created: 1, Used: 1\n"),
+        "{stats}"
+    );
+    assert!(
+        stats.contains("    Segments with a length change: 1\n"),
+        "{stats}"
+    );
+}
