@@ -78,3 +78,38 @@ fn bad_ports_are_refused() {
         assert_eq!(c.stats().alg.malformed, 1);
     }
 }
+
+#[test]
+fn with_preserve_range_the_stderr_port_stays_reserved() {
+    // rshd only accepts a stderr port in 512–1023: a pool that preserves the range keeps
+    // it there.
+    let pool = "pool public { address 203.0.113.128/25; port { range low 512 high 65535; preserve-range; } }";
+    let mut c = Cluster::one(&config(pool, &snat_term("napt-44")));
+    c.pass(&tcp((C, 1022), (S, 514), "S", 100, 0, b""));
+    let pp = c.sessions()[0].flows[1].dst.port.unwrap();
+    assert!((512..1024).contains(&pp), "control port {pp}");
+    c.pass(&tcp((S, 514), (P, pp), "SA", 500, 101, b""));
+    let out = c.pass(&tcp(
+        (C, 1022),
+        (S, 514),
+        "PA",
+        101,
+        501,
+        b"1021\0alice\0alice\0ls\0",
+    ));
+    let payload = tcp_parts(&out).0;
+    let digits = payload.iter().position(|&b| b == 0).unwrap();
+    let port: u16 = std::str::from_utf8(&payload[..digits])
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (512..1024).contains(&port) && port != pp,
+        "stderr port {port}"
+    );
+    let syn = tcp((S, 1023), (P, port), "S", 1, 0, b"");
+    assert_eq!(
+        c.pass(&syn),
+        tcp_out((S, 1023), (C, 1021), "S", 1, 0, b"", &syn)
+    );
+}

@@ -1083,17 +1083,25 @@ impl NatState {
         let (lo, hi) = prt.ports?;
         let pc = proto_class(protocol);
         let (shard, shards) = (self.shard, self.shards);
-        // The class an even, high internal port would get (see `alloc_napt`).
-        let mut parity = prt.preserve_parity.then_some(0u16);
+        // The class the internal port would get in `alloc_napt` (range and parity), so a
+        // reserved port keeps the properties peers check (rsh wants 512–1023 with
+        // `preserve-range`).
+        let low = prt.preserve_range && internal.1 < 1024;
+        let mut parity = prt.preserve_parity.then_some(internal.1 % 2);
         if parity.is_some() && shards % 2 == 0 {
             parity = Some((shard % 2) as u16);
         }
-        let class = usize::from(parity == Some(1));
-        let (rlo, rhi) = if prt.preserve_range {
-            (lo.max(1024), hi)
-        } else {
-            (lo, hi)
+        let class = usize::from(low) * 2 + usize::from(parity == Some(1));
+        let (rlo, rhi) = match (prt.preserve_range, low) {
+            (true, true) => (lo.clamp(1, 1023), hi.min(1023)),
+            (true, false) => (lo.max(1024), hi),
+            (false, _) => (lo, hi),
         };
+        if rlo > rhi {
+            self.pools[pool as usize].stats.preserve_range_errors += 1;
+            self.stats.allocation_failures += 1;
+            return None;
+        }
         let random = prt.random;
         let rng = &mut self.rng;
         let st = self.pools.get_mut(pool as usize)?;
