@@ -67,6 +67,16 @@ Forward Flow : {10.0.0.2:40001 -> 198.51.100.7:20}
 Reverse Flow : {198.51.100.7:20 -> 203.0.113.128:1025}
 "
     );
+    // The child's translation is described from the client's side, as the parent's is.
+    let ext = show(&c, "show services sessions extensive");
+    assert!(
+        ext.contains(
+            "Session: 2, ALG: ftp, Flags: 0x0880, IP Action: no, Offload: no, Asymmetric: no\n\
+             NAT PLugin Data:\n  NAT Action:   Translation Type - NAPT-44\n    \
+             NAT source        10.0.0.2:40001   ->   203.0.113.128:1025\n"
+        ),
+        "{ext}"
+    );
     let stats = show(&c, "show services stateful-firewall statistics extensive");
     assert!(
         stats.contains("  ALG pinholes:\n    Created: 1, Used: 1\n"),

@@ -1302,18 +1302,21 @@ pub fn snapshot(
 ) -> Option<crate::snapshot::NatSnapshot> {
     use crate::snapshot::{Endpoint, NatSnapshot, NatTranslation};
     let kind = s.nat.kind?;
-    let k = s.keys[0];
+    // Seen from the initiator's side, as the parent shows it: an ALG child started from
+    // the responder's side is described by its second flow.
+    let i = usize::from(s.from_responder);
+    let k = s.keys[i];
     let ports = has_ports(k.proto) && k.proto != proto::ICMP;
     let ep = |a: IpAddr, port: u16, show: bool| Endpoint {
         addr: a,
         port: show.then_some(port),
     };
     let src_ports = ports && matches!(kind, TranslationType::Napt44 | TranslationType::TwiceNapt44);
-    let source = s.nat.rewrite[0].src.map(|(a, port)| NatTranslation {
+    let source = s.nat.rewrite[i].src.map(|(a, port)| NatTranslation {
         original: ep(k.src, k.src_port, src_ports),
         translated: ep(a, port, src_ports),
     });
-    let destination = s.nat.rewrite[0].dst.map(|(a, port)| NatTranslation {
+    let destination = s.nat.rewrite[i].dst.map(|(a, port)| NatTranslation {
         original: ep(k.dst, k.dst_port, false),
         translated: ep(a, port, false),
     });
