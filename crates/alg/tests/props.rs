@@ -79,4 +79,28 @@ proptest! {
             prop_assert!(s.check_consistency().is_ok(), "shard {}", i);
         }
     }
+
+    #[test]
+    fn arbitrary_datagrams_and_first_segments_keep_the_shard_consistent(
+        msgs in prop::collection::vec((0u8..4, prop::collection::vec(any::<u8>(), 0..120)), 1..16)
+    ) {
+        let mut c = Cluster::one(&napt());
+        c.pass(&tcp(("10.0.0.2", 1022), ("198.51.100.7", 514), "S", 100, 0, b""));
+        for (i, (kind, payload)) in msgs.into_iter().enumerate() {
+            let sport = 2000 + i as u16;
+            let f = match kind {
+                0 => udp(("10.0.0.2", sport), ("198.51.100.7", 69), &payload),
+                1 => udp(("10.0.0.2", sport), ("198.51.100.7", 53), &payload),
+                2 => udp(("10.0.0.2", sport), ("198.51.100.7", 518), &payload),
+                _ => tcp(("10.0.0.2", 1022), ("198.51.100.7", 514), "PA", 101, 1, &payload),
+            };
+            let (v, out) = c.send(&f);
+            if matches!(v, mspic_flow::Verdict::Forward { .. }) {
+                prop_assert!(checksums_ok(&out));
+            }
+        }
+        for s in &c.shards {
+            prop_assert!(s.check_consistency().is_ok());
+        }
+    }
 }
