@@ -7,7 +7,7 @@
 //! command. Only complete lines are inspected and rewritten: a segment that ends inside a
 //! watched command line is refused ([`mspic_flow::alg::AlgError::PartialLine`]: dropped and
 //! counted, as Linux drops it) — the sender retransmits it, usually with the rest of the
-//! line. The rewrite of a segment is remembered by its sequence number, so a
+//! line. The rewrites of the last segments are remembered by sequence number, so a
 //! retransmission gets exactly the same bytes (and the same sequence delta) without
 //! opening its pinholes again.
 
@@ -16,6 +16,10 @@ use std::ops::Range;
 /// Sequence numbers after newlines remembered per direction (Linux keeps 2; one more
 /// covers a retransmission of the segment before last).
 const REMEMBERED: usize = 3;
+
+/// Rewritten segments remembered per direction, for their retransmissions (as many as
+/// the engine keeps sequence correction points).
+const REWRITES: usize = mspic_flow::seqadj::POINTS;
 
 /// One edit of a segment's payload: replace `range` by `bytes`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +34,9 @@ pub struct Lines {
     starts: [Option<u32>; REMEMBERED],
     next: usize,
     seen_data: bool,
-    /// The last segment that was rewritten: its seq, payload length and edits.
-    last: Option<(u32, usize, Vec<Edit>)>,
+    /// The last segments that were rewritten: seq, payload length and edits.
+    rewrites: [Option<(u32, usize, Vec<Edit>)>; REWRITES],
+    next_rewrite: usize,
 }
 
 impl Lines {
@@ -65,14 +70,15 @@ impl Lines {
 
     /// The edits made to the segment at `seq` of length `len`, if it was rewritten before.
     pub fn replay(&self, seq: u32, len: usize) -> Option<&[Edit]> {
-        match &self.last {
-            Some((s, l, e)) if *s == seq && *l == len => Some(e),
-            _ => None,
-        }
+        self.rewrites
+            .iter()
+            .flatten()
+            .find_map(|(s, l, e)| (*s == seq && *l == len).then_some(&e[..]))
     }
 
     pub fn record(&mut self, seq: u32, len: usize, edits: Vec<Edit>) {
-        self.last = Some((seq, len, edits));
+        self.rewrites[self.next_rewrite] = Some((seq, len, edits));
+        self.next_rewrite = (self.next_rewrite + 1) % REWRITES;
     }
 }
 

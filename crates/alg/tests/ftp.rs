@@ -706,3 +706,29 @@ fn ftp_port_of(line: &[u8]) -> (&'static str, u16) {
     let (a, p) = mspic_alg::ftp::parse_port(&line[5..line.len() - 2]).unwrap();
     (Box::leak(a.to_string().into_boxed_str()), p)
 }
+
+#[test]
+fn an_older_rewritten_segment_retransmitted_gets_its_own_rewrite_again() {
+    let mut c = Cluster::one(&napt());
+    handshake(&mut c, (P, 1024));
+    let first = tcp(
+        (C, 40000),
+        (S, 21),
+        "PA",
+        101,
+        501,
+        b"PORT 10,0,0,2,156,65\r\n",
+    );
+    let want = c.pass(&first);
+    let second = tcp(
+        (C, 40000),
+        (S, 21),
+        "PA",
+        123,
+        501,
+        b"PORT 10,0,0,2,156,66\r\n",
+    );
+    assert_eq!(tcp_parts(&c.pass(&second)).0, b"PORT 203,0,113,128,4,2\r\n");
+    assert_eq!(c.pass(&first), want);
+    assert_eq!(c.stats().alg.pinholes_created, 2);
+}

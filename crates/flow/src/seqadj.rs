@@ -1,22 +1,29 @@
 //! TCP sequence/ack adjustment after an ALG changed a segment's length, as Linux does it
-//! (`net/netfilter/nf_conntrack_seqadj.c`).
+//! (`net/netfilter/nf_conntrack_seqadj.c`), with a few correction points instead of one.
 //!
-//! Per direction the engine keeps one correction: the sequence number of the last segment
-//! whose length changed (`correction_pos`), the offset that applies up to and including it
-//! (`offset_before`) and the one that applies after it (`offset_after`). A segment's seq is
-//! shifted by the offset of its own direction; its ack (and SACK blocks, RFC 2018) by the
-//! opposite direction's, taken back. A retransmitted rewritten segment starts at the same
-//! `correction_pos`, so it gets the same rewrite and the same offsets, not a second delta.
+//! Per direction the engine keeps the sequence numbers of the last segments whose length
+//! changed (`correction_pos`) with the offset that applies after each (`offset_after`; the
+//! offset up to and including a point is the previous point's `offset_after`, Linux's
+//! `offset_before`). A segment's seq is shifted by the offset of its own direction; its ack
+//! (and SACK blocks, RFC 2018) by the opposite direction's, taken back. A retransmitted
+//! rewritten segment starts at its own correction point, so it gets the same rewrite and
+//! the same offsets, not a second delta — also when later segments were rewritten since
+//! (up to [`POINTS`] of them; Linux remembers one).
 
 use mspic_wire::checksum;
 use mspic_wire::parse::{Parsed, L4};
 
-/// The sequence correction of one direction.
+/// Correction points remembered per direction.
+pub const POINTS: usize = 4;
+
+/// The sequence corrections of one direction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SeqAdj {
-    pub correction_pos: u32,
-    pub offset_before: i32,
-    pub offset_after: i32,
+    /// Offset before the oldest remembered point.
+    base: i32,
+    /// (correction_pos, offset_after), oldest first.
+    points: [(u32, i32); POINTS],
+    n: usize,
 }
 
 /// `a` comes after `b` in sequence space (RFC 9293 §3.4 modular comparison).
@@ -26,43 +33,60 @@ fn after(a: u32, b: u32) -> bool {
 
 impl SeqAdj {
     pub fn is_zero(&self) -> bool {
-        self.offset_before == 0 && self.offset_after == 0
+        self.base == 0 && self.points[..self.n].iter().all(|&(_, o)| o == 0)
+    }
+
+    /// The offset after the newest point (what every new segment gets).
+    pub fn current(&self) -> i32 {
+        self.points[..self.n].last().map_or(self.base, |&(_, o)| o)
     }
 
     /// Records that the segment starting at `seq` grew by `off` bytes (`nf_ct_seqadj_set`):
-    /// a new correction point only for a segment after the last one (or when nothing has
-    /// been corrected yet), so a retransmission does not add its delta twice.
+    /// a new correction point only for a segment after the newest one, so a retransmission
+    /// does not add its delta twice.
     pub fn record(&mut self, seq: u32, off: i32) {
         if off == 0 {
             return;
         }
-        if self.offset_before == self.offset_after || after(seq, self.correction_pos) {
-            self.correction_pos = seq;
-            self.offset_before = self.offset_after;
-            self.offset_after = self.offset_after.wrapping_add(off);
+        if let Some(&(pos, _)) = self.points[..self.n].last() {
+            if !after(seq, pos) {
+                return;
+            }
+        }
+        let cur = self.current();
+        if self.n == POINTS {
+            self.base = self.points[0].1;
+            self.points.copy_within(1.., 0);
+            self.n -= 1;
+        }
+        self.points[self.n] = (seq, cur.wrapping_add(off));
+        self.n += 1;
+    }
+
+    /// The offset in force before point `i`.
+    fn before(&self, i: usize) -> i32 {
+        if i == 0 {
+            self.base
+        } else {
+            self.points[i - 1].1
         }
     }
 
     /// Offset to add to the seq of a segment of this direction.
     pub fn seq_offset(&self, seq: u32) -> i32 {
-        if after(seq, self.correction_pos) {
-            self.offset_after
-        } else {
-            self.offset_before
-        }
+        (0..self.n)
+            .rev()
+            .find(|&i| after(seq, self.points[i].0))
+            .map_or(self.base, |i| self.points[i].1)
     }
 
     /// Offset to subtract from an ack (or SACK edge) that acknowledges this direction's
     /// data as the peer saw it.
     pub fn ack_offset(&self, ack: u32) -> i32 {
-        if after(
-            ack.wrapping_sub(self.offset_before as u32),
-            self.correction_pos,
-        ) {
-            self.offset_after
-        } else {
-            self.offset_before
-        }
+        (0..self.n)
+            .rev()
+            .find(|&i| after(ack.wrapping_sub(self.before(i) as u32), self.points[i].0))
+            .map_or(self.base, |i| self.points[i].1)
     }
 }
 
@@ -165,12 +189,26 @@ mod tests {
         a.record(1000, 3);
         assert_eq!((a.seq_offset(1000), a.seq_offset(1001)), (0, 3));
         a.record(1000, 3); // the retransmitted segment rewritten again
-        assert_eq!(a.offset_after, 3);
+        assert_eq!(a.current(), 3);
         a.record(2000, -1);
         assert_eq!((a.seq_offset(1500), a.seq_offset(2001)), (3, 2));
+        // An older rewritten segment retransmitted: the offsets of its own time.
+        assert_eq!((a.seq_offset(1000), a.seq_offset(2000)), (0, 3));
         // Acks as the peer sends them, in its (shifted) view.
         assert_eq!(a.ack_offset(1500 + 3), 3);
         assert_eq!(a.ack_offset(2003 + 2), 2);
+        assert_eq!(a.ack_offset(1000), 0);
+    }
+
+    #[test]
+    fn the_oldest_point_folds_into_the_base() {
+        let mut a = SeqAdj::default();
+        for i in 0..6u32 {
+            a.record(1000 * (i + 1), 1);
+        }
+        assert_eq!(a.current(), 6);
+        assert_eq!(a.seq_offset(100), 2, "older than every remembered point");
+        assert_eq!(a.seq_offset(6001), 6);
     }
 
     #[test]
