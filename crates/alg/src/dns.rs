@@ -26,6 +26,10 @@ pub fn parse_header(p: &[u8]) -> Result<(u16, bool), AlgError> {
 }
 
 impl AlgSession for Dns {
+    fn opens_pinholes(&self) -> bool {
+        false
+    }
+
     fn on_packet(
         &mut self,
         ctx: &mut AlgContext<'_>,

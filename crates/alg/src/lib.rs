@@ -13,9 +13,10 @@
 //! | `dns` | UDP | [`dns`] | both |
 //! | `rsh`, `shell`, `exec` | TCP | [`rsh`] (stderr port) | both |
 //! | `talk` | UDP | [`talk`] (talk 517, ntalk 518) | I |
+//! | `icmp`, `icmpv6` | ICMP, ICMPv6 | [`icmp`] (queries only, no rewrite) | both |
 //!
-//! Every other protocol (`icmp`, `login`, TCP DNS…) is named on the session and forwarded
-//! without inspection. The parsers never panic: bad input is an [`AlgError`], counted and
+//! Every other protocol (`login`, TCP DNS…) is named on the session and forwarded without
+//! inspection. The parsers never panic: bad input is an [`AlgError`], counted and
 //! dropped by the engine.
 //!
 //! What a driver of shards built with this registry does (replay and live workers):
@@ -37,6 +38,7 @@ use mspic_wire::{proto, FlowKey};
 
 pub mod dns;
 pub mod ftp;
+pub mod icmp;
 pub mod line;
 pub mod rsh;
 pub mod talk;
@@ -65,6 +67,8 @@ impl AlgRegistry for Registry {
             P::Dns if udp => (Box::new(dns::Dns::default()), [true, true]),
             P::Rsh | P::Shell | P::Exec if tcp => (Box::new(rsh::Rsh::default()), [true, true]),
             P::Talk if udp => (Box::new(talk::Talk::new(first.dst_port)), [true, false]),
+            P::Icmp if first.proto == proto::ICMP => (Box::new(icmp::Icmp), [true, true]),
+            P::Icmpv6 if first.proto == proto::ICMPV6 => (Box::new(icmp::Icmp), [true, true]),
             _ => return None,
         };
         Some((alg, watch))

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use mspic_config::AppProtocol;
-use mspic_flow::{DropReason, FlowState, Verdict, FLAG_ALG_PARENT, FLAG_NAT};
+use mspic_flow::{DropReason, FlowState, Verdict, FLAG_NAT};
 
 const C: &str = "10.0.0.2";
 const S: &str = "198.51.100.53";
@@ -35,10 +35,9 @@ fn session_closes_after_the_response() {
     let mut c = Cluster::one(&napt());
     c.pass(&udp((C, 5353), (S, 53), &msg(0x1234, false)));
     let s = c.sessions();
-    assert_eq!(
-        (s[0].alg, s[0].flags),
-        (Some(AppProtocol::Dns), FLAG_ALG_PARENT | FLAG_NAT)
-    );
+    // An ALG that only inspects: no parent flag.
+    assert_eq!((s[0].alg, s[0].flags), (Some(AppProtocol::Dns), FLAG_NAT));
+    assert_eq!(s[0].flows[0].state, FlowState::Watch);
     let resp = udp((S, 53), (P, 1024), &msg(0x1234, true));
     assert_eq!(
         c.pass(&resp),
@@ -87,12 +86,27 @@ fn tcp_dns_passes_and_short_messages_are_refused() {
 }
 
 #[test]
-fn icmp_echo_is_named_and_forwarded() {
+fn icmp_echo_is_named_watched_and_forwarded() {
     let mut c = Cluster::one(&config("", ""));
     c.pass(&ping(C, S, 7, 1));
     let s = c.sessions();
     assert_eq!((s[0].alg, s[0].flags), (Some(AppProtocol::Icmp), 0));
-    assert_eq!(s[0].flows[0].state, FlowState::Forward);
+    assert_eq!(
+        (s[0].flows[0].state, s[0].flows[1].state),
+        (FlowState::Watch, FlowState::Watch)
+    );
+    c.pass(&pong(S, C, 7, 1));
+    assert_eq!(c.sessions()[0].flows[1].frames, 1);
+}
+
+#[test]
+fn icmp_echo_under_napt_translates_the_id() {
+    let mut c = Cluster::one(&napt());
+    let out = c.pass(&ping(C, S, 7, 1));
+    let id = u16::from_be_bytes([out[38], out[39]]);
+    let back = c.pass(&pong(S, P, id, 1));
+    assert_eq!(u16::from_be_bytes([back[38], back[39]]), 7);
+    assert_eq!(&back[30..34], &v4(C).octets());
 }
 
 #[test]

@@ -439,6 +439,13 @@ fn fix_lengths(frame: &mut [u8], p: &Parsed) {
 
 /// Per-session ALG state.
 pub trait AlgSession: Send {
+    /// Whether this ALG may open pinholes: its sessions are then control (parent) sessions,
+    /// flagged `0x2000` (`0x1000` for the RPC family) from the start. An ALG that only
+    /// inspects (DNS, ICMP) leaves the flag off.
+    fn opens_pinholes(&self) -> bool {
+        true
+    }
+
     /// Inspects (and may rewrite) one packet with payload on a Watch flow.
     fn on_packet(
         &mut self,

@@ -1174,7 +1174,9 @@ impl Shard {
                             session.state[d as usize] = FlowState::Watch;
                         }
                     }
-                    session.flags |= if matches!(
+                    session.flags |= if !st.opens_pinholes() {
+                        0
+                    } else if matches!(
                         a,
                         AppProtocol::Rpc
                             | AppProtocol::RpcPortmap

@@ -323,6 +323,17 @@ pub fn ping(src: &str, dst: &str, id: u16, seq: u16) -> Vec<u8> {
     out
 }
 
+pub fn pong(src: &str, dst: &str, id: u16, seq: u16) -> Vec<u8> {
+    let (s, d) = (v4(src), v4(dst));
+    let (sm, dm) = macs(s);
+    let b = PacketBuilder::ethernet2(sm, dm)
+        .ipv4(s.octets(), d.octets(), 64)
+        .icmpv4_echo_reply(id, seq);
+    let mut out = Vec::new();
+    b.write(&mut out, b"ping").unwrap();
+    out
+}
+
 /// `frame` with the Ethernet addresses of `from`.
 pub fn with_macs(mut frame: Vec<u8>, from: &[u8]) -> Vec<u8> {
     frame[..12].copy_from_slice(&from[..12]);
