@@ -199,9 +199,21 @@ fn expect(
 #[test]
 fn ftp_active_and_passive_through_napt() {
     peers_or_skip!();
+    ftp_through_napt(1);
+}
+
+/// The same with two workers: the data connections' two sides may hash to different
+/// shards, and the ALG steers the inside side to its child's shard.
+#[test]
+fn ftp_active_and_passive_through_napt_on_two_workers() {
+    peers_or_skip!();
+    ftp_through_napt(2);
+}
+
+fn ftp_through_napt(queues: u32) {
     let mut live = Live::start(
         &mspic_tests::live::repo_file("docs/examples/testbed.conf"),
-        1,
+        queues,
     );
     let root = live.dir.path("ftp-root");
     std::fs::create_dir_all(&root).unwrap();

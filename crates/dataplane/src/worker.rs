@@ -306,6 +306,8 @@ pub struct Worker<IO: FrameIo> {
     published: Arc<Mutex<WorkerStats>>,
     last_publish: Time,
     frag_owner: FragmentOwners,
+    /// ALG children whose inside side hashes away from their shard: arrival key → shard.
+    steer: std::collections::HashMap<mspic_wire::FlowKey, u32>,
     rxbuf: Vec<IO::Frame>,
     /// Frames this worker owns, waiting to go through the shard as one batch, with their
     /// port and ingress interface.
@@ -366,6 +368,7 @@ impl<IO: FrameIo> Worker<IO> {
             published,
             last_publish: Time::ZERO,
             frag_owner: FragmentOwners::default(),
+            steer: std::collections::HashMap::new(),
             outbox: Vec::new(),
             tx_backlog: false,
             last_check: Time::ZERO,
@@ -433,6 +436,8 @@ impl<IO: FrameIo> Worker<IO> {
         self.broadcast_outbox();
         if self.shard.poll_timeout().is_some_and(|t| t <= now) {
             self.shard.handle_timeout(now);
+            // Ended ALG parents tell the other shards now, not at the next packet.
+            self.outbox.extend(self.shard.drain_outbox());
         }
         if self.l2.poll_timeout().is_some_and(|t| t <= now) {
             self.l2.handle_timeout(now);
@@ -560,9 +565,36 @@ impl<IO: FrameIo> Worker<IO> {
         o
     }
 
+    /// The shard an ALG child asked for this frame's key (`ShardMessage::Steer`), if any.
+    /// The key is parsed only while some child is steered: none is, most of the time.
+    fn steered_owner(&mut self, f: &IO::Frame) -> Option<usize> {
+        if self.steer.is_empty() {
+            return None;
+        }
+        let len = IO::frame_len(f);
+        let p = mspic_wire::parse_frame(&self.io.buf(f)[..len]).ok()?;
+        self.steer
+            .get(&p.key)
+            .map(|&s| s as usize)
+            .filter(|&s| s < self.cfg.workers)
+    }
+
+    /// Applies a steering message (from this shard or another) to the table above.
+    fn apply_steer(&mut self, m: &ShardMessage) {
+        match m {
+            ShardMessage::Steer { key, shard } if self.steer.len() < STEER_MAX => {
+                self.steer.insert(*key, *shard);
+            }
+            ShardMessage::Unsteer { key } => {
+                self.steer.remove(key);
+            }
+            _ => {}
+        }
+    }
+
     fn on_rx(&mut self, now: Time, port: usize, f: IO::Frame) {
         let me = self.cfg.index;
-        let owner = self.owner_of(&f);
+        let owner = self.steered_owner(&f).unwrap_or_else(|| self.owner_of(&f));
         let ingress = self.cfg.ports[port].ingress;
         if owner == me {
             self.enqueue(now, port, ingress, f);
@@ -637,7 +669,10 @@ impl<IO: FrameIo> Worker<IO> {
         self.drain_peers(Handoff::recv_message, |w, _, m| {
             w.stats.messages_in += 1;
             match m {
-                WorkerMessage::Shard(m) => w.shard.deliver(m),
+                WorkerMessage::Shard(m) => {
+                    w.apply_steer(&m);
+                    w.shard.deliver(m);
+                }
                 WorkerMessage::Neighbor { port, ip, mac } => {
                     w.l2.learn_remote(now, port, ip, mac);
                     w.drain_l2();
@@ -667,6 +702,7 @@ impl<IO: FrameIo> Worker<IO> {
             self.broadcast(WorkerMessage::Shard(m.clone()));
         }
         for m in msgs {
+            self.apply_steer(&m);
             self.shard.deliver(m);
         }
     }
@@ -867,6 +903,7 @@ impl<IO: FrameIo> Worker<IO> {
             }
             Control::Clear { filter, reply } => {
                 let _ = reply.send(self.shard.clear(&filter, now));
+                self.outbox.extend(self.shard.drain_outbox());
             }
             Control::Report { reply } => {
                 let mut report = ShardReport::of(&self.shard);
@@ -904,6 +941,9 @@ impl<IO: FrameIo> Worker<IO> {
         true
     }
 }
+
+/// Steered keys remembered at most (one per live ALG child started from outside).
+const STEER_MAX: usize = 65_536;
 
 /// The other workers of `workers`, seen from worker `me`.
 fn peers(me: usize, workers: usize) -> impl Iterator<Item = usize> {

@@ -5,6 +5,7 @@
 //! as the XDP program and the worker handoff route it live. Later fragments follow their
 //! first fragment's shard, remembered here like the receiving worker does.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -14,8 +15,10 @@ use mspic_control::{
 };
 use mspic_flow::owner::FragmentOwners;
 use mspic_flow::{
-    IfIndex, Policy, SessionFilter, SessionSnapshot, SfwStats, Shard, ShardConfig, Time, Verdict,
+    IfIndex, Policy, SessionFilter, SessionSnapshot, SfwStats, Shard, ShardConfig, ShardMessage,
+    Time, Verdict,
 };
+use mspic_wire::FlowKey;
 
 use crate::answers::{self, ShardReport};
 
@@ -89,6 +92,9 @@ pub struct Replay {
     ingress: Option<IfIndex>,
     ingress_name: Option<String>,
     frag_owner: FragmentOwners,
+    /// ALG children whose inside side hashes away from their shard (`ShardMessage::Steer`):
+    /// arrival key → shard.
+    steer: HashMap<FlowKey, u32>,
     pub counters: ReplayCounters,
     now: Time,
     buf: Vec<u8>,
@@ -97,6 +103,9 @@ pub struct Replay {
 
 /// Room past the frame for replies and payload growth.
 const FRAME_ROOM: usize = 4096;
+
+/// Steered keys remembered at most (one per live ALG child started from outside).
+const STEER_MAX: usize = 65_536;
 
 impl Replay {
     pub fn new(policy: Arc<Policy>, opts: &ReplayOptions) -> Result<Self, ReplayError> {
@@ -133,6 +142,7 @@ impl Replay {
             ingress,
             ingress_name: opts.ingress.clone(),
             frag_owner: FragmentOwners::default(),
+            steer: HashMap::new(),
             counters: ReplayCounters::default(),
             now: Time::ZERO,
             buf: vec![0; 2 * FRAME_ROOM],
@@ -165,9 +175,32 @@ impl Replay {
         if now > self.now {
             self.now = now;
         }
-        for s in &mut self.shards {
+        for i in 0..self.shards.len() {
+            let s = &mut self.shards[i];
             if s.poll_timeout().is_some_and(|t| t <= self.now) {
                 s.handle_timeout(self.now);
+                self.deliver_outbox(i);
+            }
+        }
+    }
+
+    /// Delivers what shard `i` has for the shards (ALG pinholes, parents that ended) to
+    /// every shard, itself included, and applies the steering messages here, as the live
+    /// workers do.
+    fn deliver_outbox(&mut self, i: usize) {
+        let msgs: Vec<ShardMessage> = self.shards[i].drain_outbox().collect();
+        for m in msgs {
+            match &m {
+                ShardMessage::Steer { key, shard } if self.steer.len() < STEER_MAX => {
+                    self.steer.insert(*key, *shard);
+                }
+                ShardMessage::Unsteer { key } => {
+                    self.steer.remove(key);
+                }
+                _ => {}
+            }
+            for s in &mut self.shards {
+                s.deliver(m.clone());
             }
         }
     }
@@ -243,7 +276,10 @@ impl Replay {
         let n = self.shards.len() as u32;
         let owner = match &parsed {
             None => 0,
-            Some(p) => self.frag_owner.route(p, n, &self.policy.nat, 0),
+            Some(p) => match self.steer.get(&p.key) {
+                Some(&shard) if shard < n => shard,
+                _ => self.frag_owner.route(p, n, &self.policy.nat, 0),
+            },
         };
         let len = data.len().min(FRAME_ROOM);
         if self.buf.len() < len + FRAME_ROOM {
@@ -253,12 +289,7 @@ impl Replay {
         let mut frame = mspic_flow::Frame::new(&mut self.buf, len);
         let verdict = self.shards[owner as usize].process(now, ingress, &mut frame);
         let out_len = frame.len;
-        let msgs: Vec<_> = self.shards[owner as usize].drain_outbox().collect();
-        for m in msgs {
-            for s in &mut self.shards {
-                s.deliver(m.clone());
-            }
-        }
+        self.deliver_outbox(owner as usize);
         match verdict {
             Verdict::Forward { egress, next_hop } | Verdict::Reply { egress, next_hop } => {
                 let is_reply = matches!(verdict, Verdict::Reply { .. });
@@ -308,15 +339,19 @@ impl Backend for Replay {
 
     fn clear_sessions(&mut self, filter: &SessionFilter) -> Vec<ClearedSessions> {
         let now = self.now;
-        self.shards
-            .iter_mut()
-            .flat_map(|s| s.clear(filter, now))
-            .map(|(interface, service_set, count)| ClearedSessions {
-                interface,
-                service_set,
-                count,
-            })
-            .collect()
+        let mut cleared = Vec::new();
+        for i in 0..self.shards.len() {
+            let counts = self.shards[i].clear(filter, now);
+            self.deliver_outbox(i);
+            cleared.extend(counts.into_iter().map(|(interface, service_set, count)| {
+                ClearedSessions {
+                    interface,
+                    service_set,
+                    count,
+                }
+            }));
+        }
+        cleared
     }
 
     fn sfw_statistics(&mut self) -> Vec<(String, SfwStats)> {
