@@ -7,6 +7,8 @@ use mspic_control::{
 };
 use mspic_flow::{SessionFilter, SessionSnapshot, SfwStats};
 
+mod agree;
+
 struct Full;
 
 impl Backend for Full {
@@ -162,14 +164,27 @@ fn service_sets_summary_text() {
 
 #[test]
 fn xml_and_json() {
-    for cmd in [
-        "show services nat pool detail",
-        "show services nat mappings summary",
-        "show services nat statistics",
-        "show services service-sets summary",
+    for (cmd, not_in_text) in [
+        ("show services nat pool", &[][..]),
+        ("show services nat pool detail", &[]),
+        ("show services nat mappings summary", &[]),
+        // The mapping lines of the Junos text do not name the protocol.
+        (
+            "show services nat mappings detail",
+            &["nat-mapping-protocol"],
+        ),
+        (
+            "show services nat mappings brief",
+            &["nat-mapping-protocol"],
+        ),
+        ("show services nat statistics", &[]),
+        ("show services service-sets summary", &[]),
     ] {
-        let json = run(&format!("{cmd} | display json"));
-        let _: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let (xml, json) = (
+            run(&format!("{cmd} | display xml")),
+            run(&format!("{cmd} | display json")),
+        );
+        agree::check(cmd, &run(cmd), &xml, &json, not_in_text);
     }
     insta::assert_snapshot!(
         "nat_pool_detail_xml",
