@@ -7,14 +7,9 @@
 
 use mspic_flow::{SessionFilter, SessionSnapshot, SfwStats};
 
-/// Sessions removed by `clear services sessions` on one (interface, service set).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ClearedSessions {
-    pub interface: String,
-    pub service_set: String,
-    /// Sessions marked for deletion.
-    pub count: u64,
-}
+/// Sessions removed by `clear services sessions` on one (interface, service set): a row of
+/// the count table that the command prints.
+pub type ClearedSessions = crate::render::counts::CountRow;
 
 /// Why a backend could not answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

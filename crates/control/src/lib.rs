@@ -31,12 +31,11 @@ pub use command::{
     parse_command, parse_request, Command, CommandError, Detail, NatMappingsKind, OutputFormat,
     Request, StatsDetail,
 };
-pub use render::clear::{cleared_tree, merge_cleared, render_cleared};
-pub use render::flows::{flows_tree, render_flow_count, render_flows};
+pub use render::counts::{CountRow, CountTable};
+pub use render::flows::{flows_tree, render_flows};
 pub use render::sessions::{
-    count_rows, flow_line, render_session_count, render_sessions, render_sessions_with,
-    select_sessions, session_count_tree, session_header, sessions_tree, sort_sessions, CountRow,
-    HeaderStyle, InterfaceLabel, SessionsLayout,
+    count_rows, flow_line, render_sessions, render_sessions_with, select_sessions, session_header,
+    sessions_tree, sort_sessions, HeaderStyle, InterfaceLabel, SessionsLayout,
 };
 pub use render::stats::{merge_stats, render_sfw_statistics, sfw_statistics_tree};
 pub use render::Answer;
@@ -143,7 +142,7 @@ pub fn run(
             }
         }
         Command::ClearSessions { filter } => {
-            Answer::Cleared(merge_cleared(&backend.clear_sessions(filter)))
+            Answer::Cleared(render::counts::merge(backend.clear_sessions(filter)))
         }
         Command::ShowNatPool { name, detail } => {
             let mut pools = backend

@@ -15,7 +15,7 @@ use mspic_flow::{FlowSnapshot, SessionSnapshot};
 
 use crate::command::Detail;
 use crate::render::sessions::{
-    compare_interfaces, flow_extensive_lines, protocol_label, push_flow_leaves, CountRow,
+    compare_interfaces, flow_extensive_lines, protocol_label, push_flow_leaves,
 };
 use crate::tree::Element;
 
@@ -139,26 +139,6 @@ pub fn flows_tree(sessions: &[SessionSnapshot], detail: Detail) -> Element {
     }
     if let Some((_, _, g)) = group {
         root.push(g);
-    }
-    root
-}
-
-/// `show services flows count` text.
-pub fn render_flow_count(rows: &[CountRow]) -> String {
-    crate::render::sessions::render_count_table(rows, "Flows count")
-}
-
-/// `service-sfw-flow-count-information/service-sfw-flow-count/{interface-name,
-/// service-set-name, flow-count}`.
-pub fn flow_count_tree(rows: &[CountRow]) -> Element {
-    let mut root = Element::new("service-sfw-flow-count-information");
-    for r in rows {
-        root.push(
-            Element::new("service-sfw-flow-count")
-                .with_leaf("interface-name", &r.interface)
-                .with_leaf("service-set-name", &r.service_set)
-                .with_leaf("flow-count", r.count),
-        );
     }
     root
 }

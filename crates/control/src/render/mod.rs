@@ -1,7 +1,7 @@
 //! Renderers: each answer as Junos text and as an element tree (for XML and JSON).
 
 pub mod alg;
-pub mod clear;
+pub mod counts;
 pub mod flows;
 pub mod nat;
 pub mod sessions;
@@ -15,7 +15,8 @@ use crate::backend::{
 use crate::command::{Detail, OutputFormat};
 use crate::tree::{self, Element};
 
-use sessions::{CountRow, SessionsLayout};
+use counts::CountRow;
+use sessions::SessionsLayout;
 use stats::InterfaceStats;
 
 /// The data of one answer, ready to print (merged, sorted, limited).
@@ -60,13 +61,13 @@ impl Answer {
             Answer::Sessions { sessions, layout } => {
                 sessions::render_sessions_with(sessions, layout)
             }
-            Answer::SessionCount(rows) => sessions::render_session_count(rows),
+            Answer::SessionCount(rows) => counts::SESSIONS.text(rows),
             Answer::Flows { sessions, detail } => flows::render_flows(sessions, *detail),
-            Answer::FlowCount(rows) => flows::render_flow_count(rows),
+            Answer::FlowCount(rows) => counts::FLOWS.text(rows),
             Answer::SfwStatistics { stats, extensive } => {
                 stats::render_sfw_statistics(stats, *extensive)
             }
-            Answer::Cleared(rows) => clear::render_cleared(rows),
+            Answer::Cleared(rows) => counts::CLEARED.text(rows),
             Answer::NatPools { pools, detail } => nat::render_nat_pools(pools, *detail),
             Answer::NatMappingsSummary(rows) => nat::render_nat_mappings_summary(rows),
             Answer::NatMappings { mappings, detail } => nat::render_nat_mappings(mappings, *detail),
@@ -84,13 +85,13 @@ impl Answer {
             Answer::Sessions { sessions, layout } => {
                 sessions::sessions_tree(sessions, layout.detail)
             }
-            Answer::SessionCount(rows) => sessions::session_count_tree(rows),
+            Answer::SessionCount(rows) => counts::SESSIONS.tree(rows),
             Answer::Flows { sessions, detail } => flows::flows_tree(sessions, *detail),
-            Answer::FlowCount(rows) => flows::flow_count_tree(rows),
+            Answer::FlowCount(rows) => counts::FLOWS.tree(rows),
             Answer::SfwStatistics { stats, extensive } => {
                 stats::sfw_statistics_tree(stats, *extensive)
             }
-            Answer::Cleared(rows) => clear::cleared_tree(rows),
+            Answer::Cleared(rows) => counts::CLEARED.tree(rows),
             Answer::NatPools { pools, detail } => nat::nat_pools_tree(pools, *detail),
             Answer::NatMappingsSummary(rows) => nat::nat_mappings_summary_tree(rows),
             Answer::NatMappings { mappings, detail } => nat::nat_mappings_tree(mappings, *detail),

@@ -9,6 +9,7 @@ use mspic_flow::{
 };
 
 use crate::command::Detail;
+use crate::render::counts::{self, CountRow};
 use crate::tree::Element;
 use mspic_wire::proto;
 
@@ -344,74 +345,17 @@ pub fn sessions_tree(sessions: &[SessionSnapshot], detail: Detail) -> Element {
     root
 }
 
-/// One row of a `count` table.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CountRow {
-    pub interface: String,
-    pub service_set: String,
-    pub count: u64,
-}
-
-/// Counts per (interface, service set), interfaces and service sets ascending. `weight`
-/// gives what one session adds (1 for sessions, its flow count for flows).
+/// Counts per (interface, service set); `weight` gives what one session adds (1 for
+/// sessions, its flow count for flows).
 pub fn count_rows(
     sessions: &[SessionSnapshot],
     weight: impl Fn(&SessionSnapshot) -> u64,
 ) -> Vec<CountRow> {
-    let mut rows: Vec<CountRow> = Vec::new();
-    for s in sessions {
-        match rows
-            .iter_mut()
-            .find(|r| r.interface == s.interface && r.service_set == s.service_set)
-        {
-            Some(r) => r.count += weight(s),
-            None => rows.push(CountRow {
-                interface: s.interface.clone(),
-                service_set: s.service_set.clone(),
-                count: weight(s),
-            }),
-        }
-    }
-    rows.retain(|r| r.count > 0);
-    rows.sort_by(|a, b| {
-        compare_interfaces(&a.interface, &b.interface)
-            .then_with(|| a.service_set.cmp(&b.service_set))
-    });
-    rows
-}
-
-/// `{interface:<12}{service_set:<53}{count:>14}` rows under a header with the same widths;
-/// `what` is the last column's title (`Sessions count`).
-pub fn render_count_table(rows: &[CountRow], what: &str) -> String {
-    let mut out = format!("{:<12}{:<53}{:>14}\n", "Interface", "Service set", what);
-    for r in rows {
-        let _ = writeln!(
-            out,
-            "{:<12}{:<53}{:>14}",
-            r.interface, r.service_set, r.count
-        );
-    }
-    out
-}
-
-/// `show services sessions count` text.
-pub fn render_session_count(rows: &[CountRow]) -> String {
-    render_count_table(rows, "Sessions count")
-}
-
-/// `service-msp-sess-count-information/service-msp-sess-count/{interface-name,
-/// service-set-name, sess-count}`.
-pub fn session_count_tree(rows: &[CountRow]) -> Element {
-    let mut root = Element::new("service-msp-sess-count-information");
-    for r in rows {
-        root.push(
-            Element::new("service-msp-sess-count")
-                .with_leaf("interface-name", &r.interface)
-                .with_leaf("service-set-name", &r.service_set)
-                .with_leaf("sess-count", r.count),
-        );
-    }
-    root
+    counts::merge(sessions.iter().map(|s| CountRow {
+        interface: s.interface.clone(),
+        service_set: s.service_set.clone(),
+        count: weight(s),
+    }))
 }
 
 #[cfg(test)]
