@@ -52,6 +52,9 @@
 //! [`display::braces`] and [`display::set`] print a `Config` back (like `show configuration`
 //! and `| display set`); the output parses to the same `Config`.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 mod build;
 pub mod display;
 mod lexer;
@@ -69,8 +72,11 @@ use std::fmt;
 /// Where a token sits in its file (1-based line and column).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Location {
+    /// The file name given to [`parse`].
     pub file: String,
+    /// 1-based line.
     pub line: u32,
+    /// 1-based column, counted in characters.
     pub col: u32,
 }
 
@@ -83,8 +89,10 @@ impl fmt::Display for Location {
 /// Whether a [`Diagnostic`] stops the configuration from loading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Severity {
+    /// The configuration is refused.
     #[default]
     Error,
+    /// The configuration loads; something in it was ignored.
     Warning,
 }
 
@@ -103,8 +111,11 @@ impl fmt::Display for Severity {
 /// (or `warning:`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// Where the offending token is.
     pub location: Location,
+    /// What is wrong and what was expected.
     pub message: String,
+    /// Error or warning.
     pub severity: Severity,
 }
 
