@@ -566,7 +566,7 @@ impl MatchDirection {
 }
 
 /// One address condition: `source-address 10.0.0.0/8 [except]` or `any-unicast`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum AddressMatch {
     /// Addresses in `prefix` (or outside it, with `except`).
     Prefix {
@@ -583,7 +583,7 @@ pub enum AddressMatch {
 }
 
 /// `…-address-range low A high B` (inclusive).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AddressRange {
     /// First address.
     pub low: IpAddr,

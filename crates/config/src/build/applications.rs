@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use super::cursor::Cur;
 use super::diag::{Diags, R};
-use super::draft::{entry, push_ref, Leaf, Ref};
+use super::draft::{push_ref, Leaf, Refs};
 use super::values::{icmp_value, name, port_spec, protocol, rpc_program, timeout, uuid};
 use super::Builder;
 use crate::lexer::Pos;
@@ -31,8 +31,8 @@ pub(super) struct AppD {
 pub(super) struct AppSetD {
     pub(super) name: String,
     pub(super) pos: Pos,
-    pub(super) apps: Vec<Ref>,
-    pub(super) sets: Vec<Ref>,
+    pub(super) apps: Refs,
+    pub(super) sets: Refs,
 }
 
 const APP: &[&str] = &[
@@ -77,16 +77,12 @@ impl Builder {
             ));
         }
         if k == "application-set" {
-            let set = entry(
-                &mut self.app_sets,
-                |s| s.name == n,
-                || AppSetD {
-                    name: n.clone(),
-                    pos: t.pos,
-                    apps: Vec::new(),
-                    sets: Vec::new(),
-                },
-            );
+            let set = self.app_sets.entry(n.clone(), || AppSetD {
+                name: n.clone(),
+                pos: t.pos,
+                apps: Default::default(),
+                sets: Default::default(),
+            });
             let Some((k, _)) = c.kw(d, &["application", "application-set"], &[])? else {
                 return Ok(());
             };
@@ -105,22 +101,18 @@ impl Builder {
 
     /// A statement of `application N` (one term only).
     fn application(&mut self, n: String, d: &mut Diags, c: &mut Cur) -> R<()> {
-        let app = entry(
-            &mut self.apps,
-            |a| a.name == n,
-            || AppD {
-                name: n.clone(),
-                alg: Leaf::default(),
-                protocol: Leaf::default(),
-                sport: Leaf::default(),
-                dport: Leaf::default(),
-                icmp_type: Leaf::default(),
-                icmp_code: Leaf::default(),
-                timeout: Leaf::default(),
-                rpc: Leaf::default(),
-                uuid: Leaf::default(),
-            },
-        );
+        let app = self.apps.entry(n.clone(), || AppD {
+            name: n.clone(),
+            alg: Leaf::default(),
+            protocol: Leaf::default(),
+            sport: Leaf::default(),
+            dport: Leaf::default(),
+            icmp_type: Leaf::default(),
+            icmp_code: Leaf::default(),
+            timeout: Leaf::default(),
+            rpc: Leaf::default(),
+            uuid: Leaf::default(),
+        });
         if let Some(Word::Atom(t)) = c.w.get(c.i) {
             if t.text == "term" {
                 return Err(d.error(
@@ -197,7 +189,7 @@ impl Builder {
 
     /// Checks applications and sets (protocol of ports and ICMP fields, names defined, no
     /// cycles) and adds them, with the predefined ones, to the model.
-    pub(super) fn finish_applications(&self, d: &mut Diags, cfg: &mut Config) {
+    pub(super) fn finish_applications(&self, d: &mut Diags, cfg: &mut Config) -> AppNames {
         for a in &self.apps {
             let proto = a.protocol.get();
             for (leaf, what) in [(&a.sport, "source-port"), (&a.dport, "destination-port")] {
@@ -244,17 +236,16 @@ impl Builder {
         for s in &self.app_sets {
             cfg.application_sets.push(ApplicationSet {
                 name: s.name.clone(),
-                applications: s.apps.iter().map(|r| r.name.clone()).collect(),
-                application_sets: s.sets.iter().map(|r| r.name.clone()).collect(),
+                applications: s.apps.names(),
+                application_sets: s.sets.names(),
                 predefined: false,
             });
         }
         cfg.application_sets
             .extend(crate::predefined::application_sets());
-        let is_app = |n: &str| cfg.applications.iter().any(|a| a.name == n);
-        let is_set = |n: &str| cfg.application_sets.iter().any(|a| a.name == n);
+        let known = AppNames::of(cfg);
         for s in &self.app_sets {
-            if self.apps.iter().any(|a| a.name == s.name) {
+            if self.apps.contains(&s.name) {
                 d.error(
                     s.pos,
                     format!(
@@ -263,51 +254,110 @@ impl Builder {
                     ),
                 );
             }
-            for r in &s.apps {
-                if !is_app(&r.name) {
-                    d.error(
-                        r.pos,
-                        format!(
-                            "application-set '{}': application '{}' is not defined",
-                            s.name, r.name
-                        ),
-                    );
-                }
-            }
-            for r in &s.sets {
-                if !is_set(&r.name) {
-                    d.error(
-                        r.pos,
-                        format!(
-                            "application-set '{}': application-set '{}' is not defined",
-                            s.name, r.name
-                        ),
-                    );
+            for (refs, what, exists) in [
+                (&s.apps, "application", &known.apps),
+                (&s.sets, "application-set", &known.sets),
+            ] {
+                for r in refs {
+                    if !exists.contains(&r.name) {
+                        d.error(
+                            r.pos,
+                            format!(
+                                "application-set '{}': {what} '{}' is not defined",
+                                s.name, r.name
+                            ),
+                        );
+                    }
                 }
             }
         }
-        self.check_app_set_cycles(d);
+        for (s, cyclic) in self.app_sets.iter().zip(self.app_sets_in_cycles()) {
+            if cyclic {
+                d.error(
+                    s.pos,
+                    format!("application-set '{}' contains itself", s.name),
+                );
+            }
+        }
+        known
     }
 
-    fn check_app_set_cycles(&self, d: &mut Diags) {
-        for s in &self.app_sets {
-            let mut stack: Vec<&str> = s.sets.iter().map(|r| r.name.as_str()).collect();
-            let mut seen: HashSet<&str> = HashSet::new();
-            while let Some(n) = stack.pop() {
-                if n == s.name {
-                    d.error(
-                        s.pos,
-                        format!("application-set '{}' contains itself", s.name),
-                    );
-                    break;
+    /// For each application set, whether it contains itself through nested sets: the
+    /// sets in a strongly connected component of more than one set, or naming themselves
+    /// (Tarjan's algorithm, iterative, so that long chains of sets take linear time).
+    fn app_sets_in_cycles(&self) -> Vec<bool> {
+        let succ: Vec<Vec<usize>> = self
+            .app_sets
+            .iter()
+            .map(|s| {
+                s.sets
+                    .iter()
+                    .filter_map(|r| self.app_sets.position(&r.name))
+                    .collect()
+            })
+            .collect();
+        let n = succ.len();
+        let mut index = vec![usize::MAX; n];
+        let mut low = vec![0; n];
+        let mut on_stack = vec![false; n];
+        let mut stack = Vec::new();
+        let mut cyclic = vec![false; n];
+        let mut next = 0;
+        for root in 0..n {
+            if index[root] != usize::MAX {
+                continue;
+            }
+            let mut work = vec![(root, 0)];
+            while let Some((v, i)) = work.pop() {
+                if i == 0 {
+                    (index[v], low[v]) = (next, next);
+                    next += 1;
+                    stack.push(v);
+                    on_stack[v] = true;
                 }
-                if !seen.insert(n) {
+                if let Some(&w) = succ[v].get(i) {
+                    work.push((v, i + 1));
+                    if index[w] == usize::MAX {
+                        work.push((w, 0));
+                    } else if on_stack[w] {
+                        low[v] = low[v].min(index[w]);
+                    }
                     continue;
                 }
-                if let Some(x) = self.app_sets.iter().find(|x| x.name == n) {
-                    stack.extend(x.sets.iter().map(|r| r.name.as_str()));
+                if low[v] == index[v] {
+                    let at = stack.iter().rposition(|&x| x == v).unwrap_or(0);
+                    let component = stack.split_off(at);
+                    let looped = component.len() > 1 || succ[v].contains(&v);
+                    for x in component {
+                        on_stack[x] = false;
+                        cyclic[x] = looped;
+                    }
+                }
+                if let Some(&(u, _)) = work.last() {
+                    low[u] = low[u].min(low[v]);
                 }
             }
+        }
+        cyclic
+    }
+}
+
+/// The names of every application and application set, predefined ones included, for
+/// checking what terms and sets refer to.
+pub(super) struct AppNames {
+    pub(super) apps: HashSet<String>,
+    pub(super) sets: HashSet<String>,
+}
+
+impl AppNames {
+    fn of(cfg: &Config) -> Self {
+        AppNames {
+            apps: cfg.applications.iter().map(|a| a.name.clone()).collect(),
+            sets: cfg
+                .application_sets
+                .iter()
+                .map(|a| a.name.clone())
+                .collect(),
         }
     }
 }

@@ -17,6 +17,8 @@ pub(crate) struct Diags {
     pub errors: Vec<Diag>,
     pub warnings: Vec<Diag>,
     warned: HashSet<String>,
+    /// The errors recorded, to give each once without a scan.
+    seen: HashSet<(Pos, String)>,
 }
 
 /// Processing of the current path stops (an error has been recorded, or the rest of the path
@@ -29,11 +31,7 @@ impl Diags {
     /// Records an error (once per position and message) and stops the path.
     pub(super) fn error(&mut self, pos: Pos, message: impl Into<String>) -> Stop {
         let message = message.into();
-        if !self
-            .errors
-            .iter()
-            .any(|e| e.pos == pos && e.message == message)
-        {
+        if self.seen.insert((pos, message.clone())) {
             self.errors.push(Diag { pos, message });
         }
         Stop

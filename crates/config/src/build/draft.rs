@@ -1,5 +1,10 @@
 //! Pieces every draft is made of: leaves that remember where they were set, references
-//! by name, and find-or-create by name (so a second block merges into the first).
+//! by name, and collections found by name in constant time (so a second block merges into
+//! the first without a scan).
+
+use std::borrow::Borrow;
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 
 use super::diag::{Diags, R};
 use crate::lexer::{Pos, Tok};
@@ -48,28 +53,126 @@ pub(super) struct Ref {
     pub(super) pos: Pos,
 }
 
-/// Adds a reference unless the same name is already there.
-pub(super) fn push_ref(v: &mut Vec<Ref>, t: &Tok) {
-    if !v.iter().any(|r| r.name == t.text) {
-        v.push(Ref {
-            name: t.text.clone(),
-            pos: t.pos,
-        });
+/// References in order of first appearance, each name once.
+pub(super) type Refs = Named<String, Ref>;
+
+impl Refs {
+    /// The names referred to, in order, for the model.
+    pub(super) fn names(&self) -> Vec<String> {
+        self.iter().map(|r| r.name.clone()).collect()
     }
 }
 
-/// The element `found` picks, created by `new` when there is none.
-pub(super) fn entry<T>(
-    v: &mut Vec<T>,
-    found: impl Fn(&T) -> bool,
-    new: impl FnOnce() -> T,
-) -> &mut T {
-    let idx = match v.iter().position(found) {
-        Some(i) => i,
-        None => {
-            v.push(new());
-            v.len() - 1
+/// Adds a reference unless the same name is already there.
+pub(super) fn push_ref(v: &mut Refs, t: &Tok) {
+    v.entry(t.text.clone(), || Ref {
+        name: t.text.clone(),
+        pos: t.pos,
+    });
+}
+
+/// Drafts in order of first appearance, found by key in constant time, so that reading
+/// a configuration stays linear however many objects it names.
+#[derive(Debug, Clone)]
+pub(super) struct Named<K, T> {
+    items: Vec<T>,
+    index: HashMap<K, usize>,
+}
+
+impl<K, T> Default for Named<K, T> {
+    fn default() -> Self {
+        Named {
+            items: Vec::new(),
+            index: HashMap::new(),
         }
-    };
-    &mut v[idx]
+    }
+}
+
+impl<K: Hash + Eq, T> Named<K, T> {
+    /// The element under `key`, created by `new` when there is none (a second block with
+    /// the same name merges into the first).
+    pub(super) fn entry(&mut self, key: K, new: impl FnOnce() -> T) -> &mut T {
+        let items = &mut self.items;
+        let i = *self.index.entry(key).or_insert_with(|| {
+            items.push(new());
+            items.len() - 1
+        });
+        &mut self.items[i]
+    }
+
+    /// The element under `key`.
+    pub(super) fn get<Q>(&self, key: &Q) -> Option<&T>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.index.get(key).map(|&i| &self.items[i])
+    }
+
+    /// Where the element under `key` stands in the order of first appearance.
+    pub(super) fn position<Q>(&self, key: &Q) -> Option<usize>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.index.get(key).copied()
+    }
+
+    /// Whether an element is under `key`.
+    pub(super) fn contains<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.index.contains_key(key)
+    }
+}
+
+impl<K, T> Named<K, T> {
+    /// The elements in order of first appearance.
+    pub(super) fn iter(&self) -> std::slice::Iter<'_, T> {
+        self.items.iter()
+    }
+}
+
+impl<'a, K, T> IntoIterator for &'a Named<K, T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter()
+    }
+}
+
+/// Values in order of first appearance, each once (a value written twice is kept once).
+#[derive(Debug, Clone)]
+pub(super) struct Unique<T> {
+    items: Vec<T>,
+    seen: HashSet<T>,
+}
+
+impl<T> Default for Unique<T> {
+    fn default() -> Self {
+        Unique {
+            items: Vec::new(),
+            seen: HashSet::new(),
+        }
+    }
+}
+
+impl<T: Hash + Eq + Clone> Unique<T> {
+    /// Adds `v` unless it is there; says whether it was added.
+    pub(super) fn insert(&mut self, v: T) -> bool {
+        let new = self.seen.insert(v.clone());
+        if new {
+            self.items.push(v);
+        }
+        new
+    }
+}
+
+impl<T: Clone> Unique<T> {
+    /// The values in order of first appearance, for the model.
+    pub(super) fn to_vec(&self) -> Vec<T> {
+        self.items.clone()
+    }
 }

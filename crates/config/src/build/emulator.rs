@@ -1,9 +1,11 @@
 //! `emulator` (not Junos): which Linux netdev each interface is bound to, and how many
 //! workers and queues run.
 
+use std::collections::HashMap;
+
 use super::cursor::Cur;
 use super::diag::{Diags, R};
-use super::draft::{entry, Leaf};
+use super::draft::{Leaf, Named};
 use super::values::u32_in;
 use super::Builder;
 use crate::lexer::Pos;
@@ -19,7 +21,7 @@ pub(super) struct EmuIfD {
 /// The `emulator` stanza.
 #[derive(Default)]
 pub(super) struct EmuD {
-    pub(super) interfaces: Vec<EmuIfD>,
+    pub(super) interfaces: Named<String, EmuIfD>,
     pub(super) workers: Leaf<u32>,
     pub(super) queues: Leaf<u32>,
 }
@@ -44,15 +46,11 @@ impl Builder {
             return leaf.set(d, k, v, t.pos, &t.text);
         }
         let t = c.val(d, "interface name")?;
-        let ei = entry(
-            &mut self.emu.interfaces,
-            |e| e.name == t.text,
-            || EmuIfD {
-                name: t.text.clone(),
-                pos: t.pos,
-                device: Leaf::default(),
-            },
-        );
+        let ei = self.emu.interfaces.entry(t.text.clone(), || EmuIfD {
+            name: t.text.clone(),
+            pos: t.pos,
+            device: Leaf::default(),
+        });
         let Some(_) = c.kw(d, &["device"], &[])? else {
             return Ok(());
         };
@@ -77,10 +75,11 @@ impl Builder {
     /// Checks each bound interface is a configured plain one with its own device; adds
     /// the stanza to the model.
     pub(super) fn finish_emulator(&self, d: &mut Diags, cfg: &mut Config) {
-        let mut devices: Vec<(&str, &str)> = Vec::new();
+        // Device → the interface first bound to it.
+        let mut devices: HashMap<&str, &str> = HashMap::new();
         for e in &self.emu.interfaces {
-            if !self.interfaces.iter().any(|i| i.name == e.name) {
-                let msg = if self.svc.iter().any(|s| s.name == e.name) {
+            if !self.interfaces.contains(&e.name) {
+                let msg = if self.svc.contains(&e.name) {
                     format!("emulator interface '{}' is a services interface; bind a ge-/xe-/et- interface to a device", e.name)
                 } else {
                     format!(
@@ -100,13 +99,13 @@ impl Builder {
                 );
                 continue;
             };
-            if let Some((other, _)) = devices.iter().find(|(_, dv)| dv == dev) {
+            let first = *devices.entry(dev).or_insert(&e.name);
+            if first != e.name {
                 d.error(
                     *dpos,
-                    format!("device '{dev}' is already bound to interface '{other}'"),
+                    format!("device '{dev}' is already bound to interface '{first}'"),
                 );
             }
-            devices.push((&e.name, dev));
             cfg.emulator.interfaces.push(EmulatorInterface {
                 name: e.name.clone(),
                 device: dev.clone(),

@@ -1,9 +1,10 @@
 //! `services stateful-firewall` (rules, terms, rule sets) and the prefix lists of
 //! `policy-options` their terms match on.
 
+use super::applications::AppNames;
 use super::cursor::Cur;
 use super::diag::{Diags, R};
-use super::draft::{entry, Leaf};
+use super::draft::{Leaf, Unique};
 use super::rules::{conditions, finish_rule_sets, rule_set, rule_term, RuleD};
 use super::values::{name, prefix, uint};
 use super::Builder;
@@ -14,7 +15,7 @@ use crate::tree::Word;
 /// A prefix list of `policy-options`.
 pub(super) struct PlD {
     pub(super) name: String,
-    pub(super) prefixes: Vec<Prefix>,
+    pub(super) prefixes: Unique<Prefix>,
 }
 
 /// `then …` of a stateful-firewall term.
@@ -22,7 +23,7 @@ pub(super) struct PlD {
 pub(super) struct SfwThenD {
     pub(super) action: Leaf<SfwAction>,
     pub(super) syslog: bool,
-    pub(super) ip_opts: Vec<String>,
+    pub(super) ip_opts: Unique<String>,
 }
 
 /// A stateful-firewall rule.
@@ -81,9 +82,7 @@ impl Builder {
                             ),
                         ));
                     }
-                    if !term.ip_opts.contains(&t.text) {
-                        term.ip_opts.push(t.text.clone());
-                    }
+                    term.ip_opts.insert(t.text.clone());
                 }
                 c.end(d)
             }
@@ -104,14 +103,10 @@ impl Builder {
             return Ok(());
         };
         let (n, _) = c.parse(d, "prefix-list name", name("prefix-list name"))?;
-        let pl = entry(
-            &mut self.prefix_lists,
-            |p| p.name == n,
-            || PlD {
-                name: n.clone(),
-                prefixes: Vec::new(),
-            },
-        );
+        let pl = self.prefix_lists.entry(n.clone(), || PlD {
+            name: n.clone(),
+            prefixes: Default::default(),
+        });
         if let Some(Word::Atom(t)) = c.w.get(c.i) {
             if t.text == "apply-path" {
                 return c.kw(d, &[], &["apply-path"]).map(|_| ());
@@ -122,9 +117,7 @@ impl Builder {
         }
         let (p, _) = c.parse(d, "prefix", prefix)?;
         c.end(d)?;
-        if !pl.prefixes.contains(&p) {
-            pl.prefixes.push(p);
-        }
+        pl.prefixes.insert(p);
         Ok(())
     }
 
@@ -133,14 +126,14 @@ impl Builder {
         for p in &self.prefix_lists {
             cfg.prefix_lists.push(PrefixList {
                 name: p.name.clone(),
-                prefixes: p.prefixes.clone(),
+                prefixes: p.prefixes.to_vec(),
             });
         }
     }
 
     /// Checks stateful-firewall rules (direction, actions, references) and rule sets; adds
     /// them to the model.
-    pub(super) fn finish_firewall(&self, d: &mut Diags, cfg: &mut Config) {
+    pub(super) fn finish_firewall(&self, known: &AppNames, d: &mut Diags, cfg: &mut Config) {
         for r in &self.sfw_rules {
             let dir = r.dir.get();
             if dir.is_none()
@@ -156,7 +149,7 @@ impl Builder {
             }
             let mut terms = Vec::new();
             for t in &r.terms {
-                self.check_from(cfg, d, &t.from);
+                self.check_from(known, d, &t.from);
                 let Some(action) = t.then.action.get() else {
                     if self.tainted(&format!(
                         "services stateful-firewall rule {} term {}",
@@ -178,7 +171,7 @@ impl Builder {
                     from: conditions(&t.from),
                     action,
                     syslog: t.then.syslog,
-                    allow_ip_options: t.then.ip_opts.clone(),
+                    allow_ip_options: t.then.ip_opts.to_vec(),
                 });
             }
             if let Some(dir) = dir {
@@ -192,7 +185,7 @@ impl Builder {
         cfg.sfw_rule_sets = finish_rule_sets(
             d,
             &self.sfw_rule_sets,
-            &|n| self.sfw_rules.iter().any(|r| r.name == n),
+            &|n| self.sfw_rules.contains(n),
             "stateful-firewall",
         );
     }

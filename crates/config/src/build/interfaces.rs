@@ -3,7 +3,7 @@
 
 use super::cursor::{Cur, IGNORED_EVERYWHERE};
 use super::diag::{Diags, R};
-use super::draft::{entry, Leaf, Ref};
+use super::draft::{Leaf, Named, Ref, Unique};
 use super::values::{prefix, u32_in, uint};
 use super::Builder;
 use crate::model::*;
@@ -12,7 +12,7 @@ use crate::tree::Word;
 /// An address family of a logical unit.
 #[derive(Default)]
 pub(super) struct FamD {
-    pub(super) addresses: Vec<Prefix>,
+    pub(super) addresses: Unique<Prefix>,
     pub(super) input: Leaf<String>,
     pub(super) output: Leaf<String>,
 }
@@ -27,7 +27,7 @@ pub(super) struct UnitD {
 /// A plain (non-services) interface.
 pub(super) struct IfD {
     pub(super) name: String,
-    pub(super) units: Vec<UnitD>,
+    pub(super) units: Named<u32, UnitD>,
 }
 
 /// `services-options` of an `ms-` interface.
@@ -55,7 +55,7 @@ pub(super) struct SvcUnitD {
 pub(super) struct SvcIfD {
     pub(super) name: String,
     pub(super) opts: OptsD,
-    pub(super) units: Vec<SvcUnitD>,
+    pub(super) units: Named<u32, SvcUnitD>,
 }
 
 const PHYS_IGNORED: &[&str] = &[
@@ -276,26 +276,18 @@ impl Builder {
                 Ok(())
             }
             IfKind::Service => {
-                let si = entry(
-                    &mut self.svc,
-                    |s| s.name == name,
-                    || SvcIfD {
-                        name: name.clone(),
-                        opts: OptsD::default(),
-                        units: Vec::new(),
-                    },
-                );
+                let si = self.svc.entry(name.clone(), || SvcIfD {
+                    name: name.clone(),
+                    opts: OptsD::default(),
+                    units: Default::default(),
+                });
                 service_interface(si, d, c)
             }
             IfKind::Plain => {
-                let ifd = entry(
-                    &mut self.interfaces,
-                    |s| s.name == name,
-                    || IfD {
-                        name: name.clone(),
-                        units: Vec::new(),
-                    },
-                );
+                let ifd = self.interfaces.entry(name.clone(), || IfD {
+                    name: name.clone(),
+                    units: Default::default(),
+                });
                 self.if_set_refs.extend(plain_interface(ifd, d, c)?);
                 Ok(())
             }
@@ -306,7 +298,7 @@ impl Builder {
     pub(super) fn finish_interfaces(&self, cfg: &mut Config) {
         let fam = |f: &Option<FamD>| {
             f.as_ref().map(|f| Family {
-                addresses: f.addresses.clone(),
+                addresses: f.addresses.to_vec(),
                 input_service_set: f.input.get(),
                 output_service_set: f.output.get(),
             })
@@ -363,8 +355,8 @@ impl Builder {
         want_ms: bool,
     ) -> Option<Option<u32>> {
         let (n, unit) = split_unit(&r.name).map_err(|m| d.error(r.pos, m)).ok()?;
-        let svc = self.svc.iter().find(|s| s.name == n);
-        let plain = self.interfaces.iter().find(|i| i.name == n);
+        let svc = self.svc.get(n);
+        let plain = self.interfaces.get(n);
         let problem = match (svc, plain) {
             (Some(_), _) => None,
             (None, Some(_)) if want_ms => Some("is not a services (ms-) interface"),
@@ -378,8 +370,8 @@ impl Builder {
         }
         if let Some(u) = unit {
             let known = match (svc, plain) {
-                (Some(s), _) => s.units.iter().any(|x| x.number == u),
-                (None, Some(i)) => i.units.iter().any(|x| x.number == u),
+                (Some(s), _) => s.units.contains(&u),
+                (None, Some(i)) => i.units.contains(&u),
                 (None, None) => false,
             };
             if !known {
@@ -396,9 +388,8 @@ impl Builder {
     /// The service domain of unit `unit` of services interface `name`, if set.
     pub(super) fn service_domain(&self, name: &str, unit: u32) -> Option<ServiceDomain> {
         self.svc
-            .iter()
-            .find(|x| x.name == name)
-            .and_then(|x| x.units.iter().find(|x| x.number == unit))
+            .get(name)
+            .and_then(|x| x.units.get(&unit))
             .and_then(|u| u.domain.get())
     }
 }
@@ -409,15 +400,11 @@ fn plain_interface(ifd: &mut IfD, d: &mut Diags, c: &mut Cur) -> R<Option<Ref>> 
         return Ok(None);
     };
     let (n, _) = c.parse(d, "unit number", u32_in(0, 1_073_741_823, "unit number"))?;
-    let unit = entry(
-        &mut ifd.units,
-        |u| u.number == n,
-        || UnitD {
-            number: n,
-            inet: None,
-            inet6: None,
-        },
-    );
+    let unit = ifd.units.entry(n, || UnitD {
+        number: n,
+        inet: None,
+        inet6: None,
+    });
     let Some(_) = c.kw(d, &["family"], UNIT_IGNORED)? else {
         return Ok(None);
     };
@@ -465,9 +452,7 @@ fn family(fd: &mut FamD, v6: bool, d: &mut Diags, c: &mut Cur) -> R<Option<Ref>>
                 ),
             ));
         }
-        if !fd.addresses.contains(&p) {
-            fd.addresses.push(p);
-        }
+        fd.addresses.insert(p);
         c.end_or_ignore(d, ADDRESS_IGNORED)?;
         return Ok(None);
     }
@@ -552,16 +537,12 @@ fn service_interface(si: &mut SvcIfD, d: &mut Diags, c: &mut Cur) -> R<()> {
 /// `unit N family F` or `unit N service-domain inside|outside` of an `ms-` interface.
 fn service_unit(si: &mut SvcIfD, d: &mut Diags, c: &mut Cur) -> R<()> {
     let (n, _) = c.parse(d, "unit number", u32_in(0, 1_073_741_823, "unit number"))?;
-    let unit = entry(
-        &mut si.units,
-        |u| u.number == n,
-        || SvcUnitD {
-            number: n,
-            inet: false,
-            inet6: false,
-            domain: Leaf::default(),
-        },
-    );
+    let unit = si.units.entry(n, || SvcUnitD {
+        number: n,
+        inet: false,
+        inet6: false,
+        domain: Leaf::default(),
+    });
     let Some((k, _)) = c.kw(
         d,
         &["family", "service-domain"],

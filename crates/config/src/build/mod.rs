@@ -43,32 +43,35 @@ mod values;
 
 pub(crate) use diag::Diags;
 
+use std::collections::HashSet;
+
 use crate::model::Config;
 use crate::tree::{Path, Word};
+use crate::Prefix;
 use cursor::Cur;
 use diag::R;
-use draft::Ref;
+use draft::{Named, Ref};
 
 /// Every draft read so far, then [`Builder::finish`] checks them and builds the model.
 #[derive(Default)]
 pub(crate) struct Builder {
-    interfaces: Vec<interfaces::IfD>,
-    svc: Vec<interfaces::SvcIfD>,
-    routes: Vec<routing::RouteD>,
-    apps: Vec<applications::AppD>,
-    app_sets: Vec<applications::AppSetD>,
-    prefix_lists: Vec<firewall::PlD>,
-    sfw_rules: Vec<firewall::SfwRuleD>,
-    sfw_rule_sets: Vec<rules::RuleSetD>,
-    pools: Vec<nat::PoolD>,
-    nat_rules: Vec<nat::NatRuleD>,
-    nat_rule_sets: Vec<rules::RuleSetD>,
-    service_sets: Vec<service_sets::SsD>,
+    interfaces: Named<String, interfaces::IfD>,
+    svc: Named<String, interfaces::SvcIfD>,
+    routes: Named<Prefix, routing::RouteD>,
+    apps: Named<String, applications::AppD>,
+    app_sets: Named<String, applications::AppSetD>,
+    prefix_lists: Named<String, firewall::PlD>,
+    sfw_rules: Named<String, firewall::SfwRuleD>,
+    sfw_rule_sets: Named<String, rules::RuleSetD>,
+    pools: Named<String, nat::PoolD>,
+    nat_rules: Named<String, nat::NatRuleD>,
+    nat_rule_sets: Named<String, rules::RuleSetD>,
+    service_sets: Named<String, service_sets::SsD>,
     emu: emulator::EmuD,
     /// Interface-style service-set references from interfaces: (set, pos).
     if_set_refs: Vec<Ref>,
-    /// Paths (as text) that had an error.
-    tainted: Vec<String>,
+    /// Every word-prefix (as text) of the paths that had an error.
+    tainted: HashSet<String>,
 }
 
 const TOP: &[&str] = &[
@@ -156,16 +159,21 @@ impl Builder {
         let mut c = Cur { w: words, i: 0 };
         let _ = self.top(d, &mut c);
         if d.errors.len() > before {
-            self.tainted.push(c.consumed(words.len()));
+            let mut key = String::new();
+            for w in words {
+                if !key.is_empty() {
+                    key.push(' ');
+                }
+                key.push_str(&w.display());
+                self.tainted.insert(key.clone());
+            }
         }
     }
 
     /// True when a statement under `key` (e.g. `services nat pool p`) had an error: checks
     /// for missing statements are skipped there, so that one mistake gives one error.
     fn tainted(&self, key: &str) -> bool {
-        self.tainted
-            .iter()
-            .any(|t| t == key || (t.starts_with(key) && t.as_bytes().get(key.len()) == Some(&b' ')))
+        self.tainted.contains(key)
     }
 
     fn top(&mut self, d: &mut Diags, c: &mut Cur) -> R<()> {
@@ -209,11 +217,11 @@ impl Builder {
         let mut cfg = Config::default();
         self.finish_interfaces(&mut cfg);
         self.finish_routes(d, &mut cfg);
-        self.finish_applications(d, &mut cfg);
+        let known = self.finish_applications(d, &mut cfg);
         self.finish_prefix_lists(&mut cfg);
-        self.finish_firewall(d, &mut cfg);
+        self.finish_firewall(&known, d, &mut cfg);
         self.finish_pools(d, &mut cfg);
-        self.finish_nat_rules(d, &mut cfg);
+        self.finish_nat_rules(&known, d, &mut cfg);
         self.finish_service_sets(d, &mut cfg);
         self.finish_emulator(d, &mut cfg);
         cfg

@@ -3,9 +3,10 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use super::applications::AppNames;
 use super::cursor::Cur;
 use super::diag::{Diags, R};
-use super::draft::{entry, Leaf};
+use super::draft::Leaf;
 use super::rules::{conditions, finish_rule_sets, rule_set, rule_term, RuleD, TermD};
 use super::values::{ipv4, name, prefix, u32_in, uint};
 use super::Builder;
@@ -142,24 +143,20 @@ impl Builder {
 
     fn pool(&mut self, d: &mut Diags, c: &mut Cur) -> R<()> {
         let (n, t) = c.parse(d, "pool name", name("pool name"))?;
-        let pool = entry(
-            &mut self.pools,
-            |p| p.name == n,
-            || PoolD {
-                name: n.clone(),
-                pos: t.pos,
-                addresses: Vec::new(),
-                ranges: Vec::new(),
-                members: 0,
-                port: Leaf::default(),
-                port_pos: None,
-                random: false,
-                parity: false,
-                preserve_range: false,
-                round_robin: false,
-                mapping_timeout: Leaf::default(),
-            },
-        );
+        let pool = self.pools.entry(n.clone(), || PoolD {
+            name: n.clone(),
+            pos: t.pos,
+            addresses: Default::default(),
+            ranges: Default::default(),
+            members: 0,
+            port: Leaf::default(),
+            port_pos: None,
+            random: false,
+            parity: false,
+            preserve_range: false,
+            round_robin: false,
+            mapping_timeout: Leaf::default(),
+        });
         let Some((k, kpos)) = c.kw(
             d,
             &[
@@ -497,7 +494,7 @@ impl Builder {
 
     /// Checks NAT rules (direction, actions, pools, references) and rule sets; adds them
     /// to the model.
-    pub(super) fn finish_nat_rules(&self, d: &mut Diags, cfg: &mut Config) {
+    pub(super) fn finish_nat_rules(&self, known: &AppNames, d: &mut Diags, cfg: &mut Config) {
         for r in &self.nat_rules {
             let dir = r.dir.get();
             if dir.is_none() && !self.tainted(&format!("services nat rule {}", r.name)) {
@@ -511,7 +508,7 @@ impl Builder {
             }
             let mut terms = Vec::new();
             for t in &r.terms {
-                self.check_from(cfg, d, &t.from);
+                self.check_from(known, d, &t.from);
                 if let Some(then) = self.nat_then(d, r, t) {
                     terms.push(NatTerm {
                         name: t.name.clone(),
@@ -532,7 +529,7 @@ impl Builder {
         cfg.nat_rule_sets = finish_rule_sets(
             d,
             &self.nat_rule_sets,
-            &|n| self.nat_rules.iter().any(|r| r.name == n),
+            &|n| self.nat_rules.contains(n),
             "nat",
         );
     }
@@ -587,7 +584,7 @@ impl Builder {
         let mut pool_ok = true;
         for (leaf, what) in [(&tr.spool, "source-pool"), (&tr.dpool, "destination-pool")] {
             if let Some((n, pos, _)) = &leaf.v {
-                if !self.pools.iter().any(|p| &p.name == n) {
+                if !self.pools.contains(n) {
                     d.error(*pos, format!("{what} '{n}' is not a defined nat pool"));
                     pool_ok = false;
                 }
@@ -605,7 +602,7 @@ impl Builder {
         let napt_port = |d: &mut Diags| {
             if let Some(n) = &spool {
                 if pool_ok {
-                    if let Some(p) = self.pools.iter().find(|p| &p.name == n) {
+                    if let Some(p) = self.pools.get(n) {
                         if p.port.v.is_none() && p.port_pos.is_none() {
                             d.error(
                                 tpos,

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use super::cursor::Cur;
 use super::diag::{Diags, R};
-use super::draft::{entry, Leaf, Ref};
+use super::draft::{Leaf, Ref};
 use super::interfaces::{interface_kind, split_unit};
 use super::values::prefix;
 use super::Builder;
@@ -102,16 +102,12 @@ impl Builder {
                 },
             ));
         }
-        let route = entry(
-            &mut self.routes,
-            |r| r.prefix == p,
-            || RouteD {
-                prefix: p,
-                pos: t.pos,
-                next_hop: Leaf::default(),
-                nh_ref: None,
-            },
-        );
+        let route = self.routes.entry(p, || RouteD {
+            prefix: p,
+            pos: t.pos,
+            next_hop: Leaf::default(),
+            nh_ref: None,
+        });
         let Some((k, kpos)) = c.kw(d, &["next-hop", "discard", "reject"], ROUTE_IGNORED)? else {
             return Ok(());
         };

@@ -1,9 +1,10 @@
 //! What stateful-firewall and NAT rules share: `match-direction`, terms' `from`
 //! conditions (and their references to applications and prefix lists), and rule sets.
 
+use super::applications::AppNames;
 use super::cursor::Cur;
 use super::diag::{Diags, R};
-use super::draft::{entry, push_ref, Leaf, Ref};
+use super::draft::{push_ref, Leaf, Named, Refs, Unique};
 use super::values::{ip, name, prefix};
 use super::Builder;
 use crate::lexer::Pos;
@@ -12,14 +13,14 @@ use crate::model::*;
 /// The `from` conditions of a term.
 #[derive(Default)]
 pub(super) struct FromD {
-    pub(super) src: Vec<AddressMatch>,
-    pub(super) dst: Vec<AddressMatch>,
-    pub(super) src_range: Vec<AddressRange>,
-    pub(super) dst_range: Vec<AddressRange>,
-    pub(super) src_pl: Vec<Ref>,
-    pub(super) dst_pl: Vec<Ref>,
-    pub(super) apps: Vec<Ref>,
-    pub(super) app_sets: Vec<Ref>,
+    pub(super) src: Unique<AddressMatch>,
+    pub(super) dst: Unique<AddressMatch>,
+    pub(super) src_range: Unique<AddressRange>,
+    pub(super) dst_range: Unique<AddressRange>,
+    pub(super) src_pl: Refs,
+    pub(super) dst_pl: Refs,
+    pub(super) apps: Refs,
+    pub(super) app_sets: Refs,
 }
 
 /// A rule (stateful firewall or NAT) whose terms' actions are drafted as `A`.
@@ -27,7 +28,7 @@ pub(super) struct RuleD<A> {
     pub(super) name: String,
     pub(super) pos: Pos,
     pub(super) dir: Leaf<MatchDirection>,
-    pub(super) terms: Vec<TermD<A>>,
+    pub(super) terms: Named<String, TermD<A>>,
 }
 
 /// A term of a rule: its `from` conditions and its `then` draft.
@@ -41,7 +42,7 @@ pub(super) struct TermD<A> {
 /// A rule set: rule names, checked once all rules are read.
 pub(super) struct RuleSetD {
     pub(super) name: String,
-    pub(super) rules: Vec<Ref>,
+    pub(super) rules: Refs,
 }
 
 const FROM: &[&str] = &[
@@ -56,16 +57,12 @@ const FROM: &[&str] = &[
 ];
 
 /// `rule-set S rule R…` into `sets`.
-pub(super) fn rule_set(sets: &mut Vec<RuleSetD>, d: &mut Diags, c: &mut Cur) -> R<()> {
+pub(super) fn rule_set(sets: &mut Named<String, RuleSetD>, d: &mut Diags, c: &mut Cur) -> R<()> {
     let (n, _) = c.parse(d, "rule-set name", name("rule-set name"))?;
-    let rs = entry(
-        sets,
-        |s| s.name == n,
-        || RuleSetD {
-            name: n.clone(),
-            rules: Vec::new(),
-        },
-    );
+    let rs = sets.entry(n.clone(), || RuleSetD {
+        name: n.clone(),
+        rules: Default::default(),
+    });
     let Some(_) = c.kw(d, &["rule"], &[])? else {
         return Ok(());
     };
@@ -78,22 +75,18 @@ pub(super) fn rule_set(sets: &mut Vec<RuleSetD>, d: &mut Diags, c: &mut Cur) -> 
 /// `rule R match-direction D` or `rule R term T from …` into `rules`. At `rule R term T
 /// then …` returns the term, the cursor on the action (whose grammar differs by kind).
 pub(super) fn rule_term<'r, A: Default>(
-    rules: &'r mut Vec<RuleD<A>>,
+    rules: &'r mut Named<String, RuleD<A>>,
     nat: bool,
     d: &mut Diags,
     c: &mut Cur,
 ) -> R<Option<&'r mut TermD<A>>> {
     let (n, t) = c.parse(d, "rule name", name("rule name"))?;
-    let rule = entry(
-        rules,
-        |r| r.name == n,
-        || RuleD {
-            name: n.clone(),
-            pos: t.pos,
-            dir: Leaf::default(),
-            terms: Vec::new(),
-        },
-    );
+    let rule = rules.entry(n.clone(), || RuleD {
+        name: n.clone(),
+        pos: t.pos,
+        dir: Leaf::default(),
+        terms: Default::default(),
+    });
     let Some((k, _)) = c.kw(d, &["match-direction", "term"], &[])? else {
         return Ok(None);
     };
@@ -103,16 +96,12 @@ pub(super) fn rule_term<'r, A: Default>(
         return Ok(None);
     }
     let (tn, t) = c.parse(d, "term name", name("term name"))?;
-    let term = entry(
-        &mut rule.terms,
-        |x| x.name == tn,
-        || TermD {
-            name: tn.clone(),
-            pos: t.pos,
-            from: FromD::default(),
-            then: A::default(),
-        },
-    );
+    let term = rule.terms.entry(tn.clone(), || TermD {
+        name: tn.clone(),
+        pos: t.pos,
+        from: FromD::default(),
+        then: A::default(),
+    });
     let Some((k, _)) = c.kw(d, &["from", "then"], &[])? else {
         return Ok(None);
     };
@@ -168,9 +157,7 @@ fn from(f: &mut FromD, d: &mut Diags, c: &mut Cur) -> R<()> {
             } else {
                 &mut f.dst
             };
-            if !v.contains(&m) {
-                v.push(m);
-            }
+            v.insert(m);
             Ok(())
         }
         "source-address-range" | "destination-address-range" => {
@@ -200,9 +187,7 @@ fn from(f: &mut FromD, d: &mut Diags, c: &mut Cur) -> R<()> {
             } else {
                 &mut f.dst_range
             };
-            if !v.contains(&r) {
-                v.push(r);
-            }
+            v.insert(r);
             Ok(())
         }
         "source-prefix-list" | "destination-prefix-list" => {
@@ -235,23 +220,22 @@ fn from(f: &mut FromD, d: &mut Diags, c: &mut Cur) -> R<()> {
 
 /// The model's form of `from` conditions.
 pub(super) fn conditions(f: &FromD) -> MatchConditions {
-    let names = |v: &[Ref]| v.iter().map(|r| r.name.clone()).collect();
     MatchConditions {
-        source_address: f.src.clone(),
-        destination_address: f.dst.clone(),
-        source_address_range: f.src_range.clone(),
-        destination_address_range: f.dst_range.clone(),
-        source_prefix_list: names(&f.src_pl),
-        destination_prefix_list: names(&f.dst_pl),
-        applications: names(&f.apps),
-        application_sets: names(&f.app_sets),
+        source_address: f.src.to_vec(),
+        destination_address: f.dst.to_vec(),
+        source_address_range: f.src_range.to_vec(),
+        destination_address_range: f.dst_range.to_vec(),
+        source_prefix_list: f.src_pl.names(),
+        destination_prefix_list: f.dst_pl.names(),
+        applications: f.apps.names(),
+        application_sets: f.app_sets.names(),
     }
 }
 
 /// Checks the rules each set names exist (`kind` says which rules); returns the sets.
 pub(super) fn finish_rule_sets(
     d: &mut Diags,
-    sets: &[RuleSetD],
+    sets: &Named<String, RuleSetD>,
     exists: &dyn Fn(&str) -> bool,
     kind: &str,
 ) -> Vec<RuleSet> {
@@ -270,7 +254,7 @@ pub(super) fn finish_rule_sets(
             }
             RuleSet {
                 name: s.name.clone(),
-                rules: s.rules.iter().map(|r| r.name.clone()).collect(),
+                rules: s.rules.names(),
             }
         })
         .collect()
@@ -278,10 +262,10 @@ pub(super) fn finish_rule_sets(
 
 impl Builder {
     /// Checks the applications, application sets and prefix lists a term's `from` names
-    /// (`cfg` already holds the applications, predefined ones included).
-    pub(super) fn check_from(&self, cfg: &Config, d: &mut Diags, f: &FromD) {
-        let is_app = |n: &str| cfg.applications.iter().any(|a| a.name == n);
-        let is_set = |n: &str| cfg.application_sets.iter().any(|a| a.name == n);
+    /// (`known` includes the predefined ones).
+    pub(super) fn check_from(&self, known: &AppNames, d: &mut Diags, f: &FromD) {
+        let is_app = |n: &str| known.apps.contains(n);
+        let is_set = |n: &str| known.sets.contains(n);
         for r in &f.apps {
             if !is_app(&r.name) && !is_set(&r.name) {
                 d.error(
@@ -299,7 +283,7 @@ impl Builder {
             }
         }
         for r in f.src_pl.iter().chain(&f.dst_pl) {
-            if !self.prefix_lists.iter().any(|p| p.name == r.name) {
+            if !self.prefix_lists.contains(&r.name) {
                 d.error(r.pos, format!("prefix-list '{}' is not defined", r.name));
             }
         }

@@ -4,7 +4,7 @@
 
 use super::cursor::Cur;
 use super::diag::{Diags, R};
-use super::draft::{entry, push_ref, Leaf, Ref};
+use super::draft::{push_ref, Leaf, Ref, Refs};
 use super::interfaces::split_unit;
 use super::values::{name, u32_in};
 use super::Builder;
@@ -15,10 +15,10 @@ use crate::model::*;
 pub(super) struct SsD {
     pub(super) name: String,
     pub(super) pos: Pos,
-    pub(super) sfw_rules: Vec<Ref>,
-    pub(super) sfw_rule_sets: Vec<Ref>,
-    pub(super) nat_rules: Vec<Ref>,
-    pub(super) nat_rule_sets: Vec<Ref>,
+    pub(super) sfw_rules: Refs,
+    pub(super) sfw_rule_sets: Refs,
+    pub(super) nat_rules: Refs,
+    pub(super) nat_rule_sets: Refs,
     pub(super) iface: Leaf<String>,
     pub(super) inside: Leaf<String>,
     pub(super) outside: Leaf<String>,
@@ -26,7 +26,7 @@ pub(super) struct SsD {
 }
 
 /// References to check: the refs, what they name, and whether a name exists.
-type RefCheck<'a> = (&'a Vec<Ref>, &'a str, &'a dyn Fn(&str) -> bool);
+type RefCheck<'a> = (&'a Refs, &'a str, &'a dyn Fn(&str) -> bool);
 
 const SS: &[&str] = &[
     "stateful-firewall-rules",
@@ -72,22 +72,18 @@ const SS_IGNORED: &[&str] = &[
 impl Builder {
     pub(super) fn service_set(&mut self, d: &mut Diags, c: &mut Cur) -> R<()> {
         let (n, t) = c.parse(d, "service-set name", name("service-set name"))?;
-        let ss = entry(
-            &mut self.service_sets,
-            |s| s.name == n,
-            || SsD {
-                name: n.clone(),
-                pos: t.pos,
-                sfw_rules: Vec::new(),
-                sfw_rule_sets: Vec::new(),
-                nat_rules: Vec::new(),
-                nat_rule_sets: Vec::new(),
-                iface: Leaf::default(),
-                inside: Leaf::default(),
-                outside: Leaf::default(),
-                max_flows: Leaf::default(),
-            },
-        );
+        let ss = self.service_sets.entry(n.clone(), || SsD {
+            name: n.clone(),
+            pos: t.pos,
+            sfw_rules: Default::default(),
+            sfw_rule_sets: Default::default(),
+            nat_rules: Default::default(),
+            nat_rule_sets: Default::default(),
+            iface: Leaf::default(),
+            inside: Leaf::default(),
+            outside: Leaf::default(),
+            max_flows: Leaf::default(),
+        });
         let Some((k, _)) = c.kw(d, SS, SS_IGNORED)? else {
             return Ok(());
         };
@@ -158,20 +154,19 @@ impl Builder {
         for s in &self.service_sets {
             self.check_set_rules(d, s);
             if let Some(style) = self.set_style(d, s) {
-                let names = |v: &[Ref]| v.iter().map(|r| r.name.clone()).collect();
                 cfg.service_sets.push(ServiceSet {
                     name: s.name.clone(),
-                    sfw_rules: names(&s.sfw_rules),
-                    sfw_rule_sets: names(&s.sfw_rule_sets),
-                    nat_rules: names(&s.nat_rules),
-                    nat_rule_sets: names(&s.nat_rule_sets),
+                    sfw_rules: s.sfw_rules.names(),
+                    sfw_rule_sets: s.sfw_rule_sets.names(),
+                    nat_rules: s.nat_rules.names(),
+                    nat_rule_sets: s.nat_rule_sets.names(),
                     style,
                     max_flows: s.max_flows.get(),
                 });
             }
         }
         for r in &self.if_set_refs {
-            match self.service_sets.iter().find(|s| s.name == r.name) {
+            match self.service_sets.get(&r.name) {
                 None => {
                     d.error(r.pos, format!("service-set '{}' is not defined", r.name));
                 }
@@ -195,16 +190,14 @@ impl Builder {
     fn check_set_rules(&self, d: &mut Diags, s: &SsD) {
         let checks: [RefCheck; 4] = [
             (&s.sfw_rules, "stateful-firewall rule", &|n| {
-                self.sfw_rules.iter().any(|r| r.name == n)
+                self.sfw_rules.contains(n)
             }),
             (&s.sfw_rule_sets, "stateful-firewall rule-set", &|n| {
-                self.sfw_rule_sets.iter().any(|r| r.name == n)
+                self.sfw_rule_sets.contains(n)
             }),
-            (&s.nat_rules, "nat rule", &|n| {
-                self.nat_rules.iter().any(|r| r.name == n)
-            }),
+            (&s.nat_rules, "nat rule", &|n| self.nat_rules.contains(n)),
             (&s.nat_rule_sets, "nat rule-set", &|n| {
-                self.nat_rule_sets.iter().any(|r| r.name == n)
+                self.nat_rule_sets.contains(n)
             }),
         ];
         for (refs, what, exists) in checks {
