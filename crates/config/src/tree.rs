@@ -632,4 +632,64 @@ mod tests {
     fn open_brace_on_next_line() {
         assert_eq!(render("a\n{\n b\n ;\n}"), ["a b"]);
     }
+
+    /// The meaning of `set`, `delete`, `deactivate` and `activate` written plainly (a scan
+    /// of every path per command), to check the trie against.
+    fn reference(lines: &[(usize, Vec<&str>)]) -> (Vec<String>, usize) {
+        let starts = |p: &[&str], pre: &[&str]| p.len() >= pre.len() && p[..pre.len()] == *pre;
+        let (mut paths, mut off, mut warnings) =
+            (Vec::<Vec<&str>>::new(), Vec::<Vec<&str>>::new(), 0);
+        for (verb, words) in lines {
+            match verb {
+                0 => paths.push(words.clone()),
+                1 => {
+                    paths.retain(|p| !starts(p, words));
+                    off.retain(|d| !starts(d, words));
+                }
+                2 => {
+                    if !paths.iter().any(|p| starts(p, words)) {
+                        warnings += 1;
+                    }
+                    off.push(words.clone());
+                }
+                _ => off.retain(|d| d != words),
+            }
+        }
+        let kept = paths
+            .into_iter()
+            .filter(|p| !off.iter().any(|d| starts(p, d)))
+            .map(|p| p.join(" "))
+            .collect();
+        (kept, warnings)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn commands_match_their_plain_meaning(
+            lines in proptest::collection::vec(
+                (0usize..4, proptest::collection::vec(0usize..3, 1..4)),
+                0..40,
+            )
+        ) {
+            let words = ["a", "b", "c"];
+            let lines: Vec<(usize, Vec<&str>)> = lines
+                .into_iter()
+                .map(|(v, w)| (v, w.into_iter().map(|i| words[i]).collect()))
+                .collect();
+            let verbs = ["set", "delete", "deactivate", "activate"];
+            let text: String = lines
+                .iter()
+                .map(|(v, w)| format!("{} {}\n", verbs[*v], w.join(" ")))
+                .collect();
+            let tree = parse_tree(&text).unwrap();
+            let got: Vec<String> = tree
+                .paths
+                .iter()
+                .map(|p| p.iter().map(Word::display).collect::<Vec<_>>().join(" "))
+                .collect();
+            let (want, warnings) = reference(&lines);
+            proptest::prop_assert_eq!(got, want, "for:\n{}", text);
+            proptest::prop_assert_eq!(tree.warnings.len(), warnings);
+        }
+    }
 }
