@@ -382,8 +382,9 @@ fn gen_config(seed: u64) -> Config {
             if r.chance(50) {
                 PoolPort::Automatic { random }
             } else {
-                let a = r.range(0, 65535) as u16;
-                let b = r.range(0, 65535) as u16;
+                // Port 0 cannot be allocated.
+                let a = r.range(1, 65535) as u16;
+                let b = r.range(1, 65535) as u16;
                 PoolPort::Range {
                     low: a.min(b),
                     high: a.max(b),
@@ -563,11 +564,21 @@ fn gen_config(seed: u64) -> Config {
                     None => NextHop::Interface(i.name.clone()),
                 }
             }
-            _ => NextHop::Address(if six {
-                IpAddr::V6(r.v6())
-            } else {
-                IpAddr::V4(r.v4())
-            }),
+            // A next hop must lie on a connected subnet: an interface address of the family.
+            _ => {
+                let on_link: Vec<IpAddr> = c
+                    .interfaces
+                    .iter()
+                    .flat_map(|i| &i.units)
+                    .flat_map(|u| if six { &u.inet6 } else { &u.inet })
+                    .flat_map(|f| f.addresses.iter().map(|p| p.addr))
+                    .collect();
+                if on_link.is_empty() {
+                    NextHop::Discard
+                } else {
+                    NextHop::Address(*r.pick(&on_link))
+                }
+            }
         };
         let v = if six { &mut v6 } else { &mut v4 };
         if !v.iter().any(|x: &StaticRoute| x.prefix == prefix) {

@@ -144,7 +144,10 @@ set interfaces ms-1/1/0 unit 2 service-domain outside",
         },
         Case {
             name: "static routes",
-            braces: "interfaces { ms-1/1/0 { unit 1 { family inet; } } }
+            braces: "interfaces {
+    ms-1/1/0 { unit 1 { family inet; } }
+    ge-0/0/0 { unit 0 { family inet { address 203.0.113.1/24; } family inet6 { address 2001:db8:ffff::2/64; } } }
+}
 routing-options {
     static {
         route 198.51.100.0/24 next-hop 203.0.113.2;
@@ -155,6 +158,8 @@ routing-options {
     rib inet6.0 { static { route 2001:db8::/32 next-hop 2001:db8:ffff::1; } }
 }",
             set: "set interfaces ms-1/1/0 unit 1 family inet
+set interfaces ge-0/0/0 unit 0 family inet address 203.0.113.1/24
+set interfaces ge-0/0/0 unit 0 family inet6 address 2001:db8:ffff::2/64
 set routing-options static route 198.51.100.0/24 next-hop 203.0.113.2
 set routing-options static route 0.0.0.0/0 next-hop ms-1/1/0.1
 set routing-options static route 192.0.2.0/24 discard

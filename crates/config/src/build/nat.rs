@@ -10,7 +10,7 @@ use super::draft::Leaf;
 use super::rules::{conditions, finish_rule_sets, rule_set, rule_term, RuleD, TermD};
 use super::values::{ipv4, name, prefix, u32_in, uint};
 use super::Builder;
-use crate::lexer::Pos;
+use crate::lexer::{Pos, Tok};
 use crate::model::*;
 
 /// What a pool's `port` statement chose.
@@ -27,6 +27,9 @@ pub(super) struct PoolD {
     pub(super) addresses: Vec<Prefix>,
     pub(super) ranges: Vec<(Ipv4Addr, Ipv4Addr)>,
     pub(super) members: usize,
+    /// Addresses its members hold (a member overlapping another counts again, as the
+    /// emulator expands each member).
+    pub(super) size: u64,
     pub(super) port: Leaf<PortKind>,
     pub(super) port_pos: Option<Pos>,
     pub(super) random: bool,
@@ -117,6 +120,8 @@ const TRANSLATION_UNSUPPORTED: &[&str] = &[
 
 /// Most addresses and ranges one pool may list.
 const MAX_POOL_MEMBERS: usize = 32;
+/// Most addresses one pool may hold (a /16): the emulator lays out state per address.
+const MAX_POOL_ADDRESSES: u64 = 1 << 16;
 
 impl Builder {
     pub(super) fn nat(&mut self, d: &mut Diags, c: &mut Cur) -> R<()> {
@@ -149,6 +154,7 @@ impl Builder {
             addresses: Default::default(),
             ranges: Default::default(),
             members: 0,
+            size: 0,
             port: Leaf::default(),
             port_pos: None,
             random: false,
@@ -228,15 +234,26 @@ impl Builder {
     }
 }
 
-/// Counts one more address or range of `pool` (at most [`MAX_POOL_MEMBERS`]).
-fn add_member(pool: &mut PoolD, d: &mut Diags, pos: Pos) -> R<()> {
+/// Counts one more address or range of `pool`, `t` holding `size` addresses: at most
+/// [`MAX_POOL_MEMBERS`] members and [`MAX_POOL_ADDRESSES`] addresses.
+fn add_member(pool: &mut PoolD, d: &mut Diags, t: &Tok, size: u64) -> R<()> {
     pool.members += 1;
     if pool.members > MAX_POOL_MEMBERS {
         return Err(d.error(
-            pos,
+            t.pos,
             format!(
                 "nat pool '{}' has more than {MAX_POOL_MEMBERS} addresses and ranges",
                 pool.name
+            ),
+        ));
+    }
+    pool.size += size;
+    if pool.size > MAX_POOL_ADDRESSES {
+        return Err(d.error(
+            t.pos,
+            format!(
+                "nat pool '{}' is too large: '{}' brings it to {} addresses (at most {MAX_POOL_ADDRESSES} per pool)",
+                pool.name, t.text, pool.size
             ),
         ));
     }
@@ -272,7 +289,7 @@ fn pool_address(pool: &mut PoolD, d: &mut Diags, c: &mut Cur) -> R<()> {
         ));
     }
     if !pool.addresses.contains(&p) {
-        add_member(pool, d, t.pos)?;
+        add_member(pool, d, t, u64::from(host_bits) + 1)?;
         pool.addresses.push(p);
     }
     Ok(())
@@ -304,7 +321,8 @@ fn pool_address_range(pool: &mut PoolD, d: &mut Diags, c: &mut Cur) -> R<()> {
         ));
     }
     if !pool.ranges.contains(&(low, high)) {
-        add_member(pool, d, lt.pos)?;
+        let size = u64::from(u32::from(high) - u32::from(low)) + 1;
+        add_member(pool, d, lt, size)?;
         pool.ranges.push((low, high));
     }
     Ok(())
@@ -355,13 +373,17 @@ fn pool_port_range(pool: &mut PoolD, d: &mut Diags, c: &mut Cur) -> R<()> {
     let (low, lt) = c.parse(d, "low port", |s| uint(s, "port", 0, 65535))?;
     c.need_kw(d, &["high"], &[])?;
     let (high, ht) = c.parse(d, "high port", |s| uint(s, "port", 0, 65535))?;
-    if low > high {
+    let problem = if low > high {
+        Some(format!("low {} is above high {}", lt.text, ht.text))
+    } else if low == 0 {
+        Some("port 0 cannot be allocated (expected a low port of 1 or more)".to_string())
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
         return Err(d.error(
             lt.pos,
-            format!(
-                "invalid port range: low {} is above high {}",
-                lt.text, ht.text
-            ),
+            format!("nat pool '{}': invalid port range: {problem}", pool.name),
         ));
     }
     let text = format!("range low {} high {}", lt.text, ht.text);

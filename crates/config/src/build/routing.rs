@@ -1,6 +1,7 @@
 //! `routing-options`: static routes, IPv4 under `static` and IPv6 under `rib inet6.0
 //! static`, each with one next hop (an address, an interface, `discard` or `reject`).
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 
 use super::cursor::Cur;
@@ -125,8 +126,10 @@ impl Builder {
         }
     }
 
-    /// Checks every route has a next hop (and its interface exists); adds them to the model.
+    /// Checks every route has a next hop, on a connected subnet or an existing interface (the
+    /// emulator resolves next hops once, not recursively); adds the routes to the model.
     pub(super) fn finish_routes(&self, d: &mut Diags, cfg: &mut Config) {
+        let connected = Connected::of(cfg);
         for r in &self.routes {
             let Some(nh) = r.next_hop.get() else {
                 if self.tainted(&format!("routing-options static route {}", r.prefix))
@@ -148,6 +151,17 @@ impl Builder {
             };
             if let Some(nr) = &r.nh_ref {
                 self.check_if_ref(d, nr, "next-hop", false);
+            }
+            if let NextHop::Address(a) = nh {
+                if !connected.covers(a) {
+                    d.error(
+                        r.next_hop.pos().unwrap_or(r.pos),
+                        format!(
+                            "route {}: next-hop {a} is not on a connected subnet (no interface address covers it)",
+                            r.prefix
+                        ),
+                    );
+                }
             }
             cfg.static_routes.push(StaticRoute {
                 prefix: r.prefix,
@@ -213,4 +227,40 @@ fn next_hop_interface(t: &Tok, d: &mut Diags) -> R<Ref> {
         name: t.text.clone(),
         pos: t.pos,
     })
+}
+
+/// The subnets of the interfaces' addresses, grouped by length, so that whether one
+/// covers an address costs a lookup per distinct length rather than a scan.
+struct Connected {
+    /// Distinct prefix lengths, per family.
+    lens: HashSet<(bool, u8)>,
+    networks: HashSet<Prefix>,
+}
+
+impl Connected {
+    /// From the interfaces already in the model.
+    fn of(cfg: &Config) -> Self {
+        let mut c = Connected {
+            lens: HashSet::new(),
+            networks: HashSet::new(),
+        };
+        let families = cfg
+            .interfaces
+            .iter()
+            .flat_map(|i| &i.units)
+            .flat_map(|u| [&u.inet, &u.inet6])
+            .flatten();
+        for p in families.flat_map(|f| &f.addresses) {
+            c.lens.insert((p.addr.is_ipv4(), p.len));
+            c.networks.insert(p.network());
+        }
+        c
+    }
+
+    fn covers(&self, a: IpAddr) -> bool {
+        self.lens.iter().any(|&(v4, len)| {
+            v4 == a.is_ipv4()
+                && Prefix::new(a, len).is_some_and(|p| self.networks.contains(&p.network()))
+        })
+    }
 }
