@@ -5,17 +5,8 @@ use std::time::{Duration, Instant};
 
 use mspic_config::parse;
 
-/// `n` static routes in `set` form, with the interface whose subnet holds their next hop.
-fn routes(n: u32) -> String {
-    let mut s = String::from("set interfaces ge-0/0/0 unit 0 family inet address 192.0.2.1/24\n");
-    for i in 0..n {
-        let [_, a, b, c] = (0x0a00_0000 + i).to_be_bytes();
-        s.push_str(&format!(
-            "set routing-options static route 10.{a}.{b}.{c}/32 next-hop 192.0.2.2\n"
-        ));
-    }
-    s
-}
+mod gen;
+use gen::{mixed, routes};
 
 /// CPU time this thread has run: unlike the wall clock, it does not count the time other
 /// work on a shared machine takes the CPU.
@@ -42,23 +33,40 @@ fn time(text: &str) -> Duration {
     elapsed
 }
 
-#[test]
-fn parse_time_is_linear_in_static_routes() {
-    let small = routes(10_000);
-    let large = routes(100_000);
+/// time(`large`)/time(`small`), each the shortest of a few runs, interleaved.
+fn ratio(small: &str, large: &str) -> (Duration, Duration, f64) {
     // Interleaved, and the shortest of each kept: both sizes meet the same load from
     // other work on the machine, and the least disturbed runs are compared.
     let (mut t_small, mut t_large) = (Duration::MAX, Duration::MAX);
     for _ in 0..3 {
         for _ in 0..3 {
-            t_small = t_small.min(time(&small));
+            t_small = t_small.min(time(small));
         }
-        t_large = t_large.min(time(&large));
+        t_large = t_large.min(time(large));
     }
-    let ratio = t_large.as_secs_f64() / t_small.as_secs_f64();
+    (
+        t_small,
+        t_large,
+        t_large.as_secs_f64() / t_small.as_secs_f64(),
+    )
+}
+
+#[test]
+fn parse_time_is_linear_in_static_routes() {
+    let (t_small, t_large, ratio) = ratio(&routes(10_000), &routes(100_000));
     println!("10k routes: {t_small:?}, 100k routes: {t_large:?}, ratio {ratio:.1}");
     assert!(
         ratio <= 20.0,
         "time(100k)/time(10k) = {ratio:.1} ({t_large:?}/{t_small:?}), expected near 10"
+    );
+}
+
+#[test]
+fn parse_time_is_linear_in_mixed_set_lines() {
+    let (t_small, t_large, ratio) = ratio(&mixed(200_000), &mixed(2_000_000));
+    println!("200 kB: {t_small:?}, 2 MB: {t_large:?}, ratio {ratio:.1}");
+    assert!(
+        ratio <= 20.0,
+        "time(2 MB)/time(200 kB) = {ratio:.1} ({t_large:?}/{t_small:?}), expected near 10"
     );
 }
