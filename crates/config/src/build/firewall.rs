@@ -182,11 +182,7 @@ impl Builder {
                 });
             }
         }
-        cfg.sfw_rule_sets = finish_rule_sets(
-            d,
-            &self.sfw_rule_sets,
-            &|n| self.sfw_rules.contains(n),
-            "stateful-firewall",
-        );
+        cfg.sfw_rule_sets =
+            finish_rule_sets(d, &self.sfw_rule_sets, &self.sfw_rules, "stateful-firewall");
     }
 }

@@ -548,12 +548,7 @@ impl Builder {
                 });
             }
         }
-        cfg.nat_rule_sets = finish_rule_sets(
-            d,
-            &self.nat_rule_sets,
-            &|n| self.nat_rules.contains(n),
-            "nat",
-        );
+        cfg.nat_rule_sets = finish_rule_sets(d, &self.nat_rule_sets, &self.nat_rules, "nat");
     }
 
     /// The action of term `t` of rule `r`, or `None` (and an error unless the term had

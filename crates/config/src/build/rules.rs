@@ -232,17 +232,17 @@ pub(super) fn conditions(f: &FromD) -> MatchConditions {
     }
 }
 
-/// Checks the rules each set names exist (`kind` says which rules); returns the sets.
-pub(super) fn finish_rule_sets(
+/// Checks the rules each set names are among `rules` (`kind` says which); returns the sets.
+pub(super) fn finish_rule_sets<A>(
     d: &mut Diags,
     sets: &Named<String, RuleSetD>,
-    exists: &dyn Fn(&str) -> bool,
+    rules: &Named<String, RuleD<A>>,
     kind: &str,
 ) -> Vec<RuleSet> {
     sets.iter()
         .map(|s| {
             for r in &s.rules {
-                if !exists(&r.name) {
+                if !rules.contains(&r.name) {
                     d.error(
                         r.pos,
                         format!(
