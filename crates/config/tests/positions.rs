@@ -190,6 +190,36 @@ fn nat_rules() {
     );
 }
 
+#[test]
+fn nat_mappings() {
+    let tt = "\nset services nat rule r term t then translated translation-type";
+    one(
+        &nat(&format!("source-pool p{tt} basic-nat44")),
+        "x.conf:4:65: error: translation-type basic-nat44 requires a source-address prefix in 'from' to map from",
+    );
+    one(
+        &nat(&format!(
+            "source-pool p{tt} basic-nat44\nset services nat rule r term t from source-address 10.0.0.0/24"
+        )),
+        "x.conf:4:65: error: translation-type basic-nat44: source-address 10.0.0.0/24 has 256 addresses but the translated range only 16",
+    );
+    one(
+        &nat(&format!("destination-prefix 10.0.0.0/24{tt} dnat-44")),
+        "x.conf:4:65: error: translation-type dnat-44 requires a destination-address prefix in 'from' to map from",
+    );
+    one(
+        &nat(&format!(
+            "source-pool q{tt} dynamic-nat44\nset services nat pool q address 198.51.100.0/28\nset services nat pool q port automatic"
+        )),
+        "x.conf:4:65: error: translation-type dynamic-nat44 requires source-pool 'q' to be address-only (no 'port' statement)",
+    );
+    // What the engine accepts.
+    let ok = nat(&format!(
+        "source-pool p{tt} basic-nat44\nset services nat rule r term t from source-address 10.0.0.0/28"
+    ));
+    assert!(parse(&ok, "x.conf").is_ok());
+}
+
 /// A service set `s` with `rest`.
 fn set(rest: &str) -> String {
     format!("{MS}set services service-set s {rest}\n")

@@ -433,9 +433,8 @@ fn gen_config(seed: u64) -> Config {
                 use TranslationType::*;
                 match tt {
                     Napt44 | TwiceNapt44 => x.source_pool = Some("napt0".into()),
-                    DynamicNat44 | TwiceDynamicNat44 => {
-                        x.source_pool = Some(r.pick(&pools).clone())
-                    }
+                    // Dynamic NAT without ports takes an address-only pool.
+                    DynamicNat44 | TwiceDynamicNat44 => x.source_pool = Some("addr0".into()),
                     BasicNat44 | TwiceBasicNat44 => {
                         if r.chance(50) {
                             x.source_pool = Some(r.pick(&pools).clone());
@@ -453,9 +452,34 @@ fn gen_config(seed: u64) -> Config {
                 }
                 NatThen::Translated(x)
             };
+            let mut from = from(r, &app_names, &set_names, &pl_names);
+            // A static mapping maps from the first address prefix of its side: a host,
+            // which any translated range can hold.
+            if let NatThen::Translated(x) = &then {
+                use TranslationType::*;
+                let host = |r: &mut Rng| AddressMatch::Prefix {
+                    prefix: Prefix::new(IpAddr::V4(r.v4()), 32).unwrap(),
+                    except: false,
+                };
+                if matches!(x.translation_type, BasicNat44 | TwiceBasicNat44) {
+                    let h = host(r);
+                    if !from.source_address.contains(&h) {
+                        from.source_address.insert(0, h);
+                    }
+                }
+                if matches!(
+                    x.translation_type,
+                    Dnat44 | TwiceNapt44 | TwiceBasicNat44 | TwiceDynamicNat44
+                ) {
+                    let h = host(r);
+                    if !from.destination_address.contains(&h) {
+                        from.destination_address.insert(0, h);
+                    }
+                }
+            }
             terms.push(NatTerm {
                 name: format!("t{t}"),
-                from: from(r, &app_names, &set_names, &pl_names),
+                from,
                 then,
                 syslog: r.chance(20),
             });

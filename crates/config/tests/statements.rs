@@ -396,12 +396,12 @@ set services nat pool d address-range low 192.0.2.200 high 192.0.2.210",
         match-direction output;
         term napt { from { source-address 10.0.0.0/24; applications junos-ftp; } then { translated { source-pool sp; translation-type { napt-44; } address-pooling paired; mapping-type endpoint-independent; filtering-type endpoint-independent; } syslog; } }
         term dyn { then { translated { source-pool ap; translation-type { dynamic-nat44; } } } }
-        term basic { then { translated { source-prefix 192.0.2.0/24; translation-type { basic-nat44; } } } }
+        term basic { from { source-address 10.1.0.0/24; } then { translated { source-prefix 192.0.2.0/24; translation-type { basic-nat44; } } } }
         term dnat { from { destination-address 203.0.113.100/32; } then { translated { destination-pool dp; translation-type { dnat-44; } } } }
-        term dnat2 { then { translated { destination-prefix 10.0.1.0/24; translation-type { dnat-44; } } } }
-        term tnapt { then { translated { source-pool sp; destination-pool dp; translation-type { twice-napt-44; } } } }
-        term tbasic { then { translated { source-prefix 192.0.2.0/24; destination-prefix 10.0.1.0/24; translation-type { twice-basic-nat-44; } } } }
-        term tdyn { then { translated { source-pool ap; destination-pool dp; translation-type { twice-dynamic-nat-44; } } } }
+        term dnat2 { from { destination-address 203.0.113.101/32; } then { translated { destination-prefix 10.0.1.0/24; translation-type { dnat-44; } } } }
+        term tnapt { from { destination-address 203.0.113.102/32; } then { translated { source-pool sp; destination-pool dp; translation-type { twice-napt-44; } } } }
+        term tbasic { from { source-address 10.2.0.0/24; destination-address 203.0.113.103/32; } then { translated { source-prefix 192.0.2.0/24; destination-prefix 10.0.1.0/24; translation-type { twice-basic-nat-44; } } } }
+        term tdyn { from { destination-address 203.0.113.104/32; } then { translated { source-pool ap; destination-pool dp; translation-type { twice-dynamic-nat-44; } } } }
         term none { from { source-address 10.9.0.0/16; } then { no-translation; } }
     }
     rule-set all { rule r; }
@@ -421,19 +421,25 @@ set services nat rule r term napt then translated filtering-type endpoint-indepe
 set services nat rule r term napt then syslog
 set services nat rule r term dyn then translated source-pool ap
 set services nat rule r term dyn then translated translation-type dynamic-nat44
+set services nat rule r term basic from source-address 10.1.0.0/24
 set services nat rule r term basic then translated source-prefix 192.0.2.0/24
 set services nat rule r term basic then translated translation-type basic-nat44
 set services nat rule r term dnat from destination-address 203.0.113.100/32
 set services nat rule r term dnat then translated destination-pool dp
 set services nat rule r term dnat then translated translation-type dnat-44
+set services nat rule r term dnat2 from destination-address 203.0.113.101/32
 set services nat rule r term dnat2 then translated destination-prefix 10.0.1.0/24
 set services nat rule r term dnat2 then translated translation-type dnat-44
+set services nat rule r term tnapt from destination-address 203.0.113.102/32
 set services nat rule r term tnapt then translated source-pool sp
 set services nat rule r term tnapt then translated destination-pool dp
 set services nat rule r term tnapt then translated translation-type twice-napt-44
+set services nat rule r term tbasic from source-address 10.2.0.0/24
+set services nat rule r term tbasic from destination-address 203.0.113.103/32
 set services nat rule r term tbasic then translated source-prefix 192.0.2.0/24
 set services nat rule r term tbasic then translated destination-prefix 10.0.1.0/24
 set services nat rule r term tbasic then translated translation-type twice-basic-nat-44
+set services nat rule r term tdyn from destination-address 203.0.113.104/32
 set services nat rule r term tdyn then translated source-pool ap
 set services nat rule r term tdyn then translated destination-pool dp
 set services nat rule r term tdyn then translated translation-type twice-dynamic-nat-44

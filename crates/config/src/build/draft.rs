@@ -170,6 +170,13 @@ impl<T: Hash + Eq + Clone> Unique<T> {
     }
 }
 
+impl<T> Unique<T> {
+    /// The values in order of first appearance.
+    pub(super) fn iter(&self) -> std::slice::Iter<'_, T> {
+        self.items.iter()
+    }
+}
+
 impl<T: Clone> Unique<T> {
     /// The values in order of first appearance, for the model.
     pub(super) fn to_vec(&self) -> Vec<T> {

@@ -6,8 +6,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::applications::AppNames;
 use super::cursor::Cur;
 use super::diag::{Diags, R};
-use super::draft::Leaf;
-use super::rules::{conditions, finish_rule_sets, rule_set, rule_term, RuleD, TermD};
+use super::draft::{Leaf, Unique};
+use super::rules::{conditions, finish_rule_sets, rule_set, rule_term, FromD, RuleD, TermD};
 use super::values::{ipv4, name, prefix, u32_in, uint};
 use super::Builder;
 use crate::lexer::{Pos, Tok};
@@ -580,7 +580,14 @@ impl Builder {
                     );
                     return None;
                 };
-                self.check_translated(d, tr, tt, tr.ttype.pos().unwrap_or(t.pos));
+                let tpos = tr.ttype.pos().unwrap_or(t.pos);
+                let before = d.errors.len();
+                self.check_translated(d, tr, tt, tpos);
+                // One mistake at a time: what a mapping maps from is checked once what it
+                // maps to is complete.
+                if d.errors.len() == before {
+                    self.check_mapping(d, tr, tt, tpos, &t.from);
+                }
                 Some(NatThen::Translated(Translated {
                     source_pool: tr.spool.get(),
                     destination_pool: tr.dpool.get(),
@@ -653,6 +660,79 @@ impl Builder {
             TranslationType::TwiceDynamicNat44 => {
                 need(d, spool.is_some(), "a source-pool");
                 need(d, has_dst, DST);
+            }
+        }
+    }
+}
+
+impl Builder {
+    /// What the engine needs to map from: a static source mapping (basic NAT) needs a
+    /// `source-address` prefix no larger than what it maps to, a static destination
+    /// mapping a `destination-address` prefix, and dynamic NAT without ports an
+    /// address-only pool. `tt` is written at `tpos`.
+    fn check_mapping(
+        &self,
+        d: &mut Diags,
+        tr: &TranslatedD,
+        tt: TranslationType,
+        tpos: Pos,
+        from: &FromD,
+    ) {
+        use TranslationType as T;
+        let kw = tt.keyword();
+        let first = |v: &Unique<AddressMatch>| {
+            v.iter().find_map(|m| match m {
+                AddressMatch::Prefix {
+                    prefix,
+                    except: false,
+                } => Some(*prefix),
+                _ => None,
+            })
+        };
+        let spool = tr.spool.v.as_ref().and_then(|(n, _, _)| self.pools.get(n));
+        if matches!(tt, T::BasicNat44 | T::TwiceBasicNat44) {
+            let Some(p) = first(&from.src) else {
+                d.error(
+                    tpos,
+                    format!("translation-type {kw} requires a source-address prefix in 'from' to map from"),
+                );
+                return;
+            };
+            // As many addresses to map to as the prefix holds (IPv4 lengths).
+            let n = 1u64 << (32 - u32::from(p.len.min(32)));
+            let m = match (spool, tr.sprefix.get()) {
+                (Some(pool), _) => pool.size,
+                (None, Some(pre)) if pre.addr.is_ipv4() => {
+                    (1u64 << (32 - u32::from(pre.len))).min(MAX_POOL_ADDRESSES)
+                }
+                _ => 0,
+            };
+            if m < n {
+                d.error(
+                    tpos,
+                    format!("translation-type {kw}: source-address {p} has {n} addresses but the translated range only {m}"),
+                );
+            }
+        }
+        let static_dst = matches!(
+            tt,
+            T::Dnat44 | T::TwiceBasicNat44 | T::TwiceNapt44 | T::TwiceDynamicNat44
+        );
+        if static_dst && first(&from.dst).is_none() {
+            d.error(
+                tpos,
+                format!("translation-type {kw} requires a destination-address prefix in 'from' to map from"),
+            );
+        }
+        if matches!(tt, T::DynamicNat44 | T::TwiceDynamicNat44) {
+            if let Some(pool) = spool.filter(|p| p.port.v.is_some()) {
+                d.error(
+                    tpos,
+                    format!(
+                        "translation-type {kw} requires source-pool '{}' to be address-only (no 'port' statement)",
+                        pool.name
+                    ),
+                );
             }
         }
     }
