@@ -66,150 +66,167 @@ fn is_special(c: char) -> bool {
     matches!(c, '{' | '}' | ';' | '[' | ']' | '"')
 }
 
-/// Splits `text` into tokens.
-pub(crate) fn lex(text: &str) -> Result<Vec<Token>, LexError> {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0usize;
-    let mut line = 1u32;
-    let mut col = 1u32;
-    while i < chars.len() {
-        let c = chars[i];
-        let pos = Pos { line, col };
-        match c {
-            '\n' => {
-                out.push(Token::Newline(pos));
-                i += 1;
-                line += 1;
-                col = 1;
-            }
-            c if c.is_whitespace() => {
-                i += 1;
-                col += 1;
-            }
-            '#' => {
-                while i < chars.len() && chars[i] != '\n' {
-                    i += 1;
-                    col += 1;
+/// The text being read: characters with their byte offsets, and the position of the next.
+/// Tokens are produced one at a time, so that the text is never held twice.
+pub(crate) struct Scanner<'a> {
+    text: &'a str,
+    chars: std::iter::Peekable<std::str::CharIndices<'a>>,
+    line: u32,
+    col: u32,
+}
+
+impl<'a> Scanner<'a> {
+    fn pos(&self) -> Pos {
+        Pos {
+            line: self.line,
+            col: self.col,
+        }
+    }
+
+    fn peek(&mut self) -> Option<char> {
+        self.chars.peek().map(|&(_, c)| c)
+    }
+
+    /// The byte offset of the next character (the text's length at the end).
+    fn offset(&mut self) -> usize {
+        self.chars.peek().map_or(self.text.len(), |&(i, _)| i)
+    }
+
+    /// Consumes one character, keeping line and column.
+    fn bump(&mut self) -> Option<char> {
+        let (_, c) = self.chars.next()?;
+        if c == '\n' {
+            self.line += 1;
+            self.col = 1;
+        } else {
+            self.col += 1;
+        }
+        Some(c)
+    }
+
+    /// Skips a `/* … */` annotation, the next two characters being `/*`.
+    fn comment(&mut self, pos: Pos) -> Result<(), LexError> {
+        self.bump();
+        self.bump();
+        loop {
+            match self.bump() {
+                None => {
+                    return Err(LexError {
+                        pos,
+                        message: "unterminated comment '/*' (expected '*/')".into(),
+                    })
                 }
-            }
-            '/' if chars.get(i + 1) == Some(&'*') => {
-                i += 2;
-                col += 2;
-                loop {
-                    if i >= chars.len() {
-                        return Err(LexError {
-                            pos,
-                            message: "unterminated comment '/*' (expected '*/')".into(),
-                        });
-                    }
-                    if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
-                        i += 2;
-                        col += 2;
-                        break;
-                    }
-                    if chars[i] == '\n' {
-                        line += 1;
-                        col = 1;
-                    } else {
-                        col += 1;
-                    }
-                    i += 1;
+                Some('*') if self.peek() == Some('/') => {
+                    self.bump();
+                    return Ok(());
                 }
-            }
-            '{' => {
-                out.push(Token::LBrace(pos));
-                i += 1;
-                col += 1;
-            }
-            '}' => {
-                out.push(Token::RBrace(pos));
-                i += 1;
-                col += 1;
-            }
-            ';' => {
-                out.push(Token::Semi(pos));
-                i += 1;
-                col += 1;
-            }
-            '[' => {
-                out.push(Token::LBracket(pos));
-                i += 1;
-                col += 1;
-            }
-            ']' => {
-                out.push(Token::RBracket(pos));
-                i += 1;
-                col += 1;
-            }
-            '"' => {
-                let mut s = String::new();
-                let start_line = line;
-                i += 1;
-                col += 1;
-                loop {
-                    let Some(&ch) = chars.get(i) else {
-                        return Err(LexError {
-                            pos,
-                            message: "unterminated string (expected a closing '\"')".into(),
-                        });
-                    };
-                    match ch {
-                        '"' => {
-                            i += 1;
-                            col += 1;
-                            break;
-                        }
-                        '\\' if i + 1 < chars.len() => {
-                            let next = chars[i + 1];
-                            s.push(next);
-                            i += 2;
-                            if next == '\n' {
-                                line += 1;
-                                col = 1;
-                            } else {
-                                col += 2;
-                            }
-                        }
-                        '\n' => {
-                            s.push('\n');
-                            i += 1;
-                            line += 1;
-                            col = 1;
-                        }
-                        other => {
-                            s.push(other);
-                            i += 1;
-                            col += 1;
-                        }
-                    }
-                }
-                // A string spanning lines has no meaningful single-line width.
-                let width = if line == start_line { col - pos.col } else { 1 };
-                out.push(Token::Word(Tok {
-                    text: s,
-                    pos,
-                    width,
-                }));
-            }
-            _ => {
-                let mut s = String::new();
-                while i < chars.len() {
-                    let ch = chars[i];
-                    if ch.is_whitespace() || is_special(ch) {
-                        break;
-                    }
-                    s.push(ch);
-                    i += 1;
-                    col += 1;
-                }
-                out.push(Token::Word(Tok {
-                    text: s,
-                    pos,
-                    width: col - pos.col,
-                }));
+                Some(_) => {}
             }
         }
+    }
+
+    /// A quoted string, the next character being `"`: quotes removed, escapes resolved.
+    fn string(&mut self, pos: Pos) -> Result<Tok, LexError> {
+        self.bump();
+        let mut s = String::new();
+        loop {
+            match self.bump() {
+                None => {
+                    return Err(LexError {
+                        pos,
+                        message: "unterminated string (expected a closing '\"')".into(),
+                    })
+                }
+                Some('"') => break,
+                Some('\\') if self.peek().is_some() => s.extend(self.bump()),
+                Some(c) => s.push(c),
+            }
+        }
+        // A string spanning lines has no meaningful single-line width.
+        let width = if self.line == pos.line {
+            self.col - pos.col
+        } else {
+            1
+        };
+        Ok(Tok {
+            text: s,
+            pos,
+            width,
+        })
+    }
+
+    /// A bare word: up to white space or a special character.
+    fn word(&mut self, pos: Pos) -> Tok {
+        let start = self.offset();
+        while self
+            .peek()
+            .is_some_and(|c| !c.is_whitespace() && !is_special(c))
+        {
+            self.bump();
+        }
+        let end = self.offset();
+        Tok {
+            text: self.text[start..end].to_string(),
+            pos,
+            width: self.col - pos.col,
+        }
+    }
+}
+
+impl<'a> Scanner<'a> {
+    /// A scanner at the start of `text`.
+    pub(crate) fn new(text: &'a str) -> Self {
+        Scanner {
+            text,
+            chars: text.char_indices().peekable(),
+            line: 1,
+            col: 1,
+        }
+    }
+
+    /// The next token, `Ok(None)` at the end of the text; comments and white space
+    /// other than newlines are skipped.
+    pub(crate) fn next_token(&mut self) -> Result<Option<Token>, LexError> {
+        while let Some(c) = self.peek() {
+            let pos = self.pos();
+            let punct = match c {
+                '\n' => Some(Token::Newline(pos)),
+                '{' => Some(Token::LBrace(pos)),
+                '}' => Some(Token::RBrace(pos)),
+                ';' => Some(Token::Semi(pos)),
+                '[' => Some(Token::LBracket(pos)),
+                ']' => Some(Token::RBracket(pos)),
+                _ => None,
+            };
+            if let Some(t) = punct {
+                self.bump();
+                return Ok(Some(t));
+            }
+            match c {
+                c if c.is_whitespace() => {
+                    self.bump();
+                }
+                '#' => {
+                    while self.peek().is_some_and(|c| c != '\n') {
+                        self.bump();
+                    }
+                }
+                '/' if self.text[self.offset()..].starts_with("/*") => self.comment(pos)?,
+                '"' => return self.string(pos).map(|t| Some(Token::Word(t))),
+                _ => return Ok(Some(Token::Word(self.word(pos)))),
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Splits `text` into tokens.
+#[cfg(test)]
+pub(crate) fn lex(text: &str) -> Result<Vec<Token>, LexError> {
+    let mut sc = Scanner::new(text);
+    let mut out = Vec::new();
+    while let Some(t) = sc.next_token()? {
+        out.push(t);
     }
     Ok(out)
 }

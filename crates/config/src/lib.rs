@@ -1,7 +1,10 @@
 //! Junos configuration text (hierarchical braces or `set` lines) → typed, validated [`Config`].
 //!
-//! Sans-IO: the caller reads the file and passes its text and name; errors carry
-//! `file:line:col`, the offending token and what was expected.
+//! Sans-IO: the caller reads the file and passes its text (or its bytes, to
+//! [`parse_bytes`], which locates bytes that are not UTF-8) and name; errors carry
+//! `file:line:col`, the offending token and what was expected — checks that compare one
+//! part of the configuration with another (a next hop off every connected subnet, a pool
+//! larger than a /16) included.
 //!
 //! # Syntax
 //!
@@ -52,6 +55,9 @@
 //! [`display::braces`] and [`display::set`] print a `Config` back (like `show configuration`
 //! and `| display set`); the output parses to the same `Config`.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 mod build;
 pub mod display;
 mod lexer;
@@ -69,8 +75,11 @@ use std::fmt;
 /// Where a token sits in its file (1-based line and column).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Location {
+    /// The file name given to [`parse`].
     pub file: String,
+    /// 1-based line.
     pub line: u32,
+    /// 1-based column, counted in characters.
     pub col: u32,
 }
 
@@ -83,8 +92,10 @@ impl fmt::Display for Location {
 /// Whether a [`Diagnostic`] stops the configuration from loading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Severity {
+    /// The configuration is refused.
     #[default]
     Error,
+    /// The configuration loads; something in it was ignored.
     Warning,
 }
 
@@ -103,8 +114,11 @@ impl fmt::Display for Severity {
 /// (or `warning:`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// Where the offending token is.
     pub location: Location,
+    /// What is wrong and what was expected.
     pub message: String,
+    /// Error or warning.
     pub severity: Severity,
 }
 
@@ -129,6 +143,28 @@ impl fmt::Display for ConfigErrors {
         }
         Ok(())
     }
+}
+
+/// Like [`parse`], for a configuration read as bytes: text that is not UTF-8 is refused
+/// with the position of its first invalid byte (`file:line:col: error: invalid UTF-8`,
+/// the column counting the characters before it on its line), so that a stray Latin-1
+/// byte can be found without a hex editor.
+pub fn parse_bytes(bytes: &[u8], file: &str) -> Result<Config, ConfigErrors> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        // The bytes before the error are UTF-8 by definition of `valid_up_to`.
+        let before = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        ConfigErrors(vec![Diagnostic {
+            location: Location {
+                file: file.to_string(),
+                line: before.matches('\n').count() as u32 + 1,
+                col: before[line_start..].chars().count() as u32 + 1,
+            },
+            message: "invalid UTF-8".into(),
+            severity: Severity::Error,
+        }])
+    })?;
+    parse(text, file)
 }
 
 /// Parses and validates configuration text in either syntax (hierarchical braces, `set`

@@ -27,12 +27,19 @@ pub struct Config {
     pub application_sets: Vec<ApplicationSet>,
     /// `policy-options prefix-list`.
     pub prefix_lists: Vec<PrefixList>,
+    /// `services stateful-firewall rule`.
     pub sfw_rules: Vec<SfwRule>,
+    /// `services stateful-firewall rule-set`.
     pub sfw_rule_sets: Vec<RuleSet>,
+    /// `services nat pool`.
     pub nat_pools: Vec<NatPool>,
+    /// `services nat rule`.
     pub nat_rules: Vec<NatRule>,
+    /// `services nat rule-set`.
     pub nat_rule_sets: Vec<RuleSet>,
+    /// `services service-set`.
     pub service_sets: Vec<ServiceSet>,
+    /// The `emulator` stanza (netdev bindings, workers, queues).
     pub emulator: Emulator,
     /// Non-fatal findings (ignored top-level stanzas, one each).
     pub warnings: Vec<crate::Diagnostic>,
@@ -76,36 +83,47 @@ impl PartialEq for Config {
 impl Eq for Config {}
 
 impl Config {
+    /// The plain interface named `name`.
     pub fn interface(&self, name: &str) -> Option<&Interface> {
         self.interfaces.iter().find(|i| i.name == name)
     }
+    /// The services interface named `name` (`ms-1/1/0`, no unit).
     pub fn service_interface(&self, name: &str) -> Option<&ServiceInterface> {
         self.service_interfaces.iter().find(|i| i.name == name)
     }
+    /// The application named `name`, user or predefined.
     pub fn application(&self, name: &str) -> Option<&Application> {
         self.applications.iter().find(|a| a.name == name)
     }
+    /// The application set named `name`, user or predefined.
     pub fn application_set(&self, name: &str) -> Option<&ApplicationSet> {
         self.application_sets.iter().find(|a| a.name == name)
     }
+    /// The prefix list named `name`.
     pub fn prefix_list(&self, name: &str) -> Option<&PrefixList> {
         self.prefix_lists.iter().find(|a| a.name == name)
     }
+    /// The stateful-firewall rule named `name`.
     pub fn sfw_rule(&self, name: &str) -> Option<&SfwRule> {
         self.sfw_rules.iter().find(|a| a.name == name)
     }
+    /// The stateful-firewall rule set named `name`.
     pub fn sfw_rule_set(&self, name: &str) -> Option<&RuleSet> {
         self.sfw_rule_sets.iter().find(|a| a.name == name)
     }
+    /// The NAT pool named `name`.
     pub fn nat_pool(&self, name: &str) -> Option<&NatPool> {
         self.nat_pools.iter().find(|a| a.name == name)
     }
+    /// The NAT rule named `name`.
     pub fn nat_rule(&self, name: &str) -> Option<&NatRule> {
         self.nat_rules.iter().find(|a| a.name == name)
     }
+    /// The NAT rule set named `name`.
     pub fn nat_rule_set(&self, name: &str) -> Option<&RuleSet> {
         self.nat_rule_sets.iter().find(|a| a.name == name)
     }
+    /// The service set named `name`.
     pub fn service_set(&self, name: &str) -> Option<&ServiceSet> {
         self.service_sets.iter().find(|a| a.name == name)
     }
@@ -161,14 +179,20 @@ impl Config {
 /// A non-services interface, e.g. `ge-0/0/0`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interface {
+    /// As written, e.g. `ge-0/0/0`.
     pub name: String,
+    /// `unit N` blocks, in order of appearance.
     pub units: Vec<Unit>,
 }
 
+/// A logical unit `unit N` of a plain interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unit {
+    /// The unit number (`ge-0/0/0.N`).
     pub number: u32,
+    /// `family inet`, if configured.
     pub inet: Option<Family>,
+    /// `family inet6`, if configured.
     pub inet6: Option<Family>,
 }
 
@@ -186,23 +210,33 @@ pub struct Family {
 /// A services interface `ms-x/y/z`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceInterface {
+    /// As written, e.g. `ms-1/1/0`.
     pub name: String,
+    /// `services-options`: timeouts and session limits of its sessions.
     pub options: ServicesOptions,
+    /// `unit N` blocks (next-hop service sets use them).
     pub units: Vec<ServiceUnit>,
 }
 
+/// A unit of a services interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceUnit {
+    /// The unit number (`ms-1/1/0.N`).
     pub number: u32,
+    /// `family inet` is configured.
     pub inet: bool,
+    /// `family inet6` is configured.
     pub inet6: bool,
     /// `service-domain inside|outside` (next-hop style).
     pub service_domain: Option<ServiceDomain>,
 }
 
+/// Which side of a next-hop service set a services unit faces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServiceDomain {
+    /// `service-domain inside`: the private side.
     Inside,
+    /// `service-domain outside`: the public side.
     Outside,
 }
 
@@ -210,13 +244,21 @@ pub enum ServiceDomain {
 /// Junos default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServicesOptions {
+    /// `inactivity-timeout` (s): idle timeout of every flow.
     pub inactivity_timeout: Option<u32>,
+    /// `inactivity-tcp-timeout` (s): overrides it for established TCP.
     pub inactivity_tcp_timeout: Option<u32>,
+    /// `inactivity-non-tcp-timeout` (s): overrides it for non-TCP.
     pub inactivity_non_tcp_timeout: Option<u32>,
+    /// `open-timeout` (s): TCP handshake.
     pub open_timeout: Option<u32>,
+    /// `close-timeout` (s): TCP teardown.
     pub close_timeout: Option<u32>,
+    /// `session-limit maximum`: sessions at once.
     pub session_limit_maximum: Option<u32>,
+    /// `session-limit rate`: new sessions per second.
     pub session_limit_rate: Option<u32>,
+    /// `tcp-tickles`: keepalives sent before an idle TCP session is closed.
     pub tcp_tickles: Option<u32>,
 }
 
@@ -230,6 +272,7 @@ impl ServicesOptions {
     /// Default number of TCP tickles.
     pub const DEFAULT_TICKLES: u32 = 4;
 
+    /// Idle timeout of every flow, with the Junos default.
     pub fn inactivity_timeout(&self) -> u32 {
         self.inactivity_timeout.unwrap_or(Self::DEFAULT_INACTIVITY)
     }
@@ -243,23 +286,30 @@ impl ServicesOptions {
         self.inactivity_non_tcp_timeout
             .unwrap_or_else(|| self.inactivity_timeout())
     }
+    /// TCP handshake timeout, with the Junos default.
     pub fn open_timeout(&self) -> u32 {
         self.open_timeout.unwrap_or(Self::DEFAULT_OPEN)
     }
+    /// TCP teardown timeout, with the Junos default.
     pub fn close_timeout(&self) -> u32 {
         self.close_timeout.unwrap_or(Self::DEFAULT_CLOSE)
     }
+    /// TCP tickles, with the Junos default.
     pub fn tcp_tickles(&self) -> u32 {
         self.tcp_tickles.unwrap_or(Self::DEFAULT_TICKLES)
     }
 }
 
+/// `routing-options static route PREFIX …` (or under `rib inet6.0`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaticRoute {
+    /// The destination, as written.
     pub prefix: Prefix,
+    /// Where matching packets go.
     pub next_hop: NextHop,
 }
 
+/// The one next hop of a static route.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NextHop {
     /// `next-hop 203.0.113.2`
@@ -275,21 +325,27 @@ pub enum NextHop {
 /// Timeout values that also accept `never`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Timeout {
+    /// `never`: the flow never times out.
     Never,
+    /// A number of seconds.
     Seconds(u32),
 }
 
 /// Inclusive port range; a single port has `low == high`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PortRange {
+    /// First port of the range.
     pub low: u16,
+    /// Last port of the range (inclusive).
     pub high: u16,
 }
 
 impl PortRange {
+    /// The range holding only `p`.
     pub const fn single(p: u16) -> Self {
         PortRange { low: p, high: p }
     }
+    /// Whether `p` is in the range.
     pub fn contains(&self, p: u16) -> bool {
         self.low <= p && p <= self.high
     }
@@ -298,33 +354,61 @@ impl PortRange {
 /// The `application-protocol` keyword: which ALG a session gets. One definition of ALG names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AppProtocol {
+    /// `bootp`.
     Bootp,
+    /// `dce-rpc`.
     DceRpc,
+    /// `dce-rpc-portmap`.
     DceRpcPortmap,
+    /// `dns`.
     Dns,
+    /// `exec`.
     Exec,
+    /// `ftp`.
     Ftp,
+    /// `h323`.
     H323,
+    /// `icmp`.
     Icmp,
+    /// `icmpv6`.
     Icmpv6,
+    /// `iiop`.
     Iiop,
+    /// `ip`.
     Ip,
+    /// `login`.
     Login,
+    /// `netbios`.
     Netbios,
+    /// `netshow`.
     Netshow,
+    /// `pptp`.
     Pptp,
+    /// `realaudio`.
     Realaudio,
+    /// `portmapper`.
     Rpc,
+    /// `rpc-portmap`.
     RpcPortmap,
+    /// `rsh`.
     Rsh,
+    /// `rtsp`.
     Rtsp,
+    /// `shell`.
     Shell,
+    /// `sip`.
     Sip,
+    /// `snmp`.
     Snmp,
+    /// `sqlnet`.
     Sqlnet,
+    /// `talk`.
     Talk,
+    /// `tftp`.
     Tftp,
+    /// `traceroute`.
     Traceroute,
+    /// `winframe`.
     Winframe,
 }
 
@@ -404,21 +488,30 @@ impl AppProtocol {
         }
     }
 
+    /// The value whose [`AppProtocol::keyword`] is `s`.
     pub fn from_keyword(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.keyword() == s)
     }
 }
 
+/// `applications application NAME` (one term), or a predefined one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Application {
+    /// The application name.
     pub name: String,
+    /// `application-protocol`: which ALG its sessions get.
     pub application_protocol: Option<AppProtocol>,
     /// IP protocol number (`protocol tcp` → 6).
     pub protocol: Option<u8>,
+    /// `source-port`.
     pub source_port: Option<PortRange>,
+    /// `destination-port`.
     pub destination_port: Option<PortRange>,
+    /// `icmp-type` (or `icmp6-type`).
     pub icmp_type: Option<u8>,
+    /// `icmp-code` (or `icmp6-code`).
     pub icmp_code: Option<u8>,
+    /// `inactivity-timeout`: overrides the services interface's.
     pub inactivity_timeout: Option<Timeout>,
     /// `rpc-program-number N` or `N-M`.
     pub rpc_program_number: Option<(u32, u32)>,
@@ -428,29 +521,41 @@ pub struct Application {
     pub predefined: bool,
 }
 
+/// `applications application-set NAME`, or a predefined one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplicationSet {
+    /// The set name.
     pub name: String,
+    /// Applications it contains.
     pub applications: Vec<String>,
     /// Nested `application-set` references.
     pub application_sets: Vec<String>,
+    /// True for the predefined `junos-*` sets.
     pub predefined: bool,
 }
 
+/// `policy-options prefix-list NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrefixList {
+    /// The list name.
     pub name: String,
+    /// Its prefixes, in order.
     pub prefixes: Vec<Prefix>,
 }
 
+/// Which traffic of a service set a rule sees (`match-direction`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MatchDirection {
+    /// Traffic entering the services interface from the inside.
     Input,
+    /// Traffic from the outside.
     Output,
+    /// Both (stateful firewall only).
     InputOutput,
 }
 
 impl MatchDirection {
+    /// The configuration keyword.
     pub fn keyword(self) -> &'static str {
         match self {
             Self::Input => "input",
@@ -461,64 +566,102 @@ impl MatchDirection {
 }
 
 /// One address condition: `source-address 10.0.0.0/8 [except]` or `any-unicast`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum AddressMatch {
-    Prefix { prefix: Prefix, except: bool },
-    AnyUnicast { except: bool },
+    /// Addresses in `prefix` (or outside it, with `except`).
+    Prefix {
+        /// The prefix matched.
+        prefix: Prefix,
+        /// `except`: match what is outside it.
+        except: bool,
+    },
+    /// `any-unicast` (or its opposite, with `except`).
+    AnyUnicast {
+        /// `except`: match what is not unicast.
+        except: bool,
+    },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `…-address-range low A high B` (inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AddressRange {
+    /// First address.
     pub low: IpAddr,
+    /// Last address.
     pub high: IpAddr,
 }
 
 /// The `from` block shared by stateful-firewall and NAT terms. Empty lists match anything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MatchConditions {
+    /// `source-address`.
     pub source_address: Vec<AddressMatch>,
+    /// `destination-address`.
     pub destination_address: Vec<AddressMatch>,
+    /// `source-address-range`.
     pub source_address_range: Vec<AddressRange>,
+    /// `destination-address-range`.
     pub destination_address_range: Vec<AddressRange>,
+    /// `source-prefix-list` names.
     pub source_prefix_list: Vec<String>,
+    /// `destination-prefix-list` names.
     pub destination_prefix_list: Vec<String>,
+    /// `applications`: application or application-set names.
     pub applications: Vec<String>,
+    /// `application-sets` names.
     pub application_sets: Vec<String>,
 }
 
+/// `services stateful-firewall rule NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SfwRule {
+    /// The rule name.
     pub name: String,
+    /// Which traffic it sees.
     pub match_direction: MatchDirection,
+    /// Its terms, tried in order.
     pub terms: Vec<SfwTerm>,
 }
 
+/// A term of a stateful-firewall rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SfwTerm {
+    /// The term name.
     pub name: String,
+    /// What it matches.
     pub from: MatchConditions,
+    /// What happens to matching flows.
     pub action: SfwAction,
+    /// `then syslog`: log matching flows.
     pub syslog: bool,
     /// `allow-ip-options [ … ]` as written (option names or numbers).
     pub allow_ip_options: Vec<String>,
 }
 
+/// The action of a stateful-firewall term.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SfwAction {
+    /// Create a session and let the flow through.
     Accept,
+    /// Drop silently.
     Discard,
+    /// Drop and answer (TCP reset or ICMP unreachable).
     Reject,
 }
 
 /// `rule-set NAME { rule R1; rule R2; }` for either rule kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleSet {
+    /// The set name.
     pub name: String,
+    /// Rule names, in order.
     pub rules: Vec<String>,
 }
 
+/// `services nat pool NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NatPool {
+    /// The pool name.
     pub name: String,
     /// `address A/len` entries (a bare address is a /32).
     pub addresses: Vec<Prefix>,
@@ -526,24 +669,41 @@ pub struct NatPool {
     pub address_ranges: Vec<(Ipv4Addr, Ipv4Addr)>,
     /// `None`: no `port` statement (address-only pool).
     pub port: Option<PoolPort>,
+    /// `port preserve-parity`: translated ports keep their parity.
     pub preserve_parity: bool,
+    /// `port preserve-range`: ports below 1024 stay below 1024.
     pub preserve_range: bool,
     /// `address-allocation round-robin`.
     pub address_allocation_round_robin: bool,
+    /// `mapping-timeout` (s): how long an idle EIM mapping lives.
     pub mapping_timeout: Option<u32>,
 }
 
+/// The `port` statement of a pool: which ports translation allocates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PoolPort {
     /// `port automatic [sequential|random-allocation]`: 1024–65535.
-    Automatic { random: bool },
+    Automatic {
+        /// `random-allocation` (else sequential).
+        random: bool,
+    },
     /// `port range low L high H [random-allocation]`.
-    Range { low: u16, high: u16, random: bool },
+    Range {
+        /// First port.
+        low: u16,
+        /// Last port (inclusive).
+        high: u16,
+        /// `random-allocation` (else sequential).
+        random: bool,
+    },
 }
 
 impl PoolPort {
+    /// First port of `port automatic`.
     pub const AUTOMATIC_LOW: u16 = 1024;
+    /// Last port of `port automatic`.
     pub const AUTOMATIC_HIGH: u16 = 65535;
+    /// The ports the pool allocates from.
     pub fn range(self) -> PortRange {
         match self {
             PoolPort::Automatic { .. } => PortRange {
@@ -553,6 +713,7 @@ impl PoolPort {
             PoolPort::Range { low, high, .. } => PortRange { low, high },
         }
     }
+    /// Whether ports are chosen at random (`random-allocation`).
     pub fn random(self) -> bool {
         match self {
             PoolPort::Automatic { random } | PoolPort::Range { random, .. } => random,
@@ -560,33 +721,51 @@ impl PoolPort {
     }
 }
 
+/// `services nat rule NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NatRule {
+    /// The rule name.
     pub name: String,
+    /// Which traffic it sees (`input` or `output`).
     pub match_direction: MatchDirection,
+    /// Its terms, tried in order.
     pub terms: Vec<NatTerm>,
 }
 
+/// A term of a NAT rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NatTerm {
+    /// The term name.
     pub name: String,
+    /// What it matches.
     pub from: MatchConditions,
+    /// What translation matching flows get.
     pub then: NatThen,
+    /// `then syslog`: log matching flows.
     pub syslog: bool,
 }
 
+/// The action of a NAT term.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NatThen {
+    /// `then no-translation`.
     NoTranslation,
+    /// `then translated { … }`.
     Translated(Translated),
 }
 
+/// `then translated { … }` of a NAT term.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Translated {
+    /// `source-pool`.
     pub source_pool: Option<String>,
+    /// `destination-pool`.
     pub destination_pool: Option<String>,
+    /// `source-prefix`.
     pub source_prefix: Option<Prefix>,
+    /// `destination-prefix`.
     pub destination_prefix: Option<Prefix>,
+    /// `translation-type`.
     pub translation_type: TranslationType,
     /// `address-pooling paired`.
     pub address_pooling_paired: bool,
@@ -596,18 +775,27 @@ pub struct Translated {
     pub filtering_type_eif: bool,
 }
 
+/// The NAT44 translation types mspic implements (`translation-type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TranslationType {
+    /// `napt-44`: source address and port from a pool.
     Napt44,
+    /// `dynamic-nat44`: source address from a pool, port kept.
     DynamicNat44,
+    /// `basic-nat44`: static one-to-one source mapping.
     BasicNat44,
+    /// `dnat-44`: static destination mapping.
     Dnat44,
+    /// `twice-napt-44`: NAPT of the source and static destination mapping.
     TwiceNapt44,
+    /// `twice-basic-nat-44`: static mappings of both.
     TwiceBasicNat44,
+    /// `twice-dynamic-nat-44`: dynamic source and static destination.
     TwiceDynamicNat44,
 }
 
 impl TranslationType {
+    /// Every value, in keyword order.
     pub const ALL: [TranslationType; 7] = [
         Self::Napt44,
         Self::DynamicNat44,
@@ -617,6 +805,7 @@ impl TranslationType {
         Self::TwiceBasicNat44,
         Self::TwiceDynamicNat44,
     ];
+    /// The configuration keyword.
     pub fn keyword(self) -> &'static str {
         match self {
             Self::Napt44 => "napt-44",
@@ -640,28 +829,46 @@ impl TranslationType {
             Self::TwiceDynamicNat44 => "TWICE DYNAMIC NAT44",
         }
     }
+    /// The value whose [`TranslationType::keyword`] is `s`.
     pub fn from_keyword(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.keyword() == s)
     }
 }
 
+/// `services service-set NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceSet {
+    /// The set name.
     pub name: String,
+    /// `stateful-firewall-rules`.
     pub sfw_rules: Vec<String>,
+    /// `stateful-firewall-rule-sets`.
     pub sfw_rule_sets: Vec<String>,
+    /// `nat-rules`.
     pub nat_rules: Vec<String>,
+    /// `nat-rule-sets`.
     pub nat_rule_sets: Vec<String>,
+    /// How traffic reaches the set.
     pub style: ServiceSetStyle,
+    /// `max-flows`: most sessions at once.
     pub max_flows: Option<u32>,
 }
 
+/// How traffic reaches a service set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServiceSetStyle {
     /// `interface-service { service-interface ms-1/1/0[.unit]; }` (name without unit).
-    Interface { service_interface: String },
+    Interface {
+        /// The services interface, without unit.
+        service_interface: String,
+    },
     /// `next-hop-service { inside-service-interface ms-1/1/0.1; outside-service-interface … }`.
-    NextHop { inside: String, outside: String },
+    NextHop {
+        /// The inside unit (`ms-1/1/0.1`).
+        inside: String,
+        /// The outside unit (`ms-1/1/0.2`).
+        outside: String,
+    },
 }
 
 impl ServiceSet {
@@ -678,11 +885,15 @@ impl ServiceSet {
 /// The non-Junos `emulator` stanza.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Emulator {
+    /// `interface NAME device NETDEV` bindings.
     pub interfaces: Vec<EmulatorInterface>,
+    /// `workers N`: threads processing packets.
     pub workers: Option<u32>,
+    /// `queues N`: receive queues per device.
     pub queues: Option<u32>,
 }
 
+/// A Junos interface bound to a Linux netdev.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmulatorInterface {
     /// Junos interface name (`ge-0/0/0`).

@@ -8,7 +8,9 @@ use std::str::FromStr;
 /// address `10.0.0.1/24` is a `Prefix` too); `network()` clears them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Prefix {
+    /// The address as written (host bits kept).
     pub addr: IpAddr,
+    /// The prefix length (0-32 or 0-128).
     pub len: u8,
 }
 
@@ -25,6 +27,7 @@ impl Prefix {
         Prefix { addr, len }
     }
 
+    /// The longest length for its family (32 or 128).
     pub fn max_len(&self) -> u8 {
         if self.addr.is_ipv4() {
             32

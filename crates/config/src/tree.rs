@@ -9,7 +9,9 @@
 //! Inactive statements (`inactive:` prefix, `deactivate …` lines) are dropped here; so are
 //! paths removed by `delete …` lines.
 
-use crate::lexer::{lex, Pos, Tok, Token};
+use std::collections::{HashMap, VecDeque};
+
+use crate::lexer::{LexError, Pos, Scanner, Tok, Token};
 
 /// One word of a path: a single token or a bracketed list `[ a b c ]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,15 +55,6 @@ impl Word {
             }
         }
     }
-    fn same(&self, other: &Word) -> bool {
-        match (self, other) {
-            (Word::Atom(a), Word::Atom(b)) => a.text == b.text,
-            (Word::List { items: a, .. }, Word::List { items: b, .. }) => {
-                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.text == y.text)
-            }
-            _ => false,
-        }
-    }
 }
 
 pub(crate) type Path = Vec<Word>;
@@ -103,9 +96,12 @@ enum Command {
     Activate(Path),
 }
 
-struct Parser {
-    toks: Vec<Token>,
-    i: usize,
+struct Parser<'a> {
+    scanner: Scanner<'a>,
+    /// Tokens read ahead of the parser (a statement looks past newlines for its '{').
+    ahead: VecDeque<Token>,
+    /// The first lexical error: it is reported in preference to any syntax error.
+    lex_error: Option<LexError>,
     /// Position just past the end of the text (for errors at end of input).
     eof: Pos,
 }
@@ -131,17 +127,33 @@ fn describe(t: &Token) -> String {
 
 const SET_COMMANDS: [&str; 4] = ["set", "delete", "deactivate", "activate"];
 
-impl Parser {
-    fn peek(&self) -> Option<&Token> {
-        self.toks.get(self.i)
+impl Parser<'_> {
+    /// The token `k` places ahead; `None` at the end of the text or at a lexical error
+    /// (which stops parsing, to be reported then).
+    fn peek_at(&mut self, k: usize) -> Option<&Token> {
+        while self.ahead.len() <= k && self.lex_error.is_none() {
+            match self.scanner.next_token() {
+                Ok(Some(t)) => self.ahead.push_back(t),
+                Ok(None) => break,
+                Err(e) => self.lex_error = Some(e),
+            }
+        }
+        self.ahead.get(k)
+    }
+
+    fn peek(&mut self) -> Option<&Token> {
+        self.peek_at(0)
     }
 
     fn next(&mut self) -> Option<Token> {
-        let t = self.toks.get(self.i).cloned();
-        if t.is_some() {
-            self.i += 1;
+        self.peek();
+        self.ahead.pop_front()
+    }
+
+    fn skip(&mut self, n: usize) {
+        for _ in 0..n {
+            self.next();
         }
-        t
     }
 
     /// Top level: braces statements and `set`-style commands, in order.
@@ -150,7 +162,7 @@ impl Parser {
             match self.peek() {
                 None => return Ok(()),
                 Some(Token::Newline(_)) | Some(Token::Semi(_)) => {
-                    self.i += 1;
+                    self.skip(1);
                 }
                 Some(Token::Word(w)) if SET_COMMANDS.contains(&w.text.as_str()) => {
                     let cmd = self.command()?;
@@ -234,45 +246,46 @@ impl Parser {
         let mut inactive = false;
         let mut words: Vec<Word> = Vec::new();
         loop {
-            let Some(t) = self.peek().cloned() else {
+            let Some(t) = self.peek() else {
                 let pos = words.last().map(|w| w.end()).unwrap_or(self.eof);
                 return err(pos, "missing ';' at end of input (expected ';' or '{')");
             };
             match t {
                 Token::Word(w) if words.is_empty() && w.text == "inactive:" => {
                     inactive = true;
-                    self.i += 1;
+                    self.skip(1);
                 }
                 Token::Word(w)
                     if words.is_empty()
                         && matches!(w.text.as_str(), "protect:" | "replace:" | "unprotect:") =>
                 {
-                    self.i += 1;
+                    self.skip(1);
                 }
-                Token::Word(w) => {
-                    self.i += 1;
-                    words.push(Word::Atom(w));
+                Token::Word(_) => {
+                    if let Some(Token::Word(w)) = self.next() {
+                        words.push(Word::Atom(w));
+                    }
                 }
-                Token::LBracket(_) => {
+                &Token::LBracket(p) => {
                     if words.is_empty() {
-                        return err(t.pos(), "unexpected '[' (expected a statement name)");
+                        return err(p, "unexpected '[' (expected a statement name)");
                     }
                     let l = self.list()?;
                     words.push(l);
                 }
                 Token::Newline(_) => {
                     if words.is_empty() {
-                        self.i += 1;
+                        self.skip(1);
                         continue;
                     }
                     // A statement continues on the next line only to open its block or
                     // end it there; anything else means the ';' was forgotten.
-                    let mut j = self.i;
-                    while let Some(Token::Newline(_)) = self.toks.get(j) {
+                    let mut j = 0;
+                    while let Some(Token::Newline(_)) = self.peek_at(j) {
                         j += 1;
                     }
-                    match self.toks.get(j) {
-                        Some(Token::LBrace(_)) | Some(Token::Semi(_)) => self.i = j,
+                    match self.peek_at(j) {
+                        Some(Token::LBrace(_)) | Some(Token::Semi(_)) => self.skip(j),
                         _ => {
                             let last = words.last().expect("words not empty");
                             return err(
@@ -285,8 +298,8 @@ impl Parser {
                         }
                     }
                 }
-                Token::Semi(p) => {
-                    self.i += 1;
+                &Token::Semi(p) => {
+                    self.skip(1);
                     if words.is_empty() {
                         return err(p, "unexpected ';' (expected a statement name)");
                     }
@@ -296,14 +309,14 @@ impl Parser {
                         inactive,
                     });
                 }
-                Token::LBrace(p) => {
+                &Token::LBrace(p) => {
                     if words.is_empty() {
                         return err(p, "unexpected '{' (expected a statement name)");
                     }
                     if depth >= MAX_DEPTH {
                         return err(p, format!("nesting deeper than {MAX_DEPTH} levels"));
                     }
-                    self.i += 1;
+                    self.skip(1);
                     let mut children = Vec::new();
                     loop {
                         match self.peek() {
@@ -314,10 +327,10 @@ impl Parser {
                                 )
                             }
                             Some(Token::RBrace(_)) => {
-                                self.i += 1;
+                                self.skip(1);
                                 break;
                             }
-                            Some(Token::Newline(_)) | Some(Token::Semi(_)) => self.i += 1,
+                            Some(Token::Newline(_)) | Some(Token::Semi(_)) => self.skip(1),
                             Some(_) => children.push(self.statement(depth + 1)?),
                         }
                     }
@@ -327,7 +340,7 @@ impl Parser {
                         inactive,
                     });
                 }
-                Token::RBrace(p) => {
+                &Token::RBrace(p) => {
                     return match words.last() {
                         None if depth == 0 => {
                             err(p, "unbalanced braces: unexpected '}' (no block is open)")
@@ -342,7 +355,7 @@ impl Parser {
                         ),
                     };
                 }
-                Token::RBracket(p) => return err(p, "unexpected ']' (no list is open)"),
+                &Token::RBracket(p) => return err(p, "unexpected ']' (no list is open)"),
             }
         }
     }
@@ -365,58 +378,212 @@ fn flatten(stmt: Stmt, prefix: &mut Vec<Word>, out: &mut Vec<Path>) {
     prefix.truncate(n);
 }
 
-fn starts_with(path: &[Word], prefix: &[Word]) -> bool {
-    path.len() >= prefix.len() && path.iter().zip(prefix).all(|(a, b)| a.same(b))
+/// What identifies a word in a path: its text (or its items' texts), not its position.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Atom(String),
+    List(Vec<String>),
+}
+
+impl Key {
+    fn of(w: &Word) -> Key {
+        match w {
+            Word::Atom(t) => Key::Atom(t.text.clone()),
+            Word::List { items, .. } => Key::List(items.iter().map(|t| t.text.clone()).collect()),
+        }
+    }
+}
+
+/// A node of the trie of paths: its children by word, the paths ending here, how many
+/// paths live below it, and whether a `deactivate` named it.
+#[derive(Debug, Default)]
+struct Node {
+    children: HashMap<Key, usize>,
+    ends: Vec<usize>,
+    live: usize,
+    deactivated: bool,
+}
+
+/// The paths read so far, with `delete`, `deactivate` and `activate` applied through a
+/// trie of their words, so that each command costs what it touches rather than a scan of
+/// every path. The trie is built at the first such command: files of `set` lines alone
+/// never pay for it.
+#[derive(Debug, Default)]
+struct Active {
+    paths: Vec<Option<Path>>,
+    nodes: Vec<Node>,
+}
+
+impl Active {
+    fn push(&mut self, path: Path) {
+        if !self.nodes.is_empty() {
+            self.index(self.paths.len(), &path);
+        }
+        self.paths.push(Some(path));
+    }
+
+    /// Builds the trie on first use.
+    fn trie(&mut self) {
+        if self.nodes.is_empty() {
+            self.nodes.push(Node::default());
+            let paths = std::mem::take(&mut self.paths);
+            for (i, p) in paths.iter().enumerate() {
+                if let Some(p) = p {
+                    self.index(i, p);
+                }
+            }
+            self.paths = paths;
+        }
+    }
+
+    fn index(&mut self, i: usize, path: &[Word]) {
+        let mut n = 0;
+        self.nodes[0].live += 1;
+        for w in path {
+            n = self.child(n, w);
+            self.nodes[n].live += 1;
+        }
+        self.nodes[n].ends.push(i);
+    }
+
+    fn child(&mut self, n: usize, w: &Word) -> usize {
+        let next = self.nodes.len();
+        let c = *self.nodes[n].children.entry(Key::of(w)).or_insert(next);
+        if c == next {
+            self.nodes.push(Node::default());
+        }
+        c
+    }
+
+    /// The nodes from the root to `prefix`'s, if it is in the trie.
+    fn find(&self, prefix: &[Word]) -> Option<Vec<usize>> {
+        let mut trail = vec![0];
+        for w in prefix {
+            let n = *trail.last()?;
+            trail.push(*self.nodes[n].children.get(&Key::of(w))?);
+        }
+        Some(trail)
+    }
+
+    /// `delete PREFIX`: drops every path, and every deactivation, under it.
+    fn delete(&mut self, prefix: &[Word]) {
+        self.trie();
+        let Some(trail) = self.find(prefix) else {
+            return;
+        };
+        let top = *trail.last().unwrap_or(&0);
+        let gone = self.nodes[top].live;
+        if let [.., parent, _] = trail[..] {
+            self.nodes[parent]
+                .children
+                .remove(&Key::of(&prefix[prefix.len() - 1]));
+        }
+        for &n in &trail[..trail.len() - 1] {
+            self.nodes[n].live -= gone;
+        }
+        let mut stack = vec![top];
+        while let Some(n) = stack.pop() {
+            let node = std::mem::take(&mut self.nodes[n]);
+            for i in node.ends {
+                self.paths[i] = None;
+            }
+            stack.extend(node.children.into_values());
+        }
+    }
+
+    /// `deactivate PREFIX`; false when no path lies under it.
+    fn deactivate(&mut self, prefix: &[Word]) -> bool {
+        self.trie();
+        let mut n = 0;
+        for w in prefix {
+            n = self.child(n, w);
+        }
+        self.nodes[n].deactivated = true;
+        self.nodes[n].live > 0
+    }
+
+    /// `activate PREFIX`: undoes a `deactivate` of exactly that prefix.
+    fn activate(&mut self, prefix: &[Word]) {
+        self.trie();
+        if let Some(&n) = self.find(prefix).as_ref().and_then(|t| t.last()) {
+            self.nodes[n].deactivated = false;
+        }
+    }
+
+    /// The paths left, in order, without those under a deactivated prefix.
+    fn into_paths(self) -> Vec<Path> {
+        let nodes = &self.nodes;
+        let active = |p: &Path| {
+            if nodes.is_empty() {
+                return true;
+            }
+            let mut n = 0;
+            for w in p {
+                match nodes[n].children.get(&Key::of(w)) {
+                    Some(&c) if !nodes[c].deactivated => n = c,
+                    _ => return false,
+                }
+            }
+            true
+        };
+        self.paths
+            .into_iter()
+            .flatten()
+            .filter(|p| active(p))
+            .collect()
+    }
 }
 
 /// Reads configuration text in either syntax into its active paths.
 pub(crate) fn parse_tree(text: &str) -> Result<Tree, SyntaxError> {
-    let toks = lex(text).map_err(|e| SyntaxError {
-        pos: e.pos,
-        message: e.message,
-    })?;
     let eof = {
         let line = text.matches('\n').count() as u32 + 1;
         let col = text.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
         Pos { line, col }
     };
-    let mut p = Parser { toks, i: 0, eof };
+    let mut p = Parser {
+        scanner: Scanner::new(text),
+        ahead: VecDeque::new(),
+        lex_error: None,
+        eof,
+    };
     let mut items = Vec::new();
-    p.top(&mut items)?;
+    let parsed = p.top(&mut items);
+    // As if the whole text were split into tokens first: a lexical error anywhere is the
+    // one reported.
+    if parsed.is_err() {
+        while p.next().is_some() {}
+    }
+    if let Some(e) = p.lex_error {
+        return err(e.pos, e.message);
+    }
+    parsed?;
 
     let mut tree = Tree::default();
-    // (path, active)
-    let mut paths: Vec<Path> = Vec::new();
-    let mut deactivated: Vec<Path> = Vec::new();
+    let mut active = Active::default();
     for item in items {
         match item {
             Ok(stmt) => {
-                let mut prefix = Vec::new();
-                flatten(stmt, &mut prefix, &mut paths);
+                let mut flat = Vec::new();
+                flatten(stmt, &mut Vec::new(), &mut flat);
+                for path in flat {
+                    active.push(path);
+                }
             }
-            Err(Command::Set(path)) => paths.push(path),
-            Err(Command::Delete(prefix)) => {
-                paths.retain(|p| !starts_with(p, &prefix));
-                deactivated.retain(|d| !starts_with(d, &prefix));
-            }
+            Err(Command::Set(path)) => active.push(path),
+            Err(Command::Delete(prefix)) => active.delete(&prefix),
             Err(Command::Deactivate(prefix, pos)) => {
-                if !paths.iter().any(|p| starts_with(p, &prefix)) {
+                if !active.deactivate(&prefix) {
                     tree.warnings.push(TreeWarning {
                         pos,
                         message: "deactivate: statement not found".into(),
                     });
                 }
-                deactivated.push(prefix);
             }
-            Err(Command::Activate(prefix)) => {
-                deactivated.retain(|d| !(d.len() == prefix.len() && starts_with(d, &prefix)));
-            }
+            Err(Command::Activate(prefix)) => active.activate(&prefix),
         }
     }
-    tree.paths = paths
-        .into_iter()
-        .filter(|p| !deactivated.iter().any(|d| starts_with(p, d)))
-        .collect();
+    tree.paths = active.into_paths();
     Ok(tree)
 }
 
@@ -464,5 +631,65 @@ mod tests {
     #[test]
     fn open_brace_on_next_line() {
         assert_eq!(render("a\n{\n b\n ;\n}"), ["a b"]);
+    }
+
+    /// The meaning of `set`, `delete`, `deactivate` and `activate` written plainly (a scan
+    /// of every path per command), to check the trie against.
+    fn reference(lines: &[(usize, Vec<&str>)]) -> (Vec<String>, usize) {
+        let starts = |p: &[&str], pre: &[&str]| p.len() >= pre.len() && p[..pre.len()] == *pre;
+        let (mut paths, mut off, mut warnings) =
+            (Vec::<Vec<&str>>::new(), Vec::<Vec<&str>>::new(), 0);
+        for (verb, words) in lines {
+            match verb {
+                0 => paths.push(words.clone()),
+                1 => {
+                    paths.retain(|p| !starts(p, words));
+                    off.retain(|d| !starts(d, words));
+                }
+                2 => {
+                    if !paths.iter().any(|p| starts(p, words)) {
+                        warnings += 1;
+                    }
+                    off.push(words.clone());
+                }
+                _ => off.retain(|d| d != words),
+            }
+        }
+        let kept = paths
+            .into_iter()
+            .filter(|p| !off.iter().any(|d| starts(p, d)))
+            .map(|p| p.join(" "))
+            .collect();
+        (kept, warnings)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn commands_match_their_plain_meaning(
+            lines in proptest::collection::vec(
+                (0usize..4, proptest::collection::vec(0usize..3, 1..4)),
+                0..40,
+            )
+        ) {
+            let words = ["a", "b", "c"];
+            let lines: Vec<(usize, Vec<&str>)> = lines
+                .into_iter()
+                .map(|(v, w)| (v, w.into_iter().map(|i| words[i]).collect()))
+                .collect();
+            let verbs = ["set", "delete", "deactivate", "activate"];
+            let text: String = lines
+                .iter()
+                .map(|(v, w)| format!("{} {}\n", verbs[*v], w.join(" ")))
+                .collect();
+            let tree = parse_tree(&text).unwrap();
+            let got: Vec<String> = tree
+                .paths
+                .iter()
+                .map(|p| p.iter().map(Word::display).collect::<Vec<_>>().join(" "))
+                .collect();
+            let (want, warnings) = reference(&lines);
+            proptest::prop_assert_eq!(got, want, "for:\n{}", text);
+            proptest::prop_assert_eq!(tree.warnings.len(), warnings);
+        }
     }
 }

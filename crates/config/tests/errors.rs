@@ -158,7 +158,7 @@ fn bad_values() {
     );
     one(
         "set services nat pool p address 192.0.2.0/28\nset services nat pool p port range low 3000 high 2000\n",
-        "e.conf:2:40: error: invalid port range: low 3000 is above high 2000",
+        "e.conf:2:40: error: nat pool 'p': invalid port range: low 3000 is above high 2000",
     );
     one(
         "set services nat pool p address 192.0.2.0/28\nset services nat pool p port range low 1024 high 65536\n",

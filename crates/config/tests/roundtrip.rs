@@ -382,8 +382,9 @@ fn gen_config(seed: u64) -> Config {
             if r.chance(50) {
                 PoolPort::Automatic { random }
             } else {
-                let a = r.range(0, 65535) as u16;
-                let b = r.range(0, 65535) as u16;
+                // Port 0 cannot be allocated.
+                let a = r.range(1, 65535) as u16;
+                let b = r.range(1, 65535) as u16;
                 PoolPort::Range {
                     low: a.min(b),
                     high: a.max(b),
@@ -432,9 +433,8 @@ fn gen_config(seed: u64) -> Config {
                 use TranslationType::*;
                 match tt {
                     Napt44 | TwiceNapt44 => x.source_pool = Some("napt0".into()),
-                    DynamicNat44 | TwiceDynamicNat44 => {
-                        x.source_pool = Some(r.pick(&pools).clone())
-                    }
+                    // Dynamic NAT without ports takes an address-only pool.
+                    DynamicNat44 | TwiceDynamicNat44 => x.source_pool = Some("addr0".into()),
                     BasicNat44 | TwiceBasicNat44 => {
                         if r.chance(50) {
                             x.source_pool = Some(r.pick(&pools).clone());
@@ -452,9 +452,34 @@ fn gen_config(seed: u64) -> Config {
                 }
                 NatThen::Translated(x)
             };
+            let mut from = from(r, &app_names, &set_names, &pl_names);
+            // A static mapping maps from the first address prefix of its side: a host,
+            // which any translated range can hold.
+            if let NatThen::Translated(x) = &then {
+                use TranslationType::*;
+                let host = |r: &mut Rng| AddressMatch::Prefix {
+                    prefix: Prefix::new(IpAddr::V4(r.v4()), 32).unwrap(),
+                    except: false,
+                };
+                if matches!(x.translation_type, BasicNat44 | TwiceBasicNat44) {
+                    let h = host(r);
+                    if !from.source_address.contains(&h) {
+                        from.source_address.insert(0, h);
+                    }
+                }
+                if matches!(
+                    x.translation_type,
+                    Dnat44 | TwiceNapt44 | TwiceBasicNat44 | TwiceDynamicNat44
+                ) {
+                    let h = host(r);
+                    if !from.destination_address.contains(&h) {
+                        from.destination_address.insert(0, h);
+                    }
+                }
+            }
             terms.push(NatTerm {
                 name: format!("t{t}"),
-                from: from(r, &app_names, &set_names, &pl_names),
+                from,
                 then,
                 syslog: r.chance(20),
             });
@@ -563,11 +588,21 @@ fn gen_config(seed: u64) -> Config {
                     None => NextHop::Interface(i.name.clone()),
                 }
             }
-            _ => NextHop::Address(if six {
-                IpAddr::V6(r.v6())
-            } else {
-                IpAddr::V4(r.v4())
-            }),
+            // A next hop must lie on a connected subnet: an interface address of the family.
+            _ => {
+                let on_link: Vec<IpAddr> = c
+                    .interfaces
+                    .iter()
+                    .flat_map(|i| &i.units)
+                    .flat_map(|u| if six { &u.inet6 } else { &u.inet })
+                    .flat_map(|f| f.addresses.iter().map(|p| p.addr))
+                    .collect();
+                if on_link.is_empty() {
+                    NextHop::Discard
+                } else {
+                    NextHop::Address(*r.pick(&on_link))
+                }
+            }
         };
         let v = if six { &mut v6 } else { &mut v4 };
         if !v.iter().any(|x: &StaticRoute| x.prefix == prefix) {

@@ -144,7 +144,10 @@ set interfaces ms-1/1/0 unit 2 service-domain outside",
         },
         Case {
             name: "static routes",
-            braces: "interfaces { ms-1/1/0 { unit 1 { family inet; } } }
+            braces: "interfaces {
+    ms-1/1/0 { unit 1 { family inet; } }
+    ge-0/0/0 { unit 0 { family inet { address 203.0.113.1/24; } family inet6 { address 2001:db8:ffff::2/64; } } }
+}
 routing-options {
     static {
         route 198.51.100.0/24 next-hop 203.0.113.2;
@@ -155,6 +158,8 @@ routing-options {
     rib inet6.0 { static { route 2001:db8::/32 next-hop 2001:db8:ffff::1; } }
 }",
             set: "set interfaces ms-1/1/0 unit 1 family inet
+set interfaces ge-0/0/0 unit 0 family inet address 203.0.113.1/24
+set interfaces ge-0/0/0 unit 0 family inet6 address 2001:db8:ffff::2/64
 set routing-options static route 198.51.100.0/24 next-hop 203.0.113.2
 set routing-options static route 0.0.0.0/0 next-hop ms-1/1/0.1
 set routing-options static route 192.0.2.0/24 discard
@@ -391,12 +396,12 @@ set services nat pool d address-range low 192.0.2.200 high 192.0.2.210",
         match-direction output;
         term napt { from { source-address 10.0.0.0/24; applications junos-ftp; } then { translated { source-pool sp; translation-type { napt-44; } address-pooling paired; mapping-type endpoint-independent; filtering-type endpoint-independent; } syslog; } }
         term dyn { then { translated { source-pool ap; translation-type { dynamic-nat44; } } } }
-        term basic { then { translated { source-prefix 192.0.2.0/24; translation-type { basic-nat44; } } } }
+        term basic { from { source-address 10.1.0.0/24; } then { translated { source-prefix 192.0.2.0/24; translation-type { basic-nat44; } } } }
         term dnat { from { destination-address 203.0.113.100/32; } then { translated { destination-pool dp; translation-type { dnat-44; } } } }
-        term dnat2 { then { translated { destination-prefix 10.0.1.0/24; translation-type { dnat-44; } } } }
-        term tnapt { then { translated { source-pool sp; destination-pool dp; translation-type { twice-napt-44; } } } }
-        term tbasic { then { translated { source-prefix 192.0.2.0/24; destination-prefix 10.0.1.0/24; translation-type { twice-basic-nat-44; } } } }
-        term tdyn { then { translated { source-pool ap; destination-pool dp; translation-type { twice-dynamic-nat-44; } } } }
+        term dnat2 { from { destination-address 203.0.113.101/32; } then { translated { destination-prefix 10.0.1.0/24; translation-type { dnat-44; } } } }
+        term tnapt { from { destination-address 203.0.113.102/32; } then { translated { source-pool sp; destination-pool dp; translation-type { twice-napt-44; } } } }
+        term tbasic { from { source-address 10.2.0.0/24; destination-address 203.0.113.103/32; } then { translated { source-prefix 192.0.2.0/24; destination-prefix 10.0.1.0/24; translation-type { twice-basic-nat-44; } } } }
+        term tdyn { from { destination-address 203.0.113.104/32; } then { translated { source-pool ap; destination-pool dp; translation-type { twice-dynamic-nat-44; } } } }
         term none { from { source-address 10.9.0.0/16; } then { no-translation; } }
     }
     rule-set all { rule r; }
@@ -416,19 +421,25 @@ set services nat rule r term napt then translated filtering-type endpoint-indepe
 set services nat rule r term napt then syslog
 set services nat rule r term dyn then translated source-pool ap
 set services nat rule r term dyn then translated translation-type dynamic-nat44
+set services nat rule r term basic from source-address 10.1.0.0/24
 set services nat rule r term basic then translated source-prefix 192.0.2.0/24
 set services nat rule r term basic then translated translation-type basic-nat44
 set services nat rule r term dnat from destination-address 203.0.113.100/32
 set services nat rule r term dnat then translated destination-pool dp
 set services nat rule r term dnat then translated translation-type dnat-44
+set services nat rule r term dnat2 from destination-address 203.0.113.101/32
 set services nat rule r term dnat2 then translated destination-prefix 10.0.1.0/24
 set services nat rule r term dnat2 then translated translation-type dnat-44
+set services nat rule r term tnapt from destination-address 203.0.113.102/32
 set services nat rule r term tnapt then translated source-pool sp
 set services nat rule r term tnapt then translated destination-pool dp
 set services nat rule r term tnapt then translated translation-type twice-napt-44
+set services nat rule r term tbasic from source-address 10.2.0.0/24
+set services nat rule r term tbasic from destination-address 203.0.113.103/32
 set services nat rule r term tbasic then translated source-prefix 192.0.2.0/24
 set services nat rule r term tbasic then translated destination-prefix 10.0.1.0/24
 set services nat rule r term tbasic then translated translation-type twice-basic-nat-44
+set services nat rule r term tdyn from destination-address 203.0.113.104/32
 set services nat rule r term tdyn then translated source-pool ap
 set services nat rule r term tdyn then translated destination-pool dp
 set services nat rule r term tdyn then translated translation-type twice-dynamic-nat-44

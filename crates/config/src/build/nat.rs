@@ -1,0 +1,757 @@
+//! `services nat`: pools (addresses, ranges, ports), rules whose terms translate or not,
+//! and rule sets; checks that each translation type has the pools and prefixes it needs.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::applications::AppNames;
+use super::cursor::Cur;
+use super::diag::{Diags, R};
+use super::draft::{Leaf, Unique};
+use super::rules::{conditions, finish_rule_sets, rule_set, rule_term, FromD, RuleD, TermD};
+use super::values::{ipv4, name, prefix, u32_in, uint};
+use super::Builder;
+use crate::lexer::{Pos, Tok};
+use crate::model::*;
+
+/// What a pool's `port` statement chose.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum PortKind {
+    Automatic,
+    Range(u16, u16),
+}
+
+/// A NAT pool; `port_pos` is where `port` was first written (even if incomplete).
+pub(super) struct PoolD {
+    pub(super) name: String,
+    pub(super) pos: Pos,
+    pub(super) addresses: Vec<Prefix>,
+    pub(super) ranges: Vec<(Ipv4Addr, Ipv4Addr)>,
+    pub(super) members: usize,
+    /// Addresses its members hold (a member overlapping another counts again, as the
+    /// emulator expands each member).
+    pub(super) size: u64,
+    pub(super) port: Leaf<PortKind>,
+    pub(super) port_pos: Option<Pos>,
+    pub(super) random: bool,
+    pub(super) parity: bool,
+    pub(super) preserve_range: bool,
+    pub(super) round_robin: bool,
+    pub(super) mapping_timeout: Leaf<u32>,
+}
+
+/// `then translated …` of a NAT term.
+#[derive(Default)]
+pub(super) struct TranslatedD {
+    pub(super) spool: Leaf<String>,
+    pub(super) dpool: Leaf<String>,
+    pub(super) sprefix: Leaf<Prefix>,
+    pub(super) dprefix: Leaf<Prefix>,
+    pub(super) ttype: Leaf<TranslationType>,
+    pub(super) paired: bool,
+    pub(super) eim: bool,
+    pub(super) eif: bool,
+}
+
+/// `then …` of a NAT term.
+#[derive(Default)]
+pub(super) struct NatThenD {
+    /// `true`: `then translated`; `false`: `then no-translation`.
+    pub(super) kind: Leaf<bool>,
+    pub(super) translated: TranslatedD,
+    pub(super) syslog: bool,
+}
+
+/// A NAT rule.
+pub(super) type NatRuleD = RuleD<NatThenD>;
+
+/// Forbidden NAT pool members (checked by overlap), with their description.
+const POOL_FORBIDDEN: [(u32, u32, &str); 5] = [
+    (
+        0xffff_ffff,
+        0xffff_ffff,
+        "the broadcast address 255.255.255.255",
+    ),
+    (0, 0, "the unspecified address 0.0.0.0"),
+    (0x7f00_0000, 0x7fff_ffff, "loopback 127.0.0.0/8"),
+    (0xe000_0000, 0xefff_ffff, "multicast 224.0.0.0/4"),
+    (0xf000_0000, 0xffff_ffff, "class E 240.0.0.0/4"),
+];
+
+/// What forbidden block `lo..=hi` (addresses as numbers) overlaps, if any.
+fn pool_forbidden(lo: u32, hi: u32) -> Option<&'static str> {
+    POOL_FORBIDDEN
+        .iter()
+        .find(|(a, b, _)| lo <= *b && *a <= hi)
+        .map(|(_, _, what)| *what)
+}
+
+const TRANSLATED: &[&str] = &[
+    "source-pool",
+    "destination-pool",
+    "source-prefix",
+    "destination-prefix",
+    "translation-type",
+    "address-pooling",
+    "mapping-type",
+    "filtering-type",
+];
+
+const TRANSLATED_IGNORED: &[&str] = &[
+    "overload-pool",
+    "overload-prefix",
+    "dns-alg-pool",
+    "dns-alg-prefix",
+    "use-dns-map-for-destination-translation",
+    "secure-nat-mapping",
+];
+
+/// Junos translation types that mspic does not implement (rejected, not ignored).
+const TRANSLATION_UNSUPPORTED: &[&str] = &[
+    "basic-nat-pt",
+    "basic-nat66",
+    "deterministic-napt44",
+    "deterministic-napt64",
+    "dnat-64",
+    "napt-66",
+    "napt-pt",
+    "stateful-nat464",
+    "stateful-nat64",
+];
+
+/// Most addresses and ranges one pool may list.
+const MAX_POOL_MEMBERS: usize = 32;
+/// Most addresses one pool may hold (a /16): the emulator lays out state per address.
+const MAX_POOL_ADDRESSES: u64 = 1 << 16;
+
+impl Builder {
+    pub(super) fn nat(&mut self, d: &mut Diags, c: &mut Cur) -> R<()> {
+        let Some((k, _)) = c.kw(
+            d,
+            &["pool", "rule", "rule-set"],
+            &[
+                "traceoptions",
+                "ipv6-multicast-interfaces",
+                "port-forwarding",
+                "allow-overlapping-nat-pools",
+                "nat-options",
+            ],
+        )?
+        else {
+            return Ok(());
+        };
+        match k {
+            "rule-set" => rule_set(&mut self.nat_rule_sets, d, c),
+            "pool" => self.pool(d, c),
+            _ => self.nat_rule(d, c),
+        }
+    }
+
+    fn pool(&mut self, d: &mut Diags, c: &mut Cur) -> R<()> {
+        let (n, t) = c.parse(d, "pool name", name("pool name"))?;
+        let pool = self.pools.entry(n.clone(), || PoolD {
+            name: n.clone(),
+            pos: t.pos,
+            addresses: Default::default(),
+            ranges: Default::default(),
+            members: 0,
+            size: 0,
+            port: Leaf::default(),
+            port_pos: None,
+            random: false,
+            parity: false,
+            preserve_range: false,
+            round_robin: false,
+            mapping_timeout: Leaf::default(),
+        });
+        let Some((k, kpos)) = c.kw(
+            d,
+            &[
+                "address",
+                "address-range",
+                "port",
+                "address-allocation",
+                "mapping-timeout",
+            ],
+            &[
+                "ei-mapping-timeout",
+                "app-mapping-timeout",
+                "limit-ports-per-address",
+                "snmp-trap-thresholds",
+                "pgcp",
+                "ipv6-prefix-length",
+            ],
+        )?
+        else {
+            return Ok(());
+        };
+        match k {
+            "address" => pool_address(pool, d, c),
+            "address-range" => pool_address_range(pool, d, c),
+            "address-allocation" => {
+                c.need_kw(d, &["round-robin"], &[])?;
+                c.end(d)?;
+                pool.round_robin = true;
+                Ok(())
+            }
+            "mapping-timeout" => {
+                let (v, t) =
+                    c.parse(d, "mapping-timeout", u32_in(120, 86400, "mapping-timeout"))?;
+                c.end(d)?;
+                pool.mapping_timeout
+                    .set(d, "mapping-timeout", v, t.pos, &t.text)
+            }
+            _ => {
+                if pool.port_pos.is_none() {
+                    pool.port_pos = Some(kpos);
+                }
+                pool_port(pool, d, c)
+            }
+        }
+    }
+
+    fn nat_rule(&mut self, d: &mut Diags, c: &mut Cur) -> R<()> {
+        let Some(term) = rule_term(&mut self.nat_rules, true, d, c)? else {
+            return Ok(());
+        };
+        let term = &mut term.then;
+        let Some((k, kpos)) = c.kw(d, &["translated", "no-translation", "syslog"], &[])? else {
+            return Ok(());
+        };
+        match k {
+            "syslog" => {
+                term.syslog = true;
+                c.end(d)
+            }
+            "no-translation" => {
+                c.end(d)?;
+                term.kind.set(d, "then", false, kpos, "no-translation")
+            }
+            _ => {
+                term.kind.set(d, "then", true, kpos, "translated")?;
+                translated(&mut term.translated, d, c)
+            }
+        }
+    }
+}
+
+/// Counts one more address or range of `pool`, `t` holding `size` addresses: at most
+/// [`MAX_POOL_MEMBERS`] members and [`MAX_POOL_ADDRESSES`] addresses.
+fn add_member(pool: &mut PoolD, d: &mut Diags, t: &Tok, size: u64) -> R<()> {
+    pool.members += 1;
+    if pool.members > MAX_POOL_MEMBERS {
+        return Err(d.error(
+            t.pos,
+            format!(
+                "nat pool '{}' has more than {MAX_POOL_MEMBERS} addresses and ranges",
+                pool.name
+            ),
+        ));
+    }
+    pool.size += size;
+    if pool.size > MAX_POOL_ADDRESSES {
+        return Err(d.error(
+            t.pos,
+            format!(
+                "nat pool '{}' is too large: '{}' brings it to {} addresses (at most {MAX_POOL_ADDRESSES} per pool)",
+                pool.name, t.text, pool.size
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `address A[/L]` of a pool (IPv4, no forbidden block).
+fn pool_address(pool: &mut PoolD, d: &mut Diags, c: &mut Cur) -> R<()> {
+    let (p, t) = c.parse(d, "pool address", prefix)?;
+    c.end(d)?;
+    let IpAddr::V4(a) = p.addr else {
+        return Err(d.error(
+            t.pos,
+            format!(
+                "invalid NAT pool address '{}' (mspic implements NAT44: expected an IPv4 address or prefix)",
+                t.text
+            ),
+        ));
+    };
+    let host_bits = if p.len == 0 {
+        u32::MAX
+    } else {
+        !(u32::MAX << (32 - p.len))
+    };
+    let net = u32::from(a) & !host_bits;
+    if let Some(what) = pool_forbidden(net, net | host_bits) {
+        return Err(d.error(
+            t.pos,
+            format!(
+                "invalid NAT pool address '{}': it covers {what}, which cannot be a pool member",
+                t.text
+            ),
+        ));
+    }
+    if !pool.addresses.contains(&p) {
+        add_member(pool, d, t, u64::from(host_bits) + 1)?;
+        pool.addresses.push(p);
+    }
+    Ok(())
+}
+
+/// `address-range low A high B` of a pool.
+fn pool_address_range(pool: &mut PoolD, d: &mut Diags, c: &mut Cur) -> R<()> {
+    c.need_kw(d, &["low"], &[])?;
+    let (low, lt) = c.parse(d, "low address", ipv4)?;
+    c.need_kw(d, &["high"], &[])?;
+    let (high, ht) = c.parse(d, "high address", ipv4)?;
+    c.end(d)?;
+    if low > high {
+        return Err(d.error(
+            lt.pos,
+            format!(
+                "invalid address-range: low {} is above high {}",
+                lt.text, ht.text
+            ),
+        ));
+    }
+    if let Some(what) = pool_forbidden(low.into(), high.into()) {
+        return Err(d.error(
+            lt.pos,
+            format!(
+                "invalid NAT pool address-range {}-{}: it covers {what}, which cannot be a pool member",
+                lt.text, ht.text
+            ),
+        ));
+    }
+    if !pool.ranges.contains(&(low, high)) {
+        let size = u64::from(u32::from(high) - u32::from(low)) + 1;
+        add_member(pool, d, lt, size)?;
+        pool.ranges.push((low, high));
+    }
+    Ok(())
+}
+
+/// `port automatic|range …|preserve-parity|preserve-range` of a pool.
+fn pool_port(pool: &mut PoolD, d: &mut Diags, c: &mut Cur) -> R<()> {
+    let Some((k, kpos)) = c.kw(
+        d,
+        &["automatic", "range", "preserve-parity", "preserve-range"],
+        &[
+            "secured-port-block-allocation",
+            "deterministic-port-block-allocation",
+        ],
+    )?
+    else {
+        return Ok(());
+    };
+    match k {
+        "preserve-parity" => {
+            c.end(d)?;
+            pool.parity = true;
+            Ok(())
+        }
+        "preserve-range" => {
+            c.end(d)?;
+            pool.preserve_range = true;
+            Ok(())
+        }
+        "automatic" => {
+            pool.port
+                .set(d, "port", PortKind::Automatic, kpos, "automatic")?;
+            if let Some((m, _)) = c.kw(d, &["sequential", "random-allocation"], &[])? {
+                c.end(d)?;
+                if m == "random-allocation" {
+                    pool.random = true;
+                }
+            }
+            Ok(())
+        }
+        _ => pool_port_range(pool, d, c),
+    }
+}
+
+/// `port range low L high H [random-allocation]` of a pool.
+fn pool_port_range(pool: &mut PoolD, d: &mut Diags, c: &mut Cur) -> R<()> {
+    c.need_kw(d, &["low"], &[])?;
+    let (low, lt) = c.parse(d, "low port", |s| uint(s, "port", 0, 65535))?;
+    c.need_kw(d, &["high"], &[])?;
+    let (high, ht) = c.parse(d, "high port", |s| uint(s, "port", 0, 65535))?;
+    let problem = if low > high {
+        Some(format!("low {} is above high {}", lt.text, ht.text))
+    } else if low == 0 {
+        Some("port 0 cannot be allocated (expected a low port of 1 or more)".to_string())
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        return Err(d.error(
+            lt.pos,
+            format!("nat pool '{}': invalid port range: {problem}", pool.name),
+        ));
+    }
+    let text = format!("range low {} high {}", lt.text, ht.text);
+    pool.port.set(
+        d,
+        "port",
+        PortKind::Range(low as u16, high as u16),
+        lt.pos,
+        &text,
+    )?;
+    if c.kw(d, &["random-allocation"], &[])?.is_some() {
+        pool.random = true;
+    }
+    c.end(d)
+}
+
+/// A statement under `then translated` of a NAT term.
+fn translated(tr: &mut TranslatedD, d: &mut Diags, c: &mut Cur) -> R<()> {
+    let Some((k, _)) = c.kw(d, TRANSLATED, TRANSLATED_IGNORED)? else {
+        return Ok(());
+    };
+    match k {
+        "source-pool" | "destination-pool" => {
+            let t = c.val(d, "pool name")?;
+            c.end(d)?;
+            let leaf = if k == "source-pool" {
+                &mut tr.spool
+            } else {
+                &mut tr.dpool
+            };
+            leaf.set(d, k, t.text.clone(), t.pos, &t.text)
+        }
+        "source-prefix" | "destination-prefix" => {
+            let (p, t) = c.parse(d, "prefix", prefix)?;
+            c.end(d)?;
+            let leaf = if k == "source-prefix" {
+                &mut tr.sprefix
+            } else {
+                &mut tr.dprefix
+            };
+            leaf.set(d, k, p, t.pos, &t.text)
+        }
+        "translation-type" => {
+            let (tt, t) = c.parse(d, "translation type", translation_type)?;
+            c.end(d)?;
+            tr.ttype.set(d, "translation-type", tt, t.pos, &t.text)
+        }
+        "address-pooling" => {
+            c.need_kw(d, &["paired"], &[])?;
+            c.end(d)?;
+            tr.paired = true;
+            Ok(())
+        }
+        "mapping-type" => {
+            c.need_kw(d, &["endpoint-independent"], &[])?;
+            c.end(d)?;
+            tr.eim = true;
+            Ok(())
+        }
+        _ => {
+            c.need_kw(d, &["endpoint-independent"], &[])?;
+            tr.eif = true;
+            c.end_or_ignore(d, &["prefix-list"])
+        }
+    }
+}
+
+/// A translation type mspic implements; the others are named as unsupported.
+fn translation_type(s: &str) -> Result<TranslationType, String> {
+    if let Some(tt) = TranslationType::from_keyword(s) {
+        return Ok(tt);
+    }
+    let all: Vec<&str> = TranslationType::ALL.iter().map(|t| t.keyword()).collect();
+    if TRANSLATION_UNSUPPORTED.contains(&s) {
+        Err(format!(
+            "translation-type '{s}' is not supported by mspic (supported: {})",
+            all.join(", ")
+        ))
+    } else {
+        Err(format!(
+            "unknown translation-type '{s}' (expected one of: {})",
+            all.join(", ")
+        ))
+    }
+}
+
+impl Builder {
+    /// Checks each pool has members and a complete `port`; adds the pools to the model.
+    pub(super) fn finish_pools(&self, d: &mut Diags, cfg: &mut Config) {
+        for p in &self.pools {
+            let bad_pool = self.tainted(&format!("services nat pool {}", p.name));
+            if p.addresses.is_empty() && p.ranges.is_empty() && !bad_pool {
+                d.error(
+                    p.pos,
+                    format!("nat pool '{}' has no address or address-range", p.name),
+                );
+            }
+            let port = match p.port.get() {
+                None => {
+                    if let (Some(pos), false) = (p.port_pos, bad_pool) {
+                        d.error(
+                            pos,
+                            format!(
+                                "nat pool '{}': port needs 'automatic' or 'range low L high H'",
+                                p.name
+                            ),
+                        );
+                    }
+                    None
+                }
+                Some(PortKind::Automatic) => Some(PoolPort::Automatic { random: p.random }),
+                Some(PortKind::Range(low, high)) => Some(PoolPort::Range {
+                    low,
+                    high,
+                    random: p.random,
+                }),
+            };
+            cfg.nat_pools.push(NatPool {
+                name: p.name.clone(),
+                addresses: p.addresses.clone(),
+                address_ranges: p.ranges.clone(),
+                port,
+                preserve_parity: p.parity,
+                preserve_range: p.preserve_range,
+                address_allocation_round_robin: p.round_robin,
+                mapping_timeout: p.mapping_timeout.get(),
+            });
+        }
+    }
+
+    /// Checks NAT rules (direction, actions, pools, references) and rule sets; adds them
+    /// to the model.
+    pub(super) fn finish_nat_rules(&self, known: &AppNames, d: &mut Diags, cfg: &mut Config) {
+        for r in &self.nat_rules {
+            let dir = r.dir.get();
+            if dir.is_none() && !self.tainted(&format!("services nat rule {}", r.name)) {
+                d.error(
+                    r.pos,
+                    format!(
+                        "nat rule '{}' has no match-direction (expected input or output)",
+                        r.name
+                    ),
+                );
+            }
+            let mut terms = Vec::new();
+            for t in &r.terms {
+                self.check_from(known, d, &t.from);
+                if let Some(then) = self.nat_then(d, r, t) {
+                    terms.push(NatTerm {
+                        name: t.name.clone(),
+                        from: conditions(&t.from),
+                        then,
+                        syslog: t.then.syslog,
+                    });
+                }
+            }
+            if let Some(dir) = dir {
+                cfg.nat_rules.push(NatRule {
+                    name: r.name.clone(),
+                    match_direction: dir,
+                    terms,
+                });
+            }
+        }
+        cfg.nat_rule_sets = finish_rule_sets(d, &self.nat_rule_sets, &self.nat_rules, "nat");
+    }
+
+    /// The action of term `t` of rule `r`, or `None` (and an error unless the term had
+    /// one already) when it is missing or incomplete.
+    fn nat_then(&self, d: &mut Diags, r: &NatRuleD, t: &TermD<NatThenD>) -> Option<NatThen> {
+        let bad_term = self.tainted(&format!("services nat rule {} term {}", r.name, t.name));
+        match t.then.kind.get() {
+            None | Some(true) if bad_term => None,
+            None => {
+                d.error(
+                    t.pos,
+                    format!(
+                        "term '{}' of nat rule '{}' has no action (expected then translated or then no-translation)",
+                        t.name, r.name
+                    ),
+                );
+                None
+            }
+            Some(false) => Some(NatThen::NoTranslation),
+            Some(true) => {
+                let tr = &t.then.translated;
+                let Some(tt) = tr.ttype.get() else {
+                    d.error(
+                        t.then.kind.pos().unwrap_or(t.pos),
+                        format!(
+                            "term '{}' of nat rule '{}': translated has no translation-type",
+                            t.name, r.name
+                        ),
+                    );
+                    return None;
+                };
+                let tpos = tr.ttype.pos().unwrap_or(t.pos);
+                let before = d.errors.len();
+                self.check_translated(d, tr, tt, tpos);
+                // One mistake at a time: what a mapping maps from is checked once what it
+                // maps to is complete.
+                if d.errors.len() == before {
+                    self.check_mapping(d, tr, tt, tpos, &t.from);
+                }
+                Some(NatThen::Translated(Translated {
+                    source_pool: tr.spool.get(),
+                    destination_pool: tr.dpool.get(),
+                    source_prefix: tr.sprefix.get(),
+                    destination_prefix: tr.dprefix.get(),
+                    translation_type: tt,
+                    address_pooling_paired: tr.paired,
+                    mapping_type_eim: tr.eim,
+                    filtering_type_eif: tr.eif,
+                }))
+            }
+        }
+    }
+
+    /// Checks `then translated`: pools named exist, and translation type `tt` (written at
+    /// `tpos`) has the pools or prefixes it needs.
+    fn check_translated(&self, d: &mut Diags, tr: &TranslatedD, tt: TranslationType, tpos: Pos) {
+        let mut pool_ok = true;
+        for (leaf, what) in [(&tr.spool, "source-pool"), (&tr.dpool, "destination-pool")] {
+            if let Some((n, pos, _)) = &leaf.v {
+                if !self.pools.contains(n) {
+                    d.error(*pos, format!("{what} '{n}' is not a defined nat pool"));
+                    pool_ok = false;
+                }
+            }
+        }
+        let spool = tr.spool.get();
+        let has_src = spool.is_some() || tr.sprefix.v.is_some();
+        let has_dst = tr.dpool.v.is_some() || tr.dprefix.v.is_some();
+        let kw = tt.keyword();
+        let need = |d: &mut Diags, ok: bool, what: &str| {
+            if !ok {
+                d.error(tpos, format!("translation-type {kw} requires {what}"));
+            }
+        };
+        let napt_port = |d: &mut Diags| {
+            if let Some(n) = &spool {
+                if pool_ok {
+                    if let Some(p) = self.pools.get(n) {
+                        if p.port.v.is_none() && p.port_pos.is_none() {
+                            d.error(
+                                tpos,
+                                format!("translation-type {kw} requires source-pool '{n}' to have a 'port' statement"),
+                            );
+                        }
+                    }
+                }
+            } else {
+                d.error(
+                    tpos,
+                    format!("translation-type {kw} requires a source-pool with a 'port' statement"),
+                );
+            }
+        };
+        const SRC: &str = "a source-pool or a source-prefix";
+        const DST: &str = "a destination-pool or a destination-prefix";
+        match tt {
+            TranslationType::Napt44 => napt_port(d),
+            TranslationType::DynamicNat44 => need(d, spool.is_some(), "a source-pool"),
+            TranslationType::BasicNat44 => need(d, has_src, SRC),
+            TranslationType::Dnat44 => need(d, has_dst, DST),
+            TranslationType::TwiceNapt44 => {
+                napt_port(d);
+                need(d, has_dst, DST);
+            }
+            TranslationType::TwiceBasicNat44 => {
+                need(d, has_src, SRC);
+                need(d, has_dst, DST);
+            }
+            TranslationType::TwiceDynamicNat44 => {
+                need(d, spool.is_some(), "a source-pool");
+                need(d, has_dst, DST);
+            }
+        }
+    }
+}
+
+impl Builder {
+    /// What the engine needs to map from: a static source mapping (basic NAT) needs a
+    /// `source-address` prefix no larger than what it maps to, a static destination
+    /// mapping a `destination-address` prefix, and dynamic NAT without ports an
+    /// address-only pool. `tt` is written at `tpos`.
+    fn check_mapping(
+        &self,
+        d: &mut Diags,
+        tr: &TranslatedD,
+        tt: TranslationType,
+        tpos: Pos,
+        from: &FromD,
+    ) {
+        use TranslationType as T;
+        let kw = tt.keyword();
+        let first = |v: &Unique<AddressMatch>| {
+            v.iter().find_map(|m| match m {
+                AddressMatch::Prefix {
+                    prefix,
+                    except: false,
+                } => Some(*prefix),
+                _ => None,
+            })
+        };
+        let spool = tr.spool.v.as_ref().and_then(|(n, _, _)| self.pools.get(n));
+        if matches!(tt, T::BasicNat44 | T::TwiceBasicNat44) {
+            let Some(p) = first(&from.src) else {
+                d.error(
+                    tpos,
+                    format!("translation-type {kw} requires a source-address prefix in 'from' to map from"),
+                );
+                return;
+            };
+            // As many addresses to map to as the prefix holds (IPv4 lengths).
+            let n = 1u64 << (32 - u32::from(p.len.min(32)));
+            let m = match (spool, tr.sprefix.get()) {
+                (Some(pool), _) => pool.size,
+                (None, Some(pre)) if pre.addr.is_ipv4() => {
+                    (1u64 << (32 - u32::from(pre.len))).min(MAX_POOL_ADDRESSES)
+                }
+                _ => 0,
+            };
+            if m < n {
+                d.error(
+                    tpos,
+                    format!("translation-type {kw}: source-address {p} has {n} addresses but the translated range only {m}"),
+                );
+            }
+        }
+        let static_dst = matches!(
+            tt,
+            T::Dnat44 | T::TwiceBasicNat44 | T::TwiceNapt44 | T::TwiceDynamicNat44
+        );
+        if static_dst && first(&from.dst).is_none() {
+            d.error(
+                tpos,
+                format!("translation-type {kw} requires a destination-address prefix in 'from' to map from"),
+            );
+        }
+        if matches!(tt, T::DynamicNat44 | T::TwiceDynamicNat44) {
+            if let Some(pool) = spool.filter(|p| p.port.v.is_some()) {
+                d.error(
+                    tpos,
+                    format!(
+                        "translation-type {kw} requires source-pool '{}' to be address-only (no 'port' statement)",
+                        pool.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forbidden_pool_blocks() {
+        let a = |s: &str| u32::from(s.parse::<Ipv4Addr>().unwrap());
+        assert_eq!(pool_forbidden(a("1.2.3.4"), a("1.2.3.4")), None);
+        assert_eq!(
+            pool_forbidden(a("223.255.255.255"), a("223.255.255.255")),
+            None
+        );
+        assert!(pool_forbidden(a("126.0.0.0"), a("127.0.0.0")).is_some());
+        assert!(pool_forbidden(a("224.0.0.0"), a("224.0.0.0")).is_some());
+        assert!(pool_forbidden(0, 0).is_some());
+    }
+}

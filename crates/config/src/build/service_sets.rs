@@ -1,0 +1,310 @@
+//! `services service-set`: which rules apply (rules and rule sets of both kinds) and
+//! where (`interface-service` on an `ms-` interface, or `next-hop-service` between an
+//! inside and an outside unit); and the sets applied to interfaces exist.
+
+use super::cursor::Cur;
+use super::diag::{Diags, R};
+use super::draft::{push_ref, Leaf, Ref, Refs};
+use super::interfaces::split_unit;
+use super::values::{name, u32_in};
+use super::Builder;
+use crate::lexer::Pos;
+use crate::model::*;
+
+/// A service set.
+pub(super) struct SsD {
+    pub(super) name: String,
+    pub(super) pos: Pos,
+    pub(super) sfw_rules: Refs,
+    pub(super) sfw_rule_sets: Refs,
+    pub(super) nat_rules: Refs,
+    pub(super) nat_rule_sets: Refs,
+    pub(super) iface: Leaf<String>,
+    pub(super) inside: Leaf<String>,
+    pub(super) outside: Leaf<String>,
+    pub(super) max_flows: Leaf<u32>,
+}
+
+/// References to check: the refs, what they name, and whether a name exists.
+type RefCheck<'a> = (&'a Refs, &'a str, &'a dyn Fn(&str) -> bool);
+
+const SS: &[&str] = &[
+    "stateful-firewall-rules",
+    "stateful-firewall-rule-sets",
+    "nat-rules",
+    "nat-rule-sets",
+    "interface-service",
+    "next-hop-service",
+    "max-flows",
+];
+
+const SS_IGNORED: &[&str] = &[
+    "aacl-rules",
+    "allow-multicast",
+    "border-signaling-gateway",
+    "cos-rules",
+    "hcm-profile",
+    "hcm-url-rule-sets",
+    "ids-rules",
+    "ids-rule-sets",
+    "ipsec-vpn-options",
+    "ipsec-vpn-rules",
+    "ipsec-vpn-rule-sets",
+    "jflow-log",
+    "max-drop-flows",
+    "max-session-setup-rate",
+    "max-sessions-per-subscriber",
+    "nat-options",
+    "pcp-rules",
+    "pgcp-rules",
+    "ptsp-rules",
+    "replicate-services",
+    "sampling-service",
+    "service-order",
+    "service-set-options",
+    "snmp-trap-thresholds",
+    "softwire-rules",
+    "syslog",
+    "tcp-mss",
+    "web-filter-profile",
+];
+
+impl Builder {
+    pub(super) fn service_set(&mut self, d: &mut Diags, c: &mut Cur) -> R<()> {
+        let (n, t) = c.parse(d, "service-set name", name("service-set name"))?;
+        let ss = self.service_sets.entry(n.clone(), || SsD {
+            name: n.clone(),
+            pos: t.pos,
+            sfw_rules: Default::default(),
+            sfw_rule_sets: Default::default(),
+            nat_rules: Default::default(),
+            nat_rule_sets: Default::default(),
+            iface: Leaf::default(),
+            inside: Leaf::default(),
+            outside: Leaf::default(),
+            max_flows: Leaf::default(),
+        });
+        let Some((k, _)) = c.kw(d, SS, SS_IGNORED)? else {
+            return Ok(());
+        };
+        match k {
+            "stateful-firewall-rules"
+            | "stateful-firewall-rule-sets"
+            | "nat-rules"
+            | "nat-rule-sets" => {
+                let v = match k {
+                    "stateful-firewall-rules" => &mut ss.sfw_rules,
+                    "stateful-firewall-rule-sets" => &mut ss.sfw_rule_sets,
+                    "nat-rules" => &mut ss.nat_rules,
+                    _ => &mut ss.nat_rule_sets,
+                };
+                let what = if k.ends_with("sets") {
+                    "rule-set name"
+                } else {
+                    "rule name"
+                };
+                for t in c.vals(d, what)? {
+                    push_ref(v, t);
+                }
+                c.end(d)
+            }
+            "interface-service" => {
+                let Some(_) = c.kw(
+                    d,
+                    &["service-interface"],
+                    &["load-balancing-options", "service-interface-pool"],
+                )?
+                else {
+                    return Ok(());
+                };
+                let t = c.val(d, "services interface name")?;
+                c.end(d)?;
+                ss.iface
+                    .set(d, "service-interface", t.text.clone(), t.pos, &t.text)
+            }
+            "next-hop-service" => {
+                let Some((k, _)) = c.kw(
+                    d,
+                    &["inside-service-interface", "outside-service-interface"],
+                    &["outside-service-interface-type", "service-interface-pool"],
+                )?
+                else {
+                    return Ok(());
+                };
+                let t = c.val(d, "services interface name")?;
+                c.end(d)?;
+                let leaf = if k == "inside-service-interface" {
+                    &mut ss.inside
+                } else {
+                    &mut ss.outside
+                };
+                leaf.set(d, k, t.text.clone(), t.pos, &t.text)
+            }
+            _ => {
+                let (v, t) = c.parse(d, "max-flows", u32_in(0, u32::MAX, "max-flows"))?;
+                c.end(d)?;
+                ss.max_flows.set(d, "max-flows", v, t.pos, &t.text)
+            }
+        }
+    }
+
+    /// Checks service sets (rules named, one complete style) and the sets interfaces
+    /// apply; adds the sets to the model.
+    pub(super) fn finish_service_sets(&self, d: &mut Diags, cfg: &mut Config) {
+        for s in &self.service_sets {
+            self.check_set_rules(d, s);
+            if let Some(style) = self.set_style(d, s) {
+                cfg.service_sets.push(ServiceSet {
+                    name: s.name.clone(),
+                    sfw_rules: s.sfw_rules.names(),
+                    sfw_rule_sets: s.sfw_rule_sets.names(),
+                    nat_rules: s.nat_rules.names(),
+                    nat_rule_sets: s.nat_rule_sets.names(),
+                    style,
+                    max_flows: s.max_flows.get(),
+                });
+            }
+        }
+        for r in &self.if_set_refs {
+            match self.service_sets.get(&r.name) {
+                None => {
+                    d.error(r.pos, format!("service-set '{}' is not defined", r.name));
+                }
+                Some(s)
+                    if s.iface.v.is_none() && (s.inside.v.is_some() || s.outside.v.is_some()) =>
+                {
+                    d.error(
+                        r.pos,
+                        format!(
+                            "service-set '{}' is a next-hop style set and cannot be applied to an interface",
+                            r.name
+                        ),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// The rules and rule sets a service set names must exist.
+    fn check_set_rules(&self, d: &mut Diags, s: &SsD) {
+        let checks: [RefCheck; 4] = [
+            (&s.sfw_rules, "stateful-firewall rule", &|n| {
+                self.sfw_rules.contains(n)
+            }),
+            (&s.sfw_rule_sets, "stateful-firewall rule-set", &|n| {
+                self.sfw_rule_sets.contains(n)
+            }),
+            (&s.nat_rules, "nat rule", &|n| self.nat_rules.contains(n)),
+            (&s.nat_rule_sets, "nat rule-set", &|n| {
+                self.nat_rule_sets.contains(n)
+            }),
+        ];
+        for (refs, what, exists) in checks {
+            for r in refs {
+                if !exists(&r.name) {
+                    d.error(
+                        r.pos,
+                        format!(
+                            "service-set '{}': {what} '{}' is not defined",
+                            s.name, r.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The style of a service set: exactly one of `interface-service` and a complete
+    /// `next-hop-service`, on configured `ms-` interfaces.
+    fn set_style(&self, d: &mut Diags, s: &SsD) -> Option<ServiceSetStyle> {
+        let ends = (
+            s.iface.v.as_ref(),
+            s.inside.v.as_ref(),
+            s.outside.v.as_ref(),
+        );
+        let problem = match ends {
+            (Some((n, pos, _)), None, None) => {
+                let r = Ref {
+                    name: n.clone(),
+                    pos: *pos,
+                };
+                self.check_if_ref(d, &r, "service-interface", true);
+                return Some(ServiceSetStyle::Interface {
+                    // The model keeps the interface name without the unit.
+                    service_interface: n.split('.').next().unwrap_or(n).to_string(),
+                });
+            }
+            (None, Some((i, ipos, _)), Some((o, opos, _))) => {
+                self.check_next_hop_end(d, i, *ipos, ServiceDomain::Inside);
+                self.check_next_hop_end(d, o, *opos, ServiceDomain::Outside);
+                return Some(ServiceSetStyle::NextHop {
+                    inside: i.clone(),
+                    outside: o.clone(),
+                });
+            }
+            (None, None, None) => {
+                if self.tainted(&format!("services service-set {}", s.name)) {
+                    return None;
+                }
+                d.error(
+                    s.pos,
+                    format!(
+                        "service-set '{}' has no interface-service or next-hop-service",
+                        s.name
+                    ),
+                );
+                return None;
+            }
+            (Some(_), _, _) => format!(
+                "service-set '{}' has both interface-service and next-hop-service",
+                s.name
+            ),
+            (None, i, _) => {
+                let missing = if i.is_none() {
+                    "inside-service-interface"
+                } else {
+                    "outside-service-interface"
+                };
+                format!(
+                    "service-set '{}': next-hop-service has no {missing}",
+                    s.name
+                )
+            }
+        };
+        let pos = s.inside.pos().or(s.outside.pos()).unwrap_or(s.pos);
+        d.error(pos, problem);
+        None
+    }
+
+    /// One end of a next-hop service set: a unit of an `ms-` interface in domain `dom`.
+    fn check_next_hop_end(&self, d: &mut Diags, n: &str, pos: Pos, dom: ServiceDomain) {
+        let what = match dom {
+            ServiceDomain::Inside => "inside-service-interface",
+            ServiceDomain::Outside => "outside-service-interface",
+        };
+        let r = Ref {
+            name: n.to_string(),
+            pos,
+        };
+        match self.check_if_ref(d, &r, what, true) {
+            Some(None) => {
+                d.error(pos, format!("{what} '{n}' needs a unit (e.g. {n}.1)"));
+            }
+            Some(Some(u)) => {
+                let (base, _) = split_unit(n).unwrap_or((n, None));
+                if self.service_domain(base, u) != Some(dom) {
+                    let want = match dom {
+                        ServiceDomain::Inside => "inside",
+                        ServiceDomain::Outside => "outside",
+                    };
+                    d.error(
+                        pos,
+                        format!("{what} '{n}' needs 'service-domain {want}' on that unit"),
+                    );
+                }
+            }
+            None => {}
+        }
+    }
+}
