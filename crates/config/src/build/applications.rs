@@ -194,7 +194,7 @@ impl Builder {
             let proto = a.protocol.get();
             for (leaf, what) in [(&a.sport, "source-port"), (&a.dport, "destination-port")] {
                 if let Some(pos) = leaf.pos() {
-                    if !matches!(proto, Some(6) | Some(17) | Some(132)) {
+                    if !proto.is_some_and(mspic_wire::proto::has_ports) {
                         d.error(
                             pos,
                             format!(
