@@ -471,28 +471,39 @@ fn control_loop(state: &mut State, rx: &mpsc::Receiver<Event>, args: &DaemonArgs
     "all senders gone"
 }
 
-/// `show configuration [| display set]`: the configuration in force, printed back in
-/// braces or as `set` lines. `None` when `line` is another command.
+/// `show configuration [PATH] [| display set|xml]`: the configuration in force (or the
+/// hierarchy at PATH, the words of a `set` line), printed back in braces, as `set` lines or
+/// as Junos XML. `None` when `line` is another command.
 pub fn show_configuration(line: &str, config: &mspic_config::Config) -> Option<Reply> {
     let is = |w: &str, keyword: &str, min: usize| w.len() >= min && keyword.starts_with(w);
     let mut segments = line.split('|');
     let words: Vec<&str> = segments.next()?.split_whitespace().collect();
-    match words.as_slice() {
-        [show, conf, rest @ ..] if is(show, "show", 1) && is(conf, "configuration", 2) => {
-            if let Some(w) = rest.first() {
-                return Some(Err(format!("error: syntax error: {w}")));
-            }
-        }
+    let path: &[&str] = match words.as_slice() {
+        [show, conf, rest @ ..] if is(show, "show", 1) && is(conf, "configuration", 2) => rest,
         _ => return None,
-    }
+    };
     let pipes: Vec<Vec<&str>> = segments.map(|s| s.split_whitespace().collect()).collect();
+    use mspic_config::display;
     Some(match pipes.as_slice() {
-        [] => Ok(mspic_config::display::braces(config)),
+        [] => Ok(display::braces_under(config, path)),
         [p] if p.len() == 2 && is(p[0], "display", 1) && p[1] == "set" => {
-            Ok(mspic_config::display::set(config))
+            Ok(display::set_at(config, path))
+        }
+        [p] if p.len() == 2 && is(p[0], "display", 1) && p[1] == "xml" => {
+            let mut out = format!(
+                "<rpc-reply xmlns:junos=\"{}\">\n",
+                mspic_control::tree::JUNOS_XMLNS
+            );
+            for l in display::xml_at(config, path).lines() {
+                out.push_str("    ");
+                out.push_str(l);
+                out.push('\n');
+            }
+            out.push_str("    <cli>\n        <banner></banner>\n    </cli>\n</rpc-reply>\n");
+            Ok(out)
         }
         [p, ..] => Err(format!(
-            "error: unsupported pipe '{}' (supported: display set)",
+            "error: unsupported pipe '{}' (supported: display set, display xml)",
             p.join(" ")
         )),
     })
@@ -535,14 +546,25 @@ mod tests {
             ),
             "{set}"
         );
+        let sub = show_configuration("show configuration services service-set", &cfg)
+            .unwrap()
+            .unwrap();
         assert_eq!(
-            show_configuration("show configuration services", &cfg),
-            Some(Err("error: syntax error: services".into()))
+            sub,
+            "ss {\n    interface-service {\n        service-interface ms-1/1/0;\n    }\n}\n"
+        );
+        let xml = show_configuration("show configuration services | display xml", &cfg)
+            .unwrap()
+            .unwrap();
+        assert!(
+            xml.contains("<service-set>\n                <name>ss</name>"),
+            "{xml}"
         );
         assert_eq!(
-            show_configuration("show configuration | display xml", &cfg),
+            show_configuration("show configuration | display json", &cfg),
             Some(Err(
-                "error: unsupported pipe 'display xml' (supported: display set)".into()
+                "error: unsupported pipe 'display json' (supported: display set, display xml)"
+                    .into()
             ))
         );
     }

@@ -80,6 +80,10 @@ enum Cmd {
     },
     /// Check that mspicd answers; prints its version, engine, configuration and counters.
     Ping,
+    /// NETCONF server on stdin/stdout (RFC 6241, RFC 6242 framing), answering through
+    /// mspicd: run it as the OpenSSH `netconf` subsystem
+    /// (`Subsystem netconf /usr/local/bin/mspic --socket PATH netconf`).
+    Netconf,
 }
 
 #[derive(Subcommand)]
@@ -109,6 +113,7 @@ fn main() -> ExitCode {
         },
         Cmd::Cli { echo } => Ok(mspic_cli::interactive::run(&cli.socket, echo)),
         Cmd::Ping => Ok(one_shot(&cli.socket, client::ping_request())),
+        Cmd::Netconf => Ok(mspic_cli::netconf::run(&cli.socket)),
     };
     match r {
         Ok(code) => code,

@@ -21,6 +21,7 @@ pub mod backend;
 pub mod command;
 pub mod protocol;
 pub mod render;
+pub mod rpc;
 pub mod tree;
 
 pub use backend::{
