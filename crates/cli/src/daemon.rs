@@ -475,38 +475,60 @@ fn control_loop(state: &mut State, rx: &mpsc::Receiver<Event>, args: &DaemonArgs
 /// hierarchy at PATH, the words of a `set` line), printed back in braces, as `set` lines or
 /// as Junos XML. `None` when `line` is another command.
 pub fn show_configuration(line: &str, config: &mspic_config::Config) -> Option<Reply> {
+    use mspic_control::{OutputFormat, PipeItem};
     let is = |w: &str, keyword: &str, min: usize| w.len() >= min && keyword.starts_with(w);
-    let mut segments = line.split('|');
-    let words: Vec<&str> = segments.next()?.split_whitespace().collect();
-    let path: &[&str] = match words.as_slice() {
-        [show, conf, rest @ ..] if is(show, "show", 1) && is(conf, "configuration", 2) => rest,
+    let first = line.split('|').next()?;
+    let words: Vec<&str> = first.split_whitespace().collect();
+    match words.as_slice() {
+        [show, conf, ..] if is(show, "show", 1) && is(conf, "configuration", 2) => {}
         _ => return None,
+    }
+    let (command, items) = match mspic_control::parse_pipes(line) {
+        Ok(p) => p,
+        Err(e) => return Some(Err(e.to_string())),
     };
-    let pipes: Vec<Vec<&str>> = segments.map(|s| s.split_whitespace().collect()).collect();
-    use mspic_config::display;
-    Some(match pipes.as_slice() {
-        [] => Ok(display::braces_under(config, path)),
-        [p] if p.len() == 2 && is(p[0], "display", 1) && p[1] == "set" => {
-            Ok(display::set_at(config, path))
+    let path: Vec<&str> = command.split_whitespace().skip(2).collect();
+    let mut display: Option<&PipeItem> = None;
+    let mut pipes = Vec::new();
+    for (item, _) in &items {
+        match item {
+            PipeItem::Text(p) => pipes.push(p.clone()),
+            PipeItem::DisplaySet | PipeItem::Display(OutputFormat::Xml) if display.is_none() => {
+                display = Some(item)
+            }
+            PipeItem::DisplaySet | PipeItem::Display(_) | PipeItem::DisplayRpc => {
+                let what = match item {
+                    PipeItem::DisplaySet => "display set",
+                    PipeItem::Display(OutputFormat::Xml) => "display xml",
+                    PipeItem::Display(OutputFormat::Json) => "display json",
+                    PipeItem::DisplayRpc => "display xml rpc",
+                    _ => "display",
+                };
+                return Some(Err(format!(
+                    "error: unsupported pipe '{what}' (supported here: display set, display xml, match, except, count, last, no-more)"
+                )));
+            }
         }
-        [p] if p.len() == 2 && is(p[0], "display", 1) && p[1] == "xml" => {
+    }
+    use mspic_config::display as show;
+    let text = match display {
+        None => show::braces_under(config, &path),
+        Some(PipeItem::DisplaySet) => show::set_at(config, &path),
+        Some(_) => {
             let mut out = format!(
                 "<rpc-reply xmlns:junos=\"{}\">\n",
                 mspic_control::tree::JUNOS_XMLNS
             );
-            for l in display::xml_at(config, path).lines() {
+            for l in show::xml_at(config, &path).lines() {
                 out.push_str("    ");
                 out.push_str(l);
                 out.push('\n');
             }
             out.push_str("    <cli>\n        <banner></banner>\n    </cli>\n</rpc-reply>\n");
-            Ok(out)
+            out
         }
-        [p, ..] => Err(format!(
-            "error: unsupported pipe '{}' (supported: display set, display xml)",
-            p.join(" ")
-        )),
-    })
+    };
+    Some(Ok(mspic_control::apply_pipes(&text, &pipes)))
 }
 
 /// Starts the live dataplane.
@@ -563,7 +585,7 @@ mod tests {
         assert_eq!(
             show_configuration("show configuration | display json", &cfg),
             Some(Err(
-                "error: unsupported pipe 'display json' (supported: display set, display xml)"
+                "error: unsupported pipe 'display json' (supported here: display set, display xml, match, except, count, last, no-more)"
                     .into()
             ))
         );

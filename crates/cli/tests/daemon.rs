@@ -278,8 +278,8 @@ fn bad_commands_get_the_junos_error_and_exit_1() {
             "error: invalid value 'abc' for destination-port (expected 0..65535)\n",
         ),
         (
-            vec!["show", "services", "sessions", "|", "count"],
-            "error: unsupported pipe 'count' (supported: display xml, display json)\n",
+            vec!["show", "services", "sessions", "|", "count", "3"],
+            "error: syntax error: 3\n",
         ),
     ] {
         let out = d.mspic(&args);

@@ -134,6 +134,85 @@ impl Command {
 pub struct Request {
     pub command: Command,
     pub format: OutputFormat,
+    /// `| display xml rpc`: print the command's RPC instead of running it.
+    pub display_rpc: bool,
+    /// The text pipes, applied in order to the printed answer.
+    pub pipes: Vec<Pipe>,
+}
+
+/// A pipe that filters the printed text (`| match RE`, `| except RE`, `| count`,
+/// `| last N`, `| no-more`). Patterns are extended regular expressions, matched without
+/// regard to case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pipe {
+    /// Only the lines matching the pattern.
+    Match(String),
+    /// Only the lines not matching the pattern.
+    Except(String),
+    /// `Count: N lines` instead of the lines.
+    Count,
+    /// The last N lines.
+    Last(usize),
+    /// No pager (mspic has none): the text as it is.
+    NoMore,
+}
+
+/// One `| …` of a command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PipeItem {
+    /// `| display xml` / `| display json`.
+    Display(OutputFormat),
+    /// `| display xml rpc`.
+    DisplayRpc,
+    /// `| display set` (configuration only).
+    DisplaySet,
+    Text(Pipe),
+}
+
+/// The pipe keywords, for completion and help: (words, what it does).
+pub const PIPES: &[(&str, &str)] = &[
+    ("count", "Count occurrences"),
+    ("display json", "Show output in JSON format"),
+    ("display set", "Show configuration as set commands"),
+    ("display xml", "Show output as XML tags"),
+    ("display xml rpc", "Show the XML RPC of the command"),
+    ("except", "Show only text that does not match a pattern"),
+    ("last", "Display end of output only"),
+    ("match", "Show only text that matches a pattern"),
+    ("no-more", "Don't paginate output"),
+];
+
+/// Largest `| last N`.
+const MAX_LAST: usize = 100_000_000;
+
+fn pattern(p: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(p)
+        .case_insensitive(true)
+        .size_limit(1 << 20)
+        .build()
+}
+
+/// Applies `pipes` in order to `text` (the printed answer).
+pub fn apply_pipes(text: &str, pipes: &[Pipe]) -> String {
+    let mut out = text.to_string();
+    for p in pipes {
+        out = match p {
+            Pipe::Match(re) | Pipe::Except(re) => {
+                let Ok(re) = pattern(re) else { continue };
+                let keep = matches!(p, Pipe::Match(_));
+                out.split_inclusive('\n')
+                    .filter(|l| re.is_match(l.trim_end_matches('\n')) == keep)
+                    .collect()
+            }
+            Pipe::Count => format!("Count: {} lines\n", out.lines().count()),
+            Pipe::Last(n) => {
+                let lines: Vec<&str> = out.split_inclusive('\n').collect();
+                lines[lines.len().saturating_sub(*n)..].concat()
+            }
+            Pipe::NoMore => out,
+        };
+    }
+    out
 }
 
 /// Why a command line was refused (or could not be answered). `Display` gives the exact
@@ -177,8 +256,8 @@ pub enum CommandError {
         second: &'static str,
         at: usize,
     },
-    /// A pipe other than `display xml` / `display json`.
-    #[error("error: unsupported pipe '{pipe}' (supported: display xml, display json)")]
+    /// A pipe mspic does not have.
+    #[error("error: unsupported pipe '{pipe}' (supported: match, except, count, last, no-more, display xml, display json, display xml rpc)")]
     UnsupportedPipe { pipe: String, at: usize },
     /// The backend has no data for this command (yet).
     #[error("error: command not implemented yet: {command}")]
@@ -208,25 +287,59 @@ impl CommandError {
     }
 }
 
+/// Splits a command line into its command part and its pipes.
+pub fn parse_pipes(line: &str) -> Result<(String, Vec<(PipeItem, usize)>), CommandError> {
+    let mut segments = split_pipes(line);
+    let first = segments.remove(0);
+    let mut items = Vec::new();
+    for seg in &segments {
+        let at = seg.tokens.first().map_or(seg.pipe_at, |t| t.at);
+        items.push((parse_pipe(seg)?, at));
+    }
+    Ok((line[..first.end].to_string(), items))
+}
+
 /// Parses a command line (pipes included) into the command and its output format.
 pub fn parse_request(line: &str) -> Result<Request, CommandError> {
     let mut segments = split_pipes(line);
     let first = segments.remove(0);
     let command = parse_words(Words::new(&first))?;
     let mut format: Option<OutputFormat> = None;
+    let mut display_rpc = false;
+    let mut pipes = Vec::new();
     for seg in &segments {
-        let f = parse_pipe(seg)?;
-        if format.is_some() {
-            return Err(CommandError::Duplicate {
-                keyword: "display",
-                at: seg.tokens.first().map_or(seg.pipe_at, |t| t.at),
-            });
+        let at = seg.tokens.first().map_or(seg.pipe_at, |t| t.at);
+        let item = parse_pipe(seg)?;
+        let display = match item {
+            PipeItem::Display(f) => Some((f, false)),
+            PipeItem::DisplayRpc => Some((OutputFormat::Xml, true)),
+            PipeItem::DisplaySet => {
+                return Err(CommandError::UnsupportedPipe {
+                    pipe: "display set".into(),
+                    at,
+                })
+            }
+            PipeItem::Text(p) => {
+                pipes.push(p);
+                None
+            }
+        };
+        if let Some((f, rpc)) = display {
+            if format.is_some() {
+                return Err(CommandError::Duplicate {
+                    keyword: "display",
+                    at,
+                });
+            }
+            format = Some(f);
+            display_rpc = rpc;
         }
-        format = Some(f);
     }
     Ok(Request {
         command,
         format: format.unwrap_or_default(),
+        display_rpc,
+        pipes,
     })
 }
 
@@ -250,6 +363,8 @@ struct Segment<'a> {
     pipe_at: usize,
     /// Offset just past the segment's last byte.
     end: usize,
+    /// The segment as typed.
+    text: &'a str,
     tokens: Vec<Token<'a>>,
 }
 
@@ -257,8 +372,11 @@ fn split_pipes(line: &str) -> Vec<Segment<'_>> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut pipe_at = 0;
+    let mut quoted = false;
     for (i, c) in line.char_indices() {
-        if c == '|' {
+        if c == '"' {
+            quoted = !quoted;
+        } else if c == '|' && !quoted {
             out.push(segment(line, start, i, pipe_at));
             start = i + 1;
             pipe_at = i;
@@ -293,11 +411,12 @@ fn segment(line: &str, start: usize, end: usize, pipe_at: usize) -> Segment<'_> 
     Segment {
         pipe_at,
         end,
+        text,
         tokens,
     }
 }
 
-fn parse_pipe(seg: &Segment<'_>) -> Result<OutputFormat, CommandError> {
+fn parse_pipe(seg: &Segment<'_>) -> Result<PipeItem, CommandError> {
     let Some(first) = seg.tokens.first() else {
         return Err(CommandError::ExpectingCommand { at: seg.end });
     };
@@ -310,13 +429,80 @@ fn parse_pipe(seg: &Segment<'_>) -> Result<OutputFormat, CommandError> {
             .join(" "),
         at: first.at,
     };
-    if seg.tokens.len() != 2 || !is_prefix_of(first.text, "display") {
-        return Err(unsupported());
-    }
-    match seg.tokens[1].text {
-        "xml" => Ok(OutputFormat::Xml),
-        "json" => Ok(OutputFormat::Json),
-        _ => Err(unsupported()),
+    let kw = match lookup(
+        first.text,
+        &["count", "display", "except", "last", "match", "no-more"],
+    ) {
+        Lookup::Found(k) => k,
+        Lookup::None => return Err(unsupported()),
+        Lookup::Ambiguous(c) => return Err(ambiguous(*first, &c)),
+    };
+    let rest = &seg.tokens[1..];
+    let no_more_words = |item: PipeItem| match rest.first() {
+        None => Ok(item),
+        Some(t) => Err(CommandError::UnexpectedWord {
+            word: t.text.to_string(),
+            at: t.at,
+        }),
+    };
+    match kw {
+        "count" => no_more_words(PipeItem::Text(Pipe::Count)),
+        "no-more" => no_more_words(PipeItem::Text(Pipe::NoMore)),
+        "last" => match rest {
+            [] => Err(CommandError::MissingArgument {
+                keyword: "last",
+                at: seg.end,
+            }),
+            [n] => parse_decimal(n.text)
+                .and_then(|v| usize::try_from(v).ok())
+                .filter(|v| (1..=MAX_LAST).contains(v))
+                .map(|v| PipeItem::Text(Pipe::Last(v)))
+                .ok_or_else(|| invalid("last", *n, "1..100000000")),
+            [_, extra, ..] => Err(CommandError::UnexpectedWord {
+                word: extra.text.to_string(),
+                at: extra.at,
+            }),
+        },
+        "match" | "except" => {
+            let Some(p) = rest.first() else {
+                return Err(CommandError::MissingArgument {
+                    keyword: kw,
+                    at: seg.end,
+                });
+            };
+            // The pattern is the rest of the segment, one quoted string or bare words.
+            let raw = seg.text[p.at - (seg.end - seg.text.len())..].trim();
+            let pat = match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+                Some(inner) => inner.to_string(),
+                None => raw.to_string(),
+            };
+            if let Err(e) = pattern(&pat) {
+                let expected = match e {
+                    regex::Error::CompiledTooBig(_) => "a smaller regular expression".to_string(),
+                    _ => "a regular expression".to_string(),
+                };
+                return Err(invalid(
+                    if kw == "match" { "match" } else { "except" },
+                    *p,
+                    expected,
+                ));
+            }
+            Ok(PipeItem::Text(if kw == "match" {
+                Pipe::Match(pat)
+            } else {
+                Pipe::Except(pat)
+            }))
+        }
+        _ => {
+            let words: Vec<&str> = rest.iter().map(|t| t.text).collect();
+            match words.as_slice() {
+                ["xml"] => Ok(PipeItem::Display(OutputFormat::Xml)),
+                ["json"] => Ok(PipeItem::Display(OutputFormat::Json)),
+                ["set"] => Ok(PipeItem::DisplaySet),
+                ["xml", "rpc"] => Ok(PipeItem::DisplayRpc),
+                _ => Err(unsupported()),
+            }
+        }
     }
 }
 

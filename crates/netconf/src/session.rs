@@ -556,6 +556,17 @@ impl<D: Daemon> Session<D> {
                 _ => self.software_information(),
             });
         }
+        if segments.len() > 1 {
+            // Pipes: mspicd applies them; XML comes back as XML, the rest as text.
+            let text = self
+                .daemon
+                .command(line)
+                .map_err(|e| RpcError::failed(daemon_message(&e)))?;
+            return Ok(match (format, reply_element(&text)) {
+                ("xml", Some(element)) => element,
+                _ => format!("<output>\n{}</output>\n", escape(&text, false)),
+            });
+        }
         self.answer(line, format)
     }
 

@@ -133,6 +133,13 @@ fn command_formats() {
         )
     );
     insta::assert_snapshot!(
+        "command_pipes",
+        rpc(
+            &mut s,
+            "<command format=\"xml\">show services stateful-firewall statistics | display xml | count</command>"
+        )
+    );
+    insta::assert_snapshot!(
         "command_error",
         rpc(&mut s, "<command>show services sessions foo</command>")
     );
