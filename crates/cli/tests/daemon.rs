@@ -750,3 +750,86 @@ fn missing_capabilities_are_named() {
     );
     assert!(!socket.exists());
 }
+
+#[test]
+fn pipes_help_and_configuration_at_the_cli() {
+    let d = Daemon::start(&testbed(), &[]);
+    let out = mspic_with_stdin(
+        &d.socket,
+        &["cli"],
+        "show services nat pool detail | match \"pool|port\" | count\n\
+         show services nat pool detail | except Port | last 2\n\
+         show configuration services nat | display set | match pool\n\
+         show configuration services service-set\n\
+         show services sessions count | display xml rpc\n\
+         show services nat ?\n\
+         show services sessions | match (\n",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    insta::assert_snapshot!(text(&out.stdout));
+    // The same pipes from the shell.
+    let out = d.mspic(&["show", "services", "nat", "pool", "detail", "|", "count"]);
+    assert_eq!(text(&out.stdout), "Count: 7 lines\n");
+}
+
+#[test]
+fn completions_and_man_pages() {
+    let out = Command::new(MSPIC)
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("complete -F _mspic"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(MSPIC)
+        .args(["man-pages", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let page = fs::read_to_string(dir.path().join("mspicd.1")).unwrap();
+    assert!(page.contains(".TH mspicd"), "{page}");
+    assert!(fs::read_to_string(dir.path().join("mspic.1"))
+        .unwrap()
+        .contains("netconf"));
+}
+
+/// `mspic netconf` over a pipe (the SSH subsystem without SSH): a NETCONF session with
+/// RPCs answered from the running daemon, a commit through its reload.
+#[test]
+fn netconf_over_stdio() {
+    let d = Daemon::start(&testbed(), &[]);
+    let hello = "<hello xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\"><capabilities>\
+                 <capability>urn:ietf:params:netconf:base:1.0</capability></capabilities></hello>]]>]]>";
+    let rpcs = [
+        "<rpc message-id=\"1\"><get-service-nat-pool-information/></rpc>",
+        "<rpc message-id=\"2\"><command format=\"text\">show services nat pool | count</command></rpc>",
+        "<rpc message-id=\"3\"><lock-configuration/></rpc>",
+        "<rpc message-id=\"4\"><load-configuration action=\"set\" format=\"text\"><configuration-set>set services nat pool extra address 192.0.2.0/30</configuration-set></load-configuration></rpc>",
+        "<rpc message-id=\"5\"><commit-configuration/></rpc>",
+        "<rpc message-id=\"6\"><unlock-configuration/></rpc>",
+        "<rpc message-id=\"7\"><close-session/></rpc>",
+    ];
+    let input = format!("{hello}{}]]>]]>", rpcs.join("]]>]]>"));
+    let out = mspic_with_stdin(&d.socket, &["netconf"], &input);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let replies = text(&out.stdout);
+    let pool_xml = expected(&testbed(), "show services nat pool | display xml");
+    let root_start = pool_xml.find("<service-nat-pool-information>").unwrap();
+    let root_end = pool_xml.find("</service-nat-pool-information>").unwrap();
+    assert!(
+        replies.contains(&pool_xml[root_start..root_end]),
+        "{replies}\nvs\n{pool_xml}"
+    );
+    assert!(
+        replies.contains("<output>\nCount: 4 lines\n</output>"),
+        "{replies}"
+    );
+    assert!(replies.contains("<commit-success/>"), "{replies}");
+    assert_eq!(replies.matches("<ok/>").count(), 4, "{replies}");
+    let running = d.mspic(&["show", "configuration", "services", "nat", "pool", "extra"]);
+    assert_eq!(text(&running.stdout), "address 192.0.2.0/30;\n");
+    // The lock file went with the lock.
+    let lock = format!("{}.netconf-lock", d.socket.display());
+    assert!(!Path::new(&lock).exists());
+}

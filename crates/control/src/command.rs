@@ -539,11 +539,12 @@ impl<'a> Words<'a> {
     }
 
     /// The next word must be one of the command words `choices` (abbreviations allowed).
-    fn command(&mut self, choices: &[&'static str]) -> Result<&'static str, CommandError> {
+    fn command(&mut self, choices: &[Keyword]) -> Result<&'static str, CommandError> {
         let Some(tok) = self.next() else {
             return Err(CommandError::ExpectingCommand { at: self.end });
         };
-        match lookup(tok.text, choices) {
+        let names: Vec<&'static str> = choices.iter().map(|k| k.0).collect();
+        match lookup(tok.text, &names) {
             Lookup::Found(k) => Ok(k),
             Lookup::None => Err(CommandError::UnknownCommand {
                 word: tok.text.to_string(),
@@ -605,20 +606,325 @@ fn ambiguous(tok: Token<'_>, candidates: &[&'static str]) -> CommandError {
 }
 
 // ---------------------------------------------------------------------------------------
+// Grammar tables: the parser below reads its command words from them, and completion and
+// `?` help ([`complete`]) walk the same tables.
+
+/// A keyword of the command grammar and its `?` help.
+pub type Keyword = (&'static str, &'static str);
+
+/// The first word.
+pub const VERBS: &[Keyword] = &[
+    ("clear", "Clear information in the system"),
+    ("show", "Show system information"),
+];
+/// After `show`. `configuration` is answered by mspicd outside this parser (`show
+/// configuration [PATH]`, see its `show_configuration`), which refuses it.
+pub const SHOW_WORDS: &[Keyword] = &[
+    ("configuration", "Show current configuration"),
+    ("services", "Show services information"),
+];
+/// After `show services`.
+pub const SHOW_SERVICES: &[Keyword] = &[
+    ("sessions", "Show services sessions"),
+    ("flows", "Show services flows"),
+    ("stateful-firewall", "Show stateful firewall information"),
+    ("nat", "Show Network Address Translation information"),
+    ("service-sets", "Show service-set information"),
+    ("alg", "Show Application Layer Gateway information"),
+];
+/// After `show services stateful-firewall`.
+pub const SFW_WORDS: &[Keyword] = &[
+    ("statistics", "Show stateful firewall statistics"),
+    ("flows", "Show stateful firewall flow table"),
+];
+/// After `show services nat`.
+pub const NAT_WORDS: &[Keyword] = &[
+    ("pool", "Show NAT pool information"),
+    ("mappings", "Show NAT mappings"),
+    ("statistics", "Show NAT statistics"),
+];
+/// After `show services nat mappings`.
+pub const MAPPINGS_WORDS: &[Keyword] = &[
+    ("summary", "Display summary of NAT mappings"),
+    ("detail", "Display detailed output"),
+    ("brief", "Display brief output"),
+];
+/// After `show services service-sets`.
+pub const SERVICE_SETS_WORDS: &[Keyword] = &[("summary", "Show service-set summary")];
+/// After `show services alg`.
+pub const ALG_WORDS: &[Keyword] = &[("conversations", "Show ALG conversations")];
+/// After `clear`.
+pub const CLEAR_WHAT: &[Keyword] = &[("services", "Clear services information")];
+/// After `clear services`.
+pub const CLEAR_SERVICES: &[Keyword] = &[("sessions", "Clear services sessions")];
+
+/// Help and value placeholder of each option keyword.
+fn option_info(kw: &str) -> (&'static str, Option<&'static str>) {
+    match kw {
+        "brief" => ("Display brief output", None),
+        "terse" => ("Display terse output", None),
+        "detail" => ("Display detailed output", None),
+        "extensive" => ("Display extensive output", None),
+        "count" => ("Display count only", None),
+        "application-protocol" => ("Application protocol", Some("<application-protocol>")),
+        "destination-port" => ("Destination port", Some("<destination-port>")),
+        "destination-prefix" => ("Destination prefix", Some("<destination-prefix>")),
+        "source-port" => ("Source port", Some("<source-port>")),
+        "source-prefix" => ("Source prefix", Some("<source-prefix>")),
+        "interface" => ("Name of services interface", Some("<interface>")),
+        "limit" => ("Maximum number of entries to display", Some("<limit>")),
+        "protocol" => ("IP protocol", Some("<protocol>")),
+        "service-set" => ("Name of service set", Some("<service-set>")),
+        _ => ("", None),
+    }
+}
+
+/// Options of `show services stateful-firewall statistics`.
+const SFW_STATS_OPTIONS: &[&str] = &["brief", "detail", "extensive", "interface"];
+/// Options of `show services nat pool` (and a pool name).
+const NAT_POOL_OPTIONS: &[&str] = &["brief", "detail"];
+/// Options of the commands ending in `[interface I]`.
+const INTERFACE_OPTION: &[&str] = &["interface"];
+
+/// What may be typed at the end of a command line.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Completions {
+    /// Byte offset where the word being typed starts (the end of the line when none is).
+    pub start: usize,
+    /// Keywords that fit there, with their help.
+    pub keywords: Vec<Keyword>,
+    /// A value that may be typed there (`<source-prefix>`, `<pattern>`, `[NAME]`).
+    pub value: Option<&'static str>,
+    /// Whether the line is complete as it stands (`<[Enter]>`).
+    pub can_end: bool,
+}
+
+enum Place {
+    Words(&'static [Keyword], bool),
+    Options(&'static [&'static str], Option<&'static str>),
+    Dead,
+}
+
+/// What may come next at the end of `line` (for Tab completion and `?`), from the grammar
+/// tables the parser uses.
+pub fn complete(line: &str) -> Completions {
+    let segments = split_pipes(line);
+    let last = segments.last().expect("split_pipes returns a segment");
+    let ends_open = line.is_empty() || line.ends_with(|c: char| c.is_whitespace() || c == '|');
+    let (done, partial): (&[Token<'_>], &str) = if ends_open {
+        (&last.tokens, "")
+    } else {
+        let (p, d) = last
+            .tokens
+            .split_last()
+            .map_or((None, &[][..]), |(p, d)| (Some(p), d));
+        (d, p.map_or("", |t| t.text))
+    };
+    let start = line.len() - partial.len();
+    let mut c = Completions {
+        start,
+        ..Completions::default()
+    };
+    if segments.len() > 1 {
+        complete_pipe(done, partial, &mut c);
+        return c;
+    }
+    let place = walk(done);
+    match place {
+        Place::Words(words, can_end) => {
+            c.keywords = words
+                .iter()
+                .filter(|k| is_prefix_of(partial, k.0) || partial.is_empty())
+                .copied()
+                .collect();
+            c.can_end = can_end;
+        }
+        Place::Options(options, pending) => {
+            if let Some(v) = pending {
+                c.value = Some(v);
+            } else {
+                let seen: Vec<&str> = done.iter().map(|t| t.text).collect();
+                for o in options {
+                    if seen.contains(o) || !(partial.is_empty() || is_prefix_of(partial, o)) {
+                        continue;
+                    }
+                    c.keywords.push((o, option_info(o).0));
+                }
+                c.can_end = true;
+                if std::ptr::eq(options, NAT_POOL_OPTIONS) {
+                    c.value = Some("<pool-name>");
+                }
+            }
+        }
+        Place::Dead => {}
+    }
+    c
+}
+
+fn complete_pipe(done: &[Token<'_>], partial: &str, c: &mut Completions) {
+    let words: Vec<&str> = done.iter().map(|t| t.text).collect();
+    let pick = |choices: &[Keyword], c: &mut Completions| {
+        c.keywords = choices
+            .iter()
+            .filter(|k| partial.is_empty() || is_prefix_of(partial, k.0))
+            .copied()
+            .collect();
+    };
+    const FIRST: &[Keyword] = &[
+        ("count", "Count occurrences"),
+        ("display", "Show additional kinds of information"),
+        ("except", "Show only text that does not match a pattern"),
+        ("last", "Display end of output only"),
+        ("match", "Show only text that matches a pattern"),
+        ("no-more", "Don't paginate output"),
+    ];
+    const DISPLAY: &[Keyword] = &[
+        ("json", "Show output in JSON format"),
+        ("set", "Show configuration as set commands"),
+        ("xml", "Show output as XML tags"),
+    ];
+    match words.as_slice() {
+        [] => pick(FIRST, c),
+        [d] if is_prefix_of(d, "display") => pick(DISPLAY, c),
+        [d, "xml"] if is_prefix_of(d, "display") => {
+            pick(&[("rpc", "Show the XML RPC of the command")], c);
+            c.can_end = true;
+        }
+        [m] if is_prefix_of(m, "match") || is_prefix_of(m, "except") => c.value = Some("<pattern>"),
+        [l] if is_prefix_of(l, "last") => c.value = Some("<lines>"),
+        [..] => c.can_end = true,
+    }
+}
+
+/// Where the parser is after the complete words `done`.
+fn walk(done: &[Token<'_>]) -> Place {
+    let mut it = done.iter();
+    let step = |words: &'static [Keyword], tok: Option<&Token<'_>>| -> Option<&'static str> {
+        let names: Vec<&'static str> = words.iter().map(|k| k.0).collect();
+        match lookup(tok?.text, &names) {
+            Lookup::Found(k) => Some(k),
+            _ => None,
+        }
+    };
+    macro_rules! next {
+        ($words:expr) => {
+            match it.next() {
+                None => return Place::Words($words, false),
+                t => match step($words, t) {
+                    Some(k) => k,
+                    None => return Place::Dead,
+                },
+            }
+        };
+    }
+    let options = |set: &'static [&'static str], rest: &mut dyn Iterator<Item = &Token<'_>>| {
+        let mut pending = None;
+        for t in rest {
+            if pending.take().is_some() {
+                continue;
+            }
+            let Lookup::Found(k) = lookup(t.text, set) else {
+                if std::ptr::eq(set, NAT_POOL_OPTIONS) {
+                    continue;
+                }
+                return Place::Dead;
+            };
+            pending = option_info(k).1;
+        }
+        Place::Options(set, pending)
+    };
+    match next!(VERBS) {
+        "show" => match next!(SHOW_WORDS) {
+            "configuration" => Place::Dead,
+            _ => match next!(SHOW_SERVICES) {
+                "sessions" | "flows" => options(OptionSet::Show.keywords(), &mut it),
+                "stateful-firewall" => match next!(SFW_WORDS) {
+                    "flows" => options(OptionSet::Show.keywords(), &mut it),
+                    _ => options(SFW_STATS_OPTIONS, &mut it),
+                },
+                "nat" => match next!(NAT_WORDS) {
+                    "pool" => options(NAT_POOL_OPTIONS, &mut it),
+                    "mappings" => {
+                        next!(MAPPINGS_WORDS);
+                        Place::Options(&[], None)
+                    }
+                    _ => options(INTERFACE_OPTION, &mut it),
+                },
+                "service-sets" => {
+                    next!(SERVICE_SETS_WORDS);
+                    options(INTERFACE_OPTION, &mut it)
+                }
+                _ => {
+                    next!(ALG_WORDS);
+                    options(OptionSet::Alg.keywords(), &mut it)
+                }
+            },
+        },
+        _ => {
+            next!(CLEAR_WHAT);
+            next!(CLEAR_SERVICES);
+            options(OptionSet::Clear.keywords(), &mut it)
+        }
+    }
+}
+
+/// The `?` help at the end of `line`, Junos style (`Possible completions:` and one line per
+/// keyword); `extra` are words the caller adds at the first position (`request`, `exit`).
+pub fn help(line: &str, extra: &[Keyword]) -> String {
+    let mut c = complete(line);
+    if c.start < line.len() {
+        // A word is being typed: only the keywords it may become.
+        c.can_end = false;
+        c.value = None;
+    }
+    let mut rows: Vec<(String, &str)> = Vec::new();
+    if let Some(v) = c.value {
+        rows.push((v.to_string(), ""));
+    }
+    if c.can_end {
+        rows.push(("<[Enter]>".to_string(), "Execute this command"));
+    }
+    let mut kws = c.keywords.clone();
+    if line[..c.start].trim().is_empty() {
+        kws.extend(
+            extra
+                .iter()
+                .filter(|k| is_prefix_of(&line[c.start..], k.0) || c.start == line.len()),
+        );
+    }
+    kws.sort_unstable();
+    for (k, h) in kws {
+        rows.push((k.to_string(), h));
+    }
+    if c.can_end && !line.trim_end().ends_with('|') {
+        rows.push(("|".to_string(), "Pipe through a command"));
+    }
+    if rows.is_empty() {
+        return "error: syntax error, nothing can follow here\n".to_string();
+    }
+    let mut out = String::from("Possible completions:\n");
+    for (k, h) in rows {
+        if h.is_empty() {
+            out.push_str(&format!("  {k}\n"));
+        } else {
+            out.push_str(&format!("  {k:<22} {h}\n"));
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
 // Grammar
 
 fn parse_words(mut w: Words<'_>) -> Result<Command, CommandError> {
-    match w.command(&["show", "clear"])? {
+    match w.command(VERBS)? {
         "show" => {
-            w.command(&["services"])?;
-            match w.command(&[
-                "sessions",
-                "flows",
-                "stateful-firewall",
-                "nat",
-                "service-sets",
-                "alg",
-            ])? {
+            let word = w.peek().map(|t| (t.text.to_string(), t.at));
+            if w.command(SHOW_WORDS)? == "configuration" {
+                let (word, at) = word.expect("a word was read");
+                return Err(CommandError::UnknownCommand { word, at });
+            }
+            match w.command(SHOW_SERVICES)? {
                 "sessions" => {
                     let o = session_options(&mut w, OptionSet::Show)?;
                     Ok(Command::ShowSessions {
@@ -628,14 +934,14 @@ fn parse_words(mut w: Words<'_>) -> Result<Command, CommandError> {
                     })
                 }
                 "flows" => show_flows(&mut w),
-                "stateful-firewall" => match w.command(&["statistics", "flows"])? {
+                "stateful-firewall" => match w.command(SFW_WORDS)? {
                     "flows" => show_flows(&mut w),
                     _ => sfw_statistics(&mut w),
                 },
-                "nat" => match w.command(&["pool", "mappings", "statistics"])? {
+                "nat" => match w.command(NAT_WORDS)? {
                     "pool" => nat_pool(&mut w),
                     "mappings" => {
-                        let kind = match w.command(&["summary", "detail", "brief"])? {
+                        let kind = match w.command(MAPPINGS_WORDS)? {
                             "summary" => NatMappingsKind::Summary,
                             "detail" => NatMappingsKind::Detail,
                             _ => NatMappingsKind::Brief,
@@ -648,13 +954,13 @@ fn parse_words(mut w: Words<'_>) -> Result<Command, CommandError> {
                     }),
                 },
                 "service-sets" => {
-                    w.command(&["summary"])?;
+                    w.command(SERVICE_SETS_WORDS)?;
                     Ok(Command::ShowServiceSetsSummary {
                         interface: interface_only(&mut w)?,
                     })
                 }
                 _ => {
-                    w.command(&["conversations"])?;
+                    w.command(ALG_WORDS)?;
                     let o = session_options(&mut w, OptionSet::Alg)?;
                     Ok(Command::ShowAlgConversations {
                         detail: o.detail,
@@ -665,8 +971,8 @@ fn parse_words(mut w: Words<'_>) -> Result<Command, CommandError> {
             }
         }
         _ => {
-            w.command(&["services"])?;
-            w.command(&["sessions"])?;
+            w.command(CLEAR_WHAT)?;
+            w.command(CLEAR_SERVICES)?;
             let o = session_options(&mut w, OptionSet::Clear)?;
             Ok(Command::ClearSessions { filter: o.filter })
         }

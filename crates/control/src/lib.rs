@@ -29,8 +29,9 @@ pub use backend::{
     NatStatistics, ServiceSetsSummary, SnapshotBackend,
 };
 pub use command::{
-    apply_pipes, parse_command, parse_pipes, parse_request, Command, CommandError, Detail,
-    NatMappingsKind, OutputFormat, Pipe, PipeItem, Request, StatsDetail,
+    apply_pipes, complete, help, parse_command, parse_pipes, parse_request, Command, CommandError,
+    Completions, Detail, Keyword, NatMappingsKind, OutputFormat, Pipe, PipeItem, Request,
+    StatsDetail,
 };
 pub use render::clear::{cleared_tree, merge_cleared, render_cleared};
 pub use render::flows::{flows_tree, render_flow_count, render_flows};
