@@ -14,10 +14,8 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use mspic_tests::live::{output, repo_file, sessions, Live};
+use mspic_tests::ssh::{SshSetup, NETCONF_PORT, SSHD};
 use mspic_tests::testbed::{self, Role, Spawned, REMOTE_SERVER};
-
-const SSHD: &str = "/usr/sbin/sshd";
-const PORT: u16 = 830;
 
 fn venv_python() -> PathBuf {
     // Not canonicalized: the venv's `python` is a symbolic link to the system one, and
@@ -70,67 +68,25 @@ macro_rules! ssh_or_skip {
     };
 }
 
-/// sshd in the PIC namespace, with keys and configuration in the test's scratch directory.
+/// sshd in the PIC namespace, with keys and configuration in the test's scratch directory
+/// ([`mspic_tests::ssh`], as `cargo xtask testbed up --ssh` sets it up).
 struct Sshd {
     _proc: Spawned,
-    client_key: PathBuf,
-    log: PathBuf,
-}
-
-fn keygen(path: &Path) {
-    let out = output({
-        let mut c = Command::new("ssh-keygen");
-        c.args(["-q", "-t", "ed25519", "-N", "", "-C", "mspic-test", "-f"])
-            .arg(path);
-        c
-    });
-    assert!(out.status.success(), "ssh-keygen: {out:?}");
+    setup: SshSetup,
 }
 
 fn start_sshd(live: &Live) -> Sshd {
-    // sshd's privilege separation directory (an empty directory; nothing of the host's
-    // sshd set-up is read or changed).
-    std::fs::create_dir_all("/run/sshd").unwrap();
-    let dir = live.dir.path("ssh");
-    std::fs::create_dir_all(&dir).unwrap();
-    let host_key = dir.join("host_key");
-    let client_key = dir.join("client_key");
-    keygen(&host_key);
-    keygen(&client_key);
-    let authorized = dir.join("authorized_keys");
-    std::fs::copy(client_key.with_extension("pub"), &authorized).unwrap();
-    let mspic = testbed::workspace_bin("mspic");
-    let config = dir.join("sshd_config");
-    std::fs::write(
-        &config,
-        format!(
-            "Port {PORT}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile none\n\
-             AuthorizedKeysFile {}\nPermitRootLogin prohibit-password\n\
-             PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
-             StrictModes no\nLogLevel VERBOSE\n\
-             Subsystem netconf {} --socket {} netconf\n",
-            host_key.display(),
-            authorized.display(),
-            mspic.display(),
-            live.socket.display()
-        ),
+    let setup = SshSetup::write(
+        &live.dir.path("ssh"),
+        &testbed::workspace_bin("mspic"),
+        &live.socket,
     )
     .unwrap();
-    let log = dir.join("sshd.log");
-    let mut c = live.tb.exec(Role::Pic, SSHD);
-    c.args(["-D", "-e", "-f"])
-        .arg(&config)
-        .stdout(std::fs::File::create(dir.join("sshd.out")).unwrap())
-        .stderr(std::fs::File::create(&log).unwrap());
-    let proc = Spawned::new("sshd", c).unwrap();
+    let proc = Spawned::new("sshd", setup.command(&live.tb, true)).unwrap();
     live.tb
-        .wait_listening(Role::Pic, "tcp", PORT, Duration::from_secs(15))
-        .unwrap_or_else(|e| panic!("{e}\n{}", std::fs::read_to_string(&log).unwrap_or_default()));
-    Sshd {
-        _proc: proc,
-        client_key,
-        log,
-    }
+        .wait_listening(Role::Pic, "tcp", NETCONF_PORT, Duration::from_secs(15))
+        .unwrap_or_else(|e| panic!("{e}\n{}", setup.log()));
+    Sshd { _proc: proc, setup }
 }
 
 impl Sshd {
@@ -138,14 +94,32 @@ impl Sshd {
     fn client(&self, live: &Live, script_name: &str, args: &[&str]) -> Output {
         let mut c = live.tb.exec(Role::Pic, venv_python().to_str().unwrap());
         c.arg(script(script_name))
-            .args(["127.0.0.1", &PORT.to_string()])
-            .arg(&self.client_key)
+            .args(["127.0.0.1", &NETCONF_PORT.to_string()])
+            .arg(&self.setup.client_key)
             .args(args);
         output(c)
     }
 
+    /// `ssh root@127.0.0.1 COMMAND` in the PIC namespace (the login runs `mspic cli`).
+    fn ssh(&self, live: &Live, command: &str) -> Output {
+        let mut c = live.tb.exec(Role::Pic, "ssh");
+        c.arg("-i").arg(&self.setup.client_key).args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "LogLevel=ERROR",
+            "root@127.0.0.1",
+            command,
+        ]);
+        output(c)
+    }
+
     fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.setup.log()
     }
 }
 
@@ -181,6 +155,13 @@ fn ncclient_framing_locks_and_malformed_input() {
     // The daemon is still there and answers.
     let ping = output(live.mspic(&["ping"]));
     assert!(ping.status.success(), "{}", live.log());
+    // A login runs the mspic CLI: a command through ssh prints what `mspic show` prints.
+    let out = sshd.ssh(&live, "show services nat pool detail | count");
+    assert!(out.status.success(), "{out:?}\n{}", sshd.log());
+    assert_eq!(
+        text(&out.stdout),
+        live.show("show services nat pool detail | count")
+    );
 }
 
 #[test]
