@@ -46,6 +46,8 @@ for step in sys.argv[4:]:
         cu = Config(dev)
         cu.lock()
         cu.load("services {\n    nat {\n        pool extra {\n            address 192.0.2.0/30;\n        }\n    }\n}\n", format="text")
+        out["diff"] = cu.diff()
+        out["commit-check"] = cu.commit_check()
         out["commit"] = cu.commit()
         cu.unlock()
     elif step == "load-bad":

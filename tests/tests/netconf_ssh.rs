@@ -238,7 +238,13 @@ fn pyez_facts_rpcs_cli_and_configuration() {
         live.log()
     );
     let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(seen["commit"], true);
+    assert_eq!(seen["commit"], true, "{seen}");
+    assert_eq!(seen["commit-check"], true, "{seen}");
+    let diff = seen["diff"].as_str().unwrap_or_default();
+    assert!(
+        diff.contains("+ set services nat pool extra address 192.0.2.0/30"),
+        "{seen}"
+    );
     let running = live.show("show configuration services nat");
     assert!(running.contains("pool extra {"), "{running}");
     assert!(running.contains("address 192.0.2.0/30;"), "{running}");

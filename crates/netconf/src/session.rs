@@ -429,7 +429,20 @@ impl<D: Daemon> Session<D> {
             }
             "load-configuration" => self.load_configuration(op),
             "edit-config" => self.edit_config(op),
-            "commit-configuration" => self.commit(op.child("check").is_some()),
+            "commit-configuration" => {
+                if let Some(c) = ["confirmed", "at-time", "synchronize"]
+                    .iter()
+                    .find(|c| op.child(c).is_some())
+                {
+                    return Err(RpcError::new(
+                        "protocol",
+                        "operation-not-supported",
+                        format!("commit {c} is not supported by mspic"),
+                    )
+                    .bad(c));
+                }
+                self.commit(op.child("check").is_some())
+            }
             "commit" => self.commit(false).map(|_| "<ok/>\n".to_string()),
             "validate" => self.commit(true).map(|_| "<ok/>\n".to_string()),
             "discard-changes" => {
@@ -599,53 +612,44 @@ impl<D: Daemon> Session<D> {
     }
 
     /// The configuration to show: this session's candidate when asked for and present,
-    /// else the daemon's running one. `path` selects a hierarchy.
+    /// else the daemon's running one (whole, so that it validates), cut down to `path` and
+    /// printed by the configuration crate's display.
     fn configuration(
         &mut self,
         path: &[String],
         format: &str,
         candidate: bool,
     ) -> Result<String, RpcError> {
-        let path_words = path.join(" ");
-        if candidate {
-            if let Some(text) = &self.candidate {
-                let cfg = mspic_config::parse(text, "candidate")
-                    .map_err(|e| RpcError::failed(e.to_string()))?;
-                let p: Vec<&str> = path.iter().map(String::as_str).collect();
-                return Ok(match format {
-                    "set" => mspic_config::display::set_at(&cfg, &p),
-                    "text" => mspic_config::display::braces_at(&cfg, &p),
-                    _ => mspic_config::display::xml_at(&cfg, &p),
-                });
-            }
+        let (text, name) = match (&self.candidate, candidate) {
+            (Some(c), true) => (c.clone(), "candidate"),
+            _ => (self.running_set()?, "running"),
+        };
+        let cfg = mspic_config::parse(&text, name).map_err(|e| RpcError::failed(e.to_string()))?;
+        let p: Vec<&str> = path.iter().map(String::as_str).collect();
+        Ok(match format {
+            "set" => mspic_config::display::set_at(&cfg, &p),
+            "text" => mspic_config::display::braces_at(&cfg, &p),
+            _ => mspic_config::display::xml_at(&cfg, &p),
+        })
+    }
+
+    /// `compare="rollback" rollback="0"`: the candidate against the configuration in force,
+    /// as `set` lines removed (`-`) and added (`+`).
+    fn compare(&mut self) -> Result<String, RpcError> {
+        let running = self.running_set()?;
+        let Some(candidate) = self.candidate.clone() else {
+            return Ok(String::new());
+        };
+        let old: Vec<&str> = running.lines().collect();
+        let new: Vec<&str> = candidate.lines().collect();
+        let mut out = String::new();
+        for l in old.iter().filter(|l| !new.contains(l)) {
+            let _ = writeln!(out, "- {l}");
         }
-        match format {
-            "set" => self
-                .daemon
-                .command(&format!("show configuration {path_words} | display set"))
-                .map_err(|e| RpcError::failed(daemon_message(&e))),
-            "text" => {
-                // Braces from the top: the set lines of the hierarchy, read back.
-                let set = self
-                    .daemon
-                    .command(&format!("show configuration {path_words} | display set"))
-                    .map_err(|e| RpcError::failed(daemon_message(&e)))?;
-                if set.trim().is_empty() {
-                    return Ok(String::new());
-                }
-                let cfg = mspic_config::parse(&set, "running")
-                    .map_err(|e| RpcError::failed(e.to_string()))?;
-                Ok(mspic_config::display::braces(&cfg))
-            }
-            _ => {
-                let text = self
-                    .daemon
-                    .command(&format!("show configuration {path_words} | display xml"))
-                    .map_err(|e| RpcError::failed(daemon_message(&e)))?;
-                reply_element(&text)
-                    .ok_or_else(|| RpcError::failed("mspicd sent a configuration that is not XML"))
-            }
+        for l in new.iter().filter(|l| !old.contains(l)) {
+            let _ = writeln!(out, "+ {l}");
         }
+        Ok(out)
     }
 
     fn configuration_xml(
@@ -667,6 +671,18 @@ impl<D: Daemon> Session<D> {
     }
 
     fn get_configuration(&mut self, op: &Node) -> Result<String, RpcError> {
+        if let Some(compare) = op.attribute("compare") {
+            if compare != "rollback" || op.attribute("rollback").is_some_and(|r| r != "0") {
+                return Err(RpcError::failed(
+                    "only compare=\"rollback\" rollback=\"0\" is supported (mspic keeps no older configurations)",
+                ));
+            }
+            let diff = self.compare()?;
+            return Ok(format!(
+                "<configuration-information>\n<configuration-output>\n{}</configuration-output>\n</configuration-information>\n",
+                escape(&diff, false)
+            ));
+        }
         let format = op.attribute("format").unwrap_or("xml");
         let candidate = op.attribute("database") != Some("committed");
         let path = op

@@ -222,6 +222,27 @@ fn configuration() {
         )
     );
     insta::assert_snapshot!(
+        "compare",
+        rpc(
+            &mut s,
+            "<get-configuration compare=\"rollback\" rollback=\"0\" format=\"text\"/>"
+        )
+    );
+    insta::assert_snapshot!(
+        "running_subtree_text",
+        rpc(
+            &mut s,
+            "<get-configuration database=\"committed\" format=\"text\"><configuration><services><nat><rule/></nat></services></configuration></get-configuration>"
+        )
+    );
+    insta::assert_snapshot!(
+        "commit_confirmed",
+        rpc(
+            &mut s,
+            "<commit-configuration><confirmed/></commit-configuration>"
+        )
+    );
+    insta::assert_snapshot!(
         "commit_check",
         rpc(
             &mut s,
