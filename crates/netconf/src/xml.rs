@@ -2,6 +2,9 @@
 
 /// Deepest element nesting accepted in a message.
 pub const MAX_DEPTH: usize = 64;
+/// Most XML nodes (elements, text, attributes' owners) accepted in a message: far more
+/// than any RPC or configuration mspic reads, few enough to bound the parser's memory.
+pub const MAX_NODES: u32 = 200_000;
 
 /// An element of a received message: local names (namespaces dropped, as Junos does for
 /// its own RPCs), attributes, text (the concatenation of its text children) and children.
@@ -42,7 +45,7 @@ pub fn parse(bytes: &[u8]) -> Result<Node, XmlError> {
     let text = std::str::from_utf8(bytes).map_err(|_| XmlError::NotUtf8)?;
     let opts = roxmltree::ParsingOptions {
         allow_dtd: false,
-        nodes_limit: 1_000_000,
+        nodes_limit: MAX_NODES,
     };
     let doc = roxmltree::Document::parse_with_options(text, opts)
         .map_err(|e| XmlError::Malformed(e.to_string()))?;
