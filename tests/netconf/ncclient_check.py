@@ -76,6 +76,8 @@ def session_basics(name):
         except Exception as e:  # RPCError: lock-denied
             check("lock" in str(e).lower(), name + ": lock-denied: " + str(e))
         m.unlock("candidate")
+        r = m.get_config(source="running")
+        check(find(r, "service-set") != [], name + ": get-config")
         r = m.rpc(to_ele("<get-configuration format=\"set\"/>"))
         check("set services" in find(r, "configuration-set")[0].text, name + ": configuration")
         try:

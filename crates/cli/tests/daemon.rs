@@ -833,3 +833,61 @@ fn netconf_over_stdio() {
     let lock = format!("{}.netconf-lock", d.socket.display());
     assert!(!Path::new(&lock).exists());
 }
+
+/// `mspic cli` on a terminal (util-linux `script` makes one): Tab completes a keyword, `?`
+/// lists what may follow and gives the line back, Enter runs it.
+#[test]
+fn tab_and_question_mark_on_a_terminal() {
+    if Command::new("script").arg("--version").output().is_err() {
+        // util-linux is in the deps list; without it there is no terminal to test on.
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("`script` (util-linux) is missing under CI=true");
+        }
+        eprintln!("SKIPPED: `script` (util-linux) is missing");
+        return;
+    }
+    let d = Daemon::start(&testbed(), &[]);
+    let cmd = format!("{MSPIC} --socket {} cli", d.socket.display());
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .env("TERM", "xterm")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let wait_for = |needle: &str, seen: &mut String| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !seen.contains(needle) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(b) => seen.push_str(&String::from_utf8_lossy(&b)),
+                Err(_) => panic!("no `{needle}` on the terminal:\n{seen}"),
+            }
+        }
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    wait_for("> ", &mut seen);
+    stdin.write_all(b"sh serv nat p\t").unwrap();
+    wait_for("sh serv nat pool ", &mut seen);
+    stdin.write_all(b"?").unwrap();
+    wait_for("Display detailed output", &mut seen);
+    // The line comes back after the help; finish it and run it.
+    stdin.write_all(b"detail\r").unwrap();
+    wait_for("Ports in use:", &mut seen);
+    stdin.write_all(b"exit\r").unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{seen}");
+}

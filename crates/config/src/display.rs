@@ -650,7 +650,7 @@ pub fn set_at(cfg: &Config, path: &[&str]) -> String {
 pub fn xml_at(cfg: &Config, path: &[&str]) -> String {
     let mut out = String::from("<configuration>\n");
     for n in prune(&tree(cfg), path) {
-        write_xml(&mut out, &n, 1);
+        write_xml(&mut out, &n, 1, "configuration");
     }
     out.push_str("</configuration>\n");
     out
@@ -689,18 +689,63 @@ fn values(w: &str) -> Vec<String> {
     }
 }
 
-fn write_xml(out: &mut String, n: &Node, depth: usize) {
+/// Can `w` be an XML element name (letters, digits, `-`, `_`, `.`, not starting with a
+/// digit, `-` or `.`)?
+fn is_tag(w: &str) -> bool {
+    w.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// The element of a statement that starts with a name rather than a keyword
+/// (`interfaces { ms-1/1/0 { … } }`, a prefix list's prefixes), as Junos names it:
+/// `interface` under `interfaces`, else `PARENT-item`.
+pub fn item_element(parent: &str) -> String {
+    if parent == "interfaces" {
+        "interface".to_string()
+    } else {
+        format!("{parent}-item")
+    }
+}
+
+fn write_xml(out: &mut String, n: &Node, depth: usize, parent: &str) {
     let indent = "    ".repeat(depth);
-    let Some((tag, rest)) = n.words.split_first() else {
+    let Some(first) = n.words.first() else {
         return;
     };
+    if !is_tag(first) {
+        // A name in keyword position: `<interface><name>ms-1/1/0</name>…</interface>`.
+        let item = item_element(parent);
+        let _ = writeln!(out, "{indent}<{item}>");
+        let _ = writeln!(
+            out,
+            "{indent}    <name>{}</name>",
+            xml_escape(&unquote(first))
+        );
+        if n.words.len() > 1 {
+            let inner = Node {
+                words: n.words[1..].to_vec(),
+                children: n.children.clone(),
+            };
+            write_xml(out, &inner, depth + 1, &item);
+        } else {
+            for c in &n.children {
+                write_xml(out, c, depth + 1, &item);
+            }
+        }
+        let _ = writeln!(out, "{indent}</{item}>");
+        return;
+    }
+    let (tag, rest) = (first, &n.words[1..]);
     if rest.is_empty() {
         if n.children.is_empty() {
             let _ = writeln!(out, "{indent}<{tag}/>");
         } else {
             let _ = writeln!(out, "{indent}<{tag}>");
             for c in &n.children {
-                write_xml(out, c, depth + 1);
+                write_xml(out, c, depth + 1, tag);
             }
             let _ = writeln!(out, "{indent}</{tag}>");
         }
@@ -726,10 +771,10 @@ fn write_xml(out: &mut String, n: &Node, depth: usize) {
             words: more.to_vec(),
             children: n.children.clone(),
         };
-        write_xml(out, &inner, depth + 1);
+        write_xml(out, &inner, depth + 1, tag);
     } else {
         for c in &n.children {
-            write_xml(out, c, depth + 1);
+            write_xml(out, c, depth + 1, tag);
         }
     }
     let _ = writeln!(out, "{indent}</{tag}>");

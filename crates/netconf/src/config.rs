@@ -9,7 +9,7 @@ use crate::xml::Node;
 pub fn set_lines(configuration: &Node) -> String {
     let mut out = String::new();
     for c in &configuration.children {
-        walk(c, &mut Vec::new(), &mut out);
+        walk(c, "configuration", &mut Vec::new(), &mut out);
     }
     out
 }
@@ -34,11 +34,14 @@ fn quote(w: &str) -> String {
     }
 }
 
-fn walk(n: &Node, path: &mut Vec<String>, out: &mut String) {
+fn walk(n: &Node, parent: &str, path: &mut Vec<String>, out: &mut String) {
     let len = path.len();
-    path.push(quote(&n.name));
     let delete = n.attribute("operation") == Some("delete") || n.attribute("delete").is_some();
     let name = n.child("name").filter(|c| c.children.is_empty());
+    // `<interface><name>ms-1/1/0</name>` under `<interfaces>` is `interfaces ms-1/1/0`.
+    if name.is_none() || n.name != mspic_config::display::item_element(parent) {
+        path.push(quote(&n.name));
+    }
     if let Some(name) = name {
         path.push(quote(name.text.trim()));
     }
@@ -63,7 +66,7 @@ fn walk(n: &Node, path: &mut Vec<String>, out: &mut String) {
         out.push('\n');
     } else {
         for c in rest {
-            walk(c, path, out);
+            walk(c, &n.name, path, out);
         }
     }
     path.truncate(len);
@@ -109,6 +112,19 @@ mod tests {
             "set services nat pool p1 address 203.0.113.0/24\n\
              set services nat pool p1 port automatic\n\
              delete services service-set old\n"
+        );
+    }
+
+    #[test]
+    fn names_in_keyword_position() {
+        let x = parse(
+            b"<configuration><interfaces><interface><name>ms-1/1/0</name><unit><name>0</name>\
+              <family><inet/></family></unit></interface></interfaces></configuration>",
+        )
+        .unwrap();
+        assert_eq!(
+            set_lines(&x),
+            "set interfaces ms-1/1/0 unit 0 family inet\n"
         );
     }
 
