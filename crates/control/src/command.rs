@@ -1102,7 +1102,7 @@ fn sfw_statistics(w: &mut Words<'_>) -> Result<Command, CommandError> {
     let mut detail: Option<(&'static str, StatsDetail)> = None;
     let mut interface: Option<String> = None;
     while let Some(tok) = w.next() {
-        let kw = match lookup(tok.text, &["brief", "detail", "extensive", "interface"]) {
+        let kw = match lookup(tok.text, SFW_STATS_OPTIONS) {
             Lookup::Found(k) => k,
             Lookup::None => {
                 return Err(CommandError::UnexpectedWord {
@@ -1153,13 +1153,9 @@ fn nat_pool(w: &mut Words<'_>) -> Result<Command, CommandError> {
     let mut name: Option<String> = None;
     let mut level: Option<&'static str> = None;
     while let Some(tok) = w.next() {
-        match tok.text {
-            "detail" | "brief" => {
-                let kw = if tok.text == "detail" {
-                    "detail"
-                } else {
-                    "brief"
-                };
+        match NAT_POOL_OPTIONS.iter().find(|k| **k == tok.text) {
+            // Spelled in full only: anything else may be a pool name.
+            Some(&kw) => {
                 if let Some(first) = level {
                     return Err(if first == kw {
                         CommandError::Duplicate {
@@ -1176,10 +1172,10 @@ fn nat_pool(w: &mut Words<'_>) -> Result<Command, CommandError> {
                 }
                 level = Some(kw);
             }
-            other if name.is_none() => name = Some(other.to_string()),
-            other => {
+            None if name.is_none() => name = Some(tok.text.to_string()),
+            None => {
                 return Err(CommandError::UnexpectedWord {
-                    word: other.to_string(),
+                    word: tok.text.to_string(),
                     at: tok.at,
                 })
             }
@@ -1195,7 +1191,7 @@ fn interface_only(w: &mut Words<'_>) -> Result<Option<String>, CommandError> {
     let Some(tok) = w.peek() else {
         return Ok(None);
     };
-    match lookup(tok.text, &["interface"]) {
+    match lookup(tok.text, INTERFACE_OPTION) {
         Lookup::Found(kw) => {
             w.next();
             let v = parse_interface(w.value(kw)?)?;

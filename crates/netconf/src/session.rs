@@ -387,13 +387,9 @@ impl<D: Daemon> Session<D> {
             )
             .bad("kill-session")),
             "command" => self.command(op),
-            "lock" | "lock-configuration" | "open-configuration" => {
-                if op.name == "open-configuration" {
-                    if op.child("private").is_none() {
-                        return Ok("<ok/>\n".into());
-                    }
-                    return Ok("<ok/>\n".into());
-                }
+            // This session's candidate is always private: opening and closing it is a no-op.
+            "open-configuration" | "close-configuration" => Ok("<ok/>\n".into()),
+            "lock" | "lock-configuration" => {
                 if self.locked {
                     return Err(RpcError::new(
                         "protocol",
@@ -407,10 +403,7 @@ impl<D: Daemon> Session<D> {
                 self.locked = true;
                 Ok("<ok/>\n".into())
             }
-            "unlock" | "unlock-configuration" | "close-configuration" => {
-                if op.name == "close-configuration" {
-                    return Ok("<ok/>\n".into());
-                }
+            "unlock" | "unlock-configuration" => {
                 if !self.locked {
                     return Err(RpcError::new(
                         "protocol",
