@@ -33,6 +33,7 @@ pub mod host;
 pub mod live;
 pub mod mixed;
 pub mod rng;
+pub mod ssh;
 pub mod summary;
 pub mod testbed;
 pub mod trace;

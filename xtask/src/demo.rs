@@ -101,7 +101,7 @@ pub fn run_offline_demo() -> Result<()> {
 
 /// `make demo`: the testbed with mspicd in it and real traffic — curl against a Python
 /// HTTP server, dig against dnsmasq, ping, FTP downloads through the ALG — then the PIC's
-/// view of it. Everything it makes
+/// view of it, also over SSH (the `mspic cli` login and a NETCONF RPC). Everything it makes
 /// (namespaces, processes, files) is removed when it ends, also on failure.
 pub fn run_demo() -> Result<()> {
     use mspic_tests::testbed::{self, Role, Spawned, Testbed, REMOTE_SERVER};
@@ -308,10 +308,95 @@ pub fn run_demo() -> Result<()> {
     }
     drop(ftp.stdin.take());
     let _ = ftp.wait();
+    ssh_step(&tb, &work, &bin("mspic"), &socket)?;
     drop(servers);
     drop(daemon);
     drop(tb);
     println!("\n==> testbed removed");
+    Ok(())
+}
+
+/// The management plane: sshd in the PIC namespace (mspic_tests::ssh), a command through
+/// the `mspic cli` login, and a NETCONF RPC through the `netconf` subsystem.
+fn ssh_step(
+    tb: &mspic_tests::testbed::Testbed,
+    work: &std::path::Path,
+    mspic: &std::path::Path,
+    socket: &std::path::Path,
+) -> Result<()> {
+    use mspic_tests::ssh::{SshSetup, NETCONF_PORT, SSHD};
+    use mspic_tests::testbed::{Role, Spawned};
+    if !std::path::Path::new(SSHD).exists() {
+        bail!("{SSHD} is missing: run `cargo xtask deps` (openssh-server)");
+    }
+    println!("\n==> sshd in {} (ports 22 and 830)", tb.ns(Role::Pic));
+    let setup = SshSetup::write(&work.join("ssh"), mspic, socket)?;
+    let _sshd = Spawned::new("sshd", setup.command(tb, true))?;
+    tb.wait_listening(
+        Role::Pic,
+        "tcp",
+        NETCONF_PORT,
+        std::time::Duration::from_secs(15),
+    )
+    .with_context(|| format!("sshd did not start:\n{}", setup.log()))?;
+    let ssh = |extra: &[&str]| {
+        let mut c = tb.exec(Role::Pic, "ssh");
+        c.arg("-i").arg(&setup.client_key).args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "LogLevel=ERROR",
+        ]);
+        c.args(extra);
+        c
+    };
+    let command = "show services sessions | match ICMP | count";
+    println!("$ ssh root@pic '{command}'");
+    let out = ssh(&["root@127.0.0.1", command])
+        .output()
+        .context("cannot run ssh")?;
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    if !out.status.success() {
+        bail!(
+            "ssh failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            setup.log()
+        );
+    }
+    println!("$ ssh -p 830 -s root@pic netconf  <hello/> <get-service-nat-pool-information/>");
+    let mut nc = ssh(&["-p", "830", "-s", "root@127.0.0.1", "netconf"]);
+    nc.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = nc.spawn().context("cannot run ssh")?;
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().context("ssh stdin")?;
+        stdin.write_all(
+            b"<hello xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\"><capabilities>\
+              <capability>urn:ietf:params:netconf:base:1.0</capability></capabilities></hello>]]>]]>\
+              <rpc message-id=\"1\"><get-service-nat-pool-information><detail/></get-service-nat-pool-information></rpc>]]>]]>\
+              <rpc message-id=\"2\"><close-session/></rpc>]]>]]>",
+        )?;
+    }
+    let out = child.wait_with_output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The reply to the RPC, without the server's hello.
+    let reply = text
+        .split("]]>]]>")
+        .find(|m| m.contains("message-id=\"1\""))
+        .unwrap_or_default();
+    println!("{}", reply.trim());
+    if !out.status.success() || reply.is_empty() {
+        bail!(
+            "the NETCONF session failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            setup.log()
+        );
+    }
     Ok(())
 }
 

@@ -45,13 +45,36 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
     ("rsh-redone-server", "rshd of the ALG tests"),
     ("rsh-redone-client", "rsh client of the ALG tests"),
     ("inetutils-talkd", "talk daemon of the ALG tests"),
+    (
+        "openssh-server",
+        "sshd with the netconf subsystem in the NETCONF tests and the testbed",
+    ),
+    (
+        "python3-venv",
+        "the virtual environment of the NETCONF clients",
+    ),
 ];
+
+/// Python packages of the NETCONF tests (PyPI), installed into [`netconf_venv`].
+pub const PYTHON_PACKAGES: &[(&str, &str)] = &[
+    ("junos-eznc", "PyEZ, the Junos automation client"),
+    ("ncclient", "the NETCONF client PyEZ is built on"),
+];
+
+/// The virtual environment the NETCONF tests run their clients from
+/// (`target/netconf-venv`, the path `tests/tests/netconf_ssh.rs` uses).
+pub fn netconf_venv() -> std::path::PathBuf {
+    crate::util::workspace_root()
+        .join("target")
+        .join("netconf-venv")
+}
 
 /// Rust toolchain components: (cargo subcommand, rustup component).
 const RUST_COMPONENTS: &[(&str, &str)] = &[("fmt", "rustfmt"), ("clippy", "clippy")];
 
 pub fn run_all() -> Result<()> {
     apt()?;
+    python()?;
     rust_components()?;
     nextest()?;
     Ok(())
@@ -118,6 +141,43 @@ fn apt() -> Result<()> {
         );
     }
     println!("apt: installed {}", missing.join(" "));
+    Ok(())
+}
+
+/// Creates [`netconf_venv`] with the system Python and installs [`PYTHON_PACKAGES`] into
+/// it, unless they import already.
+fn python() -> Result<()> {
+    let venv = netconf_venv();
+    let py = venv.join("bin").join("python");
+    let imports = || succeeds(Command::new(&py).args(["-c", "import jnpr.junos, ncclient"]));
+    if py.exists() && imports() {
+        println!(
+            "python: junos-eznc and ncclient present in {}",
+            venv.display()
+        );
+        return Ok(());
+    }
+    run(Command::new("/usr/bin/python3")
+        .args(["-m", "venv"])
+        .arg(&venv))?;
+    run(Command::new(&py)
+        .args(["-m", "pip", "install", "--quiet"])
+        .args(PYTHON_PACKAGES.iter().map(|(p, _)| *p)))?;
+    if !imports() {
+        bail!(
+            "installed {} into {} but they do not import",
+            PYTHON_PACKAGES
+                .iter()
+                .map(|(p, _)| *p)
+                .collect::<Vec<_>>()
+                .join(" "),
+            venv.display()
+        );
+    }
+    println!(
+        "python: installed junos-eznc and ncclient into {}",
+        venv.display()
+    );
     Ok(())
 }
 

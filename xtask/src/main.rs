@@ -10,7 +10,7 @@ mod deps;
 mod fresh;
 mod util;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -68,18 +68,78 @@ enum TestbedAction {
         queues: u32,
         #[arg(long, default_value = "mspic")]
         name: String,
+        /// Also start sshd in NAME-pic (127.0.0.1, ports 22 and 830) with generated keys:
+        /// a login gets the `mspic cli` prompt, the `netconf` subsystem runs `mspic netconf`
+        /// (docs/daemon.md).
+        #[arg(long)]
+        ssh: bool,
+        /// With --ssh: the control socket of the mspicd the logins talk to.
+        #[arg(long, value_name = "PATH", default_value = "/run/mspic/mspicd.sock")]
+        socket: PathBuf,
     },
-    /// Remove the namespaces of testbed NAME.
+    /// Remove the namespaces of testbed NAME (and stop its sshd).
     Down {
         #[arg(long, default_value = "mspic")]
         name: String,
     },
 }
 
+/// Where `testbed up --ssh` keeps the keys and configuration of testbed `name`'s sshd.
+fn ssh_dir(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("mspic-testbed-{name}-ssh"))
+}
+
+/// sshd in the PIC namespace of `tb` (see `mspic_tests::ssh`), for the release `mspic`.
+fn start_ssh(tb: &mspic_tests::testbed::Testbed, name: &str, socket: &Path) -> Result<()> {
+    use mspic_tests::ssh;
+    if !Path::new(ssh::SSHD).exists() {
+        bail!(
+            "{} is missing: install openssh-server (cargo xtask deps)",
+            ssh::SSHD
+        );
+    }
+    let root = util::workspace_root();
+    util::run(
+        util::cargo()
+            .args(["build", "--release", "-p", "mspic-cli"])
+            .current_dir(&root),
+    )?;
+    let mspic = util::target_dir(&root).join("release").join("mspic");
+    let dir = ssh_dir(name);
+    ssh::stop(&dir);
+    let setup = ssh::SshSetup::write(&dir, &mspic, socket)
+        .with_context(|| format!("writing the sshd set-up in {}", dir.display()))?;
+    util::run(&mut setup.command(tb, false))?;
+    tb.wait_listening(
+        mspic_tests::testbed::Role::Pic,
+        "tcp",
+        ssh::NETCONF_PORT,
+        std::time::Duration::from_secs(15),
+    )
+    .with_context(|| format!("sshd did not come up:\n{}", setup.log()))?;
+    println!(
+        "sshd in {} on 127.0.0.1 ports {} (mspic cli) and {} (NETCONF), for mspicd at {}:\n  {}\n  {} -p {} -s netconf\nkeys and configuration in {}",
+        tb.ns(mspic_tests::testbed::Role::Pic),
+        ssh::LOGIN_PORT,
+        ssh::NETCONF_PORT,
+        socket.display(),
+        setup.ssh_hint(tb),
+        setup.ssh_hint(tb),
+        ssh::NETCONF_PORT,
+        dir.display()
+    );
+    Ok(())
+}
+
 fn testbed(action: &TestbedAction) -> Result<()> {
     use mspic_tests::testbed;
     match action {
-        TestbedAction::Up { queues, name } => {
+        TestbedAction::Up {
+            queues,
+            name,
+            ssh,
+            socket,
+        } => {
             if let Some(why) = testbed::unavailable() {
                 bail!("cannot build the testbed: {why}");
             }
@@ -91,9 +151,13 @@ fn testbed(action: &TestbedAction) -> Result<()> {
                 tb.ns(testbed::Role::Pic),
                 tb.ns(testbed::Role::Server)
             );
+            if *ssh {
+                start_ssh(&tb, name, socket)?;
+            }
             Ok(())
         }
         TestbedAction::Down { name } => {
+            mspic_tests::ssh::stop(&ssh_dir(name));
             testbed::remove(name);
             println!("testbed {name} removed");
             Ok(())

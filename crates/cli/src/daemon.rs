@@ -471,31 +471,64 @@ fn control_loop(state: &mut State, rx: &mpsc::Receiver<Event>, args: &DaemonArgs
     "all senders gone"
 }
 
-/// `show configuration [| display set]`: the configuration in force, printed back in
-/// braces or as `set` lines. `None` when `line` is another command.
+/// `show configuration [PATH] [| display set|xml]`: the configuration in force (or the
+/// hierarchy at PATH, the words of a `set` line), printed back in braces, as `set` lines or
+/// as Junos XML. `None` when `line` is another command.
 pub fn show_configuration(line: &str, config: &mspic_config::Config) -> Option<Reply> {
+    use mspic_control::{OutputFormat, PipeItem};
     let is = |w: &str, keyword: &str, min: usize| w.len() >= min && keyword.starts_with(w);
-    let mut segments = line.split('|');
-    let words: Vec<&str> = segments.next()?.split_whitespace().collect();
+    let first = line.split('|').next()?;
+    let words: Vec<&str> = first.split_whitespace().collect();
     match words.as_slice() {
-        [show, conf, rest @ ..] if is(show, "show", 1) && is(conf, "configuration", 2) => {
-            if let Some(w) = rest.first() {
-                return Some(Err(format!("error: syntax error: {w}")));
-            }
-        }
+        [show, conf, ..] if is(show, "show", 1) && is(conf, "configuration", 2) => {}
         _ => return None,
     }
-    let pipes: Vec<Vec<&str>> = segments.map(|s| s.split_whitespace().collect()).collect();
-    Some(match pipes.as_slice() {
-        [] => Ok(mspic_config::display::braces(config)),
-        [p] if p.len() == 2 && is(p[0], "display", 1) && p[1] == "set" => {
-            Ok(mspic_config::display::set(config))
+    let (command, items) = match mspic_control::parse_pipes(line) {
+        Ok(p) => p,
+        Err(e) => return Some(Err(e.to_string())),
+    };
+    let path: Vec<&str> = command.split_whitespace().skip(2).collect();
+    let mut display: Option<&PipeItem> = None;
+    let mut pipes = Vec::new();
+    for (item, _) in &items {
+        match item {
+            PipeItem::Text(p) => pipes.push(p.clone()),
+            PipeItem::DisplaySet | PipeItem::Display(OutputFormat::Xml) if display.is_none() => {
+                display = Some(item)
+            }
+            PipeItem::DisplaySet | PipeItem::Display(_) | PipeItem::DisplayRpc => {
+                let what = match item {
+                    PipeItem::DisplaySet => "display set",
+                    PipeItem::Display(OutputFormat::Xml) => "display xml",
+                    PipeItem::Display(OutputFormat::Json) => "display json",
+                    PipeItem::DisplayRpc => "display xml rpc",
+                    _ => "display",
+                };
+                return Some(Err(format!(
+                    "error: unsupported pipe '{what}' (supported here: display set, display xml, match, except, count, last, no-more)"
+                )));
+            }
         }
-        [p, ..] => Err(format!(
-            "error: unsupported pipe '{}' (supported: display set)",
-            p.join(" ")
-        )),
-    })
+    }
+    use mspic_config::display as show;
+    let text = match display {
+        None => show::braces_under(config, &path),
+        Some(PipeItem::DisplaySet) => show::set_at(config, &path),
+        Some(_) => {
+            let mut out = format!(
+                "<rpc-reply xmlns:junos=\"{}\">\n",
+                mspic_control::tree::JUNOS_XMLNS
+            );
+            for l in show::xml_at(config, &path).lines() {
+                out.push_str("    ");
+                out.push_str(l);
+                out.push('\n');
+            }
+            out.push_str("    <cli>\n        <banner></banner>\n    </cli>\n</rpc-reply>\n");
+            out
+        }
+    };
+    Some(Ok(mspic_control::apply_pipes(&text, &pipes)))
 }
 
 /// Starts the live dataplane.
@@ -535,14 +568,25 @@ mod tests {
             ),
             "{set}"
         );
+        let sub = show_configuration("show configuration services service-set", &cfg)
+            .unwrap()
+            .unwrap();
         assert_eq!(
-            show_configuration("show configuration services", &cfg),
-            Some(Err("error: syntax error: services".into()))
+            sub,
+            "ss {\n    interface-service {\n        service-interface ms-1/1/0;\n    }\n}\n"
+        );
+        let xml = show_configuration("show configuration services | display xml", &cfg)
+            .unwrap()
+            .unwrap();
+        assert!(
+            xml.contains("<service-set>\n                <name>ss</name>"),
+            "{xml}"
         );
         assert_eq!(
-            show_configuration("show configuration | display xml", &cfg),
+            show_configuration("show configuration | display json", &cfg),
             Some(Err(
-                "error: unsupported pipe 'display xml' (supported: display set)".into()
+                "error: unsupported pipe 'display json' (supported here: display set, display xml, match, except, count, last, no-more)"
+                    .into()
             ))
         );
     }

@@ -50,6 +50,7 @@ pub mod engine;
 pub mod interactive;
 #[cfg(feature = "live")]
 pub mod live;
+pub mod netconf;
 pub mod server;
 pub mod sys;
 

@@ -80,6 +80,22 @@ enum Cmd {
     },
     /// Check that mspicd answers; prints its version, engine, configuration and counters.
     Ping,
+    /// NETCONF server on stdin/stdout (RFC 6241, RFC 6242 framing), answering through
+    /// mspicd: run it as the OpenSSH `netconf` subsystem
+    /// (`Subsystem netconf /usr/local/bin/mspic --socket PATH netconf`).
+    Netconf,
+    /// Print a shell completion script for mspic (`mspic completions bash >
+    /// /etc/bash_completion.d/mspic`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages of mspic and mspicd (mspic.1, mspicd.1) into DIR.
+    ManPages {
+        /// Directory to write to (created when missing).
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -109,6 +125,13 @@ fn main() -> ExitCode {
         },
         Cmd::Cli { echo } => Ok(mspic_cli::interactive::run(&cli.socket, echo)),
         Cmd::Ping => Ok(one_shot(&cli.socket, client::ping_request())),
+        Cmd::Netconf => Ok(mspic_cli::netconf::run(&cli.socket)),
+        Cmd::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "mspic", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::ManPages { out } => man_pages(&out),
     };
     match r {
         Ok(code) => code,
@@ -117,6 +140,23 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `mspic man-pages`: mspic.1 and mspicd.1, from the clap definitions.
+fn man_pages(dir: &Path) -> Result<ExitCode> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (name, cmd) in [
+        ("mspic", Cli::command()),
+        ("mspicd", mspic_cli::daemon::DaemonArgs::command()),
+    ] {
+        let path = dir.join(format!("{name}.1"));
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd).render(&mut page)?;
+        std::fs::write(&path, page).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("{}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `show` or `clear` and the words after it, as one command line.

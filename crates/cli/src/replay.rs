@@ -48,6 +48,61 @@ pub struct ReplayArgs {
     respond: bool,
 }
 
+/// Progress of a long replay on a terminal: frames, capture time covered, frames per second
+/// (nothing at all when stderr is not a terminal).
+struct Progress {
+    bar: indicatif::ProgressBar,
+    first_ts: std::cell::Cell<Option<u64>>,
+    frames: std::cell::Cell<u64>,
+    started: std::time::Instant,
+}
+
+impl Progress {
+    /// Frames between two updates of the line.
+    const EVERY: u64 = 4096;
+
+    fn new() -> Progress {
+        use std::io::IsTerminal;
+        let bar = if std::io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} replaying: {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        Progress {
+            bar,
+            first_ts: std::cell::Cell::new(None),
+            frames: std::cell::Cell::new(0),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    fn frame(&self, ts_nanos: u64) {
+        let n = self.frames.get() + 1;
+        self.frames.set(n);
+        let first = *self.first_ts.get().get_or_insert(ts_nanos);
+        self.first_ts.set(Some(first));
+        if n.is_multiple_of(Self::EVERY) && !self.bar.is_hidden() {
+            let capture = Duration::from_nanos(ts_nanos.saturating_sub(first));
+            let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+            self.bar.set_message(format!(
+                "{n} frames, {:.1} s of capture, {:.0} frames/s",
+                capture.as_secs_f64(),
+                n as f64 / secs
+            ));
+            self.bar.tick();
+        }
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 pub fn run(a: &ReplayArgs) -> Result<ExitCode> {
     let cfg = match crate::load_config(&a.config)? {
         Ok(c) => c,
@@ -81,8 +136,10 @@ pub fn run(a: &ReplayArgs) -> Result<ExitCode> {
             Some(PcapWriter::with_header(BufWriter::new(f), header)?)
         }
     };
+    let progress = Progress::new();
     for rec in reader {
         let rec = rec.with_context(|| format!("{}: malformed capture", a.pcap.display()))?;
+        progress.frame(rec.ts_nanos);
         for out in replay.process(rec.ts_nanos, rec.data) {
             if let Some(w) = writer.as_mut() {
                 let pkt = PcapPacket::new(
@@ -99,6 +156,7 @@ pub fn run(a: &ReplayArgs) -> Result<ExitCode> {
         let mut inner = w.into_writer();
         inner.flush().context("cannot write the output capture")?;
     }
+    progress.finish();
     let c = &replay.counters;
     eprintln!(
         "replayed {} frames ({} from the responder): {} forwarded, {} replies generated, {} dropped, {} local, {} not IP, {} with no ingress interface",

@@ -278,8 +278,8 @@ fn bad_commands_get_the_junos_error_and_exit_1() {
             "error: invalid value 'abc' for destination-port (expected 0..65535)\n",
         ),
         (
-            vec!["show", "services", "sessions", "|", "count"],
-            "error: unsupported pipe 'count' (supported: display xml, display json)\n",
+            vec!["show", "services", "sessions", "|", "count", "3"],
+            "error: syntax error: 3\n",
         ),
     ] {
         let out = d.mspic(&args);
@@ -749,4 +749,145 @@ fn missing_capabilities_are_named() {
          run mspicd as root, or grant them with `setcap cap_net_admin,cap_net_raw,cap_bpf,cap_ipc_lock+ep mspicd`\n"
     );
     assert!(!socket.exists());
+}
+
+#[test]
+fn pipes_help_and_configuration_at_the_cli() {
+    let d = Daemon::start(&testbed(), &[]);
+    let out = mspic_with_stdin(
+        &d.socket,
+        &["cli"],
+        "show services nat pool detail | match \"pool|port\" | count\n\
+         show services nat pool detail | except Port | last 2\n\
+         show configuration services nat | display set | match pool\n\
+         show configuration services service-set\n\
+         show services sessions count | display xml rpc\n\
+         show services nat ?\n\
+         show services sessions | match (\n",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    insta::assert_snapshot!(text(&out.stdout));
+    // The same pipes from the shell.
+    let out = d.mspic(&["show", "services", "nat", "pool", "detail", "|", "count"]);
+    assert_eq!(text(&out.stdout), "Count: 7 lines\n");
+}
+
+#[test]
+fn completions_and_man_pages() {
+    let out = Command::new(MSPIC)
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("complete -F _mspic"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(MSPIC)
+        .args(["man-pages", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let page = fs::read_to_string(dir.path().join("mspicd.1")).unwrap();
+    assert!(page.contains(".TH mspicd"), "{page}");
+    assert!(fs::read_to_string(dir.path().join("mspic.1"))
+        .unwrap()
+        .contains("netconf"));
+}
+
+/// `mspic netconf` over a pipe (the SSH subsystem without SSH): a NETCONF session with
+/// RPCs answered from the running daemon, a commit through its reload.
+#[test]
+fn netconf_over_stdio() {
+    let d = Daemon::start(&testbed(), &[]);
+    let hello = "<hello xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\"><capabilities>\
+                 <capability>urn:ietf:params:netconf:base:1.0</capability></capabilities></hello>]]>]]>";
+    let rpcs = [
+        "<rpc message-id=\"1\"><get-service-nat-pool-information/></rpc>",
+        "<rpc message-id=\"2\"><command format=\"text\">show services nat pool | count</command></rpc>",
+        "<rpc message-id=\"3\"><lock-configuration/></rpc>",
+        "<rpc message-id=\"4\"><load-configuration action=\"set\" format=\"text\"><configuration-set>set services nat pool extra address 192.0.2.0/30</configuration-set></load-configuration></rpc>",
+        "<rpc message-id=\"5\"><commit-configuration/></rpc>",
+        "<rpc message-id=\"6\"><unlock-configuration/></rpc>",
+        "<rpc message-id=\"7\"><close-session/></rpc>",
+    ];
+    let input = format!("{hello}{}]]>]]>", rpcs.join("]]>]]>"));
+    let out = mspic_with_stdin(&d.socket, &["netconf"], &input);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let replies = text(&out.stdout);
+    let pool_xml = expected(&testbed(), "show services nat pool | display xml");
+    let root_start = pool_xml.find("<service-nat-pool-information>").unwrap();
+    let root_end = pool_xml.find("</service-nat-pool-information>").unwrap();
+    assert!(
+        replies.contains(&pool_xml[root_start..root_end]),
+        "{replies}\nvs\n{pool_xml}"
+    );
+    assert!(
+        replies.contains("<output>\nCount: 4 lines\n</output>"),
+        "{replies}"
+    );
+    assert!(replies.contains("<commit-success/>"), "{replies}");
+    assert_eq!(replies.matches("<ok/>").count(), 4, "{replies}");
+    let running = d.mspic(&["show", "configuration", "services", "nat", "pool", "extra"]);
+    assert_eq!(text(&running.stdout), "address 192.0.2.0/30;\n");
+    // The lock file went with the lock.
+    let lock = format!("{}.netconf-lock", d.socket.display());
+    assert!(!Path::new(&lock).exists());
+}
+
+/// `mspic cli` on a terminal (util-linux `script` makes one): Tab completes a keyword, `?`
+/// lists what may follow and gives the line back, Enter runs it.
+#[test]
+fn tab_and_question_mark_on_a_terminal() {
+    if Command::new("script").arg("--version").output().is_err() {
+        // util-linux is in the deps list; without it there is no terminal to test on.
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("`script` (util-linux) is missing under CI=true");
+        }
+        eprintln!("SKIPPED: `script` (util-linux) is missing");
+        return;
+    }
+    let d = Daemon::start(&testbed(), &[]);
+    let cmd = format!("{MSPIC} --socket {} cli", d.socket.display());
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .env("TERM", "xterm")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let wait_for = |needle: &str, seen: &mut String| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !seen.contains(needle) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(b) => seen.push_str(&String::from_utf8_lossy(&b)),
+                Err(_) => panic!("no `{needle}` on the terminal:\n{seen}"),
+            }
+        }
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    wait_for("> ", &mut seen);
+    stdin.write_all(b"sh serv nat p\t").unwrap();
+    wait_for("sh serv nat pool ", &mut seen);
+    stdin.write_all(b"?").unwrap();
+    wait_for("Display detailed output", &mut seen);
+    // The line comes back after the help; finish it and run it.
+    stdin.write_all(b"detail\r").unwrap();
+    wait_for("Ports in use:", &mut seen);
+    stdin.write_all(b"exit\r").unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{seen}");
 }

@@ -11,6 +11,7 @@ use crate::model::*;
 use crate::names;
 
 /// A statement: its words and its children (none: a leaf or an empty container).
+#[derive(Clone)]
 struct Node {
     words: Vec<String>,
     children: Vec<Node>,
@@ -571,4 +572,210 @@ pub fn set(cfg: &Config) -> String {
         write_set(&mut out, &n, &mut Vec::new());
     }
     out
+}
+
+/// The tree cut down to the hierarchy at `path` (the words of a `set` line after `set`):
+/// nodes off the path are dropped, ancestors kept, everything below the path kept.
+fn prune(nodes: &[Node], path: &[&str]) -> Vec<Node> {
+    let mut out = Vec::new();
+    for n in nodes {
+        let k = n.words.len().min(path.len());
+        if n.words[..k].iter().zip(&path[..k]).any(|(w, p)| w != p) {
+            continue;
+        }
+        if path.len() <= n.words.len() {
+            out.push(n.clone());
+        } else {
+            let children = prune(&n.children, &path[n.words.len()..]);
+            if !children.is_empty() {
+                out.push(Node {
+                    words: n.words.clone(),
+                    children,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// `show configuration PATH`: what is inside the hierarchy at `path`, in braces, printed
+/// from that level (empty when nothing is configured there). An empty path is the whole
+/// configuration.
+pub fn braces_under(cfg: &Config, path: &[&str]) -> String {
+    let mut current = prune(&tree(cfg), path);
+    let mut rest = path;
+    while !rest.is_empty() {
+        let Some(n) = current.pop() else { break };
+        if n.words.len() <= rest.len() {
+            rest = &rest[n.words.len()..];
+            current = n.children;
+        } else {
+            current = vec![Node {
+                words: n.words[rest.len()..].to_vec(),
+                children: n.children,
+            }];
+            rest = &[];
+        }
+    }
+    let mut out = String::new();
+    for n in &current {
+        write_braces(&mut out, n, 0);
+    }
+    out
+}
+
+/// The configuration cut down to the hierarchy at `path`, in braces from the top (the
+/// `<configuration-text>` of a NETCONF subtree request).
+pub fn braces_at(cfg: &Config, path: &[&str]) -> String {
+    let mut out = String::new();
+    for n in prune(&tree(cfg), path) {
+        write_braces(&mut out, &n, 0);
+    }
+    out
+}
+
+/// The `set` lines of the hierarchy at `path` (`show configuration PATH | display set`).
+pub fn set_at(cfg: &Config, path: &[&str]) -> String {
+    let mut out = String::new();
+    for n in prune(&tree(cfg), path) {
+        write_set(&mut out, &n, &mut Vec::new());
+    }
+    out
+}
+
+/// The configuration (cut down to `path`) as Junos XML: `<configuration>` with one element
+/// per statement; a statement with a name becomes `<statement><name>NAME</name>…`, a leaf
+/// with a value `<statement>value</statement>`, a bare keyword `<statement/>`, and a
+/// `[ list ]` one element per value (`show configuration | display xml`).
+pub fn xml_at(cfg: &Config, path: &[&str]) -> String {
+    let mut out = String::from("<configuration>\n");
+    for n in prune(&tree(cfg), path) {
+        write_xml(&mut out, &n, 1, "configuration");
+    }
+    out.push_str("</configuration>\n");
+    out
+}
+
+fn unquote(w: &str) -> String {
+    match w.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        Some(inner) => {
+            let mut s = String::with_capacity(inner.len());
+            let mut escaped = false;
+            for c in inner.chars() {
+                if c == '\\' && !escaped {
+                    escaped = true;
+                    continue;
+                }
+                escaped = false;
+                s.push(c);
+            }
+            s
+        }
+        None => w.to_string(),
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The values of a word: the items of `[ a b ]`, or the word itself.
+fn values(w: &str) -> Vec<String> {
+    match w.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+        Some(inner) => inner.split_whitespace().map(unquote).collect(),
+        None => vec![unquote(w)],
+    }
+}
+
+/// Can `w` be an XML element name (letters, digits, `-`, `_`, `.`, not starting with a
+/// digit, `-` or `.`)?
+fn is_tag(w: &str) -> bool {
+    w.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// The element of a statement that starts with a name rather than a keyword
+/// (`interfaces { ms-1/1/0 { … } }`, a prefix list's prefixes), as Junos names it:
+/// `interface` under `interfaces`, else `PARENT-item`.
+pub fn item_element(parent: &str) -> String {
+    if parent == "interfaces" {
+        "interface".to_string()
+    } else {
+        format!("{parent}-item")
+    }
+}
+
+fn write_xml(out: &mut String, n: &Node, depth: usize, parent: &str) {
+    let indent = "    ".repeat(depth);
+    let Some(first) = n.words.first() else {
+        return;
+    };
+    if !is_tag(first) {
+        // A name in keyword position: `<interface><name>ms-1/1/0</name>…</interface>`.
+        let item = item_element(parent);
+        let _ = writeln!(out, "{indent}<{item}>");
+        let _ = writeln!(
+            out,
+            "{indent}    <name>{}</name>",
+            xml_escape(&unquote(first))
+        );
+        if n.words.len() > 1 {
+            let inner = Node {
+                words: n.words[1..].to_vec(),
+                children: n.children.clone(),
+            };
+            write_xml(out, &inner, depth + 1, &item);
+        } else {
+            for c in &n.children {
+                write_xml(out, c, depth + 1, &item);
+            }
+        }
+        let _ = writeln!(out, "{indent}</{item}>");
+        return;
+    }
+    let (tag, rest) = (first, &n.words[1..]);
+    if rest.is_empty() {
+        if n.children.is_empty() {
+            let _ = writeln!(out, "{indent}<{tag}/>");
+        } else {
+            let _ = writeln!(out, "{indent}<{tag}>");
+            for c in &n.children {
+                write_xml(out, c, depth + 1, tag);
+            }
+            let _ = writeln!(out, "{indent}</{tag}>");
+        }
+        return;
+    }
+    // The first value names the element (or is its value); more words are nested
+    // statements of their own, as `set` would read them.
+    let (value, more) = rest.split_first().expect("rest is not empty");
+    if n.children.is_empty() && more.is_empty() {
+        for v in values(value) {
+            let _ = writeln!(out, "{indent}<{tag}>{}</{tag}>", xml_escape(&v));
+        }
+        return;
+    }
+    let _ = writeln!(out, "{indent}<{tag}>");
+    let _ = writeln!(
+        out,
+        "{indent}    <name>{}</name>",
+        xml_escape(&unquote(value))
+    );
+    if !more.is_empty() {
+        let inner = Node {
+            words: more.to_vec(),
+            children: n.children.clone(),
+        };
+        write_xml(out, &inner, depth + 1, tag);
+    } else {
+        for c in &n.children {
+            write_xml(out, c, depth + 1, tag);
+        }
+    }
+    let _ = writeln!(out, "{indent}</{tag}>");
 }

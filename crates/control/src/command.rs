@@ -134,6 +134,85 @@ impl Command {
 pub struct Request {
     pub command: Command,
     pub format: OutputFormat,
+    /// `| display xml rpc`: print the command's RPC instead of running it.
+    pub display_rpc: bool,
+    /// The text pipes, applied in order to the printed answer.
+    pub pipes: Vec<Pipe>,
+}
+
+/// A pipe that filters the printed text (`| match RE`, `| except RE`, `| count`,
+/// `| last N`, `| no-more`). Patterns are extended regular expressions, matched without
+/// regard to case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pipe {
+    /// Only the lines matching the pattern.
+    Match(String),
+    /// Only the lines not matching the pattern.
+    Except(String),
+    /// `Count: N lines` instead of the lines.
+    Count,
+    /// The last N lines.
+    Last(usize),
+    /// No pager (mspic has none): the text as it is.
+    NoMore,
+}
+
+/// One `| …` of a command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PipeItem {
+    /// `| display xml` / `| display json`.
+    Display(OutputFormat),
+    /// `| display xml rpc`.
+    DisplayRpc,
+    /// `| display set` (configuration only).
+    DisplaySet,
+    Text(Pipe),
+}
+
+/// The pipe keywords, for completion and help: (words, what it does).
+pub const PIPES: &[(&str, &str)] = &[
+    ("count", "Count occurrences"),
+    ("display json", "Show output in JSON format"),
+    ("display set", "Show configuration as set commands"),
+    ("display xml", "Show output as XML tags"),
+    ("display xml rpc", "Show the XML RPC of the command"),
+    ("except", "Show only text that does not match a pattern"),
+    ("last", "Display end of output only"),
+    ("match", "Show only text that matches a pattern"),
+    ("no-more", "Don't paginate output"),
+];
+
+/// Largest `| last N`.
+const MAX_LAST: usize = 100_000_000;
+
+fn pattern(p: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(p)
+        .case_insensitive(true)
+        .size_limit(1 << 20)
+        .build()
+}
+
+/// Applies `pipes` in order to `text` (the printed answer).
+pub fn apply_pipes(text: &str, pipes: &[Pipe]) -> String {
+    let mut out = text.to_string();
+    for p in pipes {
+        out = match p {
+            Pipe::Match(re) | Pipe::Except(re) => {
+                let Ok(re) = pattern(re) else { continue };
+                let keep = matches!(p, Pipe::Match(_));
+                out.split_inclusive('\n')
+                    .filter(|l| re.is_match(l.trim_end_matches('\n')) == keep)
+                    .collect()
+            }
+            Pipe::Count => format!("Count: {} lines\n", out.lines().count()),
+            Pipe::Last(n) => {
+                let lines: Vec<&str> = out.split_inclusive('\n').collect();
+                lines[lines.len().saturating_sub(*n)..].concat()
+            }
+            Pipe::NoMore => out,
+        };
+    }
+    out
 }
 
 /// Why a command line was refused (or could not be answered). `Display` gives the exact
@@ -177,8 +256,8 @@ pub enum CommandError {
         second: &'static str,
         at: usize,
     },
-    /// A pipe other than `display xml` / `display json`.
-    #[error("error: unsupported pipe '{pipe}' (supported: display xml, display json)")]
+    /// A pipe mspic does not have.
+    #[error("error: unsupported pipe '{pipe}' (supported: match, except, count, last, no-more, display xml, display json, display xml rpc)")]
     UnsupportedPipe { pipe: String, at: usize },
     /// The backend has no data for this command (yet).
     #[error("error: command not implemented yet: {command}")]
@@ -208,25 +287,59 @@ impl CommandError {
     }
 }
 
+/// Splits a command line into its command part and its pipes.
+pub fn parse_pipes(line: &str) -> Result<(String, Vec<(PipeItem, usize)>), CommandError> {
+    let mut segments = split_pipes(line);
+    let first = segments.remove(0);
+    let mut items = Vec::new();
+    for seg in &segments {
+        let at = seg.tokens.first().map_or(seg.pipe_at, |t| t.at);
+        items.push((parse_pipe(seg)?, at));
+    }
+    Ok((line[..first.end].to_string(), items))
+}
+
 /// Parses a command line (pipes included) into the command and its output format.
 pub fn parse_request(line: &str) -> Result<Request, CommandError> {
     let mut segments = split_pipes(line);
     let first = segments.remove(0);
     let command = parse_words(Words::new(&first))?;
     let mut format: Option<OutputFormat> = None;
+    let mut display_rpc = false;
+    let mut pipes = Vec::new();
     for seg in &segments {
-        let f = parse_pipe(seg)?;
-        if format.is_some() {
-            return Err(CommandError::Duplicate {
-                keyword: "display",
-                at: seg.tokens.first().map_or(seg.pipe_at, |t| t.at),
-            });
+        let at = seg.tokens.first().map_or(seg.pipe_at, |t| t.at);
+        let item = parse_pipe(seg)?;
+        let display = match item {
+            PipeItem::Display(f) => Some((f, false)),
+            PipeItem::DisplayRpc => Some((OutputFormat::Xml, true)),
+            PipeItem::DisplaySet => {
+                return Err(CommandError::UnsupportedPipe {
+                    pipe: "display set".into(),
+                    at,
+                })
+            }
+            PipeItem::Text(p) => {
+                pipes.push(p);
+                None
+            }
+        };
+        if let Some((f, rpc)) = display {
+            if format.is_some() {
+                return Err(CommandError::Duplicate {
+                    keyword: "display",
+                    at,
+                });
+            }
+            format = Some(f);
+            display_rpc = rpc;
         }
-        format = Some(f);
     }
     Ok(Request {
         command,
         format: format.unwrap_or_default(),
+        display_rpc,
+        pipes,
     })
 }
 
@@ -250,6 +363,8 @@ struct Segment<'a> {
     pipe_at: usize,
     /// Offset just past the segment's last byte.
     end: usize,
+    /// The segment as typed.
+    text: &'a str,
     tokens: Vec<Token<'a>>,
 }
 
@@ -257,8 +372,11 @@ fn split_pipes(line: &str) -> Vec<Segment<'_>> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut pipe_at = 0;
+    let mut quoted = false;
     for (i, c) in line.char_indices() {
-        if c == '|' {
+        if c == '"' {
+            quoted = !quoted;
+        } else if c == '|' && !quoted {
             out.push(segment(line, start, i, pipe_at));
             start = i + 1;
             pipe_at = i;
@@ -293,11 +411,12 @@ fn segment(line: &str, start: usize, end: usize, pipe_at: usize) -> Segment<'_> 
     Segment {
         pipe_at,
         end,
+        text,
         tokens,
     }
 }
 
-fn parse_pipe(seg: &Segment<'_>) -> Result<OutputFormat, CommandError> {
+fn parse_pipe(seg: &Segment<'_>) -> Result<PipeItem, CommandError> {
     let Some(first) = seg.tokens.first() else {
         return Err(CommandError::ExpectingCommand { at: seg.end });
     };
@@ -310,13 +429,80 @@ fn parse_pipe(seg: &Segment<'_>) -> Result<OutputFormat, CommandError> {
             .join(" "),
         at: first.at,
     };
-    if seg.tokens.len() != 2 || !is_prefix_of(first.text, "display") {
-        return Err(unsupported());
-    }
-    match seg.tokens[1].text {
-        "xml" => Ok(OutputFormat::Xml),
-        "json" => Ok(OutputFormat::Json),
-        _ => Err(unsupported()),
+    let kw = match lookup(
+        first.text,
+        &["count", "display", "except", "last", "match", "no-more"],
+    ) {
+        Lookup::Found(k) => k,
+        Lookup::None => return Err(unsupported()),
+        Lookup::Ambiguous(c) => return Err(ambiguous(*first, &c)),
+    };
+    let rest = &seg.tokens[1..];
+    let no_more_words = |item: PipeItem| match rest.first() {
+        None => Ok(item),
+        Some(t) => Err(CommandError::UnexpectedWord {
+            word: t.text.to_string(),
+            at: t.at,
+        }),
+    };
+    match kw {
+        "count" => no_more_words(PipeItem::Text(Pipe::Count)),
+        "no-more" => no_more_words(PipeItem::Text(Pipe::NoMore)),
+        "last" => match rest {
+            [] => Err(CommandError::MissingArgument {
+                keyword: "last",
+                at: seg.end,
+            }),
+            [n] => parse_decimal(n.text)
+                .and_then(|v| usize::try_from(v).ok())
+                .filter(|v| (1..=MAX_LAST).contains(v))
+                .map(|v| PipeItem::Text(Pipe::Last(v)))
+                .ok_or_else(|| invalid("last", *n, "1..100000000")),
+            [_, extra, ..] => Err(CommandError::UnexpectedWord {
+                word: extra.text.to_string(),
+                at: extra.at,
+            }),
+        },
+        "match" | "except" => {
+            let Some(p) = rest.first() else {
+                return Err(CommandError::MissingArgument {
+                    keyword: kw,
+                    at: seg.end,
+                });
+            };
+            // The pattern is the rest of the segment, one quoted string or bare words.
+            let raw = seg.text[p.at - (seg.end - seg.text.len())..].trim();
+            let pat = match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+                Some(inner) => inner.to_string(),
+                None => raw.to_string(),
+            };
+            if let Err(e) = pattern(&pat) {
+                let expected = match e {
+                    regex::Error::CompiledTooBig(_) => "a smaller regular expression".to_string(),
+                    _ => "a regular expression".to_string(),
+                };
+                return Err(invalid(
+                    if kw == "match" { "match" } else { "except" },
+                    *p,
+                    expected,
+                ));
+            }
+            Ok(PipeItem::Text(if kw == "match" {
+                Pipe::Match(pat)
+            } else {
+                Pipe::Except(pat)
+            }))
+        }
+        _ => {
+            let words: Vec<&str> = rest.iter().map(|t| t.text).collect();
+            match words.as_slice() {
+                ["xml"] => Ok(PipeItem::Display(OutputFormat::Xml)),
+                ["json"] => Ok(PipeItem::Display(OutputFormat::Json)),
+                ["set"] => Ok(PipeItem::DisplaySet),
+                ["xml", "rpc"] => Ok(PipeItem::DisplayRpc),
+                _ => Err(unsupported()),
+            }
+        }
     }
 }
 
@@ -353,11 +539,12 @@ impl<'a> Words<'a> {
     }
 
     /// The next word must be one of the command words `choices` (abbreviations allowed).
-    fn command(&mut self, choices: &[&'static str]) -> Result<&'static str, CommandError> {
+    fn command(&mut self, choices: &[Keyword]) -> Result<&'static str, CommandError> {
         let Some(tok) = self.next() else {
             return Err(CommandError::ExpectingCommand { at: self.end });
         };
-        match lookup(tok.text, choices) {
+        let names: Vec<&'static str> = choices.iter().map(|k| k.0).collect();
+        match lookup(tok.text, &names) {
             Lookup::Found(k) => Ok(k),
             Lookup::None => Err(CommandError::UnknownCommand {
                 word: tok.text.to_string(),
@@ -419,20 +606,325 @@ fn ambiguous(tok: Token<'_>, candidates: &[&'static str]) -> CommandError {
 }
 
 // ---------------------------------------------------------------------------------------
+// Grammar tables: the parser below reads its command words from them, and completion and
+// `?` help ([`complete`]) walk the same tables.
+
+/// A keyword of the command grammar and its `?` help.
+pub type Keyword = (&'static str, &'static str);
+
+/// The first word.
+pub const VERBS: &[Keyword] = &[
+    ("clear", "Clear information in the system"),
+    ("show", "Show system information"),
+];
+/// After `show`. `configuration` is answered by mspicd outside this parser (`show
+/// configuration [PATH]`, see its `show_configuration`), which refuses it.
+pub const SHOW_WORDS: &[Keyword] = &[
+    ("configuration", "Show current configuration"),
+    ("services", "Show services information"),
+];
+/// After `show services`.
+pub const SHOW_SERVICES: &[Keyword] = &[
+    ("sessions", "Show services sessions"),
+    ("flows", "Show services flows"),
+    ("stateful-firewall", "Show stateful firewall information"),
+    ("nat", "Show Network Address Translation information"),
+    ("service-sets", "Show service-set information"),
+    ("alg", "Show Application Layer Gateway information"),
+];
+/// After `show services stateful-firewall`.
+pub const SFW_WORDS: &[Keyword] = &[
+    ("statistics", "Show stateful firewall statistics"),
+    ("flows", "Show stateful firewall flow table"),
+];
+/// After `show services nat`.
+pub const NAT_WORDS: &[Keyword] = &[
+    ("pool", "Show NAT pool information"),
+    ("mappings", "Show NAT mappings"),
+    ("statistics", "Show NAT statistics"),
+];
+/// After `show services nat mappings`.
+pub const MAPPINGS_WORDS: &[Keyword] = &[
+    ("summary", "Display summary of NAT mappings"),
+    ("detail", "Display detailed output"),
+    ("brief", "Display brief output"),
+];
+/// After `show services service-sets`.
+pub const SERVICE_SETS_WORDS: &[Keyword] = &[("summary", "Show service-set summary")];
+/// After `show services alg`.
+pub const ALG_WORDS: &[Keyword] = &[("conversations", "Show ALG conversations")];
+/// After `clear`.
+pub const CLEAR_WHAT: &[Keyword] = &[("services", "Clear services information")];
+/// After `clear services`.
+pub const CLEAR_SERVICES: &[Keyword] = &[("sessions", "Clear services sessions")];
+
+/// Help and value placeholder of each option keyword.
+fn option_info(kw: &str) -> (&'static str, Option<&'static str>) {
+    match kw {
+        "brief" => ("Display brief output", None),
+        "terse" => ("Display terse output", None),
+        "detail" => ("Display detailed output", None),
+        "extensive" => ("Display extensive output", None),
+        "count" => ("Display count only", None),
+        "application-protocol" => ("Application protocol", Some("<application-protocol>")),
+        "destination-port" => ("Destination port", Some("<destination-port>")),
+        "destination-prefix" => ("Destination prefix", Some("<destination-prefix>")),
+        "source-port" => ("Source port", Some("<source-port>")),
+        "source-prefix" => ("Source prefix", Some("<source-prefix>")),
+        "interface" => ("Name of services interface", Some("<interface>")),
+        "limit" => ("Maximum number of entries to display", Some("<limit>")),
+        "protocol" => ("IP protocol", Some("<protocol>")),
+        "service-set" => ("Name of service set", Some("<service-set>")),
+        _ => ("", None),
+    }
+}
+
+/// Options of `show services stateful-firewall statistics`.
+const SFW_STATS_OPTIONS: &[&str] = &["brief", "detail", "extensive", "interface"];
+/// Options of `show services nat pool` (and a pool name).
+const NAT_POOL_OPTIONS: &[&str] = &["brief", "detail"];
+/// Options of the commands ending in `[interface I]`.
+const INTERFACE_OPTION: &[&str] = &["interface"];
+
+/// What may be typed at the end of a command line.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Completions {
+    /// Byte offset where the word being typed starts (the end of the line when none is).
+    pub start: usize,
+    /// Keywords that fit there, with their help.
+    pub keywords: Vec<Keyword>,
+    /// A value that may be typed there (`<source-prefix>`, `<pattern>`, `[NAME]`).
+    pub value: Option<&'static str>,
+    /// Whether the line is complete as it stands (`<[Enter]>`).
+    pub can_end: bool,
+}
+
+enum Place {
+    Words(&'static [Keyword], bool),
+    Options(&'static [&'static str], Option<&'static str>),
+    Dead,
+}
+
+/// What may come next at the end of `line` (for Tab completion and `?`), from the grammar
+/// tables the parser uses.
+pub fn complete(line: &str) -> Completions {
+    let segments = split_pipes(line);
+    let last = segments.last().expect("split_pipes returns a segment");
+    let ends_open = line.is_empty() || line.ends_with(|c: char| c.is_whitespace() || c == '|');
+    let (done, partial): (&[Token<'_>], &str) = if ends_open {
+        (&last.tokens, "")
+    } else {
+        let (p, d) = last
+            .tokens
+            .split_last()
+            .map_or((None, &[][..]), |(p, d)| (Some(p), d));
+        (d, p.map_or("", |t| t.text))
+    };
+    let start = line.len() - partial.len();
+    let mut c = Completions {
+        start,
+        ..Completions::default()
+    };
+    if segments.len() > 1 {
+        complete_pipe(done, partial, &mut c);
+        return c;
+    }
+    let place = walk(done);
+    match place {
+        Place::Words(words, can_end) => {
+            c.keywords = words
+                .iter()
+                .filter(|k| is_prefix_of(partial, k.0) || partial.is_empty())
+                .copied()
+                .collect();
+            c.can_end = can_end;
+        }
+        Place::Options(options, pending) => {
+            if let Some(v) = pending {
+                c.value = Some(v);
+            } else {
+                let seen: Vec<&str> = done.iter().map(|t| t.text).collect();
+                for o in options {
+                    if seen.contains(o) || !(partial.is_empty() || is_prefix_of(partial, o)) {
+                        continue;
+                    }
+                    c.keywords.push((o, option_info(o).0));
+                }
+                c.can_end = true;
+                if std::ptr::eq(options, NAT_POOL_OPTIONS) {
+                    c.value = Some("<pool-name>");
+                }
+            }
+        }
+        Place::Dead => {}
+    }
+    c
+}
+
+fn complete_pipe(done: &[Token<'_>], partial: &str, c: &mut Completions) {
+    let words: Vec<&str> = done.iter().map(|t| t.text).collect();
+    let pick = |choices: &[Keyword], c: &mut Completions| {
+        c.keywords = choices
+            .iter()
+            .filter(|k| partial.is_empty() || is_prefix_of(partial, k.0))
+            .copied()
+            .collect();
+    };
+    const FIRST: &[Keyword] = &[
+        ("count", "Count occurrences"),
+        ("display", "Show additional kinds of information"),
+        ("except", "Show only text that does not match a pattern"),
+        ("last", "Display end of output only"),
+        ("match", "Show only text that matches a pattern"),
+        ("no-more", "Don't paginate output"),
+    ];
+    const DISPLAY: &[Keyword] = &[
+        ("json", "Show output in JSON format"),
+        ("set", "Show configuration as set commands"),
+        ("xml", "Show output as XML tags"),
+    ];
+    match words.as_slice() {
+        [] => pick(FIRST, c),
+        [d] if is_prefix_of(d, "display") => pick(DISPLAY, c),
+        [d, "xml"] if is_prefix_of(d, "display") => {
+            pick(&[("rpc", "Show the XML RPC of the command")], c);
+            c.can_end = true;
+        }
+        [m] if is_prefix_of(m, "match") || is_prefix_of(m, "except") => c.value = Some("<pattern>"),
+        [l] if is_prefix_of(l, "last") => c.value = Some("<lines>"),
+        [..] => c.can_end = true,
+    }
+}
+
+/// Where the parser is after the complete words `done`.
+fn walk(done: &[Token<'_>]) -> Place {
+    let mut it = done.iter();
+    let step = |words: &'static [Keyword], tok: Option<&Token<'_>>| -> Option<&'static str> {
+        let names: Vec<&'static str> = words.iter().map(|k| k.0).collect();
+        match lookup(tok?.text, &names) {
+            Lookup::Found(k) => Some(k),
+            _ => None,
+        }
+    };
+    macro_rules! next {
+        ($words:expr) => {
+            match it.next() {
+                None => return Place::Words($words, false),
+                t => match step($words, t) {
+                    Some(k) => k,
+                    None => return Place::Dead,
+                },
+            }
+        };
+    }
+    let options = |set: &'static [&'static str], rest: &mut dyn Iterator<Item = &Token<'_>>| {
+        let mut pending = None;
+        for t in rest {
+            if pending.take().is_some() {
+                continue;
+            }
+            let Lookup::Found(k) = lookup(t.text, set) else {
+                if std::ptr::eq(set, NAT_POOL_OPTIONS) {
+                    continue;
+                }
+                return Place::Dead;
+            };
+            pending = option_info(k).1;
+        }
+        Place::Options(set, pending)
+    };
+    match next!(VERBS) {
+        "show" => match next!(SHOW_WORDS) {
+            "configuration" => Place::Dead,
+            _ => match next!(SHOW_SERVICES) {
+                "sessions" | "flows" => options(OptionSet::Show.keywords(), &mut it),
+                "stateful-firewall" => match next!(SFW_WORDS) {
+                    "flows" => options(OptionSet::Show.keywords(), &mut it),
+                    _ => options(SFW_STATS_OPTIONS, &mut it),
+                },
+                "nat" => match next!(NAT_WORDS) {
+                    "pool" => options(NAT_POOL_OPTIONS, &mut it),
+                    "mappings" => {
+                        next!(MAPPINGS_WORDS);
+                        Place::Options(&[], None)
+                    }
+                    _ => options(INTERFACE_OPTION, &mut it),
+                },
+                "service-sets" => {
+                    next!(SERVICE_SETS_WORDS);
+                    options(INTERFACE_OPTION, &mut it)
+                }
+                _ => {
+                    next!(ALG_WORDS);
+                    options(OptionSet::Alg.keywords(), &mut it)
+                }
+            },
+        },
+        _ => {
+            next!(CLEAR_WHAT);
+            next!(CLEAR_SERVICES);
+            options(OptionSet::Clear.keywords(), &mut it)
+        }
+    }
+}
+
+/// The `?` help at the end of `line`, Junos style (`Possible completions:` and one line per
+/// keyword); `extra` are words the caller adds at the first position (`request`, `exit`).
+pub fn help(line: &str, extra: &[Keyword]) -> String {
+    let mut c = complete(line);
+    if c.start < line.len() {
+        // A word is being typed: only the keywords it may become.
+        c.can_end = false;
+        c.value = None;
+    }
+    let mut rows: Vec<(String, &str)> = Vec::new();
+    if let Some(v) = c.value {
+        rows.push((v.to_string(), ""));
+    }
+    if c.can_end {
+        rows.push(("<[Enter]>".to_string(), "Execute this command"));
+    }
+    let mut kws = c.keywords.clone();
+    if line[..c.start].trim().is_empty() {
+        kws.extend(
+            extra
+                .iter()
+                .filter(|k| is_prefix_of(&line[c.start..], k.0) || c.start == line.len()),
+        );
+    }
+    kws.sort_unstable();
+    for (k, h) in kws {
+        rows.push((k.to_string(), h));
+    }
+    if c.can_end && !line.trim_end().ends_with('|') {
+        rows.push(("|".to_string(), "Pipe through a command"));
+    }
+    if rows.is_empty() {
+        return "error: syntax error, nothing can follow here\n".to_string();
+    }
+    let mut out = String::from("Possible completions:\n");
+    for (k, h) in rows {
+        if h.is_empty() {
+            out.push_str(&format!("  {k}\n"));
+        } else {
+            out.push_str(&format!("  {k:<22} {h}\n"));
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
 // Grammar
 
 fn parse_words(mut w: Words<'_>) -> Result<Command, CommandError> {
-    match w.command(&["show", "clear"])? {
+    match w.command(VERBS)? {
         "show" => {
-            w.command(&["services"])?;
-            match w.command(&[
-                "sessions",
-                "flows",
-                "stateful-firewall",
-                "nat",
-                "service-sets",
-                "alg",
-            ])? {
+            let word = w.peek().map(|t| (t.text.to_string(), t.at));
+            if w.command(SHOW_WORDS)? == "configuration" {
+                let (word, at) = word.expect("a word was read");
+                return Err(CommandError::UnknownCommand { word, at });
+            }
+            match w.command(SHOW_SERVICES)? {
                 "sessions" => {
                     let o = session_options(&mut w, OptionSet::Show)?;
                     Ok(Command::ShowSessions {
@@ -442,14 +934,14 @@ fn parse_words(mut w: Words<'_>) -> Result<Command, CommandError> {
                     })
                 }
                 "flows" => show_flows(&mut w),
-                "stateful-firewall" => match w.command(&["statistics", "flows"])? {
+                "stateful-firewall" => match w.command(SFW_WORDS)? {
                     "flows" => show_flows(&mut w),
                     _ => sfw_statistics(&mut w),
                 },
-                "nat" => match w.command(&["pool", "mappings", "statistics"])? {
+                "nat" => match w.command(NAT_WORDS)? {
                     "pool" => nat_pool(&mut w),
                     "mappings" => {
-                        let kind = match w.command(&["summary", "detail", "brief"])? {
+                        let kind = match w.command(MAPPINGS_WORDS)? {
                             "summary" => NatMappingsKind::Summary,
                             "detail" => NatMappingsKind::Detail,
                             _ => NatMappingsKind::Brief,
@@ -462,13 +954,13 @@ fn parse_words(mut w: Words<'_>) -> Result<Command, CommandError> {
                     }),
                 },
                 "service-sets" => {
-                    w.command(&["summary"])?;
+                    w.command(SERVICE_SETS_WORDS)?;
                     Ok(Command::ShowServiceSetsSummary {
                         interface: interface_only(&mut w)?,
                     })
                 }
                 _ => {
-                    w.command(&["conversations"])?;
+                    w.command(ALG_WORDS)?;
                     let o = session_options(&mut w, OptionSet::Alg)?;
                     Ok(Command::ShowAlgConversations {
                         detail: o.detail,
@@ -479,8 +971,8 @@ fn parse_words(mut w: Words<'_>) -> Result<Command, CommandError> {
             }
         }
         _ => {
-            w.command(&["services"])?;
-            w.command(&["sessions"])?;
+            w.command(CLEAR_WHAT)?;
+            w.command(CLEAR_SERVICES)?;
             let o = session_options(&mut w, OptionSet::Clear)?;
             Ok(Command::ClearSessions { filter: o.filter })
         }
@@ -610,7 +1102,7 @@ fn sfw_statistics(w: &mut Words<'_>) -> Result<Command, CommandError> {
     let mut detail: Option<(&'static str, StatsDetail)> = None;
     let mut interface: Option<String> = None;
     while let Some(tok) = w.next() {
-        let kw = match lookup(tok.text, &["brief", "detail", "extensive", "interface"]) {
+        let kw = match lookup(tok.text, SFW_STATS_OPTIONS) {
             Lookup::Found(k) => k,
             Lookup::None => {
                 return Err(CommandError::UnexpectedWord {
@@ -661,13 +1153,9 @@ fn nat_pool(w: &mut Words<'_>) -> Result<Command, CommandError> {
     let mut name: Option<String> = None;
     let mut level: Option<&'static str> = None;
     while let Some(tok) = w.next() {
-        match tok.text {
-            "detail" | "brief" => {
-                let kw = if tok.text == "detail" {
-                    "detail"
-                } else {
-                    "brief"
-                };
+        match NAT_POOL_OPTIONS.iter().find(|k| **k == tok.text) {
+            // Spelled in full only: anything else may be a pool name.
+            Some(&kw) => {
                 if let Some(first) = level {
                     return Err(if first == kw {
                         CommandError::Duplicate {
@@ -684,10 +1172,10 @@ fn nat_pool(w: &mut Words<'_>) -> Result<Command, CommandError> {
                 }
                 level = Some(kw);
             }
-            other if name.is_none() => name = Some(other.to_string()),
-            other => {
+            None if name.is_none() => name = Some(tok.text.to_string()),
+            None => {
                 return Err(CommandError::UnexpectedWord {
-                    word: other.to_string(),
+                    word: tok.text.to_string(),
                     at: tok.at,
                 })
             }
@@ -703,7 +1191,7 @@ fn interface_only(w: &mut Words<'_>) -> Result<Option<String>, CommandError> {
     let Some(tok) = w.peek() else {
         return Ok(None);
     };
-    match lookup(tok.text, &["interface"]) {
+    match lookup(tok.text, INTERFACE_OPTION) {
         Lookup::Found(kw) => {
             w.next();
             let v = parse_interface(w.value(kw)?)?;

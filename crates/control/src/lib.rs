@@ -21,6 +21,7 @@ pub mod backend;
 pub mod command;
 pub mod protocol;
 pub mod render;
+pub mod rpc;
 pub mod tree;
 
 pub use backend::{
@@ -28,8 +29,9 @@ pub use backend::{
     NatStatistics, ServiceSetsSummary, SnapshotBackend,
 };
 pub use command::{
-    parse_command, parse_request, Command, CommandError, Detail, NatMappingsKind, OutputFormat,
-    Request, StatsDetail,
+    apply_pipes, complete, help, parse_command, parse_pipes, parse_request, Command, CommandError,
+    Completions, Detail, Keyword, NatMappingsKind, OutputFormat, Pipe, PipeItem, Request,
+    StatsDetail,
 };
 pub use render::counts::{CountRow, CountTable};
 pub use render::flows::{flows_tree, render_flows};
@@ -60,8 +62,12 @@ pub fn execute_with(
     options: &ExecuteOptions,
 ) -> Result<String, CommandError> {
     let request = parse_request(line)?;
-    let answer = run(&request.command, backend, options)?;
-    Ok(answer.render(request.format))
+    let text = if request.display_rpc {
+        to_xml(&Element::new("rpc").with(rpc::rpc_of(&request.command)))
+    } else {
+        run(&request.command, backend, options)?.render(request.format)
+    };
+    Ok(command::apply_pipes(&text, &request.pipes))
 }
 
 fn backend_error(command: &Command, e: BackendError) -> CommandError {

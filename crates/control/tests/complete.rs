@@ -1,0 +1,96 @@
+//! Tab completion and `?` help, from the grammar tables the parser reads.
+
+use mspic_control::{complete, help, parse_request};
+
+fn words(line: &str) -> Vec<&'static str> {
+    complete(line).keywords.iter().map(|k| k.0).collect()
+}
+
+#[test]
+fn completion_follows_the_grammar() {
+    assert_eq!(words(""), ["clear", "show"]);
+    assert_eq!(words("sh"), ["show"]);
+    assert_eq!(words("show "), ["configuration", "services"]);
+    assert_eq!(words("show services n"), ["nat"]);
+    assert_eq!(words("sh serv nat "), ["pool", "mappings", "statistics"]);
+    assert_eq!(
+        words("show services sessions so"),
+        ["source-port", "source-prefix"]
+    );
+    assert_eq!(complete("show services sessions so").start, 23);
+    // An option already given is not offered again; a value is expected after one.
+    assert!(!words("show services sessions extensive ").contains(&"extensive"));
+    let c = complete("show services sessions source-prefix ");
+    assert_eq!(c.value, Some("<source-prefix>"));
+    assert!(c.keywords.is_empty());
+    assert!(words("show services sessions source-prefix 10.0.0.2 ").contains(&"limit"));
+    assert_eq!(words("clear services sessions ex"), Vec::<&str>::new());
+    assert_eq!(words("show services foo "), Vec::<&str>::new());
+    // Pipes.
+    assert_eq!(
+        words("show services sessions | "),
+        ["count", "display", "except", "last", "match", "no-more"]
+    );
+    assert_eq!(
+        words("show services sessions | display "),
+        ["json", "set", "xml"]
+    );
+    assert_eq!(words("show services sessions | display xml "), ["rpc"]);
+    assert_eq!(
+        complete("show services sessions | match ").value,
+        Some("<pattern>")
+    );
+}
+
+/// Every keyword completion offers parses at that place.
+#[test]
+fn offered_words_parse() {
+    for line in [
+        "show services ",
+        "show services sessions ",
+        "show services stateful-firewall ",
+        "show services stateful-firewall statistics ",
+        "show services nat ",
+        "show services nat mappings ",
+        "show services service-sets ",
+        "show services alg conversations ",
+        "clear services sessions ",
+    ] {
+        for (w, _) in complete(line).keywords {
+            let l = format!("{line}{w}");
+            let with_value = ["1", "ftp", "10.0.0.1", "ms-1/1/0"]
+                .iter()
+                .any(|v| parse_request(&format!("{l} {v}")).is_ok());
+            // Complete as it is, with a value, or a word that leads further.
+            assert!(
+                parse_request(&l).is_ok()
+                    || with_value
+                    || !complete(&format!("{l} ")).keywords.is_empty(),
+                "{l}"
+            );
+        }
+    }
+}
+
+#[test]
+fn question_mark_help() {
+    let extra = [
+        ("exit", "Exit the management session"),
+        ("request", "Make system-level requests"),
+    ];
+    let mut out = String::new();
+    for line in [
+        "",
+        "show ",
+        "show services ",
+        "show services sessions ",
+        "show services sessions dest",
+        "show services sessions destination-port ",
+        "show services nat pool ",
+        "show services sessions | ",
+        "show services foo ",
+    ] {
+        out.push_str(&format!("> {line}?\n{}\n", help(line, &extra)));
+    }
+    insta::assert_snapshot!(out);
+}

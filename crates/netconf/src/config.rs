@@ -1,0 +1,140 @@
+//! Junos configuration XML ↔ `set` lines, the inverse of `show configuration | display
+//! xml`: `<statement><name>N</name>…</statement>` is `statement N …`, a leaf with text is
+//! `statement value`, an empty element a bare keyword.
+
+use crate::xml::Node;
+
+/// The `set` lines of a `<configuration>` element (its children are the top statements).
+/// `operation="delete"` (or `delete="delete"`) on an element gives a `delete` line.
+pub fn set_lines(configuration: &Node) -> String {
+    let mut out = String::new();
+    for c in &configuration.children {
+        walk(c, "configuration", &mut Vec::new(), &mut out);
+    }
+    out
+}
+
+fn quote(w: &str) -> String {
+    if !w.is_empty()
+        && !w
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '{' | '}' | ';' | '[' | ']' | '"' | '#'))
+    {
+        w.to_string()
+    } else {
+        let mut s = String::from("\"");
+        for c in w.chars() {
+            if c == '"' || c == '\\' {
+                s.push('\\');
+            }
+            s.push(c);
+        }
+        s.push('"');
+        s
+    }
+}
+
+fn walk(n: &Node, parent: &str, path: &mut Vec<String>, out: &mut String) {
+    let len = path.len();
+    let delete = n.attribute("operation") == Some("delete") || n.attribute("delete").is_some();
+    let name = n.child("name").filter(|c| c.children.is_empty());
+    // `<interface><name>ms-1/1/0</name>` under `<interfaces>` is `interfaces ms-1/1/0`.
+    if name.is_none() || n.name != mspic_config::display::item_element(parent) {
+        path.push(quote(&n.name));
+    }
+    if let Some(name) = name {
+        path.push(quote(name.text.trim()));
+    }
+    let rest: Vec<&Node> = n
+        .children
+        .iter()
+        .filter(|c| name.is_none_or(|nm| !std::ptr::eq(*c, nm)))
+        .collect();
+    let verb = if delete { "delete" } else { "set" };
+    if rest.is_empty() {
+        let text = n.text.trim();
+        if !text.is_empty() && name.is_none() {
+            path.push(quote(text));
+        }
+        out.push_str(verb);
+        out.push(' ');
+        out.push_str(&path.join(" "));
+        out.push('\n');
+    } else if delete {
+        out.push_str("delete ");
+        out.push_str(&path.join(" "));
+        out.push('\n');
+    } else {
+        for c in rest {
+            walk(c, &n.name, path, out);
+        }
+    }
+    path.truncate(len);
+}
+
+/// The hierarchy a subtree filter asks for (`<configuration><services><nat/></services>
+/// </configuration>` → `services nat`): the words down to the first element that is empty
+/// or has siblings. `None` asks for everything.
+pub fn filter_path(configuration: &Node) -> Vec<String> {
+    let mut path = Vec::new();
+    let mut n = configuration;
+    while n.children.len() == 1 || (n.children.len() == 2 && n.child("name").is_some()) {
+        let Some(c) = n.children.iter().find(|c| c.name != "name") else {
+            break;
+        };
+        path.push(quote(&c.name));
+        if let Some(name) = c.child("name") {
+            path.push(quote(name.text.trim()));
+        } else if c.children.is_empty() && !c.text.trim().is_empty() {
+            path.push(quote(c.text.trim()));
+        }
+        n = c;
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::parse;
+
+    #[test]
+    fn xml_to_set_lines() {
+        let x = parse(
+            b"<configuration><services><nat><pool><name>p1</name>\
+              <address>203.0.113.0/24</address><port><automatic/></port></pool></nat>\
+              <service-set operation=\"delete\"><name>old</name></service-set></services>\
+              </configuration>",
+        )
+        .unwrap();
+        assert_eq!(
+            set_lines(&x),
+            "set services nat pool p1 address 203.0.113.0/24\n\
+             set services nat pool p1 port automatic\n\
+             delete services service-set old\n"
+        );
+    }
+
+    #[test]
+    fn names_in_keyword_position() {
+        let x = parse(
+            b"<configuration><interfaces><interface><name>ms-1/1/0</name><unit><name>0</name>\
+              <family><inet/></family></unit></interface></interfaces></configuration>",
+        )
+        .unwrap();
+        assert_eq!(
+            set_lines(&x),
+            "set interfaces ms-1/1/0 unit 0 family inet\n"
+        );
+    }
+
+    #[test]
+    fn filters() {
+        let x = parse(b"<configuration><services><nat><pool><name>p1</name></pool></nat></services></configuration>").unwrap();
+        assert_eq!(filter_path(&x), ["services", "nat", "pool", "p1"]);
+        let x = parse(b"<configuration/>").unwrap();
+        assert!(filter_path(&x).is_empty());
+        let x = parse(b"<configuration><services/><interfaces/></configuration>").unwrap();
+        assert!(filter_path(&x).is_empty());
+    }
+}

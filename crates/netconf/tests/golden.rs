@@ -1,0 +1,364 @@
+//! Whole sessions against a daemon stand-in that answers with the real renderers (the
+//! control crate's `execute`, the configuration crate's display): every reply is compared
+//! with its golden copy.
+
+use mspic_netconf::{framing, Daemon, Framing, Identity, Session};
+
+const CONFIG: &str = include_str!("../../../docs/examples/testbed.conf");
+
+/// Answers like mspicd over an empty engine and the testbed configuration.
+struct Fake {
+    config: mspic_config::Config,
+    commits: Vec<String>,
+    locked: bool,
+}
+
+impl Fake {
+    fn new() -> Fake {
+        Fake {
+            config: mspic_config::parse(CONFIG, "testbed.conf").unwrap(),
+            commits: Vec::new(),
+            locked: false,
+        }
+    }
+}
+
+impl Daemon for Fake {
+    fn command(&mut self, line: &str) -> Result<String, String> {
+        let (cmd, pipe) = match line.split_once('|') {
+            Some((c, p)) => (c.trim(), p.trim()),
+            None => (line.trim(), ""),
+        };
+        if let Some(path) = cmd.strip_prefix("show configuration") {
+            let path: Vec<&str> = path.split_whitespace().collect();
+            use mspic_config::display;
+            return Ok(match pipe {
+                "display set" => display::set_at(&self.config, &path),
+                "display xml" => format!(
+                    "<rpc-reply xmlns:junos=\"x\">\n{}<cli><banner></banner></cli>\n</rpc-reply>\n",
+                    display::xml_at(&self.config, &path)
+                ),
+                _ => display::braces_under(&self.config, &path),
+            });
+        }
+        let mut backend = mspic_control::SnapshotBackend::default();
+        mspic_control::execute(line, &mut backend).map_err(|e| e.to_string())
+    }
+
+    fn check(&mut self, name: &str, text: &str) -> Result<String, String> {
+        mspic_config::parse(text, name)
+            .map(|_| String::new())
+            .map_err(|e| e.to_string())
+    }
+
+    fn commit(&mut self, name: &str, text: &str) -> Result<String, String> {
+        self.config = mspic_config::parse(text, name).map_err(|e| e.to_string())?;
+        self.commits.push(text.to_string());
+        Ok("commit complete\n".into())
+    }
+
+    fn lock(&mut self) -> Result<(), String> {
+        if self.locked {
+            return Err("locked".into());
+        }
+        self.locked = true;
+        Ok(())
+    }
+
+    fn unlock(&mut self) -> Result<(), String> {
+        self.locked = false;
+        Ok(())
+    }
+}
+
+fn session() -> Session<Fake> {
+    let id = Identity {
+        hostname: "pic".into(),
+        version: "0.1.0".into(),
+        session_id: 42,
+    };
+    Session::new(Fake::new(), id)
+}
+
+const HELLO_10: &str = "<hello xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\"><capabilities>\
+    <capability>urn:ietf:params:netconf:base:1.0</capability></capabilities></hello>]]>]]>";
+const HELLO_11: &str = "<hello xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\"><capabilities>\
+    <capability>urn:ietf:params:netconf:base:1.0</capability>\
+    <capability>urn:ietf:params:netconf:base:1.1</capability></capabilities></hello>]]>]]>";
+
+/// Sends one RPC (base:1.0 framing) and returns the reply without its delimiter.
+fn rpc(s: &mut Session<Fake>, body: &str) -> String {
+    let msg = format!("<rpc message-id=\"101\" xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\">{body}</rpc>]]>]]>");
+    let out = String::from_utf8(s.receive(msg.as_bytes())).unwrap();
+    out.strip_suffix("]]>]]>").unwrap_or(&out).to_string()
+}
+
+fn open() -> Session<Fake> {
+    let mut s = session();
+    assert!(s.receive(HELLO_10.as_bytes()).is_empty());
+    s
+}
+
+#[test]
+fn server_hello() {
+    insta::assert_snapshot!(String::from_utf8(session().hello()).unwrap());
+}
+
+#[test]
+fn command_formats() {
+    let mut s = open();
+    insta::assert_snapshot!(
+        "command_text",
+        rpc(
+            &mut s,
+            "<command format=\"text\">show services sessions count</command>"
+        )
+    );
+    insta::assert_snapshot!(
+        "command_xml",
+        rpc(&mut s, "<command>show services sessions count</command>")
+    );
+    insta::assert_snapshot!(
+        "command_json",
+        rpc(
+            &mut s,
+            "<command format=\"json\">show services stateful-firewall statistics</command>"
+        )
+    );
+    insta::assert_snapshot!(
+        "command_xml_rpc",
+        rpc(
+            &mut s,
+            "<command format=\"xml\">show services sessions extensive source-prefix 10.0.0.2 | display xml rpc</command>"
+        )
+    );
+    insta::assert_snapshot!(
+        "command_pipes",
+        rpc(
+            &mut s,
+            "<command format=\"xml\">show services stateful-firewall statistics | display xml | count</command>"
+        )
+    );
+    insta::assert_snapshot!(
+        "command_error",
+        rpc(&mut s, "<command>show services sessions foo</command>")
+    );
+    assert_eq!(s.stats().rpc_errors, 1);
+}
+
+#[test]
+fn junos_rpcs() {
+    let mut s = open();
+    insta::assert_snapshot!(
+        "rpc_sfw_statistics",
+        rpc(
+            &mut s,
+            "<get-service-sfw-statistics-information><extensive/></get-service-sfw-statistics-information>"
+        )
+    );
+    insta::assert_snapshot!(
+        "rpc_bad_argument",
+        rpc(
+            &mut s,
+            "<get-msp-session-table><source-prefix>10.0.0.2 | count</source-prefix></get-msp-session-table>"
+        )
+    );
+    insta::assert_snapshot!("rpc_unknown", rpc(&mut s, "<get-bgp-summary-information/>"));
+    insta::assert_snapshot!(
+        "rpc_virtual_chassis",
+        rpc(&mut s, "<get-virtual-chassis-information/>")
+    );
+    insta::assert_snapshot!("rpc_software", rpc(&mut s, "<get-software-information/>"));
+    insta::assert_snapshot!(
+        "rpc_interfaces",
+        rpc(
+            &mut s,
+            "<get-interface-information><terse/><interface-name>ms-*</interface-name></get-interface-information>"
+        )
+    );
+}
+
+#[test]
+fn configuration() {
+    let mut s = open();
+    insta::assert_snapshot!(
+        "get_configuration_xml_subtree",
+        rpc(
+            &mut s,
+            "<get-configuration><configuration><services><nat/></services></configuration></get-configuration>"
+        )
+    );
+    insta::assert_snapshot!(
+        "get_configuration_set",
+        rpc(&mut s, "<get-configuration format=\"set\"/>")
+    );
+    insta::assert_snapshot!(
+        "lock",
+        rpc(&mut s, "<lock><target><candidate/></target></lock>")
+    );
+    insta::assert_snapshot!(
+        "lock_again",
+        rpc(&mut s, "<lock><target><candidate/></target></lock>")
+    );
+    insta::assert_snapshot!(
+        "load_bad",
+        rpc(
+            &mut s,
+            "<load-configuration format=\"text\"><configuration-text>services {\n    nat {\n        pool p9 { bogus; }\n    }\n}\n</configuration-text></load-configuration>"
+        )
+    );
+    insta::assert_snapshot!(
+        "load_xml",
+        rpc(
+            &mut s,
+            "<load-configuration><configuration><services><nat><pool><name>p9</name><address>192.0.2.0/30</address></pool></nat></services></configuration></load-configuration>"
+        )
+    );
+    insta::assert_snapshot!(
+        "candidate_text",
+        rpc(
+            &mut s,
+            "<get-configuration format=\"text\"><configuration><services><nat><pool><name>p9</name></pool></nat></services></configuration></get-configuration>"
+        )
+    );
+    insta::assert_snapshot!(
+        "compare",
+        rpc(
+            &mut s,
+            "<get-configuration compare=\"rollback\" rollback=\"0\" format=\"text\"/>"
+        )
+    );
+    insta::assert_snapshot!(
+        "running_subtree_text",
+        rpc(
+            &mut s,
+            "<get-configuration database=\"committed\" format=\"text\"><configuration><services><nat><rule/></nat></services></configuration></get-configuration>"
+        )
+    );
+    insta::assert_snapshot!(
+        "commit_confirmed",
+        rpc(
+            &mut s,
+            "<commit-configuration><confirmed/></commit-configuration>"
+        )
+    );
+    insta::assert_snapshot!(
+        "commit_check",
+        rpc(
+            &mut s,
+            "<commit-configuration><check/></commit-configuration>"
+        )
+    );
+    assert!(s.daemon().commits.is_empty());
+    insta::assert_snapshot!("commit", rpc(&mut s, "<commit-configuration/>"));
+    assert_eq!(s.daemon().commits.len(), 1);
+    assert!(s.daemon().commits[0].contains("set services nat pool p9 address 192.0.2.0/30"));
+    insta::assert_snapshot!(
+        "unlock",
+        rpc(&mut s, "<unlock><target><candidate/></target></unlock>")
+    );
+    insta::assert_snapshot!("close", rpc(&mut s, "<close-session/>"));
+    assert!(s.is_closed());
+    assert_eq!(s.end_reason(), None);
+}
+
+#[test]
+fn chunked_session() {
+    let mut s = session();
+    assert!(s.receive(HELLO_11.as_bytes()).is_empty());
+    assert_eq!(s.framing(), Framing::Chunked);
+    let msg = "<rpc message-id=\"7\"><get-route-engine-information/></rpc>";
+    let out = s.receive(&framing::encode(Framing::Chunked, msg.as_bytes()));
+    insta::assert_snapshot!(String::from_utf8(out).unwrap());
+}
+
+#[test]
+fn malformed_input_ends_the_session() {
+    // Invalid XML: an rpc-error, then the end.
+    let mut s = open();
+    let out = String::from_utf8(s.receive(b"<rpc><command>show</rpc>]]>]]>")).unwrap();
+    insta::assert_snapshot!("invalid_xml", out);
+    assert!(s.is_closed());
+    assert_eq!(s.stats().malformed, 1);
+
+    // A bad chunk header.
+    let mut s = session();
+    s.receive(HELLO_11.as_bytes());
+    let out = String::from_utf8(s.receive(b"\n#abc\n")).unwrap();
+    insta::assert_snapshot!("bad_chunk", out);
+    assert!(s.is_closed());
+    assert_eq!(s.stats().framing_errors, 1);
+
+    // A chunk announcing more than the limit: refused before its bytes arrive.
+    let mut s = session();
+    s.receive(HELLO_11.as_bytes());
+    s.receive(b"\n#104857600\n");
+    assert!(s.is_closed());
+    assert_eq!(
+        s.end_reason(),
+        Some("framing error: message longer than the limit of 16777216 bytes")
+    );
+
+    // Truncated chunk, then end of input.
+    let mut s = session();
+    s.receive(HELLO_11.as_bytes());
+    assert!(s.receive(b"\n#100\n<rpc>").is_empty());
+    s.end_of_input();
+    assert_eq!(
+        s.end_reason(),
+        Some("framing error: connection closed in the middle of a message (5 bytes pending)")
+    );
+
+    // A DTD (entity expansion) is refused.
+    let mut s = open();
+    s.receive(b"<!DOCTYPE r [<!ENTITY a \"aaaa\">]><rpc>&a;</rpc>]]>]]>");
+    assert!(s.is_closed());
+
+    // Not a hello first.
+    let mut s = session();
+    s.receive(b"<rpc><close-session/></rpc>]]>]]>");
+    assert_eq!(
+        s.end_reason(),
+        Some("expected <hello> from the client, got <rpc>")
+    );
+
+    // Deep nesting.
+    let mut s = open();
+    let deep = format!("{}{}]]>]]>", "<a>".repeat(100), "</a>".repeat(100));
+    s.receive(deep.as_bytes());
+    assert!(s.is_closed());
+}
+
+/// `show configuration | display xml` read back by `<load-configuration>` (XML → `set`
+/// lines) is the same configuration, for every example configuration.
+#[test]
+fn configuration_xml_round_trips() {
+    for (name, text) in [
+        ("testbed.conf", CONFIG),
+        (
+            "firewall-only.conf",
+            include_str!("../../../docs/examples/firewall-only.conf"),
+        ),
+        (
+            "testbed.set",
+            include_str!("../../../docs/examples/testbed.set"),
+        ),
+        (
+            "router.conf",
+            include_str!("../../config/tests/data/router.conf"),
+        ),
+    ] {
+        let cfg = mspic_config::parse(text, name).unwrap();
+        let xml = mspic_config::display::xml_at(&cfg, &[]);
+        let node = mspic_netconf::xml::parse(xml.as_bytes())
+            .unwrap_or_else(|e| panic!("{name}: {e}\n{xml}"));
+        let lines = mspic_netconf::config::set_lines(&node);
+        let back =
+            mspic_config::parse(&lines, name).unwrap_or_else(|e| panic!("{name}: {e}\n{lines}"));
+        assert_eq!(
+            mspic_config::display::set(&back),
+            mspic_config::display::set(&cfg),
+            "{name}"
+        );
+    }
+}
