@@ -176,8 +176,7 @@ impl Client {
 
 /// The commit request for the file at `path` (its name as given is used in diagnostics).
 pub fn commit_request(path: &Path) -> Result<Request, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {}", path.display(), io_error_text(&e)))?;
+    let text = crate::input::read_config(path).map_err(|e| e.to_string())?;
     Ok(Request::Commit {
         name: path.display().to_string(),
         text,

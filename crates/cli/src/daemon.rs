@@ -164,13 +164,16 @@ fn init_tracing() {
 }
 
 fn load(file: &std::path::Path) -> Result<LoadedConfig, StartError> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        format!(
-            "cannot read configuration {}: {}",
-            file.display(),
-            crate::io_error_text(&e)
-        )
-    })?;
+    let text = match crate::input::read_config(file) {
+        Ok(t) => t,
+        Err(crate::input::InputError::Invalid(errors)) => {
+            return Err(StartError::Config {
+                file: file.to_path_buf(),
+                errors,
+            })
+        }
+        Err(e) => return Err(StartError::Other(e.to_string())),
+    };
     LoadedConfig::from_text(&text, &file.display().to_string()).map_err(|errors| {
         StartError::Config {
             file: file.to_path_buf(),

@@ -334,7 +334,7 @@ fn commit_of_a_bad_configuration_is_refused_and_the_old_one_stays() {
     // A file that cannot be read is the client's error.
     let out = d.mspic(&["request", "commit", "/nonexistent/mspic.conf"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("cannot read /nonexistent/mspic.conf"));
+    assert!(text(&out.stderr).contains("cannot read configuration /nonexistent/mspic.conf"));
 }
 
 #[test]
