@@ -80,7 +80,8 @@ pub struct DaemonArgs {
     /// their mirror reply (as `mspic replay --respond`).
     #[arg(long, requires = "replay_pcap")]
     pub replay_respond: bool,
-    /// Seconds a client has to send a whole request before it is disconnected.
+    /// Seconds a client has to send a whole request, from its first byte, before it is
+    /// disconnected.
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
     pub request_timeout: f64,
 }
@@ -259,7 +260,7 @@ impl State {
             "mspicd {}, control protocol {}\n\
              engine: {}\n\
              configuration: {} ({} {} s ago)\n\
-             up {} s; {} requests, {} bad requests, {} connections refused\n",
+             up {} s; {} requests, {} bad requests, {} connections refused, {} pending connections closed for others\n",
             env!("CARGO_PKG_VERSION"),
             mspic_control::protocol::VERSION,
             self.engine.describe(),
@@ -270,6 +271,7 @@ impl State {
             s.requests.load(Ordering::Relaxed),
             s.bad_requests.load(Ordering::Relaxed),
             s.refused_connections.load(Ordering::Relaxed),
+            s.evicted_connections.load(Ordering::Relaxed),
         );
         for line in self.engine.status() {
             text.push_str(&line);

@@ -2,6 +2,7 @@
 //! configurations that are not UTF-8, and connections that never send a whole request.
 
 use std::fs;
+use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -223,4 +224,64 @@ fn committing_dev_zero_or_invalid_utf8_is_refused_and_the_daemon_answers() {
     );
     let (out, _) = run_within(d.mspic(&["show", "services", "sessions", "count"]), SECOND);
     assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// One of the attacker's connections: nothing sent, part of a header, or a header and part
+/// of the payload. It never completes a request.
+fn half_open(socket: &Path, k: usize) -> UnixStream {
+    let mut s = UnixStream::connect(socket).expect("connect");
+    let req = mspic_control::protocol::Request::Command("show services sessions".into()).encode();
+    let sent = match k % 3 {
+        0 => 0,
+        1 => 3,
+        _ => req.len() - 4,
+    };
+    let _ = s.write_all(&req[..sent]);
+    s.set_nonblocking(true).unwrap();
+    s
+}
+
+/// Has the daemon closed `s` (end of stream or an error frame waiting)?
+fn closed_by_daemon(s: &mut UnixStream) -> bool {
+    let mut buf = [0u8; 256];
+    !matches!(s.read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+#[test]
+fn half_open_connections_do_not_starve_commands() {
+    let d = Daemon::start();
+    const HELD: usize = 200;
+    let mut held: Vec<UnixStream> = (0..HELD).map(|k| half_open(&d.socket, k)).collect();
+    let mut reopened = 0;
+    for round in 0..20 {
+        // The attacker opens again every connection the daemon closed.
+        for (k, s) in held.iter_mut().enumerate() {
+            if closed_by_daemon(s) {
+                *s = half_open(&d.socket, k);
+                reopened += 1;
+            }
+        }
+        let (out, took) = run_within(d.mspic(&["show", "services", "sessions", "count"]), SECOND);
+        assert!(
+            out.status.success(),
+            "round {round} after {took:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stdout).contains("Sessions count"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+    assert!(
+        reopened >= HELD - 16,
+        "only {reopened} connections were closed"
+    );
+    let (out, _) = run_within(d.mspic(&["ping"]), SECOND);
+    let ping = text(&out.stdout);
+    assert!(
+        ping.contains(" pending connections closed for others"),
+        "{ping}"
+    );
+    drop(held);
 }
