@@ -1,11 +1,13 @@
 //! Project tasks: `cargo xtask deps | gen-pcap | demo | test | fresh-check | testbed up|down |
-//! bench`.
+//! bench | fuzz | fuzz-seeds`.
 
 mod bench;
 mod ci;
 mod demo;
 mod deps;
 mod fresh;
+mod fuzz;
+mod seeds;
 mod util;
 
 use std::path::PathBuf;
@@ -42,7 +44,7 @@ enum Task {
         offline: bool,
     },
     /// What `make test` runs: deps, the fresh-machine check, fmt check, clippy, nextest,
-    /// doc tests, the fuzz targets.
+    /// doc tests, the fuzz targets (compiled, then run 20 s each).
     Test,
     /// Deps and the offline build in a copy of the tree, inside a mount namespace where the
     /// dataplane's C headers and clang are hidden (root; part of `test`).
@@ -54,6 +56,11 @@ enum Task {
     },
     /// Benchmarks: `bench e2e` sends UDP through mspicd and through Linux side by side.
     Bench(bench::BenchCmd),
+    /// Run every fuzz target of tests/fuzz for a bounded time, seeded from
+    /// tests/fuzz/seeds (nightly toolchain and cargo-fuzz; part of `test`, 20 s each).
+    Fuzz(fuzz::FuzzArgs),
+    /// Write the fuzz targets' seed corpus, tests/fuzz/seeds (deterministic).
+    FuzzSeeds,
 }
 
 #[derive(Subcommand)]
@@ -173,6 +180,8 @@ fn main() -> ExitCode {
         Task::FreshCheck => fresh::run_check(),
         Task::Testbed { action } => testbed(&action),
         Task::Bench(b) => bench::run_bench(&b),
+        Task::Fuzz(a) => fuzz::run(&a),
+        Task::FuzzSeeds => seeds::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
