@@ -356,9 +356,11 @@ impl Conn {
         let mut r = lock(&self.registry);
         match r.slots.get_mut(&self.id) {
             Some(s) if !s.closing => {
-                s.phase = phase;
-                s.since = Instant::now();
-                r.publish();
+                if s.phase != phase {
+                    s.phase = phase;
+                    s.since = Instant::now();
+                    r.publish();
+                }
                 true
             }
             _ => false,
@@ -746,6 +748,8 @@ mod tests {
         );
         assert_eq!(s.stats.evicted_connections.load(Ordering::Relaxed), 1);
         assert_eq!(ask(&mut c, "show c"), answer_of("show c"));
+        // c idle again (b is reading).
+        wait_for("c idle", || s.stats.pending.load(Ordering::SeqCst) == 2);
         // The rest of b's request, then another.
         let req = Request::Command("show b".into()).encode();
         b.write_all(&req[2..]).unwrap();
