@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all test demo demo-offline bench bench-e2e check fmt fmt-check clippy deps
+.PHONY: all test demo demo-offline bench bench-e2e check fmt fmt-check clippy deps fuzz fuzz-seeds
 
 all: check
 
@@ -28,6 +28,17 @@ bench:
 
 bench-e2e:
 	$(CARGO) xtask bench e2e --runs 3
+
+## make fuzz: every fuzz target of tests/fuzz for FUZZ_SECONDS each (default 300), seeded
+## from tests/fuzz/seeds; corpora grow in target/fuzz/corpus (needs nightly and cargo-fuzz;
+## `make test` runs them 20 s each). make fuzz-seeds: write the seed corpus again.
+FUZZ_SECONDS ?= 300
+fuzz:
+	$(CARGO) xtask deps
+	$(CARGO) xtask fuzz --seconds $(FUZZ_SECONDS)
+
+fuzz-seeds:
+	$(CARGO) xtask fuzz-seeds
 
 ## make check: type-check everything, tests and benches included
 check:

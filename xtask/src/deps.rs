@@ -1,4 +1,5 @@
 //! `cargo xtask deps`: install what building and testing need, quickly when all is there.
+//! Toolchains are never downloaded: a missing nightly (for fuzzing) is reported.
 
 use std::collections::HashSet;
 use std::process::Command;
@@ -77,6 +78,33 @@ pub fn run_all() -> Result<()> {
     python()?;
     rust_components()?;
     nextest()?;
+    fuzzing()?;
+    Ok(())
+}
+
+/// The fuzz step's tools: the machine's nightly toolchain (only checked: toolchains are not
+/// downloaded here) and cargo-fuzz (installed when missing). Without nightly, fuzzing is
+/// skipped with a note, except under `CI=true`, where it is an error.
+fn fuzzing() -> Result<()> {
+    if !crate::fuzz::has_nightly() {
+        let why = "no nightly toolchain (`rustup toolchain list` shows none): the fuzz targets \
+                   cannot run; install one with `rustup toolchain install nightly` where \
+                   toolchains can be downloaded";
+        if crate::fuzz::in_ci() {
+            bail!("{why}");
+        }
+        println!("rust: warning: {why}; `make test` will skip fuzzing");
+        return Ok(());
+    }
+    if crate::fuzz::has_cargo_fuzz() {
+        println!("rust: nightly toolchain and cargo-fuzz present");
+        return Ok(());
+    }
+    println!("rust: cargo-fuzz missing, installing it (this compiles it, takes a while)");
+    run(cargo().args(["install", "cargo-fuzz", "--locked"]))?;
+    if !crate::fuzz::has_cargo_fuzz() {
+        bail!("`cargo fuzz` still unavailable after `cargo install cargo-fuzz` (is ~/.cargo/bin on PATH?)");
+    }
     Ok(())
 }
 

@@ -1,5 +1,5 @@
 //! Project tasks: `cargo xtask deps | gen-pcap | demo | test | fresh-check | testbed up|down |
-//! bench`.
+//! bench | fuzz | fuzz-seeds`.
 
 #![forbid(unsafe_code)]
 
@@ -8,6 +8,8 @@ mod ci;
 mod demo;
 mod deps;
 mod fresh;
+mod fuzz;
+mod seeds;
 mod util;
 
 use std::path::{Path, PathBuf};
@@ -44,7 +46,7 @@ enum Task {
         offline: bool,
     },
     /// What `make test` runs: deps, the fresh-machine check, fmt check, clippy, nextest,
-    /// doc tests, the fuzz targets.
+    /// doc tests, the fuzz targets (compiled, then run 20 s each).
     Test,
     /// Deps and the offline build in a copy of the tree, inside a mount namespace where the
     /// dataplane's C headers and clang are hidden (root; part of `test`).
@@ -56,6 +58,11 @@ enum Task {
     },
     /// Benchmarks: `bench e2e` sends UDP through mspicd and through Linux side by side.
     Bench(bench::BenchCmd),
+    /// Run every fuzz target of tests/fuzz for a bounded time, seeded from
+    /// tests/fuzz/seeds (nightly toolchain and cargo-fuzz; part of `test`, 20 s each).
+    Fuzz(fuzz::FuzzArgs),
+    /// Write the fuzz targets' seed corpus, tests/fuzz/seeds (deterministic).
+    FuzzSeeds,
 }
 
 #[derive(Subcommand)]
@@ -239,6 +246,8 @@ fn main() -> ExitCode {
         Task::FreshCheck => fresh::run_check(),
         Task::Testbed { action } => testbed(&action),
         Task::Bench(b) => bench::run_bench(&b),
+        Task::Fuzz(a) => fuzz::run(&a),
+        Task::FuzzSeeds => seeds::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

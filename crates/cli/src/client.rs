@@ -100,9 +100,21 @@ impl Client {
         out: &mut dyn Write,
     ) -> Result<Outcome, ClientError> {
         let bytes = request.try_encode().map_err(ClientError::Request)?;
-        self.stream
-            .write_all(&bytes)
-            .map_err(|e| self.broken(io_error_text(&e)))?;
+        // A daemon that refuses the connection (too many clients) writes why and closes it,
+        // possibly before the request is sent: then the write fails but the reason is
+        // there to read.
+        let write_error = match self.stream.write_all(&bytes) {
+            Ok(()) => None,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                Some(e)
+            }
+            Err(e) => return Err(self.broken(io_error_text(&e))),
+        };
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             loop {
@@ -146,10 +158,16 @@ impl Client {
                         self.broken(format!("no answer within {} s", READ_TIMEOUT.as_secs()))
                     )
                 }
-                Err(e) => return Err(self.broken(io_error_text(&e))),
+                Err(e) => {
+                    let e = write_error.as_ref().unwrap_or(&e);
+                    return Err(self.broken(io_error_text(e)));
+                }
             };
             if n == 0 {
-                return Err(self.broken("mspicd closed the connection before answering"));
+                return Err(match &write_error {
+                    Some(e) => self.broken(io_error_text(e)),
+                    None => self.broken("mspicd closed the connection before answering"),
+                });
             }
             self.decoder.push(&buf[..n]);
         }
@@ -176,8 +194,7 @@ impl Client {
 
 /// The commit request for the file at `path` (its name as given is used in diagnostics).
 pub fn commit_request(path: &Path) -> Result<Request, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {}", path.display(), io_error_text(&e)))?;
+    let text = crate::input::read_config(path).map_err(|e| e.to_string())?;
     Ok(Request::Commit {
         name: path.display().to_string(),
         text,

@@ -80,7 +80,8 @@ pub struct DaemonArgs {
     /// their mirror reply (as `mspic replay --respond`).
     #[arg(long, requires = "replay_pcap")]
     pub replay_respond: bool,
-    /// Seconds a client has to send a whole request before it is disconnected.
+    /// Seconds a client has to send a whole request, from its first byte, before it is
+    /// disconnected.
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
     pub request_timeout: f64,
 }
@@ -164,13 +165,16 @@ fn init_tracing() {
 }
 
 fn load(file: &std::path::Path) -> Result<LoadedConfig, StartError> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        format!(
-            "cannot read configuration {}: {}",
-            file.display(),
-            crate::io_error_text(&e)
-        )
-    })?;
+    let text = match crate::input::read_config(file) {
+        Ok(t) => t,
+        Err(crate::input::InputError::Invalid(errors)) => {
+            return Err(StartError::Config {
+                file: file.to_path_buf(),
+                errors,
+            })
+        }
+        Err(e) => return Err(StartError::Other(e.to_string())),
+    };
     LoadedConfig::from_text(&text, &file.display().to_string()).map_err(|errors| {
         StartError::Config {
             file: file.to_path_buf(),
@@ -256,7 +260,7 @@ impl State {
             "mspicd {}, control protocol {}\n\
              engine: {}\n\
              configuration: {} ({} {} s ago)\n\
-             up {} s; {} requests, {} bad requests, {} connections refused\n",
+             up {} s; {} requests, {} bad requests, {} connections refused, {} pending connections closed for others\n",
             env!("CARGO_PKG_VERSION"),
             mspic_control::protocol::VERSION,
             self.engine.describe(),
@@ -267,6 +271,7 @@ impl State {
             s.requests.load(Ordering::Relaxed),
             s.bad_requests.load(Ordering::Relaxed),
             s.refused_connections.load(Ordering::Relaxed),
+            s.evicted_connections.load(Ordering::Relaxed),
         );
         for line in self.engine.status() {
             text.push_str(&line);

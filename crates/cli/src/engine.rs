@@ -65,13 +65,7 @@ impl LoadedConfig {
 
     /// Reads and loads the file at `path`.
     pub fn from_file(path: &Path) -> Result<LoadedConfig, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            format!(
-                "cannot read configuration {}: {}",
-                path.display(),
-                crate::io_error_text(&e)
-            )
-        })?;
+        let text = crate::input::read_config(path).map_err(|e| e.to_string())?;
         Self::from_text(&text, &path.display().to_string())
     }
 
@@ -138,9 +132,7 @@ impl OfflineEngine {
     pub fn start(config: &LoadedConfig, options: OfflineOptions) -> Result<Self, String> {
         let capture = match &options.capture {
             None => None,
-            Some(p) => Some(std::fs::read(p).map_err(|e| {
-                format!("cannot read {}: {}", p.display(), crate::io_error_text(&e))
-            })?),
+            Some(p) => Some(crate::input::read_capture(p).map_err(|e| e.to_string())?),
         };
         let replay = Self::build(&config.policy, &options, capture.as_deref())?;
         Ok(OfflineEngine { replay, options })

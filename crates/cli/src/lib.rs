@@ -47,6 +47,7 @@
 pub mod client;
 pub mod daemon;
 pub mod engine;
+pub mod input;
 pub mod interactive;
 #[cfg(feature = "live")]
 pub mod live;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use mspic_cli::client::{self, Client, Outcome};
+use mspic_cli::input::InputError;
 use mspic_control::protocol::Request;
 
 mod replay;
@@ -189,8 +190,11 @@ fn one_shot(socket: &Path, request: Request) -> ExitCode {
 
 /// Reads and validates a configuration; prints warnings to stderr.
 pub fn load_config(path: &std::path::Path) -> Result<Result<mspic_config::Config, String>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read configuration {}", path.display()))?;
+    let text = match mspic_cli::input::read_config(path) {
+        Ok(t) => t,
+        Err(InputError::Invalid(diagnostics)) => return Ok(Err(diagnostics)),
+        Err(e) => return Err(e.into()),
+    };
     let name = path.display().to_string();
     Ok(match mspic_config::parse(&text, &name) {
         Ok(cfg) => {

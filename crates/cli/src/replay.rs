@@ -112,8 +112,7 @@ pub fn run(a: &ReplayArgs) -> Result<ExitCode> {
         }
     };
     let policy = crate::compile(&cfg)?;
-    let data =
-        std::fs::read(&a.pcap).with_context(|| format!("cannot read {}", a.pcap.display()))?;
+    let data = mspic_cli::input::read_capture(&a.pcap)?;
     let reader = Reader::new(&data)
         .with_context(|| format!("{}: not a usable capture", a.pcap.display()))?;
     let opts = ReplayOptions {

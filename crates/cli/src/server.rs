@@ -1,14 +1,21 @@
 //! The daemon's control socket: binding it safely, and one thread per connection that
 //! decodes requests ([`mspic_control::protocol`]), hands them to the control thread as
 //! [`Job`]s and streams the answers back.
+//!
+//! Under load ([`ServerOptions`]): a request has a deadline from its first byte; idle
+//! connections time out; connections that have not sent a whole request have their own
+//! limit, beyond which the oldest idle one is closed for the newcomer; when every
+//! connection is busy answering, a new one is refused with an error frame it can read.
 
+use std::collections::HashMap;
 use std::io::{self, BufWriter, ErrorKind, Read, Write};
+use std::net::Shutdown;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mspic_control::protocol::{Request, RequestDecoder, Response};
@@ -167,23 +174,35 @@ pub enum Job {
 }
 
 /// Limits of the connection handling.
+///
+/// A connection is *idle* until the first byte of a request arrives, *reading* until the
+/// request is whole, then *busy* until its answer is written. Idle and reading connections
+/// are *pending*: they have not sent a whole request.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
-    /// A request must arrive whole within this time (counted from when the server starts
-    /// waiting for it); a client that takes longer is disconnected.
+    /// A request must arrive whole within this time from its first byte, however the bytes
+    /// trickle in; a client that takes longer gets an error and is disconnected.
     pub request_timeout: Duration,
+    /// A connection with no byte of a request for this long is closed.
+    pub idle_timeout: Duration,
     /// A client that does not read its answer for this long is disconnected.
     pub write_timeout: Duration,
-    /// Connections served at once; more are refused with an error.
+    /// Connections served at once. When every one is busy, more are refused with an error.
     pub max_connections: usize,
+    /// Pending connections at once. A new connection beyond it closes the oldest idle one
+    /// (else the oldest reading one) with an error, so that clients holding connections
+    /// open without sending requests cannot lock out those that do.
+    pub max_pending: usize,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
             request_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(30),
             max_connections: 64,
+            max_pending: 16,
         }
     }
 }
@@ -195,14 +214,174 @@ pub struct ServerStats {
     pub requests: AtomicU64,
     /// Requests refused as malformed, oversized, truncated or too slow.
     pub bad_requests: AtomicU64,
-    /// Connections refused because too many were open.
+    /// Connections refused because every connection was busy.
     pub refused_connections: AtomicU64,
+    /// Pending connections closed to make room for a new one.
+    pub evicted_connections: AtomicU64,
     /// Connections open now.
     pub active: AtomicUsize,
+    /// Connections open now that have not sent a whole request.
+    pub pending: AtomicUsize,
 }
+
+/// The text a client refused for load reads.
+pub const REFUSED: &str = "error: too many connections to mspicd, try again";
+/// The text a pending connection closed to make room reads.
+pub const EVICTED: &str =
+    "error: mspicd closed this connection, which had not sent a whole request, to serve others";
 
 /// How connection threads reach the control thread; returns false when it is gone.
 pub type Submit = Arc<dyn Fn(Job) -> bool + Send + Sync>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    /// No byte of a request yet (evicted first).
+    Idle,
+    /// Part of a request.
+    Reading,
+    /// A whole request, being answered (never evicted).
+    Busy,
+}
+
+#[derive(Debug)]
+struct Slot {
+    /// A second handle, to close the connection from the accept thread.
+    stream: UnixStream,
+    phase: Phase,
+    /// When the connection entered `phase`.
+    since: Instant,
+    /// Evicted: its thread is on its way out.
+    closing: bool,
+}
+
+/// Every open connection, shared by the accept thread and the connection threads.
+#[derive(Debug)]
+struct Registry {
+    next_id: u64,
+    slots: HashMap<u64, Slot>,
+    stats: Arc<ServerStats>,
+}
+
+type Shared = Arc<Mutex<Registry>>;
+
+fn lock(r: &Shared) -> std::sync::MutexGuard<'_, Registry> {
+    r.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What the accept thread does with a new connection.
+enum Admit {
+    /// Serve it as connection `id`; close `evict` (a pending connection) first.
+    Serve { id: u64, evict: Option<UnixStream> },
+    /// Every connection is busy: refuse it.
+    Refuse,
+}
+
+impl Registry {
+    /// Updates [`ServerStats::pending`] after a change.
+    fn publish(&self) {
+        let pending = self
+            .slots
+            .values()
+            .filter(|s| !s.closing && s.phase != Phase::Busy)
+            .count();
+        self.stats.pending.store(pending, Ordering::SeqCst);
+    }
+
+    fn admit(&mut self, stream: &UnixStream, options: &ServerOptions) -> Admit {
+        let live = self.slots.values().filter(|s| !s.closing);
+        let (mut total, mut pending) = (0, 0);
+        for s in live {
+            total += 1;
+            pending += usize::from(s.phase != Phase::Busy);
+        }
+        let mut evict = None;
+        if total >= options.max_connections || pending >= options.max_pending.max(1) {
+            // The oldest idle connection, else the oldest reading one.
+            let victim = self
+                .slots
+                .iter()
+                .filter(|(_, s)| !s.closing && s.phase != Phase::Busy)
+                .min_by_key(|(id, s)| (s.phase, s.since, **id))
+                .map(|(id, _)| *id);
+            match victim {
+                Some(v) => {
+                    let slot = self.slots.get_mut(&v).expect("victim is registered");
+                    slot.closing = true;
+                    evict = slot.stream.try_clone().ok();
+                }
+                None if total >= options.max_connections => {
+                    self.publish();
+                    return Admit::Refuse;
+                }
+                None => {}
+            }
+        }
+        let Ok(handle) = stream.try_clone() else {
+            return Admit::Refuse;
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        self.slots.insert(
+            id,
+            Slot {
+                stream: handle,
+                phase: Phase::Idle,
+                since: Instant::now(),
+                closing: false,
+            },
+        );
+        self.publish();
+        Admit::Serve { id, evict }
+    }
+}
+
+/// Sends `text` as an error frame without waiting on the client, then closes the
+/// connection both ways; the client reads the text before the end of the stream.
+fn close_with(stream: &UnixStream, text: &str) {
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(20)));
+    let _ = write_response(stream, Response::Error(text));
+    let _ = stream.shutdown(Shutdown::Both);
+}
+
+/// One connection's view of the registry.
+struct Conn {
+    id: u64,
+    registry: Shared,
+}
+
+impl Conn {
+    /// Enters `phase`; false when the connection is being closed (then nothing more is
+    /// to be done on it: a request read whole is not run).
+    fn set(&self, phase: Phase) -> bool {
+        let mut r = lock(&self.registry);
+        match r.slots.get_mut(&self.id) {
+            Some(s) if !s.closing => {
+                if s.phase != phase {
+                    s.phase = phase;
+                    s.since = Instant::now();
+                    r.publish();
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn closing(&self) -> bool {
+        lock(&self.registry)
+            .slots
+            .get(&self.id)
+            .is_none_or(|s| s.closing)
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        let mut r = lock(&self.registry);
+        r.slots.remove(&self.id);
+        r.publish();
+    }
+}
 
 /// Accepts connections on `listener` forever, one thread each.
 pub fn accept_loop(
@@ -211,6 +390,11 @@ pub fn accept_loop(
     stats: Arc<ServerStats>,
     options: ServerOptions,
 ) {
+    let registry: Shared = Arc::new(Mutex::new(Registry {
+        next_id: 0,
+        slots: HashMap::new(),
+        stats: Arc::clone(&stats),
+    }));
     for conn in listener.incoming() {
         let stream = match conn {
             Ok(s) => s,
@@ -220,28 +404,42 @@ pub fn accept_loop(
                 continue;
             }
         };
-        if stats.active.fetch_add(1, Ordering::SeqCst) >= options.max_connections {
-            stats.active.fetch_sub(1, Ordering::SeqCst);
-            stats.refused_connections.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
-                "refusing a connection: {} already open",
-                options.max_connections
-            );
-            let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-            let _ = write_response(
-                &stream,
-                Response::Error("error: too many connections to mspicd, try again"),
-            );
-            continue;
-        }
-        let (submit, stats, options) = (Arc::clone(&submit), Arc::clone(&stats), options.clone());
+        let admit = lock(&registry).admit(&stream, &options);
+        let id = match admit {
+            Admit::Refuse => {
+                stats.refused_connections.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    "refusing a connection: all {} connections are busy",
+                    options.max_connections
+                );
+                close_with(&stream, REFUSED);
+                continue;
+            }
+            Admit::Serve { id, evict } => {
+                if let Some(old) = evict {
+                    stats.evicted_connections.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!("closing the oldest pending connection for a new one");
+                    close_with(&old, EVICTED);
+                }
+                id
+            }
+        };
+        let conn = Conn {
+            id,
+            registry: Arc::clone(&registry),
+        };
+        stats.active.fetch_add(1, Ordering::SeqCst);
+        let (sub, st, opts) = (Arc::clone(&submit), Arc::clone(&stats), options.clone());
         let spawned = std::thread::Builder::new()
             .name("mspicd-conn".into())
             .spawn(move || {
-                serve_connection(stream, &submit, &stats, &options);
-                stats.active.fetch_sub(1, Ordering::SeqCst);
+                serve_connection(stream, &conn, &sub, &st, &opts);
+                drop(conn);
+                st.active.fetch_sub(1, Ordering::SeqCst);
             });
         if let Err(e) = spawned {
+            // The closure, and with it the connection and its slot, is dropped.
+            stats.active.fetch_sub(1, Ordering::SeqCst);
             tracing::error!("cannot start a connection thread: {e}");
         }
     }
@@ -250,7 +448,7 @@ pub fn accept_loop(
 /// Why a connection stopped before a complete request.
 enum ReadOutcome {
     Request(Request),
-    /// The client closed or went idle between requests: nothing to answer.
+    /// The client closed, went idle for too long or was evicted: nothing to answer.
     Closed,
     /// A bad request: counted, answered with this text, connection closed.
     Bad(String),
@@ -259,24 +457,39 @@ enum ReadOutcome {
 fn read_request(
     stream: &mut UnixStream,
     decoder: &mut RequestDecoder,
-    timeout: Duration,
+    conn: &Conn,
+    options: &ServerOptions,
 ) -> ReadOutcome {
-    let deadline = Instant::now() + timeout;
+    // Idle until the first byte; from then on the request has `request_timeout`.
+    let mut deadline = None;
+    let idle_until = Instant::now() + options.idle_timeout;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
+        if decoder.pending() > 0 && deadline.is_none() {
+            if !conn.set(Phase::Reading) {
+                return ReadOutcome::Closed;
+            }
+            deadline = Some(Instant::now() + options.request_timeout);
+        }
         match decoder.decode() {
             Ok(Some(r)) => return ReadOutcome::Request(r),
             Ok(None) => {}
             Err(e) => return ReadOutcome::Bad(format!("error: bad request: {e}")),
         }
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline
+            .unwrap_or(idle_until)
+            .saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return if decoder.pending() > 0 {
+            return if deadline.is_some() {
                 ReadOutcome::Bad(format!(
-                    "error: bad request: not complete after {} s",
-                    timeout.as_secs_f64()
+                    "error: bad request: not complete within {} s of its first byte",
+                    options.request_timeout.as_secs_f64()
                 ))
             } else {
+                tracing::debug!(
+                    "control socket: closing a connection idle for {:?}",
+                    options.idle_timeout
+                );
                 ReadOutcome::Closed
             };
         }
@@ -284,6 +497,7 @@ fn read_request(
             return ReadOutcome::Closed;
         }
         match stream.read(&mut buf) {
+            Ok(0) if conn.closing() => return ReadOutcome::Closed,
             Ok(0) => {
                 return match decoder.finish() {
                     Ok(()) => ReadOutcome::Closed,
@@ -303,6 +517,7 @@ fn read_request(
 
 fn serve_connection(
     mut stream: UnixStream,
+    conn: &Conn,
     submit: &Submit,
     stats: &ServerStats,
     options: &ServerOptions,
@@ -310,9 +525,13 @@ fn serve_connection(
     let _ = stream.set_write_timeout(Some(options.write_timeout));
     let mut decoder = RequestDecoder::new();
     loop {
-        let request = match read_request(&mut stream, &mut decoder, options.request_timeout) {
+        if !conn.set(Phase::Idle) {
+            return;
+        }
+        let request = match read_request(&mut stream, &mut decoder, conn, options) {
             ReadOutcome::Request(r) => r,
             ReadOutcome::Closed => return,
+            ReadOutcome::Bad(_) if conn.closing() => return,
             ReadOutcome::Bad(text) => {
                 stats.bad_requests.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!("control socket: {}", text.trim_start_matches("error: "));
@@ -320,6 +539,9 @@ fn serve_connection(
                 return;
             }
         };
+        if !conn.set(Phase::Busy) {
+            return;
+        }
         stats.requests.fetch_add(1, Ordering::Relaxed);
         tracing::debug!("control socket: {request}");
         let reply = answer(request, submit);
@@ -375,18 +597,36 @@ pub fn write_response(stream: &UnixStream, response: Response<'_>) -> io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::{Client, Outcome};
     use mspic_control::protocol::{ResponseDecoder, ResponseEvent};
 
-    /// A server whose control thread answers every command with its own line.
-    fn echo_server(max_connections: usize) -> (tempfile::TempDir, ControlSocket, Arc<ServerStats>) {
+    struct Server {
+        _dir: tempfile::TempDir,
+        socket: ControlSocket,
+        stats: Arc<ServerStats>,
+        /// Says when the control thread holds a `hold` command.
+        holding: mpsc::Receiver<()>,
+        /// Lets the held command go.
+        release: mpsc::Sender<()>,
+    }
+
+    /// A server whose control thread answers every command with its own line; `hold`
+    /// waits for `release` first.
+    fn server(options: ServerOptions) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let socket = ControlSocket::bind(&dir.path().join("sub").join("s.sock")).unwrap();
         let stats = Arc::new(ServerStats::default());
         let (tx, rx) = mpsc::channel::<Job>();
+        let (holding_tx, holding) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel::<()>();
         std::thread::spawn(move || {
             for job in rx {
                 match job {
                     Job::Command { line, reply } => {
+                        if line == "hold" {
+                            let _ = holding_tx.send(());
+                            let _ = release_rx.recv();
+                        }
                         let _ = reply.send(Ok(format!("{line}\n")));
                     }
                     Job::Ping { reply, .. } | Job::Commit { reply, .. } => {
@@ -398,14 +638,24 @@ mod tests {
         let tx = std::sync::Mutex::new(tx);
         let submit: Submit = Arc::new(move |job| tx.lock().unwrap().send(job).is_ok());
         let listener = socket.listener().unwrap();
-        let options = ServerOptions {
-            request_timeout: Duration::from_secs(3),
-            max_connections,
-            ..ServerOptions::default()
-        };
         let st = Arc::clone(&stats);
         std::thread::spawn(move || accept_loop(listener, submit, st, options));
-        (dir, socket, stats)
+        Server {
+            _dir: dir,
+            socket,
+            stats,
+            holding,
+            release,
+        }
+    }
+
+    fn options(max_connections: usize, max_pending: usize) -> ServerOptions {
+        ServerOptions {
+            request_timeout: Duration::from_secs(3),
+            max_connections,
+            max_pending,
+            ..ServerOptions::default()
+        }
     }
 
     fn ask(stream: &mut UnixStream, line: &str) -> Vec<ResponseEvent> {
@@ -415,6 +665,14 @@ mod tests {
         read_events(stream, 2)
     }
 
+    fn answer_of(line: &str) -> Vec<ResponseEvent> {
+        vec![
+            ResponseEvent::Text(format!("{line}\n").into_bytes()),
+            ResponseEvent::Done,
+        ]
+    }
+
+    /// Reads until `want` events or the end of the stream (10 s at most).
     fn read_events(stream: &mut UnixStream, want: usize) -> Vec<ResponseEvent> {
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
@@ -423,7 +681,7 @@ mod tests {
         let mut events = Vec::new();
         let mut buf = [0u8; 4096];
         while events.len() < want {
-            let n = stream.read(&mut buf).unwrap();
+            let n = stream.read(&mut buf).unwrap_or(0);
             if n == 0 {
                 break;
             }
@@ -435,49 +693,143 @@ mod tests {
         events
     }
 
+    /// Waits (10 s at most) until `f` holds.
+    fn wait_for(what: &str, f: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     #[test]
-    fn connections_beyond_the_limit_are_refused() {
-        let (_dir, socket, stats) = echo_server(1);
-        let mut first = UnixStream::connect(socket.path()).unwrap();
+    fn when_every_connection_is_busy_a_newcomer_reads_why_it_is_refused() {
+        let s = server(options(1, 1));
+        let path = s.socket.path().to_path_buf();
+        let held = std::thread::spawn(move || {
+            let mut a = UnixStream::connect(path).unwrap();
+            ask(&mut a, "hold")
+        });
+        s.holding.recv_timeout(Duration::from_secs(10)).unwrap();
+        // Connected, then refused and closed before the request is written: the write
+        // fails, and the client still reads the daemon's reason.
+        let mut b = Client::connect(s.socket.path()).unwrap();
+        wait_for("the refusal", || {
+            s.stats.refused_connections.load(Ordering::Relaxed) == 1
+        });
+        let mut out = Vec::new();
+        match b.request(&Request::Command("show b".into()), &mut out) {
+            Ok(Outcome::Error(e)) => assert_eq!(e, REFUSED),
+            other => panic!("{other:?}"),
+        }
+        s.release.send(()).unwrap();
+        assert_eq!(held.join().unwrap(), answer_of("hold"));
+        wait_for("a to go", || s.stats.active.load(Ordering::SeqCst) == 0);
+        let mut c = UnixStream::connect(s.socket.path()).unwrap();
+        assert_eq!(ask(&mut c, "show c"), answer_of("show c"));
+    }
+
+    #[test]
+    fn the_oldest_idle_connection_is_closed_for_a_newcomer() {
+        let s = server(options(8, 2));
+        let mut a = UnixStream::connect(s.socket.path()).unwrap();
+        wait_for("a", || s.stats.active.load(Ordering::SeqCst) == 1);
+        let mut b = UnixStream::connect(s.socket.path()).unwrap();
+        wait_for("b", || s.stats.active.load(Ordering::SeqCst) == 2);
+        // b has started a request: it is older than nothing, but idle ones go first.
+        b.write_all(b"MS").unwrap();
+        let mut c = UnixStream::connect(s.socket.path()).unwrap();
+        wait_for("the eviction", || {
+            s.stats.evicted_connections.load(Ordering::Relaxed) == 1
+        });
         assert_eq!(
-            ask(&mut first, "show a"),
-            vec![
-                ResponseEvent::Text(b"show a\n".to_vec()),
-                ResponseEvent::Done
-            ]
+            read_events(&mut a, 2),
+            vec![ResponseEvent::Error(EVICTED.into())]
         );
-        let mut second = UnixStream::connect(socket.path()).unwrap();
+        assert_eq!(s.stats.evicted_connections.load(Ordering::Relaxed), 1);
+        assert_eq!(ask(&mut c, "show c"), answer_of("show c"));
+        // c idle again (b is reading).
+        wait_for("c idle", || s.stats.pending.load(Ordering::SeqCst) == 2);
+        // The rest of b's request, then another.
+        let req = Request::Command("show b".into()).encode();
+        b.write_all(&req[2..]).unwrap();
+        assert_eq!(read_events(&mut b, 2), answer_of("show b"));
+        assert_eq!(ask(&mut b, "show b2"), answer_of("show b2"));
+        wait_for("b idle", || s.stats.pending.load(Ordering::SeqCst) == 2);
+        // Two pending again (b and c idle): d closes c, idle for the longest.
+        let _d = UnixStream::connect(s.socket.path()).unwrap();
         assert_eq!(
-            read_events(&mut second, 1),
+            read_events(&mut c, 2),
+            vec![ResponseEvent::Error(EVICTED.into())]
+        );
+        assert_eq!(ask(&mut b, "show b3"), answer_of("show b3"));
+        assert_eq!(s.stats.evicted_connections.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_request_has_its_deadline_from_its_first_byte() {
+        let timeout = Duration::from_millis(300);
+        let s = server(ServerOptions {
+            request_timeout: timeout,
+            ..options(8, 8)
+        });
+        let mut a = UnixStream::connect(s.socket.path()).unwrap();
+        // Idle for longer than a request may take: still open.
+        std::thread::sleep(timeout * 2);
+        assert_eq!(ask(&mut a, "show a"), answer_of("show a"));
+        // Then a request trickling in a byte every 20 ms: cut off 300 ms after its first
+        // byte, though bytes keep coming.
+        let req = Request::Command("x".repeat(200)).encode();
+        let first = Instant::now();
+        a.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        let mut d = ResponseDecoder::new();
+        let mut buf = [0u8; 1024];
+        let mut events = Vec::new();
+        for byte in &req {
+            let _ = a.write_all(std::slice::from_ref(byte));
+            if let Ok(n @ 1..) = a.read(&mut buf) {
+                d.push(&buf[..n]);
+                while let Ok(Some(e)) = d.decode() {
+                    events.push(e);
+                }
+            }
+            if !events.is_empty() {
+                break;
+            }
+        }
+        let took = first.elapsed();
+        assert_eq!(
+            events,
             vec![ResponseEvent::Error(
-                "error: too many connections to mspicd, try again".into()
+                "error: bad request: not complete within 0.3 s of its first byte".into()
             )]
         );
-        assert_eq!(stats.refused_connections.load(Ordering::Relaxed), 1);
-        // Once the first one is gone, a new one is served.
-        drop(first);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while stats.active.load(Ordering::SeqCst) != 0 {
-            assert!(Instant::now() < deadline);
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let mut third = UnixStream::connect(socket.path()).unwrap();
-        assert_eq!(
-            ask(&mut third, "show b"),
-            vec![
-                ResponseEvent::Text(b"show b\n".to_vec()),
-                ResponseEvent::Done
-            ]
-        );
-        assert_eq!(stats.requests.load(Ordering::Relaxed), 2);
+        assert!(took >= timeout && took < timeout * 4, "{took:?}");
+        assert_eq!(s.stats.bad_requests.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn idle_connections_time_out() {
+        let s = server(ServerOptions {
+            idle_timeout: Duration::from_millis(200),
+            ..options(8, 8)
+        });
+        let mut a = UnixStream::connect(s.socket.path()).unwrap();
+        let t = Instant::now();
+        assert_eq!(read_events(&mut a, 1), vec![]);
+        assert!(t.elapsed() >= Duration::from_millis(200));
+        wait_for("the thread to end", || {
+            s.stats.active.load(Ordering::SeqCst) == 0
+        });
     }
 
     #[test]
     fn bind_makes_the_directory_and_cleans_up_only_its_own_socket() {
-        let (dir, socket, _stats) = echo_server(4);
-        let sub = dir.path().join("sub");
+        let s = server(options(4, 4));
+        let socket = &s.socket;
+        let sub = socket.path().parent().unwrap();
         assert_eq!(
-            std::fs::metadata(&sub).unwrap().permissions().mode() & 0o777,
+            std::fs::metadata(sub).unwrap().permissions().mode() & 0o777,
             DIR_MODE
         );
         // Something else at the path: not ours to remove.

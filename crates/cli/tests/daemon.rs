@@ -169,9 +169,22 @@ impl Daemon {
 
     /// Sends raw bytes and reads everything the daemon answers until it closes.
     fn raw(&self, bytes: &[u8]) -> Vec<ResponseEvent> {
+        self.raw_with(bytes, false)
+    }
+
+    /// [`Daemon::raw`], closing our side after sending (the daemon then closes when it has
+    /// answered every request).
+    fn raw_then_close(&self, bytes: &[u8]) -> Vec<ResponseEvent> {
+        self.raw_with(bytes, true)
+    }
+
+    fn raw_with(&self, bytes: &[u8], close: bool) -> Vec<ResponseEvent> {
         let mut s = UnixStream::connect(&self.socket).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         s.write_all(bytes).unwrap();
+        if close {
+            s.shutdown(std::net::Shutdown::Write).unwrap();
+        }
         let mut buf = Vec::new();
         let _ = s.read_to_end(&mut buf);
         let mut d = ResponseDecoder::new();
@@ -334,7 +347,7 @@ fn commit_of_a_bad_configuration_is_refused_and_the_old_one_stays() {
     // A file that cannot be read is the client's error.
     let out = d.mspic(&["request", "commit", "/nonexistent/mspic.conf"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("cannot read /nonexistent/mspic.conf"));
+    assert!(text(&out.stderr).contains("cannot read configuration /nonexistent/mspic.conf"));
 }
 
 #[test]
@@ -558,14 +571,14 @@ fn bad_requests_are_answered_counted_and_dropped() {
     assert_eq!(
         ev,
         vec![ResponseEvent::Error(
-            "error: bad request: not complete after 0.5 s".into()
+            "error: bad request: not complete within 0.5 s of its first byte".into()
         )]
     );
     // Several requests on one connection, answered in order.
     let mut wire =
         mspic_control::protocol::Request::Command("show services sessions count".into()).encode();
     wire.extend(mspic_control::protocol::Request::Command("show services foo".into()).encode());
-    let ev = d.raw(&wire);
+    let ev = d.raw_then_close(&wire);
     assert_eq!(
         ev,
         vec![

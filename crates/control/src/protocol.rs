@@ -118,6 +118,10 @@ pub enum ProtocolError {
     /// The payload does not have the kind's layout.
     #[error("malformed {0}")]
     Malformed(&'static str),
+    /// A commit's configuration text is not UTF-8: where the first bad byte is (line and
+    /// column from 1, columns in characters, as configuration diagnostics count them).
+    #[error("malformed commit (configuration not UTF-8 at line {line}, column {col})")]
+    CommitNotUtf8 { line: usize, col: usize },
     /// The connection ended in the middle of a frame.
     #[error("connection closed in the middle of a message ({0} bytes pending)")]
     Truncated(usize),
@@ -207,14 +211,27 @@ impl Request {
                     ));
                 }
                 let (name, body) = rest.split_at(len);
+                let name = text(name, "commit (file name not UTF-8)")?;
+                let text = std::str::from_utf8(body).map_err(|e| {
+                    let (line, col) = line_col(&body[..e.valid_up_to()]);
+                    ProtocolError::CommitNotUtf8 { line, col }
+                })?;
                 Ok(Request::Commit {
-                    name: text(name, "commit (file name not UTF-8)")?,
-                    text: text(body, "commit (configuration not UTF-8)")?,
+                    name,
+                    text: text.to_string(),
                 })
             }
             other => Err(ProtocolError::UnknownKind(other)),
         }
     }
+}
+
+/// The line and column (from 1, columns in characters) just after `valid`, a UTF-8 prefix.
+fn line_col(valid: &[u8]) -> (usize, usize) {
+    let prefix = std::str::from_utf8(valid).unwrap_or_default();
+    let line = prefix.matches('\n').count() + 1;
+    let col = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
 }
 
 fn request_limit(k: u8) -> Option<usize> {
@@ -672,6 +689,16 @@ mod tests {
             vec![Err(ProtocolError::Malformed(
                 "commit (no file name length)"
             ))]
+        );
+        let mut b = header(kind::COMMIT, 12).to_vec();
+        b.extend_from_slice(b"\x00\x01ca\n\xc3\xa9\xc3\xa9\xff\nb");
+        assert_eq!(
+            decode_all_requests(&b),
+            vec![Err(ProtocolError::CommitNotUtf8 { line: 2, col: 3 })]
+        );
+        assert_eq!(
+            ProtocolError::CommitNotUtf8 { line: 2, col: 3 }.to_string(),
+            "malformed commit (configuration not UTF-8 at line 2, column 3)"
         );
         let mut b = header(kind::COMMIT, 3).to_vec();
         b.extend_from_slice(&[0, 9, b'a']);

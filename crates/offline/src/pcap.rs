@@ -4,6 +4,14 @@
 //! Header, Interface Description with `if_tsresol`, Enhanced/Simple/obsolete Packet blocks;
 //! other blocks are skipped). Only Ethernet link types are accepted: the engine works on
 //! Ethernet frames. Writing uses `pcap-file`.
+//!
+//! Every length is checked before it is used: a record or block shorter than its header,
+//! a length that is not a multiple of 4 or runs past the end of the file, a trailer that
+//! differs from the header, a captured length over the snapshot length, the original length
+//! or [`MAX_FRAME`], an option that runs past its block. Each is a [`PcapError`] naming the
+//! byte offset of the record, block or field; the reader never panics and never hands out
+//! bytes of one block as part of another's frame. The reasons this reader is not
+//! `pcap-file`'s are in docs/architecture.md ("Capture reader").
 
 use std::fmt;
 
@@ -20,6 +28,7 @@ pub struct Record<'a> {
 /// A malformed capture: what is wrong and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct PcapError {
+    /// Byte offset (from the start of the file) of the record, block or field at fault.
     pub offset: usize,
     pub message: String,
 }
@@ -46,35 +55,72 @@ const BT_IDB: u32 = 1;
 const BT_PB: u32 = 2;
 const BT_SPB: u32 = 3;
 const BT_EPB: u32 = 6;
-/// Records larger than this are corrupt, not jumbo frames.
-const MAX_RECORD: usize = 256 * 1024;
+/// Bytes of a classic pcap file header.
+const PCAP_HEADER: usize = 24;
+/// Bytes of a classic pcap record header.
+const PCAP_RECORD_HEADER: usize = 16;
+/// Bytes of a pcapng block's type, length and trailing length.
+const BLOCK_OVERHEAD: usize = 12;
+/// The largest captured frame accepted: anything longer is a corrupt length, not a frame
+/// (the largest jumbo frame is 9 KiB; libpcap's own limit is 256 KiB).
+pub const MAX_FRAME: usize = 256 * 1024;
+
+/// Is `head` (the first bytes of a file, at least 4 when the file has them) the start of a
+/// pcap or pcapng file? Lets a caller refuse a file before reading all of it.
+pub fn check_magic(head: &[u8]) -> Result<(), PcapError> {
+    let Some(m) = head.first_chunk::<4>() else {
+        return err(0, "file too short for a pcap or pcapng header");
+    };
+    let (le, be) = (u32::from_le_bytes(*m), u32::from_be_bytes(*m));
+    if le == PCAPNG_SHB
+        || [PCAP_MAGIC_US, PCAP_MAGIC_NS]
+            .iter()
+            .any(|&x| x == le || x == be)
+    {
+        Ok(())
+    } else {
+        err(0, format!("not a pcap or pcapng file (magic {le:#010x})"))
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 enum Format {
-    Pcap { nanos: bool },
+    Pcap { nanos: bool, snaplen: u32 },
     PcapNg,
 }
 
-/// Iterator over the frames of a capture held in memory.
+/// A pcapng interface: what its packets need.
+#[derive(Debug, Clone, Copy)]
+struct Iface {
+    link: u32,
+    /// Timestamp units per second (`if_tsresol`; microseconds by default).
+    units: u64,
+    /// 0: no limit.
+    snaplen: u32,
+}
+
+/// Iterator over the frames of a capture held in memory. After the first error it ends.
 #[derive(Debug)]
 pub struct Reader<'a> {
     data: &'a [u8],
     pos: usize,
     format: Format,
-    /// pcapng: per interface (link type, timestamp units per second, snaplen).
-    ifaces: Vec<(u32, u64)>,
+    /// pcapng: the interfaces of the current section.
+    ifaces: Vec<Iface>,
     big: bool,
     done: bool,
+}
+
+/// Rounds `n` up to a multiple of 4.
+fn pad4(n: usize) -> usize {
+    n.div_ceil(4) * 4
 }
 
 impl<'a> Reader<'a> {
     /// Checks the file header.
     pub fn new(data: &'a [u8]) -> Result<Self, PcapError> {
-        if data.len() < 4 {
-            return err(0, "file too short for a pcap or pcapng header");
-        }
+        check_magic(data)?;
         let m_le = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
-        let m_be = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
         let mut r = Reader {
             data,
             pos: 0,
@@ -84,199 +130,334 @@ impl<'a> Reader<'a> {
             done: false,
         };
         if m_le == PCAPNG_SHB {
-            r.format = Format::PcapNg;
             return Ok(r);
         }
-        let (big, nanos) = match (m_le, m_be) {
-            (PCAP_MAGIC_US, _) => (false, false),
-            (PCAP_MAGIC_NS, _) => (false, true),
-            (_, PCAP_MAGIC_US) => (true, false),
-            (_, PCAP_MAGIC_NS) => (true, true),
-            _ => return err(0, format!("not a pcap or pcapng file (magic {m_le:#010x})")),
+        r.big = m_le != PCAP_MAGIC_US && m_le != PCAP_MAGIC_NS;
+        let nanos = if r.big {
+            u32::from_be_bytes([data[0], data[1], data[2], data[3]]) == PCAP_MAGIC_NS
+        } else {
+            m_le == PCAP_MAGIC_NS
         };
-        if data.len() < 24 {
-            return err(0, "truncated pcap file header (24 bytes expected)");
+        if data.len() < PCAP_HEADER {
+            return err(
+                0,
+                format!(
+                    "truncated pcap file header: {PCAP_HEADER} bytes needed, {} present",
+                    data.len()
+                ),
+            );
         }
-        r.big = big;
-        r.format = Format::Pcap { nanos };
-        let link = r.u32_at(20).unwrap_or(0) & 0x0fff_ffff;
+        let major = r.u16_at(4)?;
+        if major != 2 {
+            return err(4, format!("pcap version {major} is not supported (2 is)"));
+        }
+        let snaplen = r.u32_at(16)?;
+        let link = r.u32_at(20)? & 0x0fff_ffff;
         if link != LINKTYPE_ETHERNET {
             return err(20, format!("link type {link} is not Ethernet (1)"));
         }
-        r.pos = 24;
+        r.format = Format::Pcap { nanos, snaplen };
+        r.pos = PCAP_HEADER;
         Ok(r)
     }
 
-    fn u32_at(&self, off: usize) -> Option<u32> {
-        let b = self.data.get(off..off + 4)?;
-        let a = [b[0], b[1], b[2], b[3]];
-        Some(if self.big {
-            u32::from_be_bytes(a)
+    fn bytes<const N: usize>(&self, off: usize) -> Result<[u8; N], PcapError> {
+        match off
+            .checked_add(N)
+            .and_then(|end| self.data.get(off..end))
+            .and_then(|b| b.first_chunk::<N>())
+        {
+            Some(b) => Ok(*b),
+            None => err(off, format!("truncated field: {N} bytes needed")),
+        }
+    }
+
+    fn u32_at(&self, off: usize) -> Result<u32, PcapError> {
+        let b = self.bytes::<4>(off)?;
+        Ok(if self.big {
+            u32::from_be_bytes(b)
         } else {
-            u32::from_le_bytes(a)
+            u32::from_le_bytes(b)
         })
     }
 
-    fn u16_at(&self, off: usize) -> Option<u16> {
-        let b = self.data.get(off..off + 2)?;
-        Some(if self.big {
-            u16::from_be_bytes([b[0], b[1]])
+    fn u16_at(&self, off: usize) -> Result<u16, PcapError> {
+        let b = self.bytes::<2>(off)?;
+        Ok(if self.big {
+            u16::from_be_bytes(b)
         } else {
-            u16::from_le_bytes([b[0], b[1]])
+            u16::from_le_bytes(b)
         })
     }
 
-    fn next_pcap(&mut self, nanos: bool) -> Option<Result<Record<'a>, PcapError>> {
+    /// Checks a captured length against the frame limit, the snapshot length and the
+    /// original length; `at` is the offset of the captured-length field.
+    fn check_caplen(at: usize, cap: usize, snaplen: u32, orig: u32) -> Result<(), PcapError> {
+        if cap > MAX_FRAME {
+            return err(
+                at,
+                format!("captured length {cap} exceeds the {MAX_FRAME}-byte limit of a frame"),
+            );
+        }
+        if snaplen != 0 && cap > snaplen as usize {
+            return err(
+                at,
+                format!("captured length {cap} exceeds the snapshot length {snaplen}"),
+            );
+        }
+        if cap > orig as usize {
+            return err(
+                at,
+                format!("captured length {cap} exceeds the original length {orig}"),
+            );
+        }
+        Ok(())
+    }
+
+    fn next_pcap(&mut self, nanos: bool, snaplen: u32) -> Result<Option<Record<'a>>, PcapError> {
         let off = self.pos;
-        if off == self.data.len() {
-            return None;
+        let left = self.data.len() - off;
+        if left == 0 {
+            return Ok(None);
         }
-        if self.data.len() - off < 16 {
-            return Some(err(off, "truncated record header (16 bytes expected)"));
+        if left < PCAP_RECORD_HEADER {
+            return err(
+                off,
+                format!(
+                    "truncated record header: {PCAP_RECORD_HEADER} bytes needed, {left} present"
+                ),
+            );
         }
-        let (sec, frac, incl) = (
-            self.u32_at(off)?,
-            self.u32_at(off + 4)?,
-            self.u32_at(off + 8)? as usize,
-        );
-        if incl > MAX_RECORD {
-            return Some(err(off, format!("record length {incl} is implausible")));
-        }
-        let start = off + 16;
-        let Some(data) = self.data.get(start..start + incl) else {
-            return Some(err(
+        let (sec, frac) = (self.u32_at(off)?, self.u32_at(off + 4)?);
+        let (incl, orig) = (self.u32_at(off + 8)? as usize, self.u32_at(off + 12)?);
+        Self::check_caplen(off + 8, incl, snaplen, orig)?;
+        let start = off + PCAP_RECORD_HEADER;
+        if incl > left - PCAP_RECORD_HEADER {
+            return err(
                 off,
                 format!(
                     "truncated record: {incl} bytes announced, {} present",
-                    self.data.len() - start
+                    left - PCAP_RECORD_HEADER
                 ),
-            ));
-        };
+            );
+        }
         self.pos = start + incl;
-        let ts = u64::from(sec) * 1_000_000_000
-            + if nanos {
-                u64::from(frac)
-            } else {
-                u64::from(frac) * 1000
-            };
-        Some(Ok(Record {
-            ts_nanos: ts,
-            data,
+        let frac = u64::from(frac) * if nanos { 1 } else { 1000 };
+        Ok(Some(Record {
+            ts_nanos: u64::from(sec) * 1_000_000_000 + frac,
+            data: &self.data[start..start + incl],
             offset: off,
         }))
     }
 
-    fn next_pcapng(&mut self) -> Option<Result<Record<'a>, PcapError>> {
+    /// The interface a packet block names, with Ethernet checked.
+    fn iface(&self, off: usize, id: usize) -> Result<Iface, PcapError> {
+        let Some(&i) = self.ifaces.get(id) else {
+            return err(off, format!("packet for undeclared interface {id}"));
+        };
+        if i.link != LINKTYPE_ETHERNET {
+            return err(off, format!("link type {} is not Ethernet (1)", i.link));
+        }
+        Ok(i)
+    }
+
+    /// Reads an Interface Description Block's body (`body` within the file).
+    fn interface(&self, off: usize, body: std::ops::Range<usize>) -> Result<Iface, PcapError> {
+        if body.len() < 8 {
+            return err(
+                off,
+                format!(
+                    "interface description block of {} bytes is shorter than its 20-byte minimum",
+                    body.len() + BLOCK_OVERHEAD
+                ),
+            );
+        }
+        let link = u32::from(self.u16_at(body.start)?);
+        let snaplen = self.u32_at(body.start + 4)?;
+        let mut units = 1_000_000u64;
+        // Options: code (2), length (2), value padded to 4; code 0 ends them.
+        let mut o = body.start + 8;
+        while body.end - o >= 4 {
+            let code = self.u16_at(o)?;
+            let olen = usize::from(self.u16_at(o + 2)?);
+            if code == 0 {
+                break;
+            }
+            if olen > body.end - o - 4 {
+                return err(
+                    o,
+                    format!("option {code} of {olen} bytes runs past the end of its block"),
+                );
+            }
+            if code == 9 {
+                if olen != 1 {
+                    return err(o, format!("if_tsresol of {olen} bytes (1 expected)"));
+                }
+                let v = self.bytes::<1>(o + 4)?[0];
+                let exp = u32::from(v & 0x7f);
+                let u = if v & 0x80 == 0 {
+                    10u64.checked_pow(exp)
+                } else {
+                    2u64.checked_pow(exp)
+                };
+                units = match u {
+                    Some(u) => u,
+                    None => return err(o, format!("unsupported if_tsresol {v:#04x}")),
+                };
+            }
+            o += (4 + pad4(olen)).min(body.end - o);
+        }
+        Ok(Iface {
+            link,
+            units,
+            snaplen,
+        })
+    }
+
+    fn next_pcapng(&mut self) -> Result<Option<Record<'a>>, PcapError> {
         loop {
             let off = self.pos;
-            if off == self.data.len() {
-                return None;
+            let left = self.data.len() - off;
+            if left == 0 {
+                return Ok(None);
             }
-            if self.data.len() - off < 12 {
-                return Some(err(off, "truncated pcapng block header"));
+            if left < BLOCK_OVERHEAD {
+                return err(
+                    off,
+                    format!(
+                        "truncated block header: {BLOCK_OVERHEAD} bytes needed, {left} present"
+                    ),
+                );
             }
-            let raw_type = u32::from_le_bytes(self.data[off..off + 4].try_into().ok()?);
+            let raw_type = u32::from_le_bytes(self.bytes::<4>(off)?);
             if raw_type == PCAPNG_SHB {
                 // Byte order comes from the section header's byte-order magic.
-                let bom = u32::from_le_bytes(self.data[off + 8..off + 12].try_into().ok()?);
+                let bom = u32::from_le_bytes(self.bytes::<4>(off + 8)?);
                 self.big = match bom {
                     PCAPNG_BOM => false,
                     x if x.swap_bytes() == PCAPNG_BOM => true,
-                    _ => return Some(err(off + 8, "bad pcapng byte-order magic")),
+                    _ => return err(off + 8, format!("bad pcapng byte-order magic {bom:#010x}")),
                 };
                 self.ifaces.clear();
             }
             let btype = self.u32_at(off)?;
             let len = self.u32_at(off + 4)? as usize;
-            if len < 12 || !len.is_multiple_of(4) || len > MAX_RECORD + 64 {
-                return Some(err(off, format!("bad pcapng block length {len}")));
-            }
-            if self.data.len() - off < len {
-                return Some(err(
+            if len < BLOCK_OVERHEAD {
+                return err(
                     off,
-                    format!(
-                        "truncated pcapng block: {len} bytes announced, {} present",
-                        self.data.len() - off
-                    ),
-                ));
+                    format!("block length {len} is shorter than the {BLOCK_OVERHEAD}-byte block header and trailer"),
+                );
             }
-            if self.u32_at(off + len - 4) != Some(len as u32) {
-                return Some(err(off + len - 4, "pcapng block trailer length mismatch"));
+            if !len.is_multiple_of(4) {
+                return err(off, format!("block length {len} is not a multiple of 4"));
+            }
+            if len > left {
+                return err(
+                    off,
+                    format!("truncated block: {len} bytes announced, {left} present"),
+                );
+            }
+            let trailer = self.u32_at(off + len - 4)?;
+            if trailer as usize != len {
+                return err(
+                    off + len - 4,
+                    format!("block trailer length {trailer} differs from the block length {len}"),
+                );
             }
             self.pos = off + len;
             let body = off + 8..off + len - 4;
             match btype {
+                PCAPNG_SHB => {
+                    if body.len() < 16 {
+                        return err(
+                            off,
+                            format!(
+                                "section header block of {len} bytes is shorter than its 28-byte minimum"
+                            ),
+                        );
+                    }
+                    let major = self.u16_at(body.start + 4)?;
+                    if major != 1 {
+                        return err(
+                            body.start + 4,
+                            format!("pcapng version {major} is not supported (1 is)"),
+                        );
+                    }
+                }
                 BT_IDB => {
-                    if body.len() < 8 {
-                        return Some(err(off, "truncated interface description block"));
-                    }
-                    let link = u32::from(self.u16_at(body.start)?);
-                    let mut units = 1_000_000u64;
-                    // Options: code(2) len(2) value(padded to 4).
-                    let mut o = body.start + 8;
-                    while o + 4 <= body.end {
-                        let code = self.u16_at(o)?;
-                        let olen = self.u16_at(o + 2)? as usize;
-                        if code == 0 {
-                            break;
-                        }
-                        if code == 9 && olen >= 1 {
-                            let v = *self.data.get(o + 4)?;
-                            let exp = u32::from(v & 0x7f);
-                            units = if v & 0x80 == 0 {
-                                10u64.checked_pow(exp).unwrap_or(0)
-                            } else {
-                                2u64.checked_pow(exp).unwrap_or(0)
-                            };
-                            if units == 0 {
-                                return Some(err(o, "unsupported if_tsresol"));
-                            }
-                        }
-                        o += 4 + olen.div_ceil(4) * 4;
-                    }
-                    self.ifaces.push((link, units));
+                    let iface = self.interface(off, body)?;
+                    self.ifaces.push(iface);
                 }
                 BT_EPB | BT_PB => {
                     if body.len() < 20 {
-                        return Some(err(off, "truncated packet block"));
+                        return err(
+                            off,
+                            format!(
+                                "packet block of {len} bytes is shorter than its 32-byte minimum"
+                            ),
+                        );
                     }
-                    let iface = if btype == BT_EPB {
+                    let id = if btype == BT_EPB {
                         self.u32_at(body.start)? as usize
                     } else {
                         usize::from(self.u16_at(body.start)?)
                     };
-                    let Some(&(link, units)) = self.ifaces.get(iface) else {
-                        return Some(err(off, format!("packet for undeclared interface {iface}")));
-                    };
-                    if link != LINKTYPE_ETHERNET {
-                        return Some(err(off, format!("link type {link} is not Ethernet (1)")));
-                    }
+                    let iface = self.iface(off, id)?;
                     let ts = (u64::from(self.u32_at(body.start + 4)?) << 32)
                         | u64::from(self.u32_at(body.start + 8)?);
                     let cap = self.u32_at(body.start + 12)? as usize;
+                    let orig = self.u32_at(body.start + 16)?;
+                    Self::check_caplen(body.start + 12, cap, iface.snaplen, orig)?;
                     let dstart = body.start + 20;
-                    if dstart + cap > body.end {
-                        return Some(err(off, "packet block data exceeds the block"));
+                    if pad4(cap) > body.end - dstart {
+                        return err(
+                            off,
+                            format!(
+                                "packet data of {cap} bytes runs past the end of its block ({} bytes left)",
+                                body.end - dstart
+                            ),
+                        );
                     }
-                    let ts_nanos = (u128::from(ts) * 1_000_000_000 / u128::from(units)) as u64;
-                    return Some(Ok(Record {
+                    let nanos = u128::from(ts) * 1_000_000_000 / u128::from(iface.units);
+                    let Ok(ts_nanos) = u64::try_from(nanos) else {
+                        return err(body.start + 4, "timestamp beyond the year 2554");
+                    };
+                    return Ok(Some(Record {
                         ts_nanos,
                         data: &self.data[dstart..dstart + cap],
                         offset: off,
                     }));
                 }
                 BT_SPB => {
-                    let Some(&(link, _)) = self.ifaces.first() else {
-                        return Some(err(off, "simple packet block before any interface"));
-                    };
-                    if link != LINKTYPE_ETHERNET {
-                        return Some(err(off, format!("link type {link} is not Ethernet (1)")));
+                    if body.is_empty() {
+                        return err(
+                            off,
+                            format!("simple packet block of {len} bytes is shorter than its 16-byte minimum"),
+                        );
                     }
-                    let orig = self.u32_at(body.start)? as usize;
+                    let iface = self.iface(off, 0)?;
+                    let orig = self.u32_at(body.start)?;
                     let dstart = body.start + 4;
-                    let cap = orig.min(body.end - dstart);
+                    let avail = body.end - dstart;
+                    // The captured length is the original length cut to the snapshot length.
+                    let cap = match iface.snaplen {
+                        0 => orig as usize,
+                        s => orig.min(s) as usize,
+                    };
+                    if cap > MAX_FRAME {
+                        return err(
+                            body.start,
+                            format!("captured length {cap} exceeds the {MAX_FRAME}-byte limit of a frame"),
+                        );
+                    }
+                    if pad4(cap) != avail {
+                        return err(
+                            off,
+                            format!("simple packet block holds {avail} bytes of data for a {cap}-byte packet"),
+                        );
+                    }
                     // Simple packet blocks carry no timestamp.
-                    return Some(Ok(Record {
+                    return Ok(Some(Record {
                         ts_nanos: 0,
                         data: &self.data[dstart..dstart + cap],
                         offset: off,
@@ -295,13 +476,20 @@ impl<'a> Iterator for Reader<'a> {
             return None;
         }
         let r = match self.format {
-            Format::Pcap { nanos, .. } => self.next_pcap(nanos),
+            Format::Pcap { nanos, snaplen } => self.next_pcap(nanos, snaplen),
             Format::PcapNg => self.next_pcapng(),
         };
-        if matches!(r, Some(Err(_)) | None) {
-            self.done = true;
+        match r {
+            Ok(Some(rec)) => Some(Ok(rec)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
         }
-        r
     }
 }
 
