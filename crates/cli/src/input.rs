@@ -85,16 +85,8 @@ pub fn read_bounded(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, InputE
 /// configuration's other diagnostics).
 pub fn config_text(bytes: Vec<u8>, name: &str) -> Result<String, InputError> {
     String::from_utf8(bytes).map_err(|e| {
-        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        // The prefix is valid UTF-8 by construction.
-        let prefix = std::str::from_utf8(valid).unwrap_or_default();
-        let line = prefix.matches('\n').count() + 1;
-        let col = prefix
-            .rsplit('\n')
-            .next()
-            .map_or(0, |last| last.chars().count())
-            + 1;
-        InputError::Invalid(format!("{name}:{line}:{col}: error: invalid UTF-8"))
+        let why = mspic_config::text_of(e.as_bytes(), name).err();
+        InputError::Invalid(why.map(|w| w.to_string()).unwrap_or_default())
     })
 }
 

@@ -150,7 +150,13 @@ impl fmt::Display for ConfigErrors {
 /// the column counting the characters before it on its line), so that a stray Latin-1
 /// byte can be found without a hex editor.
 pub fn parse_bytes(bytes: &[u8], file: &str) -> Result<Config, ConfigErrors> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
+    parse(text_of(bytes, file)?, file)
+}
+
+/// `bytes` as configuration text, or the `file:line:col` of the first byte that is not
+/// UTF-8 (columns in characters, as every other diagnostic).
+pub fn text_of<'a>(bytes: &'a [u8], file: &str) -> Result<&'a str, ConfigErrors> {
+    std::str::from_utf8(bytes).map_err(|e| {
         // The bytes before the error are UTF-8 by definition of `valid_up_to`.
         let before = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
@@ -163,8 +169,7 @@ pub fn parse_bytes(bytes: &[u8], file: &str) -> Result<Config, ConfigErrors> {
             message: "invalid UTF-8".into(),
             severity: Severity::Error,
         }])
-    })?;
-    parse(text, file)
+    })
 }
 
 /// Parses and validates configuration text in either syntax (hierarchical braces, `set`
