@@ -7,7 +7,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use common::*;
-use mspic_alg::{dns, ftp, rsh, talk, tftp};
+use mspic_alg::{dns, ftp, rsh, sdp, sip, talk, tftp};
 use proptest::prelude::*;
 
 // RFC 2428 §2: the delimiter is any printable character that is not part of the address
@@ -42,6 +42,92 @@ proptest! {
         let _ = rsh::parse_stderr_port(&data);
         let _ = talk::parse(&data, talk::NTALK);
         let _ = talk::parse(&data, talk::OTALK);
+        let _ = sip::parse(&data, false);
+        let _ = sip::parse(&data, true);
+        let _ = sdp::parse(&data);
+    }
+
+    #[test]
+    fn sdp_fields_are_found_where_they_were_written(
+        origin in any::<u32>(),
+        conns in prop::collection::vec((any::<u32>(), 0u16.., prop::option::of(1u16..), any::<bool>()), 0..=sdp::MAX_MEDIA),
+        lf in any::<bool>(),
+    ) {
+        let eol = if lf { "\n" } else { "\r\n" };
+        let o = Ipv4Addr::from(origin);
+        let mut text = format!("v=0{eol}o=- 1 1 IN IP4 {o}{eol}s=-{eol}t=0 0{eol}");
+        for (a, port, rtcp, own_c) in &conns {
+            text.push_str(&format!("m=audio {port} RTP/AVP 0{eol}"));
+            if *own_c {
+                text.push_str(&format!("c=IN IP4 {}{eol}", Ipv4Addr::from(*a)));
+            }
+            if let Some(r) = rtcp {
+                text.push_str(&format!("a=rtcp:{r}{eol}"));
+            }
+        }
+        let s = sdp::parse(text.as_bytes()).unwrap();
+        prop_assert_eq!(s.crlf, !lf);
+        let origin_at = s.origin.clone().unwrap().at;
+        prop_assert_eq!(&text[origin_at], o.to_string());
+        prop_assert_eq!(s.media().len(), conns.len());
+        for (i, (m, (a, port, rtcp, own_c))) in s.media().iter().zip(&conns).enumerate() {
+            prop_assert_eq!(m.port, *port);
+            prop_assert_eq!(&text[m.port_at.clone()], port.to_string());
+            prop_assert_eq!(m.rtcp.as_ref().map(|r| r.port), *rtcp);
+            let want = own_c.then(|| IpAddr::V4(Ipv4Addr::from(*a)));
+            prop_assert_eq!(s.conn_of(i), want);
+        }
+    }
+
+    #[test]
+    fn sip_rewrites_hide_the_agent_and_keep_content_length(
+        sport in 1025u16..,
+        rtp in (1024u16..32000).prop_map(|p| p * 2),
+        implied in any::<bool>(),
+    ) {
+        let mut c = Cluster::one(&napt());
+        let me = if implied && sport == 5060 { "10.0.0.2".to_string() } else { format!("10.0.0.2:{sport}") };
+        let body = format!("v=0\r\no=- 1 1 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\nm=audio {rtp} RTP/AVP 0\r\n");
+        let m = format!(
+            "INVITE sip:bob@198.51.100.7 SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK1\r\nFrom: <sip:a@10.0.0.2>;tag=1\r\nTo: <sip:bob@198.51.100.7>\r\nCall-ID: 1@10.0.0.2\r\nCSeq: 1 INVITE\r\nContact: <sip:a@{me}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let out = c.pass(&udp(("10.0.0.2", sport), ("198.51.100.7", 5060), m.as_bytes()));
+        let p = etherparse::SlicedPacket::from_ethernet(&out).unwrap();
+        let Some(etherparse::TransportSlice::Udp(u)) = p.transport else { panic!() };
+        let text = String::from_utf8(u.payload().to_vec()).unwrap();
+        prop_assert!(!text.contains("10.0.0."), "{}", text);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let cl: usize = head.split("Content-Length: ").nth(1).unwrap().parse().unwrap();
+        prop_assert_eq!(cl, body.len());
+        prop_assert!(head.contains("Via: SIP/2.0/UDP 203.0.113.128:1024;"), "{}", head);
+    }
+
+    #[test]
+    fn mangled_sip_keeps_the_shard_consistent(
+        cuts in prop::collection::vec((any::<bool>(), 0usize..400, any::<u8>(), 0usize..400), 1..16)
+    ) {
+        let base = b"INVITE sip:bob@198.51.100.7 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bK1\r\nCall-ID: 1@10.0.0.2\r\nCSeq: 1 INVITE\r\nContact: <sip:a@10.0.0.2:5062>\r\nContent-Type: application/sdp\r\nContent-Length: 85\r\n\r\nv=0\r\no=- 1 1 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+        let mut c = Cluster::new(&napt(), 2);
+        c.pass(&udp(("10.0.0.2", 5060), ("198.51.100.7", 5060), base));
+        for (inside, at, byte, len) in cuts {
+            let mut m = base.to_vec();
+            let at = at % m.len();
+            m[at] = byte;
+            m.truncate(len.max(at + 1));
+            let f = if inside {
+                udp(("10.0.0.2", 5060), ("198.51.100.7", 5060), &m)
+            } else {
+                udp(("198.51.100.7", 5060), ("203.0.113.128", 1024), &m)
+            };
+            let (v, out) = c.send(&f);
+            if matches!(v, mspic_flow::Verdict::Forward { .. }) {
+                prop_assert!(checksums_ok(&out));
+            }
+        }
+        for s in &c.shards {
+            prop_assert!(s.check_consistency().is_ok());
+        }
     }
 
     #[test]

@@ -53,6 +53,13 @@ services {{
                 }}
                 then {{ accept; }}
             }}
+            term algs2 {{
+                from {{
+                    source-address {{ 10.0.0.0/24; }}
+                    applications [ junos-sip junos-rtsp junos-rpc-portmap junos-dce-rpc-portmap junos-sqlnet-v2 ];
+                }}
+                then {{ accept; }}
+            }}
             term rest {{ from {{ source-address {{ 10.0.0.0/24; }} }} then {{ accept; }} }}
         }}
     }}
