@@ -7,7 +7,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use common::*;
-use mspic_alg::{dns, ftp, rsh, sdp, sip, talk, tftp};
+use mspic_alg::{dns, ftp, rsh, rtsp, sdp, sip, talk, tftp};
 use proptest::prelude::*;
 
 // RFC 2428 §2: the delimiter is any printable character that is not part of the address
@@ -45,6 +45,39 @@ proptest! {
         let _ = sip::parse(&data, false);
         let _ = sip::parse(&data, true);
         let _ = sdp::parse(&data);
+        let _ = rtsp::parse(&data);
+        let _ = rtsp::transport(&data, 0..data.len());
+    }
+
+    #[test]
+    fn rtsp_transport_ports_are_found_where_they_were_written(
+        specs in prop::collection::vec((1u16.., prop::option::of(1u16..), prop::option::of((1u16.., 1u16..)), any::<bool>()), 1..=rtsp::MAX_SPECS),
+    ) {
+        let text = specs
+            .iter()
+            .map(|(a, b, srv, tcp)| {
+                let mut t = String::from(if *tcp { "RTP/AVP/TCP;unicast" } else { "RTP/AVP;unicast" });
+                match b {
+                    Some(b) => t.push_str(&format!(";client_port={a}-{b}")),
+                    None => t.push_str(&format!(";client_port={a}")),
+                }
+                if let Some((c, d)) = srv {
+                    t.push_str(&format!(";server_port={c}-{d}"));
+                }
+                t
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (got, n) = rtsp::transport(text.as_bytes(), 0..text.len()).unwrap();
+        prop_assert_eq!(n, specs.len());
+        for (g, (a, b, srv, tcp)) in got.iter().zip(&specs) {
+            prop_assert_eq!(g.interleaved, *tcp);
+            let (cp, r) = g.client_port.clone().unwrap();
+            prop_assert_eq!(cp, (*a, *b));
+            let want = match b { Some(b) => format!("{a}-{b}"), None => a.to_string() };
+            prop_assert_eq!(&text[r], want);
+            prop_assert_eq!(g.server_port.as_ref().map(|s| s.0), srv.map(|(c, d)| (c, Some(d))));
+        }
     }
 
     #[test]
@@ -101,6 +134,36 @@ proptest! {
         let cl: usize = head.split("Content-Length: ").nth(1).unwrap().parse().unwrap();
         prop_assert_eq!(cl, body.len());
         prop_assert!(head.contains("Via: SIP/2.0/UDP 203.0.113.128:1024;"), "{}", head);
+    }
+
+    #[test]
+    fn mangled_rtsp_keeps_the_shard_consistent(
+        cuts in prop::collection::vec((any::<bool>(), 0usize..200, any::<u8>(), 0usize..200, 0u32..300), 1..16)
+    ) {
+        let base = b"SETUP rtsp://198.51.100.7/a RTSP/1.0\r\nCSeq: 3\r\nTransport: RTP/AVP;unicast;client_port=50000-50001;server_port=6000-6001;destination=10.0.0.2\r\n\r\n";
+        let mut c = Cluster::new(&napt(), 2);
+        c.pass(&tcp(("10.0.0.2", 40000), ("198.51.100.7", 554), "S", 100, 0, b""));
+        let (mut cs, mut ss) = (101u32, 501u32);
+        for (client, at, byte, len, step) in cuts {
+            let mut m = base.to_vec();
+            let at = at % m.len();
+            m[at] = byte;
+            m.truncate(len.max(at + 1));
+            let f = if client {
+                cs = cs.wrapping_add(step);
+                tcp(("10.0.0.2", 40000), ("198.51.100.7", 554), "PA", cs, ss, &m)
+            } else {
+                ss = ss.wrapping_add(step);
+                tcp(("198.51.100.7", 554), ("203.0.113.128", 1024), "PA", ss, cs, &m)
+            };
+            let (v, out) = c.send(&f);
+            if matches!(v, mspic_flow::Verdict::Forward { .. }) {
+                prop_assert!(checksums_ok(&out));
+            }
+        }
+        for s in &c.shards {
+            prop_assert!(s.check_consistency().is_ok());
+        }
     }
 
     #[test]
