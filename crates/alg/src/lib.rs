@@ -15,6 +15,7 @@
 //! | `talk` | UDP | [`talk`] (talk 517, ntalk 518) | I |
 //! | `sip` | UDP, TCP | [`sip`] (RFC 3261, SDP RFC 4566) | both |
 //! | `rtsp` | TCP | [`rtsp`] (RFC 2326) | both |
+//! | `rpc-portmap` | UDP, TCP | [`rpc`] (RFC 5531, RFC 1833 GETPORT/GETADDR) | both |
 //! | `icmp`, `icmpv6` | ICMP, ICMPv6 | [`icmp`] (queries only, no rewrite) | both |
 //!
 //! Every other protocol (`login`, TCP DNS…) is named on the session and forwarded without
@@ -42,6 +43,7 @@ pub mod dns;
 pub mod ftp;
 pub mod icmp;
 pub mod line;
+pub mod rpc;
 pub mod rsh;
 pub mod rtsp;
 pub mod sdp;
@@ -74,6 +76,7 @@ impl AlgRegistry for Registry {
             P::Talk if udp => (Box::new(talk::Talk::new(first.dst_port)), [true, false]),
             P::Sip if tcp || udp => (Box::new(sip::Sip::new(first.proto)), [true, true]),
             P::Rtsp if tcp => (Box::new(rtsp::Rtsp::default()), [true, true]),
+            P::RpcPortmap if tcp || udp => (Box::new(rpc::Portmap::new(first.proto)), [true, true]),
             P::Icmp if first.proto == proto::ICMP => (Box::new(icmp::Icmp), [true, true]),
             P::Icmpv6 if first.proto == proto::ICMPV6 => (Box::new(icmp::Icmp), [true, true]),
             _ => return None,

@@ -7,7 +7,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use common::*;
-use mspic_alg::{dns, ftp, rsh, rtsp, sdp, sip, talk, tftp};
+use mspic_alg::{dns, ftp, rpc, rsh, rtsp, sdp, sip, talk, tftp};
 use proptest::prelude::*;
 
 // RFC 2428 §2: the delimiter is any printable character that is not part of the address
@@ -47,6 +47,45 @@ proptest! {
         let _ = sdp::parse(&data);
         let _ = rtsp::parse(&data);
         let _ = rtsp::transport(&data, 0..data.len());
+        let _ = rpc::parse(&data);
+        let _ = rpc::parse_uaddr(&data);
+    }
+
+    #[test]
+    fn uaddr_format_parse_roundtrip(a in any::<u32>(), p: u16) {
+        let a = Ipv4Addr::from(a);
+        prop_assert_eq!(rpc::parse_uaddr(rpc::format_uaddr(a, p).as_bytes()), Ok((a, p)));
+    }
+
+    #[test]
+    fn rpc_records_in_any_cut_keep_the_shard_consistent(
+        msgs in prop::collection::vec((any::<bool>(), prop::collection::vec(any::<u32>(), 0..16), 0usize..80, 0u32..100), 1..16)
+    ) {
+        let mut c = Cluster::one(&napt());
+        c.pass(&tcp(("10.0.0.2", 700), ("198.51.100.7", 111), "S", 100, 0, b""));
+        let (mut cs, mut ss) = (101u32, 501u32);
+        for (client, w, cut, step) in msgs {
+            // Records with plausible heads (portmap GET calls, accepted replies) and noise.
+            let head: &[u32] = if client { &[1, 0, 2, 100_000, 2, 3, 0, 0, 0, 0] } else { &[1, 1, 0, 0, 0, 0] };
+            let body: Vec<u8> = head.iter().chain(&w).flat_map(|x| x.to_be_bytes()).collect();
+            let mut rec = (0x8000_0000u32 | body.len() as u32).to_be_bytes().to_vec();
+            rec.extend_from_slice(&body);
+            rec.truncate(cut.max(1));
+            let f = if client {
+                cs = cs.wrapping_add(step);
+                tcp(("10.0.0.2", 700), ("198.51.100.7", 111), "PA", cs, ss, &rec)
+            } else {
+                ss = ss.wrapping_add(step);
+                tcp(("198.51.100.7", 111), ("203.0.113.128", 1024), "PA", ss, cs, &rec)
+            };
+            let (v, out) = c.send(&f);
+            if matches!(v, mspic_flow::Verdict::Forward { .. }) {
+                prop_assert!(checksums_ok(&out));
+            }
+        }
+        for s in &c.shards {
+            prop_assert!(s.check_consistency().is_ok());
+        }
     }
 
     #[test]
