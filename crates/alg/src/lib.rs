@@ -16,6 +16,7 @@
 //! | `sip` | UDP, TCP | [`sip`] (RFC 3261, SDP RFC 4566) | both |
 //! | `rtsp` | TCP | [`rtsp`] (RFC 2326) | both |
 //! | `rpc-portmap` | UDP, TCP | [`rpc`] (RFC 5531, RFC 1833 GETPORT/GETADDR) | both |
+//! | `dce-rpc-portmap` | TCP | [`dcerpc`] (C706 endpoint mapper `ept_map`) | both |
 //! | `icmp`, `icmpv6` | ICMP, ICMPv6 | [`icmp`] (queries only, no rewrite) | both |
 //!
 //! Every other protocol (`login`, TCP DNS…) is named on the session and forwarded without
@@ -39,6 +40,7 @@ use mspic_config::AppProtocol;
 use mspic_flow::alg::{AlgError, AlgRegistry, AlgSession};
 use mspic_wire::{proto, FlowKey};
 
+pub mod dcerpc;
 pub mod dns;
 pub mod ftp;
 pub mod icmp;
@@ -77,6 +79,7 @@ impl AlgRegistry for Registry {
             P::Sip if tcp || udp => (Box::new(sip::Sip::new(first.proto)), [true, true]),
             P::Rtsp if tcp => (Box::new(rtsp::Rtsp::default()), [true, true]),
             P::RpcPortmap if tcp || udp => (Box::new(rpc::Portmap::new(first.proto)), [true, true]),
+            P::DceRpcPortmap if tcp => (Box::new(dcerpc::Epm::default()), [true, true]),
             P::Icmp if first.proto == proto::ICMP => (Box::new(icmp::Icmp), [true, true]),
             P::Icmpv6 if first.proto == proto::ICMPV6 => (Box::new(icmp::Icmp), [true, true]),
             _ => return None,

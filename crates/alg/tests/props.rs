@@ -7,7 +7,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use common::*;
-use mspic_alg::{dns, ftp, rpc, rsh, rtsp, sdp, sip, talk, tftp};
+use mspic_alg::{dcerpc, dns, ftp, rpc, rsh, rtsp, sdp, sip, talk, tftp};
 use proptest::prelude::*;
 
 // RFC 2428 §2: the delimiter is any printable character that is not part of the address
@@ -49,6 +49,38 @@ proptest! {
         let _ = rtsp::transport(&data, 0..data.len());
         let _ = rpc::parse(&data);
         let _ = rpc::parse_uaddr(&data);
+        if let Ok(h) = dcerpc::header(&data) {
+            let _ = dcerpc::epm_contexts(&data, &h);
+            let _ = dcerpc::map_response(&data, h.le, 24.min(data.len()), data.len());
+        }
+        let _ = dcerpc::tower(&data, 0);
+    }
+
+    #[test]
+    fn tower_endpoints_are_found_where_they_were_written(
+        floors in prop::collection::vec((1u8..=0x20, prop::collection::vec(any::<u8>(), 0..20)), 0..4),
+        tcp: bool,
+        port: u16,
+        ip: [u8; 4],
+    ) {
+        // Arbitrary floors of other protocols, then the port and address floors.
+        let mut t = ((floors.len() + 2) as u16).to_le_bytes().to_vec();
+        let mut floor = |lhs: &[u8], rhs: &[u8]| {
+            t.extend_from_slice(&(lhs.len() as u16).to_le_bytes());
+            t.extend_from_slice(lhs);
+            t.extend_from_slice(&(rhs.len() as u16).to_le_bytes());
+            t.extend_from_slice(rhs);
+        };
+        for (id, rhs) in &floors {
+            let id = if matches!(id, 7..=9) { 0x0b } else { *id };
+            floor(&[id], rhs);
+        }
+        floor(&[if tcp { 7 } else { 8 }], &port.to_be_bytes());
+        floor(&[9], &ip);
+        let ep = dcerpc::tower(&t, 100).unwrap().unwrap();
+        prop_assert_eq!(ep.protocol, if tcp { 6 } else { 17 });
+        prop_assert_eq!((ep.port, ep.ip.octets()), (port, ip));
+        prop_assert_eq!(&t[ep.ip_at - 100..ep.ip_at - 96], &ip[..]);
     }
 
     #[test]
