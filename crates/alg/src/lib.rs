@@ -17,6 +17,7 @@
 //! | `rtsp` | TCP | [`rtsp`] (RFC 2326) | both |
 //! | `rpc-portmap` | UDP, TCP | [`rpc`] (RFC 5531, RFC 1833 GETPORT/GETADDR) | both |
 //! | `dce-rpc-portmap` | TCP | [`dcerpc`] (C706 endpoint mapper `ept_map`) | both |
+//! | `sqlnet` | TCP | [`sqlnet`] (TNS redirect) | both |
 //! | `icmp`, `icmpv6` | ICMP, ICMPv6 | [`icmp`] (queries only, no rewrite) | both |
 //!
 //! Every other protocol (`login`, TCP DNS…) is named on the session and forwarded without
@@ -50,6 +51,7 @@ pub mod rsh;
 pub mod rtsp;
 pub mod sdp;
 pub mod sip;
+pub mod sqlnet;
 pub mod talk;
 pub mod tftp;
 
@@ -80,6 +82,7 @@ impl AlgRegistry for Registry {
             P::Rtsp if tcp => (Box::new(rtsp::Rtsp::default()), [true, true]),
             P::RpcPortmap if tcp || udp => (Box::new(rpc::Portmap::new(first.proto)), [true, true]),
             P::DceRpcPortmap if tcp => (Box::new(dcerpc::Epm::default()), [true, true]),
+            P::Sqlnet if tcp => (Box::new(sqlnet::Sqlnet::default()), [true, true]),
             P::Icmp if first.proto == proto::ICMP => (Box::new(icmp::Icmp), [true, true]),
             P::Icmpv6 if first.proto == proto::ICMPV6 => (Box::new(icmp::Icmp), [true, true]),
             _ => return None,

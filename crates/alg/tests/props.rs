@@ -7,7 +7,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use common::*;
-use mspic_alg::{dcerpc, dns, ftp, rpc, rsh, rtsp, sdp, sip, talk, tftp};
+use mspic_alg::{dcerpc, dns, ftp, rpc, rsh, rtsp, sdp, sip, sqlnet, talk, tftp};
 use proptest::prelude::*;
 
 // RFC 2428 §2: the delimiter is any printable character that is not part of the address
@@ -54,6 +54,30 @@ proptest! {
             let _ = dcerpc::map_response(&data, h.le, 24.min(data.len()), data.len());
         }
         let _ = dcerpc::tower(&data, 0);
+        let _ = sqlnet::header(&data);
+        let _ = sqlnet::redirect_data(&data);
+        let _ = sqlnet::addresses(&data);
+    }
+
+    #[test]
+    fn sqlnet_addresses_are_found_where_they_were_written(
+        addrs in prop::collection::vec((any::<u32>(), 1u16.., any::<bool>(), 0usize..3), 1..=sqlnet::MAX_ADDRESSES),
+    ) {
+        let sp = |n: usize| " ".repeat(n);
+        let text: String = addrs
+            .iter()
+            .map(|(a, p, lower, s)| {
+                let (k1, k2, k3) = if *lower { ("address", "host", "port") } else { ("ADDRESS", "HOST", "PORT") };
+                format!("({k1}{}={}(PROTOCOL=TCP)({k2}={}{}{})({k3}={p}))", sp(*s), sp(*s), sp(*s), Ipv4Addr::from(*a), sp(*s))
+            })
+            .collect();
+        let text = format!("(DESCRIPTION=(ADDRESS_LIST={text}))");
+        let (got, n) = sqlnet::addresses(text.as_bytes()).unwrap();
+        prop_assert_eq!(n, addrs.len());
+        for (g, (a, p, _, _)) in got.iter().flatten().zip(&addrs) {
+            prop_assert_eq!((g.host, g.port), (Some(Ipv4Addr::from(*a)), *p));
+            prop_assert_eq!(&text[g.host_at.clone()], Ipv4Addr::from(*a).to_string());
+        }
     }
 
     #[test]
