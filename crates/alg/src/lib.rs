@@ -18,6 +18,7 @@
 //! | `rpc-portmap` | UDP, TCP | [`rpc`] (RFC 5531, RFC 1833 GETPORT/GETADDR) | both |
 //! | `dce-rpc-portmap` | TCP | [`dcerpc`] (C706 endpoint mapper `ept_map`) | both |
 //! | `sqlnet` | TCP | [`sqlnet`] (TNS redirect) | both |
+//! | `pptp` | TCP | [`pptp`] (RFC 2637 control; GRE pinholes without NAPT) | both |
 //! | `icmp`, `icmpv6` | ICMP, ICMPv6 | [`icmp`] (queries only, no rewrite) | both |
 //!
 //! Every other protocol (`login`, TCP DNS…) is named on the session and forwarded without
@@ -46,6 +47,7 @@ pub mod dns;
 pub mod ftp;
 pub mod icmp;
 pub mod line;
+pub mod pptp;
 pub mod rpc;
 pub mod rsh;
 pub mod rtsp;
@@ -83,6 +85,7 @@ impl AlgRegistry for Registry {
             P::RpcPortmap if tcp || udp => (Box::new(rpc::Portmap::new(first.proto)), [true, true]),
             P::DceRpcPortmap if tcp => (Box::new(dcerpc::Epm::default()), [true, true]),
             P::Sqlnet if tcp => (Box::new(sqlnet::Sqlnet::default()), [true, true]),
+            P::Pptp if tcp => (Box::new(pptp::Pptp::default()), [true, true]),
             P::Icmp if first.proto == proto::ICMP => (Box::new(icmp::Icmp), [true, true]),
             P::Icmpv6 if first.proto == proto::ICMPV6 => (Box::new(icmp::Icmp), [true, true]),
             _ => return None,

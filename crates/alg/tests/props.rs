@@ -7,7 +7,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use common::*;
-use mspic_alg::{dcerpc, dns, ftp, rpc, rsh, rtsp, sdp, sip, sqlnet, talk, tftp};
+use mspic_alg::{dcerpc, dns, ftp, pptp, rpc, rsh, rtsp, sdp, sip, sqlnet, talk, tftp};
 use proptest::prelude::*;
 
 // RFC 2428 §2: the delimiter is any printable character that is not part of the address
@@ -57,6 +57,7 @@ proptest! {
         let _ = sqlnet::header(&data);
         let _ = sqlnet::redirect_data(&data);
         let _ = sqlnet::addresses(&data);
+        let _ = pptp::parse(&data);
     }
 
     #[test]

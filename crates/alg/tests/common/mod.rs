@@ -56,7 +56,7 @@ services {{
             term algs2 {{
                 from {{
                     source-address {{ 10.0.0.0/24; }}
-                    applications [ junos-sip junos-rtsp junos-rpc-portmap junos-dce-rpc-portmap junos-sqlnet-v2 ];
+                    applications [ junos-sip junos-rtsp junos-rpc-portmap junos-dce-rpc-portmap junos-sqlnet-v2 junos-pptp ];
                 }}
                 then {{ accept; }}
             }}
