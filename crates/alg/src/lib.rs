@@ -19,9 +19,11 @@
 //! | `dce-rpc-portmap` | TCP | [`dcerpc`] (C706 endpoint mapper `ept_map`) | both |
 //! | `sqlnet` | TCP | [`sqlnet`] (TNS redirect) | both |
 //! | `pptp` | TCP | [`pptp`] (RFC 2637 control; GRE pinholes without NAPT) | both |
+//! | `ike-esp-nat` | UDP | [`ike`] (RFC 7296, RFC 2409; ESP pinholes without NAPT) | both |
 //! | `icmp`, `icmpv6` | ICMP, ICMPv6 | [`icmp`] (queries only, no rewrite) | both |
 //!
-//! Every other protocol (`login`, TCP DNS…) is named on the session and forwarded without
+//! [`h323`] holds the H.225.0 parsers (TPKT, Q.931, RAS) without a plugin yet. Every other
+//! protocol (`login`, TCP DNS…) is named on the session and forwarded without
 //! inspection. The parsers never panic: bad input is an [`AlgError`], counted and
 //! dropped by the engine.
 //!
@@ -45,7 +47,9 @@ use mspic_wire::{proto, FlowKey};
 pub mod dcerpc;
 pub mod dns;
 pub mod ftp;
+pub mod h323;
 pub mod icmp;
+pub mod ike;
 pub mod line;
 pub mod pptp;
 pub mod rpc;
@@ -86,6 +90,7 @@ impl AlgRegistry for Registry {
             P::DceRpcPortmap if tcp => (Box::new(dcerpc::Epm::default()), [true, true]),
             P::Sqlnet if tcp => (Box::new(sqlnet::Sqlnet::default()), [true, true]),
             P::Pptp if tcp => (Box::new(pptp::Pptp::default()), [true, true]),
+            P::IkeEspNat if udp => (Box::new(ike::Ike::default()), [true, true]),
             P::Icmp if first.proto == proto::ICMP => (Box::new(icmp::Icmp), [true, true]),
             P::Icmpv6 if first.proto == proto::ICMPV6 => (Box::new(icmp::Icmp), [true, true]),
             _ => return None,

@@ -7,7 +7,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use common::*;
-use mspic_alg::{dcerpc, dns, ftp, pptp, rpc, rsh, rtsp, sdp, sip, sqlnet, talk, tftp};
+use mspic_alg::{dcerpc, dns, ftp, h323, ike, pptp, rpc, rsh, rtsp, sdp, sip, sqlnet, talk, tftp};
 use proptest::prelude::*;
 
 // RFC 2428 §2: the delimiter is any printable character that is not part of the address
@@ -58,6 +58,30 @@ proptest! {
         let _ = sqlnet::redirect_data(&data);
         let _ = sqlnet::addresses(&data);
         let _ = pptp::parse(&data);
+        let _ = ike::parse(&data);
+        let _ = h323::tpkt(&data);
+        let _ = h323::q931(&data);
+        let _ = h323::ras_type(&data);
+    }
+
+    #[test]
+    fn per_transport_addresses_are_found_where_they_were_written(
+        noise in prop::collection::vec(prop::collection::vec(11u8.., 0..12), 1..6),
+        ports in prop::collection::vec(1u16.., 5),
+    ) {
+        // Noise bytes never start with 10 (the address's first octet): only the written
+        // addresses can match.
+        let ip = Ipv4Addr::new(10, 0, 0, 2);
+        let mut p = Vec::new();
+        let mut want = Vec::new();
+        for (n, port) in noise.iter().zip(&ports) {
+            p.extend_from_slice(n);
+            want.push((*port, p.len()..p.len() + 6));
+            p.extend_from_slice(&ip.octets());
+            p.extend_from_slice(&port.to_be_bytes());
+        }
+        let (got, n) = h323::transport_addresses::<8>(&p, ip);
+        prop_assert_eq!(got[..n].to_vec(), want);
     }
 
     #[test]
