@@ -400,3 +400,108 @@ fn split_udp(frame: &[u8]) -> ((), Vec<u8>) {
     };
     ((), u.payload().to_vec())
 }
+
+/// The port written in `m=audio` of a forwarded frame's SDP, and the session's public
+/// endpoint from its UDP header.
+fn media_port(frame: &[u8]) -> u16 {
+    let (_, p) = split_udp(frame);
+    let text = String::from_utf8(p).unwrap();
+    let at = text.find("m=audio ").unwrap() + 8;
+    text[at..].split(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_call_works_with_several_shards() {
+    for n in [2, 3, 4] {
+        for cport in [5060u16, 5070, 5081] {
+            let mut c = Cluster::new(&napt(), n);
+            let me = format!("{C}:{cport}");
+            let out = c.pass(&udp((C, cport), (S, 5060), &invite(C, &me, C, 40000)));
+            let pp = u16::from_be_bytes([out[34], out[35]]);
+            let rtp = media_port(&out);
+            let pub_ep = format!("{P}:{pp}");
+            let ok = response("200 OK", "INVITE", P, &pub_ep, &sdp(S, 3456, ""));
+            let f = udp((S, 5060), (P, pp), &ok);
+            let want = response("200 OK", "INVITE", C, &me, &sdp(S, 3456, ""));
+            assert_eq!(
+                c.pass(&f),
+                udp_out((S, 5060), (C, cport), &want, &f),
+                "{n} shards"
+            );
+            c.pass(&udp((C, cport), (S, 5060), &request("ACK", C, &me, 314159)));
+            // Media both ways, the far side first, then the agent.
+            let f = udp((S, 3456), (P, rtp), b"rtp");
+            assert_eq!(
+                c.pass(&f),
+                udp_out((S, 3456), (C, 40000), b"rtp", &f),
+                "{n} shards"
+            );
+            let f = udp((C, 40000), (S, 3456), b"rtp");
+            assert_eq!(
+                c.pass(&f),
+                udp_out((P, rtp), (S, 3456), b"rtp", &f),
+                "{n} shards"
+            );
+            c.pass(&udp((C, cport), (S, 5060), &request("BYE", C, &me, 314160)));
+            let bye_ok = response("200 OK", "BYE", P, &pub_ep, "");
+            c.pass(&udp((S, 5060), (P, pp), &bye_ok));
+            assert!(c.sessions().is_empty(), "{n} shards: {:?}", c.sessions());
+        }
+    }
+}
+
+#[test]
+fn a_retransmitted_invite_is_rewritten_alike_without_new_pinholes() {
+    let mut c = Cluster::one(&napt());
+    let f = udp((C, 5060), (S, 5060), &invite(C, C, C, 49170));
+    let first = c.pass(&f);
+    let opened = c.stats().alg.pinholes_created;
+    assert_eq!(opened, 2);
+    assert_eq!(c.pass(&f), first);
+    assert_eq!(c.stats().alg.pinholes_created, opened);
+}
+
+#[test]
+fn a_current_registration_keeps_the_session_after_the_last_call() {
+    let mut c = Cluster::one(&napt());
+    let reg = msg(
+        &format!("REGISTER sip:{S} SIP/2.0"),
+        &[
+            format!("Via: SIP/2.0/UDP {C};branch=z9hG4bKr"),
+            format!("Call-ID: reg@{C}"),
+            "CSeq: 1 REGISTER".into(),
+            format!("Contact: <sip:alice@{C}>"),
+            "Expires: 600".into(),
+        ],
+        "",
+    );
+    c.pass(&udp((C, 5060), (S, 5060), &reg));
+    let ok = msg(
+        "SIP/2.0 200 OK",
+        &[
+            format!("Via: SIP/2.0/UDP {P}:1024;branch=z9hG4bKr"),
+            format!("Call-ID: reg@{P}"),
+            "CSeq: 1 REGISTER".into(),
+            format!("Contact: <sip:alice@{P}:1024>;expires=600"),
+        ],
+        "",
+    );
+    c.pass(&udp((S, 5060), (P, 1024), &ok));
+    c.pass(&udp((C, 5060), (S, 5060), &invite(C, C, C, 49170)));
+    let ok = response(
+        "200 OK",
+        "INVITE",
+        P,
+        &format!("{P}:1024"),
+        &sdp(S, 3456, ""),
+    );
+    c.pass(&udp((S, 5060), (P, 1024), &ok));
+    c.pass(&udp((C, 5060), (S, 5060), &request("BYE", C, C, 314160)));
+    c.pass(&udp(
+        (S, 5060),
+        (P, 1024),
+        &response("200 OK", "BYE", P, &format!("{P}:1024"), ""),
+    ));
+    assert_eq!(c.sessions().len(), 1);
+    assert_eq!(c.stats().alg.closed_by_response, 0);
+}
