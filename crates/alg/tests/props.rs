@@ -257,6 +257,48 @@ proptest! {
     }
 
     #[test]
+    fn arbitrary_binary_alg_traffic_keeps_the_shard_consistent(
+        segs in prop::collection::vec((0u8..4, any::<bool>(), prop::collection::vec(any::<u8>(), 0..160), 0u32..200), 1..24)
+    ) {
+        // DCE RPC (135), SQLNet (1521), PPTP (1723) control connections and IKE (500).
+        let mut c = Cluster::new(&napt(), 2);
+        let ports = [135u16, 1521, 1723];
+        for (i, p) in ports.iter().enumerate() {
+            c.send(&tcp(("10.0.0.2", 40000 + i as u16), ("198.51.100.7", *p), "S", 100, 0, b""));
+        }
+        let mut seqs = [(101u32, 501u32); 3];
+        for (kind, client, payload, step) in segs {
+            let f = match kind {
+                3 => {
+                    if client {
+                        udp(("10.0.0.2", 500), ("198.51.100.7", 500), &payload)
+                    } else {
+                        udp(("198.51.100.7", 500), ("203.0.113.128", 1024), &payload)
+                    }
+                }
+                k => {
+                    let k = k as usize;
+                    let (cs, ss) = &mut seqs[k];
+                    if client {
+                        *cs = cs.wrapping_add(step);
+                        tcp(("10.0.0.2", 40000 + k as u16), ("198.51.100.7", ports[k]), "PA", *cs, *ss, &payload)
+                    } else {
+                        *ss = ss.wrapping_add(step);
+                        tcp(("198.51.100.7", ports[k]), ("203.0.113.128", 1024 + k as u16), "PA", *ss, *cs, &payload)
+                    }
+                }
+            };
+            let (v, out) = c.send(&f);
+            if matches!(v, mspic_flow::Verdict::Forward { .. }) {
+                prop_assert!(checksums_ok(&out));
+            }
+        }
+        for s in &c.shards {
+            prop_assert!(s.check_consistency().is_ok());
+        }
+    }
+
+    #[test]
     fn mangled_rtsp_keeps_the_shard_consistent(
         cuts in prop::collection::vec((any::<bool>(), 0usize..200, any::<u8>(), 0usize..200, 0u32..300), 1..16)
     ) {
