@@ -505,3 +505,78 @@ fn a_current_registration_keeps_the_session_after_the_last_call() {
     assert_eq!(c.sessions().len(), 1);
     assert_eq!(c.stats().alg.closed_by_response, 0);
 }
+
+/// A SIP server inside behind destination NAT (the outside sees 203.0.113.10).
+fn dnat() -> String {
+    r#"
+interfaces {
+    ge-0/0/0 { unit 0 { family inet { address 10.0.0.1/24; } } }
+    ge-0/0/1 { unit 0 { family inet { service { input { service-set pub; } output { service-set pub; } } address 203.0.113.1/24; } } }
+    ms-1/1/0 { unit 0 { family inet; } }
+}
+routing-options { static { route 198.51.100.0/24 next-hop 203.0.113.2; } }
+services {
+    stateful-firewall {
+        rule r { match-direction input; term sip { from { applications junos-sip; } then { accept; } } }
+    }
+    nat {
+        pool srv { address 10.0.0.10/32; }
+        rule dnat {
+            match-direction input;
+            term t1 {
+                from { destination-address { 203.0.113.10/32; } }
+                then { translated { destination-pool srv; translation-type { dnat-44; } } }
+            }
+        }
+    }
+    service-set pub { stateful-firewall-rules r; nat-rules dnat; interface-service { service-interface ms-1/1/0; } }
+}
+"#
+    .into()
+}
+
+#[test]
+fn a_server_behind_destination_nat_is_seen_at_its_public_address() {
+    let (x, pubv, srv) = ("198.51.100.7", "203.0.113.10", "10.0.0.10");
+    let mut c = Cluster::one(&dnat());
+    let inv = |to: &str| {
+        msg(
+            &format!("INVITE sip:bob@{to} SIP/2.0"),
+            &[
+                format!("Via: SIP/2.0/UDP {x}:5060;branch=z9hG4bK1"),
+                format!("To: <sip:bob@{to}>"),
+                format!("From: <sip:carol@{x}>;tag=1"),
+                "Call-ID: c1@198.51.100.7".into(),
+                "CSeq: 1 INVITE".into(),
+                format!("Contact: <sip:carol@{x}>"),
+            ],
+            &sdp(x, 4000, ""),
+        )
+    };
+    let f = udp((x, 5060), (pubv, 5060), &inv(pubv));
+    assert_eq!(c.pass(&f), udp_out((x, 5060), (srv, 5060), &inv(srv), &f));
+    let ok = |me: &str| {
+        msg(
+            "SIP/2.0 200 OK",
+            &[
+                format!("Via: SIP/2.0/UDP {x}:5060;branch=z9hG4bK1"),
+                format!("To: <sip:bob@{me}>;tag=2"),
+                format!("From: <sip:carol@{x}>;tag=1"),
+                "Call-ID: c1@198.51.100.7".into(),
+                "CSeq: 1 INVITE".into(),
+                format!("Contact: <sip:bob@{me}>"),
+            ],
+            &sdp(me, 5000, ""),
+        )
+    };
+    let f = udp((srv, 5060), (x, 5060), &ok(srv));
+    assert_eq!(c.pass(&f), udp_out((pubv, 5060), (x, 5060), &ok(pubv), &f));
+    // The caller's media reaches the server through its public address, and back.
+    let f = udp((x, 4000), (pubv, 5000), b"rtp");
+    assert_eq!(c.pass(&f), udp_out((x, 4000), (srv, 5000), b"rtp", &f));
+    let f = udp((srv, 5000), (x, 4000), b"rtp");
+    assert_eq!(c.pass(&f), udp_out((pubv, 5000), (x, 4000), b"rtp", &f));
+    let s = c.sessions();
+    assert_eq!(s.len(), 2);
+    assert_eq!(s[1].parent, Some(s[0].id));
+}
