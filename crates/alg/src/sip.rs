@@ -652,9 +652,9 @@ impl Sip {
             && self.registered_until.is_none_or(|t| t <= now)
     }
 
-    /// Rewrites one message at `base` of the payload (`m` parsed from there), opening the
-    /// pinholes it announces; pushes the edits (payload offsets). Returns whether the
-    /// session may close after it.
+    /// Rewrites one message of payload `p` (`m`, with payload offsets), opening the
+    /// pinholes it announces; pushes the edits. Returns whether the session may close
+    /// after it.
     fn message(
         &mut self,
         ctx: &mut AlgContext<'_>,
