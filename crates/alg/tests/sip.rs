@@ -242,7 +242,7 @@ fn rtcp_elsewhere_than_rtp_plus_one_gets_an_rtcp_attribute() {
 }
 
 #[test]
-fn registration_opens_the_contact_to_the_registrar_and_keeps_the_session_open() {
+fn registration_opens_the_contact_to_the_registrar() {
     let mut c = Cluster::one(&napt());
     let reg = |me: &str, contact: &str| {
         msg(
