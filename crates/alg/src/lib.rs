@@ -13,9 +13,17 @@
 //! | `dns` | UDP | [`dns`] | both |
 //! | `rsh`, `shell`, `exec` | TCP | [`rsh`] (stderr port) | both |
 //! | `talk` | UDP | [`talk`] (talk 517, ntalk 518) | I |
+//! | `sip` | UDP, TCP | [`sip`] (RFC 3261, SDP RFC 4566) | both |
+//! | `rtsp` | TCP | [`rtsp`] (RFC 2326) | both |
+//! | `rpc-portmap` | UDP, TCP | [`rpc`] (RFC 5531, RFC 1833 GETPORT/GETADDR) | both |
+//! | `dce-rpc-portmap` | TCP | [`dcerpc`] (C706 endpoint mapper `ept_map`) | both |
+//! | `sqlnet` | TCP | [`sqlnet`] (TNS redirect) | both |
+//! | `pptp` | TCP | [`pptp`] (RFC 2637 control; GRE pinholes without NAPT) | both |
+//! | `ike-esp-nat` | UDP | [`ike`] (RFC 7296, RFC 2409; ESP pinholes without NAPT) | both |
 //! | `icmp`, `icmpv6` | ICMP, ICMPv6 | [`icmp`] (queries only, no rewrite) | both |
 //!
-//! Every other protocol (`login`, TCP DNS…) is named on the session and forwarded without
+//! [`h323`] holds the H.225.0 parsers (TPKT, Q.931, RAS) without a plugin yet. Every other
+//! protocol (`login`, TCP DNS…) is named on the session and forwarded without
 //! inspection. The parsers never panic: bad input is an [`AlgError`], counted and
 //! dropped by the engine.
 //!
@@ -36,11 +44,20 @@ use mspic_config::AppProtocol;
 use mspic_flow::alg::{AlgError, AlgRegistry, AlgSession};
 use mspic_wire::{proto, FlowKey};
 
+pub mod dcerpc;
 pub mod dns;
 pub mod ftp;
+pub mod h323;
 pub mod icmp;
+pub mod ike;
 pub mod line;
+pub mod pptp;
+pub mod rpc;
 pub mod rsh;
+pub mod rtsp;
+pub mod sdp;
+pub mod sip;
+pub mod sqlnet;
 pub mod talk;
 pub mod tftp;
 
@@ -67,6 +84,13 @@ impl AlgRegistry for Registry {
             P::Dns if udp => (Box::new(dns::Dns::default()), [true, true]),
             P::Rsh | P::Shell | P::Exec if tcp => (Box::new(rsh::Rsh::default()), [true, true]),
             P::Talk if udp => (Box::new(talk::Talk::new(first.dst_port)), [true, false]),
+            P::Sip if tcp || udp => (Box::new(sip::Sip::new(first.proto)), [true, true]),
+            P::Rtsp if tcp => (Box::new(rtsp::Rtsp::default()), [true, true]),
+            P::RpcPortmap if tcp || udp => (Box::new(rpc::Portmap::new(first.proto)), [true, true]),
+            P::DceRpcPortmap if tcp => (Box::new(dcerpc::Epm::default()), [true, true]),
+            P::Sqlnet if tcp => (Box::new(sqlnet::Sqlnet::default()), [true, true]),
+            P::Pptp if tcp => (Box::new(pptp::Pptp::default()), [true, true]),
+            P::IkeEspNat if udp => (Box::new(ike::Ike::default()), [true, true]),
             P::Icmp if first.proto == proto::ICMP => (Box::new(icmp::Icmp), [true, true]),
             P::Icmpv6 if first.proto == proto::ICMPV6 => (Box::new(icmp::Icmp), [true, true]),
             _ => return None,

@@ -374,6 +374,8 @@ pub enum AppProtocol {
     Icmpv6,
     /// `iiop`.
     Iiop,
+    /// IKE on UDP 500 with its ESP sessions (`ike-esp-nat`, later releases).
+    IkeEspNat,
     /// `ip`.
     Ip,
     /// `login`.
@@ -384,6 +386,8 @@ pub enum AppProtocol {
     Netshow,
     /// `pptp`.
     Pptp,
+    /// H.323 registration, admission and status on UDP 1719 (later releases).
+    Ras,
     /// `realaudio`.
     Realaudio,
     /// `portmapper`.
@@ -414,7 +418,7 @@ pub enum AppProtocol {
 
 impl AppProtocol {
     /// Every value, in keyword order.
-    pub const ALL: [AppProtocol; 28] = [
+    pub const ALL: [AppProtocol; 30] = [
         Self::Bootp,
         Self::DceRpc,
         Self::DceRpcPortmap,
@@ -425,11 +429,13 @@ impl AppProtocol {
         Self::Icmp,
         Self::Icmpv6,
         Self::Iiop,
+        Self::IkeEspNat,
         Self::Ip,
         Self::Login,
         Self::Netbios,
         Self::Netshow,
         Self::Pptp,
+        Self::Ras,
         Self::Realaudio,
         Self::Rpc,
         Self::RpcPortmap,
@@ -458,11 +464,13 @@ impl AppProtocol {
             Self::Icmp => "icmp",
             Self::Icmpv6 => "icmpv6",
             Self::Iiop => "iiop",
+            Self::IkeEspNat => "ike-esp-nat",
             Self::Ip => "ip",
             Self::Login => "login",
             Self::Netbios => "netbios",
             Self::Netshow => "netshow",
             Self::Pptp => "pptp",
+            Self::Ras => "ras",
             Self::Realaudio => "realaudio",
             Self::Rpc => "rpc",
             Self::RpcPortmap => "rpc-portmap",

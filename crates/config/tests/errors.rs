@@ -106,7 +106,7 @@ fn bad_values() {
     );
     one(
         "set applications application a application-protocol http\n",
-        "e.conf:1:53: error: unknown application-protocol 'http' (expected one of: bootp, dce-rpc, dce-rpc-portmap, dns, exec, ftp, h323, icmp, icmpv6, iiop, ip, login, netbios, netshow, pptp, realaudio, rpc, rpc-portmap, rsh, rtsp, shell, sip, snmp, sqlnet, talk, tftp, traceroute, winframe)",
+        "e.conf:1:53: error: unknown application-protocol 'http' (expected one of: bootp, dce-rpc, dce-rpc-portmap, dns, exec, ftp, h323, icmp, icmpv6, iiop, ike-esp-nat, ip, login, netbios, netshow, pptp, ras, realaudio, rpc, rpc-portmap, rsh, rtsp, shell, sip, snmp, sqlnet, talk, tftp, traceroute, winframe)",
     );
     one(
         "set applications application a inactivity-timeout 2\n",

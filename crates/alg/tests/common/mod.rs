@@ -41,6 +41,7 @@ routing-options {{ static {{ route 198.51.100.0/24 next-hop 203.0.113.2; route 1
 applications {{
     application my-rsh {{ application-protocol rsh; protocol tcp; destination-port 514; }}
     application my-exec {{ application-protocol exec; protocol tcp; destination-port 512; }}
+    application my-ike {{ application-protocol ike-esp-nat; protocol udp; destination-port 500; }}
 }}
 services {{
     stateful-firewall {{
@@ -50,6 +51,13 @@ services {{
                 from {{
                     source-address {{ 10.0.0.0/24; }}
                     applications [ junos-ftp junos-tftp junos-dns-udp junos-dns-tcp my-rsh my-exec junos-talk junos-ntalk junos-icmp-ping ];
+                }}
+                then {{ accept; }}
+            }}
+            term algs2 {{
+                from {{
+                    source-address {{ 10.0.0.0/24; }}
+                    applications [ junos-sip junos-rtsp junos-rpc-portmap junos-dce-rpc-portmap junos-sqlnet-v2 junos-pptp my-ike ];
                 }}
                 then {{ accept; }}
             }}

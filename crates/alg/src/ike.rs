@@ -1,0 +1,125 @@
+//! IKE with its ESP (`ike-esp-nat`, UDP 500): the client inside negotiates an IPsec SA
+//! with a gateway outside; once the exchange that creates the first child SA has been
+//! answered (IKEv2 `IKE_AUTH`, RFC 7296 §1.2; IKEv1 Quick Mode, RFC 2409 §5.5), ESP
+//! (protocol 50) is admitted both ways as children of the IKE session.
+//!
+//! ESP has no ports: under port translation several clients behind one address can only
+//! be told apart by their SPIs, which are negotiated inside encrypted payloads; the ESP
+//! sessions would have to be paired by the SPIs of their first packets. The engine does
+//! not key sessions by SPI, so under NAPT no ESP pinhole is opened (IKE itself passes and
+//! is inspected); NAT traversal (UDP 4500, RFC 3948) needs no ALG.
+//!
+//! The header (RFC 7296 §3.1, RFC 2408 §3.1): initiator and responder SPIs, next
+//! payload, version, exchange type, flags, message id, length (the whole message).
+
+use mspic_flow::alg::{AlgContext, AlgError, AlgPacket, AlgSession, AlgVerdict};
+use mspic_wire::proto;
+
+use crate::PINHOLE_LIFETIME_SECS;
+
+/// IKEv2 `IKE_AUTH` (RFC 7296 §3.1).
+const IKE_AUTH: u8 = 35;
+/// IKEv1 Quick Mode (RFC 2409 §5.5, exchange type 32).
+const QUICK_MODE: u8 = 32;
+/// IKEv2 flag: the message is a response.
+const FLAG_RESPONSE: u8 = 0x20;
+const HEADER: usize = 28;
+
+const E: AlgError = AlgError::Malformed("ike");
+
+/// The header of an IKE message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub initiator_spi: u64,
+    pub responder_spi: u64,
+    /// Major version: 1 (ISAKMP/IKEv1) or 2.
+    pub major: u8,
+    pub exchange: u8,
+    pub flags: u8,
+    pub message_id: u32,
+}
+
+/// The header of the IKE message `p` (its length field must be the datagram's).
+pub fn parse(p: &[u8]) -> Result<Header, AlgError> {
+    if p.len() < HEADER {
+        return Err(E);
+    }
+    let u32at = |i: usize| u32::from_be_bytes([p[i], p[i + 1], p[i + 2], p[i + 3]]);
+    let major = p[17] >> 4;
+    if !(1..=2).contains(&major) || u32at(24) as usize != p.len() || p[16] == 0 {
+        return Err(E);
+    }
+    let h = Header {
+        initiator_spi: u64::from_be_bytes(p[0..8].try_into().map_err(|_| E)?),
+        responder_spi: u64::from_be_bytes(p[8..16].try_into().map_err(|_| E)?),
+        major,
+        exchange: p[18],
+        flags: p[19],
+        message_id: u32at(20),
+    };
+    if h.initiator_spi == 0 {
+        return Err(E);
+    }
+    Ok(h)
+}
+
+/// The IKE ALG state of one session.
+#[derive(Debug, Default)]
+pub struct Ike {
+    /// ESP pinholes were opened.
+    opened: bool,
+}
+
+impl AlgSession for Ike {
+    fn on_packet(
+        &mut self,
+        ctx: &mut AlgContext<'_>,
+        pkt: &mut AlgPacket<'_>,
+    ) -> Result<AlgVerdict, AlgError> {
+        let h = parse(pkt.payload())?;
+        let answered = match h.major {
+            2 => h.exchange == IKE_AUTH && h.flags & FLAG_RESPONSE != 0,
+            _ => h.exchange == QUICK_MODE && h.responder_spi != 0,
+        };
+        let from_gateway = ctx.dir == mspic_flow::session::Dir::O;
+        if !answered || !from_gateway || self.opened {
+            return Ok(AlgVerdict::Forward);
+        }
+        if ctx.nat.alloc.is_some_and(|a| a.port.is_some()) {
+            return Ok(AlgVerdict::Forward);
+        }
+        let (c, s) = (ctx.initiator().0, ctx.responder().0);
+        ctx.expect_to_initiator(proto::ESP, (c, 0), None, PINHOLE_LIFETIME_SECS)?;
+        ctx.expect_to_responder(proto::ESP, (s, 0), PINHOLE_LIFETIME_SECS)?;
+        self.opened = true;
+        Ok(AlgVerdict::Forward)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers() {
+        let mut m = vec![0u8; 40];
+        m[..8].copy_from_slice(&7u64.to_be_bytes());
+        m[16] = 33;
+        m[17] = 0x20;
+        m[18] = IKE_AUTH;
+        m[19] = FLAG_RESPONSE;
+        m[24..28].copy_from_slice(&40u32.to_be_bytes());
+        let h = parse(&m).unwrap();
+        assert_eq!((h.initiator_spi, h.major, h.exchange), (7, 2, IKE_AUTH));
+        let mut bad = m.clone();
+        bad[27] = 41;
+        assert!(parse(&bad).is_err());
+        let mut bad = m.clone();
+        bad[17] = 0x30;
+        assert!(parse(&bad).is_err());
+        assert!(parse(&m[..20]).is_err());
+        let mut bad = m;
+        bad[..8].fill(0);
+        assert!(parse(&bad).is_err());
+    }
+}
