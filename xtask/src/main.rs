@@ -1,5 +1,5 @@
 //! Project tasks: `cargo xtask deps | gen-pcap | demo | test | fresh-check | testbed up|down |
-//! bench`.
+//! bench | soak`.
 
 #![forbid(unsafe_code)]
 
@@ -8,6 +8,7 @@ mod ci;
 mod demo;
 mod deps;
 mod fresh;
+mod soak;
 mod util;
 
 use std::path::PathBuf;
@@ -56,6 +57,10 @@ enum Task {
     },
     /// Benchmarks: `bench e2e` sends UDP through mspicd and through Linux side by side.
     Bench(bench::BenchCmd),
+    /// Mixed traffic (HTTP, DNS, ping, short UDP flows, malformed frames) through mspicd
+    /// in a testbed for N minutes; samples its memory, sessions and UMEM every 10 s and
+    /// fails on growth, sessions that stay, or a frame lost (root).
+    Soak(soak::SoakArgs),
 }
 
 #[derive(Subcommand)]
@@ -175,6 +180,7 @@ fn main() -> ExitCode {
         Task::FreshCheck => fresh::run_check(),
         Task::Testbed { action } => testbed(&action),
         Task::Bench(b) => bench::run_bench(&b),
+        Task::Soak(a) => soak::run_soak(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
