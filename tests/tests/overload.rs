@@ -464,6 +464,7 @@ fn nat_pool_exhaustion_is_refused_counted_and_ports_are_reused() {
         pool.contains("Ports in use: 4, Out of port errors: 4, Max ports in use: 4"),
         "{pool}"
     );
+    frames_add_up(&wait_dataplane_quiet(&live));
     assert_frames_conserved(&live);
 }
 
