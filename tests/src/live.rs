@@ -51,6 +51,11 @@ pub fn output(mut c: Command) -> Output {
 
 impl Live {
     pub fn start(config: &str, queues: u32) -> Live {
+        Self::start_with(config, queues, &[])
+    }
+
+    /// [`Live::start`] with more mspicd options (`--umem-frames 64`, …).
+    pub fn start_with(config: &str, queues: u32, daemon_args: &[&str]) -> Live {
         let tb = Testbed::unique(queues).expect("testbed");
         let dir = Scratch::new("live");
         let socket = dir.path("mspicd.sock");
@@ -70,6 +75,7 @@ impl Live {
                 "--queues",
                 &queues.to_string(),
             ])
+            .args(daemon_args)
             .stdout(std::fs::File::create(dir.path("mspicd.out")).unwrap())
             .stderr(std::fs::File::create(dir.path("mspicd.log")).unwrap());
         let daemon = Spawned::new("mspicd", cmd).unwrap();
@@ -131,6 +137,23 @@ impl Live {
             same >= 3
         });
         assert!(quiet, "{proto} counters kept moving: {last:?}");
+    }
+
+    /// `mspic ping`: version, configuration and the dataplane's counters.
+    pub fn status(&self) -> String {
+        let out = output(self.mspic(&["ping"]));
+        assert!(
+            out.status.success(),
+            "mspic ping: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The process id of mspicd (`ip netns exec` runs it in its own process).
+    pub fn daemon_pid(&self) -> u32 {
+        self.daemon.child.id()
     }
 
     pub fn mspic(&self, args: &[&str]) -> Command {
@@ -224,4 +247,28 @@ pub fn session_id(header: &str) -> u64 {
         .unwrap()
         .parse()
         .unwrap()
+}
+
+/// The number written after `label` and `": "` or `" "` (`"Out of port errors: 4"`,
+/// `"SessionLimit 12"`), or just before it (`"12 rx ring full"`), in `text`. Panics,
+/// quoting the text, when none is there.
+#[track_caller]
+pub fn counter(text: &str, label: &str) -> u64 {
+    for after in [format!("{label}: "), format!("{label} ")] {
+        for (i, _) in text.match_indices(&after) {
+            let rest = &text[i + after.len()..];
+            let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+            if let Ok(n) = digits.parse() {
+                return n;
+            }
+        }
+    }
+    let spaced = format!(" {label}");
+    for (i, _) in text.match_indices(&spaced) {
+        let before = text[..i].rsplit([' ', '(', '\n']).next().unwrap_or("");
+        if let Ok(n) = before.parse() {
+            return n;
+        }
+    }
+    panic!("no counter `{label}` in:\n{text}");
 }

@@ -45,6 +45,8 @@ fn steps() -> Vec<(&'static str, Command)> {
             ]),
         ),
         ("tests", tests),
+        // Two minutes of mixed traffic through mspicd (xtask/src/soak.rs).
+        ("soak", cmd(&["xtask", "soak", "--minutes", "2"])),
         ("doc tests", cmd(&["test", "--workspace", "--doc"])),
         // Compiles on stable too (the fuzz crate is outside the workspace).
         (

@@ -1,5 +1,5 @@
 //! Project tasks: `cargo xtask deps | gen-pcap | demo | test | fresh-check | testbed up|down |
-//! bench | fuzz | fuzz-seeds`.
+//! bench | soak | fuzz | fuzz-seeds`.
 
 #![forbid(unsafe_code)]
 
@@ -10,6 +10,7 @@ mod deps;
 mod fresh;
 mod fuzz;
 mod seeds;
+mod soak;
 mod util;
 
 use std::path::{Path, PathBuf};
@@ -63,6 +64,10 @@ enum Task {
     Fuzz(fuzz::FuzzArgs),
     /// Write the fuzz targets' seed corpus, tests/fuzz/seeds (deterministic).
     FuzzSeeds,
+    /// Mixed traffic (HTTP, DNS, ping, short UDP flows, malformed frames) through mspicd
+    /// in a testbed for N minutes; samples its memory, sessions and UMEM every 10 s and
+    /// fails on growth, sessions that stay, or a frame lost (root).
+    Soak(soak::SoakArgs),
 }
 
 #[derive(Subcommand)]
@@ -248,6 +253,7 @@ fn main() -> ExitCode {
         Task::Bench(b) => bench::run_bench(&b),
         Task::Fuzz(a) => fuzz::run(&a),
         Task::FuzzSeeds => seeds::run(),
+        Task::Soak(a) => soak::run_soak(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -65,6 +65,10 @@ pub struct DaemonArgs {
     /// UMEM frame size in bytes, a power of two from 2048 to 65536 [default: 2048].
     #[arg(long, value_name = "BYTES")]
     pub frame_size: Option<u32>,
+    /// Frames each handoff ring between two workers holds; a frame for a full ring is
+    /// dropped and counted [default: 1024].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub handoff_depth: Option<u32>,
     /// Pin each worker thread to its own CPU.
     #[arg(long)]
     pub pin_cpus: bool,
@@ -94,6 +98,7 @@ pub struct LiveOptions {
     pub xdp_mode: XdpModeArg,
     pub umem_frames: u32,
     pub frame_size: u32,
+    pub handoff_depth: u32,
     pub pin_cpus: bool,
 }
 
@@ -102,6 +107,8 @@ pub struct LiveOptions {
 pub const DEFAULT_UMEM_FRAMES: u32 = 2048;
 /// UMEM frame size unless `--frame-size` says otherwise.
 pub const DEFAULT_FRAME_SIZE: u32 = 2048;
+/// Frames per handoff ring unless `--handoff-depth` says otherwise.
+pub const DEFAULT_HANDOFF_DEPTH: u32 = 1024;
 
 /// What the control thread handles, one at a time.
 #[derive(Debug)]
@@ -197,6 +204,7 @@ pub fn live_options(args: &DaemonArgs, config: &LoadedConfig) -> LiveOptions {
         xdp_mode: args.xdp_mode,
         umem_frames: args.umem_frames.unwrap_or(DEFAULT_UMEM_FRAMES),
         frame_size: args.frame_size.unwrap_or(DEFAULT_FRAME_SIZE),
+        handoff_depth: args.handoff_depth.unwrap_or(DEFAULT_HANDOFF_DEPTH),
         pin_cpus: args.pin_cpus,
     }
 }

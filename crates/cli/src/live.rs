@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use mspic_control::Backend;
-use mspic_dataplane::runtime::{PortConfig, Runtime, RuntimeBackend, RuntimeConfig};
+use mspic_dataplane::runtime::{
+    PortConfig, Runtime, RuntimeBackend, RuntimeConfig, RuntimeCounters, RuntimeTuning,
+};
 use mspic_dataplane::xdp::XdpMode;
 
 use crate::daemon::{LiveOptions, XdpModeArg};
@@ -50,8 +52,16 @@ pub struct LiveEngine {
 /// (missing device or queue, missing privilege, XDP attach failure, UMEM ENOBUFS with
 /// the memlock hint, …).
 pub fn start(config: &LoadedConfig, options: &LiveOptions) -> Result<Box<dyn Engine>, String> {
-    let runtime = Runtime::start(Arc::clone(&config.policy), runtime_config(config, options))
-        .map_err(|e| e.to_string())?;
+    let tuning = RuntimeTuning {
+        handoff_depth: options.handoff_depth as usize,
+        ..RuntimeTuning::default()
+    };
+    let runtime = Runtime::start_with(
+        Arc::clone(&config.policy),
+        runtime_config(config, options),
+        tuning,
+    )
+    .map_err(|e| e.to_string())?;
     let backend = runtime.backend();
     Ok(Box::new(LiveEngine {
         runtime,
@@ -122,28 +132,94 @@ impl Engine for LiveEngine {
     }
 
     fn status(&self) -> Vec<String> {
-        let c = self.runtime.counters();
-        let t = c.total();
-        let engine: u64 = t.drops.iter().map(|(_, n)| n).sum();
-        let handoff = t.handoff_drop_full + t.handoff_drop_too_long + t.handoff_in_no_frame;
-        let a = &t.arp;
-        let l2 = a.drop_pending_full
-            + a.drop_resolution_timeout
-            + a.drop_table_full
-            + a.drop_no_port
-            + a.drop_ipv6;
-        let mut lines = vec![format!(
-            "frames: {} received, {} sent, {} forwarded, {} replies, {} dropped ({engine} by the engine, {handoff} at handoff, {l2} waiting for a next hop), {} handed to another worker",
-            t.rx,
-            t.tx,
-            t.forwarded,
-            t.replies,
-            engine + handoff + l2,
-            t.handoff_out
-        )];
-        lines.push(format!("sessions: {}", t.sessions));
+        let mut lines = status_lines(&self.runtime.counters());
+        // Proves every UMEM frame is in exactly one place (asks every worker).
+        lines.push(match self.backend.check() {
+            Ok(()) => "frame accounting: balanced".to_string(),
+            Err(e) => format!("frame accounting: ERROR {e}"),
+        });
         lines
     }
+}
+
+/// The counter lines of `mspic ping` for the live engine (the last one, the frame
+/// accounting check, is added by [`LiveEngine::status`]).
+pub fn status_lines(c: &RuntimeCounters) -> Vec<String> {
+    let t = c.total();
+    let engine: u64 = t.drops.iter().map(|(_, n)| n).sum();
+    let handoff = t.handoff_drop_full + t.handoff_drop_too_long + t.handoff_in_no_frame;
+    let a = &t.arp;
+    let l2 = a.drop_pending_full
+        + a.drop_resolution_timeout
+        + a.drop_table_full
+        + a.drop_no_port
+        + a.drop_ipv6;
+    let mut lines = vec![format!(
+        "frames: {} received, {} sent, {} forwarded, {} replies, {} dropped ({engine} by the engine, {handoff} at handoff, {l2} waiting for a next hop), {} handed to another worker",
+        t.rx,
+        t.tx,
+        t.forwarded,
+        t.replies,
+        engine + handoff + l2,
+        t.handoff_out
+    )];
+    lines.push(format!("sessions: {}", t.sessions));
+    lines.push(format!(
+        "shards: {} processed, {} to the PIC's addresses ({} echo replies), {} ARP frames",
+        t.processed, t.local, t.echo_replies, t.not_ip
+    ));
+    let mut drops = t.drops.clone();
+    drops.sort_by(|a, b| {
+        b.1.cmp(&a.1)
+            .then_with(|| format!("{:?}", a.0).cmp(&format!("{:?}", b.0)))
+    });
+    if !drops.is_empty() {
+        let by: Vec<String> = drops.iter().map(|(r, n)| format!("{r:?} {n}")).collect();
+        lines.push(format!("engine drops: {}", by.join(", ")));
+    }
+    lines.push(format!(
+        "handoff: {} out, {} in, {} dropped for a full ring, {} too long, {} for want of a free frame; longest wait {} us",
+        t.handoff_out,
+        t.handoff_in,
+        t.handoff_drop_full,
+        t.handoff_drop_too_long,
+        t.handoff_in_no_frame,
+        t.handoff_max_delay_ns / 1000
+    ));
+    let f = &t.frames;
+    let fill: u32 = f.fill.iter().sum();
+    let pending: u32 = f.tx_pending.iter().sum();
+    let sending: u32 = f.tx_kernel.iter().sum();
+    lines.push(format!(
+        "umem: {} frames, {} free, {} receiving, {} held, {} waiting to send, {} sending, {} in use",
+        f.total,
+        f.free,
+        fill,
+        f.held,
+        pending,
+        sending,
+        f.held + pending + sending
+    ));
+    let x = &t.xsk;
+    lines.push(format!(
+        "sockets: kernel {} rx dropped, {} rx ring full, {} fill ring empty; {} tx dropped, {} frame allocation failures, {} ARP requests without a frame",
+        x.kernel_rx_dropped,
+        x.kernel_rx_ring_full,
+        x.kernel_fill_empty,
+        x.tx_dropped,
+        x.alloc_failures,
+        t.arp_no_frame
+    ));
+    if let Some(s) = &c.steering {
+        lines.push(format!(
+            "steering: {} seen, {} redirected, {} malformed, {} passed to the kernel",
+            s.rx,
+            s.redirected,
+            s.parse_error,
+            s.pass_no_socket + s.pass_no_port + s.pass_bad_queue + s.pass_other + s.meta_fail
+        ));
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -162,6 +238,7 @@ mod tests {
             xdp_mode: XdpModeArg::Skb,
             umem_frames: 4096,
             frame_size: 4096,
+            handoff_depth: 16,
             pin_cpus: true,
         };
         let rc = runtime_config(&config, &options);
