@@ -22,8 +22,8 @@ use mspic_config::{AppProtocol, TranslationType};
 use mspic_wire::parse::{Fragment, IpVersion, Parsed, L4};
 use mspic_wire::{checksum, proto, FlowKey};
 
+use crate::dir::Dir;
 use crate::nat::{Allocation, NatPolicy, NatState, SessionNat};
-use crate::session::Dir;
 use crate::time::Time;
 
 /// Why an ALG refused or failed a packet. The packet is dropped and counted under

@@ -7,7 +7,9 @@
 #![forbid(unsafe_code)]
 
 pub mod alg;
+pub mod dir;
 mod index;
+pub mod matching;
 pub mod nat;
 pub mod owner;
 pub mod policy;

@@ -7,27 +7,11 @@ use std::num::NonZeroU64;
 use mspic_config::AppProtocol;
 use mspic_wire::FlowKey;
 
+pub use crate::dir::Dir;
 use crate::nat::SessionNat;
 use crate::snapshot::FlowState;
 use crate::tcp::TcpTrack;
 use crate::time::Time;
-
-/// Which flow of a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(u8)]
-pub enum Dir {
-    I = 0,
-    O = 1,
-}
-
-impl Dir {
-    pub fn other(self) -> Dir {
-        match self {
-            Dir::I => Dir::O,
-            Dir::O => Dir::I,
-        }
-    }
-}
 
 /// Timeout value meaning "never expires".
 pub const NEVER: u32 = 0;

@@ -12,8 +12,9 @@ use std::hash::BuildHasher;
 use hashbrown::DefaultHashBuilder;
 use mspic_wire::FlowKey;
 
+use crate::dir::Dir;
 use crate::index::BucketIndex;
-use crate::session::{Dir, Session};
+use crate::session::Session;
 
 /// A flow reference: slab slot and direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -4,7 +4,7 @@
 
 use mspic_wire::tcp::{ACK, FIN, RST, SYN};
 
-use crate::session::Dir;
+use crate::dir::Dir;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TcpPhase {
