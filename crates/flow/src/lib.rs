@@ -5,6 +5,7 @@
 //! drive shards in virtual time.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod alg;
 pub mod dir;

@@ -33,11 +33,14 @@ pub use state::{EimMapping, NatError, NatState};
 /// address and port (ICMP query id for ICMP).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Rewrite {
+    /// New source address and port.
     pub src: Option<(IpAddr, u16)>,
+    /// New destination address and port.
     pub dst: Option<(IpAddr, u16)>,
 }
 
 impl Rewrite {
+    /// True when the flow is not rewritten.
     pub fn is_none(&self) -> bool {
         self.src.is_none() && self.dst.is_none()
     }
@@ -46,15 +49,19 @@ impl Rewrite {
 /// What a session holds of a pool, so it can be given back when the session ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Allocation {
+    /// Pool index (as in `NatPolicy::pools`).
     pub pool: u16,
+    /// Address index in the pool.
     pub addr: u32,
     /// Allocated port (NAPT); `None` for address-only pools.
     pub port: Option<u16>,
+    /// Protocol class of the port (TCP, UDP, ICMP, other).
     pub proto_class: u8,
     /// Port class (range × parity) the port came from.
     pub port_class: u8,
     /// The internal endpoint (EIM mapping / address pairing key).
     pub internal: IpAddr,
+    /// The internal port (EIM mapping key).
     pub internal_port: u16,
     /// Held through an endpoint-independent mapping (refcounted there).
     pub eim: bool,
@@ -65,8 +72,11 @@ pub struct Allocation {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[repr(C)]
 pub struct SessionNat {
+    /// Per-flow rewrites, `[I, O]`.
     pub rewrite: [Rewrite; 2],
+    /// The translation type shown; `None`: not translated.
     pub kind: Option<TranslationType>,
+    /// What the session holds of a pool.
     pub alloc: Option<Allocation>,
     /// Source pool index (for `show services nat pool` and the extensive view).
     pub pool: Option<u16>,

@@ -14,15 +14,21 @@ use crate::matching::{compile_conditions, direction_applies, Conditions, MatchIn
 /// A pool with its member addresses expanded (in configuration order).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolRt {
+    /// Configured name.
     pub name: String,
+    /// Member addresses, in configuration order (allocation order).
     pub addrs: Vec<Ipv4Addr>,
     /// Configured prefixes/ranges for display (`a-b`).
     pub ranges: Vec<(Ipv4Addr, Ipv4Addr)>,
     /// `None`: address-only pool.
     pub ports: Option<(u16, u16)>,
+    /// `port random-allocation`: ports are handed out in random order.
     pub random: bool,
+    /// `preserve-parity`: a translated port keeps the parity of the original.
     pub preserve_parity: bool,
+    /// `preserve-range`: ports below 1024 translate to ports below 1024.
     pub preserve_range: bool,
+    /// `address-allocation round-robin`: each allocation starts at the next address.
     pub round_robin: bool,
     /// Seconds an endpoint-independent mapping outlives its last session.
     pub mapping_timeout: u32,
@@ -33,44 +39,65 @@ pub struct PoolRt {
 /// How one NAT term translates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Translate {
+    /// The translation type.
     pub kind: TranslationType,
+    /// Pool source addresses come from.
     pub src_pool: Option<u16>,
+    /// Pool destination addresses come from.
     pub dst_pool: Option<u16>,
+    /// Prefix source addresses map into (static source translation).
     pub src_prefix: Option<Prefix>,
+    /// Prefix destination addresses map into (static destination translation).
     pub dst_prefix: Option<Prefix>,
     /// Internal prefix of a static source mapping (the term's source-address).
     pub static_src_from: Option<Prefix>,
     /// Public prefix of a static destination mapping (the term's destination-address).
     pub static_dst_from: Option<Prefix>,
+    /// `mapping-type endpoint-independent` (RFC 4787 §4.1).
     pub eim: bool,
+    /// `filtering-type endpoint-independent` (RFC 4787 §5).
     pub eif: bool,
+    /// `address-pooling paired`: one external address per internal host.
     pub paired: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// What a matching NAT term does.
 pub enum NatAction {
+    /// `no-translation`: the session is not translated.
     NoTranslation,
+    /// Translate as described.
     Translate(Translate),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A NAT term: conditions and what a match does.
 pub struct NatTermRt {
+    /// Configured name.
     pub name: String,
+    /// The `from` block.
     pub cond: Conditions,
+    /// The `then` block.
     pub action: NatAction,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A NAT rule.
 pub struct NatRuleRt {
+    /// Configured name.
     pub name: String,
+    /// Traffic direction it applies to.
     pub direction: MatchDirection,
+    /// Terms, first match wins.
     pub terms: Vec<NatTermRt>,
 }
 
 /// A static 1:1 prefix mapping: `from` addresses map to `to` addresses by offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaticMap {
+    /// The mapped prefix.
     pub from: Prefix,
+    /// The addresses it maps to, by offset in `from`.
     pub to: Vec<Ipv4Addr>,
 }
 
@@ -106,6 +133,7 @@ impl StaticMap {
 /// Compiled NAT: pools, rules per service set, and the facts the owner function needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NatPolicy {
+    /// Pools (index as in the configuration).
     pub pools: Vec<PoolRt>,
     /// Rules per service set (index as in `Policy::service_sets`), rule-sets expanded.
     pub rules: Vec<Vec<NatRuleRt>>,
@@ -120,13 +148,19 @@ pub struct NatPolicy {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why NAT could not be compiled.
 pub enum NatPolicyError {
     #[error("NAT pool {0}: {1}")]
+    /// A pool is unusable: its name and why.
     Pool(String, String),
     #[error("NAT rule {rule} term {term}: {msg}")]
+    /// A term is unusable.
     Term {
+        /// The rule's name.
         rule: String,
+        /// The term's name.
         term: String,
+        /// Why.
         msg: String,
     },
 }

@@ -11,31 +11,49 @@ use crate::snapshot::{Endpoint, NatSnapshot, NatTranslation};
 /// Counters of one pool in one shard.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PoolStats {
+    /// Ports allocated now.
     pub ports_in_use: u64,
+    /// Most ports allocated at once.
     pub max_ports_in_use: u64,
+    /// Addresses in use now.
     pub addrs_in_use: u64,
+    /// Most addresses in use at once.
     pub max_addrs_in_use: u64,
+    /// Allocations refused for want of a port.
     pub out_of_port_errors: u64,
+    /// Allocations refused for want of an address.
     pub out_of_address_errors: u64,
+    /// Ports whose parity could not be kept.
     pub parity_port_errors: u64,
+    /// Ports whose range (below 1024 or not) could not be kept.
     pub preserve_range_errors: u64,
 }
 
 /// NAT counters behind `show services nat statistics`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NatStats {
+    /// Sessions translated.
     pub sessions_translated: u64,
+    /// Sessions translated, per type (order of `TranslationType::ALL`).
     pub by_type: [u64; 7],
+    /// ICMP errors translated for a translated flow.
     pub icmp_error_translations: u64,
+    /// Packets to a pool address with no session nor mapping, dropped.
     pub pool_no_session_drops: u64,
+    /// Allocations that failed.
     pub allocation_failures: u64,
+    /// Endpoint-independent mappings created.
     pub eim_mappings_created: u64,
+    /// Sessions that reused an endpoint-independent mapping.
     pub eim_mappings_reused: u64,
+    /// Sessions created by inbound traffic through an endpoint-independent filter.
     pub eif_sessions_created: u64,
+    /// Packets rewritten.
     pub packets_translated: u64,
 }
 
 impl NatStats {
+    /// Adds another shard's counters.
     pub fn merge(&mut self, o: &NatStats) {
         self.sessions_translated += o.sessions_translated;
         for (a, b) in self.by_type.iter_mut().zip(o.by_type) {
@@ -93,14 +111,23 @@ pub fn snapshot(
 /// One endpoint-independent mapping as `show services nat mappings detail` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappingSnapshot {
+    /// Service set whose rule made the mapping.
     pub set: u16,
+    /// Pool index.
     pub pool: u16,
+    /// IP protocol.
     pub protocol: u8,
+    /// Internal address.
     pub internal: IpAddr,
+    /// Internal port.
     pub internal_port: u16,
+    /// External (pool) address.
     pub external: Ipv4Addr,
+    /// External port.
     pub external_port: u16,
+    /// Sessions using the mapping.
     pub sessions: u32,
+    /// Whether inbound traffic from any host is admitted (EIF).
     pub eif: bool,
 }
 
@@ -111,6 +138,8 @@ pub struct NatSummary {
     pub pools: Vec<PoolStats>,
     /// Internal hosts holding an address (address-only pools, paired pooling).
     pub address_mappings: u64,
+    /// Endpoint-independent mappings.
     pub mappings: Vec<MappingSnapshot>,
+    /// Counters.
     pub stats: NatStats,
 }

@@ -33,15 +33,21 @@ impl EimMapping {
 pub struct EimMapping {
     /// Service set whose rule made the mapping (EIF sessions belong to it).
     pub set: u16,
+    /// Pool index.
     pub pool: u16,
+    /// Address index in the pool.
     pub addr: u32,
+    /// External (pool) address.
     pub external: Ipv4Addr,
+    /// External port.
     pub port: u16,
     /// Port class the port came from (see [`Allocation::port_class`]).
     pub class: u8,
+    /// Sessions using the mapping.
     pub sessions: u32,
     /// When a mapping with no session left disappears (ns).
     pub expires: u64,
+    /// Whether inbound traffic from any host is admitted (EIF).
     pub eif: bool,
 }
 
@@ -49,12 +55,16 @@ pub struct EimMapping {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum NatError {
     #[error("pool has no free port")]
+    /// Every port this shard owns is taken.
     OutOfPorts,
     #[error("pool has no free address")]
+    /// Every address this shard owns is taken.
     OutOfAddresses,
     #[error("address outside the static mapping")]
+    /// The address is outside the static mapping's prefix.
     NoStaticMapping,
     #[error("IPv6 is not translated by IPv4 NAT")]
+    /// IPv6 packets are not translated.
     Family,
 }
 
@@ -72,10 +82,12 @@ pub struct NatState {
     /// pooling.
     pub(super) host_addr: HashMap<(u16, IpAddr), (u32, u32)>,
     pub(super) rng: XorShift,
+    /// Counters behind `show services nat statistics`.
     pub stats: NatStats,
 }
 
 impl NatState {
+    /// The state of shard `shard` of `shards`: nothing allocated yet.
     pub fn new(p: &NatPolicy, shard: u32, shards: u32) -> Self {
         NatState {
             shard,
@@ -532,18 +544,22 @@ impl NatState {
 }
 
 impl NatState {
+    /// Counters of pool `pool` on this shard.
     pub fn pool_stats(&self, pool: usize) -> Option<&PoolStats> {
         self.pools.get(pool).map(|p| &p.stats)
     }
 
+    /// The endpoint-independent mappings, by (protocol, internal address, internal port).
     pub fn eim_mappings(&self) -> impl Iterator<Item = (&(u8, IpAddr, u16), &EimMapping)> {
         self.eim.iter()
     }
 
+    /// Mappings that admit inbound traffic from any host.
     pub fn eif_filters(&self) -> usize {
         self.eim.values().filter(|m| m.eif).count()
     }
 
+    /// Internal hosts holding an address (address-only pools, paired pooling).
     pub fn address_mappings(&self) -> usize {
         self.host_addr.len()
     }

@@ -77,6 +77,7 @@ impl Shard {
         Self::with_algs(cfg, policy, Arc::new(NoAlgs))
     }
 
+    /// A shard with the ALG plugins of `algs`.
     pub fn with_algs(cfg: ShardConfig, policy: Arc<Policy>, algs: Arc<dyn AlgRegistry>) -> Self {
         let n_iface = policy.service_ifaces.len();
         let n_set = policy.service_sets.len();
@@ -105,10 +106,12 @@ impl Shard {
         }
     }
 
+    /// The shard's static parameters.
     pub fn config(&self) -> &ShardConfig {
         &self.cfg
     }
 
+    /// The policy in force.
     pub fn policy(&self) -> &Arc<Policy> {
         &self.policy
     }
