@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use mspic_config::TranslationType;
+use mspic_config::{Prefix, TranslationType};
 use mspic_wire::{proto, FlowKey};
 
-use super::policy::{NatPolicy, Translate, DEFAULT_MAPPING_TIMEOUT};
+use super::policy::{NatPolicy, StaticMap, Translate, DEFAULT_MAPPING_TIMEOUT};
 use super::ports::{AddrState, PoolState, PortClass, XorShift};
 use super::reports::{MappingSnapshot, NatStats, NatSummary, PoolStats};
 use super::{has_ports, proto_class, v4, Allocation, SessionNat};
@@ -130,15 +130,7 @@ impl NatState {
         use TranslationType as T;
         match t.kind {
             T::BasicNat44 | T::TwiceBasicNat44 => {
-                let m = p
-                    .static_src
-                    .iter()
-                    .find(|m| Some(m.from) == t.static_src_from)
-                    .ok_or(NatError::NoStaticMapping)?;
-                let a = m
-                    .forward(v4(k.src).ok_or(NatError::Family)?)
-                    .ok_or(NatError::NoStaticMapping)?;
-                src.0 = IpAddr::V4(a);
+                src.0 = static_forward(&p.static_src, t.static_src_from, k.src)?;
             }
             T::Napt44 | T::TwiceNapt44 => {
                 let pool = t.src_pool.ok_or(NatError::OutOfPorts)?;
@@ -153,16 +145,7 @@ impl NatState {
                 let pool = t.src_pool.ok_or(NatError::OutOfAddresses)?;
                 let a = self.alloc_host_addr(pool, k.src, p, None)?;
                 src.0 = IpAddr::V4(p.pools[pool as usize].addrs[a as usize]);
-                nat.alloc = Some(Allocation {
-                    pool,
-                    addr: a,
-                    port: None,
-                    proto_class: proto_class(k.proto),
-                    port_class: 0,
-                    internal: k.src,
-                    internal_port: k.src_port,
-                    eim: false,
-                });
+                nat.alloc = Some(address_only(pool, a, k));
             }
             T::Dnat44 => {}
         }
@@ -170,15 +153,7 @@ impl NatState {
             t.kind,
             T::Dnat44 | T::TwiceNapt44 | T::TwiceBasicNat44 | T::TwiceDynamicNat44
         ) {
-            let m = p
-                .static_dst
-                .iter()
-                .find(|m| Some(m.from) == t.static_dst_from)
-                .ok_or(NatError::NoStaticMapping)?;
-            let a = m
-                .forward(v4(k.dst).ok_or(NatError::Family)?)
-                .ok_or(NatError::NoStaticMapping)?;
-            dst.0 = IpAddr::V4(a);
+            dst.0 = static_forward(&p.static_dst, t.static_dst_from, k.dst)?;
         }
         if src != (k.src, k.src_port) {
             nat.rewrite[0].src = Some(src);
@@ -240,16 +215,7 @@ impl NatState {
         // Port-less protocols keep their 3-tuple: they take an address this shard owns.
         if !has_ports(k.proto) {
             let a = self.alloc_host_addr(pool, k.src, p, Some(()))?;
-            return Ok(Allocation {
-                pool,
-                addr: a,
-                port: None,
-                proto_class: pc,
-                port_class: 0,
-                internal: k.src,
-                internal_port: k.src_port,
-                eim: false,
-            });
+            return Ok(address_only(pool, a, k));
         }
         let (cls, parity_lost) = PortClass::new(prt, lo, hi, k.src_port, self.shard, self.shards);
         // With an even number of shards every port this shard owns has the parity
@@ -588,5 +554,32 @@ impl NatState {
                 .collect(),
             stats: self.stats.clone(),
         }
+    }
+}
+
+/// Address `a` mapped by the static mapping of `maps` whose prefix is `from`.
+fn static_forward(maps: &[StaticMap], from: Option<Prefix>, a: IpAddr) -> Result<IpAddr, NatError> {
+    let m = maps
+        .iter()
+        .find(|m| Some(m.from) == from)
+        .ok_or(NatError::NoStaticMapping)?;
+    let mapped = m
+        .forward(v4(a).ok_or(NatError::Family)?)
+        .ok_or(NatError::NoStaticMapping)?;
+    Ok(IpAddr::V4(mapped))
+}
+
+/// An address of pool `pool` (index `addr`) held without a port by the internal host of
+/// first key `k` (address-only pools, port-less protocols in NAPT pools).
+fn address_only(pool: u16, addr: u32, k: &FlowKey) -> Allocation {
+    Allocation {
+        pool,
+        addr,
+        port: None,
+        proto_class: proto_class(k.proto),
+        port_class: 0,
+        internal: k.src,
+        internal_port: k.src_port,
+        eim: false,
     }
 }
