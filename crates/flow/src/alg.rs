@@ -22,8 +22,8 @@ use mspic_config::{AppProtocol, TranslationType};
 use mspic_wire::parse::{Fragment, IpVersion, Parsed, L4};
 use mspic_wire::{checksum, proto, FlowKey};
 
+use crate::dir::Dir;
 use crate::nat::{Allocation, NatPolicy, NatState, SessionNat};
-use crate::session::Dir;
 use crate::time::Time;
 
 /// Why an ALG refused or failed a packet. The packet is dropped and counted under
@@ -31,8 +31,10 @@ use crate::time::Time;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AlgError {
     #[error("malformed {0} message")]
+    /// The payload is not a well-formed message of the protocol.
     Malformed(&'static str),
     #[error("rewritten payload does not fit the frame")]
+    /// The rewritten payload does not fit the frame.
     NoRoom,
     /// An address in the payload names a host other than the endpoint that sent it (FTP
     /// bounce, RFC 2577 §3).
@@ -43,15 +45,19 @@ pub enum AlgError {
     #[error("command line split across segments")]
     PartialLine,
     #[error("no NAT port left for the expected flow")]
+    /// No NAT port left for the flow the ALG expects.
     NatExhausted,
     #[error("fragmented ALG payload")]
+    /// The payload is fragmented: ALGs inspect whole segments only.
     Fragmented,
 }
 
 /// What the engine should do with the packet after the ALG saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AlgVerdict {
+    /// Go on as usual.
     Forward,
+    /// Drop the packet (counted by the ALG).
     Drop,
     /// Forward, and close the session once this packet is through (e.g. the DNS ALG after
     /// the last response).
@@ -62,6 +68,7 @@ pub enum AlgVerdict {
 /// payload. Fields are relative to the child's first packet.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PinholeNat {
+    /// The translation type the child shows.
     pub kind: Option<TranslationType>,
     /// The first packet goes on to this (real) destination.
     pub dst: Option<(IpAddr, u16)>,
@@ -73,10 +80,12 @@ pub struct PinholeNat {
     /// A pool port the opener reserved and wrote in the payload: held by the pinhole while
     /// it waits, then by the child.
     pub held: Option<Allocation>,
+    /// Source pool (shown on the child's NAT line).
     pub pool: Option<u16>,
 }
 
 impl PinholeNat {
+    /// True when the child is not translated.
     pub fn is_none(&self) -> bool {
         self.dst.is_none() && self.src.is_none() && self.src_napt.is_none()
     }
@@ -85,27 +94,37 @@ impl PinholeNat {
 /// An expected child flow. `None` fields are wildcards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pinhole {
+    /// IP protocol of the child.
     pub protocol: u8,
+    /// Source address; `None`: any.
     pub src: Option<IpAddr>,
+    /// Source port; `None`: any.
     pub src_port: Option<u16>,
+    /// Destination address.
     pub dst: IpAddr,
+    /// Destination port.
     pub dst_port: u16,
     /// Pinholes not used by then disappear.
     pub expires: Time,
     /// Services interface and session id of the parent (children show under the same
     /// interface and service set).
     pub parent_iface: u16,
+    /// Id of the parent session on `parent_iface`.
     pub parent_id: u64,
+    /// Service set the child belongs to (the parent's).
     pub service_set: u16,
+    /// The ALG of the parent, which the child shows.
     pub alg: AppProtocol,
     /// Whether the child's flows are Watch (the ALG inspects the child too).
     pub watch: bool,
+    /// How the child is translated.
     pub nat: PinholeNat,
     /// The child's first packet comes from the parent's responder side.
     pub from_responder: bool,
     /// The shard that opened it and its serial there: the copies on other shards are
     /// retired when one is used, and only the origin releases what it holds.
     pub origin: u32,
+    /// Serial of the pinhole on its origin shard.
     pub serial: u64,
 }
 
@@ -125,12 +144,14 @@ pub const MAX_PINHOLES_PER_PACKET: usize = 16;
 
 /// What an ALG may do while it looks at one packet.
 pub struct AlgContext<'a> {
+    /// The time of the packet.
     pub now: Time,
     /// Direction of the packet within its session.
     pub dir: Dir,
     /// The session's keys (I arrival, O arrival) and its translation, so the ALG can rewrite
     /// embedded addresses the way NAT rewrote the headers.
     pub keys: [FlowKey; 2],
+    /// The session's translation.
     pub nat: &'a SessionNat,
     pub(crate) pinholes: &'a mut Vec<Pinhole>,
     pub(crate) parent_iface: u16,
@@ -298,11 +319,17 @@ impl AlgContext<'_> {
 /// What an ALG asks for when it opens an untranslated pinhole (`None` = wildcard).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PinholeSpec {
+    /// IP protocol of the expected flow.
     pub protocol: u8,
+    /// Source address; `None`: any.
     pub src: Option<IpAddr>,
+    /// Source port; `None`: any.
     pub src_port: Option<u16>,
+    /// Destination address.
     pub dst: IpAddr,
+    /// Destination port.
     pub dst_port: u16,
+    /// How long the pinhole waits for its first packet.
     pub lifetime_secs: u32,
 }
 

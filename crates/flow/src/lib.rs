@@ -5,9 +5,12 @@
 //! drive shards in virtual time.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod alg;
+pub mod dir;
 mod index;
+pub mod matching;
 pub mod nat;
 pub mod owner;
 pub mod policy;

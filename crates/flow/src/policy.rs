@@ -7,8 +7,10 @@
 use std::net::IpAddr;
 
 use mspic_config as cfg;
-use mspic_config::{AppProtocol, MatchDirection, PortRange, Prefix, SfwAction, Timeout};
+use mspic_config::{MatchDirection, Prefix, SfwAction};
 
+use crate::matching::direction_applies;
+pub use crate::matching::{compile_conditions, AddrCond, AppRt, Conditions, MatchInput};
 use crate::nat::{NatPolicy, NatPolicyError};
 use crate::route::{IfIndex, RouteError, RouteTable};
 
@@ -17,9 +19,13 @@ use crate::route::{IfIndex, RouteError, RouteTable};
 pub struct IfaceRt {
     /// Physical name (`ge-0/0/0`).
     pub name: String,
+    /// Logical unit number.
     pub unit: u32,
+    /// Its own addresses with their prefix lengths (connected routes, local traffic).
     pub addresses: Vec<Prefix>,
+    /// Service set applied to packets arriving here (index in `Policy::service_sets`).
     pub input_service_set: Option<u16>,
+    /// Service set applied to packets leaving by here.
     pub output_service_set: Option<u16>,
 }
 
@@ -33,180 +39,104 @@ impl IfaceRt {
 /// A services interface and its timers (seconds; 0 = never).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceIfaceRt {
+    /// `ms-0/0/0` (counters and sessions are reported per services interface).
     pub name: String,
+    /// Inactivity timeout of established TCP sessions.
     pub tcp_timeout: u32,
+    /// Inactivity timeout of everything else.
     pub non_tcp_timeout: u32,
+    /// Timeout while a TCP handshake is under way.
     pub open_timeout: u32,
+    /// Timeout once a TCP connection is closing.
     pub close_timeout: u32,
+    /// Most live sessions across all shards.
     pub session_limit: Option<u32>,
 }
 
 /// A service set ready for rule evaluation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceSetRt {
+    /// Configured name (sessions and counters are shown by it).
     pub name: String,
+    /// The services interface it runs on (index in `Policy::service_ifaces`).
     pub service_iface: u16,
+    /// Stateful-firewall rules in evaluation order, rule-sets expanded.
     pub sfw_rules: Vec<RuleRt>,
+    /// Most live sessions of this set across all shards.
     pub max_flows: Option<u32>,
 }
 
+impl ServiceSetRt {
+    /// The stateful-firewall verdict on a first packet seen in direction `dir`: the first
+    /// matching term decides, with the application it matched; no match discards when
+    /// the set has firewall rules and accepts when it has none.
+    pub fn firewall(&self, dir: MatchDirection, m: &MatchInput) -> (SfwAction, Option<&AppRt>) {
+        if self.sfw_rules.is_empty() {
+            return (SfwAction::Accept, None);
+        }
+        self.sfw_rules
+            .iter()
+            .filter(|r| r.applies(dir))
+            .flat_map(|r| &r.terms)
+            .find_map(|t| t.cond.matches(m).map(|app| (t.action, app)))
+            .unwrap_or((SfwAction::Discard, None))
+    }
+}
+
+/// A stateful-firewall rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleRt {
+    /// Configured name.
     pub name: String,
+    /// Traffic direction it applies to.
     pub direction: MatchDirection,
+    /// Terms, first match wins.
     pub terms: Vec<TermRt>,
 }
 
+/// A stateful-firewall term: conditions and what a match does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TermRt {
+    /// Configured name.
     pub name: String,
+    /// The `from` block.
     pub cond: Conditions,
+    /// The `then` action.
     pub action: SfwAction,
 }
 
-/// Address conditions of one side: any listed prefix or range matches, minus `except`
-/// prefixes. Empty = any address.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AddrCond {
-    pub include: Vec<Prefix>,
-    pub exclude: Vec<Prefix>,
-    pub ranges: Vec<(IpAddr, IpAddr)>,
-    pub any_unicast: bool,
-}
-
-impl AddrCond {
-    fn is_any(&self) -> bool {
-        self.include.is_empty() && self.ranges.is_empty() && !self.any_unicast
-    }
-
-    pub fn matches(&self, a: IpAddr) -> bool {
-        if self.exclude.iter().any(|p| p.contains(a)) {
-            return false;
-        }
-        if self.is_any() {
-            return true;
-        }
-        self.include.iter().any(|p| p.contains(a))
-            || self.ranges.iter().any(|&(lo, hi)| in_range(a, lo, hi))
-            || (self.any_unicast && is_unicast(a))
-    }
-}
-
-fn in_range(a: IpAddr, lo: IpAddr, hi: IpAddr) -> bool {
-    match (a, lo, hi) {
-        (IpAddr::V4(a), IpAddr::V4(l), IpAddr::V4(h)) => l <= a && a <= h,
-        (IpAddr::V6(a), IpAddr::V6(l), IpAddr::V6(h)) => l <= a && a <= h,
-        _ => false,
-    }
-}
-
-fn is_unicast(a: IpAddr) -> bool {
-    match a {
-        IpAddr::V4(v) => !v.is_multicast() && !v.is_broadcast() && !v.is_unspecified(),
-        IpAddr::V6(v) => !v.is_multicast() && !v.is_unspecified(),
-    }
-}
-
-/// One application a term can match, flattened from applications and application sets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppRt {
-    pub name: String,
-    pub protocol: Option<u8>,
-    pub source_port: Option<PortRange>,
-    pub destination_port: Option<PortRange>,
-    pub icmp_type: Option<u8>,
-    pub icmp_code: Option<u8>,
-    pub alg: Option<AppProtocol>,
-    pub inactivity_timeout: Option<Timeout>,
-}
-
-/// The `from` block compiled.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Conditions {
-    pub src: AddrCond,
-    pub dst: AddrCond,
-    /// Empty = any application (and no ALG).
-    pub apps: Vec<AppRt>,
-}
-
-/// What the rules look at in a packet that has no session yet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MatchInput {
-    pub src: IpAddr,
-    pub dst: IpAddr,
-    pub protocol: u8,
-    pub src_port: u16,
-    pub dst_port: u16,
-    /// ICMP type/code for ICMP packets.
-    pub icmp: Option<(u8, u8)>,
-}
-
-impl AppRt {
-    pub fn matches(&self, m: &MatchInput) -> bool {
-        if self.protocol.is_some_and(|p| p != m.protocol) {
-            return false;
-        }
-        let has_ports = mspic_wire::proto::has_ports(m.protocol);
-        if let Some(r) = self.destination_port {
-            if !has_ports || !r.contains(m.dst_port) {
-                return false;
-            }
-        }
-        if let Some(r) = self.source_port {
-            if !has_ports || !r.contains(m.src_port) {
-                return false;
-            }
-        }
-        if let Some(t) = self.icmp_type {
-            if m.icmp.map(|(ty, _)| ty) != Some(t) {
-                return false;
-            }
-        }
-        if let Some(c) = self.icmp_code {
-            if m.icmp.map(|(_, co)| co) != Some(c) {
-                return false;
-            }
-        }
-        true
-    }
-}
-
-impl Conditions {
-    /// `Some(app)` (the matching application, `None` inside when the term names none) when
-    /// the packet matches.
-    pub fn matches<'a>(&'a self, m: &MatchInput) -> Option<Option<&'a AppRt>> {
-        if !self.src.matches(m.src) || !self.dst.matches(m.dst) {
-            return None;
-        }
-        if self.apps.is_empty() {
-            return Some(None);
-        }
-        self.apps.iter().find(|a| a.matches(m)).map(Some)
-    }
-}
-
 impl RuleRt {
+    /// Whether the rule runs on traffic seen in direction `dir`.
     pub fn applies(&self, dir: MatchDirection) -> bool {
-        self.direction == MatchDirection::InputOutput || self.direction == dir
+        direction_applies(self.direction, dir)
     }
 }
 
 /// The compiled policy.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
+    /// Logical interfaces, indexed by [`IfIndex`].
     pub interfaces: Vec<IfaceRt>,
+    /// Services interfaces (sessions and counters are kept per services interface).
     pub service_ifaces: Vec<ServiceIfaceRt>,
+    /// Service sets with their firewall rules.
     pub service_sets: Vec<ServiceSetRt>,
+    /// Connected and static routes.
     pub routes: RouteTable,
+    /// NAT pools and rules.
     pub nat: NatPolicy,
 }
 
+/// Why a configuration could not be compiled for the packet path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
+    /// A static route could not be resolved.
     #[error(transparent)]
     Route(#[from] RouteError),
+    /// A NAT pool or rule is unusable.
     #[error(transparent)]
     Nat(#[from] NatPolicyError),
+    /// Indices are 16-bit.
     #[error("too many interfaces or service sets (limit 65535)")]
     TooMany,
 }
@@ -260,16 +190,7 @@ impl Policy {
             .iter()
             .map(|r| (r.prefix, r.next_hop.clone()))
             .collect();
-        let by_name = |n: &str| {
-            let (phys, unit) = match n.rsplit_once('.') {
-                Some((p, u)) => (p, u.parse().ok()),
-                None => (n, None),
-            };
-            interfaces
-                .iter()
-                .position(|f| f.name == phys && unit.is_none_or(|u| f.unit == u))
-                .map(|i| IfIndex(i as u16))
-        };
+        let by_name = |n: &str| interface_by_name(&interfaces, n);
         let routes = RouteTable::build(&connected, &statics, by_name)?;
 
         let service_sets = c
@@ -322,20 +243,14 @@ impl Policy {
         })
     }
 
+    /// The logical interface with index `i`.
     pub fn interface(&self, i: IfIndex) -> Option<&IfaceRt> {
         self.interfaces.get(i.0 as usize)
     }
 
     /// The interface named `ge-0/0/0` (first unit) or `ge-0/0/0.N`.
     pub fn interface_by_name(&self, n: &str) -> Option<IfIndex> {
-        let (phys, unit) = match n.rsplit_once('.') {
-            Some((p, u)) => (p, u.parse::<u32>().ok()),
-            None => (n, None),
-        };
-        self.interfaces
-            .iter()
-            .position(|f| f.name == phys && unit.is_none_or(|u| f.unit == u))
-            .map(|i| IfIndex(i as u16))
+        interface_by_name(&self.interfaces, n)
     }
 
     /// The interface whose connected subnet holds `addr` (longest match).
@@ -353,18 +268,7 @@ impl Policy {
     /// (`show services service-sets summary`, "Policy bytes used"): structures plus names.
     pub fn approx_bytes(&self, iface: u16) -> u64 {
         use std::mem::size_of;
-        let cond = |c: &Conditions| {
-            let side = |a: &AddrCond| {
-                (a.include.len() + a.exclude.len()) * size_of::<Prefix>()
-                    + a.ranges.len() * size_of::<(IpAddr, IpAddr)>()
-            };
-            side(&c.src)
-                + side(&c.dst)
-                + c.apps
-                    .iter()
-                    .map(|a| size_of::<AppRt>() + a.name.len())
-                    .sum::<usize>()
-        };
+        let cond = |c: &Conditions| c.approx_bytes();
         let mut n = 0usize;
         for (i, ss) in self.service_sets.iter().enumerate() {
             if ss.service_iface != iface {
@@ -395,122 +299,14 @@ impl Policy {
     }
 }
 
-/// Flattens a `from` block: prefix lists into prefixes, application sets into applications.
-pub fn compile_conditions(c: &cfg::Config, from: &cfg::MatchConditions) -> Conditions {
-    let side = |addrs: &[cfg::AddressMatch], ranges: &[cfg::AddressRange], lists: &[String]| {
-        let mut a = AddrCond::default();
-        for m in addrs {
-            match m {
-                cfg::AddressMatch::Prefix {
-                    prefix,
-                    except: false,
-                } => a.include.push(*prefix),
-                cfg::AddressMatch::Prefix {
-                    prefix,
-                    except: true,
-                } => a.exclude.push(*prefix),
-                cfg::AddressMatch::AnyUnicast { except: false } => a.any_unicast = true,
-                cfg::AddressMatch::AnyUnicast { except: true } => {}
-            }
-        }
-        a.ranges.extend(ranges.iter().map(|r| (r.low, r.high)));
-        for l in lists {
-            if let Some(pl) = c.prefix_list(l) {
-                a.include.extend(pl.prefixes.iter().copied());
-            }
-        }
-        a
+/// The interface named `ge-0/0/0` (first unit) or `ge-0/0/0.N` in `interfaces`.
+fn interface_by_name(interfaces: &[IfaceRt], n: &str) -> Option<IfIndex> {
+    let (phys, unit) = match n.rsplit_once('.') {
+        Some((p, u)) => (p, u.parse::<u32>().ok()),
+        None => (n, None),
     };
-    let mut apps = Vec::new();
-    for name in &from.applications {
-        push_application(c, name, &mut apps, 0);
-    }
-    for name in &from.application_sets {
-        push_application(c, name, &mut apps, 0);
-    }
-    Conditions {
-        src: side(
-            &from.source_address,
-            &from.source_address_range,
-            &from.source_prefix_list,
-        ),
-        dst: side(
-            &from.destination_address,
-            &from.destination_address_range,
-            &from.destination_prefix_list,
-        ),
-        apps,
-    }
-}
-
-/// Adds application `name`, or every member of the application set `name` (Junos lets
-/// `applications` name a set), recursing through nested sets to a fixed depth.
-fn push_application(c: &cfg::Config, name: &str, out: &mut Vec<AppRt>, depth: u8) {
-    if depth > 8 {
-        return;
-    }
-    if let Some(a) = c.application(name) {
-        out.push(AppRt {
-            name: a.name.clone(),
-            protocol: a.protocol,
-            source_port: a.source_port,
-            destination_port: a.destination_port,
-            icmp_type: a.icmp_type,
-            icmp_code: a.icmp_code,
-            alg: a.application_protocol,
-            inactivity_timeout: a.inactivity_timeout,
-        });
-    } else if let Some(set) = c.application_set(name) {
-        for n in set.applications.iter().chain(&set.application_sets) {
-            push_application(c, n, out, depth + 1);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn input(src: &str, dst: &str, proto: u8, sp: u16, dp: u16) -> MatchInput {
-        MatchInput {
-            src: src.parse().unwrap(),
-            dst: dst.parse().unwrap(),
-            protocol: proto,
-            src_port: sp,
-            dst_port: dp,
-            icmp: None,
-        }
-    }
-
-    #[test]
-    fn addr_cond_except_and_ranges() {
-        let a = AddrCond {
-            include: vec!["10.0.0.0/8".parse().unwrap()],
-            exclude: vec!["10.1.0.0/16".parse().unwrap()],
-            ranges: vec![("192.0.2.10".parse().unwrap(), "192.0.2.20".parse().unwrap())],
-            any_unicast: false,
-        };
-        assert!(a.matches("10.2.3.4".parse().unwrap()));
-        assert!(!a.matches("10.1.3.4".parse().unwrap()));
-        assert!(a.matches("192.0.2.15".parse().unwrap()));
-        assert!(!a.matches("192.0.2.21".parse().unwrap()));
-        assert!(AddrCond::default().matches("8.8.8.8".parse().unwrap()));
-    }
-
-    #[test]
-    fn application_port_match() {
-        let ftp = AppRt {
-            name: "junos-ftp".into(),
-            protocol: Some(6),
-            source_port: None,
-            destination_port: Some(PortRange::single(21)),
-            icmp_type: None,
-            icmp_code: None,
-            alg: Some(AppProtocol::Ftp),
-            inactivity_timeout: None,
-        };
-        assert!(ftp.matches(&input("10.0.0.2", "1.1.1.1", 6, 40000, 21)));
-        assert!(!ftp.matches(&input("10.0.0.2", "1.1.1.1", 17, 40000, 21)));
-        assert!(!ftp.matches(&input("10.0.0.2", "1.1.1.1", 6, 40000, 22)));
-    }
+    interfaces
+        .iter()
+        .position(|f| f.name == phys && unit.is_none_or(|u| f.unit == u))
+        .map(|i| IfIndex(i as u16))
 }

@@ -14,7 +14,9 @@ pub struct IfIndex(pub u16);
 pub enum RouteTarget {
     /// Out of `egress` to `next_hop` (the destination itself for connected routes).
     Forward {
+        /// Interface out of which.
         egress: IfIndex,
+        /// Next hop; `None`: the destination itself (connected).
         gateway: Option<IpAddr>,
     },
     /// `discard`: silently dropped.
@@ -23,9 +25,12 @@ pub enum RouteTarget {
     Reject,
 }
 
+/// One route of the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
+    /// Destination prefix.
     pub prefix: Prefix,
+    /// What the route does.
     pub target: RouteTarget,
     /// Connected (interface subnet) rather than static.
     pub connected: bool,
@@ -34,9 +39,18 @@ pub struct Route {
 /// Route lookup result: egress and the address to resolve at L2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteResult {
-    Forward { egress: IfIndex, next_hop: IpAddr },
+    /// Send out of `egress` to `next_hop` (the destination itself when connected).
+    Forward {
+        /// Interface to send it out of.
+        egress: IfIndex,
+        /// Address to resolve at L2: the destination, or the gateway towards it.
+        next_hop: IpAddr,
+    },
+    /// Drop silently (`discard`).
     Discard,
+    /// Drop and answer ICMP unreachable (`reject`).
     Reject,
+    /// No route matches.
     NoRoute,
 }
 
@@ -50,9 +64,21 @@ pub struct RouteTable {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RouteError {
     #[error("static route {prefix}: next hop {next_hop} is not on a connected subnet")]
-    UnreachableNextHop { prefix: Prefix, next_hop: IpAddr },
+    /// A static route's next hop is on no connected subnet.
+    UnreachableNextHop {
+        /// The route's prefix.
+        prefix: Prefix,
+        /// Its next hop.
+        next_hop: IpAddr,
+    },
     #[error("static route {prefix}: next-hop interface {name} is not configured")]
-    UnknownInterface { prefix: Prefix, name: String },
+    /// A static route names an interface that does not exist.
+    UnknownInterface {
+        /// The route's prefix.
+        prefix: Prefix,
+        /// The interface it names.
+        name: String,
+    },
 }
 
 impl RouteTable {
@@ -117,6 +143,7 @@ impl RouteTable {
         Ok(RouteTable { routes })
     }
 
+    /// The routes, for display.
     pub fn routes(&self) -> &[Route] {
         &self.routes
     }

@@ -32,6 +32,7 @@ fn after(a: u32, b: u32) -> bool {
 }
 
 impl SeqAdj {
+    /// True when nothing is corrected.
     pub fn is_zero(&self) -> bool {
         self.base == 0 && self.points[..self.n].iter().all(|&(_, o)| o == 0)
     }

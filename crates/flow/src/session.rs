@@ -7,27 +7,11 @@ use std::num::NonZeroU64;
 use mspic_config::AppProtocol;
 use mspic_wire::FlowKey;
 
+pub use crate::dir::Dir;
 use crate::nat::SessionNat;
 use crate::snapshot::FlowState;
 use crate::tcp::TcpTrack;
 use crate::time::Time;
-
-/// Which flow of a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(u8)]
-pub enum Dir {
-    I = 0,
-    O = 1,
-}
-
-impl Dir {
-    pub fn other(self) -> Dir {
-        match self {
-            Dir::I => Dir::O,
-            Dir::O => Dir::I,
-        }
-    }
-}
 
 /// Timeout value meaning "never expires".
 pub const NEVER: u32 = 0;
@@ -42,27 +26,38 @@ pub struct Session {
     /// Arrival keys: `keys[I]` as the initiator's packets arrive, `keys[O]` as the responder's
     /// packets arrive (after NAT on the way out, so they carry the translated addresses).
     pub keys: [FlowKey; 2],
+    /// Per flow: what it does with its packets.
     pub state: [FlowState; 2],
+    /// The slot holds a session.
     pub live: bool,
+    /// TCP phase (picks the timer).
     pub tcp: TcpTrack,
+    /// Service set (index in `Policy::service_sets`).
     pub service_set: u16,
+    /// Services interface (index in `Policy::service_ifaces`).
     pub service_iface: u16,
+    /// Per flow: packets seen.
     pub frames: [u64; 2],
+    /// Per flow: bytes seen (IP length).
     pub bytes: [u64; 2],
+    /// Last packet of either flow (idle timers run from it).
     pub last_seen: Time,
     /// Timeout now in force (open/close timers for TCP phases), seconds.
     pub active_timeout: u32,
     /// Configured inactivity timeout of the flows, seconds (`NEVER` = 0).
     pub idle_timeout: u32,
+    /// The session's translation.
     pub nat: SessionNat,
     /// Unique per services interface across shards.
     pub id: u64,
+    /// When the first packet arrived.
     pub created: Time,
     /// Parent session id for ALG children (same services interface; the parent may live
     /// on another shard). Session ids start at 1, so the option costs no space.
     pub parent: Option<NonZeroU64>,
     /// Header `Flags:` bits (see `snapshot::FLAG_*`).
     pub flags: u32,
+    /// The ALG the session was handed to.
     pub alg: Option<AppProtocol>,
     /// An ALG child whose first packet came from the parent's responder side (FTP active
     /// data, rsh stderr…): its flows are labelled from the parent's point of view, so its

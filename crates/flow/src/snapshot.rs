@@ -17,15 +17,22 @@ pub const FLAG_NAT: u32 = 0x0080;
 /// What a flow does with the packets that match it (`State` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FlowState {
+    /// Packets go on.
     Forward,
+    /// Packets go on through the session's ALG.
     Watch,
+    /// Packets are dropped.
     Drop,
+    /// Packets are dropped and answered (RST or ICMP).
     Reject,
+    /// Not inspected (never set by this emulator).
     Bypass,
+    /// State not known.
     Unknown,
 }
 
 impl FlowState {
+    /// The word the show commands print.
     pub fn show_name(self) -> &'static str {
         match self {
             FlowState::Forward => "Forward",
@@ -41,11 +48,14 @@ impl FlowState {
 /// `I` (initiator's direction, pre-NAT tuple) or `O` (responder's, post-NAT reverse tuple).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FlowDirection {
+    /// The initiator's flow.
     I,
+    /// The responder's flow.
     O,
 }
 
 impl FlowDirection {
+    /// The word the show commands print.
     pub fn show_name(self) -> &'static str {
         match self {
             FlowDirection::I => "I",
@@ -57,13 +67,18 @@ impl FlowDirection {
 /// `Flow role:` in extensive output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FlowRole {
+    /// The flow of the side that started the session.
     Initiator,
+    /// The flow of the side that answered.
     Responder,
+    /// Not used by this emulator (shown by Junos for some ALG flows).
     Master,
+    /// Role not known.
     Unknown,
 }
 
 impl FlowRole {
+    /// The words the show commands print.
     pub fn show_name(self) -> &'static str {
         match self {
             FlowRole::Initiator => "Initiator",
@@ -77,7 +92,9 @@ impl FlowRole {
 /// One address with an optional port (`None` for port-less protocols or address-only NAT).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Endpoint {
+    /// Address.
     pub addr: IpAddr,
+    /// Port, when shown.
     pub port: Option<u16>,
 }
 
@@ -86,12 +103,19 @@ pub struct Endpoint {
 pub struct FlowSnapshot {
     /// IP protocol number.
     pub protocol: u8,
+    /// Source endpoint.
     pub src: Endpoint,
+    /// Destination endpoint.
     pub dst: Endpoint,
+    /// What the flow does with its packets.
     pub state: FlowState,
+    /// `I` or `O`.
     pub direction: FlowDirection,
+    /// Packets seen.
     pub frames: u64,
+    /// Bytes seen (IP length).
     pub bytes: u64,
+    /// Initiator or responder.
     pub role: FlowRole,
     /// Configured inactivity timeout of this flow in seconds (0 = never).
     pub timeout: u32,
@@ -100,16 +124,22 @@ pub struct FlowSnapshot {
 /// One translation line of the `NAT PLugin Data:` block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NatTranslation {
+    /// Before translation.
     pub original: Endpoint,
+    /// After translation.
     pub translated: Endpoint,
 }
 
 /// The NAT part of a session (extensive output).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NatSnapshot {
+    /// The translation type.
     pub translation_type: TranslationType,
+    /// The source translation, if any.
     pub source: Option<NatTranslation>,
+    /// The destination translation, if any.
     pub destination: Option<NatTranslation>,
+    /// The source pool's name.
     pub pool: Option<String>,
 }
 
@@ -118,15 +148,21 @@ pub struct NatSnapshot {
 pub struct SessionSnapshot {
     /// Services interface (`ms-1/1/0`).
     pub interface: String,
+    /// Service set name.
     pub service_set: String,
     /// Unique per services interface.
     pub id: u64,
     /// `None` prints `none`.
     pub alg: Option<AppProtocol>,
+    /// Header `Flags:` bits (`FLAG_*`).
     pub flags: u32,
+    /// Junos's `IP Action` (always off here).
     pub ip_action: bool,
+    /// Junos's `Offload` (always off here).
     pub offload: bool,
+    /// Junos's `Asymmetric` (always off here).
     pub asymmetric: bool,
+    /// The `NAT PLugin Data` block.
     pub nat: Option<NatSnapshot>,
     /// Display order: normally `[I, O]`; ALG children may list the O flow first.
     pub flows: Vec<FlowSnapshot>,
@@ -138,14 +174,23 @@ pub struct SessionSnapshot {
 /// A session matches an address/port filter when either of its flows matches.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionFilter {
+    /// `application-protocol`: sessions handed to this ALG.
     pub application_protocol: Option<AppProtocol>,
+    /// `destination-port`: either flow's.
     pub destination_port: Option<u16>,
+    /// `destination-prefix`: either flow's.
     pub destination_prefix: Option<Prefix>,
+    /// `interface`: services interface name.
     pub interface: Option<String>,
+    /// `limit`: most sessions to show (applied by the caller).
     pub limit: Option<usize>,
+    /// `protocol`: IP protocol.
     pub protocol: Option<u8>,
+    /// `service-set`: service set name.
     pub service_set: Option<String>,
+    /// `source-port`: either flow's.
     pub source_port: Option<u16>,
+    /// `source-prefix`: either flow's.
     pub source_prefix: Option<Prefix>,
 }
 
@@ -206,27 +251,45 @@ fn same_alg_family(alg: Option<AppProtocol>, wanted: AppProtocol) -> bool {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SfwStats {
     // New flows
+    /// New flows accepted by a rule.
     pub rule_accepts: u64,
+    /// New flows discarded by a rule (or no rule).
     pub rule_discards: u64,
+    /// New flows rejected by a rule.
     pub rule_rejects: u64,
     // Existing flow types packet counters
+    /// Packets of existing Forward/Watch flows.
     pub existing_accepts: u64,
+    /// Packets of existing Drop flows.
     pub existing_drops: u64,
+    /// Packets of existing Reject flows.
     pub existing_rejects: u64,
     // Hairpinning
+    /// Hairpinned packets, slow path (always 0 here).
     pub hairpin_slow_path: u64,
+    /// Hairpinned packets, fast path (always 0 here).
     pub hairpin_fast_path: u64,
     // Drops
+    /// Dropped for IP options (always 0 here).
     pub drop_ip_options: u64,
+    /// Dropped by TCP SYN defense (always 0 here).
     pub drop_tcp_syn_defense: u64,
+    /// Dropped for want of a NAT port.
     pub drop_nat_ports_exhausted: u64,
+    /// Dropped at a session limit.
     pub drop_session_limit: u64,
+    /// Dropped for want of a route.
     pub drop_no_route: u64,
+    /// Dropped because the TTL ran out.
     pub drop_ttl_exceeded: u64,
+    /// Dropped for a bad TCP/UDP/ICMP checksum.
     pub drop_bad_checksum: u64,
+    /// TCP sessions that did not start with a SYN.
     pub drop_tcp_non_syn_first: u64,
+    /// ICMP errors quoting no session.
     pub drop_icmp_error_no_session: u64,
     // Errors by protocol
+    /// Malformed packets by protocol.
     pub errors: ProtocolErrors,
     /// ALG pinholes, children and payload handling.
     pub alg: AlgStats,
@@ -264,50 +327,83 @@ pub struct AlgStats {
 /// Malformed-packet counters, by protocol, with the detail `extensive` prints.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProtocolErrors {
+    /// IP errors.
     pub ip: IpErrors,
+    /// TCP errors.
     pub tcp: TcpErrors,
+    /// UDP errors.
     pub udp: UdpErrors,
+    /// ICMP errors.
     pub icmp: IcmpErrors,
+    /// Frames that are not IP.
     pub non_ip: u64,
+    /// Packets an ALG refused.
     pub alg: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// IP errors (`extensive`).
 pub struct IpErrors {
+    /// All IP errors.
     pub total: u64,
+    /// Truncated packets.
     pub truncated: u64,
+    /// Bad header length.
     pub bad_header_length: u64,
+    /// Bad total length.
     pub bad_total_length: u64,
+    /// Bad version.
     pub bad_version: u64,
+    /// Bad header checksum.
     pub bad_checksum: u64,
+    /// TTL zero (always 0 here).
     pub ttl_zero: u64,
+    /// Bad source address (always 0 here).
     pub bad_source_address: u64,
+    /// Later fragments whose first was not seen.
     pub fragment: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// TCP errors (`extensive`).
 pub struct TcpErrors {
+    /// All TCP errors.
     pub total: u64,
+    /// Bad header length.
     pub header_length: u64,
+    /// Port zero.
     pub port_zero: u64,
+    /// Bad flags (always 0 here).
     pub bad_flags: u64,
+    /// Bad checksum.
     pub bad_checksum: u64,
+    /// First packet not a SYN.
     pub non_syn_first: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// UDP errors (`extensive`).
 pub struct UdpErrors {
+    /// All UDP errors.
     pub total: u64,
+    /// Bad header length.
     pub header_length: u64,
+    /// Port zero.
     pub port_zero: u64,
+    /// Bad checksum.
     pub bad_checksum: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// ICMP errors (`extensive`).
 pub struct IcmpErrors {
+    /// All ICMP errors.
     pub total: u64,
+    /// Bad header length.
     pub header_length: u64,
+    /// ICMP error quoting no session.
     pub error_no_session: u64,
+    /// Bad checksum.
     pub bad_checksum: u64,
 }
 
@@ -315,6 +411,7 @@ pub struct IcmpErrors {
 macro_rules! merge_fields {
     ($t:ty { $($f:ident),* $(,)? } $( nested { $($n:ident),* } )?) => {
         impl $t {
+            /// Adds another shard's counters.
             pub fn merge(&mut self, o: &Self) {
                 $( self.$f += o.$f; )*
                 $( $( self.$n.merge(&o.$n); )* )?

@@ -12,13 +12,16 @@ use std::hash::BuildHasher;
 use hashbrown::DefaultHashBuilder;
 use mspic_wire::FlowKey;
 
+use crate::dir::Dir;
 use crate::index::BucketIndex;
-use crate::session::{Dir, Session};
+use crate::session::Session;
 
 /// A flow reference: slab slot and direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FlowRef {
+    /// Slot of the session in the slab.
     pub slot: u32,
+    /// Which of its flows.
     pub dir: Dir,
 }
 
@@ -38,11 +41,14 @@ impl FlowRef {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum InsertError {
     #[error("session table full")]
+    /// Every slot is taken.
     Full,
     #[error("a live flow already has this key")]
+    /// One of the keys is already in the index.
     KeyInUse,
 }
 
+/// The sessions of one shard: a slab and an index over both flows of each.
 pub struct SessionTable {
     index: BucketIndex,
     hasher: DefaultHashBuilder,
@@ -72,10 +78,12 @@ impl SessionTable {
         self.live
     }
 
+    /// True when no session is live.
     pub fn is_empty(&self) -> bool {
         self.live == 0
     }
 
+    /// Most sessions the table holds.
     pub fn capacity(&self) -> usize {
         self.capacity
     }
@@ -86,6 +94,7 @@ impl SessionTable {
     }
 
     #[inline]
+    /// The index hash of a key (computed once per packet, reused for lookups).
     pub fn hash(&self, k: &FlowKey) -> u64 {
         self.hasher.hash_one(k)
     }
@@ -126,11 +135,13 @@ impl SessionTable {
     }
 
     #[inline]
+    /// The session in `slot`, if live.
     pub fn get(&self, slot: u32) -> Option<&Session> {
         self.slab.get(slot as usize).filter(|s| s.live)
     }
 
     #[inline]
+    /// The session in `slot`, if live, to update it.
     pub fn get_mut(&mut self, slot: u32) -> Option<&mut Session> {
         self.slab.get_mut(slot as usize).filter(|s| s.live)
     }

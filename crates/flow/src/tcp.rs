@@ -4,9 +4,10 @@
 
 use mspic_wire::tcp::{ACK, FIN, RST, SYN};
 
-use crate::session::Dir;
+use crate::dir::Dir;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Where a TCP connection is, seen from the middle.
 pub enum TcpPhase {
     /// Not a TCP session.
     #[default]
@@ -28,13 +29,18 @@ pub enum TcpPhase {
 /// Which timer a phase runs under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimerKind {
+    /// Handshake under way: `open-timeout`.
     Open,
+    /// Established (or not TCP): the inactivity timeout.
     Idle,
+    /// Closing: `close-timeout`.
     Close,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// A session's TCP phase and which sides have sent FIN.
 pub struct TcpTrack {
+    /// Current phase.
     pub phase: TcpPhase,
     fin: [bool; 2],
 }
@@ -83,6 +89,7 @@ impl TcpTrack {
         }
     }
 
+    /// The timer the current phase runs under.
     pub fn timer(&self) -> TimerKind {
         match self.phase {
             TcpPhase::SynSent | TcpPhase::SynReceived => TimerKind::Open,

@@ -9,24 +9,32 @@ use std::time::Duration;
 pub struct Time(pub u64);
 
 impl Time {
+    /// The start of time.
     pub const ZERO: Time = Time(0);
+    /// Never.
     pub const MAX: Time = Time(u64::MAX);
 
+    /// `n` nanoseconds.
     pub const fn from_nanos(n: u64) -> Self {
         Time(n)
     }
+    /// `s` seconds.
     pub const fn from_secs(s: u64) -> Self {
         Time(s.saturating_mul(1_000_000_000))
     }
+    /// `ms` milliseconds.
     pub const fn from_millis(ms: u64) -> Self {
         Time(ms.saturating_mul(1_000_000))
     }
+    /// Nanoseconds since the start.
     pub const fn as_nanos(self) -> u64 {
         self.0
     }
+    /// Whole seconds since the start.
     pub const fn as_secs(self) -> u64 {
         self.0 / 1_000_000_000
     }
+    /// Time from `other` to `self` (zero if `other` is later).
     pub fn saturating_sub(self, other: Time) -> Duration {
         Duration::from_nanos(self.0.saturating_sub(other.0))
     }

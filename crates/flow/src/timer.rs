@@ -72,6 +72,7 @@ impl TimerWheel {
         self.len
     }
 
+    /// True when no timer is scheduled.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -81,6 +82,7 @@ impl TimerWheel {
         self.elapsed
     }
 
+    /// True when slot `idx` has a timer.
     pub fn is_scheduled(&self, idx: u32) -> bool {
         self.nodes.get(idx as usize).is_some_and(|n| n.place != NIL)
     }

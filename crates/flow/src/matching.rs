@@ -1,0 +1,318 @@
+//! Match conditions (the `from` block of firewall and NAT terms) compiled for the first
+//! packet of a flow. Firewall and NAT rules match alike, so both use this one module
+//! rather than one borrowing the other's.
+
+use std::net::IpAddr;
+
+use mspic_config as cfg;
+use mspic_config::{AppProtocol, MatchDirection, PortRange, Prefix, Timeout};
+use mspic_wire::parse::{Parsed, L4};
+
+/// Address conditions of one side: any listed prefix or range matches, minus `except`
+/// prefixes. Empty = any address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddrCond {
+    /// Prefixes that match (addresses and prefix lists).
+    pub include: Vec<Prefix>,
+    /// `except` prefixes: never match, whatever else says.
+    pub exclude: Vec<Prefix>,
+    /// Inclusive address ranges that match.
+    pub ranges: Vec<(IpAddr, IpAddr)>,
+    /// `any-unicast`: every unicast address matches.
+    pub any_unicast: bool,
+}
+
+impl AddrCond {
+    fn is_any(&self) -> bool {
+        self.include.is_empty() && self.ranges.is_empty() && !self.any_unicast
+    }
+
+    /// Whether address `a` satisfies this side's conditions.
+    pub fn matches(&self, a: IpAddr) -> bool {
+        if self.exclude.iter().any(|p| p.contains(a)) {
+            return false;
+        }
+        if self.is_any() {
+            return true;
+        }
+        self.include.iter().any(|p| p.contains(a))
+            || self.ranges.iter().any(|&(lo, hi)| in_range(a, lo, hi))
+            || (self.any_unicast && is_unicast(a))
+    }
+}
+
+fn in_range(a: IpAddr, lo: IpAddr, hi: IpAddr) -> bool {
+    match (a, lo, hi) {
+        (IpAddr::V4(a), IpAddr::V4(l), IpAddr::V4(h)) => l <= a && a <= h,
+        (IpAddr::V6(a), IpAddr::V6(l), IpAddr::V6(h)) => l <= a && a <= h,
+        _ => false,
+    }
+}
+
+fn is_unicast(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(v) => !v.is_multicast() && !v.is_broadcast() && !v.is_unspecified(),
+        IpAddr::V6(v) => !v.is_multicast() && !v.is_unspecified(),
+    }
+}
+
+/// One application a term can match, flattened from applications and application sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRt {
+    /// The application's configured name (shown and counted by name).
+    pub name: String,
+    /// IP protocol; `None`: any.
+    pub protocol: Option<u8>,
+    /// Source ports; `None`: any.
+    pub source_port: Option<PortRange>,
+    /// Destination ports; `None`: any.
+    pub destination_port: Option<PortRange>,
+    /// ICMP type; `None`: any.
+    pub icmp_type: Option<u8>,
+    /// ICMP code; `None`: any.
+    pub icmp_code: Option<u8>,
+    /// The ALG a session of this application is handed to.
+    pub alg: Option<AppProtocol>,
+    /// Overrides the services interface's inactivity timeout for its sessions.
+    pub inactivity_timeout: Option<Timeout>,
+}
+
+/// The `from` block compiled.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Conditions {
+    /// Source address conditions.
+    pub src: AddrCond,
+    /// Destination address conditions.
+    pub dst: AddrCond,
+    /// Empty = any application (and no ALG).
+    pub apps: Vec<AppRt>,
+}
+
+/// What the rules look at in a packet that has no session yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchInput {
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// IP protocol.
+    pub protocol: u8,
+    /// Source port (0 when the protocol has none).
+    pub src_port: u16,
+    /// Destination port (0 when the protocol has none).
+    pub dst_port: u16,
+    /// ICMP type/code for ICMP packets.
+    pub icmp: Option<(u8, u8)>,
+}
+
+impl MatchInput {
+    /// What the rules see of a first packet.
+    pub fn of(p: &Parsed) -> MatchInput {
+        let icmp = match p.l4 {
+            L4::IcmpQuery {
+                icmp_type, code, ..
+            }
+            | L4::IcmpError {
+                icmp_type, code, ..
+            }
+            | L4::IcmpOther { icmp_type, code } => Some((icmp_type, code)),
+            _ => None,
+        };
+        MatchInput {
+            src: p.key.src,
+            dst: p.key.dst,
+            protocol: p.key.proto,
+            src_port: p.key.src_port,
+            dst_port: p.key.dst_port,
+            icmp,
+        }
+    }
+}
+
+impl AppRt {
+    /// Whether the packet is of this application (protocol, ports, ICMP type and code).
+    pub fn matches(&self, m: &MatchInput) -> bool {
+        if self.protocol.is_some_and(|p| p != m.protocol) {
+            return false;
+        }
+        let has_ports = mspic_wire::proto::has_ports(m.protocol);
+        if let Some(r) = self.destination_port {
+            if !has_ports || !r.contains(m.dst_port) {
+                return false;
+            }
+        }
+        if let Some(r) = self.source_port {
+            if !has_ports || !r.contains(m.src_port) {
+                return false;
+            }
+        }
+        if let Some(t) = self.icmp_type {
+            if m.icmp.map(|(ty, _)| ty) != Some(t) {
+                return false;
+            }
+        }
+        if let Some(c) = self.icmp_code {
+            if m.icmp.map(|(_, co)| co) != Some(c) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+impl Conditions {
+    /// `Some(app)` (the matching application, `None` inside when the term names none) when
+    /// the packet matches.
+    pub fn matches<'a>(&'a self, m: &MatchInput) -> Option<Option<&'a AppRt>> {
+        if !self.src.matches(m.src) || !self.dst.matches(m.dst) {
+            return None;
+        }
+        if self.apps.is_empty() {
+            return Some(None);
+        }
+        self.apps.iter().find(|a| a.matches(m)).map(Some)
+    }
+
+    /// Memory the compiled conditions take beyond their own struct (prefixes, ranges,
+    /// applications and their names), for the service-set summary.
+    pub fn approx_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let side = |a: &AddrCond| {
+            (a.include.len() + a.exclude.len()) * size_of::<Prefix>()
+                + a.ranges.len() * size_of::<(IpAddr, IpAddr)>()
+        };
+        side(&self.src)
+            + side(&self.dst)
+            + self
+                .apps
+                .iter()
+                .map(|a| size_of::<AppRt>() + a.name.len())
+                .sum::<usize>()
+    }
+}
+
+/// Whether a rule written for `rule` direction runs on traffic seen in direction `dir`
+/// (firewall and NAT rules alike).
+pub fn direction_applies(rule: MatchDirection, dir: MatchDirection) -> bool {
+    rule == MatchDirection::InputOutput || rule == dir
+}
+
+/// Flattens a `from` block: prefix lists into prefixes, application sets into applications.
+pub fn compile_conditions(c: &cfg::Config, from: &cfg::MatchConditions) -> Conditions {
+    let side = |addrs: &[cfg::AddressMatch], ranges: &[cfg::AddressRange], lists: &[String]| {
+        let mut a = AddrCond::default();
+        for m in addrs {
+            match m {
+                cfg::AddressMatch::Prefix {
+                    prefix,
+                    except: false,
+                } => a.include.push(*prefix),
+                cfg::AddressMatch::Prefix {
+                    prefix,
+                    except: true,
+                } => a.exclude.push(*prefix),
+                cfg::AddressMatch::AnyUnicast { except: false } => a.any_unicast = true,
+                cfg::AddressMatch::AnyUnicast { except: true } => {}
+            }
+        }
+        a.ranges.extend(ranges.iter().map(|r| (r.low, r.high)));
+        for l in lists {
+            if let Some(pl) = c.prefix_list(l) {
+                a.include.extend(pl.prefixes.iter().copied());
+            }
+        }
+        a
+    };
+    let mut apps = Vec::new();
+    for name in &from.applications {
+        push_application(c, name, &mut apps, 0);
+    }
+    for name in &from.application_sets {
+        push_application(c, name, &mut apps, 0);
+    }
+    Conditions {
+        src: side(
+            &from.source_address,
+            &from.source_address_range,
+            &from.source_prefix_list,
+        ),
+        dst: side(
+            &from.destination_address,
+            &from.destination_address_range,
+            &from.destination_prefix_list,
+        ),
+        apps,
+    }
+}
+
+/// Adds application `name`, or every member of the application set `name` (Junos lets
+/// `applications` name a set), recursing through nested sets to a fixed depth.
+fn push_application(c: &cfg::Config, name: &str, out: &mut Vec<AppRt>, depth: u8) {
+    if depth > 8 {
+        return;
+    }
+    if let Some(a) = c.application(name) {
+        out.push(AppRt {
+            name: a.name.clone(),
+            protocol: a.protocol,
+            source_port: a.source_port,
+            destination_port: a.destination_port,
+            icmp_type: a.icmp_type,
+            icmp_code: a.icmp_code,
+            alg: a.application_protocol,
+            inactivity_timeout: a.inactivity_timeout,
+        });
+    } else if let Some(set) = c.application_set(name) {
+        for n in set.applications.iter().chain(&set.application_sets) {
+            push_application(c, n, out, depth + 1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(src: &str, dst: &str, proto: u8, sp: u16, dp: u16) -> MatchInput {
+        MatchInput {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            protocol: proto,
+            src_port: sp,
+            dst_port: dp,
+            icmp: None,
+        }
+    }
+
+    #[test]
+    fn addr_cond_except_and_ranges() {
+        let a = AddrCond {
+            include: vec!["10.0.0.0/8".parse().unwrap()],
+            exclude: vec!["10.1.0.0/16".parse().unwrap()],
+            ranges: vec![("192.0.2.10".parse().unwrap(), "192.0.2.20".parse().unwrap())],
+            any_unicast: false,
+        };
+        assert!(a.matches("10.2.3.4".parse().unwrap()));
+        assert!(!a.matches("10.1.3.4".parse().unwrap()));
+        assert!(a.matches("192.0.2.15".parse().unwrap()));
+        assert!(!a.matches("192.0.2.21".parse().unwrap()));
+        assert!(AddrCond::default().matches("8.8.8.8".parse().unwrap()));
+    }
+
+    #[test]
+    fn application_port_match() {
+        let ftp = AppRt {
+            name: "junos-ftp".into(),
+            protocol: Some(6),
+            source_port: None,
+            destination_port: Some(PortRange::single(21)),
+            icmp_type: None,
+            icmp_code: None,
+            alg: Some(AppProtocol::Ftp),
+            inactivity_timeout: None,
+        };
+        assert!(ftp.matches(&input("10.0.0.2", "1.1.1.1", 6, 40000, 21)));
+        assert!(!ftp.matches(&input("10.0.0.2", "1.1.1.1", 17, 40000, 21)));
+        assert!(!ftp.matches(&input("10.0.0.2", "1.1.1.1", 6, 40000, 22)));
+    }
+}

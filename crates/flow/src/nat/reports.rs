@@ -1,0 +1,145 @@
+//! What NAT shows the control plane: counters, mappings, and a session's translation.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use mspic_config::TranslationType;
+use mspic_wire::{proto, FlowKey};
+
+use super::{has_ports, NatPolicy, SessionNat};
+use crate::snapshot::{Endpoint, NatSnapshot, NatTranslation};
+
+/// Counters of one pool in one shard.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Ports allocated now.
+    pub ports_in_use: u64,
+    /// Most ports allocated at once.
+    pub max_ports_in_use: u64,
+    /// Addresses in use now.
+    pub addrs_in_use: u64,
+    /// Most addresses in use at once.
+    pub max_addrs_in_use: u64,
+    /// Allocations refused for want of a port.
+    pub out_of_port_errors: u64,
+    /// Allocations refused for want of an address.
+    pub out_of_address_errors: u64,
+    /// Ports whose parity could not be kept.
+    pub parity_port_errors: u64,
+    /// Ports whose range (below 1024 or not) could not be kept.
+    pub preserve_range_errors: u64,
+}
+
+/// NAT counters behind `show services nat statistics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NatStats {
+    /// Sessions translated.
+    pub sessions_translated: u64,
+    /// Sessions translated, per type (order of `TranslationType::ALL`).
+    pub by_type: [u64; 7],
+    /// ICMP errors translated for a translated flow.
+    pub icmp_error_translations: u64,
+    /// Packets to a pool address with no session nor mapping, dropped.
+    pub pool_no_session_drops: u64,
+    /// Allocations that failed.
+    pub allocation_failures: u64,
+    /// Endpoint-independent mappings created.
+    pub eim_mappings_created: u64,
+    /// Sessions that reused an endpoint-independent mapping.
+    pub eim_mappings_reused: u64,
+    /// Sessions created by inbound traffic through an endpoint-independent filter.
+    pub eif_sessions_created: u64,
+    /// Packets rewritten.
+    pub packets_translated: u64,
+}
+
+impl NatStats {
+    /// Adds another shard's counters.
+    pub fn merge(&mut self, o: &NatStats) {
+        self.sessions_translated += o.sessions_translated;
+        for (a, b) in self.by_type.iter_mut().zip(o.by_type) {
+            *a += b;
+        }
+        self.icmp_error_translations += o.icmp_error_translations;
+        self.pool_no_session_drops += o.pool_no_session_drops;
+        self.allocation_failures += o.allocation_failures;
+        self.eim_mappings_created += o.eim_mappings_created;
+        self.eim_mappings_reused += o.eim_mappings_reused;
+        self.eif_sessions_created += o.eif_sessions_created;
+        self.packets_translated += o.packets_translated;
+    }
+}
+
+/// The `NAT PLugin Data` part of a session snapshot, for a session with translation `nat`,
+/// arrival keys `keys` and, for an ALG child, whether it started from the parent's
+/// responder side.
+pub fn snapshot(
+    nat: &SessionNat,
+    keys: &[FlowKey; 2],
+    from_responder: bool,
+    p: &NatPolicy,
+) -> Option<NatSnapshot> {
+    let kind = nat.kind?;
+    // Seen from the initiator's side, as the parent shows it: an ALG child started from
+    // the responder's side is described by its second flow.
+    let i = usize::from(from_responder);
+    let k = keys[i];
+    let ports = has_ports(k.proto) && k.proto != proto::ICMP;
+    let ep = |a: IpAddr, port: u16, show: bool| Endpoint {
+        addr: a,
+        port: show.then_some(port),
+    };
+    let src_ports = ports && matches!(kind, TranslationType::Napt44 | TranslationType::TwiceNapt44);
+    let source = nat.rewrite[i].src.map(|(a, port)| NatTranslation {
+        original: ep(k.src, k.src_port, src_ports),
+        translated: ep(a, port, src_ports),
+    });
+    let destination = nat.rewrite[i].dst.map(|(a, port)| NatTranslation {
+        original: ep(k.dst, k.dst_port, false),
+        translated: ep(a, port, false),
+    });
+    Some(NatSnapshot {
+        translation_type: kind,
+        source,
+        destination,
+        pool: nat
+            .pool
+            .and_then(|i| p.pools.get(i as usize))
+            .map(|x| x.name.clone()),
+    })
+}
+
+/// One endpoint-independent mapping as `show services nat mappings detail` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingSnapshot {
+    /// Service set whose rule made the mapping.
+    pub set: u16,
+    /// Pool index.
+    pub pool: u16,
+    /// IP protocol.
+    pub protocol: u8,
+    /// Internal address.
+    pub internal: IpAddr,
+    /// Internal port.
+    pub internal_port: u16,
+    /// External (pool) address.
+    pub external: Ipv4Addr,
+    /// External port.
+    pub external_port: u16,
+    /// Sessions using the mapping.
+    pub sessions: u32,
+    /// Whether inbound traffic from any host is admitted (EIF).
+    pub eif: bool,
+}
+
+/// What a shard reports of its NAT state to the control plane.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NatSummary {
+    /// Per pool (index as in `NatPolicy::pools`).
+    pub pools: Vec<PoolStats>,
+    /// Internal hosts holding an address (address-only pools, paired pooling).
+    pub address_mappings: u64,
+    /// Endpoint-independent mappings.
+    pub mappings: Vec<MappingSnapshot>,
+    /// Counters.
+    pub stats: NatStats,
+}

@@ -1,0 +1,585 @@
+//! One shard's NAT allocation state: its share of every pool's addresses and ports, the
+//! endpoint-independent mappings and filters, and the per-host address pairing.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use mspic_config::{Prefix, TranslationType};
+use mspic_wire::{proto, FlowKey};
+
+use super::policy::{NatPolicy, StaticMap, Translate, DEFAULT_MAPPING_TIMEOUT};
+use super::ports::{AddrState, PoolState, PortClass, XorShift};
+use super::reports::{MappingSnapshot, NatStats, NatSummary, PoolStats};
+use super::{has_ports, proto_class, v4, Allocation, SessionNat};
+
+impl EimMapping {
+    /// The allocation a session holds through this mapping.
+    fn allocation(&self, proto_class: u8, internal: IpAddr, internal_port: u16) -> Allocation {
+        Allocation {
+            pool: self.pool,
+            addr: self.addr,
+            port: Some(self.port),
+            proto_class,
+            port_class: self.class,
+            internal,
+            internal_port,
+            eim: true,
+        }
+    }
+}
+
+/// An endpoint-independent mapping (RFC 4787 §4.1): internal endpoint → external one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EimMapping {
+    /// Service set whose rule made the mapping (EIF sessions belong to it).
+    pub set: u16,
+    /// Pool index.
+    pub pool: u16,
+    /// Address index in the pool.
+    pub addr: u32,
+    /// External (pool) address.
+    pub external: Ipv4Addr,
+    /// External port.
+    pub port: u16,
+    /// Port class the port came from (see [`Allocation::port_class`]).
+    pub class: u8,
+    /// Sessions using the mapping.
+    pub sessions: u32,
+    /// When a mapping with no session left disappears (ns).
+    pub expires: u64,
+    /// Whether inbound traffic from any host is admitted (EIF).
+    pub eif: bool,
+}
+
+/// Why a translation could not be set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NatError {
+    #[error("pool has no free port")]
+    /// Every port this shard owns is taken.
+    OutOfPorts,
+    #[error("pool has no free address")]
+    /// Every address this shard owns is taken.
+    OutOfAddresses,
+    #[error("address outside the static mapping")]
+    /// The address is outside the static mapping's prefix.
+    NoStaticMapping,
+    #[error("IPv6 is not translated by IPv4 NAT")]
+    /// IPv6 packets are not translated.
+    Family,
+}
+
+/// One shard's NAT state: its share of every pool, mappings, counters.
+#[derive(Debug, Clone)]
+pub struct NatState {
+    pub(super) shard: u32,
+    pub(super) shards: u32,
+    pub(super) pools: Vec<PoolState>,
+    /// (protocol, internal address, internal port) → mapping.
+    pub(super) eim: HashMap<(u8, IpAddr, u16), EimMapping>,
+    /// (protocol, external address, external port) → internal endpoint, for EIF.
+    pub(super) eif: HashMap<(u8, Ipv4Addr, u16), (IpAddr, u16)>,
+    /// Internal address → (pool, address index, sessions): address-only pools and paired
+    /// pooling.
+    pub(super) host_addr: HashMap<(u16, IpAddr), (u32, u32)>,
+    pub(super) rng: XorShift,
+    /// Counters behind `show services nat statistics`.
+    pub stats: NatStats,
+}
+
+impl NatState {
+    /// The state of shard `shard` of `shards`: nothing allocated yet.
+    pub fn new(p: &NatPolicy, shard: u32, shards: u32) -> Self {
+        NatState {
+            shard,
+            shards: shards.max(1),
+            pools: p
+                .pools
+                .iter()
+                .map(|pool| PoolState {
+                    addrs: vec![AddrState::default(); pool.addrs.len()],
+                    cursor: 0,
+                    stats: PoolStats::default(),
+                })
+                .collect(),
+            eim: HashMap::new(),
+            eif: HashMap::new(),
+            host_addr: HashMap::new(),
+            rng: XorShift(0x9E37_79B9_7F4A_7C15 ^ (u64::from(shard) << 32 | 1)),
+            stats: NatStats::default(),
+        }
+    }
+
+    /// Sets up the translation of a new session whose first packet has key `k`.
+    pub fn translate(
+        &mut self,
+        p: &NatPolicy,
+        set: u16,
+        t: &Translate,
+        k: &FlowKey,
+    ) -> Result<SessionNat, NatError> {
+        let mut nat = SessionNat {
+            kind: Some(t.kind),
+            pool: t.src_pool,
+            ..SessionNat::default()
+        };
+        if !k.is_v4() {
+            return Err(NatError::Family);
+        }
+        let mut src = (k.src, k.src_port);
+        let mut dst = (k.dst, k.dst_port);
+        use TranslationType as T;
+        match t.kind {
+            T::BasicNat44 | T::TwiceBasicNat44 => {
+                src.0 = static_forward(&p.static_src, t.static_src_from, k.src)?;
+            }
+            T::Napt44 | T::TwiceNapt44 => {
+                let pool = t.src_pool.ok_or(NatError::OutOfPorts)?;
+                let a = self.alloc_napt(p, set, pool, t, k)?;
+                src = (
+                    IpAddr::V4(p.pools[pool as usize].addrs[a.addr as usize]),
+                    a.port.unwrap_or(k.src_port),
+                );
+                nat.alloc = Some(a);
+            }
+            T::DynamicNat44 | T::TwiceDynamicNat44 => {
+                let pool = t.src_pool.ok_or(NatError::OutOfAddresses)?;
+                let a = self.alloc_host_addr(pool, k.src, p, None)?;
+                src.0 = IpAddr::V4(p.pools[pool as usize].addrs[a as usize]);
+                nat.alloc = Some(address_only(pool, a, k));
+            }
+            T::Dnat44 => {}
+        }
+        if matches!(
+            t.kind,
+            T::Dnat44 | T::TwiceNapt44 | T::TwiceBasicNat44 | T::TwiceDynamicNat44
+        ) {
+            dst.0 = static_forward(&p.static_dst, t.static_dst_from, k.dst)?;
+        }
+        if src != (k.src, k.src_port) {
+            nat.rewrite[0].src = Some(src);
+            // Replies arrive addressed to the translated source: restore the original.
+            nat.rewrite[1].dst = Some((k.src, k.src_port));
+        }
+        if dst != (k.dst, k.dst_port) {
+            nat.rewrite[0].dst = Some(dst);
+            nat.rewrite[1].src = Some((k.dst, k.dst_port));
+        }
+        self.stats.sessions_translated += 1;
+        self.stats.by_type[TranslationType::ALL
+            .iter()
+            .position(|&x| x == t.kind)
+            .unwrap_or(0)] += 1;
+        Ok(nat)
+    }
+
+    /// The arrival key of the O flow of a session with first key `k` and translation `nat`.
+    pub fn reply_key(k: &FlowKey, nat: &SessionNat) -> FlowKey {
+        let rw = nat.rewrite[0];
+        let (s, sp) = rw.src.unwrap_or((k.src, k.src_port));
+        let (d, dp) = rw.dst.unwrap_or((k.dst, k.dst_port));
+        FlowKey {
+            src: s,
+            dst: d,
+            src_port: sp,
+            dst_port: dp,
+            proto: k.proto,
+        }
+        .reversed()
+    }
+
+    /// NAPT: reuse the endpoint's EIM mapping, else a port on the paired address or the
+    /// next address in allocation order.
+    fn alloc_napt(
+        &mut self,
+        p: &NatPolicy,
+        set: u16,
+        pool: u16,
+        t: &Translate,
+        k: &FlowKey,
+    ) -> Result<Allocation, NatError> {
+        let pc = proto_class(k.proto);
+        if t.eim {
+            if let Some(m) = self.eim.get_mut(&(k.proto, k.src, k.src_port)) {
+                m.sessions += 1;
+                m.eif |= t.eif;
+                self.stats.eim_mappings_reused += 1;
+                return Ok(m.allocation(pc, k.src, k.src_port));
+            }
+        }
+        let prt = &p.pools[pool as usize];
+        let (lo, hi) = prt.ports.ok_or(NatError::OutOfPorts)?;
+        let n_addr = prt.addrs.len();
+        if n_addr == 0 {
+            return Err(NatError::OutOfAddresses);
+        }
+        // Port-less protocols keep their 3-tuple: they take an address this shard owns.
+        if !has_ports(k.proto) {
+            let a = self.alloc_host_addr(pool, k.src, p, Some(()))?;
+            return Ok(address_only(pool, a, k));
+        }
+        let (cls, parity_lost) = PortClass::new(prt, lo, hi, k.src_port, self.shard, self.shards);
+        // With an even number of shards every port this shard owns has the parity
+        // `shard % 2`: the other parity cannot be kept here (counted; the port then comes
+        // from the one parity class this shard has).
+        if parity_lost {
+            self.pools[pool as usize].stats.parity_port_errors += 1;
+        }
+        if cls.lo > cls.hi {
+            self.pools[pool as usize].stats.preserve_range_errors += 1;
+            self.pools[pool as usize].stats.out_of_port_errors += 1;
+            return Err(NatError::OutOfPorts);
+        }
+        let paired = if t.paired {
+            self.host_addr.get(&(pool, k.src)).map(|&(a, _)| a)
+        } else {
+            None
+        };
+        let candidates: Vec<usize> = match paired {
+            Some(a) => vec![a as usize],
+            None => {
+                let start = self.pools[pool as usize].cursor % n_addr;
+                (0..n_addr).map(|i| (start + i) % n_addr).collect()
+            }
+        };
+        for ai in candidates {
+            let (shard, shards) = (self.shard, self.shards);
+            let st = &mut self.pools[pool as usize];
+            let Some(port) = st.take_port(ai, pc, &cls, (shard, shards), prt.random, &mut self.rng)
+            else {
+                continue;
+            };
+            st.cursor = if prt.round_robin { ai + 1 } else { ai };
+            let a = Allocation {
+                pool,
+                addr: ai as u32,
+                port: Some(port),
+                proto_class: pc,
+                port_class: cls.class as u8,
+                internal: k.src,
+                internal_port: k.src_port,
+                eim: t.eim,
+            };
+            if t.paired {
+                let e = self
+                    .host_addr
+                    .entry((pool, k.src))
+                    .or_insert((ai as u32, 0));
+                e.1 += 1;
+            }
+            if t.eim {
+                self.new_mapping(set, k, &a, prt.addrs[ai], t.eif);
+            }
+            return Ok(a);
+        }
+        let st = &mut self.pools[pool as usize].stats;
+        st.out_of_port_errors += 1;
+        if cls.parity.is_some() {
+            st.parity_port_errors += 1;
+        }
+        self.stats.allocation_failures += 1;
+        Err(NatError::OutOfPorts)
+    }
+
+    /// Records the endpoint-independent mapping (and its filter) of a new allocation.
+    fn new_mapping(
+        &mut self,
+        set: u16,
+        k: &FlowKey,
+        a: &Allocation,
+        external: Ipv4Addr,
+        eif: bool,
+    ) {
+        let port = a.port.unwrap_or(k.src_port);
+        self.eim.insert(
+            (k.proto, k.src, k.src_port),
+            EimMapping {
+                set,
+                pool: a.pool,
+                addr: a.addr,
+                external,
+                port,
+                class: a.port_class,
+                sessions: 1,
+                expires: u64::MAX,
+                eif,
+            },
+        );
+        self.eif
+            .insert((k.proto, external, port), (k.src, k.src_port));
+        self.stats.eim_mappings_created += 1;
+    }
+
+    /// An address this shard owns (`index % shards == shard`) for internal host `host`,
+    /// shared by all of the host's sessions. `exclusive_port_less`: a NAPT pool lending a
+    /// whole address to a port-less protocol.
+    fn alloc_host_addr(
+        &mut self,
+        pool: u16,
+        host: IpAddr,
+        p: &NatPolicy,
+        exclusive_port_less: Option<()>,
+    ) -> Result<u32, NatError> {
+        if exclusive_port_less.is_none() {
+            if let Some(e) = self.host_addr.get_mut(&(pool, host)) {
+                e.1 += 1;
+                return Ok(e.0);
+            }
+        }
+        let prt = &p.pools[pool as usize];
+        let n = prt.addrs.len();
+        let st = &mut self.pools[pool as usize];
+        let start = st.cursor;
+        for i in 0..n {
+            let ai = (start + i) % n;
+            if ai as u32 % self.shards != self.shard
+                || st.addrs[ai].users > 0 && exclusive_port_less.is_none()
+            {
+                continue;
+            }
+            st.addrs[ai].users += 1;
+            if st.addrs[ai].users == 1 {
+                st.stats.addrs_in_use += 1;
+                st.stats.max_addrs_in_use = st.stats.max_addrs_in_use.max(st.stats.addrs_in_use);
+            }
+            st.cursor = if prt.round_robin { ai + 1 } else { ai };
+            if exclusive_port_less.is_none() {
+                self.host_addr.insert((pool, host), (ai as u32, 1));
+            }
+            return Ok(ai as u32);
+        }
+        st.stats.out_of_address_errors += 1;
+        self.stats.allocation_failures += 1;
+        Err(NatError::OutOfAddresses)
+    }
+
+    /// Reserves a port on pool address `addr` for a child flow an ALG expects towards the
+    /// internal endpoint `internal` (FTP PORT, rsh stderr…): from the ports this shard
+    /// owns, so the child's packets to it come to this shard. Released like a session's
+    /// allocation ([`Self::release_alloc`]).
+    pub fn reserve_port(
+        &mut self,
+        p: &NatPolicy,
+        pool: u16,
+        addr: u32,
+        protocol: u8,
+        internal: (IpAddr, u16),
+    ) -> Option<Allocation> {
+        let prt = p.pools.get(pool as usize)?;
+        let (lo, hi) = prt.ports?;
+        let pc = proto_class(protocol);
+        let (shard, shards) = (self.shard, self.shards);
+        // The class the internal port would get in `alloc_napt` (range and parity), so a
+        // reserved port keeps the properties peers check (rsh wants 512–1023 with
+        // `preserve-range`).
+        let (cls, _) = PortClass::new(prt, lo, hi, internal.1, shard, shards);
+        if cls.lo > cls.hi {
+            self.pools[pool as usize].stats.preserve_range_errors += 1;
+            self.stats.allocation_failures += 1;
+            return None;
+        }
+        let st = self.pools.get_mut(pool as usize)?;
+        st.addrs.get(addr as usize)?;
+        let random = prt.random;
+        let Some(port) = st.take_port(
+            addr as usize,
+            pc,
+            &cls,
+            (shard, shards),
+            random,
+            &mut self.rng,
+        ) else {
+            st.stats.out_of_port_errors += 1;
+            self.stats.allocation_failures += 1;
+            return None;
+        };
+        // Paired pooling counts the host's ports; keep the count balanced for the release.
+        if let Some(e) = self.host_addr.get_mut(&(pool, internal.0)) {
+            e.1 += 1;
+        }
+        Some(Allocation {
+            pool,
+            addr,
+            port: Some(port),
+            proto_class: pc,
+            port_class: cls.class as u8,
+            internal: internal.0,
+            internal_port: internal.1,
+            eim: false,
+        })
+    }
+
+    /// Gives back an allocation that no session holds (a pinhole's reservation).
+    pub fn release_alloc(&mut self, p: &NatPolicy, a: &Allocation) {
+        self.free_alloc(p, a);
+    }
+
+    /// Gives back what a session held.
+    pub fn release(&mut self, p: &NatPolicy, nat: &SessionNat, now_ns: u64) {
+        let Some(a) = nat.alloc else { return };
+        if a.eim {
+            let key = (
+                match a.proto_class {
+                    0 => proto::TCP,
+                    1 => proto::UDP,
+                    2 => proto::ICMP,
+                    _ => proto::SCTP,
+                },
+                a.internal,
+                a.internal_port,
+            );
+            if let Some(m) = self.eim.get_mut(&key) {
+                m.sessions = m.sessions.saturating_sub(1);
+                if m.sessions == 0 {
+                    let timeout = p
+                        .pools
+                        .get(a.pool as usize)
+                        .map_or(DEFAULT_MAPPING_TIMEOUT, |x| x.mapping_timeout);
+                    m.expires = now_ns.saturating_add(u64::from(timeout) * 1_000_000_000);
+                }
+                return; // the port stays with the mapping until it expires
+            }
+        }
+        self.free_alloc(p, &a);
+    }
+
+    fn free_alloc(&mut self, p: &NatPolicy, a: &Allocation) {
+        let Some(prt) = p.pools.get(a.pool as usize) else {
+            return;
+        };
+        let paired_or_dynamic = prt.ports.is_none()
+            || a.port.is_some() && self.host_addr.contains_key(&(a.pool, a.internal));
+        let st = &mut self.pools[a.pool as usize];
+        let Some(addr) = st.addrs.get_mut(a.addr as usize) else {
+            return;
+        };
+        if let Some(port) = a.port {
+            let class = usize::from(a.port_class);
+            if let Some(set) = addr.ports[a.proto_class as usize]
+                .as_mut()
+                .and_then(|s| s[class].as_mut())
+            {
+                set.release(port, &mut self.rng);
+            }
+            st.stats.ports_in_use = st.stats.ports_in_use.saturating_sub(1);
+        }
+        addr.users = addr.users.saturating_sub(1);
+        if addr.users == 0 {
+            st.stats.addrs_in_use = st.stats.addrs_in_use.saturating_sub(1);
+        }
+        if paired_or_dynamic {
+            if let Some(e) = self.host_addr.get_mut(&(a.pool, a.internal)) {
+                e.1 = e.1.saturating_sub(1);
+                if e.1 == 0 {
+                    self.host_addr.remove(&(a.pool, a.internal));
+                }
+            }
+        }
+    }
+
+    /// Drops endpoint-independent mappings idle past their mapping timeout.
+    pub fn expire_mappings(&mut self, p: &NatPolicy, now_ns: u64) {
+        let dead: Vec<((u8, IpAddr, u16), EimMapping)> = self
+            .eim
+            .iter()
+            .filter(|(_, m)| m.sessions == 0 && m.expires <= now_ns)
+            .map(|(k, m)| (*k, *m))
+            .collect();
+        for (k, m) in dead {
+            self.eim.remove(&k);
+            self.eif.remove(&(k.0, m.external, m.port));
+            self.free_alloc(p, &m.allocation(proto_class(k.0), k.1, k.2));
+        }
+    }
+
+    /// Endpoint-independent filtering (RFC 4787 §5): an inbound packet to a mapped external
+    /// endpoint from any host is admitted towards the internal endpoint.
+    pub fn eif_lookup(&self, k: &FlowKey) -> Option<(IpAddr, u16, EimMapping)> {
+        let ext = v4(k.dst)?;
+        let &(ip, port) = self.eif.get(&(k.proto, ext, k.dst_port))?;
+        let m = self.eim.get(&(k.proto, ip, port))?;
+        m.eif.then_some((ip, port, *m))
+    }
+
+    /// Takes a reference on an EIM mapping for a session created by inbound EIF traffic.
+    pub fn eif_attach(&mut self, internal: IpAddr, port: u16, proto: u8) -> Option<Allocation> {
+        let m = self.eim.get_mut(&(proto, internal, port))?;
+        m.sessions += 1;
+        self.stats.eif_sessions_created += 1;
+        Some(m.allocation(proto_class(proto), internal, port))
+    }
+}
+
+impl NatState {
+    /// Counters of pool `pool` on this shard.
+    pub fn pool_stats(&self, pool: usize) -> Option<&PoolStats> {
+        self.pools.get(pool).map(|p| &p.stats)
+    }
+
+    /// The endpoint-independent mappings, by (protocol, internal address, internal port).
+    pub fn eim_mappings(&self) -> impl Iterator<Item = (&(u8, IpAddr, u16), &EimMapping)> {
+        self.eim.iter()
+    }
+
+    /// Mappings that admit inbound traffic from any host.
+    pub fn eif_filters(&self) -> usize {
+        self.eim.values().filter(|m| m.eif).count()
+    }
+
+    /// Internal hosts holding an address (address-only pools, paired pooling).
+    pub fn address_mappings(&self) -> usize {
+        self.host_addr.len()
+    }
+
+    /// A copy of the counters and mappings for the control plane.
+    pub fn summary(&self) -> NatSummary {
+        NatSummary {
+            pools: self.pools.iter().map(|p| p.stats.clone()).collect(),
+            address_mappings: self.host_addr.len() as u64,
+            mappings: self
+                .eim
+                .iter()
+                .map(
+                    |(&(protocol, internal, internal_port), m)| MappingSnapshot {
+                        set: m.set,
+                        pool: m.pool,
+                        protocol,
+                        internal,
+                        internal_port,
+                        external: m.external,
+                        external_port: m.port,
+                        sessions: m.sessions,
+                        eif: m.eif,
+                    },
+                )
+                .collect(),
+            stats: self.stats.clone(),
+        }
+    }
+}
+
+/// Address `a` mapped by the static mapping of `maps` whose prefix is `from`.
+fn static_forward(maps: &[StaticMap], from: Option<Prefix>, a: IpAddr) -> Result<IpAddr, NatError> {
+    let m = maps
+        .iter()
+        .find(|m| Some(m.from) == from)
+        .ok_or(NatError::NoStaticMapping)?;
+    let mapped = m
+        .forward(v4(a).ok_or(NatError::Family)?)
+        .ok_or(NatError::NoStaticMapping)?;
+    Ok(IpAddr::V4(mapped))
+}
+
+/// An address of pool `pool` (index `addr`) held without a port by the internal host of
+/// first key `k` (address-only pools, port-less protocols in NAPT pools).
+fn address_only(pool: u16, addr: u32, k: &FlowKey) -> Allocation {
+    Allocation {
+        pool,
+        addr,
+        port: None,
+        proto_class: proto_class(k.proto),
+        port_class: 0,
+        internal: k.src,
+        internal_port: k.src_port,
+        eim: false,
+    }
+}

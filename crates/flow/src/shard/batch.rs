@@ -1,0 +1,95 @@
+//! The entry points for frames: one at a time, or a batch whose cache misses overlap.
+
+use mspic_wire::parse::{Fragment, Parsed};
+use mspic_wire::WireError;
+
+use super::{Frame, Shard, Verdict, BATCH};
+use crate::route::IfIndex;
+use crate::time::Time;
+
+impl Shard {
+    /// Runs one frame through the shard.
+    pub fn process(&mut self, now: Time, ingress: IfIndex, frame: &mut Frame<'_>) -> Verdict {
+        let parsed = mspic_wire::parse_frame(frame.bytes());
+        let hash = parsed.as_ref().map_or(0, |p| self.table.hash(&p.key));
+        self.process_parsed(now, ingress, frame, &parsed, hash)
+    }
+
+    /// Runs a batch of frames through the shard: the same verdicts, frame contents and
+    /// state as calling [`Self::process`] on each in order (`verdicts[i]` is frame `i`'s;
+    /// only the first `min(frames.len(), verdicts.len())` are processed).
+    ///
+    /// At most [`BATCH`] frames at a time are parsed and hashed first, then their index
+    /// buckets and then their candidate sessions are read, and only then is each frame
+    /// processed: the cache misses of a whole batch overlap instead of following one
+    /// another. Allocates nothing.
+    pub fn process_batch(
+        &mut self,
+        now: Time,
+        frames: &mut [(IfIndex, Frame<'_>)],
+        verdicts: &mut [Verdict],
+    ) {
+        let n = frames.len().min(verdicts.len());
+        if self.table.slots() < self.cfg.lookahead_min_sessions {
+            for ((ingress, f), v) in frames[..n].iter_mut().zip(verdicts.iter_mut()) {
+                *v = self.process(now, *ingress, f);
+            }
+            return;
+        }
+        for (frames, verdicts) in frames[..n]
+            .chunks_mut(BATCH)
+            .zip(verdicts[..n].chunks_mut(BATCH))
+        {
+            let k = frames.len();
+            for ((_, f), (p, h)) in frames
+                .iter()
+                .zip(self.batch_parsed.iter_mut().zip(self.batch_hash.iter_mut()))
+            {
+                *p = mspic_wire::parse_frame(f.bytes());
+                *h = p.as_ref().map_or(0, |q| self.table.hash(&q.key));
+            }
+            // Tight loops of independent loads: many misses in flight at once.
+            let mut acc = 0u64;
+            for &h in &self.batch_hash[..k] {
+                acc ^= u64::from(self.table.touch_bucket(h));
+            }
+            for &h in &self.batch_hash[..k] {
+                acc ^= self.table.touch(h);
+            }
+            std::hint::black_box(acc);
+            // Borrowed out of `self` for the loop (no allocation: an empty box is no
+            // allocation) and put back.
+            let parsed = std::mem::take(&mut self.batch_parsed);
+            for (i, ((ingress, f), v)) in frames.iter_mut().zip(verdicts.iter_mut()).enumerate() {
+                *v = self.process_parsed(now, *ingress, f, &parsed[i], self.batch_hash[i]);
+            }
+            self.batch_parsed = parsed;
+        }
+    }
+
+    /// [`Self::process`] after parsing, with the hash of the parsed key.
+    fn process_parsed(
+        &mut self,
+        now: Time,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Result<Parsed, WireError>,
+        hash: u64,
+    ) -> Verdict {
+        let parsed = match parsed {
+            Ok(p) => p,
+            Err(e) => return self.count_malformed(ingress, e),
+        };
+        if self.cfg.verify_checksums && !mspic_wire::parse::l4_checksum_ok(frame.bytes(), parsed) {
+            return self.count_bad_checksum(ingress, parsed);
+        }
+        if let Fragment::Later { id } = parsed.fragment {
+            return self.later_fragment(now, ingress, frame, parsed, id);
+        }
+        let key = parsed.key;
+        if let Some(r) = self.table.find(hash, &key) {
+            return self.on_flow(now, ingress, r, frame, parsed);
+        }
+        self.first_packet(now, ingress, frame, parsed)
+    }
+}

@@ -1,0 +1,276 @@
+//! The first packet of a flow: ICMP errors, pinholes, endpoint-independent filtering, the
+//! service set on its path, the stateful firewall, limits, NAT, the ALG, and the new
+//! session.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use mspic_config::{MatchDirection, SfwAction};
+use mspic_wire::parse::{Fragment, Parsed, L4};
+use mspic_wire::FlowKey;
+
+use super::alg::AlgSlot;
+use super::{DropReason, Frame, Shard, Verdict};
+use crate::dir::Dir;
+use crate::matching::MatchInput;
+use crate::nat::{NatAction, NatError, NatState, SessionNat, Translate};
+use crate::policy::{Policy, ServiceSetRt};
+use crate::route::{IfIndex, RouteResult};
+use crate::session::Session;
+use crate::snapshot::{FlowState, FLAG_NAT};
+use crate::table::{FlowRef, InsertError};
+use crate::time::Time;
+
+impl Shard {
+    /// A packet that matches no flow.
+    pub(super) fn first_packet(
+        &mut self,
+        now: Time,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+    ) -> Verdict {
+        if let L4::IcmpError { inner, .. } = parsed.l4 {
+            return self.icmp_error(ingress, frame, parsed, &inner.key);
+        }
+        // Traffic to the router's own addresses is not transit: no service set applies
+        // (the dataplane answers what it can, e.g. ICMP echo).
+        if self.policy.is_local_address(parsed.key.dst) {
+            return Verdict::Local;
+        }
+        if let Some(v) = self.try_pinhole(now, ingress, frame, parsed) {
+            return v;
+        }
+        let p = Arc::clone(&self.policy);
+        // Traffic to a source-pool address belongs to a session or an endpoint-independent
+        // mapping; anything else is dropped (RFC 4787 §5 filtering).
+        if p.nat.pool_addr(parsed.key.dst).is_some() {
+            if let Some(v) = self.eif_session(now, ingress, frame, parsed) {
+                return v;
+            }
+            self.nat.stats.pool_no_session_drops += 1;
+            return Verdict::Drop(DropReason::NatNoSession);
+        }
+        let Some((set, dir)) = service_set_on_path(&p, ingress, parsed.key.dst) else {
+            // No service set on the path: plain routing.
+            return self.route(ingress, frame, parsed, parsed.key.dst);
+        };
+        let Some(ss) = p.service_sets.get(set as usize) else {
+            return self.route(ingress, frame, parsed, parsed.key.dst);
+        };
+        let iface = ss.service_iface as usize;
+        if let Some(v) = self.non_syn_first(iface, parsed) {
+            return v;
+        }
+        let m = MatchInput::of(parsed);
+        let (action, app) = ss.firewall(dir, &m);
+        self.count_rule_action(iface, action);
+        if self.over_limit(iface, set, ss) {
+            self.stats[iface].drop_session_limit += 1;
+            return Verdict::Drop(DropReason::SessionLimit);
+        }
+        let idle = self.idle_timeout(
+            iface,
+            parsed.key.proto,
+            app.and_then(|a| a.inactivity_timeout),
+        );
+        let state = match action {
+            SfwAction::Accept => FlowState::Forward,
+            SfwAction::Discard => FlowState::Drop,
+            SfwAction::Reject => FlowState::Reject,
+        };
+        let alg = app.and_then(|a| a.alg);
+        let mut session = self.new_session(now, parsed, set, iface, idle, state);
+        session.alg = alg;
+        let mut alg_state = None;
+        if action == SfwAction::Accept {
+            if let Some(NatAction::Translate(t)) = p.nat.lookup(set, dir, &m) {
+                if let Err(v) = self.translate_new(&mut session, set, iface, t, parsed) {
+                    return v;
+                }
+            }
+            alg_state = alg.and_then(|a| self.attach_alg(&mut session, a, &parsed.key));
+        }
+        let slot = match self.install_first(now, session, iface) {
+            Ok(slot) => slot,
+            Err(v) => return v,
+        };
+        if let Some(alg) = alg_state {
+            self.alg_sessions.insert(slot, AlgSlot::new(alg));
+        }
+        if let Fragment::First { id } = parsed.fragment {
+            self.remember_fragment(parsed, id, FlowRef { slot, dir: Dir::I }, now);
+        }
+        match action {
+            SfwAction::Discard => Verdict::Drop(DropReason::RuleDiscard),
+            SfwAction::Reject => self.reject(ingress, frame, parsed, DropReason::RuleReject),
+            SfwAction::Accept => self.first_forward(now, ingress, slot, frame, parsed),
+        }
+    }
+
+    /// Whether the session limits of services interface `iface` or service set `set`
+    /// (each shard holding its share) are reached.
+    fn over_limit(&self, iface: usize, set: u16, ss: &ServiceSetRt) -> bool {
+        let si = self.policy.service_ifaces.get(iface);
+        let per_shard = |max: u32| max.div_ceil(self.cfg.count.max(1));
+        let over_iface = si
+            .and_then(|si| si.session_limit)
+            .is_some_and(|max| self.live_per_iface[iface] >= per_shard(max));
+        let over_set = ss
+            .max_flows
+            .is_some_and(|max| self.live_per_set[set as usize] >= per_shard(max));
+        over_iface || over_set
+    }
+
+    /// Sets up the NAT of a new accepted session (`Err`: the drop verdict).
+    fn translate_new(
+        &mut self,
+
+        session: &mut Session,
+        set: u16,
+        iface: usize,
+        t: &Translate,
+        parsed: &Parsed,
+    ) -> Result<(), Verdict> {
+        match self.nat.translate(&self.policy.nat, set, t, &parsed.key) {
+            Ok(nat) => {
+                session.keys[1] = NatState::reply_key(&parsed.key, &nat);
+                session.nat = nat;
+                session.flags |= FLAG_NAT;
+                Ok(())
+            }
+            Err(e) => {
+                if e == NatError::OutOfPorts {
+                    self.stats[iface].drop_nat_ports_exhausted += 1;
+                }
+                Err(Verdict::Drop(DropReason::NatExhausted))
+            }
+        }
+    }
+
+    /// Installs the session of a first packet; when the table refuses it, gives its NAT
+    /// back and returns the drop verdict.
+    fn install_first(&mut self, now: Time, session: Session, iface: usize) -> Result<u32, Verdict> {
+        let nat = session.nat;
+        self.install(session).map_err(|e| {
+            self.nat.release(&self.policy.nat, &nat, now.0);
+            self.stats[iface].drop_session_limit += 1;
+            Verdict::Drop(match e {
+                InsertError::Full => DropReason::TableFull,
+                InsertError::KeyInUse => DropReason::KeyInUse,
+            })
+        })
+    }
+
+    /// The first packet of an accepted session goes on: through its ALG when it watches
+    /// the initiator's flow, else translated and routed.
+    fn first_forward(
+        &mut self,
+        now: Time,
+        ingress: IfIndex,
+        slot: u32,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+    ) -> Verdict {
+        let r = FlowRef { slot, dir: Dir::I };
+        match self.table.get(slot) {
+            Some(s) if s.state[0] == FlowState::Watch => {
+                self.watched(now, ingress, r, frame, parsed)
+            }
+            s => {
+                let rw = s.map(|s| s.nat.rewrite[0]).unwrap_or_default();
+                self.forward(ingress, frame, parsed, &rw)
+            }
+        }
+    }
+
+    /// Inbound traffic to an external endpoint with an endpoint-independent filter: a
+    /// session towards the mapped internal endpoint (RFC 4787 §5, REQ-8).
+    fn eif_session(
+        &mut self,
+        now: Time,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+    ) -> Option<Verdict> {
+        let k = parsed.key;
+        let (ip, port, m) = self.nat.eif_lookup(&k)?;
+        if let L4::Tcp { flags, .. } = parsed.l4 {
+            if flags & mspic_wire::tcp::SYN == 0 {
+                return None;
+            }
+        }
+        let p = Arc::clone(&self.policy);
+        let ss = p.service_sets.get(m.set as usize)?;
+        let iface = ss.service_iface as usize;
+        let idle = self.idle_timeout(iface, k.proto, None);
+        let alloc = self.nat.eif_attach(ip, port, k.proto)?;
+        let mut nat = SessionNat {
+            kind: Some(mspic_config::TranslationType::Napt44),
+            alloc: Some(alloc),
+            pool: Some(m.pool),
+            ..SessionNat::default()
+        };
+        nat.rewrite[0].dst = Some((ip, port));
+        nat.rewrite[1].src = Some((k.dst, k.dst_port));
+        let mut session = self.new_session(now, parsed, m.set, iface, idle, FlowState::Forward);
+        session.keys[1] = NatState::reply_key(&k, &nat);
+        session.nat = nat;
+        session.flags = FLAG_NAT;
+        if self.install(session).is_err() {
+            self.nat.release(&p.nat, &nat, now.0);
+            return None;
+        }
+        self.stats[iface].rule_accepts += 1;
+        let rw = nat.rewrite[0];
+        Some(self.forward(ingress, frame, parsed, &rw))
+    }
+
+    /// ICMP errors pass only when the packet they quote belongs to a session (RFC 5508 §4):
+    /// the quoted packet travelled against the error, so its reversed key is the arrival
+    /// key of the flow the error follows.
+    fn icmp_error(
+        &mut self,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+        inner: &FlowKey,
+    ) -> Verdict {
+        let rev = inner.reversed();
+        let h = self.table.hash(&rev);
+        let Some(r) = self.table.find(h, &rev) else {
+            let st = self.stats_slot(ingress, Some(parsed.key.dst));
+            let s = &mut self.stats[st];
+            s.drop_icmp_error_no_session += 1;
+            s.errors.icmp.total += 1;
+            s.errors.icmp.error_no_session += 1;
+            return Verdict::Drop(DropReason::IcmpErrorNoSession);
+        };
+        let Some(s) = self.table.get(r.slot) else {
+            return Verdict::Drop(DropReason::IcmpErrorNoSession);
+        };
+        let iface = s.service_iface as usize;
+        let rw = s.nat.rewrite[r.dir as usize];
+        self.stats[iface].existing_accepts += 1;
+        if crate::nat::translate_icmp_error(&mut frame.buf[..frame.len], parsed, &rw) {
+            self.nat.stats.icmp_error_translations += 1;
+        }
+        let dst = rw.dst.map(|(a, _)| a).unwrap_or(parsed.key.dst);
+        self.route(ingress, frame, parsed, dst)
+    }
+}
+
+/// The service set that sees a first packet, and in which direction: the ingress
+/// interface's input set, else the output set of the interface it would leave by.
+fn service_set_on_path(p: &Policy, ingress: IfIndex, dst: IpAddr) -> Option<(u16, MatchDirection)> {
+    if let Some(ss) = p.interface(ingress).and_then(|i| i.input_service_set) {
+        return Some((ss, MatchDirection::Input));
+    }
+    let out_set = match p.routes.lookup(dst) {
+        RouteResult::Forward { egress, .. } => {
+            p.interface(egress).and_then(|i| i.output_service_set)
+        }
+        _ => None,
+    };
+    out_set.map(|ss| (ss, MatchDirection::Output))
+}

@@ -1,0 +1,160 @@
+//! Packets of existing flows, and what every accepted packet goes through last: its
+//! flow's NAT rewrite, then routing.
+
+use std::net::IpAddr;
+
+use mspic_wire::parse::{Fragment, Parsed, L4};
+use mspic_wire::{rewrite, IcmpErrorKind};
+
+use super::sessions::timeout_for;
+use super::{DropReason, Frame, Shard, Verdict};
+use crate::nat::Rewrite;
+use crate::route::{IfIndex, RouteResult};
+use crate::session::NEVER;
+use crate::snapshot::FlowState;
+use crate::table::FlowRef;
+use crate::time::Time;
+
+impl Shard {
+    /// A packet of an existing flow.
+    pub(super) fn on_flow(
+        &mut self,
+        now: Time,
+        ingress: IfIndex,
+        r: FlowRef,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+    ) -> Verdict {
+        let d = r.dir as usize;
+        let Some(s) = self.table.get_mut(r.slot) else {
+            return Verdict::Drop(DropReason::FlowDrop);
+        };
+        s.frames[d] += 1;
+        s.bytes[d] += parsed.ip_len as u64;
+        s.last_seen = now;
+        let iface = s.service_iface as usize;
+        let state = s.state[d];
+        if let L4::Tcp { flags, .. } = parsed.l4 {
+            let before = s.tcp.timer();
+            s.tcp.on_segment(r.dir, flags);
+            let after = s.tcp.timer();
+            if before != after {
+                let old = s.active_timeout;
+                let idle = s.idle_timeout;
+                let new = timeout_for(&self.policy, iface, idle, after);
+                s.active_timeout = new;
+                if new < old || old == NEVER {
+                    self.schedule(r.slot);
+                }
+            }
+        }
+        if let Fragment::First { id } = parsed.fragment {
+            self.remember_fragment(parsed, id, r, now);
+        }
+        match state {
+            FlowState::Drop => {
+                self.stats[iface].existing_drops += 1;
+                return Verdict::Drop(DropReason::FlowDrop);
+            }
+            FlowState::Reject => {
+                self.stats[iface].existing_rejects += 1;
+                return self.reject(ingress, frame, parsed, DropReason::FlowReject);
+            }
+            _ => self.stats[iface].existing_accepts += 1,
+        }
+        if state == FlowState::Watch {
+            return self.watched(now, ingress, r, frame, parsed);
+        }
+        let rw = self
+            .table
+            .get(r.slot)
+            .map(|s| s.nat.rewrite[d])
+            .unwrap_or_default();
+        self.forward(ingress, frame, parsed, &rw)
+    }
+
+    /// Applies a flow's rewrite, then routes the packet.
+    pub(super) fn forward(
+        &mut self,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+        rw: &Rewrite,
+    ) -> Verdict {
+        if !rw.is_none() {
+            self.nat.stats.packets_translated += 1;
+        }
+        let buf = &mut frame.buf[..frame.len];
+        let mut dst = parsed.key.dst;
+        let is_icmp_query = matches!(parsed.l4, L4::IcmpQuery { .. });
+        if let Some((addr, port)) = rw.src {
+            if addr != parsed.key.src {
+                let _ = rewrite::set_src_addr(buf, parsed, addr);
+            }
+            if port != parsed.key.src_port && parsed.fragment != Fragment::None {
+                // Ports live in the first fragment only; later fragments carry no L4 header.
+            }
+            if port != parsed.key.src_port && !matches!(parsed.fragment, Fragment::Later { .. }) {
+                let _ = if is_icmp_query {
+                    rewrite::set_icmp_query_id(buf, parsed, port)
+                } else {
+                    rewrite::set_src_port(buf, parsed, port)
+                };
+            }
+        }
+        if let Some((addr, port)) = rw.dst {
+            if addr != parsed.key.dst {
+                let _ = rewrite::set_dst_addr(buf, parsed, addr);
+                dst = addr;
+            }
+            if port != parsed.key.dst_port && !matches!(parsed.fragment, Fragment::Later { .. }) {
+                let _ = if is_icmp_query {
+                    rewrite::set_icmp_query_id(buf, parsed, port)
+                } else {
+                    rewrite::set_dst_port(buf, parsed, port)
+                };
+            }
+        }
+        self.route(ingress, frame, parsed, dst)
+    }
+
+    /// Routes a packet on its (translated) destination and decrements its TTL.
+    pub(super) fn route(
+        &mut self,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+        dst: IpAddr,
+    ) -> Verdict {
+        if self.policy.is_local_address(dst) {
+            return Verdict::Local;
+        }
+        match self.policy.routes.lookup(dst) {
+            RouteResult::Forward { egress, next_hop } => {
+                match rewrite::decrement_ttl(&mut frame.buf[..frame.len], parsed) {
+                    Ok(_) => Verdict::Forward { egress, next_hop },
+                    Err(_) => {
+                        let st = self.stats_slot(ingress, Some(parsed.key.dst));
+                        self.stats[st].drop_ttl_exceeded += 1;
+                        self.icmp_reply(ingress, frame, parsed, IcmpErrorKind::TimeExceeded)
+                            .unwrap_or(Verdict::Drop(DropReason::TtlExceeded))
+                    }
+                }
+            }
+            RouteResult::Discard => Verdict::Drop(DropReason::RouteDiscard),
+            RouteResult::Reject => self
+                .icmp_reply(
+                    ingress,
+                    frame,
+                    parsed,
+                    IcmpErrorKind::DestUnreachable { code: 1 },
+                )
+                .unwrap_or(Verdict::Drop(DropReason::RouteDiscard)),
+            RouteResult::NoRoute => {
+                let st = self.stats_slot(ingress, Some(parsed.key.dst));
+                self.stats[st].drop_no_route += 1;
+                Verdict::Drop(DropReason::NoRoute)
+            }
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! One shard of the session table and everything that runs on it: flow lookup, stateful
+//! firewall, NAT, ALG hooks, timers, routing and the counters behind the show commands.
+//!
+//! A shard is driven from outside (quinn-proto style): [`Shard::process`] takes a frame and
+//! `now` and returns a [`Verdict`]; [`Shard::poll_timeout`] / [`Shard::handle_timeout`]
+//! expire idle sessions. Nothing here blocks, reads a clock or allocates per packet once
+//! the session slab is warm.
+
+mod alg;
+mod batch;
+mod counters;
+mod first_packet;
+mod forward;
+mod fragments;
+mod pinholes;
+mod replies;
+mod reports;
+mod sessions;
+mod types;
+
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+use mspic_wire::parse::Parsed;
+use mspic_wire::WireError;
+
+use crate::alg::{AlgRegistry, NoAlgs, Pinhole};
+use crate::nat::NatState;
+use crate::policy::Policy;
+use crate::snapshot::SfwStats;
+use crate::table::SessionTable;
+use crate::time::Time;
+use crate::timer::TimerWheel;
+
+pub use types::{
+    DropReason, Frame, ShardConfig, ShardMessage, Verdict, BATCH, LOOKAHEAD_MIN_SESSIONS,
+};
+
+/// Timer wheel ticks are milliseconds.
+const NS_PER_TICK: u64 = 1_000_000;
+
+/// The session table of one shard and everything kept beside it. Driven from outside:
+/// see the module documentation.
+pub struct Shard {
+    cfg: ShardConfig,
+    policy: Arc<Policy>,
+    algs: Arc<dyn AlgRegistry>,
+    table: SessionTable,
+    timers: TimerWheel,
+    next_id: u64,
+    /// Live sessions per services interface / per service set (session-limit, max-flows).
+    live_per_iface: Vec<u32>,
+    live_per_set: Vec<u32>,
+    /// Counters per services interface (index as in `Policy::service_ifaces`), plus one for
+    /// packets that no services interface can be charged with.
+    stats: Vec<SfwStats>,
+    alg_sessions: HashMap<u32, alg::AlgSlot>,
+    /// Child session slots on this shard per (services interface, parent id).
+    children: HashMap<(u16, u64), Vec<u32>>,
+    pinholes: Vec<Pinhole>,
+    pinhole_serial: u64,
+    outbox: Vec<ShardMessage>,
+    frags: Box<[Option<fragments::FragEntry>]>,
+    scratch: Box<[u8]>,
+    fired: Vec<u32>,
+    nat: NatState,
+    /// Last time endpoint-independent mappings were aged (ns).
+    mappings_aged: u64,
+    /// Parse results and key hashes of the frames of a batch.
+    batch_parsed: Box<[Result<Parsed, WireError>]>,
+    batch_hash: Box<[u64]>,
+}
+
+impl Shard {
+    /// A shard with no ALG plugins.
+    pub fn new(cfg: ShardConfig, policy: Arc<Policy>) -> Self {
+        Self::with_algs(cfg, policy, Arc::new(NoAlgs))
+    }
+
+    /// A shard with the ALG plugins of `algs`.
+    pub fn with_algs(cfg: ShardConfig, policy: Arc<Policy>, algs: Arc<dyn AlgRegistry>) -> Self {
+        let n_iface = policy.service_ifaces.len();
+        let n_set = policy.service_sets.len();
+        Shard {
+            table: SessionTable::new(cfg.capacity, cfg.prealloc),
+            timers: TimerWheel::new(cfg.prealloc, 0),
+            next_id: u64::from(cfg.index) + 1,
+            live_per_iface: vec![0; n_iface],
+            live_per_set: vec![0; n_set],
+            stats: vec![SfwStats::default(); n_iface + 1],
+            alg_sessions: HashMap::new(),
+            children: HashMap::new(),
+            pinholes: Vec::new(),
+            pinhole_serial: 0,
+            outbox: Vec::new(),
+            frags: vec![None; fragments::FRAG_SLOTS].into_boxed_slice(),
+            scratch: vec![0u8; 2048].into_boxed_slice(),
+            fired: Vec::new(),
+            nat: NatState::new(&policy.nat, cfg.index, cfg.count),
+            mappings_aged: 0,
+            batch_parsed: vec![Err(WireError::EthernetTruncated); BATCH].into_boxed_slice(),
+            batch_hash: vec![0; BATCH].into_boxed_slice(),
+            cfg,
+            policy,
+            algs,
+        }
+    }
+
+    /// The shard's static parameters.
+    pub fn config(&self) -> &ShardConfig {
+        &self.cfg
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+
+    /// Number of live sessions.
+    pub fn session_count(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Replaces the policy (a commit). Live sessions keep their state and counters; they
+    /// are re-attached to the service sets and interfaces of the same name, and sessions
+    /// whose service set is gone are removed.
+    pub fn set_policy(&mut self, policy: Arc<Policy>, now: Time) {
+        let old = std::mem::replace(&mut self.policy, policy);
+        if old.nat.pools != self.policy.nat.pools {
+            // Pools changed: translated sessions keep their rewrites; the new pools start
+            // empty (a port still held by such a session is refused if allocated again).
+            let stats = self.nat.stats.clone();
+            self.nat = NatState::new(&self.policy.nat, self.cfg.index, self.cfg.count);
+            self.nat.stats = stats;
+            // Pinholes were made for the old pools (reservations, pool addresses): gone.
+            self.pinholes.clear();
+            let slots: Vec<u32> = self.table.iter().map(|(slot, _)| slot).collect();
+            for slot in slots {
+                if let Some(s) = self.table.get_mut(slot) {
+                    s.nat.alloc = None;
+                }
+            }
+        }
+        let set_map: Vec<Option<u16>> = old
+            .service_sets
+            .iter()
+            .map(|s| {
+                self.policy
+                    .service_sets
+                    .iter()
+                    .position(|n| n.name == s.name)
+                    .map(|i| i as u16)
+            })
+            .collect();
+        let mut stats = vec![SfwStats::default(); self.policy.service_ifaces.len() + 1];
+        for (i, si) in old.service_ifaces.iter().enumerate() {
+            if let Some(j) = self
+                .policy
+                .service_ifaces
+                .iter()
+                .position(|n| n.name == si.name)
+            {
+                stats[j] = self.stats[i].clone();
+            }
+        }
+        let last = stats.len() - 1;
+        stats[last] = self.stats[self.stats.len() - 1].clone();
+        self.stats = stats;
+        let slots: Vec<u32> = self.table.iter().map(|(slot, _)| slot).collect();
+        for slot in slots {
+            let set = self.table.get(slot).map(|s| s.service_set as usize);
+            match set.and_then(|i| set_map.get(i).copied().flatten()) {
+                Some(new_set) => {
+                    let iface = self.policy.service_sets[new_set as usize].service_iface;
+                    if let Some(s) = self.table.get_mut(slot) {
+                        s.service_set = new_set;
+                        s.service_iface = iface;
+                    }
+                }
+                None => self.remove_session(slot, now),
+            }
+        }
+        self.recount();
+    }
+
+    fn recount(&mut self) {
+        self.live_per_iface = vec![0; self.policy.service_ifaces.len()];
+        self.live_per_set = vec![0; self.policy.service_sets.len()];
+        for (_, s) in self.table.iter() {
+            if let Some(c) = self.live_per_iface.get_mut(s.service_iface as usize) {
+                *c += 1;
+            }
+            if let Some(c) = self.live_per_set.get_mut(s.service_set as usize) {
+                *c += 1;
+            }
+        }
+    }
+}

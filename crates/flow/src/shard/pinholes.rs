@@ -1,0 +1,235 @@
+//! Pinholes and ALG children: the child flows an ALG expects, broadcast to every shard,
+//! filled by a first packet, retired when unused; and the end of a parent taking its
+//! children with it.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use mspic_wire::parse::Parsed;
+use mspic_wire::FlowKey;
+
+use super::{DropReason, Frame, Shard, ShardMessage, Verdict};
+use crate::alg::Pinhole;
+use crate::nat::{NatState, SessionNat};
+use crate::route::IfIndex;
+use crate::session::Session;
+use crate::snapshot::{FlowState, FLAG_ALG_CHILD, FLAG_NAT};
+use crate::time::Time;
+
+/// Most pinholes a shard keeps (copies from other shards included).
+const MAX_PINHOLES: usize = 4096;
+
+impl Shard {
+    /// Messages for other shards (and this one) produced since the last call.
+    pub fn drain_outbox(&mut self) -> std::vec::Drain<'_, ShardMessage> {
+        self.outbox.drain(..)
+    }
+
+    /// Accepts a message from a shard (including this one).
+    pub fn deliver(&mut self, msg: ShardMessage) {
+        match msg {
+            ShardMessage::Pinhole(p) => {
+                if self.pinholes.len() < MAX_PINHOLES {
+                    self.pinholes.push(p);
+                } else {
+                    self.retire_pinhole(p, |a| &mut a.pinholes_expired);
+                }
+            }
+            ShardMessage::PinholeUsed { origin, serial } => {
+                if let Some(i) = self
+                    .pinholes
+                    .iter()
+                    .position(|p| p.origin == origin && p.serial == serial)
+                {
+                    let mut p = self.pinholes.swap_remove(i);
+                    // Used elsewhere: what it reserved here goes back.
+                    if let Some(a) = p.nat.held.take() {
+                        if origin == self.cfg.index {
+                            self.nat.release_alloc(&self.policy.nat, &a);
+                        }
+                    }
+                }
+            }
+            ShardMessage::Steer { .. } | ShardMessage::Unsteer { .. } => {}
+            ShardMessage::ParentClosed { iface, parent_id } => {
+                // Only sessions without NAT-mapping refcounts are children; the last
+                // mapping-aging time stands in for `now`.
+                self.close_children(iface, parent_id, Time(self.mappings_aged));
+            }
+        }
+    }
+
+    /// Drops a pinhole that was not used, releasing what it reserved (its origin only) and
+    /// counting it there.
+    pub(super) fn retire_pinhole(
+        &mut self,
+        p: Pinhole,
+        counter: fn(&mut crate::AlgStats) -> &mut u64,
+    ) {
+        if p.origin != self.cfg.index {
+            return;
+        }
+        if let Some(a) = p.nat.held {
+            self.nat.release_alloc(&self.policy.nat, &a);
+        }
+        let iface = self.policy.service_sets.get(p.service_set as usize);
+        if let Some(st) = iface.and_then(|ss| self.stats.get_mut(ss.service_iface as usize)) {
+            *counter(&mut st.alg) += 1;
+        }
+    }
+
+    /// Removes the children on this shard and the pinholes of parent `parent_id`.
+    pub(super) fn close_children(&mut self, iface: u16, parent_id: u64, now: Time) {
+        let (gone, kept): (Vec<Pinhole>, Vec<Pinhole>) = std::mem::take(&mut self.pinholes)
+            .into_iter()
+            .partition(|p| p.parent_iface == iface && p.parent_id == parent_id);
+        self.pinholes = kept;
+        for p in gone {
+            self.retire_pinhole(p, |a| &mut a.closed_with_parent);
+        }
+        for slot in self
+            .children
+            .remove(&(iface, parent_id))
+            .unwrap_or_default()
+        {
+            let ok = self.table.get(slot).is_some_and(|s| {
+                s.parent.map(|p| p.get()) == Some(parent_id) && s.service_iface == iface
+            });
+            if ok {
+                if let Some(st) = self.stats.get_mut(iface as usize) {
+                    st.alg.closed_with_parent += 1;
+                }
+                self.remove_session(slot, now);
+            }
+        }
+    }
+
+    /// A first packet that fills an ALG pinhole becomes a child session (flag 0x0800)
+    /// without running the rules: the parent's verdict covers it. It is translated the way
+    /// the ALG wrote its endpoint in the parent's payload.
+    pub(super) fn try_pinhole(
+        &mut self,
+        now: Time,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+    ) -> Option<Verdict> {
+        if self.pinholes.is_empty() {
+            return None;
+        }
+        let i = self
+            .pinholes
+            .iter()
+            .position(|p| p.expires > now && p.matches(&parsed.key))?;
+        let ph = self.pinholes.swap_remove(i);
+        self.outbox.push(ShardMessage::PinholeUsed {
+            origin: ph.origin,
+            serial: ph.serial,
+        });
+        let p = Arc::clone(&self.policy);
+        let ss = p.service_sets.get(ph.service_set as usize)?;
+        let iface = ss.service_iface as usize;
+        let nat = match self.child_nat(&ph, &parsed.key) {
+            Some(nat) => nat,
+            None => {
+                self.stats[iface].alg.nat_exhausted += 1;
+                self.stats[iface].drop_nat_ports_exhausted += 1;
+                return Some(Verdict::Drop(DropReason::NatExhausted));
+            }
+        };
+        let idle = self.idle_timeout(iface, parsed.key.proto, None);
+        let state = if ph.watch {
+            FlowState::Watch
+        } else {
+            FlowState::Forward
+        };
+        let mut session = self.new_session(now, parsed, ph.service_set, iface, idle, state);
+        session.alg = Some(ph.alg);
+        session.flags = FLAG_ALG_CHILD;
+        session.parent = std::num::NonZeroU64::new(ph.parent_id);
+        session.from_responder = ph.from_responder;
+        if nat.kind.is_some() {
+            session.keys[1] = NatState::reply_key(&parsed.key, &nat);
+            session.nat = nat;
+            session.flags |= FLAG_NAT;
+        }
+        let slot = match self.install(session) {
+            Ok(slot) => slot,
+            Err(_) => {
+                self.nat.release(&p.nat, &nat, now.0);
+                return Some(Verdict::Drop(DropReason::KeyInUse));
+            }
+        };
+        self.children
+            .entry((ph.parent_iface, ph.parent_id))
+            .or_default()
+            .push(slot);
+        if let Some(s) = self.table.get(slot).filter(|s| self.steered(s)) {
+            let key = s.keys[1];
+            let shard = self.cfg.index;
+            self.outbox.push(ShardMessage::Steer { key, shard });
+        }
+        self.stats[iface].rule_accepts += 1;
+        self.stats[iface].alg.pinholes_used += 1;
+        let rw = nat.rewrite[0];
+        Some(self.forward(ingress, frame, parsed, &rw))
+    }
+
+    /// Whether the replies of ALG child `s` are owned by another shard than this one (see
+    /// [`ShardMessage::Steer`]).
+    pub(super) fn steered(&self, s: &Session) -> bool {
+        s.flags & FLAG_ALG_CHILD != 0
+            && crate::owner::owner_of_key(&s.keys[1], self.cfg.count, &self.policy.nat)
+                != self.cfg.index
+    }
+
+    /// The translation of a child whose first packet has key `k`: the pinhole's, with a
+    /// fresh NAPT port when it asks for one (`None`: none left).
+    fn child_nat(&mut self, ph: &Pinhole, k: &FlowKey) -> Option<SessionNat> {
+        let pn = &ph.nat;
+        if pn.is_none() && pn.held.is_none() {
+            return Some(SessionNat::default());
+        }
+        let mut nat = SessionNat {
+            kind: pn.kind,
+            pool: pn.pool,
+            ..SessionNat::default()
+        };
+        let mut src = pn.src.map(|(a, port)| (a, port.unwrap_or(k.src_port)));
+        if let Some((pool, addr)) = pn.src_napt {
+            let a = self.nat.reserve_port(
+                &self.policy.nat,
+                pool,
+                addr,
+                k.proto,
+                (k.src, k.src_port),
+            )?;
+            let ip = self
+                .policy
+                .nat
+                .pools
+                .get(pool as usize)?
+                .addrs
+                .get(addr as usize)?;
+            src = Some((IpAddr::V4(*ip), a.port.unwrap_or(k.src_port)));
+            nat.alloc = Some(a);
+        }
+        // The reservation moves from the pinhole to the child (same shard: the owner
+        // function sends packets to a pool port to the shard that reserved it).
+        if ph.origin == self.cfg.index && nat.alloc.is_none() {
+            nat.alloc = pn.held;
+        }
+        if let Some(s) = src.filter(|&s| s != (k.src, k.src_port)) {
+            nat.rewrite[0].src = Some(s);
+            nat.rewrite[1].dst = Some((k.src, k.src_port));
+        }
+        if let Some(d) = pn.dst.filter(|&d| d != (k.dst, k.dst_port)) {
+            nat.rewrite[0].dst = Some(d);
+            nat.rewrite[1].src = Some((k.dst, k.dst_port));
+        }
+        if nat.rewrite[0].is_none() && nat.alloc.is_none() {
+            nat.kind = None;
+        }
+        Some(nat)
+    }
+}

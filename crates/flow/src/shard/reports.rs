@@ -1,0 +1,203 @@
+//! What a shard shows the control plane: session snapshots, clearing, counters, and a
+//! consistency check for tests.
+
+use mspic_wire::proto;
+
+use super::Shard;
+use crate::dir::Dir;
+use crate::nat::{self, NatState};
+use crate::session::Session;
+use crate::snapshot::*;
+use crate::time::Time;
+
+impl Shard {
+    /// NAT counters of this shard.
+    pub fn nat_state(&self) -> &NatState {
+        &self.nat
+    }
+
+    /// The services interface and service set names of a session.
+    fn names(&self, s: &Session) -> (&str, &str) {
+        let p = &self.policy;
+        let iface = p
+            .service_ifaces
+            .get(s.service_iface as usize)
+            .map_or("", |i| i.name.as_str());
+        let set = p
+            .service_sets
+            .get(s.service_set as usize)
+            .map_or("", |i| i.name.as_str());
+        (iface, set)
+    }
+
+    /// The snapshot of `s` when it matches `filter`.
+    fn snapshot_if(&self, s: &Session, filter: &SessionFilter) -> Option<SessionSnapshot> {
+        let (iface, set) = self.names(s);
+        let flows = flow_snapshots(s);
+        filter
+            .matches_parts(iface, set, s.alg, &flows)
+            .then(|| SessionSnapshot {
+                interface: iface.to_string(),
+                service_set: set.to_string(),
+                id: s.id,
+                alg: s.alg,
+                flags: s.flags,
+                ip_action: false,
+                offload: false,
+                asymmetric: false,
+                nat: nat::snapshot(&s.nat, &s.keys, s.from_responder, &self.policy.nat),
+                flows: flows.to_vec(),
+                parent: s.parent.map(|p| p.get()),
+            })
+    }
+
+    /// Appends a snapshot of every session matching `filter` (ignoring `limit`).
+    pub fn sessions(&self, filter: &SessionFilter, out: &mut Vec<SessionSnapshot>) {
+        let _ = self.sessions_chunk(filter, 0, usize::MAX, out);
+    }
+
+    /// [`Self::sessions`] a piece at a time, so a caller can answer a large table without
+    /// stalling the packet path: looks at most `max` slots from `cursor` (0 to start),
+    /// appends the matching sessions, and returns the cursor to continue from, or `None`
+    /// when the whole table has been seen. Sessions created or removed between calls may
+    /// or may not be included; none is reported twice.
+    pub fn sessions_chunk(
+        &self,
+        filter: &SessionFilter,
+        cursor: usize,
+        max: usize,
+        out: &mut Vec<SessionSnapshot>,
+    ) -> Option<usize> {
+        let end = cursor.saturating_add(max.max(1)).min(self.table.slots());
+        for slot in cursor..end {
+            if let Some(snap) = self
+                .table
+                .get(slot as u32)
+                .and_then(|s| self.snapshot_if(s, filter))
+            {
+                out.push(snap);
+            }
+        }
+        (end < self.table.slots()).then_some(end)
+    }
+
+    /// Removes every session matching `filter`; returns how many per (interface, set).
+    pub fn clear(&mut self, filter: &SessionFilter, now: Time) -> Vec<(String, String, u64)> {
+        let mut victims: Vec<(u32, String, String)> = Vec::new();
+        for (slot, s) in self.table.iter() {
+            let (iface, set) = self.names(s);
+            if filter.matches_parts(iface, set, s.alg, &flow_snapshots(s)) {
+                victims.push((slot, iface.to_string(), set.to_string()));
+            }
+        }
+        let mut counts: Vec<(String, String, u64)> = Vec::new();
+        for (slot, iface, set) in victims {
+            // Children go with their parent (same interface and set): count them there.
+            let before = self.table.len();
+            self.remove_session(slot, now);
+            let n = (before - self.table.len()) as u64;
+            if n == 0 {
+                continue;
+            }
+            match counts.iter_mut().find(|(i, s, _)| *i == iface && *s == set) {
+                Some(c) => c.2 += n,
+                None => counts.push((iface, set, n)),
+            }
+        }
+        counts
+    }
+
+    /// Firewall counters per services interface.
+    pub fn sfw_statistics(&self) -> Vec<(String, SfwStats)> {
+        self.policy
+            .service_ifaces
+            .iter()
+            .zip(&self.stats)
+            .map(|(i, s)| (i.name.clone(), s.clone()))
+            .collect()
+    }
+
+    /// Live sessions per services interface (index as in `Policy::service_ifaces`).
+    pub fn live_per_service_iface(&self) -> &[u32] {
+        &self.live_per_iface
+    }
+
+    /// Memory one session takes: its slab entry and its two index entries.
+    pub fn bytes_per_session() -> u64 {
+        (std::mem::size_of::<Session>() + 2 * (std::mem::size_of::<u32>() + 1)) as u64
+    }
+
+    /// Counters for packets no services interface could be charged with.
+    pub fn unattributed_statistics(&self) -> &SfwStats {
+        &self.stats[self.stats.len() - 1]
+    }
+
+    /// Index/slab/timer consistency (tests, debug builds).
+    pub fn check_consistency(&self) -> Result<(), String> {
+        self.table.check_consistency()?;
+        for (slot, s) in self.table.iter() {
+            if s.deadline().is_some() && !self.timers.is_scheduled(slot) {
+                return Err(format!("session {} has no timer", s.id));
+            }
+        }
+        for (&(iface, parent), slots) in &self.children {
+            for &slot in slots {
+                let ok = self.table.get(slot).is_some_and(|s| {
+                    s.service_iface == iface && s.parent.map(|p| p.get()) == Some(parent)
+                });
+                if !ok {
+                    return Err(format!("child slot {slot} of parent {parent} is stale"));
+                }
+            }
+        }
+        let live: u32 = self.live_per_iface.iter().sum();
+        if live as usize != self.table.len() {
+            return Err(format!(
+                "per-interface count {live} != {}",
+                self.table.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether a protocol shows ports on flow lines (GRE shows its key/call id, 0 when none).
+fn shows_ports(proto: u8) -> bool {
+    proto::has_ports(proto) || proto == proto::GRE
+}
+
+/// A session's flows in the order the engine keeps them (first packet's flow first). An
+/// ALG child started from the parent's responder side labels them from the parent's point
+/// of view: its first flow is `O`.
+fn flow_snapshots(s: &Session) -> [FlowSnapshot; 2] {
+    let f = |d: Dir| {
+        let label = if s.from_responder { d.other() } else { d };
+        let role = match label {
+            Dir::I => FlowRole::Initiator,
+            Dir::O => FlowRole::Responder,
+        };
+        let k = s.keys[d as usize];
+        let ports = shows_ports(k.proto);
+        FlowSnapshot {
+            protocol: k.proto,
+            src: Endpoint {
+                addr: k.src,
+                port: ports.then_some(k.src_port),
+            },
+            dst: Endpoint {
+                addr: k.dst,
+                port: ports.then_some(k.dst_port),
+            },
+            state: s.state[d as usize],
+            direction: match label {
+                Dir::I => FlowDirection::I,
+                Dir::O => FlowDirection::O,
+            },
+            frames: s.frames[d as usize],
+            bytes: s.bytes[d as usize],
+            role,
+            timeout: s.idle_timeout,
+        }
+    };
+    [f(Dir::I), f(Dir::O)]
+}
