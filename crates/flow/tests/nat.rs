@@ -498,6 +498,15 @@ fn preserve_parity_and_range() {
         port(&low) < 1024,
         "privileged source keeps a privileged port"
     );
+    // More privileged sources than one: each gets its own low port (not all 1023).
+    let mut lows = std::collections::HashSet::new();
+    for sport in 700..720 {
+        let (v, f) = h.send(&udp("10.0.0.3", sport, "198.51.100.7", 53, b"q"));
+        assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
+        assert!((1..1024).contains(&port(&f)), "{}", port(&f));
+        lows.insert(port(&f));
+    }
+    assert_eq!(lows.len(), 20, "{lows:?}");
 }
 
 #[test]

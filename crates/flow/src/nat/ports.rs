@@ -173,7 +173,9 @@ impl PortClass {
             parity = Some((shard % 2) as u16);
         }
         let (lo, hi) = match (prt.preserve_range, low) {
-            (true, true) => (lo.clamp(1, 1023), hi.min(1023)),
+            // A range without low ports (`automatic` is 1024..65535): 1..1023, never 0.
+            (true, true) if lo >= 1024 => (1, 1023),
+            (true, true) => (lo.max(1), hi.min(1023)),
             (true, false) => (lo.max(1024), hi),
             (false, _) => (lo, hi),
         };
