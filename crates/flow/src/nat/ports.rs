@@ -111,12 +111,51 @@ pub(super) struct AddrState {
 
 #[derive(Debug, Clone, Default)]
 pub(super) struct PoolState {
-    pub(super) addrs: Vec<AddrState>,
+    /// Per pool address, made on the first allocation from the pool: a configured pool
+    /// that nothing uses costs a few words per shard, however many addresses it has.
+    addrs: Vec<AddrState>,
+    n_addrs: usize,
     pub(super) cursor: usize,
     pub(super) stats: PoolStats,
 }
 
 impl PoolState {
+    /// The state of a pool of `n_addrs` addresses: nothing allocated.
+    pub(super) fn new(n_addrs: usize) -> Self {
+        PoolState {
+            addrs: Vec::new(),
+            n_addrs,
+            cursor: 0,
+            stats: PoolStats::default(),
+        }
+    }
+
+    /// Sessions or ports using address `ai` (0 for an address never used).
+    pub(super) fn users(&self, ai: usize) -> u32 {
+        self.addrs.get(ai).map_or(0, |a| a.users)
+    }
+
+    /// Address `ai`, its state made for the whole pool on first use; `None` past the end.
+    pub(super) fn addr_mut(&mut self, ai: usize) -> Option<&mut AddrState> {
+        if ai >= self.n_addrs {
+            return None;
+        }
+        if self.addrs.is_empty() {
+            self.addrs = vec![AddrState::default(); self.n_addrs];
+        }
+        self.addrs.get_mut(ai)
+    }
+
+    /// Address `ai` if anything was ever allocated from the pool (releases need no more).
+    pub(super) fn used_mut(&mut self, ai: usize) -> Option<&mut AddrState> {
+        self.addrs.get_mut(ai)
+    }
+
+    /// Whether `ai` is an address of the pool.
+    pub(super) fn has(&self, ai: usize) -> bool {
+        ai < self.n_addrs
+    }
+
     /// Takes a port of class `cls` on address `ai` for protocol class `pc` from the ports
     /// this shard owns, counting the address and port as in use.
     pub(super) fn take_port(
@@ -128,7 +167,7 @@ impl PoolState {
         random: bool,
         rng: &mut XorShift,
     ) -> Option<u16> {
-        let addr = &mut self.addrs[ai];
+        let addr = self.addr_mut(ai)?;
         let sets =
             addr.ports[pc as usize].get_or_insert_with(|| Box::new([None, None, None, None]));
         let ps = sets[cls.class]

@@ -8,7 +8,7 @@ use mspic_config::{Prefix, TranslationType};
 use mspic_wire::{proto, FlowKey};
 
 use super::policy::{NatPolicy, StaticMap, Translate, DEFAULT_MAPPING_TIMEOUT};
-use super::ports::{AddrState, PoolState, PortClass, XorShift};
+use super::ports::{PoolState, PortClass, XorShift};
 use super::reports::{MappingSnapshot, NatStats, NatSummary, PoolStats};
 use super::{has_ports, proto_class, v4, Allocation, SessionNat};
 
@@ -95,11 +95,7 @@ impl NatState {
             pools: p
                 .pools
                 .iter()
-                .map(|pool| PoolState {
-                    addrs: vec![AddrState::default(); pool.addrs.len()],
-                    cursor: 0,
-                    stats: PoolStats::default(),
-                })
+                .map(|pool| PoolState::new(pool.addrs.len()))
                 .collect(),
             eim: HashMap::new(),
             eif: HashMap::new(),
@@ -332,12 +328,16 @@ impl NatState {
         for i in 0..n {
             let ai = (start + i) % n;
             if ai as u32 % self.shards != self.shard
-                || st.addrs[ai].users > 0 && exclusive_port_less.is_none()
+                || st.users(ai) > 0 && exclusive_port_less.is_none()
             {
                 continue;
             }
-            st.addrs[ai].users += 1;
-            if st.addrs[ai].users == 1 {
+            let Some(addr) = st.addr_mut(ai) else {
+                continue;
+            };
+            addr.users += 1;
+            let first = addr.users == 1;
+            if first {
                 st.stats.addrs_in_use += 1;
                 st.stats.max_addrs_in_use = st.stats.max_addrs_in_use.max(st.stats.addrs_in_use);
             }
@@ -378,7 +378,9 @@ impl NatState {
             return None;
         }
         let st = self.pools.get_mut(pool as usize)?;
-        st.addrs.get(addr as usize)?;
+        if !st.has(addr as usize) {
+            return None;
+        }
         let random = prt.random;
         let Some(port) = st.take_port(
             addr as usize,
@@ -449,7 +451,7 @@ impl NatState {
         let paired_or_dynamic = prt.ports.is_none()
             || a.port.is_some() && self.host_addr.contains_key(&(a.pool, a.internal));
         let st = &mut self.pools[a.pool as usize];
-        let Some(addr) = st.addrs.get_mut(a.addr as usize) else {
+        let Some(addr) = st.used_mut(a.addr as usize) else {
             return;
         };
         if let Some(port) = a.port {
@@ -460,10 +462,13 @@ impl NatState {
             {
                 set.release(port, &mut self.rng);
             }
-            st.stats.ports_in_use = st.stats.ports_in_use.saturating_sub(1);
         }
         addr.users = addr.users.saturating_sub(1);
-        if addr.users == 0 {
+        let addr_free = addr.users == 0;
+        if a.port.is_some() {
+            st.stats.ports_in_use = st.stats.ports_in_use.saturating_sub(1);
+        }
+        if addr_free {
             st.stats.addrs_in_use = st.stats.addrs_in_use.saturating_sub(1);
         }
         if paired_or_dynamic {
