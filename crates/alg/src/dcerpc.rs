@@ -25,7 +25,7 @@ use mspic_flow::alg::{AlgContext, AlgError, AlgPacket, AlgSession, AlgVerdict};
 use mspic_flow::session::Dir;
 use mspic_wire::proto;
 
-use crate::line::{Edit, Lines};
+use crate::line::{apply, Edit, Lines};
 use crate::PINHOLE_LIFETIME_SECS;
 
 /// The endpoint mapper interface `e1af8308-5d1f-11c9-91a4-08002b14a0fa` as its fields
@@ -335,15 +335,9 @@ impl AlgSession for Epm {
         };
         let d = ctx.dir as usize;
         let len = pkt.payload().len();
-        if let Some(edits) = self.lines[d].replay(seq, len) {
-            let edits = edits.to_vec();
-            apply(pkt, &edits)?;
+        if !self.lines[d].enter(seq, pkt)? {
             return Ok(AlgVerdict::Forward);
         }
-        if !self.lines[d].at_line_start(seq) {
-            return Ok(AlgVerdict::Forward);
-        }
-        self.lines[d].begin(seq);
         let p = pkt.payload();
         let mut edits = Vec::new();
         let mut at = 0;
@@ -366,11 +360,4 @@ impl AlgSession for Epm {
         }
         Ok(AlgVerdict::Forward)
     }
-}
-
-fn apply(pkt: &mut AlgPacket<'_>, edits: &[Edit]) -> Result<(), AlgError> {
-    for e in edits.iter().rev() {
-        pkt.splice(e.range.clone(), &e.bytes)?;
-    }
-    Ok(())
 }

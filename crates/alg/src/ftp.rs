@@ -20,7 +20,7 @@ use mspic_flow::alg::{AlgContext, AlgError, AlgPacket, AlgSession, AlgVerdict, E
 use mspic_flow::session::Dir;
 use mspic_wire::proto;
 
-use crate::line::{split_lines, starts_with_ci, trim_eol, Edit, Lines};
+use crate::line::{apply, split_lines, starts_with_ci, trim_eol, Edit, Lines};
 use crate::{parse_decimal, PINHOLE_LIFETIME_SECS};
 
 /// Longest partial command line waited for; longer ones are malformed.
@@ -47,9 +47,7 @@ impl AlgSession for Ftp {
         };
         let d = ctx.dir as usize;
         let len = pkt.payload().len();
-        if let Some(edits) = self.lines[d].replay(seq, len) {
-            let edits = edits.to_vec();
-            apply(pkt, &edits)?;
+        if self.lines[d].replay_into(seq, pkt)? {
             return Ok(AlgVerdict::Forward);
         }
         if !self.lines[d].at_line_start(seq) {
@@ -65,14 +63,6 @@ impl AlgSession for Ftp {
         }
         Ok(AlgVerdict::Forward)
     }
-}
-
-/// Applies edits (ascending, non-overlapping) from the last, so earlier ranges stay valid.
-fn apply(pkt: &mut AlgPacket<'_>, edits: &[Edit]) -> Result<(), AlgError> {
-    for e in edits.iter().rev() {
-        pkt.splice(e.range.clone(), &e.bytes)?;
-    }
-    Ok(())
 }
 
 /// The rewrites of a segment that starts a line, opening the pinholes they announce.

@@ -13,6 +13,8 @@
 
 use std::ops::Range;
 
+use mspic_flow::alg::{AlgError, AlgPacket};
+
 /// Sequence numbers after newlines remembered per direction (Linux keeps 2; one more
 /// covers a retransmission of the segment before last).
 const REMEMBERED: usize = 3;
@@ -76,6 +78,27 @@ impl Lines {
             .find_map(|(s, l, e)| (*s == seq && *l == len).then_some(&e[..]))
     }
 
+    /// Rewrites a retransmission of a segment rewritten before exactly as it was the first
+    /// time (same bytes, same length change for the sequence correction); true if it was one.
+    pub fn replay_into(&self, seq: u32, pkt: &mut AlgPacket<'_>) -> Result<bool, AlgError> {
+        let len = pkt.payload().len();
+        match self.replay(seq, len) {
+            Some(edits) => apply(pkt, edits).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// The start of a segment for an ALG that inspects whole lines or messages: a
+    /// retransmission is rewritten again, a segment that does not start at a boundary
+    /// passes; true when the caller should inspect the segment (its start is noted).
+    pub fn enter(&mut self, seq: u32, pkt: &mut AlgPacket<'_>) -> Result<bool, AlgError> {
+        if self.replay_into(seq, pkt)? || !self.at_line_start(seq) {
+            return Ok(false);
+        }
+        self.begin(seq);
+        Ok(true)
+    }
+
     pub fn record(&mut self, seq: u32, len: usize, edits: Vec<Edit>) {
         self.rewrites[self.next_rewrite] = Some((seq, len, edits));
         self.next_rewrite = (self.next_rewrite + 1) % REWRITES;
@@ -105,6 +128,15 @@ pub fn trim_eol(line: &[u8]) -> &[u8] {
 /// True when `line` starts with `word` (ASCII case-insensitive).
 pub fn starts_with_ci(line: &[u8], word: &[u8]) -> bool {
     line.len() >= word.len() && line[..word.len()].eq_ignore_ascii_case(word)
+}
+
+/// Applies `edits` (sorted, not overlapping) to the payload, last first so the earlier
+/// ranges stay valid.
+pub fn apply(pkt: &mut AlgPacket<'_>, edits: &[Edit]) -> Result<(), AlgError> {
+    for e in edits.iter().rev() {
+        pkt.splice(e.range.clone(), &e.bytes)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use mspic_flow::alg::{AlgContext, AlgError, AlgPacket, AlgSession, AlgVerdict};
 use mspic_flow::session::Dir;
 use mspic_wire::proto;
 
-use crate::line::{Edit, Lines};
+use crate::line::{apply, Edit, Lines};
 use crate::PINHOLE_LIFETIME_SECS;
 
 /// The portmapper's program number (RFC 1833 §3).
@@ -308,15 +308,9 @@ impl AlgSession for Portmap {
         let len = pkt.payload().len();
         let seq = pkt.tcp_seq();
         if let Some(seq) = seq {
-            if let Some(edits) = self.lines[d].replay(seq, len) {
-                let edits = edits.to_vec();
-                apply(pkt, &edits)?;
+            if !self.lines[d].enter(seq, pkt)? {
                 return Ok(AlgVerdict::Forward);
             }
-            if !self.lines[d].at_line_start(seq) {
-                return Ok(AlgVerdict::Forward);
-            }
-            self.lines[d].begin(seq);
         }
         let (mut edits, next) = self.payload(ctx, pkt.payload())?;
         edits.sort_by_key(|e| e.range.start);
@@ -329,13 +323,6 @@ impl AlgSession for Portmap {
         }
         Ok(AlgVerdict::Forward)
     }
-}
-
-fn apply(pkt: &mut AlgPacket<'_>, edits: &[Edit]) -> Result<(), AlgError> {
-    for e in edits.iter().rev() {
-        pkt.splice(e.range.clone(), &e.bytes)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

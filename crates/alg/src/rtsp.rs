@@ -24,7 +24,7 @@ use mspic_flow::alg::{AlgContext, AlgError, AlgPacket, AlgSession, AlgVerdict};
 use mspic_flow::session::Dir;
 use mspic_wire::proto;
 
-use crate::line::{Edit, Lines};
+use crate::line::{apply, Edit, Lines};
 use crate::sip::headers;
 use crate::{parse_decimal, PINHOLE_LIFETIME_SECS};
 
@@ -388,15 +388,9 @@ impl AlgSession for Rtsp {
         };
         let d = ctx.dir as usize;
         let len = pkt.payload().len();
-        if let Some(edits) = self.lines[d].replay(seq, len) {
-            let edits = edits.to_vec();
-            apply(pkt, &edits)?;
+        if !self.lines[d].enter(seq, pkt)? {
             return Ok(AlgVerdict::Forward);
         }
-        if !self.lines[d].at_line_start(seq) {
-            return Ok(AlgVerdict::Forward);
-        }
-        self.lines[d].begin(seq);
         let (mut edits, next) = self.segment(ctx, pkt.payload())?;
         edits.sort_by_key(|e| e.range.start);
         apply(pkt, &edits)?;
@@ -406,13 +400,6 @@ impl AlgSession for Rtsp {
         }
         Ok(AlgVerdict::Forward)
     }
-}
-
-fn apply(pkt: &mut AlgPacket<'_>, edits: &[Edit]) -> Result<(), AlgError> {
-    for e in edits.iter().rev() {
-        pkt.splice(e.range.clone(), &e.bytes)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ use mspic_flow::session::Dir;
 use mspic_flow::Time;
 use mspic_wire::proto;
 
-use crate::line::{starts_with_ci, Edit, Lines};
+use crate::line::{apply, starts_with_ci, Edit, Lines};
 use crate::{parse_decimal, sdp, PINHOLE_LIFETIME_SECS};
 
 /// Longest message (a UDP datagram's payload at most).
@@ -955,15 +955,9 @@ impl AlgSession for Sip {
         let len = pkt.payload().len();
         let seq = pkt.tcp_seq();
         if let Some(seq) = seq {
-            if let Some(edits) = self.lines[d].replay(seq, len) {
-                let edits = edits.to_vec();
-                apply(pkt, &edits)?;
+            if !self.lines[d].enter(seq, pkt)? {
                 return Ok(AlgVerdict::Forward);
             }
-            if !self.lines[d].at_line_start(seq) {
-                return Ok(AlgVerdict::Forward);
-            }
-            self.lines[d].begin(seq);
         }
         let (edits, close) = self.payload(ctx, pkt.payload(), seq.is_some())?;
         apply(pkt, &edits)?;
@@ -979,14 +973,6 @@ impl AlgSession for Sip {
             AlgVerdict::Forward
         })
     }
-}
-
-/// Applies edits (ascending, non-overlapping) from the last, so earlier ranges stay valid.
-fn apply(pkt: &mut AlgPacket<'_>, edits: &[Edit]) -> Result<(), AlgError> {
-    for e in edits.iter().rev() {
-        pkt.splice(e.range.clone(), &e.bytes)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

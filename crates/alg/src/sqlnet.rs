@@ -21,7 +21,7 @@ use mspic_flow::alg::{AlgContext, AlgError, AlgPacket, AlgSession, AlgVerdict};
 use mspic_flow::session::Dir;
 use mspic_wire::proto;
 
-use crate::line::{Edit, Lines};
+use crate::line::{apply, Edit, Lines};
 use crate::{parse_decimal, PINHOLE_LIFETIME_SECS};
 
 const TYPE_ACCEPT: u8 = 2;
@@ -223,15 +223,13 @@ impl AlgSession for Sqlnet {
             return Ok(AlgVerdict::Forward);
         }
         let len = pkt.payload().len();
-        if let Some(edits) = self.lines.replay(seq, len) {
-            let edits = edits.to_vec();
-            apply(pkt, &edits)?;
+        if self.accepted {
+            self.lines.replay_into(seq, pkt)?;
             return Ok(AlgVerdict::Forward);
         }
-        if self.accepted || !self.lines.at_line_start(seq) {
+        if !self.lines.enter(seq, pkt)? {
             return Ok(AlgVerdict::Forward);
         }
-        self.lines.begin(seq);
         let p = pkt.payload();
         let mut edits = Vec::new();
         let mut at = 0;
@@ -257,13 +255,6 @@ impl AlgSession for Sqlnet {
         }
         Ok(AlgVerdict::Forward)
     }
-}
-
-fn apply(pkt: &mut AlgPacket<'_>, edits: &[Edit]) -> Result<(), AlgError> {
-    for e in edits.iter().rev() {
-        pkt.splice(e.range.clone(), &e.bytes)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
