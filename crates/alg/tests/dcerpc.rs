@@ -186,39 +186,10 @@ fn towers_of_other_hosts_and_other_interfaces_open_nothing() {
     assert_eq!(c.stats().alg.pinholes_created, 0);
 }
 
-/// An endpoint mapper behind destination NAT (the outside client sees 203.0.113.10).
-fn dnat() -> String {
-    r#"
-interfaces {
-    ge-0/0/0 { unit 0 { family inet { address 10.0.0.1/24; } } }
-    ge-0/0/1 { unit 0 { family inet { service { input { service-set pub; } output { service-set pub; } } address 203.0.113.1/24; } } }
-    ms-1/1/0 { unit 0 { family inet; } }
-}
-routing-options { static { route 198.51.100.0/24 next-hop 203.0.113.2; } }
-services {
-    stateful-firewall {
-        rule r { match-direction input; term epm { from { applications junos-dce-rpc-portmap; } then { accept; } } }
-    }
-    nat {
-        pool srv { address 10.0.0.10/32; }
-        rule dnat {
-            match-direction input;
-            term t1 {
-                from { destination-address { 203.0.113.10/32; } }
-                then { translated { destination-pool srv; translation-type { dnat-44; } } }
-            }
-        }
-    }
-    service-set pub { stateful-firewall-rules r; nat-rules dnat; interface-service { service-interface ms-1/1/0; } }
-}
-"#
-    .into()
-}
-
 #[test]
 fn tower_address_of_a_server_behind_destination_nat_is_rewritten() {
     let (x, pubv, srv) = ("198.51.100.7", "203.0.113.10", "10.0.0.10");
-    let mut c = Cluster::one(&dnat());
+    let mut c = Cluster::one(&dnat_config("junos-dce-rpc-portmap"));
     c.pass(&tcp((x, 6000), (pubv, 135), "S", 100, 0, b""));
     c.pass(&tcp((srv, 135), (x, 6000), "SA", 500, 101, b""));
     let b = bind(0, EPM);

@@ -124,39 +124,10 @@ fn unanswered_unregistered_and_failed_lookups_open_nothing() {
     assert_eq!(c.stats().alg.pinholes_created, 0);
 }
 
-/// A portmapper behind destination NAT (the outside client sees 203.0.113.10).
-fn dnat() -> String {
-    r#"
-interfaces {
-    ge-0/0/0 { unit 0 { family inet { address 10.0.0.1/24; } } }
-    ge-0/0/1 { unit 0 { family inet { service { input { service-set pub; } output { service-set pub; } } address 203.0.113.1/24; } } }
-    ms-1/1/0 { unit 0 { family inet; } }
-}
-routing-options { static { route 198.51.100.0/24 next-hop 203.0.113.2; } }
-services {
-    stateful-firewall {
-        rule r { match-direction input; term rpc { from { applications junos-rpc-portmap; } then { accept; } } }
-    }
-    nat {
-        pool srv { address 10.0.0.10/32; }
-        rule dnat {
-            match-direction input;
-            term t1 {
-                from { destination-address { 203.0.113.10/32; } }
-                then { translated { destination-pool srv; translation-type { dnat-44; } } }
-            }
-        }
-    }
-    service-set pub { stateful-firewall-rules r; nat-rules dnat; interface-service { service-interface ms-1/1/0; } }
-}
-"#
-    .into()
-}
-
 #[test]
 fn getaddr_universal_address_of_a_server_behind_destination_nat_is_rewritten() {
     let (x, pubv, srv) = ("198.51.100.7", "203.0.113.10", "10.0.0.10");
-    let mut c = Cluster::one(&dnat());
+    let mut c = Cluster::one(&dnat_config("junos-rpc-portmap"));
     c.pass(&tcp((x, 700), (pubv, 111), "S", 100, 0, b""));
     c.pass(&tcp((srv, 111), (x, 700), "SA", 500, 101, b""));
     // rpcbind version 4 GETADDR (prog, vers, netid, addr, owner).

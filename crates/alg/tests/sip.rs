@@ -506,39 +506,10 @@ fn a_current_registration_keeps_the_session_after_the_last_call() {
     assert_eq!(c.stats().alg.closed_by_response, 0);
 }
 
-/// A SIP server inside behind destination NAT (the outside sees 203.0.113.10).
-fn dnat() -> String {
-    r#"
-interfaces {
-    ge-0/0/0 { unit 0 { family inet { address 10.0.0.1/24; } } }
-    ge-0/0/1 { unit 0 { family inet { service { input { service-set pub; } output { service-set pub; } } address 203.0.113.1/24; } } }
-    ms-1/1/0 { unit 0 { family inet; } }
-}
-routing-options { static { route 198.51.100.0/24 next-hop 203.0.113.2; } }
-services {
-    stateful-firewall {
-        rule r { match-direction input; term sip { from { applications junos-sip; } then { accept; } } }
-    }
-    nat {
-        pool srv { address 10.0.0.10/32; }
-        rule dnat {
-            match-direction input;
-            term t1 {
-                from { destination-address { 203.0.113.10/32; } }
-                then { translated { destination-pool srv; translation-type { dnat-44; } } }
-            }
-        }
-    }
-    service-set pub { stateful-firewall-rules r; nat-rules dnat; interface-service { service-interface ms-1/1/0; } }
-}
-"#
-    .into()
-}
-
 #[test]
 fn a_server_behind_destination_nat_is_seen_at_its_public_address() {
     let (x, pubv, srv) = ("198.51.100.7", "203.0.113.10", "10.0.0.10");
-    let mut c = Cluster::one(&dnat());
+    let mut c = Cluster::one(&dnat_config("junos-sip"));
     let inv = |to: &str| {
         msg(
             &format!("INVITE sip:bob@{to} SIP/2.0"),

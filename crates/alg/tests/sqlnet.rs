@@ -68,39 +68,10 @@ fn redirect_opens_the_named_port_under_napt() {
     );
 }
 
-/// A listener behind destination NAT (the outside client sees 203.0.113.10).
-fn dnat() -> String {
-    r#"
-interfaces {
-    ge-0/0/0 { unit 0 { family inet { address 10.0.0.1/24; } } }
-    ge-0/0/1 { unit 0 { family inet { service { input { service-set pub; } output { service-set pub; } } address 203.0.113.1/24; } } }
-    ms-1/1/0 { unit 0 { family inet; } }
-}
-routing-options { static { route 198.51.100.0/24 next-hop 203.0.113.2; } }
-services {
-    stateful-firewall {
-        rule r { match-direction input; term db { from { applications junos-sqlnet-v2; } then { accept; } } }
-    }
-    nat {
-        pool srv { address 10.0.0.10/32; }
-        rule dnat {
-            match-direction input;
-            term t1 {
-                from { destination-address { 203.0.113.10/32; } }
-                then { translated { destination-pool srv; translation-type { dnat-44; } } }
-            }
-        }
-    }
-    service-set pub { stateful-firewall-rules r; nat-rules dnat; interface-service { service-interface ms-1/1/0; } }
-}
-"#
-    .into()
-}
-
 #[test]
 fn redirect_to_a_listener_behind_destination_nat_is_rewritten_with_its_lengths() {
     let (x, pubv, srv) = ("198.51.100.7", "203.0.113.10", "10.0.0.10");
-    let mut c = Cluster::one(&dnat());
+    let mut c = Cluster::one(&dnat_config("junos-sqlnet-v2"));
     c.pass(&tcp((x, 6000), (pubv, 1521), "S", 100, 0, b""));
     c.pass(&tcp((srv, 1521), (x, 6000), "SA", 500, 101, b""));
     let r = redirect(&format!(

@@ -88,6 +88,36 @@ pub fn napt() -> String {
     config(NAPT_POOL, &snat_term("napt-44"))
 }
 
+/// A server (10.0.0.10) behind destination NAT, seen from outside at 203.0.113.10, whose
+/// sessions get the ALG of `application`.
+pub fn dnat_config(application: &str) -> String {
+    r#"
+interfaces {
+    ge-0/0/0 { unit 0 { family inet { address 10.0.0.1/24; } } }
+    ge-0/0/1 { unit 0 { family inet { service { input { service-set pub; } output { service-set pub; } } address 203.0.113.1/24; } } }
+    ms-1/1/0 { unit 0 { family inet; } }
+}
+routing-options { static { route 198.51.100.0/24 next-hop 203.0.113.2; } }
+services {
+    stateful-firewall {
+        rule r { match-direction input; term alg { from { applications APP; } then { accept; } } }
+    }
+    nat {
+        pool srv { address 10.0.0.10/32; }
+        rule dnat {
+            match-direction input;
+            term t1 {
+                from { destination-address { 203.0.113.10/32; } }
+                then { translated { destination-pool srv; translation-type { dnat-44; } } }
+            }
+        }
+    }
+    service-set pub { stateful-firewall-rules r; nat-rules dnat; interface-service { service-interface ms-1/1/0; } }
+}
+"#
+    .replace("APP", application)
+}
+
 /// Shards built with `mspic_alg::registry()`, routed by the owner function and the
 /// shards' steering messages (as a driver applies them).
 pub struct Cluster {
