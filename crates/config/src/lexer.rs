@@ -70,6 +70,8 @@ fn is_special(c: char) -> bool {
 /// Tokens are produced one at a time, so that the text is never held twice.
 pub(crate) struct Scanner<'a> {
     text: &'a str,
+    /// Byte offset of `text` in the whole configuration (a scanner may start mid-text).
+    base: usize,
     chars: std::iter::Peekable<std::str::CharIndices<'a>>,
     line: u32,
     col: u32,
@@ -176,19 +178,33 @@ impl<'a> Scanner<'a> {
 impl<'a> Scanner<'a> {
     /// A scanner at the start of `text`.
     pub(crate) fn new(text: &'a str) -> Self {
+        Scanner::at(text, 0, Pos { line: 1, col: 1 })
+    }
+
+    /// A scanner reading `text` from byte `off`, which is at `pos` (a place where an
+    /// earlier scan found a token: a character boundary).
+    pub(crate) fn at(text: &'a str, off: usize, pos: Pos) -> Self {
+        let rest = text.get(off..).unwrap_or_default();
         Scanner {
-            text,
-            chars: text.char_indices().peekable(),
-            line: 1,
-            col: 1,
+            text: rest,
+            base: off,
+            chars: rest.char_indices().peekable(),
+            line: pos.line,
+            col: pos.col,
         }
     }
 
     /// The next token, `Ok(None)` at the end of the text; comments and white space
     /// other than newlines are skipped.
     pub(crate) fn next_token(&mut self) -> Result<Option<Token>, LexError> {
+        Ok(self.next_token_at()?.map(|(_, t)| t))
+    }
+
+    /// The next token with the byte offset (in the whole text) of its first character.
+    pub(crate) fn next_token_at(&mut self) -> Result<Option<(usize, Token)>, LexError> {
         while let Some(c) = self.peek() {
             let pos = self.pos();
+            let off = self.base + self.offset();
             let punct = match c {
                 '\n' => Some(Token::Newline(pos)),
                 '{' => Some(Token::LBrace(pos)),
@@ -200,7 +216,7 @@ impl<'a> Scanner<'a> {
             };
             if let Some(t) = punct {
                 self.bump();
-                return Ok(Some(t));
+                return Ok(Some((off, t)));
             }
             match c {
                 c if c.is_whitespace() => {
@@ -212,8 +228,8 @@ impl<'a> Scanner<'a> {
                     }
                 }
                 '/' if self.text[self.offset()..].starts_with("/*") => self.comment(pos)?,
-                '"' => return self.string(pos).map(|t| Some(Token::Word(t))),
-                _ => return Ok(Some(Token::Word(self.word(pos)))),
+                '"' => return self.string(pos).map(|t| Some((off, Token::Word(t)))),
+                _ => return Ok(Some((off, Token::Word(self.word(pos))))),
             }
         }
         Ok(None)

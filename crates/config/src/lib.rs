@@ -204,9 +204,10 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigErrors> {
         );
     }
     let mut builder = build::Builder::default();
-    for path in &tree.paths {
-        builder.path(&mut diags, path);
+    for path in tree.paths() {
+        builder.path(&mut diags, &path);
     }
+    drop(tree);
     let mut cfg = builder.finish(&mut diags);
     if !diags.errors.is_empty() {
         let mut errors = diags.errors;

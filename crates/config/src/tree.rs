@@ -73,24 +73,121 @@ pub(crate) struct TreeWarning {
     pub message: String,
 }
 
-/// The active paths of a configuration, in order of first appearance.
+/// Where a word is in the text: the byte offset of its first character (a bare word's
+/// first letter, a string's `"`, a list's `[`) and its position there.
+///
+/// Paths keep these (12 bytes a word) rather than the words themselves, and the words of a
+/// braces block are kept once for all the statements inside it: a configuration of several
+/// MiB costs a fraction of its size here, and each path is read back into words only when
+/// the builder takes it ([`Tree::paths`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct At {
+    off: u32,
+    pos: Pos,
+}
+
+/// No enclosing block.
+const TOP: u32 = u32::MAX;
+
+/// Words `start..start + len` of the word table, following the words of the block
+/// `parent` (an index in the block table, or [`TOP`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Run {
+    parent: u32,
+    start: u32,
+    len: u32,
+}
+
+/// The words of every path and block read so far.
 #[derive(Debug, Default)]
-pub(crate) struct Tree {
-    pub paths: Vec<Path>,
+struct Words {
+    at: Vec<At>,
+    blocks: Vec<Run>,
+}
+
+impl Words {
+    fn push(&mut self, off: usize, pos: Pos) {
+        // parse_tree refuses texts whose offsets do not fit.
+        self.at.push(At {
+            off: off as u32,
+            pos,
+        });
+    }
+
+    /// The run of words from `start` to the last pushed, under `parent`.
+    fn run_from(&self, parent: u32, start: usize) -> Run {
+        Run {
+            parent,
+            start: start as u32,
+            len: (self.at.len() - start) as u32,
+        }
+    }
+
+    /// The words of `run` and of the blocks around it, read again from `text`.
+    fn path(&self, text: &str, run: Run) -> Path {
+        let mut chain = vec![run];
+        let mut parent = run.parent;
+        while let Some(&b) = self.blocks.get(parent as usize) {
+            chain.push(b);
+            parent = b.parent;
+        }
+        let mut path = Vec::new();
+        for r in chain.iter().rev() {
+            let words = &self.at[r.start as usize..(r.start + r.len) as usize];
+            path.extend(words.iter().map(|&a| word_at(text, a)));
+        }
+        path
+    }
+}
+
+/// The word that starts at `at`, scanned again.
+fn word_at(text: &str, at: At) -> Word {
+    let mut sc = Scanner::at(text, at.off as usize, at.pos);
+    match sc.next_token() {
+        Ok(Some(Token::Word(t))) => return Word::Atom(t),
+        Ok(Some(Token::LBracket(open))) => {
+            let mut items = Vec::new();
+            loop {
+                match sc.next_token() {
+                    Ok(Some(Token::Word(t))) => items.push(t),
+                    Ok(Some(Token::Newline(_))) => {}
+                    Ok(Some(Token::RBracket(close))) => return Word::List { open, close, items },
+                    _ => break,
+                }
+            }
+        }
+        _ => {}
+    }
+    // Not reached: `at` was recorded by a scan of this very text. An empty word is refused
+    // by the builder at this position, should it ever be.
+    Word::Atom(Tok {
+        text: String::new(),
+        pos: at.pos,
+        width: 0,
+    })
+}
+
+/// The active paths of a configuration, in order of first appearance.
+#[derive(Debug)]
+pub(crate) struct Tree<'a> {
+    text: &'a str,
+    words: Words,
+    paths: Vec<Run>,
     pub warnings: Vec<TreeWarning>,
+}
+
+impl Tree<'_> {
+    /// The paths, each read back into its words.
+    pub fn paths(&self) -> impl Iterator<Item = Path> + '_ {
+        self.paths.iter().map(|&r| self.words.path(self.text, r))
+    }
 }
 
 /// Deepest brace nesting accepted (real configurations stay far below it).
 const MAX_DEPTH: usize = 64;
 
-struct Stmt {
-    words: Vec<Word>,
-    children: Option<Vec<Stmt>>,
-    inactive: bool,
-}
-
 enum Command {
-    Set(Path),
+    Set,
     Delete(Path),
     Deactivate(Path, Pos),
     Activate(Path),
@@ -98,12 +195,16 @@ enum Command {
 
 struct Parser<'a> {
     scanner: Scanner<'a>,
-    /// Tokens read ahead of the parser (a statement looks past newlines for its '{').
-    ahead: VecDeque<Token>,
+    /// Tokens read ahead of the parser (a statement looks past newlines for its '{'), with
+    /// their byte offsets.
+    ahead: VecDeque<(usize, Token)>,
     /// The first lexical error: it is reported in preference to any syntax error.
     lex_error: Option<LexError>,
     /// Position just past the end of the text (for errors at end of input).
     eof: Pos,
+    /// The paths read so far.
+    active: Active<'a>,
+    warnings: Vec<TreeWarning>,
 }
 
 fn err<T>(pos: Pos, message: impl Into<String>) -> Result<T, SyntaxError> {
@@ -132,22 +233,27 @@ impl Parser<'_> {
     /// (which stops parsing, to be reported then).
     fn peek_at(&mut self, k: usize) -> Option<&Token> {
         while self.ahead.len() <= k && self.lex_error.is_none() {
-            match self.scanner.next_token() {
+            match self.scanner.next_token_at() {
                 Ok(Some(t)) => self.ahead.push_back(t),
                 Ok(None) => break,
                 Err(e) => self.lex_error = Some(e),
             }
         }
-        self.ahead.get(k)
+        self.ahead.get(k).map(|(_, t)| t)
     }
 
     fn peek(&mut self) -> Option<&Token> {
         self.peek_at(0)
     }
 
-    fn next(&mut self) -> Option<Token> {
+    /// The next token and its byte offset.
+    fn next_at(&mut self) -> Option<(usize, Token)> {
         self.peek();
         self.ahead.pop_front()
+    }
+
+    fn next(&mut self) -> Option<Token> {
+        self.next_at().map(|(_, t)| t)
     }
 
     fn skip(&mut self, n: usize) {
@@ -157,7 +263,7 @@ impl Parser<'_> {
     }
 
     /// Top level: braces statements and `set`-style commands, in order.
-    fn top(&mut self, items: &mut Vec<Result<Stmt, Command>>) -> Result<(), SyntaxError> {
+    fn top(&mut self) -> Result<(), SyntaxError> {
         loop {
             match self.peek() {
                 None => return Ok(()),
@@ -165,33 +271,31 @@ impl Parser<'_> {
                     self.skip(1);
                 }
                 Some(Token::Word(w)) if SET_COMMANDS.contains(&w.text.as_str()) => {
-                    let cmd = self.command()?;
-                    items.push(Err(cmd));
+                    self.command()?;
                 }
-                Some(_) => {
-                    let s = self.statement(0)?;
-                    items.push(Ok(s));
-                }
+                Some(_) => self.statement(0, TOP, false)?,
             }
         }
     }
 
-    /// `set|delete|deactivate|activate WORD…` up to the end of the line.
-    fn command(&mut self) -> Result<Command, SyntaxError> {
+    /// `set|delete|deactivate|activate WORD…` up to the end of the line, applied.
+    fn command(&mut self) -> Result<(), SyntaxError> {
         let Some(Token::Word(verb)) = self.next() else {
             unreachable!("command() called on a non-word token")
         };
-        let mut path = Vec::new();
+        let start = self.active.words.at.len();
         loop {
             match self.peek() {
                 None | Some(Token::Newline(_)) => break,
                 Some(Token::Word(_)) => {
-                    let Some(Token::Word(w)) = self.next() else {
-                        unreachable!()
-                    };
-                    path.push(Word::Atom(w));
+                    if let Some((off, t)) = self.next_at() {
+                        self.active.words.push(off, t.pos());
+                    }
                 }
-                Some(Token::LBracket(_)) => path.push(self.list()?),
+                Some(Token::LBracket(_)) => {
+                    let (off, list) = self.list()?;
+                    self.active.words.push(off, list.pos());
+                }
                 Some(t) => {
                     return err(
                         t.pos(),
@@ -204,30 +308,56 @@ impl Parser<'_> {
                 }
             }
         }
-        if path.is_empty() && verb.text != "delete" {
+        let run = self.active.words.run_from(TOP, start);
+        if run.len == 0 && verb.text != "delete" {
             return err(
                 verb.end(),
                 format!("missing statement after '{}'", verb.text),
             );
         }
-        Ok(match verb.text.as_str() {
-            "set" => Command::Set(path),
-            "delete" => Command::Delete(path),
-            "deactivate" => Command::Deactivate(path, verb.pos),
-            _ => Command::Activate(path),
-        })
+        let cmd = match verb.text.as_str() {
+            "set" => Command::Set,
+            other => {
+                // Not a path: its words are read back and their slots given up.
+                let prefix = self.active.words.path(self.active.text, run);
+                self.active.words.at.truncate(start);
+                match other {
+                    "delete" => Command::Delete(prefix),
+                    "deactivate" => Command::Deactivate(prefix, verb.pos),
+                    _ => Command::Activate(prefix),
+                }
+            }
+        };
+        match cmd {
+            Command::Set => self.active.push(run),
+            Command::Delete(prefix) => self.active.delete(&prefix),
+            Command::Deactivate(prefix, pos) => {
+                if !self.active.deactivate(&prefix) {
+                    self.warnings.push(TreeWarning {
+                        pos,
+                        message: "deactivate: statement not found".into(),
+                    });
+                }
+            }
+            Command::Activate(prefix) => self.active.activate(&prefix),
+        }
+        Ok(())
     }
 
-    /// `[ a b c ]`, the opening bracket being the next token.
-    fn list(&mut self) -> Result<Word, SyntaxError> {
-        let open = self.next().expect("list() at '['").pos();
+    /// `[ a b c ]`, the opening bracket being the next token; with its byte offset.
+    fn list(&mut self) -> Result<(usize, Word), SyntaxError> {
+        let Some((off, Token::LBracket(open))) = self.next_at() else {
+            unreachable!("list() called on a token other than '['")
+        };
         let mut items = Vec::new();
         loop {
             match self.next() {
                 None => return err(open, "unterminated list '[' (expected ']')"),
                 Some(Token::Newline(_)) => {}
                 Some(Token::Word(w)) => items.push(w),
-                Some(Token::RBracket(close)) => return Ok(Word::List { open, close, items }),
+                Some(Token::RBracket(close)) => {
+                    return Ok((off, Word::List { open, close, items }))
+                }
                 Some(t) => {
                     return err(
                         t.pos(),
@@ -241,43 +371,49 @@ impl Parser<'_> {
         }
     }
 
-    /// One braces statement: `[inactive:] words… ;` or `words… { statements… }`.
-    fn statement(&mut self, depth: usize) -> Result<Stmt, SyntaxError> {
+    /// One braces statement inside the block `parent` ([`TOP`] at top level):
+    /// `[inactive:] words… ;` or `words… { statements… }`. Its paths are kept unless it or
+    /// a block around it is inactive (`dropped`).
+    fn statement(&mut self, depth: usize, parent: u32, dropped: bool) -> Result<(), SyntaxError> {
         let mut inactive = false;
-        let mut words: Vec<Word> = Vec::new();
+        let start = self.active.words.at.len();
+        // The statement's last word, for messages about what follows it.
+        let mut last: Option<Word> = None;
         loop {
             let Some(t) = self.peek() else {
-                let pos = words.last().map(|w| w.end()).unwrap_or(self.eof);
+                let pos = last.as_ref().map_or(self.eof, Word::end);
                 return err(pos, "missing ';' at end of input (expected ';' or '{')");
             };
             match t {
-                Token::Word(w) if words.is_empty() && w.text == "inactive:" => {
+                Token::Word(w) if last.is_none() && w.text == "inactive:" => {
                     inactive = true;
                     self.skip(1);
                 }
                 Token::Word(w)
-                    if words.is_empty()
+                    if last.is_none()
                         && matches!(w.text.as_str(), "protect:" | "replace:" | "unprotect:") =>
                 {
                     self.skip(1);
                 }
                 Token::Word(_) => {
-                    if let Some(Token::Word(w)) = self.next() {
-                        words.push(Word::Atom(w));
+                    if let Some((off, Token::Word(w))) = self.next_at() {
+                        self.active.words.push(off, w.pos);
+                        last = Some(Word::Atom(w));
                     }
                 }
                 &Token::LBracket(p) => {
-                    if words.is_empty() {
+                    if last.is_none() {
                         return err(p, "unexpected '[' (expected a statement name)");
                     }
-                    let l = self.list()?;
-                    words.push(l);
+                    let (off, l) = self.list()?;
+                    self.active.words.push(off, l.pos());
+                    last = Some(l);
                 }
                 Token::Newline(_) => {
-                    if words.is_empty() {
+                    let Some(last) = &last else {
                         self.skip(1);
                         continue;
-                    }
+                    };
                     // A statement continues on the next line only to open its block or
                     // end it there; anything else means the ';' was forgotten.
                     let mut j = 0;
@@ -287,7 +423,6 @@ impl Parser<'_> {
                     match self.peek_at(j) {
                         Some(Token::LBrace(_)) | Some(Token::Semi(_)) => self.skip(j),
                         _ => {
-                            let last = words.last().expect("words not empty");
                             return err(
                                 last.end(),
                                 format!(
@@ -300,48 +435,25 @@ impl Parser<'_> {
                 }
                 &Token::Semi(p) => {
                     self.skip(1);
-                    if words.is_empty() {
+                    if last.is_none() {
                         return err(p, "unexpected ';' (expected a statement name)");
                     }
-                    return Ok(Stmt {
-                        words,
-                        children: None,
-                        inactive,
-                    });
+                    let run = self.active.words.run_from(parent, start);
+                    self.leaf(run, dropped || inactive);
+                    return Ok(());
                 }
                 &Token::LBrace(p) => {
-                    if words.is_empty() {
+                    if last.is_none() {
                         return err(p, "unexpected '{' (expected a statement name)");
                     }
                     if depth >= MAX_DEPTH {
                         return err(p, format!("nesting deeper than {MAX_DEPTH} levels"));
                     }
                     self.skip(1);
-                    let mut children = Vec::new();
-                    loop {
-                        match self.peek() {
-                            None => {
-                                return err(
-                                    p,
-                                    "unbalanced braces: this '{' is never closed (expected '}')",
-                                )
-                            }
-                            Some(Token::RBrace(_)) => {
-                                self.skip(1);
-                                break;
-                            }
-                            Some(Token::Newline(_)) | Some(Token::Semi(_)) => self.skip(1),
-                            Some(_) => children.push(self.statement(depth + 1)?),
-                        }
-                    }
-                    return Ok(Stmt {
-                        words,
-                        children: Some(children),
-                        inactive,
-                    });
+                    return self.block(depth, parent, start, p, dropped || inactive);
                 }
                 &Token::RBrace(p) => {
-                    return match words.last() {
+                    return match &last {
                         None if depth == 0 => {
                             err(p, "unbalanced braces: unexpected '}' (no block is open)")
                         }
@@ -359,23 +471,55 @@ impl Parser<'_> {
             }
         }
     }
-}
 
-fn flatten(stmt: Stmt, prefix: &mut Vec<Word>, out: &mut Vec<Path>) {
-    if stmt.inactive {
-        return;
-    }
-    let n = prefix.len();
-    prefix.extend(stmt.words);
-    match stmt.children {
-        Some(children) if !children.is_empty() => {
-            for c in children {
-                flatten(c, prefix, out);
+    /// The statements of a block whose words start at `start` and whose `{` (at `open`)
+    /// has been read, up to its `}`. A block with no statement is itself a path.
+    fn block(
+        &mut self,
+        depth: usize,
+        parent: u32,
+        start: usize,
+        open: Pos,
+        dropped: bool,
+    ) -> Result<(), SyntaxError> {
+        let run = self.active.words.run_from(parent, start);
+        let id = self.active.words.blocks.len() as u32;
+        self.active.words.blocks.push(run);
+        let mut children = 0usize;
+        loop {
+            match self.peek() {
+                None => {
+                    return err(
+                        open,
+                        "unbalanced braces: this '{' is never closed (expected '}')",
+                    )
+                }
+                Some(Token::RBrace(_)) => {
+                    self.skip(1);
+                    break;
+                }
+                Some(Token::Newline(_)) | Some(Token::Semi(_)) => self.skip(1),
+                Some(_) => {
+                    self.statement(depth + 1, id, dropped)?;
+                    children += 1;
+                }
             }
         }
-        _ => out.push(prefix.clone()),
+        if children == 0 {
+            self.leaf(run, dropped);
+        }
+        Ok(())
     }
-    prefix.truncate(n);
+
+    /// A statement ends a path; an inactive one gives its words back (no path kept
+    /// refers to them).
+    fn leaf(&mut self, run: Run, dropped: bool) {
+        if dropped {
+            self.active.words.at.truncate(run.start as usize);
+        } else {
+            self.active.push(run);
+        }
+    }
 }
 
 /// What identifies a word in a path: its text (or its items' texts), not its position.
@@ -404,35 +548,41 @@ struct Node {
     deactivated: bool,
 }
 
+/// Marks a path removed by `delete`.
+const GONE: u32 = u32::MAX;
+
 /// The paths read so far, with `delete`, `deactivate` and `activate` applied through a
 /// trie of their words, so that each command costs what it touches rather than a scan of
 /// every path. The trie is built at the first such command: files of `set` lines alone
 /// never pay for it.
-#[derive(Debug, Default)]
-struct Active {
-    paths: Vec<Option<Path>>,
+#[derive(Debug)]
+struct Active<'a> {
+    text: &'a str,
+    words: Words,
+    paths: Vec<Run>,
     nodes: Vec<Node>,
 }
 
-impl Active {
-    fn push(&mut self, path: Path) {
+impl Active<'_> {
+    fn push(&mut self, run: Run) {
         if !self.nodes.is_empty() {
+            let path = self.words.path(self.text, run);
             self.index(self.paths.len(), &path);
         }
-        self.paths.push(Some(path));
+        self.paths.push(run);
     }
 
     /// Builds the trie on first use.
     fn trie(&mut self) {
         if self.nodes.is_empty() {
             self.nodes.push(Node::default());
-            let paths = std::mem::take(&mut self.paths);
-            for (i, p) in paths.iter().enumerate() {
-                if let Some(p) = p {
-                    self.index(i, p);
+            for i in 0..self.paths.len() {
+                let run = self.paths[i];
+                if run.start != GONE {
+                    let path = self.words.path(self.text, run);
+                    self.index(i, &path);
                 }
             }
-            self.paths = paths;
         }
     }
 
@@ -485,7 +635,7 @@ impl Active {
         while let Some(n) = stack.pop() {
             let node = std::mem::take(&mut self.nodes[n]);
             for i in node.ends {
-                self.paths[i] = None;
+                self.paths[i].start = GONE;
             }
             stack.extend(node.children.into_values());
         }
@@ -511,31 +661,42 @@ impl Active {
     }
 
     /// The paths left, in order, without those under a deactivated prefix.
-    fn into_paths(self) -> Vec<Path> {
-        let nodes = &self.nodes;
-        let active = |p: &Path| {
+    fn into_paths(self) -> (Words, Vec<Run>) {
+        let Active {
+            text,
+            words,
+            paths,
+            nodes,
+        } = self;
+        let active = |run: &Run| {
+            if run.start == GONE {
+                return false;
+            }
             if nodes.is_empty() {
                 return true;
             }
             let mut n = 0;
-            for w in p {
-                match nodes[n].children.get(&Key::of(w)) {
+            for w in words.path(text, *run) {
+                match nodes[n].children.get(&Key::of(&w)) {
                     Some(&c) if !nodes[c].deactivated => n = c,
                     _ => return false,
                 }
             }
             true
         };
-        self.paths
-            .into_iter()
-            .flatten()
-            .filter(|p| active(p))
-            .collect()
+        let kept = paths.into_iter().filter(active).collect();
+        (words, kept)
     }
 }
 
 /// Reads configuration text in either syntax into its active paths.
-pub(crate) fn parse_tree(text: &str) -> Result<Tree, SyntaxError> {
+pub(crate) fn parse_tree(text: &str) -> Result<Tree<'_>, SyntaxError> {
+    if u32::try_from(text.len()).is_err() {
+        return err(
+            Pos { line: 1, col: 1 },
+            "configuration too large (more than 4 GiB)",
+        );
+    }
     let eof = {
         let line = text.matches('\n').count() as u32 + 1;
         let col = text.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
@@ -546,9 +707,15 @@ pub(crate) fn parse_tree(text: &str) -> Result<Tree, SyntaxError> {
         ahead: VecDeque::new(),
         lex_error: None,
         eof,
+        active: Active {
+            text,
+            words: Words::default(),
+            paths: Vec::new(),
+            nodes: Vec::new(),
+        },
+        warnings: Vec::new(),
     };
-    let mut items = Vec::new();
-    let parsed = p.top(&mut items);
+    let parsed = p.top();
     // As if the whole text were split into tokens first: a lexical error anywhere is the
     // one reported.
     if parsed.is_err() {
@@ -558,33 +725,13 @@ pub(crate) fn parse_tree(text: &str) -> Result<Tree, SyntaxError> {
         return err(e.pos, e.message);
     }
     parsed?;
-
-    let mut tree = Tree::default();
-    let mut active = Active::default();
-    for item in items {
-        match item {
-            Ok(stmt) => {
-                let mut flat = Vec::new();
-                flatten(stmt, &mut Vec::new(), &mut flat);
-                for path in flat {
-                    active.push(path);
-                }
-            }
-            Err(Command::Set(path)) => active.push(path),
-            Err(Command::Delete(prefix)) => active.delete(&prefix),
-            Err(Command::Deactivate(prefix, pos)) => {
-                if !active.deactivate(&prefix) {
-                    tree.warnings.push(TreeWarning {
-                        pos,
-                        message: "deactivate: statement not found".into(),
-                    });
-                }
-            }
-            Err(Command::Activate(prefix)) => active.activate(&prefix),
-        }
-    }
-    tree.paths = active.into_paths();
-    Ok(tree)
+    let (words, paths) = p.active.into_paths();
+    Ok(Tree {
+        text,
+        words,
+        paths,
+        warnings: p.warnings,
+    })
 }
 
 #[cfg(test)]
@@ -594,8 +741,7 @@ mod tests {
     fn render(text: &str) -> Vec<String> {
         parse_tree(text)
             .unwrap()
-            .paths
-            .iter()
+            .paths()
             .map(|p| p.iter().map(Word::display).collect::<Vec<_>>().join(" "))
             .collect()
     }
@@ -683,8 +829,7 @@ mod tests {
                 .collect();
             let tree = parse_tree(&text).unwrap();
             let got: Vec<String> = tree
-                .paths
-                .iter()
+                .paths()
                 .map(|p| p.iter().map(Word::display).collect::<Vec<_>>().join(" "))
                 .collect();
             let (want, warnings) = reference(&lines);

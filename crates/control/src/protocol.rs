@@ -339,6 +339,16 @@ impl FrameDecoder {
             self.start = 0;
         }
     }
+
+    /// Gives back the memory of consumed frames beyond a small buffer, so that a large
+    /// request is not held twice (its bytes here and its decoded copy) while it is served.
+    fn release(&mut self) {
+        const KEEP: usize = 64 * 1024;
+        if self.buf.capacity() > KEEP {
+            self.compact();
+            self.buf.shrink_to(KEEP);
+        }
+    }
 }
 
 /// Daemon side: bytes from a client → [`Request`]s.
@@ -366,10 +376,12 @@ impl RequestDecoder {
     /// The next complete request, `None` if more bytes are needed. After an error the
     /// connection should be answered with the error and closed.
     pub fn decode(&mut self) -> Result<Option<Request>, ProtocolError> {
-        match self.frames.next(request_limit, request_name)? {
-            None => Ok(None),
-            Some((k, payload)) => Request::from_frame(k, payload).map(Some),
-        }
+        let request = match self.frames.next(request_limit, request_name)? {
+            None => return Ok(None),
+            Some((k, payload)) => Request::from_frame(k, payload)?,
+        };
+        self.frames.release();
+        Ok(Some(request))
     }
 
     /// The connection ended: an error if a request was left unfinished.

@@ -144,17 +144,26 @@ impl<'a, K, T> IntoIterator for &'a Named<K, T> {
 }
 
 /// Values in order of first appearance, each once (a value written twice is kept once).
+///
+/// Most collections hold a handful of values: those are checked by a scan, and the hash
+/// set (which costs about a hundred bytes even for one value) is made only past
+/// [`SCAN_MAX`], so that a configuration of many small objects stays small.
 #[derive(Debug, Clone)]
 pub(super) struct Unique<T> {
     items: Vec<T>,
-    seen: HashSet<T>,
+    // Boxed: an absent set costs one word in every draft rather than a set's 48 bytes.
+    #[allow(clippy::box_collection)]
+    seen: Option<Box<HashSet<T>>>,
 }
+
+/// Values a [`Unique`] checks by a scan.
+const SCAN_MAX: usize = 8;
 
 impl<T> Default for Unique<T> {
     fn default() -> Self {
         Unique {
             items: Vec::new(),
-            seen: HashSet::new(),
+            seen: None,
         }
     }
 }
@@ -162,8 +171,20 @@ impl<T> Default for Unique<T> {
 impl<T: Hash + Eq + Clone> Unique<T> {
     /// Adds `v` unless it is there; says whether it was added.
     pub(super) fn insert(&mut self, v: T) -> bool {
-        let new = self.seen.insert(v.clone());
+        let new = if self.items.len() < SCAN_MAX {
+            !self.items.contains(&v)
+        } else {
+            let items = &self.items;
+            let seen = self
+                .seen
+                .get_or_insert_with(|| Box::new(items.iter().cloned().collect()));
+            seen.insert(v.clone())
+        };
         if new {
+            if self.items.is_empty() {
+                // Room for one: most collections hold one value.
+                self.items.reserve_exact(1);
+            }
             self.items.push(v);
         }
         new
