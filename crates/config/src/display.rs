@@ -434,43 +434,15 @@ fn applications(cfg: &Config) -> Node {
     let mut top = Node::new(&["applications"]);
     for a in cfg.applications.iter().filter(|a| !a.predefined) {
         let mut n = Node::new(&["application", &a.name]);
-        if let Some(p) = a.application_protocol {
-            n.push_leaf(&["application-protocol", p.keyword()]);
-        }
-        if let Some(p) = a.protocol {
-            let s = names::ip_protocol_keyword(p)
-                .map(str::to_string)
-                .unwrap_or_else(|| p.to_string());
-            n.push_leaf(&["protocol", &s]);
-        }
-        if let Some(p) = a.source_port {
-            n.push_leaf(&["source-port", &ports(p)]);
-        }
-        if let Some(p) = a.destination_port {
-            n.push_leaf(&["destination-port", &ports(p)]);
-        }
-        let v6 = a.protocol == Some(58);
-        if let Some(t) = a.icmp_type {
-            n.push_leaf(&[if v6 { "icmp6-type" } else { "icmp-type" }, &t.to_string()]);
-        }
-        if let Some(t) = a.icmp_code {
-            n.push_leaf(&[if v6 { "icmp6-code" } else { "icmp-code" }, &t.to_string()]);
-        }
-        match a.inactivity_timeout {
-            Some(Timeout::Never) => n.push_leaf(&["inactivity-timeout", "never"]),
-            Some(Timeout::Seconds(s)) => n.push_leaf(&["inactivity-timeout", &s.to_string()]),
-            None => {}
-        }
-        if let Some((lo, hi)) = a.rpc_program_number {
-            let s = if lo == hi {
-                lo.to_string()
-            } else {
-                format!("{lo}-{hi}")
-            };
-            n.push_leaf(&["rpc-program-number", &s]);
-        }
-        if let Some(u) = &a.uuid {
-            n.push_leaf(&["uuid", u]);
+        for t in &a.terms {
+            match &t.name {
+                Some(name) => {
+                    let mut tn = Node::new(&["term", name]);
+                    app_term(&mut tn, t);
+                    n.push(tn);
+                }
+                None => app_term(&mut n, t),
+            }
         }
         top.push(n);
     }
@@ -485,6 +457,48 @@ fn applications(cfg: &Config) -> Node {
         top.push(n);
     }
     top
+}
+
+/// The statements of one application term, into `n` (the application or its `term`).
+fn app_term(n: &mut Node, a: &AppTerm) {
+    if let Some(p) = a.application_protocol {
+        n.push_leaf(&["application-protocol", p.keyword()]);
+    }
+    if let Some(p) = a.protocol {
+        let s = names::ip_protocol_keyword(p)
+            .map(str::to_string)
+            .unwrap_or_else(|| p.to_string());
+        n.push_leaf(&["protocol", &s]);
+    }
+    if let Some(p) = a.source_port {
+        n.push_leaf(&["source-port", &ports(p)]);
+    }
+    if let Some(p) = a.destination_port {
+        n.push_leaf(&["destination-port", &ports(p)]);
+    }
+    let v6 = a.protocol == Some(58);
+    if let Some(t) = a.icmp_type {
+        n.push_leaf(&[if v6 { "icmp6-type" } else { "icmp-type" }, &t.to_string()]);
+    }
+    if let Some(t) = a.icmp_code {
+        n.push_leaf(&[if v6 { "icmp6-code" } else { "icmp-code" }, &t.to_string()]);
+    }
+    match a.inactivity_timeout {
+        Some(Timeout::Never) => n.push_leaf(&["inactivity-timeout", "never"]),
+        Some(Timeout::Seconds(s)) => n.push_leaf(&["inactivity-timeout", &s.to_string()]),
+        None => {}
+    }
+    if let Some((lo, hi)) = a.rpc_program_number {
+        let s = if lo == hi {
+            lo.to_string()
+        } else {
+            format!("{lo}-{hi}")
+        };
+        n.push_leaf(&["rpc-program-number", &s]);
+    }
+    if let Some(u) = &a.uuid {
+        n.push_leaf(&["uuid", u]);
+    }
 }
 
 fn policy_options(cfg: &Config) -> Node {

@@ -502,11 +502,24 @@ impl AppProtocol {
     }
 }
 
-/// `applications application NAME` (one term), or a predefined one.
+/// `applications application NAME`, or a predefined one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Application {
     /// The application name.
     pub name: String,
+    /// Its terms, in order: a session takes the first that fits its first packet. An
+    /// application written without `term` has one term, named `None`.
+    pub terms: Vec<AppTerm>,
+    /// True for the predefined `junos-*` applications.
+    pub predefined: bool,
+}
+
+/// One term of an application (`term T { … }`, or the statements written directly under
+/// an application without terms): what a flow must be, and what its session gets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppTerm {
+    /// `term NAME`; `None` for the statements of an application without terms.
+    pub name: Option<String>,
     /// `application-protocol`: which ALG its sessions get.
     pub application_protocol: Option<AppProtocol>,
     /// IP protocol number (`protocol tcp` → 6).
@@ -519,14 +532,25 @@ pub struct Application {
     pub icmp_type: Option<u8>,
     /// `icmp-code` (or `icmp6-code`).
     pub icmp_code: Option<u8>,
-    /// `inactivity-timeout`: overrides the services interface's.
+    /// `inactivity-timeout`: overrides the services interface's for its sessions.
     pub inactivity_timeout: Option<Timeout>,
-    /// `rpc-program-number N` or `N-M`.
+    /// `rpc-program-number N` or `N-M`: the Sun RPC programs the portmapper ALG is meant
+    /// to admit (carried, not yet enforced: the ALG admits every program it sees).
     pub rpc_program_number: Option<(u32, u32)>,
-    /// `uuid` (DCE RPC interface), as written (lower-case hex, dashes kept).
+    /// `uuid` (DCE RPC interface), as written (lower-case hex, dashes kept): the interface
+    /// the DCE-RPC ALG is meant to admit (carried, not yet enforced).
     pub uuid: Option<String>,
-    /// True for the predefined `junos-*` applications.
-    pub predefined: bool,
+}
+
+impl Application {
+    /// An application of one unnamed term (no `term` statement).
+    pub fn single(name: &str, term: AppTerm, predefined: bool) -> Self {
+        Application {
+            name: name.to_string(),
+            terms: vec![term],
+            predefined,
+        }
+    }
 }
 
 /// `applications application-set NAME`, or a predefined one.

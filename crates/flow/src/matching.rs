@@ -245,23 +245,25 @@ pub fn compile_conditions(c: &cfg::Config, from: &cfg::MatchConditions) -> Condi
     }
 }
 
-/// Adds application `name`, or every member of the application set `name` (Junos lets
+/// Adds the terms of application `name`, or of every member of the application set `name` (Junos lets
 /// `applications` name a set), recursing through nested sets to a fixed depth.
 fn push_application(c: &cfg::Config, name: &str, out: &mut Vec<AppRt>, depth: u8) {
     if depth > 8 {
         return;
     }
     if let Some(a) = c.application(name) {
-        out.push(AppRt {
+        // One entry per term, in order: the first term that fits decides the ALG and
+        // timeout, as the terms of a Junos application do.
+        out.extend(a.terms.iter().map(|t| AppRt {
             name: a.name.clone(),
-            protocol: a.protocol,
-            source_port: a.source_port,
-            destination_port: a.destination_port,
-            icmp_type: a.icmp_type,
-            icmp_code: a.icmp_code,
-            alg: a.application_protocol,
-            inactivity_timeout: a.inactivity_timeout,
-        });
+            protocol: t.protocol,
+            source_port: t.source_port,
+            destination_port: t.destination_port,
+            icmp_type: t.icmp_type,
+            icmp_code: t.icmp_code,
+            alg: t.application_protocol,
+            inactivity_timeout: t.inactivity_timeout,
+        }));
     } else if let Some(set) = c.application_set(name) {
         for n in set.applications.iter().chain(&set.application_sets) {
             push_application(c, n, out, depth + 1);

@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use mspic_config::AppProtocol;
 use mspic_flow::{DropReason, FlowDirection, FlowRole, FlowState, IfIndex, ShardConfig, Verdict};
 
 fn forwarded(v: Verdict) -> bool {
@@ -520,4 +521,56 @@ fn malformed_packets_are_counted_by_protocol() {
     assert_eq!((e.udp.total, e.udp.port_zero), (1, 1));
     assert_eq!((e.ip.total, e.ip.bad_checksum), (1, 1));
     assert!(h.sessions().is_empty());
+}
+
+#[test]
+fn a_session_takes_the_first_term_of_its_application_that_fits() {
+    // Two terms fit UDP 5060: the first decides the ALG and the timeout. TCP 5060 fits
+    // only the second, UDP 1719 only the third.
+    let text = config(
+        "term voip { from { source-address { 10.0.0.0/24; } applications voip; } then { accept; } }",
+        "inactivity-timeout 30;",
+    )
+    .replace(
+        "applications {",
+        "applications {
+    application voip {
+        term sig { application-protocol sip; protocol udp; destination-port 5000-5100; inactivity-timeout 200; }
+        term any-5060 { application-protocol h323; destination-port 5060; protocol tcp; }
+        term ras { application-protocol ras; protocol udp; destination-port 1719; }
+        term late { application-protocol tftp; protocol udp; destination-port 5060; inactivity-timeout 90; }
+    }",
+    );
+    let mut h = Harness::new(&text);
+    assert!(forwarded(
+        h.send(&udp("10.0.0.2", 6000, "198.51.100.7", 5060, b"INVITE"))
+            .0
+    ));
+    assert!(forwarded(
+        h.send(&tcp("10.0.0.2", 6001, "198.51.100.7", 5060, "S", 1, 0, b""))
+            .0
+    ));
+    assert!(forwarded(
+        h.send(&udp("10.0.0.2", 6002, "198.51.100.7", 1719, b"rrq"))
+            .0
+    ));
+    let (v, _) = h.send(&udp("10.0.0.2", 6003, "198.51.100.7", 5200, b"x"));
+    assert!(
+        matches!(v, Verdict::Drop(DropReason::RuleDiscard)),
+        "no term fits"
+    );
+    let got: Vec<_> = h
+        .sessions()
+        .iter()
+        .map(|s| (s.flows[0].dst.port, s.alg, s.flows[0].timeout))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some(5060), Some(AppProtocol::Sip), 200),
+            (Some(5060), Some(AppProtocol::H323), 30),
+            (Some(1719), Some(AppProtocol::Ras), 30),
+            (Some(5200), None, 30),
+        ]
+    );
 }
