@@ -221,14 +221,31 @@ fn from(m: &MatchConditions) -> Node {
         ("destination-address-range", &m.destination_address_range),
     ] {
         for r in ranges {
-            n.push_leaf(&[kw, "low", &r.low.to_string(), "high", &r.high.to_string()]);
+            let (low, high) = (r.low.to_string(), r.high.to_string());
+            let mut words = vec![kw, "low", &low, "high", &high];
+            if r.except {
+                words.push("except");
+            }
+            n.push_leaf(&words);
         }
     }
-    for p in &m.source_prefix_list {
-        n.push_leaf(&["source-prefix-list", p]);
-    }
-    for p in &m.destination_prefix_list {
-        n.push_leaf(&["destination-prefix-list", p]);
+    for (kw, lists, except) in [
+        ("source-prefix-list", &m.source_prefix_list, false),
+        ("source-prefix-list", &m.source_prefix_list_except, true),
+        ("destination-prefix-list", &m.destination_prefix_list, false),
+        (
+            "destination-prefix-list",
+            &m.destination_prefix_list_except,
+            true,
+        ),
+    ] {
+        for p in lists {
+            if except {
+                n.push_leaf(&[kw, p, "except"]);
+            } else {
+                n.push_leaf(&[kw, p]);
+            }
+        }
     }
     if !m.applications.is_empty() {
         n.push(raw(vec!["applications".into(), list(&m.applications)]));

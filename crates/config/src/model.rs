@@ -614,16 +614,22 @@ pub enum AddressMatch {
     },
 }
 
-/// `…-address-range low A high B` (inclusive).
+/// `…-address-range low A high B [except]` (inclusive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AddressRange {
     /// First address.
     pub low: IpAddr,
     /// Last address.
     pub high: IpAddr,
+    /// `except`: addresses in the range never match.
+    pub except: bool,
 }
 
 /// The `from` block shared by stateful-firewall and NAT terms. Empty lists match anything.
+///
+/// An address matches a side when it is in one of the side's entries without `except` (or
+/// the side has none) and in none of its `except` entries ("source-prefix-list (Services)":
+/// `except` excludes the list from rule matching).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MatchConditions {
     /// `source-address`.
@@ -636,8 +642,12 @@ pub struct MatchConditions {
     pub destination_address_range: Vec<AddressRange>,
     /// `source-prefix-list` names.
     pub source_prefix_list: Vec<String>,
+    /// `source-prefix-list NAME except` names: their prefixes never match.
+    pub source_prefix_list_except: Vec<String>,
     /// `destination-prefix-list` names.
     pub destination_prefix_list: Vec<String>,
+    /// `destination-prefix-list NAME except` names.
+    pub destination_prefix_list_except: Vec<String>,
     /// `applications`: application or application-set names.
     pub applications: Vec<String>,
     /// `application-sets` names.

@@ -114,6 +114,7 @@ fn from(r: &mut Rng, apps: &[String], sets: &[String], pls: &[String]) -> MatchC
         AddressRange {
             low: a.min(b),
             high: a.max(b),
+            except: r.chance(30),
         }
     };
     for _ in 0..r.n(1) {
@@ -132,6 +133,14 @@ fn from(r: &mut Rng, apps: &[String], sets: &[String], pls: &[String]) -> MatchC
         for _ in 0..r.n(1) {
             let p = r.pick(pls).clone();
             push_unique(&mut m.destination_prefix_list, p);
+        }
+        for _ in 0..r.n(1) {
+            let p = r.pick(pls).clone();
+            push_unique(&mut m.source_prefix_list_except, p);
+        }
+        for _ in 0..r.n(1) {
+            let p = r.pick(pls).clone();
+            push_unique(&mut m.destination_prefix_list_except, p);
         }
     }
     let mut app_names: Vec<String> = apps.to_vec();

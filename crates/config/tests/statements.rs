@@ -269,10 +269,12 @@ services { stateful-firewall { rule r {
         from {
             source-address { 10.0.0.0/8; 10.1.0.0/16 except; }
             destination-address { any-unicast; 192.0.2.0/24 except; }
-            source-address-range { low 10.0.0.1 high 10.0.0.9; }
+            source-address-range { low 10.0.0.1 high 10.0.0.9; low 10.0.0.5 high 10.0.0.6 except; }
             destination-address-range { low 2001:db8::1 high 2001:db8::ff; }
             source-prefix-list inside;
+            source-prefix-list dns except;
             destination-prefix-list dns;
+            destination-prefix-list inside except;
             applications [ junos-ftp junos-sip ];
             application-sets web;
         }
@@ -291,9 +293,12 @@ set services stateful-firewall rule r term t1 from source-address 10.1.0.0/16 ex
 set services stateful-firewall rule r term t1 from destination-address any-unicast
 set services stateful-firewall rule r term t1 from destination-address 192.0.2.0/24 except
 set services stateful-firewall rule r term t1 from source-address-range low 10.0.0.1 high 10.0.0.9
+set services stateful-firewall rule r term t1 from source-address-range low 10.0.0.5 high 10.0.0.6 except
 set services stateful-firewall rule r term t1 from destination-address-range low 2001:db8::1 high 2001:db8::ff
 set services stateful-firewall rule r term t1 from source-prefix-list inside
+set services stateful-firewall rule r term t1 from source-prefix-list dns except
 set services stateful-firewall rule r term t1 from destination-prefix-list dns
+set services stateful-firewall rule r term t1 from destination-prefix-list inside except
 set services stateful-firewall rule r term t1 from applications junos-ftp
 set services stateful-firewall rule r term t1 from applications junos-sip
 set services stateful-firewall rule r term t1 from application-sets web
@@ -316,13 +321,19 @@ set services stateful-firewall rule r term t2 then reject",
                             AddressMatch::AnyUnicast { except: false },
                             AddressMatch::Prefix { prefix: p("192.0.2.0/24"), except: true },
                         ],
-                        source_address_range: vec![AddressRange { low: ip("10.0.0.1"), high: ip("10.0.0.9") }],
+                        source_address_range: vec![
+                            AddressRange { low: ip("10.0.0.1"), high: ip("10.0.0.9"), except: false },
+                            AddressRange { low: ip("10.0.0.5"), high: ip("10.0.0.6"), except: true },
+                        ],
                         destination_address_range: vec![AddressRange {
                             low: ip("2001:db8::1"),
-                            high: ip("2001:db8::ff")
+                            high: ip("2001:db8::ff"),
+                            except: false,
                         }],
                         source_prefix_list: vec!["inside".into()],
+                        source_prefix_list_except: vec!["dns".into()],
                         destination_prefix_list: vec!["dns".into()],
+                        destination_prefix_list_except: vec!["inside".into()],
                         applications: vec!["junos-ftp".into(), "junos-sip".into()],
                         application_sets: vec!["web".into()],
                     }

@@ -574,3 +574,35 @@ fn a_session_takes_the_first_term_of_its_application_that_fits() {
         ]
     );
 }
+
+#[test]
+fn except_entries_leave_their_addresses_to_later_terms() {
+    // t1: any source but the `blocked` list, to any destination but 198.51.100.66 and
+    // the except range; the rest falls to t2, which discards.
+    let text = config(
+        "term t1 { from { source-prefix-list blocked except;
+                          destination-address { 198.51.100.66/32 except; }
+                          destination-address-range { low 198.51.100.100 high 198.51.100.110 except; } }
+                   then { accept; } }
+         term t2 { then { discard; } }",
+        "",
+    )
+    .replace(
+        "services {",
+        "policy-options { prefix-list blocked { 10.0.0.128/25; } }\nservices {",
+    );
+    let mut h = Harness::new(&text);
+    let cases = [
+        ("10.0.0.2", "198.51.100.7", true),
+        ("10.0.0.200", "198.51.100.7", false),
+        ("10.0.0.2", "198.51.100.66", false),
+        ("10.0.0.2", "198.51.100.105", false),
+        ("10.0.0.2", "198.51.100.111", true),
+    ];
+    for (i, (src, dst, accepted)) in cases.into_iter().enumerate() {
+        let (v, _) = h.send(&udp(src, 7000 + i as u16, dst, 53, b"q"));
+        assert_eq!(forwarded(v), accepted, "{src} -> {dst}");
+    }
+    let st = h.stats();
+    assert_eq!((st.rule_accepts, st.rule_discards), (2, 3));
+}
