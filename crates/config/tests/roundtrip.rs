@@ -271,7 +271,7 @@ fn gen_config(seed: u64) -> Config {
             let mut opts = Vec::new();
             for _ in 0..r.n(2) {
                 let o = if r.chance(50) {
-                    (*r.pick(&mspic_config::names::IP_OPTIONS)).to_string()
+                    r.pick(&mspic_config::names::IP_OPTIONS).0.to_string()
                 } else {
                     r.range(0, 255).to_string()
                 };

@@ -8,6 +8,7 @@ use mspic_config::AppProtocol;
 use mspic_wire::FlowKey;
 
 pub use crate::dir::Dir;
+use crate::ip_options::IpOptionMask;
 use crate::nat::SessionNat;
 use crate::snapshot::FlowState;
 use crate::tcp::TcpTrack;
@@ -63,6 +64,8 @@ pub struct Session {
     /// data, rsh stderr…): its flows are labelled from the parent's point of view, so its
     /// first flow is `O` (and is listed first, as Junos lists it).
     pub from_responder: bool,
+    /// The IPv4 options its packets may carry (its firewall term's `allow-ip-options`).
+    pub ip_options: IpOptionMask,
 }
 
 impl Session {

@@ -606,3 +606,52 @@ fn except_entries_leave_their_addresses_to_later_terms() {
     let st = h.stats();
     assert_eq!((st.rule_accepts, st.rule_discards), (2, 3));
 }
+
+#[test]
+fn ip_options_pass_only_when_the_term_allows_them() {
+    let mut h = Harness::new(&config(
+        "term ra { from { destination-address { 198.51.100.7/32; } }
+                   then { accept; allow-ip-options [ router-alert 7 ]; } }
+         term t1 { from { source-address { 10.0.0.0/24; } } then { accept; } }",
+        "",
+    ));
+    let router_alert = [148, 4, 0, 0];
+    let record_route = [7, 7, 4, 0, 0, 0, 0, 0];
+    let lsrr = [131, 7, 4, 192, 0, 2, 1, 0];
+    let bad_length = [148, 9, 0, 0];
+    let pkt = |dst: &str, opts: &[u8]| with_ip_options(&udp("10.0.0.2", 4000, dst, 53, b"q"), opts);
+    // Session to .7: router alert and record route allowed, on its first packet and later.
+    assert!(forwarded(h.send(&pkt("198.51.100.7", &router_alert)).0));
+    assert!(forwarded(h.send(&pkt("198.51.100.7", &record_route)).0));
+    let drops = [
+        (
+            pkt("198.51.100.7", &lsrr),
+            "source route on the allowed session",
+        ),
+        (pkt("198.51.100.7", &bad_length), "malformed option"),
+        (
+            pkt("198.51.100.8", &router_alert),
+            "first packet, term allows none",
+        ),
+    ];
+    for (frame, why) in &drops {
+        let (v, _) = h.send(frame);
+        assert_eq!(v, Verdict::Drop(DropReason::IpOptions), "{why}");
+    }
+    assert!(
+        forwarded(h.send(&pkt("198.51.100.8", &[1, 1, 1, 0])).0),
+        "padding only"
+    );
+    assert!(forwarded(
+        h.send(&udp("10.0.0.2", 4000, "198.51.100.8", 53, b"q")).0
+    ));
+    let s = h.sessions();
+    assert_eq!(s.len(), 2, "the refused first packet made no session");
+    assert_eq!(
+        s[0].flows[0].frames, 2,
+        "dropped packets are not counted on the flow"
+    );
+    let st = h.stats();
+    assert_eq!(st.drop_ip_options, 3);
+    assert_eq!(st.rule_accepts, 2);
+}

@@ -63,7 +63,12 @@ impl Shard {
             return v;
         }
         let m = MatchInput::of(parsed);
-        let (action, app) = ss.firewall(dir, &m);
+        let fw = ss.firewall(dir, &m);
+        let (action, app) = (fw.action, fw.app);
+        if action == SfwAction::Accept && !fw.ip_options.allows_packet(frame.bytes(), parsed) {
+            self.stats[iface].drop_ip_options += 1;
+            return Verdict::Drop(DropReason::IpOptions);
+        }
         self.count_rule_action(iface, action);
         if self.over_limit(iface, set, ss) {
             self.stats[iface].drop_session_limit += 1;
@@ -82,6 +87,7 @@ impl Shard {
         let alg = app.and_then(|a| a.alg);
         let mut session = self.new_session(now, parsed, set, iface, idle, state);
         session.alg = alg;
+        session.ip_options = fw.ip_options;
         let mut alg_state = None;
         if action == SfwAction::Accept {
             if let Some(NatAction::Translate(t)) = p.nat.lookup(set, dir, &m) {
