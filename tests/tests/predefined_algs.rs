@@ -18,6 +18,7 @@ const WITHOUT_PLUGIN: &[(AppProtocol, u8)] = &[
     (AppProtocol::Netbios, 17),
     (AppProtocol::DceRpcPortmap, 17),
     (AppProtocol::Dns, 6),
+    (AppProtocol::Traceroute, 17),
 ];
 
 /// A first packet the term fits: its protocol, its lowest destination port.

@@ -505,6 +505,9 @@ fn app_term(n: &mut Node, a: &AppTerm) {
         Some(Timeout::Seconds(s)) => n.push_leaf(&["inactivity-timeout", &s.to_string()]),
         None => {}
     }
+    if let Some(t) = a.ttl_threshold {
+        n.push_leaf(&["ttl-threshold", &t.to_string()]);
+    }
     if let Some((lo, hi)) = a.rpc_program_number {
         let s = if lo == hi {
             lo.to_string()

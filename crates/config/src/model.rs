@@ -534,6 +534,9 @@ pub struct AppTerm {
     pub icmp_code: Option<u8>,
     /// `inactivity-timeout`: overrides the services interface's for its sessions.
     pub inactivity_timeout: Option<Timeout>,
+    /// `ttl-threshold` (with `application-protocol traceroute`): packets of its sessions
+    /// whose TTL is above it are dropped, so a traceroute reaches no further.
+    pub ttl_threshold: Option<u8>,
     /// `rpc-program-number N` or `N-M`: the Sun RPC programs the portmapper ALG is meant
     /// to admit (carried, not yet enforced: the ALG admits every program it sees).
     pub rpc_program_number: Option<(u32, u32)>,

@@ -10,8 +10,8 @@
 //! application; "Predefined Policy Applications" (Junos security policies) for the ports of
 //! realaudio, winframe, irc, the NetBIOS name and datagram services and the MS-RPC endpoint
 //! mapper; the port names of the `destination-port` page for the rest. Not here yet: the
-//! applications whose terms need a statement mspic refuses or ignores (`junos-traceroute*`:
-//! `ttl-threshold`; `junos-snmp-*` but `junos-snmp-get`: `snmp-command`), the Sun and
+//! applications whose terms need a statement mspic ignores (`junos-snmp-*` but
+//! `junos-snmp-get`: `snmp-command`), the Sun and
 //! MS-RPC program and interface applications (`junos-sun-rpc-*`, `junos-ms-rpc-*` but the
 //! endpoint mapper: `rpc-program-number`, `uuid`), and the `junos-algs-outbound` set.
 
@@ -25,6 +25,7 @@ struct T {
     protocol: u8,
     ports: Option<(u16, u16)>,
     icmp_type: Option<u8>,
+    ttl_threshold: Option<u8>,
 }
 
 /// A term of `protocol`, destination ports `lo`–`hi`, ALG `alg`.
@@ -34,6 +35,7 @@ const fn t(alg: Option<AppProtocol>, protocol: u8, lo: u16, hi: u16) -> T {
         protocol,
         ports: Some((lo, hi)),
         icmp_type: None,
+        ttl_threshold: None,
     }
 }
 
@@ -44,6 +46,7 @@ const fn any(alg: Option<AppProtocol>, protocol: u8) -> T {
         protocol,
         ports: None,
         icmp_type: None,
+        ttl_threshold: None,
     }
 }
 
@@ -54,6 +57,18 @@ const fn icmp(alg: AppProtocol, protocol: u8, icmp_type: u8) -> T {
         protocol,
         ports: None,
         icmp_type: Some(icmp_type),
+        ttl_threshold: None,
+    }
+}
+
+/// A traceroute term (UDP 33435–33450) with its TTL threshold.
+const fn traceroute(ttl: u8) -> T {
+    T {
+        alg: Some(AppProtocol::Traceroute),
+        protocol: UDP,
+        ports: Some((33435, 33450)),
+        icmp_type: None,
+        ttl_threshold: Some(ttl),
     }
 }
 
@@ -117,6 +132,8 @@ const DEFS: &[(&str, &[T])] = &[
         ],
     ),
     ("junos-irc", &[t(None, TCP, 6660, 6669)]),
+    ("junos-traceroute", &[traceroute(30)]),
+    ("junos-traceroute-ttl-1", &[traceroute(1)]),
     ("junos-snmp-get", &[t(Some(P::Snmp), UDP, 161, 161)]),
     ("junos-icmp-all", &[any(Some(P::Icmp), ICMP)]),
     ("junos-icmp-ping", &[icmp(P::Icmp, ICMP, 8)]),
@@ -167,6 +184,7 @@ fn term(name: Option<String>, t: &T) -> AppTerm {
         protocol: Some(t.protocol),
         destination_port: t.ports.map(|(low, high)| PortRange { low, high }),
         icmp_type: t.icmp_type,
+        ttl_threshold: t.ttl_threshold,
         ..AppTerm::default()
     }
 }

@@ -90,11 +90,15 @@ fn unknown_statements() {
     );
     one(
         "set applications application a term t1 protocol udp\nset applications application a term t1 ttl-threshold 30\n",
-        "e.conf:2:40: error: unsupported statement 'ttl-threshold' (mspic has no traceroute ALG to enforce it)",
+        "e.conf:2:54: error: application 'a' term 't1': ttl-threshold needs application-protocol traceroute",
+    );
+    one(
+        "set applications application a application-protocol traceroute\nset applications application a ttl-threshold 256\n",
+        "e.conf:2:46: error: invalid ttl-threshold '256' (expected a number 0-255)",
     );
     one(
         "set applications application a alg ftp\n",
-        "e.conf:1:32: error: unknown statement 'alg' (expected one of: application-protocol, protocol, source-port, destination-port, icmp-type, icmp-code, icmp6-type, icmp6-code, inactivity-timeout, rpc-program-number, uuid)",
+        "e.conf:1:32: error: unknown statement 'alg' (expected one of: application-protocol, protocol, source-port, destination-port, icmp-type, icmp-code, icmp6-type, icmp6-code, inactivity-timeout, ttl-threshold, rpc-program-number, uuid)",
     );
     one(
         "set applications application a term t2 destination-port 80\n",

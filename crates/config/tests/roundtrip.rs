@@ -674,9 +674,16 @@ fn app_term(r: &mut Rng, name: Option<String>) -> AppTerm {
             }
         }
     };
+    let alg = r.opt(|r| *r.pick(&AppProtocol::ALL));
+    let traceroute = alg == Some(AppProtocol::Traceroute);
     AppTerm {
         name,
-        application_protocol: r.opt(|r| *r.pick(&AppProtocol::ALL)),
+        application_protocol: alg,
+        ttl_threshold: if traceroute {
+            r.opt(|r| r.range(0, 255) as u8)
+        } else {
+            None
+        },
         protocol,
         source_port: if ports { r.opt(port) } else { None },
         destination_port: if ports { r.opt(port) } else { None },

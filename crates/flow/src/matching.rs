@@ -86,6 +86,8 @@ pub struct AppRt {
     pub alg: Option<AppProtocol>,
     /// Overrides the services interface's inactivity timeout for its sessions.
     pub inactivity_timeout: Option<Timeout>,
+    /// Traceroute: initiator packets with a TTL above it are dropped.
+    pub ttl_threshold: Option<u8>,
 }
 
 /// The `from` block compiled.
@@ -286,6 +288,7 @@ fn push_application(c: &cfg::Config, name: &str, out: &mut Vec<AppRt>, depth: u8
             icmp_code: t.icmp_code,
             alg: t.application_protocol,
             inactivity_timeout: t.inactivity_timeout,
+            ttl_threshold: t.ttl_threshold,
         }));
     } else if let Some(set) = c.application_set(name) {
         for n in set.applications.iter().chain(&set.application_sets) {
@@ -371,6 +374,7 @@ mod tests {
             icmp_code: None,
             alg: Some(AppProtocol::Ftp),
             inactivity_timeout: None,
+            ttl_threshold: None,
         };
         assert!(ftp.matches(&input("10.0.0.2", "1.1.1.1", 6, 40000, 21)));
         assert!(!ftp.matches(&input("10.0.0.2", "1.1.1.1", 17, 40000, 21)));

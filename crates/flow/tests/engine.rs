@@ -655,3 +655,42 @@ fn ip_options_pass_only_when_the_term_allows_them() {
     assert_eq!(st.drop_ip_options, 3);
     assert_eq!(st.rule_accepts, 2);
 }
+
+#[test]
+fn traceroute_ttl_threshold_drops_probes_that_would_go_further() {
+    let text = config(
+        "term tr { from { applications tr; } then { accept; } }
+         term t1 { from { source-address { 10.0.0.0/24; } } then { accept; } }",
+        "",
+    )
+    .replace(
+        "applications {",
+        "applications {
+    application tr { application-protocol traceroute; protocol udp; destination-port 33435-33450; ttl-threshold 5; }",
+    );
+    let mut h = Harness::new(&text);
+    let probe =
+        |port: u16, ttl: u8| udp_ttl("10.0.0.2", 50000, "198.51.100.7", port, b"probe", ttl);
+    assert!(forwarded(h.send(&probe(33435, 5)).0));
+    assert_eq!(
+        h.send(&probe(33436, 6)).0,
+        Verdict::Drop(DropReason::Alg),
+        "first probe above"
+    );
+    assert_eq!(
+        h.send(&probe(33435, 9)).0,
+        Verdict::Drop(DropReason::Alg),
+        "later packet above"
+    );
+    assert!(forwarded(h.send(&probe(33435, 2)).0));
+    // Another application on the same ports, no threshold: any TTL.
+    assert!(forwarded(
+        h.send(&udp_ttl("10.0.0.2", 50001, "198.51.100.7", 40000, b"x", 64))
+            .0
+    ));
+    let s = h.sessions();
+    assert_eq!(s.len(), 2);
+    assert_eq!(s[0].alg, Some(AppProtocol::Traceroute));
+    assert_eq!(s[0].flows[0].frames, 2);
+    assert_eq!(h.stats().errors.alg, 2);
+}

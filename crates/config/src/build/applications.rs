@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use super::cursor::Cur;
 use super::diag::{Diags, R};
 use super::draft::{push_ref, Leaf, Named, Refs};
-use super::values::{icmp_value, name, port_spec, protocol, rpc_program, timeout, uuid};
+use super::values::{icmp_value, name, port_spec, protocol, rpc_program, timeout, uint, uuid};
 use super::Builder;
 use crate::lexer::Pos;
 use crate::model::*;
@@ -32,6 +32,7 @@ pub(super) struct AppTermD {
     pub(super) icmp_type: Leaf<u8>,
     pub(super) icmp_code: Leaf<u8>,
     pub(super) timeout: Leaf<Timeout>,
+    pub(super) ttl: Leaf<u8>,
     pub(super) rpc: Leaf<(u32, u32)>,
     pub(super) uuid: Leaf<String>,
 }
@@ -54,6 +55,7 @@ const APP: &[&str] = &[
     "icmp6-type",
     "icmp6-code",
     "inactivity-timeout",
+    "ttl-threshold",
     "rpc-program-number",
     "uuid",
 ];
@@ -71,6 +73,7 @@ const APP_TERM: &[&str] = &[
     "icmp6-type",
     "icmp6-code",
     "inactivity-timeout",
+    "ttl-threshold",
     "rpc-program-number",
     "uuid",
 ];
@@ -87,14 +90,6 @@ const APP_IGNORED: &[&str] = &[
 /// One statement of an application or of one of its terms: `protocol tcp`, `destination-port
 /// 21`, `application-protocol ftp`, …
 fn app_statement(app: &mut AppTermD, in_term: bool, d: &mut Diags, c: &mut Cur) -> R<()> {
-    if let Some(Word::Atom(t)) = c.w.get(c.i) {
-        if t.text == "ttl-threshold" {
-            return Err(d.error(
-                t.pos,
-                "unsupported statement 'ttl-threshold' (mspic has no traceroute ALG to enforce it)",
-            ));
-        }
-    }
     let Some((k, _)) = c.kw(d, if in_term { APP_TERM } else { APP }, APP_IGNORED)? else {
         return Ok(());
     };
@@ -146,6 +141,11 @@ fn app_statement(app: &mut AppTermD, in_term: bool, d: &mut Diags, c: &mut Cur) 
             let (v, t) = c.parse(d, "inactivity-timeout", timeout)?;
             c.end(d)?;
             app.timeout.set(d, k, v, t.pos, &t.text)
+        }
+        "ttl-threshold" => {
+            let (v, t) = c.parse(d, "ttl-threshold", |s| uint(s, "ttl-threshold", 0, 255))?;
+            c.end(d)?;
+            app.ttl.set(d, k, v as u8, t.pos, &t.text)
         }
         "rpc-program-number" => {
             let (v, t) = c.parse(d, "rpc-program-number", rpc_program)?;
@@ -391,9 +391,18 @@ impl AppTermD {
                 }
             }
         }
+        if let Some(pos) = self.ttl.pos() {
+            if self.alg.get() != Some(AppProtocol::Traceroute) {
+                d.error(
+                    pos,
+                    format!("{at}: ttl-threshold needs application-protocol traceroute"),
+                );
+            }
+        }
         AppTerm {
             name,
             application_protocol: self.alg.get(),
+            ttl_threshold: self.ttl.get(),
             protocol: proto,
             source_port: self.sport.get(),
             destination_port: self.dport.get(),

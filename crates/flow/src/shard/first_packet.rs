@@ -69,6 +69,12 @@ impl Shard {
             self.stats[iface].drop_ip_options += 1;
             return Verdict::Drop(DropReason::IpOptions);
         }
+        let ttl_threshold = app.and_then(|a| a.ttl_threshold);
+        if action == SfwAction::Accept && ttl_threshold.is_some_and(|t| parsed.ttl > t) {
+            // The traceroute ALG refuses a probe that would go further than allowed.
+            self.stats[iface].errors.alg += 1;
+            return Verdict::Drop(DropReason::Alg);
+        }
         self.count_rule_action(iface, action);
         if self.over_limit(iface, set, ss) {
             self.stats[iface].drop_session_limit += 1;
@@ -88,6 +94,7 @@ impl Shard {
         let mut session = self.new_session(now, parsed, set, iface, idle, state);
         session.alg = alg;
         session.ip_options = fw.ip_options;
+        session.ttl_threshold = ttl_threshold;
         let mut alg_state = None;
         if action == SfwAction::Accept {
             if let Some(NatAction::Translate(t)) = p.nat.lookup(set, dir, &m) {

@@ -148,6 +148,7 @@ impl Shard {
             parent: None,
             from_responder: false,
             ip_options: IpOptionMask::ALL,
+            ttl_threshold: None,
             tcp,
             nat: SessionNat::default(),
             created: now,
