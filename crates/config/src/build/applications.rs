@@ -24,6 +24,8 @@ pub(super) struct AppD {
 #[derive(Default)]
 pub(super) struct AppTermD {
     pub(super) name: Option<String>,
+    /// Where the first statement written directly under the application is (`None` for
+    /// terms): mixing such statements with terms is an error.
     pub(super) pos: Option<Pos>,
     pub(super) alg: Leaf<AppProtocol>,
     pub(super) protocol: Leaf<u8>,
@@ -45,6 +47,8 @@ pub(super) struct AppSetD {
     pub(super) sets: Refs,
 }
 
+/// The statements of an application; a term also takes the last, `alg` (the term form of
+/// `application-protocol`, `[edit applications]` hierarchy page).
 const APP: &[&str] = &[
     "application-protocol",
     "protocol",
@@ -58,24 +62,7 @@ const APP: &[&str] = &[
     "ttl-threshold",
     "rpc-program-number",
     "uuid",
-];
-
-/// A term's statements: those of an application, and `alg` (the term form of
-/// `application-protocol`, `[edit applications]` hierarchy page).
-const APP_TERM: &[&str] = &[
     "alg",
-    "application-protocol",
-    "protocol",
-    "source-port",
-    "destination-port",
-    "icmp-type",
-    "icmp-code",
-    "icmp6-type",
-    "icmp6-code",
-    "inactivity-timeout",
-    "ttl-threshold",
-    "rpc-program-number",
-    "uuid",
 ];
 
 const APP_IGNORED: &[&str] = &[
@@ -90,7 +77,8 @@ const APP_IGNORED: &[&str] = &[
 /// One statement of an application or of one of its terms: `protocol tcp`, `destination-port
 /// 21`, `application-protocol ftp`, …
 fn app_statement(app: &mut AppTermD, in_term: bool, d: &mut Diags, c: &mut Cur) -> R<()> {
-    let Some((k, _)) = c.kw(d, if in_term { APP_TERM } else { APP }, APP_IGNORED)? else {
+    let supported = if in_term { APP } else { &APP[..APP.len() - 1] };
+    let Some((k, _)) = c.kw(d, supported, APP_IGNORED)? else {
         return Ok(());
     };
     match k {
@@ -210,13 +198,11 @@ impl Builder {
         let term = match c.w.get(c.i) {
             Some(Word::Atom(t)) if t.text == "term" => {
                 c.i += 1;
-                let (tn, tt) = c.parse(d, "term name", name("term name"))?;
-                let term = app.terms.entry(tn.clone(), || AppTermD {
+                let (tn, _) = c.parse(d, "term name", name("term name"))?;
+                app.terms.entry(tn.clone(), || AppTermD {
                     name: Some(tn),
                     ..AppTermD::default()
-                });
-                term.pos.get_or_insert(tt.pos);
-                term
+                })
             }
             Some(Word::Atom(t)) => {
                 app.top.pos.get_or_insert(t.pos);
