@@ -221,14 +221,31 @@ fn from(m: &MatchConditions) -> Node {
         ("destination-address-range", &m.destination_address_range),
     ] {
         for r in ranges {
-            n.push_leaf(&[kw, "low", &r.low.to_string(), "high", &r.high.to_string()]);
+            let (low, high) = (r.low.to_string(), r.high.to_string());
+            let mut words = vec![kw, "low", &low, "high", &high];
+            if r.except {
+                words.push("except");
+            }
+            n.push_leaf(&words);
         }
     }
-    for p in &m.source_prefix_list {
-        n.push_leaf(&["source-prefix-list", p]);
-    }
-    for p in &m.destination_prefix_list {
-        n.push_leaf(&["destination-prefix-list", p]);
+    for (kw, lists, except) in [
+        ("source-prefix-list", &m.source_prefix_list, false),
+        ("source-prefix-list", &m.source_prefix_list_except, true),
+        ("destination-prefix-list", &m.destination_prefix_list, false),
+        (
+            "destination-prefix-list",
+            &m.destination_prefix_list_except,
+            true,
+        ),
+    ] {
+        for p in lists {
+            if except {
+                n.push_leaf(&[kw, p, "except"]);
+            } else {
+                n.push_leaf(&[kw, p]);
+            }
+        }
     }
     if !m.applications.is_empty() {
         n.push(raw(vec!["applications".into(), list(&m.applications)]));
@@ -434,43 +451,15 @@ fn applications(cfg: &Config) -> Node {
     let mut top = Node::new(&["applications"]);
     for a in cfg.applications.iter().filter(|a| !a.predefined) {
         let mut n = Node::new(&["application", &a.name]);
-        if let Some(p) = a.application_protocol {
-            n.push_leaf(&["application-protocol", p.keyword()]);
-        }
-        if let Some(p) = a.protocol {
-            let s = names::ip_protocol_keyword(p)
-                .map(str::to_string)
-                .unwrap_or_else(|| p.to_string());
-            n.push_leaf(&["protocol", &s]);
-        }
-        if let Some(p) = a.source_port {
-            n.push_leaf(&["source-port", &ports(p)]);
-        }
-        if let Some(p) = a.destination_port {
-            n.push_leaf(&["destination-port", &ports(p)]);
-        }
-        let v6 = a.protocol == Some(58);
-        if let Some(t) = a.icmp_type {
-            n.push_leaf(&[if v6 { "icmp6-type" } else { "icmp-type" }, &t.to_string()]);
-        }
-        if let Some(t) = a.icmp_code {
-            n.push_leaf(&[if v6 { "icmp6-code" } else { "icmp-code" }, &t.to_string()]);
-        }
-        match a.inactivity_timeout {
-            Some(Timeout::Never) => n.push_leaf(&["inactivity-timeout", "never"]),
-            Some(Timeout::Seconds(s)) => n.push_leaf(&["inactivity-timeout", &s.to_string()]),
-            None => {}
-        }
-        if let Some((lo, hi)) = a.rpc_program_number {
-            let s = if lo == hi {
-                lo.to_string()
-            } else {
-                format!("{lo}-{hi}")
-            };
-            n.push_leaf(&["rpc-program-number", &s]);
-        }
-        if let Some(u) = &a.uuid {
-            n.push_leaf(&["uuid", u]);
+        for t in &a.terms {
+            match &t.name {
+                Some(name) => {
+                    let mut tn = Node::new(&["term", name]);
+                    app_term(&mut tn, t);
+                    n.push(tn);
+                }
+                None => app_term(&mut n, t),
+            }
         }
         top.push(n);
     }
@@ -485,6 +474,51 @@ fn applications(cfg: &Config) -> Node {
         top.push(n);
     }
     top
+}
+
+/// The statements of one application term, into `n` (the application or its `term`).
+fn app_term(n: &mut Node, a: &AppTerm) {
+    if let Some(p) = a.application_protocol {
+        n.push_leaf(&["application-protocol", p.keyword()]);
+    }
+    if let Some(p) = a.protocol {
+        let s = names::ip_protocol_keyword(p)
+            .map(str::to_string)
+            .unwrap_or_else(|| p.to_string());
+        n.push_leaf(&["protocol", &s]);
+    }
+    if let Some(p) = a.source_port {
+        n.push_leaf(&["source-port", &ports(p)]);
+    }
+    if let Some(p) = a.destination_port {
+        n.push_leaf(&["destination-port", &ports(p)]);
+    }
+    let v6 = a.protocol == Some(58);
+    if let Some(t) = a.icmp_type {
+        n.push_leaf(&[if v6 { "icmp6-type" } else { "icmp-type" }, &t.to_string()]);
+    }
+    if let Some(t) = a.icmp_code {
+        n.push_leaf(&[if v6 { "icmp6-code" } else { "icmp-code" }, &t.to_string()]);
+    }
+    match a.inactivity_timeout {
+        Some(Timeout::Never) => n.push_leaf(&["inactivity-timeout", "never"]),
+        Some(Timeout::Seconds(s)) => n.push_leaf(&["inactivity-timeout", &s.to_string()]),
+        None => {}
+    }
+    if let Some(t) = a.ttl_threshold {
+        n.push_leaf(&["ttl-threshold", &t.to_string()]);
+    }
+    if let Some((lo, hi)) = a.rpc_program_number {
+        let s = if lo == hi {
+            lo.to_string()
+        } else {
+            format!("{lo}-{hi}")
+        };
+        n.push_leaf(&["rpc-program-number", &s]);
+    }
+    if let Some(u) = &a.uuid {
+        n.push_leaf(&["uuid", u]);
+    }
 }
 
 fn policy_options(cfg: &Config) -> Node {

@@ -46,9 +46,8 @@
 //! (`mtu`, `vlan-id`, service-set `syslog`, `ids-rules`, `ipsec-vpn-rules`, pool
 //! `secured-port-block-allocation`, …) are ignored with one warning each; `description` is
 //! accepted silently. Statements that would silently change packet behaviour if ignored
-//! (NAT64/NAT66/NAT-PT translation types, multi-term applications, `except` on a prefix
-//! list, several next-hops for one static route, IPv6 NAT pools, `service-filter`) are
-//! errors. Unknown words are errors.
+//! (NAT64/NAT66/NAT-PT translation types, several next-hops for one static route, IPv6
+//! NAT pools, `service-filter`) are errors. Unknown words are errors.
 //!
 //! # Printing
 //!

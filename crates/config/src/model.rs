@@ -502,11 +502,24 @@ impl AppProtocol {
     }
 }
 
-/// `applications application NAME` (one term), or a predefined one.
+/// `applications application NAME`, or a predefined one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Application {
     /// The application name.
     pub name: String,
+    /// Its terms, in order: a session takes the first that fits its first packet. An
+    /// application written without `term` has one term, named `None`.
+    pub terms: Vec<AppTerm>,
+    /// True for the predefined `junos-*` applications.
+    pub predefined: bool,
+}
+
+/// One term of an application (`term T { … }`, or the statements written directly under
+/// an application without terms): what a flow must be, and what its session gets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppTerm {
+    /// `term NAME`; `None` for the statements of an application without terms.
+    pub name: Option<String>,
     /// `application-protocol`: which ALG its sessions get.
     pub application_protocol: Option<AppProtocol>,
     /// IP protocol number (`protocol tcp` → 6).
@@ -519,14 +532,28 @@ pub struct Application {
     pub icmp_type: Option<u8>,
     /// `icmp-code` (or `icmp6-code`).
     pub icmp_code: Option<u8>,
-    /// `inactivity-timeout`: overrides the services interface's.
+    /// `inactivity-timeout`: overrides the services interface's for its sessions.
     pub inactivity_timeout: Option<Timeout>,
-    /// `rpc-program-number N` or `N-M`.
+    /// `ttl-threshold` (with `application-protocol traceroute`): packets of its sessions
+    /// whose TTL is above it are dropped, so a traceroute reaches no further.
+    pub ttl_threshold: Option<u8>,
+    /// `rpc-program-number N` or `N-M`: the Sun RPC programs the portmapper ALG is meant
+    /// to admit (carried, not yet enforced: the ALG admits every program it sees).
     pub rpc_program_number: Option<(u32, u32)>,
-    /// `uuid` (DCE RPC interface), as written (lower-case hex, dashes kept).
+    /// `uuid` (DCE RPC interface), as written (lower-case hex, dashes kept): the interface
+    /// the DCE-RPC ALG is meant to admit (carried, not yet enforced).
     pub uuid: Option<String>,
-    /// True for the predefined `junos-*` applications.
-    pub predefined: bool,
+}
+
+impl Application {
+    /// An application of one unnamed term (no `term` statement).
+    pub fn single(name: &str, term: AppTerm, predefined: bool) -> Self {
+        Application {
+            name: name.to_string(),
+            terms: vec![term],
+            predefined,
+        }
+    }
 }
 
 /// `applications application-set NAME`, or a predefined one.
@@ -590,16 +617,22 @@ pub enum AddressMatch {
     },
 }
 
-/// `…-address-range low A high B` (inclusive).
+/// `…-address-range low A high B [except]` (inclusive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AddressRange {
     /// First address.
     pub low: IpAddr,
     /// Last address.
     pub high: IpAddr,
+    /// `except`: addresses in the range never match.
+    pub except: bool,
 }
 
 /// The `from` block shared by stateful-firewall and NAT terms. Empty lists match anything.
+///
+/// An address matches a side when it is in one of the side's entries without `except` (or
+/// the side has none) and in none of its `except` entries ("source-prefix-list (Services)":
+/// `except` excludes the list from rule matching).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MatchConditions {
     /// `source-address`.
@@ -612,8 +645,12 @@ pub struct MatchConditions {
     pub destination_address_range: Vec<AddressRange>,
     /// `source-prefix-list` names.
     pub source_prefix_list: Vec<String>,
+    /// `source-prefix-list NAME except` names: their prefixes never match.
+    pub source_prefix_list_except: Vec<String>,
     /// `destination-prefix-list` names.
     pub destination_prefix_list: Vec<String>,
+    /// `destination-prefix-list NAME except` names.
+    pub destination_prefix_list_except: Vec<String>,
     /// `applications`: application or application-set names.
     pub applications: Vec<String>,
     /// `application-sets` names.

@@ -148,17 +148,27 @@ pub const ICMP_CODES: [(&str, u8); 14] = [
     ("ttl-eq-zero-during-reassembly", 1),
 ];
 
-/// `allow-ip-options` keywords (numbers 0–255 are accepted too).
-pub const IP_OPTIONS: [&str; 8] = [
-    "any",
-    "loose-source-route",
-    "route-record",
-    "router-alert",
-    "security",
-    "stream-id",
-    "strict-source-route",
-    "timestamp",
+/// `allow-ip-options` keywords and their values (numbers 0–255 are accepted too), from the
+/// "allow-ip-options (Services)" page: `any` is 0; `ip-security` and `ip-stream` are also
+/// written `security` and `stream-id`. A value names an option by its type octet (130,
+/// 148) or by its option number (3, 4, 7, 8, 9: the type's low five bits).
+pub const IP_OPTIONS: [(&str, u8); 10] = [
+    ("any", 0),
+    ("ip-security", 130),
+    ("ip-stream", 8),
+    ("loose-source-route", 3),
+    ("route-record", 7),
+    ("router-alert", 148),
+    ("security", 130),
+    ("stream-id", 8),
+    ("strict-source-route", 9),
+    ("timestamp", 4),
 ];
+
+/// The value of an `allow-ip-options` entry: a keyword of [`IP_OPTIONS`] or a number.
+pub fn ip_option_value(s: &str) -> Option<u8> {
+    lookup(&IP_OPTIONS, s).or_else(|| s.parse().ok())
+}
 
 pub(crate) fn lookup(table: &[(&str, u8)], s: &str) -> Option<u8> {
     table.iter().find(|(n, _)| *n == s).map(|(_, v)| *v)

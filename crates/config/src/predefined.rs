@@ -1,105 +1,175 @@
 //! The predefined `junos-*` applications and application sets (Junos's hidden
 //! `junos-defaults` group), appended to every [`Config`](crate::Config).
 //!
-//! Junos defines `junos-sip` as one application with a UDP and a TCP term. The model's
-//! applications have a single protocol, so `junos-sip` is a predefined *application set* of
-//! `junos-sip-udp` and `junos-sip-tcp`; a term's `applications [ junos-sip ]` resolves to both
-//! (terms may name sets in `applications`, as on Junos).
+//! Applications Junos defines with several terms (`junos-sip`: UDP and TCP; `junos-h323`:
+//! H.225 call signalling and RAS; `junos-realaudio`: two ports) have them here too, so a
+//! session gets the ALG and timeout of the first term that fits.
+//!
+//! Sources: `show groups junos-defaults` (Junos command reference, "show groups
+//! junos-defaults" and "Using Junos OS Defaults Groups") for the form and the ALG of each
+//! application; "Predefined Policy Applications" (Junos security policies) for the ports of
+//! realaudio, winframe, irc, the NetBIOS name and datagram services and the MS-RPC endpoint
+//! mapper; the port names of the `destination-port` page for the rest. Not here yet: the
+//! applications whose terms need a statement mspic ignores (`junos-snmp-*` but
+//! `junos-snmp-get`: `snmp-command`), the Sun and
+//! MS-RPC program and interface applications (`junos-sun-rpc-*`, `junos-ms-rpc-*` but the
+//! endpoint mapper: `rpc-program-number`, `uuid`), and the `junos-algs-outbound` set.
 
-use crate::model::{AppProtocol, Application, ApplicationSet, PortRange};
+use crate::model::{AppProtocol, AppTerm, Application, ApplicationSet, PortRange};
 
 use mspic_wire::proto::{GRE, ICMP, ICMPV6 as ICMP6, TCP, UDP};
 
-struct Def {
-    name: &'static str,
+/// One term of a predefined application.
+struct T {
     alg: Option<AppProtocol>,
     protocol: u8,
-    port: Option<u16>,
+    ports: Option<(u16, u16)>,
     icmp_type: Option<u8>,
+    ttl_threshold: Option<u8>,
 }
 
-const fn d(name: &'static str, alg: Option<AppProtocol>, protocol: u8, port: Option<u16>) -> Def {
-    Def {
-        name,
+/// A term of `protocol`, destination ports `lo`–`hi`, ALG `alg`.
+const fn t(alg: Option<AppProtocol>, protocol: u8, lo: u16, hi: u16) -> T {
+    T {
         alg,
         protocol,
-        port,
+        ports: Some((lo, hi)),
         icmp_type: None,
+        ttl_threshold: None,
+    }
+}
+
+/// A term of `protocol` on any port (or a protocol without ports).
+const fn any(alg: Option<AppProtocol>, protocol: u8) -> T {
+    T {
+        alg,
+        protocol,
+        ports: None,
+        icmp_type: None,
+        ttl_threshold: None,
+    }
+}
+
+/// An ICMP (or ICMPv6) term of one type.
+const fn icmp(alg: AppProtocol, protocol: u8, icmp_type: u8) -> T {
+    T {
+        alg: Some(alg),
+        protocol,
+        ports: None,
+        icmp_type: Some(icmp_type),
+        ttl_threshold: None,
+    }
+}
+
+/// A traceroute term (UDP 33435–33450) with its TTL threshold.
+const fn traceroute(ttl: u8) -> T {
+    T {
+        alg: Some(AppProtocol::Traceroute),
+        protocol: UDP,
+        ports: Some((33435, 33450)),
+        icmp_type: None,
+        ttl_threshold: Some(ttl),
     }
 }
 
 use AppProtocol as P;
 
-const DEFS: &[Def] = &[
-    d("junos-ftp", Some(P::Ftp), TCP, Some(21)),
-    d("junos-tftp", Some(P::Tftp), UDP, Some(69)),
-    d("junos-dns-udp", Some(P::Dns), UDP, Some(53)),
-    d("junos-dns-tcp", Some(P::Dns), TCP, Some(53)),
-    d("junos-sip-udp", Some(P::Sip), UDP, Some(5060)),
-    d("junos-sip-tcp", Some(P::Sip), TCP, Some(5060)),
-    d("junos-rtsp", Some(P::Rtsp), TCP, Some(554)),
-    d("junos-pptp", Some(P::Pptp), TCP, Some(1723)),
-    d("junos-rpc-portmap-tcp", Some(P::RpcPortmap), TCP, Some(111)),
-    d("junos-rpc-portmap-udp", Some(P::RpcPortmap), UDP, Some(111)),
-    d(
-        "junos-dce-rpc-portmap",
-        Some(P::DceRpcPortmap),
-        TCP,
-        Some(135),
+/// Applications: (name, terms). One term: written without `term` on Junos too; several:
+/// named `t1`, `t2`, … as in `show groups junos-defaults`.
+const DEFS: &[(&str, &[T])] = &[
+    ("junos-ftp", &[t(Some(P::Ftp), TCP, 21, 21)]),
+    ("junos-tftp", &[t(Some(P::Tftp), UDP, 69, 69)]),
+    ("junos-dns-udp", &[t(Some(P::Dns), UDP, 53, 53)]),
+    ("junos-dns-tcp", &[t(Some(P::Dns), TCP, 53, 53)]),
+    (
+        "junos-sip",
+        &[
+            t(Some(P::Sip), UDP, 5060, 5060),
+            t(Some(P::Sip), TCP, 5060, 5060),
+        ],
     ),
-    d("junos-sqlnet-v1", Some(P::Sqlnet), TCP, Some(1525)),
-    d("junos-sqlnet-v2", Some(P::Sqlnet), TCP, Some(1521)),
-    d("junos-talk", Some(P::Talk), UDP, Some(517)),
-    d("junos-ntalk", Some(P::Talk), UDP, Some(518)),
-    d("junos-rsh", Some(P::Rsh), TCP, Some(514)),
-    d("junos-h323", Some(P::H323), TCP, Some(1720)),
-    d("junos-snmp-get", Some(P::Snmp), UDP, Some(161)),
-    d("junos-icmp-all", Some(P::Icmp), ICMP, None),
-    Def {
-        name: "junos-icmp-ping",
-        alg: Some(P::Icmp),
-        protocol: ICMP,
-        port: None,
-        icmp_type: Some(8),
-    },
-    Def {
-        name: "junos-ping",
-        alg: Some(P::Icmp),
-        protocol: ICMP,
-        port: None,
-        icmp_type: Some(8),
-    },
-    d("junos-icmp6-all", Some(P::Icmpv6), ICMP6, None),
-    Def {
-        name: "junos-icmp6-echo-request",
-        alg: Some(P::Icmpv6),
-        protocol: ICMP6,
-        port: None,
-        icmp_type: Some(128),
-    },
-    d("junos-http", None, TCP, Some(80)),
-    d("junos-https", None, TCP, Some(443)),
-    d("junos-ssh", None, TCP, Some(22)),
-    d("junos-telnet", None, TCP, Some(23)),
-    d("junos-smtp", None, TCP, Some(25)),
-    d("junos-pop3", None, TCP, Some(110)),
-    d("junos-imap", None, TCP, Some(143)),
-    d("junos-ldap", None, TCP, Some(389)),
-    d("junos-bgp", None, TCP, Some(179)),
-    d("junos-netbios-session", None, TCP, Some(139)),
-    d("junos-ntp", None, UDP, Some(123)),
-    d("junos-syslog", None, UDP, Some(514)),
-    d("junos-radius", None, UDP, Some(1812)),
-    d("junos-ike", None, UDP, Some(500)),
-    d("junos-ike-nat", None, UDP, Some(4500)),
-    d("junos-gre", None, GRE, None),
-    d("junos-tcp-any", None, TCP, None),
-    d("junos-udp-any", None, UDP, None),
+    ("junos-rtsp", &[t(Some(P::Rtsp), TCP, 554, 554)]),
+    ("junos-pptp", &[t(Some(P::Pptp), TCP, 1723, 1723)]),
+    (
+        "junos-rpc-portmap-tcp",
+        &[t(Some(P::RpcPortmap), TCP, 111, 111)],
+    ),
+    (
+        "junos-rpc-portmap-udp",
+        &[t(Some(P::RpcPortmap), UDP, 111, 111)],
+    ),
+    (
+        "junos-dce-rpc-portmap",
+        &[t(Some(P::DceRpcPortmap), TCP, 135, 135)],
+    ),
+    ("junos-sqlnet-v1", &[t(Some(P::Sqlnet), TCP, 1525, 1525)]),
+    ("junos-sqlnet-v2", &[t(Some(P::Sqlnet), TCP, 1521, 1521)]),
+    ("junos-talk", &[t(Some(P::Talk), UDP, 517, 517)]),
+    ("junos-ntalk", &[t(Some(P::Talk), UDP, 518, 518)]),
+    ("junos-rsh", &[t(Some(P::Rsh), TCP, 514, 514)]),
+    (
+        "junos-h323",
+        &[
+            t(Some(P::H323), TCP, 1720, 1720),
+            t(Some(P::Ras), UDP, 1719, 1719),
+        ],
+    ),
+    (
+        "junos-realaudio",
+        &[
+            t(Some(P::Realaudio), TCP, 554, 554),
+            t(Some(P::Realaudio), TCP, 7070, 7070),
+        ],
+    ),
+    ("junos-winframe", &[t(Some(P::Winframe), TCP, 1494, 1494)]),
+    ("junos-nbname", &[t(Some(P::Netbios), UDP, 137, 137)]),
+    ("junos-nbds", &[t(Some(P::Netbios), UDP, 138, 138)]),
+    (
+        "junos-ms-rpc-epm",
+        &[
+            t(Some(P::DceRpcPortmap), TCP, 135, 135),
+            t(Some(P::DceRpcPortmap), UDP, 135, 135),
+        ],
+    ),
+    ("junos-irc", &[t(None, TCP, 6660, 6669)]),
+    ("junos-traceroute", &[traceroute(30)]),
+    ("junos-traceroute-ttl-1", &[traceroute(1)]),
+    ("junos-snmp-get", &[t(Some(P::Snmp), UDP, 161, 161)]),
+    ("junos-icmp-all", &[any(Some(P::Icmp), ICMP)]),
+    ("junos-icmp-ping", &[icmp(P::Icmp, ICMP, 8)]),
+    ("junos-ping", &[icmp(P::Icmp, ICMP, 8)]),
+    ("junos-icmp6-all", &[any(Some(P::Icmpv6), ICMP6)]),
+    ("junos-icmp6-echo-request", &[icmp(P::Icmpv6, ICMP6, 128)]),
+    ("junos-http", &[t(None, TCP, 80, 80)]),
+    ("junos-https", &[t(None, TCP, 443, 443)]),
+    ("junos-ssh", &[t(None, TCP, 22, 22)]),
+    ("junos-telnet", &[t(None, TCP, 23, 23)]),
+    ("junos-smtp", &[t(None, TCP, 25, 25)]),
+    ("junos-pop3", &[t(None, TCP, 110, 110)]),
+    ("junos-imap", &[t(None, TCP, 143, 143)]),
+    ("junos-ldap", &[t(None, TCP, 389, 389)]),
+    ("junos-bgp", &[t(None, TCP, 179, 179)]),
+    ("junos-netbios-session", &[t(None, TCP, 139, 139)]),
+    ("junos-ntp", &[t(None, UDP, 123, 123)]),
+    ("junos-syslog", &[t(None, UDP, 514, 514)]),
+    ("junos-radius", &[t(None, UDP, 1812, 1812)]),
+    ("junos-radacct", &[t(None, UDP, 1813, 1813)]),
+    ("junos-rip", &[t(None, UDP, 520, 520)]),
+    ("junos-ldp-tcp", &[t(None, TCP, 646, 646)]),
+    ("junos-ldp-udp", &[t(None, UDP, 646, 646)]),
+    ("junos-tacacs", &[t(None, TCP, 49, 49)]),
+    ("junos-printer", &[t(None, TCP, 515, 515)]),
+    ("junos-nfsd-tcp", &[t(None, TCP, 2049, 2049)]),
+    ("junos-nfsd-udp", &[t(None, UDP, 2049, 2049)]),
+    ("junos-ike", &[t(None, UDP, 500, 500)]),
+    ("junos-ike-nat", &[t(None, UDP, 4500, 4500)]),
+    ("junos-gre", &[any(None, GRE)]),
+    ("junos-tcp-any", &[any(None, TCP)]),
+    ("junos-udp-any", &[any(None, UDP)]),
 ];
 
 /// Predefined application sets: (name, member applications).
 const SETS: &[(&str, &[&str])] = &[
-    ("junos-sip", &["junos-sip-udp", "junos-sip-tcp"]),
     ("junos-dns", &["junos-dns-udp", "junos-dns-tcp"]),
     (
         "junos-rpc-portmap",
@@ -107,20 +177,31 @@ const SETS: &[(&str, &[&str])] = &[
     ),
 ];
 
+fn term(name: Option<String>, t: &T) -> AppTerm {
+    AppTerm {
+        name,
+        application_protocol: t.alg,
+        protocol: Some(t.protocol),
+        destination_port: t.ports.map(|(low, high)| PortRange { low, high }),
+        icmp_type: t.icmp_type,
+        ttl_threshold: t.ttl_threshold,
+        ..AppTerm::default()
+    }
+}
+
 /// Every predefined `junos-*` application.
 pub fn applications() -> Vec<Application> {
     DEFS.iter()
-        .map(|d| Application {
-            name: d.name.to_string(),
-            application_protocol: d.alg,
-            protocol: Some(d.protocol),
-            source_port: None,
-            destination_port: d.port.map(PortRange::single),
-            icmp_type: d.icmp_type,
-            icmp_code: None,
-            inactivity_timeout: None,
-            rpc_program_number: None,
-            uuid: None,
+        .map(|(name, terms)| Application {
+            name: name.to_string(),
+            terms: match terms {
+                [one] => vec![term(None, one)],
+                many => many
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| term(Some(format!("t{}", i + 1)), x))
+                    .collect(),
+            },
             predefined: true,
         })
         .collect()
@@ -136,26 +217,4 @@ pub fn application_sets() -> Vec<ApplicationSet> {
             predefined: true,
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_unique_and_sets_resolve() {
-        let apps = applications();
-        let mut names: Vec<_> = apps.iter().map(|a| a.name.as_str()).collect();
-        let sets = application_sets();
-        names.extend(sets.iter().map(|s| s.name.as_str()));
-        let n = names.len();
-        names.sort();
-        names.dedup();
-        assert_eq!(n, names.len());
-        for s in &sets {
-            for m in &s.applications {
-                assert!(apps.iter().any(|a| &a.name == m), "{m}");
-            }
-        }
-    }
 }

@@ -85,8 +85,24 @@ fn unknown_statements() {
         "e.conf:1:73: error: unsupported statement 'service-filter' (mspic sends all of the interface's traffic to the service set)",
     );
     one(
-        "set applications application a term t1 protocol tcp\n",
-        "e.conf:1:32: error: unsupported statement 'term' (mspic does not implement multi-term applications; define one application per protocol and group them in an application-set)",
+        "set applications application a protocol udp\nset applications application a term t1 protocol tcp\n",
+        "e.conf:1:32: error: application 'a': statements outside a term cannot be combined with terms (put them in a term)",
+    );
+    one(
+        "set applications application a term t1 protocol udp\nset applications application a term t1 ttl-threshold 30\n",
+        "e.conf:2:54: error: application 'a' term 't1': ttl-threshold needs application-protocol traceroute",
+    );
+    one(
+        "set applications application a application-protocol traceroute\nset applications application a ttl-threshold 256\n",
+        "e.conf:2:46: error: invalid ttl-threshold '256' (expected a number 0-255)",
+    );
+    one(
+        "set applications application a alg ftp\n",
+        "e.conf:1:32: error: unknown statement 'alg' (expected one of: application-protocol, protocol, source-port, destination-port, icmp-type, icmp-code, icmp6-type, icmp6-code, inactivity-timeout, ttl-threshold, rpc-program-number, uuid)",
+    );
+    one(
+        "set applications application a term t2 destination-port 80\n",
+        "e.conf:1:57: error: application 'a' term 't2': destination-port needs protocol tcp, udp or sctp",
     );
 }
 

@@ -114,6 +114,7 @@ fn from(r: &mut Rng, apps: &[String], sets: &[String], pls: &[String]) -> MatchC
         AddressRange {
             low: a.min(b),
             high: a.max(b),
+            except: r.chance(30),
         }
     };
     for _ in 0..r.n(1) {
@@ -133,6 +134,14 @@ fn from(r: &mut Rng, apps: &[String], sets: &[String], pls: &[String]) -> MatchC
             let p = r.pick(pls).clone();
             push_unique(&mut m.destination_prefix_list, p);
         }
+        for _ in 0..r.n(1) {
+            let p = r.pick(pls).clone();
+            push_unique(&mut m.source_prefix_list_except, p);
+        }
+        for _ in 0..r.n(1) {
+            let p = r.pick(pls).clone();
+            push_unique(&mut m.destination_prefix_list_except, p);
+        }
     }
     let mut app_names: Vec<String> = apps.to_vec();
     app_names.extend(sets.iter().cloned());
@@ -142,7 +151,7 @@ fn from(r: &mut Rng, apps: &[String], sets: &[String], pls: &[String]) -> MatchC
         push_unique(&mut m.applications, a);
     }
     let mut set_names: Vec<String> = sets.to_vec();
-    set_names.push("junos-sip".into());
+    set_names.push("junos-dns".into());
     for _ in 0..r.n(1) {
         let a = r.pick(&set_names).clone();
         push_unique(&mut m.application_sets, a);
@@ -206,66 +215,16 @@ fn gen_config(seed: u64) -> Config {
     // Applications, sets, prefix lists.
     let app_names = names("app", r.n(4));
     for n in &app_names {
-        let protocol = *r.pick(&[
-            Some(6u8),
-            Some(17),
-            Some(1),
-            Some(58),
-            Some(47),
-            Some(253),
-            None,
-        ]);
-        let ports = matches!(protocol, Some(6) | Some(17));
-        let icmp = matches!(protocol, Some(1) | Some(58));
-        let port = |r: &mut Rng| {
-            let a = r.range(0, 65535) as u16;
-            let b = r.range(0, 65535) as u16;
-            if r.chance(50) {
-                PortRange::single(a)
-            } else {
-                PortRange {
-                    low: a.min(b),
-                    high: a.max(b),
-                }
-            }
+        // No `term` (one unnamed term) or one to three named terms.
+        let term_names: Vec<Option<String>> = if r.chance(50) {
+            vec![None]
+        } else {
+            (1..=r.range(1, 3)).map(|i| Some(format!("t{i}"))).collect()
         };
+        let terms = term_names.into_iter().map(|tn| app_term(r, tn)).collect();
         c.applications.push(Application {
             name: n.clone(),
-            application_protocol: r.opt(|r| *r.pick(&AppProtocol::ALL)),
-            protocol,
-            source_port: if ports { r.opt(port) } else { None },
-            destination_port: if ports { r.opt(port) } else { None },
-            icmp_type: if icmp {
-                r.opt(|r| r.range(0, 255) as u8)
-            } else {
-                None
-            },
-            icmp_code: if icmp {
-                r.opt(|r| r.range(0, 255) as u8)
-            } else {
-                None
-            },
-            inactivity_timeout: r.opt(|r| {
-                if r.chance(20) {
-                    Timeout::Never
-                } else {
-                    Timeout::Seconds(r.range(4, 86400) as u32)
-                }
-            }),
-            rpc_program_number: r.opt(|r| {
-                let a = r.range(100000, 100100) as u32;
-                (a, a + r.range(0, 3) as u32)
-            }),
-            uuid: r.opt(|r| {
-                format!(
-                    "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-                    r.next() as u32,
-                    r.next() as u16,
-                    r.next() as u16,
-                    r.next() as u16,
-                    r.next() & 0xffff_ffff_ffff
-                )
-            }),
+            terms,
             predefined: false,
         });
     }
@@ -312,7 +271,7 @@ fn gen_config(seed: u64) -> Config {
             let mut opts = Vec::new();
             for _ in 0..r.n(2) {
                 let o = if r.chance(50) {
-                    (*r.pick(&mspic_config::names::IP_OPTIONS)).to_string()
+                    r.pick(&mspic_config::names::IP_OPTIONS).0.to_string()
                 } else {
                     r.range(0, 255).to_string()
                 };
@@ -687,4 +646,77 @@ fn deep_nesting_is_an_error_not_a_crash() {
     assert!(e.0[0].message.contains("nesting deeper than"), "{e}");
     let text = "{".repeat(100_000);
     assert!(parse(&text, "deep").is_err());
+}
+
+/// A random application term named `name` (`None`: the statements of an application
+/// without terms).
+fn app_term(r: &mut Rng, name: Option<String>) -> AppTerm {
+    let protocol = *r.pick(&[
+        Some(6u8),
+        Some(17),
+        Some(1),
+        Some(58),
+        Some(47),
+        Some(253),
+        None,
+    ]);
+    let ports = matches!(protocol, Some(6) | Some(17));
+    let icmp = matches!(protocol, Some(1) | Some(58));
+    let port = |r: &mut Rng| {
+        let a = r.range(0, 65535) as u16;
+        let b = r.range(0, 65535) as u16;
+        if r.chance(50) {
+            PortRange::single(a)
+        } else {
+            PortRange {
+                low: a.min(b),
+                high: a.max(b),
+            }
+        }
+    };
+    let alg = r.opt(|r| *r.pick(&AppProtocol::ALL));
+    let traceroute = alg == Some(AppProtocol::Traceroute);
+    AppTerm {
+        name,
+        application_protocol: alg,
+        ttl_threshold: if traceroute {
+            r.opt(|r| r.range(0, 255) as u8)
+        } else {
+            None
+        },
+        protocol,
+        source_port: if ports { r.opt(port) } else { None },
+        destination_port: if ports { r.opt(port) } else { None },
+        icmp_type: if icmp {
+            r.opt(|r| r.range(0, 255) as u8)
+        } else {
+            None
+        },
+        icmp_code: if icmp {
+            r.opt(|r| r.range(0, 255) as u8)
+        } else {
+            None
+        },
+        inactivity_timeout: r.opt(|r| {
+            if r.chance(20) {
+                Timeout::Never
+            } else {
+                Timeout::Seconds(r.range(4, 86400) as u32)
+            }
+        }),
+        rpc_program_number: r.opt(|r| {
+            let a = r.range(100000, 100100) as u32;
+            (a, a + r.range(0, 3) as u32)
+        }),
+        uuid: r.opt(|r| {
+            format!(
+                "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+                r.next() as u32,
+                r.next() as u16,
+                r.next() as u16,
+                r.next() as u16,
+                r.next() & 0xffff_ffff_ffff
+            )
+        }),
+    }
 }

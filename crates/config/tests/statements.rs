@@ -269,10 +269,12 @@ services { stateful-firewall { rule r {
         from {
             source-address { 10.0.0.0/8; 10.1.0.0/16 except; }
             destination-address { any-unicast; 192.0.2.0/24 except; }
-            source-address-range { low 10.0.0.1 high 10.0.0.9; }
+            source-address-range { low 10.0.0.1 high 10.0.0.9; low 10.0.0.5 high 10.0.0.6 except; }
             destination-address-range { low 2001:db8::1 high 2001:db8::ff; }
             source-prefix-list inside;
+            source-prefix-list dns except;
             destination-prefix-list dns;
+            destination-prefix-list inside except;
             applications [ junos-ftp junos-sip ];
             application-sets web;
         }
@@ -291,9 +293,12 @@ set services stateful-firewall rule r term t1 from source-address 10.1.0.0/16 ex
 set services stateful-firewall rule r term t1 from destination-address any-unicast
 set services stateful-firewall rule r term t1 from destination-address 192.0.2.0/24 except
 set services stateful-firewall rule r term t1 from source-address-range low 10.0.0.1 high 10.0.0.9
+set services stateful-firewall rule r term t1 from source-address-range low 10.0.0.5 high 10.0.0.6 except
 set services stateful-firewall rule r term t1 from destination-address-range low 2001:db8::1 high 2001:db8::ff
 set services stateful-firewall rule r term t1 from source-prefix-list inside
+set services stateful-firewall rule r term t1 from source-prefix-list dns except
 set services stateful-firewall rule r term t1 from destination-prefix-list dns
+set services stateful-firewall rule r term t1 from destination-prefix-list inside except
 set services stateful-firewall rule r term t1 from applications junos-ftp
 set services stateful-firewall rule r term t1 from applications junos-sip
 set services stateful-firewall rule r term t1 from application-sets web
@@ -316,13 +321,19 @@ set services stateful-firewall rule r term t2 then reject",
                             AddressMatch::AnyUnicast { except: false },
                             AddressMatch::Prefix { prefix: p("192.0.2.0/24"), except: true },
                         ],
-                        source_address_range: vec![AddressRange { low: ip("10.0.0.1"), high: ip("10.0.0.9") }],
+                        source_address_range: vec![
+                            AddressRange { low: ip("10.0.0.1"), high: ip("10.0.0.9"), except: false },
+                            AddressRange { low: ip("10.0.0.5"), high: ip("10.0.0.6"), except: true },
+                        ],
                         destination_address_range: vec![AddressRange {
                             low: ip("2001:db8::1"),
-                            high: ip("2001:db8::ff")
+                            high: ip("2001:db8::ff"),
+                            except: false,
                         }],
                         source_prefix_list: vec!["inside".into()],
+                        source_prefix_list_except: vec!["dns".into()],
                         destination_prefix_list: vec!["dns".into()],
+                        destination_prefix_list_except: vec!["inside".into()],
                         applications: vec!["junos-ftp".into(), "junos-sip".into()],
                         application_sets: vec!["web".into()],
                     }
@@ -333,7 +344,7 @@ set services stateful-firewall rule r term t2 then reject",
                 assert_eq!(r.terms[1].action, SfwAction::Reject);
                 assert!(!r.terms[1].syslog);
                 let names: Vec<_> = c.term_applications(&t.from).iter().map(|a| a.name.clone()).collect();
-                assert_eq!(names, ["junos-ftp", "junos-sip-udp", "junos-sip-tcp", "junos-http", "junos-https"]);
+                assert_eq!(names, ["junos-ftp", "junos-sip", "junos-http", "junos-https"]);
                 assert_eq!(c.prefix_list("inside").unwrap().prefixes, vec![p("10.0.0.0/8"), p("172.16.0.0/12")]);
             },
         },
@@ -544,38 +555,37 @@ set applications application-set outer application-set inner",
                 let a = c.application("my-ftp").unwrap();
                 assert_eq!(
                     *a,
-                    Application {
-                        name: "my-ftp".into(),
-                        application_protocol: Some(AppProtocol::Ftp),
-                        protocol: Some(6),
-                        source_port: None,
-                        destination_port: Some(PortRange::single(2121)),
-                        icmp_type: None,
-                        icmp_code: None,
-                        inactivity_timeout: Some(Timeout::Seconds(300)),
-                        rpc_program_number: None,
-                        uuid: None,
-                        predefined: false,
-                    }
+                    Application::single(
+                        "my-ftp",
+                        AppTerm {
+                            application_protocol: Some(AppProtocol::Ftp),
+                            protocol: Some(6),
+                            destination_port: Some(PortRange::single(2121)),
+                            inactivity_timeout: Some(Timeout::Seconds(300)),
+                            ..AppTerm::default()
+                        },
+                        false,
+                    )
                 );
-                let w = c.application("web").unwrap();
+                let term = |n: &str| c.application(n).unwrap().terms[0].clone();
+                let w = term("web");
                 assert_eq!(w.source_port, Some(PortRange { low: 1024, high: 65535 }));
                 assert_eq!(w.destination_port, Some(PortRange::single(80)));
-                let d = c.application("dns").unwrap();
+                let d = term("dns");
                 assert_eq!((d.protocol, d.destination_port), (Some(17), Some(PortRange::single(53))));
                 assert_eq!(d.inactivity_timeout, Some(Timeout::Never));
-                let pg = c.application("ping").unwrap();
+                let pg = term("ping");
                 assert_eq!((pg.protocol, pg.icmp_type, pg.icmp_code), (Some(1), Some(8), Some(0)));
-                assert_eq!(c.application("unreach").unwrap().icmp_code, Some(3));
-                let p6 = c.application("ping6").unwrap();
+                assert_eq!(term("unreach").icmp_code, Some(3));
+                let p6 = term("ping6");
                 assert_eq!((p6.protocol, p6.icmp_type), (Some(58), Some(128)));
-                assert_eq!(c.application("nfs").unwrap().rpc_program_number, Some((100003, 100005)));
+                assert_eq!(term("nfs").rpc_program_number, Some((100003, 100005)));
                 assert_eq!(
-                    c.application("epm").unwrap().uuid.as_deref(),
+                    term("epm").uuid.as_deref(),
                     Some("e1af8308-5d1f-11c9-91a4-08002b14a0fa")
                 );
-                assert_eq!(c.application("gre").unwrap().protocol, Some(47));
-                assert_eq!(c.application("other").unwrap().protocol, Some(253));
+                assert_eq!(term("gre").protocol, Some(47));
+                assert_eq!(term("other").protocol, Some(253));
                 let outer = c.application_set("outer").unwrap();
                 assert_eq!(outer.applications, ["ping"]);
                 assert_eq!(outer.application_sets, ["inner"]);
@@ -586,6 +596,61 @@ set applications application-set outer application-set inner",
                 let from = MatchConditions { application_sets: vec!["outer".into()], ..Default::default() };
                 let names: Vec<_> = c.term_applications(&from).iter().map(|a| a.name.clone()).collect();
                 assert_eq!(names, ["ping", "web", "dns"]);
+            },
+        },
+        Case {
+            name: "multi-term applications",
+            braces: "applications {
+    application voip {
+        term sig { alg sip; protocol udp; destination-port 5060; inactivity-timeout 120; }
+        term h225 { application-protocol h323; protocol tcp; destination-port 1720; }
+        term ras { application-protocol ras; protocol udp; destination-port 1719; }
+    }
+    application vpn {
+        term ike { application-protocol ike-esp-nat; protocol udp; destination-port 500; }
+        term nat-t { protocol udp; destination-port 4500; }
+    }
+    application-set voice { application voip; }
+}",
+            set: "set applications application voip term sig alg sip
+set applications application voip term sig protocol udp
+set applications application voip term sig destination-port 5060
+set applications application voip term sig inactivity-timeout 120
+set applications application voip term h225 application-protocol h323
+set applications application voip term h225 protocol tcp
+set applications application voip term h225 destination-port 1720
+set applications application voip term ras application-protocol ras
+set applications application voip term ras protocol udp
+set applications application voip term ras destination-port 1719
+set applications application vpn term ike application-protocol ike-esp-nat
+set applications application vpn term ike protocol udp
+set applications application vpn term ike destination-port 500
+set applications application vpn term nat-t protocol udp
+set applications application vpn term nat-t destination-port 4500
+set applications application-set voice application voip",
+            check: |c| {
+                let voip = c.application("voip").unwrap();
+                let got: Vec<_> = voip
+                    .terms
+                    .iter()
+                    .map(|t| (t.name.as_deref(), t.application_protocol, t.protocol, t.destination_port))
+                    .collect();
+                assert_eq!(
+                    got,
+                    [
+                        (Some("sig"), Some(AppProtocol::Sip), Some(17), Some(PortRange::single(5060))),
+                        (Some("h225"), Some(AppProtocol::H323), Some(6), Some(PortRange::single(1720))),
+                        (Some("ras"), Some(AppProtocol::Ras), Some(17), Some(PortRange::single(1719))),
+                    ]
+                );
+                assert_eq!(voip.terms[0].inactivity_timeout, Some(Timeout::Seconds(120)));
+                assert_eq!(voip.terms[1].inactivity_timeout, None);
+                let vpn = c.application("vpn").unwrap();
+                assert_eq!(vpn.terms[0].application_protocol, Some(AppProtocol::IkeEspNat));
+                assert_eq!(vpn.terms[1].application_protocol, None);
+                let from = MatchConditions { applications: vec!["voice".into()], ..Default::default() };
+                let names: Vec<_> = c.term_applications(&from).iter().map(|a| a.name.clone()).collect();
+                assert_eq!(names, ["voip"]);
             },
         },
         Case {

@@ -93,13 +93,27 @@ fn key_values() {
             "junos-ftp",
             "junos-tftp",
             "junos-dns-udp",
-            "junos-sip-udp",
-            "junos-sip-tcp",
+            "junos-sip",
             "junos-rtsp",
             "junos-pptp"
         ]
     );
-    assert_eq!(apps[0].application_protocol, Some(AppProtocol::Ftp));
+    assert_eq!(
+        apps[0].terms[0].application_protocol,
+        Some(AppProtocol::Ftp)
+    );
+    let sip: Vec<_> = apps[3]
+        .terms
+        .iter()
+        .map(|t| (t.protocol, t.application_protocol))
+        .collect();
+    assert_eq!(
+        sip,
+        [
+            (Some(17), Some(AppProtocol::Sip)),
+            (Some(6), Some(AppProtocol::Sip))
+        ]
+    );
     assert!(c.term_applications(&rule.terms[1].from).is_empty());
     assert_eq!(
         rule.terms[1].from.source_address,

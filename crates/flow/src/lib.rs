@@ -10,6 +10,7 @@
 pub mod alg;
 pub mod dir;
 mod index;
+pub mod ip_options;
 pub mod matching;
 pub mod nat;
 pub mod owner;

@@ -8,18 +8,23 @@ use mspic_config as cfg;
 use mspic_config::{AppProtocol, MatchDirection, PortRange, Prefix, Timeout};
 use mspic_wire::parse::{Parsed, L4};
 
-/// Address conditions of one side: any listed prefix or range matches, minus `except`
-/// prefixes. Empty = any address.
+/// Address conditions of one side: any listed prefix or range matches, minus the `except`
+/// ones; a side with only `except` entries matches every other address. Empty = any
+/// address ("source-prefix-list (Services)": `except` excludes from rule matching).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AddrCond {
     /// Prefixes that match (addresses and prefix lists).
     pub include: Vec<Prefix>,
-    /// `except` prefixes: never match, whatever else says.
+    /// `except` prefixes (addresses and prefix lists): never match, whatever else says.
     pub exclude: Vec<Prefix>,
     /// Inclusive address ranges that match.
     pub ranges: Vec<(IpAddr, IpAddr)>,
+    /// `except` address ranges.
+    pub exclude_ranges: Vec<(IpAddr, IpAddr)>,
     /// `any-unicast`: every unicast address matches.
     pub any_unicast: bool,
+    /// `any-unicast except`: no unicast address matches.
+    pub exclude_unicast: bool,
 }
 
 impl AddrCond {
@@ -29,7 +34,13 @@ impl AddrCond {
 
     /// Whether address `a` satisfies this side's conditions.
     pub fn matches(&self, a: IpAddr) -> bool {
-        if self.exclude.iter().any(|p| p.contains(a)) {
+        let excluded = self.exclude.iter().any(|p| p.contains(a))
+            || self
+                .exclude_ranges
+                .iter()
+                .any(|&(lo, hi)| in_range(a, lo, hi))
+            || (self.exclude_unicast && is_unicast(a));
+        if excluded {
             return false;
         }
         if self.is_any() {
@@ -75,6 +86,8 @@ pub struct AppRt {
     pub alg: Option<AppProtocol>,
     /// Overrides the services interface's inactivity timeout for its sessions.
     pub inactivity_timeout: Option<Timeout>,
+    /// Traceroute: initiator packets with a TTL above it are dropped.
+    pub ttl_threshold: Option<u8>,
 }
 
 /// The `from` block compiled.
@@ -179,7 +192,7 @@ impl Conditions {
         use std::mem::size_of;
         let side = |a: &AddrCond| {
             (a.include.len() + a.exclude.len()) * size_of::<Prefix>()
-                + a.ranges.len() * size_of::<(IpAddr, IpAddr)>()
+                + (a.ranges.len() + a.exclude_ranges.len()) * size_of::<(IpAddr, IpAddr)>()
         };
         side(&self.src)
             + side(&self.dst)
@@ -199,7 +212,10 @@ pub fn direction_applies(rule: MatchDirection, dir: MatchDirection) -> bool {
 
 /// Flattens a `from` block: prefix lists into prefixes, application sets into applications.
 pub fn compile_conditions(c: &cfg::Config, from: &cfg::MatchConditions) -> Conditions {
-    let side = |addrs: &[cfg::AddressMatch], ranges: &[cfg::AddressRange], lists: &[String]| {
+    let side = |addrs: &[cfg::AddressMatch],
+                ranges: &[cfg::AddressRange],
+                lists: &[String],
+                except_lists: &[String]| {
         let mut a = AddrCond::default();
         for m in addrs {
             match m {
@@ -212,13 +228,20 @@ pub fn compile_conditions(c: &cfg::Config, from: &cfg::MatchConditions) -> Condi
                     except: true,
                 } => a.exclude.push(*prefix),
                 cfg::AddressMatch::AnyUnicast { except: false } => a.any_unicast = true,
-                cfg::AddressMatch::AnyUnicast { except: true } => {}
+                cfg::AddressMatch::AnyUnicast { except: true } => a.exclude_unicast = true,
             }
         }
-        a.ranges.extend(ranges.iter().map(|r| (r.low, r.high)));
-        for l in lists {
-            if let Some(pl) = c.prefix_list(l) {
-                a.include.extend(pl.prefixes.iter().copied());
+        for r in ranges {
+            let v = if r.except {
+                &mut a.exclude_ranges
+            } else {
+                &mut a.ranges
+            };
+            v.push((r.low, r.high));
+        }
+        for (names, v) in [(lists, &mut a.include), (except_lists, &mut a.exclude)] {
+            for pl in names.iter().filter_map(|l| c.prefix_list(l)) {
+                v.extend(pl.prefixes.iter().copied());
             }
         }
         a
@@ -235,33 +258,38 @@ pub fn compile_conditions(c: &cfg::Config, from: &cfg::MatchConditions) -> Condi
             &from.source_address,
             &from.source_address_range,
             &from.source_prefix_list,
+            &from.source_prefix_list_except,
         ),
         dst: side(
             &from.destination_address,
             &from.destination_address_range,
             &from.destination_prefix_list,
+            &from.destination_prefix_list_except,
         ),
         apps,
     }
 }
 
-/// Adds application `name`, or every member of the application set `name` (Junos lets
+/// Adds the terms of application `name`, or of every member of the application set `name` (Junos lets
 /// `applications` name a set), recursing through nested sets to a fixed depth.
 fn push_application(c: &cfg::Config, name: &str, out: &mut Vec<AppRt>, depth: u8) {
     if depth > 8 {
         return;
     }
     if let Some(a) = c.application(name) {
-        out.push(AppRt {
+        // One entry per term, in order: the first term that fits decides the ALG and
+        // timeout, as the terms of a Junos application do.
+        out.extend(a.terms.iter().map(|t| AppRt {
             name: a.name.clone(),
-            protocol: a.protocol,
-            source_port: a.source_port,
-            destination_port: a.destination_port,
-            icmp_type: a.icmp_type,
-            icmp_code: a.icmp_code,
-            alg: a.application_protocol,
-            inactivity_timeout: a.inactivity_timeout,
-        });
+            protocol: t.protocol,
+            source_port: t.source_port,
+            destination_port: t.destination_port,
+            icmp_type: t.icmp_type,
+            icmp_code: t.icmp_code,
+            alg: t.application_protocol,
+            inactivity_timeout: t.inactivity_timeout,
+            ttl_threshold: t.ttl_threshold,
+        }));
     } else if let Some(set) = c.application_set(name) {
         for n in set.applications.iter().chain(&set.application_sets) {
             push_application(c, n, out, depth + 1);
@@ -290,13 +318,49 @@ mod tests {
             include: vec!["10.0.0.0/8".parse().unwrap()],
             exclude: vec!["10.1.0.0/16".parse().unwrap()],
             ranges: vec![("192.0.2.10".parse().unwrap(), "192.0.2.20".parse().unwrap())],
-            any_unicast: false,
+            ..AddrCond::default()
         };
         assert!(a.matches("10.2.3.4".parse().unwrap()));
         assert!(!a.matches("10.1.3.4".parse().unwrap()));
         assert!(a.matches("192.0.2.15".parse().unwrap()));
         assert!(!a.matches("192.0.2.21".parse().unwrap()));
         assert!(AddrCond::default().matches("8.8.8.8".parse().unwrap()));
+    }
+
+    /// `except` on every kind of entry: (conditions, address, matches).
+    #[test]
+    fn except_entries_exclude_and_except_only_sides_match_the_rest() {
+        let p = |s: &str| s.parse::<Prefix>().unwrap();
+        let a = |s: &str| s.parse::<IpAddr>().unwrap();
+        let only_except = AddrCond {
+            exclude: vec![p("10.1.0.0/16")],
+            ..AddrCond::default()
+        };
+        let range_except = AddrCond {
+            include: vec![p("192.0.2.0/24")],
+            exclude_ranges: vec![(a("192.0.2.10"), a("192.0.2.20"))],
+            ..AddrCond::default()
+        };
+        let not_unicast = AddrCond {
+            exclude_unicast: true,
+            ..AddrCond::default()
+        };
+        let cases: &[(&AddrCond, &str, bool)] = &[
+            (&only_except, "10.1.2.3", false),
+            (&only_except, "10.2.2.3", true),
+            (&only_except, "2001:db8::1", true),
+            (&range_except, "192.0.2.9", true),
+            (&range_except, "192.0.2.10", false),
+            (&range_except, "192.0.2.20", false),
+            (&range_except, "192.0.2.21", true),
+            (&range_except, "198.51.100.1", false),
+            (&not_unicast, "198.51.100.1", false),
+            (&not_unicast, "224.0.0.5", true),
+            (&not_unicast, "255.255.255.255", true),
+        ];
+        for &(c, addr, want) in cases {
+            assert_eq!(c.matches(a(addr)), want, "{addr} against {c:?}");
+        }
     }
 
     #[test]
@@ -310,6 +374,7 @@ mod tests {
             icmp_code: None,
             alg: Some(AppProtocol::Ftp),
             inactivity_timeout: None,
+            ttl_threshold: None,
         };
         assert!(ftp.matches(&input("10.0.0.2", "1.1.1.1", 6, 40000, 21)));
         assert!(!ftp.matches(&input("10.0.0.2", "1.1.1.1", 17, 40000, 21)));

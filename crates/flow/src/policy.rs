@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use mspic_config as cfg;
 use mspic_config::{MatchDirection, Prefix, SfwAction};
 
+use crate::ip_options::IpOptionMask;
 use crate::matching::direction_applies;
 pub use crate::matching::{compile_conditions, AddrCond, AppRt, Conditions, MatchInput};
 use crate::nat::{NatPolicy, NatPolicyError};
@@ -68,19 +69,45 @@ pub struct ServiceSetRt {
 
 impl ServiceSetRt {
     /// The stateful-firewall verdict on a first packet seen in direction `dir`: the first
-    /// matching term decides, with the application it matched; no match discards when
-    /// the set has firewall rules and accepts when it has none.
-    pub fn firewall(&self, dir: MatchDirection, m: &MatchInput) -> (SfwAction, Option<&AppRt>) {
+    /// matching term decides, with the application it matched and the IP options it
+    /// allows; no match discards when the set has firewall rules and accepts (any option)
+    /// when it has none.
+    pub fn firewall(&self, dir: MatchDirection, m: &MatchInput) -> FirewallMatch<'_> {
         if self.sfw_rules.is_empty() {
-            return (SfwAction::Accept, None);
+            return FirewallMatch {
+                action: SfwAction::Accept,
+                app: None,
+                ip_options: IpOptionMask::ALL,
+            };
         }
         self.sfw_rules
             .iter()
             .filter(|r| r.applies(dir))
             .flat_map(|r| &r.terms)
-            .find_map(|t| t.cond.matches(m).map(|app| (t.action, app)))
-            .unwrap_or((SfwAction::Discard, None))
+            .find_map(|t| {
+                t.cond.matches(m).map(|app| FirewallMatch {
+                    action: t.action,
+                    app,
+                    ip_options: t.ip_options,
+                })
+            })
+            .unwrap_or(FirewallMatch {
+                action: SfwAction::Discard,
+                app: None,
+                ip_options: IpOptionMask::NONE,
+            })
     }
+}
+
+/// What the stateful firewall decided for a first packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirewallMatch<'a> {
+    /// The matching term's action.
+    pub action: SfwAction,
+    /// The application of the term that fitted (its ALG and timeout), if the term names any.
+    pub app: Option<&'a AppRt>,
+    /// The IPv4 options the session's packets may carry.
+    pub ip_options: IpOptionMask,
 }
 
 /// A stateful-firewall rule.
@@ -103,6 +130,8 @@ pub struct TermRt {
     pub cond: Conditions,
     /// The `then` action.
     pub action: SfwAction,
+    /// `then allow-ip-options`.
+    pub ip_options: IpOptionMask,
 }
 
 impl RuleRt {
@@ -221,6 +250,7 @@ impl Policy {
                                 name: t.name.clone(),
                                 cond: compile_conditions(c, &t.from),
                                 action: t.action,
+                                ip_options: IpOptionMask::compile(&t.allow_ip_options),
                             })
                             .collect(),
                     })

@@ -8,6 +8,7 @@ use mspic_config::AppProtocol;
 use mspic_wire::FlowKey;
 
 pub use crate::dir::Dir;
+use crate::ip_options::IpOptionMask;
 use crate::nat::SessionNat;
 use crate::snapshot::FlowState;
 use crate::tcp::TcpTrack;
@@ -63,9 +64,20 @@ pub struct Session {
     /// data, rsh stderr…): its flows are labelled from the parent's point of view, so its
     /// first flow is `O` (and is listed first, as Junos lists it).
     pub from_responder: bool,
+    /// The IPv4 options its packets may carry (its firewall term's `allow-ip-options`).
+    pub ip_options: IpOptionMask,
+    /// Its application's `ttl-threshold` (traceroute): initiator packets whose TTL is
+    /// above it are dropped.
+    pub ttl_threshold: Option<u8>,
 }
 
 impl Session {
+    /// Whether a packet with `ttl` in direction `dir` goes beyond the traceroute
+    /// threshold of the session's application.
+    pub fn over_ttl_threshold(&self, dir: Dir, ttl: u8) -> bool {
+        dir == Dir::I && self.ttl_threshold.is_some_and(|t| ttl > t)
+    }
+
     /// When the session expires if no packet arrives (`None`: never).
     pub fn deadline(&self) -> Option<Time> {
         if self.active_timeout == NEVER {

@@ -270,7 +270,7 @@ pub struct SfwStats {
     /// Hairpinned packets, fast path (always 0 here).
     pub hairpin_fast_path: u64,
     // Drops
-    /// Dropped for IP options (always 0 here).
+    /// Dropped for IPv4 options the firewall term does not allow, or malformed ones.
     pub drop_ip_options: u64,
     /// Dropped by TCP SYN defense (always 0 here).
     pub drop_tcp_syn_defense: u64,

@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use mspic_config::AppProtocol;
 use mspic_flow::{DropReason, FlowDirection, FlowRole, FlowState, IfIndex, ShardConfig, Verdict};
 
 fn forwarded(v: Verdict) -> bool {
@@ -520,4 +521,176 @@ fn malformed_packets_are_counted_by_protocol() {
     assert_eq!((e.udp.total, e.udp.port_zero), (1, 1));
     assert_eq!((e.ip.total, e.ip.bad_checksum), (1, 1));
     assert!(h.sessions().is_empty());
+}
+
+#[test]
+fn a_session_takes_the_first_term_of_its_application_that_fits() {
+    // Two terms fit UDP 5060: the first decides the ALG and the timeout. TCP 5060 fits
+    // only the second, UDP 1719 only the third.
+    let text = config(
+        "term voip { from { source-address { 10.0.0.0/24; } applications voip; } then { accept; } }",
+        "inactivity-timeout 30;",
+    )
+    .replace(
+        "applications {",
+        "applications {
+    application voip {
+        term sig { application-protocol sip; protocol udp; destination-port 5000-5100; inactivity-timeout 200; }
+        term any-5060 { application-protocol h323; destination-port 5060; protocol tcp; }
+        term ras { application-protocol ras; protocol udp; destination-port 1719; }
+        term late { application-protocol tftp; protocol udp; destination-port 5060; inactivity-timeout 90; }
+    }",
+    );
+    let mut h = Harness::new(&text);
+    assert!(forwarded(
+        h.send(&udp("10.0.0.2", 6000, "198.51.100.7", 5060, b"INVITE"))
+            .0
+    ));
+    assert!(forwarded(
+        h.send(&tcp("10.0.0.2", 6001, "198.51.100.7", 5060, "S", 1, 0, b""))
+            .0
+    ));
+    assert!(forwarded(
+        h.send(&udp("10.0.0.2", 6002, "198.51.100.7", 1719, b"rrq"))
+            .0
+    ));
+    let (v, _) = h.send(&udp("10.0.0.2", 6003, "198.51.100.7", 5200, b"x"));
+    assert!(
+        matches!(v, Verdict::Drop(DropReason::RuleDiscard)),
+        "no term fits"
+    );
+    let got: Vec<_> = h
+        .sessions()
+        .iter()
+        .map(|s| (s.flows[0].dst.port, s.alg, s.flows[0].timeout))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some(5060), Some(AppProtocol::Sip), 200),
+            (Some(5060), Some(AppProtocol::H323), 30),
+            (Some(1719), Some(AppProtocol::Ras), 30),
+            (Some(5200), None, 30),
+        ]
+    );
+}
+
+#[test]
+fn except_entries_leave_their_addresses_to_later_terms() {
+    // t1: any source but the `blocked` list, to any destination but 198.51.100.66 and
+    // the except range; the rest falls to t2, which discards.
+    let text = config(
+        "term t1 { from { source-prefix-list blocked except;
+                          destination-address { 198.51.100.66/32 except; }
+                          destination-address-range { low 198.51.100.100 high 198.51.100.110 except; } }
+                   then { accept; } }
+         term t2 { then { discard; } }",
+        "",
+    )
+    .replace(
+        "services {",
+        "policy-options { prefix-list blocked { 10.0.0.128/25; } }\nservices {",
+    );
+    let mut h = Harness::new(&text);
+    let cases = [
+        ("10.0.0.2", "198.51.100.7", true),
+        ("10.0.0.200", "198.51.100.7", false),
+        ("10.0.0.2", "198.51.100.66", false),
+        ("10.0.0.2", "198.51.100.105", false),
+        ("10.0.0.2", "198.51.100.111", true),
+    ];
+    for (i, (src, dst, accepted)) in cases.into_iter().enumerate() {
+        let (v, _) = h.send(&udp(src, 7000 + i as u16, dst, 53, b"q"));
+        assert_eq!(forwarded(v), accepted, "{src} -> {dst}");
+    }
+    let st = h.stats();
+    assert_eq!((st.rule_accepts, st.rule_discards), (2, 3));
+}
+
+#[test]
+fn ip_options_pass_only_when_the_term_allows_them() {
+    let mut h = Harness::new(&config(
+        "term ra { from { destination-address { 198.51.100.7/32; } }
+                   then { accept; allow-ip-options [ router-alert 7 ]; } }
+         term t1 { from { source-address { 10.0.0.0/24; } } then { accept; } }",
+        "",
+    ));
+    let router_alert = [148, 4, 0, 0];
+    let record_route = [7, 7, 4, 0, 0, 0, 0, 0];
+    let lsrr = [131, 7, 4, 192, 0, 2, 1, 0];
+    let bad_length = [148, 9, 0, 0];
+    let pkt = |dst: &str, opts: &[u8]| with_ip_options(&udp("10.0.0.2", 4000, dst, 53, b"q"), opts);
+    // Session to .7: router alert and record route allowed, on its first packet and later.
+    assert!(forwarded(h.send(&pkt("198.51.100.7", &router_alert)).0));
+    assert!(forwarded(h.send(&pkt("198.51.100.7", &record_route)).0));
+    let drops = [
+        (
+            pkt("198.51.100.7", &lsrr),
+            "source route on the allowed session",
+        ),
+        (pkt("198.51.100.7", &bad_length), "malformed option"),
+        (
+            pkt("198.51.100.8", &router_alert),
+            "first packet, term allows none",
+        ),
+    ];
+    for (frame, why) in &drops {
+        let (v, _) = h.send(frame);
+        assert_eq!(v, Verdict::Drop(DropReason::IpOptions), "{why}");
+    }
+    assert!(
+        forwarded(h.send(&pkt("198.51.100.8", &[1, 1, 1, 0])).0),
+        "padding only"
+    );
+    assert!(forwarded(
+        h.send(&udp("10.0.0.2", 4000, "198.51.100.8", 53, b"q")).0
+    ));
+    let s = h.sessions();
+    assert_eq!(s.len(), 2, "the refused first packet made no session");
+    assert_eq!(
+        s[0].flows[0].frames, 2,
+        "dropped packets are not counted on the flow"
+    );
+    let st = h.stats();
+    assert_eq!(st.drop_ip_options, 3);
+    assert_eq!(st.rule_accepts, 2);
+}
+
+#[test]
+fn traceroute_ttl_threshold_drops_probes_that_would_go_further() {
+    let text = config(
+        "term tr { from { applications tr; } then { accept; } }
+         term t1 { from { source-address { 10.0.0.0/24; } } then { accept; } }",
+        "",
+    )
+    .replace(
+        "applications {",
+        "applications {
+    application tr { application-protocol traceroute; protocol udp; destination-port 33435-33450; ttl-threshold 5; }",
+    );
+    let mut h = Harness::new(&text);
+    let probe =
+        |port: u16, ttl: u8| udp_ttl("10.0.0.2", 50000, "198.51.100.7", port, b"probe", ttl);
+    assert!(forwarded(h.send(&probe(33435, 5)).0));
+    assert_eq!(
+        h.send(&probe(33436, 6)).0,
+        Verdict::Drop(DropReason::Alg),
+        "first probe above"
+    );
+    assert_eq!(
+        h.send(&probe(33435, 9)).0,
+        Verdict::Drop(DropReason::Alg),
+        "later packet above"
+    );
+    assert!(forwarded(h.send(&probe(33435, 2)).0));
+    // Another application on the same ports, no threshold: any TTL.
+    assert!(forwarded(
+        h.send(&udp_ttl("10.0.0.2", 50001, "198.51.100.7", 40000, b"x", 64))
+            .0
+    ));
+    let s = h.sessions();
+    assert_eq!(s.len(), 2);
+    assert_eq!(s[0].alg, Some(AppProtocol::Traceroute));
+    assert_eq!(s[0].flows[0].frames, 2);
+    assert_eq!(h.stats().errors.alg, 2);
 }

@@ -101,6 +101,9 @@ pub enum WireError {
     /// IPv6 extension header truncated, misplaced or too many (RFC 8200 §4).
     #[error("bad IPv6 extension header chain")]
     Ipv6ExtensionHeader,
+    /// IPv4 option with a length below 2 or past the header (RFC 791 §3.1).
+    #[error("bad IPv4 option")]
+    IpOption,
     /// TCP header truncated or data offset out of range.
     #[error("bad TCP header length")]
     TcpHeaderLength,
@@ -180,7 +183,8 @@ impl WireError {
             | IpHeaderLength
             | IpTotalLength
             | IpChecksum
-            | Ipv6ExtensionHeader => ErrorClass::Ip,
+            | Ipv6ExtensionHeader
+            | IpOption => ErrorClass::Ip,
             TcpHeaderLength | TcpPortZero => ErrorClass::Tcp,
             UdpHeaderLength | UdpPortZero => ErrorClass::Udp,
             IcmpTruncated | IcmpQuote => ErrorClass::Icmp,
@@ -213,6 +217,7 @@ impl WireError {
             IpTotalLength => "IP total length",
             IpChecksum => "IP header checksum",
             Ipv6ExtensionHeader => "IPv6 extension header",
+            IpOption => "IP option",
             TcpHeaderLength => "TCP header length check failed",
             TcpPortZero => "TCP source or destination port zero",
             UdpHeaderLength => "UDP header length check failed",

@@ -247,6 +247,58 @@ pub fn emit_header(
     Some(())
 }
 
+/// The options of an IPv4 header (RFC 791 §3.1 "Options"): each option's type octet, in
+/// order. End of Option List (type 0) ends the list; No Operation (type 1) is one octet and
+/// skipped; every other option has a length octet counting the type and length octets. An
+/// option whose length is below 2 or runs past `options` yields [`WireError::IpOption`]
+/// and ends the iteration.
+pub fn options(options: &[u8]) -> OptionTypes<'_> {
+    OptionTypes { rest: options }
+}
+
+/// Option type octet of End of Option List (RFC 791 §3.1).
+pub const OPTION_EOL: u8 = 0;
+/// Option type octet of No Operation (RFC 791 §3.1).
+pub const OPTION_NOP: u8 = 1;
+
+/// The option number of a type octet: its low five bits (after the copied flag and the
+/// two class bits, RFC 791 §3.1).
+pub const fn option_number(option_type: u8) -> u8 {
+    option_type & 0x1f
+}
+
+/// Iterator of [`options`].
+#[derive(Debug, Clone)]
+pub struct OptionTypes<'a> {
+    rest: &'a [u8],
+}
+
+impl Iterator for OptionTypes<'_> {
+    type Item = Result<u8, WireError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let (&t, after) = self.rest.split_first()?;
+            match t {
+                OPTION_EOL => {
+                    self.rest = &[];
+                    return None;
+                }
+                OPTION_NOP => self.rest = after,
+                _ => {
+                    let len = after.first().map_or(0, |&l| usize::from(l));
+                    if len < 2 || len > self.rest.len() {
+                        self.rest = &[];
+                        return Some(Err(WireError::IpOption));
+                    }
+                    self.rest = &self.rest[len..];
+                    return Some(Ok(t));
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,6 +339,37 @@ mod tests {
         h[3] = 24;
         let p = Ipv4Packet::new_checked(&h[..]).unwrap();
         assert_eq!(p.options().len(), 4);
+    }
+
+    /// (option bytes, the types yielded, ends malformed).
+    #[test]
+    fn option_types_in_order_and_malformed_ones() {
+        let cases: &[(&[u8], &[u8], bool)] = &[
+            (&[], &[], false),
+            (&[1, 1, 1, 1], &[], false),
+            // Router alert (RFC 2113: type 148, length 4), then end of list and garbage.
+            (&[148, 4, 0, 0, 0, 0xff, 0xff, 0xff], &[148], false),
+            // Record route (type 7, length 7, pointer 4, one slot) then NOP, timestamp.
+            (&[7, 7, 4, 0, 0, 0, 0, 1, 68, 4, 5, 0], &[7, 68], false),
+            (&[131, 1, 0, 0], &[], true),
+            (&[131, 0], &[], true),
+            (&[7, 9, 4, 0], &[], true),
+            (&[1, 130], &[], true),
+            (&[148, 4, 0, 0, 7, 12, 4, 0], &[148], true),
+        ];
+        for &(bytes, types, malformed) in cases {
+            let got: Vec<_> = options(bytes).collect();
+            let ok: Vec<u8> = got.iter().filter_map(|r| r.ok()).collect();
+            assert_eq!(ok, types, "{bytes:?}");
+            assert_eq!(
+                got.last() == Some(&Err(WireError::IpOption)),
+                malformed,
+                "{bytes:?}"
+            );
+        }
+        assert_eq!(option_number(131), 3);
+        assert_eq!(option_number(68), 4);
+        assert_eq!(option_number(148), 20);
     }
 
     #[test]

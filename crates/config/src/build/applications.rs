@@ -5,17 +5,28 @@ use std::collections::HashSet;
 
 use super::cursor::Cur;
 use super::diag::{Diags, R};
-use super::draft::{push_ref, Leaf, Refs};
-use super::values::{icmp_value, name, port_spec, protocol, rpc_program, timeout, uuid};
+use super::draft::{push_ref, Leaf, Named, Refs};
+use super::values::{icmp_value, name, port_spec, protocol, rpc_program, timeout, uint, uuid};
 use super::Builder;
 use crate::lexer::Pos;
 use crate::model::*;
 use crate::names;
 use crate::tree::Word;
 
-/// An application (one term).
+/// An application: the statements written directly under it, or its terms (not both).
 pub(super) struct AppD {
     pub(super) name: String,
+    pub(super) top: AppTermD,
+    pub(super) terms: Named<String, AppTermD>,
+}
+
+/// One term of an application, or the statements of an application without terms.
+#[derive(Default)]
+pub(super) struct AppTermD {
+    pub(super) name: Option<String>,
+    /// Where the first statement written directly under the application is (`None` for
+    /// terms): mixing such statements with terms is an error.
+    pub(super) pos: Option<Pos>,
     pub(super) alg: Leaf<AppProtocol>,
     pub(super) protocol: Leaf<u8>,
     pub(super) sport: Leaf<PortRange>,
@@ -23,6 +34,7 @@ pub(super) struct AppD {
     pub(super) icmp_type: Leaf<u8>,
     pub(super) icmp_code: Leaf<u8>,
     pub(super) timeout: Leaf<Timeout>,
+    pub(super) ttl: Leaf<u8>,
     pub(super) rpc: Leaf<(u32, u32)>,
     pub(super) uuid: Leaf<String>,
 }
@@ -35,6 +47,8 @@ pub(super) struct AppSetD {
     pub(super) sets: Refs,
 }
 
+/// The statements of an application; a term also takes the last, `alg` (the term form of
+/// `application-protocol`, `[edit applications]` hierarchy page).
 const APP: &[&str] = &[
     "application-protocol",
     "protocol",
@@ -45,19 +59,94 @@ const APP: &[&str] = &[
     "icmp6-type",
     "icmp6-code",
     "inactivity-timeout",
+    "ttl-threshold",
     "rpc-program-number",
     "uuid",
+    "alg",
 ];
 
 const APP_IGNORED: &[&str] = &[
     "learn-sip-register",
     "sip-call-hold-timeout",
     "snmp-command",
-    "ttl-threshold",
     "child-inactivity-timeout",
     "gate-timeout",
     "ether-type",
 ];
+
+/// One statement of an application or of one of its terms: `protocol tcp`, `destination-port
+/// 21`, `application-protocol ftp`, …
+fn app_statement(app: &mut AppTermD, in_term: bool, d: &mut Diags, c: &mut Cur) -> R<()> {
+    let supported = if in_term { APP } else { &APP[..APP.len() - 1] };
+    let Some((k, _)) = c.kw(d, supported, APP_IGNORED)? else {
+        return Ok(());
+    };
+    match k {
+        "application-protocol" | "alg" => {
+            let (p, t) = c.parse(d, "application protocol", |s| {
+                AppProtocol::from_keyword(s).ok_or_else(|| {
+                    let all: Vec<&str> = AppProtocol::ALL.iter().map(|p| p.keyword()).collect();
+                    format!(
+                        "unknown application-protocol '{s}' (expected one of: {})",
+                        all.join(", ")
+                    )
+                })
+            })?;
+            c.end(d)?;
+            app.alg.set(d, "application-protocol", p, t.pos, &t.text)
+        }
+        "protocol" => {
+            let (p, t) = c.parse(d, "protocol", protocol)?;
+            c.end(d)?;
+            app.protocol.set(d, k, p, t.pos, &t.text)
+        }
+        "source-port" | "destination-port" => {
+            let (p, t) = c.parse(d, "port", port_spec)?;
+            c.end(d)?;
+            let leaf = if k == "source-port" {
+                &mut app.sport
+            } else {
+                &mut app.dport
+            };
+            leaf.set(d, k, p, t.pos, &t.text)
+        }
+        "icmp-type" | "icmp6-type" => {
+            let table: &'static [(&'static str, u8)] = if k == "icmp-type" {
+                &names::ICMP_TYPES
+            } else {
+                &names::ICMP6_TYPES
+            };
+            let (v, t) = c.parse(d, "ICMP type", icmp_value(table, "icmp-type"))?;
+            c.end(d)?;
+            app.icmp_type.set(d, "icmp-type", v, t.pos, &t.text)
+        }
+        "icmp-code" | "icmp6-code" => {
+            let (v, t) = c.parse(d, "ICMP code", icmp_value(&names::ICMP_CODES, "icmp-code"))?;
+            c.end(d)?;
+            app.icmp_code.set(d, "icmp-code", v, t.pos, &t.text)
+        }
+        "inactivity-timeout" => {
+            let (v, t) = c.parse(d, "inactivity-timeout", timeout)?;
+            c.end(d)?;
+            app.timeout.set(d, k, v, t.pos, &t.text)
+        }
+        "ttl-threshold" => {
+            let (v, t) = c.parse(d, "ttl-threshold", |s| uint(s, "ttl-threshold", 0, 255))?;
+            c.end(d)?;
+            app.ttl.set(d, k, v as u8, t.pos, &t.text)
+        }
+        "rpc-program-number" => {
+            let (v, t) = c.parse(d, "rpc-program-number", rpc_program)?;
+            c.end(d)?;
+            app.rpc.set(d, k, v, t.pos, &t.text)
+        }
+        _ => {
+            let (v, t) = c.parse(d, "uuid", uuid)?;
+            c.end(d)?;
+            app.uuid.set(d, k, v.clone(), t.pos, &v)
+        }
+    }
+}
 
 impl Builder {
     pub(super) fn applications(&mut self, d: &mut Diags, c: &mut Cur) -> R<()> {
@@ -99,136 +188,53 @@ impl Builder {
         self.application(n, d, c)
     }
 
-    /// A statement of `application N` (one term only).
+    /// A statement of `application N`, directly or in one of its terms.
     fn application(&mut self, n: String, d: &mut Diags, c: &mut Cur) -> R<()> {
         let app = self.apps.entry(n.clone(), || AppD {
             name: n.clone(),
-            alg: Leaf::default(),
-            protocol: Leaf::default(),
-            sport: Leaf::default(),
-            dport: Leaf::default(),
-            icmp_type: Leaf::default(),
-            icmp_code: Leaf::default(),
-            timeout: Leaf::default(),
-            rpc: Leaf::default(),
-            uuid: Leaf::default(),
+            top: AppTermD::default(),
+            terms: Named::default(),
         });
-        if let Some(Word::Atom(t)) = c.w.get(c.i) {
-            if t.text == "term" {
-                return Err(d.error(
-                    t.pos,
-                    "unsupported statement 'term' (mspic does not implement multi-term applications; define one application per protocol and group them in an application-set)",
-                ));
+        let term = match c.w.get(c.i) {
+            Some(Word::Atom(t)) if t.text == "term" => {
+                c.i += 1;
+                let (tn, _) = c.parse(d, "term name", name("term name"))?;
+                app.terms.entry(tn.clone(), || AppTermD {
+                    name: Some(tn),
+                    ..AppTermD::default()
+                })
             }
-        }
-        let Some((k, _)) = c.kw(d, APP, APP_IGNORED)? else {
-            return Ok(());
+            Some(Word::Atom(t)) => {
+                app.top.pos.get_or_insert(t.pos);
+                &mut app.top
+            }
+            _ => &mut app.top,
         };
-        match k {
-            "application-protocol" => {
-                let (p, t) = c.parse(d, "application protocol", |s| {
-                    AppProtocol::from_keyword(s).ok_or_else(|| {
-                        let all: Vec<&str> = AppProtocol::ALL.iter().map(|p| p.keyword()).collect();
-                        format!(
-                            "unknown application-protocol '{s}' (expected one of: {})",
-                            all.join(", ")
-                        )
-                    })
-                })?;
-                c.end(d)?;
-                app.alg.set(d, k, p, t.pos, &t.text)
-            }
-            "protocol" => {
-                let (p, t) = c.parse(d, "protocol", protocol)?;
-                c.end(d)?;
-                app.protocol.set(d, k, p, t.pos, &t.text)
-            }
-            "source-port" | "destination-port" => {
-                let (p, t) = c.parse(d, "port", port_spec)?;
-                c.end(d)?;
-                let leaf = if k == "source-port" {
-                    &mut app.sport
-                } else {
-                    &mut app.dport
-                };
-                leaf.set(d, k, p, t.pos, &t.text)
-            }
-            "icmp-type" | "icmp6-type" => {
-                let table: &'static [(&'static str, u8)] = if k == "icmp-type" {
-                    &names::ICMP_TYPES
-                } else {
-                    &names::ICMP6_TYPES
-                };
-                let (v, t) = c.parse(d, "ICMP type", icmp_value(table, "icmp-type"))?;
-                c.end(d)?;
-                app.icmp_type.set(d, "icmp-type", v, t.pos, &t.text)
-            }
-            "icmp-code" | "icmp6-code" => {
-                let (v, t) =
-                    c.parse(d, "ICMP code", icmp_value(&names::ICMP_CODES, "icmp-code"))?;
-                c.end(d)?;
-                app.icmp_code.set(d, "icmp-code", v, t.pos, &t.text)
-            }
-            "inactivity-timeout" => {
-                let (v, t) = c.parse(d, "inactivity-timeout", timeout)?;
-                c.end(d)?;
-                app.timeout.set(d, k, v, t.pos, &t.text)
-            }
-            "rpc-program-number" => {
-                let (v, t) = c.parse(d, "rpc-program-number", rpc_program)?;
-                c.end(d)?;
-                app.rpc.set(d, k, v, t.pos, &t.text)
-            }
-            _ => {
-                let (v, t) = c.parse(d, "uuid", uuid)?;
-                c.end(d)?;
-                app.uuid.set(d, k, v.clone(), t.pos, &v)
-            }
-        }
+        let in_term = term.name.is_some();
+        app_statement(term, in_term, d, c)
     }
 
     /// Checks applications and sets (protocol of ports and ICMP fields, names defined, no
     /// cycles) and adds them, with the predefined ones, to the model.
     pub(super) fn finish_applications(&self, d: &mut Diags, cfg: &mut Config) -> AppNames {
         for a in &self.apps {
-            let proto = a.protocol.get();
-            for (leaf, what) in [(&a.sport, "source-port"), (&a.dport, "destination-port")] {
-                if let Some(pos) = leaf.pos() {
-                    if !proto.is_some_and(mspic_wire::proto::has_ports) {
-                        d.error(
-                            pos,
-                            format!(
-                                "application '{}': {what} needs protocol tcp, udp or sctp",
-                                a.name
-                            ),
-                        );
-                    }
-                }
+            if let (Some(pos), Some(_)) = (a.top.pos, a.terms.iter().next()) {
+                d.error(
+                    pos,
+                    format!(
+                        "application '{}': statements outside a term cannot be combined with terms (put them in a term)",
+                        a.name
+                    ),
+                );
             }
-            for (leaf, what) in [(&a.icmp_type, "icmp-type"), (&a.icmp_code, "icmp-code")] {
-                if let Some(pos) = leaf.pos() {
-                    if !matches!(proto, Some(1) | Some(58)) {
-                        d.error(
-                            pos,
-                            format!(
-                                "application '{}': {what} needs protocol icmp or icmp6",
-                                a.name
-                            ),
-                        );
-                    }
-                }
-            }
+            let terms: Vec<AppTerm> = if a.terms.iter().next().is_some() {
+                a.terms.iter().map(|t| t.finish(d, &a.name)).collect()
+            } else {
+                vec![a.top.finish(d, &a.name)]
+            };
             cfg.applications.push(Application {
                 name: a.name.clone(),
-                application_protocol: a.alg.get(),
-                protocol: proto,
-                source_port: a.sport.get(),
-                destination_port: a.dport.get(),
-                icmp_type: a.icmp_type.get(),
-                icmp_code: a.icmp_code.get(),
-                inactivity_timeout: a.timeout.get(),
-                rpc_program_number: a.rpc.get(),
-                uuid: a.uuid.get(),
+                terms,
                 predefined: false,
             });
         }
@@ -339,6 +345,59 @@ impl Builder {
             }
         }
         cyclic
+    }
+}
+
+impl AppTermD {
+    /// Checks that ports and ICMP fields go with the term's protocol; the model's term.
+    fn finish(&self, d: &mut Diags, app: &str) -> AppTerm {
+        let proto = self.protocol.get();
+        let name = self.name.clone();
+        let at = match &name {
+            Some(n) => format!("application '{app}' term '{n}'"),
+            None => format!("application '{app}'"),
+        };
+        for (leaf, what) in [
+            (&self.sport, "source-port"),
+            (&self.dport, "destination-port"),
+        ] {
+            if let Some(pos) = leaf.pos() {
+                if !proto.is_some_and(mspic_wire::proto::has_ports) {
+                    d.error(pos, format!("{at}: {what} needs protocol tcp, udp or sctp"));
+                }
+            }
+        }
+        for (leaf, what) in [
+            (&self.icmp_type, "icmp-type"),
+            (&self.icmp_code, "icmp-code"),
+        ] {
+            if let Some(pos) = leaf.pos() {
+                if !matches!(proto, Some(1) | Some(58)) {
+                    d.error(pos, format!("{at}: {what} needs protocol icmp or icmp6"));
+                }
+            }
+        }
+        if let Some(pos) = self.ttl.pos() {
+            if self.alg.get() != Some(AppProtocol::Traceroute) {
+                d.error(
+                    pos,
+                    format!("{at}: ttl-threshold needs application-protocol traceroute"),
+                );
+            }
+        }
+        AppTerm {
+            name,
+            application_protocol: self.alg.get(),
+            ttl_threshold: self.ttl.get(),
+            protocol: proto,
+            source_port: self.sport.get(),
+            destination_port: self.dport.get(),
+            icmp_type: self.icmp_type.get(),
+            icmp_code: self.icmp_code.get(),
+            inactivity_timeout: self.timeout.get(),
+            rpc_program_number: self.rpc.get(),
+            uuid: self.uuid.get(),
+        }
     }
 }
 

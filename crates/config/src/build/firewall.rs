@@ -70,15 +70,16 @@ impl Builder {
             }
             "allow-ip-options" => {
                 for t in c.vals(d, "IP option")? {
-                    let ok = names::IP_OPTIONS.contains(&t.text.as_str())
+                    let ok = names::lookup(&names::IP_OPTIONS, &t.text).is_some()
                         || uint(&t.text, "IP option", 0, 255).is_ok();
                     if !ok {
+                        let all: Vec<&str> = names::IP_OPTIONS.iter().map(|(n, _)| *n).collect();
                         return Err(d.error(
                             t.pos,
                             format!(
                                 "invalid IP option '{}' (expected a number 0-255 or one of: {})",
                                 t.text,
-                                names::IP_OPTIONS.join(", ")
+                                all.join(", ")
                             ),
                         ));
                     }

@@ -13,9 +13,8 @@
 //!   `syslog`, `ids-rules`, `ipsec-vpn-rules`, pool `secured-port-block-allocation`, …):
 //!   ignored, one warning per statement;
 //! - statements that change packet behaviour in a way mspic would silently get wrong
-//!   (translation types other than the seven NAT44 ones, multi-term applications,
-//!   `except` on a prefix list, more than one next-hop for a static route, a
-//!   `service-filter` choosing which traffic reaches a service set): errors.
+//!   (translation types other than the seven NAT44 ones, more than one next-hop for a
+//!   static route, a `service-filter` choosing which traffic reaches a service set): errors.
 //!
 //! Interface `filter`s are warned about, not rejected: they belong to the `firewall` stanza
 //! (the router's packet filters, not the PIC's), which is ignored as a whole.

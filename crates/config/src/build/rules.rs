@@ -19,6 +19,8 @@ pub(super) struct FromD {
     pub(super) dst_range: Unique<AddressRange>,
     pub(super) src_pl: Refs,
     pub(super) dst_pl: Refs,
+    pub(super) src_pl_except: Refs,
+    pub(super) dst_pl_except: Refs,
     pub(super) apps: Refs,
     pub(super) app_sets: Refs,
 }
@@ -137,13 +139,7 @@ fn from(f: &mut FromD, d: &mut Diags, c: &mut Cur) -> R<()> {
     match k {
         "source-address" | "destination-address" => {
             let t = c.val(d, "address, prefix or any-unicast")?;
-            let except = match c.kw(d, &["except"], &[])? {
-                Some(_) => {
-                    c.end(d)?;
-                    true
-                }
-                None => false,
-            };
+            let except = except(c, d)?;
             let m = if t.text == "any-unicast" {
                 AddressMatch::AnyUnicast { except }
             } else {
@@ -165,7 +161,7 @@ fn from(f: &mut FromD, d: &mut Diags, c: &mut Cur) -> R<()> {
             let (low, lt) = c.parse(d, "low address", ip)?;
             c.need_kw(d, &["high"], &[])?;
             let (high, ht) = c.parse(d, "high address", ip)?;
-            c.end(d)?;
+            let except = except(c, d)?;
             if low.is_ipv4() != high.is_ipv4() {
                 return Err(d.error(
                     ht.pos,
@@ -181,7 +177,7 @@ fn from(f: &mut FromD, d: &mut Diags, c: &mut Cur) -> R<()> {
                     ),
                 ));
             }
-            let r = AddressRange { low, high };
+            let r = AddressRange { low, high, except };
             let v = if k == "source-address-range" {
                 &mut f.src_range
             } else {
@@ -192,13 +188,11 @@ fn from(f: &mut FromD, d: &mut Diags, c: &mut Cur) -> R<()> {
         }
         "source-prefix-list" | "destination-prefix-list" => {
             let t = c.val(d, "prefix-list name")?;
-            if let Some((_, p)) = c.kw(d, &["except"], &[])? {
-                return Err(d.error(p, "'except' on a prefix list is not supported by mspic"));
-            }
-            let v = if k == "source-prefix-list" {
-                &mut f.src_pl
-            } else {
-                &mut f.dst_pl
+            let v = match (k == "source-prefix-list", except(c, d)?) {
+                (true, false) => &mut f.src_pl,
+                (true, true) => &mut f.src_pl_except,
+                (false, false) => &mut f.dst_pl,
+                (false, true) => &mut f.dst_pl_except,
             };
             push_ref(v, t);
             Ok(())
@@ -218,6 +212,17 @@ fn from(f: &mut FromD, d: &mut Diags, c: &mut Cur) -> R<()> {
     }
 }
 
+/// An optional trailing `except` (and the end of the statement).
+fn except(c: &mut Cur, d: &mut Diags) -> R<bool> {
+    match c.kw(d, &["except"], &[])? {
+        Some(_) => {
+            c.end(d)?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
 /// The model's form of `from` conditions.
 pub(super) fn conditions(f: &FromD) -> MatchConditions {
     MatchConditions {
@@ -226,7 +231,9 @@ pub(super) fn conditions(f: &FromD) -> MatchConditions {
         source_address_range: f.src_range.to_vec(),
         destination_address_range: f.dst_range.to_vec(),
         source_prefix_list: f.src_pl.names(),
+        source_prefix_list_except: f.src_pl_except.names(),
         destination_prefix_list: f.dst_pl.names(),
+        destination_prefix_list_except: f.dst_pl_except.names(),
         applications: f.apps.names(),
         application_sets: f.app_sets.names(),
     }
@@ -282,7 +289,8 @@ impl Builder {
                 );
             }
         }
-        for r in f.src_pl.iter().chain(&f.dst_pl) {
+        let lists = [&f.src_pl, &f.dst_pl, &f.src_pl_except, &f.dst_pl_except];
+        for r in lists.into_iter().flatten() {
             if !self.prefix_lists.contains(&r.name) {
                 d.error(r.pos, format!("prefix-list '{}' is not defined", r.name));
             }

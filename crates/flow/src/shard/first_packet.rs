@@ -14,7 +14,7 @@ use super::{DropReason, Frame, Shard, Verdict};
 use crate::dir::Dir;
 use crate::matching::MatchInput;
 use crate::nat::{NatAction, NatError, NatState, SessionNat, Translate};
-use crate::policy::{Policy, ServiceSetRt};
+use crate::policy::{FirewallMatch, Policy, ServiceSetRt};
 use crate::route::{IfIndex, RouteResult};
 use crate::session::Session;
 use crate::snapshot::{FlowState, FLAG_NAT};
@@ -63,7 +63,11 @@ impl Shard {
             return v;
         }
         let m = MatchInput::of(parsed);
-        let (action, app) = ss.firewall(dir, &m);
+        let fw = ss.firewall(dir, &m);
+        let (action, app) = (fw.action, fw.app);
+        if let Some(v) = self.refused_by_term(iface, &fw, frame, parsed) {
+            return v;
+        }
         self.count_rule_action(iface, action);
         if self.over_limit(iface, set, ss) {
             self.stats[iface].drop_session_limit += 1;
@@ -82,6 +86,8 @@ impl Shard {
         let alg = app.and_then(|a| a.alg);
         let mut session = self.new_session(now, parsed, set, iface, idle, state);
         session.alg = alg;
+        session.ip_options = fw.ip_options;
+        session.ttl_threshold = app.and_then(|a| a.ttl_threshold);
         let mut alg_state = None;
         if action == SfwAction::Accept {
             if let Some(NatAction::Translate(t)) = p.nat.lookup(set, dir, &m) {
@@ -106,6 +112,31 @@ impl Shard {
             SfwAction::Reject => self.reject(ingress, frame, parsed, DropReason::RuleReject),
             SfwAction::Accept => self.first_forward(now, ingress, slot, frame, parsed),
         }
+    }
+
+    /// An accepted first packet its term still refuses: IPv4 options the term does not
+    /// allow ("IP option" drop), or a TTL above its application's traceroute threshold
+    /// (an ALG error).
+    fn refused_by_term(
+        &mut self,
+        iface: usize,
+        fw: &FirewallMatch<'_>,
+        frame: &Frame<'_>,
+        parsed: &Parsed,
+    ) -> Option<Verdict> {
+        if fw.action != SfwAction::Accept {
+            return None;
+        }
+        if !fw.ip_options.allows_packet(frame.bytes(), parsed) {
+            self.stats[iface].drop_ip_options += 1;
+            return Some(Verdict::Drop(DropReason::IpOptions));
+        }
+        let threshold = fw.app.and_then(|a| a.ttl_threshold);
+        if threshold.is_some_and(|t| parsed.ttl > t) {
+            self.stats[iface].errors.alg += 1;
+            return Some(Verdict::Drop(DropReason::Alg));
+        }
+        None
     }
 
     /// Whether the session limits of services interface `iface` or service set `set`

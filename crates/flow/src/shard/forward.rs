@@ -29,6 +29,14 @@ impl Shard {
         let Some(s) = self.table.get_mut(r.slot) else {
             return Verdict::Drop(DropReason::FlowDrop);
         };
+        if !s.ip_options.allows_packet(frame.bytes(), parsed) {
+            self.stats[s.service_iface as usize].drop_ip_options += 1;
+            return Verdict::Drop(DropReason::IpOptions);
+        }
+        if s.over_ttl_threshold(r.dir, parsed.ttl) {
+            self.stats[s.service_iface as usize].errors.alg += 1;
+            return Verdict::Drop(DropReason::Alg);
+        }
         s.frames[d] += 1;
         s.bytes[d] += parsed.ip_len as u64;
         s.last_seen = now;

@@ -7,6 +7,7 @@ use mspic_wire::proto;
 
 use super::{Shard, ShardMessage, NS_PER_TICK};
 use crate::alg::Pinhole;
+use crate::ip_options::IpOptionMask;
 use crate::nat::SessionNat;
 use crate::policy::Policy;
 use crate::session::{Session, NEVER};
@@ -146,6 +147,8 @@ impl Shard {
             flags: 0,
             parent: None,
             from_responder: false,
+            ip_options: IpOptionMask::ALL,
+            ttl_threshold: None,
             tcp,
             nat: SessionNat::default(),
             created: now,

@@ -94,6 +94,8 @@ pub enum DropReason {
     KeyInUse,
     /// An ALG refused the packet.
     Alg,
+    /// IPv4 options its firewall term does not allow, or malformed ones.
+    IpOptions,
 }
 
 /// Messages between shards. Drivers deliver every message a shard puts in its outbox to

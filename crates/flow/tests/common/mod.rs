@@ -415,3 +415,21 @@ pub fn mirror(frame: &[u8]) -> Vec<u8> {
     out[6..12].copy_from_slice(&frame[..6]);
     out
 }
+
+/// An untagged IPv4 frame without options with `options` (a multiple of 4 bytes) inserted
+/// after its 20-byte header: IHL, total length and header checksum follow (RFC 791 §3.1;
+/// the L4 checksum covers no option).
+pub fn with_ip_options(frame: &[u8], options: &[u8]) -> Vec<u8> {
+    assert_eq!(options.len() % 4, 0);
+    let mut f = frame[..14 + 20].to_vec();
+    f.extend_from_slice(options);
+    f.extend_from_slice(&frame[14 + 20..]);
+    let ip = &mut f[14..14 + 20 + options.len()];
+    ip[0] = 0x40 | ((20 + options.len()) / 4) as u8;
+    let total = u16::from_be_bytes([ip[2], ip[3]]) + options.len() as u16;
+    ip[2..4].copy_from_slice(&total.to_be_bytes());
+    ip[10..12].copy_from_slice(&[0, 0]);
+    let c = !sum16(ip);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    f
+}

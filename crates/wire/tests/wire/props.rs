@@ -176,6 +176,20 @@ proptest! {
         }
     }
 
+    /// IPv4 options (RFC 791 §3.1): any bytes end the walk in at most one step per byte,
+    /// an error is last, and well-formed options' lengths never pass the end.
+    #[test]
+    fn ipv4_options_walk_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+        let items: Vec<_> = mspic_wire::ipv4::options(&bytes).collect();
+        prop_assert!(items.len() <= bytes.len());
+        if let Some(i) = items.iter().position(|r| r.is_err()) {
+            prop_assert_eq!(i, items.len() - 1);
+        }
+        for t in items.iter().filter_map(|r| r.as_ref().ok()) {
+            prop_assert!(*t > 1, "padding is not yielded");
+        }
+    }
+
     #[test]
     fn mutated_golden_frames_never_panic(
         which in 0..GOLDEN.len(),
