@@ -162,6 +162,9 @@ pub struct SessionSnapshot {
     pub offload: bool,
     /// Junos's `Asymmetric` (always off here).
     pub asymmetric: bool,
+    /// Seconds of the timer the session runs under now (open, inactivity or close
+    /// timeout; 0 = never): `Session timeout:` of the 17.1 header.
+    pub session_timeout: u32,
     /// The `NAT PLugin Data` block.
     pub nat: Option<NatSnapshot>,
     /// Display order: normally `[I, O]`; ALG children may list the O flow first.

@@ -45,6 +45,7 @@ impl Shard {
                 ip_action: false,
                 offload: false,
                 asymmetric: false,
+                session_timeout: s.active_timeout,
                 nat: nat::snapshot(&s.nat, &s.keys, s.from_responder, &self.policy.nat),
                 flows: flows.to_vec(),
                 parent: s.parent.map(|p| p.get()),
