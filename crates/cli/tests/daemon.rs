@@ -577,6 +577,22 @@ fn junos_release_travels_with_the_configuration() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), after);
 
+    // The services interfaces of the configuration, as mspic replay lists them too.
+    let terse = d.show("interfaces terse");
+    assert_eq!(
+        terse,
+        "Interface               Admin Link Proto    Local                 Remote\n\
+         ms-1/1/0                up    up\n\
+         ms-1/1/0.0              up    up   inet\n"
+    );
+    let out = Command::new(MSPIC)
+        .args(["replay", "--config"])
+        .arg(&r17)
+        .args(["--pcap", pcap_s, "--command", "show interfaces terse"])
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), terse);
+
     // Committing the file without the statement goes back to the reference layout.
     let out = d.mspic(&["request", "commit", d.config.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -43,11 +43,14 @@ pub use render::stats::{merge_stats, render_sfw_statistics, sfw_statistics_tree}
 pub use render::Answer;
 pub use tree::{to_json, to_xml, Element};
 
-/// Choices that change the printed text but are not part of the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// What the printed text depends on besides the command line and the engine: choices and
+/// facts of the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ExecuteOptions {
     /// Session layout of the reference page or of another Junos release.
     pub header_style: HeaderStyle,
+    /// The configured services interfaces and their units (`show interfaces`).
+    pub services_interfaces: Vec<mspic_config::ServiceInterface>,
 }
 
 impl ExecuteOptions {
@@ -56,6 +59,7 @@ impl ExecuteOptions {
     pub fn for_config(config: &mspic_config::Config) -> ExecuteOptions {
         ExecuteOptions {
             header_style: HeaderStyle::for_release(config.emulator.junos_release),
+            services_interfaces: config.service_interfaces.clone(),
         }
     }
 }
@@ -202,6 +206,16 @@ pub fn run(
                 rows.retain(|r| r.interface == *i);
             }
             Answer::ServiceSetsSummary(rows)
+        }
+        Command::ShowInterfaces { name, level } => {
+            if *level != Some("terse") {
+                return Err(CommandError::Unsupported {
+                    command: "show interfaces (only the terse level)",
+                });
+            }
+            let rows = render::interfaces::select(&options.services_interfaces, name.as_deref())
+                .map_err(CommandError::Backend)?;
+            Answer::InterfacesTerse(rows)
         }
         Command::ShowAlgConversations {
             detail,
