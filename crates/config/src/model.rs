@@ -934,12 +934,15 @@ impl JunosRelease {
         let (major, rest) = text.split_once('.')?;
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         let (minor, suffix) = rest.split_at(digits);
+        // `R2`, `R3-S4.9`, `X49-D100`: a letter, a number, then anything of that alphabet.
         let suffix_ok = suffix.is_empty()
             || (suffix.starts_with(['R', 'X', 'S'])
+                && suffix[1..].starts_with(|c: char| c.is_ascii_digit())
                 && suffix[1..]
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'));
-        if !major.bytes().all(|b| b.is_ascii_digit()) || !suffix_ok {
+        let digits_ok = |d: &str| !d.starts_with('0') && d.bytes().all(|b| b.is_ascii_digit());
+        if !digits_ok(major) || !digits_ok(minor) || !suffix_ok {
             return None;
         }
         let r = JunosRelease {

@@ -312,7 +312,8 @@ fn emulator() {
         "x.conf:4:40: error: device 'eth0' is already bound to interface 'ge-0/0/0'",
     );
     for bad in [
-        "9.5", "10.3", "17", "17.5", "17.1Q", "25.2", "x.1", "17.01x",
+        "9.5", "10.3", "17", "17.5", "17.1Q", "25.2", "x.1", "17.01x", "17.01", "017.1", "17.1R",
+        "17.1R-2",
     ] {
         one(
             &format!("set emulator junos-release {bad}\n"),
