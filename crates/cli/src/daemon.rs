@@ -424,7 +424,9 @@ fn control_loop(state: &mut State, rx: &mpsc::Receiver<Event>, args: &DaemonArgs
             Event::Job(Job::Command { line, reply }) => {
                 let r: Reply =
                     show_configuration(&line, &state.config.config).unwrap_or_else(|| {
-                        mspic_control::execute(&line, state.engine.backend())
+                        // The layout follows the running configuration's junos-release.
+                        let show = mspic_control::ExecuteOptions::for_config(&state.config.config);
+                        mspic_control::execute_with(&line, state.engine.backend(), &show)
                             .map_err(|e| e.to_string())
                     });
                 let _ = reply.send(r);

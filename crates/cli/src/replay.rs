@@ -112,6 +112,7 @@ pub fn run(a: &ReplayArgs) -> Result<ExitCode> {
         }
     };
     let policy = crate::compile(&cfg)?;
+    let show = mspic_control::ExecuteOptions::for_config(&cfg);
     let data = mspic_cli::input::read_capture(&a.pcap)?;
     let reader = Reader::new(&data)
         .with_context(|| format!("{}: not a usable capture", a.pcap.display()))?;
@@ -172,7 +173,7 @@ pub fn run(a: &ReplayArgs) -> Result<ExitCode> {
         if a.echo {
             writeln!(stdout, "user@mspic> {cmd}")?;
         }
-        match mspic_control::execute(cmd, &mut replay) {
+        match mspic_control::execute_with(cmd, &mut replay, &show) {
             Ok(text) => write!(stdout, "{text}")?,
             Err(e) => {
                 writeln!(stdout, "{e}")?;

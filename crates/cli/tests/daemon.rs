@@ -539,6 +539,67 @@ fn a_replayed_capture_shows_the_same_sessions_as_mspic_replay() {
 }
 
 #[test]
+fn junos_release_travels_with_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("clients.pcap");
+    let (trace, _) = mspic_tests::mixed_client_traffic(
+        3,
+        2,
+        Duration::from_secs(10),
+        mspic_tests::Sides::ClientOnly,
+    );
+    trace.write_pcap(&pcap).unwrap();
+    let pcap_s = pcap.to_str().unwrap();
+    let d = Daemon::start(&testbed(), &["--replay-pcap", pcap_s, "--replay-respond"]);
+    let before = d.show("services sessions extensive");
+    assert!(before.contains("\nSession: "), "{before}");
+    assert!(!before.contains("Service Set: "), "{before}");
+
+    let r17 = dir.path().join("r17.conf");
+    fs::write(
+        &r17,
+        format!("{}\nemulator {{ junos-release 17.1; }}\n", testbed()),
+    )
+    .unwrap();
+    let out = d.mspic(&["request", "commit", r17.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let after = d.show("services sessions extensive");
+    assert!(after.contains("\nService Set: "), "{after}");
+    assert!(after.contains(", Session timeout: "), "{after}");
+    // mspic replay with the same file prints the same layout.
+    let out = Command::new(MSPIC)
+        .args(["replay", "--config"])
+        .arg(&r17)
+        .args(["--pcap", pcap_s, "--respond"])
+        .args(["--command", "show services sessions extensive"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), after);
+
+    // The services interfaces of the configuration, as mspic replay lists them too.
+    let terse = d.show("interfaces terse");
+    assert_eq!(
+        terse,
+        "Interface               Admin Link Proto    Local                 Remote\n\
+         ms-1/1/0                up    up\n\
+         ms-1/1/0.0              up    up   inet\n"
+    );
+    let out = Command::new(MSPIC)
+        .args(["replay", "--config"])
+        .arg(&r17)
+        .args(["--pcap", pcap_s, "--command", "show interfaces terse"])
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), terse);
+
+    // Committing the file without the statement goes back to the reference layout.
+    let out = d.mspic(&["request", "commit", d.config.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(d.show("services sessions extensive"), before);
+}
+
+#[test]
 fn bad_requests_are_answered_counted_and_dropped() {
     let d = Daemon::start(&testbed(), &["--request-timeout", "0.5"]);
     // Not our protocol at all.

@@ -544,6 +544,9 @@ fn emulator(cfg: &Config) -> Node {
     if let Some(q) = cfg.emulator.queues {
         top.push_leaf(&["queues", &q.to_string()]);
     }
+    if let Some(r) = cfg.emulator.junos_release {
+        top.push_leaf(&["junos-release", &r.to_string()]);
+    }
     top
 }
 

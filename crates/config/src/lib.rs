@@ -36,7 +36,8 @@
 //! - `applications application|application-set`, plus the predefined `junos-*` applications
 //!   and sets ([`predefined`]).
 //! - `policy-options prefix-list`.
-//! - `emulator { interface NAME device NETDEV; workers N; queues N; }` (not Junos).
+//! - `emulator { interface NAME device NETDEV; workers N; queues N; junos-release R; }` (not
+//!   Junos).
 //!
 //! # Not understood
 //!

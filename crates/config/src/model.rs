@@ -936,6 +936,64 @@ pub struct Emulator {
     pub workers: Option<u32>,
     /// `queues N`: receive queues per device.
     pub queues: Option<u32>,
+    /// `junos-release R`: the Junos release whose `show` layouts are printed (`None`: the
+    /// 10.4–13.x layouts of the reference page).
+    pub junos_release: Option<JunosRelease>,
+}
+
+/// A Junos release, `MAJOR.MINOR` (`17.1`); the maintenance part (`R2`) does not change
+/// the layouts and is not kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JunosRelease {
+    /// `17` of `17.1`.
+    pub major: u8,
+    /// `1` of `17.1`.
+    pub minor: u8,
+}
+
+impl JunosRelease {
+    /// The first release with `show services sessions` (its page: "Command introduced in
+    /// Junos OS Release 10.4").
+    pub const FIRST: JunosRelease = JunosRelease {
+        major: 10,
+        minor: 4,
+    };
+    /// The last release train mspic knows.
+    pub const LAST: JunosRelease = JunosRelease {
+        major: 24,
+        minor: 4,
+    };
+
+    /// Parses `MAJOR.MINOR` with an optional maintenance suffix (`17.1R2`, `15.1X49-D100`);
+    /// `None` for anything that is not a Junos release from [`Self::FIRST`] to
+    /// [`Self::LAST`] (minor releases run 1 to 4).
+    pub fn parse(text: &str) -> Option<JunosRelease> {
+        let (major, rest) = text.split_once('.')?;
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let (minor, suffix) = rest.split_at(digits);
+        // `R2`, `R3-S4.9`, `X49-D100`: a letter, a number, then anything of that alphabet.
+        let suffix_ok = suffix.is_empty()
+            || (suffix.starts_with(['R', 'X', 'S'])
+                && suffix[1..].starts_with(|c: char| c.is_ascii_digit())
+                && suffix[1..]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'));
+        let digits_ok = |d: &str| !d.starts_with('0') && d.bytes().all(|b| b.is_ascii_digit());
+        if !digits_ok(major) || !digits_ok(minor) || !suffix_ok {
+            return None;
+        }
+        let r = JunosRelease {
+            major: major.parse().ok()?,
+            minor: minor.parse().ok()?,
+        };
+        ((1..=4).contains(&r.minor) && (Self::FIRST..=Self::LAST).contains(&r)).then_some(r)
+    }
+}
+
+impl std::fmt::Display for JunosRelease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
 }
 
 /// A Junos interface bound to a Linux netdev.
@@ -945,4 +1003,32 @@ pub struct EmulatorInterface {
     pub name: String,
     /// Linux netdev (`pin`).
     pub device: String,
+}
+
+#[cfg(test)]
+mod release_tests {
+    use super::JunosRelease;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn releases_parse_and_print(major in 10u8..=24, minor in 1u8..=4, suffix in "(R[1-9][0-9]?(-S[1-9])?|X49-D[0-9]{2,3})?") {
+            let text = format!("{major}.{minor}{suffix}");
+            let parsed = JunosRelease::parse(&text);
+            if major == 10 && minor < 4 {
+                prop_assert_eq!(parsed, None);
+            } else {
+                prop_assert_eq!(parsed, Some(JunosRelease { major, minor }));
+                prop_assert_eq!(parsed.unwrap().to_string(), format!("{major}.{minor}"));
+            }
+        }
+
+        #[test]
+        fn any_text_is_refused_or_in_range(text in "\\PC{0,12}") {
+            if let Some(r) = JunosRelease::parse(&text) {
+                prop_assert!(JunosRelease::FIRST <= r && r <= JunosRelease::LAST);
+                prop_assert!((1..=4).contains(&r.minor));
+            }
+        }
+    }
 }

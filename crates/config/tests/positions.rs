@@ -311,6 +311,19 @@ fn emulator() {
         &format!("{GE}set interfaces ge-0/0/1 unit 0\nset emulator interface ge-0/0/0 device eth0\nset emulator interface ge-0/0/1 device eth0\n"),
         "x.conf:4:40: error: device 'eth0' is already bound to interface 'ge-0/0/0'",
     );
+    for bad in [
+        "9.5", "10.3", "17", "17.5", "17.1Q", "25.2", "x.1", "17.01x", "17.01", "017.1", "17.1R",
+        "17.1R-2",
+    ] {
+        one(
+            &format!("set emulator junos-release {bad}\n"),
+            &format!("x.conf:1:28: error: unknown Junos release '{bad}' (expected MAJOR.MINOR from 10.4 to 24.4, e.g. 17.1)"),
+        );
+    }
+    one(
+        "emulator {\n    junos-release 13.1;\n    junos-release 17.1;\n}\n",
+        "x.conf:3:19: error: conflicting values for 'junos-release': '17.1' conflicts with '13.1' set at 2:19",
+    );
 }
 
 #[test]

@@ -656,14 +656,16 @@ set applications application-set voice application voip",
         Case {
             name: "emulator",
             braces: "interfaces { ge-0/0/0 { unit 0; } ge-0/0/1; }
-emulator { interface ge-0/0/0 device pin; interface ge-0/0/1 device pout; workers 2; queues 4; }",
+emulator { interface ge-0/0/0 device pin; interface ge-0/0/1 device pout; workers 2; queues 4; junos-release 17.1R2; }",
             set: "set interfaces ge-0/0/0 unit 0
 set interfaces ge-0/0/1
 set emulator interface ge-0/0/0 device pin
 set emulator interface ge-0/0/1 device pout
 set emulator workers 2
-set emulator queues 4",
+set emulator queues 4
+set emulator junos-release 17.1R2",
             check: |c| {
+                assert_eq!(c.emulator.junos_release, Some(JunosRelease { major: 17, minor: 1 }));
                 assert_eq!(c.emulator.workers, Some(2));
                 assert_eq!(c.emulator.queues, Some(4));
                 assert_eq!(c.emulator.interfaces[1], EmulatorInterface { name: "ge-0/0/1".into(), device: "pout".into() });

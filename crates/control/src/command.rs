@@ -104,6 +104,14 @@ pub enum Command {
     ShowNatStatistics { interface: Option<String> },
     /// `show services service-sets summary [interface I]`.
     ShowServiceSetsSummary { interface: Option<String> },
+    /// `show interfaces [NAME] [terse|brief|detail|extensive]` (also `show interfaces terse
+    /// NAME`); mspic prints the terse level of its services interfaces.
+    ShowInterfaces {
+        /// `ms-1/1/0` or `ms-1/1/0.0`.
+        name: Option<String>,
+        /// The output level word, if one was given.
+        level: Option<&'static str>,
+    },
     /// `show services alg conversations [brief|extensive] [application-protocol P] [interface I]`.
     ShowAlgConversations {
         detail: Detail,
@@ -125,6 +133,7 @@ impl Command {
             Command::ShowNatStatistics { .. } => "show services nat statistics",
             Command::ShowServiceSetsSummary { .. } => "show services service-sets summary",
             Command::ShowAlgConversations { .. } => "show services alg conversations",
+            Command::ShowInterfaces { .. } => "show interfaces",
         }
     }
 }
@@ -621,6 +630,7 @@ pub const VERBS: &[Keyword] = &[
 /// configuration [PATH]`, see its `show_configuration`), which refuses it.
 pub const SHOW_WORDS: &[Keyword] = &[
     ("configuration", "Show current configuration"),
+    ("interfaces", "Show interface information"),
     ("services", "Show services information"),
 ];
 /// After `show services`.
@@ -683,6 +693,19 @@ fn option_info(kw: &str) -> (&'static str, Option<&'static str>) {
 const SFW_STATS_OPTIONS: &[&str] = &["brief", "detail", "extensive", "interface"];
 /// Options of `show services nat pool` (and a pool name).
 const NAT_POOL_OPTIONS: &[&str] = &["brief", "detail"];
+/// Levels of `show interfaces` (and an interface name).
+const INTERFACES_OPTIONS: &[&str] = &["brief", "detail", "extensive", "terse"];
+
+/// The value a command takes besides its options (a pool or interface name), if any.
+fn positional_value(options: &'static [&'static str]) -> Option<&'static str> {
+    if std::ptr::eq(options, NAT_POOL_OPTIONS) {
+        Some("<pool-name>")
+    } else if std::ptr::eq(options, INTERFACES_OPTIONS) {
+        Some("<interface-name>")
+    } else {
+        None
+    }
+}
 /// Options of the commands ending in `[interface I]`.
 const INTERFACE_OPTION: &[&str] = &["interface"];
 
@@ -751,9 +774,7 @@ pub fn complete(line: &str) -> Completions {
                     c.keywords.push((o, option_info(o).0));
                 }
                 c.can_end = true;
-                if std::ptr::eq(options, NAT_POOL_OPTIONS) {
-                    c.value = Some("<pool-name>");
-                }
+                c.value = positional_value(options);
             }
         }
         Place::Dead => {}
@@ -824,7 +845,7 @@ fn walk(done: &[Token<'_>]) -> Place {
                 continue;
             }
             let Lookup::Found(k) = lookup(t.text, set) else {
-                if std::ptr::eq(set, NAT_POOL_OPTIONS) {
+                if positional_value(set).is_some() {
                     continue;
                 }
                 return Place::Dead;
@@ -836,6 +857,7 @@ fn walk(done: &[Token<'_>]) -> Place {
     match next!(VERBS) {
         "show" => match next!(SHOW_WORDS) {
             "configuration" => Place::Dead,
+            "interfaces" => options(INTERFACES_OPTIONS, &mut it),
             _ => match next!(SHOW_SERVICES) {
                 "sessions" | "flows" => options(OptionSet::Show.keywords(), &mut it),
                 "stateful-firewall" => match next!(SFW_WORDS) {
@@ -920,9 +942,13 @@ fn parse_words(mut w: Words<'_>) -> Result<Command, CommandError> {
     match w.command(VERBS)? {
         "show" => {
             let word = w.peek().map(|t| (t.text.to_string(), t.at));
-            if w.command(SHOW_WORDS)? == "configuration" {
-                let (word, at) = word.expect("a word was read");
-                return Err(CommandError::UnknownCommand { word, at });
+            match w.command(SHOW_WORDS)? {
+                "configuration" => {
+                    let (word, at) = word.expect("a word was read");
+                    return Err(CommandError::UnknownCommand { word, at });
+                }
+                "interfaces" => return show_interfaces(&mut w),
+                _ => {}
             }
             match w.command(SHOW_SERVICES)? {
                 "sessions" => {
@@ -1187,6 +1213,42 @@ fn nat_pool(w: &mut Words<'_>) -> Result<Command, CommandError> {
     })
 }
 
+/// `show interfaces [NAME] [LEVEL]`, the name and the level in either order.
+fn show_interfaces(w: &mut Words<'_>) -> Result<Command, CommandError> {
+    let mut name: Option<String> = None;
+    let mut level: Option<&'static str> = None;
+    while let Some(tok) = w.next() {
+        match lookup(tok.text, INTERFACES_OPTIONS) {
+            Lookup::Found(kw) => {
+                if let Some(first) = level {
+                    return Err(if first == kw {
+                        CommandError::Duplicate {
+                            keyword: kw,
+                            at: tok.at,
+                        }
+                    } else {
+                        CommandError::Conflict {
+                            first,
+                            second: kw,
+                            at: tok.at,
+                        }
+                    });
+                }
+                level = Some(kw);
+            }
+            Lookup::Ambiguous(c) => return Err(ambiguous(tok, &c)),
+            Lookup::None if name.is_none() => name = Some(parse_interface_unit(tok)?),
+            Lookup::None => {
+                return Err(CommandError::UnexpectedWord {
+                    word: tok.text.to_string(),
+                    at: tok.at,
+                })
+            }
+        }
+    }
+    Ok(Command::ShowInterfaces { name, level })
+}
+
 fn interface_only(w: &mut Words<'_>) -> Result<Option<String>, CommandError> {
     let Some(tok) = w.peek() else {
         return Ok(None);
@@ -1288,6 +1350,26 @@ fn parse_interface(tok: Token<'_>) -> Result<String, CommandError> {
         Ok(tok.text.to_string())
     } else {
         Err(invalid("interface", tok, "ms-fpc/pic/port"))
+    }
+}
+
+/// `ms-fpc/pic/port` or `ms-fpc/pic/port.unit`: the services interfaces mspic knows.
+fn parse_interface_unit(tok: Token<'_>) -> Result<String, CommandError> {
+    let (ifd, unit) = match tok.text.split_once('.') {
+        Some((ifd, unit)) => (ifd, Some(unit)),
+        None => (tok.text, None),
+    };
+    let unit_ok =
+        unit.is_none_or(|u| !u.is_empty() && u.len() <= 5 && u.bytes().all(|b| b.is_ascii_digit()));
+    let ifd_ok = parse_interface(Token { text: ifd, ..tok }).is_ok();
+    if unit_ok && ifd_ok {
+        Ok(tok.text.to_string())
+    } else {
+        Err(invalid(
+            "interface-name",
+            tok,
+            "a services interface ms-fpc/pic/port[.unit]",
+        ))
     }
 }
 

@@ -36,18 +36,32 @@ pub use command::{
 pub use render::counts::{CountRow, CountTable};
 pub use render::flows::{flows_tree, render_flows};
 pub use render::sessions::{
-    count_rows, flow_line, render_sessions, render_sessions_with, select_sessions, session_header,
-    sessions_tree, sort_sessions, HeaderStyle, InterfaceLabel, SessionsLayout,
+    count_rows, flow_line, flow_line_with, render_sessions, render_sessions_with, select_sessions,
+    session_header, sessions_tree, sort_sessions, HeaderStyle, InterfaceLabel, SessionsLayout,
 };
 pub use render::stats::{merge_stats, render_sfw_statistics, sfw_statistics_tree};
 pub use render::Answer;
 pub use tree::{to_json, to_xml, Element};
 
-/// Choices that change the printed text but are not part of the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// What the printed text depends on besides the command line and the engine: choices and
+/// facts of the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ExecuteOptions {
-    /// Session header of the current or of older Junos releases.
+    /// Session layout of the reference page or of another Junos release.
     pub header_style: HeaderStyle,
+    /// The configured services interfaces and their units (`show interfaces`).
+    pub services_interfaces: Vec<mspic_config::ServiceInterface>,
+}
+
+impl ExecuteOptions {
+    /// The options a configuration asks for (`emulator { junos-release R; }`), so a commit
+    /// or reload switches the layout with the configuration.
+    pub fn for_config(config: &mspic_config::Config) -> ExecuteOptions {
+        ExecuteOptions {
+            header_style: HeaderStyle::for_release(config.emulator.junos_release),
+            services_interfaces: config.service_interfaces.clone(),
+        }
+    }
 }
 
 /// Parses `line`, asks `backend`, renders the answer (text, XML or JSON per the pipe).
@@ -192,6 +206,16 @@ pub fn run(
                 rows.retain(|r| r.interface == *i);
             }
             Answer::ServiceSetsSummary(rows)
+        }
+        Command::ShowInterfaces { name, level } => {
+            if *level != Some("terse") {
+                return Err(CommandError::Unsupported {
+                    command: "show interfaces (only the terse level)",
+                });
+            }
+            let rows = render::interfaces::select(&options.services_interfaces, name.as_deref())
+                .map_err(CommandError::Backend)?;
+            Answer::InterfacesTerse(rows)
         }
         Command::ShowAlgConversations {
             detail,

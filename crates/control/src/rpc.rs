@@ -5,7 +5,9 @@
 //! 2001–2013), which names each command's method, reply element and arguments
 //! (`$TOGGLE` arguments are empty elements, `$STRING` ones carry a value). `clear services
 //! sessions` is not in that file: its method name here is mspic's, its reply element
-//! (`service-msp-sess-drain-information`) is the one Junos prints.
+//! (`service-msp-sess-drain-information`) is the one Junos prints. `show interfaces` is
+//! `get-interface-information` with `interface-name` and the level flags, replying
+//! `interface-information` (as `show interfaces terse ge-0/0/0 | display xml rpc` prints).
 
 use mspic_flow::SessionFilter;
 use mspic_wire::proto;
@@ -195,6 +197,22 @@ pub const RPCS: &[RpcEntry] = &[
             value("application-protocol"),
             flag("extensive", "extensive"),
             flag("brief", "brief"),
+        ],
+    },
+    RpcEntry {
+        rpc: "get-interface-information",
+        command: "show interfaces",
+        reply: "interface-information",
+        args: &[
+            RpcArg {
+                element: "interface-name",
+                keyword: "",
+                value: true,
+            },
+            flag("terse", "terse"),
+            flag("brief", "brief"),
+            flag("detail", "detail"),
+            flag("extensive", "extensive"),
         ],
     },
     RpcEntry {
@@ -413,6 +431,16 @@ pub fn rpc_of(command: &Command) -> Element {
             let mut e = Element::new(find("show services service-sets summary"));
             if let Some(i) = interface {
                 e.push(Element::leaf("interface", i));
+            }
+            e
+        }
+        Command::ShowInterfaces { name, level } => {
+            let mut e = Element::new(find("show interfaces"));
+            if let Some(n) = name {
+                e.push(Element::leaf("interface-name", n));
+            }
+            if let Some(l) = level {
+                e.push(Element::new(*l));
             }
             e
         }

@@ -10,7 +10,7 @@ fn words(line: &str) -> Vec<&'static str> {
 fn completion_follows_the_grammar() {
     assert_eq!(words(""), ["clear", "show"]);
     assert_eq!(words("sh"), ["show"]);
-    assert_eq!(words("show "), ["configuration", "services"]);
+    assert_eq!(words("show "), ["configuration", "interfaces", "services"]);
     assert_eq!(words("show services n"), ["nat"]);
     assert_eq!(words("sh serv nat "), ["pool", "mappings", "statistics"]);
     assert_eq!(
@@ -54,6 +54,8 @@ fn offered_words_parse() {
         "show services nat mappings ",
         "show services service-sets ",
         "show services alg conversations ",
+        "show interfaces ",
+        "show interfaces ms-1/1/0 ",
         "clear services sessions ",
     ] {
         for (w, _) in complete(line).keywords {

@@ -30,6 +30,7 @@ fn run(cmd: &str, sessions: Vec<SessionSnapshot>, header: HeaderStyle) -> String
         &mut backend,
         &ExecuteOptions {
             header_style: header,
+            ..ExecuteOptions::default()
         },
     )
     .unwrap()

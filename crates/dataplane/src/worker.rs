@@ -894,6 +894,7 @@ impl<IO: FrameIo> Worker<IO> {
         self.stats.control += 1;
         match req {
             Control::Sessions { filter, reply } => {
+                self.shard.advance_clock(now);
                 self.job = Some(SessionsJob {
                     filter,
                     cursor: 0,

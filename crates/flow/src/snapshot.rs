@@ -162,6 +162,10 @@ pub struct SessionSnapshot {
     pub offload: bool,
     /// Junos's `Asymmetric` (always off here).
     pub asymmetric: bool,
+    /// Seconds left before the session times out, as of the shard's latest clock (the
+    /// `now` of its last packet or timer call); 0 = never. `Session timeout:` of the 17.1
+    /// header (its sample: 72 on flows with a 100 s timeout).
+    pub session_timeout: u32,
     /// The `NAT PLugin Data` block.
     pub nat: Option<NatSnapshot>,
     /// Display order: normally `[I, O]`; ALG children may list the O flow first.

@@ -211,6 +211,34 @@ fn udp_idle_timeout_and_application_override() {
 }
 
 #[test]
+fn session_timeout_counts_down_from_the_last_packet() {
+    let mut h = Harness::new(&config(ACCEPT_INSIDE, "inactivity-timeout 100;"));
+    assert!(forwarded(
+        h.send(&udp("10.0.0.2", 5000, "198.51.100.7", 69, b"q")).0
+    ));
+    assert_eq!(h.sessions()[0].session_timeout, 100);
+    h.advance_ms(28_000);
+    assert_eq!(h.sessions()[0].session_timeout, 72, "100 s less 28 s idle");
+    // Another session's packet moves the clock too.
+    h.now = mspic_flow::Time(h.now.0 + 10_000_000_000);
+    assert!(forwarded(
+        h.send(&udp("10.0.0.3", 5000, "198.51.100.7", 53, b"q")).0
+    ));
+    let s = h.sessions();
+    assert_eq!((s[0].session_timeout, s[1].session_timeout), (62, 100));
+    // A packet of the session starts its timer again.
+    assert!(forwarded(
+        h.send(&udp("198.51.100.7", 69, "10.0.0.2", 5000, b"a")).0
+    ));
+    assert_eq!(h.sessions()[0].session_timeout, 100);
+    // A control request's time counts too; an earlier time does not move the clock back.
+    h.shard
+        .advance_clock(mspic_flow::Time(h.now.0 + 5_000_000_000));
+    h.shard.advance_clock(h.now);
+    assert_eq!(h.sessions()[0].session_timeout, 95);
+}
+
+#[test]
 fn icmp_echo_is_keyed_by_identifier() {
     let mut h = Harness::new(&config(ACCEPT_INSIDE, ""));
     assert!(forwarded(

@@ -1,5 +1,5 @@
-//! `emulator` (not Junos): which Linux netdev each interface is bound to, and how many
-//! workers and queues run.
+//! `emulator` (not Junos): which Linux netdev each interface is bound to, how many
+//! workers and queues run, and which Junos release's `show` layouts are printed.
 
 use std::collections::HashMap;
 
@@ -24,13 +24,18 @@ pub(super) struct EmuD {
     pub(super) interfaces: Named<String, EmuIfD>,
     pub(super) workers: Leaf<u32>,
     pub(super) queues: Leaf<u32>,
+    pub(super) junos_release: Leaf<JunosRelease>,
 }
 
 impl Builder {
     pub(super) fn emulator(&mut self, d: &mut Diags, c: &mut Cur) -> R<()> {
-        let Some((k, _)) = c.kw(d, &["interface", "workers", "queues"], &[])? else {
+        let Some((k, _)) = c.kw(d, &["interface", "workers", "queues", "junos-release"], &[])?
+        else {
             return Ok(());
         };
+        if k == "junos-release" {
+            return self.junos_release(d, c);
+        }
         if k != "interface" {
             let (v, t) = c.parse(
                 d,
@@ -70,6 +75,26 @@ impl Builder {
         }
         ei.device
             .set(d, "device", dev.text.clone(), dev.pos, &dev.text)
+    }
+
+    /// `junos-release R`: a release from 10.4 (where `show services sessions` starts) on.
+    fn junos_release(&mut self, d: &mut Diags, c: &mut Cur) -> R<()> {
+        let t = c.val(d, "Junos release")?;
+        c.end(d)?;
+        let Some(r) = JunosRelease::parse(&t.text) else {
+            return Err(d.error(
+                t.pos,
+                format!(
+                    "unknown Junos release '{}' (expected MAJOR.MINOR from {} to {}, e.g. 17.1)",
+                    t.text,
+                    JunosRelease::FIRST,
+                    JunosRelease::LAST
+                ),
+            ));
+        };
+        self.emu
+            .junos_release
+            .set(d, "junos-release", r, t.pos, &t.text)
     }
 
     /// Checks each bound interface is a configured plain one with its own device; adds
@@ -113,5 +138,6 @@ impl Builder {
         }
         cfg.emulator.workers = self.emu.workers.get();
         cfg.emulator.queues = self.emu.queues.get();
+        cfg.emulator.junos_release = self.emu.junos_release.get();
     }
 }

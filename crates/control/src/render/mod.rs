@@ -3,6 +3,7 @@
 pub mod alg;
 pub mod counts;
 pub mod flows;
+pub mod interfaces;
 pub mod nat;
 pub mod sessions;
 pub mod stats;
@@ -52,6 +53,7 @@ pub enum Answer {
         groups: Vec<alg::AlgConversations>,
         detail: Detail,
     },
+    InterfacesTerse(Vec<interfaces::TerseRow>),
 }
 
 impl Answer {
@@ -76,6 +78,7 @@ impl Answer {
             Answer::AlgConversations { groups, detail } => {
                 alg::render_alg_conversations(groups, *detail)
             }
+            Answer::InterfacesTerse(rows) => interfaces::render_terse(rows),
         }
     }
 
@@ -100,6 +103,7 @@ impl Answer {
             Answer::AlgConversations { groups, detail } => {
                 alg::alg_conversations_tree(groups, *detail)
             }
+            Answer::InterfacesTerse(rows) => interfaces::terse_tree(rows),
         }
     }
 

@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
+use mspic_config::JunosRelease;
 use mspic_flow::{
     Endpoint, FlowSnapshot, NatSnapshot, NatTranslation, SessionFilter, SessionSnapshot,
 };
@@ -13,15 +14,36 @@ use crate::render::counts::{self, CountRow};
 use crate::tree::Element;
 use mspic_wire::proto;
 
-/// Which Junos release's session header to print.
+/// Which Junos release's session layout to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum HeaderStyle {
-    /// Current releases: the header ends with `, Asymmetric: yes|no`.
+    /// The 13.1 reference page: the header ends with `, Asymmetric: yes|no`.
     #[default]
     Current,
     /// Releases before the asymmetric-traffic option (the 10.x/11.x samples of the reference
     /// page): the header ends after `Offload: yes|no`.
     Legacy,
+    /// Junos 17.1 and later: the header starts with `Service Set: NAME, ` and ends with
+    /// `, Session timeout: N`; flow and NAT lines have wider columns and destination NAT
+    /// reads `NAT Destination` (the 17.1 sample of tests/data/README.md).
+    Release17,
+}
+
+impl HeaderStyle {
+    /// The first release printing [`HeaderStyle::Release17`].
+    pub const RELEASE17: JunosRelease = JunosRelease {
+        major: 17,
+        minor: 1,
+    };
+
+    /// The layout of `release` (`emulator { junos-release R; }`); without one, the
+    /// reference page's.
+    pub fn for_release(release: Option<JunosRelease>) -> HeaderStyle {
+        match release {
+            Some(r) if r >= Self::RELEASE17 => HeaderStyle::Release17,
+            _ => HeaderStyle::Current,
+        }
+    }
 }
 
 /// How the line that opens each services interface's group reads.
@@ -121,9 +143,15 @@ pub fn flags_label(flags: u32) -> String {
     format!("0x{flags:04x}")
 }
 
-/// `Session: 1, ALG: ftp, Flags: 0x2000, IP Action: no, Offload: no, Asymmetric: no`.
+/// `Session: 1, ALG: ftp, Flags: 0x2000, IP Action: no, Offload: no, Asymmetric: no`;
+/// 17.1: `Service Set: ss1, Session: …, Asymmetric: no, Session timeout: 72`.
 pub fn session_header(s: &SessionSnapshot, style: HeaderStyle) -> String {
-    let mut line = format!(
+    let mut line = String::new();
+    if style == HeaderStyle::Release17 {
+        let _ = write!(line, "Service Set: {}, ", s.service_set);
+    }
+    let _ = write!(
+        line,
         "Session: {}, ALG: {}, Flags: {}, IP Action: {}, Offload: {}",
         s.id,
         alg_label(s),
@@ -131,49 +159,79 @@ pub fn session_header(s: &SessionSnapshot, style: HeaderStyle) -> String {
         yes_no(s.ip_action),
         yes_no(s.offload)
     );
-    if style == HeaderStyle::Current {
+    if style != HeaderStyle::Legacy {
         let _ = write!(line, ", Asymmetric: {}", yes_no(s.asymmetric));
+    }
+    if style == HeaderStyle::Release17 {
+        let _ = write!(line, ", Session timeout: {}", s.session_timeout);
     }
     line
 }
 
-/// `:{port:<5}`, or six spaces for an endpoint without port.
-fn port_column(ep: &Endpoint) -> String {
-    match ep.port {
-        Some(p) => format!(":{p:<5}"),
-        None => " ".repeat(6),
+/// `:{port:<5}`, or six spaces for an endpoint without port (17.1: one column wider).
+fn port_column(ep: &Endpoint, style: HeaderStyle) -> String {
+    match (ep.port, style) {
+        (Some(p), HeaderStyle::Release17) => format!(":{p:<6}"),
+        (Some(p), _) => format!(":{p:<5}"),
+        (None, HeaderStyle::Release17) => " ".repeat(7),
+        (None, _) => " ".repeat(6),
     }
 }
 
-/// One flow line:
+/// One flow line with the reference page's columns:
 /// `{proto:<7}{src_ip:>15}:{src_port:<5} ->{dst_ip:>15}:{dst_port:<5} {state:<8} {dir} {frames:>15}`.
 pub fn flow_line(f: &FlowSnapshot) -> String {
+    flow_line_with(f, HeaderStyle::Current)
+}
+
+/// One flow line in the columns of `style` (17.1: addresses `{:>16}`, ports `:{:<6}`).
+pub fn flow_line_with(f: &FlowSnapshot, style: HeaderStyle) -> String {
+    let width = if style == HeaderStyle::Release17 {
+        16
+    } else {
+        15
+    };
     format!(
-        "{:<7}{:>15}{} ->{:>15}{} {:<8} {} {:>15}",
+        "{:<7}{:>width$}{} ->{:>width$}{} {:<8} {} {:>15}",
         protocol_label(f.protocol),
         f.src.addr.to_string(),
-        port_column(&f.src),
+        port_column(&f.src, style),
         f.dst.addr.to_string(),
-        port_column(&f.dst),
+        port_column(&f.dst, style),
         f.state.show_name(),
         f.direction.show_name(),
         f.frames
     )
 }
 
-fn nat_line(kind: &str, t: &NatTranslation) -> String {
+/// `    NAT source {ip:>15}{:port:<9}-> {ip:>15}{:port}` (`NAT dest` for destination NAT);
+/// 17.1: `    {NAT source|NAT Destination:<16}{ip:>15}{:port:<9}-> {ip:>15}{:port:<8}`.
+fn nat_line(destination: bool, t: &NatTranslation, style: HeaderStyle) -> String {
     let port = |ep: &Endpoint| ep.port.map(|p| format!(":{p}")).unwrap_or_default();
+    let (orig, xlat) = (t.original.addr.to_string(), t.translated.addr.to_string());
+    if style == HeaderStyle::Release17 {
+        let label = if destination {
+            "NAT Destination"
+        } else {
+            "NAT source"
+        };
+        let xport = t.translated.port.map(|p| format!("{:<8}", format!(":{p}")));
+        return format!(
+            "    {label:<16}{orig:>15}{:<9}-> {xlat:>15}{}",
+            port(&t.original),
+            xport.unwrap_or_default()
+        );
+    }
+    let kind = if destination { "dest" } else { "source" };
     format!(
-        "    NAT {kind} {:>15}{:<9}-> {:>15}{}",
-        t.original.addr.to_string(),
+        "    NAT {kind} {orig:>15}{:<9}-> {xlat:>15}{}",
         port(&t.original),
-        t.translated.addr.to_string(),
         port(&t.translated)
     )
 }
 
 /// The `NAT PLugin Data:` block of extensive output.
-pub fn nat_block(nat: &NatSnapshot) -> Vec<String> {
+pub fn nat_block(nat: &NatSnapshot, style: HeaderStyle) -> Vec<String> {
     let mut lines = vec![
         "NAT PLugin Data:".to_string(),
         format!(
@@ -182,10 +240,10 @@ pub fn nat_block(nat: &NatSnapshot) -> Vec<String> {
         ),
     ];
     if let Some(t) = &nat.source {
-        lines.push(nat_line("source", t));
+        lines.push(nat_line(false, t, style));
     }
     if let Some(t) = &nat.destination {
-        lines.push(nat_line("dest", t));
+        lines.push(nat_line(true, t, style));
     }
     lines
 }
@@ -235,14 +293,14 @@ pub fn render_sessions_with(sessions: &[SessionSnapshot], layout: &SessionsLayou
         let extensive = layout.detail.is_extensive();
         if extensive {
             if let Some(nat) = &s.nat {
-                for l in nat_block(nat) {
+                for l in nat_block(nat, layout.header) {
                     out.push_str(&l);
                     out.push('\n');
                 }
             }
         }
         for f in &s.flows {
-            out.push_str(&flow_line(f));
+            out.push_str(&flow_line_with(f, layout.header));
             out.push('\n');
             if extensive {
                 for l in flow_extensive_lines(f) {

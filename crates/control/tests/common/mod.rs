@@ -44,6 +44,7 @@ pub fn session(interface: &str, service_set: &str, id: u64) -> SessionSnapshot {
         ip_action: false,
         offload: false,
         asymmetric: false,
+        session_timeout: 30,
         nat: None,
         flows: Vec::new(),
         parent: None,

@@ -76,6 +76,7 @@ impl Shard {
         parsed: &Result<Parsed, WireError>,
         hash: u64,
     ) -> Verdict {
+        self.clock = self.clock.max(now);
         let parsed = match parsed {
             Ok(p) => p,
             Err(e) => return self.count_malformed(ingress, e),

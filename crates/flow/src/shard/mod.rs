@@ -66,6 +66,9 @@ pub struct Shard {
     nat: NatState,
     /// Last time endpoint-independent mappings were aged (ns).
     mappings_aged: u64,
+    /// The latest `now` a packet or timer call brought: the clock of the session
+    /// snapshots' `session_timeout` (the control calls take no `now`).
+    clock: Time,
     /// Parse results and key hashes of the frames of a batch.
     batch_parsed: Box<[Result<Parsed, WireError>]>,
     batch_hash: Box<[u64]>,
@@ -98,6 +101,7 @@ impl Shard {
             fired: Vec::new(),
             nat: NatState::new(&policy.nat, cfg.index, cfg.count),
             mappings_aged: 0,
+            clock: Time::ZERO,
             batch_parsed: vec![Err(WireError::EthernetTruncated); BATCH].into_boxed_slice(),
             batch_hash: vec![0; BATCH].into_boxed_slice(),
             cfg,

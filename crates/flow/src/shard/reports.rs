@@ -45,10 +45,23 @@ impl Shard {
                 ip_action: false,
                 offload: false,
                 asymmetric: false,
+                session_timeout: s.deadline().map_or(0, |d| {
+                    // Seconds left, at least 1 while the session lives.
+                    u32::try_from(d.saturating_sub(self.clock).as_secs())
+                        .unwrap_or(u32::MAX)
+                        .max(1)
+                }),
                 nat: nat::snapshot(&s.nat, &s.keys, s.from_responder, &self.policy.nat),
                 flows: flows.to_vec(),
                 parent: s.parent.map(|p| p.get()),
             })
+    }
+
+    /// Moves the shard's clock to `now` when it is later: a driver that answers a
+    /// sessions request between packets calls it first, so `session_timeout` counts from
+    /// the request's time rather than from the last packet.
+    pub fn advance_clock(&mut self, now: Time) {
+        self.clock = self.clock.max(now);
     }
 
     /// Appends a snapshot of every session matching `filter` (ignoring `limit`).

@@ -26,6 +26,7 @@ impl Shard {
 
     /// Expires every session idle past its timeout at `now`.
     pub fn handle_timeout(&mut self, now: Time) {
+        self.clock = self.clock.max(now);
         let tick = now.0 / NS_PER_TICK;
         let mut fired = std::mem::take(&mut self.fired);
         fired.clear();
