@@ -12,6 +12,7 @@ pub mod dir;
 mod index;
 pub mod matching;
 pub mod nat;
+pub mod nexthop;
 pub mod owner;
 pub mod policy;
 pub mod route;

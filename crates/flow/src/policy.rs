@@ -12,6 +12,7 @@ use mspic_config::{MatchDirection, Prefix, SfwAction};
 use crate::matching::direction_applies;
 pub use crate::matching::{compile_conditions, AddrCond, AppRt, Conditions, MatchInput};
 use crate::nat::{NatPolicy, NatPolicyError};
+use crate::nexthop::{NextHopError, ServiceUnits};
 use crate::route::{IfIndex, RouteError, RouteTable};
 
 /// A logical interface (`ge-0/0/0` unit N) that packets arrive on and leave by.
@@ -136,6 +137,9 @@ pub enum PolicyError {
     /// A NAT pool or rule is unusable.
     #[error(transparent)]
     Nat(#[from] NatPolicyError),
+    /// The legs of the next-hop service sets are ambiguous.
+    #[error(transparent)]
+    NextHop(#[from] NextHopError),
     /// Indices are 16-bit.
     #[error("too many interfaces or service sets (limit 65535)")]
     TooMany,
@@ -191,7 +195,8 @@ impl Policy {
             .map(|r| (r.prefix, r.next_hop.clone()))
             .collect();
         let by_name = |n: &str| interface_by_name(&interfaces, n);
-        let routes = RouteTable::build(&connected, &statics, by_name)?;
+        let units = ServiceUnits::of(c)?;
+        let routes = RouteTable::build(&connected, &statics, by_name, |n| units.get(n))?;
 
         let service_sets = c
             .service_sets
