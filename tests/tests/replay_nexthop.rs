@@ -65,10 +65,41 @@ fn traffic() -> Trace {
         );
         let port = 40_000 + u16::from(i);
         let gap = Duration::from_millis(20);
-        g.udp_exchange(&mut t, &cl, &sv, port, 53, start, 2, 40, 80, gap, Sides::ClientOnly);
+        g.udp_exchange(
+            &mut t,
+            &cl,
+            &sv,
+            port,
+            53,
+            start,
+            2,
+            40,
+            80,
+            gap,
+            Sides::ClientOnly,
+        );
         let at = start + Duration::from_millis(50);
-        g.tcp_conversation(&mut t, &cl, &sv, port + 1000, 80, at, 200, 3000, Sides::ClientOnly);
-        g.icmp_echo(&mut t, &cl, &sv, 7 + u16::from(i), start, 2, gap, Sides::ClientOnly);
+        g.tcp_conversation(
+            &mut t,
+            &cl,
+            &sv,
+            port + 1000,
+            80,
+            at,
+            200,
+            3000,
+            Sides::ClientOnly,
+        );
+        g.icmp_echo(
+            &mut t,
+            &cl,
+            &sv,
+            7 + u16::from(i),
+            start,
+            2,
+            gap,
+            Sides::ClientOnly,
+        );
     }
     t
 }

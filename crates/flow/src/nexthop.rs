@@ -51,7 +51,10 @@ impl ServiceUnits {
             let ServiceSetStyle::NextHop { inside, outside } = &s.style else {
                 continue;
             };
-            let legs = [(inside, MatchDirection::Input), (outside, MatchDirection::Output)];
+            let legs = [
+                (inside, MatchDirection::Input),
+                (outside, MatchDirection::Output),
+            ];
             for (unit, dir) in legs {
                 if let Some((_, other)) = units.iter().find(|(u, _)| u == unit) {
                     return Err(NextHopError::SharedUnit {

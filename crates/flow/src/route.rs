@@ -267,7 +267,10 @@ mod tests {
             (p("203.0.113.1/24"), IfIndex(1)),
         ];
         let statics = [
-            (p("198.51.100.0/24"), NextHop::Interface("ms-1/1/0.1".into())),
+            (
+                p("198.51.100.0/24"),
+                NextHop::Interface("ms-1/1/0.1".into()),
+            ),
             (p("0.0.0.0/0"), NextHop::Address(ip("203.0.113.2"))),
         ];
         let unit = |n: &str| (n == "ms-1/1/0.1").then_some(hop);
@@ -282,7 +285,10 @@ mod tests {
         );
         assert_eq!(t.service_hop(ip("10.0.0.5")), None);
         assert_eq!(t.service_hop(ip("192.0.2.1")), None);
-        let bad = [(p("198.51.100.0/24"), NextHop::Interface("ms-1/1/0.9".into()))];
+        let bad = [(
+            p("198.51.100.0/24"),
+            NextHop::Interface("ms-1/1/0.9".into()),
+        )];
         assert!(matches!(
             RouteTable::build(&connected, &bad, |_| None, unit),
             Err(RouteError::UnknownInterface { .. })

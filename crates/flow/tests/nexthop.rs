@@ -104,8 +104,22 @@ fn inside_traffic_is_translated_routed_on_and_its_replies_come_back() {
         (128..=255).contains(&addr.octets()[3]) && addr.octets()[..3] == [203, 0, 113],
         "source {addr} is not in the pool"
     );
-    let expected = tcp_ttl(&addr.to_string(), port, "198.51.100.7", 80, "S", 1, 0, b"", 63);
-    assert_eq!(out, with_macs(expected, &syn), "only the source is translated");
+    let expected = tcp_ttl(
+        &addr.to_string(),
+        port,
+        "198.51.100.7",
+        80,
+        "S",
+        1,
+        0,
+        b"",
+        63,
+    );
+    assert_eq!(
+        out,
+        with_macs(expected, &syn),
+        "only the source is translated"
+    );
 
     let synack = tcp("198.51.100.7", 80, &addr.to_string(), port, "SA", 7, 2, b"");
     let (v, back) = h.send(&synack);
@@ -117,7 +131,11 @@ fn inside_traffic_is_translated_routed_on_and_its_replies_come_back() {
         }
     );
     let expected = tcp_ttl("198.51.100.7", 80, "10.0.0.5", 40000, "SA", 7, 2, b"", 63);
-    assert_eq!(back, with_macs(expected, &synack), "the reply is translated back");
+    assert_eq!(
+        back,
+        with_macs(expected, &synack),
+        "the reply is translated back"
+    );
     assert!(checksums_ok(&back));
 
     let s = h.sessions();
