@@ -2,7 +2,8 @@
 //! traffic the static route sends to the inside unit, the built-in responder as the
 //! servers, through 1 and 3 shards. Every frame towards the servers leaves from the pool,
 //! every reply comes back to the client untranslated, and the sessions show the set and
-//! the NAT.
+//! the NAT. Outside clients of a public address routed to the outside unit are serviced in
+//! the output direction (destination NAT to the inside server).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -25,6 +26,7 @@ interfaces {
 routing-options {
     static {
         route 198.51.100.0/24 next-hop ms-1/1/0.1;
+        route 203.0.113.10/32 next-hop ms-1/1/0.2;
         route 0.0.0.0/0 next-hop 203.0.113.2;
     }
 }
@@ -34,9 +36,14 @@ services {
             match-direction input;
             term t { from { source-address { 10.0.0.0/24; } } then { accept; } }
         }
+        rule in {
+            match-direction output;
+            term t { from { destination-address { 203.0.113.10/32; } } then { accept; } }
+        }
     }
     nat {
         pool cgn-pool { address 203.0.113.128/25; port { automatic; } }
+        pool web { address 10.0.0.10/32; }
         rule cgn {
             match-direction input;
             term t {
@@ -44,10 +51,17 @@ services {
                 then { translated { source-pool cgn-pool; translation-type { napt-44; } } }
             }
         }
+        rule web {
+            match-direction output;
+            term t {
+                from { destination-address { 203.0.113.10/32; } }
+                then { translated { destination-pool web; translation-type { dnat-44; } } }
+            }
+        }
     }
     service-set cgn {
-        stateful-firewall-rules out;
-        nat-rules cgn;
+        stateful-firewall-rules [ out in ];
+        nat-rules [ cgn web ];
         next-hop-service { inside-service-interface ms-1/1/0.1; outside-service-interface ms-1/1/0.2; }
     }
 }
@@ -133,18 +147,22 @@ fn replay(r: &mut Replay, trace: &Trace) -> (usize, usize) {
     (out, back)
 }
 
-#[test]
-fn next_hop_service_set_translates_and_restores() {
+fn replays(workers: u32) -> Replay {
     let cfg = mspic_config::parse(CONFIG, "nexthop.conf").unwrap_or_else(|e| panic!("{e}"));
     let policy = Arc::new(mspic_flow::Policy::compile(&cfg).unwrap_or_else(|e| panic!("{e}")));
+    let opts = ReplayOptions {
+        workers,
+        respond: true,
+        ..Default::default()
+    };
+    Replay::new(policy, &opts).unwrap()
+}
+
+#[test]
+fn next_hop_service_set_translates_and_restores() {
     let trace = traffic();
     for workers in [1, 3] {
-        let opts = ReplayOptions {
-            workers,
-            respond: true,
-            ..Default::default()
-        };
-        let mut r = Replay::new(Arc::clone(&policy), &opts).unwrap();
+        let mut r = replays(workers);
         let (out, back) = replay(&mut r, &trace);
         assert!(out > 10 && back > 10, "{workers}: {out} out, {back} back");
         let sessions = mspic_control::Backend::sessions(&mut r, &SessionFilter::default());
@@ -159,5 +177,58 @@ fn next_hop_service_set_translates_and_restores() {
         let ext = mspic_control::execute("show services sessions extensive", &mut r).unwrap();
         assert!(ext.contains("Translation Type - NAPT-44\n"), "{ext}");
         assert!(ext.contains("NAT source        10.0.0.2:41000"), "{ext}");
+    }
+}
+
+#[test]
+fn traffic_routed_to_the_outside_unit_is_serviced_in_the_output_direction() {
+    let mut g = Gen::new(12);
+    let mut t = Trace::new();
+    let server = Host::outside([203, 0, 113, 10]);
+    for i in 0..3u8 {
+        let client = Host::remote([198, 51, 100, 30 + i]);
+        let start = Duration::from_millis(100 * u64::from(i));
+        let port = 42_000 + u16::from(i);
+        g.tcp_conversation(
+            &mut t,
+            &client,
+            &server,
+            port,
+            80,
+            start,
+            200,
+            2000,
+            Sides::ClientOnly,
+        );
+    }
+    for workers in [1, 3] {
+        let mut r = replays(workers);
+        let (mut inward, mut back) = (0, 0);
+        for f in t.frames() {
+            for o in r.process((t.epoch() + f.ts).as_nanos() as u64, &f.data) {
+                assert!(checksums_valid(&o.frame), "bad checksum");
+                let p = mspic_wire::parse_frame(&o.frame).unwrap();
+                let (s, d) = (v4(p.key.src), v4(p.key.dst));
+                if d == Ipv4Addr::new(10, 0, 0, 10) {
+                    assert_eq!(s.octets()[..3], [198, 51, 100], "source kept: {s}");
+                    inward += 1;
+                } else {
+                    assert_eq!(s, Ipv4Addr::new(203, 0, 113, 10), "reply from {s}");
+                    assert_eq!(d.octets()[..3], [198, 51, 100], "reply to {d}");
+                    back += 1;
+                }
+            }
+        }
+        assert!(
+            inward > 10 && back > 10,
+            "{workers}: {inward} in, {back} back"
+        );
+        let sessions = mspic_control::Backend::sessions(&mut r, &SessionFilter::default());
+        assert_eq!(sessions.len(), 3);
+        for s in &sessions {
+            let nat = s.nat.as_ref().unwrap_or_else(|| panic!("no NAT on {s:?}"));
+            assert_eq!(nat.translation_type.show_name(), "DNAT-44");
+            assert!(s.flows[1].frames > 0, "no reply on {s:?}");
+        }
     }
 }
