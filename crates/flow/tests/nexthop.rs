@@ -250,3 +250,82 @@ fn a_route_to_a_unit_no_next_hop_set_uses_is_refused() {
         "{e}"
     );
 }
+
+/// An IPv6 TCP segment built by etherparse.
+fn tcp6(src: &str, sport: u16, dst: &str, dport: u16, syn_ack: bool) -> Vec<u8> {
+    let (s, d): (std::net::Ipv6Addr, std::net::Ipv6Addr) =
+        (src.parse().unwrap(), dst.parse().unwrap());
+    let b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 1, 0])
+        .ipv6(s.octets(), d.octets(), 64)
+        .tcp(sport, dport, 1, 64240)
+        .syn();
+    let b = if syn_ack { b.ack(2) } else { b };
+    let mut out = Vec::new();
+    b.write(&mut out, b"").unwrap();
+    out
+}
+
+#[test]
+fn a_route_in_inet6_leads_into_the_set_too() {
+    let text = r#"
+interfaces {
+    ge-0/0/0 { unit 0 { family inet6 { address 2001:db8:1::1/64; } } }
+    ge-0/0/1 { unit 0 { family inet6 { address 2001:db8:2::1/64; } } }
+    ms-1/1/0 {
+        unit 1 { family inet6; service-domain inside; }
+        unit 2 { family inet6; service-domain outside; }
+    }
+}
+routing-options {
+    rib inet6.0 {
+        static {
+            route 2001:db8:100::/48 next-hop ms-1/1/0.1;
+            route ::/0 next-hop 2001:db8:2::2;
+        }
+    }
+}
+services {
+    stateful-firewall {
+        rule r {
+            match-direction input;
+            term t { from { source-address { 2001:db8:1::/64; } } then { accept; } }
+        }
+    }
+    service-set v6 {
+        stateful-firewall-rules r;
+        next-hop-service { inside-service-interface ms-1/1/0.1; outside-service-interface ms-1/1/0.2; }
+    }
+}
+"#;
+    let mut h = Harness::new(text);
+    let syn = tcp6("2001:db8:1::5", 40000, "2001:db8:100::7", 80, false);
+    let (v, _) = h.send_on(GE0, &syn);
+    assert_eq!(
+        v,
+        Verdict::Forward {
+            egress: GE1,
+            next_hop: ip("2001:db8:2::2")
+        }
+    );
+    let (v, _) = h.send_on(
+        GE1,
+        &tcp6("2001:db8:100::7", 80, "2001:db8:1::5", 40000, true),
+    );
+    assert_eq!(
+        v,
+        Verdict::Forward {
+            egress: GE0,
+            next_hop: ip("2001:db8:1::5")
+        }
+    );
+    let s = h.sessions();
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].service_set, "v6");
+    assert_eq!((s[0].flows[0].frames, s[0].flows[1].frames), (1, 1));
+    // From a host outside the set's input rules: the set's firewall discards it.
+    let (v, _) = h.send_on(
+        GE0,
+        &tcp6("2001:db8:9::5", 40001, "2001:db8:100::7", 80, false),
+    );
+    assert_eq!(v, Verdict::Drop(DropReason::RuleDiscard));
+}
