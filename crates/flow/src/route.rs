@@ -177,23 +177,19 @@ impl RouteTable {
     /// into the set would send it in again; on a router the inside route usually lives in
     /// a routing instance of its own.
     pub fn lookup(&self, dst: IpAddr) -> RouteResult {
-        let leaves = |r: &&Route| !matches!(r.target, RouteTarget::Service(_));
-        match self
-            .routes
+        self.routes
             .iter()
-            .filter(leaves)
-            .find(|r| r.prefix.contains(dst))
-        {
-            None => RouteResult::NoRoute,
-            Some(r) => match r.target {
-                RouteTarget::Forward { egress, gateway } => RouteResult::Forward {
+            .filter(|r| r.prefix.contains(dst))
+            .find_map(|r| match r.target {
+                RouteTarget::Forward { egress, gateway } => Some(RouteResult::Forward {
                     egress,
                     next_hop: gateway.unwrap_or(dst),
-                },
-                RouteTarget::Discard => RouteResult::Discard,
-                RouteTarget::Reject | RouteTarget::Service(_) => RouteResult::Reject,
-            },
-        }
+                }),
+                RouteTarget::Discard => Some(RouteResult::Discard),
+                RouteTarget::Reject => Some(RouteResult::Reject),
+                RouteTarget::Service(_) => None,
+            })
+            .unwrap_or(RouteResult::NoRoute)
     }
 }
 
