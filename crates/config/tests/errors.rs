@@ -62,7 +62,7 @@ fn unknown_statements() {
     );
     one(
         "interfacs { ge-0/0/0; }",
-        "e.conf:1:1: error: unknown statement 'interfacs' (expected one of: interfaces, routing-options, services, applications, policy-options, emulator)",
+        "e.conf:1:1: error: unknown statement 'interfacs' (expected one of: interfaces, routing-options, routing-instances, services, applications, policy-options, emulator)",
     );
     one(
         "set services stateful-firewall rule r match-direction input\nset services stateful-firewall rule r term t then accpt\n",
@@ -432,6 +432,22 @@ fn reserved_and_missing() {
     one(
         "set interfaces ms-1/1/0 unit 1 family inet\nset interfaces ms-1/1/0 unit 2 family inet\nset interfaces ms-1/1/0 unit 2 service-domain outside\nset services service-set nh next-hop-service inside-service-interface ms-1/1/0.1\nset services service-set nh next-hop-service outside-service-interface ms-1/1/0.2\n",
         "e.conf:4:71: error: inside-service-interface 'ms-1/1/0.1' needs 'service-domain inside' on that unit",
+    );
+}
+
+#[test]
+fn interfaces_in_routing_instances_are_refused() {
+    one(
+        "set routing-instances subscribers instance-type virtual-router\nset routing-instances subscribers interface ge-0/0/0.0\n",
+        "e.conf:2:35: error: routing instance 'subscribers': interfaces in routing instances are not supported (mspic routes in inet.0 and inet6.0 only)",
+    );
+    let braces =
+        "routing-instances {\n    mgmt {\n        instance-type virtual-router;\n    }\n}\n";
+    let c = parse(braces, "e.conf").unwrap_or_else(|e| panic!("{e}"));
+    let w: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        w,
+        ["e.conf:2:5: warning: ignoring unsupported statement 'routing-instances mgmt'"]
     );
 }
 

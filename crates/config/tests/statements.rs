@@ -260,6 +260,23 @@ set services service-set nh next-hop-service outside-service-interface ms-1/1/0.
             },
         },
         Case {
+            name: "service-domain under family inet (older releases)",
+            braces: "interfaces { ms-1/1/0 { unit 1 { family inet { service-domain inside; } } unit 2 { family inet { service-domain outside; } } } }
+services { service-set nh { next-hop-service { inside-service-interface ms-1/1/0.1; outside-service-interface ms-1/1/0.2; } } }",
+            set: "set interfaces ms-1/1/0 unit 1 family inet service-domain inside
+set interfaces ms-1/1/0 unit 2 family inet service-domain outside
+set services service-set nh next-hop-service inside-service-interface ms-1/1/0.1
+set services service-set nh next-hop-service outside-service-interface ms-1/1/0.2",
+            check: |c| {
+                let ms = c.service_interface("ms-1/1/0").unwrap();
+                let domains: Vec<_> = ms.units.iter().map(|u| (u.number, u.inet, u.service_domain)).collect();
+                assert_eq!(
+                    domains,
+                    [(1, true, Some(ServiceDomain::Inside)), (2, true, Some(ServiceDomain::Outside))]
+                );
+            },
+        },
+        Case {
             name: "stateful-firewall from and then",
             braces: r#"policy-options { prefix-list inside { 10.0.0.0/8; 172.16.0.0/12; } prefix-list dns { 192.0.2.53/32; } }
 applications { application-set web { application junos-http; application junos-https; } }

@@ -13,6 +13,7 @@ mod index;
 pub mod ip_options;
 pub mod matching;
 pub mod nat;
+pub mod nexthop;
 pub mod owner;
 pub mod policy;
 pub mod route;

@@ -13,6 +13,7 @@ use crate::ip_options::IpOptionMask;
 use crate::matching::direction_applies;
 pub use crate::matching::{compile_conditions, AddrCond, AppRt, Conditions, MatchInput};
 use crate::nat::{NatPolicy, NatPolicyError};
+use crate::nexthop::{NextHopError, ServiceUnits};
 use crate::route::{IfIndex, RouteError, RouteTable};
 
 /// A logical interface (`ge-0/0/0` unit N) that packets arrive on and leave by.
@@ -165,6 +166,9 @@ pub enum PolicyError {
     /// A NAT pool or rule is unusable.
     #[error(transparent)]
     Nat(#[from] NatPolicyError),
+    /// The legs of the next-hop service sets are ambiguous.
+    #[error(transparent)]
+    NextHop(#[from] NextHopError),
     /// Indices are 16-bit.
     #[error("too many interfaces or service sets (limit 65535)")]
     TooMany,
@@ -220,7 +224,8 @@ impl Policy {
             .map(|r| (r.prefix, r.next_hop.clone()))
             .collect();
         let by_name = |n: &str| interface_by_name(&interfaces, n);
-        let routes = RouteTable::build(&connected, &statics, by_name)?;
+        let units = ServiceUnits::of(c)?;
+        let routes = RouteTable::build(&connected, &statics, by_name, |n| units.get(n))?;
 
         let service_sets = c
             .service_sets

@@ -1,9 +1,12 @@
 //! Connected + static routes with longest-prefix match, used to pick a packet's egress
-//! interface (and so its `output` service set) and next hop.
+//! interface (and so its `output` service set) and next hop, or the next-hop service set
+//! a route to a services unit leads into.
 
 use std::net::IpAddr;
 
 use mspic_config::{NextHop, Prefix};
+
+use crate::nexthop::ServiceHop;
 
 /// Index of a logical interface (`ge-0/0/0.0`) in [`crate::Policy::interfaces`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -23,6 +26,8 @@ pub enum RouteTarget {
     Discard,
     /// `reject`: dropped with an ICMP unreachable.
     Reject,
+    /// `next-hop ms-1/1/0.1`: into a next-hop service set.
+    Service(ServiceHop),
 }
 
 /// One route of the table.
@@ -71,8 +76,9 @@ pub enum RouteError {
         /// Its next hop.
         next_hop: IpAddr,
     },
-    #[error("static route {prefix}: next-hop interface {name} is not configured")]
-    /// A static route names an interface that does not exist.
+    #[error("static route {prefix}: next-hop interface {name} is neither a configured interface nor the inside or outside unit of a next-hop service set")]
+    /// A static route names an interface that does not exist, or a services unit that no
+    /// next-hop service set uses.
     UnknownInterface {
         /// The route's prefix.
         prefix: Prefix,
@@ -83,11 +89,13 @@ pub enum RouteError {
 
 impl RouteTable {
     /// Builds the table from connected subnets `(prefix, interface)` and static routes; a
-    /// static next hop must lie in a connected subnet (no recursive resolution).
+    /// static next hop must lie in a connected subnet (no recursive resolution). A next-hop
+    /// interface is resolved by `iface_by_name`, else as a services unit by `service_unit`.
     pub fn build(
         connected: &[(Prefix, IfIndex)],
         statics: &[(Prefix, NextHop)],
         iface_by_name: impl Fn(&str) -> Option<IfIndex>,
+        service_unit: impl Fn(&str) -> Option<ServiceHop>,
     ) -> Result<Self, RouteError> {
         let mut routes: Vec<Route> = connected
             .iter()
@@ -117,12 +125,17 @@ impl RouteTable {
                         gateway: Some(*gw),
                     }
                 }
-                NextHop::Interface(name) => RouteTarget::Forward {
-                    egress: iface_by_name(name).ok_or_else(|| RouteError::UnknownInterface {
-                        prefix: *prefix,
-                        name: name.clone(),
-                    })?,
-                    gateway: None,
+                NextHop::Interface(name) => match iface_by_name(name) {
+                    Some(egress) => RouteTarget::Forward {
+                        egress,
+                        gateway: None,
+                    },
+                    None => RouteTarget::Service(service_unit(name).ok_or_else(|| {
+                        RouteError::UnknownInterface {
+                            prefix: *prefix,
+                            name: name.clone(),
+                        }
+                    })?),
                 },
                 NextHop::Discard => RouteTarget::Discard,
                 NextHop::Reject => RouteTarget::Reject,
@@ -148,19 +161,35 @@ impl RouteTable {
         &self.routes
     }
 
-    /// Longest-prefix match for `dst`.
+    /// The next-hop service set `dst` is routed into: the longest match for `dst` is a
+    /// route to a services unit.
+    pub fn service_hop(&self, dst: IpAddr) -> Option<ServiceHop> {
+        match self.routes.iter().find(|r| r.prefix.contains(dst))?.target {
+            RouteTarget::Service(hop) => Some(hop),
+            _ => None,
+        }
+    }
+
+    /// Longest-prefix match for `dst` among the routes that leave the box. Routes to
+    /// services units are left out: this is the lookup of a packet that a service set has
+    /// seen (or that none is on the way of), which leaves by the other leg of the set and is
+    /// routed on. mspic has inet.0 and inet6.0 only, where the route that sent the packet
+    /// into the set would send it in again; on a router the inside route usually lives in
+    /// a routing instance of its own.
     pub fn lookup(&self, dst: IpAddr) -> RouteResult {
-        match self.routes.iter().find(|r| r.prefix.contains(dst)) {
-            None => RouteResult::NoRoute,
-            Some(r) => match r.target {
-                RouteTarget::Forward { egress, gateway } => RouteResult::Forward {
+        self.routes
+            .iter()
+            .filter(|r| r.prefix.contains(dst))
+            .find_map(|r| match r.target {
+                RouteTarget::Forward { egress, gateway } => Some(RouteResult::Forward {
                     egress,
                     next_hop: gateway.unwrap_or(dst),
-                },
-                RouteTarget::Discard => RouteResult::Discard,
-                RouteTarget::Reject => RouteResult::Reject,
-            },
-        }
+                }),
+                RouteTarget::Discard => Some(RouteResult::Discard),
+                RouteTarget::Reject => Some(RouteResult::Reject),
+                RouteTarget::Service(_) => None,
+            })
+            .unwrap_or(RouteResult::NoRoute)
     }
 }
 
@@ -186,7 +215,7 @@ mod tests {
             (p("0.0.0.0/0"), NextHop::Address(ip("203.0.113.254"))),
             (p("192.0.2.0/24"), NextHop::Discard),
         ];
-        let t = RouteTable::build(&connected, &statics, |_| None).unwrap();
+        let t = RouteTable::build(&connected, &statics, |_| None, |_| None).unwrap();
         assert_eq!(
             t.lookup(ip("10.0.0.9")),
             RouteResult::Forward {
@@ -217,8 +246,48 @@ mod tests {
         let connected = [(p("10.0.0.1/24"), IfIndex(0))];
         let statics = [(p("198.51.100.0/24"), NextHop::Address(ip("192.0.2.1")))];
         assert!(matches!(
-            RouteTable::build(&connected, &statics, |_| None),
+            RouteTable::build(&connected, &statics, |_| None, |_| None),
             Err(RouteError::UnreachableNextHop { .. })
+        ));
+    }
+
+    #[test]
+    fn a_route_to_a_services_unit_leads_into_its_set_and_is_skipped_after() {
+        use mspic_config::MatchDirection;
+        let hop = ServiceHop {
+            set: 3,
+            dir: MatchDirection::Input,
+        };
+        let connected = [
+            (p("10.0.0.1/24"), IfIndex(0)),
+            (p("203.0.113.1/24"), IfIndex(1)),
+        ];
+        let statics = [
+            (
+                p("198.51.100.0/24"),
+                NextHop::Interface("ms-1/1/0.1".into()),
+            ),
+            (p("0.0.0.0/0"), NextHop::Address(ip("203.0.113.2"))),
+        ];
+        let unit = |n: &str| (n == "ms-1/1/0.1").then_some(hop);
+        let t = RouteTable::build(&connected, &statics, |_| None, unit).unwrap();
+        assert_eq!(t.service_hop(ip("198.51.100.7")), Some(hop));
+        assert_eq!(
+            t.lookup(ip("198.51.100.7")),
+            RouteResult::Forward {
+                egress: IfIndex(1),
+                next_hop: ip("203.0.113.2")
+            }
+        );
+        assert_eq!(t.service_hop(ip("10.0.0.5")), None);
+        assert_eq!(t.service_hop(ip("192.0.2.1")), None);
+        let bad = [(
+            p("198.51.100.0/24"),
+            NextHop::Interface("ms-1/1/0.9".into()),
+        )];
+        assert!(matches!(
+            RouteTable::build(&connected, &bad, |_| None, unit),
+            Err(RouteError::UnknownInterface { .. })
         ));
     }
 }

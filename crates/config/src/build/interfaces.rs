@@ -552,15 +552,7 @@ fn service_unit(si: &mut SvcIfD, d: &mut Diags, c: &mut Cur) -> R<()> {
         return Ok(());
     };
     if k == "service-domain" {
-        let (dom, t) = c.parse(d, "service domain", |s| match s {
-            "inside" => Ok(ServiceDomain::Inside),
-            "outside" => Ok(ServiceDomain::Outside),
-            _ => Err(format!(
-                "invalid service-domain '{s}' (expected inside or outside)"
-            )),
-        })?;
-        c.end(d)?;
-        return unit.domain.set(d, "service-domain", dom, t.pos, &t.text);
+        return service_domain(unit, d, c);
     }
     let fam = c.val(d, "address family")?;
     match fam.text.as_str() {
@@ -568,7 +560,26 @@ fn service_unit(si: &mut SvcIfD, d: &mut Diags, c: &mut Cur) -> R<()> {
         "inet6" => unit.inet6 = true,
         other => return Err(unknown_family(d, fam.pos, other)),
     }
-    c.end_or_ignore(d, &["address", "filter", "mtu", "sampling"])
+    let ignored = &["address", "filter", "mtu", "sampling"];
+    // Older releases place it under `family inet` (Junos 9.5 "service-domain": hierarchy
+    // `[edit interfaces … unit … family inet]`); current ones under the unit.
+    if fam.text == "inet" && c.kw(d, &["service-domain"], ignored)?.is_some() {
+        return service_domain(unit, d, c);
+    }
+    c.end_or_ignore(d, ignored)
+}
+
+/// `service-domain inside|outside`, the keyword read.
+fn service_domain(unit: &mut SvcUnitD, d: &mut Diags, c: &mut Cur) -> R<()> {
+    let (dom, t) = c.parse(d, "service domain", |s| match s {
+        "inside" => Ok(ServiceDomain::Inside),
+        "outside" => Ok(ServiceDomain::Outside),
+        _ => Err(format!(
+            "invalid service-domain '{s}' (expected inside or outside)"
+        )),
+    })?;
+    c.end(d)?;
+    unit.domain.set(d, "service-domain", dom, t.pos, &t.text)
 }
 
 #[cfg(test)]

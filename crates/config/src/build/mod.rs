@@ -76,6 +76,7 @@ pub(crate) struct Builder {
 const TOP: &[&str] = &[
     "interfaces",
     "routing-options",
+    "routing-instances",
     "services",
     "applications",
     "policy-options",
@@ -107,7 +108,6 @@ const TOP_IGNORED: &[&str] = &[
     "multicast-snooping-options",
     "poe",
     "protocols",
-    "routing-instances",
     "schedulers",
     "security",
     "session-limit-group",
@@ -192,6 +192,7 @@ impl Builder {
         match k {
             "interfaces" => self.interfaces(d, c),
             "routing-options" => self.routing_options(d, c),
+            "routing-instances" => routing::routing_instance(d, c),
             "services" => self.services(d, c),
             "applications" => self.applications(d, c),
             "policy-options" => self.policy_options(d, c),

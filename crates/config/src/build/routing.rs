@@ -1,5 +1,6 @@
 //! `routing-options`: static routes, IPv4 under `static` and IPv6 under `rib inet6.0
-//! static`, each with one next hop (an address, an interface, `discard` or `reject`).
+//! static`, each with one next hop (an address, an interface, `discard` or `reject`);
+//! `routing-instances` only as far as refusing interfaces in them.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -12,6 +13,7 @@ use super::values::prefix;
 use super::Builder;
 use crate::lexer::{Pos, Tok};
 use crate::model::*;
+use crate::tree::Word;
 
 /// A static route; `nh_ref` is its next-hop interface, checked once all are read.
 pub(super) struct RouteD {
@@ -169,6 +171,32 @@ impl Builder {
             });
         }
     }
+}
+
+/// `routing-instances NAME …`. mspic routes in inet.0 and inet6.0 only: an instance with
+/// interfaces would route their traffic by another table (where the CGNAT design keeps
+/// the route into the inside unit of a next-hop service set), so its `interface` is
+/// refused; the rest of an instance cannot reach an interface and is ignored.
+pub(super) fn routing_instance(d: &mut Diags, c: &mut Cur) -> R<()> {
+    let name = c.val(d, "routing instance name")?;
+    if let Some(Word::Atom(t)) = c.w.get(c.i) {
+        if t.text == "interface" {
+            return Err(d.error(
+                t.pos,
+                format!(
+                    "routing instance '{}': interfaces in routing instances are not supported (mspic routes in inet.0 and inet6.0 only)",
+                    name.text
+                ),
+            ));
+        }
+    }
+    let stmt = format!("routing-instances {}", name.text);
+    d.warn_once(
+        stmt.clone(),
+        name.pos,
+        format!("ignoring unsupported statement '{stmt}'"),
+    );
+    Ok(())
 }
 
 /// `next-hop A|IFL` (one only) of `route`.

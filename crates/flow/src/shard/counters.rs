@@ -12,18 +12,21 @@ use crate::route::{IfIndex, RouteResult};
 
 impl Shard {
     /// The services interface a packet without a session is charged to: the one of the
-    /// service set on its ingress interface, else on the interface it would leave by.
+    /// service set on its ingress interface, else of the next-hop service set its route
+    /// leads into, else on the interface it would leave by.
     pub(super) fn stats_slot(&self, ingress: IfIndex, dst: Option<IpAddr>) -> usize {
         let p = &self.policy;
         let set_of = |i: IfIndex| {
             p.interface(i)
                 .and_then(|i| i.input_service_set.or(i.output_service_set))
         };
+        let next_hop = || dst.and_then(|d| p.routes.service_hop(d)).map(|h| h.set);
         let egress = || match dst.map(|d| p.routes.lookup(d)) {
             Some(RouteResult::Forward { egress, .. }) => set_of(egress),
             _ => None,
         };
         set_of(ingress)
+            .or_else(next_hop)
             .or_else(egress)
             .and_then(|ss| p.service_sets.get(ss as usize))
             .map(|ss| ss.service_iface as usize)

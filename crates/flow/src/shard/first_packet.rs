@@ -292,10 +292,15 @@ impl Shard {
 }
 
 /// The service set that sees a first packet, and in which direction: the ingress
-/// interface's input set, else the output set of the interface it would leave by.
+/// interface's input set, else the next-hop service set its route leads into (input from
+/// the inside unit, output from the outside unit), else the output set of the interface
+/// it would leave by.
 fn service_set_on_path(p: &Policy, ingress: IfIndex, dst: IpAddr) -> Option<(u16, MatchDirection)> {
     if let Some(ss) = p.interface(ingress).and_then(|i| i.input_service_set) {
         return Some((ss, MatchDirection::Input));
+    }
+    if let Some(hop) = p.routes.service_hop(dst) {
+        return Some((hop.set, hop.dir));
     }
     let out_set = match p.routes.lookup(dst) {
         RouteResult::Forward { egress, .. } => {
