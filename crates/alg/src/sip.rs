@@ -516,6 +516,49 @@ impl Sip {
         Ok(told)
     }
 
+    /// Remembers that the agent's `ep` was told as `told` (pinholes opened until
+    /// `lifetime` seconds from now).
+    fn remember_inside(&mut self, ctx: &AlgContext<'_>, proto: u8, ep: Ep, told: Ep, life: u32) {
+        let m = Mapping {
+            proto,
+            inside: true,
+            key: ep,
+            told,
+            until: Self::secs(ctx.now, life),
+        };
+        self.remember(m, ctx.now);
+    }
+
+    /// A media endpoint `ep` of the agent: a known mapping, else a new one whose pinhole
+    /// admits the far side's media from any address and the agent's own first.
+    fn map_media(&mut self, ctx: &mut AlgContext<'_>, ep: Ep) -> Result<Ep, AlgError> {
+        if let Some(t) = self.find(proto::UDP, true, ep, ctx.now) {
+            return Ok(t);
+        }
+        let told = ctx.expect_media_at_initiator(proto::UDP, ep, PINHOLE_LIFETIME_SECS)?;
+        self.remember_inside(ctx, proto::UDP, ep, told, PINHOLE_LIFETIME_SECS);
+        Ok(told)
+    }
+
+    /// An RTP port `ep` of the agent and its implied RTCP port (`+ 1`): mapped together
+    /// to an even pool port and the next one where the pool allows (RFC 3550 §11).
+    fn map_media_pair(&mut self, ctx: &mut AlgContext<'_>, ep: Ep) -> Result<(Ep, Ep), AlgError> {
+        let rtcp = (ep.0, ep.1.wrapping_add(1));
+        let known = (
+            self.find(proto::UDP, true, ep, ctx.now),
+            self.find(proto::UDP, true, rtcp, ctx.now),
+        );
+        match known {
+            (Some(a), Some(b)) => return Ok((a, b)),
+            (None, None) => {}
+            _ => return Ok((self.map_media(ctx, ep)?, self.map_media(ctx, rtcp)?)),
+        }
+        let (a, b) = ctx.expect_media_pair_at_initiator(proto::UDP, ep, PINHOLE_LIFETIME_SECS)?;
+        self.remember_inside(ctx, proto::UDP, ep, a, PINHOLE_LIFETIME_SECS);
+        self.remember_inside(ctx, proto::UDP, rtcp, b, PINHOLE_LIFETIME_SECS);
+        Ok((a, b))
+    }
+
     /// A far-side media endpoint `ep`: a pinhole from the agent towards it (once per
     /// pinhole lifetime).
     fn map_outside(&mut self, ctx: &mut AlgContext<'_>, ep: Ep) -> Result<(), AlgError> {
@@ -813,8 +856,13 @@ impl Sip {
             let rtcp_ep = (rtcp_ep.1 != 0).then_some(rtcp_ep);
             match ctx.dir {
                 Dir::I if conn == agent => {
-                    let rtp =
-                        self.map_inside(ctx, proto::UDP, (conn, m.port), PINHOLE_LIFETIME_SECS)?;
+                    let implied = m.rtcp.is_none() && rtcp_ep.is_some();
+                    let (rtp, pair) = if implied {
+                        let (a, b) = self.map_media_pair(ctx, (conn, m.port))?;
+                        (a, Some(b))
+                    } else {
+                        (self.map_media(ctx, (conn, m.port))?, None)
+                    };
                     if rtp.1 != m.port {
                         edits.push(Edit {
                             range: at(&m.port_at),
@@ -824,7 +872,10 @@ impl Sip {
                     let Some(rtcp_ep) = rtcp_ep.filter(|e| e.0 == agent) else {
                         continue;
                     };
-                    let rtcp = self.map_inside(ctx, proto::UDP, rtcp_ep, PINHOLE_LIFETIME_SECS)?;
+                    let rtcp = match pair {
+                        Some(b) => b,
+                        None => self.map_media(ctx, rtcp_ep)?,
+                    };
                     match &m.rtcp {
                         Some(rt) if rtcp.1 != rt.port => edits.push(Edit {
                             range: at(&rt.port_at),

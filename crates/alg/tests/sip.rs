@@ -89,10 +89,10 @@ fn no_inside_address(frame: &[u8]) {
 fn a_call_under_napt_rewrites_signalling_and_sdp_and_admits_media_both_ways() {
     let mut c = Cluster::one(&napt());
     // INVITE: the agent's endpoint is the session's mapping (implied port 5060 written
-    // out), the media ports reserved in order (RTP, RTCP).
+    // out), the media ports reserved as a pair: RTP even, RTCP the next (RFC 3550 §11).
     let f = udp((C, 5060), (S, 5060), &invite(C, C, C, 49170));
     let out = c.pass(&f);
-    let want = invite(P, &format!("{P}:1024"), P, 1025);
+    let want = invite(P, &format!("{P}:1024"), P, 1026);
     assert_eq!(out, udp_out((P, 1024), (S, 5060), &want, &f));
     no_inside_address(&out);
     // 180 and 200 with bob's SDP: the reverse rewrite, pinholes towards bob's media.
@@ -137,7 +137,7 @@ fn a_call_under_napt_rewrites_signalling_and_sdp_and_admits_media_both_ways() {
         )
     );
     // Bob's RTP and RTCP reach alice's ports through the pinholes; hers go back alike.
-    let rtp = udp((S, 3456), (P, 1025), b"\x80\x00rtp");
+    let rtp = udp((S, 3456), (P, 1026), b"\x80\x00rtp");
     assert_eq!(
         c.pass(&rtp),
         udp_out((S, 3456), (C, 49170), b"\x80\x00rtp", &rtp)
@@ -145,9 +145,9 @@ fn a_call_under_napt_rewrites_signalling_and_sdp_and_admits_media_both_ways() {
     let back = udp((C, 49170), (S, 3456), b"\x80\x00rtp");
     assert_eq!(
         c.pass(&back),
-        udp_out((P, 1025), (S, 3456), b"\x80\x00rtp", &back)
+        udp_out((P, 1026), (S, 3456), b"\x80\x00rtp", &back)
     );
-    let rtcp = udp((S, 3457), (P, 1026), b"\x80\xc8rtcp");
+    let rtcp = udp((S, 3457), (P, 1027), b"\x80\xc8rtcp");
     assert_eq!(
         c.pass(&rtcp),
         udp_out((S, 3457), (C, 49171), b"\x80\xc8rtcp", &rtcp)
@@ -195,6 +195,61 @@ fn outside_media_opens_pinholes_from_the_agent() {
         (s[1].flags & FLAG_ALG_CHILD, s[1].parent),
         (FLAG_ALG_CHILD, Some(s[0].id))
     );
+}
+
+#[test]
+fn the_agent_sending_first_uses_the_mapping_its_offer_named() {
+    let mut c = Cluster::one(&napt());
+    c.pass(&udp((C, 5060), (S, 5060), &invite(C, C, C, 49170)));
+    // The answer names a media server other than the SIP server.
+    let ok = response(
+        "200 OK",
+        "INVITE",
+        P,
+        &format!("{P}:1024"),
+        &sdp("198.51.100.9", 4000, ""),
+    );
+    c.pass(&udp((S, 5060), (P, 1024), &ok));
+    // Alice's RTP and RTCP leave from the pool ports her offer named (1026, 1027).
+    let rtp = udp((C, 49170), ("198.51.100.9", 4000), b"\x80\x00rtp");
+    assert_eq!(
+        c.pass(&rtp),
+        udp_out((P, 1026), ("198.51.100.9", 4000), b"\x80\x00rtp", &rtp)
+    );
+    let rtcp = udp((C, 49171), ("198.51.100.9", 4001), b"\x80\xc8rtcp");
+    assert_eq!(
+        c.pass(&rtcp),
+        udp_out((P, 1027), ("198.51.100.9", 4001), b"\x80\xc8rtcp", &rtcp)
+    );
+    // The media server's answers come back through the same children.
+    let back = udp(("198.51.100.9", 4000), (P, 1026), b"\x80\x00rtp");
+    assert_eq!(
+        c.pass(&back),
+        udp_out(("198.51.100.9", 4000), (C, 49170), b"\x80\x00rtp", &back)
+    );
+    let s = c.sessions();
+    assert_eq!(s.len(), 3, "{s:?}");
+    for child in &s[1..] {
+        assert_eq!(
+            (child.flags, child.parent),
+            (FLAG_ALG_CHILD | FLAG_NAT, Some(s[0].id))
+        );
+    }
+}
+
+#[test]
+fn media_from_another_host_than_the_sip_server_reaches_the_agent() {
+    let mut c = Cluster::one(&napt());
+    c.pass(&udp((C, 5060), (S, 5060), &invite(C, C, C, 49170)));
+    // A media gateway the signalling never named sends to the offered port first.
+    let rtp = udp(("198.51.100.20", 30000), (P, 1026), b"\x80\x00rtp");
+    assert_eq!(
+        c.pass(&rtp),
+        udp_out(("198.51.100.20", 30000), (C, 49170), b"\x80\x00rtp", &rtp)
+    );
+    // Another port of the pool stays closed.
+    let stray = udp(("198.51.100.20", 30000), (P, 1028), b"\x80\x00rtp");
+    assert_eq!(c.send(&stray).0, Verdict::Drop(DropReason::NatNoSession));
 }
 
 #[test]

@@ -117,11 +117,25 @@ impl Shard {
         if self.pinholes.is_empty() {
             return None;
         }
-        let i = self
+        // The endpoint behind a both-ways pinhole keeps the mapping it was told as, before
+        // any pinhole that would give it a fresh one.
+        let (me, k) = (self.cfg.index, &parsed.key);
+        let live = |p: &Pinhole| p.expires > now;
+        let (i, behind) = match self
             .pinholes
             .iter()
-            .position(|p| p.expires > now && p.matches(&parsed.key))?;
-        let ph = self.pinholes.swap_remove(i);
+            .position(|p| live(p) && p.origin == me && p.matches_from_behind(k))
+        {
+            Some(i) => (i, true),
+            None => (
+                self.pinholes.iter().position(|p| live(p) && p.matches(k))?,
+                false,
+            ),
+        };
+        let mut ph = self.pinholes.swap_remove(i);
+        if behind {
+            ph = from_behind(ph, &parsed.key);
+        }
         self.outbox.push(ShardMessage::PinholeUsed {
             origin: ph.origin,
             serial: ph.serial,
@@ -232,4 +246,14 @@ impl Shard {
         }
         Some(nat)
     }
+}
+
+/// A [`Pinhole::both_ways`] pinhole filled by the endpoint behind it (first packet `k`):
+/// the child leaves from the told endpoint, which the pinhole held.
+fn from_behind(mut ph: Pinhole, k: &FlowKey) -> Pinhole {
+    let told = (ph.dst, ph.dst_port);
+    ph.nat.src = (told != (k.src, k.src_port)).then_some((told.0, Some(told.1)));
+    ph.nat.dst = None;
+    ph.from_responder = false;
+    ph
 }
