@@ -1,0 +1,211 @@
+//! Media pinholes of the initiator's host under NAPT (`AlgContext::expect_media_*`), with a
+//! toy ALG in virtual time: an RTP/RTCP pair on an even pool port and the next one, media
+//! from any host admitted to it, the agent's own media leaving through the same mapping,
+//! and an unused reservation given back when its pinholes expire. Expected frames are
+//! built here from addresses and ports, not by the engine.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use mspic_config::AppProtocol;
+use mspic_flow::alg::{AlgContext, AlgError, AlgPacket, AlgRegistry, AlgSession, AlgVerdict};
+use mspic_flow::session::Dir;
+use mspic_flow::{
+    DropReason, Frame, IfIndex, Policy, Shard, ShardConfig, Time, Verdict, FLAG_ALG_CHILD, FLAG_NAT,
+};
+use mspic_wire::{proto, FlowKey};
+
+const C: &str = "10.0.0.2";
+const S: &str = "198.51.100.7";
+const P: &str = "203.0.113.128";
+/// How long the toy's media pinholes wait.
+const LIFETIME: u32 = 5;
+
+/// On an inside payload `media <port>`: expects the RTP/RTCP pair of the agent's `<port>`
+/// and writes the told ports in its place (`<rtp> <rtcp>`).
+struct Media;
+
+impl AlgSession for Media {
+    fn on_packet(
+        &mut self,
+        ctx: &mut AlgContext<'_>,
+        pkt: &mut AlgPacket<'_>,
+    ) -> Result<AlgVerdict, AlgError> {
+        let port = std::str::from_utf8(pkt.payload())
+            .ok()
+            .and_then(|t| t.strip_prefix("media "))
+            .and_then(|p| p.parse::<u16>().ok());
+        if let (Dir::I, Some(port)) = (ctx.dir, port) {
+            let agent = (ctx.initiator().0, port);
+            let (rtp, rtcp) = ctx.expect_media_pair_at_initiator(proto::UDP, agent, LIFETIME)?;
+            let len = pkt.payload().len();
+            pkt.splice(0..len, format!("{} {}", rtp.1, rtcp.1).as_bytes())?;
+        }
+        Ok(AlgVerdict::Forward)
+    }
+}
+
+struct Registry;
+
+impl AlgRegistry for Registry {
+    fn create(&self, p: AppProtocol, _: &FlowKey) -> Option<(Box<dyn AlgSession>, [bool; 2])> {
+        (p == AppProtocol::Sip).then(|| (Box::new(Media) as Box<dyn AlgSession>, [true, true]))
+    }
+}
+
+/// The testbed with napt-44 from 203.0.113.128/25 and the SIP application on the inside.
+fn napt_sip() -> String {
+    let cfg = config(
+        "term sip { from { source-address { 10.0.0.0/24; } applications junos-sip; } then { accept; } }",
+        "",
+    )
+    .replace(
+        "    service-set ss {\n        stateful-firewall-rules r;",
+        "    nat { pool p { address 203.0.113.128/25; port { automatic; } }\n          rule n { match-direction input; term t { from { source-address { 10.0.0.0/24; } } then { translated { source-pool p; translation-type { napt-44; } } } } } }\n    service-set ss {\n        stateful-firewall-rules r;\n        nat-rules n;",
+    );
+    assert!(cfg.contains("nat-rules n;"));
+    cfg
+}
+
+struct Pic {
+    shard: Shard,
+    policy: Arc<Policy>,
+    now: Time,
+}
+
+impl Pic {
+    fn new() -> Pic {
+        let c = mspic_config::parse(&napt_sip(), "t").unwrap();
+        let policy = Arc::new(Policy::compile(&c).unwrap());
+        let shard = Shard::with_algs(
+            ShardConfig::default(),
+            Arc::clone(&policy),
+            Arc::new(Registry),
+        );
+        Pic {
+            shard,
+            policy,
+            now: Time::from_secs(100),
+        }
+    }
+
+    fn send(&mut self, f: &[u8]) -> (Verdict, Vec<u8>) {
+        let src = mspic_wire::parse_frame(f).unwrap().key.src;
+        let ingress = match self.policy.routes.lookup(src) {
+            mspic_flow::route::RouteResult::Forward { egress, .. } => egress,
+            other => panic!("no route back to {src}: {other:?}"),
+        };
+        let mut buf = vec![0u8; 2048];
+        buf[..f.len()].copy_from_slice(f);
+        let mut fr = Frame::new(&mut buf, f.len());
+        let v = self.shard.process(self.now, IfIndex(ingress.0), &mut fr);
+        let out = fr.bytes().to_vec();
+        let msgs: Vec<_> = self.shard.drain_outbox().collect();
+        for m in msgs {
+            self.shard.deliver(m);
+        }
+        self.shard.check_consistency().unwrap();
+        (v, out)
+    }
+
+    /// Sends a frame that must be forwarded exactly as `want` (TTL 63, MACs rewritten).
+    fn pass(&mut self, f: &[u8], want: Vec<u8>) {
+        let (v, out) = self.send(f);
+        assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
+        assert_eq!(out, with_macs(want, f));
+        assert!(checksums_ok(&out));
+    }
+
+    fn ports_in_use(&self) -> u64 {
+        self.shard.nat_state().pool_stats(0).unwrap().ports_in_use
+    }
+
+    fn advance_secs(&mut self, s: u64) {
+        self.now = Time(self.now.0 + s * 1_000_000_000);
+        self.shard.handle_timeout(self.now);
+    }
+}
+
+fn out(src: (&str, u16), dst: (&str, u16), payload: &[u8]) -> Vec<u8> {
+    udp_ttl(src.0, src.1, dst.0, dst.1, payload, 63)
+}
+
+#[test]
+fn a_pair_on_an_even_pool_port_admits_media_both_ways() {
+    let mut pic = Pic::new();
+    // The signalling takes 1024; the pair skips the odd 1025 and takes 1026/1027.
+    pic.pass(
+        &udp(C, 5060, S, 5060, b"media 49170"),
+        out((P, 1024), (S, 5060), b"1026 1027"),
+    );
+    assert_eq!(pic.ports_in_use(), 3);
+    // The agent sends RTP first, to a media server the signalling never named: it leaves
+    // from the told port, and the answers come back through the same child.
+    let media = "198.51.100.9";
+    pic.pass(
+        &udp(C, 49170, media, 4000, b"rtp"),
+        out((P, 1026), (media, 4000), b"rtp"),
+    );
+    pic.pass(
+        &udp(media, 4000, P, 1026, b"rtp"),
+        out((media, 4000), (C, 49170), b"rtp"),
+    );
+    // RTCP from another host reaches the agent's RTP port + 1.
+    pic.pass(
+        &udp("198.51.100.20", 4001, P, 1027, b"rtcp"),
+        out(("198.51.100.20", 4001), (C, 49171), b"rtcp"),
+    );
+    let s = pic.shard_sessions();
+    assert_eq!(s.len(), 3, "{s:?}");
+    for child in &s[1..] {
+        assert_eq!(
+            (child.flags, child.parent, child.alg),
+            (
+                FLAG_ALG_CHILD | FLAG_NAT,
+                Some(s[0].id),
+                Some(AppProtocol::Sip)
+            )
+        );
+    }
+    // The children hold the reserved ports: nothing new was allocated for them.
+    assert_eq!(pic.ports_in_use(), 3);
+    // A pool port nobody was told stays closed.
+    let (v, _) = pic.send(&udp(media, 4000, P, 1028, b"rtp"));
+    assert_eq!(v, Verdict::Drop(DropReason::NatNoSession));
+}
+
+#[test]
+fn an_unused_pair_goes_back_to_the_pool_when_its_pinholes_expire() {
+    let mut pic = Pic::new();
+    pic.pass(
+        &udp(C, 5060, S, 5060, b"media 40000"),
+        out((P, 1024), (S, 5060), b"1026 1027"),
+    );
+    assert_eq!(pic.ports_in_use(), 3);
+    pic.advance_secs(u64::from(LIFETIME) - 1);
+    assert_eq!(
+        pic.ports_in_use(),
+        3,
+        "released before the pinholes expired"
+    );
+    pic.advance_secs(2);
+    assert_eq!(pic.ports_in_use(), 1, "the pair was not given back");
+    let (v, _) = pic.send(&udp(S, 4000, P, 1026, b"rtp"));
+    assert_eq!(v, Verdict::Drop(DropReason::NatNoSession));
+    // The next offer gets a pair again.
+    pic.pass(
+        &udp(C, 5060, S, 5060, b"media 40002"),
+        out((P, 1024), (S, 5060), b"1028 1029"),
+    );
+}
+
+impl Pic {
+    fn shard_sessions(&self) -> Vec<mspic_flow::SessionSnapshot> {
+        let mut v = Vec::new();
+        self.shard.sessions(&Default::default(), &mut v);
+        v.sort_by_key(|s| s.id);
+        v
+    }
+}
