@@ -420,6 +420,8 @@ pub enum CallState {
 struct Mapping {
     proto: u8,
     inside: bool,
+    /// The call whose message made it ([`call_label`]): forgotten when the call ends.
+    call: u64,
     key: Ep,
     told: Ep,
     until: Time,
@@ -507,6 +509,7 @@ impl Sip {
             Mapping {
                 proto,
                 inside: true,
+                call: ctx.label(),
                 key: ep,
                 told,
                 until,
@@ -522,6 +525,7 @@ impl Sip {
         let m = Mapping {
             proto,
             inside: true,
+            call: ctx.label(),
             key: ep,
             told,
             until: Self::secs(ctx.now, life),
@@ -571,6 +575,7 @@ impl Sip {
             Mapping {
                 proto: proto::UDP,
                 inside: false,
+                call: ctx.label(),
                 key: ep,
                 told,
                 until,
@@ -610,12 +615,21 @@ impl Sip {
             .map(|(_, s)| s)
     }
 
-    fn end_call(&mut self, id: u64) {
+    /// The call `id` is over: forgotten, with its mappings; its media children and
+    /// pinholes go once this message is through.
+    fn end_call(&mut self, ctx: &mut AlgContext<'_>, id: u64) {
         for c in &mut self.calls {
             if c.is_some_and(|(x, _)| x == id) {
                 *c = None;
             }
         }
+        let label = call_label(id);
+        for m in &mut self.mappings {
+            if m.is_some_and(|m| m.call == label) {
+                *m = None;
+            }
+        }
+        ctx.close_label(label);
     }
 
     /// Follows the call and registration state; true when the session may close now.
@@ -655,10 +669,10 @@ impl Sip {
                         }
                     }
                 }
-                Method::Invite => self.end_call(m.call_id),
+                Method::Invite => self.end_call(ctx, m.call_id),
                 Method::Bye => {
                     let known = self.call(m.call_id).is_some();
-                    self.end_call(m.call_id);
+                    self.end_call(ctx, m.call_id);
                     return Ok(known && code < 300 && self.may_close(ctx.now));
                 }
                 Method::Register if ctx.dir == Dir::O && code < 300 => {
@@ -707,6 +721,9 @@ impl Sip {
     ) -> Result<bool, AlgError> {
         let first = edits.len();
         let mut contact = None;
+        // What this message opens belongs to its call (RFC 3261 §12: a dialog is named by
+        // its Call-ID, among others).
+        ctx.label_pinholes(call_label(m.call_id));
         // A registered contact of the agent is mapped for the registration's expiry.
         let contact_life = match m.kind {
             Kind::Request(Method::Register) => contact_expires(p, m)
@@ -932,6 +949,11 @@ impl Sip {
         }
         Ok((edits, close))
     }
+}
+
+/// The pinhole label of the call with Call-ID hash `id` (never 0, which means none).
+fn call_label(id: u64) -> u64 {
+    id.max(1)
 }
 
 /// `m` parsed at offset `by` of the payload, with payload offsets.

@@ -175,6 +175,50 @@ fn a_call_under_napt_rewrites_signalling_and_sdp_and_admits_media_both_ways() {
     assert_eq!(c.stats().alg.closed_by_response, 1);
 }
 
+/// `msg` as the message of another call (another Call-ID of the same length).
+fn other_call(msg: &[u8]) -> Vec<u8> {
+    String::from_utf8(msg.to_vec())
+        .unwrap()
+        .replace("a84b4c76e66710", "b99c5d87f77821")
+        .into_bytes()
+}
+
+#[test]
+fn the_end_of_one_call_closes_its_media_and_no_other() {
+    let mut c = Cluster::one(&napt());
+    let pub_ep = format!("{P}:1024");
+    // Call A offers 49170 (told 1026/1027), call B 49180 (told 1028/1029).
+    c.pass(&udp((C, 5060), (S, 5060), &invite(C, C, C, 49170)));
+    let ok_a = response("200 OK", "INVITE", P, &pub_ep, &sdp(S, 3456, ""));
+    c.pass(&udp((S, 5060), (P, 1024), &ok_a));
+    c.pass(&udp((C, 5060), (S, 5060), &request("ACK", C, C, 314159)));
+    let f = udp((C, 5060), (S, 5060), &other_call(&invite(C, C, C, 49180)));
+    let want = other_call(&invite(P, &pub_ep, P, 1028));
+    assert_eq!(c.pass(&f), udp_out((P, 1024), (S, 5060), &want, &f));
+    let ok_b = other_call(&response("200 OK", "INVITE", P, &pub_ep, &sdp(S, 3460, "")));
+    c.pass(&udp((S, 5060), (P, 1024), &ok_b));
+    c.pass(&udp((S, 3456), (P, 1026), b"rtp-a"));
+    c.pass(&udp((S, 3460), (P, 1028), b"rtp-b"));
+    assert_eq!(c.sessions().len(), 3);
+    // A ends: its RTP child and its unused RTCP pinhole go, B's media stays.
+    c.pass(&udp((C, 5060), (S, 5060), &request("BYE", C, C, 314160)));
+    let bye_ok = response("200 OK", "BYE", P, &pub_ep, "");
+    c.pass(&udp((S, 5060), (P, 1024), &bye_ok));
+    let s = c.sessions();
+    assert_eq!(s.len(), 2, "{s:?}");
+    assert_eq!(s[1].flows[0].src.port, Some(3460), "{s:?}");
+    let rtcp_a = udp((S, 3457), (P, 1027), b"rtcp-a");
+    assert_eq!(c.send(&rtcp_a).0, Verdict::Drop(DropReason::NatNoSession));
+    let rtp_a = udp((S, 3456), (P, 1026), b"rtp-a");
+    assert_eq!(c.send(&rtp_a).0, Verdict::Drop(DropReason::NatNoSession));
+    let rtcp_b = udp((S, 3461), (P, 1029), b"rtcp-b");
+    assert_eq!(
+        c.pass(&rtcp_b),
+        udp_out((S, 3461), (C, 49181), b"rtcp-b", &rtcp_b)
+    );
+    assert!(c.stats().alg.closed_with_parent >= 2);
+}
+
 #[test]
 fn outside_media_opens_pinholes_from_the_agent() {
     let mut c = Cluster::one(&napt());

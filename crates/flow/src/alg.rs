@@ -127,6 +127,9 @@ pub struct Pinhole {
     /// (symmetric RTP, RFC 4961). Only on the shard that opened it, which holds the
     /// reservation.
     pub both_ways: bool,
+    /// The ALG's label for what the child belongs to within its parent (SIP: the call,
+    /// closed on its BYE, [`AlgContext::close_label`]); 0: none.
+    pub label: u64,
     /// The shard that opened it and its serial there: the copies on other shards are
     /// retired when one is used, and only the origin releases what it holds.
     pub origin: u32,
@@ -171,6 +174,9 @@ pub struct AlgContext<'a> {
     /// The session's translation.
     pub nat: &'a SessionNat,
     pub(crate) pinholes: &'a mut Vec<Pinhole>,
+    /// Labels whose children and pinholes go once the packet is through.
+    pub(crate) closed_labels: &'a mut Vec<u64>,
+    pub(crate) label: u64,
     pub(crate) parent_iface: u16,
     pub(crate) parent_id: u64,
     pub(crate) service_set: u16,
@@ -183,6 +189,24 @@ pub struct AlgContext<'a> {
 pub type Ep = (IpAddr, u16);
 
 impl AlgContext<'_> {
+    /// Pinholes opened from now on (and the children they become) carry `label` (0: none).
+    pub fn label_pinholes(&mut self, label: u64) {
+        self.label = label;
+    }
+
+    /// The label pinholes get now.
+    pub fn label(&self) -> u64 {
+        self.label
+    }
+
+    /// The children and pinholes of this parent labelled `label` go once this packet is
+    /// through (SIP: the media of a call that ended), on every shard.
+    pub fn close_label(&mut self, label: u64) {
+        if label != 0 && !self.closed_labels.contains(&label) {
+            self.closed_labels.push(label);
+        }
+    }
+
     /// The initiator's real endpoint (the parent's I flow source).
     pub fn initiator(&self) -> Ep {
         (self.keys[0].src, self.keys[0].src_port)
@@ -416,6 +440,7 @@ impl AlgContext<'_> {
             nat,
             from_responder: false,
             both_ways: false,
+            label: self.label,
             origin: 0,
             serial: 0,
         });

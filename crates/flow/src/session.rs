@@ -63,6 +63,8 @@ pub struct Session {
     /// data, rsh stderr…): its flows are labelled from the parent's point of view, so its
     /// first flow is `O` (and is listed first, as Junos lists it).
     pub from_responder: bool,
+    /// The label of the pinhole an ALG child came through ([`crate::alg::Pinhole::label`]).
+    pub alg_label: u64,
 }
 
 impl Session {

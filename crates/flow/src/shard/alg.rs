@@ -123,12 +123,15 @@ impl Shard {
         };
         let iface = s.service_iface as usize;
         let mut pinholes = Vec::new();
+        let mut closed_labels = Vec::new();
         let mut ctx = AlgContext {
             now,
             dir: r.dir,
             keys: s.keys,
             nat: &s.nat,
             pinholes: &mut pinholes,
+            closed_labels: &mut closed_labels,
+            label: 0,
             parent_iface: s.service_iface,
             parent_id: s.id,
             service_set: s.service_set,
@@ -152,6 +155,15 @@ impl Shard {
             p.serial = self.pinhole_serial;
             self.pinhole_serial += 1;
             self.outbox.push(ShardMessage::Pinhole(p));
+        }
+        let (iface, parent_id) = (s.service_iface, s.id);
+        for label in closed_labels {
+            self.close_children(iface, parent_id, Some(label), now);
+            self.outbox.push(ShardMessage::LabelClosed {
+                iface,
+                parent_id,
+                label,
+            });
         }
         result
     }

@@ -54,7 +54,14 @@ impl Shard {
             ShardMessage::ParentClosed { iface, parent_id } => {
                 // Only sessions without NAT-mapping refcounts are children; the last
                 // mapping-aging time stands in for `now`.
-                self.close_children(iface, parent_id, Time(self.mappings_aged));
+                self.close_children(iface, parent_id, None, Time(self.mappings_aged));
+            }
+            ShardMessage::LabelClosed {
+                iface,
+                parent_id,
+                label,
+            } => {
+                self.close_children(iface, parent_id, Some(label), Time(self.mappings_aged));
             }
         }
     }
@@ -78,20 +85,39 @@ impl Shard {
         }
     }
 
-    /// Removes the children on this shard and the pinholes of parent `parent_id`.
-    pub(super) fn close_children(&mut self, iface: u16, parent_id: u64, now: Time) {
-        let (gone, kept): (Vec<Pinhole>, Vec<Pinhole>) = std::mem::take(&mut self.pinholes)
-            .into_iter()
-            .partition(|p| p.parent_iface == iface && p.parent_id == parent_id);
-        self.pinholes = kept;
-        for p in gone {
-            self.retire_pinhole(p, |a| &mut a.closed_with_parent);
+    /// Removes the children on this shard and the pinholes of parent `parent_id`: all of
+    /// them, or those labelled `label`.
+    pub(super) fn close_children(
+        &mut self,
+        iface: u16,
+        parent_id: u64,
+        label: Option<u64>,
+        now: Time,
+    ) {
+        let ours = |p: &Pinhole| {
+            p.parent_iface == iface
+                && p.parent_id == parent_id
+                && label.is_none_or(|l| l == p.label)
+        };
+        if self.pinholes.iter().any(ours) {
+            let (gone, kept): (Vec<Pinhole>, Vec<Pinhole>) = std::mem::take(&mut self.pinholes)
+                .into_iter()
+                .partition(ours);
+            self.pinholes = kept;
+            for p in gone {
+                self.retire_pinhole(p, |a| &mut a.closed_with_parent);
+            }
         }
-        for slot in self
-            .children
-            .remove(&(iface, parent_id))
-            .unwrap_or_default()
-        {
+        let slots = match label {
+            None => self.children.remove(&(iface, parent_id)),
+            Some(l) => self.children.get(&(iface, parent_id)).map(|v| {
+                v.iter()
+                    .copied()
+                    .filter(|&c| self.table.get(c).is_some_and(|s| s.alg_label == l))
+                    .collect()
+            }),
+        };
+        for slot in slots.unwrap_or_default() {
             let ok = self.table.get(slot).is_some_and(|s| {
                 s.parent.map(|p| p.get()) == Some(parent_id) && s.service_iface == iface
             });
@@ -162,6 +188,7 @@ impl Shard {
         session.flags = FLAG_ALG_CHILD;
         session.parent = std::num::NonZeroU64::new(ph.parent_id);
         session.from_responder = ph.from_responder;
+        session.alg_label = ph.label;
         if nat.kind.is_some() {
             session.keys[1] = NatState::reply_key(&parsed.key, &nat);
             session.nat = nat;

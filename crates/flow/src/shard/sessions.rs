@@ -94,7 +94,7 @@ impl Shard {
                 }
             }
             if opened {
-                self.close_children(s.service_iface, s.id, now);
+                self.close_children(s.service_iface, s.id, None, now);
                 self.outbox.push(ShardMessage::ParentClosed {
                     iface: s.service_iface,
                     parent_id: s.id,
@@ -146,6 +146,7 @@ impl Shard {
             flags: 0,
             parent: None,
             from_responder: false,
+            alg_label: 0,
             tcp,
             nat: SessionNat::default(),
             created: now,

@@ -117,6 +117,16 @@ pub enum ShardMessage {
         /// The parent's session id.
         parent_id: u64,
     },
+    /// An ALG closed the children and pinholes of a parent that carry a label (SIP: the
+    /// media of a call that ended).
+    LabelClosed {
+        /// The parent's services interface.
+        iface: u16,
+        /// The parent's session id.
+        parent_id: u64,
+        /// The label ([`crate::alg::Pinhole::label`]).
+        label: u64,
+    },
     /// Packets arriving with `key` belong to shard `shard`, though the owner function names
     /// another: an ALG child whose two sides hash apart (under NAPT the side towards the
     /// pool port is owned by the shard that reserved the port; the inside side hashes on its
