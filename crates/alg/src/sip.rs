@@ -21,7 +21,8 @@
 //!   ended (2xx to BYE) and no registration is current, the session closes with the
 //!   response, which ends its media children and their pinholes.
 //! - **Registration.** A 2xx to REGISTER opens a pinhole from the registrar to the
-//!   registered contact for the granted expiry (RFC 3261 §10.2.4, §10.3 step 8).
+//!   registered contact for the granted expiry (RFC 3261 §10.2.4, §10.3 step 8), and keeps
+//!   the session (its mapping) past its inactivity timeout until then.
 //!
 //! Over TCP, only segments starting at a message boundary are inspected and a message must
 //! be complete in its segment (else [`AlgError::PartialLine`]: dropped, retransmitted, like
@@ -683,6 +684,7 @@ impl Sip {
                             .unwrap_or(DEFAULT_EXPIRES);
                         if granted == 0 {
                             self.registered_until = None;
+                            ctx.keep_session_until(ctx.now);
                         } else {
                             // RFC 3261 §10.3: requests for the address-of-record go to
                             // the contact until the binding expires. A contact on the
@@ -691,7 +693,11 @@ impl Sip {
                             if ep == ctx.initiator() {
                                 ctx.expect_to_initiator(self.transport, ep, None, granted)?;
                             }
-                            self.registered_until = Some(Self::secs(ctx.now, granted));
+                            let until = Self::secs(ctx.now, granted);
+                            self.registered_until = Some(until);
+                            // The session, and the mapping the registrar knows the contact
+                            // by, last as long as the binding.
+                            ctx.keep_session_until(until);
                         }
                     }
                 }

@@ -389,6 +389,44 @@ fn registration_opens_the_contact_to_the_registrar() {
 }
 
 #[test]
+fn a_registration_keeps_the_mapping_past_the_inactivity_timeout_until_it_expires() {
+    let mut c = Cluster::one(&napt());
+    let reg = msg(
+        &format!("REGISTER sip:{S} SIP/2.0"),
+        &[
+            format!("Via: SIP/2.0/UDP {C};branch=z9hG4bKr"),
+            format!("Call-ID: reg@{C}"),
+            "CSeq: 1 REGISTER".into(),
+            format!("Contact: <sip:alice@{C}>"),
+        ],
+        "",
+    );
+    c.pass(&udp((C, 5060), (S, 5060), &reg));
+    let ok = msg(
+        "SIP/2.0 200 OK",
+        &[
+            format!("Via: SIP/2.0/UDP {P}:1024;branch=z9hG4bKr"),
+            format!("Call-ID: reg@{P}"),
+            "CSeq: 1 REGISTER".into(),
+            format!("Contact: <sip:alice@{P}:1024>;expires=300"),
+        ],
+        "",
+    );
+    c.pass(&udp((S, 5060), (P, 1024), &ok));
+    // Silence far past the inactivity timeout: the registrar's request still reaches the
+    // contact through the same mapping.
+    c.advance_secs(200);
+    assert_eq!(c.sessions().len(), 1);
+    let inv = request("INVITE", S, "198.51.100.7:5060", 1);
+    let f = udp((S, 5060), (P, 1024), &inv);
+    assert_eq!(c.pass(&f), udp_out((S, 5060), (C, 5060), &inv, &f));
+    // Once the binding expired (and the session idled out), the mapping is gone.
+    c.advance_secs(301);
+    assert!(c.sessions().is_empty(), "{:?}", c.sessions());
+    assert_eq!(c.send(&f).0, Verdict::Drop(DropReason::NatNoSession));
+}
+
+#[test]
 fn a_contact_on_another_port_gets_its_own_mapping() {
     let mut c = Cluster::one(&napt());
     let m = |me: &str, contact: &str| {

@@ -177,6 +177,8 @@ pub struct AlgContext<'a> {
     /// Labels whose children and pinholes go once the packet is through.
     pub(crate) closed_labels: &'a mut Vec<u64>,
     pub(crate) label: u64,
+    /// A new [`AlgContext::keep_session_until`], if the ALG set one.
+    pub(crate) keep_until: Option<Time>,
     pub(crate) parent_iface: u16,
     pub(crate) parent_id: u64,
     pub(crate) service_set: u16,
@@ -192,6 +194,13 @@ impl AlgContext<'_> {
     /// Pinholes opened from now on (and the children they become) carry `label` (0: none).
     pub fn label_pinholes(&mut self, label: u64) {
         self.label = label;
+    }
+
+    /// The session outlives its inactivity timeout until `t` (its mapping with it): a SIP
+    /// registration's expiry, during which the registrar sends requests to the registered
+    /// contact (RFC 3261 §10.2.1). A `t` already past withdraws it.
+    pub fn keep_session_until(&mut self, t: Time) {
+        self.keep_until = Some(t);
     }
 
     /// The label pinholes get now.
