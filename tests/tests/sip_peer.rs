@@ -372,3 +372,86 @@ fn stat(csv: &str, name: &str) -> u64 {
 fn in_pool(a: Ipv4Addr) -> bool {
     a.octets()[..3] == [203, 0, 113] && a.octets()[3] >= 128
 }
+
+/// A registration through the PIC: SIPp registers the client's contact for 60 s; the
+/// registrar (a SIPp scenario) stays silent past the PIC's 4 s inactivity timeout, then
+/// sends OPTIONS to the registered contact, which answers. The registration keeps the
+/// session and the contact's mapping, so the request gets through.
+#[test]
+fn sipp_registration_keeps_the_contact_reachable() {
+    if let Some(why) = missing() {
+        testbed::skip_or_fail(&why);
+        return;
+    }
+    let conf = repo_file("docs/examples/testbed.conf");
+    let short = conf.replace("inactivity-timeout 30;", "inactivity-timeout 4;");
+    assert_ne!(conf, short, "the timeout of testbed.conf changed");
+    let mut live = Live::start(&short, 1);
+    let cap_path = live.dir.path("server.pcap");
+    let mut tcpdump = capture(&live, &cap_path);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sipp");
+    let registrar = dir.join("uas_register.xml");
+    live.serve(
+        "sipp-registrar",
+        SIPP,
+        &[
+            "-sf",
+            registrar.to_str().unwrap(),
+            "-i",
+            REMOTE_SERVER,
+            "-p",
+            "5060",
+            "-m",
+            "1",
+            "-nostdin",
+        ],
+    );
+    live.wait_listening("udp", 5060);
+    let mut uac = live.tb.exec(Role::Client, SIPP);
+    uac.arg("-sf")
+        .arg(dir.join("uac_register.xml"))
+        .arg(format!("{REMOTE_SERVER}:5060"))
+        .args(["-i", CLIENT_ADDR, "-p", "5060"])
+        .args(["-m", "1", "-timeout", "20s", "-timeout_error", "-nostdin"])
+        .stdout(std::fs::File::create(live.dir.path("uac.out")).unwrap())
+        .stderr(std::fs::File::create(live.dir.path("uac.err")).unwrap());
+    let mut uac = Spawned::new("sipp-uac", uac).unwrap();
+    let status = uac.wait_timeout(Duration::from_secs(20)).unwrap();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "sipp uac: {status:?}\n{}\n{}\n--- registrar:\n{}\n--- at the registrar: {:?}\n{}",
+        read(&live.dir.path("uac.out")),
+        read(&live.dir.path("uac.err")),
+        read(&live.dir.path("sipp-registrar.out")),
+        read_capture(&cap_path).sip,
+        live.show("show services stateful-firewall statistics extensive"),
+    );
+    // The registration still holds the session, well past its inactivity timeout.
+    let text = live.show("show services sessions");
+    let parent = extensive_sessions(&text)
+        .into_iter()
+        .find(|s| s.1.contains(":5060 "))
+        .unwrap_or_else(|| panic!("no SIP session: {text}"));
+    assert!(parent.0.contains("ALG: sip"), "{text}");
+
+    let whole = testbed::wait_for(Duration::from_secs(5), || {
+        std::fs::read(&cap_path)
+            .is_ok_and(|b| b.windows(13).filter(|w| w == b"CSeq: 2 OPTIO").count() >= 2)
+    });
+    assert!(whole, "{:?}", read_capture(&cap_path).sip);
+    tcpdump.signal("INT").unwrap();
+    tcpdump.wait_timeout(Duration::from_secs(5)).unwrap();
+    let seen = read_capture(&cap_path);
+    for m in &seen.sip {
+        assert!(!m.contains("10.0.0."), "inside address at the server:\n{m}");
+    }
+    let options = seen
+        .sip
+        .iter()
+        .find(|m| m.starts_with("OPTIONS "))
+        .expect("no OPTIONS at the registrar");
+    assert!(
+        options.starts_with("OPTIONS sip:sipp@203.0.113.128:"),
+        "{options}"
+    );
+}
