@@ -12,14 +12,17 @@
 //!   and dialogs match on the Call-ID, §12), and destination NAT of the far side is undone
 //!   the same way.
 //! - **SDP.** `o=` and `c=` addresses are rewritten; each `m=` stream of the agent gets a
-//!   pinhole for its RTP port and one for its RTCP port (port + 1, RFC 3550 §11, unless
-//!   `a=rtcp` says otherwise, RFC 3605), and the `m=` port is rewritten to the mapped RTP
-//!   port; when the mapped RTCP port is not the next one, an `a=rtcp` line says where it
-//!   is. Streams announced by the far side open pinholes from the agent towards them.
-//!   `Content-Length` follows the body (RFC 3261 §20.14).
-//! - **Calls.** INVITE → 2xx → ACK → BYE is tracked by Call-ID; over UDP, once the last call
-//!   ended (2xx to BYE) and no registration is current, the session closes with the
-//!   response, which ends its media children and their pinholes.
+//!   media pinhole for its RTP port and one for its RTCP port (port + 1, RFC 3550 §11,
+//!   reserved together as an even pool port and the next where the pool allows, unless
+//!   `a=rtcp` says otherwise, RFC 3605): from any address (a media server), and both ways,
+//!   so the agent's own media leaves from the port it offered (RFC 4961). The `m=` port is
+//!   rewritten to the mapped RTP port; when the mapped RTCP port is not the next one, an
+//!   `a=rtcp` line says where it is. Streams announced by the far side open pinholes from
+//!   the agent towards them. `Content-Length` follows the body (RFC 3261 §20.14).
+//! - **Calls.** INVITE → 2xx → ACK → BYE is tracked by Call-ID, and what a message opens is
+//!   labelled with its call: the end of a call (2xx to BYE, a failed INVITE) closes that
+//!   call's media children and pinholes. Over UDP, once the last call ended and no
+//!   registration is current, the session itself closes with the response.
 //! - **Registration.** A 2xx to REGISTER opens a pinhole from the registrar to the
 //!   registered contact for the granted expiry (RFC 3261 §10.2.4, §10.3 step 8), and keeps
 //!   the session (its mapping) past its inactivity timeout until then.

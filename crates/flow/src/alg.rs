@@ -9,7 +9,12 @@
 //! [`crate::seqadj`]) and expect child flows ([`AlgContext::expect_to_initiator`],
 //! [`AlgContext::expect_to_responder`]): pinholes the engine admits without running the
 //! rules, as child sessions shown with the `0x0800` flag, translated the way the ALG wrote
-//! their endpoint into the payload.
+//! their endpoint into the payload. Media endpoints of the inside agent
+//! ([`AlgContext::expect_media_at_initiator`]) get pinholes from any address that the agent
+//! may also fill from its side, keeping the mapping it announced; labels
+//! ([`AlgContext::label_pinholes`], [`AlgContext::close_label`]) let an ALG close part of a
+//! parent's children (a SIP call's media), and [`AlgContext::keep_session_until`] keeps a
+//! parent past its inactivity timeout (a SIP registration).
 //!
 //! Pinholes may be partially wildcarded (an unknown source port), so the engine cannot know
 //! which shard will see the child's first packet: they are broadcast to every shard through
