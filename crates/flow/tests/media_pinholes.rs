@@ -23,8 +23,9 @@ const P: &str = "203.0.113.128";
 /// How long the toy's media pinholes wait.
 const LIFETIME: u32 = 5;
 
-/// On an inside payload `media <port>`: expects the RTP/RTCP pair of the agent's `<port>`
-/// and writes the told ports in its place (`<rtp> <rtcp>`).
+/// Inside payloads: `media <port> [<label>]` expects the RTP/RTCP pair of the agent's
+/// `<port>` (labelled) and writes the told ports in its place (`<rtp> <rtcp>`);
+/// `close <label>` closes what carries the label; `keep <secs>` keeps the session.
 struct Media;
 
 impl AlgSession for Media {
@@ -33,15 +34,26 @@ impl AlgSession for Media {
         ctx: &mut AlgContext<'_>,
         pkt: &mut AlgPacket<'_>,
     ) -> Result<AlgVerdict, AlgError> {
-        let port = std::str::from_utf8(pkt.payload())
-            .ok()
-            .and_then(|t| t.strip_prefix("media "))
-            .and_then(|p| p.parse::<u16>().ok());
-        if let (Dir::I, Some(port)) = (ctx.dir, port) {
-            let agent = (ctx.initiator().0, port);
-            let (rtp, rtcp) = ctx.expect_media_pair_at_initiator(proto::UDP, agent, LIFETIME)?;
-            let len = pkt.payload().len();
-            pkt.splice(0..len, format!("{} {}", rtp.1, rtcp.1).as_bytes())?;
+        let text = String::from_utf8_lossy(pkt.payload()).into_owned();
+        let words: Vec<u64> = text
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        match (ctx.dir, text.split_whitespace().next(), &words[..]) {
+            (Dir::I, Some("media"), [port, rest @ ..]) => {
+                ctx.label_pinholes(rest.first().copied().unwrap_or(0));
+                let agent = (ctx.initiator().0, *port as u16);
+                let (rtp, rtcp) =
+                    ctx.expect_media_pair_at_initiator(proto::UDP, agent, LIFETIME)?;
+                let len = pkt.payload().len();
+                pkt.splice(0..len, format!("{} {}", rtp.1, rtcp.1).as_bytes())?;
+            }
+            (Dir::I, Some("close"), [label]) => ctx.close_label(*label),
+            (Dir::I, Some("keep"), [secs]) => {
+                ctx.keep_session_until(Time(ctx.now.0 + secs * 1_000_000_000));
+            }
+            _ => {}
         }
         Ok(AlgVerdict::Forward)
     }
@@ -208,4 +220,64 @@ impl Pic {
         v.sort_by_key(|s| s.id);
         v
     }
+}
+
+#[test]
+fn closing_a_label_takes_its_children_and_pinholes_and_no_others() {
+    let mut pic = Pic::new();
+    pic.pass(
+        &udp(C, 5060, S, 5060, b"media 40000 7"),
+        out((P, 1024), (S, 5060), b"1026 1027"),
+    );
+    pic.pass(
+        &udp(C, 5060, S, 5060, b"media 41000 8"),
+        out((P, 1024), (S, 5060), b"1028 1029"),
+    );
+    pic.pass(
+        &udp(S, 4000, P, 1026, b"rtp"),
+        out((S, 4000), (C, 40000), b"rtp"),
+    );
+    pic.pass(
+        &udp(S, 4100, P, 1028, b"rtp"),
+        out((S, 4100), (C, 41000), b"rtp"),
+    );
+    assert_eq!(pic.ports_in_use(), 5);
+    pic.pass(
+        &udp(C, 5060, S, 5060, b"close 7"),
+        out((P, 1024), (S, 5060), b"close 7"),
+    );
+    // Label 7's child (1026) and unused pinhole (1027) are gone, their ports given back.
+    let s = pic.shard_sessions();
+    assert_eq!(s.len(), 2, "{s:?}");
+    assert_eq!(s[1].flows[0].src.port, Some(4100));
+    assert_eq!(pic.ports_in_use(), 3);
+    for port in [1026, 1027] {
+        let (v, _) = pic.send(&udp(S, 4000, P, port, b"rtp"));
+        assert_eq!(v, Verdict::Drop(DropReason::NatNoSession), "{port}");
+    }
+    pic.pass(
+        &udp(S, 4101, P, 1029, b"rtcp"),
+        out((S, 4101), (C, 41001), b"rtcp"),
+    );
+}
+
+#[test]
+fn a_kept_session_outlives_its_inactivity_timeout_until_then() {
+    let mut pic = Pic::new();
+    pic.pass(
+        &udp(C, 5060, S, 5060, b"keep 500"),
+        out((P, 1024), (S, 5060), b"keep 500"),
+    );
+    let idle = pic.shard_sessions()[0].flows[0].timeout;
+    assert!(u64::from(idle) < 400, "idle timeout {idle}");
+    pic.advance_secs(400);
+    assert_eq!(pic.shard_sessions().len(), 1);
+    pic.pass(
+        &udp(S, 5060, P, 1024, b"late"),
+        out((S, 5060), (C, 5060), b"late"),
+    );
+    // Past the kept time and idle since the last packet: gone, with its mapping.
+    pic.advance_secs(u64::from(idle) + 101);
+    assert!(pic.shard_sessions().is_empty());
+    assert_eq!(pic.ports_in_use(), 0);
 }
