@@ -588,6 +588,55 @@ fn a_call_works_with_several_shards() {
 }
 
 #[test]
+fn the_agent_sending_first_keeps_its_mapping_on_any_shard() {
+    let media = "198.51.100.9";
+    for n in [2, 3, 4] {
+        for aport in [40000u16, 40010, 40020, 40030] {
+            let mut c = Cluster::new(&napt(), n);
+            let out = c.pass(&udp((C, 5060), (S, 5060), &invite(C, C, C, aport)));
+            let pp = u16::from_be_bytes([out[34], out[35]]);
+            let rtp = media_port(&out);
+            let pub_ep = format!("{P}:{pp}");
+            let ok = response("200 OK", "INVITE", P, &pub_ep, &sdp(media, 4000, ""));
+            c.pass(&udp((S, 5060), (P, pp), &ok));
+            // The agent's RTP leaves from the port its offer named, whichever shard it
+            // lands on, and the media server's answers come back to it.
+            let f = udp((C, aport), (media, 4000), b"rtp");
+            let ctx = format!("{n} shards, agent port {aport}");
+            assert_eq!(
+                c.pass(&f),
+                udp_out((P, rtp), (media, 4000), b"rtp", &f),
+                "{ctx}"
+            );
+            let f = udp((media, 4000), (P, rtp), b"rtp");
+            assert_eq!(
+                c.pass(&f),
+                udp_out((media, 4000), (C, aport), b"rtp", &f),
+                "{ctx}"
+            );
+            let f = udp((C, aport), (media, 4000), b"rtp2");
+            assert_eq!(
+                c.pass(&f),
+                udp_out((P, rtp), (media, 4000), b"rtp2", &f),
+                "{ctx}"
+            );
+            // The call's end gives every port back, the lent one included.
+            c.pass(&udp((C, 5060), (S, 5060), &request("BYE", C, C, 314160)));
+            let bye_ok = response("200 OK", "BYE", P, &pub_ep, "");
+            c.pass(&udp((S, 5060), (P, pp), &bye_ok));
+            assert!(c.sessions().is_empty(), "{ctx}: {:?}", c.sessions());
+            c.deliver(); // what the other shards said while closing (Unsteer)
+            let in_use: u64 = c
+                .shards
+                .iter()
+                .map(|s| s.nat_state().pool_stats(0).unwrap().ports_in_use)
+                .sum();
+            assert_eq!(in_use, 0, "{ctx}");
+        }
+    }
+}
+
+#[test]
 fn a_retransmitted_invite_is_rewritten_alike_without_new_pinholes() {
     let mut c = Cluster::one(&napt());
     let f = udp((C, 5060), (S, 5060), &invite(C, C, C, 49170));

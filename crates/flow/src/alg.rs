@@ -129,8 +129,8 @@ pub struct Pinhole {
     /// The endpoint behind the pinhole (`nat.dst`, on the initiator's side) may also send
     /// first, to any destination (and from `src` when it is set): its child then leaves
     /// through the same mapping, so media goes both ways through one pool endpoint
-    /// (symmetric RTP, RFC 4961). Only on the shard that opened it, which holds the
-    /// reservation.
+    /// (symmetric RTP, RFC 4961). On another shard than the one that reserved the port,
+    /// the child steers its replies to itself and the origin lends it the reservation.
     pub both_ways: bool,
     /// The ALG's label for what the child belongs to within its parent (SIP: the call,
     /// closed on its BYE, [`AlgContext::close_label`]); 0: none.

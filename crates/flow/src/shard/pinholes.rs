@@ -35,22 +35,37 @@ impl Shard {
                     self.retire_pinhole(p, |a| &mut a.pinholes_expired);
                 }
             }
-            ShardMessage::PinholeUsed { origin, serial } => {
+            ShardMessage::PinholeUsed {
+                origin,
+                serial,
+                lent,
+            } => {
                 if let Some(i) = self
                     .pinholes
                     .iter()
                     .position(|p| p.origin == origin && p.serial == serial)
                 {
                     let mut p = self.pinholes.swap_remove(i);
-                    // Used elsewhere: what it reserved here goes back.
+                    // Used elsewhere: what it reserved here goes back, or stays lent to
+                    // the child that took it over until that child ends.
                     if let Some(a) = p.nat.held.take() {
                         if origin == self.cfg.index {
-                            self.nat.release_alloc(&self.policy.nat, &a);
+                            match lent {
+                                Some(key) if self.lent.len() < MAX_PINHOLES => {
+                                    self.lent.insert(key, a);
+                                }
+                                _ => self.nat.release_alloc(&self.policy.nat, &a),
+                            }
                         }
                     }
                 }
             }
-            ShardMessage::Steer { .. } | ShardMessage::Unsteer { .. } => {}
+            ShardMessage::Unsteer { key } => {
+                if let Some(a) = self.lent.remove(&key) {
+                    self.nat.release_alloc(&self.policy.nat, &a);
+                }
+            }
+            ShardMessage::Steer { .. } => {}
             ShardMessage::ParentClosed { iface, parent_id } => {
                 // Only sessions without NAT-mapping refcounts are children; the last
                 // mapping-aging time stands in for `now`.
@@ -150,7 +165,7 @@ impl Shard {
         let (i, behind) = match self
             .pinholes
             .iter()
-            .position(|p| live(p) && p.origin == me && p.matches_from_behind(k))
+            .position(|p| live(p) && p.matches_from_behind(k))
         {
             Some(i) => (i, true),
             None => (
@@ -162,16 +177,16 @@ impl Shard {
         if behind {
             ph = from_behind(ph, &parsed.key);
         }
-        self.outbox.push(ShardMessage::PinholeUsed {
-            origin: ph.origin,
-            serial: ph.serial,
-        });
         let p = Arc::clone(&self.policy);
-        let ss = p.service_sets.get(ph.service_set as usize)?;
+        let Some(ss) = p.service_sets.get(ph.service_set as usize) else {
+            self.used(&ph, None);
+            return None;
+        };
         let iface = ss.service_iface as usize;
         let nat = match self.child_nat(&ph, &parsed.key) {
             Some(nat) => nat,
             None => {
+                self.used(&ph, None);
                 self.stats[iface].alg.nat_exhausted += 1;
                 self.stats[iface].drop_nat_ports_exhausted += 1;
                 return Some(Verdict::Drop(DropReason::NatExhausted));
@@ -194,13 +209,19 @@ impl Shard {
             session.nat = nat;
             session.flags |= FLAG_NAT;
         }
+        let reply = session.keys[1];
         let slot = match self.install(session) {
             Ok(slot) => slot,
             Err(_) => {
+                self.used(&ph, None);
                 self.nat.release(&p.nat, &nat, now.0);
                 return Some(Verdict::Drop(DropReason::KeyInUse));
             }
         };
+        // A reservation of another shard taken over from behind stays lent to this child
+        // (whose replies it steers here) until the child ends.
+        let lends = ph.origin != me && ph.nat.held.is_some();
+        self.used(&ph, lends.then_some(reply));
         self.children
             .entry((ph.parent_iface, ph.parent_id))
             .or_default()
@@ -214,6 +235,16 @@ impl Shard {
         self.stats[iface].alg.pinholes_used += 1;
         let rw = nat.rewrite[0];
         Some(self.forward(ingress, frame, parsed, &rw))
+    }
+
+    /// Tells every shard that pinhole `ph` was filled (`lent`: by a child with that reply
+    /// key, which holds the origin's reservation).
+    fn used(&mut self, ph: &Pinhole, lent: Option<FlowKey>) {
+        self.outbox.push(ShardMessage::PinholeUsed {
+            origin: ph.origin,
+            serial: ph.serial,
+            lent,
+        });
     }
 
     /// Whether the replies of ALG child `s` are owned by another shard than this one (see

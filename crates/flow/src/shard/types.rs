@@ -109,6 +109,10 @@ pub enum ShardMessage {
         origin: u32,
         /// Its serial there.
         serial: u64,
+        /// The reply key of a child on another shard that took over the pool port the
+        /// origin reserved (a media pinhole filled from behind): the origin keeps the port
+        /// for it until that key's `Unsteer`.
+        lent: Option<FlowKey>,
     },
     /// An ALG parent session ended: its children and pinholes go too.
     ParentClosed {
