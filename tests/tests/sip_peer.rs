@@ -162,7 +162,18 @@ fn sipp_call_over_udp_with_rtp_echo_through_napt() {
         testbed::skip_or_fail(&why);
         return;
     }
-    call(Transport::Udp);
+    call(Transport::Udp, 1);
+}
+
+/// The same on two workers: the media's two sides may hash to different shards than the
+/// one that reserved the offered port.
+#[test]
+fn sipp_call_over_udp_on_two_workers() {
+    if let Some(why) = missing() {
+        testbed::skip_or_fail(&why);
+        return;
+    }
+    call(Transport::Udp, 2);
 }
 
 /// The same call with its signalling over one TCP connection (`-t t1`).
@@ -172,7 +183,7 @@ fn sipp_call_over_tcp_with_rtp_echo_through_napt() {
         testbed::skip_or_fail(&why);
         return;
     }
-    call(Transport::Tcp);
+    call(Transport::Tcp, 1);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,9 +202,9 @@ impl Transport {
     }
 }
 
-fn call(transport: Transport) {
+fn call(transport: Transport, workers: u32) {
     let (t, proto) = transport.names();
-    let mut live = Live::start(&repo_file("docs/examples/testbed.conf"), 1);
+    let mut live = Live::start(&repo_file("docs/examples/testbed.conf"), workers);
     let cap_path = live.dir.path("server.pcap");
     let mut tcpdump = capture(&live, &cap_path);
     let uas_media = UAS_MEDIA.to_string();
