@@ -134,7 +134,8 @@ pub enum ShardMessage {
     /// Packets arriving with `key` belong to shard `shard`, though the owner function names
     /// another: an ALG child whose two sides hash apart (under NAPT the side towards the
     /// pool port is owned by the shard that reserved the port; the inside side hashes on its
-    /// full tuple). Drivers hand such packets to `shard` until `Unsteer`; shards ignore both.
+    /// full tuple). Drivers hand such packets to `shard` until `Unsteer`; shards ignore `Steer`
+    /// and release on `Unsteer` a reservation they lent ([`ShardMessage::PinholeUsed`]).
     Steer {
         /// The key of the child's replies.
         key: FlowKey,
