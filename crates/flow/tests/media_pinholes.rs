@@ -1,8 +1,10 @@
 //! Media pinholes of the initiator's host under NAPT (`AlgContext::expect_media_*`), with a
 //! toy ALG in virtual time: an RTP/RTCP pair on an even pool port and the next one, media
 //! from any host admitted to it, the agent's own media leaving through the same mapping,
-//! and an unused reservation given back when its pinholes expire. Expected frames are
-//! built here from addresses and ports, not by the engine.
+//! an unused reservation given back when its pinholes expire, labels closing part of a
+//! parent's children, a session kept past its inactivity timeout; and the pool's pairs
+//! (`NatState::reserve_port_pair`). Expected frames are built here from addresses and
+//! ports, not by the engine.
 
 mod common;
 
@@ -280,4 +282,55 @@ fn a_kept_session_outlives_its_inactivity_timeout_until_then() {
     pic.advance_secs(u64::from(idle) + 101);
     assert!(pic.shard_sessions().is_empty());
     assert_eq!(pic.ports_in_use(), 0);
+}
+
+#[test]
+fn pairs_come_from_fresh_ports_then_from_released_ones() {
+    let text = napt_sip().replace(
+        "address 203.0.113.128/25; port { automatic; }",
+        "address 203.0.113.128/32; port { range low 1024 high 1031; }",
+    );
+    assert!(text.contains("high 1031"));
+    let c = mspic_config::parse(&text, "t").unwrap();
+    let policy = Policy::compile(&c).unwrap();
+    let p = &policy.nat;
+    let mut st = mspic_flow::nat::NatState::new(p, 0, 1);
+    let ep = (ip(C), 40000);
+    let ports = |a: &(mspic_flow::nat::Allocation, mspic_flow::nat::Allocation)| {
+        (a.0.port.unwrap(), a.1.port.unwrap())
+    };
+    let single = st.reserve_port(p, 0, 0, proto::UDP, ep).unwrap();
+    assert_eq!(single.port, Some(1024));
+    // Fresh ports in order; the odd 1025 is skipped (kept for single ports).
+    let mut pairs = Vec::new();
+    for want in [(1026, 1027), (1028, 1029), (1030, 1031)] {
+        let pair = st.reserve_port_pair(p, 0, 0, proto::UDP, ep).unwrap();
+        assert_eq!(ports(&pair), want);
+        pairs.push(pair);
+    }
+    assert!(st.reserve_port_pair(p, 0, 0, proto::UDP, ep).is_none());
+    assert_eq!(st.pool_stats(0).unwrap().ports_in_use, 7);
+    // A released pair is found again in the free list; the lone odd port stays single.
+    let (rtp, rtcp) = pairs.remove(1);
+    st.release_alloc(p, &rtcp);
+    st.release_alloc(p, &rtp);
+    let again = st.reserve_port_pair(p, 0, 0, proto::UDP, ep).unwrap();
+    assert_eq!(ports(&again), (1028, 1029));
+    assert!(st.reserve_port_pair(p, 0, 0, proto::UDP, ep).is_none());
+    let last = st.reserve_port(p, 0, 0, proto::UDP, ep).unwrap();
+    assert_eq!(last.port, Some(1025));
+    assert_eq!(st.pool_stats(0).unwrap().ports_in_use, 8);
+}
+
+#[test]
+fn no_pair_where_the_shard_ports_are_not_consecutive() {
+    let c = mspic_config::parse(&napt_sip(), "t").unwrap();
+    let policy = Policy::compile(&c).unwrap();
+    let p = &policy.nat;
+    // Two shards own alternate ports.
+    let mut st = mspic_flow::nat::NatState::new(p, 1, 2);
+    assert!(st
+        .reserve_port_pair(p, 0, 0, proto::UDP, (ip(C), 40000))
+        .is_none());
+    assert_eq!(st.pool_stats(0).map_or(0, |s| s.ports_in_use), 0);
 }
