@@ -334,3 +334,54 @@ fn no_pair_where_the_shard_ports_are_not_consecutive() {
         .is_none());
     assert_eq!(st.pool_stats(0).map_or(0, |s| s.ports_in_use), 0);
 }
+
+proptest::proptest! {
+    /// Any mix of single ports, pairs and releases on a small pool: no port is handed out
+    /// twice, a pair is an even port and the next, and the pool counts what is out.
+    #[test]
+    fn pool_ports_and_pairs_never_overlap(
+        ops in proptest::collection::vec((0u8..3, proptest::num::usize::ANY), 1..80)
+    ) {
+        let text = napt_sip().replace(
+            "address 203.0.113.128/25; port { automatic; }",
+            "address 203.0.113.128/32; port { range low 1024 high 1043; }",
+        );
+        let c = mspic_config::parse(&text, "t").unwrap();
+        let policy = Policy::compile(&c).unwrap();
+        let p = &policy.nat;
+        let mut st = mspic_flow::nat::NatState::new(p, 0, 1);
+        let ep = (ip(C), 40000);
+        let mut out: Vec<mspic_flow::nat::Allocation> = Vec::new();
+        for (op, pick) in ops {
+            match op {
+                0 => {
+                    if let Some(a) = st.reserve_port(p, 0, 0, proto::UDP, ep) {
+                        out.push(a);
+                    }
+                }
+                1 => {
+                    if let Some((a, b)) = st.reserve_port_pair(p, 0, 0, proto::UDP, ep) {
+                        let (x, y) = (a.port.unwrap(), b.port.unwrap());
+                        proptest::prop_assert!(x % 2 == 0 && y == x + 1, "{x} {y}");
+                        out.push(a);
+                        out.push(b);
+                    }
+                }
+                _ => {
+                    if !out.is_empty() {
+                        let a = out.swap_remove(pick % out.len());
+                        st.release_alloc(p, &a);
+                    }
+                }
+            }
+            let mut ports: Vec<u16> = out.iter().map(|a| a.port.unwrap()).collect();
+            ports.sort_unstable();
+            let n = ports.len();
+            ports.dedup();
+            proptest::prop_assert_eq!(ports.len(), n, "a port handed out twice");
+            proptest::prop_assert!(ports.iter().all(|&x| (1024..=1043).contains(&x)));
+            let in_use = st.pool_stats(0).map_or(0, |s| s.ports_in_use);
+            proptest::prop_assert_eq!(in_use, n as u64);
+        }
+    }
+}
