@@ -673,7 +673,14 @@ impl Sip {
                         }
                     }
                 }
-                Method::Invite => self.end_call(ctx, m.call_id),
+                // A failed INVITE ends a call not yet answered (or cancelled); a failed
+                // re-INVITE leaves the session as it was (RFC 3261 §14.1).
+                Method::Invite => {
+                    let s = self.call(m.call_id).copied();
+                    if matches!(s, Some(CallState::Inviting | CallState::Ending)) {
+                        self.end_call(ctx, m.call_id);
+                    }
+                }
                 Method::Bye => {
                     let known = self.call(m.call_id).is_some();
                     self.end_call(ctx, m.call_id);

@@ -220,6 +220,35 @@ fn the_end_of_one_call_closes_its_media_and_no_other() {
 }
 
 #[test]
+fn a_rejected_reinvite_keeps_the_call_and_a_rejected_invite_ends_it() {
+    let mut c = Cluster::one(&napt());
+    let pub_ep = format!("{P}:1024");
+    c.pass(&udp((C, 5060), (S, 5060), &invite(C, C, C, 49170)));
+    let ok = response("200 OK", "INVITE", P, &pub_ep, &sdp(S, 3456, ""));
+    c.pass(&udp((S, 5060), (P, 1024), &ok));
+    c.pass(&udp((C, 5060), (S, 5060), &request("ACK", C, C, 314159)));
+    c.pass(&udp((S, 3456), (P, 1026), b"rtp"));
+    // A re-INVITE (same Call-ID) refused with 488: the media stays.
+    c.pass(&udp((C, 5060), (S, 5060), &invite(C, C, C, 49170)));
+    let refused = response("488 Not Acceptable Here", "INVITE", P, &pub_ep, "");
+    c.pass(&udp((S, 5060), (P, 1024), &refused));
+    assert_eq!(c.sessions().len(), 2);
+    let rtcp = udp((S, 3457), (P, 1027), b"rtcp");
+    assert_eq!(
+        c.pass(&rtcp),
+        udp_out((S, 3457), (C, 49171), b"rtcp", &rtcp)
+    );
+    // Another call refused before any answer: its pinholes go at once.
+    let f = udp((C, 5060), (S, 5060), &other_call(&invite(C, C, C, 49180)));
+    c.pass(&f);
+    let busy = other_call(&response("486 Busy Here", "INVITE", P, &pub_ep, ""));
+    c.pass(&udp((S, 5060), (P, 1024), &busy));
+    let late = udp((S, 3460), (P, 1028), b"rtp");
+    assert_eq!(c.send(&late).0, Verdict::Drop(DropReason::NatNoSession));
+    assert_eq!(c.sessions().len(), 3);
+}
+
+#[test]
 fn outside_media_opens_pinholes_from_the_agent() {
     let mut c = Cluster::one(&napt());
     c.pass(&udp((C, 5060), (S, 5060), &invite(C, C, C, 49170)));
