@@ -158,21 +158,8 @@ impl Shard {
         if self.pinholes.is_empty() {
             return None;
         }
-        // The endpoint behind a both-ways pinhole keeps the mapping it was told as, before
-        // any pinhole that would give it a fresh one.
-        let (me, k) = (self.cfg.index, &parsed.key);
-        let live = |p: &Pinhole| p.expires > now;
-        let (i, behind) = match self
-            .pinholes
-            .iter()
-            .position(|p| live(p) && p.matches_from_behind(k))
-        {
-            Some(i) => (i, true),
-            None => (
-                self.pinholes.iter().position(|p| live(p) && p.matches(k))?,
-                false,
-            ),
-        };
+        let me = self.cfg.index;
+        let (i, behind) = self.find_pinhole(now, &parsed.key)?;
         let mut ph = self.pinholes.swap_remove(i);
         if behind {
             ph = from_behind(ph, &parsed.key);
@@ -235,6 +222,22 @@ impl Shard {
         self.stats[iface].alg.pinholes_used += 1;
         let rw = nat.rewrite[0];
         Some(self.forward(ingress, frame, parsed, &rw))
+    }
+
+    /// The live pinhole a first packet with key `k` fills, and whether it fills it from
+    /// behind. The endpoint behind a both-ways pinhole keeps the mapping it was told as,
+    /// before any pinhole that would give it a fresh one.
+    fn find_pinhole(&self, now: Time, k: &FlowKey) -> Option<(usize, bool)> {
+        let live = |p: &Pinhole| p.expires > now;
+        if let Some(i) = self
+            .pinholes
+            .iter()
+            .position(|p| live(p) && p.matches_from_behind(k))
+        {
+            return Some((i, true));
+        }
+        let i = self.pinholes.iter().position(|p| live(p) && p.matches(k))?;
+        Some((i, false))
     }
 
     /// Tells every shard that pinhole `ph` was filled (`lent`: by a child with that reply
