@@ -47,6 +47,10 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
     ("rsh-redone-client", "rsh client of the ALG tests"),
     ("inetutils-talkd", "talk daemon of the ALG tests"),
     (
+        "sip-tester",
+        "SIPp, the SIP user agents of the SIP ALG test",
+    ),
+    (
         "openssh-server",
         "sshd with the netconf subsystem in the NETCONF tests and the testbed",
     ),

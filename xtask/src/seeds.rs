@@ -465,6 +465,18 @@ pub fn run() -> Result<()> {
     write_seed(&dir, "alg_dns", "answer", &a)?;
     write_seed(&dir, "alg_tftp", "rrq", &gen::tftp_rrq("boot.img"))?;
     write_seed(&dir, "alg_rsh", "stderr-port", b"1023\0root\0root\0ls\0")?;
+    for (name, msg) in SIP_MESSAGES {
+        write_seed(&dir, "alg_sip", name, msg.as_bytes())?;
+    }
+    write_seed(
+        &dir,
+        "alg_sip",
+        "stream-two-messages",
+        format!("{}{}", SIP_MESSAGES[1].1, SIP_MESSAGES[2].1).as_bytes(),
+    )?;
+    for (name, body) in SDP_BODIES {
+        write_seed(&dir, "alg_sdp", name, body.as_bytes())?;
+    }
 
     let n = walk(&dir)?;
     println!(
@@ -473,6 +485,60 @@ pub fn run() -> Result<()> {
     );
     Ok(())
 }
+
+/// SDP bodies (RFC 4566): an offer with RTP on an even port, one with `a=rtcp` (RFC 3605)
+/// and two streams, a hold (`c=` 0.0.0.0, RFC 3264 §8.4) with LF line ends.
+const SDP_BODIES: &[(&str, &str)] = &[
+    (
+        "offer",
+        "v=0\r\no=alice 2890844526 2890844526 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\n\
+         t=0 0\r\nm=audio 49170 RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\n",
+    ),
+    (
+        "rtcp-attribute-two-streams",
+        "v=0\r\no=- 1 1 IN IP4 10.0.0.2\r\ns=-\r\nt=0 0\r\nm=audio 49170 RTP/AVP 0\r\n\
+         c=IN IP4 10.0.0.2\r\na=rtcp:53020 IN IP4 10.0.0.2\r\nm=video 51372 RTP/AVP 31\r\n\
+         c=IN IP4 10.0.0.2\r\n",
+    ),
+    (
+        "hold-lf",
+        "v=0\no=- 1 2 IN IP4 10.0.0.2\ns=-\nc=IN IP4 0.0.0.0\nt=0 0\nm=audio 49170 RTP/AVP 0\n",
+    ),
+];
+
+/// SIP messages (RFC 3261): an INVITE with SDP, its 200, a BYE, a REGISTER with a
+/// Contact expiry, compact header forms and a keep-alive.
+const SIP_MESSAGES: &[(&str, &str)] = &[
+    (
+        "invite-sdp",
+        "INVITE sip:bob@198.51.100.7 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bK74\r\n\
+         Max-Forwards: 70\r\nTo: <sip:bob@198.51.100.7>\r\nFrom: <sip:alice@10.0.0.2>;tag=19\r\n\
+         Call-ID: a84b4c76e66710@10.0.0.2\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@10.0.0.2>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: 130\r\n\r\n\
+         v=0\r\no=alice 2890844526 2890844526 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\n\
+         t=0 0\r\nm=audio 49170 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
+    ),
+    (
+        "ok-invite",
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 203.0.113.130:1024;branch=z9hG4bK74\r\n\
+         To: <sip:bob@198.51.100.7>;tag=a6\r\nFrom: <sip:alice@203.0.113.130>;tag=19\r\n\
+         Call-ID: a84b4c76e66710@203.0.113.130\r\nCSeq: 1 INVITE\r\n\
+         Contact: <sip:bob@198.51.100.7>\r\nContent-Length: 0\r\n\r\n",
+    ),
+    (
+        "bye",
+        "BYE sip:bob@198.51.100.7 SIP/2.0\r\nVia: SIP/2.0/TCP 10.0.0.2:5060;branch=z9hG4bK75\r\n\
+         To: <sip:bob@198.51.100.7>;tag=a6\r\nFrom: <sip:alice@10.0.0.2>;tag=19\r\n\
+         Call-ID: a84b4c76e66710@10.0.0.2\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+    ),
+    (
+        "register",
+        "REGISTER sip:198.51.100.7 SIP/2.0\r\nv: SIP/2.0/UDP 10.0.0.2:5062;branch=z9hG4bK76\r\n\
+         t: <sip:alice@198.51.100.7>\r\nf: <sip:alice@198.51.100.7>;tag=20\r\ni: r1@10.0.0.2\r\n\
+         CSeq: 1 REGISTER\r\nm: <sip:alice@10.0.0.2:5062>;expires=600\r\nl: 0\r\n\r\n",
+    ),
+    ("keep-alive", "\r\n\r\n"),
+];
 
 fn walk(dir: &Path) -> Result<usize> {
     let mut n = 0;

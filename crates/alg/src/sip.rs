@@ -12,16 +12,20 @@
 //!   and dialogs match on the Call-ID, §12), and destination NAT of the far side is undone
 //!   the same way.
 //! - **SDP.** `o=` and `c=` addresses are rewritten; each `m=` stream of the agent gets a
-//!   pinhole for its RTP port and one for its RTCP port (port + 1, RFC 3550 §11, unless
-//!   `a=rtcp` says otherwise, RFC 3605), and the `m=` port is rewritten to the mapped RTP
-//!   port; when the mapped RTCP port is not the next one, an `a=rtcp` line says where it
-//!   is. Streams announced by the far side open pinholes from the agent towards them.
-//!   `Content-Length` follows the body (RFC 3261 §20.14).
-//! - **Calls.** INVITE → 2xx → ACK → BYE is tracked by Call-ID; over UDP, once the last call
-//!   ended (2xx to BYE) and no registration is current, the session closes with the
-//!   response, which ends its media children and their pinholes.
+//!   media pinhole for its RTP port and one for its RTCP port (port + 1, RFC 3550 §11,
+//!   reserved together as an even pool port and the next where the pool allows, unless
+//!   `a=rtcp` says otherwise, RFC 3605): from any address (a media server), and both ways,
+//!   so the agent's own media leaves from the port it offered (RFC 4961). The `m=` port is
+//!   rewritten to the mapped RTP port; when the mapped RTCP port is not the next one, an
+//!   `a=rtcp` line says where it is. Streams announced by the far side open pinholes from
+//!   the agent towards them. `Content-Length` follows the body (RFC 3261 §20.14).
+//! - **Calls.** INVITE → 2xx → ACK → BYE is tracked by Call-ID, and what a message opens is
+//!   labelled with its call: the end of a call (2xx to BYE, a failed INVITE) closes that
+//!   call's media children and pinholes. Over UDP, once the last call ended and no
+//!   registration is current, the session itself closes with the response.
 //! - **Registration.** A 2xx to REGISTER opens a pinhole from the registrar to the
-//!   registered contact for the granted expiry (RFC 3261 §10.2.4, §10.3 step 8).
+//!   registered contact for the granted expiry (RFC 3261 §10.2.4, §10.3 step 8), and keeps
+//!   the session (its mapping) past its inactivity timeout until then.
 //!
 //! Over TCP, only segments starting at a message boundary are inspected and a message must
 //! be complete in its segment (else [`AlgError::PartialLine`]: dropped, retransmitted, like
@@ -420,6 +424,8 @@ pub enum CallState {
 struct Mapping {
     proto: u8,
     inside: bool,
+    /// The call whose message made it ([`call_label`]): forgotten when the call ends.
+    call: u64,
     key: Ep,
     told: Ep,
     until: Time,
@@ -507,6 +513,7 @@ impl Sip {
             Mapping {
                 proto,
                 inside: true,
+                call: ctx.label(),
                 key: ep,
                 told,
                 until,
@@ -514,6 +521,50 @@ impl Sip {
             ctx.now,
         );
         Ok(told)
+    }
+
+    /// Remembers that the agent's `ep` was told as `told` (pinholes opened until
+    /// `lifetime` seconds from now).
+    fn remember_inside(&mut self, ctx: &AlgContext<'_>, proto: u8, ep: Ep, told: Ep, life: u32) {
+        let m = Mapping {
+            proto,
+            inside: true,
+            call: ctx.label(),
+            key: ep,
+            told,
+            until: Self::secs(ctx.now, life),
+        };
+        self.remember(m, ctx.now);
+    }
+
+    /// A media endpoint `ep` of the agent: a known mapping, else a new one whose pinhole
+    /// admits the far side's media from any address and the agent's own first.
+    fn map_media(&mut self, ctx: &mut AlgContext<'_>, ep: Ep) -> Result<Ep, AlgError> {
+        if let Some(t) = self.find(proto::UDP, true, ep, ctx.now) {
+            return Ok(t);
+        }
+        let told = ctx.expect_media_at_initiator(proto::UDP, ep, PINHOLE_LIFETIME_SECS)?;
+        self.remember_inside(ctx, proto::UDP, ep, told, PINHOLE_LIFETIME_SECS);
+        Ok(told)
+    }
+
+    /// An RTP port `ep` of the agent and its implied RTCP port (`+ 1`): mapped together
+    /// to an even pool port and the next one where the pool allows (RFC 3550 §11).
+    fn map_media_pair(&mut self, ctx: &mut AlgContext<'_>, ep: Ep) -> Result<(Ep, Ep), AlgError> {
+        let rtcp = (ep.0, ep.1.wrapping_add(1));
+        let known = (
+            self.find(proto::UDP, true, ep, ctx.now),
+            self.find(proto::UDP, true, rtcp, ctx.now),
+        );
+        match known {
+            (Some(a), Some(b)) => return Ok((a, b)),
+            (None, None) => {}
+            _ => return Ok((self.map_media(ctx, ep)?, self.map_media(ctx, rtcp)?)),
+        }
+        let (a, b) = ctx.expect_media_pair_at_initiator(proto::UDP, ep, PINHOLE_LIFETIME_SECS)?;
+        self.remember_inside(ctx, proto::UDP, ep, a, PINHOLE_LIFETIME_SECS);
+        self.remember_inside(ctx, proto::UDP, rtcp, b, PINHOLE_LIFETIME_SECS);
+        Ok((a, b))
     }
 
     /// A far-side media endpoint `ep`: a pinhole from the agent towards it (once per
@@ -528,6 +579,7 @@ impl Sip {
             Mapping {
                 proto: proto::UDP,
                 inside: false,
+                call: ctx.label(),
                 key: ep,
                 told,
                 until,
@@ -567,12 +619,21 @@ impl Sip {
             .map(|(_, s)| s)
     }
 
-    fn end_call(&mut self, id: u64) {
+    /// The call `id` is over: forgotten, with its mappings; its media children and
+    /// pinholes go once this message is through.
+    fn end_call(&mut self, ctx: &mut AlgContext<'_>, id: u64) {
         for c in &mut self.calls {
             if c.is_some_and(|(x, _)| x == id) {
                 *c = None;
             }
         }
+        let label = call_label(id);
+        for m in &mut self.mappings {
+            if m.is_some_and(|m| m.call == label) {
+                *m = None;
+            }
+        }
+        ctx.close_label(label);
     }
 
     /// Follows the call and registration state; true when the session may close now.
@@ -612,10 +673,17 @@ impl Sip {
                         }
                     }
                 }
-                Method::Invite => self.end_call(m.call_id),
+                // A failed INVITE ends a call not yet answered (or cancelled); a failed
+                // re-INVITE leaves the session as it was (RFC 3261 §14.1).
+                Method::Invite => {
+                    let s = self.call(m.call_id).copied();
+                    if matches!(s, Some(CallState::Inviting | CallState::Ending)) {
+                        self.end_call(ctx, m.call_id);
+                    }
+                }
                 Method::Bye => {
                     let known = self.call(m.call_id).is_some();
-                    self.end_call(m.call_id);
+                    self.end_call(ctx, m.call_id);
                     return Ok(known && code < 300 && self.may_close(ctx.now));
                 }
                 Method::Register if ctx.dir == Dir::O && code < 300 => {
@@ -626,6 +694,7 @@ impl Sip {
                             .unwrap_or(DEFAULT_EXPIRES);
                         if granted == 0 {
                             self.registered_until = None;
+                            ctx.keep_session_until(ctx.now);
                         } else {
                             // RFC 3261 §10.3: requests for the address-of-record go to
                             // the contact until the binding expires. A contact on the
@@ -634,7 +703,11 @@ impl Sip {
                             if ep == ctx.initiator() {
                                 ctx.expect_to_initiator(self.transport, ep, None, granted)?;
                             }
-                            self.registered_until = Some(Self::secs(ctx.now, granted));
+                            let until = Self::secs(ctx.now, granted);
+                            self.registered_until = Some(until);
+                            // The session, and the mapping the registrar knows the contact
+                            // by, last as long as the binding.
+                            ctx.keep_session_until(until);
                         }
                     }
                 }
@@ -664,6 +737,9 @@ impl Sip {
     ) -> Result<bool, AlgError> {
         let first = edits.len();
         let mut contact = None;
+        // What this message opens belongs to its call (RFC 3261 §12: a dialog is named by
+        // its Call-ID, among others).
+        ctx.label_pinholes(call_label(m.call_id));
         // A registered contact of the agent is mapped for the registration's expiry.
         let contact_life = match m.kind {
             Kind::Request(Method::Register) => contact_expires(p, m)
@@ -813,8 +889,13 @@ impl Sip {
             let rtcp_ep = (rtcp_ep.1 != 0).then_some(rtcp_ep);
             match ctx.dir {
                 Dir::I if conn == agent => {
-                    let rtp =
-                        self.map_inside(ctx, proto::UDP, (conn, m.port), PINHOLE_LIFETIME_SECS)?;
+                    let implied = m.rtcp.is_none() && rtcp_ep.is_some();
+                    let (rtp, pair) = if implied {
+                        let (a, b) = self.map_media_pair(ctx, (conn, m.port))?;
+                        (a, Some(b))
+                    } else {
+                        (self.map_media(ctx, (conn, m.port))?, None)
+                    };
                     if rtp.1 != m.port {
                         edits.push(Edit {
                             range: at(&m.port_at),
@@ -824,7 +905,10 @@ impl Sip {
                     let Some(rtcp_ep) = rtcp_ep.filter(|e| e.0 == agent) else {
                         continue;
                     };
-                    let rtcp = self.map_inside(ctx, proto::UDP, rtcp_ep, PINHOLE_LIFETIME_SECS)?;
+                    let rtcp = match pair {
+                        Some(b) => b,
+                        None => self.map_media(ctx, rtcp_ep)?,
+                    };
                     match &m.rtcp {
                         Some(rt) if rtcp.1 != rt.port => edits.push(Edit {
                             range: at(&rt.port_at),
@@ -881,6 +965,11 @@ impl Sip {
         }
         Ok((edits, close))
     }
+}
+
+/// The pinhole label of the call with Call-ID hash `id` (never 0, which means none).
+fn call_label(id: u64) -> u64 {
+    id.max(1)
 }
 
 /// `m` parsed at offset `by` of the payload, with payload offsets.

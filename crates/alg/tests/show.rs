@@ -118,7 +118,7 @@ fn active_sip_call_as_the_operator_sees_it() {
         (P, 1024),
         &msg("SIP/2.0 200 OK", &pub_ep, P, "1 INVITE", &sdp(S, 3456)),
     ));
-    c.pass(&udp((S, 3456), (P, 1025), b"rtp"));
+    c.pass(&udp((S, 3456), (P, 1026), b"rtp"));
     c.pass(&udp((C, 49170), (S, 3456), b"rtp"));
     let sessions = show(&c, "show services sessions");
     assert_eq!(
@@ -126,7 +126,7 @@ fn active_sip_call_as_the_operator_sees_it() {
         "\
 ms-1/1/0
 Session: 2, ALG: sip, Flags: 0x0880, IP Action: no, Offload: no, Asymmetric: no
-UDP       198.51.100.7:3456  ->  203.0.113.128:1025  Forward  O               1
+UDP       198.51.100.7:3456  ->  203.0.113.128:1026  Forward  O               1
 UDP           10.0.0.2:49170 ->   198.51.100.7:3456  Forward  I               1
 Session: 1, ALG: sip, Flags: 0x2080, IP Action: no, Offload: no, Asymmetric: no
 UDP           10.0.0.2:5060  ->   198.51.100.7:5060  Watch    I               1
@@ -146,7 +146,7 @@ Forward Flow : {10.0.0.2:5060 -> 198.51.100.7:5060}
 Reverse Flow : {198.51.100.7:5060 -> 203.0.113.128:1024}
 Child session : 2, protocol: UDP
 Forward Flow : {10.0.0.2:49170 -> 198.51.100.7:3456}
-Reverse Flow : {198.51.100.7:3456 -> 203.0.113.128:1025}
+Reverse Flow : {198.51.100.7:3456 -> 203.0.113.128:1026}
 "
     );
 }

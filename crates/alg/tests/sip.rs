@@ -89,10 +89,10 @@ fn no_inside_address(frame: &[u8]) {
 fn a_call_under_napt_rewrites_signalling_and_sdp_and_admits_media_both_ways() {
     let mut c = Cluster::one(&napt());
     // INVITE: the agent's endpoint is the session's mapping (implied port 5060 written
-    // out), the media ports reserved in order (RTP, RTCP).
+    // out), the media ports reserved as a pair: RTP even, RTCP the next (RFC 3550 §11).
     let f = udp((C, 5060), (S, 5060), &invite(C, C, C, 49170));
     let out = c.pass(&f);
-    let want = invite(P, &format!("{P}:1024"), P, 1025);
+    let want = invite(P, &format!("{P}:1024"), P, 1026);
     assert_eq!(out, udp_out((P, 1024), (S, 5060), &want, &f));
     no_inside_address(&out);
     // 180 and 200 with bob's SDP: the reverse rewrite, pinholes towards bob's media.
@@ -137,7 +137,7 @@ fn a_call_under_napt_rewrites_signalling_and_sdp_and_admits_media_both_ways() {
         )
     );
     // Bob's RTP and RTCP reach alice's ports through the pinholes; hers go back alike.
-    let rtp = udp((S, 3456), (P, 1025), b"\x80\x00rtp");
+    let rtp = udp((S, 3456), (P, 1026), b"\x80\x00rtp");
     assert_eq!(
         c.pass(&rtp),
         udp_out((S, 3456), (C, 49170), b"\x80\x00rtp", &rtp)
@@ -145,9 +145,9 @@ fn a_call_under_napt_rewrites_signalling_and_sdp_and_admits_media_both_ways() {
     let back = udp((C, 49170), (S, 3456), b"\x80\x00rtp");
     assert_eq!(
         c.pass(&back),
-        udp_out((P, 1025), (S, 3456), b"\x80\x00rtp", &back)
+        udp_out((P, 1026), (S, 3456), b"\x80\x00rtp", &back)
     );
-    let rtcp = udp((S, 3457), (P, 1026), b"\x80\xc8rtcp");
+    let rtcp = udp((S, 3457), (P, 1027), b"\x80\xc8rtcp");
     assert_eq!(
         c.pass(&rtcp),
         udp_out((S, 3457), (C, 49171), b"\x80\xc8rtcp", &rtcp)
@@ -175,6 +175,79 @@ fn a_call_under_napt_rewrites_signalling_and_sdp_and_admits_media_both_ways() {
     assert_eq!(c.stats().alg.closed_by_response, 1);
 }
 
+/// `msg` as the message of another call (another Call-ID of the same length).
+fn other_call(msg: &[u8]) -> Vec<u8> {
+    String::from_utf8(msg.to_vec())
+        .unwrap()
+        .replace("a84b4c76e66710", "b99c5d87f77821")
+        .into_bytes()
+}
+
+#[test]
+fn the_end_of_one_call_closes_its_media_and_no_other() {
+    let mut c = Cluster::one(&napt());
+    let pub_ep = format!("{P}:1024");
+    // Call A offers 49170 (told 1026/1027), call B 49180 (told 1028/1029).
+    c.pass(&udp((C, 5060), (S, 5060), &invite(C, C, C, 49170)));
+    let ok_a = response("200 OK", "INVITE", P, &pub_ep, &sdp(S, 3456, ""));
+    c.pass(&udp((S, 5060), (P, 1024), &ok_a));
+    c.pass(&udp((C, 5060), (S, 5060), &request("ACK", C, C, 314159)));
+    let f = udp((C, 5060), (S, 5060), &other_call(&invite(C, C, C, 49180)));
+    let want = other_call(&invite(P, &pub_ep, P, 1028));
+    assert_eq!(c.pass(&f), udp_out((P, 1024), (S, 5060), &want, &f));
+    let ok_b = other_call(&response("200 OK", "INVITE", P, &pub_ep, &sdp(S, 3460, "")));
+    c.pass(&udp((S, 5060), (P, 1024), &ok_b));
+    c.pass(&udp((S, 3456), (P, 1026), b"rtp-a"));
+    c.pass(&udp((S, 3460), (P, 1028), b"rtp-b"));
+    assert_eq!(c.sessions().len(), 3);
+    // A ends: its RTP child and its unused RTCP pinhole go, B's media stays.
+    c.pass(&udp((C, 5060), (S, 5060), &request("BYE", C, C, 314160)));
+    let bye_ok = response("200 OK", "BYE", P, &pub_ep, "");
+    c.pass(&udp((S, 5060), (P, 1024), &bye_ok));
+    let s = c.sessions();
+    assert_eq!(s.len(), 2, "{s:?}");
+    assert_eq!(s[1].flows[0].src.port, Some(3460), "{s:?}");
+    let rtcp_a = udp((S, 3457), (P, 1027), b"rtcp-a");
+    assert_eq!(c.send(&rtcp_a).0, Verdict::Drop(DropReason::NatNoSession));
+    let rtp_a = udp((S, 3456), (P, 1026), b"rtp-a");
+    assert_eq!(c.send(&rtp_a).0, Verdict::Drop(DropReason::NatNoSession));
+    let rtcp_b = udp((S, 3461), (P, 1029), b"rtcp-b");
+    assert_eq!(
+        c.pass(&rtcp_b),
+        udp_out((S, 3461), (C, 49181), b"rtcp-b", &rtcp_b)
+    );
+    assert!(c.stats().alg.closed_with_parent >= 2);
+}
+
+#[test]
+fn a_rejected_reinvite_keeps_the_call_and_a_rejected_invite_ends_it() {
+    let mut c = Cluster::one(&napt());
+    let pub_ep = format!("{P}:1024");
+    c.pass(&udp((C, 5060), (S, 5060), &invite(C, C, C, 49170)));
+    let ok = response("200 OK", "INVITE", P, &pub_ep, &sdp(S, 3456, ""));
+    c.pass(&udp((S, 5060), (P, 1024), &ok));
+    c.pass(&udp((C, 5060), (S, 5060), &request("ACK", C, C, 314159)));
+    c.pass(&udp((S, 3456), (P, 1026), b"rtp"));
+    // A re-INVITE (same Call-ID) refused with 488: the media stays.
+    c.pass(&udp((C, 5060), (S, 5060), &invite(C, C, C, 49170)));
+    let refused = response("488 Not Acceptable Here", "INVITE", P, &pub_ep, "");
+    c.pass(&udp((S, 5060), (P, 1024), &refused));
+    assert_eq!(c.sessions().len(), 2);
+    let rtcp = udp((S, 3457), (P, 1027), b"rtcp");
+    assert_eq!(
+        c.pass(&rtcp),
+        udp_out((S, 3457), (C, 49171), b"rtcp", &rtcp)
+    );
+    // Another call refused before any answer: its pinholes go at once.
+    let f = udp((C, 5060), (S, 5060), &other_call(&invite(C, C, C, 49180)));
+    c.pass(&f);
+    let busy = other_call(&response("486 Busy Here", "INVITE", P, &pub_ep, ""));
+    c.pass(&udp((S, 5060), (P, 1024), &busy));
+    let late = udp((S, 3460), (P, 1028), b"rtp");
+    assert_eq!(c.send(&late).0, Verdict::Drop(DropReason::NatNoSession));
+    assert_eq!(c.sessions().len(), 3);
+}
+
 #[test]
 fn outside_media_opens_pinholes_from_the_agent() {
     let mut c = Cluster::one(&napt());
@@ -195,6 +268,61 @@ fn outside_media_opens_pinholes_from_the_agent() {
         (s[1].flags & FLAG_ALG_CHILD, s[1].parent),
         (FLAG_ALG_CHILD, Some(s[0].id))
     );
+}
+
+#[test]
+fn the_agent_sending_first_uses_the_mapping_its_offer_named() {
+    let mut c = Cluster::one(&napt());
+    c.pass(&udp((C, 5060), (S, 5060), &invite(C, C, C, 49170)));
+    // The answer names a media server other than the SIP server.
+    let ok = response(
+        "200 OK",
+        "INVITE",
+        P,
+        &format!("{P}:1024"),
+        &sdp("198.51.100.9", 4000, ""),
+    );
+    c.pass(&udp((S, 5060), (P, 1024), &ok));
+    // Alice's RTP and RTCP leave from the pool ports her offer named (1026, 1027).
+    let rtp = udp((C, 49170), ("198.51.100.9", 4000), b"\x80\x00rtp");
+    assert_eq!(
+        c.pass(&rtp),
+        udp_out((P, 1026), ("198.51.100.9", 4000), b"\x80\x00rtp", &rtp)
+    );
+    let rtcp = udp((C, 49171), ("198.51.100.9", 4001), b"\x80\xc8rtcp");
+    assert_eq!(
+        c.pass(&rtcp),
+        udp_out((P, 1027), ("198.51.100.9", 4001), b"\x80\xc8rtcp", &rtcp)
+    );
+    // The media server's answers come back through the same children.
+    let back = udp(("198.51.100.9", 4000), (P, 1026), b"\x80\x00rtp");
+    assert_eq!(
+        c.pass(&back),
+        udp_out(("198.51.100.9", 4000), (C, 49170), b"\x80\x00rtp", &back)
+    );
+    let s = c.sessions();
+    assert_eq!(s.len(), 3, "{s:?}");
+    for child in &s[1..] {
+        assert_eq!(
+            (child.flags, child.parent),
+            (FLAG_ALG_CHILD | FLAG_NAT, Some(s[0].id))
+        );
+    }
+}
+
+#[test]
+fn media_from_another_host_than_the_sip_server_reaches_the_agent() {
+    let mut c = Cluster::one(&napt());
+    c.pass(&udp((C, 5060), (S, 5060), &invite(C, C, C, 49170)));
+    // A media gateway the signalling never named sends to the offered port first.
+    let rtp = udp(("198.51.100.20", 30000), (P, 1026), b"\x80\x00rtp");
+    assert_eq!(
+        c.pass(&rtp),
+        udp_out(("198.51.100.20", 30000), (C, 49170), b"\x80\x00rtp", &rtp)
+    );
+    // Another port of the pool stays closed.
+    let stray = udp(("198.51.100.20", 30000), (P, 1028), b"\x80\x00rtp");
+    assert_eq!(c.send(&stray).0, Verdict::Drop(DropReason::NatNoSession));
 }
 
 #[test]
@@ -287,6 +415,44 @@ fn registration_opens_the_contact_to_the_registrar() {
     let s = c.sessions();
     assert_eq!(s.len(), 2);
     assert_eq!(s[1].parent, Some(s[0].id));
+}
+
+#[test]
+fn a_registration_keeps_the_mapping_past_the_inactivity_timeout_until_it_expires() {
+    let mut c = Cluster::one(&napt());
+    let reg = msg(
+        &format!("REGISTER sip:{S} SIP/2.0"),
+        &[
+            format!("Via: SIP/2.0/UDP {C};branch=z9hG4bKr"),
+            format!("Call-ID: reg@{C}"),
+            "CSeq: 1 REGISTER".into(),
+            format!("Contact: <sip:alice@{C}>"),
+        ],
+        "",
+    );
+    c.pass(&udp((C, 5060), (S, 5060), &reg));
+    let ok = msg(
+        "SIP/2.0 200 OK",
+        &[
+            format!("Via: SIP/2.0/UDP {P}:1024;branch=z9hG4bKr"),
+            format!("Call-ID: reg@{P}"),
+            "CSeq: 1 REGISTER".into(),
+            format!("Contact: <sip:alice@{P}:1024>;expires=300"),
+        ],
+        "",
+    );
+    c.pass(&udp((S, 5060), (P, 1024), &ok));
+    // Silence far past the inactivity timeout: the registrar's request still reaches the
+    // contact through the same mapping.
+    c.advance_secs(200);
+    assert_eq!(c.sessions().len(), 1);
+    let inv = request("INVITE", S, "198.51.100.7:5060", 1);
+    let f = udp((S, 5060), (P, 1024), &inv);
+    assert_eq!(c.pass(&f), udp_out((S, 5060), (C, 5060), &inv, &f));
+    // Once the binding expired (and the session idled out), the mapping is gone.
+    c.advance_secs(301);
+    assert!(c.sessions().is_empty(), "{:?}", c.sessions());
+    assert_eq!(c.send(&f).0, Verdict::Drop(DropReason::NatNoSession));
 }
 
 #[test]
@@ -446,6 +612,55 @@ fn a_call_works_with_several_shards() {
             let bye_ok = response("200 OK", "BYE", P, &pub_ep, "");
             c.pass(&udp((S, 5060), (P, pp), &bye_ok));
             assert!(c.sessions().is_empty(), "{n} shards: {:?}", c.sessions());
+        }
+    }
+}
+
+#[test]
+fn the_agent_sending_first_keeps_its_mapping_on_any_shard() {
+    let media = "198.51.100.9";
+    for n in [2, 3, 4] {
+        for aport in [40000u16, 40010, 40020, 40030] {
+            let mut c = Cluster::new(&napt(), n);
+            let out = c.pass(&udp((C, 5060), (S, 5060), &invite(C, C, C, aport)));
+            let pp = u16::from_be_bytes([out[34], out[35]]);
+            let rtp = media_port(&out);
+            let pub_ep = format!("{P}:{pp}");
+            let ok = response("200 OK", "INVITE", P, &pub_ep, &sdp(media, 4000, ""));
+            c.pass(&udp((S, 5060), (P, pp), &ok));
+            // The agent's RTP leaves from the port its offer named, whichever shard it
+            // lands on, and the media server's answers come back to it.
+            let f = udp((C, aport), (media, 4000), b"rtp");
+            let ctx = format!("{n} shards, agent port {aport}");
+            assert_eq!(
+                c.pass(&f),
+                udp_out((P, rtp), (media, 4000), b"rtp", &f),
+                "{ctx}"
+            );
+            let f = udp((media, 4000), (P, rtp), b"rtp");
+            assert_eq!(
+                c.pass(&f),
+                udp_out((media, 4000), (C, aport), b"rtp", &f),
+                "{ctx}"
+            );
+            let f = udp((C, aport), (media, 4000), b"rtp2");
+            assert_eq!(
+                c.pass(&f),
+                udp_out((P, rtp), (media, 4000), b"rtp2", &f),
+                "{ctx}"
+            );
+            // The call's end gives every port back, the lent one included.
+            c.pass(&udp((C, 5060), (S, 5060), &request("BYE", C, C, 314160)));
+            let bye_ok = response("200 OK", "BYE", P, &pub_ep, "");
+            c.pass(&udp((S, 5060), (P, pp), &bye_ok));
+            assert!(c.sessions().is_empty(), "{ctx}: {:?}", c.sessions());
+            c.deliver(); // what the other shards said while closing (Unsteer)
+            let in_use: u64 = c
+                .shards
+                .iter()
+                .map(|s| s.nat_state().pool_stats(0).unwrap().ports_in_use)
+                .sum();
+            assert_eq!(in_use, 0, "{ctx}");
         }
     }
 }

@@ -9,7 +9,12 @@
 //! [`crate::seqadj`]) and expect child flows ([`AlgContext::expect_to_initiator`],
 //! [`AlgContext::expect_to_responder`]): pinholes the engine admits without running the
 //! rules, as child sessions shown with the `0x0800` flag, translated the way the ALG wrote
-//! their endpoint into the payload.
+//! their endpoint into the payload. Media endpoints of the inside agent
+//! ([`AlgContext::expect_media_at_initiator`]) get pinholes from any address that the agent
+//! may also fill from its side, keeping the mapping it announced; labels
+//! ([`AlgContext::label_pinholes`], [`AlgContext::close_label`]) let an ALG close part of a
+//! parent's children (a SIP call's media), and [`AlgContext::keep_session_until`] keeps a
+//! parent past its inactivity timeout (a SIP registration).
 //!
 //! Pinholes may be partially wildcarded (an unknown source port), so the engine cannot know
 //! which shard will see the child's first packet: they are broadcast to every shard through
@@ -121,6 +126,15 @@ pub struct Pinhole {
     pub nat: PinholeNat,
     /// The child's first packet comes from the parent's responder side.
     pub from_responder: bool,
+    /// The endpoint behind the pinhole (`nat.dst`, on the initiator's side) may also send
+    /// first, to any destination (and from `src` when it is set): its child then leaves
+    /// through the same mapping, so media goes both ways through one pool endpoint
+    /// (symmetric RTP, RFC 4961). On another shard than the one that reserved the port,
+    /// the child steers its replies to itself and the origin lends it the reservation.
+    pub both_ways: bool,
+    /// The ALG's label for what the child belongs to within its parent (SIP: the call,
+    /// closed on its BYE, [`AlgContext::close_label`]); 0: none.
+    pub label: u64,
     /// The shard that opened it and its serial there: the copies on other shards are
     /// retired when one is used, and only the origin releases what it holds.
     pub origin: u32,
@@ -136,6 +150,17 @@ impl Pinhole {
             && k.dst_port == self.dst_port
             && self.src.is_none_or(|a| a == k.src)
             && self.src_port.is_none_or(|p| p == k.src_port)
+    }
+
+    /// True when a first packet with key `k` comes from the endpoint behind a
+    /// [`Self::both_ways`] pinhole whose endpoint is translated (an untranslated one needs
+    /// no pinhole to keep its mapping), towards a destination the pinhole admits.
+    pub fn matches_from_behind(&self, k: &FlowKey) -> bool {
+        self.both_ways
+            && k.proto == self.protocol
+            && self.nat.dst == Some((k.src, k.src_port))
+            && self.src.is_none_or(|a| a == k.dst)
+            && self.src_port.is_none_or(|p| p == k.dst_port)
     }
 }
 
@@ -154,6 +179,11 @@ pub struct AlgContext<'a> {
     /// The session's translation.
     pub nat: &'a SessionNat,
     pub(crate) pinholes: &'a mut Vec<Pinhole>,
+    /// Labels whose children and pinholes go once the packet is through.
+    pub(crate) closed_labels: &'a mut Vec<u64>,
+    pub(crate) label: u64,
+    /// A new [`AlgContext::keep_session_until`], if the ALG set one.
+    pub(crate) keep_until: Option<Time>,
     pub(crate) parent_iface: u16,
     pub(crate) parent_id: u64,
     pub(crate) service_set: u16,
@@ -166,6 +196,31 @@ pub struct AlgContext<'a> {
 pub type Ep = (IpAddr, u16);
 
 impl AlgContext<'_> {
+    /// Pinholes opened from now on (and the children they become) carry `label` (0: none).
+    pub fn label_pinholes(&mut self, label: u64) {
+        self.label = label;
+    }
+
+    /// The session outlives its inactivity timeout until `t` (its mapping with it): a SIP
+    /// registration's expiry, during which the registrar sends requests to the registered
+    /// contact (RFC 3261 §10.2.1). A `t` already past withdraws it.
+    pub fn keep_session_until(&mut self, t: Time) {
+        self.keep_until = Some(t);
+    }
+
+    /// The label pinholes get now.
+    pub fn label(&self) -> u64 {
+        self.label
+    }
+
+    /// The children and pinholes of this parent labelled `label` go once this packet is
+    /// through (SIP: the media of a call that ended), on every shard.
+    pub fn close_label(&mut self, label: u64) {
+        if label != 0 && !self.closed_labels.contains(&label) {
+            self.closed_labels.push(label);
+        }
+    }
+
     /// The initiator's real endpoint (the parent's I flow source).
     pub fn initiator(&self) -> Ep {
         (self.keys[0].src, self.keys[0].src_port)
@@ -204,8 +259,70 @@ impl AlgContext<'_> {
         from_port: Option<u16>,
         lifetime_secs: u32,
     ) -> Result<Ep, AlgError> {
-        let (sv, sr) = (self.keys[0].dst, self.responder().0);
-        let (told, held) = match self.nat.rewrite[0].src {
+        let (told, held) = self.reserve_for_initiator(protocol, ep)?;
+        let nat = self.pinhole_nat_to_initiator(ep, told, held);
+        let from = Some(self.responder().0);
+        self.push(protocol, (from, from_port), told, nat, lifetime_secs)?;
+        self.mark_last(false);
+        Ok(told)
+    }
+
+    /// Media of the initiator's host at `ep` (an SDP offer's RTP or RTCP port): the far
+    /// side may send to it from an address the signalling does not name (a media server),
+    /// and the agent may send from it first. Opens a [`Pinhole::both_ways`] pinhole from
+    /// any address and returns the endpoint to write in the payload.
+    pub fn expect_media_at_initiator(
+        &mut self,
+        protocol: u8,
+        ep: Ep,
+        lifetime_secs: u32,
+    ) -> Result<Ep, AlgError> {
+        let (told, held) = self.reserve_for_initiator(protocol, ep)?;
+        self.push_media(protocol, ep, told, held, lifetime_secs)?;
+        Ok(told)
+    }
+
+    /// An RTP/RTCP pair of the initiator's host (`ep` and `ep.1 + 1`, RFC 3550 §11): as
+    /// [`Self::expect_media_at_initiator`] for both, on an even pool port and the next one
+    /// where the pool has such a pair free (else two ports: the caller then says where
+    /// RTCP is, RFC 3605 §2.1). Returns the RTP and RTCP endpoints to write.
+    pub fn expect_media_pair_at_initiator(
+        &mut self,
+        protocol: u8,
+        ep: Ep,
+        lifetime_secs: u32,
+    ) -> Result<(Ep, Ep), AlgError> {
+        let rtcp = (ep.0, ep.1.wrapping_add(1));
+        let pair = match (self.nat.rewrite[0].src, self.napt()) {
+            (Some((ct, _)), Some(a)) if ep != self.initiator() => self
+                .nat_state
+                .reserve_port_pair(self.nat_policy, a.pool, a.addr, protocol, ep)
+                .map(|(r, c)| (ct, r, c)),
+            _ => None,
+        };
+        let Some((ct, r, c)) = pair else {
+            let rtp_told = self.expect_media_at_initiator(protocol, ep, lifetime_secs)?;
+            let rtcp_told = self.expect_media_at_initiator(protocol, rtcp, lifetime_secs)?;
+            return Ok((rtp_told, rtcp_told));
+        };
+        let rtp_told = (ct, r.port.unwrap_or(ep.1));
+        let rtcp_told = (ct, c.port.unwrap_or(rtcp.1));
+        if let Err(e) = self.push_media(protocol, ep, rtp_told, Some(r), lifetime_secs) {
+            self.nat_state.release_alloc(self.nat_policy, &c);
+            return Err(e);
+        }
+        self.push_media(protocol, rtcp, rtcp_told, Some(c), lifetime_secs)?;
+        Ok((rtp_told, rtcp_told))
+    }
+
+    /// What the responder must be told of the initiator's endpoint `ep`, and the pool port
+    /// reserved for it under NAPT (none for the parent's own endpoint: its mapping).
+    fn reserve_for_initiator(
+        &mut self,
+        protocol: u8,
+        ep: Ep,
+    ) -> Result<(Ep, Option<Allocation>), AlgError> {
+        Ok(match self.nat.rewrite[0].src {
             None => (ep, None),
             Some(mapped) if ep == self.initiator() && protocol == self.keys[0].proto => {
                 (mapped, None)
@@ -220,20 +337,47 @@ impl AlgContext<'_> {
                 }
                 None => ((ct, ep.1), None),
             },
-        };
+        })
+    }
+
+    /// The pinhole of a media endpoint `ep` of the initiator's host, told as `told`: from
+    /// any address, both ways, the far side's address kept as it is.
+    fn push_media(
+        &mut self,
+        protocol: u8,
+        ep: Ep,
+        told: Ep,
+        held: Option<Allocation>,
+        lifetime_secs: u32,
+    ) -> Result<(), AlgError> {
         let nat = PinholeNat {
+            src: None,
+            ..self.pinhole_nat_to_initiator(ep, told, held)
+        };
+        self.push(protocol, (None, None), told, nat, lifetime_secs)?;
+        self.mark_last(true);
+        Ok(())
+    }
+
+    /// The translation of a child towards the initiator's `ep`, told as `told`.
+    fn pinhole_nat_to_initiator(&self, ep: Ep, told: Ep, held: Option<Allocation>) -> PinholeNat {
+        let (sv, sr) = (self.keys[0].dst, self.responder().0);
+        PinholeNat {
             kind: self.nat.kind,
             dst: (told != ep).then_some(ep),
             src: (sv != sr).then_some((sv, None)),
             src_napt: None,
             held,
             pool: self.nat.pool,
-        };
-        self.push(protocol, (Some(sr), from_port), told, nat, lifetime_secs)?;
+        }
+    }
+
+    /// Marks the last pinhole pushed as filled from the responder's side (and both ways).
+    fn mark_last(&mut self, both_ways: bool) {
         if let Some(p) = self.pinholes.last_mut() {
             p.from_responder = true;
+            p.both_ways = both_ways;
         }
-        Ok(told)
     }
 
     /// The initiator will connect to `ep`, an endpoint on the responder's host (FTP 227 and
@@ -309,6 +453,8 @@ impl AlgContext<'_> {
             watch: false,
             nat,
             from_responder: false,
+            both_ways: false,
+            label: self.label,
             origin: 0,
             serial: 0,
         });

@@ -69,6 +69,8 @@ pub struct Session {
     /// Its application's `ttl-threshold` (traceroute): initiator packets whose TTL is
     /// above it are dropped.
     pub ttl_threshold: Option<u8>,
+    /// The label of the pinhole an ALG child came through ([`crate::alg::Pinhole::label`]).
+    pub alg_label: u64,
 }
 
 impl Session {

@@ -90,6 +90,32 @@ impl PortSet {
         self.free.pop()
     }
 
+    /// An even port and the next one (an RTP/RTCP pair, RFC 3550 §11), where this set
+    /// holds consecutive ports (one shard, no parity class, ports in order): from the fresh
+    /// ports (an odd one skipped goes to the free list), else from the free list.
+    pub(super) fn alloc_pair(&mut self) -> Option<u16> {
+        if self.step != 1 || self.random {
+            return None;
+        }
+        if self.next % 2 == 1 && self.next <= self.hi {
+            self.free.push(self.next as u16);
+            self.next += 1;
+        }
+        if self.next < self.hi {
+            let p = self.next as u16;
+            self.next += 2;
+            return Some(p);
+        }
+        let i = self
+            .free
+            .iter()
+            .position(|&p| p % 2 == 0 && p < u16::MAX && self.free.contains(&(p + 1)))?;
+        let p = self.free.swap_remove(i);
+        let j = self.free.iter().position(|&q| q == p + 1)?;
+        self.free.swap_remove(j);
+        Some(p)
+    }
+
     pub(super) fn release(&mut self, p: u16, rng: &mut XorShift) {
         self.free.push(p);
         if self.random {
@@ -179,6 +205,33 @@ impl PoolState {
             self.stats.max_addrs_in_use = self.stats.max_addrs_in_use.max(self.stats.addrs_in_use);
         }
         self.stats.ports_in_use += 1;
+        self.stats.max_ports_in_use = self.stats.max_ports_in_use.max(self.stats.ports_in_use);
+        Some(port)
+    }
+}
+
+impl PoolState {
+    /// [`Self::take_port`] for an even port and the next one ([`PortSet::alloc_pair`]).
+    pub(super) fn take_pair(
+        &mut self,
+        ai: usize,
+        pc: u8,
+        cls: &PortClass,
+        (shard, shards): (u32, u32),
+        random: bool,
+    ) -> Option<u16> {
+        let addr = self.addr_mut(ai)?;
+        let sets =
+            addr.ports[pc as usize].get_or_insert_with(|| Box::new([None, None, None, None]));
+        let ps = sets[cls.class]
+            .get_or_insert_with(|| PortSet::new(cls.lo, cls.hi, shard, shards, cls.parity, random));
+        let port = ps.alloc_pair()?;
+        addr.users += 2;
+        if addr.users == 2 {
+            self.stats.addrs_in_use += 1;
+            self.stats.max_addrs_in_use = self.stats.max_addrs_in_use.max(self.stats.addrs_in_use);
+        }
+        self.stats.ports_in_use += 2;
         self.stats.max_ports_in_use = self.stats.max_ports_in_use.max(self.stats.ports_in_use);
         Some(port)
     }

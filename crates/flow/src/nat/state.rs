@@ -410,6 +410,47 @@ impl NatState {
         })
     }
 
+    /// Reserves an even port and the next one on pool address `addr` for the RTP and RTCP
+    /// of the internal endpoint `internal` and `internal.1 + 1` (RFC 3550 §11), where the
+    /// ports this shard owns allow it (`None`: they do not, or none is free; the caller
+    /// reserves two ports with [`Self::reserve_port`]). Each is released on its own.
+    pub fn reserve_port_pair(
+        &mut self,
+        p: &NatPolicy,
+        pool: u16,
+        addr: u32,
+        protocol: u8,
+        internal: (IpAddr, u16),
+    ) -> Option<(Allocation, Allocation)> {
+        let prt = p.pools.get(pool as usize)?;
+        let (lo, hi) = prt.ports?;
+        let pc = proto_class(protocol);
+        let (shard, shards) = (self.shard, self.shards);
+        let (cls, _) = PortClass::new(prt, lo, hi, internal.1, shard, shards);
+        if cls.lo > cls.hi || prt.preserve_parity {
+            return None;
+        }
+        let st = self.pools.get_mut(pool as usize)?;
+        if !st.has(addr as usize) {
+            return None;
+        }
+        let port = st.take_pair(addr as usize, pc, &cls, (shard, shards), prt.random)?;
+        if let Some(e) = self.host_addr.get_mut(&(pool, internal.0)) {
+            e.1 += 2;
+        }
+        let a = |port: u16, internal_port: u16| Allocation {
+            pool,
+            addr,
+            port: Some(port),
+            proto_class: pc,
+            port_class: cls.class as u8,
+            internal: internal.0,
+            internal_port,
+            eim: false,
+        };
+        Some((a(port, internal.1), a(port + 1, internal.1.wrapping_add(1))))
+    }
+
     /// Gives back an allocation that no session holds (a pinhole's reservation).
     pub fn release_alloc(&mut self, p: &NatPolicy, a: &Allocation) {
         self.free_alloc(p, a);

@@ -22,6 +22,9 @@ pub(super) struct AlgSlot {
     seqadj: [SeqAdj; 2],
     /// Whether it ever opened a pinhole (only then may other shards hold its children).
     pub(super) opened: bool,
+    /// The session stays past its inactivity timeout until then
+    /// ([`AlgContext::keep_session_until`]).
+    pub(super) keep_until: Time,
 }
 
 impl AlgSlot {
@@ -31,6 +34,7 @@ impl AlgSlot {
             alg,
             seqadj: [SeqAdj::default(); 2],
             opened: false,
+            keep_until: Time(0),
         }
     }
 }
@@ -123,12 +127,16 @@ impl Shard {
         };
         let iface = s.service_iface as usize;
         let mut pinholes = Vec::new();
+        let mut closed_labels = Vec::new();
         let mut ctx = AlgContext {
             now,
             dir: r.dir,
             keys: s.keys,
             nat: &s.nat,
             pinholes: &mut pinholes,
+            closed_labels: &mut closed_labels,
+            label: 0,
+            keep_until: None,
             parent_iface: s.service_iface,
             parent_id: s.id,
             service_set: s.service_set,
@@ -138,6 +146,9 @@ impl Shard {
         };
         let mut pkt = AlgPacket::new(frame.buf, &mut frame.len, parsed);
         let result = slot.alg.on_packet(&mut ctx, &mut pkt);
+        if let Some(t) = ctx.keep_until {
+            slot.keep_until = t;
+        }
         let (delta, rewritten, seq) = (pkt.delta(), pkt.rewritten(), pkt.tcp_seq());
         if let (Some(seq), true) = (seq, delta != 0) {
             slot.seqadj[r.dir as usize].record(seq, delta as i32);
@@ -152,6 +163,15 @@ impl Shard {
             p.serial = self.pinhole_serial;
             self.pinhole_serial += 1;
             self.outbox.push(ShardMessage::Pinhole(p));
+        }
+        let (iface, parent_id) = (s.service_iface, s.id);
+        for label in closed_labels {
+            self.close_children(iface, parent_id, Some(label), now);
+            self.outbox.push(ShardMessage::LabelClosed {
+                iface,
+                parent_id,
+                label,
+            });
         }
         result
     }

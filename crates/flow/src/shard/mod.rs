@@ -59,6 +59,9 @@ pub struct Shard {
     children: HashMap<(u16, u64), Vec<u32>>,
     pinholes: Vec<Pinhole>,
     pinhole_serial: u64,
+    /// Reservations of this shard held by children on other shards, by their reply keys
+    /// (see [`ShardMessage::PinholeUsed`]).
+    lent: HashMap<mspic_wire::FlowKey, crate::nat::Allocation>,
     outbox: Vec<ShardMessage>,
     frags: Box<[Option<fragments::FragEntry>]>,
     scratch: Box<[u8]>,
@@ -95,6 +98,7 @@ impl Shard {
             children: HashMap::new(),
             pinholes: Vec::new(),
             pinhole_serial: 0,
+            lent: HashMap::new(),
             outbox: Vec::new(),
             frags: vec![None; fragments::FRAG_SLOTS].into_boxed_slice(),
             scratch: vec![0u8; 2048].into_boxed_slice(),

@@ -35,26 +35,48 @@ impl Shard {
                     self.retire_pinhole(p, |a| &mut a.pinholes_expired);
                 }
             }
-            ShardMessage::PinholeUsed { origin, serial } => {
+            ShardMessage::PinholeUsed {
+                origin,
+                serial,
+                lent,
+            } => {
                 if let Some(i) = self
                     .pinholes
                     .iter()
                     .position(|p| p.origin == origin && p.serial == serial)
                 {
                     let mut p = self.pinholes.swap_remove(i);
-                    // Used elsewhere: what it reserved here goes back.
+                    // Used elsewhere: what it reserved here goes back, or stays lent to
+                    // the child that took it over until that child ends.
                     if let Some(a) = p.nat.held.take() {
                         if origin == self.cfg.index {
-                            self.nat.release_alloc(&self.policy.nat, &a);
+                            match lent {
+                                Some(key) if self.lent.len() < MAX_PINHOLES => {
+                                    self.lent.insert(key, a);
+                                }
+                                _ => self.nat.release_alloc(&self.policy.nat, &a),
+                            }
                         }
                     }
                 }
             }
-            ShardMessage::Steer { .. } | ShardMessage::Unsteer { .. } => {}
+            ShardMessage::Unsteer { key } => {
+                if let Some(a) = self.lent.remove(&key) {
+                    self.nat.release_alloc(&self.policy.nat, &a);
+                }
+            }
+            ShardMessage::Steer { .. } => {}
             ShardMessage::ParentClosed { iface, parent_id } => {
                 // Only sessions without NAT-mapping refcounts are children; the last
                 // mapping-aging time stands in for `now`.
-                self.close_children(iface, parent_id, Time(self.mappings_aged));
+                self.close_children(iface, parent_id, None, Time(self.mappings_aged));
+            }
+            ShardMessage::LabelClosed {
+                iface,
+                parent_id,
+                label,
+            } => {
+                self.close_children(iface, parent_id, Some(label), Time(self.mappings_aged));
             }
         }
     }
@@ -78,20 +100,39 @@ impl Shard {
         }
     }
 
-    /// Removes the children on this shard and the pinholes of parent `parent_id`.
-    pub(super) fn close_children(&mut self, iface: u16, parent_id: u64, now: Time) {
-        let (gone, kept): (Vec<Pinhole>, Vec<Pinhole>) = std::mem::take(&mut self.pinholes)
-            .into_iter()
-            .partition(|p| p.parent_iface == iface && p.parent_id == parent_id);
-        self.pinholes = kept;
-        for p in gone {
-            self.retire_pinhole(p, |a| &mut a.closed_with_parent);
+    /// Removes the children on this shard and the pinholes of parent `parent_id`: all of
+    /// them, or those labelled `label`.
+    pub(super) fn close_children(
+        &mut self,
+        iface: u16,
+        parent_id: u64,
+        label: Option<u64>,
+        now: Time,
+    ) {
+        let ours = |p: &Pinhole| {
+            p.parent_iface == iface
+                && p.parent_id == parent_id
+                && label.is_none_or(|l| l == p.label)
+        };
+        if self.pinholes.iter().any(ours) {
+            let (gone, kept): (Vec<Pinhole>, Vec<Pinhole>) = std::mem::take(&mut self.pinholes)
+                .into_iter()
+                .partition(ours);
+            self.pinholes = kept;
+            for p in gone {
+                self.retire_pinhole(p, |a| &mut a.closed_with_parent);
+            }
         }
-        for slot in self
-            .children
-            .remove(&(iface, parent_id))
-            .unwrap_or_default()
-        {
+        let slots = match label {
+            None => self.children.remove(&(iface, parent_id)),
+            Some(l) => self.children.get(&(iface, parent_id)).map(|v| {
+                v.iter()
+                    .copied()
+                    .filter(|&c| self.table.get(c).is_some_and(|s| s.alg_label == l))
+                    .collect()
+            }),
+        };
+        for slot in slots.unwrap_or_default() {
             let ok = self.table.get(slot).is_some_and(|s| {
                 s.parent.map(|p| p.get()) == Some(parent_id) && s.service_iface == iface
             });
@@ -117,21 +158,22 @@ impl Shard {
         if self.pinholes.is_empty() {
             return None;
         }
-        let i = self
-            .pinholes
-            .iter()
-            .position(|p| p.expires > now && p.matches(&parsed.key))?;
-        let ph = self.pinholes.swap_remove(i);
-        self.outbox.push(ShardMessage::PinholeUsed {
-            origin: ph.origin,
-            serial: ph.serial,
-        });
+        let me = self.cfg.index;
+        let (i, behind) = self.find_pinhole(now, &parsed.key)?;
+        let mut ph = self.pinholes.swap_remove(i);
+        if behind {
+            ph = from_behind(ph, &parsed.key);
+        }
         let p = Arc::clone(&self.policy);
-        let ss = p.service_sets.get(ph.service_set as usize)?;
+        let Some(ss) = p.service_sets.get(ph.service_set as usize) else {
+            self.used(&ph, None);
+            return None;
+        };
         let iface = ss.service_iface as usize;
         let nat = match self.child_nat(&ph, &parsed.key) {
             Some(nat) => nat,
             None => {
+                self.used(&ph, None);
                 self.stats[iface].alg.nat_exhausted += 1;
                 self.stats[iface].drop_nat_ports_exhausted += 1;
                 return Some(Verdict::Drop(DropReason::NatExhausted));
@@ -148,18 +190,25 @@ impl Shard {
         session.flags = FLAG_ALG_CHILD;
         session.parent = std::num::NonZeroU64::new(ph.parent_id);
         session.from_responder = ph.from_responder;
+        session.alg_label = ph.label;
         if nat.kind.is_some() {
             session.keys[1] = NatState::reply_key(&parsed.key, &nat);
             session.nat = nat;
             session.flags |= FLAG_NAT;
         }
+        let reply = session.keys[1];
         let slot = match self.install(session) {
             Ok(slot) => slot,
             Err(_) => {
+                self.used(&ph, None);
                 self.nat.release(&p.nat, &nat, now.0);
                 return Some(Verdict::Drop(DropReason::KeyInUse));
             }
         };
+        // A reservation of another shard taken over from behind stays lent to this child
+        // (whose replies it steers here) until the child ends.
+        let lends = ph.origin != me && ph.nat.held.is_some();
+        self.used(&ph, lends.then_some(reply));
         self.children
             .entry((ph.parent_iface, ph.parent_id))
             .or_default()
@@ -173,6 +222,32 @@ impl Shard {
         self.stats[iface].alg.pinholes_used += 1;
         let rw = nat.rewrite[0];
         Some(self.forward(ingress, frame, parsed, &rw))
+    }
+
+    /// The live pinhole a first packet with key `k` fills, and whether it fills it from
+    /// behind. The endpoint behind a both-ways pinhole keeps the mapping it was told as,
+    /// before any pinhole that would give it a fresh one.
+    fn find_pinhole(&self, now: Time, k: &FlowKey) -> Option<(usize, bool)> {
+        let live = |p: &Pinhole| p.expires > now;
+        if let Some(i) = self
+            .pinholes
+            .iter()
+            .position(|p| live(p) && p.matches_from_behind(k))
+        {
+            return Some((i, true));
+        }
+        let i = self.pinholes.iter().position(|p| live(p) && p.matches(k))?;
+        Some((i, false))
+    }
+
+    /// Tells every shard that pinhole `ph` was filled (`lent`: by a child with that reply
+    /// key, which holds the origin's reservation).
+    fn used(&mut self, ph: &Pinhole, lent: Option<FlowKey>) {
+        self.outbox.push(ShardMessage::PinholeUsed {
+            origin: ph.origin,
+            serial: ph.serial,
+            lent,
+        });
     }
 
     /// Whether the replies of ALG child `s` are owned by another shard than this one (see
@@ -232,4 +307,14 @@ impl Shard {
         }
         Some(nat)
     }
+}
+
+/// A [`Pinhole::both_ways`] pinhole filled by the endpoint behind it (first packet `k`):
+/// the child leaves from the told endpoint, which the pinhole held.
+fn from_behind(mut ph: Pinhole, k: &FlowKey) -> Pinhole {
+    let told = (ph.dst, ph.dst_port);
+    ph.nat.src = (told != (k.src, k.src_port)).then_some((told.0, Some(told.1)));
+    ph.nat.dst = None;
+    ph.from_responder = false;
+    ph
 }

@@ -35,6 +35,10 @@ impl Shard {
             let Some(s) = self.table.get(slot) else {
                 continue;
             };
+            let kept = self
+                .alg_sessions
+                .get(&slot)
+                .map_or(Time(0), |a| a.keep_until);
             match s.deadline() {
                 // A parent stays while it has children here (a long transfer on a quiet
                 // control connection).
@@ -42,6 +46,10 @@ impl Shard {
                     let t = u64::from(s.active_timeout.max(1)) * 1_000_000_000;
                     self.timers
                         .insert(slot, now.0.saturating_add(t).div_ceil(NS_PER_TICK));
+                }
+                // An ALG keeps it (a SIP registration).
+                Some(d) if d <= now && kept > now => {
+                    self.timers.insert(slot, kept.0.div_ceil(NS_PER_TICK));
                 }
                 Some(d) if d <= now => self.remove_session(slot, now),
                 Some(d) => self.timers.insert(slot, d.0.div_ceil(NS_PER_TICK)),
@@ -96,7 +104,7 @@ impl Shard {
                 }
             }
             if opened {
-                self.close_children(s.service_iface, s.id, now);
+                self.close_children(s.service_iface, s.id, None, now);
                 self.outbox.push(ShardMessage::ParentClosed {
                     iface: s.service_iface,
                     parent_id: s.id,
@@ -150,6 +158,7 @@ impl Shard {
             from_responder: false,
             ip_options: IpOptionMask::ALL,
             ttl_threshold: None,
+            alg_label: 0,
             tcp,
             nat: SessionNat::default(),
             created: now,

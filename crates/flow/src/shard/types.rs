@@ -111,6 +111,10 @@ pub enum ShardMessage {
         origin: u32,
         /// Its serial there.
         serial: u64,
+        /// The reply key of a child on another shard that took over the pool port the
+        /// origin reserved (a media pinhole filled from behind): the origin keeps the port
+        /// for it until that key's `Unsteer`.
+        lent: Option<FlowKey>,
     },
     /// An ALG parent session ended: its children and pinholes go too.
     ParentClosed {
@@ -119,10 +123,21 @@ pub enum ShardMessage {
         /// The parent's session id.
         parent_id: u64,
     },
+    /// An ALG closed the children and pinholes of a parent that carry a label (SIP: the
+    /// media of a call that ended).
+    LabelClosed {
+        /// The parent's services interface.
+        iface: u16,
+        /// The parent's session id.
+        parent_id: u64,
+        /// The label ([`crate::alg::Pinhole::label`]).
+        label: u64,
+    },
     /// Packets arriving with `key` belong to shard `shard`, though the owner function names
     /// another: an ALG child whose two sides hash apart (under NAPT the side towards the
     /// pool port is owned by the shard that reserved the port; the inside side hashes on its
-    /// full tuple). Drivers hand such packets to `shard` until `Unsteer`; shards ignore both.
+    /// full tuple). Drivers hand such packets to `shard` until `Unsteer`; shards ignore `Steer`
+    /// and release on `Unsteer` a reservation they lent ([`ShardMessage::PinholeUsed`]).
     Steer {
         /// The key of the child's replies.
         key: FlowKey,
