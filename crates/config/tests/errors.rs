@@ -481,3 +481,52 @@ interfaces { ms-1/1/0 { services-options { open-timeout 1; } } }
     assert_eq!(e.to_string(), lines.join("\n"));
     assert!(e.0.iter().all(|d| d.severity == Severity::Error));
 }
+
+/// `port-forwarding` maps and the terms that name them (Junos "Port Forwarding": dnat-44
+/// and twice-napt-44 only).
+#[test]
+fn port_forwarding_checks() {
+    let map = "set services nat port-forwarding pf destined-port 8080 translated-port 80\n";
+    let rule = |then: &str| {
+        format!(
+            "{map}set services nat pool web address 10.0.0.10/32
+set services nat rule r match-direction input
+set services nat rule r term t from destination-address 203.0.113.10/32
+{then}"
+        )
+    };
+    one(
+        &rule("set services nat rule r term t then port-forwarding-mappings nope\nset services nat rule r term t then translated destination-pool web\nset services nat rule r term t then translated translation-type dnat-44\n"),
+        "e.conf:5:62: error: port-forwarding 'nope' is not defined",
+    );
+    one(
+        &rule("set services nat rule r term t then port-forwarding-mappings pf\nset services nat rule r term t then translated source-pool web\nset services nat rule r term t then translated translation-type dynamic-nat44\n"),
+        "e.conf:5:62: error: port-forwarding-mappings works with translation-type dnat-44 or twice-napt-44, not dynamic-nat44",
+    );
+    one(
+        &rule("set services nat rule r term t then port-forwarding-mappings pf\nset services nat rule r term t then no-translation\n"),
+        "e.conf:5:62: error: port-forwarding-mappings needs 'then translated' (dnat-44 or twice-napt-44), not no-translation",
+    );
+    one(
+        &format!(
+            "{map}set services nat port-forwarding pf destined-port 8080 translated-port 81\n"
+        ),
+        "e.conf:2:51: error: port-forwarding 'pf': destined-port 8080 is already translated to 80",
+    );
+    one(
+        "set services nat port-forwarding pf destined-port 0 translated-port 80\n",
+        "e.conf:1:51: error: port 0 cannot be forwarded (expected 1-65535)",
+    );
+    one(
+        "set services nat port-forwarding pf destined-port 80\n",
+        "e.conf:1:53: error: missing statement after '80' (expected one of: translated-port)",
+    );
+    one(
+        "set services nat port-forwarding pf\n",
+        "e.conf:1:34: error: port-forwarding 'pf' has no 'destined-port D translated-port T'",
+    );
+    // The same pair twice is one pair.
+    let ok = rule("set services nat rule r term t then port-forwarding-mappings pf\nset services nat rule r term t then translated destination-pool web\nset services nat rule r term t then translated translation-type dnat-44\n");
+    let cfg = mspic_config::parse(&format!("{ok}{map}"), "ok.conf").unwrap();
+    assert_eq!(cfg.port_forwarding("pf").unwrap().mappings, [(8080, 80)]);
+}

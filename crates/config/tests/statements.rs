@@ -511,6 +511,7 @@ set services nat rule-set all rule r",
                         address_pooling_paired: true,
                         mapping_type_eim: true,
                         filtering_type_eif: true,
+                        port_forwarding_mappings: None,
                     })
                 );
                 assert!(r.terms[0].syslog);
