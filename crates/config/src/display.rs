@@ -449,6 +449,9 @@ fn services(cfg: &Config) -> Node {
         if let Some(m) = s.max_flows {
             n.push_leaf(&["max-flows", &m.to_string()]);
         }
+        if let Some(m) = s.tcp_mss {
+            n.push_leaf(&["tcp-mss", &m.to_string()]);
+        }
         top.push(n);
     }
     top

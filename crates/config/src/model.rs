@@ -919,6 +919,9 @@ pub struct ServiceSet {
     pub style: ServiceSetStyle,
     /// `max-flows`: most sessions at once.
     pub max_flows: Option<u32>,
+    /// `tcp-mss`: the largest MSS a TCP SYN of the set may announce (larger ones are
+    /// lowered to it).
+    pub tcp_mss: Option<u16>,
 }
 
 /// How traffic reaches a service set.

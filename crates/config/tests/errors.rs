@@ -530,3 +530,12 @@ set services nat rule r term t from destination-address 203.0.113.10/32
     let cfg = mspic_config::parse(&format!("{ok}{map}"), "ok.conf").unwrap();
     assert_eq!(cfg.port_forwarding("pf").unwrap().mappings, [(8080, 80)]);
 }
+
+/// `tcp-mss` takes 536 through 65535 (Junos "Configuring Service Set Limitations").
+#[test]
+fn tcp_mss_range() {
+    assert_eq!(
+        errors("set services service-set ss tcp-mss 535\n"),
+        ["e.conf:1:37: error: invalid tcp-mss '535' (expected a number 536-65535)"]
+    );
+}

@@ -515,6 +515,7 @@ fn gen_config(seed: u64) -> Config {
             nat_rule_sets: pick_some(r, &nat_sets),
             style,
             max_flows: r.opt(|r| r.range(0, 1_000_000) as u32),
+            tcp_mss: r.opt(|r| r.range(536, 65535) as u16),
         });
     }
 

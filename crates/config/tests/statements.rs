@@ -200,6 +200,7 @@ services {
         nat-rule-sets nrs;
         interface-service { service-interface ms-1/1/0.0; }
         max-flows 5000;
+        tcp-mss 1400;
     }
 }",
             set: "set interfaces ms-1/1/0 unit 0 family inet
@@ -218,7 +219,8 @@ set services service-set ss stateful-firewall-rule-sets rs
 set services service-set ss nat-rules n1
 set services service-set ss nat-rule-sets nrs
 set services service-set ss interface-service service-interface ms-1/1/0.0
-set services service-set ss max-flows 5000",
+set services service-set ss max-flows 5000
+set services service-set ss tcp-mss 1400",
             check: |c| {
                 let ss = c.service_set("ss").unwrap();
                 assert_eq!(
@@ -232,6 +234,7 @@ set services service-set ss max-flows 5000",
                         // The unit is dropped: the model names the interface.
                         style: ServiceSetStyle::Interface { service_interface: "ms-1/1/0".into() },
                         max_flows: Some(5000),
+                        tcp_mss: Some(1400),
                     }
                 );
                 assert_eq!(ss.service_interface(), "ms-1/1/0");

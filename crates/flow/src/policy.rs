@@ -66,6 +66,8 @@ pub struct ServiceSetRt {
     pub sfw_rules: Vec<RuleRt>,
     /// Most live sessions of this set across all shards.
     pub max_flows: Option<u32>,
+    /// `tcp-mss`: SYNs announcing a larger MSS are lowered to it.
+    pub tcp_mss: Option<u16>,
 }
 
 impl ServiceSetRt {
@@ -265,6 +267,7 @@ impl Policy {
                     service_iface,
                     sfw_rules,
                     max_flows: s.max_flows,
+                    tcp_mss: s.tcp_mss,
                 }
             })
             .collect();

@@ -449,13 +449,27 @@ pub fn clamp_tcp_mss(frame: &mut [u8], p: &Parsed, max: u16) -> Result<Option<u1
     // offset straddles two words, so the update covers the aligned span around it.
     let rel = at - p.l4_offset;
     let start = at - rel % 2;
-    let len = if rel % 2 == 0 { 2 } else { 4 };
+    let len = if rel.is_multiple_of(2) { 2 } else { 4 };
     let mut before = [0u8; 4];
-    before[..len].copy_from_slice(frame.get(start..start + len).ok_or(WireError::OutOfBounds)?);
+    before[..len].copy_from_slice(
+        frame
+            .get(start..start + len)
+            .ok_or(WireError::OutOfBounds)?,
+    );
     bytes::put16(frame, at, max)?;
     let mut after = [0u8; 4];
-    after[..len].copy_from_slice(frame.get(start..start + len).ok_or(WireError::OutOfBounds)?);
-    fix(frame, p.l4_offset + 16, Csum::Plain, &before[..len], &after[..len])?;
+    after[..len].copy_from_slice(
+        frame
+            .get(start..start + len)
+            .ok_or(WireError::OutOfBounds)?,
+    );
+    fix(
+        frame,
+        p.l4_offset + 16,
+        Csum::Plain,
+        &before[..len],
+        &after[..len],
+    )?;
     Ok(Some(old))
 }
 

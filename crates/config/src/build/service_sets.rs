@@ -23,6 +23,7 @@ pub(super) struct SsD {
     pub(super) inside: Leaf<String>,
     pub(super) outside: Leaf<String>,
     pub(super) max_flows: Leaf<u32>,
+    pub(super) tcp_mss: Leaf<u16>,
 }
 
 /// References to check: the refs, what they name, and whether a name exists.
@@ -36,6 +37,7 @@ const SS: &[&str] = &[
     "interface-service",
     "next-hop-service",
     "max-flows",
+    "tcp-mss",
 ];
 
 const SS_IGNORED: &[&str] = &[
@@ -65,7 +67,6 @@ const SS_IGNORED: &[&str] = &[
     "snmp-trap-thresholds",
     "softwire-rules",
     "syslog",
-    "tcp-mss",
     "web-filter-profile",
 ];
 
@@ -83,6 +84,7 @@ impl Builder {
             inside: Leaf::default(),
             outside: Leaf::default(),
             max_flows: Leaf::default(),
+            tcp_mss: Leaf::default(),
         });
         let Some((k, _)) = c.kw(d, SS, SS_IGNORED)? else {
             return Ok(());
@@ -140,6 +142,12 @@ impl Builder {
                 };
                 leaf.set(d, k, t.text.clone(), t.pos, &t.text)
             }
+            "tcp-mss" => {
+                // Junos "Configuring Service Set Limitations": 536 through 65535.
+                let (v, t) = c.parse(d, "tcp-mss", u32_in(536, 65535, "tcp-mss"))?;
+                c.end(d)?;
+                ss.tcp_mss.set(d, "tcp-mss", v as u16, t.pos, &t.text)
+            }
             _ => {
                 let (v, t) = c.parse(d, "max-flows", u32_in(0, u32::MAX, "max-flows"))?;
                 c.end(d)?;
@@ -162,6 +170,7 @@ impl Builder {
                     nat_rule_sets: s.nat_rule_sets.names(),
                     style,
                     max_flows: s.max_flows.get(),
+                    tcp_mss: s.tcp_mss.get(),
                 });
             }
         }

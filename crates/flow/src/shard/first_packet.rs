@@ -204,6 +204,9 @@ impl Shard {
         parsed: &Parsed,
     ) -> Verdict {
         let r = FlowRef { slot, dir: Dir::I };
+        if let Some(set) = self.table.get(slot).map(|s| s.service_set) {
+            self.clamp_mss(set, frame, parsed);
+        }
         match self.table.get(slot) {
             Some(s) if s.state[0] == FlowState::Watch => {
                 self.watched(now, ingress, r, frame, parsed)
@@ -253,6 +256,7 @@ impl Shard {
             return None;
         }
         self.stats[iface].rule_accepts += 1;
+        self.clamp_mss(m.set, frame, parsed);
         let rw = nat.rewrite[0];
         Some(self.forward(ingress, frame, parsed, &rw))
     }

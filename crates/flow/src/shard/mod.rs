@@ -27,7 +27,7 @@ use mspic_wire::WireError;
 use crate::alg::{AlgRegistry, NoAlgs, Pinhole};
 use crate::nat::NatState;
 use crate::policy::Policy;
-use crate::snapshot::SfwStats;
+use crate::snapshot::{SfwStats, TcpMssStats};
 use crate::table::SessionTable;
 use crate::time::Time;
 use crate::timer::TimerWheel;
@@ -54,6 +54,8 @@ pub struct Shard {
     /// Counters per services interface (index as in `Policy::service_ifaces`), plus one for
     /// packets that no services interface can be charged with.
     stats: Vec<SfwStats>,
+    /// `tcp-mss` counters per service set (index as in `Policy::service_sets`).
+    tcp_mss: Vec<TcpMssStats>,
     alg_sessions: HashMap<u32, alg::AlgSlot>,
     /// Child session slots on this shard per (services interface, parent id).
     children: HashMap<(u16, u64), Vec<u32>>,
@@ -94,6 +96,7 @@ impl Shard {
             live_per_iface: vec![0; n_iface],
             live_per_set: vec![0; n_set],
             stats: vec![SfwStats::default(); n_iface + 1],
+            tcp_mss: vec![TcpMssStats::default(); n_set],
             alg_sessions: HashMap::new(),
             children: HashMap::new(),
             pinholes: Vec::new(),
@@ -174,6 +177,13 @@ impl Shard {
         let last = stats.len() - 1;
         stats[last] = self.stats[self.stats.len() - 1].clone();
         self.stats = stats;
+        let mut tcp_mss = vec![TcpMssStats::default(); self.policy.service_sets.len()];
+        for (i, new) in set_map.iter().enumerate() {
+            if let (Some(j), Some(c)) = (new, self.tcp_mss.get(i)) {
+                tcp_mss[*j as usize] = c.clone();
+            }
+        }
+        self.tcp_mss = tcp_mss;
         let slots: Vec<u32> = self.table.iter().map(|(slot, _)| slot).collect();
         for slot in slots {
             let set = self.table.get(slot).map(|s| s.service_set as usize);

@@ -28,10 +28,22 @@ fn segment(opts: &[Opt], syn: bool, ack: bool) -> Vec<u8> {
 /// Option lists whose MSS value lands at an even or an odd offset of the TCP header.
 fn layouts(mss: u16) -> Vec<(&'static str, Vec<Opt>)> {
     vec![
-        ("mss first", vec![Opt::MaximumSegmentSize(mss), Opt::SelectiveAcknowledgementPermitted]),
+        (
+            "mss first",
+            vec![
+                Opt::MaximumSegmentSize(mss),
+                Opt::SelectiveAcknowledgementPermitted,
+            ],
+        ),
         (
             "after a nop (odd offset)",
-            vec![Opt::Noop, Opt::MaximumSegmentSize(mss), Opt::Noop, Opt::Noop, Opt::Noop],
+            vec![
+                Opt::Noop,
+                Opt::MaximumSegmentSize(mss),
+                Opt::Noop,
+                Opt::Noop,
+                Opt::Noop,
+            ],
         ),
         (
             "after window scale (odd offset)",
@@ -39,7 +51,12 @@ fn layouts(mss: u16) -> Vec<(&'static str, Vec<Opt>)> {
         ),
         (
             "after timestamps",
-            vec![Opt::Noop, Opt::Noop, Opt::Timestamp(1, 2), Opt::MaximumSegmentSize(mss)],
+            vec![
+                Opt::Noop,
+                Opt::Noop,
+                Opt::Timestamp(1, 2),
+                Opt::MaximumSegmentSize(mss),
+            ],
         ),
     ]
 }
@@ -50,7 +67,11 @@ fn syn_and_syn_ack_mss_lowered_with_valid_checksums() {
         for ((name, opts), (_, want_opts)) in layouts(1460).into_iter().zip(layouts(1400)) {
             let mut f = segment(&opts, true, ack);
             let p = parse_frame(&f).unwrap();
-            assert_eq!(clamp_tcp_mss(&mut f, &p, 1400).unwrap(), Some(1460), "{name}");
+            assert_eq!(
+                clamp_tcp_mss(&mut f, &p, 1400).unwrap(),
+                Some(1460),
+                "{name}"
+            );
             let want = segment(&want_opts, true, ack);
             assert_frames_eq(name, &f, &want);
             verify_frame(&f).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -61,10 +82,23 @@ fn syn_and_syn_ack_mss_lowered_with_valid_checksums() {
 #[test]
 fn left_alone_when_not_needed() {
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("mss already lower", segment(&[Opt::MaximumSegmentSize(1200)], true, false)),
-        ("mss equal", segment(&[Opt::MaximumSegmentSize(1400)], true, false)),
+        (
+            "mss already lower",
+            segment(&[Opt::MaximumSegmentSize(1200)], true, false),
+        ),
+        (
+            "mss equal",
+            segment(&[Opt::MaximumSegmentSize(1400)], true, false),
+        ),
         ("not a syn", segment(&[Opt::Timestamp(1, 2)], false, true)),
-        ("no mss option", segment(&[Opt::WindowScale(7), Opt::Noop, Opt::Noop, Opt::Noop], true, false)),
+        (
+            "no mss option",
+            segment(
+                &[Opt::WindowScale(7), Opt::Noop, Opt::Noop, Opt::Noop],
+                true,
+                false,
+            ),
+        ),
         ("no options", segment(&[], true, false)),
     ];
     for (name, f) in cases {
