@@ -452,6 +452,9 @@ fn services(cfg: &Config) -> Node {
         if let Some(m) = s.tcp_mss {
             n.push_leaf(&["tcp-mss", &m.to_string()]);
         }
+        if let Some(m) = s.max_session_setup_rate {
+            n.push_leaf(&["max-session-setup-rate", &m.to_string()]);
+        }
         top.push(n);
     }
     top

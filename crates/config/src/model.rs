@@ -922,6 +922,8 @@ pub struct ServiceSet {
     /// `tcp-mss`: the largest MSS a TCP SYN of the set may announce (larger ones are
     /// lowered to it).
     pub tcp_mss: Option<u16>,
+    /// `max-session-setup-rate`: most new sessions per second.
+    pub max_session_setup_rate: Option<u32>,
 }
 
 /// How traffic reaches a service set.

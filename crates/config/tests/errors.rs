@@ -539,3 +539,14 @@ fn tcp_mss_range() {
         ["e.conf:1:37: error: invalid tcp-mss '535' (expected a number 536-65535)"]
     );
 }
+
+/// `max-session-setup-rate`: 1 through 429,496,729, or thousands with `k`.
+#[test]
+fn setup_rate_range() {
+    for bad in ["0", "429496730", "500000k", "ten"] {
+        assert_eq!(
+            errors(&format!("set services service-set ss max-session-setup-rate {bad}\n")),
+            [format!("e.conf:1:52: error: invalid max-session-setup-rate '{bad}' (expected 1-429496729, or a number of thousands like 10k)")]
+        );
+    }
+}

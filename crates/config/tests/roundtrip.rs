@@ -516,6 +516,7 @@ fn gen_config(seed: u64) -> Config {
             style,
             max_flows: r.opt(|r| r.range(0, 1_000_000) as u32),
             tcp_mss: r.opt(|r| r.range(536, 65535) as u16),
+            max_session_setup_rate: r.opt(|r| r.range(1, 429_496_729) as u32),
         });
     }
 

@@ -201,6 +201,7 @@ services {
         interface-service { service-interface ms-1/1/0.0; }
         max-flows 5000;
         tcp-mss 1400;
+        max-session-setup-rate 20k;
     }
 }",
             set: "set interfaces ms-1/1/0 unit 0 family inet
@@ -220,7 +221,8 @@ set services service-set ss nat-rules n1
 set services service-set ss nat-rule-sets nrs
 set services service-set ss interface-service service-interface ms-1/1/0.0
 set services service-set ss max-flows 5000
-set services service-set ss tcp-mss 1400",
+set services service-set ss tcp-mss 1400
+set services service-set ss max-session-setup-rate 20k",
             check: |c| {
                 let ss = c.service_set("ss").unwrap();
                 assert_eq!(
@@ -235,6 +237,7 @@ set services service-set ss tcp-mss 1400",
                         style: ServiceSetStyle::Interface { service_interface: "ms-1/1/0".into() },
                         max_flows: Some(5000),
                         tcp_mss: Some(1400),
+                        max_session_setup_rate: Some(20_000),
                     }
                 );
                 assert_eq!(ss.service_interface(), "ms-1/1/0");

@@ -68,6 +68,8 @@ pub struct ServiceSetRt {
     pub max_flows: Option<u32>,
     /// `tcp-mss`: SYNs announcing a larger MSS are lowered to it.
     pub tcp_mss: Option<u16>,
+    /// `max-session-setup-rate`: most new sessions per second across all shards.
+    pub max_session_setup_rate: Option<u32>,
 }
 
 impl ServiceSetRt {
@@ -268,6 +270,7 @@ impl Policy {
                     sfw_rules,
                     max_flows: s.max_flows,
                     tcp_mss: s.tcp_mss,
+                    max_session_setup_rate: s.max_session_setup_rate,
                 }
             })
             .collect();

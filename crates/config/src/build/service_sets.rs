@@ -24,6 +24,7 @@ pub(super) struct SsD {
     pub(super) outside: Leaf<String>,
     pub(super) max_flows: Leaf<u32>,
     pub(super) tcp_mss: Leaf<u16>,
+    pub(super) setup_rate: Leaf<u32>,
 }
 
 /// References to check: the refs, what they name, and whether a name exists.
@@ -38,6 +39,7 @@ const SS: &[&str] = &[
     "next-hop-service",
     "max-flows",
     "tcp-mss",
+    "max-session-setup-rate",
 ];
 
 const SS_IGNORED: &[&str] = &[
@@ -54,7 +56,6 @@ const SS_IGNORED: &[&str] = &[
     "ipsec-vpn-rule-sets",
     "jflow-log",
     "max-drop-flows",
-    "max-session-setup-rate",
     "max-sessions-per-subscriber",
     "nat-options",
     "pcp-rules",
@@ -85,6 +86,7 @@ impl Builder {
             outside: Leaf::default(),
             max_flows: Leaf::default(),
             tcp_mss: Leaf::default(),
+            setup_rate: Leaf::default(),
         });
         let Some((k, _)) = c.kw(d, SS, SS_IGNORED)? else {
             return Ok(());
@@ -142,6 +144,12 @@ impl Builder {
                 };
                 leaf.set(d, k, t.text.clone(), t.pos, &t.text)
             }
+            "max-session-setup-rate" => {
+                let (v, t) = c.parse(d, "max-session-setup-rate", setup_rate)?;
+                c.end(d)?;
+                ss.setup_rate
+                    .set(d, "max-session-setup-rate", v, t.pos, &t.text)
+            }
             "tcp-mss" => {
                 // Junos "Configuring Service Set Limitations": 536 through 65535.
                 let (v, t) = c.parse(d, "tcp-mss", u32_in(536, 65535, "tcp-mss"))?;
@@ -171,6 +179,7 @@ impl Builder {
                     style,
                     max_flows: s.max_flows.get(),
                     tcp_mss: s.tcp_mss.get(),
+                    max_session_setup_rate: s.setup_rate.get(),
                 });
             }
         }
@@ -315,5 +324,24 @@ impl Builder {
             }
             None => {}
         }
+    }
+}
+
+/// `max-session-setup-rate (number | numberk)`: 1 through 429,496,729 session setups per
+/// second, `k` meaning thousands (1k = 1000, as from Junos 18.4R1).
+fn setup_rate(s: &str) -> Result<u32, String> {
+    let (digits, scale) = match s.strip_suffix('k') {
+        Some(d) => (d, 1000),
+        None => (s, 1),
+    };
+    let bad = || {
+        format!("invalid max-session-setup-rate '{s}' (expected 1-429496729, or a number of thousands like 10k)")
+    };
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let v = n.checked_mul(scale).ok_or_else(bad)?;
+    if (1..=429_496_729).contains(&v) {
+        Ok(v as u32)
+    } else {
+        Err(bad())
     }
 }

@@ -69,7 +69,7 @@ impl Shard {
             return v;
         }
         self.count_rule_action(iface, action);
-        if self.over_limit(iface, set, ss) {
+        if self.over_limit(iface, set, ss) || self.over_setup_rate(now, set, ss) {
             self.stats[iface].drop_session_limit += 1;
             return Verdict::Drop(DropReason::SessionLimit);
         }
@@ -151,6 +151,27 @@ impl Shard {
             .max_flows
             .is_some_and(|max| self.live_per_set[set as usize] >= per_shard(max));
         over_iface || over_set
+    }
+
+    /// Whether service set `set` has set up its `max-session-setup-rate` share of sessions
+    /// in the current second of `now` already; counts this setup when it has not.
+    fn over_setup_rate(&mut self, now: Time, set: u16, ss: &ServiceSetRt) -> bool {
+        let Some(rate) = ss.max_session_setup_rate else {
+            return false;
+        };
+        let share = rate.div_ceil(self.cfg.count.max(1));
+        let second = now.0 / 1_000_000_000;
+        let Some(w) = self.setups.get_mut(set as usize) else {
+            return false;
+        };
+        if w.0 != second {
+            *w = (second, 0);
+        }
+        if w.1 >= share {
+            return true;
+        }
+        w.1 += 1;
+        false
     }
 
     /// Sets up the NAT of a new accepted session (`Err`: the drop verdict).

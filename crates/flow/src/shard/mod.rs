@@ -56,6 +56,9 @@ pub struct Shard {
     stats: Vec<SfwStats>,
     /// `tcp-mss` counters per service set (index as in `Policy::service_sets`).
     tcp_mss: Vec<TcpMssStats>,
+    /// Per service set: the second (of `now`) being counted and the sessions set up in it
+    /// (`max-session-setup-rate`).
+    setups: Vec<(u64, u32)>,
     alg_sessions: HashMap<u32, alg::AlgSlot>,
     /// Child session slots on this shard per (services interface, parent id).
     children: HashMap<(u16, u64), Vec<u32>>,
@@ -97,6 +100,7 @@ impl Shard {
             live_per_set: vec![0; n_set],
             stats: vec![SfwStats::default(); n_iface + 1],
             tcp_mss: vec![TcpMssStats::default(); n_set],
+            setups: vec![(0, 0); n_set],
             alg_sessions: HashMap::new(),
             children: HashMap::new(),
             pinholes: Vec::new(),
@@ -184,6 +188,7 @@ impl Shard {
             }
         }
         self.tcp_mss = tcp_mss;
+        self.setups = vec![(0, 0); self.policy.service_sets.len()];
         let slots: Vec<u32> = self.table.iter().map(|(slot, _)| slot).collect();
         for slot in slots {
             let set = self.table.get(slot).map(|s| s.service_set as usize);
