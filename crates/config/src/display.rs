@@ -455,6 +455,9 @@ fn services(cfg: &Config) -> Node {
         if let Some(m) = s.max_session_setup_rate {
             n.push_leaf(&["max-session-setup-rate", &m.to_string()]);
         }
+        if let Some(m) = s.max_sessions_per_subscriber {
+            n.push_leaf(&["max-sessions-per-subscriber", &m.to_string()]);
+        }
         top.push(n);
     }
     top

@@ -924,6 +924,8 @@ pub struct ServiceSet {
     pub tcp_mss: Option<u16>,
     /// `max-session-setup-rate`: most new sessions per second.
     pub max_session_setup_rate: Option<u32>,
+    /// `max-sessions-per-subscriber`: most live sessions of one internal host.
+    pub max_sessions_per_subscriber: Option<u32>,
 }
 
 /// How traffic reaches a service set.

@@ -550,3 +550,21 @@ fn setup_rate_range() {
         );
     }
 }
+
+/// `max-sessions-per-subscriber` needs the interfaces that apply the set (subscribers are
+/// the hosts behind them): refused on a next-hop service set.
+#[test]
+fn per_subscriber_limit_on_next_hop_set() {
+    let text = "set interfaces ms-1/1/0 unit 1 family inet
+set interfaces ms-1/1/0 unit 1 service-domain inside
+set interfaces ms-1/1/0 unit 2 family inet
+set interfaces ms-1/1/0 unit 2 service-domain outside
+set services service-set ss next-hop-service inside-service-interface ms-1/1/0.1
+set services service-set ss next-hop-service outside-service-interface ms-1/1/0.2
+set services service-set ss max-sessions-per-subscriber 10
+";
+    assert_eq!(
+        errors(text),
+        ["e.conf:7:57: error: service-set 'ss': max-sessions-per-subscriber is supported on interface-style service sets only (mspic counts the hosts behind the interfaces that apply the set as input)"]
+    );
+}

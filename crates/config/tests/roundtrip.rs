@@ -505,6 +505,9 @@ fn gen_config(seed: u64) -> Config {
             }
             v
         };
+        let per_subscriber = matches!(style, ServiceSetStyle::Interface { .. })
+            .then(|| r.opt(|r| r.range(1, 10_000) as u32))
+            .flatten();
         let fw_sets: Vec<String> = c.sfw_rule_sets.iter().map(|s| s.name.clone()).collect();
         let nat_sets: Vec<String> = c.nat_rule_sets.iter().map(|s| s.name.clone()).collect();
         c.service_sets.push(ServiceSet {
@@ -517,6 +520,8 @@ fn gen_config(seed: u64) -> Config {
             max_flows: r.opt(|r| r.range(0, 1_000_000) as u32),
             tcp_mss: r.opt(|r| r.range(536, 65535) as u16),
             max_session_setup_rate: r.opt(|r| r.range(1, 429_496_729) as u32),
+            // Interface-style sets only: a next-hop set has no subscriber interfaces.
+            max_sessions_per_subscriber: per_subscriber,
         });
     }
 

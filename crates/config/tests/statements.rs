@@ -202,6 +202,7 @@ services {
         max-flows 5000;
         tcp-mss 1400;
         max-session-setup-rate 20k;
+        max-sessions-per-subscriber 100;
     }
 }",
             set: "set interfaces ms-1/1/0 unit 0 family inet
@@ -222,7 +223,8 @@ set services service-set ss nat-rule-sets nrs
 set services service-set ss interface-service service-interface ms-1/1/0.0
 set services service-set ss max-flows 5000
 set services service-set ss tcp-mss 1400
-set services service-set ss max-session-setup-rate 20k",
+set services service-set ss max-session-setup-rate 20k
+set services service-set ss max-sessions-per-subscriber 100",
             check: |c| {
                 let ss = c.service_set("ss").unwrap();
                 assert_eq!(
@@ -238,6 +240,7 @@ set services service-set ss max-session-setup-rate 20k",
                         max_flows: Some(5000),
                         tcp_mss: Some(1400),
                         max_session_setup_rate: Some(20_000),
+                        max_sessions_per_subscriber: Some(100),
                     }
                 );
                 assert_eq!(ss.service_interface(), "ms-1/1/0");

@@ -25,6 +25,7 @@ pub(super) struct SsD {
     pub(super) max_flows: Leaf<u32>,
     pub(super) tcp_mss: Leaf<u16>,
     pub(super) setup_rate: Leaf<u32>,
+    pub(super) per_subscriber: Leaf<u32>,
 }
 
 /// References to check: the refs, what they name, and whether a name exists.
@@ -40,6 +41,7 @@ const SS: &[&str] = &[
     "max-flows",
     "tcp-mss",
     "max-session-setup-rate",
+    "max-sessions-per-subscriber",
 ];
 
 const SS_IGNORED: &[&str] = &[
@@ -56,7 +58,6 @@ const SS_IGNORED: &[&str] = &[
     "ipsec-vpn-rule-sets",
     "jflow-log",
     "max-drop-flows",
-    "max-sessions-per-subscriber",
     "nat-options",
     "pcp-rules",
     "pgcp-rules",
@@ -87,6 +88,7 @@ impl Builder {
             max_flows: Leaf::default(),
             tcp_mss: Leaf::default(),
             setup_rate: Leaf::default(),
+            per_subscriber: Leaf::default(),
         });
         let Some((k, _)) = c.kw(d, SS, SS_IGNORED)? else {
             return Ok(());
@@ -150,6 +152,16 @@ impl Builder {
                 ss.setup_rate
                     .set(d, "max-session-setup-rate", v, t.pos, &t.text)
             }
+            "max-sessions-per-subscriber" => {
+                let (v, t) = c.parse(
+                    d,
+                    "max-sessions-per-subscriber",
+                    u32_in(1, u32::MAX, "max-sessions-per-subscriber"),
+                )?;
+                c.end(d)?;
+                ss.per_subscriber
+                    .set(d, "max-sessions-per-subscriber", v, t.pos, &t.text)
+            }
             "tcp-mss" => {
                 // Junos "Configuring Service Set Limitations": 536 through 65535.
                 let (v, t) = c.parse(d, "tcp-mss", u32_in(536, 65535, "tcp-mss"))?;
@@ -170,6 +182,7 @@ impl Builder {
         for s in &self.service_sets {
             self.check_set_rules(d, s);
             if let Some(style) = self.set_style(d, s) {
+                check_per_subscriber(d, s, &style);
                 cfg.service_sets.push(ServiceSet {
                     name: s.name.clone(),
                     sfw_rules: s.sfw_rules.names(),
@@ -180,6 +193,7 @@ impl Builder {
                     max_flows: s.max_flows.get(),
                     tcp_mss: s.tcp_mss.get(),
                     max_session_setup_rate: s.setup_rate.get(),
+                    max_sessions_per_subscriber: s.per_subscriber.get(),
                 });
             }
         }
@@ -324,6 +338,20 @@ impl Builder {
             }
             None => {}
         }
+    }
+}
+
+/// Subscribers are the hosts behind the interfaces that apply an interface-style set as
+/// input; a next-hop set has no such interface, so its limit could not be kept.
+fn check_per_subscriber(d: &mut Diags, s: &SsD, style: &ServiceSetStyle) {
+    if let (Some(pos), ServiceSetStyle::NextHop { .. }) = (s.per_subscriber.pos(), style) {
+        d.error(
+            pos,
+            format!(
+                "service-set '{}': max-sessions-per-subscriber is supported on interface-style service sets only (mspic counts the hosts behind the interfaces that apply the set as input)",
+                s.name
+            ),
+        );
     }
 }
 

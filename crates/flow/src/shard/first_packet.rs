@@ -69,7 +69,10 @@ impl Shard {
             return v;
         }
         self.count_rule_action(iface, action);
-        if self.over_limit(iface, set, ss) || self.over_setup_rate(now, set, ss) {
+        if self.over_limit(iface, set, ss)
+            || self.subscriber_full(set, &parsed.key)
+            || self.over_setup_rate(now, set, ss)
+        {
             self.stats[iface].drop_session_limit += 1;
             return Verdict::Drop(DropReason::SessionLimit);
         }

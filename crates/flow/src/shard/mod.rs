@@ -18,6 +18,7 @@ mod reports;
 mod sessions;
 mod types;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use hashbrown::HashMap;
@@ -59,6 +60,9 @@ pub struct Shard {
     /// Per service set: the second (of `now`) being counted and the sessions set up in it
     /// (`max-session-setup-rate`).
     setups: Vec<(u64, u32)>,
+    /// Live sessions per (service set, subscriber) of the sets with
+    /// `max-sessions-per-subscriber` (a subscriber's sessions all live on one shard).
+    per_subscriber: HashMap<(u16, IpAddr), u32>,
     alg_sessions: HashMap<u32, alg::AlgSlot>,
     /// Child session slots on this shard per (services interface, parent id).
     children: HashMap<(u16, u64), Vec<u32>>,
@@ -101,6 +105,7 @@ impl Shard {
             stats: vec![SfwStats::default(); n_iface + 1],
             tcp_mss: vec![TcpMssStats::default(); n_set],
             setups: vec![(0, 0); n_set],
+            per_subscriber: HashMap::new(),
             alg_sessions: HashMap::new(),
             children: HashMap::new(),
             pinholes: Vec::new(),
@@ -209,6 +214,8 @@ impl Shard {
     fn recount(&mut self) {
         self.live_per_iface = vec![0; self.policy.service_ifaces.len()];
         self.live_per_set = vec![0; self.policy.service_sets.len()];
+        self.per_subscriber.clear();
+        let policy = Arc::clone(&self.policy);
         for (_, s) in self.table.iter() {
             if let Some(c) = self.live_per_iface.get_mut(s.service_iface as usize) {
                 *c += 1;
@@ -216,6 +223,16 @@ impl Shard {
             if let Some(c) = self.live_per_set.get_mut(s.service_set as usize) {
                 *c += 1;
             }
+            if let Some(key) = subscriber_key(&policy, s) {
+                *self.per_subscriber.entry(key).or_default() += 1;
+            }
         }
     }
+}
+
+/// The (service set, subscriber) a session counts against, if its set limits sessions per
+/// subscriber.
+fn subscriber_key(p: &Policy, s: &crate::session::Session) -> Option<(u16, IpAddr)> {
+    let ss = p.service_sets.get(s.service_set as usize)?;
+    Some((s.service_set, ss.subscriber_of(&s.keys[0])?))
 }
