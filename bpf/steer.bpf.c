@@ -651,6 +651,13 @@ static __always_inline __u32 owner_of_key(struct fkey *k, __u32 shards, __u16 *f
 
 			*flags |= STEER_F_POOL;
 			count(c, STEER_C_POOL);
+			if (pool->napt && has_ports && pool->block_size) {
+				/* owner::block_owner: ((port - low) / block) % shards */
+				__u32 port = k->dport;
+				__u32 off = port > pool->block_low ? port - pool->block_low : 0;
+
+				return (off / pool->block_size) % shards;
+			}
 			if (pool->napt && has_ports)
 				return (__u32)k->dport % shards;
 			return pool->index % shards;

@@ -64,8 +64,10 @@ struct steer_meta {
 
 /* Value of the pool_addrs map (key: IPv4 address, network byte order). */
 struct steer_pool {
-	__u32 index; /* address index in its pool */
-	__u32 napt;  /* 1: the pool has ports (NAPT), 0: address-only */
+	__u32 index;      /* address index in its pool */
+	__u32 napt;       /* 1: the pool has ports (NAPT), 0: address-only */
+	__u32 block_low;  /* port block allocation: the pool's first port */
+	__u32 block_size; /* port block allocation: ports per block; 0: owner by port */
 };
 
 /* The one element of the config map. */

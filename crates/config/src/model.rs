@@ -722,6 +722,29 @@ pub struct NatPool {
     pub address_allocation_round_robin: bool,
     /// `mapping-timeout` (s): how long an idle EIM mapping lives.
     pub mapping_timeout: Option<u32>,
+    /// `port secured-port-block-allocation`: ports handed out in per-subscriber blocks.
+    pub port_block: Option<SecuredPortBlock>,
+}
+
+/// `port secured-port-block-allocation { block-size B; max-blocks-per-address M;
+/// active-block-timeout T; }` (Junos: "secured-port-block-allocation (Services NAT)").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecuredPortBlock {
+    /// `block-size`: ports in a block (1–60 000, default 128).
+    pub block_size: u16,
+    /// `max-blocks-per-address`: blocks one subscriber (internal address) may hold at
+    /// once (1–512, default 8).
+    pub max_blocks: u16,
+    /// `active-block-timeout` (s): after it a new block is taken even if the active one
+    /// has ports left; 0 (default): the active block is used until it is full.
+    pub active_timeout: u32,
+}
+
+impl SecuredPortBlock {
+    /// Default `block-size`.
+    pub const DEFAULT_BLOCK_SIZE: u16 = 128;
+    /// Default `max-blocks-per-address`.
+    pub const DEFAULT_MAX_BLOCKS: u16 = 8;
 }
 
 /// The `port` statement of a pool: which ports translation allocates.

@@ -180,6 +180,27 @@ fn bad_values() {
         "set services nat pool p address 192.0.2.0/28\nset services nat pool p port range low 1024 high 65536\n",
         "e.conf:2:50: error: invalid port '65536' (expected a number 0-65535)",
     );
+    const PBA: &str = "set services nat pool p address 192.0.2.0/28\nset services nat pool p port range low 2000 high 2999\n";
+    one(
+        &format!("{PBA}set services nat pool p port secured-port-block-allocation block-size 2000\n"),
+        "e.conf:3:30: error: nat pool 'p': secured-port-block-allocation block-size 2000 is larger than the port range 2000-2999 (1000 ports)",
+    );
+    one(
+        &format!("{PBA}set services nat pool p port preserve-parity\nset services nat pool p port secured-port-block-allocation\n"),
+        "e.conf:4:30: error: nat pool 'p': secured-port-block-allocation cannot be combined with preserve-parity or preserve-range",
+    );
+    one(
+        &format!("{PBA}set services nat pool p port secured-port-block-allocation active-block-timeout 60\n"),
+        "e.conf:3:81: error: invalid active-block-timeout '60' (expected 0, for no timeout, or 120..86400 seconds)",
+    );
+    one(
+        &format!("{PBA}set services nat pool p port secured-port-block-allocation max-blocks-per-address 513\n"),
+        "e.conf:3:83: error: invalid max-blocks-per-address '513' (expected a number 1-512)",
+    );
+    one(
+        &format!("{PBA}set services nat pool p port secured-port-block-allocation block-size 0\n"),
+        "e.conf:3:71: error: invalid block-size '0' (expected a number 1-60000)",
+    );
     one(
         "set services nat pool p address 192.0.2.0/28\nset services nat pool p mapping-timeout 60\n",
         "e.conf:2:41: error: invalid mapping-timeout '60' (expected a number 120-86400)",

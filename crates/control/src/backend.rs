@@ -40,6 +40,34 @@ pub struct NatPoolInfo {
     pub max_ports_in_use: u64,
     pub out_of_address_errors: u64,
     pub out_of_port_errors: u64,
+    /// Secured port block allocation, for pools that use it.
+    pub port_blocks: Option<PortBlockInfo>,
+}
+
+/// The port block part of `show services nat pool detail` (pools with
+/// `secured-port-block-allocation`); XML names as Junos's `service-nat-pool`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortBlockInfo {
+    /// `port-block-size`.
+    pub block_size: u64,
+    /// `max-blocks-per-address`.
+    pub max_blocks_per_address: u64,
+    /// `active-block-timeout` (s, 0: none).
+    pub active_block_timeout: u64,
+    /// `effective-port-blocks`: blocks the pool holds (whole blocks per address).
+    pub effective_port_blocks: u64,
+    /// `effective-ports`: ports in those blocks.
+    pub effective_ports: u64,
+    /// `port-blocks-in-use`.
+    pub blocks_in_use: u64,
+    /// `max-port-blocks-used`.
+    pub max_blocks_used: u64,
+    /// `port-block-allocation-errors`.
+    pub allocation_errors: u64,
+    /// `port-blocks-limit-exceeded-errors`.
+    pub limit_exceeded_errors: u64,
+    /// `pool-users`: subscribers holding blocks.
+    pub pool_users: u64,
 }
 
 /// `show services nat mappings summary`, per services interface.

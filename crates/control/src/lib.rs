@@ -26,7 +26,7 @@ pub mod tree;
 
 pub use backend::{
     Backend, BackendError, ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo,
-    NatStatistics, ServiceSetsSummary, SnapshotBackend,
+    NatStatistics, PortBlockInfo, ServiceSetsSummary, SnapshotBackend,
 };
 pub use command::{
     apply_pipes, complete, help, parse_command, parse_pipes, parse_request, Command, CommandError,

@@ -3,7 +3,7 @@
 
 use mspic_control::{
     execute, Backend, BackendError, ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo,
-    NatStatistics, ServiceSetsSummary,
+    NatStatistics, PortBlockInfo, ServiceSetsSummary,
 };
 use mspic_flow::{SessionFilter, SessionSnapshot, SfwStats};
 
@@ -47,6 +47,33 @@ impl Backend for Full {
                 max_ports_in_use: 9,
                 out_of_address_errors: 0,
                 out_of_port_errors: 0,
+                port_blocks: None,
+            },
+            NatPoolInfo {
+                interface: "ms-1/1/0".into(),
+                service_set: "ss1".into(),
+                pool: "p3".into(),
+                translation_type: "NAPT-44".into(),
+                address_ranges: vec!["192.0.2.0-192.0.2.3".into()],
+                port_range: Some("1024-2047".into()),
+                addresses_in_use: 2,
+                available_addresses: 2,
+                ports_in_use: 5,
+                max_ports_in_use: 6,
+                out_of_address_errors: 0,
+                out_of_port_errors: 1,
+                port_blocks: Some(PortBlockInfo {
+                    block_size: 256,
+                    max_blocks_per_address: 2,
+                    active_block_timeout: 120,
+                    effective_port_blocks: 16,
+                    effective_ports: 4096,
+                    blocks_in_use: 3,
+                    max_blocks_used: 4,
+                    allocation_errors: 0,
+                    limit_exceeded_errors: 1,
+                    pool_users: 2,
+                }),
             },
         ])
     }
@@ -101,6 +128,8 @@ fn run(cmd: &str) -> String {
     execute(cmd, &mut Full).unwrap_or_else(|e| panic!("{cmd}: {e}"))
 }
 
+/// Junos page "show services nat pool": the detail of a pool with secured port block
+/// allocation adds its port block fields (p3).
 #[test]
 fn nat_pool_text() {
     insta::assert_snapshot!("nat_pool", run("show services nat pool"));
@@ -189,6 +218,10 @@ fn xml_and_json() {
     insta::assert_snapshot!(
         "nat_pool_detail_xml",
         run("show services nat pool detail | display xml")
+    );
+    insta::assert_snapshot!(
+        "nat_pool_detail_json",
+        run("show services nat pool detail | display json")
     );
     insta::assert_snapshot!(
         "nat_mappings_summary_xml",

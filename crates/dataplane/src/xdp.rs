@@ -163,8 +163,9 @@ impl SteerMeta {
 pub struct SteerConfig {
     /// Number of shards (workers).
     pub shards: u32,
-    /// Source-NAT pool addresses: (address, NAPT pool, index in its pool).
-    pub pool_addrs: Vec<(Ipv4Addr, bool, u32)>,
+    /// Source-NAT pool addresses: (address, NAPT pool, index in its pool, first port and
+    /// block size under port block allocation, else 0 and 0).
+    pub pool_addrs: Vec<(Ipv4Addr, bool, u32, u16, u16)>,
     /// basic-nat44: (pool address, internal address), first mapping wins.
     pub static_src: Vec<(Ipv4Addr, Ipv4Addr)>,
     /// dnat-44: (internal address, public address), first mapping wins.
@@ -179,12 +180,16 @@ impl SteerConfig {
     /// that `NatPolicy::normalize` and the kernel agree), and the pinned prefixes.
     pub fn from_policy(p: &mspic_flow::Policy, shards: u32) -> Self {
         let nat = &p.nat;
-        let mut pool_addrs: Vec<(Ipv4Addr, bool, u32)> = nat
+        let mut pool_addrs: Vec<(Ipv4Addr, bool, u32, u16, u16)> = nat
             .pool_addrs
             .iter()
             .filter_map(|(&a, &(pool, idx))| {
-                let napt = nat.pools.get(usize::from(pool))?.ports.is_some();
-                Some((a, napt, idx))
+                let pool = nat.pools.get(usize::from(pool))?;
+                let (low, block) = match (pool.ports, pool.pba) {
+                    (Some((low, _)), Some(b)) => (low, b.block_size),
+                    _ => (0, 0),
+                };
+                Some((a, pool.ports.is_some(), idx, low, block))
             })
             .collect();
         pool_addrs.sort_unstable();
@@ -609,9 +614,11 @@ impl XdpProgram {
             )));
         }
         let mut pools = Entries::new();
-        for &(a, napt, idx) in &cfg.pool_addrs {
+        for &(a, napt, idx, low, block) in &cfg.pool_addrs {
             let mut v = idx.to_ne_bytes().to_vec();
             v.extend_from_slice(&u32::from(napt).to_ne_bytes());
+            v.extend_from_slice(&u32::from(low).to_ne_bytes());
+            v.extend_from_slice(&u32::from(block).to_ne_bytes());
             pools.entry(a.octets().to_vec()).or_insert(v);
         }
         let pairs = |v: &[(Ipv4Addr, Ipv4Addr)]| {

@@ -79,7 +79,8 @@ fn policy(text: &str) -> Policy {
 
 /// Every kind of NAT fact the owner function reads: a NAPT pool, an address-only pool
 /// (dynamic-nat44: pins its inside hosts), basic-nat44 (static source map), an
-/// endpoint-independent NAPT rule (pins its hosts) and dnat-44 (static destination map).
+/// endpoint-independent NAPT rule (pins its hosts), dnat-44 (static destination map) and a
+/// pool with secured port block allocation (owner by the port's block; pins its hosts).
 const NAT_CONFIG: &str = r#"
 interfaces {
     ge-0/0/0 { unit 0 { family inet { service { input { service-set ss; } output { service-set ss; } } address 10.0.0.1/24; } } }
@@ -94,12 +95,14 @@ services {
         pool eim { address 203.0.113.224/28; port { automatic; } }
         pool stat { address 198.18.0.0/24; }
         pool web { address 10.0.0.10/32; }
+        pool pba { address 203.0.113.240/28; port { range low 2000 high 9999; secured-port-block-allocation block-size 100 max-blocks-per-address 4; } }
         rule snat {
             match-direction input;
             term napt { from { source-address { 10.0.1.0/24; } } then { translated { source-pool napt; translation-type { napt-44; } } } }
             term dyn { from { source-address { 10.0.2.0/24; } } then { translated { source-pool dyn; translation-type { dynamic-nat44; } } } }
             term basic { from { source-address { 10.0.3.0/24; } } then { translated { source-pool stat; translation-type { basic-nat44; } } } }
             term eim { from { source-address { 10.0.4.0/24; } } then { translated { source-pool eim; translation-type { napt-44; } mapping-type endpoint-independent; } } }
+            term pba { from { source-address { 10.0.5.0/24; } } then { translated { source-pool pba; translation-type { napt-44; } } } }
         }
         rule dnat {
             match-direction input;
@@ -1139,15 +1142,23 @@ fn steer_config_from_policy() {
     let pol = policy(NAT_CONFIG);
     let cfg = SteerConfig::from_policy(&pol, 4);
     assert_eq!(cfg.shards, 4);
-    // 64 NAPT + 32 address-only + 16 EIM pool addresses; basic-nat44 is static.
-    assert_eq!(cfg.pool_addrs.len(), 64 + 32 + 16);
-    assert!(cfg.pool_addrs.contains(&(a4("203.0.113.130"), true, 2)));
-    assert!(cfg.pool_addrs.contains(&(a4("203.0.113.197"), false, 5)));
+    // 64 NAPT + 32 address-only + 16 EIM + 16 port block pool addresses; basic-nat44 is
+    // static.
+    assert_eq!(cfg.pool_addrs.len(), 64 + 32 + 16 + 16);
+    assert!(cfg
+        .pool_addrs
+        .contains(&(a4("203.0.113.241"), true, 1, 2000, 100)));
+    assert!(cfg
+        .pool_addrs
+        .contains(&(a4("203.0.113.130"), true, 2, 0, 0)));
+    assert!(cfg
+        .pool_addrs
+        .contains(&(a4("203.0.113.197"), false, 5, 0, 0)));
     assert_eq!(cfg.static_src.len(), 256);
     assert!(cfg.static_src.contains(&(a4("198.18.0.5"), a4("10.0.3.5"))));
     assert_eq!(cfg.static_dst, vec![(a4("10.0.0.10"), a4("203.0.113.10"))]);
     let pinned: Vec<String> = cfg.pinned.iter().map(|p| p.to_string()).collect();
-    assert_eq!(pinned, ["10.0.2.0/24", "10.0.4.0/24"]);
+    assert_eq!(pinned, ["10.0.2.0/24", "10.0.4.0/24", "10.0.5.0/24"]);
     // Everything normalize() answers, the expansion answers the same.
     for &(pool, internal) in &cfg.static_src {
         assert_eq!(pol.nat.normalize(IpAddr::V4(pool)), IpAddr::V4(internal));
@@ -1184,7 +1195,7 @@ impl Rng {
 /// An address that exercises one of the owner function's branches.
 fn rand_v4(r: &mut Rng) -> Ipv4Addr {
     let base = |s: &str, n: u64, r: &mut Rng| Ipv4Addr::from(u32::from(a4(s)) + r.below(n) as u32);
-    match r.below(11) {
+    match r.below(13) {
         0 => base("203.0.113.128", 64, r),                    // NAPT pool
         1 => base("203.0.113.192", 32, r),                    // address-only pool
         2 => base("203.0.113.224", 16, r),                    // EIM pool
@@ -1195,6 +1206,8 @@ fn rand_v4(r: &mut Rng) -> Ipv4Addr {
         7 => base("10.0.3.0", 256, r),                        // basic-nat44 inside
         8 => base("10.0.4.0", 256, r),                        // EIM inside (pinned)
         9 => base("198.51.100.0", 256, r),                    // outside
+        10 => base("203.0.113.240", 16, r),                   // port block pool
+        11 => base("10.0.5.0", 256, r),                       // port block inside (pinned)
         _ => Ipv4Addr::from(r.next() as u32),
     }
 }
@@ -1442,7 +1455,7 @@ fn kernel_and_userspace_owners_agree() {
     let mut l = load(&pol, 1);
     let (mut parsed, mut errors, mut icmp_errors, mut pool, mut pinned, mut stat) =
         (0, 0, 0, 0, 0, 0);
-    for n in 1..8u32 {
+    for n in 1..=8u32 {
         l.prog.update(&SteerConfig::from_policy(&pol, n)).unwrap();
         for f in &frames {
             let out = run(&l.prog, f);
@@ -1478,7 +1491,7 @@ fn kernel_and_userspace_owners_agree() {
                         let want = mspic_flow::owner::owner(&p, n, &pol.nat);
                         assert_eq!(u32::from(m.owner), want, "{}", ctx());
                     }
-                    if n == 7 {
+                    if n == 8 {
                         parsed += 1;
                         icmp_errors += u32::from(m.has(flags::ICMP_ERROR));
                         pool += u32::from(m.has(flags::POOL));
@@ -1505,7 +1518,7 @@ fn kernel_and_userspace_owners_agree() {
                         ctx()
                     );
                     assert_eq!(m.owner, 0, "{}", ctx());
-                    if n == 7 {
+                    if n == 8 {
                         errors += 1;
                     }
                 }

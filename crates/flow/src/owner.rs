@@ -12,8 +12,9 @@ use crate::nat::NatPolicy;
 ///
 /// 1. an ICMP error belongs with the packet it quotes (its reversed tuple);
 /// 2. a packet to a source-pool address belongs to the shard that allocated it: NAPT by
-///    `port % shards` (the ICMP query id for ICMP), address-only pools and port-less
-///    protocols by `address index % shards`;
+///    `port % shards` (the ICMP query id for ICMP), or by the port's block under port
+///    block allocation ([`block_owner`]), address-only pools and port-less protocols by
+///    `address index % shards`;
 /// 3. static translations are undone first (basic-nat44 pool address → internal address,
 ///    dnat-44 internal address → public address), so both directions hash alike;
 /// 4. an internal host whose NAT state is per host (dynamic-nat44, paired pooling,
@@ -42,6 +43,15 @@ pub fn owner_of_key(key: &FlowKey, shards: u32, nat: &NatPolicy) -> u32 {
         (false, true) => address_hash(dst) % shards,
         _ => FlowKey { src, dst, ..*key }.symmetric_hash() % shards,
     }
+}
+
+/// The shard owning pool port `port` of a pool under port block allocation whose ports
+/// start at `low` in blocks of `block` ports: the shard owning its block,
+/// `((port - low) / block) % shards` (a port below the range counts as block 0).
+/// `bpf/steer.bpf.c` computes the same, constant for constant.
+pub fn block_owner(port: u16, low: u16, block: u16, shards: u32) -> u32 {
+    let block_index = u32::from(port.saturating_sub(low)) / u32::from(block.max(1));
+    block_index % shards.max(1)
 }
 
 /// The hash of one address, as the symmetric hash of the address with itself (one hash

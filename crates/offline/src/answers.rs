@@ -3,7 +3,7 @@
 //! the same thing for the same state.
 
 use mspic_control::{
-    NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics, ServiceSetsSummary,
+    NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics, PortBlockInfo, ServiceSetsSummary,
 };
 use mspic_flow::nat::{NatStats, NatSummary};
 use mspic_flow::{Policy, SfwStats, Shard};
@@ -117,8 +117,28 @@ pub fn nat_pools(p: &Policy, reports: &[ShardReport], name: Option<&str>) -> Vec
                 sum.addrs_in_use += s.addrs_in_use;
                 sum.out_of_port_errors += s.out_of_port_errors;
                 sum.out_of_address_errors += s.out_of_address_errors;
+                sum.port_blocks_in_use += s.port_blocks_in_use;
+                sum.max_port_blocks_used += s.max_port_blocks_used;
+                sum.port_block_allocation_errors += s.port_block_allocation_errors;
+                sum.port_blocks_limit_exceeded_errors += s.port_blocks_limit_exceeded_errors;
+                sum.pool_users += s.pool_users;
             }
         }
+        let port_blocks = pool.pba.map(|b| {
+            let blocks = u64::from(pool.blocks_per_address()) * pool.addrs.len() as u64;
+            PortBlockInfo {
+                block_size: u64::from(b.block_size),
+                max_blocks_per_address: u64::from(b.max_blocks),
+                active_block_timeout: u64::from(b.active_timeout),
+                effective_port_blocks: blocks,
+                effective_ports: blocks * u64::from(b.block_size),
+                blocks_in_use: sum.port_blocks_in_use,
+                max_blocks_used: sum.max_port_blocks_used,
+                allocation_errors: sum.port_block_allocation_errors,
+                limit_exceeded_errors: sum.port_blocks_limit_exceeded_errors,
+                pool_users: sum.pool_users,
+            }
+        });
         let ranges = pool
             .ranges
             .iter()
@@ -146,6 +166,7 @@ pub fn nat_pools(p: &Policy, reports: &[ShardReport], name: Option<&str>) -> Vec
                 max_ports_in_use: sum.max_ports_in_use,
                 out_of_address_errors: sum.out_of_address_errors,
                 out_of_port_errors: sum.out_of_port_errors,
+                port_blocks: port_blocks.clone(),
             });
         }
     }

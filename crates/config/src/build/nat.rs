@@ -37,6 +37,17 @@ pub(super) struct PoolD {
     pub(super) preserve_range: bool,
     pub(super) round_robin: bool,
     pub(super) mapping_timeout: Leaf<u32>,
+    /// `port secured-port-block-allocation …`, where it was first written.
+    pub(super) pba: Option<PbaD>,
+}
+
+/// `port secured-port-block-allocation { block-size B; max-blocks-per-address M;
+/// active-block-timeout T; }` of a pool.
+pub(super) struct PbaD {
+    pub(super) pos: Pos,
+    pub(super) block_size: Leaf<u16>,
+    pub(super) max_blocks: Leaf<u16>,
+    pub(super) timeout: Leaf<u32>,
 }
 
 /// `then translated …` of a NAT term.
@@ -162,6 +173,7 @@ impl Builder {
             preserve_range: false,
             round_robin: false,
             mapping_timeout: Leaf::default(),
+            pba: None,
         });
         let Some((k, kpos)) = c.kw(
             d,
@@ -332,16 +344,28 @@ fn pool_address_range(pool: &mut PoolD, d: &mut Diags, c: &mut Cur) -> R<()> {
 fn pool_port(pool: &mut PoolD, d: &mut Diags, c: &mut Cur) -> R<()> {
     let Some((k, kpos)) = c.kw(
         d,
-        &["automatic", "range", "preserve-parity", "preserve-range"],
         &[
+            "automatic",
+            "range",
+            "preserve-parity",
+            "preserve-range",
             "secured-port-block-allocation",
             "deterministic-port-block-allocation",
         ],
+        &[],
     )?
     else {
         return Ok(());
     };
     match k {
+        "secured-port-block-allocation" => pool_pba(pool, d, c, kpos),
+        "deterministic-port-block-allocation" => Err(d.error(
+            kpos,
+            format!(
+                "nat pool '{}': deterministic-port-block-allocation is not supported by mspic",
+                pool.name
+            ),
+        )),
         "preserve-parity" => {
             c.end(d)?;
             pool.parity = true;
@@ -365,6 +389,53 @@ fn pool_port(pool: &mut PoolD, d: &mut Diags, c: &mut Cur) -> R<()> {
         }
         _ => pool_port_range(pool, d, c),
     }
+}
+
+/// `secured-port-block-allocation [block-size B] [max-blocks-per-address M]
+/// [active-block-timeout T]` of a pool's `port` (Junos: "secured-port-block-allocation
+/// (Services NAT)": block-size 1–60 000, max blocks 1–512, timeout 0 or at least 120 s;
+/// older releases spell the limit `max-blocks-per-user`).
+fn pool_pba(pool: &mut PoolD, d: &mut Diags, c: &mut Cur, kpos: Pos) -> R<()> {
+    let pba = pool.pba.get_or_insert_with(|| PbaD {
+        pos: kpos,
+        block_size: Leaf::default(),
+        max_blocks: Leaf::default(),
+        timeout: Leaf::default(),
+    });
+    while let Some((k, _)) = c.kw(
+        d,
+        &[
+            "block-size",
+            "max-blocks-per-address",
+            "max-blocks-per-user",
+            "active-block-timeout",
+        ],
+        &[],
+    )? {
+        match k {
+            "block-size" => {
+                let (v, t) = c.parse(d, "block-size", |s| uint(s, "block-size", 1, 60000))?;
+                pba.block_size.set(d, k, v as u16, t.pos, &t.text)?;
+            }
+            "active-block-timeout" => {
+                let (v, t) = c.parse(d, "active-block-timeout", |s| {
+                    match uint(s, "active-block-timeout", 0, 86400)? {
+                        v @ (0 | 120..) => Ok(v),
+                        _ => Err(format!(
+                            "invalid active-block-timeout '{s}' (expected 0, for no timeout, or 120..86400 seconds)"
+                        )),
+                    }
+                })?;
+                pba.timeout.set(d, k, v as u32, t.pos, &t.text)?;
+            }
+            _ => {
+                let (v, t) = c.parse(d, k, |s| uint(s, "max-blocks-per-address", 1, 512))?;
+                pba.max_blocks
+                    .set(d, "max-blocks-per-address", v as u16, t.pos, &t.text)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `port range low L high H [random-allocation]` of a pool.
@@ -470,6 +541,33 @@ fn translation_type(s: &str) -> Result<TranslationType, String> {
     }
 }
 
+/// What secured port block allocation refuses (Junos: "Secured Port Block Allocation
+/// Configuration Guidelines": no parity or range preservation; blocks of one size from
+/// one contiguous range), reported at `pos`.
+fn check_pba(d: &mut Diags, p: &PoolD, pos: Pos, b: SecuredPortBlock, port: Option<PoolPort>) {
+    // A `port` without automatic or range is reported on its own.
+    let Some(pp) = port else { return };
+    let r = pp.range();
+    let ports = u32::from(r.high) - u32::from(r.low) + 1;
+    let problem = if u32::from(b.block_size) > ports {
+        format!(
+            "block-size {} is larger than the port range {}-{} ({ports} ports)",
+            b.block_size, r.low, r.high
+        )
+    } else if p.parity || p.preserve_range {
+        "cannot be combined with preserve-parity or preserve-range".to_string()
+    } else {
+        return;
+    };
+    d.error(
+        pos,
+        format!(
+            "nat pool '{}': secured-port-block-allocation {problem}",
+            p.name
+        ),
+    );
+}
+
 impl Builder {
     /// Checks each pool has members and a complete `port`; adds the pools to the model.
     pub(super) fn finish_pools(&self, d: &mut Diags, cfg: &mut Config) {
@@ -501,6 +599,20 @@ impl Builder {
                     random: p.random,
                 }),
             };
+            let port_block = p.pba.as_ref().map(|b| SecuredPortBlock {
+                block_size: b
+                    .block_size
+                    .get()
+                    .unwrap_or(SecuredPortBlock::DEFAULT_BLOCK_SIZE),
+                max_blocks: b
+                    .max_blocks
+                    .get()
+                    .unwrap_or(SecuredPortBlock::DEFAULT_MAX_BLOCKS),
+                active_timeout: b.timeout.get().unwrap_or(0),
+            });
+            if let (Some(b), Some(pba)) = (port_block, &p.pba) {
+                check_pba(d, p, pba.pos, b, port);
+            }
             cfg.nat_pools.push(NatPool {
                 name: p.name.clone(),
                 addresses: p.addresses.clone(),
@@ -510,6 +622,7 @@ impl Builder {
                 preserve_range: p.preserve_range,
                 address_allocation_round_robin: p.round_robin,
                 mapping_timeout: p.mapping_timeout.get(),
+                port_block,
             });
         }
     }

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::backend::{
-    NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics, ServiceSetsSummary,
+    NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics, PortBlockInfo, ServiceSetsSummary,
 };
 use crate::render::sessions::compare_interfaces;
 use crate::tree::Element;
@@ -69,9 +69,77 @@ pub fn render_nat_pools(pools: &[NatPoolInfo], detail: bool) -> String {
                     p.ports_in_use, p.out_of_port_errors, p.max_ports_in_use
                 );
             }
+            if let Some(b) = &p.port_blocks {
+                render_port_blocks(&mut out, b);
+            }
         }
     }
     out
+}
+
+/// What `port-block-type` says of a pool with secured port block allocation.
+const SECURED_PBA: &str = "Secured port block allocation";
+
+/// The port block lines of a pool's detail (the fields of the Junos page "show services
+/// nat pool", secured port block allocation).
+fn render_port_blocks(out: &mut String, b: &PortBlockInfo) {
+    let _ = writeln!(
+        out,
+        "Port block type: {SECURED_PBA}, Port block size: {}",
+        b.block_size
+    );
+    let _ = writeln!(
+        out,
+        "Max number of port blocks per address: {}, Active block timeout: {}",
+        b.max_blocks_per_address, b.active_block_timeout
+    );
+    let _ = writeln!(
+        out,
+        "Effective port blocks: {}, Effective ports: {}",
+        b.effective_port_blocks, b.effective_ports
+    );
+    let _ = writeln!(
+        out,
+        "Current number of port blocks in use: {}, Max number of port blocks used: {}",
+        b.blocks_in_use, b.max_blocks_used
+    );
+    let _ = writeln!(
+        out,
+        "Port block allocation errors: {}, Port blocks limit exceeded errors: {}",
+        b.allocation_errors, b.limit_exceeded_errors
+    );
+    let _ = writeln!(out, "Pool users: {}", b.pool_users);
+}
+
+/// The port block leaves of a `service-nat-pool` in detail (names as Junos's, e.g. in
+/// the CGNAT test library's and junos_exporter's readers of this RPC).
+fn port_block_leaves(e: &mut Element, b: &PortBlockInfo) {
+    e.push(Element::leaf("port-block-type", SECURED_PBA));
+    e.push(Element::leaf("port-block-size", b.block_size));
+    e.push(Element::leaf(
+        "max-blocks-per-address",
+        b.max_blocks_per_address,
+    ));
+    e.push(Element::leaf(
+        "active-block-timeout",
+        b.active_block_timeout,
+    ));
+    e.push(Element::leaf(
+        "effective-port-blocks",
+        b.effective_port_blocks,
+    ));
+    e.push(Element::leaf("effective-ports", b.effective_ports));
+    e.push(Element::leaf("port-blocks-in-use", b.blocks_in_use));
+    e.push(Element::leaf("max-port-blocks-used", b.max_blocks_used));
+    e.push(Element::leaf(
+        "port-block-allocation-errors",
+        b.allocation_errors,
+    ));
+    e.push(Element::leaf(
+        "port-blocks-limit-exceeded-errors",
+        b.limit_exceeded_errors,
+    ));
+    e.push(Element::leaf("pool-users", b.pool_users));
 }
 
 /// `service-nat-pool-information/sfw-per-service-set-nat-pool/{interface-name,
@@ -126,6 +194,9 @@ pub fn nat_pools_tree(pools: &[NatPoolInfo], detail: bool) -> Element {
                     p.out_of_port_errors,
                 ));
                 e.push(Element::leaf("pool-max-ports-in-use", p.max_ports_in_use));
+            }
+            if let Some(b) = &p.port_blocks {
+                port_block_leaves(&mut e, b);
             }
         }
         if let Some(g) = group.as_mut() {

@@ -34,6 +34,20 @@ pub struct PoolRt {
     pub mapping_timeout: u32,
     /// Service sets and translation types that use the pool (display).
     pub users: Vec<(u16, TranslationType)>,
+    /// `secured-port-block-allocation`: ports come in per-subscriber blocks.
+    pub pba: Option<cfg::SecuredPortBlock>,
+}
+
+impl PoolRt {
+    /// Blocks of `pba` one pool address holds (whole blocks of the port range).
+    pub fn blocks_per_address(&self) -> u32 {
+        match (self.ports, self.pba) {
+            (Some((lo, hi)), Some(b)) => {
+                (u32::from(hi) - u32::from(lo) + 1) / u32::from(b.block_size.max(1))
+            }
+            _ => 0,
+        }
+    }
 }
 
 /// How one NAT term translates.
@@ -251,6 +265,7 @@ impl PoolRt {
             round_robin: p.address_allocation_round_robin,
             mapping_timeout: p.mapping_timeout.unwrap_or(DEFAULT_MAPPING_TIMEOUT),
             users: Vec::new(),
+            pba: p.port_block.filter(|_| ports.is_some()),
         })
     }
 }
@@ -461,7 +476,10 @@ impl NatPolicy {
         for (i, &a) in self.pools[p as usize].addrs.iter().enumerate() {
             self.pool_addrs.entry(a).or_insert((p, i as u32));
         }
-        let per_host = !wants_ports || tr.address_pooling_paired || tr.mapping_type_eim;
+        // Port blocks belong to a subscriber (Junos: "a user is uniquely defined by its
+        // private IP address"): its sessions stay on the shard holding its blocks.
+        let pba = self.pools[p as usize].pba.is_some();
+        let per_host = !wants_ports || tr.address_pooling_paired || tr.mapping_type_eim || pba;
         if per_host {
             match src_from {
                 Some(pre) => self.pinned.push(pre.network()),
@@ -488,14 +506,17 @@ impl NatPolicy {
     }
 
     /// The shard owning a packet to a pool address (see [`crate::owner::owner`]): NAPT by
-    /// port (query id for ICMP), address-only pools and port-less protocols by address.
+    /// port (query id for ICMP) or, under port block allocation, by the port's block;
+    /// address-only pools and port-less protocols by address.
     pub fn pool_owner(&self, k: &FlowKey, shards: u32) -> Option<u32> {
         let (pool, idx) = self.pool_addr(k.dst)?;
-        let napt = self.pools.get(pool as usize)?.ports.is_some();
-        Some(if napt && has_ports(k.proto) {
-            u32::from(k.dst_port) % shards
-        } else {
-            idx % shards
+        let pool = self.pools.get(pool as usize)?;
+        Some(match pool.ports {
+            Some((low, _)) if has_ports(k.proto) => match pool.pba {
+                Some(b) => crate::owner::block_owner(k.dst_port, low, b.block_size, shards),
+                None => u32::from(k.dst_port) % shards,
+            },
+            _ => idx % shards,
         })
     }
 

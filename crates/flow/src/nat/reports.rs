@@ -27,6 +27,16 @@ pub struct PoolStats {
     pub parity_port_errors: u64,
     /// Ports whose range (below 1024 or not) could not be kept.
     pub preserve_range_errors: u64,
+    /// Port blocks held now (secured port block allocation).
+    pub port_blocks_in_use: u64,
+    /// Most port blocks held at once.
+    pub max_port_blocks_used: u64,
+    /// New blocks refused: no free block left.
+    pub port_block_allocation_errors: u64,
+    /// Ports refused to a subscriber holding `max-blocks-per-address` full blocks.
+    pub port_blocks_limit_exceeded_errors: u64,
+    /// Subscribers holding blocks now.
+    pub pool_users: u64,
 }
 
 /// NAT counters behind `show services nat statistics`.
