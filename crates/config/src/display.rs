@@ -313,6 +313,14 @@ fn pool(p: &NatPool) -> Node {
             bn.push_leaf(&["active-block-timeout", &b.active_timeout.to_string()]);
             pn.push(bn);
         }
+        if let Some(x) = p.deterministic {
+            let mut dn = Node::new(&["deterministic-port-block-allocation"]);
+            dn.push_leaf(&["block-size", &x.block_size.to_string()]);
+            if x.include_boundary_addresses {
+                dn.push_leaf(&["include-boundary-addresses"]);
+            }
+            pn.push(dn);
+        }
         n.push(pn);
     }
     if p.address_allocation_round_robin {

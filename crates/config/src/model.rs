@@ -724,6 +724,24 @@ pub struct NatPool {
     pub mapping_timeout: Option<u32>,
     /// `port secured-port-block-allocation`: ports handed out in per-subscriber blocks.
     pub port_block: Option<SecuredPortBlock>,
+    /// `port deterministic-port-block-allocation`: one block per subscriber, computed.
+    pub deterministic: Option<DeterministicBlocks>,
+}
+
+/// `port deterministic-port-block-allocation [block-size B] [include-boundary-addresses]`
+/// (Junos: "port (Services NAT)", "Deterministic NAT").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeterministicBlocks {
+    /// `block-size` (0: computed from the subscribers and the pool; default 256).
+    pub block_size: u16,
+    /// `include-boundary-addresses`: the source range's network and broadcast addresses
+    /// are subscribers too.
+    pub include_boundary_addresses: bool,
+}
+
+impl DeterministicBlocks {
+    /// Default `block-size`.
+    pub const DEFAULT_BLOCK_SIZE: u16 = 256;
 }
 
 /// `port secured-port-block-allocation { block-size B; max-blocks-per-address M;
@@ -860,11 +878,13 @@ pub enum TranslationType {
     TwiceBasicNat44,
     /// `twice-dynamic-nat-44`: dynamic source and static destination.
     TwiceDynamicNat44,
+    /// `deterministic-napt44`: NAPT from a port block computed from the source address.
+    DeterministicNapt44,
 }
 
 impl TranslationType {
     /// Every value, in keyword order.
-    pub const ALL: [TranslationType; 7] = [
+    pub const ALL: [TranslationType; 8] = [
         Self::Napt44,
         Self::DynamicNat44,
         Self::BasicNat44,
@@ -872,6 +892,7 @@ impl TranslationType {
         Self::TwiceNapt44,
         Self::TwiceBasicNat44,
         Self::TwiceDynamicNat44,
+        Self::DeterministicNapt44,
     ];
     /// The configuration keyword.
     pub fn keyword(self) -> &'static str {
@@ -883,6 +904,7 @@ impl TranslationType {
             Self::TwiceNapt44 => "twice-napt-44",
             Self::TwiceBasicNat44 => "twice-basic-nat-44",
             Self::TwiceDynamicNat44 => "twice-dynamic-nat-44",
+            Self::DeterministicNapt44 => "deterministic-napt44",
         }
     }
     /// As printed in `NAT Action:   Translation Type - …` and pool output.
@@ -895,6 +917,7 @@ impl TranslationType {
             Self::TwiceNapt44 => "TWICE NAPT-44",
             Self::TwiceBasicNat44 => "TWICE BASIC NAT44",
             Self::TwiceDynamicNat44 => "TWICE DYNAMIC NAT44",
+            Self::DeterministicNapt44 => "DETERMINISTIC-NAPT44",
         }
     }
     /// The value whose [`TranslationType::keyword`] is `s`.

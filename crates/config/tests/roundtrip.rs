@@ -379,6 +379,7 @@ fn gen_config(seed: u64) -> Config {
             address_allocation_round_robin: r.chance(30),
             mapping_timeout: r.opt(|r| r.range(120, 86400) as u32),
             port_block,
+            deterministic: None,
         });
     }
 
@@ -390,7 +391,9 @@ fn gen_config(seed: u64) -> Config {
             let then = if r.chance(20) {
                 NatThen::NoTranslation
             } else {
-                let tt = *r.pick(&TranslationType::ALL);
+                // deterministic-napt44 needs a pool and a source range of its own (not
+                // generated here; tests/deterministic.rs and statements.rs cover it).
+                let tt = *r.pick(&TranslationType::ALL[..7]);
                 let mut x = Translated {
                     source_pool: None,
                     destination_pool: None,
@@ -420,7 +423,7 @@ fn gen_config(seed: u64) -> Config {
                             x.source_prefix = Some(r.prefix4());
                         }
                     }
-                    Dnat44 => {}
+                    Dnat44 | DeterministicNapt44 => {}
                 }
                 if matches!(
                     tt,

@@ -381,6 +381,8 @@ set services stateful-firewall rule r term t2 then reject",
     pool d { address-range { low 192.0.2.200 high 192.0.2.210; } }
     pool e { address 192.0.2.224/28; port { range low 1024 high 65535; secured-port-block-allocation { block-size 256; max-blocks-per-address 4; active-block-timeout 300; } } }
     pool f { address 192.0.2.240/28; port { automatic; secured-port-block-allocation; } }
+    pool g { address 198.51.100.0/28; port { range low 1024 high 65535; deterministic-port-block-allocation { block-size 2016; include-boundary-addresses; } } }
+    pool h { address 198.51.100.16/28; port { automatic; deterministic-port-block-allocation; } }
 } }",
             set: "set services nat pool a address 203.0.113.0/28
 set services nat pool a address 198.51.100.7
@@ -400,7 +402,14 @@ set services nat pool e port range low 1024 high 65535
 set services nat pool e port secured-port-block-allocation block-size 256 max-blocks-per-address 4 active-block-timeout 300
 set services nat pool f address 192.0.2.240/28
 set services nat pool f port automatic
-set services nat pool f port secured-port-block-allocation",
+set services nat pool f port secured-port-block-allocation
+set services nat pool g address 198.51.100.0/28
+set services nat pool g port range low 1024 high 65535
+set services nat pool g port deterministic-port-block-allocation block-size 2016
+set services nat pool g port deterministic-port-block-allocation include-boundary-addresses
+set services nat pool h address 198.51.100.16/28
+set services nat pool h port automatic
+set services nat pool h port deterministic-port-block-allocation",
             check: |c| {
                 assert_eq!(
                     *c.nat_pool("a").unwrap(),
@@ -414,6 +423,7 @@ set services nat pool f port secured-port-block-allocation",
                         address_allocation_round_robin: true,
                         mapping_timeout: Some(300),
                         port_block: None,
+                        deterministic: None,
                     }
                 );
                 assert_eq!(c.nat_pool("b").unwrap().port, Some(PoolPort::Range { low: 2000, high: 3000, random: true }));
@@ -427,6 +437,12 @@ set services nat pool f port secured-port-block-allocation",
                 assert_eq!(c.nat_pool("e").unwrap().port_block, pba(256, 4, 300));
                 // The Junos defaults: blocks of 128, 8 per subscriber, no timeout.
                 assert_eq!(c.nat_pool("f").unwrap().port_block, pba(128, 8, 0));
+                let det = |block_size, include_boundary_addresses| {
+                    Some(DeterministicBlocks { block_size, include_boundary_addresses })
+                };
+                assert_eq!(c.nat_pool("g").unwrap().deterministic, det(2016, true));
+                // The Junos default block size.
+                assert_eq!(c.nat_pool("h").unwrap().deterministic, det(256, false));
             },
         },
         Case {

@@ -44,6 +44,31 @@ pub struct NatPoolInfo {
     pub port_blocks: Option<PortBlockInfo>,
 }
 
+/// What a deterministic NAT query asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetNatQuery {
+    /// The block of this internal host (`nat-port-block`).
+    Host(std::net::IpAddr),
+    /// The internal host of this NAT address and port (`internal-host`).
+    NatPort(std::net::IpAddr, u16),
+}
+
+/// One subscriber's deterministic port block (`service-detnat-information`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetNatBlock {
+    pub interface: String,
+    pub service_set: String,
+    pub pool: String,
+    /// `detnat-internal-host`.
+    pub internal: std::net::IpAddr,
+    /// `detnat-nat-ip`.
+    pub nat_ip: std::net::IpAddr,
+    /// `detnat-nat-port-low`.
+    pub port_low: u16,
+    /// `detnat-nat-port-high`.
+    pub port_high: u16,
+}
+
 /// The port block part of `show services nat pool detail` (pools with
 /// `secured-port-block-allocation`); XML names as Junos's `service-nat-pool`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -133,6 +158,12 @@ pub trait Backend {
     /// NAT pools, all or the one named.
     fn nat_pools(&mut self, name: Option<&str>) -> Result<Vec<NatPoolInfo>, BackendError> {
         let _ = name;
+        Err(BackendError::Unsupported)
+    }
+
+    /// Deterministic NAT: the blocks that answer `q` (computed from the configuration).
+    fn detnat(&mut self, q: DetNatQuery) -> Result<Vec<DetNatBlock>, BackendError> {
+        let _ = q;
         Err(BackendError::Unsupported)
     }
 

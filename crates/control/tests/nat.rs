@@ -2,8 +2,8 @@
 //! that provides their data.
 
 use mspic_control::{
-    execute, Backend, BackendError, ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo,
-    NatStatistics, PortBlockInfo, ServiceSetsSummary,
+    execute, Backend, BackendError, ClearedSessions, DetNatBlock, DetNatQuery, NatMapping,
+    NatMappingsSummary, NatPoolInfo, NatStatistics, PortBlockInfo, ServiceSetsSummary,
 };
 use mspic_flow::{SessionFilter, SessionSnapshot, SfwStats};
 
@@ -76,6 +76,24 @@ impl Backend for Full {
                 }),
             },
         ])
+    }
+    fn detnat(&mut self, q: DetNatQuery) -> Result<Vec<DetNatBlock>, BackendError> {
+        let block = DetNatBlock {
+            interface: "ms-1/1/0".into(),
+            service_set: "ss1".into(),
+            pool: "det".into(),
+            internal: "10.0.0.77".parse().unwrap(),
+            nat_ip: "203.0.113.129".parse().unwrap(),
+            port_low: 13120,
+            port_high: 14127,
+        };
+        let hit = match q {
+            DetNatQuery::Host(h) => h == block.internal,
+            DetNatQuery::NatPort(a, p) => {
+                a == block.nat_ip && (block.port_low..=block.port_high).contains(&p)
+            }
+        };
+        Ok(if hit { vec![block] } else { Vec::new() })
     }
     fn nat_mappings_summary(&mut self) -> Result<Vec<NatMappingsSummary>, BackendError> {
         Ok(vec![NatMappingsSummary {
@@ -235,4 +253,55 @@ fn xml_and_json() {
         "nat_statistics_json",
         run("show services nat statistics | display json")
     );
+}
+
+/// `show services nat deterministic-nat nat-port-block` and `… internal-host` (Junos
+/// pages of those commands; XML names as the `get-service-detnat-pb-information` /
+/// `get-service-detnat-information` replies, `service-detnat-information`): both
+/// directions of one subscriber's block, in text, XML and JSON.
+#[test]
+fn deterministic_nat_queries() {
+    let by_host = run("show services nat deterministic-nat nat-port-block 10.0.0.77");
+    let by_port = run("show services nat deterministic-nat internal-host 203.0.113.129 port 13500");
+    assert_eq!(by_host, by_port);
+    insta::assert_snapshot!("detnat_port_block", by_host);
+    insta::assert_snapshot!(
+        "detnat_port_block_xml",
+        run("show services nat deterministic-nat nat-port-block 10.0.0.77 | display xml")
+    );
+    insta::assert_snapshot!(
+        "detnat_internal_host_json",
+        run("show services nat deterministic-nat internal-host 203.0.113.129 port 13500 | display json")
+    );
+    assert_eq!(
+        run("show services nat deterministic-nat internal-host 203.0.113.129 port 1000"),
+        ""
+    );
+    for cmd in [
+        "show services nat deterministic-nat nat-port-block 10.0.0.77",
+        "show services nat deterministic-nat internal-host 203.0.113.129 port 13500",
+    ] {
+        let (xml, json) = (
+            run(&format!("{cmd} | display xml")),
+            run(&format!("{cmd} | display json")),
+        );
+        agree::check(cmd, &run(cmd), &xml, &json, &[]);
+    }
+    for (bad, why) in [
+        (
+            "show services nat deterministic-nat nat-port-block x",
+            "an IP address",
+        ),
+        (
+            "show services nat deterministic-nat internal-host 203.0.113.129",
+            "port",
+        ),
+        (
+            "show services nat deterministic-nat internal-host 203.0.113.129 port 70000",
+            "port number",
+        ),
+    ] {
+        let e = execute(bad, &mut Full).unwrap_err().to_string();
+        assert!(e.contains(why), "{bad}: {e}");
+    }
 }

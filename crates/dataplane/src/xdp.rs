@@ -68,6 +68,8 @@ pub const MAX_POOL_ADDRS: usize = 1 << 20;
 pub const MAX_STATIC: usize = 1 << 20;
 /// Capacity of each pinned-prefix trie (IPv4 and IPv6).
 pub const MAX_PINNED: usize = 16384;
+/// Capacity of the deterministic-napt44 source trie.
+pub const MAX_DET: usize = 1024;
 /// Name of the XDP program, as the kernel reports it.
 pub const PROG_NAME: &str = "mspic_steer";
 
@@ -172,6 +174,9 @@ pub struct SteerConfig {
     pub static_dst: Vec<(Ipv4Addr, Ipv4Addr)>,
     /// Prefixes whose hosts are pinned to one shard.
     pub pinned: Vec<Prefix>,
+    /// deterministic-napt44 source ranges: (prefix, first subscriber, subscribers,
+    /// blocks per pool address), first mapping of a prefix wins.
+    pub det: Vec<(Prefix, u32, u32, u32)>,
 }
 
 impl SteerConfig {
@@ -185,8 +190,8 @@ impl SteerConfig {
             .iter()
             .filter_map(|(&a, &(pool, idx))| {
                 let pool = nat.pools.get(usize::from(pool))?;
-                let (low, block) = match (pool.ports, pool.pba) {
-                    (Some((low, _)), Some(b)) => (low, b.block_size),
+                let (low, block) = match (pool.ports, pool.block_size()) {
+                    (Some((low, _)), Some(b)) => (low, b),
                     _ => (0, 0),
                 };
                 Some((a, pool.ports.is_some(), idx, low, block))
@@ -223,7 +228,13 @@ impl SteerConfig {
                 pinned.push(n);
             }
         }
+        let det = nat
+            .deterministic
+            .iter()
+            .map(|(_, m)| (m.from, m.first_host, m.hosts, m.blocks_per_address))
+            .collect();
         SteerConfig {
+            det,
             shards,
             pool_addrs,
             static_src: expand(&nat.static_src),
@@ -639,7 +650,16 @@ impl XdpProgram {
             };
             target.insert(lpm_key(p), vec![1]);
         }
+        let mut det = Entries::new();
+        for &(p, first, hosts, per_addr) in &cfg.det {
+            let v = [first, hosts, per_addr, 0]
+                .iter()
+                .flat_map(|x| x.to_ne_bytes())
+                .collect();
+            det.entry(lpm_key(&p)).or_insert(v);
+        }
         for (map, n, max) in [
+            ("det_v4", det.len(), MAX_DET),
             ("pool_addrs", pools.len(), MAX_POOL_ADDRS),
             ("static_src", static_src.len(), MAX_STATIC),
             ("static_dst", static_dst.len(), MAX_STATIC),
@@ -660,6 +680,7 @@ impl XdpProgram {
         sync_map(&maps.static_dst, "static_dst", &static_dst)?;
         sync_map(&maps.pinned_v4, "pinned_v4", &pin4)?;
         sync_map(&maps.pinned_v6, "pinned_v6", &pin6)?;
+        sync_map(&maps.det_v4, "det_v4", &det)?;
         let mut conf = cfg.shards.to_ne_bytes().to_vec();
         conf.extend_from_slice(&0u32.to_ne_bytes());
         maps.config

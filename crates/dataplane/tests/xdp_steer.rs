@@ -80,7 +80,8 @@ fn policy(text: &str) -> Policy {
 /// Every kind of NAT fact the owner function reads: a NAPT pool, an address-only pool
 /// (dynamic-nat44: pins its inside hosts), basic-nat44 (static source map), an
 /// endpoint-independent NAPT rule (pins its hosts), dnat-44 (static destination map) and a
-/// pool with secured port block allocation (owner by the port's block; pins its hosts).
+/// pool with secured port block allocation (owner by the port's block; pins its hosts) and
+/// deterministic-napt44 (subscribers owned by their computed block).
 const NAT_CONFIG: &str = r#"
 interfaces {
     ge-0/0/0 { unit 0 { family inet { service { input { service-set ss; } output { service-set ss; } } address 10.0.0.1/24; } } }
@@ -96,6 +97,7 @@ services {
         pool stat { address 198.18.0.0/24; }
         pool web { address 10.0.0.10/32; }
         pool pba { address 203.0.113.240/28; port { range low 2000 high 9999; secured-port-block-allocation block-size 100 max-blocks-per-address 4; } }
+        pool det { address 203.0.113.96/28; port { automatic; deterministic-port-block-allocation block-size 1008; } }
         rule snat {
             match-direction input;
             term napt { from { source-address { 10.0.1.0/24; } } then { translated { source-pool napt; translation-type { napt-44; } } } }
@@ -103,6 +105,7 @@ services {
             term basic { from { source-address { 10.0.3.0/24; } } then { translated { source-pool stat; translation-type { basic-nat44; } } } }
             term eim { from { source-address { 10.0.4.0/24; } } then { translated { source-pool eim; translation-type { napt-44; } mapping-type endpoint-independent; } } }
             term pba { from { source-address { 10.0.5.0/24; } } then { translated { source-pool pba; translation-type { napt-44; } } } }
+            term det { from { source-address { 10.0.6.0/24; } } then { translated { source-pool det; translation-type { deterministic-napt44; } } } }
         }
         rule dnat {
             match-direction input;
@@ -1079,6 +1082,7 @@ fn header_mirror() {
     assert_eq!(define("STEER_MAX_POOL_ADDRS"), xdp::MAX_POOL_ADDRS as u64);
     assert_eq!(define("STEER_MAX_STATIC"), xdp::MAX_STATIC as u64);
     assert_eq!(define("STEER_MAX_PINNED"), xdp::MAX_PINNED as u64);
+    assert_eq!(define("STEER_MAX_DET"), xdp::MAX_DET as u64);
     assert_eq!(std::mem::size_of::<SteerMeta>(), SteerMeta::LEN);
 }
 
@@ -1144,7 +1148,16 @@ fn steer_config_from_policy() {
     assert_eq!(cfg.shards, 4);
     // 64 NAPT + 32 address-only + 16 EIM + 16 port block pool addresses; basic-nat44 is
     // static.
-    assert_eq!(cfg.pool_addrs.len(), 64 + 32 + 16 + 16);
+    assert_eq!(cfg.pool_addrs.len(), 64 + 32 + 16 + 16 + 16);
+    assert_eq!(
+        cfg.det,
+        vec![(
+            "10.0.6.0/24".parse().unwrap(),
+            u32::from(a4("10.0.6.1")),
+            254,
+            64
+        )]
+    );
     assert!(cfg
         .pool_addrs
         .contains(&(a4("203.0.113.241"), true, 1, 2000, 100)));
@@ -1195,7 +1208,7 @@ impl Rng {
 /// An address that exercises one of the owner function's branches.
 fn rand_v4(r: &mut Rng) -> Ipv4Addr {
     let base = |s: &str, n: u64, r: &mut Rng| Ipv4Addr::from(u32::from(a4(s)) + r.below(n) as u32);
-    match r.below(13) {
+    match r.below(15) {
         0 => base("203.0.113.128", 64, r),                    // NAPT pool
         1 => base("203.0.113.192", 32, r),                    // address-only pool
         2 => base("203.0.113.224", 16, r),                    // EIM pool
@@ -1208,6 +1221,8 @@ fn rand_v4(r: &mut Rng) -> Ipv4Addr {
         9 => base("198.51.100.0", 256, r),                    // outside
         10 => base("203.0.113.240", 16, r),                   // port block pool
         11 => base("10.0.5.0", 256, r),                       // port block inside (pinned)
+        12 => base("203.0.113.96", 16, r),                    // deterministic pool
+        13 => base("10.0.6.0", 256, r),                       // deterministic subscribers
         _ => Ipv4Addr::from(r.next() as u32),
     }
 }

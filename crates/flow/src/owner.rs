@@ -15,11 +15,14 @@ use crate::nat::NatPolicy;
 ///    `port % shards` (the ICMP query id for ICMP), or by the port's block under port
 ///    block allocation ([`block_owner`]), address-only pools and port-less protocols by
 ///    `address index % shards`;
-/// 3. static translations are undone first (basic-nat44 pool address → internal address,
+/// 3. a deterministic-napt44 subscriber's packet belongs to the owner of its computed
+///    block (where the replies to its ports go);
+/// 4. static translations are undone first (basic-nat44 pool address → internal address,
 ///    dnat-44 internal address → public address), so both directions hash alike;
-/// 4. an internal host whose NAT state is per host (dynamic-nat44, paired pooling,
-///    endpoint-independent mapping) is pinned: the hash of its address alone;
-/// 5. everything else: the symmetric hash of the tuple.
+/// 5. an internal host whose NAT state is per host (dynamic-nat44, paired pooling,
+///    endpoint-independent mapping, port block allocation) is pinned: the hash of its
+///    address alone;
+/// 6. everything else: the symmetric hash of the tuple.
 pub fn owner(p: &Parsed, shards: u32, nat: &NatPolicy) -> u32 {
     let key = match p.l4 {
         L4::IcmpError { inner, .. } => inner.key.reversed(),
@@ -34,6 +37,9 @@ pub fn owner_of_key(key: &FlowKey, shards: u32, nat: &NatPolicy) -> u32 {
         return 0;
     }
     if let Some(o) = nat.pool_owner(key, shards) {
+        return o;
+    }
+    if let Some(o) = nat.det_owner(key.src, shards) {
         return o;
     }
     let src = nat.normalize(key.src);

@@ -2,8 +2,11 @@
 //! runtime both gather one [`ShardReport`] per shard and merge them here, so the two print
 //! the same thing for the same state.
 
+use std::net::IpAddr;
+
 use mspic_control::{
-    NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics, PortBlockInfo, ServiceSetsSummary,
+    DetNatBlock, DetNatQuery, NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics,
+    PortBlockInfo, ServiceSetsSummary,
 };
 use mspic_flow::nat::{NatStats, NatSummary};
 use mspic_flow::{Policy, SfwStats, Shard};
@@ -167,6 +170,50 @@ pub fn nat_pools(p: &Policy, reports: &[ShardReport], name: Option<&str>) -> Vec
                 out_of_address_errors: sum.out_of_address_errors,
                 out_of_port_errors: sum.out_of_port_errors,
                 port_blocks: port_blocks.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// `show services nat deterministic-nat …`: computed from the configuration alone (the
+/// mapping is a pure function of it), for every service set a deterministic term serves.
+pub fn detnat(p: &Policy, q: DetNatQuery) -> Vec<DetNatBlock> {
+    let mut out = Vec::new();
+    for &(pool, m) in &p.nat.deterministic {
+        let Some(prt) = p.nat.pools.get(usize::from(pool)) else {
+            continue;
+        };
+        let found = match q {
+            DetNatQuery::Host(IpAddr::V4(h)) => m.forward(h).map(|(a, first)| (h, a, first)),
+            DetNatQuery::NatPort(IpAddr::V4(a), port) => {
+                prt.addrs.iter().position(|&x| x == a).and_then(|ai| {
+                    let h = m.reverse(ai as u32, port)?;
+                    m.forward(h).map(|(a, first)| (h, a, first))
+                })
+            }
+            _ => None,
+        };
+        let Some((host, ai, first)) = found else {
+            continue;
+        };
+        let mut sets: Vec<u16> = prt
+            .users
+            .iter()
+            .filter(|(_, k)| *k == mspic_config::TranslationType::DeterministicNapt44)
+            .map(|(s, _)| *s)
+            .collect();
+        sets.dedup();
+        for set in sets {
+            let (interface, service_set) = set_names(p, set);
+            out.push(DetNatBlock {
+                interface,
+                service_set,
+                pool: prt.name.clone(),
+                internal: IpAddr::V4(host),
+                nat_ip: IpAddr::V4(prt.addrs[ai as usize]),
+                port_low: first,
+                port_high: m.last_port(first),
             });
         }
     }

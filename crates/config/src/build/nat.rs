@@ -39,6 +39,15 @@ pub(super) struct PoolD {
     pub(super) mapping_timeout: Leaf<u32>,
     /// `port secured-port-block-allocation …`, where it was first written.
     pub(super) pba: Option<PbaD>,
+    /// `port deterministic-port-block-allocation …`, where it was first written.
+    pub(super) det: Option<DetD>,
+}
+
+/// `port deterministic-port-block-allocation [block-size B] [include-boundary-addresses]`.
+pub(super) struct DetD {
+    pub(super) pos: Pos,
+    pub(super) block_size: Leaf<u16>,
+    pub(super) boundary: bool,
 }
 
 /// `port secured-port-block-allocation { block-size B; max-blocks-per-address M;
@@ -120,7 +129,6 @@ const TRANSLATED_IGNORED: &[&str] = &[
 const TRANSLATION_UNSUPPORTED: &[&str] = &[
     "basic-nat-pt",
     "basic-nat66",
-    "deterministic-napt44",
     "deterministic-napt64",
     "dnat-64",
     "napt-66",
@@ -174,6 +182,7 @@ impl Builder {
             round_robin: false,
             mapping_timeout: Leaf::default(),
             pba: None,
+            det: None,
         });
         let Some((k, kpos)) = c.kw(
             d,
@@ -359,13 +368,7 @@ fn pool_port(pool: &mut PoolD, d: &mut Diags, c: &mut Cur) -> R<()> {
     };
     match k {
         "secured-port-block-allocation" => pool_pba(pool, d, c, kpos),
-        "deterministic-port-block-allocation" => Err(d.error(
-            kpos,
-            format!(
-                "nat pool '{}': deterministic-port-block-allocation is not supported by mspic",
-                pool.name
-            ),
-        )),
+        "deterministic-port-block-allocation" => pool_det(pool, d, c, kpos),
         "preserve-parity" => {
             c.end(d)?;
             pool.parity = true;
@@ -433,6 +436,25 @@ fn pool_pba(pool: &mut PoolD, d: &mut Diags, c: &mut Cur, kpos: Pos) -> R<()> {
                 pba.max_blocks
                     .set(d, "max-blocks-per-address", v as u16, t.pos, &t.text)?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// `deterministic-port-block-allocation [block-size B] [include-boundary-addresses]` of
+/// a pool's `port` (Junos: "port (Services NAT)": block-size 0–64 512, 0 computing it).
+fn pool_det(pool: &mut PoolD, d: &mut Diags, c: &mut Cur, kpos: Pos) -> R<()> {
+    let det = pool.det.get_or_insert_with(|| DetD {
+        pos: kpos,
+        block_size: Leaf::default(),
+        boundary: false,
+    });
+    while let Some((k, _)) = c.kw(d, &["block-size", "include-boundary-addresses"], &[])? {
+        if k == "include-boundary-addresses" {
+            det.boundary = true;
+        } else {
+            let (v, t) = c.parse(d, "block-size", |s| uint(s, "block-size", 0, 64512))?;
+            det.block_size.set(d, k, v as u16, t.pos, &t.text)?;
         }
     }
     Ok(())
@@ -613,6 +635,22 @@ impl Builder {
             if let (Some(b), Some(pba)) = (port_block, &p.pba) {
                 check_pba(d, p, pba.pos, b, port);
             }
+            let deterministic = p.det.as_ref().map(|x| DeterministicBlocks {
+                block_size: x
+                    .block_size
+                    .get()
+                    .unwrap_or(DeterministicBlocks::DEFAULT_BLOCK_SIZE),
+                include_boundary_addresses: x.boundary,
+            });
+            if let (Some(x), true) = (&p.det, p.pba.is_some() || p.parity || p.preserve_range) {
+                d.error(
+                    x.pos,
+                    format!(
+                        "nat pool '{}': deterministic-port-block-allocation cannot be combined with secured-port-block-allocation, preserve-parity or preserve-range",
+                        p.name
+                    ),
+                );
+            }
             cfg.nat_pools.push(NatPool {
                 name: p.name.clone(),
                 addresses: p.addresses.clone(),
@@ -623,6 +661,7 @@ impl Builder {
                 address_allocation_round_robin: p.round_robin,
                 mapping_timeout: p.mapping_timeout.get(),
                 port_block,
+                deterministic,
             });
         }
     }
@@ -662,6 +701,28 @@ impl Builder {
             }
         }
         cfg.nat_rule_sets = finish_rule_sets(d, &self.nat_rule_sets, &self.nat_rules, "nat");
+        self.check_deterministic_pools_once(d);
+    }
+
+    /// A deterministic pool maps one source range: a second term mapping another range
+    /// onto it would give two subscribers the same block.
+    fn check_deterministic_pools_once(&self, d: &mut Diags) {
+        let mut seen: Vec<String> = Vec::new();
+        for t in self.nat_rules.iter().flat_map(|r| r.terms.iter()) {
+            let tr = &t.then.translated;
+            if tr.ttype.get() != Some(TranslationType::DeterministicNapt44) {
+                continue;
+            }
+            let Some(n) = tr.spool.get() else { continue };
+            if seen.contains(&n) {
+                d.error(
+                    tr.ttype.pos().unwrap_or(t.pos),
+                    format!("source-pool '{n}' is already used by another deterministic-napt44 term (each subscriber range needs a pool of its own)"),
+                );
+            } else {
+                seen.push(n);
+            }
+        }
     }
 
     /// The action of term `t` of rule `r`, or `None` (and an error unless the term had
@@ -774,6 +835,25 @@ impl Builder {
                 need(d, spool.is_some(), "a source-pool");
                 need(d, has_dst, DST);
             }
+            TranslationType::DeterministicNapt44 => napt_port(d),
+        }
+        // A deterministic pool serves deterministic-napt44 alone, and it alone.
+        let det_pool = spool
+            .as_ref()
+            .and_then(|n| self.pools.get(n))
+            .map(|p| p.det.is_some());
+        let det = tt == TranslationType::DeterministicNapt44;
+        if let (Some(has), Some(n)) = (det_pool, &spool) {
+            if has != det {
+                d.error(
+                    tpos,
+                    if det {
+                        format!("translation-type {kw} requires source-pool '{n}' to have 'port deterministic-port-block-allocation'")
+                    } else {
+                        format!("translation-type {kw} cannot use source-pool '{n}': its ports are deterministic-port-block-allocation (translation-type deterministic-napt44 only)")
+                    },
+                );
+            }
         }
     }
 }
@@ -837,6 +917,9 @@ impl Builder {
                 format!("translation-type {kw} requires a destination-address prefix in 'from' to map from"),
             );
         }
+        if tt == T::DeterministicNapt44 {
+            check_deterministic(d, kw, tpos, first(&from.src), spool);
+        }
         if matches!(tt, T::DynamicNat44 | T::TwiceDynamicNat44) {
             if let Some(pool) = spool.filter(|p| p.port.v.is_some()) {
                 d.error(
@@ -848,6 +931,47 @@ impl Builder {
                 );
             }
         }
+    }
+}
+
+/// Deterministic NAPT maps the term's first `source-address` prefix onto `pool`'s blocks:
+/// every subscriber must get a block, and blocks must tile the port range
+/// ([`crate::deterministic::DetMap::new`] says why not).
+fn check_deterministic(
+    d: &mut Diags,
+    kw: &str,
+    tpos: Pos,
+    from: Option<Prefix>,
+    pool: Option<&PoolD>,
+) {
+    let Some(from) = from else {
+        d.error(
+            tpos,
+            format!("translation-type {kw} requires a source-address prefix in 'from' to map from"),
+        );
+        return;
+    };
+    let (Some(pool), Some(det)) = (pool, pool.and_then(|p| p.det.as_ref())) else {
+        return; // reported by check_translated
+    };
+    let range = match pool.port.get() {
+        Some(PortKind::Range(lo, hi)) => (lo, hi),
+        Some(PortKind::Automatic) => (PoolPort::AUTOMATIC_LOW, PoolPort::AUTOMATIC_HIGH),
+        None => return,
+    };
+    let block = det
+        .block_size
+        .get()
+        .unwrap_or(DeterministicBlocks::DEFAULT_BLOCK_SIZE);
+    if let Err(why) = crate::deterministic::DetMap::new(from, det.boundary, pool.size, range, block)
+    {
+        d.error(
+            tpos,
+            format!(
+                "translation-type {kw} with source-pool '{}': {why}",
+                pool.name
+            ),
+        );
     }
 }
 

@@ -5,7 +5,8 @@
 use std::fmt::Write as _;
 
 use crate::backend::{
-    NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics, PortBlockInfo, ServiceSetsSummary,
+    DetNatBlock, NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics, PortBlockInfo,
+    ServiceSetsSummary,
 };
 use crate::render::sessions::compare_interfaces;
 use crate::tree::Element;
@@ -496,6 +497,48 @@ pub fn nat_mappings_tree(mappings: &[NatMapping], detail: bool) -> Element {
     flush_pool(&mut cur_if, &mut cur_pool);
     if let Some(i) = cur_if.take() {
         root.push(i);
+    }
+    root
+}
+
+/// `show services nat deterministic-nat nat-port-block` and `… internal-host`, one entry
+/// per subscriber found:
+/// ```text
+/// Interface: ms-1/1/0, Service set: ss
+/// NAT pool: det
+/// Internal host: 10.0.0.77, NAT IP: 203.0.113.129, NAT port block: 13120-14127
+/// ```
+pub fn render_detnat(rows: &[DetNatBlock]) -> String {
+    let mut out = String::new();
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "Interface: {}, Service set: {}",
+            r.interface, r.service_set
+        );
+        let _ = writeln!(out, "NAT pool: {}", r.pool);
+        let _ = writeln!(
+            out,
+            "Internal host: {}, NAT IP: {}, NAT port block: {}-{}",
+            r.internal, r.nat_ip, r.port_low, r.port_high
+        );
+    }
+    out
+}
+
+/// `service-detnat-information/{interface-name, service-set-name, pool-name,
+/// detnat-internal-host, detnat-nat-ip, detnat-nat-port-low, detnat-nat-port-high}`
+/// (the element names Junos's CGNAT test library reads), repeated per subscriber.
+pub fn detnat_tree(rows: &[DetNatBlock]) -> Element {
+    let mut root = Element::new("service-detnat-information");
+    for r in rows {
+        root.push(Element::leaf("interface-name", &r.interface));
+        root.push(Element::leaf("service-set-name", &r.service_set));
+        root.push(Element::leaf("pool-name", &r.pool));
+        root.push(Element::leaf("detnat-internal-host", r.internal));
+        root.push(Element::leaf("detnat-nat-ip", r.nat_ip));
+        root.push(Element::leaf("detnat-nat-port-low", r.port_low));
+        root.push(Element::leaf("detnat-nat-port-high", r.port_high));
     }
     root
 }

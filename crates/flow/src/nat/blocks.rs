@@ -195,6 +195,8 @@ impl BlockPool {
 pub(super) struct PortBlocks {
     pub(super) pools: Vec<Option<BlockPool>>,
     pub(super) subscribers: HashMap<(u16, IpAddr), Subscriber>,
+    /// deterministic-napt44: the one computed block of each subscriber with ports in use.
+    pub(super) fixed: HashMap<(u16, IpAddr), Block>,
 }
 
 /// Why [`PortBlocks::alloc`] found no port.
@@ -215,6 +217,54 @@ impl PortBlocks {
                 .map(|p| BlockPool::new(p, shard, shards))
                 .collect(),
             subscribers: HashMap::new(),
+            fixed: HashMap::new(),
+        }
+    }
+
+    /// deterministic-napt44: a port of protocol class `pc` from subscriber `host`'s block
+    /// `(address index, first port, size)`, in order.
+    pub(super) fn fixed_alloc(
+        &mut self,
+        pool: u16,
+        host: IpAddr,
+        (addr, first, size): (u32, u16, u16),
+        pc: u8,
+        stats: &mut PoolStats,
+    ) -> Option<u16> {
+        let b = self.fixed.entry((pool, host)).or_insert_with(|| {
+            stats.pool_users += 1;
+            stats.port_blocks_in_use += 1;
+            stats.max_port_blocks_used = stats.max_port_blocks_used.max(stats.port_blocks_in_use);
+            Block::new(addr, first, size, 0)
+        });
+        let port = b.take(pc, None);
+        if port.is_some() {
+            stats.ports_in_use += 1;
+            stats.max_ports_in_use = stats.max_ports_in_use.max(stats.ports_in_use);
+        } else if b.in_use == 0 {
+            self.fixed.remove(&(pool, host));
+            stats.pool_users = stats.pool_users.saturating_sub(1);
+            stats.port_blocks_in_use = stats.port_blocks_in_use.saturating_sub(1);
+        }
+        port
+    }
+
+    /// Gives back the port of deterministic allocation `a`; a subscriber without ports in
+    /// use is forgotten (its block stays its own: it is computed, not held).
+    pub(super) fn fixed_release(&mut self, a: &Allocation, stats: &mut PoolStats) {
+        let key = (a.pool, a.internal);
+        let (Some(port), Some(b)) = (a.port, self.fixed.get_mut(&key)) else {
+            return;
+        };
+        if !b.contains(a.addr, port) {
+            return;
+        }
+        b.give_back(a.proto_class, port);
+        stats.ports_in_use = stats.ports_in_use.saturating_sub(1);
+        if b.in_use == 0 {
+            self.fixed.remove(&key);
+            stats.pool_users = stats.pool_users.saturating_sub(1);
+            stats.port_blocks_in_use = stats.port_blocks_in_use.saturating_sub(1);
         }
     }
 
@@ -292,12 +342,17 @@ impl PortBlocks {
         pc: u8,
         stats: &mut PoolStats,
     ) -> Option<u16> {
-        let sub = self.subscribers.get_mut(&(pool, host))?;
-        let port = sub
-            .blocks
-            .iter_mut()
-            .filter(|b| b.addr == addr)
-            .find_map(|b| b.take(pc, None))?;
+        let port = match self.fixed.get_mut(&(pool, host)) {
+            Some(b) if b.addr == addr => b.take(pc, None)?,
+            Some(_) => return None,
+            None => self
+                .subscribers
+                .get_mut(&(pool, host))?
+                .blocks
+                .iter_mut()
+                .filter(|b| b.addr == addr)
+                .find_map(|b| b.take(pc, None))?,
+        };
         stats.ports_in_use += 1;
         stats.max_ports_in_use = stats.max_ports_in_use.max(stats.ports_in_use);
         Some(port)

@@ -149,6 +149,15 @@ impl NatState {
                 src.0 = IpAddr::V4(p.pools[pool as usize].addrs[a as usize]);
                 nat.alloc = Some(address_only(pool, a, k));
             }
+            T::DeterministicNapt44 => {
+                let pool = t.src_pool.ok_or(NatError::OutOfPorts)?;
+                let a = self.alloc_det(p, pool, t, k)?;
+                src = (
+                    IpAddr::V4(p.pools[pool as usize].addrs[a.addr as usize]),
+                    a.port.unwrap_or(k.src_port),
+                );
+                nat.alloc = Some(a);
+            }
             T::Dnat44 => {}
         }
         if matches!(
@@ -290,6 +299,48 @@ impl NatState {
         Err(NatError::OutOfPorts)
     }
 
+    /// deterministic-napt44: a port of the block the subscriber's address maps to
+    /// ([`mspic_config::deterministic::DetMap::forward`]); the same on every shard and
+    /// after every restart. Port-less protocols take an address as under napt-44.
+    fn alloc_det(
+        &mut self,
+        p: &NatPolicy,
+        pool: u16,
+        t: &Translate,
+        k: &FlowKey,
+    ) -> Result<Allocation, NatError> {
+        if !has_ports(k.proto) {
+            let a = self.alloc_host_addr(pool, k.src, p, Some(()))?;
+            return Ok(address_only(pool, a, k));
+        }
+        let (_, m) = t
+            .det
+            .and_then(|i| p.deterministic.get(usize::from(i)))
+            .ok_or(NatError::NoStaticMapping)?;
+        let (addr, first) = v4(k.src)
+            .and_then(|h| m.forward(h))
+            .ok_or(NatError::NoStaticMapping)?;
+        let pc = proto_class(k.proto);
+        let stats = &mut self.pools[pool as usize].stats;
+        let block = (addr, first, m.block_size);
+        let Some(port) = self.blocks.fixed_alloc(pool, k.src, block, pc, stats) else {
+            stats.out_of_port_errors += 1;
+            stats.detnat_subscriber_exceeded_port_limits += 1;
+            self.stats.allocation_failures += 1;
+            return Err(NatError::OutOfPorts);
+        };
+        Ok(Allocation {
+            pool,
+            addr,
+            port: Some(port),
+            proto_class: pc,
+            port_class: 0,
+            internal: k.src,
+            internal_port: k.src_port,
+            eim: false,
+        })
+    }
+
     /// A port from the subscriber's port blocks (secured port block allocation).
     fn alloc_block_port(
         &mut self,
@@ -412,7 +463,7 @@ impl NatState {
         let prt = p.pools.get(pool as usize)?;
         let (lo, hi) = prt.ports?;
         let pc = proto_class(protocol);
-        if prt.pba.is_some() {
+        if prt.pba.is_some() || prt.det_block.is_some() {
             return self.reserve_block_port(pool, addr, pc, internal);
         }
         let (shard, shards) = (self.shard, self.shards);
@@ -475,7 +526,7 @@ impl NatState {
         let pc = proto_class(protocol);
         let (shard, shards) = (self.shard, self.shards);
         let (cls, _) = PortClass::new(prt, lo, hi, internal.1, shard, shards);
-        if cls.lo > cls.hi || prt.preserve_parity || prt.pba.is_some() {
+        if cls.lo > cls.hi || prt.preserve_parity || prt.block_size().is_some() {
             return None;
         }
         let st = self.pools.get_mut(pool as usize)?;
@@ -564,9 +615,13 @@ impl NatState {
         let Some(prt) = p.pools.get(a.pool as usize) else {
             return;
         };
-        if prt.pba.is_some() && a.port.is_some() {
+        if prt.block_size().is_some() && a.port.is_some() {
             if let Some(st) = self.pools.get_mut(a.pool as usize) {
-                self.blocks.release(a, &mut st.stats);
+                if prt.pba.is_some() {
+                    self.blocks.release(a, &mut st.stats);
+                } else {
+                    self.blocks.fixed_release(a, &mut st.stats);
+                }
             }
             return;
         }
