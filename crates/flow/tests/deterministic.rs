@@ -88,7 +88,7 @@ fn subscribers_get_their_computed_blocks() {
     h.advance_ms(31_000);
     assert_eq!(open(&mut h, "10.0.0.5", 9), at("203.0.113.128", 2004));
     let st = h.shard.nat_state().pool_stats(0).unwrap().clone();
-    assert_eq!((st.pool_users, st.ports_in_use), (1, 1));
+    assert_eq!((st.pool_users, st.ports_in_use, st.addrs_in_use), (1, 1, 1));
 }
 
 /// The same subscriber maps to the same block whatever the shard count, and its session

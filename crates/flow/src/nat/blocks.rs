@@ -197,6 +197,8 @@ pub(super) struct PortBlocks {
     pub(super) subscribers: HashMap<(u16, IpAddr), Subscriber>,
     /// deterministic-napt44: the one computed block of each subscriber with ports in use.
     pub(super) fixed: HashMap<(u16, IpAddr), Block>,
+    /// deterministic-napt44: such subscribers per (pool, address index).
+    fixed_addrs: HashMap<(u16, u32), u32>,
 }
 
 /// Why [`PortBlocks::alloc`] found no port.
@@ -218,6 +220,7 @@ impl PortBlocks {
                 .collect(),
             subscribers: HashMap::new(),
             fixed: HashMap::new(),
+            fixed_addrs: HashMap::new(),
         }
     }
 
@@ -235,6 +238,12 @@ impl PortBlocks {
             stats.pool_users += 1;
             stats.port_blocks_in_use += 1;
             stats.max_port_blocks_used = stats.max_port_blocks_used.max(stats.port_blocks_in_use);
+            let n = self.fixed_addrs.entry((pool, addr)).or_insert(0);
+            *n += 1;
+            if *n == 1 {
+                stats.addrs_in_use += 1;
+                stats.max_addrs_in_use = stats.max_addrs_in_use.max(stats.addrs_in_use);
+            }
             Block::new(addr, first, size, 0)
         });
         let port = b.take(pc, None);
@@ -242,11 +251,23 @@ impl PortBlocks {
             stats.ports_in_use += 1;
             stats.max_ports_in_use = stats.max_ports_in_use.max(stats.ports_in_use);
         } else if b.in_use == 0 {
-            self.fixed.remove(&(pool, host));
-            stats.pool_users = stats.pool_users.saturating_sub(1);
-            stats.port_blocks_in_use = stats.port_blocks_in_use.saturating_sub(1);
+            self.forget_fixed(pool, host, addr, stats);
         }
         port
+    }
+
+    /// Forgets deterministic subscriber `host` (no port in use) on address `addr`.
+    fn forget_fixed(&mut self, pool: u16, host: IpAddr, addr: u32, stats: &mut PoolStats) {
+        self.fixed.remove(&(pool, host));
+        stats.pool_users = stats.pool_users.saturating_sub(1);
+        stats.port_blocks_in_use = stats.port_blocks_in_use.saturating_sub(1);
+        if let Some(n) = self.fixed_addrs.get_mut(&(pool, addr)) {
+            *n -= 1;
+            if *n == 0 {
+                self.fixed_addrs.remove(&(pool, addr));
+                stats.addrs_in_use = stats.addrs_in_use.saturating_sub(1);
+            }
+        }
     }
 
     /// Gives back the port of deterministic allocation `a`; a subscriber without ports in
@@ -262,9 +283,7 @@ impl PortBlocks {
         b.give_back(a.proto_class, port);
         stats.ports_in_use = stats.ports_in_use.saturating_sub(1);
         if b.in_use == 0 {
-            self.fixed.remove(&key);
-            stats.pool_users = stats.pool_users.saturating_sub(1);
-            stats.port_blocks_in_use = stats.port_blocks_in_use.saturating_sub(1);
+            self.forget_fixed(a.pool, a.internal, a.addr, stats);
         }
     }
 
