@@ -73,6 +73,8 @@ pub struct DetNatBlock {
 /// `secured-port-block-allocation`); XML names as Junos's `service-nat-pool`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PortBlockInfo {
+    /// Deterministic port block allocation (else secured).
+    pub deterministic: bool,
     /// `port-block-size`.
     pub block_size: u64,
     /// `max-blocks-per-address`.
@@ -93,6 +95,8 @@ pub struct PortBlockInfo {
     pub limit_exceeded_errors: u64,
     /// `pool-users`: subscribers holding blocks.
     pub pool_users: u64,
+    /// `detnat-subscriber-exceeded-port-limits` (deterministic).
+    pub detnat_subscriber_exceeded_port_limits: u64,
 }
 
 /// `show services nat mappings summary`, per services interface.

@@ -125,23 +125,11 @@ pub fn nat_pools(p: &Policy, reports: &[ShardReport], name: Option<&str>) -> Vec
                 sum.port_block_allocation_errors += s.port_block_allocation_errors;
                 sum.port_blocks_limit_exceeded_errors += s.port_blocks_limit_exceeded_errors;
                 sum.pool_users += s.pool_users;
+                sum.detnat_subscriber_exceeded_port_limits +=
+                    s.detnat_subscriber_exceeded_port_limits;
             }
         }
-        let port_blocks = pool.pba.map(|b| {
-            let blocks = u64::from(pool.blocks_per_address()) * pool.addrs.len() as u64;
-            PortBlockInfo {
-                block_size: u64::from(b.block_size),
-                max_blocks_per_address: u64::from(b.max_blocks),
-                active_block_timeout: u64::from(b.active_timeout),
-                effective_port_blocks: blocks,
-                effective_ports: blocks * u64::from(b.block_size),
-                blocks_in_use: sum.port_blocks_in_use,
-                max_blocks_used: sum.max_port_blocks_used,
-                allocation_errors: sum.port_block_allocation_errors,
-                limit_exceeded_errors: sum.port_blocks_limit_exceeded_errors,
-                pool_users: sum.pool_users,
-            }
-        });
+        let port_blocks = port_block_info(p, i, &sum);
         let ranges = pool
             .ranges
             .iter()
@@ -218,6 +206,41 @@ pub fn detnat(p: &Policy, q: DetNatQuery) -> Vec<DetNatBlock> {
         }
     }
     out
+}
+
+/// The port block fields of pool `i` (secured or deterministic port block allocation),
+/// with its counters `sum` over the shards.
+fn port_block_info(
+    p: &Policy,
+    i: usize,
+    sum: &mspic_flow::nat::PoolStats,
+) -> Option<PortBlockInfo> {
+    let pool = p.nat.pools.get(i)?;
+    let block = pool.block_size()?;
+    let det = p
+        .nat
+        .deterministic
+        .iter()
+        .find(|(x, _)| usize::from(*x) == i);
+    let per_address = match det {
+        Some((_, m)) => u64::from(m.blocks_per_address),
+        None => u64::from(pool.blocks_per_address()),
+    };
+    let blocks = per_address * pool.addrs.len() as u64;
+    Some(PortBlockInfo {
+        deterministic: det.is_some(),
+        block_size: u64::from(block),
+        max_blocks_per_address: pool.pba.map_or(1, |b| u64::from(b.max_blocks)),
+        active_block_timeout: pool.pba.map_or(0, |b| u64::from(b.active_timeout)),
+        effective_port_blocks: blocks,
+        effective_ports: blocks * u64::from(block),
+        blocks_in_use: sum.port_blocks_in_use,
+        max_blocks_used: sum.max_port_blocks_used,
+        allocation_errors: sum.port_block_allocation_errors,
+        limit_exceeded_errors: sum.port_blocks_limit_exceeded_errors,
+        pool_users: sum.pool_users,
+        detnat_subscriber_exceeded_port_limits: sum.detnat_subscriber_exceeded_port_limits,
+    })
 }
 
 /// `show services nat mappings summary`, per services interface.

@@ -78,22 +78,31 @@ pub fn render_nat_pools(pools: &[NatPoolInfo], detail: bool) -> String {
     out
 }
 
-/// What `port-block-type` says of a pool with secured port block allocation.
-const SECURED_PBA: &str = "Secured port block allocation";
+/// What `port-block-type` says of a pool with secured or deterministic port blocks.
+fn block_type(b: &PortBlockInfo) -> &'static str {
+    if b.deterministic {
+        "Deterministic port block allocation"
+    } else {
+        "Secured port block allocation"
+    }
+}
 
 /// The port block lines of a pool's detail (the fields of the Junos page "show services
-/// nat pool", secured port block allocation).
+/// nat pool": secured port block allocation, or deterministic NAT's blocks).
 fn render_port_blocks(out: &mut String, b: &PortBlockInfo) {
     let _ = writeln!(
         out,
-        "Port block type: {SECURED_PBA}, Port block size: {}",
+        "Port block type: {}, Port block size: {}",
+        block_type(b),
         b.block_size
     );
-    let _ = writeln!(
-        out,
-        "Max number of port blocks per address: {}, Active block timeout: {}",
-        b.max_blocks_per_address, b.active_block_timeout
-    );
+    if !b.deterministic {
+        let _ = writeln!(
+            out,
+            "Max number of port blocks per address: {}, Active block timeout: {}",
+            b.max_blocks_per_address, b.active_block_timeout
+        );
+    }
     let _ = writeln!(
         out,
         "Effective port blocks: {}, Effective ports: {}",
@@ -104,27 +113,37 @@ fn render_port_blocks(out: &mut String, b: &PortBlockInfo) {
         "Current number of port blocks in use: {}, Max number of port blocks used: {}",
         b.blocks_in_use, b.max_blocks_used
     );
-    let _ = writeln!(
-        out,
-        "Port block allocation errors: {}, Port blocks limit exceeded errors: {}",
-        b.allocation_errors, b.limit_exceeded_errors
-    );
+    if b.deterministic {
+        let _ = writeln!(
+            out,
+            "Deterministic NAT subscribers exceeded port limits: {}",
+            b.detnat_subscriber_exceeded_port_limits
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "Port block allocation errors: {}, Port blocks limit exceeded errors: {}",
+            b.allocation_errors, b.limit_exceeded_errors
+        );
+    }
     let _ = writeln!(out, "Pool users: {}", b.pool_users);
 }
 
 /// The port block leaves of a `service-nat-pool` in detail (names as Junos's, e.g. in
 /// the CGNAT test library's and junos_exporter's readers of this RPC).
 fn port_block_leaves(e: &mut Element, b: &PortBlockInfo) {
-    e.push(Element::leaf("port-block-type", SECURED_PBA));
+    e.push(Element::leaf("port-block-type", block_type(b)));
     e.push(Element::leaf("port-block-size", b.block_size));
-    e.push(Element::leaf(
-        "max-blocks-per-address",
-        b.max_blocks_per_address,
-    ));
-    e.push(Element::leaf(
-        "active-block-timeout",
-        b.active_block_timeout,
-    ));
+    if !b.deterministic {
+        e.push(Element::leaf(
+            "max-blocks-per-address",
+            b.max_blocks_per_address,
+        ));
+        e.push(Element::leaf(
+            "active-block-timeout",
+            b.active_block_timeout,
+        ));
+    }
     e.push(Element::leaf(
         "effective-port-blocks",
         b.effective_port_blocks,
@@ -132,14 +151,21 @@ fn port_block_leaves(e: &mut Element, b: &PortBlockInfo) {
     e.push(Element::leaf("effective-ports", b.effective_ports));
     e.push(Element::leaf("port-blocks-in-use", b.blocks_in_use));
     e.push(Element::leaf("max-port-blocks-used", b.max_blocks_used));
-    e.push(Element::leaf(
-        "port-block-allocation-errors",
-        b.allocation_errors,
-    ));
-    e.push(Element::leaf(
-        "port-blocks-limit-exceeded-errors",
-        b.limit_exceeded_errors,
-    ));
+    if b.deterministic {
+        e.push(Element::leaf(
+            "detnat-subscriber-exceeded-port-limits",
+            b.detnat_subscriber_exceeded_port_limits,
+        ));
+    } else {
+        e.push(Element::leaf(
+            "port-block-allocation-errors",
+            b.allocation_errors,
+        ));
+        e.push(Element::leaf(
+            "port-blocks-limit-exceeded-errors",
+            b.limit_exceeded_errors,
+        ));
+    }
     e.push(Element::leaf("pool-users", b.pool_users));
 }
 
