@@ -693,12 +693,14 @@ static __always_inline __u32 owner_of_key(struct fkey *k, __u32 shards, __u16 *f
 				return (__u32)k->dport % shards;
 			return pool->index % shards;
 		}
-		long det = det_owner(k->src, shards);
+		/* a flow from or to one deterministic subscriber; between two: hashed */
+		long ds = det_owner(k->src, shards);
+		long dd = det_owner(k->dst, shards);
 
-		if (det >= 0) {
+		if ((ds >= 0) != (dd >= 0)) {
 			*flags |= STEER_F_PINNED;
 			count(c, STEER_C_PINNED);
-			return (__u32)det;
+			return (__u32)(ds >= 0 ? ds : dd);
 		}
 		int changed = normalize(k->src);
 		changed |= normalize(k->dst);

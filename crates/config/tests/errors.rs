@@ -528,4 +528,8 @@ fn deterministic_nat_errors() {
         "set services nat pool d address 192.0.2.0/30\nset services nat pool d port range low 1024 high 65535\nset services nat pool d port deterministic-port-block-allocation block-size 256\nset services nat rule r match-direction input\nset services nat rule r term t from source-address 10.0.0.0/16\nset services nat rule r term t then translated source-pool d\nset services nat rule r term t then translated translation-type deterministic-napt44\n",
         "e.conf:7:65: error: translation-type deterministic-napt44 with source-pool 'd': source-address 10.0.0.0/16 has 65534 subscribers but the pool holds only 1008 blocks of 256 ports (4 addresses × 252)",
     );
+    one(
+        "set services nat pool d address 192.0.2.0/28\nset services nat pool d port range low 1024 high 65535\nset services nat pool d port deterministic-port-block-allocation block-size 256\nset services nat pool e address 192.0.2.16/28\nset services nat pool e port range low 1024 high 65535\nset services nat pool e port deterministic-port-block-allocation block-size 256\nset services nat rule r match-direction input\nset services nat rule r term t from source-address 10.0.0.0/24\nset services nat rule r term t then translated source-pool d\nset services nat rule r term t then translated translation-type deterministic-napt44\nset services nat rule r term u from source-address 10.0.0.128/25\nset services nat rule r term u then translated source-pool e\nset services nat rule r term u then translated translation-type deterministic-napt44\n",
+        "e.conf:13:65: error: deterministic-napt44 source range 10.0.0.128/25 overlaps 10.0.0.0/24 of another deterministic-napt44 term",
+    );
 }

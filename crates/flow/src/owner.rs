@@ -15,8 +15,8 @@ use crate::nat::NatPolicy;
 ///    `port % shards` (the ICMP query id for ICMP), or by the port's block under port
 ///    block allocation ([`block_owner`]), address-only pools and port-less protocols by
 ///    `address index % shards`;
-/// 3. a deterministic-napt44 subscriber's packet belongs to the owner of its computed
-///    block (where the replies to its ports go);
+/// 3. a packet from or to one deterministic-napt44 subscriber belongs to the owner of
+///    its computed block (where the replies to its ports go);
 /// 4. static translations are undone first (basic-nat44 pool address → internal address,
 ///    dnat-44 internal address → public address), so both directions hash alike;
 /// 5. an internal host whose NAT state is per host (dynamic-nat44, paired pooling,
@@ -39,8 +39,14 @@ pub fn owner_of_key(key: &FlowKey, shards: u32, nat: &NatPolicy) -> u32 {
     if let Some(o) = nat.pool_owner(key, shards) {
         return o;
     }
-    if let Some(o) = nat.det_owner(key.src, shards) {
-        return o;
+    // Both directions of a deterministic subscriber's flow (a reply to an untranslated one
+    // is addressed to it); a flow between two subscribers is hashed.
+    match (
+        nat.det_owner(key.src, shards),
+        nat.det_owner(key.dst, shards),
+    ) {
+        (Some(o), None) | (None, Some(o)) => return o,
+        _ => {}
     }
     let src = nat.normalize(key.src);
     let dst = nat.normalize(key.dst);

@@ -117,3 +117,28 @@ fn same_block_on_every_shard_count() {
         assert_eq!(*seen.get_or_insert(first), first);
     }
 }
+
+/// A subscriber's untranslated flow (a no-translation term first) comes back to the
+/// shard holding it: the reply addressed to the subscriber goes to its block's owner too.
+#[test]
+fn untranslated_flows_of_subscribers_meet() {
+    let cfg = det_config(
+        "pool det { address 203.0.113.128/28; port { automatic; deterministic-port-block-allocation block-size 1008; } }",
+    )
+    .replace(
+        "term t1 {",
+        "term exempt { from { destination-address { 198.51.100.99/32; } } then { no-translation; } } term t1 {",
+    );
+    for n in 1..=8u32 {
+        let mut cl = Cluster::new(&cfg, n);
+        for host in ["10.0.0.7", "10.0.0.77", "10.0.0.177"] {
+            let (o, v, out) = cl.send(&udp(host, 5000, "198.51.100.99", 53, b"x"));
+            assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
+            let p = mspic_wire::parse_frame(&out).unwrap();
+            assert_eq!(p.key.src.to_string(), host, "not translated");
+            let (o2, v, _) = cl.send(&mirror(&out));
+            assert!(matches!(v, Verdict::Forward { .. }), "{host} n={n}: {v:?}");
+            assert_eq!(o, o2, "{host} n={n}");
+        }
+    }
+}

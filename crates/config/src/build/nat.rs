@@ -705,23 +705,42 @@ impl Builder {
     }
 
     /// A deterministic pool maps one source range: a second term mapping another range
-    /// onto it would give two subscribers the same block.
+    /// onto it would give two subscribers the same block; and a subscriber has one block,
+    /// so two deterministic source ranges may not overlap.
     fn check_deterministic_pools_once(&self, d: &mut Diags) {
-        let mut seen: Vec<String> = Vec::new();
+        let mut seen: Vec<(String, Option<Prefix>)> = Vec::new();
         for t in self.nat_rules.iter().flat_map(|r| r.terms.iter()) {
             let tr = &t.then.translated;
             if tr.ttype.get() != Some(TranslationType::DeterministicNapt44) {
                 continue;
             }
             let Some(n) = tr.spool.get() else { continue };
-            if seen.contains(&n) {
+            let from = t.from.src.iter().find_map(|m| match m {
+                AddressMatch::Prefix {
+                    prefix,
+                    except: false,
+                } => Some(prefix.network()),
+                _ => None,
+            });
+            let pos = tr.ttype.pos().unwrap_or(t.pos);
+            let overlap = seen.iter().find_map(|(_, o)| match (o, from) {
+                (Some(o), Some(f)) if *o != f && (o.contains(f.addr) || f.contains(o.addr)) => {
+                    Some(*o)
+                }
+                _ => None,
+            });
+            if seen.iter().any(|(x, o)| *x == n && *o != from) {
                 d.error(
-                    tr.ttype.pos().unwrap_or(t.pos),
+                    pos,
                     format!("source-pool '{n}' is already used by another deterministic-napt44 term (each subscriber range needs a pool of its own)"),
                 );
-            } else {
-                seen.push(n);
+            } else if let (Some(o), Some(f)) = (overlap, from) {
+                d.error(
+                    pos,
+                    format!("deterministic-napt44 source range {f} overlaps {o} of another deterministic-napt44 term"),
+                );
             }
+            seen.push((n, from));
         }
     }
 

@@ -481,6 +481,17 @@ impl NatPolicy {
         if let Some(i) = self.deterministic.iter().position(|x| *x == (pool, m)) {
             return Ok(i as u16);
         }
+        // A subscriber has one block: overlapping ranges would give it two owners.
+        if let Some((_, o)) = self
+            .deterministic
+            .iter()
+            .find(|(_, o)| o.from.contains(m.from.addr) || m.from.contains(o.from.addr))
+        {
+            return Err(format!(
+                "deterministic-napt44 source range {} overlaps {}",
+                m.from, o.from
+            ));
+        }
         if prt.det_block.replace(m.block_size).is_some() {
             return Err(format!("pool {} maps a second source range", prt.name));
         }
