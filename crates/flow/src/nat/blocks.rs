@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use mspic_config::SecuredPortBlock;
 
 use super::policy::PoolRt;
-use super::ports::XorShift;
+use super::ports::{PoolState, XorShift};
 use super::reports::PoolStats;
 use super::Allocation;
 
@@ -401,12 +401,12 @@ impl PortBlocks {
 
     /// Ends active blocks past their `active-block-timeout` at `now` and gives back
     /// inactive blocks without ports in use (driven by the shard's timers).
-    pub(super) fn expire(&mut self, now: u64, stats: &mut [PoolStats]) {
+    pub(super) fn expire(&mut self, now: u64, states: &mut [PoolState]) {
         let pools = &mut self.pools;
         self.subscribers.retain(|&(pool, _), sub| {
             let (Some(Some(bp)), Some(st)) = (
                 pools.get_mut(usize::from(pool)),
-                stats.get_mut(usize::from(pool)),
+                states.get_mut(usize::from(pool)).map(|s| &mut s.stats),
             ) else {
                 return false;
             };

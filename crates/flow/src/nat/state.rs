@@ -363,10 +363,11 @@ impl NatState {
                 internal_port: k.src_port,
                 eim: t.eim,
             }),
-            Err(e) => {
+            // No block left, or the subscriber's limit reached: counted as such by
+            // `alloc`, and as an out-of-port error here.
+            Err(BlockError::NoBlock | BlockError::Limit) => {
                 stats.out_of_port_errors += 1;
                 self.stats.allocation_failures += 1;
-                debug_assert!(matches!(e, BlockError::NoBlock | BlockError::Limit));
                 Err(NatError::OutOfPorts)
             }
         }
@@ -697,11 +698,7 @@ impl NatState {
     /// Ends port blocks past their active-block-timeout at `now_ns` and gives back the
     /// inactive ones without ports in use.
     pub fn expire_blocks(&mut self, now_ns: u64) {
-        let mut stats: Vec<PoolStats> = self.pools.iter().map(|p| p.stats.clone()).collect();
-        self.blocks.expire(now_ns, &mut stats);
-        for (p, s) in self.pools.iter_mut().zip(stats) {
-            p.stats = s;
-        }
+        self.blocks.expire(now_ns, &mut self.pools);
     }
 
     /// Port blocks subscriber `host` holds in pool `pool`: (address index, first port,
