@@ -421,6 +421,66 @@ fn table(policy: &Policy) -> Vec<Row> {
             Some(34),
         ),
         row(
+            "udp to a port block pool: ((port - low) / block) % N",
+            eth(
+                0x0800,
+                &ip4("198.51.100.7", "203.0.113.241", 17, &udp(53, 2350, b"a")),
+            ),
+            Owner::Is((3 % N) as u16),
+            v4(POOL),
+            14,
+            Some(34),
+        ),
+        row(
+            "udp to a port block pool below its range: block 0",
+            eth(
+                0x0800,
+                &ip4("198.51.100.7", "203.0.113.241", 17, &udp(53, 1500, b"a")),
+            ),
+            Owner::Is(0),
+            v4(POOL),
+            14,
+            Some(34),
+        ),
+        row(
+            "tcp to a deterministic pool: by the port's block",
+            eth(
+                0x0800,
+                &ip4(
+                    "198.51.100.7",
+                    "203.0.113.97",
+                    6,
+                    &tcp(80, 1024 + 5 * 1008 + 7),
+                ),
+            ),
+            Owner::Is((5 % N) as u16),
+            v4(POOL),
+            14,
+            Some(34),
+        ),
+        row(
+            "udp from a deterministic subscriber: its block's owner",
+            eth(
+                0x0800,
+                &ip4("10.0.6.10", "198.51.100.7", 17, &udp(4000, 53, b"q")),
+            ),
+            Owner::Is((9 % N) as u16),
+            v4(PINNED),
+            14,
+            Some(34),
+        ),
+        row(
+            "udp to a deterministic subscriber: the same",
+            eth(
+                0x0800,
+                &ip4("198.51.100.7", "10.0.6.10", 17, &udp(53, 4000, b"a")),
+            ),
+            Owner::Is((9 % N) as u16),
+            v4(PINNED),
+            14,
+            Some(34),
+        ),
+        row(
             "udp to an address-only pool address: index % N",
             eth(
                 0x0800,
@@ -839,9 +899,11 @@ fn table_of_frames() {
     assert_eq!(c.vlan, 2, "{c:?}");
     assert_eq!(c.later_fragment, 2, "{c:?}");
     assert_eq!(c.parse_error, 5, "{c:?}");
-    assert_eq!(c.pool, 6, "{c:?}");
+    // 6 plain pool frames and 3 by port block (secured and deterministic).
+    assert_eq!(c.pool, 9, "{c:?}");
     assert_eq!(c.static_normalized, 2, "{c:?}");
-    assert_eq!(c.pinned, 2, "{c:?}");
+    // 2 pinned hosts and 2 frames of a deterministic subscriber.
+    assert_eq!(c.pinned, 4, "{c:?}");
     assert_eq!(c.icmp_error, 4, "{c:?}");
     assert_eq!(
         c.ipv4 + c.ipv6 + c.arp + c.pass_other,
