@@ -434,9 +434,53 @@ fn services(cfg: &Config) -> Node {
         if let Some(m) = s.max_flows {
             n.push_leaf(&["max-flows", &m.to_string()]);
         }
+        if !s.syslog.is_empty() {
+            let mut sl = Node::new(&["syslog"]);
+            for h in &s.syslog {
+                sl.push(syslog_host(h));
+            }
+            n.push(sl);
+        }
         top.push(n);
     }
     top
+}
+
+/// `host ADDRESS { … }` of a service set's `syslog`.
+fn syslog_host(h: &SyslogHost) -> Node {
+    let mut n = Node::new(&["host", &h.host.to_string()]);
+    if let Some(s) = h.services {
+        n.push_leaf(&["services", s.keyword()]);
+    }
+    if let Some(c) = h.class {
+        let mut cn = Node::new(&["class"]);
+        match (c.session_open, c.session_close) {
+            (true, true) => cn.push_leaf(&["session-logs"]),
+            (true, false) => cn.push_leaf(&["session-logs", "open"]),
+            (false, true) => cn.push_leaf(&["session-logs", "close"]),
+            (false, false) => {}
+        }
+        if c.nat {
+            cn.push_leaf(&["nat-logs"]);
+        }
+        if c.stateful_firewall {
+            cn.push_leaf(&["stateful-firewall-logs"]);
+        }
+        n.push(cn);
+    }
+    if let Some(p) = h.port {
+        n.push_leaf(&["port", &p.to_string()]);
+    }
+    if let Some(f) = h.facility_override {
+        n.push_leaf(&["facility-override", f.keyword()]);
+    }
+    if let Some(p) = &h.log_prefix {
+        n.push_leaf(&["log-prefix", p]);
+    }
+    if let Some(a) = h.source_address {
+        n.push_leaf(&["source-address", &a.to_string()]);
+    }
+    n
 }
 
 fn ports(p: PortRange) -> String {

@@ -232,6 +232,7 @@ set services service-set ss max-flows 5000",
                         // The unit is dropped: the model names the interface.
                         style: ServiceSetStyle::Interface { service_interface: "ms-1/1/0".into() },
                         max_flows: Some(5000),
+                        syslog: vec![],
                     }
                 );
                 assert_eq!(ss.service_interface(), "ms-1/1/0");
@@ -868,7 +869,7 @@ fn unsupported_statements_in_implemented_stanzas_warn_once_each() {
         "{SS_BRACES}
 services {{
     service-set ss {{
-        syslog {{ host local {{ services any; }} }}
+        tcp-mss 1400;
         ids-rules ids1;
         ipsec-vpn-rules v1;
     }}
@@ -881,7 +882,7 @@ interfaces {{ ge-0/0/0 {{ mtu 9192; description \"x\"; unit 0 {{ vlan-id 5; fami
     assert_eq!(
         w,
         [
-            "w.conf:7:9: warning: ignoring unsupported statement 'services service-set ss syslog'",
+            "w.conf:7:9: warning: ignoring unsupported statement 'services service-set ss tcp-mss'",
             "w.conf:8:9: warning: ignoring unsupported statement 'services service-set ss ids-rules'",
             "w.conf:9:9: warning: ignoring unsupported statement 'services service-set ss ipsec-vpn-rules'",
             "w.conf:11:60: warning: ignoring unsupported statement 'services nat pool p port secured-port-block-allocation'",

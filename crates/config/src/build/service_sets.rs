@@ -6,6 +6,7 @@ use super::cursor::Cur;
 use super::diag::{Diags, R};
 use super::draft::{push_ref, Leaf, Ref, Refs};
 use super::interfaces::split_unit;
+use super::syslog::SyslogD;
 use super::values::{name, u32_in};
 use super::Builder;
 use crate::lexer::Pos;
@@ -23,6 +24,7 @@ pub(super) struct SsD {
     pub(super) inside: Leaf<String>,
     pub(super) outside: Leaf<String>,
     pub(super) max_flows: Leaf<u32>,
+    pub(super) syslog: Vec<SyslogD>,
 }
 
 /// References to check: the refs, what they name, and whether a name exists.
@@ -36,6 +38,7 @@ const SS: &[&str] = &[
     "interface-service",
     "next-hop-service",
     "max-flows",
+    "syslog",
 ];
 
 const SS_IGNORED: &[&str] = &[
@@ -64,7 +67,6 @@ const SS_IGNORED: &[&str] = &[
     "service-set-options",
     "snmp-trap-thresholds",
     "softwire-rules",
-    "syslog",
     "tcp-mss",
     "web-filter-profile",
 ];
@@ -83,6 +85,7 @@ impl Builder {
             inside: Leaf::default(),
             outside: Leaf::default(),
             max_flows: Leaf::default(),
+            syslog: Vec::new(),
         });
         let Some((k, _)) = c.kw(d, SS, SS_IGNORED)? else {
             return Ok(());
@@ -140,6 +143,7 @@ impl Builder {
                 };
                 leaf.set(d, k, t.text.clone(), t.pos, &t.text)
             }
+            "syslog" => super::syslog::syslog(d, c, &mut ss.syslog),
             _ => {
                 let (v, t) = c.parse(d, "max-flows", u32_in(0, u32::MAX, "max-flows"))?;
                 c.end(d)?;
@@ -162,6 +166,7 @@ impl Builder {
                     nat_rule_sets: s.nat_rule_sets.names(),
                     style,
                     max_flows: s.max_flows.get(),
+                    syslog: s.syslog.iter().map(SyslogD::model).collect(),
                 });
             }
         }
