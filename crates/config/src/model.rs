@@ -906,9 +906,8 @@ pub struct ServiceSet {
 /// collector over UDP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyslogHost {
-    /// The collector's address (mspic sends from the PIC; `local`, the routing engine, is
-    /// refused).
-    pub host: std::net::IpAddr,
+    /// Where the logs go.
+    pub host: SyslogTarget,
     /// `services LEVEL`: the least severe level sent (none written: `any`).
     pub services: Option<SyslogSeverity>,
     /// `class { … }`: which logs are sent (none written: every class).
@@ -921,6 +920,25 @@ pub struct SyslogHost {
     pub log_prefix: Option<String>,
     /// `source-address`: the address the PIC sends from.
     pub source_address: Option<std::net::IpAddr>,
+}
+
+/// `host local` or `host ADDRESS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SyslogTarget {
+    /// `local`: the routing engine's log; mspic has none, so the daemon's own log output
+    /// takes those lines.
+    Local,
+    /// A collector the PIC sends to over UDP.
+    Address(std::net::IpAddr),
+}
+
+impl std::fmt::Display for SyslogTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Local => f.write_str("local"),
+            Self::Address(a) => write!(f, "{a}"),
+        }
+    }
 }
 
 impl SyslogHost {

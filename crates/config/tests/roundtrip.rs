@@ -727,10 +727,10 @@ fn app_term(r: &mut Rng, name: Option<String>) -> AppTerm {
 fn syslog_hosts(r: &mut Rng) -> Vec<SyslogHost> {
     let mut v: Vec<SyslogHost> = Vec::new();
     for i in 0..r.range(0, 3) {
-        let host: std::net::IpAddr = if r.chance(20) {
-            format!("2001:db8::{}", i + 1).parse().unwrap()
-        } else {
-            format!("192.0.2.{}", i + 1).parse().unwrap()
+        let host = match r.range(0, 9) {
+            0 if i == 0 => SyslogTarget::Local,
+            1 => SyslogTarget::Address(format!("2001:db8::{}", i + 1).parse().unwrap()),
+            _ => SyslogTarget::Address(format!("192.0.2.{}", i + 1).parse().unwrap()),
         };
         let class = r.opt(|r| SyslogClass {
             session_open: r.chance(50),

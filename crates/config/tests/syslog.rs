@@ -62,7 +62,7 @@ set services service-set ss syslog host 2001:db8::9 class stateful-firewall-logs
     assert_eq!(
         hosts[0],
         SyslogHost {
-            host: "192.0.2.9".parse().unwrap(),
+            host: SyslogTarget::Address("192.0.2.9".parse().unwrap()),
             services: Some(SyslogSeverity::Any),
             class: Some(SyslogClass {
                 session_open: true,
@@ -99,12 +99,18 @@ fn no_class_means_every_class() {
 }
 
 #[test]
+fn local_is_the_routing_engine_log() {
+    let c = parse_ok(&format!(
+        "{BASE}set services service-set ss syslog host local services any\n"
+    ));
+    let h = &c.service_set("ss").unwrap().syslog[0];
+    assert_eq!(h.host, SyslogTarget::Local);
+    assert!(display::set(&c).contains("syslog host local services any"));
+}
+
+#[test]
 fn refused_statements_are_errors() {
     let cases = [
-        (
-            "syslog host local services any",
-            "s.conf:3:41: error: syslog host 'local' (the routing engine) is not supported; give the collector's address",
-        ),
         (
             "syslog host collector services any",
             "s.conf:3:41: error: invalid address 'collector' (expected an IPv4 or IPv6 address)",

@@ -12,12 +12,12 @@ use super::diag::{Diags, R};
 use super::draft::Leaf;
 use super::values::{ip, port_value};
 use crate::lexer::Pos;
-use crate::model::{SyslogClass, SyslogFacility, SyslogHost, SyslogSeverity};
+use crate::model::{SyslogClass, SyslogFacility, SyslogHost, SyslogSeverity, SyslogTarget};
 
 /// One `host` of a service set's `syslog`.
 #[derive(Debug, Clone)]
 pub(super) struct SyslogD {
-    pub(super) host: IpAddr,
+    pub(super) host: SyslogTarget,
     services: Leaf<SyslogSeverity>,
     class: Option<SyslogClass>,
     port: Leaf<u16>,
@@ -67,13 +67,11 @@ pub(super) fn syslog(d: &mut Diags, c: &mut Cur, hosts: &mut Vec<SyslogD>) -> R<
         return Ok(());
     };
     let t = c.val(d, "syslog host")?;
-    if t.text == "local" {
-        return Err(d.error(
-            t.pos,
-            "syslog host 'local' (the routing engine) is not supported; give the collector's address",
-        ));
-    }
-    let addr = ip(&t.text).map_err(|m| d.error(t.pos, m))?;
+    let addr = if t.text == "local" {
+        SyslogTarget::Local
+    } else {
+        SyslogTarget::Address(ip(&t.text).map_err(|m| d.error(t.pos, m))?)
+    };
     let h = match hosts.iter().position(|h| h.host == addr) {
         Some(i) => &mut hosts[i],
         None => {
@@ -175,7 +173,7 @@ fn keyword<T: Copy>(
 }
 
 impl SyslogD {
-    fn new(host: IpAddr) -> Self {
+    fn new(host: SyslogTarget) -> Self {
         SyslogD {
             host,
             services: Leaf::default(),
