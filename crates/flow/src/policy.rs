@@ -79,23 +79,31 @@ impl ServiceSetRt {
                 action: SfwAction::Accept,
                 app: None,
                 ip_options: IpOptionMask::ALL,
+                term: None,
             };
         }
         self.sfw_rules
             .iter()
-            .filter(|r| r.applies(dir))
-            .flat_map(|r| &r.terms)
-            .find_map(|t| {
+            .enumerate()
+            .filter(|(_, r)| r.applies(dir))
+            .flat_map(|(ri, r)| r.terms.iter().enumerate().map(move |(ti, t)| (ri, ti, t)))
+            .find_map(|(ri, ti, t)| {
                 t.cond.matches(m).map(|app| FirewallMatch {
                     action: t.action,
                     app,
                     ip_options: t.ip_options,
+                    term: Some(TermRef {
+                        rule: ri as u16,
+                        term: ti as u16,
+                        syslog: t.syslog,
+                    }),
                 })
             })
             .unwrap_or(FirewallMatch {
                 action: SfwAction::Discard,
                 app: None,
                 ip_options: IpOptionMask::NONE,
+                term: None,
             })
     }
 }
@@ -109,6 +117,20 @@ pub struct FirewallMatch<'a> {
     pub app: Option<&'a AppRt>,
     /// The IPv4 options the session's packets may carry.
     pub ip_options: IpOptionMask,
+    /// The term that matched (`None`: no firewall rules, or none matched).
+    pub term: Option<TermRef>,
+}
+
+/// Which term of a service set's rules matched (indices as in the set's rules), and
+/// whether it says `then syslog`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TermRef {
+    /// Index of the rule.
+    pub rule: u16,
+    /// Index of the term in the rule.
+    pub term: u16,
+    /// `then syslog`.
+    pub syslog: bool,
 }
 
 /// A stateful-firewall rule.
@@ -133,6 +155,8 @@ pub struct TermRt {
     pub action: SfwAction,
     /// `then allow-ip-options`.
     pub ip_options: IpOptionMask,
+    /// `then syslog`.
+    pub syslog: bool,
 }
 
 impl RuleRt {
@@ -155,6 +179,8 @@ pub struct Policy {
     pub routes: RouteTable,
     /// NAT pools and rules.
     pub nat: NatPolicy,
+    /// Syslog collectors per service set (index as in `service_sets`).
+    pub syslog: Vec<crate::syslog::SetSyslog>,
 }
 
 /// Why a configuration could not be compiled for the packet path.
@@ -256,6 +282,7 @@ impl Policy {
                                 cond: compile_conditions(c, &t.from),
                                 action: t.action,
                                 ip_options: IpOptionMask::compile(&t.allow_ip_options),
+                                syslog: t.syslog,
                             })
                             .collect(),
                     })
@@ -269,12 +296,18 @@ impl Policy {
             })
             .collect();
         let nat = NatPolicy::compile(c)?;
+        let syslog = c
+            .service_sets
+            .iter()
+            .map(|s| crate::syslog::SetSyslog::compile(&s.syslog))
+            .collect();
         Ok(Policy {
             interfaces,
             service_ifaces,
             service_sets,
             routes,
             nat,
+            syslog,
         })
     }
 

@@ -87,7 +87,7 @@ impl Shard {
         let v = self.forward(ingress, frame, parsed, &rw);
         if verdict == AlgVerdict::ForwardAndClose {
             self.stats[iface].alg.closed_by_response += 1;
-            self.remove_session(r.slot, now);
+            self.remove_session(r.slot, now, crate::syslog::CloseReason::Alg);
         }
         v
     }

@@ -140,7 +140,7 @@ impl Shard {
                 if let Some(st) = self.stats.get_mut(iface as usize) {
                     st.alg.closed_with_parent += 1;
                 }
-                self.remove_session(slot, now);
+                self.remove_session(slot, now, crate::syslog::CloseReason::Alg);
             }
         }
     }
