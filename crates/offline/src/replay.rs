@@ -323,6 +323,18 @@ impl Replay {
 }
 
 impl Replay {
+    /// The log events every shard made since the last call, in time order (a frame's
+    /// events come from one shard; timeouts of several shards may interleave).
+    pub fn drain_logs(&mut self) -> Vec<mspic_flow::syslog::LogEvent> {
+        let mut v: Vec<_> = self
+            .shards
+            .iter_mut()
+            .flat_map(|s| s.drain_logs())
+            .collect();
+        v.sort_by_key(|e| e.time);
+        v
+    }
+
     fn reports(&self) -> Vec<ShardReport> {
         self.shards.iter().map(ShardReport::of).collect()
     }

@@ -52,7 +52,9 @@ impl Shard {
                 Some(d) if d <= now && kept > now => {
                     self.timers.insert(slot, kept.0.div_ceil(NS_PER_TICK));
                 }
-                Some(d) if d <= now => self.remove_session(slot, now, CloseReason::Timeout),
+                // Removed as of its deadline (a driver may call late, e.g. a replay at the
+                // next frame): the close log and the NAT release carry the real time.
+                Some(d) if d <= now => self.remove_session(slot, d, CloseReason::Timeout),
                 Some(d) => self.timers.insert(slot, d.0.div_ceil(NS_PER_TICK)),
                 None => {}
             }

@@ -109,6 +109,16 @@ fn proto_name(p: u8, session: bool) -> String {
     }
 }
 
+/// The destination "port" shown: ICMP flows show `type << 8 | code` of the echo request
+/// that made them (2048; ICMPv6: 32768), as the reference's examples do.
+fn shown_dst_port(k: &mspic_wire::FlowKey) -> u16 {
+    match k.proto {
+        proto::ICMP => 8 << 8,
+        proto::ICMPV6 => 128 << 8,
+        _ => k.dst_port,
+    }
+}
+
 /// `[addr:port]`, or `[addr]` when the port is kept.
 fn nat_info(out: &mut String, nat: Option<(IpAddr, u16)>, port: u16) {
     if let Some((a, p)) = nat {
@@ -138,8 +148,9 @@ pub fn message(out: &mut String, names: &dyn LogNames, e: &LogEvent) {
                 k.src_port
             );
             nat_info(out, e.nat_src, k.src_port);
-            let _ = write!(out, " -> {}:{}", k.dst, k.dst_port);
-            nat_info(out, e.nat_dst, k.dst_port);
+            let dport = shown_dst_port(k);
+            let _ = write!(out, " -> {}:{dport}", k.dst);
+            nat_info(out, e.nat_dst.map(|(a, _)| (a, dport)), dport);
             let _ = write!(out, " ({})", proto_name(k.proto, true));
         }
         LogKind::NatRuleMatch | LogKind::SfwAccept | LogKind::SfwDrop | LogKind::SfwReject => {
@@ -160,7 +171,7 @@ pub fn message(out: &mut String, names: &dyn LogNames, e: &LogEvent) {
                 k.src,
                 k.src_port,
                 k.dst,
-                k.dst_port
+                shown_dst_port(k)
             );
         }
         LogKind::PortBlockAlloc | LogKind::PortBlockRelease | LogKind::PortBlockActive => {
@@ -196,6 +207,26 @@ pub fn wire_line(out: &mut String, names: &dyn LogNames, host: &SyslogHost, e: &
         plugin(e.kind)
     );
     message(out, names, e);
+}
+
+/// Calls `f` with every host of the event's service set that takes it (class and
+/// severity) and the line for that host; `buf` is reused between lines.
+pub fn for_each_line(
+    p: &Policy,
+    e: &LogEvent,
+    buf: &mut String,
+    mut f: impl FnMut(&SyslogHost, &str),
+) {
+    let Some(set) = p.syslog.get(e.set as usize) else {
+        return;
+    };
+    for h in &set.hosts {
+        if super::class_has(h.classes(), e.kind) && h.wants(SEVERITY) {
+            buf.clear();
+            wire_line(buf, p, h, e);
+            f(h, buf);
+        }
+    }
 }
 
 /// `YYYY-MM-DD HH:MM:SS` (UTC) of Unix time `secs`.

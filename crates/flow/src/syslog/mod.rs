@@ -11,7 +11,7 @@ pub mod format;
 
 pub use event::LogBuffer;
 pub use event::{CloseReason, LogEvent, LogKind};
-pub use format::{message, wire_line, LogNames};
+pub use format::{for_each_line, message, wire_line, LogNames};
 
 use mspic_config::{SyslogClass, SyslogHost};
 
