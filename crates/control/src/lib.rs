@@ -26,7 +26,7 @@ pub mod tree;
 
 pub use backend::{
     Backend, BackendError, ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo,
-    NatStatistics, ServiceSetsSummary, SnapshotBackend,
+    NatStatistics, ServiceSetsSummary, SnapshotBackend, SyslogStatistics,
 };
 pub use command::{
     apply_pipes, complete, help, parse_command, parse_pipes, parse_request, Command, CommandError,
@@ -206,6 +206,15 @@ pub fn run(
                 rows.retain(|r| r.interface == *i);
             }
             Answer::ServiceSetsSummary(rows)
+        }
+        Command::ShowServiceSetsSyslog { interface } => {
+            let mut rows = backend
+                .syslog_statistics()
+                .map_err(|e| backend_error(command, e))?;
+            if let Some(i) = interface {
+                rows.retain(|r| r.interface == *i);
+            }
+            Answer::SyslogStatistics(rows)
         }
         Command::ShowInterfaces { name, level } => {
             if *level != Some("terse") {

@@ -7,11 +7,13 @@ pub mod interfaces;
 pub mod nat;
 pub mod sessions;
 pub mod stats;
+pub mod syslog;
 
 use mspic_flow::SessionSnapshot;
 
 use crate::backend::{
-    ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics, ServiceSetsSummary,
+    ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics,
+    ServiceSetsSummary, SyslogStatistics,
 };
 use crate::command::{Detail, OutputFormat};
 use crate::tree::{self, Element};
@@ -49,6 +51,7 @@ pub enum Answer {
     },
     NatStatistics(Vec<NatStatistics>),
     ServiceSetsSummary(Vec<ServiceSetsSummary>),
+    SyslogStatistics(Vec<SyslogStatistics>),
     AlgConversations {
         groups: Vec<alg::AlgConversations>,
         detail: Detail,
@@ -75,6 +78,7 @@ impl Answer {
             Answer::NatMappings { mappings, detail } => nat::render_nat_mappings(mappings, *detail),
             Answer::NatStatistics(rows) => nat::render_nat_statistics(rows),
             Answer::ServiceSetsSummary(rows) => nat::render_service_sets_summary(rows),
+            Answer::SyslogStatistics(rows) => syslog::render_syslog_statistics(rows),
             Answer::AlgConversations { groups, detail } => {
                 alg::render_alg_conversations(groups, *detail)
             }
@@ -100,6 +104,7 @@ impl Answer {
             Answer::NatMappings { mappings, detail } => nat::nat_mappings_tree(mappings, *detail),
             Answer::NatStatistics(rows) => nat::nat_statistics_tree(rows),
             Answer::ServiceSetsSummary(rows) => nat::service_sets_summary_tree(rows),
+            Answer::SyslogStatistics(rows) => syslog::syslog_statistics_tree(rows),
             Answer::AlgConversations { groups, detail } => {
                 alg::alg_conversations_tree(groups, *detail)
             }
