@@ -101,7 +101,8 @@ fn replay_writes_the_log_lines_with_capture_time() {
     std::fs::write(&conf, CONFIG).unwrap();
     capture().write_pcap(&pcap).unwrap();
     let out = Command::new(testbed::workspace_bin("mspic"))
-        .args(["replay", "--respond", "--command", "show services sessions"])
+        .args(["replay", "--respond"])
+        .args(["--command", "show services service-sets statistics syslog"])
         .arg("--config")
         .arg(&conf)
         .arg("--pcap")
@@ -122,6 +123,12 @@ fn replay_writes_the_log_lines_with_capture_time() {
         assert_eq!(g, w, "line {}", i + 1);
     }
     assert_eq!(got.len(), want.len(), "{text}");
+    // The statistics count the lines handed out (Junos page "show services service-sets
+    // statistics syslog").
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Interface: ms-1/1/0\n  Rate limit: 0\n  Sent: 10\n  Dropped: 0\n  Service-set: ss\n    Rate limit: 0\n    Sent: 10\n    Dropped: 0\n"
+    );
 }
 
 /// Expected, worked out by hand: every NAPT flow of a one-address pool takes port 1024 of

@@ -99,6 +99,8 @@ pub struct Replay {
     now: Time,
     buf: Vec<u8>,
     responder: Option<crate::respond::Responder>,
+    /// Log lines handed out by [`Replay::drain_logs`], per service set index.
+    logs_sent: Vec<u64>,
 }
 
 /// Room past the frame for replies and payload growth.
@@ -147,6 +149,7 @@ impl Replay {
             now: Time::ZERO,
             buf: vec![0; 2 * FRAME_ROOM],
             responder: opts.respond.then(crate::respond::Responder::new),
+            logs_sent: Vec::new(),
         })
     }
 
@@ -332,7 +335,28 @@ impl Replay {
             .flat_map(|s| s.drain_logs())
             .collect();
         v.sort_by_key(|e| e.time);
+        for e in &v {
+            self.count_lines(e);
+        }
         v
+    }
+
+    /// Counts the lines `e` makes (one per host of its set that takes it).
+    fn count_lines(&mut self, e: &mspic_flow::syslog::LogEvent) {
+        use mspic_flow::syslog::{class_has, format::SEVERITY};
+        let Some(set) = self.policy.syslog.get(e.set as usize) else {
+            return;
+        };
+        let lines = set
+            .hosts
+            .iter()
+            .filter(|h| class_has(h.classes(), e.kind) && h.wants(SEVERITY))
+            .count() as u64;
+        let i = e.set as usize;
+        if self.logs_sent.len() <= i {
+            self.logs_sent.resize(i + 1, 0);
+        }
+        self.logs_sent[i] += lines;
     }
 
     fn reports(&self) -> Vec<ShardReport> {
@@ -388,5 +412,14 @@ impl Backend for Replay {
 
     fn service_sets_summary(&mut self) -> Result<Vec<ServiceSetsSummary>, BackendError> {
         Ok(answers::service_sets_summary(&self.policy, &self.reports()))
+    }
+
+    /// Sent: the lines handed out so far (`--syslog`); dropped: none can be, the replay
+    /// takes every shard's events after each frame.
+    fn syslog_statistics(&mut self) -> Result<Vec<mspic_control::SyslogStatistics>, BackendError> {
+        let sent = &self.logs_sent;
+        Ok(answers::syslog_statistics(&self.policy, |i, _| {
+            (sent.get(i).copied().unwrap_or(0), 0)
+        }))
     }
 }
