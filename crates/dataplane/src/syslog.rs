@@ -54,13 +54,23 @@ impl LogRing {
     /// Moves the events `shard` made into the ring (worker side: no lock, no allocation).
     pub fn take_from(&self, shard: &mut Shard) {
         for e in shard.drain_logs() {
-            if self.q.push(e).is_err() {
-                let i = (e.set as usize).min(DROP_SLOTS - 1);
-                self.dropped[i].fetch_add(1, Ordering::Relaxed);
-            }
+            self.push(e);
         }
         let (_, lost) = shard.log_counts();
         self.shard_dropped.store(lost, Ordering::Relaxed);
+    }
+
+    /// Queues `e`, or counts it dropped when the ring is full.
+    pub fn push(&self, e: LogEvent) {
+        if self.q.push(e).is_err() {
+            let i = (e.set as usize).min(DROP_SLOTS - 1);
+            self.dropped[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Events the worker's shard dropped before they reached the ring.
+    pub fn shard_dropped(&self) -> u64 {
+        self.shard_dropped.load(Ordering::Relaxed)
     }
 
     /// Events dropped for service set `set` (ring full).
@@ -196,4 +206,76 @@ fn bind(source: Option<IpAddr>, v6: bool) -> std::io::Result<UdpSocket> {
         IpAddr::V4(Ipv4Addr::UNSPECIFIED)
     };
     UdpSocket::bind(SocketAddr::new(source.unwrap_or(any), 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mspic_flow::syslog::LogKind;
+    use mspic_wire::FlowKey;
+
+    fn event(set: u16) -> LogEvent {
+        let key = FlowKey {
+            src: "10.0.0.5".parse().unwrap(),
+            dst: "198.51.100.21".parse().unwrap(),
+            src_port: 41671,
+            dst_port: 80,
+            proto: 6,
+        };
+        let mut e = LogEvent::new(Time(2_000_000_000), LogKind::SessionOpen, set, key);
+        e.ingress = 0;
+        e.nat_src = Some(("203.0.113.128".parse().unwrap(), 1024));
+        e
+    }
+
+    #[test]
+    fn a_full_ring_drops_and_counts_per_service_set() {
+        let r = LogRing::new(2);
+        for _ in 0..5 {
+            r.push(event(1));
+        }
+        r.push(event(0));
+        assert_eq!((r.dropped(0), r.dropped(1)), (1, 3));
+        assert_eq!(std::iter::from_fn(|| r.q.pop()).count(), 2);
+    }
+
+    /// The logger thread sends one datagram per line to the host, stamped with the wall
+    /// time of the workers' clock zero plus the event's time.
+    #[test]
+    fn the_logger_sends_each_line_as_one_datagram() {
+        let collector = UdpSocket::bind("127.0.0.1:0").unwrap();
+        collector
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let port = collector.local_addr().unwrap().port();
+        let text = format!(
+            "interfaces {{ ge-0/0/0 {{ unit 0 {{ family inet {{ service {{ input {{ service-set ss; }} }} address 10.0.0.1/24; }} }} }}
+                 ms-1/1/0 {{ unit 0 {{ family inet; }} }} }}
+             services {{ service-set ss {{ syslog {{ host 127.0.0.1 {{ port {port}; }} }}
+                 interface-service {{ service-interface ms-1/1/0; }} }} }}"
+        );
+        let cfg = mspic_config::parse(&text, "t.conf").unwrap();
+        let policy = Arc::new(Policy::compile(&cfg).unwrap());
+        let ring = Arc::new(LogRing::new(8));
+        ring.push(event(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(Mutex::new(SyslogCounters::default()));
+        let logger = Logger {
+            rings: vec![Arc::clone(&ring)],
+            policy: Arc::new(Mutex::new(policy)),
+            epoch: UNIX_EPOCH + Duration::from_secs(1_798_765_430),
+            counters: Arc::clone(&counters),
+            stop: Arc::clone(&stop),
+        };
+        let t = std::thread::spawn(move || logger.run());
+        let mut buf = [0u8; 512];
+        let n = collector.recv(&mut buf).unwrap();
+        stop.store(true, Ordering::Relaxed);
+        t.join().unwrap();
+        assert_eq!(
+            std::str::from_utf8(&buf[..n]).unwrap(),
+            "<30>2027-01-01 01:03:52: {ss}[jservices-nat]: JSERVICES_SESSION_OPEN: application:none, ge-0/0/0.0 10.0.0.5:41671 [203.0.113.128:1024] -> 198.51.100.21:80 (TCP)"
+        );
+        assert_eq!(counters.lock().unwrap().sent.get("ss"), Some(&1));
+    }
 }
