@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 use common::*;
 use mspic_flow::syslog::{format, CloseReason, LogEvent, LogKind};
+use mspic_flow::SessionFilter;
 use mspic_flow::Time;
 
 /// The testbed with a logging firewall term, a NAPT term and `syslog_host` statements.
@@ -133,8 +134,7 @@ fn cleared_session_logs_close() {
     ));
     h.send(&syn(41671, 80));
     assert!(lines(&mut h).is_empty());
-    let f = mspic_flow::SessionFilter::default();
-    h.shard.clear(&f, h.now);
+    h.shard.clear(&SessionFilter::default(), h.now);
     let l = lines(&mut h);
     assert_eq!(l.len(), 1);
     assert!(l[0].contains("JSERVICES_SESSION_CLOSE:"), "{l:?}");
@@ -175,6 +175,29 @@ fn port_block_lines() {
         out.push(s);
     }
     insta::assert_snapshot!(out.join("\n"));
-    let _ = h.shard.drain_logs();
-    let _ = CloseReason::Timeout;
+}
+
+/// Close events carry why the session ended and its counters (the text does not show
+/// them).
+#[test]
+fn close_events_carry_reason_and_counters() {
+    let mut h = Harness::new(&logging_config(
+        "syslog;",
+        "",
+        "class { session-logs close; }",
+    ));
+    h.send(&syn(41671, 80));
+    h.advance_ms(6_000);
+    let timed_out: Vec<LogEvent> = h.shard.drain_logs().collect();
+    assert_eq!(timed_out.len(), 1);
+    assert_eq!(
+        timed_out[0].kind,
+        LogKind::SessionClose(CloseReason::Timeout)
+    );
+    assert_eq!(timed_out[0].frames, [1, 0]);
+    assert_eq!(timed_out[0].bytes, [40, 0]);
+    h.send(&syn(41672, 80));
+    h.shard.clear(&SessionFilter::default(), h.now);
+    let cleared: Vec<LogEvent> = h.shard.drain_logs().collect();
+    assert_eq!(cleared[0].kind, LogKind::SessionClose(CloseReason::Cleared));
 }
