@@ -299,7 +299,7 @@ impl Policy {
         let syslog = c
             .service_sets
             .iter()
-            .map(|s| crate::syslog::SetSyslog::compile(&s.syslog))
+            .map(|s| crate::syslog::SetSyslog::compile(c, s))
             .collect();
         Ok(Policy {
             interfaces,

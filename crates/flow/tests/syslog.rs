@@ -201,3 +201,22 @@ fn close_events_carry_reason_and_counters() {
     let cleared: Vec<LogEvent> = h.shard.drain_logs().collect();
     assert_eq!(cleared[0].kind, LogKind::SessionClose(CloseReason::Cleared));
 }
+
+/// A rule that came from a rule set names it in the rule-set field.
+#[test]
+fn rule_set_is_named() {
+    let cfg = logging_config("", "syslog;", "class { nat-logs; }")
+        .replace(
+            "        rule snat {",
+            "        rule-set cgn-rules { rule snat; }\n        rule snat {",
+        )
+        .replace("nat-rules snat;", "nat-rule-sets cgn-rules;");
+    let mut h = Harness::new(&cfg);
+    h.send(&syn(41671, 80));
+    let l = lines(&mut h);
+    assert_eq!(l.len(), 1, "{l:?}");
+    assert!(
+        l[0].ends_with("Match NAT rule-set: cgn-rules, rule: snat, term: t1"),
+        "{l:?}"
+    );
+}

@@ -30,8 +30,8 @@ pub trait LogNames {
     fn set_name(&self, set: u16) -> &str;
     /// Logical interface `i`'s name (`ge-1/0/0.0`); `None`: unknown.
     fn interface_name(&self, i: u16) -> Option<String>;
-    /// Firewall (`nat` false) or NAT rule and term names of an event.
-    fn rule_term(&self, set: u16, nat: bool, rule: u16, term: u16) -> (&str, &str);
+    /// Firewall (`nat` false) or NAT rule-set, rule and term names of an event.
+    fn rule_term(&self, set: u16, nat: bool, rule: u16, term: u16) -> (&str, &str, &str);
 }
 
 impl LogNames for Policy {
@@ -43,7 +43,20 @@ impl LogNames for Policy {
     fn interface_name(&self, i: u16) -> Option<String> {
         self.interfaces.get(i as usize).map(|f| f.logical_name())
     }
-    fn rule_term(&self, set: u16, nat: bool, rule: u16, term: u16) -> (&str, &str) {
+    fn rule_term(&self, set: u16, nat: bool, rule: u16, term: u16) -> (&str, &str, &str) {
+        let rule_set = self
+            .syslog
+            .get(set as usize)
+            .and_then(|s| {
+                let v = if nat {
+                    &s.nat_rule_sets
+                } else {
+                    &s.sfw_rule_sets
+                };
+                v.get(rule as usize)
+            })
+            .and_then(|n| n.as_deref())
+            .unwrap_or("(null)");
         let names = if nat {
             self.nat
                 .rules
@@ -67,8 +80,8 @@ impl LogNames for Policy {
                 })
         };
         match names {
-            Some((r, t)) => (r, t.unwrap_or("(null)")),
-            None => ("(null)", "(null)"),
+            Some((r, t)) => (rule_set, r, t.unwrap_or("(null)")),
+            None => (rule_set, "(null)", "(null)"),
         }
     }
 }
@@ -155,7 +168,7 @@ pub fn message(out: &mut String, names: &dyn LogNames, e: &LogEvent) {
         }
         LogKind::NatRuleMatch | LogKind::SfwAccept | LogKind::SfwDrop | LogKind::SfwReject => {
             let nat = e.kind == LogKind::NatRuleMatch;
-            let (rule, term) = names.rule_term(e.set, nat, e.rule, e.term);
+            let (rule_set, rule, term) = names.rule_term(e.set, nat, e.rule, e.term);
             let what = match e.kind {
                 LogKind::NatRuleMatch => "NAT",
                 LogKind::SfwAccept => "SFW accept",
@@ -164,7 +177,7 @@ pub fn message(out: &mut String, names: &dyn LogNames, e: &LogEvent) {
             };
             let _ = write!(
                 out,
-                "proto {} ({}) application: {}, {ifname}:{}:{} -> {}:{}, Match {what} rule-set: (null), rule: {rule}, term: {term}",
+                "proto {} ({}) application: {}, {ifname}:{}:{} -> {}:{}, Match {what} rule-set: {rule_set}, rule: {rule}, term: {term}",
                 k.proto,
                 proto_name(k.proto, false),
                 app.unwrap_or("any"),

@@ -13,7 +13,7 @@ pub use event::LogBuffer;
 pub use event::{CloseReason, LogEvent, LogKind};
 pub use format::{for_each_line, message, wire_line, LogNames};
 
-use mspic_config::{SyslogClass, SyslogHost};
+use mspic_config::{Config, ServiceSet, SyslogClass, SyslogHost};
 
 /// The syslog configuration of one service set, compiled.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -22,11 +22,31 @@ pub struct SetSyslog {
     pub hosts: Vec<SyslogHost>,
     /// Union of the hosts' classes: whether any host wants a kind of log.
     pub classes: SyslogClass,
+    /// Per firewall rule of the set (in evaluation order): the rule set that brought it.
+    pub sfw_rule_sets: Vec<Option<String>>,
+    /// Per NAT rule of the set (in evaluation order): the rule set that brought it.
+    pub nat_rule_sets: Vec<Option<String>>,
+}
+
+/// Per rule, in the order the policy expands them (the set's rules, then each rule set's),
+/// the rule set it came from.
+fn rule_sets<'a>(
+    rules: &[String],
+    sets: &[String],
+    members: impl Fn(&str) -> Option<&'a [String]>,
+) -> Vec<Option<String>> {
+    let mut v = vec![None; rules.len()];
+    for rs in sets {
+        let n = members(rs).map_or(0, <[String]>::len);
+        v.extend(std::iter::repeat_n(Some(rs.clone()), n));
+    }
+    v
 }
 
 impl SetSyslog {
-    /// Compiles the hosts of one service set.
-    pub fn compile(hosts: &[SyslogHost]) -> SetSyslog {
+    /// Compiles the syslog hosts of service set `s` of `c`.
+    pub fn compile(c: &Config, s: &ServiceSet) -> SetSyslog {
+        let hosts = &s.syslog;
         let mut classes = SyslogClass::default();
         for h in hosts {
             let c = h.classes();
@@ -38,6 +58,12 @@ impl SetSyslog {
         SetSyslog {
             hosts: hosts.to_vec(),
             classes,
+            sfw_rule_sets: rule_sets(&s.sfw_rules, &s.sfw_rule_sets, |n| {
+                c.sfw_rule_set(n).map(|r| r.rules.as_slice())
+            }),
+            nat_rule_sets: rule_sets(&s.nat_rules, &s.nat_rule_sets, |n| {
+                c.nat_rule_set(n).map(|r| r.rules.as_slice())
+            }),
         }
     }
 
