@@ -159,7 +159,7 @@ fn full_buffer_drops_and_counts() {
 /// The port block logs, formatted on their own (pools do not allocate blocks yet).
 #[test]
 fn port_block_lines() {
-    let mut h = Harness::new(&logging_config("", "", "services any;"));
+    let h = Harness::new(&logging_config("", "", "services any;"));
     let host = h.policy.syslog[0].hosts[0].clone();
     let t = Time::from_secs(1_798_765_432);
     let internal: IpAddr = "10.0.0.5".parse().unwrap();
