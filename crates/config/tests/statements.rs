@@ -869,7 +869,7 @@ fn unsupported_statements_in_implemented_stanzas_warn_once_each() {
         "{SS_BRACES}
 services {{
     service-set ss {{
-        tcp-mss 1400;
+        jflow-log;
         ids-rules ids1;
         ipsec-vpn-rules v1;
     }}
@@ -882,7 +882,7 @@ interfaces {{ ge-0/0/0 {{ mtu 9192; description \"x\"; unit 0 {{ vlan-id 5; fami
     assert_eq!(
         w,
         [
-            "w.conf:7:9: warning: ignoring unsupported statement 'services service-set ss tcp-mss'",
+            "w.conf:7:9: warning: ignoring unsupported statement 'services service-set ss jflow-log'",
             "w.conf:8:9: warning: ignoring unsupported statement 'services service-set ss ids-rules'",
             "w.conf:9:9: warning: ignoring unsupported statement 'services service-set ss ipsec-vpn-rules'",
             "w.conf:11:60: warning: ignoring unsupported statement 'services nat pool p port secured-port-block-allocation'",
