@@ -355,6 +355,18 @@ fn services(cfg: &Config) -> Node {
     for p in &cfg.nat_pools {
         nat.push(pool(p));
     }
+    for m in &cfg.nat_port_forwarding {
+        let mut n = Node::new(&["port-forwarding", &m.name]);
+        for (dst, to) in &m.mappings {
+            n.push_leaf(&[
+                "destined-port",
+                &dst.to_string(),
+                "translated-port",
+                &to.to_string(),
+            ]);
+        }
+        nat.push(n);
+    }
     for r in &cfg.nat_rules {
         let mut rn =
             Node::new(&["rule", &r.name]).leaf(&["match-direction", r.match_direction.keyword()]);
@@ -365,6 +377,9 @@ fn services(cfg: &Config) -> Node {
             match &t.then {
                 NatThen::NoTranslation => then.push_leaf(&["no-translation"]),
                 NatThen::Translated(tr) => {
+                    if let Some(m) = &tr.port_forwarding_mappings {
+                        then.push_leaf(&["port-forwarding-mappings", m]);
+                    }
                     let mut x = Node::new(&["translated"]);
                     if let Some(p) = &tr.source_pool {
                         x.push_leaf(&["source-pool", p]);
@@ -433,6 +448,15 @@ fn services(cfg: &Config) -> Node {
         }
         if let Some(m) = s.max_flows {
             n.push_leaf(&["max-flows", &m.to_string()]);
+        }
+        if let Some(m) = s.tcp_mss {
+            n.push_leaf(&["tcp-mss", &m.to_string()]);
+        }
+        if let Some(m) = s.max_session_setup_rate {
+            n.push_leaf(&["max-session-setup-rate", &m.to_string()]);
+        }
+        if let Some(m) = s.max_sessions_per_subscriber {
+            n.push_leaf(&["max-sessions-per-subscriber", &m.to_string()]);
         }
         if !s.syslog.is_empty() {
             let mut sl = Node::new(&["syslog"]);

@@ -37,6 +37,8 @@ pub struct Config {
     pub nat_rules: Vec<NatRule>,
     /// `services nat rule-set`.
     pub nat_rule_sets: Vec<RuleSet>,
+    /// `services nat port-forwarding`.
+    pub nat_port_forwarding: Vec<PortForwarding>,
     /// `services service-set`.
     pub service_sets: Vec<ServiceSet>,
     /// The `emulator` stanza (netdev bindings, workers, queues).
@@ -60,6 +62,7 @@ impl PartialEq for Config {
             nat_pools,
             nat_rules,
             nat_rule_sets,
+            nat_port_forwarding,
             service_sets,
             emulator,
             warnings: _,
@@ -75,6 +78,7 @@ impl PartialEq for Config {
             && *nat_pools == other.nat_pools
             && *nat_rules == other.nat_rules
             && *nat_rule_sets == other.nat_rule_sets
+            && *nat_port_forwarding == other.nat_port_forwarding
             && *service_sets == other.service_sets
             && *emulator == other.emulator
     }
@@ -122,6 +126,10 @@ impl Config {
     /// The NAT rule set named `name`.
     pub fn nat_rule_set(&self, name: &str) -> Option<&RuleSet> {
         self.nat_rule_sets.iter().find(|a| a.name == name)
+    }
+    /// The port-forwarding map named `name`.
+    pub fn port_forwarding(&self, name: &str) -> Option<&PortForwarding> {
+        self.nat_port_forwarding.iter().find(|a| a.name == name)
     }
     /// The service set named `name`.
     pub fn service_set(&self, name: &str) -> Option<&ServiceSet> {
@@ -818,6 +826,20 @@ pub struct Translated {
     pub mapping_type_eim: bool,
     /// `filtering-type endpoint-independent`.
     pub filtering_type_eif: bool,
+    /// `then port-forwarding-mappings NAME`: the map that also translates destination
+    /// ports (dnat-44 and twice-napt-44 only).
+    pub port_forwarding_mappings: Option<String>,
+}
+
+/// `services nat port-forwarding NAME`: destination ports a `dnat-44` or `twice-napt-44`
+/// term rewrites (Junos "Port Forwarding", interfaces-adaptive-services guide).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortForwarding {
+    /// The map name.
+    pub name: String,
+    /// `destined-port D translated-port T` pairs, in configuration order; each destined
+    /// port appears once.
+    pub mappings: Vec<(u16, u16)>,
 }
 
 /// The NAT44 translation types mspic implements (`translation-type`).
@@ -899,6 +921,13 @@ pub struct ServiceSet {
     pub max_flows: Option<u32>,
     /// `syslog { host … }`: where the PIC sends the set's session and rule logs.
     pub syslog: Vec<SyslogHost>,
+    /// `tcp-mss`: the largest MSS a TCP SYN of the set may announce (larger ones are
+    /// lowered to it).
+    pub tcp_mss: Option<u16>,
+    /// `max-session-setup-rate`: most new sessions per second.
+    pub max_session_setup_rate: Option<u32>,
+    /// `max-sessions-per-subscriber`: most live sessions of one internal host.
+    pub max_sessions_per_subscriber: Option<u32>,
 }
 
 /// `services service-set NAME syslog host ADDRESS` (Junos "syslog (Services Service Set)"

@@ -481,3 +481,90 @@ interfaces { ms-1/1/0 { services-options { open-timeout 1; } } }
     assert_eq!(e.to_string(), lines.join("\n"));
     assert!(e.0.iter().all(|d| d.severity == Severity::Error));
 }
+
+/// `port-forwarding` maps and the terms that name them (Junos "Port Forwarding": dnat-44
+/// and twice-napt-44 only).
+#[test]
+fn port_forwarding_checks() {
+    let map = "set services nat port-forwarding pf destined-port 8080 translated-port 80\n";
+    let rule = |then: &str| {
+        format!(
+            "{map}set services nat pool web address 10.0.0.10/32
+set services nat rule r match-direction input
+set services nat rule r term t from destination-address 203.0.113.10/32
+{then}"
+        )
+    };
+    one(
+        &rule("set services nat rule r term t then port-forwarding-mappings nope\nset services nat rule r term t then translated destination-pool web\nset services nat rule r term t then translated translation-type dnat-44\n"),
+        "e.conf:5:62: error: port-forwarding 'nope' is not defined",
+    );
+    one(
+        &rule("set services nat rule r term t then port-forwarding-mappings pf\nset services nat rule r term t then translated source-pool web\nset services nat rule r term t then translated translation-type dynamic-nat44\n"),
+        "e.conf:5:62: error: port-forwarding-mappings works with translation-type dnat-44 or twice-napt-44, not dynamic-nat44",
+    );
+    one(
+        &rule("set services nat rule r term t then port-forwarding-mappings pf\nset services nat rule r term t then no-translation\n"),
+        "e.conf:5:62: error: port-forwarding-mappings needs 'then translated' (dnat-44 or twice-napt-44), not no-translation",
+    );
+    one(
+        &format!(
+            "{map}set services nat port-forwarding pf destined-port 8080 translated-port 81\n"
+        ),
+        "e.conf:2:51: error: port-forwarding 'pf': destined-port 8080 is already translated to 80",
+    );
+    one(
+        "set services nat port-forwarding pf destined-port 0 translated-port 80\n",
+        "e.conf:1:51: error: port 0 cannot be forwarded (expected 1-65535)",
+    );
+    one(
+        "set services nat port-forwarding pf destined-port 80\n",
+        "e.conf:1:53: error: missing statement after '80' (expected one of: translated-port)",
+    );
+    one(
+        "set services nat port-forwarding pf\n",
+        "e.conf:1:34: error: port-forwarding 'pf' has no 'destined-port D translated-port T'",
+    );
+    // The same pair twice is one pair.
+    let ok = rule("set services nat rule r term t then port-forwarding-mappings pf\nset services nat rule r term t then translated destination-pool web\nset services nat rule r term t then translated translation-type dnat-44\n");
+    let cfg = mspic_config::parse(&format!("{ok}{map}"), "ok.conf").unwrap();
+    assert_eq!(cfg.port_forwarding("pf").unwrap().mappings, [(8080, 80)]);
+}
+
+/// `tcp-mss` takes 536 through 65535 (Junos "Configuring Service Set Limitations").
+#[test]
+fn tcp_mss_range() {
+    assert_eq!(
+        errors("set services service-set ss tcp-mss 535\n"),
+        ["e.conf:1:37: error: invalid tcp-mss '535' (expected a number 536-65535)"]
+    );
+}
+
+/// `max-session-setup-rate`: 1 through 429,496,729, or thousands with `k`.
+#[test]
+fn setup_rate_range() {
+    for bad in ["0", "429496730", "500000k", "ten"] {
+        assert_eq!(
+            errors(&format!("set services service-set ss max-session-setup-rate {bad}\n")),
+            [format!("e.conf:1:52: error: invalid max-session-setup-rate '{bad}' (expected 1-429496729, or a number of thousands like 10k)")]
+        );
+    }
+}
+
+/// `max-sessions-per-subscriber` needs the interfaces that apply the set (subscribers are
+/// the hosts behind them): refused on a next-hop service set.
+#[test]
+fn per_subscriber_limit_on_next_hop_set() {
+    let text = "set interfaces ms-1/1/0 unit 1 family inet
+set interfaces ms-1/1/0 unit 1 service-domain inside
+set interfaces ms-1/1/0 unit 2 family inet
+set interfaces ms-1/1/0 unit 2 service-domain outside
+set services service-set ss next-hop-service inside-service-interface ms-1/1/0.1
+set services service-set ss next-hop-service outside-service-interface ms-1/1/0.2
+set services service-set ss max-sessions-per-subscriber 10
+";
+    assert_eq!(
+        errors(text),
+        ["e.conf:7:57: error: service-set 'ss': max-sessions-per-subscriber is supported on interface-style service sets only (mspic counts the hosts behind the interfaces that apply the set as input)"]
+    );
+}

@@ -363,6 +363,22 @@ fn gen_config(seed: u64) -> Config {
         });
     }
 
+    // Port-forwarding maps: distinct destined ports, each with one translated port.
+    let pf_names = names("pf", r.n(2));
+    for n in &pf_names {
+        let mut mappings: Vec<(u16, u16)> = Vec::new();
+        for _ in 0..r.range(1, 3) {
+            let dst = r.range(1, 65535) as u16;
+            if mappings.iter().all(|m| m.0 != dst) {
+                mappings.push((dst, r.range(1, 65535) as u16));
+            }
+        }
+        c.nat_port_forwarding.push(PortForwarding {
+            name: n.clone(),
+            mappings,
+        });
+    }
+
     // NAT rules.
     let nat_names = names("nat", r.n(3));
     for n in &nat_names {
@@ -381,7 +397,14 @@ fn gen_config(seed: u64) -> Config {
                     address_pooling_paired: r.chance(30),
                     mapping_type_eim: r.chance(30),
                     filtering_type_eif: r.chance(30),
+                    port_forwarding_mappings: None,
                 };
+                if matches!(tt, TranslationType::Dnat44 | TranslationType::TwiceNapt44)
+                    && !pf_names.is_empty()
+                    && r.chance(50)
+                {
+                    x.port_forwarding_mappings = Some(r.pick(&pf_names).clone());
+                }
                 let dst = |r: &mut Rng, x: &mut Translated| {
                     if r.chance(50) {
                         x.destination_pool = Some("addr0".into());
@@ -482,6 +505,9 @@ fn gen_config(seed: u64) -> Config {
             }
             v
         };
+        let per_subscriber = matches!(style, ServiceSetStyle::Interface { .. })
+            .then(|| r.opt(|r| r.range(1, 10_000) as u32))
+            .flatten();
         let fw_sets: Vec<String> = c.sfw_rule_sets.iter().map(|s| s.name.clone()).collect();
         let nat_sets: Vec<String> = c.nat_rule_sets.iter().map(|s| s.name.clone()).collect();
         c.service_sets.push(ServiceSet {
@@ -493,6 +519,10 @@ fn gen_config(seed: u64) -> Config {
             style,
             max_flows: r.opt(|r| r.range(0, 1_000_000) as u32),
             syslog: syslog_hosts(r),
+            tcp_mss: r.opt(|r| r.range(536, 65535) as u16),
+            max_session_setup_rate: r.opt(|r| r.range(1, 429_496_729) as u32),
+            // Interface-style sets only: a next-hop set has no subscriber interfaces.
+            max_sessions_per_subscriber: per_subscriber,
         });
     }
 

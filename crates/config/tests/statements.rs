@@ -200,6 +200,9 @@ services {
         nat-rule-sets nrs;
         interface-service { service-interface ms-1/1/0.0; }
         max-flows 5000;
+        tcp-mss 1400;
+        max-session-setup-rate 20k;
+        max-sessions-per-subscriber 100;
     }
 }",
             set: "set interfaces ms-1/1/0 unit 0 family inet
@@ -218,7 +221,10 @@ set services service-set ss stateful-firewall-rule-sets rs
 set services service-set ss nat-rules n1
 set services service-set ss nat-rule-sets nrs
 set services service-set ss interface-service service-interface ms-1/1/0.0
-set services service-set ss max-flows 5000",
+set services service-set ss max-flows 5000
+set services service-set ss tcp-mss 1400
+set services service-set ss max-session-setup-rate 20k
+set services service-set ss max-sessions-per-subscriber 100",
             check: |c| {
                 let ss = c.service_set("ss").unwrap();
                 assert_eq!(
@@ -233,6 +239,9 @@ set services service-set ss max-flows 5000",
                         style: ServiceSetStyle::Interface { service_interface: "ms-1/1/0".into() },
                         max_flows: Some(5000),
                         syslog: vec![],
+                        tcp_mss: Some(1400),
+                        max_session_setup_rate: Some(20_000),
+                        max_sessions_per_subscriber: Some(100),
                     }
                 );
                 assert_eq!(ss.service_interface(), "ms-1/1/0");
@@ -512,6 +521,7 @@ set services nat rule-set all rule r",
                         address_pooling_paired: true,
                         mapping_type_eim: true,
                         filtering_type_eif: true,
+                        port_forwarding_mappings: None,
                     })
                 );
                 assert!(r.terms[0].syslog);

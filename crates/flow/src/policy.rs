@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use mspic_config as cfg;
 use mspic_config::{MatchDirection, Prefix, SfwAction};
+use mspic_wire::FlowKey;
 
 use crate::ip_options::IpOptionMask;
 use crate::matching::direction_applies;
@@ -66,6 +67,25 @@ pub struct ServiceSetRt {
     pub sfw_rules: Vec<RuleRt>,
     /// Most live sessions of this set across all shards.
     pub max_flows: Option<u32>,
+    /// `tcp-mss`: SYNs announcing a larger MSS are lowered to it.
+    pub tcp_mss: Option<u16>,
+    /// `max-session-setup-rate`: most new sessions per second across all shards.
+    pub max_session_setup_rate: Option<u32>,
+    /// `max-sessions-per-subscriber`: most live sessions of one subscriber.
+    pub max_per_subscriber: Option<u32>,
+    /// Where the set's subscribers live: the connected subnets of the interfaces that
+    /// apply it as input (filled only when the set limits sessions per subscriber).
+    pub subscribers: Vec<Prefix>,
+}
+
+impl ServiceSetRt {
+    /// The subscriber a session with first key `k` belongs to, when the set limits
+    /// sessions per subscriber: the end of the session inside its subscriber subnets.
+    pub fn subscriber_of(&self, k: &FlowKey) -> Option<IpAddr> {
+        self.max_per_subscriber?;
+        let inside = |a: IpAddr| self.subscribers.iter().any(|p| p.contains(a));
+        [k.src, k.dst].into_iter().find(|&a| inside(a))
+    }
 }
 
 impl ServiceSetRt {
@@ -253,7 +273,7 @@ impl Policy {
         let units = ServiceUnits::of(c)?;
         let routes = RouteTable::build(&connected, &statics, by_name, |n| units.get(n))?;
 
-        let service_sets = c
+        let service_sets: Vec<ServiceSetRt> = c
             .service_sets
             .iter()
             .map(|s| {
@@ -292,10 +312,22 @@ impl Policy {
                     service_iface,
                     sfw_rules,
                     max_flows: s.max_flows,
+                    tcp_mss: s.tcp_mss,
+                    max_session_setup_rate: s.max_session_setup_rate,
+                    max_per_subscriber: s.max_sessions_per_subscriber,
+                    subscribers: if s.max_sessions_per_subscriber.is_some() {
+                        input_subnets(c, &s.name)
+                    } else {
+                        Vec::new()
+                    },
                 }
             })
             .collect();
-        let nat = NatPolicy::compile(c)?;
+        let mut nat = NatPolicy::compile(c)?;
+        // A subscriber's sessions are counted on one shard: its address alone picks it.
+        for ss in &service_sets {
+            nat.pinned.extend(ss.subscribers.iter().copied());
+        }
         let syslog = c
             .service_sets
             .iter()
@@ -368,6 +400,19 @@ impl Policy {
 }
 
 /// The interface named `ge-0/0/0` (first unit) or `ge-0/0/0.N` in `interfaces`.
+/// The connected subnets (both families) of the interface units that apply service set
+/// `set` as input.
+fn input_subnets(c: &cfg::Config, set: &str) -> Vec<Prefix> {
+    c.interfaces
+        .iter()
+        .flat_map(|i| &i.units)
+        .flat_map(|u| [u.inet.as_ref(), u.inet6.as_ref()])
+        .flatten()
+        .filter(|f| f.input_service_set.as_deref() == Some(set))
+        .flat_map(|f| f.addresses.iter().map(|p| p.network()))
+        .collect()
+}
+
 fn interface_by_name(interfaces: &[IfaceRt], n: &str) -> Option<IfIndex> {
     let (phys, unit) = match n.rsplit_once('.') {
         Some((p, u)) => (p, u.parse::<u32>().ok()),

@@ -299,6 +299,15 @@ pub struct SfwStats {
     pub alg: AlgStats,
 }
 
+/// `show services service-sets statistics tcp-mss` counters of one service set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TcpMssStats {
+    /// TCP SYNs (and SYN-ACKs) of the set's sessions seen.
+    pub syn_received: u64,
+    /// Of those, the ones whose MSS option was lowered to the set's `tcp-mss`.
+    pub syn_modified: u64,
+}
+
 /// ALG counters (`Pinholes` in the plain statistics, `ALG counters` in `extensive`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AlgStats {

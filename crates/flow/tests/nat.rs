@@ -755,3 +755,108 @@ fn parity_with_an_even_number_of_shards() {
     assert_eq!(errors, broken, "every broken parity is counted");
     assert!(kept > 0 && broken > 0);
 }
+
+/// [`dnat_config`] whose term also names `port-forwarding-mappings pf` (8080 → 80, 2222 →
+/// 22), as the Junos "Port Forwarding" page configures it.
+fn port_forwarding_config(ttype: &str, src_pool: bool) -> String {
+    dnat_config(ttype, src_pool)
+        .replace(
+            "pool web {",
+            "port-forwarding pf { destined-port 8080 translated-port 80; destined-port 2222 translated-port 22; }\n        pool web {",
+        )
+        .replace("then { translated {", "then { port-forwarding-mappings pf; translated {")
+}
+
+#[test]
+fn port_forwarding_table() {
+    run_table(
+        &port_forwarding_config("dnat-44", false),
+        vec![
+            Row {
+                name: "destined port forwarded",
+                input: tcp("198.51.100.7", 5555, "203.0.113.10", 8080, "S", 1, 0, b""),
+                expected: tcp_ttl("198.51.100.7", 5555, "10.0.0.10", 80, "S", 1, 0, b"", 63),
+            },
+            Row {
+                name: "reply restored to the destined port",
+                input: tcp("10.0.0.10", 80, "198.51.100.7", 5555, "SA", 3, 2, b""),
+                expected: tcp_ttl(
+                    "203.0.113.10",
+                    8080,
+                    "198.51.100.7",
+                    5555,
+                    "SA",
+                    3,
+                    2,
+                    b"",
+                    63,
+                ),
+            },
+            Row {
+                name: "second mapping, UDP",
+                input: udp("198.51.100.8", 6000, "203.0.113.10", 2222, b"x"),
+                expected: udp_ttl("198.51.100.8", 6000, "10.0.0.10", 22, b"x", 63),
+            },
+            Row {
+                name: "unmapped port keeps its number",
+                input: tcp("198.51.100.7", 5556, "203.0.113.10", 443, "S", 1, 0, b""),
+                expected: tcp_ttl("198.51.100.7", 5556, "10.0.0.10", 443, "S", 1, 0, b"", 63),
+            },
+        ],
+    );
+    run_table(
+        &port_forwarding_config("twice-napt-44", true),
+        vec![
+            Row {
+                name: "twice-napt-44: source from the pool, destination forwarded",
+                input: udp("198.51.100.7", 5555, "203.0.113.10", 8080, b"q"),
+                expected: udp_ttl("203.0.113.128", 1024, "10.0.0.10", 80, b"q", 63),
+            },
+            Row {
+                name: "twice-napt-44: both restored",
+                input: udp("10.0.0.10", 80, "203.0.113.128", 1024, b"a"),
+                expected: udp_ttl("203.0.113.10", 8080, "198.51.100.7", 5555, b"a", 63),
+            },
+        ],
+    );
+}
+
+/// With 1–6 shards, the forwarded first packet and the server's reply (whose ports differ
+/// from the first packet's) are owned by the same shard, which holds the session.
+#[test]
+fn port_forwarding_replies_meet_their_session_on_every_shard_count() {
+    for n in 1..=6 {
+        let mut cl = Cluster::new(&port_forwarding_config("dnat-44", false), n);
+        for client_port in 5000..5040u16 {
+            let first = tcp(
+                "198.51.100.7",
+                client_port,
+                "203.0.113.10",
+                8080,
+                "S",
+                1,
+                0,
+                b"",
+            );
+            let (o1, v, out) = cl.send(&first);
+            assert!(matches!(v, Verdict::Forward { .. }), "{n} shards: {v:?}");
+            let p = mspic_wire::parse_frame(&out).unwrap();
+            assert_eq!(p.key.dst_port, 80);
+            let reply = tcp(
+                "10.0.0.10",
+                80,
+                "198.51.100.7",
+                client_port,
+                "SA",
+                3,
+                2,
+                b"",
+            );
+            let (o2, v, out) = cl.send(&reply);
+            assert_eq!(o1, o2, "{n} shards, client port {client_port}");
+            assert!(matches!(v, Verdict::Forward { .. }), "{n} shards: {v:?}");
+            assert_eq!(mspic_wire::parse_frame(&out).unwrap().key.src_port, 8080);
+        }
+        assert_eq!(cl.sessions().len(), 40, "{n} shards");
+    }
+}

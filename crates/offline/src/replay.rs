@@ -216,32 +216,27 @@ impl Replay {
         let Some(first) = self.process_one(ts_nanos, data, self.ingress) else {
             return outs;
         };
-        outs.push(first);
-        // Each reply is ordinary input, arriving on the interface the frame left by; a reply
-        // that again leaves by an interface without a service set is answered in turn, a
-        // bounded number of times.
-        let mut i = 0;
+        // The reply is ordinary input, arriving on the interface the frame left by. It is
+        // never answered in turn: it travels towards the capture's own side, whose frames
+        // the capture already holds (with next-hop service sets, where no interface has a
+        // service set, answering it would echo every exchange back and forth).
+        let answerable = !first.is_reply
+            && self
+                .policy
+                .interface(first.egress)
+                .is_some_and(|f| f.input_service_set.is_none() && f.output_service_set.is_none());
         let mut reply = Vec::new();
-        while i < outs.len() && i < 4 {
-            let o = &outs[i];
-            i += 1;
-            let Some(r) = self.responder.as_mut() else {
-                break;
-            };
-            let answerable = !o.is_reply
-                && self.policy.interface(o.egress).is_some_and(|f| {
-                    f.input_service_set.is_none() && f.output_service_set.is_none()
-                });
-            if !answerable || r.respond(&o.frame, &mut reply).is_none() {
-                continue;
-            }
+        let answered = match self.responder.as_mut() {
+            Some(r) if answerable => r.respond(&first.frame, &mut reply).is_some(),
+            _ => false,
+        };
+        let (ts, egress) = (first.ts_nanos + 1_000, first.egress);
+        outs.push(first);
+        if answered {
             self.counters.responses += 1;
-            let (ts, egress) = (o.ts_nanos + 1_000, o.egress);
-            let data = std::mem::take(&mut reply);
-            if let Some(out) = self.process_one(ts, &data, Some(egress)) {
+            if let Some(out) = self.process_one(ts, &reply, Some(egress)) {
                 outs.push(out);
             }
-            reply = data;
         }
         outs
     }

@@ -419,3 +419,79 @@ pub fn set_inner_icmp_id(frame: &mut [u8], p: &Parsed, id: u16) -> Result<(), Wi
     icmp_body_fix(frame, p, inner.l4_offset + 2, Csum::Plain, &old, &new)?;
     Ok(())
 }
+
+/// TCP option kinds walked by [`clamp_tcp_mss`] (RFC 9293 §3.2).
+const TCP_OPT_END: u8 = 0;
+const TCP_OPT_NOP: u8 = 1;
+const TCP_OPT_MSS: u8 = 2;
+
+/// Lowers the Maximum Segment Size option of a TCP SYN (or SYN-ACK) to `max` when it is
+/// larger (RFC 9293 §3.7.1; RFC 6691 for why middleboxes clamp it), fixing the TCP
+/// checksum incrementally. Returns the option's previous value when it was lowered, `None`
+/// when the packet is not a SYN, carries no MSS option, or already asks for `max` or less.
+/// A malformed option list is left alone.
+pub fn clamp_tcp_mss(frame: &mut [u8], p: &Parsed, max: u16) -> Result<Option<u16>, WireError> {
+    check_frame(frame, p)?;
+    let L4::Tcp { flags, .. } = p.l4 else {
+        return Ok(None);
+    };
+    if flags & crate::tcp::SYN == 0 || matches!(p.fragment, Fragment::Later { .. }) {
+        return Ok(None);
+    }
+    let Some(at) = mss_option(frame, p) else {
+        return Ok(None);
+    };
+    let old = rd16(frame, at)?;
+    if old <= max {
+        return Ok(None);
+    }
+    // The checksum sums 16-bit words from the start of the TCP header: an option at an odd
+    // offset straddles two words, so the update covers the aligned span around it.
+    let rel = at - p.l4_offset;
+    let start = at - rel % 2;
+    let len = if rel.is_multiple_of(2) { 2 } else { 4 };
+    let mut before = [0u8; 4];
+    before[..len].copy_from_slice(
+        frame
+            .get(start..start + len)
+            .ok_or(WireError::OutOfBounds)?,
+    );
+    bytes::put16(frame, at, max)?;
+    let mut after = [0u8; 4];
+    after[..len].copy_from_slice(
+        frame
+            .get(start..start + len)
+            .ok_or(WireError::OutOfBounds)?,
+    );
+    fix(
+        frame,
+        p.l4_offset + 16,
+        Csum::Plain,
+        &before[..len],
+        &after[..len],
+    )?;
+    Ok(Some(old))
+}
+
+/// Offset in `frame` of the MSS option's value, if the SYN's option list holds one.
+fn mss_option(frame: &[u8], p: &Parsed) -> Option<usize> {
+    let opts = frame.get(p.l4_offset + crate::tcp::MIN_HEADER_LEN..p.payload_offset)?;
+    let mut i = 0;
+    while i < opts.len() {
+        match opts[i] {
+            TCP_OPT_END => return None,
+            TCP_OPT_NOP => i += 1,
+            kind => {
+                let len = usize::from(*opts.get(i + 1)?);
+                if len < 2 || i + len > opts.len() {
+                    return None;
+                }
+                if kind == TCP_OPT_MSS {
+                    return (len == 4).then_some(p.l4_offset + crate::tcp::MIN_HEADER_LEN + i + 2);
+                }
+                i += len;
+            }
+        }
+    }
+    None
+}

@@ -8,6 +8,7 @@ mod wire {
 
     mod golden_parse;
     mod golden_rewrite;
+    mod mss;
     mod props;
     mod replies;
 }

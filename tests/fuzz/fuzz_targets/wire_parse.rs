@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = rewrite::set_inner_src_addr(&mut f, &p, a);
     let _ = rewrite::set_inner_dst_port(&mut f, &p, 9);
     let _ = rewrite::decrement_ttl(&mut f, &p);
+    let _ = rewrite::clamp_tcp_mss(&mut f, &p, 536);
     let mut out = [0u8; 2048];
     let _ = build::tcp_rst(data, &p, &mut out);
     let _ = build::icmp_error(data, &p, IcmpErrorKind::AdminProhibited, p.key.dst, &mut out);

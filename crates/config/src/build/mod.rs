@@ -66,6 +66,7 @@ pub(crate) struct Builder {
     pools: Named<String, nat::PoolD>,
     nat_rules: Named<String, nat::NatRuleD>,
     nat_rule_sets: Named<String, rules::RuleSetD>,
+    port_fwd: Named<String, nat::PortFwdD>,
     service_sets: Named<String, service_sets::SsD>,
     emu: emulator::EmuD,
     /// Interface-style service-set references from interfaces: (set, pos).
@@ -222,6 +223,7 @@ impl Builder {
         self.finish_prefix_lists(&mut cfg);
         self.finish_firewall(&known, d, &mut cfg);
         self.finish_pools(d, &mut cfg);
+        self.finish_port_forwarding(d, &mut cfg);
         self.finish_nat_rules(&known, d, &mut cfg);
         self.finish_service_sets(d, &mut cfg);
         self.finish_emulator(d, &mut cfg);

@@ -8,7 +8,7 @@ use super::cursor::Cur;
 use super::diag::{Diags, R};
 use super::draft::{Leaf, Unique};
 use super::rules::{conditions, finish_rule_sets, rule_set, rule_term, FromD, RuleD, TermD};
-use super::values::{ipv4, name, prefix, u32_in, uint};
+use super::values::{ipv4, name, port_value, prefix, u32_in, uint};
 use super::Builder;
 use crate::lexer::{Pos, Tok};
 use crate::model::*;
@@ -59,6 +59,15 @@ pub(super) struct NatThenD {
     pub(super) kind: Leaf<bool>,
     pub(super) translated: TranslatedD,
     pub(super) syslog: bool,
+    /// `port-forwarding-mappings NAME`.
+    pub(super) port_forwarding: Leaf<String>,
+}
+
+/// `services nat port-forwarding NAME`: (destined, translated, where) port pairs.
+pub(super) struct PortFwdD {
+    pub(super) name: String,
+    pub(super) pos: Pos,
+    pub(super) mappings: Vec<(u16, u16, Pos)>,
 }
 
 /// A NAT rule.
@@ -127,11 +136,10 @@ impl Builder {
     pub(super) fn nat(&mut self, d: &mut Diags, c: &mut Cur) -> R<()> {
         let Some((k, _)) = c.kw(
             d,
-            &["pool", "rule", "rule-set"],
+            &["pool", "rule", "rule-set", "port-forwarding"],
             &[
                 "traceoptions",
                 "ipv6-multicast-interfaces",
-                "port-forwarding",
                 "allow-overlapping-nat-pools",
                 "nat-options",
             ],
@@ -142,6 +150,7 @@ impl Builder {
         match k {
             "rule-set" => rule_set(&mut self.nat_rule_sets, d, c),
             "pool" => self.pool(d, c),
+            "port-forwarding" => self.port_forwarding(d, c),
             _ => self.nat_rule(d, c),
         }
     }
@@ -209,18 +218,70 @@ impl Builder {
         }
     }
 
+    /// `port-forwarding NAME destined-port D translated-port T`: a destined port maps to
+    /// one translated port (a repeated identical pair is one pair).
+    fn port_forwarding(&mut self, d: &mut Diags, c: &mut Cur) -> R<()> {
+        let (n, t) = c.parse(
+            d,
+            "port-forwarding map name",
+            name("port-forwarding map name"),
+        )?;
+        let map = self.port_fwd.entry(n.clone(), || PortFwdD {
+            name: n.clone(),
+            pos: t.pos,
+            mappings: Vec::new(),
+        });
+        if c.kw(d, &["destined-port"], &[])?.is_none() {
+            return Ok(());
+        }
+        let (dst, dt) = c.parse(d, "destined port", nonzero_port)?;
+        c.need_kw(d, &["translated-port"], &[])?;
+        let (to, _) = c.parse(d, "translated port", nonzero_port)?;
+        c.end(d)?;
+        match map.mappings.iter().find(|m| m.0 == dst) {
+            Some(&(_, old, _)) if old != to => Err(d.error(
+                dt.pos,
+                format!(
+                    "port-forwarding '{}': destined-port {dst} is already translated to {old}",
+                    map.name
+                ),
+            )),
+            Some(_) => Ok(()),
+            None => {
+                map.mappings.push((dst, to, dt.pos));
+                Ok(())
+            }
+        }
+    }
+
     fn nat_rule(&mut self, d: &mut Diags, c: &mut Cur) -> R<()> {
         let Some(term) = rule_term(&mut self.nat_rules, true, d, c)? else {
             return Ok(());
         };
         let term = &mut term.then;
-        let Some((k, kpos)) = c.kw(d, &["translated", "no-translation", "syslog"], &[])? else {
+        let Some((k, kpos)) = c.kw(
+            d,
+            &[
+                "translated",
+                "no-translation",
+                "syslog",
+                "port-forwarding-mappings",
+            ],
+            &[],
+        )?
+        else {
             return Ok(());
         };
         match k {
             "syslog" => {
                 term.syslog = true;
                 c.end(d)
+            }
+            "port-forwarding-mappings" => {
+                let t = c.val(d, "port-forwarding map name")?;
+                c.end(d)?;
+                term.port_forwarding
+                    .set(d, k, t.text.clone(), t.pos, &t.text)
             }
             "no-translation" => {
                 c.end(d)?;
@@ -451,6 +512,14 @@ fn translated(tr: &mut TranslatedD, d: &mut Diags, c: &mut Cur) -> R<()> {
     }
 }
 
+/// A port number or name other than 0.
+fn nonzero_port(s: &str) -> Result<u16, String> {
+    match port_value(s)? {
+        0 => Err("port 0 cannot be forwarded (expected 1-65535)".to_string()),
+        p => Ok(p),
+    }
+}
+
 /// A translation type mspic implements; the others are named as unsupported.
 fn translation_type(s: &str) -> Result<TranslationType, String> {
     if let Some(tt) = TranslationType::from_keyword(s) {
@@ -514,6 +583,26 @@ impl Builder {
         }
     }
 
+    /// Adds the port-forwarding maps to the model; a map without a mapping is an error.
+    pub(super) fn finish_port_forwarding(&self, d: &mut Diags, cfg: &mut Config) {
+        for m in self.port_fwd.iter() {
+            let bad = self.tainted(&format!("services nat port-forwarding {}", m.name));
+            if m.mappings.is_empty() && !bad {
+                d.error(
+                    m.pos,
+                    format!(
+                        "port-forwarding '{}' has no 'destined-port D translated-port T'",
+                        m.name
+                    ),
+                );
+            }
+            cfg.nat_port_forwarding.push(PortForwarding {
+                name: m.name.clone(),
+                mappings: m.mappings.iter().map(|&(a, b, _)| (a, b)).collect(),
+            });
+        }
+    }
+
     /// Checks NAT rules (direction, actions, pools, references) and rule sets; adds them
     /// to the model.
     pub(super) fn finish_nat_rules(&self, known: &AppNames, d: &mut Diags, cfg: &mut Config) {
@@ -551,6 +640,26 @@ impl Builder {
         cfg.nat_rule_sets = finish_rule_sets(d, &self.nat_rule_sets, &self.nat_rules, "nat");
     }
 
+    /// `port-forwarding-mappings` names a map and comes with a translation that rewrites
+    /// the destination: Junos forwards ports only for dnat-44 and twice-napt-44.
+    fn check_port_forwarding(&self, d: &mut Diags, then: &NatThenD, tt: TranslationType) {
+        let (Some(name), Some(pos)) = (then.port_forwarding.get(), then.port_forwarding.pos())
+        else {
+            return;
+        };
+        if !self.port_fwd.contains(&name) {
+            d.error(pos, format!("port-forwarding '{name}' is not defined"));
+        } else if !matches!(tt, TranslationType::Dnat44 | TranslationType::TwiceNapt44) {
+            d.error(
+                pos,
+                format!(
+                    "port-forwarding-mappings works with translation-type dnat-44 or twice-napt-44, not {}",
+                    tt.keyword()
+                ),
+            );
+        }
+    }
+
     /// The action of term `t` of rule `r`, or `None` (and an error unless the term had
     /// one already) when it is missing or incomplete.
     fn nat_then(&self, d: &mut Diags, r: &NatRuleD, t: &TermD<NatThenD>) -> Option<NatThen> {
@@ -567,7 +676,15 @@ impl Builder {
                 );
                 None
             }
-            Some(false) => Some(NatThen::NoTranslation),
+            Some(false) => {
+                if let Some(pos) = t.then.port_forwarding.pos() {
+                    d.error(
+                        pos,
+                        "port-forwarding-mappings needs 'then translated' (dnat-44 or twice-napt-44), not no-translation",
+                    );
+                }
+                Some(NatThen::NoTranslation)
+            }
             Some(true) => {
                 let tr = &t.then.translated;
                 let Some(tt) = tr.ttype.get() else {
@@ -588,6 +705,7 @@ impl Builder {
                 if d.errors.len() == before {
                     self.check_mapping(d, tr, tt, tpos, &t.from);
                 }
+                self.check_port_forwarding(d, &t.then, tt);
                 Some(NatThen::Translated(Translated {
                     source_pool: tr.spool.get(),
                     destination_pool: tr.dpool.get(),
@@ -597,6 +715,7 @@ impl Builder {
                     address_pooling_paired: tr.paired,
                     mapping_type_eim: tr.eim,
                     filtering_type_eif: tr.eif,
+                    port_forwarding_mappings: t.then.port_forwarding.get(),
                 }))
             }
         }

@@ -25,6 +25,9 @@ pub(super) struct SsD {
     pub(super) outside: Leaf<String>,
     pub(super) max_flows: Leaf<u32>,
     pub(super) syslog: Vec<SyslogD>,
+    pub(super) tcp_mss: Leaf<u16>,
+    pub(super) setup_rate: Leaf<u32>,
+    pub(super) per_subscriber: Leaf<u32>,
 }
 
 /// References to check: the refs, what they name, and whether a name exists.
@@ -39,6 +42,9 @@ const SS: &[&str] = &[
     "next-hop-service",
     "max-flows",
     "syslog",
+    "tcp-mss",
+    "max-session-setup-rate",
+    "max-sessions-per-subscriber",
 ];
 
 const SS_IGNORED: &[&str] = &[
@@ -55,8 +61,6 @@ const SS_IGNORED: &[&str] = &[
     "ipsec-vpn-rule-sets",
     "jflow-log",
     "max-drop-flows",
-    "max-session-setup-rate",
-    "max-sessions-per-subscriber",
     "nat-options",
     "pcp-rules",
     "pgcp-rules",
@@ -67,7 +71,6 @@ const SS_IGNORED: &[&str] = &[
     "service-set-options",
     "snmp-trap-thresholds",
     "softwire-rules",
-    "tcp-mss",
     "web-filter-profile",
 ];
 
@@ -86,6 +89,9 @@ impl Builder {
             outside: Leaf::default(),
             max_flows: Leaf::default(),
             syslog: Vec::new(),
+            tcp_mss: Leaf::default(),
+            setup_rate: Leaf::default(),
+            per_subscriber: Leaf::default(),
         });
         let Some((k, _)) = c.kw(d, SS, SS_IGNORED)? else {
             return Ok(());
@@ -144,6 +150,28 @@ impl Builder {
                 leaf.set(d, k, t.text.clone(), t.pos, &t.text)
             }
             "syslog" => super::syslog::syslog(d, c, &mut ss.syslog),
+            "max-session-setup-rate" => {
+                let (v, t) = c.parse(d, "max-session-setup-rate", setup_rate)?;
+                c.end(d)?;
+                ss.setup_rate
+                    .set(d, "max-session-setup-rate", v, t.pos, &t.text)
+            }
+            "max-sessions-per-subscriber" => {
+                let (v, t) = c.parse(
+                    d,
+                    "max-sessions-per-subscriber",
+                    u32_in(1, u32::MAX, "max-sessions-per-subscriber"),
+                )?;
+                c.end(d)?;
+                ss.per_subscriber
+                    .set(d, "max-sessions-per-subscriber", v, t.pos, &t.text)
+            }
+            "tcp-mss" => {
+                // Junos "Configuring Service Set Limitations": 536 through 65535.
+                let (v, t) = c.parse(d, "tcp-mss", u32_in(536, 65535, "tcp-mss"))?;
+                c.end(d)?;
+                ss.tcp_mss.set(d, "tcp-mss", v as u16, t.pos, &t.text)
+            }
             _ => {
                 let (v, t) = c.parse(d, "max-flows", u32_in(0, u32::MAX, "max-flows"))?;
                 c.end(d)?;
@@ -158,6 +186,7 @@ impl Builder {
         for s in &self.service_sets {
             self.check_set_rules(d, s);
             if let Some(style) = self.set_style(d, s) {
+                check_per_subscriber(d, s, &style);
                 cfg.service_sets.push(ServiceSet {
                     name: s.name.clone(),
                     sfw_rules: s.sfw_rules.names(),
@@ -167,6 +196,9 @@ impl Builder {
                     style,
                     max_flows: s.max_flows.get(),
                     syslog: s.syslog.iter().map(SyslogD::model).collect(),
+                    tcp_mss: s.tcp_mss.get(),
+                    max_session_setup_rate: s.setup_rate.get(),
+                    max_sessions_per_subscriber: s.per_subscriber.get(),
                 });
             }
         }
@@ -311,5 +343,38 @@ impl Builder {
             }
             None => {}
         }
+    }
+}
+
+/// Subscribers are the hosts behind the interfaces that apply an interface-style set as
+/// input; a next-hop set has no such interface, so its limit could not be kept.
+fn check_per_subscriber(d: &mut Diags, s: &SsD, style: &ServiceSetStyle) {
+    if let (Some(pos), ServiceSetStyle::NextHop { .. }) = (s.per_subscriber.pos(), style) {
+        d.error(
+            pos,
+            format!(
+                "service-set '{}': max-sessions-per-subscriber is supported on interface-style service sets only (mspic counts the hosts behind the interfaces that apply the set as input)",
+                s.name
+            ),
+        );
+    }
+}
+
+/// `max-session-setup-rate (number | numberk)`: 1 through 429,496,729 session setups per
+/// second, `k` meaning thousands (1k = 1000, as from Junos 18.4R1).
+fn setup_rate(s: &str) -> Result<u32, String> {
+    let (digits, scale) = match s.strip_suffix('k') {
+        Some(d) => (d, 1000),
+        None => (s, 1),
+    };
+    let bad = || {
+        format!("invalid max-session-setup-rate '{s}' (expected 1-429496729, or a number of thousands like 10k)")
+    };
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let v = n.checked_mul(scale).ok_or_else(bad)?;
+    if (1..=429_496_729).contains(&v) {
+        Ok(v as u32)
+    } else {
+        Err(bad())
     }
 }

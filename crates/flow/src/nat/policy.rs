@@ -59,6 +59,19 @@ pub struct Translate {
     pub eif: bool,
     /// `address-pooling paired`: one external address per internal host.
     pub paired: bool,
+    /// `port-forwarding-mappings`: (destined, translated) destination ports; a TCP or UDP
+    /// session to a destined port is forwarded to the translated one.
+    pub port_map: Box<[(u16, u16)]>,
+}
+
+impl Translate {
+    /// The destination port a new session to `port` gets (forwarded, or kept).
+    pub fn forwarded_port(&self, port: u16) -> u16 {
+        self.port_map
+            .iter()
+            .find(|m| m.0 == port)
+            .map_or(port, |m| m.1)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -257,6 +270,15 @@ impl PoolRt {
     }
 }
 
+/// The (destined, translated) ports of the term's port-forwarding map, if it names one.
+fn port_map(c: &cfg::Config, tr: &cfg::Translated) -> Box<[(u16, u16)]> {
+    tr.port_forwarding_mappings
+        .as_deref()
+        .and_then(|n| c.port_forwarding(n))
+        .map(|m| m.mappings.clone().into_boxed_slice())
+        .unwrap_or_default()
+}
+
 /// What compiling one service set's terms needs to know besides the term.
 struct SetContext<'a> {
     /// Service set index.
@@ -304,7 +326,7 @@ impl NatPolicy {
                     let action = match &t.then {
                         cfg::NatThen::NoTranslation => NatAction::NoTranslation,
                         cfg::NatThen::Translated(tr) => policy
-                            .compile_translate(&cx, t, tr)
+                            .compile_translate(&cx, t, tr, port_map(c, tr))
                             .map(NatAction::Translate)
                             .map_err(|msg| NatPolicyError::Term {
                                 rule: r.name.clone(),
@@ -350,6 +372,7 @@ impl NatPolicy {
         cx: &SetContext<'_>,
         t: &cfg::NatTerm,
         tr: &cfg::Translated,
+        port_map: Box<[(u16, u16)]>,
     ) -> Result<Translate, String> {
         use TranslationType as T;
         let src_pool = self.pool_index(&tr.source_pool)?;
@@ -383,6 +406,12 @@ impl NatPolicy {
                 tr.destination_prefix,
             )?;
             m.to.truncate(m.size_of_from() as usize);
+            // Forwarded ports differ between the two directions, so the tuple hash would
+            // send a reply elsewhere: every session with the public address stays on the
+            // shard of that address.
+            if !port_map.is_empty() {
+                self.pinned.push(m.from.network());
+            }
             self.static_dst.push(m);
         }
         let dynamic_src = matches!(
@@ -406,6 +435,7 @@ impl NatPolicy {
             eim: tr.mapping_type_eim,
             eif: tr.filtering_type_eif,
             paired: tr.address_pooling_paired,
+            port_map,
         })
     }
 

@@ -150,6 +150,9 @@ impl NatState {
             T::Dnat44 | T::TwiceNapt44 | T::TwiceBasicNat44 | T::TwiceDynamicNat44
         ) {
             dst.0 = static_forward(&p.static_dst, t.static_dst_from, k.dst)?;
+            if has_ports(k.proto) {
+                dst.1 = t.forwarded_port(k.dst_port);
+            }
         }
         if src != (k.src, k.src_port) {
             nat.rewrite[0].src = Some(src);

@@ -80,7 +80,10 @@ impl Shard {
             return v;
         }
         self.count_rule_action(iface, action);
-        if self.over_limit(iface, set, ss) {
+        if self.over_limit(iface, set, ss)
+            || self.subscriber_full(set, &parsed.key)
+            || self.over_setup_rate(now, set, ss)
+        {
             self.stats[iface].drop_session_limit += 1;
             return Verdict::Drop(DropReason::SessionLimit);
         }
@@ -175,6 +178,27 @@ impl Shard {
         over_iface || over_set
     }
 
+    /// Whether service set `set` has set up its `max-session-setup-rate` share of sessions
+    /// in the current second of `now` already; counts this setup when it has not.
+    fn over_setup_rate(&mut self, now: Time, set: u16, ss: &ServiceSetRt) -> bool {
+        let Some(rate) = ss.max_session_setup_rate else {
+            return false;
+        };
+        let share = rate.div_ceil(self.cfg.count.max(1));
+        let second = now.0 / 1_000_000_000;
+        let Some(w) = self.setups.get_mut(set as usize) else {
+            return false;
+        };
+        if w.0 != second {
+            *w = (second, 0);
+        }
+        if w.1 >= share {
+            return true;
+        }
+        w.1 += 1;
+        false
+    }
+
     /// Sets up the NAT of a new accepted session (`Err`: the drop verdict).
     fn translate_new(
         &mut self,
@@ -226,6 +250,9 @@ impl Shard {
         parsed: &Parsed,
     ) -> Verdict {
         let r = FlowRef { slot, dir: Dir::I };
+        if let Some(set) = self.table.get(slot).map(|s| s.service_set) {
+            self.clamp_mss(set, frame, parsed);
+        }
         match self.table.get(slot) {
             Some(s) if s.state[0] == FlowState::Watch => {
                 self.watched(now, ingress, r, frame, parsed)
@@ -275,6 +302,7 @@ impl Shard {
             return None;
         }
         self.stats[iface].rule_accepts += 1;
+        self.clamp_mss(m.set, frame, parsed);
         let rw = nat.rewrite[0];
         Some(self.forward(ingress, frame, parsed, &rw))
     }

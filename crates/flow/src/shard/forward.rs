@@ -41,6 +41,7 @@ impl Shard {
         s.bytes[d] += parsed.ip_len as u64;
         s.last_seen = now;
         let iface = s.service_iface as usize;
+        let set = s.service_set;
         let state = s.state[d];
         if let L4::Tcp { flags, .. } = parsed.l4 {
             let before = s.tcp.timer();
@@ -70,6 +71,7 @@ impl Shard {
             }
             _ => self.stats[iface].existing_accepts += 1,
         }
+        self.clamp_mss(set, frame, parsed);
         if state == FlowState::Watch {
             return self.watched(now, ingress, r, frame, parsed);
         }
@@ -79,6 +81,33 @@ impl Shard {
             .map(|s| s.nat.rewrite[d])
             .unwrap_or_default();
         self.forward(ingress, frame, parsed, &rw)
+    }
+
+    /// Lowers the MSS a SYN or SYN-ACK of service set `set` announces to the set's
+    /// `tcp-mss` (Junos "Configuring Service Set Limitations"), counting SYNs seen and
+    /// changed.
+    pub(super) fn clamp_mss(&mut self, set: u16, frame: &mut Frame<'_>, parsed: &Parsed) {
+        let L4::Tcp { flags, .. } = parsed.l4 else {
+            return;
+        };
+        if flags & mspic_wire::tcp::SYN == 0 {
+            return;
+        }
+        let Some(max) = self
+            .policy
+            .service_sets
+            .get(set as usize)
+            .and_then(|s| s.tcp_mss)
+        else {
+            return;
+        };
+        let Some(c) = self.tcp_mss.get_mut(set as usize) else {
+            return;
+        };
+        c.syn_received += 1;
+        if let Ok(Some(_)) = rewrite::clamp_tcp_mss(&mut frame.buf[..frame.len], parsed, max) {
+            c.syn_modified += 1;
+        }
     }
 
     /// Applies a flow's rewrite, then routes the packet.

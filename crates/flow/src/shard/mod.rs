@@ -19,6 +19,7 @@ mod reports;
 mod sessions;
 mod types;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use hashbrown::HashMap;
@@ -28,7 +29,7 @@ use mspic_wire::WireError;
 use crate::alg::{AlgRegistry, NoAlgs, Pinhole};
 use crate::nat::NatState;
 use crate::policy::Policy;
-use crate::snapshot::SfwStats;
+use crate::snapshot::{SfwStats, TcpMssStats};
 use crate::table::SessionTable;
 use crate::time::Time;
 use crate::timer::TimerWheel;
@@ -55,6 +56,14 @@ pub struct Shard {
     /// Counters per services interface (index as in `Policy::service_ifaces`), plus one for
     /// packets that no services interface can be charged with.
     stats: Vec<SfwStats>,
+    /// `tcp-mss` counters per service set (index as in `Policy::service_sets`).
+    tcp_mss: Vec<TcpMssStats>,
+    /// Per service set: the second (of `now`) being counted and the sessions set up in it
+    /// (`max-session-setup-rate`).
+    setups: Vec<(u64, u32)>,
+    /// Live sessions per (service set, subscriber) of the sets with
+    /// `max-sessions-per-subscriber` (a subscriber's sessions all live on one shard).
+    per_subscriber: HashMap<(u16, IpAddr), u32>,
     alg_sessions: HashMap<u32, alg::AlgSlot>,
     /// Child session slots on this shard per (services interface, parent id).
     children: HashMap<(u16, u64), Vec<u32>>,
@@ -98,6 +107,9 @@ impl Shard {
             live_per_iface: vec![0; n_iface],
             live_per_set: vec![0; n_set],
             stats: vec![SfwStats::default(); n_iface + 1],
+            tcp_mss: vec![TcpMssStats::default(); n_set],
+            setups: vec![(0, 0); n_set],
+            per_subscriber: HashMap::new(),
             alg_sessions: HashMap::new(),
             children: HashMap::new(),
             pinholes: Vec::new(),
@@ -182,6 +194,14 @@ impl Shard {
         let last = stats.len() - 1;
         stats[last] = self.stats[self.stats.len() - 1].clone();
         self.stats = stats;
+        let mut tcp_mss = vec![TcpMssStats::default(); self.policy.service_sets.len()];
+        for (i, new) in set_map.iter().enumerate() {
+            if let (Some(j), Some(c)) = (new, self.tcp_mss.get(i)) {
+                tcp_mss[*j as usize] = c.clone();
+            }
+        }
+        self.tcp_mss = tcp_mss;
+        self.setups = vec![(0, 0); self.policy.service_sets.len()];
         let slots: Vec<u32> = self.table.iter().map(|(slot, _)| slot).collect();
         for slot in slots {
             let set = self.table.get(slot).map(|s| s.service_set as usize);
@@ -202,6 +222,8 @@ impl Shard {
     fn recount(&mut self) {
         self.live_per_iface = vec![0; self.policy.service_ifaces.len()];
         self.live_per_set = vec![0; self.policy.service_sets.len()];
+        self.per_subscriber.clear();
+        let policy = Arc::clone(&self.policy);
         for (_, s) in self.table.iter() {
             if let Some(c) = self.live_per_iface.get_mut(s.service_iface as usize) {
                 *c += 1;
@@ -209,6 +231,16 @@ impl Shard {
             if let Some(c) = self.live_per_set.get_mut(s.service_set as usize) {
                 *c += 1;
             }
+            if let Some(key) = subscriber_key(&policy, s) {
+                *self.per_subscriber.entry(key).or_default() += 1;
+            }
         }
     }
+}
+
+/// The (service set, subscriber) a session counts against, if its set limits sessions per
+/// subscriber.
+fn subscriber_key(p: &Policy, s: &crate::session::Session) -> Option<(u16, IpAddr)> {
+    let ss = p.service_sets.get(s.service_set as usize)?;
+    Some((s.service_set, ss.subscriber_of(&s.keys[0])?))
 }

@@ -220,6 +220,7 @@ impl Shard {
         }
         self.stats[iface].rule_accepts += 1;
         self.stats[iface].alg.pinholes_used += 1;
+        self.clamp_mss(ph.service_set, frame, parsed);
         let rw = nat.rewrite[0];
         Some(self.forward(ingress, frame, parsed, &rw))
     }

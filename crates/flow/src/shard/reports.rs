@@ -130,6 +130,11 @@ impl Shard {
             .collect()
     }
 
+    /// `tcp-mss` counters per service set (index as in `Policy::service_sets`).
+    pub fn tcp_mss_statistics(&self) -> &[TcpMssStats] {
+        &self.tcp_mss
+    }
+
     /// Live sessions per services interface (index as in `Policy::service_ifaces`).
     pub fn live_per_service_iface(&self) -> &[u32] {
         &self.live_per_iface

@@ -3,7 +3,7 @@
 
 use mspic_config::Timeout;
 use mspic_wire::parse::{Parsed, L4};
-use mspic_wire::proto;
+use mspic_wire::{proto, FlowKey};
 
 use super::{Shard, ShardMessage, NS_PER_TICK};
 use crate::alg::Pinhole;
@@ -95,6 +95,7 @@ impl Shard {
             if let Some(c) = self.live_per_set.get_mut(s.service_set as usize) {
                 *c = c.saturating_sub(1);
             }
+            self.uncount_subscriber(&s);
             if self.steered(&s) {
                 self.outbox.push(ShardMessage::Unsteer { key: s.keys[1] });
             }
@@ -182,9 +183,40 @@ impl Shard {
         self.next_id += u64::from(self.cfg.count.max(1));
         self.live_per_iface[iface] += 1;
         self.live_per_set[set] += 1;
+        if let Some(s) = self.table.get(slot) {
+            if let Some(key) = super::subscriber_key(&self.policy, s) {
+                *self.per_subscriber.entry(key).or_default() += 1;
+            }
+        }
         self.timers.ensure(slot);
         self.schedule(slot);
         Ok(slot)
+    }
+}
+
+impl Shard {
+    fn uncount_subscriber(&mut self, s: &Session) {
+        let Some(key) = super::subscriber_key(&self.policy, s) else {
+            return;
+        };
+        if let Some(c) = self.per_subscriber.get_mut(&key) {
+            *c -= 1;
+            if *c == 0 {
+                self.per_subscriber.remove(&key);
+            }
+        }
+    }
+
+    /// Whether the subscriber of a new session with first key `k` in service set `set`
+    /// already has its `max-sessions-per-subscriber`.
+    pub(super) fn subscriber_full(&self, set: u16, k: &FlowKey) -> bool {
+        let Some(ss) = self.policy.service_sets.get(set as usize) else {
+            return false;
+        };
+        let (Some(max), Some(sub)) = (ss.max_per_subscriber, ss.subscriber_of(k)) else {
+            return false;
+        };
+        self.per_subscriber.get(&(set, sub)).copied().unwrap_or(0) >= max
     }
 }
 
