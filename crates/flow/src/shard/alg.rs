@@ -141,6 +141,7 @@ impl Shard {
             parent_id: s.id,
             service_set: s.service_set,
             alg,
+            log: s.log,
             nat_state: &mut self.nat,
             nat_policy: &self.policy.nat,
         };
