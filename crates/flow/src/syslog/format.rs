@@ -295,17 +295,18 @@ mod tests {
     /// (independent of `civil_from_days`).
     fn naive_secs(t: &str) -> u64 {
         let n: Vec<u64> = t
-            .split(|c| c == '-' || c == ' ' || c == ':')
+            .split(['-', ' ', ':'])
             .map(|x| x.parse().unwrap())
             .collect();
-        let leap = |y: u64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        let leap =
+            |y: u64| (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
         let mut days = 0;
         for y in 1970..n[0] {
             days += if leap(y) { 366 } else { 365 };
         }
         let months = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-        for m in 0..(n[1] - 1) as usize {
-            days += months[m] + u64::from(m == 1 && leap(n[0]));
+        for (m, len) in months.iter().enumerate().take((n[1] - 1) as usize) {
+            days += len + u64::from(m == 1 && leap(n[0]));
         }
         days += n[2] - 1;
         days * 86_400 + n[3] * 3600 + n[4] * 60 + n[5]
