@@ -3,7 +3,8 @@
 //! collector (rsyslogd with an imudp input and an omfile output, run in the server
 //! namespace by PID and stopped by PID) must write the JSERVICES_NAT_RULE_MATCH,
 //! JSERVICES_SESSION_OPEN and JSERVICES_SESSION_CLOSE lines (Junos system log reference)
-//! with the right addresses and ports.
+//! with the right addresses and ports; a second `host local` puts the open in the daemon's
+//! log.
 //!
 //! The PIC sends its logs through its namespace's kernel stack, over a management link to
 //! the server namespace made here (192.0.2.1/30 ↔ 192.0.2.2/30), as a PIC's syslog leaves
@@ -38,7 +39,7 @@ fn config() -> String {
         1,
     );
     let host = format!(
-        "    service-set ss {{\n        syslog {{\n            host {COLLECTOR} {{\n                services any;\n                class {{\n                    session-logs;\n                    nat-logs;\n                }}\n                port {PORT};\n                log-prefix MSPIC;\n            }}\n        }}\n"
+        "    service-set ss {{\n        syslog {{\n            host {COLLECTOR} {{\n                services any;\n                class {{\n                    session-logs;\n                    nat-logs;\n                }}\n                port {PORT};\n                log-prefix MSPIC;\n            }}\n            host local {{\n                class {{\n                    session-logs open;\n                }}\n            }}\n        }}\n"
     );
     let c = c.replacen("    service-set ss {\n", &host, 1);
     assert!(
@@ -201,9 +202,15 @@ fn download_through_napt_is_logged_to_rsyslog() {
         close.ends_with(&format!("ge-0/0/0.0 {from} [{nat}] {to} (TCP)")),
         "{close}"
     );
+    // `host local`: the routing engine's log is the daemon's own.
+    live.wait_log(
+        &format!("JSERVICES_SESSION_OPEN: application:none, ge-0/0/0.0 {from} [{nat}]"),
+        1,
+    );
+    // Three lines to the collector, one to the local log.
     let stats = live.show("show services service-sets statistics syslog");
     assert!(
-        stats.contains("  Service-set: ss\n    Rate limit: 0\n    Sent: 3\n    Dropped: 0\n"),
+        stats.contains("  Service-set: ss\n    Rate limit: 0\n    Sent: 4\n    Dropped: 0\n"),
         "{stats}"
     );
 }
