@@ -68,7 +68,10 @@ fn syn(sport: u16, dport: u16) -> Vec<u8> {
 }
 
 /// A logged NAPT session: firewall accept, NAT rule match, open, then close on timeout,
-/// all with the capture's clock.
+/// all with the capture's clock. Golden of the Junos system log reference texts
+/// (JSERVICES_SFW_RULE_ACCEPT, JSERVICES_NAT_RULE_MATCH, JSERVICES_SESSION_OPEN,
+/// JSERVICES_SESSION_CLOSE) in the line of "Interpreting Messages Generated in Standard
+/// Format by Services on a PIC".
 #[test]
 fn napt_session_lines() {
     let mut h = Harness::new(&logging_config(
@@ -156,7 +159,9 @@ fn full_buffer_drops_and_counts() {
     assert_eq!(h.shard.drain_logs().count(), 4096);
 }
 
-/// The port block logs, formatted on their own (pools do not allocate blocks yet).
+/// The port block logs, formatted on their own (pools do not allocate blocks yet). Golden
+/// of the Junos system log reference texts JSERVICES_NAT_PORT_BLOCK_ALLOC,
+/// JSERVICES_NAT_PORT_BLOCK_ACTIVE and JSERVICES_NAT_PORT_BLOCK_RELEASE.
 #[test]
 fn port_block_lines() {
     let h = Harness::new(&logging_config("", "", "services any;"));
