@@ -147,3 +147,51 @@ const EXPECTED: &str = "
 <158>2025-01-01 00:01:30: PIC{ss}[jservices-nat]: JSERVICES_NAT_RULE_MATCH: proto 1 (ICMP) application: any, ge-0/0/0.0:10.0.0.5:7 -> 198.51.100.21:2048, Match NAT rule-set: (null), rule: snat, term: t1
 <158>2025-01-01 00:01:30: PIC{ss}[jservices-nat]: JSERVICES_SESSION_OPEN: application:none, ge-0/0/0.0 10.0.0.5:7 [203.0.113.128:1024] -> 198.51.100.21:2048 (ICMP ECHO REQUEST)
 ";
+
+/// The same capture with the collector under `interfaces ms-1/1/0 services-options syslog`
+/// (Junos "syslog (Interfaces)": the hosts of service sets without their own) and
+/// `message-rate-limit 2`: of each second's lines the first two go, the others are counted
+/// as dropped.
+#[test]
+fn interface_hosts_and_rate_limit() {
+    let dir = Scratch::new("replay-syslog-rate");
+    let (conf, pcap, log) = (
+        dir.path("c.conf"),
+        dir.path("c.pcap"),
+        dir.path("syslog.txt"),
+    );
+    let host = "host 192.0.2.9 { services any; class { session-logs; nat-logs; stateful-firewall-logs; } facility-override local3; log-prefix PIC; }";
+    let config = CONFIG
+        .replace(&format!("        syslog {{\n            {host}\n        }}\n"), "")
+        .replace(
+            "ms-1/1/0 { services-options { inactivity-timeout 30; }",
+            &format!("ms-1/1/0 {{ services-options {{ inactivity-timeout 30; syslog {{ {host} message-rate-limit 2; }} }}"),
+        );
+    assert!(config.contains("message-rate-limit 2") && !config.contains("        syslog {"));
+    std::fs::write(&conf, config).unwrap();
+    capture().write_pcap(&pcap).unwrap();
+    let out = Command::new(testbed::workspace_bin("mspic"))
+        .args(["replay", "--respond"])
+        .args(["--command", "show services service-sets statistics syslog"])
+        .arg("--config")
+        .arg(&conf)
+        .arg("--pcap")
+        .arg(&pcap)
+        .arg("--syslog")
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let all: Vec<&str> = EXPECTED.trim().lines().collect();
+    let want: Vec<&str> = [0, 1, 6, 7, 8, 9].iter().map(|&i| all[i]).collect();
+    assert_eq!(text.lines().collect::<Vec<_>>(), want);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Interface: ms-1/1/0\n  Rate limit: 2\n  Sent: 6\n  Dropped: 4\n  Service-set: ss\n    Rate limit: 2\n    Sent: 6\n    Dropped: 4\n"
+    );
+}

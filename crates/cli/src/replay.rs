@@ -55,7 +55,6 @@ pub struct ReplayArgs {
 /// The `--syslog` file: each log's line for each host that takes it.
 struct SyslogFile {
     out: BufWriter<File>,
-    buf: String,
 }
 
 impl SyslogFile {
@@ -63,21 +62,17 @@ impl SyslogFile {
         let f = File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
         Ok(SyslogFile {
             out: BufWriter::new(f),
-            buf: String::new(),
         })
     }
 
     /// Writes the lines of the events `replay` made since the last call.
     fn write(&mut self, replay: &mut Replay) -> Result<()> {
-        let policy = std::sync::Arc::clone(replay.policy());
         let mut res = Ok(());
-        for e in replay.drain_logs() {
-            mspic_flow::syslog::for_each_line(&policy, &e, &mut self.buf, |_, line| {
-                if res.is_ok() {
-                    res = writeln!(self.out, "{line}");
-                }
-            });
-        }
+        replay.drain_log_lines(|line| {
+            if res.is_ok() {
+                res = writeln!(self.out, "{line}");
+            }
+        });
         res.context("cannot write the syslog file")
     }
 }

@@ -147,6 +147,14 @@ fn interfaces(cfg: &Config) -> Node {
         if let Some(v) = o.tcp_tickles {
             so.push_leaf(&["tcp-tickles", &v.to_string()]);
         }
+        let mut sl = Node::new(&["syslog"]);
+        for h in &o.syslog {
+            sl.push(syslog_host(h));
+        }
+        if let Some(v) = o.syslog_rate_limit {
+            sl.push_leaf(&["message-rate-limit", &v.to_string()]);
+        }
+        so.push_nonempty(sl);
         n.push_nonempty(so);
         for u in &s.units {
             let mut un = Node::new(&["unit", &u.number.to_string()]);

@@ -268,6 +268,11 @@ pub struct ServicesOptions {
     pub session_limit_rate: Option<u32>,
     /// `tcp-tickles`: keepalives sent before an idle TCP session is closed.
     pub tcp_tickles: Option<u32>,
+    /// `syslog host …`: the collectors of the interface's service sets that have no
+    /// `syslog` of their own (Junos "syslog (Interfaces)").
+    pub syslog: Vec<SyslogHost>,
+    /// `syslog message-rate-limit`: most log messages per second the interface sends.
+    pub syslog_rate_limit: Option<u32>,
 }
 
 impl ServicesOptions {

@@ -117,6 +117,8 @@ set interfaces ms-2/0/0 services-options tcp-tickles 0",
                         session_limit_maximum: Some(1000),
                         session_limit_rate: Some(200),
                         tcp_tickles: Some(0),
+                        syslog: vec![],
+                        syslog_rate_limit: None,
                     }
                 );
                 assert_eq!(o.tcp_timeout(), 3600);

@@ -129,7 +129,7 @@ fn refused_statements_are_errors() {
         ),
         (
             "syslog message-rate-limit 100",
-            "s.conf:3:36: error: syslog 'message-rate-limit' is not supported (mspic sends every log; a full log ring drops and counts instead)",
+            "s.conf:3:36: error: syslog 'message-rate-limit' is not a service-set statement (set it under interfaces NAME services-options syslog)",
         ),
         (
             "syslog host 192.0.2.9 interface-service x",
@@ -144,4 +144,22 @@ fn refused_statements_are_errors() {
         let text = format!("{BASE}set services service-set ss {stmt}\n");
         assert_eq!(errors(&text), [want], "{stmt}");
     }
+}
+
+/// `interfaces ms-… services-options syslog` (Junos "syslog (Interfaces)"): the hosts of
+/// the interface's service sets without their own, and the interface's rate limit.
+#[test]
+fn interface_defaults_and_rate_limit() {
+    let c = parse_ok(&format!(
+        "{BASE}set interfaces ms-1/1/0 services-options syslog host local services any
+set interfaces ms-1/1/0 services-options syslog message-rate-limit 2000
+"
+    ));
+    let o = &c.service_interface("ms-1/1/0").unwrap().options;
+    assert_eq!(o.syslog.len(), 1);
+    assert_eq!(o.syslog[0].host, SyslogTarget::Local);
+    assert_eq!(o.syslog_rate_limit, Some(2000));
+    assert_eq!(parse_ok(&display::braces(&c)), c);
+    assert!(display::set(&c)
+        .contains("set interfaces ms-1/1/0 services-options syslog message-rate-limit 2000"));
 }

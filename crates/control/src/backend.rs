@@ -92,6 +92,8 @@ pub struct ServiceSetsSummary {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyslogStatistics {
     pub interface: String,
+    /// The interface's `syslog message-rate-limit` (lines per second; 0: none).
+    pub rate_limit: u32,
     /// Per service set on the interface: (name, sent, dropped).
     pub service_sets: Vec<(String, u64, u64)>,
 }

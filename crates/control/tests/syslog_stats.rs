@@ -22,10 +22,12 @@ impl Backend for Logs {
         Ok(vec![
             SyslogStatistics {
                 interface: "ms-2/0/0".into(),
+                rate_limit: 0,
                 service_sets: vec![("cgn".into(), 7, 0)],
             },
             SyslogStatistics {
                 interface: "ms-1/1/0".into(),
+                rate_limit: 2000,
                 service_sets: vec![("ss2".into(), 3, 1), ("ss1".into(), 12, 2)],
             },
         ])

@@ -368,7 +368,11 @@ impl Backend for RuntimeBackend {
             |i, name| {
                 let lost: u64 = rings.iter().map(|r| r.dropped(i)).sum();
                 let failed = c.send_errors.get(name).copied().unwrap_or(0);
-                (c.sent.get(name).copied().unwrap_or(0), lost + failed)
+                let limited = c.rate_limited.get(name).copied().unwrap_or(0);
+                (
+                    c.sent.get(name).copied().unwrap_or(0),
+                    lost + failed + limited,
+                )
             },
         ))
     }

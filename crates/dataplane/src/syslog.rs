@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossbeam::queue::ArrayQueue;
 use mspic_config::{SyslogHost, SyslogTarget};
-use mspic_flow::syslog::{for_each_line, LogEvent};
+use mspic_flow::syslog::{for_each_line, LogEvent, RateLimiter};
 use mspic_flow::{Policy, Shard, Time};
 
 /// Events a worker's ring holds before it drops.
@@ -86,6 +86,8 @@ pub struct SyslogCounters {
     pub sent: HashMap<String, u64>,
     /// Lines that could not be sent (socket errors), per service set.
     pub send_errors: HashMap<String, u64>,
+    /// Lines the interface's `message-rate-limit` held back, per service set.
+    pub rate_limited: HashMap<String, u64>,
 }
 
 /// Everything the logger thread needs.
@@ -103,6 +105,7 @@ impl Logger {
     /// Runs until `stop`, then sends what is left.
     pub fn run(self) {
         let mut out = Sender::default();
+        let mut limiter = RateLimiter::default();
         let mut batch = Vec::new();
         loop {
             let stopping = self.stop.load(Ordering::Relaxed);
@@ -126,7 +129,7 @@ impl Logger {
                 .unwrap_or_default();
             let mut c = self.counters.lock().map(|c| c.clone()).unwrap_or_default();
             for e in batch.drain(..) {
-                self.send(&policy, e, &mut out, &mut c);
+                self.send(&policy, e, (&mut out, &mut limiter), &mut c);
             }
             if let Ok(mut shared) = self.counters.lock() {
                 *shared = c;
@@ -134,16 +137,25 @@ impl Logger {
         }
     }
 
-    fn send(&self, p: &Policy, mut e: LogEvent, out: &mut Sender, c: &mut SyslogCounters) {
+    fn send(
+        &self,
+        p: &Policy,
+        mut e: LogEvent,
+        (out, limiter): (&mut Sender, &mut RateLimiter),
+        c: &mut SyslogCounters,
+    ) {
         e.time = wall_time(self.epoch, e.time);
         let set = p
             .service_sets
             .get(e.set as usize)
             .map_or_else(String::new, |s| s.name.clone());
         let mut buf = String::new();
-        for_each_line(p, &e, &mut buf, |h, line| {
-            let ok = out.send(h, line);
-            let m = if ok { &mut c.sent } else { &mut c.send_errors };
+        for_each_line(p, &e, &mut buf, limiter, |h, line| {
+            let m = match line {
+                None => &mut c.rate_limited,
+                Some(l) if out.send(h, l) => &mut c.sent,
+                Some(_) => &mut c.send_errors,
+            };
             *m.entry(set.clone()).or_default() += 1;
         });
     }

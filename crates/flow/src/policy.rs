@@ -54,6 +54,8 @@ pub struct ServiceIfaceRt {
     pub close_timeout: u32,
     /// Most live sessions across all shards.
     pub session_limit: Option<u32>,
+    /// `syslog message-rate-limit`: most log lines per second from this interface.
+    pub syslog_rate_limit: Option<u32>,
 }
 
 /// A service set ready for rule evaluation.
@@ -233,6 +235,7 @@ impl Policy {
                 open_timeout: s.options.open_timeout(),
                 close_timeout: s.options.close_timeout(),
                 session_limit: s.options.session_limit_maximum,
+                syslog_rate_limit: s.options.syslog_rate_limit,
             })
             .collect();
         let ss_index = |name: &str| c.service_sets.iter().position(|s| s.name == name);

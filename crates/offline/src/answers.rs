@@ -273,12 +273,18 @@ pub fn syslog_statistics(
             .service_ifaces
             .get(ss.service_iface as usize)
             .map_or_else(String::new, |s| s.name.clone());
+        let rate_limit = policy
+            .service_ifaces
+            .get(ss.service_iface as usize)
+            .and_then(|s| s.syslog_rate_limit)
+            .unwrap_or(0);
         let (sent, dropped) = counts(i, &ss.name);
         let entry = (ss.name.clone(), sent, dropped);
         match rows.iter_mut().find(|r| r.interface == iface) {
             Some(r) => r.service_sets.push(entry),
             None => rows.push(mspic_control::SyslogStatistics {
                 interface: iface,
+                rate_limit,
                 service_sets: vec![entry],
             }),
         }

@@ -99,8 +99,10 @@ pub struct Replay {
     now: Time,
     buf: Vec<u8>,
     responder: Option<crate::respond::Responder>,
-    /// Log lines handed out by [`Replay::drain_logs`], per service set index.
-    logs_sent: Vec<u64>,
+    /// Log lines handed out by [`Replay::drain_log_lines`] and lines the rate limit held
+    /// back, per service set index.
+    logs_sent: Vec<(u64, u64)>,
+    limiter: mspic_flow::syslog::RateLimiter,
 }
 
 /// Room past the frame for replies and payload growth.
@@ -150,6 +152,7 @@ impl Replay {
             buf: vec![0; 2 * FRAME_ROOM],
             responder: opts.respond.then(crate::respond::Responder::new),
             logs_sent: Vec::new(),
+            limiter: Default::default(),
         })
     }
 
@@ -330,28 +333,31 @@ impl Replay {
             .flat_map(|s| s.drain_logs())
             .collect();
         v.sort_by_key(|e| e.time);
-        for e in &v {
-            self.count_lines(e);
-        }
         v
     }
 
-    /// Counts the lines `e` makes (one per host of its set that takes it).
-    fn count_lines(&mut self, e: &mspic_flow::syslog::LogEvent) {
-        use mspic_flow::syslog::{class_has, format::SEVERITY};
-        let Some(set) = self.policy.syslog.get(e.set as usize) else {
-            return;
-        };
-        let lines = set
-            .hosts
-            .iter()
-            .filter(|h| class_has(h.classes(), e.kind) && h.wants(SEVERITY))
-            .count() as u64;
-        let i = e.set as usize;
-        if self.logs_sent.len() <= i {
-            self.logs_sent.resize(i + 1, 0);
+    /// The syslog lines of the events made since the last call, each once per host that
+    /// takes it, within the interfaces' `message-rate-limit`s; counted per service set
+    /// for `show services service-sets statistics syslog`.
+    pub fn drain_log_lines(&mut self, mut f: impl FnMut(&str)) {
+        let policy = Arc::clone(&self.policy);
+        let mut buf = String::new();
+        for e in self.drain_logs() {
+            let i = e.set as usize;
+            if self.logs_sent.len() <= i {
+                self.logs_sent.resize(i + 1, (0, 0));
+            }
+            let counts = &mut self.logs_sent[i];
+            mspic_flow::syslog::for_each_line(&policy, &e, &mut buf, &mut self.limiter, |_, l| {
+                match l {
+                    Some(line) => {
+                        counts.0 += 1;
+                        f(line);
+                    }
+                    None => counts.1 += 1,
+                }
+            });
         }
-        self.logs_sent[i] += lines;
     }
 
     fn reports(&self) -> Vec<ShardReport> {
@@ -409,12 +415,12 @@ impl Backend for Replay {
         Ok(answers::service_sets_summary(&self.policy, &self.reports()))
     }
 
-    /// Sent: the lines handed out so far (`--syslog`); dropped: none can be, the replay
-    /// takes every shard's events after each frame.
+    /// Sent: the lines handed out so far (`--syslog`); dropped: the lines the rate limit
+    /// held back (no event is lost otherwise: the replay takes them after each frame).
     fn syslog_statistics(&mut self) -> Result<Vec<mspic_control::SyslogStatistics>, BackendError> {
         let sent = &self.logs_sent;
         Ok(answers::syslog_statistics(&self.policy, |i, _| {
-            (sent.get(i).copied().unwrap_or(0), 0)
+            sent.get(i).copied().unwrap_or((0, 0))
         }))
     }
 }

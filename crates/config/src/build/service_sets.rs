@@ -149,7 +149,7 @@ impl Builder {
                 };
                 leaf.set(d, k, t.text.clone(), t.pos, &t.text)
             }
-            "syslog" => super::syslog::syslog(d, c, &mut ss.syslog),
+            "syslog" => super::syslog::syslog(d, c, &mut ss.syslog, None),
             "max-session-setup-rate" => {
                 let (v, t) = c.parse(d, "max-session-setup-rate", setup_rate)?;
                 c.end(d)?;

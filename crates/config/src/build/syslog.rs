@@ -52,15 +52,28 @@ const CLASSES_REFUSED: &[&str] = &[
     "urlf-logs",
 ];
 
-/// Reads one `syslog …` path of a service set into `hosts`.
-pub(super) fn syslog(d: &mut Diags, c: &mut Cur, hosts: &mut Vec<SyslogD>) -> R<()> {
+/// Reads one `syslog …` path into `hosts`; `rate` takes `message-rate-limit` where it
+/// exists (`interfaces … services-options syslog`; a service set has none).
+pub(super) fn syslog(
+    d: &mut Diags,
+    c: &mut Cur,
+    hosts: &mut Vec<SyslogD>,
+    rate: Option<&mut Leaf<u32>>,
+) -> R<()> {
     if let Some(w) = c.peek() {
         if w.text == "message-rate-limit" {
-            return Err(d.error(
-                w.pos,
-                "syslog 'message-rate-limit' is not supported (mspic sends every log; \
-                 a full log ring drops and counts instead)",
-            ));
+            let Some(rate) = rate else {
+                return Err(d.error(
+                    w.pos,
+                    "syslog 'message-rate-limit' is not a service-set statement (set it under \
+                     interfaces NAME services-options syslog)",
+                ));
+            };
+            c.i += 1;
+            let what = "message-rate-limit";
+            let (v, t) = c.parse(d, what, super::values::u32_in(1, u32::MAX, what))?;
+            c.end(d)?;
+            return rate.set(d, what, v, t.pos, &t.text);
         }
     }
     let Some(_) = c.kw(d, &["host"], &[])? else {

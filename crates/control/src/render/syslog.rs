@@ -1,7 +1,7 @@
 //! `show services service-sets statistics syslog` (Junos "show services service-sets
 //! statistics syslog", MS-PIC/MS-MPC): per services interface, then per service set, the
-//! logs sent to the syslog hosts and the logs dropped. mspic has no `message-rate-limit`
-//! (it refuses the statement), so `Rate limit` is 0, no limit.
+//! logs sent to the syslog hosts and the logs dropped. `Rate limit` is the interface's
+//! `syslog message-rate-limit` (0: none), shown on the interface and on each of its sets.
 
 use std::fmt::Write;
 
@@ -39,13 +39,17 @@ pub fn render_syslog_statistics(rows: &[SyslogStatistics]) -> String {
     let mut out = String::new();
     for r in sorted(rows) {
         let (sent, dropped) = totals(&r);
+        let rate = r.rate_limit;
         let _ = writeln!(out, "Interface: {}", r.interface);
-        let _ = writeln!(out, "  Rate limit: 0\n  Sent: {sent}\n  Dropped: {dropped}");
+        let _ = writeln!(
+            out,
+            "  Rate limit: {rate}\n  Sent: {sent}\n  Dropped: {dropped}"
+        );
         for (name, sent, dropped) in &r.service_sets {
             let _ = writeln!(out, "  Service-set: {name}");
             let _ = writeln!(
                 out,
-                "    Rate limit: 0\n    Sent: {sent}\n    Dropped: {dropped}"
+                "    Rate limit: {rate}\n    Sent: {sent}\n    Dropped: {dropped}"
             );
         }
     }
@@ -62,14 +66,14 @@ pub fn syslog_statistics_tree(rows: &[SyslogStatistics]) -> Element {
         let (sent, dropped) = totals(&r);
         let mut e = Element::new("service-set-syslog-statistics-entry")
             .with_leaf("interface-name", &r.interface)
-            .with_leaf("syslog-rate-limit", 0)
+            .with_leaf("syslog-rate-limit", r.rate_limit)
             .with_leaf("syslog-sent", sent)
             .with_leaf("syslog-dropped", dropped);
         for (name, sent, dropped) in &r.service_sets {
             e.push(
                 Element::new("service-set-syslog-entry")
                     .with_leaf("service-set-name", name)
-                    .with_leaf("syslog-rate-limit", 0)
+                    .with_leaf("syslog-rate-limit", r.rate_limit)
                     .with_leaf("syslog-sent", *sent)
                     .with_leaf("syslog-dropped", *dropped),
             );

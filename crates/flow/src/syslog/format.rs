@@ -222,22 +222,67 @@ pub fn wire_line(out: &mut String, names: &dyn LogNames, host: &SyslogHost, e: &
     message(out, names, e);
 }
 
+/// `message-rate-limit` (Junos "syslog (Interfaces)"): per services interface, the lines
+/// sent in the current second of the events' clock.
+#[derive(Debug, Clone, Default)]
+pub struct RateLimiter {
+    /// Per services interface: (second, lines in it).
+    windows: Vec<(u64, u32)>,
+}
+
+impl RateLimiter {
+    /// Whether one more line of services interface `iface` may go at `now`.
+    pub fn allow(&mut self, p: &Policy, iface: u16, now: crate::time::Time) -> bool {
+        let limit = p
+            .service_ifaces
+            .get(iface as usize)
+            .and_then(|s| s.syslog_rate_limit);
+        let Some(limit) = limit else {
+            return true;
+        };
+        let i = iface as usize;
+        if self.windows.len() <= i {
+            self.windows.resize(i + 1, (u64::MAX, 0));
+        }
+        let sec = now.0 / 1_000_000_000;
+        let w = &mut self.windows[i];
+        if w.0 != sec {
+            *w = (sec, 0);
+        }
+        if w.1 >= limit {
+            return false;
+        }
+        w.1 += 1;
+        true
+    }
+}
+
 /// Calls `f` with every host of the event's service set that takes it (class and
-/// severity) and the line for that host; `buf` is reused between lines.
+/// severity) and the line for that host, or `None` when the interface's rate limit
+/// holds it back; `buf` is reused between lines.
 pub fn for_each_line(
     p: &Policy,
     e: &LogEvent,
     buf: &mut String,
-    mut f: impl FnMut(&SyslogHost, &str),
+    limiter: &mut RateLimiter,
+    mut f: impl FnMut(&SyslogHost, Option<&str>),
 ) {
     let Some(set) = p.syslog.get(e.set as usize) else {
         return;
     };
+    let iface = p
+        .service_sets
+        .get(e.set as usize)
+        .map_or(0, |s| s.service_iface);
     for h in &set.hosts {
         if super::class_has(h.classes(), e.kind) && h.wants(SEVERITY) {
+            if !limiter.allow(p, iface, e.time) {
+                f(h, None);
+                continue;
+            }
             buf.clear();
             wire_line(buf, p, h, e);
-            f(h, buf);
+            f(h, Some(buf));
         }
     }
 }

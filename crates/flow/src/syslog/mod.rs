@@ -11,7 +11,7 @@ pub mod format;
 
 pub use event::LogBuffer;
 pub use event::{CloseReason, LogEvent, LogKind};
-pub use format::{for_each_line, message, wire_line, LogNames};
+pub use format::{for_each_line, message, wire_line, LogNames, RateLimiter};
 
 use mspic_config::{Config, ServiceSet, SyslogClass, SyslogHost};
 
@@ -44,9 +44,16 @@ fn rule_sets<'a>(
 }
 
 impl SetSyslog {
-    /// Compiles the syslog hosts of service set `s` of `c`.
+    /// Compiles the syslog hosts of service set `s` of `c`: its own, else those of its
+    /// services interface's `services-options syslog` (Junos "syslog (Interfaces)": the
+    /// service set's values override the interface's).
     pub fn compile(c: &Config, s: &ServiceSet) -> SetSyslog {
-        let hosts = &s.syslog;
+        let hosts = if s.syslog.is_empty() {
+            c.service_interface(s.service_interface())
+                .map_or(&s.syslog, |i| &i.options.syslog)
+        } else {
+            &s.syslog
+        };
         let mut classes = SyslogClass::default();
         for h in hosts {
             let c = h.classes();
