@@ -66,6 +66,10 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
         "python3-venv",
         "the virtual environment of the NETCONF clients",
     ),
+    (
+        "rsyslog",
+        "the syslog collector of the session and NAT log test",
+    ),
 ];
 
 /// Python packages of the NETCONF tests (PyPI), installed into [`netconf_venv`].

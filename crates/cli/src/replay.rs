@@ -46,6 +46,35 @@ pub struct ReplayArgs {
     /// capture of the clients alone makes complete round trips.
     #[arg(long)]
     respond: bool,
+    /// Write the syslog lines the service sets' `syslog host`s would receive (session,
+    /// NAT and firewall logs), one datagram per line, stamped with the capture's time.
+    #[arg(long, value_name = "FILE")]
+    syslog: Option<PathBuf>,
+}
+
+/// The `--syslog` file: each log's line for each host that takes it.
+struct SyslogFile {
+    out: BufWriter<File>,
+}
+
+impl SyslogFile {
+    fn create(p: &std::path::Path) -> Result<SyslogFile> {
+        let f = File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
+        Ok(SyslogFile {
+            out: BufWriter::new(f),
+        })
+    }
+
+    /// Writes the lines of the events `replay` made since the last call.
+    fn write(&mut self, replay: &mut Replay) -> Result<()> {
+        let mut res = Ok(());
+        replay.drain_log_lines(|line| {
+            if res.is_ok() {
+                res = writeln!(self.out, "{line}");
+            }
+        });
+        res.context("cannot write the syslog file")
+    }
 }
 
 /// Progress of a long replay on a terminal: frames, capture time covered, frames per second
@@ -136,6 +165,7 @@ pub fn run(a: &ReplayArgs) -> Result<ExitCode> {
             Some(PcapWriter::with_header(BufWriter::new(f), header)?)
         }
     };
+    let mut syslog = a.syslog.as_deref().map(SyslogFile::create).transpose()?;
     let progress = Progress::new();
     for rec in reader {
         let rec = rec.with_context(|| format!("{}: malformed capture", a.pcap.display()))?;
@@ -150,6 +180,9 @@ pub fn run(a: &ReplayArgs) -> Result<ExitCode> {
                 w.write_packet(&pkt)
                     .with_context(|| "cannot write the output capture".to_string())?;
             }
+        }
+        if let Some(s) = syslog.as_mut() {
+            s.write(&mut replay)?;
         }
     }
     if let Some(w) = writer {
@@ -180,6 +213,11 @@ pub fn run(a: &ReplayArgs) -> Result<ExitCode> {
                 failed = true;
             }
         }
+    }
+    if let Some(mut s) = syslog {
+        // What the commands did (a clear closes sessions).
+        s.write(&mut replay)?;
+        s.out.flush().context("cannot write the syslog file")?;
     }
     Ok(if failed {
         ExitCode::FAILURE

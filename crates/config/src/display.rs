@@ -147,6 +147,14 @@ fn interfaces(cfg: &Config) -> Node {
         if let Some(v) = o.tcp_tickles {
             so.push_leaf(&["tcp-tickles", &v.to_string()]);
         }
+        let mut sl = Node::new(&["syslog"]);
+        for h in &o.syslog {
+            sl.push(syslog_host(h));
+        }
+        if let Some(v) = o.syslog_rate_limit {
+            sl.push_leaf(&["message-rate-limit", &v.to_string()]);
+        }
+        so.push_nonempty(sl);
         n.push_nonempty(so);
         for u in &s.units {
             let mut un = Node::new(&["unit", &u.number.to_string()]);
@@ -473,9 +481,53 @@ fn services(cfg: &Config) -> Node {
         if let Some(m) = s.max_sessions_per_subscriber {
             n.push_leaf(&["max-sessions-per-subscriber", &m.to_string()]);
         }
+        if !s.syslog.is_empty() {
+            let mut sl = Node::new(&["syslog"]);
+            for h in &s.syslog {
+                sl.push(syslog_host(h));
+            }
+            n.push(sl);
+        }
         top.push(n);
     }
     top
+}
+
+/// `host ADDRESS { … }` of a service set's `syslog`.
+fn syslog_host(h: &SyslogHost) -> Node {
+    let mut n = Node::new(&["host", &h.host.to_string()]);
+    if let Some(s) = h.services {
+        n.push_leaf(&["services", s.keyword()]);
+    }
+    if let Some(c) = h.class {
+        let mut cn = Node::new(&["class"]);
+        match (c.session_open, c.session_close) {
+            (true, true) => cn.push_leaf(&["session-logs"]),
+            (true, false) => cn.push_leaf(&["session-logs", "open"]),
+            (false, true) => cn.push_leaf(&["session-logs", "close"]),
+            (false, false) => {}
+        }
+        if c.nat {
+            cn.push_leaf(&["nat-logs"]);
+        }
+        if c.stateful_firewall {
+            cn.push_leaf(&["stateful-firewall-logs"]);
+        }
+        n.push(cn);
+    }
+    if let Some(p) = h.port {
+        n.push_leaf(&["port", &p.to_string()]);
+    }
+    if let Some(f) = h.facility_override {
+        n.push_leaf(&["facility-override", f.keyword()]);
+    }
+    if let Some(p) = &h.log_prefix {
+        n.push_leaf(&["log-prefix", p]);
+    }
+    if let Some(a) = h.source_address {
+        n.push_leaf(&["source-address", &a.to_string()]);
+    }
+    n
 }
 
 fn ports(p: PortRange) -> String {

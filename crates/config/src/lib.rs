@@ -44,7 +44,7 @@
 //! Top-level stanzas other than those (`system`, `chassis`, `protocols`, `firewall`, …) are
 //! ignored with one warning each. Inside the stanzas above, Junos statements that do not
 //! change what the emulator does to a packet, or whose absence is visible and harmless
-//! (`mtu`, `vlan-id`, service-set `syslog`, `ids-rules`, `ipsec-vpn-rules`, pool
+//! (`mtu`, `vlan-id`, `ids-rules`, `ipsec-vpn-rules`, pool
 //! `secured-port-block-allocation`, …) are ignored with one warning each; `description` is
 //! accepted silently. Statements that would silently change packet behaviour if ignored
 //! (NAT64/NAT66/NAT-PT translation types, several next-hops for one static route, IPv6

@@ -268,6 +268,11 @@ pub struct ServicesOptions {
     pub session_limit_rate: Option<u32>,
     /// `tcp-tickles`: keepalives sent before an idle TCP session is closed.
     pub tcp_tickles: Option<u32>,
+    /// `syslog host …`: the collectors of the interface's service sets that have no
+    /// `syslog` of their own (Junos "syslog (Interfaces)").
+    pub syslog: Vec<SyslogHost>,
+    /// `syslog message-rate-limit`: most log messages per second the interface sends.
+    pub syslog_rate_limit: Option<u32>,
 }
 
 impl ServicesOptions {
@@ -965,6 +970,8 @@ pub struct ServiceSet {
     pub style: ServiceSetStyle,
     /// `max-flows`: most sessions at once.
     pub max_flows: Option<u32>,
+    /// `syslog { host … }`: where the PIC sends the set's session and rule logs.
+    pub syslog: Vec<SyslogHost>,
     /// `tcp-mss`: the largest MSS a TCP SYN of the set may announce (larger ones are
     /// lowered to it).
     pub tcp_mss: Option<u16>,
@@ -972,6 +979,182 @@ pub struct ServiceSet {
     pub max_session_setup_rate: Option<u32>,
     /// `max-sessions-per-subscriber`: most live sessions of one internal host.
     pub max_sessions_per_subscriber: Option<u32>,
+}
+
+/// `services service-set NAME syslog host ADDRESS` (Junos "syslog (Services Service Set)"
+/// and "class (Services Service Set syslog)"): the PIC sends its logs straight to this
+/// collector over UDP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyslogHost {
+    /// Where the logs go.
+    pub host: SyslogTarget,
+    /// `services LEVEL`: the least severe level sent (none written: `any`).
+    pub services: Option<SyslogSeverity>,
+    /// `class { … }`: which logs are sent (none written: every class).
+    pub class: Option<SyslogClass>,
+    /// `port`: the collector's UDP port.
+    pub port: Option<u16>,
+    /// `facility-override`.
+    pub facility_override: Option<SyslogFacility>,
+    /// `log-prefix`: written before the `{service-set}` field of every line.
+    pub log_prefix: Option<String>,
+    /// `source-address`: the address the PIC sends from.
+    pub source_address: Option<std::net::IpAddr>,
+}
+
+/// `host local` or `host ADDRESS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SyslogTarget {
+    /// `local`: the routing engine's log; mspic has none, so the daemon's own log output
+    /// takes those lines.
+    Local,
+    /// A collector the PIC sends to over UDP.
+    Address(std::net::IpAddr),
+}
+
+impl std::fmt::Display for SyslogTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Local => f.write_str("local"),
+            Self::Address(a) => write!(f, "{a}"),
+        }
+    }
+}
+
+impl SyslogHost {
+    /// The standard syslog port (RFC 5426 §3.3).
+    pub const DEFAULT_PORT: u16 = 514;
+    /// The classes in force.
+    pub fn classes(&self) -> SyslogClass {
+        self.class.unwrap_or(SyslogClass::ALL)
+    }
+    /// Whether a log of `severity` goes to this host.
+    pub fn wants(&self, severity: SyslogSeverity) -> bool {
+        severity <= self.services.unwrap_or(SyslogSeverity::Any)
+    }
+}
+
+/// `class { … }` of a syslog host: the log classes an MS-MPC sends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyslogClass {
+    /// `session-logs` or `session-logs open`: `JSERVICES_SESSION_OPEN`.
+    pub session_open: bool,
+    /// `session-logs` or `session-logs close`: `JSERVICES_SESSION_CLOSE`.
+    pub session_close: bool,
+    /// `nat-logs`: `JSERVICES_NAT_RULE_MATCH` and the port block logs.
+    pub nat: bool,
+    /// `stateful-firewall-logs`: `JSERVICES_SFW_RULE_ACCEPT/DROP/REJECT`.
+    pub stateful_firewall: bool,
+}
+
+impl SyslogClass {
+    /// No `class` statement: Junos sends every class.
+    pub const ALL: SyslogClass = SyslogClass {
+        session_open: true,
+        session_close: true,
+        nat: true,
+        stateful_firewall: true,
+    };
+}
+
+/// Syslog severity levels (RFC 5424 §6.2.1), as the Junos `services` statement names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SyslogSeverity {
+    /// 0.
+    Emergency,
+    /// 1.
+    Alert,
+    /// 2.
+    Critical,
+    /// 3.
+    Error,
+    /// 4.
+    Warning,
+    /// 5.
+    Notice,
+    /// 6.
+    Info,
+    /// `any`: every level (7, debug, included).
+    Any,
+}
+
+impl SyslogSeverity {
+    /// Every level with its Junos keyword.
+    pub const ALL: [(SyslogSeverity, &'static str); 8] = [
+        (Self::Any, "any"),
+        (Self::Emergency, "emergency"),
+        (Self::Alert, "alert"),
+        (Self::Critical, "critical"),
+        (Self::Error, "error"),
+        (Self::Warning, "warning"),
+        (Self::Notice, "notice"),
+        (Self::Info, "info"),
+    ];
+    /// The Junos keyword.
+    pub fn keyword(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(s, _)| *s == self)
+            .map_or("any", |(_, k)| k)
+    }
+    /// The RFC 5424 numeric value (`Any` is 7, debug).
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// Syslog facilities (RFC 5424 §6.2.1) that Junos `facility-override` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SyslogFacility {
+    /// `kernel` (0).
+    Kernel,
+    /// `user` (1).
+    User,
+    /// `daemon` (3).
+    Daemon,
+    /// `authorization` (4).
+    Authorization,
+    /// `ftp` (11).
+    Ftp,
+    /// `local0` … `local7` (16 … 23).
+    Local(u8),
+}
+
+impl SyslogFacility {
+    /// Every facility with its Junos keyword.
+    pub const ALL: [(SyslogFacility, &'static str); 13] = [
+        (Self::Authorization, "authorization"),
+        (Self::Daemon, "daemon"),
+        (Self::Ftp, "ftp"),
+        (Self::Kernel, "kernel"),
+        (Self::Local(0), "local0"),
+        (Self::Local(1), "local1"),
+        (Self::Local(2), "local2"),
+        (Self::Local(3), "local3"),
+        (Self::Local(4), "local4"),
+        (Self::Local(5), "local5"),
+        (Self::Local(6), "local6"),
+        (Self::Local(7), "local7"),
+        (Self::User, "user"),
+    ];
+    /// The Junos keyword.
+    pub fn keyword(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(f, _)| *f == self)
+            .map_or("user", |(_, k)| k)
+    }
+    /// The RFC 5424 numeric value.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Kernel => 0,
+            Self::User => 1,
+            Self::Daemon => 3,
+            Self::Authorization => 4,
+            Self::Ftp => 11,
+            Self::Local(n) => 16 + n.min(7),
+        }
+    }
 }
 
 /// How traffic reaches a service set.

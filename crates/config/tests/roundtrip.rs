@@ -186,6 +186,8 @@ fn gen_config(seed: u64) -> Config {
                 session_limit_maximum: r.opt(|r| r.range(0, 10_000_000) as u32),
                 session_limit_rate: r.opt(|r| r.range(0, 100_000) as u32),
                 tcp_tickles: r.opt(|r| r.range(0, 30) as u32),
+                syslog: syslog_hosts(r),
+                syslog_rate_limit: r.opt(|r| r.range(1, 100_000) as u32),
             },
             units,
         });
@@ -540,6 +542,7 @@ fn gen_config(seed: u64) -> Config {
             nat_rule_sets: pick_some(r, &nat_sets),
             style,
             max_flows: r.opt(|r| r.range(0, 1_000_000) as u32),
+            syslog: syslog_hosts(r),
             tcp_mss: r.opt(|r| r.range(536, 65535) as u16),
             max_session_setup_rate: r.opt(|r| r.range(1, 429_496_729) as u32),
             // Interface-style sets only: a next-hop set has no subscriber interfaces.
@@ -771,4 +774,33 @@ fn app_term(r: &mut Rng, name: Option<String>) -> AppTerm {
             )
         }),
     }
+}
+
+/// Random `syslog host` blocks of a service set (distinct hosts; only what the model
+/// keeps distinct survives printing: both session classes print as `session-logs`).
+fn syslog_hosts(r: &mut Rng) -> Vec<SyslogHost> {
+    let mut v: Vec<SyslogHost> = Vec::new();
+    for i in 0..r.range(0, 3) {
+        let host = match r.range(0, 9) {
+            0 if i == 0 => SyslogTarget::Local,
+            1 => SyslogTarget::Address(format!("2001:db8::{}", i + 1).parse().unwrap()),
+            _ => SyslogTarget::Address(format!("192.0.2.{}", i + 1).parse().unwrap()),
+        };
+        let class = r.opt(|r| SyslogClass {
+            session_open: r.chance(50),
+            session_close: r.chance(50),
+            nat: r.chance(50),
+            stateful_firewall: r.chance(50),
+        });
+        v.push(SyslogHost {
+            host,
+            services: r.opt(|r| r.pick(&SyslogSeverity::ALL).0),
+            class,
+            port: r.opt(|r| r.range(1, 65535) as u16),
+            facility_override: r.opt(|r| r.pick(&SyslogFacility::ALL).0),
+            log_prefix: r.opt(|r| r.pick(&["CGN", "pic one", "a-b"]).to_string()),
+            source_address: r.opt(|r| format!("198.51.100.{}", r.range(1, 254)).parse().unwrap()),
+        });
+    }
+    v
 }

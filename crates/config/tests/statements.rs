@@ -117,6 +117,8 @@ set interfaces ms-2/0/0 services-options tcp-tickles 0",
                         session_limit_maximum: Some(1000),
                         session_limit_rate: Some(200),
                         tcp_tickles: Some(0),
+                        syslog: vec![],
+                        syslog_rate_limit: None,
                     }
                 );
                 assert_eq!(o.tcp_timeout(), 3600);
@@ -238,6 +240,7 @@ set services service-set ss max-sessions-per-subscriber 100",
                         // The unit is dropped: the model names the interface.
                         style: ServiceSetStyle::Interface { service_interface: "ms-1/1/0".into() },
                         max_flows: Some(5000),
+                        syslog: vec![],
                         tcp_mss: Some(1400),
                         max_session_setup_rate: Some(20_000),
                         max_sessions_per_subscriber: Some(100),
@@ -909,7 +912,7 @@ fn unsupported_statements_in_implemented_stanzas_warn_once_each() {
         "{SS_BRACES}
 services {{
     service-set ss {{
-        syslog {{ host local {{ services any; }} }}
+        jflow-log;
         ids-rules ids1;
         ipsec-vpn-rules v1;
     }}
@@ -922,7 +925,7 @@ interfaces {{ ge-0/0/0 {{ mtu 9192; description \"x\"; unit 0 {{ vlan-id 5; fami
     assert_eq!(
         w,
         [
-            "w.conf:7:9: warning: ignoring unsupported statement 'services service-set ss syslog'",
+            "w.conf:7:9: warning: ignoring unsupported statement 'services service-set ss jflow-log'",
             "w.conf:8:9: warning: ignoring unsupported statement 'services service-set ss ids-rules'",
             "w.conf:9:9: warning: ignoring unsupported statement 'services service-set ss ipsec-vpn-rules'",
             "w.conf:11:62: warning: ignoring unsupported statement 'services nat pool p snmp-trap-thresholds'",

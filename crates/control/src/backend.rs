@@ -143,6 +143,18 @@ pub struct ServiceSetsSummary {
     pub cpu_utilization_percent: f64,
 }
 
+/// `show services service-sets statistics syslog`, per services interface: the logs its
+/// service sets sent to their syslog hosts and the logs dropped (a full log ring, a
+/// failed send).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyslogStatistics {
+    pub interface: String,
+    /// The interface's `syslog message-rate-limit` (lines per second; 0: none).
+    pub rate_limit: u32,
+    /// Per service set on the interface: (name, sent, dropped).
+    pub service_sets: Vec<(String, u64, u64)>,
+}
+
 /// The engine as the control plane sees it. Only the session and statistics queries are
 /// required; the others default to [`BackendError::Unsupported`] so implementors can grow.
 pub trait Backend {
@@ -188,6 +200,11 @@ pub trait Backend {
 
     /// Service-set resource usage per services interface.
     fn service_sets_summary(&mut self) -> Result<Vec<ServiceSetsSummary>, BackendError> {
+        Err(BackendError::Unsupported)
+    }
+
+    /// Syslog counters per services interface.
+    fn syslog_statistics(&mut self) -> Result<Vec<SyslogStatistics>, BackendError> {
         Err(BackendError::Unsupported)
     }
 }

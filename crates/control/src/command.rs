@@ -113,6 +113,8 @@ pub enum Command {
     },
     /// `show services service-sets summary [interface I]`.
     ShowServiceSetsSummary { interface: Option<String> },
+    /// `show services service-sets statistics syslog [interface I]`.
+    ShowServiceSetsSyslog { interface: Option<String> },
     /// `show interfaces [NAME] [terse|brief|detail|extensive]` (also `show interfaces terse
     /// NAME`); mspic prints the terse level of its services interfaces.
     ShowInterfaces {
@@ -147,6 +149,7 @@ impl Command {
                 "show services nat deterministic-nat internal-host"
             }
             Command::ShowServiceSetsSummary { .. } => "show services service-sets summary",
+            Command::ShowServiceSetsSyslog { .. } => "show services service-sets statistics syslog",
             Command::ShowAlgConversations { .. } => "show services alg conversations",
             Command::ShowInterfaces { .. } => "show interfaces",
         }
@@ -687,7 +690,13 @@ pub const MAPPINGS_WORDS: &[Keyword] = &[
     ("brief", "Display brief output"),
 ];
 /// After `show services service-sets`.
-pub const SERVICE_SETS_WORDS: &[Keyword] = &[("summary", "Show service-set summary")];
+pub const SERVICE_SETS_WORDS: &[Keyword] = &[
+    ("summary", "Show service-set summary"),
+    ("statistics", "Show service-set statistics"),
+];
+/// After `show services service-sets statistics`.
+pub const SERVICE_SETS_STATISTICS_WORDS: &[Keyword] =
+    &[("syslog", "Show service-set system log statistics")];
 /// After `show services alg`.
 pub const ALG_WORDS: &[Keyword] = &[("conversations", "Show ALG conversations")];
 /// After `clear`.
@@ -904,7 +913,9 @@ fn walk(done: &[Token<'_>]) -> Place {
                     _ => options(INTERFACE_OPTION, &mut it),
                 },
                 "service-sets" => {
-                    next!(SERVICE_SETS_WORDS);
+                    if next!(SERVICE_SETS_WORDS) == "statistics" {
+                        next!(SERVICE_SETS_STATISTICS_WORDS);
+                    }
                     options(INTERFACE_OPTION, &mut it)
                 }
                 _ => {
@@ -1012,7 +1023,12 @@ fn parse_words(mut w: Words<'_>) -> Result<Command, CommandError> {
                     }),
                 },
                 "service-sets" => {
-                    w.command(SERVICE_SETS_WORDS)?;
+                    if w.command(SERVICE_SETS_WORDS)? == "statistics" {
+                        w.command(SERVICE_SETS_STATISTICS_WORDS)?;
+                        return Ok(Command::ShowServiceSetsSyslog {
+                            interface: interface_only(&mut w)?,
+                        });
+                    }
                     Ok(Command::ShowServiceSetsSummary {
                         interface: interface_only(&mut w)?,
                     })

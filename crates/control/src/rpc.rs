@@ -216,6 +216,12 @@ pub const RPCS: &[RpcEntry] = &[
         args: INTERFACE,
     },
     RpcEntry {
+        rpc: "get-service-set-syslog-statistics",
+        command: "show services service-sets statistics syslog",
+        reply: "service-set-syslog-statistics-information",
+        args: INTERFACE,
+    },
+    RpcEntry {
         rpc: "get-service-msp-alg-conversation-information",
         command: "show services alg conversations",
         reply: "service-msp-alg-conversation-information",
@@ -465,6 +471,13 @@ pub fn rpc_of(command: &Command) -> Element {
         }
         Command::ShowServiceSetsSummary { interface } => {
             let mut e = Element::new(find("show services service-sets summary"));
+            if let Some(i) = interface {
+                e.push(Element::leaf("interface", i));
+            }
+            e
+        }
+        Command::ShowServiceSetsSyslog { interface } => {
+            let mut e = Element::new(find("show services service-sets statistics syslog"));
             if let Some(i) = interface {
                 e.push(Element::leaf("interface", i));
             }

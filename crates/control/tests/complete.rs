@@ -60,6 +60,8 @@ fn offered_words_parse() {
         "show services nat ",
         "show services nat mappings ",
         "show services service-sets ",
+        "show services service-sets statistics ",
+        "show services service-sets statistics syslog ",
         "show services alg conversations ",
         "show interfaces ",
         "show interfaces ms-1/1/0 ",

@@ -154,6 +154,13 @@ fn other_commands() {
         Command::ShowServiceSetsSummary { interface: None }
     );
     assert_eq!(
+        parse_command("show services service-sets statistics syslog interface ms-1/1/0").unwrap(),
+        Command::ShowServiceSetsSyslog {
+            interface: Some("ms-1/1/0".into())
+        }
+    );
+    assert!(parse_command("show services service-sets statistics").is_err());
+    assert_eq!(
         parse_command("show services alg conversations extensive application-protocol ftp")
             .unwrap(),
         Command::ShowAlgConversations {

@@ -10,6 +10,7 @@ pub mod handoff;
 pub mod l2;
 pub mod netdev;
 pub mod runtime;
+pub mod syslog;
 pub mod worker;
 pub mod xdp;
 pub mod xsk;

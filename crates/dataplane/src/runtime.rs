@@ -20,6 +20,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+
+use crate::syslog::{LogRing, Logger, SyslogCounters};
 use std::time::{Duration, Instant};
 
 use crossbeam::channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
@@ -187,7 +189,10 @@ struct WorkerHandle {
 struct Shared {
     controls: Vec<Sender<Control>>,
     wakers: Arc<Wakers>,
-    policy: Mutex<Arc<Policy>>,
+    policy: Arc<Mutex<Arc<Policy>>>,
+    /// The workers' log rings and what the logger thread sent.
+    log_rings: Vec<Arc<LogRing>>,
+    syslog: Arc<Mutex<SyslogCounters>>,
     timeout: Duration,
     last_error: Mutex<Option<String>>,
 }
@@ -355,6 +360,30 @@ impl Backend for RuntimeBackend {
         Ok(answers::nat_statistics(&self.policy(), &self.reports()?))
     }
 
+    /// Sent: lines the logger thread sent (or logged, `host local`); dropped: events a
+    /// full ring dropped plus lines that could not be sent.
+    fn syslog_statistics(&mut self) -> Result<Vec<mspic_control::SyslogStatistics>, BackendError> {
+        let c = self
+            .shared
+            .syslog
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default();
+        let rings = &self.shared.log_rings;
+        Ok(mspic_offline::answers::syslog_statistics(
+            &self.policy(),
+            |i, name| {
+                let lost: u64 = rings.iter().map(|r| r.dropped(i)).sum();
+                let failed = c.send_errors.get(name).copied().unwrap_or(0);
+                let limited = c.rate_limited.get(name).copied().unwrap_or(0);
+                (
+                    c.sent.get(name).copied().unwrap_or(0),
+                    lost + failed + limited,
+                )
+            },
+        ))
+    }
+
     fn service_sets_summary(&mut self) -> Result<Vec<ServiceSetsSummary>, BackendError> {
         Ok(answers::service_sets_summary(
             &self.policy(),
@@ -374,6 +403,8 @@ struct PortState {
 pub struct Runtime {
     shared: Arc<Shared>,
     workers: Vec<WorkerHandle>,
+    /// The logger thread (joined after the workers, so it sends what they left).
+    logger: Option<JoinHandle<()>>,
     stop: Arc<AtomicBool>,
     // Links before the program: detach, then unload.
     links: Vec<XdpLink>,
@@ -460,6 +491,8 @@ impl Runtime {
         })?);
         let stop = Arc::new(AtomicBool::new(false));
         let epoch = Instant::now();
+        let epoch_wall = std::time::SystemTime::now();
+        let log_rings: Vec<Arc<LogRing>> = (0..n).map(|_| Arc::new(LogRing::default())).collect();
         let cpus = allowed_cpus();
         let mut l2 = tuning.l2;
         // Frames waiting for ARP must not starve the UMEM: at most an eighth of it.
@@ -520,6 +553,7 @@ impl Runtime {
                 epoch,
                 cpu,
                 ready: ready_tx,
+                log_ring: Arc::clone(&log_rings[i]),
             };
             let thread = std::thread::Builder::new()
                 .name(format!("mspic-worker-{i}"))
@@ -533,16 +567,35 @@ impl Runtime {
                 stats,
             });
         }
+        let policy_cell = Arc::new(Mutex::new(Arc::clone(&policy)));
+        let syslog = Arc::new(Mutex::new(SyslogCounters::default()));
+        let logger = Logger {
+            rings: log_rings.clone(),
+            policy: Arc::clone(&policy_cell),
+            epoch: epoch_wall,
+            counters: Arc::clone(&syslog),
+            stop: Arc::clone(&stop),
+        };
+        let logger = std::thread::Builder::new()
+            .name("mspic-logger".into())
+            .spawn(move || logger.run())
+            .map_err(|source| DataplaneError::Io {
+                what: "starting the logger thread".into(),
+                source,
+            })?;
         let shared = Arc::new(Shared {
             controls,
             wakers,
-            policy: Mutex::new(Arc::clone(&policy)),
+            policy: policy_cell,
+            log_rings,
+            syslog,
             timeout: tuning.control_timeout,
             last_error: Mutex::new(None),
         });
         let mut rt = Runtime {
             shared,
             workers: handles,
+            logger: Some(logger),
             stop,
             links: Vec::new(),
             xdp: Mutex::new(prog),
@@ -657,6 +710,11 @@ impl Runtime {
                 }
             }
         }
+        if let Some(t) = self.logger.take() {
+            if t.join().is_err() && result.is_ok() {
+                result = Err(DataplaneError::Config("the logger thread panicked".into()));
+            }
+        }
         self.links.clear();
         result
     }
@@ -726,6 +784,7 @@ struct WorkerStart {
     epoch: Instant,
     cpu: Option<usize>,
     ready: Sender<Result<Vec<std::os::fd::RawFd>, XskError>>,
+    log_ring: Arc<LogRing>,
 }
 
 impl WorkerStart {
@@ -755,7 +814,8 @@ impl WorkerStart {
             Some(self.wakers),
             self.control,
             self.stats,
-        );
+        )
+        .with_log_ring(self.log_ring);
         worker.run(&self.stop, self.epoch);
     }
 }

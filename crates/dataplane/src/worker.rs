@@ -324,6 +324,9 @@ pub struct Worker<IO: FrameIo> {
     kernel_stats_at: Time,
     /// (time, idle_ns) at the last report, for the CPU share.
     cpu_mark: (Time, u64),
+    /// Where the shard's log events go (`None`: they stay in the shard's buffer, which
+    /// drops and counts when full).
+    log_ring: Option<Arc<crate::syslog::LogRing>>,
 }
 
 impl<IO: FrameIo> Worker<IO> {
@@ -374,9 +377,16 @@ impl<IO: FrameIo> Worker<IO> {
             last_check: Time::ZERO,
             kernel_stats_at: Time::ZERO,
             cpu_mark: (Time::ZERO, 0),
+            log_ring: None,
             io,
             cfg,
         }
+    }
+
+    /// Sends the shard's log events to `ring` (the logger thread's side).
+    pub fn with_log_ring(mut self, ring: Arc<crate::syslog::LogRing>) -> Self {
+        self.log_ring = Some(ring);
+        self
     }
 
     pub fn shard(&self) -> &Shard {
@@ -452,6 +462,9 @@ impl<IO: FrameIo> Worker<IO> {
             }
         }
         work |= self.control_step(now);
+        if let Some(r) = &self.log_ring {
+            r.take_from(&mut self.shard);
+        }
         self.publish(now, false);
         work || self.job.is_some()
     }

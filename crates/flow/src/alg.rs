@@ -140,6 +140,9 @@ pub struct Pinhole {
     pub origin: u32,
     /// Serial of the pinhole on its origin shard.
     pub serial: u64,
+    /// The parent is logged (its term says `then syslog`): so are the child's open and
+    /// close.
+    pub log: bool,
 }
 
 impl Pinhole {
@@ -188,6 +191,8 @@ pub struct AlgContext<'a> {
     pub(crate) parent_id: u64,
     pub(crate) service_set: u16,
     pub(crate) alg: AppProtocol,
+    /// The parent is logged; its children will be.
+    pub(crate) log: bool,
     pub(crate) nat_state: &'a mut NatState,
     pub(crate) nat_policy: &'a NatPolicy,
 }
@@ -457,6 +462,7 @@ impl AlgContext<'_> {
             label: self.label,
             origin: 0,
             serial: 0,
+            log: self.log,
         });
         Ok(())
     }

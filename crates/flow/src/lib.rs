@@ -21,6 +21,7 @@ pub mod seqadj;
 pub mod session;
 pub mod shard;
 pub mod snapshot;
+pub mod syslog;
 pub mod table;
 pub mod tcp;
 pub mod time;

@@ -54,6 +54,8 @@ pub struct ServiceIfaceRt {
     pub close_timeout: u32,
     /// Most live sessions across all shards.
     pub session_limit: Option<u32>,
+    /// `syslog message-rate-limit`: most log lines per second from this interface.
+    pub syslog_rate_limit: Option<u32>,
 }
 
 /// A service set ready for rule evaluation.
@@ -99,23 +101,31 @@ impl ServiceSetRt {
                 action: SfwAction::Accept,
                 app: None,
                 ip_options: IpOptionMask::ALL,
+                term: None,
             };
         }
         self.sfw_rules
             .iter()
-            .filter(|r| r.applies(dir))
-            .flat_map(|r| &r.terms)
-            .find_map(|t| {
+            .enumerate()
+            .filter(|(_, r)| r.applies(dir))
+            .flat_map(|(ri, r)| r.terms.iter().enumerate().map(move |(ti, t)| (ri, ti, t)))
+            .find_map(|(ri, ti, t)| {
                 t.cond.matches(m).map(|app| FirewallMatch {
                     action: t.action,
                     app,
                     ip_options: t.ip_options,
+                    term: Some(TermRef {
+                        rule: ri as u16,
+                        term: ti as u16,
+                        syslog: t.syslog,
+                    }),
                 })
             })
             .unwrap_or(FirewallMatch {
                 action: SfwAction::Discard,
                 app: None,
                 ip_options: IpOptionMask::NONE,
+                term: None,
             })
     }
 }
@@ -129,6 +139,20 @@ pub struct FirewallMatch<'a> {
     pub app: Option<&'a AppRt>,
     /// The IPv4 options the session's packets may carry.
     pub ip_options: IpOptionMask,
+    /// The term that matched (`None`: no firewall rules, or none matched).
+    pub term: Option<TermRef>,
+}
+
+/// Which term of a service set's rules matched (indices as in the set's rules), and
+/// whether it says `then syslog`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TermRef {
+    /// Index of the rule.
+    pub rule: u16,
+    /// Index of the term in the rule.
+    pub term: u16,
+    /// `then syslog`.
+    pub syslog: bool,
 }
 
 /// A stateful-firewall rule.
@@ -153,6 +177,8 @@ pub struct TermRt {
     pub action: SfwAction,
     /// `then allow-ip-options`.
     pub ip_options: IpOptionMask,
+    /// `then syslog`.
+    pub syslog: bool,
 }
 
 impl RuleRt {
@@ -175,6 +201,8 @@ pub struct Policy {
     pub routes: RouteTable,
     /// NAT pools and rules.
     pub nat: NatPolicy,
+    /// Syslog collectors per service set (index as in `service_sets`).
+    pub syslog: Vec<crate::syslog::SetSyslog>,
 }
 
 /// Why a configuration could not be compiled for the packet path.
@@ -207,6 +235,7 @@ impl Policy {
                 open_timeout: s.options.open_timeout(),
                 close_timeout: s.options.close_timeout(),
                 session_limit: s.options.session_limit_maximum,
+                syslog_rate_limit: s.options.syslog_rate_limit,
             })
             .collect();
         let ss_index = |name: &str| c.service_sets.iter().position(|s| s.name == name);
@@ -276,6 +305,7 @@ impl Policy {
                                 cond: compile_conditions(c, &t.from),
                                 action: t.action,
                                 ip_options: IpOptionMask::compile(&t.allow_ip_options),
+                                syslog: t.syslog,
                             })
                             .collect(),
                     })
@@ -301,12 +331,18 @@ impl Policy {
         for ss in &service_sets {
             nat.pinned.extend(ss.subscribers.iter().copied());
         }
+        let syslog = c
+            .service_sets
+            .iter()
+            .map(|s| crate::syslog::SetSyslog::compile(c, s))
+            .collect();
         Ok(Policy {
             interfaces,
             service_ifaces,
             service_sets,
             routes,
             nat,
+            syslog,
         })
     }
 

@@ -71,6 +71,10 @@ pub struct Session {
     pub ttl_threshold: Option<u8>,
     /// The label of the pinhole an ALG child came through ([`crate::alg::Pinhole::label`]).
     pub alg_label: u64,
+    /// The logical interface its first packet arrived on (`IfIndex`), for its logs.
+    pub ingress: u16,
+    /// Its firewall or NAT term says `then syslog`: its open and close are logged.
+    pub log: bool,
 }
 
 impl Session {

@@ -234,3 +234,75 @@ mod splice {
         ));
     }
 }
+
+/// A logged parent's children are logged too: the data connection an ALG admits opens
+/// and closes with the parent's ALG as its application (Junos JSERVICES_SESSION_OPEN).
+#[test]
+fn children_of_a_logged_parent_are_logged() {
+    let text = config(
+        "term ftp { from { source-address { 10.0.0.0/24; } applications junos-ftp; } then { accept; syslog; } }",
+        "",
+    )
+    .replace(
+        "    service-set ss {\n",
+        "    service-set ss {\n        syslog { host 192.0.2.9 { class { session-logs open; } } }\n",
+    );
+    let c = mspic_config::parse(&text, "t").unwrap();
+    let policy = Arc::new(Policy::compile(&c).unwrap());
+    let mut shard = Shard::with_algs(
+        ShardConfig::default(),
+        Arc::clone(&policy),
+        Arc::new(Registry),
+    );
+    let now = mspic_flow::Time::from_secs(5);
+    let mut send = |ingress: u16, f: &[u8]| {
+        let mut buf = vec![0u8; 2048];
+        buf[..f.len()].copy_from_slice(f);
+        let mut fr = Frame::new(&mut buf, f.len());
+        shard.process(now, IfIndex(ingress), &mut fr);
+        let msgs: Vec<_> = shard.drain_outbox().collect();
+        for m in msgs {
+            shard.deliver(m);
+        }
+    };
+    send(
+        0,
+        &tcp("10.0.0.2", 40000, "198.51.100.7", 21, "S", 1, 0, b""),
+    );
+    send(
+        1,
+        &tcp("198.51.100.7", 21, "10.0.0.2", 40000, "SA", 9, 2, b""),
+    );
+    send(
+        0,
+        &tcp(
+            "10.0.0.2",
+            40000,
+            "198.51.100.7",
+            21,
+            "PA",
+            2,
+            10,
+            b"open 5001",
+        ),
+    );
+    send(
+        1,
+        &tcp("198.51.100.7", 20, "10.0.0.2", 5001, "S", 1, 0, b""),
+    );
+    let lines: Vec<String> = shard
+        .drain_logs()
+        .map(|e| {
+            let mut s = String::new();
+            mspic_flow::syslog::message(&mut s, &*policy, &e);
+            s
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "JSERVICES_SESSION_OPEN: application:ftp, ge-0/0/0.0 10.0.0.2:40000 -> 198.51.100.7:21 (TCP)",
+            "JSERVICES_SESSION_OPEN: application:ftp, ge-0/0/1.0 198.51.100.7:20 -> 10.0.0.2:5001 (TCP)",
+        ]
+    );
+}

@@ -119,3 +119,42 @@ fn napt() {
     assert!(cfg.contains("nat-rules n;"));
     established_path_allocates_nothing(&cfg);
 }
+
+/// Allocations made while `n` first packets (new UDP sessions, then their timeouts) go
+/// through a warm shard of configuration `cfg`.
+fn first_packet_allocs(cfg: &str, n: u16) -> u64 {
+    let mut h = Harness::new(cfg);
+    // Warm-up: the session slab and the timer wheel reach their size.
+    for p in 0..n {
+        h.send(&udp("10.0.0.2", 10_000 + p, "198.51.100.7", 53, b"q"));
+    }
+    h.advance_ms(120_000);
+    let _ = h.shard.drain_logs().count();
+    let before = allocs();
+    for p in 0..n {
+        h.send(&udp("10.0.0.2", 20_000 + p, "198.51.100.7", 53, b"q"));
+    }
+    h.advance_ms(120_000);
+    let after = allocs();
+    assert_eq!(h.shard.drain_logs().count() > 0, cfg.contains("syslog {"));
+    after - before
+}
+
+/// Logging (a rule match, a session open and close per session) adds no allocation to
+/// first packets and timeouts: events go into a buffer allocated with the policy.
+#[test]
+fn logging_allocates_nothing() {
+    let plain = config(
+        "term t1 { from { source-address { 10.0.0.0/24; } } then { accept; syslog; } }",
+        "",
+    );
+    let logged = plain.replace(
+        "    service-set ss {\n",
+        "    service-set ss {\n        syslog { host 192.0.2.9 { services any; } }\n",
+    );
+    assert!(logged.contains("syslog {"));
+    assert_eq!(
+        first_packet_allocs(&logged, 200),
+        first_packet_allocs(&plain, 200)
+    );
+}

@@ -351,3 +351,34 @@ pub fn nat_statistics(p: &Policy, reports: &[ShardReport]) -> Vec<NatStatistics>
         })
         .collect()
 }
+
+/// `show services service-sets statistics syslog`: every service set under its services
+/// interface, with `counts(set index, set name)` = (sent, dropped).
+pub fn syslog_statistics(
+    policy: &Policy,
+    mut counts: impl FnMut(usize, &str) -> (u64, u64),
+) -> Vec<mspic_control::SyslogStatistics> {
+    let mut rows: Vec<mspic_control::SyslogStatistics> = Vec::new();
+    for (i, ss) in policy.service_sets.iter().enumerate() {
+        let iface = policy
+            .service_ifaces
+            .get(ss.service_iface as usize)
+            .map_or_else(String::new, |s| s.name.clone());
+        let rate_limit = policy
+            .service_ifaces
+            .get(ss.service_iface as usize)
+            .and_then(|s| s.syslog_rate_limit)
+            .unwrap_or(0);
+        let (sent, dropped) = counts(i, &ss.name);
+        let entry = (ss.name.clone(), sent, dropped);
+        match rows.iter_mut().find(|r| r.interface == iface) {
+            Some(r) => r.service_sets.push(entry),
+            None => rows.push(mspic_control::SyslogStatistics {
+                interface: iface,
+                rate_limit,
+                service_sets: vec![entry],
+            }),
+        }
+    }
+    rows
+}

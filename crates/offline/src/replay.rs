@@ -99,6 +99,10 @@ pub struct Replay {
     now: Time,
     buf: Vec<u8>,
     responder: Option<crate::respond::Responder>,
+    /// Log lines handed out by [`Replay::drain_log_lines`] and lines the rate limit held
+    /// back, per service set index.
+    logs_sent: Vec<(u64, u64)>,
+    limiter: mspic_flow::syslog::RateLimiter,
 }
 
 /// Room past the frame for replies and payload growth.
@@ -147,6 +151,8 @@ impl Replay {
             now: Time::ZERO,
             buf: vec![0; 2 * FRAME_ROOM],
             responder: opts.respond.then(crate::respond::Responder::new),
+            logs_sent: Vec::new(),
+            limiter: Default::default(),
         })
     }
 
@@ -318,6 +324,42 @@ impl Replay {
 }
 
 impl Replay {
+    /// The log events every shard made since the last call, in time order (a frame's
+    /// events come from one shard; timeouts of several shards may interleave).
+    pub fn drain_logs(&mut self) -> Vec<mspic_flow::syslog::LogEvent> {
+        let mut v: Vec<_> = self
+            .shards
+            .iter_mut()
+            .flat_map(|s| s.drain_logs())
+            .collect();
+        v.sort_by_key(|e| e.time);
+        v
+    }
+
+    /// The syslog lines of the events made since the last call, each once per host that
+    /// takes it, within the interfaces' `message-rate-limit`s; counted per service set
+    /// for `show services service-sets statistics syslog`.
+    pub fn drain_log_lines(&mut self, mut f: impl FnMut(&str)) {
+        let policy = Arc::clone(&self.policy);
+        let mut buf = String::new();
+        for e in self.drain_logs() {
+            let i = e.set as usize;
+            if self.logs_sent.len() <= i {
+                self.logs_sent.resize(i + 1, (0, 0));
+            }
+            let counts = &mut self.logs_sent[i];
+            mspic_flow::syslog::for_each_line(&policy, &e, &mut buf, &mut self.limiter, |_, l| {
+                match l {
+                    Some(line) => {
+                        counts.0 += 1;
+                        f(line);
+                    }
+                    None => counts.1 += 1,
+                }
+            });
+        }
+    }
+
     fn reports(&self) -> Vec<ShardReport> {
         self.shards.iter().map(ShardReport::of).collect()
     }
@@ -378,5 +420,14 @@ impl Backend for Replay {
 
     fn service_sets_summary(&mut self) -> Result<Vec<ServiceSetsSummary>, BackendError> {
         Ok(answers::service_sets_summary(&self.policy, &self.reports()))
+    }
+
+    /// Sent: the lines handed out so far (`--syslog`); dropped: the lines the rate limit
+    /// held back (no event is lost otherwise: the replay takes them after each frame).
+    fn syslog_statistics(&mut self) -> Result<Vec<mspic_control::SyslogStatistics>, BackendError> {
+        let sent = &self.logs_sent;
+        Ok(answers::syslog_statistics(&self.policy, |i, _| {
+            sent.get(i).copied().unwrap_or((0, 0))
+        }))
     }
 }

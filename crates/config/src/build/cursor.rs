@@ -17,6 +17,13 @@ pub(super) struct Cur<'a> {
 }
 
 impl<'a> Cur<'a> {
+    /// The next word if it is a single token, without consuming it.
+    pub(super) fn peek(&self) -> Option<&'a Tok> {
+        match self.w.get(self.i) {
+            Some(Word::Atom(t)) => Some(t),
+            _ => None,
+        }
+    }
     pub(super) fn at_end(&self) -> bool {
         self.i >= self.w.len()
     }

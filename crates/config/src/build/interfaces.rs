@@ -41,6 +41,8 @@ pub(super) struct OptsD {
     pub(super) limit_max: Leaf<u32>,
     pub(super) limit_rate: Leaf<u32>,
     pub(super) tickles: Leaf<u32>,
+    pub(super) syslog: Vec<super::syslog::SyslogD>,
+    pub(super) syslog_rate: Leaf<u32>,
 }
 
 /// A unit of an `ms-` interface.
@@ -130,10 +132,10 @@ const OPTS: &[&str] = &[
     "close-timeout",
     "session-limit",
     "tcp-tickles",
+    "syslog",
 ];
 
 const OPTS_IGNORED: &[&str] = &[
-    "syslog",
     "ignore-errors",
     "fragment-limit",
     "reassembly-timeout",
@@ -330,6 +332,8 @@ impl Builder {
                     session_limit_maximum: o.limit_max.get(),
                     session_limit_rate: o.limit_rate.get(),
                     tcp_tickles: o.tickles.get(),
+                    syslog: o.syslog.iter().map(super::syslog::SyslogD::model).collect(),
+                    syslog_rate_limit: o.syslog_rate.get(),
                 },
                 units: s
                     .units
@@ -508,6 +512,9 @@ fn service_interface(si: &mut SvcIfD, d: &mut Diags, c: &mut Cur) -> R<()> {
     }
     let (k, _) = c.need_kw(d, OPTS, OPTS_IGNORED)?;
     let o = &mut si.opts;
+    if k == "syslog" {
+        return super::syslog::syslog(d, c, &mut o.syslog, Some(&mut o.syslog_rate));
+    }
     let (leaf, what, lo, hi): (&mut Leaf<u32>, &'static str, u32, u32) = match k {
         "inactivity-timeout" => (&mut o.inactivity, "inactivity-timeout", 4, 86400),
         "inactivity-tcp-timeout" => (&mut o.inactivity_tcp, "inactivity-tcp-timeout", 4, 86400),

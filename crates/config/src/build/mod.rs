@@ -9,8 +9,8 @@
 //! Junos statements that mspic does not implement are handled in one of three ways:
 //! - top-level stanzas (`system`, `protocols`, …): ignored, one warning per stanza;
 //! - statements inside an implemented stanza that do not change what happens to a packet in
-//!   the emulator, or whose absence is harmless there (`description`, `mtu`, service-set
-//!   `syslog`, `ids-rules`, `ipsec-vpn-rules`, pool `secured-port-block-allocation`, …):
+//!   the emulator, or whose absence is harmless there (`description`, `mtu`,
+//!   `ids-rules`, `ipsec-vpn-rules`, pool `secured-port-block-allocation`, …):
 //!   ignored, one warning per statement;
 //! - statements that change packet behaviour in a way mspic would silently get wrong
 //!   (translation types other than the seven NAT44 ones, more than one next-hop for a
@@ -38,6 +38,7 @@ mod nat;
 mod routing;
 mod rules;
 mod service_sets;
+mod syslog;
 mod values;
 
 pub(crate) use diag::Diags;

@@ -6,6 +6,7 @@ use super::cursor::Cur;
 use super::diag::{Diags, R};
 use super::draft::{push_ref, Leaf, Ref, Refs};
 use super::interfaces::split_unit;
+use super::syslog::SyslogD;
 use super::values::{name, u32_in};
 use super::Builder;
 use crate::lexer::Pos;
@@ -23,6 +24,7 @@ pub(super) struct SsD {
     pub(super) inside: Leaf<String>,
     pub(super) outside: Leaf<String>,
     pub(super) max_flows: Leaf<u32>,
+    pub(super) syslog: Vec<SyslogD>,
     pub(super) tcp_mss: Leaf<u16>,
     pub(super) setup_rate: Leaf<u32>,
     pub(super) per_subscriber: Leaf<u32>,
@@ -39,6 +41,7 @@ const SS: &[&str] = &[
     "interface-service",
     "next-hop-service",
     "max-flows",
+    "syslog",
     "tcp-mss",
     "max-session-setup-rate",
     "max-sessions-per-subscriber",
@@ -68,7 +71,6 @@ const SS_IGNORED: &[&str] = &[
     "service-set-options",
     "snmp-trap-thresholds",
     "softwire-rules",
-    "syslog",
     "web-filter-profile",
 ];
 
@@ -86,6 +88,7 @@ impl Builder {
             inside: Leaf::default(),
             outside: Leaf::default(),
             max_flows: Leaf::default(),
+            syslog: Vec::new(),
             tcp_mss: Leaf::default(),
             setup_rate: Leaf::default(),
             per_subscriber: Leaf::default(),
@@ -146,6 +149,7 @@ impl Builder {
                 };
                 leaf.set(d, k, t.text.clone(), t.pos, &t.text)
             }
+            "syslog" => super::syslog::syslog(d, c, &mut ss.syslog, None),
             "max-session-setup-rate" => {
                 let (v, t) = c.parse(d, "max-session-setup-rate", setup_rate)?;
                 c.end(d)?;
@@ -191,6 +195,7 @@ impl Builder {
                     nat_rule_sets: s.nat_rule_sets.names(),
                     style,
                     max_flows: s.max_flows.get(),
+                    syslog: s.syslog.iter().map(SyslogD::model).collect(),
                     tcp_mss: s.tcp_mss.get(),
                     max_session_setup_rate: s.setup_rate.get(),
                     max_sessions_per_subscriber: s.per_subscriber.get(),

@@ -7,11 +7,13 @@ pub mod interfaces;
 pub mod nat;
 pub mod sessions;
 pub mod stats;
+pub mod syslog;
 
 use mspic_flow::SessionSnapshot;
 
 use crate::backend::{
-    ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics, ServiceSetsSummary,
+    ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics,
+    ServiceSetsSummary, SyslogStatistics,
 };
 use crate::command::{Detail, OutputFormat};
 use crate::tree::{self, Element};
@@ -50,6 +52,7 @@ pub enum Answer {
     NatStatistics(Vec<NatStatistics>),
     DetNat(Vec<crate::backend::DetNatBlock>),
     ServiceSetsSummary(Vec<ServiceSetsSummary>),
+    SyslogStatistics(Vec<SyslogStatistics>),
     AlgConversations {
         groups: Vec<alg::AlgConversations>,
         detail: Detail,
@@ -77,6 +80,7 @@ impl Answer {
             Answer::NatStatistics(rows) => nat::render_nat_statistics(rows),
             Answer::DetNat(rows) => nat::render_detnat(rows),
             Answer::ServiceSetsSummary(rows) => nat::render_service_sets_summary(rows),
+            Answer::SyslogStatistics(rows) => syslog::render_syslog_statistics(rows),
             Answer::AlgConversations { groups, detail } => {
                 alg::render_alg_conversations(groups, *detail)
             }
@@ -103,6 +107,7 @@ impl Answer {
             Answer::NatStatistics(rows) => nat::nat_statistics_tree(rows),
             Answer::DetNat(rows) => nat::detnat_tree(rows),
             Answer::ServiceSetsSummary(rows) => nat::service_sets_summary_tree(rows),
+            Answer::SyslogStatistics(rows) => syslog::syslog_statistics_tree(rows),
             Answer::AlgConversations { groups, detail } => {
                 alg::alg_conversations_tree(groups, *detail)
             }

@@ -118,6 +118,8 @@ pub struct NatTermRt {
     pub cond: Conditions,
     /// The `then` block.
     pub action: NatAction,
+    /// `then syslog`.
+    pub syslog: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -369,6 +371,7 @@ impl NatPolicy {
                         name: t.name.clone(),
                         cond: compile_conditions(c, &t.from),
                         action,
+                        syslog: t.syslog,
                     });
                 }
                 rules.push(NatRuleRt {
@@ -618,13 +621,24 @@ impl NatPolicy {
 
     /// The first NAT term of service set `set` that matches, in direction `dir`.
     pub fn lookup(&self, set: u16, dir: MatchDirection, m: &MatchInput) -> Option<&NatAction> {
+        self.lookup_term(set, dir, m).map(|(_, _, t)| &t.action)
+    }
+
+    /// Like [`Self::lookup`], with the rule and term indices of the matching term.
+    pub fn lookup_term(
+        &self,
+        set: u16,
+        dir: MatchDirection,
+        m: &MatchInput,
+    ) -> Option<(u16, u16, &NatTermRt)> {
         self.rules
             .get(set as usize)?
             .iter()
-            .filter(|r| direction_applies(r.direction, dir))
-            .flat_map(|r| &r.terms)
-            .find(|t| t.cond.matches(m).is_some())
-            .map(|t| &t.action)
+            .enumerate()
+            .filter(|(_, r)| direction_applies(r.direction, dir))
+            .flat_map(|(ri, r)| r.terms.iter().enumerate().map(move |(ti, t)| (ri, ti, t)))
+            .find(|(_, _, t)| t.cond.matches(m).is_some())
+            .map(|(ri, ti, t)| (ri as u16, ti as u16, t))
     }
 
     /// Pool and index of a source-NAT pool address.

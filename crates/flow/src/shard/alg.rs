@@ -87,7 +87,7 @@ impl Shard {
         let v = self.forward(ingress, frame, parsed, &rw);
         if verdict == AlgVerdict::ForwardAndClose {
             self.stats[iface].alg.closed_by_response += 1;
-            self.remove_session(r.slot, now);
+            self.remove_session(r.slot, now, crate::syslog::CloseReason::Alg);
         }
         v
     }
@@ -141,6 +141,7 @@ impl Shard {
             parent_id: s.id,
             service_set: s.service_set,
             alg,
+            log: s.log,
             nat_state: &mut self.nat,
             nat_policy: &self.policy.nat,
         };

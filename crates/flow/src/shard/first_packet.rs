@@ -14,10 +14,11 @@ use super::{DropReason, Frame, Shard, Verdict};
 use crate::dir::Dir;
 use crate::matching::MatchInput;
 use crate::nat::{NatAction, NatError, NatState, SessionNat, Translate};
-use crate::policy::{FirewallMatch, Policy, ServiceSetRt};
+use crate::policy::{FirewallMatch, Policy, ServiceSetRt, TermRef};
 use crate::route::{IfIndex, RouteResult};
 use crate::session::Session;
 use crate::snapshot::{FlowState, FLAG_NAT};
+use crate::syslog::LogKind;
 use crate::table::{FlowRef, InsertError};
 use crate::time::Time;
 
@@ -65,6 +66,16 @@ impl Shard {
         let m = MatchInput::of(parsed);
         let fw = ss.firewall(dir, &m);
         let (action, app) = (fw.action, fw.app);
+        let alg = app.and_then(|a| a.alg);
+        let at = (set, ingress.0);
+        if let Some(t) = fw.term {
+            let kind = match action {
+                SfwAction::Accept => LogKind::SfwAccept,
+                SfwAction::Discard => LogKind::SfwDrop,
+                SfwAction::Reject => LogKind::SfwReject,
+            };
+            self.log_rule(now, kind, at, &parsed.key, alg, t);
+        }
         if let Some(v) = self.refused_by_term(iface, &fw, frame, parsed) {
             return v;
         }
@@ -86,16 +97,26 @@ impl Shard {
             SfwAction::Discard => FlowState::Drop,
             SfwAction::Reject => FlowState::Reject,
         };
-        let alg = app.and_then(|a| a.alg);
         let mut session = self.new_session(now, parsed, set, iface, idle, state);
         session.alg = alg;
+        session.ingress = ingress.0;
+        session.log = action == SfwAction::Accept && fw.term.is_some_and(|t| t.syslog);
         session.ip_options = fw.ip_options;
         session.ttl_threshold = app.and_then(|a| a.ttl_threshold);
         let mut alg_state = None;
         if action == SfwAction::Accept {
-            if let Some(NatAction::Translate(t)) = p.nat.lookup(set, dir, &m) {
-                if let Err(v) = self.translate_new(&mut session, set, iface, t, parsed) {
-                    return v;
+            if let Some((rule, term, nt)) = p.nat.lookup_term(set, dir, &m) {
+                let t = TermRef {
+                    rule,
+                    term,
+                    syslog: nt.syslog,
+                };
+                self.log_rule(now, LogKind::NatRuleMatch, at, &parsed.key, alg, t);
+                session.log |= nt.syslog;
+                if let NatAction::Translate(t) = &nt.action {
+                    if let Err(v) = self.translate_new(&mut session, set, iface, t, parsed) {
+                        return v;
+                    }
                 }
             }
             alg_state = alg.and_then(|a| self.attach_alg(&mut session, a, &parsed.key));
@@ -104,6 +125,7 @@ impl Shard {
             Ok(slot) => slot,
             Err(v) => return v,
         };
+        self.log_open(now, &session);
         if let Some(alg) = alg_state {
             self.alg_sessions.insert(slot, AlgSlot::new(alg));
         }

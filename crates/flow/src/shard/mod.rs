@@ -12,6 +12,7 @@ mod counters;
 mod first_packet;
 mod forward;
 mod fragments;
+mod logs;
 mod pinholes;
 mod replies;
 mod reports;
@@ -84,6 +85,9 @@ pub struct Shard {
     /// Parse results and key hashes of the frames of a batch.
     batch_parsed: Box<[Result<Parsed, WireError>]>,
     batch_hash: Box<[u64]>,
+    /// Log events waiting for the driver (allocated only when a service set has
+    /// `syslog` hosts).
+    logs: crate::syslog::LogBuffer,
 }
 
 impl Shard {
@@ -120,6 +124,7 @@ impl Shard {
             clock: Time::ZERO,
             batch_parsed: vec![Err(WireError::EthernetTruncated); BATCH].into_boxed_slice(),
             batch_hash: vec![0; BATCH].into_boxed_slice(),
+            logs: logs::buffer_for(&policy),
             cfg,
             policy,
             algs,
@@ -146,6 +151,9 @@ impl Shard {
     /// whose service set is gone are removed.
     pub fn set_policy(&mut self, policy: Arc<Policy>, now: Time) {
         let old = std::mem::replace(&mut self.policy, policy);
+        if self.logs.capacity() == 0 {
+            self.logs = logs::buffer_for(&self.policy);
+        }
         if old.nat.pools != self.policy.nat.pools {
             // Pools changed: translated sessions keep their rewrites; the new pools start
             // empty (a port still held by such a session is refused if allocated again).
@@ -205,7 +213,7 @@ impl Shard {
                         s.service_iface = iface;
                     }
                 }
-                None => self.remove_session(slot, now),
+                None => self.remove_session(slot, now, crate::syslog::CloseReason::Config),
             }
         }
         self.recount();

@@ -140,7 +140,7 @@ impl Shard {
                 if let Some(st) = self.stats.get_mut(iface as usize) {
                     st.alg.closed_with_parent += 1;
                 }
-                self.remove_session(slot, now);
+                self.remove_session(slot, now, crate::syslog::CloseReason::Alg);
             }
         }
     }
@@ -191,6 +191,8 @@ impl Shard {
         session.parent = std::num::NonZeroU64::new(ph.parent_id);
         session.from_responder = ph.from_responder;
         session.alg_label = ph.label;
+        session.log = ph.log;
+        session.ingress = ingress.0;
         if nat.kind.is_some() {
             session.keys[1] = NatState::reply_key(&parsed.key, &nat);
             session.nat = nat;
@@ -205,6 +207,7 @@ impl Shard {
                 return Some(Verdict::Drop(DropReason::KeyInUse));
             }
         };
+        self.log_open(now, &session);
         // A reservation of another shard taken over from behind stays lent to this child
         // (whose replies it steers here) until the child ends.
         let lends = ph.origin != me && ph.nat.held.is_some();

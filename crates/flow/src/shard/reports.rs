@@ -107,7 +107,7 @@ impl Shard {
         for (slot, iface, set) in victims {
             // Children go with their parent (same interface and set): count them there.
             let before = self.table.len();
-            self.remove_session(slot, now);
+            self.remove_session(slot, now, crate::syslog::CloseReason::Cleared);
             let n = (before - self.table.len()) as u64;
             if n == 0 {
                 continue;

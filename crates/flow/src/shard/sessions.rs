@@ -12,6 +12,7 @@ use crate::nat::SessionNat;
 use crate::policy::Policy;
 use crate::session::{Session, NEVER};
 use crate::snapshot::FlowState;
+use crate::syslog::CloseReason;
 use crate::table::InsertError;
 use crate::tcp::{TcpTrack, TimerKind};
 use crate::time::Time;
@@ -51,7 +52,9 @@ impl Shard {
                 Some(d) if d <= now && kept > now => {
                     self.timers.insert(slot, kept.0.div_ceil(NS_PER_TICK));
                 }
-                Some(d) if d <= now => self.remove_session(slot, now),
+                // Removed as of its deadline (a driver may call late, e.g. a replay at the
+                // next frame): the close log and the NAT release carry the real time.
+                Some(d) if d <= now => self.remove_session(slot, d, CloseReason::Timeout),
                 Some(d) => self.timers.insert(slot, d.0.div_ceil(NS_PER_TICK)),
                 None => {}
             }
@@ -80,10 +83,11 @@ impl Shard {
         }
     }
 
-    pub(super) fn remove_session(&mut self, slot: u32, now: Time) {
+    pub(super) fn remove_session(&mut self, slot: u32, now: Time, reason: CloseReason) {
         self.timers.remove(slot);
         let opened = self.alg_sessions.remove(&slot).is_some_and(|a| a.opened);
         if let Some(s) = self.table.remove(slot) {
+            self.log_close(now, &s, reason);
             self.nat.release(&self.policy.nat, &s.nat, now.0);
             if let Some(c) = self.live_per_iface.get_mut(s.service_iface as usize) {
                 *c = c.saturating_sub(1);
@@ -160,6 +164,8 @@ impl Shard {
             ip_options: IpOptionMask::ALL,
             ttl_threshold: None,
             alg_label: 0,
+            ingress: u16::MAX,
+            log: false,
             tcp,
             nat: SessionNat::default(),
             created: now,
