@@ -184,7 +184,8 @@ fn refuses_invalid_nd() {
     };
     let csum = |f: &mut Vec<u8>| f[ICMP_OFF + 2] ^= 1;
     let short = |f: &mut Vec<u8>| f.truncate(f.len() - 1);
-    let table: [(&str, &dyn Fn(&mut Vec<u8>), NdError); 4] = [
+    type Edit<'a> = &'a dyn Fn(&mut Vec<u8>);
+    let table: [(&str, Edit, NdError); 4] = [
         ("hop limit 64", &hop, NdError::HopLimit),
         ("code 1", &code, NdError::Code),
         ("bad checksum", &csum, NdError::Checksum),
