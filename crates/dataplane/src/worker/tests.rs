@@ -795,3 +795,37 @@ fn ipv6_with_neighbor_discovery() {
     assert_eq!((st.processed, st.forwarded), (1, 1));
     r.check(t);
 }
+
+/// A neighbor learned from ND by one worker reaches the others (as ARP's do).
+#[test]
+fn ipv6_neighbors_are_shared_between_workers() {
+    let mut r = rig_with(2, 1024, dual_stack_policy());
+    let t = Time::from_secs(1);
+    let client: std::net::Ipv6Addr = "2001:db8:10::2".parse().unwrap();
+    let gw: std::net::Ipv6Addr = "2001:db8:10::1".parse().unwrap();
+    let ns = Nd {
+        op: NdOp::Solicitation,
+        src: client,
+        dst: nd::solicited_node(gw),
+        target: gw,
+        lladdr: Some(CLIENT),
+    };
+    r.workers[1]
+        .io_mut()
+        .inject(0, &nd_frame(CLIENT, nd::multicast_mac(ns.dst), ns), None);
+    r.settle(t);
+    assert_eq!(
+        r.workers[1].io_mut().take_sent().len(),
+        1,
+        "the advertisement"
+    );
+    for w in 0..2 {
+        assert_eq!(
+            r.workers[w].l2().neighbor(0, client),
+            Some(CLIENT),
+            "worker {w}"
+        );
+    }
+    assert_eq!(r.workers[0].l2().counters.learned_remote, 1);
+    r.check(t);
+}
