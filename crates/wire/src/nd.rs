@@ -177,7 +177,8 @@ impl Nd {
     /// §7.1.2 say (hop limit 255, checksum, code 0, length, target not multicast,
     /// options of non-zero length, DAD addressing, no solicited NA to a group).
     pub fn parse(f: &[u8]) -> Result<Nd, NdError> {
-        if f.len() < ICMP_OFF || bytes::be16(f, 12) != ETHERTYPE_IPV6 || f[ETH_LEN] >> 4 != 6 {
+        // The ICMPv6 type byte must be there (a frame that ends right before it is not ND).
+        if f.len() <= ICMP_OFF || bytes::be16(f, 12) != ETHERTYPE_IPV6 || f[ETH_LEN] >> 4 != 6 {
             return Err(NdError::NotNd);
         }
         let ip = &f[ETH_LEN..];

@@ -360,6 +360,23 @@ fn classifies_what_a_router_consumes() {
     assert_eq!(classify_local(&v4), None);
 }
 
+/// Found by the wire_parse fuzz target: an IPv6 header that ends the frame, no ICMPv6
+/// byte after it.
+#[test]
+fn frame_ending_after_the_ipv6_header() {
+    let f: [u8; 54] = [
+        51, 51, 255, 0, 0, 1, 2, 0, 0, 0, 0, 2, 134, 221, 96, 0, 0, 0, 0, 32, 58, 255, 145, 145,
+        145, 145, 145, 145, 145, 145, 145, 145, 145, 96, 0, 0, 0, 0, 32, 186, 255, 145, 4, 0, 0, 1,
+        1, 1, 2, 0, 0, 0, 0, 2,
+    ];
+    assert_eq!(Nd::parse(&f), Err(NdError::NotNd));
+    assert_eq!(classify_local(&f), None, "global addresses, no ICMPv6 type");
+    for n in 0..f.len() {
+        let _ = Nd::parse(&f[..n]);
+        let _ = classify_local(&f[..n]);
+    }
+}
+
 fn arb_addr() -> impl Strategy<Value = Ipv6Addr> {
     any::<[u8; 16]>().prop_map(Ipv6Addr::from)
 }
