@@ -128,6 +128,15 @@ struct {
 	__type(value, __u8);
 } pinned_v4 SEC(".maps");
 
+/* deterministic-napt44 source prefixes (NatPolicy::det_owner) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, STEER_MAX_DET);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct steer_lpm_v4);
+	__type(value, struct steer_det);
+} det_v4 SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, STEER_MAX_PINNED);
@@ -627,6 +636,28 @@ static __always_inline int is_pinned(const __u8 *a, int v4)
 	return bpf_map_lookup_elem(&pinned_v6, &k) != 0;
 }
 
+/* NatPolicy::det_owner: the owner of the subscriber's block, ((host - first) % per_addr)
+ * % shards (owner::block_owner of its first port); -1 when `a` is no subscriber. */
+static __always_inline long det_owner(const __u8 *a, __u32 shards)
+{
+	struct steer_lpm_v4 k = { .prefixlen = 32 };
+	struct steer_det *d;
+	__u32 host, off;
+
+	__builtin_memcpy(k.addr, &a[12], 4);
+	d = bpf_map_lookup_elem(&det_v4, &k);
+	if (!d || !d->per_addr)
+		return -1;
+	__builtin_memcpy(&host, &a[12], 4);
+	host = bpf_ntohl(host);
+	if (host < d->first)
+		return -1;
+	off = host - d->first;
+	if (off >= d->hosts)
+		return -1;
+	return (off % d->per_addr) % shards;
+}
+
 static __always_inline void count(struct steer_counters *c, int i)
 {
 	if (i >= 0 && i < STEER_C_COUNT)
@@ -654,9 +685,25 @@ static __always_inline __u32 owner_of_key(struct fkey *k, __u32 shards, __u16 *f
 
 			*flags |= STEER_F_POOL;
 			count(c, STEER_C_POOL);
+			if (pool->napt && has_ports && pool->block_size) {
+				/* owner::block_owner: ((port - low) / block) % shards */
+				__u32 port = k->dport;
+				__u32 off = port > pool->block_low ? port - pool->block_low : 0;
+
+				return (off / pool->block_size) % shards;
+			}
 			if (pool->napt && has_ports)
 				return (__u32)k->dport % shards;
 			return pool->index % shards;
+		}
+		/* a flow from or to one deterministic subscriber; between two: hashed */
+		long ds = det_owner(k->src, shards);
+		long dd = det_owner(k->dst, shards);
+
+		if ((ds >= 0) != (dd >= 0)) {
+			*flags |= STEER_F_PINNED;
+			count(c, STEER_C_PINNED);
+			return (__u32)(ds >= 0 ? ds : dd);
 		}
 		int changed = normalize(k->src);
 		changed |= normalize(k->dst);

@@ -17,6 +17,7 @@
 #define STEER_MAX_POOL_ADDRS 1048576
 #define STEER_MAX_STATIC 1048576
 #define STEER_MAX_PINNED 16384
+#define STEER_MAX_DET 1024
 
 /* steer_meta.flags */
 #define STEER_F_IPV4 0x0001        /* IPv4 packet (l3_off valid) */
@@ -64,8 +65,19 @@ struct steer_meta {
 
 /* Value of the pool_addrs map (key: IPv4 address, network byte order). */
 struct steer_pool {
-	__u32 index; /* address index in its pool */
-	__u32 napt;  /* 1: the pool has ports (NAPT), 0: address-only */
+	__u32 index;      /* address index in its pool */
+	__u32 napt;       /* 1: the pool has ports (NAPT), 0: address-only */
+	__u32 block_low;  /* port block allocation: the pool's first port */
+	__u32 block_size; /* port block allocation: ports per block; 0: owner by port */
+};
+
+/* Value of the det_v4 trie (key: a deterministic-napt44 source prefix): the first
+ * subscriber (host byte order), how many there are and blocks per pool address. */
+struct steer_det {
+	__u32 first;
+	__u32 hosts;
+	__u32 per_addr;
+	__u32 reserved;
 };
 
 /* The one element of the config map. */

@@ -5,8 +5,9 @@
 //! Peers: pyftpdlib (server) and Python's ftplib (client) for FTP; tftpd-hpa and tftp-hpa
 //! for TFTP; dnsmasq and dig for DNS; inetutils-talkd under openbsd-inetd with two
 //! protocol-level talk peers for ntalk; rsh-redone's rshd under openbsd-inetd and its rsh for
-//! rsh. All run with Debian's `/usr/bin/python3` where Python is needed (python3-pyftpdlib
-//! lives there). Needs root; under `CI=true` a missing prerequisite fails the test.
+//! rsh; rpcbind, nfs-common's rpc.statd and rpcinfo for Sun RPC. All run with Debian's
+//! `/usr/bin/python3` where Python is needed (python3-pyftpdlib lives there). Needs root;
+//! under `CI=true` a missing prerequisite fails the test.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -938,4 +939,161 @@ fn rsh_stderr_through_napt() {
     rsh.send("x");
     rsh.expect("bye");
     assert!(rsh.finish(), "rsh: {:?}\n{}", rsh.said, rsh.logs());
+}
+
+/// An RPC NULL call to program 100024 version 1 (RFC 5531 §9: xid, CALL, RPC version 2,
+/// program, version, procedure 0, AUTH_NONE credential and verifier) sent over UDP to
+/// `argv[1]`:`argv[2]`; prints `reply` if anything answers within 3 s, else `no reply`.
+const RPC_NULL_CALL: &str = r#"
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.sendto(struct.pack('>10I', 0x1234, 0, 2, 100024, 1, 0, 0, 0, 0, 0), (sys.argv[1], int(sys.argv[2])))
+try:
+    s.recv(512)
+    print('reply')
+except socket.timeout:
+    print('no reply')
+"#;
+
+/// testbed.conf whose firewall lets the inside reach only the portmapper (TCP and UDP 111,
+/// with its ALG): anything else has to come through a pinhole the portmapper's answers open.
+fn portmap_only_conf() -> String {
+    let conf = mspic_tests::live::repo_file("docs/examples/testbed.conf");
+    let start = conf
+        .find("            term alg {")
+        .expect("testbed.conf has the ALG term");
+    let end = conf.find("    nat {").expect("testbed.conf has NAT");
+    let rule = "            term portmap {
+                from {
+                    source-address {
+                        10.0.0.0/24;
+                    }
+                    applications junos-rpc-portmap;
+                }
+                then {
+                    accept;
+                }
+            }
+        }
+    }
+";
+    format!("{}{rule}{}", &conf[..start], &conf[end..])
+}
+
+/// Sun RPC (`rpc-portmap`, RFC 1833) against Debian's rpcbind and the NSM status daemon
+/// (nfs-common's rpc.statd, program 100024, on UDP and TCP port 32765) in the server
+/// namespace, with rpcinfo as the client, through napt-44 and a firewall that admits only
+/// the portmapper: calling the program's port directly is discarded; asking the portmapper
+/// first (GETPORT/GETADDR over UDP and over TCP) opens the pinhole and the program answers.
+/// Both daemons share a private mount namespace with its own /run (rpcbind's socket).
+#[test]
+fn sun_rpc_program_reached_through_the_portmapper_pinhole() {
+    peers_or_skip!(&[
+        ("/sbin/rpcbind", "rpcbind"),
+        ("/usr/bin/rpcinfo", "rpcbind"),
+        ("/sbin/rpc.statd", "nfs-common"),
+    ]);
+    let mut live = Live::start(&portmap_only_conf(), 1);
+    let mut rpcbind = live.tb.exec(Role::Server, "unshare");
+    rpcbind.args([
+        "-m",
+        "sh",
+        "-c",
+        "mount -t tmpfs tmpfs /run && exec /sbin/rpcbind -f",
+    ]);
+    rpcbind
+        .stdout(std::fs::File::create(live.dir.path("rpcbind.out")).unwrap())
+        .stderr(std::fs::File::create(live.dir.path("rpcbind.log")).unwrap());
+    let rb = testbed::Spawned::new("rpcbind", rpcbind).unwrap();
+    let mount_ns = format!("--mount=/proc/{}/ns/mnt", rb.child.id());
+    live.servers.push(rb);
+    live.wait_listening("udp", 111);
+    let state = live.dir.path("statd");
+    for d in ["sm", "sm.bak"] {
+        std::fs::create_dir_all(state.join(d)).unwrap();
+    }
+    let mut statd = live.tb.exec(Role::Server, "nsenter");
+    statd
+        .args([
+            &mount_ns,
+            "--",
+            "/sbin/rpc.statd",
+            "-F",
+            "-d",
+            "--no-notify",
+        ])
+        .args(["-p", "32765", "-o", "32766", "-P"])
+        .arg(&state)
+        .stdout(std::fs::File::create(live.dir.path("statd.out")).unwrap())
+        .stderr(std::fs::File::create(live.dir.path("statd.log")).unwrap());
+    live.servers
+        .push(testbed::Spawned::new("statd", statd).unwrap());
+    let registered = testbed::wait_for(Duration::from_secs(15), || {
+        let out = live.exec(Role::Server, "rpcinfo", &["-p", "127.0.0.1"]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        text.contains("100024    1   udp  32765") && text.contains("100024    1   tcp  32765")
+    });
+    assert!(
+        registered,
+        "statd did not register: {}",
+        std::fs::read_to_string(live.dir.path("statd.log")).unwrap_or_default()
+    );
+    let rpcinfo = |args: &[&str]| {
+        let mut all = vec!["4", "rpcinfo"];
+        all.extend_from_slice(args);
+        let out = live.exec(Role::Client, "timeout", &all);
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    // Straight to the program's port, without asking the portmapper: no pinhole, so the
+    // firewall discards it. rpcinfo always consults the portmapper (even with `-n`), so
+    // this one call is made by a few lines of Python: an RPC NULL call (RFC 5531 §9) over
+    // UDP that waits 3 s for any reply.
+    let direct = live.exec(
+        Role::Client,
+        PYTHON,
+        &["-c", RPC_NULL_CALL, REMOTE_SERVER, "32765"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&direct.stdout).trim(),
+        "no reply",
+        "reached the program without a pinhole: {}\n{}",
+        String::from_utf8_lossy(&direct.stderr),
+        live.show("show services sessions extensive")
+    );
+    // The portmapper's own listing passes (TCP 111 is the application itself).
+    let (ok, text) = rpcinfo(&["-p", REMOTE_SERVER]);
+    assert!(ok && text.contains("status"), "{text}\n{}", live.log());
+    for transport in ["-u", "-t"] {
+        let (ok, text) = rpcinfo(&[transport, REMOTE_SERVER, "100024"]);
+        assert!(
+            ok && text.contains("program 100024 version 1 ready and waiting"),
+            "rpcinfo {transport}: {text}\n{}",
+            live.show("show services sessions")
+        );
+    }
+    let text = live.show("show services sessions");
+    eprintln!("{text}");
+    let all = sessions(&text);
+    // The calls that reached statd ran in child sessions of the portmapper conversations.
+    for proto in ["UDP", "TCP"] {
+        let child = all.iter().find(|s| {
+            flags(&s.0) & 0x0800 != 0
+                && s.1.contains(&format!("{REMOTE_SERVER}:32765"))
+                && s.1.contains(proto)
+        });
+        assert!(child.is_some(), "no {proto} child session to 32765: {text}");
+    }
+    // The direct call left a discarded session.
+    let dropped = all
+        .iter()
+        .any(|s| s.1.contains(&format!("{REMOTE_SERVER}:32765")) && s.1.contains(" Drop "));
+    assert!(dropped, "{text}");
 }

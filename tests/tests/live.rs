@@ -401,3 +401,60 @@ fn sigterm_detaches_and_sighup_keeps_sessions() {
     );
     assert!(!live.socket.exists(), "socket left behind");
 }
+
+/// The echoes of `n` UDP flows from 10.0.0.2 (ports 41000…) through `live`: how many
+/// came back.
+fn udp_echoes(live: &mut Live, n: u16) -> u32 {
+    live.serve(
+        "udp-echo",
+        "python3",
+        &[
+            "-c",
+            "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('198.51.100.7',7))\nwhile True:\n d,a=s.recvfrom(2048)\n s.sendto(d,a)",
+        ],
+    );
+    live.wait_listening("udp", 7);
+    let client = format!("import socket\nok=0\nfor p in range(41000,{}):\n s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n s.bind(('10.0.0.2',p))\n s.settimeout(2)\n s.sendto(b'hello',('198.51.100.7',7))\n try:\n  d,_=s.recvfrom(100); ok+=d==b'hello'\n except OSError: pass\nprint(ok)", 41000 + n);
+    let out = live.exec(Role::Client, "python3", &["-c", &client]);
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+/// Secured port block allocation and deterministic NAPT44 on two workers: the XDP
+/// program steers the replies to a pool port by its block, so every echo of the
+/// subscriber's flows comes back, its ports all lie in one block, and the block's worker
+/// holds its sessions (docs/examples/pba.conf, docs/examples/deterministic.conf).
+#[test]
+fn port_blocks_on_two_queues() {
+    live_or_skip!();
+    for (conf, block) in [("pba.conf", 256u16), ("deterministic.conf", 2016)] {
+        let mut live = Live::start(&repo_file(&format!("docs/examples/{conf}")), 2);
+        let ok = udp_echoes(&mut live, 20);
+        assert!(ok >= 19, "{conf}: {ok}/20 echoes came back\n{}", live.log());
+        let text = live.show("show services sessions extensive protocol udp");
+        let ports: Vec<u16> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("NAT source"))
+            .filter_map(|l| l.rsplit(':').next()?.trim().parse().ok())
+            .collect();
+        assert!(ports.len() >= 19, "{conf}: {text}");
+        let blocks: std::collections::HashSet<u16> =
+            ports.iter().map(|p| (p - 1024) / block).collect();
+        assert_eq!(blocks.len(), 1, "{conf}: {ports:?}");
+        let b = *blocks.iter().next().unwrap();
+        // Shard k numbers its sessions k+1, k+1+N, …: the block's owner (b % 2) holds them.
+        let ids: Vec<u64> = sessions(&text).iter().map(|s| session_id(&s.0)).collect();
+        assert!(
+            ids.iter().all(|i| (i - 1) % 2 == u64::from(b % 2)),
+            "{conf}: block {b}, sessions {ids:?}"
+        );
+        if conf == "deterministic.conf" {
+            // 10.0.0.2 is the range's second subscriber: block 1.
+            assert_eq!(b, 1, "{ports:?}");
+        }
+        let detail = live.show("show services nat pool detail");
+        assert!(detail.contains("Pool users: 1\n"), "{conf}: {detail}");
+    }
+}

@@ -3,7 +3,9 @@
 //! napt-44, on 1 and 3 shards. The commands leave rewritten to the pool address and port,
 //! later segments have their sequence numbers shifted by the length change and the
 //! responder's acknowledgments are shifted back, every checksum holds, and the PIC shows the
-//! control session as an FTP parent with its pinholes counted.
+//! control session as an FTP parent with its pinholes counted. The same with secured and
+//! deterministic port block allocation: the ports the ALG reserves come from the
+//! subscriber's block.
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -104,10 +106,31 @@ fn port_endpoint(line: &[u8]) -> (Ipv4Addr, u16) {
     (a, n[4] * 256 + n[5])
 }
 
+/// The pool's `port` statement and block size: plain napt-44, secured and deterministic
+/// port block allocation.
+const POOLS: [(&str, &str, u16); 3] = [
+    ("port { automatic; }", "napt-44", 0),
+    (
+        "port { automatic; secured-port-block-allocation block-size 256; }",
+        "napt-44",
+        256,
+    ),
+    (
+        "port { automatic; deterministic-port-block-allocation block-size 2016; }",
+        "deterministic-napt44",
+        2016,
+    ),
+];
+
 #[test]
 fn ftp_commands_are_rewritten_with_sequence_correction() {
-    for workers in [1, 3] {
-        let cfg = mspic_config::parse(CONFIG, "replay-alg.conf").unwrap();
+    for (workers, (port_stmt, ttype, block)) in
+        [1, 3].into_iter().flat_map(|w| POOLS.map(|p| (w, p)))
+    {
+        let text = CONFIG
+            .replace("port { automatic; }", port_stmt)
+            .replace("napt-44;", &format!("{ttype};"));
+        let cfg = mspic_config::parse(&text, "replay-alg.conf").unwrap();
         let policy = Arc::new(mspic_flow::Policy::compile(&cfg).unwrap());
         let opts = ReplayOptions {
             workers,
@@ -117,11 +140,13 @@ fn ftp_commands_are_rewritten_with_sequence_correction() {
         let mut r = Replay::new(policy, &opts).unwrap();
         let (trace, isn) = capture();
         let (mut out, mut back) = (Vec::new(), Vec::new());
+        let mut control_port = None;
         for f in trace.frames() {
             for o in r.process((trace.epoch() + f.ts).as_nanos() as u64, &f.data) {
                 assert!(checksums_valid(&o.frame), "bad checksum ({workers} shards)");
                 let p = mspic_wire::parse_frame(&o.frame).unwrap();
                 if p.key.dst == Ipv4Addr::new(198, 51, 100, 7) {
+                    control_port.get_or_insert(p.key.src_port);
                     out.push(tcp(&o.frame));
                 } else {
                     back.push(tcp(&o.frame));
@@ -134,6 +159,11 @@ fn ftp_commands_are_rewritten_with_sequence_correction() {
         let (pool, port) = port_endpoint(&sent[1].2);
         assert_eq!(pool.octets()[..3], [203, 0, 113], "PORT names {pool}");
         assert!(pool.octets()[3] >= 128 && port >= 1024, "{pool}:{port}");
+        if block > 0 {
+            // The data port is in the block of the control connection's port.
+            let b = |p: u16| (p - 1024) / block;
+            assert_eq!(b(port), b(control_port.unwrap()), "{ttype} {port}");
+        }
         let eprt = String::from_utf8(sent[2].2.clone()).unwrap();
         assert!(
             eprt.starts_with(&format!("EPRT |1|{pool}|")) && eprt.ends_with("|\r\n"),

@@ -47,6 +47,14 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
     ("rsh-redone-client", "rsh client of the ALG tests"),
     ("inetutils-talkd", "talk daemon of the ALG tests"),
     (
+        "rpcbind",
+        "the portmapper and rpcinfo of the Sun RPC ALG test",
+    ),
+    (
+        "nfs-common",
+        "rpc.statd, an RPC program on its own ports, in the Sun RPC ALG test",
+    ),
+    (
         "sip-tester",
         "SIPp, the SIP user agents of the SIP ALG test",
     ),

@@ -306,6 +306,21 @@ fn pool(p: &NatPool) -> Node {
         if p.preserve_range {
             pn.push_leaf(&["preserve-range"]);
         }
+        if let Some(b) = p.port_block {
+            let mut bn = Node::new(&["secured-port-block-allocation"]);
+            bn.push_leaf(&["block-size", &b.block_size.to_string()]);
+            bn.push_leaf(&["max-blocks-per-address", &b.max_blocks.to_string()]);
+            bn.push_leaf(&["active-block-timeout", &b.active_timeout.to_string()]);
+            pn.push(bn);
+        }
+        if let Some(x) = p.deterministic {
+            let mut dn = Node::new(&["deterministic-port-block-allocation"]);
+            dn.push_leaf(&["block-size", &x.block_size.to_string()]);
+            if x.include_boundary_addresses {
+                dn.push_leaf(&["include-boundary-addresses"]);
+            }
+            pn.push(dn);
+        }
         n.push(pn);
     }
     if p.address_allocation_round_robin {

@@ -59,6 +59,7 @@
 #![warn(missing_docs)]
 
 mod build;
+pub mod deterministic;
 pub mod display;
 mod lexer;
 pub mod model;

@@ -730,6 +730,47 @@ pub struct NatPool {
     pub address_allocation_round_robin: bool,
     /// `mapping-timeout` (s): how long an idle EIM mapping lives.
     pub mapping_timeout: Option<u32>,
+    /// `port secured-port-block-allocation`: ports handed out in per-subscriber blocks.
+    pub port_block: Option<SecuredPortBlock>,
+    /// `port deterministic-port-block-allocation`: one block per subscriber, computed.
+    pub deterministic: Option<DeterministicBlocks>,
+}
+
+/// `port deterministic-port-block-allocation [block-size B] [include-boundary-addresses]`
+/// (Junos: "port (Services NAT)", "Deterministic NAT").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeterministicBlocks {
+    /// `block-size` (0: computed from the subscribers and the pool; default 256).
+    pub block_size: u16,
+    /// `include-boundary-addresses`: the source range's network and broadcast addresses
+    /// are subscribers too.
+    pub include_boundary_addresses: bool,
+}
+
+impl DeterministicBlocks {
+    /// Default `block-size`.
+    pub const DEFAULT_BLOCK_SIZE: u16 = 256;
+}
+
+/// `port secured-port-block-allocation { block-size B; max-blocks-per-address M;
+/// active-block-timeout T; }` (Junos: "secured-port-block-allocation (Services NAT)").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecuredPortBlock {
+    /// `block-size`: ports in a block (1–60 000, default 128).
+    pub block_size: u16,
+    /// `max-blocks-per-address`: blocks one subscriber (internal address) may hold at
+    /// once (1–512, default 8).
+    pub max_blocks: u16,
+    /// `active-block-timeout` (s): after it a new block is taken even if the active one
+    /// has ports left; 0 (default): the active block is used until it is full.
+    pub active_timeout: u32,
+}
+
+impl SecuredPortBlock {
+    /// Default `block-size`.
+    pub const DEFAULT_BLOCK_SIZE: u16 = 128;
+    /// Default `max-blocks-per-address`.
+    pub const DEFAULT_MAX_BLOCKS: u16 = 8;
 }
 
 /// The `port` statement of a pool: which ports translation allocates.
@@ -859,11 +900,13 @@ pub enum TranslationType {
     TwiceBasicNat44,
     /// `twice-dynamic-nat-44`: dynamic source and static destination.
     TwiceDynamicNat44,
+    /// `deterministic-napt44`: NAPT from a port block computed from the source address.
+    DeterministicNapt44,
 }
 
 impl TranslationType {
     /// Every value, in keyword order.
-    pub const ALL: [TranslationType; 7] = [
+    pub const ALL: [TranslationType; 8] = [
         Self::Napt44,
         Self::DynamicNat44,
         Self::BasicNat44,
@@ -871,6 +914,7 @@ impl TranslationType {
         Self::TwiceNapt44,
         Self::TwiceBasicNat44,
         Self::TwiceDynamicNat44,
+        Self::DeterministicNapt44,
     ];
     /// The configuration keyword.
     pub fn keyword(self) -> &'static str {
@@ -882,6 +926,7 @@ impl TranslationType {
             Self::TwiceNapt44 => "twice-napt-44",
             Self::TwiceBasicNat44 => "twice-basic-nat-44",
             Self::TwiceDynamicNat44 => "twice-dynamic-nat-44",
+            Self::DeterministicNapt44 => "deterministic-napt44",
         }
     }
     /// As printed in `NAT Action:   Translation Type - …` and pool output.
@@ -894,6 +939,7 @@ impl TranslationType {
             Self::TwiceNapt44 => "TWICE NAPT-44",
             Self::TwiceBasicNat44 => "TWICE BASIC NAT44",
             Self::TwiceDynamicNat44 => "TWICE DYNAMIC NAT44",
+            Self::DeterministicNapt44 => "DETERMINISTIC-NAPT44",
         }
     }
     /// The value whose [`TranslationType::keyword`] is `s`.

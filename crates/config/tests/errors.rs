@@ -180,6 +180,27 @@ fn bad_values() {
         "set services nat pool p address 192.0.2.0/28\nset services nat pool p port range low 1024 high 65536\n",
         "e.conf:2:50: error: invalid port '65536' (expected a number 0-65535)",
     );
+    const PBA: &str = "set services nat pool p address 192.0.2.0/28\nset services nat pool p port range low 2000 high 2999\n";
+    one(
+        &format!("{PBA}set services nat pool p port secured-port-block-allocation block-size 2000\n"),
+        "e.conf:3:30: error: nat pool 'p': secured-port-block-allocation block-size 2000 is larger than the port range 2000-2999 (1000 ports)",
+    );
+    one(
+        &format!("{PBA}set services nat pool p port preserve-parity\nset services nat pool p port secured-port-block-allocation\n"),
+        "e.conf:4:30: error: nat pool 'p': secured-port-block-allocation cannot be combined with preserve-parity or preserve-range",
+    );
+    one(
+        &format!("{PBA}set services nat pool p port secured-port-block-allocation active-block-timeout 60\n"),
+        "e.conf:3:81: error: invalid active-block-timeout '60' (expected 0, for no timeout, or 120..86400 seconds)",
+    );
+    one(
+        &format!("{PBA}set services nat pool p port secured-port-block-allocation max-blocks-per-address 513\n"),
+        "e.conf:3:83: error: invalid max-blocks-per-address '513' (expected a number 1-512)",
+    );
+    one(
+        &format!("{PBA}set services nat pool p port secured-port-block-allocation block-size 0\n"),
+        "e.conf:3:71: error: invalid block-size '0' (expected a number 1-60000)",
+    );
     one(
         "set services nat pool p address 192.0.2.0/28\nset services nat pool p mapping-timeout 60\n",
         "e.conf:2:41: error: invalid mapping-timeout '60' (expected a number 120-86400)",
@@ -343,11 +364,11 @@ fn translation_type_requirements() {
     );
     one(
         &nat_term("source-pool napt\ntranslation-type stateful-nat64"),
-        "e.conf:6:65: error: translation-type 'stateful-nat64' is not supported by mspic (supported: napt-44, dynamic-nat44, basic-nat44, dnat-44, twice-napt-44, twice-basic-nat-44, twice-dynamic-nat-44)",
+        "e.conf:6:65: error: translation-type 'stateful-nat64' is not supported by mspic (supported: napt-44, dynamic-nat44, basic-nat44, dnat-44, twice-napt-44, twice-basic-nat-44, twice-dynamic-nat-44, deterministic-napt44)",
     );
     one(
         &nat_term("source-pool napt\ntranslation-type source-dynamic"),
-        "e.conf:6:65: error: unknown translation-type 'source-dynamic' (expected one of: napt-44, dynamic-nat44, basic-nat44, dnat-44, twice-napt-44, twice-basic-nat-44, twice-dynamic-nat-44)",
+        "e.conf:6:65: error: unknown translation-type 'source-dynamic' (expected one of: napt-44, dynamic-nat44, basic-nat44, dnat-44, twice-napt-44, twice-basic-nat-44, twice-dynamic-nat-44, deterministic-napt44)",
     );
     one(
         &nat_term("source-pool napt"),
@@ -566,5 +587,36 @@ set services service-set ss max-sessions-per-subscriber 10
     assert_eq!(
         errors(text),
         ["e.conf:7:57: error: service-set 'ss': max-sessions-per-subscriber is supported on interface-style service sets only (mspic counts the hosts behind the interfaces that apply the set as input)"]
+    );
+}
+
+/// deterministic-napt44 (Junos: "Deterministic NAT"): blocks that tile the range, a pool
+/// large enough for every subscriber, the pool for deterministic-napt44 alone and one
+/// source range per pool.
+#[test]
+fn deterministic_nat_errors() {
+    one(
+        "set services nat pool d address 192.0.2.0/30\nset services nat pool d port range low 1024 high 65535\nset services nat pool d port deterministic-port-block-allocation block-size 1000\nset services nat rule r match-direction input\nset services nat rule r term t from source-address 10.0.0.0/24\nset services nat rule r term t then translated source-pool d\nset services nat rule r term t then translated translation-type deterministic-napt44\n",
+        "e.conf:7:65: error: translation-type deterministic-napt44 with source-pool 'd': block-size 1000 does not divide the port range 1024-65535 (64512 ports): a block would span two addresses",
+    );
+    one(
+        "set services nat pool d address 192.0.2.0/30\nset services nat pool d port range low 1024 high 65535\nset services nat pool d port deterministic-port-block-allocation block-size 256\nset services nat rule r match-direction input\nset services nat rule r term t from source-address 10.0.0.0/24\nset services nat rule r term t then translated source-pool d\nset services nat rule r term t then translated translation-type napt-44\n",
+        "e.conf:7:65: error: translation-type napt-44 cannot use source-pool 'd': its ports are deterministic-port-block-allocation (translation-type deterministic-napt44 only)",
+    );
+    one(
+        "set services nat pool d address 192.0.2.0/30\nset services nat pool d port range low 1024 high 65535\nset services nat pool d port deterministic-port-block-allocation block-size 256\nset services nat rule r match-direction input\nset services nat rule r term t from source-address 10.0.0.0/24\nset services nat rule r term t then translated source-pool d\nset services nat rule r term t then translated translation-type deterministic-napt44\nset services nat rule r term u from source-address 10.0.1.0/24\nset services nat rule r term u then translated source-pool d\nset services nat rule r term u then translated translation-type deterministic-napt44\n",
+        "e.conf:10:65: error: source-pool 'd' is already used by another deterministic-napt44 term (each subscriber range needs a pool of its own)",
+    );
+    one(
+        "set services nat pool p address 192.0.2.0/30\nset services nat pool p port automatic\nset services nat rule r match-direction input\nset services nat rule r term t from source-address 10.0.0.0/24\nset services nat rule r term t then translated source-pool p\nset services nat rule r term t then translated translation-type deterministic-napt44\n",
+        "e.conf:6:65: error: translation-type deterministic-napt44 requires source-pool 'p' to have 'port deterministic-port-block-allocation'",
+    );
+    one(
+        "set services nat pool d address 192.0.2.0/30\nset services nat pool d port range low 1024 high 65535\nset services nat pool d port deterministic-port-block-allocation block-size 256\nset services nat rule r match-direction input\nset services nat rule r term t from source-address 10.0.0.0/16\nset services nat rule r term t then translated source-pool d\nset services nat rule r term t then translated translation-type deterministic-napt44\n",
+        "e.conf:7:65: error: translation-type deterministic-napt44 with source-pool 'd': source-address 10.0.0.0/16 has 65534 subscribers but the pool holds only 1008 blocks of 256 ports (4 addresses × 252)",
+    );
+    one(
+        "set services nat pool d address 192.0.2.0/28\nset services nat pool d port range low 1024 high 65535\nset services nat pool d port deterministic-port-block-allocation block-size 256\nset services nat pool e address 192.0.2.16/28\nset services nat pool e port range low 1024 high 65535\nset services nat pool e port deterministic-port-block-allocation block-size 256\nset services nat rule r match-direction input\nset services nat rule r term t from source-address 10.0.0.0/24\nset services nat rule r term t then translated source-pool d\nset services nat rule r term t then translated translation-type deterministic-napt44\nset services nat rule r term u from source-address 10.0.0.128/25\nset services nat rule r term u then translated source-pool e\nset services nat rule r term u then translated translation-type deterministic-napt44\n",
+        "e.conf:13:65: error: deterministic-napt44 source range 10.0.0.128/25 overlaps 10.0.0.0/24 of another deterministic-napt44 term",
     );
 }

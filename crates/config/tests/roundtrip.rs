@@ -351,15 +351,35 @@ fn gen_config(seed: u64) -> Config {
                 }
             }
         });
+        // Secured port block allocation: no parity or range preservation, and
+        // blocks no larger than the range.
+        let port_block = match port {
+            Some(pp) if r.chance(30) => {
+                let span = u64::from(pp.range().high - pp.range().low) + 1;
+                Some(SecuredPortBlock {
+                    block_size: r.range(1, span.min(60000)) as u16,
+                    max_blocks: r.range(1, 512) as u16,
+                    active_timeout: if r.chance(50) {
+                        0
+                    } else {
+                        r.range(120, 86400) as u32
+                    },
+                })
+            }
+            _ => None,
+        };
+        let plain = port.is_some() && port_block.is_none();
         c.nat_pools.push(NatPool {
             name: n.clone(),
             addresses,
             address_ranges: ranges,
-            preserve_parity: port.is_some() && r.chance(30),
-            preserve_range: port.is_some() && r.chance(30),
+            preserve_parity: plain && r.chance(30),
+            preserve_range: plain && r.chance(30),
             port,
             address_allocation_round_robin: r.chance(30),
             mapping_timeout: r.opt(|r| r.range(120, 86400) as u32),
+            port_block,
+            deterministic: None,
         });
     }
 
@@ -387,7 +407,9 @@ fn gen_config(seed: u64) -> Config {
             let then = if r.chance(20) {
                 NatThen::NoTranslation
             } else {
-                let tt = *r.pick(&TranslationType::ALL);
+                // deterministic-napt44 needs a pool and a source range of its own (not
+                // generated here; tests/deterministic.rs and statements.rs cover it).
+                let tt = *r.pick(&TranslationType::ALL[..7]);
                 let mut x = Translated {
                     source_pool: None,
                     destination_pool: None,
@@ -424,7 +446,7 @@ fn gen_config(seed: u64) -> Config {
                             x.source_prefix = Some(r.prefix4());
                         }
                     }
-                    Dnat44 => {}
+                    Dnat44 | DeterministicNapt44 => {}
                 }
                 if matches!(
                     tt,

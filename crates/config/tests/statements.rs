@@ -388,6 +388,10 @@ set services stateful-firewall rule r term t2 then reject",
     pool b { address 192.0.2.64/26; port { range low 2000 high 3000 random-allocation; } }
     pool c { address 192.0.2.128/26; port { automatic sequential; } }
     pool d { address-range { low 192.0.2.200 high 192.0.2.210; } }
+    pool e { address 192.0.2.224/28; port { range low 1024 high 65535; secured-port-block-allocation { block-size 256; max-blocks-per-address 4; active-block-timeout 300; } } }
+    pool f { address 192.0.2.240/28; port { automatic; secured-port-block-allocation; } }
+    pool g { address 198.51.100.0/28; port { range low 1024 high 65535; deterministic-port-block-allocation { block-size 2016; include-boundary-addresses; } } }
+    pool h { address 198.51.100.16/28; port { automatic; deterministic-port-block-allocation; } }
 } }",
             set: "set services nat pool a address 203.0.113.0/28
 set services nat pool a address 198.51.100.7
@@ -401,7 +405,20 @@ set services nat pool b address 192.0.2.64/26
 set services nat pool b port range low 2000 high 3000 random-allocation
 set services nat pool c address 192.0.2.128/26
 set services nat pool c port automatic sequential
-set services nat pool d address-range low 192.0.2.200 high 192.0.2.210",
+set services nat pool d address-range low 192.0.2.200 high 192.0.2.210
+set services nat pool e address 192.0.2.224/28
+set services nat pool e port range low 1024 high 65535
+set services nat pool e port secured-port-block-allocation block-size 256 max-blocks-per-address 4 active-block-timeout 300
+set services nat pool f address 192.0.2.240/28
+set services nat pool f port automatic
+set services nat pool f port secured-port-block-allocation
+set services nat pool g address 198.51.100.0/28
+set services nat pool g port range low 1024 high 65535
+set services nat pool g port deterministic-port-block-allocation block-size 2016
+set services nat pool g port deterministic-port-block-allocation include-boundary-addresses
+set services nat pool h address 198.51.100.16/28
+set services nat pool h port automatic
+set services nat pool h port deterministic-port-block-allocation",
             check: |c| {
                 assert_eq!(
                     *c.nat_pool("a").unwrap(),
@@ -414,6 +431,8 @@ set services nat pool d address-range low 192.0.2.200 high 192.0.2.210",
                         preserve_range: true,
                         address_allocation_round_robin: true,
                         mapping_timeout: Some(300),
+                        port_block: None,
+                        deterministic: None,
                     }
                 );
                 assert_eq!(c.nat_pool("b").unwrap().port, Some(PoolPort::Range { low: 2000, high: 3000, random: true }));
@@ -421,6 +440,18 @@ set services nat pool d address-range low 192.0.2.200 high 192.0.2.210",
                 let d = c.nat_pool("d").unwrap();
                 assert_eq!(d.port, None);
                 assert_eq!(d.address_ranges, vec![(v4("192.0.2.200"), v4("192.0.2.210"))]);
+                let pba = |block_size, max_blocks, active_timeout| {
+                    Some(SecuredPortBlock { block_size, max_blocks, active_timeout })
+                };
+                assert_eq!(c.nat_pool("e").unwrap().port_block, pba(256, 4, 300));
+                // The Junos defaults: blocks of 128, 8 per subscriber, no timeout.
+                assert_eq!(c.nat_pool("f").unwrap().port_block, pba(128, 8, 0));
+                let det = |block_size, include_boundary_addresses| {
+                    Some(DeterministicBlocks { block_size, include_boundary_addresses })
+                };
+                assert_eq!(c.nat_pool("g").unwrap().deterministic, det(2016, true));
+                // The Junos default block size.
+                assert_eq!(c.nat_pool("h").unwrap().deterministic, det(256, false));
             },
         },
         Case {
@@ -882,7 +913,7 @@ services {{
         ids-rules ids1;
         ipsec-vpn-rules v1;
     }}
-    nat {{ pool p {{ address 192.0.2.0/28; port {{ automatic; secured-port-block-allocation block-size 8; }} }} }}
+    nat {{ pool p {{ address 192.0.2.0/28; port {{ automatic; }} snmp-trap-thresholds {{ address-port high 90; }} }} }}
 }}
 interfaces {{ ge-0/0/0 {{ mtu 9192; description \"x\"; unit 0 {{ vlan-id 5; family inet {{ filter {{ input f; }} address 10.0.0.1/24 {{ primary; }} }} family mpls; }} }} }}
 "
@@ -894,7 +925,7 @@ interfaces {{ ge-0/0/0 {{ mtu 9192; description \"x\"; unit 0 {{ vlan-id 5; fami
             "w.conf:7:9: warning: ignoring unsupported statement 'services service-set ss syslog'",
             "w.conf:8:9: warning: ignoring unsupported statement 'services service-set ss ids-rules'",
             "w.conf:9:9: warning: ignoring unsupported statement 'services service-set ss ipsec-vpn-rules'",
-            "w.conf:11:60: warning: ignoring unsupported statement 'services nat pool p port secured-port-block-allocation'",
+            "w.conf:11:62: warning: ignoring unsupported statement 'services nat pool p snmp-trap-thresholds'",
             "w.conf:13:25: warning: ignoring unsupported statement 'interfaces ge-0/0/0 mtu'",
             "w.conf:13:61: warning: ignoring unsupported statement 'interfaces ge-0/0/0 unit 0 vlan-id'",
             "w.conf:13:86: warning: ignoring unsupported statement 'interfaces ge-0/0/0 unit 0 family inet filter'",

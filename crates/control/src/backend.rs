@@ -40,6 +40,63 @@ pub struct NatPoolInfo {
     pub max_ports_in_use: u64,
     pub out_of_address_errors: u64,
     pub out_of_port_errors: u64,
+    /// Secured port block allocation, for pools that use it.
+    pub port_blocks: Option<PortBlockInfo>,
+}
+
+/// What a deterministic NAT query asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetNatQuery {
+    /// The block of this internal host (`nat-port-block`).
+    Host(std::net::IpAddr),
+    /// The internal host of this NAT address and port (`internal-host`).
+    NatPort(std::net::IpAddr, u16),
+}
+
+/// One subscriber's deterministic port block (`service-detnat-information`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetNatBlock {
+    pub interface: String,
+    pub service_set: String,
+    pub pool: String,
+    /// `detnat-internal-host`.
+    pub internal: std::net::IpAddr,
+    /// `detnat-nat-ip`.
+    pub nat_ip: std::net::IpAddr,
+    /// `detnat-nat-port-low`.
+    pub port_low: u16,
+    /// `detnat-nat-port-high`.
+    pub port_high: u16,
+}
+
+/// The port block part of `show services nat pool detail` (pools with
+/// `secured-port-block-allocation`); XML names as Junos's `service-nat-pool`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortBlockInfo {
+    /// Deterministic port block allocation (else secured).
+    pub deterministic: bool,
+    /// `port-block-size`.
+    pub block_size: u64,
+    /// `max-blocks-per-address`.
+    pub max_blocks_per_address: u64,
+    /// `active-block-timeout` (s, 0: none).
+    pub active_block_timeout: u64,
+    /// `effective-port-blocks`: blocks the pool holds (whole blocks per address).
+    pub effective_port_blocks: u64,
+    /// `effective-ports`: ports in those blocks.
+    pub effective_ports: u64,
+    /// `port-blocks-in-use`.
+    pub blocks_in_use: u64,
+    /// `max-port-blocks-used`.
+    pub max_blocks_used: u64,
+    /// `port-block-allocation-errors`.
+    pub allocation_errors: u64,
+    /// `port-blocks-limit-exceeded-errors`.
+    pub limit_exceeded_errors: u64,
+    /// `pool-users`: subscribers holding blocks.
+    pub pool_users: u64,
+    /// `detnat-subscriber-exceeded-port-limits` (deterministic).
+    pub detnat_subscriber_exceeded_port_limits: u64,
 }
 
 /// `show services nat mappings summary`, per services interface.
@@ -105,6 +162,12 @@ pub trait Backend {
     /// NAT pools, all or the one named.
     fn nat_pools(&mut self, name: Option<&str>) -> Result<Vec<NatPoolInfo>, BackendError> {
         let _ = name;
+        Err(BackendError::Unsupported)
+    }
+
+    /// Deterministic NAT: the blocks that answer `q` (computed from the configuration).
+    fn detnat(&mut self, q: DetNatQuery) -> Result<Vec<DetNatBlock>, BackendError> {
+        let _ = q;
         Err(BackendError::Unsupported)
     }
 

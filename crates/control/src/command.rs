@@ -102,6 +102,15 @@ pub enum Command {
     ShowNatMappings { kind: NatMappingsKind },
     /// `show services nat statistics [interface I]`.
     ShowNatStatistics { interface: Option<String> },
+    /// `show services nat deterministic-nat nat-port-block ADDRESS`: the port block of
+    /// an internal host.
+    ShowDetNatPortBlock { internal: std::net::IpAddr },
+    /// `show services nat deterministic-nat internal-host ADDRESS port P`: the internal
+    /// host a NAT address and port belong to.
+    ShowDetNatInternalHost {
+        address: std::net::IpAddr,
+        port: u16,
+    },
     /// `show services service-sets summary [interface I]`.
     ShowServiceSetsSummary { interface: Option<String> },
     /// `show interfaces [NAME] [terse|brief|detail|extensive]` (also `show interfaces terse
@@ -131,6 +140,12 @@ impl Command {
             Command::ShowNatPool { .. } => "show services nat pool",
             Command::ShowNatMappings { .. } => "show services nat mappings",
             Command::ShowNatStatistics { .. } => "show services nat statistics",
+            Command::ShowDetNatPortBlock { .. } => {
+                "show services nat deterministic-nat nat-port-block"
+            }
+            Command::ShowDetNatInternalHost { .. } => {
+                "show services nat deterministic-nat internal-host"
+            }
             Command::ShowServiceSetsSummary { .. } => "show services service-sets summary",
             Command::ShowAlgConversations { .. } => "show services alg conversations",
             Command::ShowInterfaces { .. } => "show interfaces",
@@ -652,6 +667,18 @@ pub const NAT_WORDS: &[Keyword] = &[
     ("pool", "Show NAT pool information"),
     ("mappings", "Show NAT mappings"),
     ("statistics", "Show NAT statistics"),
+    ("deterministic-nat", "Show deterministic NAT information"),
+];
+/// After `show services nat deterministic-nat`.
+pub const DETNAT_WORDS: &[Keyword] = &[
+    (
+        "internal-host",
+        "Show the internal host of a NAT address and port",
+    ),
+    (
+        "nat-port-block",
+        "Show the NAT port block of an internal host",
+    ),
 ];
 /// After `show services nat mappings`.
 pub const MAPPINGS_WORDS: &[Keyword] = &[
@@ -870,6 +897,10 @@ fn walk(done: &[Token<'_>]) -> Place {
                         next!(MAPPINGS_WORDS);
                         Place::Options(&[], None)
                     }
+                    "deterministic-nat" => {
+                        next!(DETNAT_WORDS);
+                        Place::Dead
+                    }
                     _ => options(INTERFACE_OPTION, &mut it),
                 },
                 "service-sets" => {
@@ -975,6 +1006,7 @@ fn parse_words(mut w: Words<'_>) -> Result<Command, CommandError> {
                         w.finish()?;
                         Ok(Command::ShowNatMappings { kind })
                     }
+                    "deterministic-nat" => deterministic_nat(&mut w),
                     _ => Ok(Command::ShowNatStatistics {
                         interface: interface_only(&mut w)?,
                     }),
@@ -1211,6 +1243,54 @@ fn nat_pool(w: &mut Words<'_>) -> Result<Command, CommandError> {
         name,
         detail: level == Some("detail"),
     })
+}
+
+/// `show services nat deterministic-nat nat-port-block ADDRESS` and `… internal-host
+/// ADDRESS port P` (Junos: the `get-service-detnat-pb-information` and
+/// `get-service-detnat-information` RPCs).
+fn deterministic_nat(w: &mut Words<'_>) -> Result<Command, CommandError> {
+    let which = w.command(DETNAT_WORDS)?;
+    let address = |w: &mut Words<'_>, keyword: &'static str| {
+        let t = w.value(keyword)?;
+        t.text.parse().map_err(|_| CommandError::InvalidValue {
+            keyword,
+            value: t.text.to_string(),
+            expected: "an IP address".into(),
+            at: t.at,
+        })
+    };
+    let cmd = if which == "nat-port-block" {
+        Command::ShowDetNatPortBlock {
+            internal: address(w, "nat-port-block")?,
+        }
+    } else {
+        let address = address(w, "internal-host")?;
+        match w.next() {
+            Some(t) if t.text == "port" => {}
+            Some(t) => {
+                return Err(CommandError::UnexpectedWord {
+                    word: t.text.to_string(),
+                    at: t.at,
+                })
+            }
+            None => {
+                return Err(CommandError::MissingArgument {
+                    keyword: "port",
+                    at: w.end,
+                })
+            }
+        }
+        let t = w.value("port")?;
+        let port = t.text.parse().map_err(|_| CommandError::InvalidValue {
+            keyword: "port",
+            value: t.text.to_string(),
+            expected: "a port number 0-65535".into(),
+            at: t.at,
+        })?;
+        Command::ShowDetNatInternalHost { address, port }
+    };
+    w.finish()?;
+    Ok(cmd)
 }
 
 /// `show interfaces [NAME] [LEVEL]`, the name and the level in either order.

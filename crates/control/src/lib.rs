@@ -25,8 +25,9 @@ pub mod rpc;
 pub mod tree;
 
 pub use backend::{
-    Backend, BackendError, ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo,
-    NatStatistics, ServiceSetsSummary, SnapshotBackend,
+    Backend, BackendError, ClearedSessions, DetNatBlock, DetNatQuery, NatMapping,
+    NatMappingsSummary, NatPoolInfo, NatStatistics, PortBlockInfo, ServiceSetsSummary,
+    SnapshotBackend,
 };
 pub use command::{
     apply_pipes, complete, help, parse_command, parse_pipes, parse_request, Command, CommandError,
@@ -176,6 +177,16 @@ pub fn run(
                 detail: *detail,
             }
         }
+        Command::ShowDetNatPortBlock { internal } => Answer::DetNat(
+            backend
+                .detnat(DetNatQuery::Host(*internal))
+                .map_err(|e| backend_error(command, e))?,
+        ),
+        Command::ShowDetNatInternalHost { address, port } => Answer::DetNat(
+            backend
+                .detnat(DetNatQuery::NatPort(*address, *port))
+                .map_err(|e| backend_error(command, e))?,
+        ),
         Command::ShowNatMappings { kind } => match kind {
             NatMappingsKind::Summary => Answer::NatMappingsSummary(
                 backend

@@ -183,6 +183,33 @@ pub const RPCS: &[RpcEntry] = &[
         args: INTERFACE,
     },
     RpcEntry {
+        rpc: "get-service-detnat-information",
+        command: "show services nat deterministic-nat internal-host",
+        reply: "service-detnat-information",
+        args: &[
+            RpcArg {
+                element: "nat-address",
+                keyword: "",
+                value: true,
+            },
+            RpcArg {
+                element: "nat-port",
+                keyword: "port",
+                value: true,
+            },
+        ],
+    },
+    RpcEntry {
+        rpc: "get-service-detnat-pb-information",
+        command: "show services nat deterministic-nat nat-port-block",
+        reply: "service-detnat-information",
+        args: &[RpcArg {
+            element: "internal-address",
+            keyword: "",
+            value: true,
+        }],
+    },
+    RpcEntry {
         rpc: "get-service-set-summary-information",
         command: "show services service-sets summary",
         reply: "service-set-summary-information",
@@ -427,6 +454,15 @@ pub fn rpc_of(command: &Command) -> Element {
             }
             e
         }
+        Command::ShowDetNatPortBlock { internal } => {
+            Element::new(find("show services nat deterministic-nat nat-port-block"))
+                .with_leaf("internal-address", internal)
+        }
+        Command::ShowDetNatInternalHost { address, port } => {
+            Element::new(find("show services nat deterministic-nat internal-host"))
+                .with_leaf("nat-address", address)
+                .with_leaf("nat-port", port)
+        }
         Command::ShowServiceSetsSummary { interface } => {
             let mut e = Element::new(find("show services service-sets summary"));
             if let Some(i) = interface {
@@ -470,7 +506,15 @@ mod tests {
     #[test]
     fn every_rpc_parses_back_to_its_command() {
         for e in RPCS {
-            let line = e.command_line([]).unwrap();
+            // The deterministic NAT queries need their addresses.
+            let args: &[(&str, &str)] = match e.rpc {
+                "get-service-detnat-information" => {
+                    &[("nat-address", "203.0.113.1"), ("nat-port", "1024")]
+                }
+                "get-service-detnat-pb-information" => &[("internal-address", "10.0.0.1")],
+                _ => &[],
+            };
+            let line = e.command_line(args.iter().copied()).unwrap();
             let cmd = parse_command(&line).unwrap_or_else(|err| panic!("{line}: {err}"));
             let back = by_rpc(&rpc_of(&cmd).name).unwrap();
             assert_eq!(back.reply, e.reply, "{line}");

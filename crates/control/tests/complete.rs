@@ -12,7 +12,14 @@ fn completion_follows_the_grammar() {
     assert_eq!(words("sh"), ["show"]);
     assert_eq!(words("show "), ["configuration", "interfaces", "services"]);
     assert_eq!(words("show services n"), ["nat"]);
-    assert_eq!(words("sh serv nat "), ["pool", "mappings", "statistics"]);
+    assert_eq!(
+        words("sh serv nat "),
+        ["pool", "mappings", "statistics", "deterministic-nat"]
+    );
+    assert_eq!(
+        words("sh serv nat det "),
+        ["internal-host", "nat-port-block"]
+    );
     assert_eq!(
         words("show services sessions so"),
         ["source-port", "source-prefix"]

@@ -2,8 +2,8 @@
 //! that provides their data.
 
 use mspic_control::{
-    execute, Backend, BackendError, ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo,
-    NatStatistics, ServiceSetsSummary,
+    execute, Backend, BackendError, ClearedSessions, DetNatBlock, DetNatQuery, NatMapping,
+    NatMappingsSummary, NatPoolInfo, NatStatistics, PortBlockInfo, ServiceSetsSummary,
 };
 use mspic_flow::{SessionFilter, SessionSnapshot, SfwStats};
 
@@ -47,8 +47,80 @@ impl Backend for Full {
                 max_ports_in_use: 9,
                 out_of_address_errors: 0,
                 out_of_port_errors: 0,
+                port_blocks: None,
+            },
+            NatPoolInfo {
+                interface: "ms-1/1/0".into(),
+                service_set: "ss1".into(),
+                pool: "p3".into(),
+                translation_type: "NAPT-44".into(),
+                address_ranges: vec!["192.0.2.0-192.0.2.3".into()],
+                port_range: Some("1024-2047".into()),
+                addresses_in_use: 2,
+                available_addresses: 2,
+                ports_in_use: 5,
+                max_ports_in_use: 6,
+                out_of_address_errors: 0,
+                out_of_port_errors: 1,
+                port_blocks: Some(PortBlockInfo {
+                    deterministic: false,
+                    detnat_subscriber_exceeded_port_limits: 0,
+                    block_size: 256,
+                    max_blocks_per_address: 2,
+                    active_block_timeout: 120,
+                    effective_port_blocks: 16,
+                    effective_ports: 4096,
+                    blocks_in_use: 3,
+                    max_blocks_used: 4,
+                    allocation_errors: 0,
+                    limit_exceeded_errors: 1,
+                    pool_users: 2,
+                }),
+            },
+            NatPoolInfo {
+                interface: "ms-1/1/0".into(),
+                service_set: "ss1".into(),
+                pool: "det".into(),
+                translation_type: "DETERMINISTIC-NAPT44".into(),
+                address_ranges: vec!["203.0.113.128-203.0.113.143".into()],
+                port_range: Some("1024-65535".into()),
+                addresses_in_use: 1,
+                available_addresses: 15,
+                ports_in_use: 24,
+                max_ports_in_use: 28,
+                out_of_address_errors: 0,
+                out_of_port_errors: 2,
+                port_blocks: Some(PortBlockInfo {
+                    deterministic: true,
+                    block_size: 2016,
+                    effective_port_blocks: 512,
+                    effective_ports: 1_032_192,
+                    blocks_in_use: 4,
+                    max_blocks_used: 5,
+                    pool_users: 4,
+                    detnat_subscriber_exceeded_port_limits: 2,
+                    ..Default::default()
+                }),
             },
         ])
+    }
+    fn detnat(&mut self, q: DetNatQuery) -> Result<Vec<DetNatBlock>, BackendError> {
+        let block = DetNatBlock {
+            interface: "ms-1/1/0".into(),
+            service_set: "ss1".into(),
+            pool: "det".into(),
+            internal: "10.0.0.77".parse().unwrap(),
+            nat_ip: "203.0.113.129".parse().unwrap(),
+            port_low: 13120,
+            port_high: 14127,
+        };
+        let hit = match q {
+            DetNatQuery::Host(h) => h == block.internal,
+            DetNatQuery::NatPort(a, p) => {
+                a == block.nat_ip && (block.port_low..=block.port_high).contains(&p)
+            }
+        };
+        Ok(if hit { vec![block] } else { Vec::new() })
     }
     fn nat_mappings_summary(&mut self) -> Result<Vec<NatMappingsSummary>, BackendError> {
         Ok(vec![NatMappingsSummary {
@@ -101,6 +173,8 @@ fn run(cmd: &str) -> String {
     execute(cmd, &mut Full).unwrap_or_else(|e| panic!("{cmd}: {e}"))
 }
 
+/// Junos page "show services nat pool": the detail of a pool with secured port block
+/// allocation adds its port block fields (p3).
 #[test]
 fn nat_pool_text() {
     insta::assert_snapshot!("nat_pool", run("show services nat pool"));
@@ -191,6 +265,10 @@ fn xml_and_json() {
         run("show services nat pool detail | display xml")
     );
     insta::assert_snapshot!(
+        "nat_pool_detail_json",
+        run("show services nat pool detail | display json")
+    );
+    insta::assert_snapshot!(
         "nat_mappings_summary_xml",
         run("show services nat mappings summary | display xml")
     );
@@ -202,4 +280,55 @@ fn xml_and_json() {
         "nat_statistics_json",
         run("show services nat statistics | display json")
     );
+}
+
+/// `show services nat deterministic-nat nat-port-block` and `… internal-host` (Junos
+/// pages of those commands; XML names as the `get-service-detnat-pb-information` /
+/// `get-service-detnat-information` replies, `service-detnat-information`): both
+/// directions of one subscriber's block, in text, XML and JSON.
+#[test]
+fn deterministic_nat_queries() {
+    let by_host = run("show services nat deterministic-nat nat-port-block 10.0.0.77");
+    let by_port = run("show services nat deterministic-nat internal-host 203.0.113.129 port 13500");
+    assert_eq!(by_host, by_port);
+    insta::assert_snapshot!("detnat_port_block", by_host);
+    insta::assert_snapshot!(
+        "detnat_port_block_xml",
+        run("show services nat deterministic-nat nat-port-block 10.0.0.77 | display xml")
+    );
+    insta::assert_snapshot!(
+        "detnat_internal_host_json",
+        run("show services nat deterministic-nat internal-host 203.0.113.129 port 13500 | display json")
+    );
+    assert_eq!(
+        run("show services nat deterministic-nat internal-host 203.0.113.129 port 1000"),
+        ""
+    );
+    for cmd in [
+        "show services nat deterministic-nat nat-port-block 10.0.0.77",
+        "show services nat deterministic-nat internal-host 203.0.113.129 port 13500",
+    ] {
+        let (xml, json) = (
+            run(&format!("{cmd} | display xml")),
+            run(&format!("{cmd} | display json")),
+        );
+        agree::check(cmd, &run(cmd), &xml, &json, &[]);
+    }
+    for (bad, why) in [
+        (
+            "show services nat deterministic-nat nat-port-block x",
+            "an IP address",
+        ),
+        (
+            "show services nat deterministic-nat internal-host 203.0.113.129",
+            "port",
+        ),
+        (
+            "show services nat deterministic-nat internal-host 203.0.113.129 port 70000",
+            "port number",
+        ),
+    ] {
+        let e = execute(bad, &mut Full).unwrap_err().to_string();
+        assert!(e.contains(why), "{bad}: {e}");
+    }
 }

@@ -68,6 +68,8 @@ pub const MAX_POOL_ADDRS: usize = 1 << 20;
 pub const MAX_STATIC: usize = 1 << 20;
 /// Capacity of each pinned-prefix trie (IPv4 and IPv6).
 pub const MAX_PINNED: usize = 16384;
+/// Capacity of the deterministic-napt44 source trie.
+pub const MAX_DET: usize = 1024;
 /// Name of the XDP program, as the kernel reports it.
 pub const PROG_NAME: &str = "mspic_steer";
 
@@ -163,14 +165,18 @@ impl SteerMeta {
 pub struct SteerConfig {
     /// Number of shards (workers).
     pub shards: u32,
-    /// Source-NAT pool addresses: (address, NAPT pool, index in its pool).
-    pub pool_addrs: Vec<(Ipv4Addr, bool, u32)>,
+    /// Source-NAT pool addresses: (address, NAPT pool, index in its pool, first port and
+    /// block size under port block allocation, else 0 and 0).
+    pub pool_addrs: Vec<(Ipv4Addr, bool, u32, u16, u16)>,
     /// basic-nat44: (pool address, internal address), first mapping wins.
     pub static_src: Vec<(Ipv4Addr, Ipv4Addr)>,
     /// dnat-44: (internal address, public address), first mapping wins.
     pub static_dst: Vec<(Ipv4Addr, Ipv4Addr)>,
     /// Prefixes whose hosts are pinned to one shard.
     pub pinned: Vec<Prefix>,
+    /// deterministic-napt44 source ranges: (prefix, first subscriber, subscribers,
+    /// blocks per pool address), first mapping of a prefix wins.
+    pub det: Vec<(Prefix, u32, u32, u32)>,
 }
 
 impl SteerConfig {
@@ -179,12 +185,16 @@ impl SteerConfig {
     /// that `NatPolicy::normalize` and the kernel agree), and the pinned prefixes.
     pub fn from_policy(p: &mspic_flow::Policy, shards: u32) -> Self {
         let nat = &p.nat;
-        let mut pool_addrs: Vec<(Ipv4Addr, bool, u32)> = nat
+        let mut pool_addrs: Vec<(Ipv4Addr, bool, u32, u16, u16)> = nat
             .pool_addrs
             .iter()
             .filter_map(|(&a, &(pool, idx))| {
-                let napt = nat.pools.get(usize::from(pool))?.ports.is_some();
-                Some((a, napt, idx))
+                let pool = nat.pools.get(usize::from(pool))?;
+                let (low, block) = match (pool.ports, pool.block_size()) {
+                    (Some((low, _)), Some(b)) => (low, b),
+                    _ => (0, 0),
+                };
+                Some((a, pool.ports.is_some(), idx, low, block))
             })
             .collect();
         pool_addrs.sort_unstable();
@@ -218,7 +228,13 @@ impl SteerConfig {
                 pinned.push(n);
             }
         }
+        let det = nat
+            .deterministic
+            .iter()
+            .map(|(_, m)| (m.from, m.first_host, m.hosts, m.blocks_per_address))
+            .collect();
         SteerConfig {
+            det,
             shards,
             pool_addrs,
             static_src: expand(&nat.static_src),
@@ -609,9 +625,11 @@ impl XdpProgram {
             )));
         }
         let mut pools = Entries::new();
-        for &(a, napt, idx) in &cfg.pool_addrs {
+        for &(a, napt, idx, low, block) in &cfg.pool_addrs {
             let mut v = idx.to_ne_bytes().to_vec();
             v.extend_from_slice(&u32::from(napt).to_ne_bytes());
+            v.extend_from_slice(&u32::from(low).to_ne_bytes());
+            v.extend_from_slice(&u32::from(block).to_ne_bytes());
             pools.entry(a.octets().to_vec()).or_insert(v);
         }
         let pairs = |v: &[(Ipv4Addr, Ipv4Addr)]| {
@@ -632,7 +650,16 @@ impl XdpProgram {
             };
             target.insert(lpm_key(p), vec![1]);
         }
+        let mut det = Entries::new();
+        for &(p, first, hosts, per_addr) in &cfg.det {
+            let v = [first, hosts, per_addr, 0]
+                .iter()
+                .flat_map(|x| x.to_ne_bytes())
+                .collect();
+            det.entry(lpm_key(&p)).or_insert(v);
+        }
         for (map, n, max) in [
+            ("det_v4", det.len(), MAX_DET),
             ("pool_addrs", pools.len(), MAX_POOL_ADDRS),
             ("static_src", static_src.len(), MAX_STATIC),
             ("static_dst", static_dst.len(), MAX_STATIC),
@@ -653,6 +680,7 @@ impl XdpProgram {
         sync_map(&maps.static_dst, "static_dst", &static_dst)?;
         sync_map(&maps.pinned_v4, "pinned_v4", &pin4)?;
         sync_map(&maps.pinned_v6, "pinned_v6", &pin6)?;
+        sync_map(&maps.det_v4, "det_v4", &det)?;
         let mut conf = cfg.shards.to_ne_bytes().to_vec();
         conf.extend_from_slice(&0u32.to_ne_bytes());
         maps.config

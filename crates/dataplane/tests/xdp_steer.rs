@@ -79,7 +79,9 @@ fn policy(text: &str) -> Policy {
 
 /// Every kind of NAT fact the owner function reads: a NAPT pool, an address-only pool
 /// (dynamic-nat44: pins its inside hosts), basic-nat44 (static source map), an
-/// endpoint-independent NAPT rule (pins its hosts) and dnat-44 (static destination map).
+/// endpoint-independent NAPT rule (pins its hosts), dnat-44 (static destination map) and a
+/// pool with secured port block allocation (owner by the port's block; pins its hosts) and
+/// deterministic-napt44 (subscribers owned by their computed block).
 const NAT_CONFIG: &str = r#"
 interfaces {
     ge-0/0/0 { unit 0 { family inet { service { input { service-set ss; } output { service-set ss; } } address 10.0.0.1/24; } } }
@@ -94,12 +96,16 @@ services {
         pool eim { address 203.0.113.224/28; port { automatic; } }
         pool stat { address 198.18.0.0/24; }
         pool web { address 10.0.0.10/32; }
+        pool pba { address 203.0.113.240/28; port { range low 2000 high 9999; secured-port-block-allocation block-size 100 max-blocks-per-address 4; } }
+        pool det { address 203.0.113.96/28; port { automatic; deterministic-port-block-allocation block-size 1008; } }
         rule snat {
             match-direction input;
             term napt { from { source-address { 10.0.1.0/24; } } then { translated { source-pool napt; translation-type { napt-44; } } } }
             term dyn { from { source-address { 10.0.2.0/24; } } then { translated { source-pool dyn; translation-type { dynamic-nat44; } } } }
             term basic { from { source-address { 10.0.3.0/24; } } then { translated { source-pool stat; translation-type { basic-nat44; } } } }
             term eim { from { source-address { 10.0.4.0/24; } } then { translated { source-pool eim; translation-type { napt-44; } mapping-type endpoint-independent; } } }
+            term pba { from { source-address { 10.0.5.0/24; } } then { translated { source-pool pba; translation-type { napt-44; } } } }
+            term det { from { source-address { 10.0.6.0/24; } } then { translated { source-pool det; translation-type { deterministic-napt44; } } } }
         }
         rule dnat {
             match-direction input;
@@ -411,6 +417,66 @@ fn table(policy: &Policy) -> Vec<Row> {
             ),
             Owner::Is((1030 % N) as u16),
             v4(POOL),
+            14,
+            Some(34),
+        ),
+        row(
+            "udp to a port block pool: ((port - low) / block) % N",
+            eth(
+                0x0800,
+                &ip4("198.51.100.7", "203.0.113.241", 17, &udp(53, 2350, b"a")),
+            ),
+            Owner::Is((3 % N) as u16),
+            v4(POOL),
+            14,
+            Some(34),
+        ),
+        row(
+            "udp to a port block pool below its range: block 0",
+            eth(
+                0x0800,
+                &ip4("198.51.100.7", "203.0.113.241", 17, &udp(53, 1500, b"a")),
+            ),
+            Owner::Is(0),
+            v4(POOL),
+            14,
+            Some(34),
+        ),
+        row(
+            "tcp to a deterministic pool: by the port's block",
+            eth(
+                0x0800,
+                &ip4(
+                    "198.51.100.7",
+                    "203.0.113.97",
+                    6,
+                    &tcp(80, 1024 + 5 * 1008 + 7),
+                ),
+            ),
+            Owner::Is((5 % N) as u16),
+            v4(POOL),
+            14,
+            Some(34),
+        ),
+        row(
+            "udp from a deterministic subscriber: its block's owner",
+            eth(
+                0x0800,
+                &ip4("10.0.6.10", "198.51.100.7", 17, &udp(4000, 53, b"q")),
+            ),
+            Owner::Is((9 % N) as u16),
+            v4(PINNED),
+            14,
+            Some(34),
+        ),
+        row(
+            "udp to a deterministic subscriber: the same",
+            eth(
+                0x0800,
+                &ip4("198.51.100.7", "10.0.6.10", 17, &udp(53, 4000, b"a")),
+            ),
+            Owner::Is((9 % N) as u16),
+            v4(PINNED),
             14,
             Some(34),
         ),
@@ -878,9 +944,11 @@ fn table_of_frames() {
     assert_eq!(c.vlan, 2, "{c:?}");
     assert_eq!(c.later_fragment, 2, "{c:?}");
     assert_eq!(c.parse_error, 5, "{c:?}");
-    assert_eq!(c.pool, 6, "{c:?}");
+    // 6 plain pool frames and 3 by port block (secured and deterministic).
+    assert_eq!(c.pool, 9, "{c:?}");
     assert_eq!(c.static_normalized, 2, "{c:?}");
-    assert_eq!(c.pinned, 2, "{c:?}");
+    // 2 pinned hosts and 2 frames of a deterministic subscriber.
+    assert_eq!(c.pinned, 4, "{c:?}");
     assert_eq!(c.icmp_error, 4, "{c:?}");
     assert_eq!(
         c.ipv4 + c.ipv6 + c.arp + c.pass_other,
@@ -1121,6 +1189,7 @@ fn header_mirror() {
     assert_eq!(define("STEER_MAX_POOL_ADDRS"), xdp::MAX_POOL_ADDRS as u64);
     assert_eq!(define("STEER_MAX_STATIC"), xdp::MAX_STATIC as u64);
     assert_eq!(define("STEER_MAX_PINNED"), xdp::MAX_PINNED as u64);
+    assert_eq!(define("STEER_MAX_DET"), xdp::MAX_DET as u64);
     assert_eq!(std::mem::size_of::<SteerMeta>(), SteerMeta::LEN);
 }
 
@@ -1184,15 +1253,32 @@ fn steer_config_from_policy() {
     let pol = policy(NAT_CONFIG);
     let cfg = SteerConfig::from_policy(&pol, 4);
     assert_eq!(cfg.shards, 4);
-    // 64 NAPT + 32 address-only + 16 EIM pool addresses; basic-nat44 is static.
-    assert_eq!(cfg.pool_addrs.len(), 64 + 32 + 16);
-    assert!(cfg.pool_addrs.contains(&(a4("203.0.113.130"), true, 2)));
-    assert!(cfg.pool_addrs.contains(&(a4("203.0.113.197"), false, 5)));
+    // 64 NAPT + 32 address-only + 16 EIM + 16 port block pool addresses; basic-nat44 is
+    // static.
+    assert_eq!(cfg.pool_addrs.len(), 64 + 32 + 16 + 16 + 16);
+    assert_eq!(
+        cfg.det,
+        vec![(
+            "10.0.6.0/24".parse().unwrap(),
+            u32::from(a4("10.0.6.1")),
+            254,
+            64
+        )]
+    );
+    assert!(cfg
+        .pool_addrs
+        .contains(&(a4("203.0.113.241"), true, 1, 2000, 100)));
+    assert!(cfg
+        .pool_addrs
+        .contains(&(a4("203.0.113.130"), true, 2, 0, 0)));
+    assert!(cfg
+        .pool_addrs
+        .contains(&(a4("203.0.113.197"), false, 5, 0, 0)));
     assert_eq!(cfg.static_src.len(), 256);
     assert!(cfg.static_src.contains(&(a4("198.18.0.5"), a4("10.0.3.5"))));
     assert_eq!(cfg.static_dst, vec![(a4("10.0.0.10"), a4("203.0.113.10"))]);
     let pinned: Vec<String> = cfg.pinned.iter().map(|p| p.to_string()).collect();
-    assert_eq!(pinned, ["10.0.2.0/24", "10.0.4.0/24"]);
+    assert_eq!(pinned, ["10.0.2.0/24", "10.0.4.0/24", "10.0.5.0/24"]);
     // Everything normalize() answers, the expansion answers the same.
     for &(pool, internal) in &cfg.static_src {
         assert_eq!(pol.nat.normalize(IpAddr::V4(pool)), IpAddr::V4(internal));
@@ -1229,7 +1315,7 @@ impl Rng {
 /// An address that exercises one of the owner function's branches.
 fn rand_v4(r: &mut Rng) -> Ipv4Addr {
     let base = |s: &str, n: u64, r: &mut Rng| Ipv4Addr::from(u32::from(a4(s)) + r.below(n) as u32);
-    match r.below(11) {
+    match r.below(15) {
         0 => base("203.0.113.128", 64, r),                    // NAPT pool
         1 => base("203.0.113.192", 32, r),                    // address-only pool
         2 => base("203.0.113.224", 16, r),                    // EIM pool
@@ -1240,6 +1326,10 @@ fn rand_v4(r: &mut Rng) -> Ipv4Addr {
         7 => base("10.0.3.0", 256, r),                        // basic-nat44 inside
         8 => base("10.0.4.0", 256, r),                        // EIM inside (pinned)
         9 => base("198.51.100.0", 256, r),                    // outside
+        10 => base("203.0.113.240", 16, r),                   // port block pool
+        11 => base("10.0.5.0", 256, r),                       // port block inside (pinned)
+        12 => base("203.0.113.96", 16, r),                    // deterministic pool
+        13 => base("10.0.6.0", 256, r),                       // deterministic subscribers
         _ => Ipv4Addr::from(r.next() as u32),
     }
 }
@@ -1487,7 +1577,7 @@ fn kernel_and_userspace_owners_agree() {
     let mut l = load(&pol, 1);
     let (mut parsed, mut errors, mut icmp_errors, mut pool, mut pinned, mut stat) =
         (0, 0, 0, 0, 0, 0);
-    for n in 1..8u32 {
+    for n in 1..=8u32 {
         l.prog.update(&SteerConfig::from_policy(&pol, n)).unwrap();
         for f in &frames {
             let out = run(&l.prog, f);
@@ -1523,7 +1613,7 @@ fn kernel_and_userspace_owners_agree() {
                         let want = mspic_flow::owner::owner(&p, n, &pol.nat);
                         assert_eq!(u32::from(m.owner), want, "{}", ctx());
                     }
-                    if n == 7 {
+                    if n == 8 {
                         parsed += 1;
                         icmp_errors += u32::from(m.has(flags::ICMP_ERROR));
                         pool += u32::from(m.has(flags::POOL));
@@ -1550,7 +1640,7 @@ fn kernel_and_userspace_owners_agree() {
                         ctx()
                     );
                     assert_eq!(m.owner, 0, "{}", ctx());
-                    if n == 7 {
+                    if n == 8 {
                         errors += 1;
                     }
                 }

@@ -12,13 +12,17 @@ use crate::nat::NatPolicy;
 ///
 /// 1. an ICMP error belongs with the packet it quotes (its reversed tuple);
 /// 2. a packet to a source-pool address belongs to the shard that allocated it: NAPT by
-///    `port % shards` (the ICMP query id for ICMP), address-only pools and port-less
-///    protocols by `address index % shards`;
-/// 3. static translations are undone first (basic-nat44 pool address → internal address,
+///    `port % shards` (the ICMP query id for ICMP), or by the port's block under port
+///    block allocation ([`block_owner`]), address-only pools and port-less protocols by
+///    `address index % shards`;
+/// 3. a packet from or to one deterministic-napt44 subscriber belongs to the owner of
+///    its computed block (where the replies to its ports go);
+/// 4. static translations are undone first (basic-nat44 pool address → internal address,
 ///    dnat-44 internal address → public address), so both directions hash alike;
-/// 4. an internal host whose NAT state is per host (dynamic-nat44, paired pooling,
-///    endpoint-independent mapping) is pinned: the hash of its address alone;
-/// 5. everything else: the symmetric hash of the tuple.
+/// 5. an internal host whose NAT state is per host (dynamic-nat44, paired pooling,
+///    endpoint-independent mapping, port block allocation) is pinned: the hash of its
+///    address alone;
+/// 6. everything else: the symmetric hash of the tuple.
 pub fn owner(p: &Parsed, shards: u32, nat: &NatPolicy) -> u32 {
     let key = match p.l4 {
         L4::IcmpError { inner, .. } => inner.key.reversed(),
@@ -35,6 +39,15 @@ pub fn owner_of_key(key: &FlowKey, shards: u32, nat: &NatPolicy) -> u32 {
     if let Some(o) = nat.pool_owner(key, shards) {
         return o;
     }
+    // Both directions of a deterministic subscriber's flow (a reply to an untranslated one
+    // is addressed to it); a flow between two subscribers is hashed.
+    match (
+        nat.det_owner(key.src, shards),
+        nat.det_owner(key.dst, shards),
+    ) {
+        (Some(o), None) | (None, Some(o)) => return o,
+        _ => {}
+    }
     let src = nat.normalize(key.src);
     let dst = nat.normalize(key.dst);
     match (nat.is_pinned(src), nat.is_pinned(dst)) {
@@ -42,6 +55,15 @@ pub fn owner_of_key(key: &FlowKey, shards: u32, nat: &NatPolicy) -> u32 {
         (false, true) => address_hash(dst) % shards,
         _ => FlowKey { src, dst, ..*key }.symmetric_hash() % shards,
     }
+}
+
+/// The shard owning pool port `port` of a pool under port block allocation whose ports
+/// start at `low` in blocks of `block` ports: the shard owning its block,
+/// `((port - low) / block) % shards` (a port below the range counts as block 0).
+/// `bpf/steer.bpf.c` computes the same, constant for constant.
+pub fn block_owner(port: u16, low: u16, block: u16, shards: u32) -> u32 {
+    let block_index = u32::from(port.saturating_sub(low)) / u32::from(block.max(1));
+    block_index % shards.max(1)
 }
 
 /// The hash of one address, as the symmetric hash of the address with itself (one hash

@@ -673,14 +673,24 @@ proptest! {
     /// owner, and no two live NAPT sessions share an external (address, port, protocol).
     #[test]
     fn owners_agree_and_external_endpoints_unique(
-        n in 1u32..8,
+        n in 1u32..=8,
         flows in prop::collection::vec((2u8..60, 1024u16..65535, 2u8..250, 1u16..1000, 0u8..3), 1..40),
-        kind in 0usize..3,
+        kind in 0usize..5,
     ) {
         let cfgs = [
             napt(),
             nat_config("pool public { address 203.0.113.128/25; }", &term("dynamic-nat44", ""), ""),
             nat_config(NAPT_POOL, &term("napt-44", "mapping-type endpoint-independent; address-pooling paired;"), ""),
+            nat_config(
+                "pool public { address 203.0.113.128/25; port { automatic; secured-port-block-allocation block-size 64 max-blocks-per-address 2; } }",
+                &term("napt-44", ""),
+                "",
+            ),
+            nat_config(
+                "pool public { address 203.0.113.128/28; port { automatic; deterministic-port-block-allocation block-size 1008; } }",
+                &term("deterministic-napt44", ""),
+                "",
+            ),
         ];
         let mut cl = Cluster::new(&cfgs[kind], n);
         for (host, sport, server, dport, proto) in flows {

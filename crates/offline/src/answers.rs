@@ -2,8 +2,11 @@
 //! runtime both gather one [`ShardReport`] per shard and merge them here, so the two print
 //! the same thing for the same state.
 
+use std::net::IpAddr;
+
 use mspic_control::{
-    NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics, ServiceSetsSummary,
+    DetNatBlock, DetNatQuery, NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics,
+    PortBlockInfo, ServiceSetsSummary,
 };
 use mspic_flow::nat::{NatStats, NatSummary};
 use mspic_flow::{Policy, SfwStats, Shard};
@@ -117,8 +120,16 @@ pub fn nat_pools(p: &Policy, reports: &[ShardReport], name: Option<&str>) -> Vec
                 sum.addrs_in_use += s.addrs_in_use;
                 sum.out_of_port_errors += s.out_of_port_errors;
                 sum.out_of_address_errors += s.out_of_address_errors;
+                sum.port_blocks_in_use += s.port_blocks_in_use;
+                sum.max_port_blocks_used += s.max_port_blocks_used;
+                sum.port_block_allocation_errors += s.port_block_allocation_errors;
+                sum.port_blocks_limit_exceeded_errors += s.port_blocks_limit_exceeded_errors;
+                sum.pool_users += s.pool_users;
+                sum.detnat_subscriber_exceeded_port_limits +=
+                    s.detnat_subscriber_exceeded_port_limits;
             }
         }
+        let port_blocks = port_block_info(p, i, &sum);
         let ranges = pool
             .ranges
             .iter()
@@ -146,10 +157,90 @@ pub fn nat_pools(p: &Policy, reports: &[ShardReport], name: Option<&str>) -> Vec
                 max_ports_in_use: sum.max_ports_in_use,
                 out_of_address_errors: sum.out_of_address_errors,
                 out_of_port_errors: sum.out_of_port_errors,
+                port_blocks: port_blocks.clone(),
             });
         }
     }
     out
+}
+
+/// `show services nat deterministic-nat …`: computed from the configuration alone (the
+/// mapping is a pure function of it), for every service set a deterministic term serves.
+pub fn detnat(p: &Policy, q: DetNatQuery) -> Vec<DetNatBlock> {
+    let mut out = Vec::new();
+    for &(pool, m) in &p.nat.deterministic {
+        let Some(prt) = p.nat.pools.get(usize::from(pool)) else {
+            continue;
+        };
+        let found = match q {
+            DetNatQuery::Host(IpAddr::V4(h)) => m.forward(h).map(|(a, first)| (h, a, first)),
+            DetNatQuery::NatPort(IpAddr::V4(a), port) => {
+                prt.addrs.iter().position(|&x| x == a).and_then(|ai| {
+                    let h = m.reverse(ai as u32, port)?;
+                    m.forward(h).map(|(a, first)| (h, a, first))
+                })
+            }
+            _ => None,
+        };
+        let Some((host, ai, first)) = found else {
+            continue;
+        };
+        let mut sets: Vec<u16> = prt
+            .users
+            .iter()
+            .filter(|(_, k)| *k == mspic_config::TranslationType::DeterministicNapt44)
+            .map(|(s, _)| *s)
+            .collect();
+        sets.dedup();
+        for set in sets {
+            let (interface, service_set) = set_names(p, set);
+            out.push(DetNatBlock {
+                interface,
+                service_set,
+                pool: prt.name.clone(),
+                internal: IpAddr::V4(host),
+                nat_ip: IpAddr::V4(prt.addrs[ai as usize]),
+                port_low: first,
+                port_high: m.last_port(first),
+            });
+        }
+    }
+    out
+}
+
+/// The port block fields of pool `i` (secured or deterministic port block allocation),
+/// with its counters `sum` over the shards.
+fn port_block_info(
+    p: &Policy,
+    i: usize,
+    sum: &mspic_flow::nat::PoolStats,
+) -> Option<PortBlockInfo> {
+    let pool = p.nat.pools.get(i)?;
+    let block = pool.block_size()?;
+    let det = p
+        .nat
+        .deterministic
+        .iter()
+        .find(|(x, _)| usize::from(*x) == i);
+    let per_address = match det {
+        Some((_, m)) => u64::from(m.blocks_per_address),
+        None => u64::from(pool.blocks_per_address()),
+    };
+    let blocks = per_address * pool.addrs.len() as u64;
+    Some(PortBlockInfo {
+        deterministic: det.is_some(),
+        block_size: u64::from(block),
+        max_blocks_per_address: pool.pba.map_or(1, |b| u64::from(b.max_blocks)),
+        active_block_timeout: pool.pba.map_or(0, |b| u64::from(b.active_timeout)),
+        effective_port_blocks: blocks,
+        effective_ports: blocks * u64::from(block),
+        blocks_in_use: sum.port_blocks_in_use,
+        max_blocks_used: sum.max_port_blocks_used,
+        allocation_errors: sum.port_block_allocation_errors,
+        limit_exceeded_errors: sum.port_blocks_limit_exceeded_errors,
+        pool_users: sum.pool_users,
+        detnat_subscriber_exceeded_port_limits: sum.detnat_subscriber_exceeded_port_limits,
+    })
 }
 
 /// `show services nat mappings summary`, per services interface.

@@ -357,6 +357,13 @@ impl Backend for Replay {
         Ok(answers::nat_pools(&self.policy, &self.reports(), name))
     }
 
+    fn detnat(
+        &mut self,
+        q: mspic_control::DetNatQuery,
+    ) -> Result<Vec<mspic_control::DetNatBlock>, BackendError> {
+        Ok(answers::detnat(&self.policy, q))
+    }
+
     fn nat_mappings_summary(&mut self) -> Result<Vec<NatMappingsSummary>, BackendError> {
         Ok(answers::nat_mappings_summary(&self.policy, &self.reports()))
     }

@@ -37,6 +37,26 @@ pub(super) struct PoolD {
     pub(super) preserve_range: bool,
     pub(super) round_robin: bool,
     pub(super) mapping_timeout: Leaf<u32>,
+    /// `port secured-port-block-allocation …`, where it was first written.
+    pub(super) pba: Option<PbaD>,
+    /// `port deterministic-port-block-allocation …`, where it was first written.
+    pub(super) det: Option<DetD>,
+}
+
+/// `port deterministic-port-block-allocation [block-size B] [include-boundary-addresses]`.
+pub(super) struct DetD {
+    pub(super) pos: Pos,
+    pub(super) block_size: Leaf<u16>,
+    pub(super) boundary: bool,
+}
+
+/// `port secured-port-block-allocation { block-size B; max-blocks-per-address M;
+/// active-block-timeout T; }` of a pool.
+pub(super) struct PbaD {
+    pub(super) pos: Pos,
+    pub(super) block_size: Leaf<u16>,
+    pub(super) max_blocks: Leaf<u16>,
+    pub(super) timeout: Leaf<u32>,
 }
 
 /// `then translated …` of a NAT term.
@@ -118,7 +138,6 @@ const TRANSLATED_IGNORED: &[&str] = &[
 const TRANSLATION_UNSUPPORTED: &[&str] = &[
     "basic-nat-pt",
     "basic-nat66",
-    "deterministic-napt44",
     "deterministic-napt64",
     "dnat-64",
     "napt-66",
@@ -171,6 +190,8 @@ impl Builder {
             preserve_range: false,
             round_robin: false,
             mapping_timeout: Leaf::default(),
+            pba: None,
+            det: None,
         });
         let Some((k, kpos)) = c.kw(
             d,
@@ -393,16 +414,22 @@ fn pool_address_range(pool: &mut PoolD, d: &mut Diags, c: &mut Cur) -> R<()> {
 fn pool_port(pool: &mut PoolD, d: &mut Diags, c: &mut Cur) -> R<()> {
     let Some((k, kpos)) = c.kw(
         d,
-        &["automatic", "range", "preserve-parity", "preserve-range"],
         &[
+            "automatic",
+            "range",
+            "preserve-parity",
+            "preserve-range",
             "secured-port-block-allocation",
             "deterministic-port-block-allocation",
         ],
+        &[],
     )?
     else {
         return Ok(());
     };
     match k {
+        "secured-port-block-allocation" => pool_pba(pool, d, c, kpos),
+        "deterministic-port-block-allocation" => pool_det(pool, d, c, kpos),
         "preserve-parity" => {
             c.end(d)?;
             pool.parity = true;
@@ -426,6 +453,72 @@ fn pool_port(pool: &mut PoolD, d: &mut Diags, c: &mut Cur) -> R<()> {
         }
         _ => pool_port_range(pool, d, c),
     }
+}
+
+/// `secured-port-block-allocation [block-size B] [max-blocks-per-address M]
+/// [active-block-timeout T]` of a pool's `port` (Junos: "secured-port-block-allocation
+/// (Services NAT)": block-size 1–60 000, max blocks 1–512, timeout 0 or at least 120 s;
+/// older releases spell the limit `max-blocks-per-user`).
+fn pool_pba(pool: &mut PoolD, d: &mut Diags, c: &mut Cur, kpos: Pos) -> R<()> {
+    let pba = pool.pba.get_or_insert_with(|| PbaD {
+        pos: kpos,
+        block_size: Leaf::default(),
+        max_blocks: Leaf::default(),
+        timeout: Leaf::default(),
+    });
+    while let Some((k, _)) = c.kw(
+        d,
+        &[
+            "block-size",
+            "max-blocks-per-address",
+            "max-blocks-per-user",
+            "active-block-timeout",
+        ],
+        &[],
+    )? {
+        match k {
+            "block-size" => {
+                let (v, t) = c.parse(d, "block-size", |s| uint(s, "block-size", 1, 60000))?;
+                pba.block_size.set(d, k, v as u16, t.pos, &t.text)?;
+            }
+            "active-block-timeout" => {
+                let (v, t) = c.parse(d, "active-block-timeout", |s| {
+                    match uint(s, "active-block-timeout", 0, 86400)? {
+                        v @ (0 | 120..) => Ok(v),
+                        _ => Err(format!(
+                            "invalid active-block-timeout '{s}' (expected 0, for no timeout, or 120..86400 seconds)"
+                        )),
+                    }
+                })?;
+                pba.timeout.set(d, k, v as u32, t.pos, &t.text)?;
+            }
+            _ => {
+                let (v, t) = c.parse(d, k, |s| uint(s, "max-blocks-per-address", 1, 512))?;
+                pba.max_blocks
+                    .set(d, "max-blocks-per-address", v as u16, t.pos, &t.text)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `deterministic-port-block-allocation [block-size B] [include-boundary-addresses]` of
+/// a pool's `port` (Junos: "port (Services NAT)": block-size 0–64 512, 0 computing it).
+fn pool_det(pool: &mut PoolD, d: &mut Diags, c: &mut Cur, kpos: Pos) -> R<()> {
+    let det = pool.det.get_or_insert_with(|| DetD {
+        pos: kpos,
+        block_size: Leaf::default(),
+        boundary: false,
+    });
+    while let Some((k, _)) = c.kw(d, &["block-size", "include-boundary-addresses"], &[])? {
+        if k == "include-boundary-addresses" {
+            det.boundary = true;
+        } else {
+            let (v, t) = c.parse(d, "block-size", |s| uint(s, "block-size", 0, 64512))?;
+            det.block_size.set(d, k, v as u16, t.pos, &t.text)?;
+        }
+    }
+    Ok(())
 }
 
 /// `port range low L high H [random-allocation]` of a pool.
@@ -539,6 +632,33 @@ fn translation_type(s: &str) -> Result<TranslationType, String> {
     }
 }
 
+/// What secured port block allocation refuses (Junos: "Secured Port Block Allocation
+/// Configuration Guidelines": no parity or range preservation; blocks of one size from
+/// one contiguous range), reported at `pos`.
+fn check_pba(d: &mut Diags, p: &PoolD, pos: Pos, b: SecuredPortBlock, port: Option<PoolPort>) {
+    // A `port` without automatic or range is reported on its own.
+    let Some(pp) = port else { return };
+    let r = pp.range();
+    let ports = u32::from(r.high) - u32::from(r.low) + 1;
+    let problem = if u32::from(b.block_size) > ports {
+        format!(
+            "block-size {} is larger than the port range {}-{} ({ports} ports)",
+            b.block_size, r.low, r.high
+        )
+    } else if p.parity || p.preserve_range {
+        "cannot be combined with preserve-parity or preserve-range".to_string()
+    } else {
+        return;
+    };
+    d.error(
+        pos,
+        format!(
+            "nat pool '{}': secured-port-block-allocation {problem}",
+            p.name
+        ),
+    );
+}
+
 impl Builder {
     /// Checks each pool has members and a complete `port`; adds the pools to the model.
     pub(super) fn finish_pools(&self, d: &mut Diags, cfg: &mut Config) {
@@ -570,6 +690,36 @@ impl Builder {
                     random: p.random,
                 }),
             };
+            let port_block = p.pba.as_ref().map(|b| SecuredPortBlock {
+                block_size: b
+                    .block_size
+                    .get()
+                    .unwrap_or(SecuredPortBlock::DEFAULT_BLOCK_SIZE),
+                max_blocks: b
+                    .max_blocks
+                    .get()
+                    .unwrap_or(SecuredPortBlock::DEFAULT_MAX_BLOCKS),
+                active_timeout: b.timeout.get().unwrap_or(0),
+            });
+            if let (Some(b), Some(pba)) = (port_block, &p.pba) {
+                check_pba(d, p, pba.pos, b, port);
+            }
+            let deterministic = p.det.as_ref().map(|x| DeterministicBlocks {
+                block_size: x
+                    .block_size
+                    .get()
+                    .unwrap_or(DeterministicBlocks::DEFAULT_BLOCK_SIZE),
+                include_boundary_addresses: x.boundary,
+            });
+            if let (Some(x), true) = (&p.det, p.pba.is_some() || p.parity || p.preserve_range) {
+                d.error(
+                    x.pos,
+                    format!(
+                        "nat pool '{}': deterministic-port-block-allocation cannot be combined with secured-port-block-allocation, preserve-parity or preserve-range",
+                        p.name
+                    ),
+                );
+            }
             cfg.nat_pools.push(NatPool {
                 name: p.name.clone(),
                 addresses: p.addresses.clone(),
@@ -579,6 +729,8 @@ impl Builder {
                 preserve_range: p.preserve_range,
                 address_allocation_round_robin: p.round_robin,
                 mapping_timeout: p.mapping_timeout.get(),
+                port_block,
+                deterministic,
             });
         }
     }
@@ -638,6 +790,47 @@ impl Builder {
             }
         }
         cfg.nat_rule_sets = finish_rule_sets(d, &self.nat_rule_sets, &self.nat_rules, "nat");
+        self.check_deterministic_pools_once(d);
+    }
+
+    /// A deterministic pool maps one source range: a second term mapping another range
+    /// onto it would give two subscribers the same block; and a subscriber has one block,
+    /// so two deterministic source ranges may not overlap.
+    fn check_deterministic_pools_once(&self, d: &mut Diags) {
+        let mut seen: Vec<(String, Option<Prefix>)> = Vec::new();
+        for t in self.nat_rules.iter().flat_map(|r| r.terms.iter()) {
+            let tr = &t.then.translated;
+            if tr.ttype.get() != Some(TranslationType::DeterministicNapt44) {
+                continue;
+            }
+            let Some(n) = tr.spool.get() else { continue };
+            let from = t.from.src.iter().find_map(|m| match m {
+                AddressMatch::Prefix {
+                    prefix,
+                    except: false,
+                } => Some(prefix.network()),
+                _ => None,
+            });
+            let pos = tr.ttype.pos().unwrap_or(t.pos);
+            let overlap = seen.iter().find_map(|(_, o)| match (o, from) {
+                (Some(o), Some(f)) if *o != f && (o.contains(f.addr) || f.contains(o.addr)) => {
+                    Some(*o)
+                }
+                _ => None,
+            });
+            if seen.iter().any(|(x, o)| *x == n && *o != from) {
+                d.error(
+                    pos,
+                    format!("source-pool '{n}' is already used by another deterministic-napt44 term (each subscriber range needs a pool of its own)"),
+                );
+            } else if let (Some(o), Some(f)) = (overlap, from) {
+                d.error(
+                    pos,
+                    format!("deterministic-napt44 source range {f} overlaps {o} of another deterministic-napt44 term"),
+                );
+            }
+            seen.push((n, from));
+        }
     }
 
     /// `port-forwarding-mappings` names a map and comes with a translation that rewrites
@@ -780,6 +973,25 @@ impl Builder {
                 need(d, spool.is_some(), "a source-pool");
                 need(d, has_dst, DST);
             }
+            TranslationType::DeterministicNapt44 => napt_port(d),
+        }
+        // A deterministic pool serves deterministic-napt44 alone, and it alone.
+        let det_pool = spool
+            .as_ref()
+            .and_then(|n| self.pools.get(n))
+            .map(|p| p.det.is_some());
+        let det = tt == TranslationType::DeterministicNapt44;
+        if let (Some(has), Some(n)) = (det_pool, &spool) {
+            if has != det {
+                d.error(
+                    tpos,
+                    if det {
+                        format!("translation-type {kw} requires source-pool '{n}' to have 'port deterministic-port-block-allocation'")
+                    } else {
+                        format!("translation-type {kw} cannot use source-pool '{n}': its ports are deterministic-port-block-allocation (translation-type deterministic-napt44 only)")
+                    },
+                );
+            }
         }
     }
 }
@@ -843,6 +1055,9 @@ impl Builder {
                 format!("translation-type {kw} requires a destination-address prefix in 'from' to map from"),
             );
         }
+        if tt == T::DeterministicNapt44 {
+            check_deterministic(d, kw, tpos, first(&from.src), spool);
+        }
         if matches!(tt, T::DynamicNat44 | T::TwiceDynamicNat44) {
             if let Some(pool) = spool.filter(|p| p.port.v.is_some()) {
                 d.error(
@@ -854,6 +1069,47 @@ impl Builder {
                 );
             }
         }
+    }
+}
+
+/// Deterministic NAPT maps the term's first `source-address` prefix onto `pool`'s blocks:
+/// every subscriber must get a block, and blocks must tile the port range
+/// ([`crate::deterministic::DetMap::new`] says why not).
+fn check_deterministic(
+    d: &mut Diags,
+    kw: &str,
+    tpos: Pos,
+    from: Option<Prefix>,
+    pool: Option<&PoolD>,
+) {
+    let Some(from) = from else {
+        d.error(
+            tpos,
+            format!("translation-type {kw} requires a source-address prefix in 'from' to map from"),
+        );
+        return;
+    };
+    let (Some(pool), Some(det)) = (pool, pool.and_then(|p| p.det.as_ref())) else {
+        return; // reported by check_translated
+    };
+    let range = match pool.port.get() {
+        Some(PortKind::Range(lo, hi)) => (lo, hi),
+        Some(PortKind::Automatic) => (PoolPort::AUTOMATIC_LOW, PoolPort::AUTOMATIC_HIGH),
+        None => return,
+    };
+    let block = det
+        .block_size
+        .get()
+        .unwrap_or(DeterministicBlocks::DEFAULT_BLOCK_SIZE);
+    if let Err(why) = crate::deterministic::DetMap::new(from, det.boundary, pool.size, range, block)
+    {
+        d.error(
+            tpos,
+            format!(
+                "translation-type {kw} with source-pool '{}': {why}",
+                pool.name
+            ),
+        );
     }
 }
 

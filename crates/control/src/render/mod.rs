@@ -48,6 +48,7 @@ pub enum Answer {
         detail: bool,
     },
     NatStatistics(Vec<NatStatistics>),
+    DetNat(Vec<crate::backend::DetNatBlock>),
     ServiceSetsSummary(Vec<ServiceSetsSummary>),
     AlgConversations {
         groups: Vec<alg::AlgConversations>,
@@ -74,6 +75,7 @@ impl Answer {
             Answer::NatMappingsSummary(rows) => nat::render_nat_mappings_summary(rows),
             Answer::NatMappings { mappings, detail } => nat::render_nat_mappings(mappings, *detail),
             Answer::NatStatistics(rows) => nat::render_nat_statistics(rows),
+            Answer::DetNat(rows) => nat::render_detnat(rows),
             Answer::ServiceSetsSummary(rows) => nat::render_service_sets_summary(rows),
             Answer::AlgConversations { groups, detail } => {
                 alg::render_alg_conversations(groups, *detail)
@@ -99,6 +101,7 @@ impl Answer {
             Answer::NatMappingsSummary(rows) => nat::nat_mappings_summary_tree(rows),
             Answer::NatMappings { mappings, detail } => nat::nat_mappings_tree(mappings, *detail),
             Answer::NatStatistics(rows) => nat::nat_statistics_tree(rows),
+            Answer::DetNat(rows) => nat::detnat_tree(rows),
             Answer::ServiceSetsSummary(rows) => nat::service_sets_summary_tree(rows),
             Answer::AlgConversations { groups, detail } => {
                 alg::alg_conversations_tree(groups, *detail)

@@ -5,7 +5,8 @@
 use std::fmt::Write as _;
 
 use crate::backend::{
-    NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics, ServiceSetsSummary,
+    DetNatBlock, NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics, PortBlockInfo,
+    ServiceSetsSummary,
 };
 use crate::render::sessions::compare_interfaces;
 use crate::tree::Element;
@@ -69,9 +70,103 @@ pub fn render_nat_pools(pools: &[NatPoolInfo], detail: bool) -> String {
                     p.ports_in_use, p.out_of_port_errors, p.max_ports_in_use
                 );
             }
+            if let Some(b) = &p.port_blocks {
+                render_port_blocks(&mut out, b);
+            }
         }
     }
     out
+}
+
+/// What `port-block-type` says of a pool with secured or deterministic port blocks.
+fn block_type(b: &PortBlockInfo) -> &'static str {
+    if b.deterministic {
+        "Deterministic port block allocation"
+    } else {
+        "Secured port block allocation"
+    }
+}
+
+/// The port block lines of a pool's detail (the fields of the Junos page "show services
+/// nat pool": secured port block allocation, or deterministic NAT's blocks).
+fn render_port_blocks(out: &mut String, b: &PortBlockInfo) {
+    let _ = writeln!(
+        out,
+        "Port block type: {}, Port block size: {}",
+        block_type(b),
+        b.block_size
+    );
+    if !b.deterministic {
+        let _ = writeln!(
+            out,
+            "Max number of port blocks per address: {}, Active block timeout: {}",
+            b.max_blocks_per_address, b.active_block_timeout
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Effective port blocks: {}, Effective ports: {}",
+        b.effective_port_blocks, b.effective_ports
+    );
+    let _ = writeln!(
+        out,
+        "Current number of port blocks in use: {}, Max number of port blocks used: {}",
+        b.blocks_in_use, b.max_blocks_used
+    );
+    if b.deterministic {
+        let _ = writeln!(
+            out,
+            "Deterministic NAT subscribers exceeded port limits: {}",
+            b.detnat_subscriber_exceeded_port_limits
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "Port block allocation errors: {}, Port blocks limit exceeded errors: {}",
+            b.allocation_errors, b.limit_exceeded_errors
+        );
+    }
+    let _ = writeln!(out, "Pool users: {}", b.pool_users);
+}
+
+/// The port block leaves of a `service-nat-pool` in detail (names as Junos's, e.g. in
+/// the CGNAT test library's and junos_exporter's readers of this RPC).
+fn port_block_leaves(e: &mut Element, b: &PortBlockInfo) {
+    e.push(Element::leaf("port-block-type", block_type(b)));
+    e.push(Element::leaf("port-block-size", b.block_size));
+    if !b.deterministic {
+        e.push(Element::leaf(
+            "max-blocks-per-address",
+            b.max_blocks_per_address,
+        ));
+        e.push(Element::leaf(
+            "active-block-timeout",
+            b.active_block_timeout,
+        ));
+    }
+    e.push(Element::leaf(
+        "effective-port-blocks",
+        b.effective_port_blocks,
+    ));
+    e.push(Element::leaf("effective-ports", b.effective_ports));
+    e.push(Element::leaf("port-blocks-in-use", b.blocks_in_use));
+    e.push(Element::leaf("max-port-blocks-used", b.max_blocks_used));
+    if b.deterministic {
+        e.push(Element::leaf(
+            "detnat-subscriber-exceeded-port-limits",
+            b.detnat_subscriber_exceeded_port_limits,
+        ));
+    } else {
+        e.push(Element::leaf(
+            "port-block-allocation-errors",
+            b.allocation_errors,
+        ));
+        e.push(Element::leaf(
+            "port-blocks-limit-exceeded-errors",
+            b.limit_exceeded_errors,
+        ));
+    }
+    e.push(Element::leaf("pool-users", b.pool_users));
 }
 
 /// `service-nat-pool-information/sfw-per-service-set-nat-pool/{interface-name,
@@ -126,6 +221,9 @@ pub fn nat_pools_tree(pools: &[NatPoolInfo], detail: bool) -> Element {
                     p.out_of_port_errors,
                 ));
                 e.push(Element::leaf("pool-max-ports-in-use", p.max_ports_in_use));
+            }
+            if let Some(b) = &p.port_blocks {
+                port_block_leaves(&mut e, b);
             }
         }
         if let Some(g) = group.as_mut() {
@@ -425,6 +523,48 @@ pub fn nat_mappings_tree(mappings: &[NatMapping], detail: bool) -> Element {
     flush_pool(&mut cur_if, &mut cur_pool);
     if let Some(i) = cur_if.take() {
         root.push(i);
+    }
+    root
+}
+
+/// `show services nat deterministic-nat nat-port-block` and `… internal-host`, one entry
+/// per subscriber found:
+/// ```text
+/// Interface: ms-1/1/0, Service set: ss
+/// NAT pool: det
+/// Internal host: 10.0.0.77, NAT IP: 203.0.113.129, NAT port block: 13120-14127
+/// ```
+pub fn render_detnat(rows: &[DetNatBlock]) -> String {
+    let mut out = String::new();
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "Interface: {}, Service set: {}",
+            r.interface, r.service_set
+        );
+        let _ = writeln!(out, "NAT pool: {}", r.pool);
+        let _ = writeln!(
+            out,
+            "Internal host: {}, NAT IP: {}, NAT port block: {}-{}",
+            r.internal, r.nat_ip, r.port_low, r.port_high
+        );
+    }
+    out
+}
+
+/// `service-detnat-information/{interface-name, service-set-name, pool-name,
+/// detnat-internal-host, detnat-nat-ip, detnat-nat-port-low, detnat-nat-port-high}`
+/// (the element names Junos's CGNAT test library reads), repeated per subscriber.
+pub fn detnat_tree(rows: &[DetNatBlock]) -> Element {
+    let mut root = Element::new("service-detnat-information");
+    for r in rows {
+        root.push(Element::leaf("interface-name", &r.interface));
+        root.push(Element::leaf("service-set-name", &r.service_set));
+        root.push(Element::leaf("pool-name", &r.pool));
+        root.push(Element::leaf("detnat-internal-host", r.internal));
+        root.push(Element::leaf("detnat-nat-ip", r.nat_ip));
+        root.push(Element::leaf("detnat-nat-port-low", r.port_low));
+        root.push(Element::leaf("detnat-nat-port-high", r.port_high));
     }
     root
 }

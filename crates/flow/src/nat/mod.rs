@@ -11,6 +11,7 @@
 //! mapping) pin that host to one shard; both are facts of [`NatPolicy`], so the owner
 //! function and the allocator read the same definitions.
 
+mod blocks;
 mod icmp;
 mod policy;
 mod ports;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use mspic_config as cfg;
+use mspic_config::deterministic::DetMap;
 use mspic_config::{MatchDirection, Prefix, TranslationType};
 use mspic_wire::FlowKey;
 
@@ -34,6 +35,29 @@ pub struct PoolRt {
     pub mapping_timeout: u32,
     /// Service sets and translation types that use the pool (display).
     pub users: Vec<(u16, TranslationType)>,
+    /// `secured-port-block-allocation`: ports come in per-subscriber blocks.
+    pub pba: Option<cfg::SecuredPortBlock>,
+    /// `deterministic-port-block-allocation`: the block size its deterministic term
+    /// computed (set when that term is compiled).
+    pub det_block: Option<u16>,
+}
+
+impl PoolRt {
+    /// The block size that decides which shard owns a port: secured or deterministic
+    /// port block allocation.
+    pub fn block_size(&self) -> Option<u16> {
+        self.pba.map(|b| b.block_size).or(self.det_block)
+    }
+
+    /// Blocks of `pba` one pool address holds (whole blocks of the port range).
+    pub fn blocks_per_address(&self) -> u32 {
+        match (self.ports, self.pba) {
+            (Some((lo, hi)), Some(b)) => {
+                (u32::from(hi) - u32::from(lo) + 1) / u32::from(b.block_size.max(1))
+            }
+            _ => 0,
+        }
+    }
 }
 
 /// How one NAT term translates.
@@ -62,6 +86,8 @@ pub struct Translate {
     /// `port-forwarding-mappings`: (destined, translated) destination ports; a TCP or UDP
     /// session to a destined port is forwarded to the translated one.
     pub port_map: Box<[(u16, u16)]>,
+    /// deterministic-napt44: index in [`NatPolicy::deterministic`].
+    pub det: Option<u16>,
 }
 
 impl Translate {
@@ -158,6 +184,8 @@ pub struct NatPolicy {
     pub static_dst: Vec<StaticMap>,
     /// Internal prefixes whose hosts are pinned to one shard (per-host NAT state).
     pub pinned: Vec<Prefix>,
+    /// deterministic-napt44 terms: (source pool, the mapping of their source range).
+    pub deterministic: Vec<(u16, DetMap)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -264,6 +292,8 @@ impl PoolRt {
             round_robin: p.address_allocation_round_robin,
             mapping_timeout: p.mapping_timeout.unwrap_or(DEFAULT_MAPPING_TIMEOUT),
             users: Vec::new(),
+            pba: p.port_block.filter(|_| ports.is_some()),
+            det_block: None,
         })
     }
 }
@@ -284,6 +314,8 @@ struct SetContext<'a> {
     /// Connected subnets of interfaces that send this set input traffic: the "inside"
     /// when a term does not name its sources.
     inside: &'a [Prefix],
+    /// The configured pools (index as in `NatPolicy::pools`).
+    pools: &'a [cfg::NatPool],
 }
 
 impl NatPolicy {
@@ -316,6 +348,7 @@ impl NatPolicy {
             let cx = SetContext {
                 set: si as u16,
                 inside: &inside,
+                pools: &c.nat_pools,
             };
             let mut rules = Vec::new();
             for r in names.into_iter().filter_map(|n| c.nat_rule(n)) {
@@ -413,11 +446,24 @@ impl NatPolicy {
         }
         let dynamic_src = matches!(
             kind,
-            T::Napt44 | T::DynamicNat44 | T::TwiceNapt44 | T::TwiceDynamicNat44
+            T::Napt44
+                | T::DynamicNat44
+                | T::TwiceNapt44
+                | T::TwiceDynamicNat44
+                | T::DeterministicNapt44
         );
         if dynamic_src {
             self.dynamic_source(cx, kind, src_pool, src_from, tr)?;
         }
+        let det = if kind == T::DeterministicNapt44 {
+            Some(self.deterministic_source(
+                src_pool,
+                src_from,
+                src_pool.and_then(|p| cx.pools.get(p as usize)),
+            )?)
+        } else {
+            None
+        };
         for p in [src_pool, dst_pool].into_iter().flatten() {
             self.pools[p as usize].users.push((cx.set, kind));
         }
@@ -433,6 +479,68 @@ impl NatPolicy {
             eif: tr.filtering_type_eif,
             paired: tr.address_pooling_paired,
             port_map,
+            det,
+        })
+    }
+
+    /// Records the deterministic mapping of a deterministic-napt44 term from its source
+    /// prefix onto its pool (`p`, configured as `pc`); its index.
+    fn deterministic_source(
+        &mut self,
+        pool: Option<u16>,
+        from: Option<Prefix>,
+        pc: Option<&cfg::NatPool>,
+    ) -> Result<u16, String> {
+        let (Some(pool), Some(pc)) = (pool, pc) else {
+            return Err("deterministic-napt44 needs a source-pool".into());
+        };
+        let Some(det) = pc.deterministic else {
+            return Err("deterministic-napt44 needs deterministic-port-block-allocation".into());
+        };
+        let from = from.ok_or("deterministic-napt44 needs a source-address prefix")?;
+        let prt = &mut self.pools[pool as usize];
+        let ports = prt.ports.ok_or("deterministic-napt44 needs a port range")?;
+        let m = DetMap::new(
+            from,
+            det.include_boundary_addresses,
+            prt.addrs.len() as u64,
+            ports,
+            det.block_size,
+        )?;
+        // The same term in another service set maps the same way.
+        if let Some(i) = self.deterministic.iter().position(|x| *x == (pool, m)) {
+            return Ok(i as u16);
+        }
+        // A subscriber has one block: overlapping ranges would give it two owners.
+        if let Some((_, o)) = self
+            .deterministic
+            .iter()
+            .find(|(_, o)| o.from.contains(m.from.addr) || m.from.contains(o.from.addr))
+        {
+            return Err(format!(
+                "deterministic-napt44 source range {} overlaps {}",
+                m.from, o.from
+            ));
+        }
+        if prt.det_block.replace(m.block_size).is_some() {
+            return Err(format!("pool {} maps a second source range", prt.name));
+        }
+        self.deterministic.push((pool, m));
+        Ok((self.deterministic.len() - 1) as u16)
+    }
+
+    /// The shard owning a first packet from deterministic subscriber `src`: the owner of
+    /// its block (as [`Self::pool_owner`] steers the replies to it).
+    pub fn det_owner(&self, src: IpAddr, shards: u32) -> Option<u32> {
+        let v = v4(src)?;
+        self.deterministic.iter().find_map(|(_, m)| {
+            let (_, first) = m.forward(v)?;
+            Some(crate::owner::block_owner(
+                first,
+                m.low,
+                m.block_size,
+                shards,
+            ))
         })
     }
 
@@ -475,7 +583,7 @@ impl NatPolicy {
             return Err(format!("{} needs a source-pool", kind.keyword()));
         };
         let has_ports = self.pools[p as usize].ports.is_some();
-        let wants_ports = matches!(kind, T::Napt44 | T::TwiceNapt44);
+        let wants_ports = matches!(kind, T::Napt44 | T::TwiceNapt44 | T::DeterministicNapt44);
         if wants_ports && !has_ports {
             return Err(format!(
                 "{} needs a pool with a port statement",
@@ -491,7 +599,14 @@ impl NatPolicy {
         for (i, &a) in self.pools[p as usize].addrs.iter().enumerate() {
             self.pool_addrs.entry(a).or_insert((p, i as u32));
         }
-        let per_host = !wants_ports || tr.address_pooling_paired || tr.mapping_type_eim;
+        // Port blocks belong to a subscriber (Junos: "a user is uniquely defined by its
+        // private IP address"): its sessions stay on the shard holding its blocks.
+        let pba = self.pools[p as usize].pba.is_some();
+        // Deterministic subscribers go to the owner of their block instead
+        // (`det_owner`).
+        let det = kind == T::DeterministicNapt44;
+        let per_host =
+            !det && (!wants_ports || tr.address_pooling_paired || tr.mapping_type_eim || pba);
         if per_host {
             match src_from {
                 Some(pre) => self.pinned.push(pre.network()),
@@ -518,14 +633,17 @@ impl NatPolicy {
     }
 
     /// The shard owning a packet to a pool address (see [`crate::owner::owner`]): NAPT by
-    /// port (query id for ICMP), address-only pools and port-less protocols by address.
+    /// port (query id for ICMP) or, under port block allocation, by the port's block;
+    /// address-only pools and port-less protocols by address.
     pub fn pool_owner(&self, k: &FlowKey, shards: u32) -> Option<u32> {
         let (pool, idx) = self.pool_addr(k.dst)?;
-        let napt = self.pools.get(pool as usize)?.ports.is_some();
-        Some(if napt && has_ports(k.proto) {
-            u32::from(k.dst_port) % shards
-        } else {
-            idx % shards
+        let pool = self.pools.get(pool as usize)?;
+        Some(match pool.ports {
+            Some((low, _)) if has_ports(k.proto) => match pool.block_size() {
+                Some(b) => crate::owner::block_owner(k.dst_port, low, b, shards),
+                None => u32::from(k.dst_port) % shards,
+            },
+            _ => idx % shards,
         })
     }
 

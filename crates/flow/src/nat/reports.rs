@@ -27,6 +27,18 @@ pub struct PoolStats {
     pub parity_port_errors: u64,
     /// Ports whose range (below 1024 or not) could not be kept.
     pub preserve_range_errors: u64,
+    /// Port blocks held now (secured port block allocation).
+    pub port_blocks_in_use: u64,
+    /// Most port blocks held at once.
+    pub max_port_blocks_used: u64,
+    /// New blocks refused: no free block left.
+    pub port_block_allocation_errors: u64,
+    /// Ports refused to a subscriber holding `max-blocks-per-address` full blocks.
+    pub port_blocks_limit_exceeded_errors: u64,
+    /// Subscribers holding blocks now.
+    pub pool_users: u64,
+    /// deterministic-napt44: sessions refused because the subscriber's block was full.
+    pub detnat_subscriber_exceeded_port_limits: u64,
 }
 
 /// NAT counters behind `show services nat statistics`.
@@ -35,7 +47,7 @@ pub struct NatStats {
     /// Sessions translated.
     pub sessions_translated: u64,
     /// Sessions translated, per type (order of `TranslationType::ALL`).
-    pub by_type: [u64; 7],
+    pub by_type: [u64; TranslationType::ALL.len()],
     /// ICMP errors translated for a translated flow.
     pub icmp_error_translations: u64,
     /// Packets to a pool address with no session nor mapping, dropped.
@@ -88,7 +100,13 @@ pub fn snapshot(
         addr: a,
         port: show.then_some(port),
     };
-    let src_ports = ports && matches!(kind, TranslationType::Napt44 | TranslationType::TwiceNapt44);
+    let src_ports = ports
+        && matches!(
+            kind,
+            TranslationType::Napt44
+                | TranslationType::TwiceNapt44
+                | TranslationType::DeterministicNapt44
+        );
     let source = nat.rewrite[i].src.map(|(a, port)| NatTranslation {
         original: ep(k.src, k.src_port, src_ports),
         translated: ep(a, port, src_ports),

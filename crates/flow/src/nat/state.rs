@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use mspic_config::{Prefix, TranslationType};
 use mspic_wire::{proto, FlowKey};
 
+use super::blocks::{BlockError, PortBlocks};
 use super::policy::{NatPolicy, StaticMap, Translate, DEFAULT_MAPPING_TIMEOUT};
 use super::ports::{PoolState, PortClass, XorShift};
 use super::reports::{MappingSnapshot, NatStats, NatSummary, PoolStats};
@@ -82,6 +83,8 @@ pub struct NatState {
     /// pooling.
     pub(super) host_addr: HashMap<(u16, IpAddr), (u32, u32)>,
     pub(super) rng: XorShift,
+    /// Secured port block allocation: blocks per pool and subscriber.
+    pub(super) blocks: PortBlocks,
     /// Counters behind `show services nat statistics`.
     pub stats: NatStats,
 }
@@ -101,17 +104,20 @@ impl NatState {
             eif: HashMap::new(),
             host_addr: HashMap::new(),
             rng: XorShift(0x9E37_79B9_7F4A_7C15 ^ (u64::from(shard) << 32 | 1)),
+            blocks: PortBlocks::new(&p.pools, shard, shards.max(1)),
             stats: NatStats::default(),
         }
     }
 
-    /// Sets up the translation of a new session whose first packet has key `k`.
+    /// Sets up the translation of a new session whose first packet has key `k`, at `now`
+    /// (ns; port block timeouts).
     pub fn translate(
         &mut self,
         p: &NatPolicy,
         set: u16,
         t: &Translate,
         k: &FlowKey,
+        now: u64,
     ) -> Result<SessionNat, NatError> {
         let mut nat = SessionNat {
             kind: Some(t.kind),
@@ -130,7 +136,7 @@ impl NatState {
             }
             T::Napt44 | T::TwiceNapt44 => {
                 let pool = t.src_pool.ok_or(NatError::OutOfPorts)?;
-                let a = self.alloc_napt(p, set, pool, t, k)?;
+                let a = self.alloc_napt(p, set, pool, t, k, now)?;
                 src = (
                     IpAddr::V4(p.pools[pool as usize].addrs[a.addr as usize]),
                     a.port.unwrap_or(k.src_port),
@@ -142,6 +148,15 @@ impl NatState {
                 let a = self.alloc_host_addr(pool, k.src, p, None)?;
                 src.0 = IpAddr::V4(p.pools[pool as usize].addrs[a as usize]);
                 nat.alloc = Some(address_only(pool, a, k));
+            }
+            T::DeterministicNapt44 => {
+                let pool = t.src_pool.ok_or(NatError::OutOfPorts)?;
+                let a = self.alloc_det(p, pool, t, k)?;
+                src = (
+                    IpAddr::V4(p.pools[pool as usize].addrs[a.addr as usize]),
+                    a.port.unwrap_or(k.src_port),
+                );
+                nat.alloc = Some(a);
             }
             T::Dnat44 => {}
         }
@@ -195,6 +210,7 @@ impl NatState {
         pool: u16,
         t: &Translate,
         k: &FlowKey,
+        now: u64,
     ) -> Result<Allocation, NatError> {
         let pc = proto_class(k.proto);
         if t.eim {
@@ -215,6 +231,13 @@ impl NatState {
         if !has_ports(k.proto) {
             let a = self.alloc_host_addr(pool, k.src, p, Some(()))?;
             return Ok(address_only(pool, a, k));
+        }
+        if prt.pba.is_some() {
+            let a = self.alloc_block_port(pool, t, k, (now, prt.random))?;
+            if t.eim {
+                self.new_mapping(set, k, &a, prt.addrs[a.addr as usize], t.eif);
+            }
+            return Ok(a);
         }
         let (cls, parity_lost) = PortClass::new(prt, lo, hi, k.src_port, self.shard, self.shards);
         // With an even number of shards every port this shard owns has the parity
@@ -277,6 +300,80 @@ impl NatState {
         }
         self.stats.allocation_failures += 1;
         Err(NatError::OutOfPorts)
+    }
+
+    /// deterministic-napt44: a port of the block the subscriber's address maps to
+    /// ([`mspic_config::deterministic::DetMap::forward`]); the same on every shard and
+    /// after every restart. Port-less protocols take an address as under napt-44.
+    fn alloc_det(
+        &mut self,
+        p: &NatPolicy,
+        pool: u16,
+        t: &Translate,
+        k: &FlowKey,
+    ) -> Result<Allocation, NatError> {
+        if !has_ports(k.proto) {
+            let a = self.alloc_host_addr(pool, k.src, p, Some(()))?;
+            return Ok(address_only(pool, a, k));
+        }
+        let (_, m) = t
+            .det
+            .and_then(|i| p.deterministic.get(usize::from(i)))
+            .ok_or(NatError::NoStaticMapping)?;
+        let (addr, first) = v4(k.src)
+            .and_then(|h| m.forward(h))
+            .ok_or(NatError::NoStaticMapping)?;
+        let pc = proto_class(k.proto);
+        let stats = &mut self.pools[pool as usize].stats;
+        let block = (addr, first, m.block_size);
+        let Some(port) = self.blocks.fixed_alloc(pool, k.src, block, pc, stats) else {
+            stats.out_of_port_errors += 1;
+            stats.detnat_subscriber_exceeded_port_limits += 1;
+            self.stats.allocation_failures += 1;
+            return Err(NatError::OutOfPorts);
+        };
+        Ok(Allocation {
+            pool,
+            addr,
+            port: Some(port),
+            proto_class: pc,
+            port_class: 0,
+            internal: k.src,
+            internal_port: k.src_port,
+            eim: false,
+        })
+    }
+
+    /// A port from the subscriber's port blocks (secured port block allocation).
+    fn alloc_block_port(
+        &mut self,
+        pool: u16,
+        t: &Translate,
+        k: &FlowKey,
+        (now, random): (u64, bool),
+    ) -> Result<Allocation, NatError> {
+        let pc = proto_class(k.proto);
+        let stats = &mut self.pools[pool as usize].stats;
+        let rng = random.then_some(&mut self.rng);
+        match self.blocks.alloc(pool, k.src, pc, now, rng, stats) {
+            Ok((addr, port)) => Ok(Allocation {
+                pool,
+                addr,
+                port: Some(port),
+                proto_class: pc,
+                port_class: 0,
+                internal: k.src,
+                internal_port: k.src_port,
+                eim: t.eim,
+            }),
+            // No block left, or the subscriber's limit reached: counted as such by
+            // `alloc`, and as an out-of-port error here.
+            Err(BlockError::NoBlock | BlockError::Limit) => {
+                stats.out_of_port_errors += 1;
+                self.stats.allocation_failures += 1;
+                Err(NatError::OutOfPorts)
+            }
+        }
     }
 
     /// Records the endpoint-independent mapping (and its filter) of a new allocation.
@@ -370,6 +467,9 @@ impl NatState {
         let prt = p.pools.get(pool as usize)?;
         let (lo, hi) = prt.ports?;
         let pc = proto_class(protocol);
+        if prt.pba.is_some() || prt.det_block.is_some() {
+            return self.reserve_block_port(pool, addr, pc, internal);
+        }
         let (shard, shards) = (self.shard, self.shards);
         // The class the internal port would get in `alloc_napt` (range and parity), so a
         // reserved port keeps the properties peers check (rsh wants 512–1023 with
@@ -430,7 +530,7 @@ impl NatState {
         let pc = proto_class(protocol);
         let (shard, shards) = (self.shard, self.shards);
         let (cls, _) = PortClass::new(prt, lo, hi, internal.1, shard, shards);
-        if cls.lo > cls.hi || prt.preserve_parity {
+        if cls.lo > cls.hi || prt.preserve_parity || prt.block_size().is_some() {
             return None;
         }
         let st = self.pools.get_mut(pool as usize)?;
@@ -452,6 +552,33 @@ impl NatState {
             eim: false,
         };
         Some((a(port, internal.1), a(port + 1, internal.1.wrapping_add(1))))
+    }
+
+    /// [`Self::reserve_port`] under port block allocation: a port of a block the internal
+    /// host holds on address `addr`.
+    fn reserve_block_port(
+        &mut self,
+        pool: u16,
+        addr: u32,
+        pc: u8,
+        internal: (IpAddr, u16),
+    ) -> Option<Allocation> {
+        let stats = &mut self.pools.get_mut(pool as usize)?.stats;
+        let Some(port) = self.blocks.reserve(pool, internal.0, addr, pc, stats) else {
+            stats.out_of_port_errors += 1;
+            self.stats.allocation_failures += 1;
+            return None;
+        };
+        Some(Allocation {
+            pool,
+            addr,
+            port: Some(port),
+            proto_class: pc,
+            port_class: 0,
+            internal: internal.0,
+            internal_port: internal.1,
+            eim: false,
+        })
     }
 
     /// Gives back an allocation that no session holds (a pinhole's reservation).
@@ -492,6 +619,16 @@ impl NatState {
         let Some(prt) = p.pools.get(a.pool as usize) else {
             return;
         };
+        if prt.block_size().is_some() && a.port.is_some() {
+            if let Some(st) = self.pools.get_mut(a.pool as usize) {
+                if prt.pba.is_some() {
+                    self.blocks.release(a, &mut st.stats);
+                } else {
+                    self.blocks.fixed_release(a, &mut st.stats);
+                }
+            }
+            return;
+        }
         let paired_or_dynamic = prt.ports.is_none()
             || a.port.is_some() && self.host_addr.contains_key(&(a.pool, a.internal));
         let st = &mut self.pools[a.pool as usize];
@@ -525,8 +662,10 @@ impl NatState {
         }
     }
 
-    /// Drops endpoint-independent mappings idle past their mapping timeout.
+    /// Drops endpoint-independent mappings idle past their mapping timeout, and ends port
+    /// blocks past their active-block-timeout (giving back those without ports in use).
     pub fn expire_mappings(&mut self, p: &NatPolicy, now_ns: u64) {
+        self.expire_blocks(now_ns);
         let dead: Vec<((u8, IpAddr, u16), EimMapping)> = self
             .eim
             .iter()
@@ -559,6 +698,28 @@ impl NatState {
 }
 
 impl NatState {
+    /// Ends port blocks past their active-block-timeout at `now_ns` and gives back the
+    /// inactive ones without ports in use.
+    pub fn expire_blocks(&mut self, now_ns: u64) {
+        self.blocks.expire(now_ns, &mut self.pools);
+    }
+
+    /// Port blocks subscriber `host` holds in pool `pool`: (address index, first port,
+    /// ports in use, active).
+    pub fn port_blocks(&self, pool: u16, host: IpAddr) -> Vec<(u32, u16, u32, bool)> {
+        self.blocks
+            .subscribers
+            .get(&(pool, host))
+            .map(|s| {
+                s.blocks
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| (b.addr, b.first, b.in_use, s.active == Some(i)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Counters of pool `pool` on this shard.
     pub fn pool_stats(&self, pool: usize) -> Option<&PoolStats> {
         self.pools.get(pool).map(|p| &p.stats)

@@ -187,7 +187,11 @@ impl Shard {
         t: &Translate,
         parsed: &Parsed,
     ) -> Result<(), Verdict> {
-        match self.nat.translate(&self.policy.nat, set, t, &parsed.key) {
+        let now = self.clock.0;
+        match self
+            .nat
+            .translate(&self.policy.nat, set, t, &parsed.key, now)
+        {
             Ok(nat) => {
                 session.keys[1] = NatState::reply_key(&parsed.key, &nat);
                 session.nat = nat;
