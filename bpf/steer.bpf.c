@@ -20,6 +20,9 @@
  *   IPv4/IPv6     owner computed; redirected.
  *   later frag    owner = receiving queue, STEER_F_LATER_FRAG (userspace tracks ids).
  *   ARP           owner = receiving queue, STEER_F_ARP; redirected (userspace owns L2).
+ *   ND, MLD       ICMPv6 like any other: owner computed, redirected; the receiving worker
+ *                 keeps them for its L2 whatever the owner (crates/wire/src/nd.rs), so no
+ *                 flag is needed.
  *   malformed IP  owner = receiving queue, STEER_F_PARSE_ERROR; redirected (counted there).
  *   anything else XDP_PASS (the PIC's netdevs carry no kernel addresses).
  * When no socket is registered for (port, queue), or the ifindex is not a registered

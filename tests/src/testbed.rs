@@ -1,14 +1,18 @@
 //! The network-namespace testbed:
 //!
 //! ```text
-//!  ns <p>-cl               ns <p>-pic                   ns <p>-sv
-//!  cl0 10.0.0.2/24 ══veth══ pin  [mspicd]  pout ══veth══ sv0 203.0.113.2/24
-//!  gw 10.0.0.1              ge-0/0/0      ge-0/0/1       gw 203.0.113.1
+//!  ns <p>-cl                    ns <p>-pic                  ns <p>-sv
+//!  cl0 10.0.0.2/24      ══veth══ pin  [mspicd]  pout ══veth══ sv0 203.0.113.2/24
+//!      2001:db8:10::2/64         ge-0/0/0      ge-0/0/1           2001:db8:ff::2/64
+//!  gw 10.0.0.1, 2001:db8:10::1                           gw 203.0.113.1, 2001:db8:ff::1
 //!                                                        lo 198.51.100.7/32 (remote servers)
 //! ```
 //!
 //! Every address lives inside the namespaces made here; nothing is sent outside them.
-//! `pin`/`pout` carry no kernel addresses: mspicd owns their L2/L3. The host ends get
+//! `pin`/`pout` carry no kernel addresses (IPv6 is off in the PIC namespace): mspicd owns
+//! their L2/L3, neighbor discovery included. The hosts' IPv6 addresses skip duplicate
+//! address detection (`nodad`, `accept_dad=0`), so they are usable at once; their router
+//! solicitations and MLD reports reach mspicd, which keeps them to itself. The host ends get
 //! `ethtool -K … tx off`, because veth hands AF_XDP frames with partial checksums otherwise.
 //!
 //! A [`Testbed`] removes its namespaces when dropped (also on panic), unless it was made
@@ -43,6 +47,11 @@ pub const SERVER_ADDR: &str = "203.0.113.2";
 pub const SERVER_GW: &str = "203.0.113.1";
 /// A "remote" server address, behind the static route 198.51.100.0/24 → 203.0.113.2.
 pub const REMOTE_SERVER: &str = "198.51.100.7";
+/// IPv6 addresses of the testbed (the PIC's are in docs/examples/testbed-dual-stack.conf).
+pub const CLIENT_ADDR6: &str = "2001:db8:10::2";
+pub const CLIENT_GW6: &str = "2001:db8:10::1";
+pub const SERVER_ADDR6: &str = "2001:db8:ff::2";
+pub const SERVER_GW6: &str = "2001:db8:ff::1";
 
 pub struct Testbed {
     prefix: String,
@@ -168,16 +177,22 @@ impl Testbed {
         for ns in [&cl, &pic, &sv] {
             ip(&["netns", "add", ns])?;
             ip(&["-n", ns, "link", "set", "lo", "up"])?;
-            // IPv4 only: no router solicitations or MLD reports wandering through the PIC.
-            run(Command::new("ip").args([
-                "netns",
-                "exec",
-                ns,
-                "sysctl",
-                "-qw",
-                "net.ipv6.conf.all.disable_ipv6=1",
-                "net.ipv6.conf.default.disable_ipv6=1",
-            ]))?;
+            // The PIC's netdevs carry no kernel addresses, IPv6 link-local ones included;
+            // the hosts skip duplicate address detection.
+            let sysctls: &[&str] = if ns == &pic {
+                &[
+                    "net.ipv6.conf.all.disable_ipv6=1",
+                    "net.ipv6.conf.default.disable_ipv6=1",
+                ]
+            } else {
+                &[
+                    "net.ipv6.conf.all.accept_dad=0",
+                    "net.ipv6.conf.default.accept_dad=0",
+                ]
+            };
+            run(Command::new("ip")
+                .args(["netns", "exec", ns, "sysctl", "-qw"])
+                .args(sysctls))?;
         }
         let q = self.queues.to_string();
         for (host_ns, host_dev, pic_dev) in [(&cl, "cl0", "pin"), (&sv, "sv0", "pout")] {
@@ -222,6 +237,14 @@ impl Testbed {
         ip(&["-n", &sv, "addr", "add", "203.0.113.2/24", "dev", "sv0"])?;
         ip(&["-n", &sv, "addr", "add", "198.51.100.7/32", "dev", "lo"])?;
         ip(&["-n", &sv, "route", "add", "default", "via", SERVER_GW])?;
+        for (ns, dev, addr, gw) in [
+            (&cl, "cl0", CLIENT_ADDR6, CLIENT_GW6),
+            (&sv, "sv0", SERVER_ADDR6, SERVER_GW6),
+        ] {
+            let cidr = format!("{addr}/64");
+            ip(&["-n", ns, "addr", "add", &cidr, "dev", dev, "nodad"])?;
+            ip(&["-n", ns, "-6", "route", "add", "default", "via", gw])?;
+        }
         Ok(())
     }
 

@@ -234,6 +234,7 @@ fn frames_add_up(status: &str) {
             + c("replies")
             + c("to the PIC's addresses")
             + c("ARP frames")
+            + c("IPv6 frames kept by the PIC")
             + c("by the engine")
             + c("at handoff"),
         "{status}"

@@ -271,7 +271,36 @@ fn protocol_frames() -> Vec<(&'static str, Vec<u8>)> {
             "jumbo-tcp",
             in4(ipv4(CLIENT, SERVER, 6, 0x4000, &[], &jumbo)),
         ),
+        ("nd-solicitation", nd_seed(false)),
+        ("nd-advertisement", nd_seed(true)),
     ]
+}
+
+/// A neighbor solicitation from the client for its IPv6 gateway, or the gateway's answer.
+fn nd_seed(advertisement: bool) -> Vec<u8> {
+    use mspic_wire::nd::{self, Nd, NdOp};
+    let (client, gw) = (
+        std::net::Ipv6Addr::from(CLIENT6),
+        "2001:db8::1".parse().unwrap(),
+    );
+    let ns = Nd {
+        op: NdOp::Solicitation,
+        src: client,
+        dst: nd::solicited_node(gw),
+        target: gw,
+        lladdr: Some(CLIENT_MAC),
+    };
+    let m = if advertisement {
+        ns.answer(gw, ROUTER_MAC_INSIDE)
+    } else {
+        ns
+    };
+    let mut b = vec![0u8; nd::MAX_FRAME_LEN];
+    let n = m
+        .write(CLIENT_MAC, nd::multicast_mac(m.dst), &mut b)
+        .unwrap_or(0);
+    b.truncate(n);
+    b
 }
 
 /// engine_process input: flags, then `[ingress, step (10 ms), length (u16 LE), bytes]`.

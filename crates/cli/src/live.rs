@@ -149,11 +149,7 @@ pub fn status_lines(c: &RuntimeCounters) -> Vec<String> {
     let engine: u64 = t.drops.iter().map(|(_, n)| n).sum();
     let handoff = t.handoff_drop_full + t.handoff_drop_too_long + t.handoff_in_no_frame;
     let a = &t.arp;
-    let l2 = a.drop_pending_full
-        + a.drop_resolution_timeout
-        + a.drop_table_full
-        + a.drop_no_port
-        + a.drop_ipv6;
+    let l2 = a.drops();
     let mut lines = vec![format!(
         "frames: {} received, {} sent, {} forwarded, {} replies, {} dropped ({engine} by the engine, {handoff} at handoff, {l2} waiting for a next hop), {} handed to another worker",
         t.rx,
@@ -165,8 +161,35 @@ pub fn status_lines(c: &RuntimeCounters) -> Vec<String> {
     )];
     lines.push(format!("sessions: {}", t.sessions));
     lines.push(format!(
-        "shards: {} processed, {} to the PIC's addresses ({} echo replies), {} ARP frames",
-        t.processed, t.local, t.echo_replies, t.not_ip
+        "shards: {} processed, {} to the PIC's addresses ({} echo replies), {} ARP frames; {} IPv6 frames kept by the PIC",
+        t.processed, t.local, t.echo_replies, t.not_ip, t.ipv6_local.total()
+    ));
+    let v6 = &t.ipv6_local;
+    lines.push(format!(
+        "ipv6 kept: {} neighbor discovery, {} router discovery, {} MLD, {} link-local or multicast, {} to the PIC's addresses",
+        v6.nd, v6.router, v6.mld, v6.link_scope, v6.to_pic
+    ));
+    lines.push(format!(
+        "arp: {} requests in, {} replies in, {} ignored, {} replies sent, {} requests sent, {} rate limited",
+        a.arp_requests_in,
+        a.arp_replies_in,
+        a.arp_ignored,
+        a.arp_replies_sent,
+        a.arp_requests_sent,
+        a.arp_rate_limited
+    ));
+    lines.push(format!(
+        "nd: {} solicitations in, {} advertisements in, {} ignored, {} advertisements sent, {} solicitations sent, {} rate limited",
+        a.nd_solicitations_in,
+        a.nd_advertisements_in,
+        a.nd_ignored,
+        a.nd_advertisements_sent,
+        a.nd_solicitations_sent,
+        a.nd_rate_limited
+    ));
+    lines.push(format!(
+        "neighbors: {} learned, {} learned from other workers, {} aged, {} frames waited for resolution",
+        a.learned, a.learned_remote, a.aged, a.queued
     ));
     let mut drops = t.drops.clone();
     drops.sort_by(|a, b| {

@@ -52,10 +52,10 @@ impl HandoffFrame {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkerMessage {
     Shard(ShardMessage),
-    /// A neighbor learned from ARP by the sending worker.
+    /// A neighbor learned from ARP or ND by the sending worker.
     Neighbor {
         port: u16,
-        ip: std::net::Ipv4Addr,
+        ip: std::net::IpAddr,
         mac: Mac,
     },
 }

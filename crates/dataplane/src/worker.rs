@@ -12,6 +12,9 @@
 //! 4. verdicts: `Forward`/`Reply` → L2 (next-hop MAC, may wait for ARP) → TX on the
 //!    egress port's socket of this queue (same UMEM, no copy); `Drop` → recycle;
 //!    `NotIp` (ARP) → L2 responder/resolver; `Local` → ICMP echo reply, else drop;
+//!    IPv6 frames the PIC handles itself never reach the shard: neighbor discovery goes to
+//!    L2 in the receiving worker (like ARP), MLD, router discovery, link-local and multicast
+//!    destinations and the PIC's own addresses are counted and freed;
 //! 5. broadcast pinholes and learned neighbors to the other workers; run the shard and
 //!    L2 timers; send (kicking until the TX rings are empty); serve one bounded step of
 //!    a control request (a session listing is answered a chunk of slots at a time);
@@ -43,6 +46,7 @@ use crate::handoff::{Handoff, HandoffError, HandoffFrame, Wakers, WorkerMessage}
 use crate::l2::{ArpAction, Egress, L2Config, L2Counters, L2Output, Mac, PortSpec, L2};
 use crate::xdp::{flags, SteerMeta};
 use crate::xsk::{FrameAccounting, QueueXsk, UmemFrame, XskCounters, META_LEN};
+use mspic_wire::nd::Ipv6Local;
 
 /// Frame storage and sockets of one worker, as the loop uses them.
 pub trait FrameIo {
@@ -203,6 +207,8 @@ pub struct WorkerStats {
     pub local: u64,
     pub echo_replies: u64,
     pub not_ip: u64,
+    /// IPv6 frames consumed before the shard (RFC 4861, RFC 3810, RFC 4291 §2.5.6).
+    pub ipv6_local: Ipv6LocalCounters,
     /// Engine drops by reason.
     pub drops: Vec<(DropReason, u64)>,
     /// Frames copied to another worker.
@@ -252,6 +258,7 @@ impl WorkerStats {
         self.local += o.local;
         self.echo_replies += o.echo_replies;
         self.not_ip += o.not_ip;
+        self.ipv6_local.merge(&o.ipv6_local);
         for &(r, c) in &o.drops {
             match self.drops.iter_mut().find(|(d, _)| *d == r) {
                 Some((_, n)) => *n += c,
@@ -281,6 +288,46 @@ impl WorkerStats {
     /// Engine drops summed over reasons.
     pub fn dropped(&self) -> u64 {
         self.drops.iter().map(|(_, c)| c).sum()
+    }
+}
+
+/// IPv6 frames the PIC handled itself, by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ipv6LocalCounters {
+    /// Neighbor solicitations and advertisements (given to L2).
+    pub nd: u64,
+    /// Router solicitations and advertisements, redirects.
+    pub router: u64,
+    /// MLD queries and reports.
+    pub mld: u64,
+    /// Other packets to link-local or multicast destinations, or from link-local sources.
+    pub link_scope: u64,
+    /// Packets to the PIC's own addresses.
+    pub to_pic: u64,
+}
+
+impl Ipv6LocalCounters {
+    fn count(&mut self, k: Ipv6Local) {
+        match k {
+            Ipv6Local::Neighbor => self.nd += 1,
+            Ipv6Local::Router => self.router += 1,
+            Ipv6Local::Mld => self.mld += 1,
+            Ipv6Local::LinkScope => self.link_scope += 1,
+        }
+    }
+
+    /// Adds `o` to `self`.
+    pub fn merge(&mut self, o: &Ipv6LocalCounters) {
+        self.nd += o.nd;
+        self.router += o.router;
+        self.mld += o.mld;
+        self.link_scope += o.link_scope;
+        self.to_pic += o.to_pic;
+    }
+
+    /// All of them.
+    pub fn total(&self) -> u64 {
+        self.nd + self.router + self.mld + self.link_scope + self.to_pic
     }
 }
 
@@ -606,6 +653,9 @@ impl<IO: FrameIo> Worker<IO> {
     }
 
     fn on_rx(&mut self, now: Time, port: usize, f: IO::Frame) {
+        let Some(f) = self.ipv6_local(now, port, f) else {
+            return;
+        };
         let me = self.cfg.index;
         let owner = self.steered_owner(&f).unwrap_or_else(|| self.owner_of(&f));
         let ingress = self.cfg.ports[port].ingress;
@@ -627,6 +677,33 @@ impl<IO: FrameIo> Worker<IO> {
             Err(_) => self.stats.handoff_drop_full += 1,
         }
         self.io.free(f);
+    }
+
+    /// Consumes an IPv6 frame the PIC handles itself (neighbor discovery goes to L2 here,
+    /// in the receiving worker, as ARP does); gives every other frame back.
+    fn ipv6_local(&mut self, now: Time, port: usize, f: IO::Frame) -> Option<IO::Frame> {
+        let len = IO::frame_len(&f);
+        let buf = &self.io.buf(&f)[..len];
+        // `Some(None)`: to one of our addresses.
+        let kind = match mspic_wire::nd::classify_local(buf) {
+            Some(k) => Some(Some(k)),
+            None => ipv6_dst(buf)
+                .filter(|&d| self.l2.has_ipv6() && self.l2.is_local(IpAddr::V6(d)))
+                .map(|_| None),
+        };
+        let Some(kind) = kind else {
+            return Some(f);
+        };
+        match kind {
+            Some(k) => self.stats.ipv6_local.count(k),
+            None => self.stats.ipv6_local.to_pic += 1,
+        }
+        if kind == Some(Ipv6Local::Neighbor) {
+            self.l2_input(now, port, f, true);
+        } else {
+            self.io.free(f);
+        }
+        None
     }
 
     /// Hands up to `batch` items from each peer's ring (`recv(handoff, from, me)`) to
@@ -820,10 +897,21 @@ impl<IO: FrameIo> Worker<IO> {
         }
     }
 
-    fn arp(&mut self, now: Time, port: usize, mut f: IO::Frame) {
+    fn arp(&mut self, now: Time, port: usize, f: IO::Frame) {
+        self.l2_input(now, port, f, false);
+    }
+
+    /// An ARP (`nd` false) or neighbor discovery frame for L2; its answer goes back out of
+    /// the port it came in on.
+    fn l2_input(&mut self, now: Time, port: usize, mut f: IO::Frame, nd: bool) {
         let len = IO::frame_len(&f);
         let buf = self.io.buf(&f);
-        match self.l2.arp_input(now, port as u16, buf, len) {
+        let action = if nd {
+            self.l2.nd_input(now, port as u16, buf, len)
+        } else {
+            self.l2.arp_input(now, port as u16, buf, len)
+        };
+        match action {
             ArpAction::Reply { len } => {
                 IO::set_frame_len(&mut f, len);
                 self.stats.tx += 1;
@@ -954,6 +1042,17 @@ impl<IO: FrameIo> Worker<IO> {
         }
         true
     }
+}
+
+/// The destination of an untagged or single-tagged IPv6 frame.
+fn ipv6_dst(f: &[u8]) -> Option<std::net::Ipv6Addr> {
+    let l3 = match f.get(12..14)? {
+        [0x86, 0xdd] => 14,
+        [0x81, 0x00] if f.get(16..18)? == [0x86, 0xdd] => 18,
+        _ => return None,
+    };
+    let d: [u8; 16] = f.get(l3 + 24..l3 + 40)?.try_into().ok()?;
+    Some(d.into())
 }
 
 /// Steered keys remembered at most (one per live ALG child started from outside).

@@ -676,6 +676,51 @@ fn table(policy: &Policy) -> Vec<Row> {
             14,
             Some(54),
         ),
+        // Neighbor discovery and MLD are redirected like any ICMPv6 (no flag): the
+        // receiving worker keeps them whatever their owner (crates/wire/src/nd.rs).
+        row(
+            "neighbor solicitation to a solicited-node group",
+            eth(
+                0x86dd,
+                &ip6(
+                    s6,
+                    a6("ff02::1:ff00:1"),
+                    58,
+                    &icmp(135, 0, 0, 0, &a6("2001:db8::1").octets()),
+                ),
+            ),
+            Owner::Userspace,
+            IPV6 | L4,
+            14,
+            Some(54),
+        ),
+        row(
+            "neighbor advertisement",
+            eth(
+                0x86dd,
+                &ip6(d6, s6, 58, &icmp(136, 0, 0x6000, 0, &d6.octets())),
+            ),
+            Owner::Userspace,
+            IPV6 | L4,
+            14,
+            Some(54),
+        ),
+        row(
+            "mldv2 report behind hop-by-hop options",
+            eth(
+                0x86dd,
+                &ip6(
+                    a6("fe80::2"),
+                    a6("ff02::16"),
+                    0,
+                    &[ext6(58, 1), icmp(143, 0, 0, 0, &[])].concat(),
+                ),
+            ),
+            Owner::Userspace,
+            IPV6 | L4,
+            14,
+            Some(62),
+        ),
         Row {
             clear: IPV4 | IPV6 | L4,
             ..row(

@@ -44,6 +44,7 @@ pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
 pub mod key;
+pub mod nd;
 pub mod parse;
 pub mod proto;
 pub mod rewrite;

@@ -11,6 +11,7 @@ use mspic_flow::alg::NoAlgs;
 use super::*;
 use crate::l2::{arp_reply, arp_request, parse_arp};
 use crate::xsk::{FrameBook, Place};
+use mspic_wire::nd::{self, Nd, NdOp};
 
 const CAP: usize = 2048 - 256;
 const PIN: Mac = [0x02, 0, 0, 0, 0, 0x01];
@@ -181,7 +182,10 @@ struct Rig {
 }
 
 fn rig(n: usize, chunk: usize) -> Rig {
-    let policy = policy();
+    rig_with(n, chunk, policy())
+}
+
+fn rig_with(n: usize, chunk: usize, policy: Arc<Policy>) -> Rig {
     let handoff = Arc::new(Handoff::new(n, 64, CAP));
     let mut workers = Vec::new();
     let mut control = Vec::new();
@@ -666,5 +670,162 @@ fn echo_to_an_interface_address_of_a_port_without_services() {
     assert_eq!(sent[0].1[p.l4_offset], 0, "echo reply");
     assert_eq!(&sent[0].1[0..6], &SERVER);
     assert_eq!(r.workers[0].stats().echo_replies, 1);
+    r.check(t);
+}
+
+fn dual_stack_policy() -> Arc<Policy> {
+    let text = include_str!("../../../../docs/examples/testbed-dual-stack.conf");
+    let cfg = mspic_config::parse(text, "testbed-dual-stack.conf").expect("parses");
+    Arc::new(Policy::compile(&cfg).expect("compiles"))
+}
+
+fn nd_frame(eth_src: Mac, eth_dst: Mac, m: Nd) -> Vec<u8> {
+    let mut b = vec![0u8; nd::MAX_FRAME_LEN];
+    let n = m.write(eth_src, eth_dst, &mut b).unwrap();
+    b.truncate(n);
+    b
+}
+
+fn icmpv6(src: &str, dst: &str, hop: u8, ty: etherparse::Icmpv6Type) -> Vec<u8> {
+    let s: std::net::Ipv6Addr = src.parse().unwrap();
+    let d: std::net::Ipv6Addr = dst.parse().unwrap();
+    let mut out = Vec::new();
+    etherparse::PacketBuilder::ethernet2(CLIENT, nd::multicast_mac(d))
+        .ipv6(s.octets(), d.octets(), hop)
+        .icmpv6(ty)
+        .write(&mut out, &[0; 20])
+        .unwrap();
+    out
+}
+
+/// IPv6 through the dual-stack firewall: the PIC answers the client's solicitation,
+/// resolves the server with a multicast solicitation, and keeps router discovery and MLD
+/// away from the engine (RFC 4861, RFC 3810): the forwarded datagram is the only session.
+#[test]
+fn ipv6_with_neighbor_discovery() {
+    let mut r = rig_with(1, 1024, dual_stack_policy());
+    let t = Time::from_secs(1);
+    let v6 = |s: &str| -> std::net::Ipv6Addr { s.parse().unwrap() };
+    let (client, gw, server) = (
+        v6("2001:db8:10::2"),
+        v6("2001:db8:10::1"),
+        v6("2001:db8:ff::2"),
+    );
+    let ns = Nd {
+        op: NdOp::Solicitation,
+        src: client,
+        dst: nd::solicited_node(gw),
+        target: gw,
+        lladdr: Some(CLIENT),
+    };
+    r.workers[0]
+        .io_mut()
+        .inject(0, &nd_frame(CLIENT, nd::multicast_mac(ns.dst), ns), None);
+    // Router solicitation and an MLDv2 report: kept, counted, unanswered.
+    let rs = etherparse::Icmpv6Type::RouterSolicitation;
+    let mld = etherparse::Icmpv6Type::Unknown {
+        type_u8: 143,
+        code_u8: 0,
+        bytes5to8: [0; 4],
+    };
+    r.workers[0]
+        .io_mut()
+        .inject(0, &icmpv6("fe80::8:0:0:2", "ff02::2", 255, rs), None);
+    r.workers[0]
+        .io_mut()
+        .inject(0, &icmpv6("fe80::8:0:0:2", "ff02::16", 1, mld), None);
+    r.settle(t);
+    let sent = r.workers[0].io_mut().take_sent();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let na = Nd::parse(&sent[0].1).expect("an advertisement");
+    assert_eq!(
+        (sent[0].0, na.dst, na.target, na.lladdr),
+        (0, client, gw, Some(PIN))
+    );
+    assert_eq!(&sent[0].1[0..6], &CLIENT);
+    // A datagram to the server waits for its resolution.
+    let mut dgram = Vec::new();
+    etherparse::PacketBuilder::ethernet2(CLIENT, PIN)
+        .ipv6(client.octets(), server.octets(), 64)
+        .udp(5000, 7)
+        .write(&mut dgram, b"ping")
+        .unwrap();
+    r.workers[0].io_mut().inject(0, &dgram, None);
+    r.settle(t);
+    let sent = r.workers[0].io_mut().take_sent();
+    assert_eq!(sent.len(), 1, "only the solicitation: {sent:?}");
+    let sol = Nd::parse(&sent[0].1).expect("a solicitation");
+    assert_eq!(
+        (sent[0].0, sol.op, sol.dst, sol.target),
+        (1, NdOp::Solicitation, nd::solicited_node(server), server)
+    );
+    assert_eq!(&sent[0].1[0..6], &nd::multicast_mac(sol.dst));
+    let adv = Nd {
+        op: NdOp::Advertisement {
+            router: false,
+            solicited: true,
+            override_: true,
+        },
+        src: server,
+        dst: sol.src,
+        target: server,
+        lladdr: Some(SERVER),
+    };
+    r.workers[0]
+        .io_mut()
+        .inject(1, &nd_frame(SERVER, POUT, adv), None);
+    r.settle(t);
+    let sent = r.workers[0].io_mut().take_sent();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        (sent[0].0, &sent[0].1[0..6], &sent[0].1[6..12]),
+        (1, &SERVER[..], &POUT[..])
+    );
+    assert_eq!(r.sessions(t).len(), 1, "the datagram only");
+    let st = r.workers[0].stats();
+    assert_eq!(
+        st.ipv6_local,
+        Ipv6LocalCounters {
+            nd: 2,
+            router: 1,
+            mld: 1,
+            ..Default::default()
+        }
+    );
+    assert_eq!((st.processed, st.forwarded), (1, 1));
+    r.check(t);
+}
+
+/// A neighbor learned from ND by one worker reaches the others (as ARP's do).
+#[test]
+fn ipv6_neighbors_are_shared_between_workers() {
+    let mut r = rig_with(2, 1024, dual_stack_policy());
+    let t = Time::from_secs(1);
+    let client: std::net::Ipv6Addr = "2001:db8:10::2".parse().unwrap();
+    let gw: std::net::Ipv6Addr = "2001:db8:10::1".parse().unwrap();
+    let ns = Nd {
+        op: NdOp::Solicitation,
+        src: client,
+        dst: nd::solicited_node(gw),
+        target: gw,
+        lladdr: Some(CLIENT),
+    };
+    r.workers[1]
+        .io_mut()
+        .inject(0, &nd_frame(CLIENT, nd::multicast_mac(ns.dst), ns), None);
+    r.settle(t);
+    assert_eq!(
+        r.workers[1].io_mut().take_sent().len(),
+        1,
+        "the advertisement"
+    );
+    for w in 0..2 {
+        assert_eq!(
+            r.workers[w].l2().neighbor(0, client),
+            Some(CLIENT),
+            "worker {w}"
+        );
+    }
+    assert_eq!(r.workers[0].l2().counters.learned_remote, 1);
     r.check(t);
 }
