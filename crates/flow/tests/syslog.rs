@@ -159,7 +159,66 @@ fn full_buffer_drops_and_counts() {
     assert_eq!(h.shard.drain_logs().count(), 4096);
 }
 
-/// The port block logs, formatted on their own (pools do not allocate blocks yet). Golden
+/// A pool with secured port block allocation logs its blocks: the subscriber's block is
+/// allocated (logged before the session that took it opens) and released once its last
+/// session closes and the block is no longer active (`active-block-timeout 120`: the
+/// inactive empty block goes back on the next timer run).
+#[test]
+fn port_blocks_of_a_pba_pool_are_logged() {
+    let cfg = logging_config("syslog;", "syslog;", "services any;").replace(
+        "port {{ automatic; }}".replace("{{", "{").replace("}}", "}").as_str(),
+        "port { range low 1024 high 65535; secured-port-block-allocation block-size 128 max-blocks-per-address 4 active-block-timeout 120; }",
+    );
+    assert!(cfg.contains("secured-port-block-allocation"), "{cfg}");
+    let mut h = Harness::new(&cfg);
+    h.now = Time::from_secs(1_798_765_432);
+    h.send(&syn(41671, 80));
+    let l = lines(&mut h);
+    let tags: Vec<&str> = l
+        .iter()
+        .map(|x| {
+            x.split(": ")
+                .find(|w| w.starts_with("JSERVICES_"))
+                .unwrap_or("")
+        })
+        .collect();
+    assert_eq!(
+        tags,
+        [
+            "JSERVICES_SFW_RULE_ACCEPT",
+            "JSERVICES_NAT_RULE_MATCH",
+            "JSERVICES_NAT_PORT_BLOCK_ALLOC",
+            "JSERVICES_SESSION_OPEN",
+        ],
+        "{l:#?}"
+    );
+    let alloc = &l[2];
+    assert!(
+        alloc.contains("10.0.0.5 -> 203.0.113.128:1024-1151"),
+        "{alloc}"
+    );
+    // The session times out (30 s); the block stays active until 120 s, then goes back.
+    h.advance_ms(31_000);
+    let l = lines(&mut h);
+    assert!(
+        l.iter().any(|x| x.contains("JSERVICES_SESSION_CLOSE")),
+        "{l:#?}"
+    );
+    assert!(
+        !l.iter().any(|x| x.contains("PORT_BLOCK_RELEASE")),
+        "{l:#?}"
+    );
+    h.advance_ms(120_000);
+    let l = lines(&mut h);
+    assert_eq!(l.len(), 1, "{l:#?}");
+    assert!(
+        l[0].contains("JSERVICES_NAT_PORT_BLOCK_RELEASE")
+            && l[0].contains("10.0.0.5 -> 203.0.113.128:1024-1151"),
+        "{l:#?}"
+    );
+}
+
+/// The port block logs, formatted on their own. Golden
 /// of the Junos system log reference texts JSERVICES_NAT_PORT_BLOCK_ALLOC,
 /// JSERVICES_NAT_PORT_BLOCK_ACTIVE and JSERVICES_NAT_PORT_BLOCK_RELEASE.
 #[test]

@@ -20,6 +20,53 @@ use super::ports::{PoolState, XorShift};
 use super::reports::PoolStats;
 use super::Allocation;
 
+/// A block handed to a subscriber or taken back, for the port block logs
+/// (`JSERVICES_NAT_PORT_BLOCK_ALLOC` / `_RELEASE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockEvent {
+    /// `true`: allocated; `false`: released.
+    pub alloc: bool,
+    pub pool: u16,
+    /// The subscriber.
+    pub host: IpAddr,
+    /// Pool address index.
+    pub addr: u32,
+    pub first: u16,
+    pub last: u16,
+}
+
+/// Block events not yet taken by the shard (it takes them after every call that can make
+/// some): bounded, so a driver that never takes them costs nothing but a count.
+#[derive(Debug, Clone, Default)]
+pub(super) struct BlockLog {
+    pub(super) events: Vec<BlockEvent>,
+    pub(super) dropped: u64,
+}
+
+impl BlockLog {
+    /// Events kept at most between two takes.
+    const MAX: usize = 256;
+
+    fn note(&mut self, e: BlockEvent) {
+        if self.events.len() < Self::MAX {
+            self.events.push(e);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    fn block(&mut self, alloc: bool, (pool, host): (u16, IpAddr), b: &Block) {
+        self.note(BlockEvent {
+            alloc,
+            pool,
+            host,
+            addr: b.addr,
+            first: b.first,
+            last: b.first.saturating_add(b.size.saturating_sub(1)),
+        });
+    }
+}
+
 /// The ports of one protocol class in a block: fresh offsets in order, released ports
 /// from a free list (O(1) both ways).
 #[derive(Debug, Clone, Default)]
@@ -199,6 +246,8 @@ pub(super) struct PortBlocks {
     pub(super) fixed: HashMap<(u16, IpAddr), Block>,
     /// deterministic-napt44: such subscribers per (pool, address index).
     fixed_addrs: HashMap<(u16, u32), u32>,
+    /// Blocks handed out and taken back since the shard last took them.
+    pub(super) log: BlockLog,
 }
 
 /// Why [`PortBlocks::alloc`] found no port.
@@ -221,6 +270,15 @@ impl PortBlocks {
             subscribers: HashMap::new(),
             fixed: HashMap::new(),
             fixed_addrs: HashMap::new(),
+            // Made up front where blocks are handed out: allocation stays off the path.
+            log: BlockLog {
+                events: if pools.iter().any(|p| p.pba.is_some()) {
+                    Vec::with_capacity(BlockLog::MAX)
+                } else {
+                    Vec::new()
+                },
+                dropped: 0,
+            },
         }
     }
 
@@ -322,6 +380,7 @@ impl PortBlocks {
                     Some((addr, index)) => {
                         let mut b = Block::new(addr, bp.first_port(index), bp.cfg.block_size, now);
                         found = b.take(pc, rng.as_deref_mut()).map(|port| (addr, port));
+                        self.log.block(true, (pool, host), &b);
                         sub.blocks.push(b);
                         sub.active = Some(sub.blocks.len() - 1);
                     }
@@ -340,7 +399,7 @@ impl PortBlocks {
         if found.is_none() && err == BlockError::Limit {
             stats.port_blocks_limit_exceeded_errors += 1;
         }
-        sweep(sub, bp, stats);
+        sweep(sub, bp, stats, (pool, host), &mut self.log);
         if sub.blocks.is_empty() {
             self.subscribers.remove(&(pool, host));
             stats.pool_users = stats.pool_users.saturating_sub(1);
@@ -392,7 +451,7 @@ impl PortBlocks {
         };
         b.give_back(a.proto_class, port);
         stats.ports_in_use = stats.ports_in_use.saturating_sub(1);
-        sweep(sub, bp, stats);
+        sweep(sub, bp, stats, key, &mut self.log);
         if sub.blocks.is_empty() {
             self.subscribers.remove(&key);
             stats.pool_users = stats.pool_users.saturating_sub(1);
@@ -403,7 +462,8 @@ impl PortBlocks {
     /// inactive blocks without ports in use (driven by the shard's timers).
     pub(super) fn expire(&mut self, now: u64, states: &mut [PoolState]) {
         let pools = &mut self.pools;
-        self.subscribers.retain(|&(pool, _), sub| {
+        let log = &mut self.log;
+        self.subscribers.retain(|&(pool, host), sub| {
             let (Some(Some(bp)), Some(st)) = (
                 pools.get_mut(usize::from(pool)),
                 states.get_mut(usize::from(pool)).map(|s| &mut s.stats),
@@ -411,7 +471,7 @@ impl PortBlocks {
                 return false;
             };
             age(sub, bp, now);
-            sweep(sub, bp, st);
+            sweep(sub, bp, st, (pool, host), log);
             if sub.blocks.is_empty() {
                 st.pool_users = st.pool_users.saturating_sub(1);
             }
@@ -431,8 +491,15 @@ fn age(sub: &mut Subscriber, bp: &BlockPool, now: u64) {
     }
 }
 
-/// Gives back the inactive blocks of `sub` that have no port in use.
-fn sweep(sub: &mut Subscriber, bp: &mut BlockPool, stats: &mut PoolStats) {
+/// Gives back the inactive blocks of subscriber `key`'s `sub` that have no port in use
+/// (noted in `log`).
+fn sweep(
+    sub: &mut Subscriber,
+    bp: &mut BlockPool,
+    stats: &mut PoolStats,
+    key: (u16, IpAddr),
+    log: &mut BlockLog,
+) {
     let active = sub
         .active
         .map(|i| (sub.blocks[i].addr, sub.blocks[i].first));
@@ -442,6 +509,7 @@ fn sweep(sub: &mut Subscriber, bp: &mut BlockPool, stats: &mut PoolStats) {
         if b.in_use == 0 && Some((b.addr, b.first)) != active {
             let b = sub.blocks.swap_remove(i);
             bp.give_back(&b, stats);
+            log.block(false, key, &b);
         } else {
             i += 1;
         }

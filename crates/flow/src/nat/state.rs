@@ -698,6 +698,16 @@ impl NatState {
 }
 
 impl NatState {
+    /// The port blocks handed out and taken back since the last call, oldest first.
+    pub fn block_events(&mut self) -> std::vec::Drain<'_, super::blocks::BlockEvent> {
+        self.blocks.log.events.drain(..)
+    }
+
+    /// Block events dropped because they were not taken in time.
+    pub fn block_events_dropped(&self) -> u64 {
+        self.blocks.log.dropped
+    }
+
     /// Ends port blocks past their active-block-timeout at `now_ns` and gives back the
     /// inactive ones without ports in use.
     pub fn expire_blocks(&mut self, now_ns: u64) {

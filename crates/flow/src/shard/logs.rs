@@ -69,6 +69,38 @@ impl Shard {
         }
     }
 
+    /// The port block logs of the blocks the NAT state handed out or took back since the
+    /// last call, for every service set that uses the block's pool and logs NAT events
+    /// (`JSERVICES_NAT_PORT_BLOCK_ALLOC` / `_RELEASE`).
+    pub(super) fn log_port_blocks(&mut self, now: Time) {
+        let policy = std::sync::Arc::clone(&self.policy);
+        for e in self.nat.block_events() {
+            let kind = if e.alloc {
+                LogKind::PortBlockAlloc
+            } else {
+                LogKind::PortBlockRelease
+            };
+            let Some(pool) = policy.nat.pools.get(usize::from(e.pool)) else {
+                continue;
+            };
+            let Some(&addr) = pool.addrs.get(e.addr as usize) else {
+                continue;
+            };
+            for (i, &(set, _)) in pool.users.iter().enumerate() {
+                let seen = pool.users[..i].iter().any(|&(s, _)| s == set);
+                let wanted = policy
+                    .syslog
+                    .get(usize::from(set))
+                    .is_some_and(|s| s.wants(kind));
+                if !seen && wanted {
+                    self.logs.push(LogEvent::port_block(
+                        now, kind, set, e.host, addr, e.first, e.last,
+                    ));
+                }
+            }
+        }
+    }
+
     /// Takes the log events made since the last call, oldest first.
     pub fn drain_logs(&mut self) -> std::vec::Drain<'_, LogEvent> {
         self.logs.drain()
