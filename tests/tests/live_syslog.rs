@@ -1,10 +1,13 @@
-//! Session and NAT logs of a live mspicd received by a real rsyslogd: a download through
-//! napt-44 with `syslog` on the NAT term and a `syslog host` on the service set; the
-//! collector (rsyslogd with an imudp input and an omfile output, run in the server
-//! namespace by PID and stopped by PID) must write the JSERVICES_NAT_RULE_MATCH,
-//! JSERVICES_SESSION_OPEN and JSERVICES_SESSION_CLOSE lines (Junos system log reference)
-//! with the right addresses and ports; a second `host local` puts the open in the daemon's
-//! log.
+//! Session and NAT logs of a live mspicd received by a real rsyslogd (an imudp input and an
+//! omfile output, run in the server namespace and stopped by PID), for a download through
+//! the PIC (Junos system log reference texts):
+//! - napt-44 with `syslog` on the NAT term and a `syslog host` on the service set:
+//!   JSERVICES_NAT_RULE_MATCH, JSERVICES_SESSION_OPEN and JSERVICES_SESSION_CLOSE with the
+//!   right addresses and ports; a second `host local` puts the open in the daemon's log;
+//! - secured port block allocation: JSERVICES_NAT_PORT_BLOCK_ALLOC for the subscriber's
+//!   block before the session's OPEN, whose port lies in that block;
+//! - deterministic NAPT44: the reverse lookup of the logged public address and port names
+//!   the client that made the session.
 //!
 //! The PIC sends its logs through its namespace's kernel stack, over a management link to
 //! the server namespace made here (192.0.2.1/30 ↔ 192.0.2.2/30), as a PIC's syslog leaves
@@ -32,10 +35,15 @@ fn skip_reason() -> Option<String> {
 
 /// The testbed configuration with `syslog` on the NAT term and a collector on the set.
 fn config() -> String {
-    let c = repo_file("docs/examples/testbed.conf");
-    let c = c.replacen(
-        "                            napt-44;\n                        }\n                    }\n",
-        "                            napt-44;\n                        }\n                    }\n                    syslog;\n",
+    with_syslog(&repo_file("docs/examples/testbed.conf"))
+}
+
+/// `base` (testbed.conf or one of its NAT variants) with `syslog` on the NAT term and a
+/// collector plus `host local` on the set.
+fn with_syslog(base: &str) -> String {
+    let c = base.replacen(
+        "44;\n                        }\n                    }\n",
+        "44;\n                        }\n                    }\n                    syslog;\n",
         1,
     );
     let host = format!(
@@ -97,14 +105,10 @@ fn wait_line(file: &std::path::Path, needle: &str, timeout: Duration) -> Option<
     found
 }
 
-#[test]
-fn download_through_napt_is_logged_to_rsyslog() {
-    if let Some(why) = skip_reason() {
-        testbed::skip_or_fail(&why);
-        return;
-    }
-    let mut live = Live::start(&config(), 1);
-    management_link(&live);
+/// Starts rsyslogd in the server namespace, listening on the management link; the file it
+/// writes every message to.
+fn start_collector(live: &mut Live) -> std::path::PathBuf {
+    management_link(live);
     let spool = live.dir.path("rsyslog");
     std::fs::create_dir_all(&spool).unwrap();
     let file = live.dir.path("collected.log");
@@ -123,6 +127,12 @@ fn download_through_napt_is_logged_to_rsyslog() {
         ],
     );
     live.wait_listening("udp", PORT);
+    file
+}
+
+/// Serves a 256 KiB file over HTTP from the server and downloads it from the client's
+/// port [`CLIENT_PORT`] through the PIC.
+fn download(live: &mut Live) {
     let www = live.dir.path("www");
     std::fs::create_dir_all(&www).unwrap();
     std::fs::write(www.join("file.bin"), vec![7u8; 256 * 1024]).unwrap();
@@ -140,7 +150,6 @@ fn download_through_napt_is_logged_to_rsyslog() {
         ],
     );
     live.wait_listening("tcp", 80);
-
     let got = live.dir.path("got.bin");
     let url = format!("http://{REMOTE_SERVER}/file.bin");
     let curl = live.exec(
@@ -164,11 +173,14 @@ fn download_through_napt_is_logged_to_rsyslog() {
         live.log()
     );
     assert_eq!(std::fs::metadata(&got).unwrap().len(), 256 * 1024);
+}
 
+/// The collector's SESSION_OPEN line of the download and the translated source it names
+/// (`ADDRESS:PORT`).
+fn logged_open(live: &Live, file: &std::path::Path) -> (String, String) {
     let from = format!("10.0.0.2:{CLIENT_PORT}");
     let to = format!("-> {REMOTE_SERVER}:80");
-    let wait = Duration::from_secs(30);
-    let open = wait_line(&file, "JSERVICES_SESSION_OPEN", wait)
+    let open = wait_line(file, "JSERVICES_SESSION_OPEN", Duration::from_secs(30))
         .unwrap_or_else(|| panic!("no SESSION_OPEN:\n{}", live.log()));
     let prefix = format!("{{ss}}[jservices-nat]: JSERVICES_SESSION_OPEN: application:none, ge-0/0/0.0 {from} [203.0.113.");
     assert!(
@@ -176,7 +188,6 @@ fn download_through_napt_is_logged_to_rsyslog() {
         "{open}"
     );
     assert!(open.ends_with(&format!("] {to} (TCP)")), "{open}");
-    // The translated source, as the session shows it.
     let nat = open
         .split('[')
         .nth(2)
@@ -184,7 +195,39 @@ fn download_through_napt_is_logged_to_rsyslog() {
         .unwrap()
         .to_string();
     assert!(nat.starts_with("203.0.113."), "{open}");
-    let rule = wait_line(&file, "JSERVICES_NAT_RULE_MATCH", wait).unwrap();
+    (open, nat)
+}
+
+/// The collector's SESSION_CLOSE line of the download, once the session has closed.
+fn logged_close(file: &std::path::Path, nat: &str) {
+    let close =
+        wait_line(file, "JSERVICES_SESSION_CLOSE", Duration::from_secs(30)).unwrap_or_else(|| {
+            panic!(
+                "no SESSION_CLOSE:\n{}",
+                std::fs::read_to_string(file).unwrap_or_default()
+            )
+        });
+    assert!(
+        close.ends_with(&format!(
+            "ge-0/0/0.0 10.0.0.2:{CLIENT_PORT} [{nat}] -> {REMOTE_SERVER}:80 (TCP)"
+        )),
+        "{close}"
+    );
+}
+
+#[test]
+fn download_through_napt_is_logged_to_rsyslog() {
+    if let Some(why) = skip_reason() {
+        testbed::skip_or_fail(&why);
+        return;
+    }
+    let mut live = Live::start(&config(), 1);
+    let file = start_collector(&mut live);
+    download(&mut live);
+    let from = format!("10.0.0.2:{CLIENT_PORT}");
+    let to = format!("-> {REMOTE_SERVER}:80");
+    let (_, nat) = logged_open(&live, &file);
+    let rule = wait_line(&file, "JSERVICES_NAT_RULE_MATCH", Duration::from_secs(30)).unwrap();
     assert!(
         rule.ends_with(&format!(
             "JSERVICES_NAT_RULE_MATCH: proto 6 (TCP) application: any, ge-0/0/0.0:{from} {to}, Match NAT rule-set: (null), rule: snat, term: t1"
@@ -192,16 +235,7 @@ fn download_through_napt_is_logged_to_rsyslog() {
         "{rule}"
     );
     // The session closes after its FINs (close timeout) and is logged with the same tuple.
-    let close = wait_line(&file, "JSERVICES_SESSION_CLOSE", wait).unwrap_or_else(|| {
-        panic!(
-            "no SESSION_CLOSE:\n{}",
-            std::fs::read_to_string(&file).unwrap_or_default()
-        )
-    });
-    assert!(
-        close.ends_with(&format!("ge-0/0/0.0 {from} [{nat}] {to} (TCP)")),
-        "{close}"
-    );
+    logged_close(&file, &nat);
     // `host local`: the routing engine's log is the daemon's own.
     live.wait_log(
         &format!("JSERVICES_SESSION_OPEN: application:none, ge-0/0/0.0 {from} [{nat}]"),
@@ -213,4 +247,83 @@ fn download_through_napt_is_logged_to_rsyslog() {
         stats.contains("  Service-set: ss\n    Rate limit: 0\n    Sent: 4\n    Dropped: 0\n"),
         "{stats}"
     );
+}
+
+/// testbed.conf with its pool's ports as `port` (the pool block of the configuration).
+fn with_pool_port(port: &str) -> String {
+    let c = repo_file("docs/examples/testbed.conf");
+    let auto = "port {\n                automatic;\n            }";
+    assert!(c.contains(auto), "the pool of testbed.conf changed");
+    c.replacen(auto, port, 1)
+}
+
+/// Secured port block allocation (blocks of 128 from port 1024): the subscriber's first
+/// session takes block 1024-1151 of the first pool address. The collector gets
+/// JSERVICES_NAT_PORT_BLOCK_ALLOC for it before the session's OPEN, whose translated port
+/// lies in the block, and the CLOSE.
+#[test]
+fn port_block_of_a_download_is_logged_to_rsyslog() {
+    if let Some(why) = skip_reason() {
+        testbed::skip_or_fail(&why);
+        return;
+    }
+    let conf = with_syslog(&with_pool_port(
+        "port {\n                range low 1024 high 65535;\n                secured-port-block-allocation block-size 128 max-blocks-per-address 4 active-block-timeout 300;\n            }",
+    ));
+    let mut live = Live::start(&conf, 1);
+    let file = start_collector(&mut live);
+    download(&mut live);
+    let (open, nat) = logged_open(&live, &file);
+    let alloc = wait_line(
+        &file,
+        "JSERVICES_NAT_PORT_BLOCK_ALLOC",
+        Duration::from_secs(30),
+    )
+    .unwrap_or_else(|| {
+        panic!(
+            "no PORT_BLOCK_ALLOC:\n{}\n{}\n{}",
+            std::fs::read_to_string(&file).unwrap_or_default(),
+            live.show("show services nat pool detail"),
+            live.log()
+        )
+    });
+    assert!(
+        alloc.contains("{ss}[jservices-nat]: JSERVICES_NAT_PORT_BLOCK_ALLOC: 10.0.0.2 -> 203.0.113.128:1024-1151, 0x"),
+        "{alloc}"
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    let (a, o) = (text.find(&alloc).unwrap(), text.find(&open).unwrap());
+    assert!(
+        a < o,
+        "the block is logged after the session it serves:\n{text}"
+    );
+    let port: u16 = nat.rsplit(':').next().unwrap().parse().unwrap();
+    assert!(
+        nat.starts_with("203.0.113.128:") && (1024..=1151).contains(&port),
+        "{open}"
+    );
+    logged_close(&file, &nat);
+}
+
+/// Deterministic NAPT44 (docs/examples/deterministic.conf): the translated source the
+/// collector logged for the download is, by `show services nat deterministic-nat
+/// internal-host ADDRESS port P` (the lookup an operator runs on a logged or reported
+/// public address and port), the client that made it.
+#[test]
+fn deterministic_reverse_lookup_names_the_logged_subscriber() {
+    if let Some(why) = skip_reason() {
+        testbed::skip_or_fail(&why);
+        return;
+    }
+    let conf = with_syslog(&repo_file("docs/examples/deterministic.conf"));
+    let mut live = Live::start(&conf, 1);
+    let file = start_collector(&mut live);
+    download(&mut live);
+    let (_, nat) = logged_open(&live, &file);
+    let (addr, port) = nat.split_once(':').unwrap();
+    let who = live.show(&format!(
+        "show services nat deterministic-nat internal-host {addr} port {port}"
+    ));
+    assert!(who.contains("Internal host: 10.0.0.2, NAT IP: "), "{who}");
+    assert!(who.contains(&format!("NAT IP: {addr}, ")), "{who}");
 }
