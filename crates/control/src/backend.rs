@@ -155,6 +155,16 @@ pub struct SyslogStatistics {
     pub service_sets: Vec<(String, u64, u64)>,
 }
 
+/// `show services service-sets statistics tcp-mss`: per service set with `tcp-mss`, the
+/// TCP SYNs seen and those whose MSS option was lowered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TcpMssStatistics {
+    pub interface: String,
+    pub service_set: String,
+    pub syn_received: u64,
+    pub syn_modified: u64,
+}
+
 /// The engine as the control plane sees it. Only the session and statistics queries are
 /// required; the others default to [`BackendError::Unsupported`] so implementors can grow.
 pub trait Backend {
@@ -205,6 +215,11 @@ pub trait Backend {
 
     /// Syslog counters per services interface.
     fn syslog_statistics(&mut self) -> Result<Vec<SyslogStatistics>, BackendError> {
+        Err(BackendError::Unsupported)
+    }
+
+    /// `tcp-mss` counters per service set.
+    fn tcp_mss_statistics(&mut self) -> Result<Vec<TcpMssStatistics>, BackendError> {
         Err(BackendError::Unsupported)
     }
 }

@@ -115,6 +115,8 @@ pub enum Command {
     ShowServiceSetsSummary { interface: Option<String> },
     /// `show services service-sets statistics syslog [interface I]`.
     ShowServiceSetsSyslog { interface: Option<String> },
+    /// `show services service-sets statistics tcp-mss [interface I]`.
+    ShowServiceSetsTcpMss { interface: Option<String> },
     /// `show interfaces [NAME] [terse|brief|detail|extensive]` (also `show interfaces terse
     /// NAME`); mspic prints the terse level of its services interfaces.
     ShowInterfaces {
@@ -150,6 +152,9 @@ impl Command {
             }
             Command::ShowServiceSetsSummary { .. } => "show services service-sets summary",
             Command::ShowServiceSetsSyslog { .. } => "show services service-sets statistics syslog",
+            Command::ShowServiceSetsTcpMss { .. } => {
+                "show services service-sets statistics tcp-mss"
+            }
             Command::ShowAlgConversations { .. } => "show services alg conversations",
             Command::ShowInterfaces { .. } => "show interfaces",
         }
@@ -695,8 +700,10 @@ pub const SERVICE_SETS_WORDS: &[Keyword] = &[
     ("statistics", "Show service-set statistics"),
 ];
 /// After `show services service-sets statistics`.
-pub const SERVICE_SETS_STATISTICS_WORDS: &[Keyword] =
-    &[("syslog", "Show service-set system log statistics")];
+pub const SERVICE_SETS_STATISTICS_WORDS: &[Keyword] = &[
+    ("syslog", "Show service-set system log statistics"),
+    ("tcp-mss", "Show service-set TCP MSS statistics"),
+];
 /// After `show services alg`.
 pub const ALG_WORDS: &[Keyword] = &[("conversations", "Show ALG conversations")];
 /// After `clear`.
@@ -1024,9 +1031,12 @@ fn parse_words(mut w: Words<'_>) -> Result<Command, CommandError> {
                 },
                 "service-sets" => {
                     if w.command(SERVICE_SETS_WORDS)? == "statistics" {
-                        w.command(SERVICE_SETS_STATISTICS_WORDS)?;
-                        return Ok(Command::ShowServiceSetsSyslog {
-                            interface: interface_only(&mut w)?,
+                        let what = w.command(SERVICE_SETS_STATISTICS_WORDS)?;
+                        let interface = interface_only(&mut w)?;
+                        return Ok(if what == "syslog" {
+                            Command::ShowServiceSetsSyslog { interface }
+                        } else {
+                            Command::ShowServiceSetsTcpMss { interface }
                         });
                     }
                     Ok(Command::ShowServiceSetsSummary {

@@ -27,7 +27,7 @@ pub mod tree;
 pub use backend::{
     Backend, BackendError, ClearedSessions, DetNatBlock, DetNatQuery, NatMapping,
     NatMappingsSummary, NatPoolInfo, NatStatistics, PortBlockInfo, ServiceSetsSummary,
-    SnapshotBackend, SyslogStatistics,
+    SnapshotBackend, SyslogStatistics, TcpMssStatistics,
 };
 pub use command::{
     apply_pipes, complete, help, parse_command, parse_pipes, parse_request, Command, CommandError,
@@ -226,6 +226,15 @@ pub fn run(
                 rows.retain(|r| r.interface == *i);
             }
             Answer::SyslogStatistics(rows)
+        }
+        Command::ShowServiceSetsTcpMss { interface } => {
+            let mut rows = backend
+                .tcp_mss_statistics()
+                .map_err(|e| backend_error(command, e))?;
+            if let Some(i) = interface {
+                rows.retain(|r| r.interface == *i);
+            }
+            Answer::TcpMssStatistics(rows)
         }
         Command::ShowInterfaces { name, level } => {
             if *level != Some("terse") {

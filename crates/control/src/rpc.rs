@@ -221,6 +221,14 @@ pub const RPCS: &[RpcEntry] = &[
         reply: "service-set-syslog-statistics-information",
         args: INTERFACE,
     },
+    // JUNOScript services_methods: <get-service-set-tcp-mss-statistics> returns
+    // <service-set-tcp-mss-statistics>.
+    RpcEntry {
+        rpc: "get-service-set-tcp-mss-statistics",
+        command: "show services service-sets statistics tcp-mss",
+        reply: "service-set-tcp-mss-statistics",
+        args: INTERFACE,
+    },
     RpcEntry {
         rpc: "get-service-msp-alg-conversation-information",
         command: "show services alg conversations",
@@ -478,6 +486,13 @@ pub fn rpc_of(command: &Command) -> Element {
         }
         Command::ShowServiceSetsSyslog { interface } => {
             let mut e = Element::new(find("show services service-sets statistics syslog"));
+            if let Some(i) = interface {
+                e.push(Element::leaf("interface", i));
+            }
+            e
+        }
+        Command::ShowServiceSetsTcpMss { interface } => {
+            let mut e = Element::new(find("show services service-sets statistics tcp-mss"));
             if let Some(i) = interface {
                 e.push(Element::leaf("interface", i));
             }

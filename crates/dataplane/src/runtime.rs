@@ -390,6 +390,13 @@ impl Backend for RuntimeBackend {
             &self.reports()?,
         ))
     }
+
+    fn tcp_mss_statistics(&mut self) -> Result<Vec<mspic_control::TcpMssStatistics>, BackendError> {
+        Ok(answers::tcp_mss_statistics(
+            &self.policy(),
+            &self.reports()?,
+        ))
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -23,6 +23,8 @@ pub struct ShardReport {
     /// Share of its time the shard's worker spent working since the last report (the
     /// live dataplane fills it in; offline there is no worker).
     pub cpu_percent: Option<f64>,
+    /// `tcp-mss` counters per service set (index as in `Policy::service_sets`).
+    pub tcp_mss: Vec<mspic_flow::TcpMssStats>,
 }
 
 impl ShardReport {
@@ -33,6 +35,7 @@ impl ShardReport {
             sessions: shard.live_per_service_iface().to_vec(),
             capacity: shard.config().capacity as u64,
             cpu_percent: None,
+            tcp_mss: shard.tcp_mss_statistics().to_vec(),
         }
     }
 }
@@ -381,4 +384,34 @@ pub fn syslog_statistics(
         }
     }
     rows
+}
+
+/// `show services service-sets statistics tcp-mss`: each service set with `tcp-mss`, its
+/// SYNs seen and lowered summed over the shards.
+pub fn tcp_mss_statistics(
+    p: &Policy,
+    reports: &[ShardReport],
+) -> Vec<mspic_control::TcpMssStatistics> {
+    p.service_sets
+        .iter()
+        .enumerate()
+        .filter(|(_, ss)| ss.tcp_mss.is_some())
+        .map(|(i, ss)| {
+            let (mut syn_received, mut syn_modified) = (0, 0);
+            for c in reports.iter().filter_map(|r| r.tcp_mss.get(i)) {
+                syn_received += c.syn_received;
+                syn_modified += c.syn_modified;
+            }
+            mspic_control::TcpMssStatistics {
+                interface: p
+                    .service_ifaces
+                    .get(usize::from(ss.service_iface))
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default(),
+                service_set: ss.name.clone(),
+                syn_received,
+                syn_modified,
+            }
+        })
+        .collect()
 }

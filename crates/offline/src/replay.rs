@@ -422,6 +422,10 @@ impl Backend for Replay {
         Ok(answers::service_sets_summary(&self.policy, &self.reports()))
     }
 
+    fn tcp_mss_statistics(&mut self) -> Result<Vec<mspic_control::TcpMssStatistics>, BackendError> {
+        Ok(answers::tcp_mss_statistics(&self.policy, &self.reports()))
+    }
+
     /// Sent: the lines handed out so far (`--syslog`); dropped: the lines the rate limit
     /// held back (no event is lost otherwise: the replay takes them after each frame).
     fn syslog_statistics(&mut self) -> Result<Vec<mspic_control::SyslogStatistics>, BackendError> {

@@ -8,6 +8,7 @@ pub mod nat;
 pub mod sessions;
 pub mod stats;
 pub mod syslog;
+pub mod tcp_mss;
 
 use mspic_flow::SessionSnapshot;
 
@@ -53,6 +54,7 @@ pub enum Answer {
     DetNat(Vec<crate::backend::DetNatBlock>),
     ServiceSetsSummary(Vec<ServiceSetsSummary>),
     SyslogStatistics(Vec<SyslogStatistics>),
+    TcpMssStatistics(Vec<crate::backend::TcpMssStatistics>),
     AlgConversations {
         groups: Vec<alg::AlgConversations>,
         detail: Detail,
@@ -81,6 +83,7 @@ impl Answer {
             Answer::DetNat(rows) => nat::render_detnat(rows),
             Answer::ServiceSetsSummary(rows) => nat::render_service_sets_summary(rows),
             Answer::SyslogStatistics(rows) => syslog::render_syslog_statistics(rows),
+            Answer::TcpMssStatistics(rows) => tcp_mss::render_tcp_mss_statistics(rows),
             Answer::AlgConversations { groups, detail } => {
                 alg::render_alg_conversations(groups, *detail)
             }
@@ -108,6 +111,7 @@ impl Answer {
             Answer::DetNat(rows) => nat::detnat_tree(rows),
             Answer::ServiceSetsSummary(rows) => nat::service_sets_summary_tree(rows),
             Answer::SyslogStatistics(rows) => syslog::syslog_statistics_tree(rows),
+            Answer::TcpMssStatistics(rows) => tcp_mss::tcp_mss_statistics_tree(rows),
             Answer::AlgConversations { groups, detail } => {
                 alg::alg_conversations_tree(groups, *detail)
             }
