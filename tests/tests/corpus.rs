@@ -1,8 +1,8 @@
 //! The configuration corpus in tests/data/corpus: realistic MS-PIC configurations, one per
 //! feature the Junos services guides describe (CGNAT on a next-hop service set with
-//! EIM/EIF/paired pooling, a stateful firewall with applications and application sets,
-//! twice NAT, dnat-44 port forwarding, a dual-stack firewall, static and dynamic source
-//! NAT). Each one loads, compiles, and replays a generated capture through 1 and 3 workers
+//! EIM/EIF/paired pooling, the same with port block allocation and NAT/session logs,
+//! deterministic NAT, a stateful firewall with applications and application sets, twice
+//! NAT, dnat-44 port forwarding, a dual-stack firewall, static and dynamic source NAT). Each one loads, compiles, and replays a generated capture through 1 and 3 workers
 //! with the built-in responder; every conversation ends in the session the configuration
 //! promises (forwarded and translated as written, or dropped/rejected), checked flow by
 //! flow. `mspic check` on each file is run by crates/cli/tests/corpus.rs.
@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mspic_flow::syslog::LogKind;
 use mspic_flow::{FlowDirection, FlowState, SessionFilter, SessionSnapshot};
 use mspic_offline::replay::{Replay, ReplayOptions};
 use mspic_tests::check::checksums_valid;
@@ -91,6 +92,13 @@ fn cgnat_plan(g: &mut Gen, t: &mut Trace) -> Plan {
         plan.push((ping(g, t, &c, &s, 7 + u16::from(i), at), napt));
     }
     plan
+}
+
+fn deterministic_plan(g: &mut Gen, t: &mut Trace) -> Plan {
+    cgnat_plan(g, t)
+        .into_iter()
+        .map(|(c, _)| (c, Expect::Pass(Some("DETERMINISTIC-NAPT44"))))
+        .collect()
 }
 
 fn sfw_plan(g: &mut Gen, t: &mut Trace) -> Plan {
@@ -214,9 +222,15 @@ fn session_of<'a>(
     })
 }
 
+/// A finished replay and its sessions, for case-specific checks.
+struct Outcome {
+    replay: Replay,
+    sessions: Vec<SessionSnapshot>,
+}
+
 /// Replays `plan`'s trace through `file` with `workers` workers and checks every
-/// conversation; returns the sessions for case-specific checks.
-fn replay(file: &str, trace: &Trace, plan: &Plan, workers: u32) -> Vec<SessionSnapshot> {
+/// conversation.
+fn replay(file: &str, trace: &Trace, plan: &Plan, workers: u32) -> Outcome {
     let text = corpus(file);
     let cfg = mspic_config::parse(&text, file).unwrap_or_else(|e| panic!("{file}: {e}"));
     let policy = Arc::new(mspic_flow::Policy::compile(&cfg).unwrap_or_else(|e| panic!("{e}")));
@@ -263,11 +277,14 @@ fn replay(file: &str, trace: &Trace, plan: &Plan, workers: u32) -> Vec<SessionSn
         plan.len(),
         "{file}: one session per conversation"
     );
-    sessions
+    Outcome {
+        replay: r,
+        sessions,
+    }
 }
 
 /// Builds a case's trace and plan, then replays it with 1 and 3 workers.
-fn run(file: &str, build: fn(&mut Gen, &mut Trace) -> Plan) -> Vec<Vec<SessionSnapshot>> {
+fn run(file: &str, build: fn(&mut Gen, &mut Trace) -> Plan) -> Vec<Outcome> {
     let mut g = Gen::new(7);
     let mut t = Trace::new();
     let plan = build(&mut g, &mut t);
@@ -276,7 +293,7 @@ fn run(file: &str, build: fn(&mut Gen, &mut Trace) -> Plan) -> Vec<Vec<SessionSn
 
 #[test]
 fn cgnat_next_hop_with_eim_eif_and_paired_pooling() {
-    for sessions in run("cgnat-nexthop-eim.conf", cgnat_plan) {
+    for Outcome { sessions, .. } in run("cgnat-nexthop-eim.conf", cgnat_plan) {
         // Paired pooling: all of a subscriber's sessions share one public address; EIM:
         // its two UDP sessions from port 40000 share one public port.
         for i in 0..3u8 {
@@ -303,6 +320,7 @@ fn stateful_firewall_with_applications_and_sets() {
     let runs = run("sfw-applications.conf", sfw_plan);
     // The user application's own inactivity timeout applies to its sessions.
     let s = runs[0]
+        .sessions
         .iter()
         .find(|s| s.flows[0].dst.port == Some(8080))
         .unwrap();
@@ -311,7 +329,7 @@ fn stateful_firewall_with_applications_and_sets() {
 
 #[test]
 fn twice_nat_translates_both_addresses() {
-    for sessions in run("twice-nat.conf", twice_nat_plan) {
+    for Outcome { sessions, .. } in run("twice-nat.conf", twice_nat_plan) {
         for s in &sessions {
             // The server sees a partner-side pool address and port, and answers it.
             let o = &s.flows[1];
@@ -326,7 +344,7 @@ fn twice_nat_translates_both_addresses() {
 
 #[test]
 fn dnat_port_forwarding_reaches_the_translated_ports() {
-    for sessions in run("dnat-port-forwarding.conf", port_forwarding_plan) {
+    for Outcome { sessions, .. } in run("dnat-port-forwarding.conf", port_forwarding_plan) {
         for (public, private) in [(8080, 80), (2222, 22)] {
             let s = sessions
                 .iter()
@@ -345,7 +363,7 @@ fn dual_stack_firewall() {
 
 #[test]
 fn static_and_dynamic_source_nat_by_customer() {
-    for sessions in run("static-and-dynamic-nat.conf", static_dynamic_plan) {
+    for Outcome { sessions, .. } in run("static-and-dynamic-nat.conf", static_dynamic_plan) {
         for s in sessions
             .iter()
             .filter(|s| s.flows[0].state == FlowState::Forward)
@@ -358,6 +376,71 @@ fn static_and_dynamic_source_nat_by_customer() {
                 let IpAddr::V4(a) = to else { panic!() };
                 assert!((200..=203).contains(&a.octets()[3]), "{a}");
             }
+        }
+    }
+}
+
+/// PBA with EIM and paired pooling and session/NAT logs: every subscriber's public ports
+/// lie in one 256-port block of its one address, and the logs hold one
+/// JSERVICES_NAT_PORT_BLOCK_ALLOC per subscriber, before that subscriber's first open.
+#[test]
+fn cgnat_port_blocks_with_logs() {
+    for mut o in run("cgnat-pba-syslog.conf", cgnat_plan) {
+        for i in 0..3u8 {
+            let host = IpAddr::from([10, 0, 0, 2 + i]);
+            let mut blocks: Vec<(IpAddr, u16)> = o
+                .sessions
+                .iter()
+                .filter(|s| s.flows[0].src.addr == host && s.flows[1].protocol != 1)
+                .map(|s| {
+                    let d = &s.flows[1].dst;
+                    (d.addr, (d.port.unwrap() - 1024) / 256)
+                })
+                .collect();
+            blocks.dedup();
+            assert_eq!(blocks.len(), 1, "{host}: {blocks:?}");
+        }
+        let logs = o.replay.drain_logs();
+        let kinds: Vec<(LogKind, IpAddr)> = logs.iter().map(|e| (e.kind, e.key.src)).collect();
+        for i in 0..3u8 {
+            let host = IpAddr::from([10, 0, 0, 2 + i]);
+            let alloc = kinds
+                .iter()
+                .position(|k| *k == (LogKind::PortBlockAlloc, host));
+            let open = kinds
+                .iter()
+                .position(|k| *k == (LogKind::SessionOpen, host));
+            assert!(
+                alloc.is_some() && alloc < open,
+                "{host}: block allocated at {alloc:?}, first open at {open:?}"
+            );
+            let allocs = kinds
+                .iter()
+                .filter(|k| **k == (LogKind::PortBlockAlloc, host))
+                .count();
+            assert_eq!(allocs, 1, "{host}");
+        }
+    }
+}
+
+/// Deterministic NAT: each session's public address and port lead back, through
+/// `show services nat deterministic-nat internal-host`, to the subscriber that made it.
+#[test]
+fn deterministic_nat_reverse_lookup_names_every_subscriber() {
+    for mut o in run("deterministic-nexthop.conf", deterministic_plan) {
+        for s in o.sessions.iter().filter(|s| s.flows[1].protocol != 1) {
+            let host = s.flows[0].src.addr;
+            let d = &s.flows[1].dst;
+            let cmd = format!(
+                "show services nat deterministic-nat internal-host {} port {}",
+                d.addr,
+                d.port.unwrap()
+            );
+            let text = mspic_control::execute(&cmd, &mut o.replay).unwrap();
+            assert!(
+                text.contains(&format!("Internal host: {host}, NAT IP: {}, ", d.addr)),
+                "{cmd}:\n{text}"
+            );
         }
     }
 }
