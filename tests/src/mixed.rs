@@ -230,3 +230,54 @@ pub fn mixed_client_traffic(
 
     (t, s)
 }
+
+/// CGNAT subscribers' traffic, client side only: `n` subscribers (10.0.0.2, …) 50 ms
+/// apart, each with three UDP exchanges from ports 40000–40002 to port 5300 (not DNS,
+/// whose ALG closes a session on its answer), a TCP conversation from port 41000 to 80 and
+/// two pings, towards its own server behind the outside next hop (198.51.100.20, …).
+pub fn subscribers_traffic(n: u8) -> Trace {
+    let mut g = Gen::new(5);
+    let mut t = Trace::new();
+    for i in 0..n {
+        let start = Duration::from_millis(50 * u64::from(i));
+        let cl = Host::inside([10, 0, 0, 2 + i]);
+        let sv = Host::remote([198, 51, 100, 20 + i]);
+        for j in 0..3u16 {
+            g.udp_exchange(
+                &mut t,
+                &cl,
+                &sv,
+                40_000 + j,
+                5300,
+                start + Duration::from_millis(5 * u64::from(j)),
+                2,
+                40,
+                80,
+                Duration::from_millis(20),
+                Sides::ClientOnly,
+            );
+        }
+        g.tcp_conversation(
+            &mut t,
+            &cl,
+            &sv,
+            41_000,
+            80,
+            start + Duration::from_millis(30),
+            200,
+            2000,
+            Sides::ClientOnly,
+        );
+        g.icmp_echo(
+            &mut t,
+            &cl,
+            &sv,
+            7,
+            start,
+            2,
+            Duration::from_millis(10),
+            Sides::ClientOnly,
+        );
+    }
+    t
+}

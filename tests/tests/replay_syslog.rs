@@ -92,31 +92,7 @@ fn capture() -> Trace {
 
 #[test]
 fn replay_writes_the_log_lines_with_capture_time() {
-    let dir = Scratch::new("replay-syslog");
-    let (conf, pcap, log) = (
-        dir.path("c.conf"),
-        dir.path("c.pcap"),
-        dir.path("syslog.txt"),
-    );
-    std::fs::write(&conf, CONFIG).unwrap();
-    capture().write_pcap(&pcap).unwrap();
-    let out = Command::new(testbed::workspace_bin("mspic"))
-        .args(["replay", "--respond"])
-        .args(["--command", "show services service-sets statistics syslog"])
-        .arg("--config")
-        .arg(&conf)
-        .arg("--pcap")
-        .arg(&pcap)
-        .arg("--syslog")
-        .arg(&log)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = std::fs::read_to_string(&log).unwrap();
+    let (stdout, text) = replay_with_syslog("replay-syslog", CONFIG);
     let got: Vec<&str> = text.lines().collect();
     let want = EXPECTED.trim().lines().collect::<Vec<_>>();
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
@@ -126,7 +102,7 @@ fn replay_writes_the_log_lines_with_capture_time() {
     // The statistics count the lines handed out (Junos page "show services service-sets
     // statistics syslog").
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
+        stdout,
         "Interface: ms-1/1/0\n  Rate limit: 0\n  Sent: 10\n  Dropped: 0\n  Service-set: ss\n    Rate limit: 0\n    Sent: 10\n    Dropped: 0\n"
     );
 }
@@ -154,12 +130,6 @@ const EXPECTED: &str = "
 /// as dropped.
 #[test]
 fn interface_hosts_and_rate_limit() {
-    let dir = Scratch::new("replay-syslog-rate");
-    let (conf, pcap, log) = (
-        dir.path("c.conf"),
-        dir.path("c.pcap"),
-        dir.path("syslog.txt"),
-    );
     let host = "host 192.0.2.9 { services any; class { session-logs; nat-logs; stateful-firewall-logs; } facility-override local3; log-prefix PIC; }";
     let config = CONFIG
         .replace(&format!("        syslog {{\n            {host}\n        }}\n"), "")
@@ -168,6 +138,25 @@ fn interface_hosts_and_rate_limit() {
             &format!("ms-1/1/0 {{ services-options {{ inactivity-timeout 30; syslog {{ {host} message-rate-limit 2; }} }}"),
         );
     assert!(config.contains("message-rate-limit 2") && !config.contains("        syslog {"));
+    let (stdout, text) = replay_with_syslog("replay-syslog-rate", &config);
+    let all: Vec<&str> = EXPECTED.trim().lines().collect();
+    let want: Vec<&str> = [0, 1, 6, 7, 8, 9].iter().map(|&i| all[i]).collect();
+    assert_eq!(text.lines().collect::<Vec<_>>(), want);
+    assert_eq!(
+        stdout,
+        "Interface: ms-1/1/0\n  Rate limit: 2\n  Sent: 6\n  Dropped: 4\n  Service-set: ss\n    Rate limit: 2\n    Sent: 6\n    Dropped: 4\n"
+    );
+}
+
+/// `mspic replay --respond --syslog` of [`capture`] through `config`, showing the syslog
+/// statistics: its stdout and the log lines it wrote.
+fn replay_with_syslog(scratch: &str, config: &str) -> (String, String) {
+    let dir = Scratch::new(scratch);
+    let (conf, pcap, log) = (
+        dir.path("c.conf"),
+        dir.path("c.pcap"),
+        dir.path("syslog.txt"),
+    );
     std::fs::write(&conf, config).unwrap();
     capture().write_pcap(&pcap).unwrap();
     let out = Command::new(testbed::workspace_bin("mspic"))
@@ -186,12 +175,8 @@ fn interface_hosts_and_rate_limit() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = std::fs::read_to_string(&log).unwrap();
-    let all: Vec<&str> = EXPECTED.trim().lines().collect();
-    let want: Vec<&str> = [0, 1, 6, 7, 8, 9].iter().map(|&i| all[i]).collect();
-    assert_eq!(text.lines().collect::<Vec<_>>(), want);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "Interface: ms-1/1/0\n  Rate limit: 2\n  Sent: 6\n  Dropped: 4\n  Service-set: ss\n    Rate limit: 2\n    Sent: 6\n    Dropped: 4\n"
-    );
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        std::fs::read_to_string(&log).unwrap(),
+    )
 }
