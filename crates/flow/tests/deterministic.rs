@@ -40,18 +40,6 @@ fn small() -> String {
     .replace("10.0.0.0/24; } } then", "10.0.0.4/30; } } then")
 }
 
-fn open(h: &mut Harness, host: &str, sport: u16) -> Result<(String, u16), DropReason> {
-    let (v, out) = h.send(&udp(host, sport, "198.51.100.7", 53, b"q"));
-    match v {
-        Verdict::Forward { .. } => {
-            let p = mspic_wire::parse_frame(&out).unwrap();
-            Ok((p.key.src.to_string(), p.key.src_port))
-        }
-        Verdict::Drop(r) => Err(r),
-        other => panic!("{other:?}"),
-    }
-}
-
 #[test]
 fn subscribers_get_their_computed_blocks() {
     let mut h = Harness::new(&small());
@@ -69,7 +57,7 @@ fn subscribers_get_their_computed_blocks() {
         ("10.0.0.6", 2, at("203.0.113.129", 2001)),
     ];
     for (host, sport, want) in rows {
-        assert_eq!(open(&mut h, host, sport), want, "{host}:{sport}");
+        assert_eq!(udp_source(&mut h, host, sport), want, "{host}:{sport}");
     }
     let st = h.shard.nat_state().pool_stats(0).unwrap().clone();
     assert_eq!(st.detnat_subscriber_exceeded_port_limits, 1);
@@ -86,7 +74,7 @@ fn subscribers_get_their_computed_blocks() {
     );
     // When the sessions end the block's ports come back.
     h.advance_ms(31_000);
-    assert_eq!(open(&mut h, "10.0.0.5", 9), at("203.0.113.128", 2004));
+    assert_eq!(udp_source(&mut h, "10.0.0.5", 9), at("203.0.113.128", 2004));
     let st = h.shard.nat_state().pool_stats(0).unwrap().clone();
     assert_eq!((st.pool_users, st.ports_in_use, st.addrs_in_use), (1, 1, 1));
 }

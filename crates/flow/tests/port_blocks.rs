@@ -53,19 +53,6 @@ fn small() -> String {
 /// A translated source (address, port), or why the session was dropped.
 type Opened = Result<(String, u16), DropReason>;
 
-/// The translated source of a UDP flow from `host:sport`, or the drop reason.
-fn open(h: &mut Harness, host: &str, sport: u16) -> Opened {
-    let (v, out) = h.send(&udp(host, sport, "198.51.100.7", 53, b"q"));
-    match v {
-        Verdict::Forward { .. } => {
-            let p = mspic_wire::parse_frame(&out).unwrap();
-            Ok((p.key.src.to_string(), p.key.src_port))
-        }
-        Verdict::Drop(r) => Err(r),
-        other => panic!("{other:?}"),
-    }
-}
-
 #[test]
 fn subscribers_take_ports_block_by_block() {
     let mut h = Harness::new(&small());
@@ -87,7 +74,7 @@ fn subscribers_take_ports_block_by_block() {
         ("10.0.0.5", 100, Err(DropReason::NatExhausted)), // no block left
     ];
     for (host, sport, want) in rows {
-        assert_eq!(open(&mut h, host, sport), want, "{host}:{sport}");
+        assert_eq!(udp_source(&mut h, host, sport), want, "{host}:{sport}");
     }
     let st = h.shard.nat_state().pool_stats(0).unwrap().clone();
     assert_eq!(st.port_blocks_in_use, 4);
@@ -112,14 +99,14 @@ fn blocks_go_back_after_the_active_block_timeout() {
     let mut h = Harness::new(&small());
     let host: IpAddr = ip("10.0.0.2");
     assert_eq!(
-        open(&mut h, "10.0.0.2", 100),
+        udp_source(&mut h, "10.0.0.2", 100),
         Ok(("203.0.113.128".into(), 2000))
     );
     // The session lives on (a packet every 20 s); its block stays active for 120 s.
     for _ in 0..6 {
         h.advance_ms(20_000);
         assert_eq!(
-            open(&mut h, "10.0.0.2", 100),
+            udp_source(&mut h, "10.0.0.2", 100),
             Ok(("203.0.113.128".into(), 2000))
         );
     }
@@ -130,7 +117,7 @@ fn blocks_go_back_after_the_active_block_timeout() {
     );
     // Past 120 s a new block becomes active although the first has ports left.
     assert_eq!(
-        open(&mut h, "10.0.0.2", 101),
+        udp_source(&mut h, "10.0.0.2", 101),
         Ok(("203.0.113.128".into(), 2004))
     );
     assert_eq!(
@@ -172,7 +159,7 @@ fn without_timeout_the_active_block_stays_while_it_has_ports() {
     let mut h = Harness::new(&cfg);
     let host: IpAddr = ip("10.0.0.2");
     assert_eq!(
-        open(&mut h, "10.0.0.2", 100),
+        udp_source(&mut h, "10.0.0.2", 100),
         Ok(("203.0.113.128".into(), 2000))
     );
     h.advance_ms(3_600_000);
@@ -183,7 +170,7 @@ fn without_timeout_the_active_block_stays_while_it_has_ports() {
     );
     // The released port comes back after the fresh ones of the block.
     assert_eq!(
-        open(&mut h, "10.0.0.2", 101),
+        udp_source(&mut h, "10.0.0.2", 101),
         Ok(("203.0.113.128".into(), 2001))
     );
 }

@@ -433,3 +433,21 @@ pub fn with_ip_options(frame: &[u8], options: &[u8]) -> Vec<u8> {
     ip[10..12].copy_from_slice(&c.to_be_bytes());
     f
 }
+
+/// Where a new UDP flow from `host:sport` to 198.51.100.7:53 leaves from (address, port)
+/// once translated, or why it was dropped.
+pub fn udp_source(
+    h: &mut Harness,
+    host: &str,
+    sport: u16,
+) -> Result<(String, u16), mspic_flow::DropReason> {
+    let (v, out) = h.send(&udp(host, sport, "198.51.100.7", 53, b"q"));
+    match v {
+        Verdict::Forward { .. } => {
+            let p = mspic_wire::parse_frame(&out).unwrap();
+            Ok((p.key.src.to_string(), p.key.src_port))
+        }
+        Verdict::Drop(r) => Err(r),
+        other => panic!("{other:?}"),
+    }
+}
