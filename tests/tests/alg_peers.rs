@@ -5,7 +5,8 @@
 //! Peers: pyftpdlib (server) and Python's ftplib (client) for FTP; tftpd-hpa and tftp-hpa
 //! for TFTP; dnsmasq and dig for DNS; inetutils-talkd under openbsd-inetd with two
 //! protocol-level talk peers for ntalk; rsh-redone's rshd under openbsd-inetd and its rsh for
-//! rsh; rpcbind, nfs-common's rpc.statd and rpcinfo for Sun RPC. All run with Debian's
+//! rsh; rpcbind, nfs-common's rpc.statd and rpcinfo for Sun RPC; GStreamer's RTSP server
+//! library and `rtspsrc` for RTSP; pptpd and pptp-linux for PPTP. All run with Debian's
 //! `/usr/bin/python3` where Python is needed (python3-pyftpdlib lives there). Needs root;
 //! under `CI=true` a missing prerequisite fails the test.
 
