@@ -5,7 +5,8 @@
 //! Peers: pyftpdlib (server) and Python's ftplib (client) for FTP; tftpd-hpa and tftp-hpa
 //! for TFTP; dnsmasq and dig for DNS; inetutils-talkd under openbsd-inetd with two
 //! protocol-level talk peers for ntalk; rsh-redone's rshd under openbsd-inetd and its rsh for
-//! rsh; rpcbind, nfs-common's rpc.statd and rpcinfo for Sun RPC. All run with Debian's
+//! rsh; rpcbind, nfs-common's rpc.statd and rpcinfo for Sun RPC; GStreamer's RTSP server
+//! library and `rtspsrc` for RTSP; pptpd and pptp-linux for PPTP. All run with Debian's
 //! `/usr/bin/python3` where Python is needed (python3-pyftpdlib lives there). Needs root;
 //! under `CI=true` a missing prerequisite fails the test.
 
@@ -15,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use mspic_tests::live::{sessions, Live};
+use mspic_tests::live::{frames, sessions, Live};
 use mspic_tests::testbed::{self, Role, REMOTE_SERVER};
 
 /// Debian's interpreter, which has the packaged python3-pyftpdlib.
@@ -457,6 +458,27 @@ fn testbed_conf(apps: &str, port: Option<&str>) -> String {
     conf
 }
 
+/// Routes the NAT pool from the server namespace through sv0 with source
+/// [`REMOTE_SERVER`]: a server whose data connection or media socket is bound to any
+/// address then sends from the address the ALG's pinholes admit (the control connection's
+/// server), not from sv0's own 203.0.113.2.
+fn answer_from_remote_server(live: &Live) {
+    let route = live.exec(
+        Role::Server,
+        "ip",
+        &[
+            "route",
+            "add",
+            "203.0.113.128/25",
+            "dev",
+            "sv0",
+            "src",
+            REMOTE_SERVER,
+        ],
+    );
+    assert!(route.status.success(), "{route:?}");
+}
+
 /// Is `a` an address of the NAT pool (203.0.113.128/25)?
 fn in_pool(a: &str) -> bool {
     a.parse::<std::net::Ipv4Addr>()
@@ -496,15 +518,26 @@ impl Peer {
 
     /// Waits (bounded) for a line starting with `prefix`; returns it.
     fn expect(&mut self, prefix: &str) -> String {
-        match expect(&self.lines, |l| l.starts_with(prefix), &mut self.said) {
+        self.expect_that(&format!("{prefix}…"), |l| l.starts_with(prefix))
+    }
+
+    /// Waits (bounded) for a line that satisfies `good` (described as `what`); returns it.
+    fn expect_that(&mut self, what: &str, good: impl Fn(&str) -> bool) -> String {
+        match expect(&self.lines, good, &mut self.said) {
             Ok(l) => l,
             Err(e) => panic!(
-                "no `{prefix}…` from {} ({e}); it said: {:?}\n{}",
+                "no `{what}` from {} ({e}); it said: {:?}\n{}",
                 self.name,
                 self.said,
                 self.logs()
             ),
         }
+    }
+
+    /// Every line it printed so far (those already waited for, then the rest).
+    fn drain(&mut self) -> &[String] {
+        self.said.extend(self.lines.try_iter());
+        &self.said
     }
 
     fn logs(&self) -> String {
@@ -542,6 +575,22 @@ impl Drop for Peer {
         }
         let _ = self.child.wait();
     }
+}
+
+/// tcpdump on `role`'s testbed interface (`cl0`, `sv0`) printing the packets `filter`
+/// matches, one line each (with the decoded PPTP control messages); returns once it
+/// is listening.
+fn capture(live: &Live, role: Role, name: &str, filter: &str) -> Peer {
+    let dev = if role == Role::Client { "cl0" } else { "sv0" };
+    let mut c = live.tb.exec(role, "tcpdump");
+    c.args(["-l", "-n", "-i", dev, filter]);
+    let peer = Peer::spawn(live, name, c);
+    let err = live.dir.path(&format!("{name}.err"));
+    let ready = testbed::wait_for(Duration::from_secs(10), || {
+        std::fs::read_to_string(&err).is_ok_and(|t| t.contains("listening on"))
+    });
+    assert!(ready, "{}", peer.logs());
+    peer
 }
 
 /// Receives syslog(3) datagrams on the socket `argv[1]` and prints one line each: rshd and
@@ -808,8 +857,9 @@ fn endpoints(line: &str) -> (String, String) {
 /// namespace.
 ///
 /// rshd binds its stderr connection to any address; the server namespace routes the pool
-/// through sv0 with source 198.51.100.7, so that connection leaves from the address the
-/// session knows (the ALG's pinhole admits the server's address only).
+/// through sv0 with source 198.51.100.7 ([`answer_from_remote_server`]), so that connection
+/// leaves from the address the session knows (the ALG's pinhole admits the server's
+/// address only).
 ///
 /// rsh-redone-client 85 reads the stderr stream but never writes it out (its loop zeroes
 /// the pending length before the write and then spins on `write(2, "", 0)`), so the test
@@ -829,23 +879,7 @@ fn rsh_stderr_through_napt() {
         &testbed_conf("junos-rsh", Some("range low 512 high 1023")),
         1,
     );
-    let sv = live.tb.ns(Role::Server);
-    let route = mspic_tests::live::output({
-        let mut c = Command::new("ip");
-        c.args([
-            "-n",
-            &sv,
-            "route",
-            "add",
-            "203.0.113.128/25",
-            "dev",
-            "sv0",
-            "src",
-            REMOTE_SERVER,
-        ]);
-        c
-    });
-    assert!(route.status.success(), "{route:?}");
+    answer_from_remote_server(&live);
 
     let home = live.dir.path("home");
     std::fs::create_dir_all(&home).unwrap();
@@ -956,29 +990,37 @@ except socket.timeout:
     print('no reply')
 "#;
 
-/// testbed.conf whose firewall lets the inside reach only the portmapper (TCP and UDP 111,
-/// with its ALG): anything else has to come through a pinhole the portmapper's answers open.
-fn portmap_only_conf() -> String {
+/// testbed.conf whose firewall lets the inside reach only `applications` (one term named
+/// `term`): anything else has to come through a pinhole their ALG opens.
+fn only_apps_conf(term: &str, applications: &str) -> String {
     let conf = mspic_tests::live::repo_file("docs/examples/testbed.conf");
     let start = conf
         .find("            term alg {")
         .expect("testbed.conf has the ALG term");
     let end = conf.find("    nat {").expect("testbed.conf has NAT");
-    let rule = "            term portmap {
-                from {
-                    source-address {
+    let rule = format!(
+        "            term {term} {{
+                from {{
+                    source-address {{
                         10.0.0.0/24;
-                    }
-                    applications junos-rpc-portmap;
-                }
-                then {
+                    }}
+                    applications {applications};
+                }}
+                then {{
                     accept;
-                }
-            }
-        }
-    }
-";
+                }}
+            }}
+        }}
+    }}
+"
+    );
     format!("{}{rule}{}", &conf[..start], &conf[end..])
+}
+
+/// testbed.conf whose firewall lets the inside reach only the portmapper (TCP and UDP 111,
+/// with its ALG).
+fn portmap_only_conf() -> String {
+    only_apps_conf("portmap", "junos-rpc-portmap")
 }
 
 /// Sun RPC (`rpc-portmap`, RFC 1833) against Debian's rpcbind and the NSM status daemon
@@ -1096,4 +1138,419 @@ fn sun_rpc_program_reached_through_the_portmapper_pinhole() {
         .iter()
         .any(|s| s.1.contains(&format!("{REMOTE_SERVER}:32765")) && s.1.contains(" Drop "));
     assert!(dropped, "{text}");
+}
+
+/// The RTSP server: GStreamer's RTSP server library (gir1.2-gst-rtsp-server-1.0 through
+/// python3-gi) on `argv[1]`:`argv[2]`, serving `/tone` as RTP over UDP only: a live 8 kHz
+/// L16 tone (`audiotestsrc ! rtpL16pay`, 10 ms a packet). Prints `setup from IP transport
+/// T` for each SETUP request, with the `Transport:` header as it arrived.
+const RTSP_SERVER: &str = r#"
+import sys, gi
+gi.require_version('Gst', '1.0')
+gi.require_version('GstRtsp', '1.0')
+gi.require_version('GstRtspServer', '1.0')
+from gi.repository import Gst, GstRtsp, GstRtspServer, GLib
+Gst.init(None)
+server = GstRtspServer.RTSPServer(address=sys.argv[1], service=sys.argv[2])
+factory = GstRtspServer.RTSPMediaFactory()
+factory.set_launch('( audiotestsrc is-live=true samplesperbuffer=80 '
+                   '! audio/x-raw,rate=8000,channels=1 ! rtpL16pay name=pay0 pt=96 )')
+factory.set_protocols(GstRtsp.RTSPLowerTrans.UDP)
+server.get_mount_points().add_factory('/tone', factory)
+def on_setup(client, ctx):
+    _, transport = ctx.request.get_header(GstRtsp.RTSPHeaderField.TRANSPORT, 0)
+    print('setup from', client.get_connection().get_ip(), 'transport', transport, flush=True)
+    return GstRtsp.RTSPStatusCode.OK
+server.connect('client-connected', lambda s, c: c.connect('pre-setup-request', on_setup))
+if server.attach(None) == 0:
+    sys.exit('cannot listen')
+GLib.MainLoop().run()
+"#;
+
+/// RTSP (RFC 2326) against GStreamer: its RTSP server library in the server namespace, and
+/// `gst-launch-1.0 rtspsrc protocols=udp` as the client, through napt-44 and a firewall that
+/// admits only junos-rtsp from the inside, so the RTP and RTCP flows can pass only through
+/// the pinholes the ALG opens from the SETUP exchange. The client ends after 1000 RTP
+/// buffers (10 s of the tone, long enough for RTCP sender reports), bounded by `timeout`;
+/// it sends from its RTP port to the server's first, which has to leave from the pool
+/// port the server was told. The server answers from [`REMOTE_SERVER`]
+/// ([`answer_from_remote_server`]).
+#[test]
+fn rtsp_media_over_udp_through_napt() {
+    peers_or_skip!(&[
+        ("/usr/bin/gst-launch-1.0", "gstreamer1.0-tools"),
+        (
+            "/usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstrtsp.so",
+            "gstreamer1.0-plugins-good"
+        ),
+        (
+            "/usr/lib/x86_64-linux-gnu/girepository-1.0/GstRtspServer-1.0.typelib",
+            "gir1.2-gst-rtsp-server-1.0"
+        ),
+        (
+            "/usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstaudiotestsrc.so",
+            "gstreamer1.0-plugins-base"
+        ),
+        (
+            "/usr/lib/python3/dist-packages/gi/__init__.py",
+            "python3-gi"
+        ),
+    ]);
+    let live = Live::start(&only_apps_conf("rtsp", "junos-rtsp"), 1);
+    answer_from_remote_server(&live);
+    let mut server = {
+        let mut c = live.tb.exec(Role::Server, PYTHON);
+        c.args(["-c", RTSP_SERVER, REMOTE_SERVER, "554"]);
+        Peer::spawn(&live, "rtsp-server", c)
+    };
+    live.wait_listening("tcp", 554);
+
+    let url = format!("location=rtsp://{REMOTE_SERVER}:554/tone");
+    let mut client = {
+        let mut c = live.tb.exec(Role::Client, "timeout");
+        c.args([
+            "40",
+            "gst-launch-1.0",
+            "-q",
+            "rtspsrc",
+            &url,
+            "protocols=udp",
+        ])
+        .args(["!", "fakesink", "num-buffers=1000"]);
+        Peer::spawn(&live, "rtsp-client", c)
+    };
+
+    // The server saw the SETUP from a pool address, with the client's RTP and RTCP ports
+    // as the ALG mapped them.
+    let setup = server.expect("setup from ");
+    let f: Vec<&str> = setup.split(' ').collect();
+    let pool = f[2].to_string();
+    assert!(in_pool(&pool), "{setup}");
+    let told = f[4]
+        .split(';')
+        .find_map(|p| p.strip_prefix("client_port="))
+        .and_then(|p| p.split_once('-'))
+        .unwrap_or_else(|| panic!("no client_port pair: {setup}"));
+    assert!(f[4].starts_with("RTP/AVP;unicast;"), "{setup}");
+    let (rtp_to, rtcp_to) = (format!("{pool}:{} ", told.0), format!("{pool}:{} ", told.1));
+
+    // While the tone plays: RTP from the server, and RTCP (the server's sender reports,
+    // every few seconds), each in a child of the RTSP session.
+    let mut text = String::new();
+    let child_to = |text: &str, to: &str| {
+        sessions(text)
+            .into_iter()
+            .find(|s| flags(&s.0) & 0x0800 != 0 && (s.1.contains(to) || s.2.contains(to)))
+    };
+    let flowing = testbed::wait_for(Duration::from_secs(30), || {
+        text = live.show("show services sessions");
+        child_to(&text, &rtp_to).is_some_and(|s| frames(&s.1).max(frames(&s.2)) >= 100)
+            && child_to(&text, &rtcp_to).is_some()
+    });
+    assert!(
+        flowing,
+        "no RTP and RTCP children: {text}\nclient: {:?}\n{}",
+        client.drain().to_vec(),
+        client.logs()
+    );
+    eprintln!("{text}");
+    let all = sessions(&text);
+    let control: Vec<_> = all.iter().filter(|s| s.1.contains(":554 ")).collect();
+    assert_eq!(control.len(), 1, "{text}");
+    assert!(control[0].0.contains("ALG: rtsp"), "{text}");
+    assert!(flags(&control[0].0) & 0x2000 != 0, "parent flag: {text}");
+    let media = [
+        child_to(&text, &rtp_to).unwrap(),
+        child_to(&text, &rtcp_to).unwrap(),
+    ];
+    for m in &media {
+        assert!(
+            m.0.contains("ALG: rtsp") && m.1.starts_with("UDP"),
+            "{text}"
+        );
+    }
+    let conv = live.show("show services alg conversations extensive");
+    eprintln!("{conv}");
+    assert!(conv.contains("RTSP ALG"), "{conv}");
+    for s in [&control[0].0, &media[0].0, &media[1].0] {
+        let id = mspic_tests::live::session_id(s);
+        assert!(names_session(&conv, id), "session {id}: {conv}");
+    }
+
+    // The client got all 1000 buffers (10 s of the tone) and ended by itself.
+    assert!(
+        client.finish(),
+        "the client did not get 1000 RTP buffers: {:?}\n{}\n{}",
+        client.drain().to_vec(),
+        client.logs(),
+        live.show("show services sessions")
+    );
+    let text = live.show("show services sessions");
+    let rtp = child_to(&text, &rtp_to).unwrap_or_else(|| panic!("{text}"));
+    assert!(frames(&rtp.1).max(frames(&rtp.2)) >= 1000, "{text}");
+}
+
+/// pptpd's stand-in for pppd, which cannot run here: this kernel has no PPP (no
+/// `/dev/ppp`). It writes its PID to the file `{pids}` and holds the call open until it is
+/// ended ([`Standins`]) or pptpctrl, its parent, goes.
+const PPP_STANDIN: &str = "#!/bin/sh\necho $$ >> {pids}\nexec tail -f --pid=$PPID /dev/null\n";
+
+/// Ends the [`PPP_STANDIN`]s by the PIDs they wrote to the file, also when the test fails:
+/// pptpctrl waits for its pppd when the control connection goes, and ends only then.
+struct Standins(std::path::PathBuf);
+
+impl Drop for Standins {
+    fn drop(&mut self) {
+        let pids = std::fs::read_to_string(&self.0).unwrap_or_default();
+        for pid in pids.split_whitespace() {
+            let _ = Command::new("kill").arg(pid).status();
+        }
+    }
+}
+
+/// The server's side of the GRE data, at the protocol level (pptpd sends data only from
+/// pppd, which cannot run here): one enhanced GRE packet (RFC 2637 §4.1: flags K and S,
+/// version 1, protocol 0x880b, payload length, the receiver's Call ID `argv[3]`, sequence
+/// number 1) carrying an LCP Echo-Request (RFC 1661 §5.8), from `argv[1]` to `argv[2]`.
+const GRE_SENDER: &str = r#"
+import socket, struct, sys
+ppp = bytes.fromhex('ff03c0210901000800000000')
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 47)
+s.bind((sys.argv[1], 0))
+s.sendto(struct.pack('!HHHHI', 0x3001, 0x880b, len(ppp), int(sys.argv[3]), 1) + ppp, (sys.argv[2], 0))
+"#;
+
+/// An LCP Configure-Request (RFC 1661 §5.1, id 1, no options) in asynchronous HDLC framing
+/// (RFC 1662: flag, address 0xff, control 0x03, protocol 0xc021, FCS-16, flag), what pppd
+/// would write to `pptp --nolaunchpppd`'s stdin: pptp sends it to the server as one GRE
+/// packet.
+const LCP_FRAME: &[u8] = b"\x7e\xff\x7d\x23\xc0\x21\x7d\x21\x7d\x21\x7d\x20\x7d\x24\xd1\xb5\x7e";
+
+/// Stands in for pppd's pty on `pptp --nolaunchpppd`, which reads and writes the PPP
+/// stream on its fd 0: runs `argv[2:]` with one end of a socket pair as fd 0, copies its
+/// own stdin there (closing that half at its end, which ends the call), and appends what
+/// pptp writes (frames from the server) to the file `argv[1]`.
+const PPP_PIPE: &str = r#"
+import os, socket, subprocess, sys, threading
+mine, theirs = socket.socketpair()
+pptp = subprocess.Popen(sys.argv[2:], stdin=theirs)
+theirs.close()
+def to_pptp():
+    while d := os.read(0, 4096):
+        mine.sendall(d)
+    mine.shutdown(socket.SHUT_WR)
+threading.Thread(target=to_pptp, daemon=True).start()
+with open(sys.argv[1], 'ab', buffering=0) as out:
+    while d := mine.recv(4096):
+        out.write(d)
+sys.exit(pptp.wait())
+"#;
+
+/// [`GRE_SENDER`]'s LCP Echo-Request as pptp hands it to pppd: asynchronous HDLC framing
+/// (RFC 1662 §4.2: control characters escaped as `0x7d`, `c ^ 0x20`), ending in the FCS-16
+/// (0xf16e, least significant byte first) and the flag.
+const LCP_ECHO_OUT: &[u8] =
+    b"\xff\x7d\x23\xc0\x21\x7d\x29\x7d\x21\x7d\x20\x7d\x28\x7d\x20\x7d\x20\x7d\x20\x7d\x20\x6e\xf1\x7e";
+
+/// The number in `NAME(…)` of a tcpdump PPTP line (`CALL_ID(37085)`).
+fn pptp_field(line: &str, name: &str) -> u16 {
+    line.split(&format!(" {name}("))
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {line}"))
+}
+
+/// One PPTP client's call as the server saw it: its pool address, the PNS's Call ID and
+/// the PAC's.
+struct PptpCall {
+    pool: String,
+    pns: u16,
+    pac: u16,
+}
+
+/// Waits for the Outgoing-Call-Request and -Reply of the next call in the server's capture.
+fn next_call(server: &mut Peer) -> PptpCall {
+    let req = server.expect_that("OCRQ", |l| l.contains("CTRL_MSGTYPE=OCRQ"));
+    let pool = req.split(' ').nth(2).unwrap();
+    let pool = pool.rsplit_once('.').unwrap().0.to_string();
+    let pns = pptp_field(&req, "CALL_ID");
+    let rep = server.expect_that("OCRP", |l| l.contains("CTRL_MSGTYPE=OCRP"));
+    assert_eq!(pptp_field(&rep, "PEER_CALL_ID"), pns, "{rep}");
+    assert_eq!(pptp_field(&rep, "RESULT_CODE"), 1, "call refused: {rep}");
+    PptpCall {
+        pool,
+        pns,
+        pac: pptp_field(&rep, "CALL_ID"),
+    }
+}
+
+/// PPTP (RFC 2637) against Debian's pptpd in the server namespace and two `pptp` clients
+/// (pptp-linux) on the one inside address, through napt-44. pppd cannot run on either side
+/// (this kernel has no PPP, no `/dev/ppp`): the clients run with `--nolaunchpppd`, taking
+/// the PPP stream on fd 0 from [`PPP_PIPE`], and pptpd launches [`PPP_STANDIN`] instead of
+/// pppd. tcpdump on both sides
+/// shows each client's control connection (Start-Control-Connection, Outgoing-Call)
+/// arriving from the pool, and the GRE v1 data each client sends (an LCP frame written to
+/// its stdin) arriving at the server from the pool with the server's Call ID. Data back
+/// from the server is sent by [`GRE_SENDER`], a protocol-level stand-in (pptpd only relays
+/// what pppd writes), with the client's Call ID, and seen arriving at the client.
+///
+/// Under NAPT the ALG does not translate Call IDs (crates/alg/src/pptp.rs): the GRE flows
+/// through the firewall's accept-all term as a port-less session (address translation
+/// only), which both calls of the one inside host share.
+#[test]
+fn pptp_control_and_gre_of_two_calls_through_napt() {
+    peers_or_skip!(&[
+        ("/usr/sbin/pptpd", "pptpd"),
+        ("/usr/sbin/pptp", "pptp-linux"),
+        ("/usr/bin/tcpdump", "tcpdump"),
+    ]);
+    let mut live = Live::start(&testbed_conf("", None), 1);
+    answer_from_remote_server(&live);
+    let dir = live.dir.path("pptpd");
+    std::fs::create_dir_all(&dir).unwrap();
+    let standin = dir.join("ppp-standin");
+    let pids = dir.join("standin.pids");
+    std::fs::write(
+        &standin,
+        PPP_STANDIN.replace("{pids}", pids.to_str().unwrap()),
+    )
+    .unwrap();
+    let _standins = Standins(pids);
+    std::fs::set_permissions(&standin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let options = dir.join("options");
+    std::fs::write(&options, "").unwrap();
+    let conf = dir.join("pptpd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "ppp {}\noption {}\nlocalip 192.168.90.1\nremoteip 192.168.90.2-20\n",
+            standin.display(),
+            options.display()
+        ),
+    )
+    .unwrap();
+    let (conf_s, options_s) = (conf.display().to_string(), options.display().to_string());
+    let pid = dir.join("pptpd.pid").display().to_string();
+    live.serve(
+        "pptpd",
+        "/usr/sbin/pptpd",
+        &[
+            "-f",
+            "-c",
+            &conf_s,
+            "-o",
+            &options_s,
+            "-l",
+            REMOTE_SERVER,
+            "-p",
+            &pid,
+        ],
+    );
+    live.wait_listening("tcp", 1723);
+    let mut at_server = capture(
+        &live,
+        Role::Server,
+        "sv-pptp",
+        "tcp port 1723 or ip proto 47",
+    );
+    let mut at_client = capture(&live, Role::Client, "cl-gre", "ip proto 47");
+
+    // Each client in a mount namespace with its own /run: pptp's call manager listens on
+    // /run/pptp/SERVER, and a second pptp would otherwise place its call on the first
+    // one's control connection. [`PPP_PIPE`] plays pppd's side of the PPP stream.
+    let client = |live: &Live, name: &str| {
+        let ppp_out = live.dir.path(&format!("{name}.ppp"));
+        let mut c = live.tb.exec(Role::Client, "unshare");
+        c.args([
+            "-m",
+            "sh",
+            "-c",
+            "mount -t tmpfs tmpfs /run && exec \"$@\"",
+            "sh",
+        ])
+        .args([PYTHON, "-c", PPP_PIPE])
+        .arg(&ppp_out)
+        .args(["/usr/sbin/pptp", REMOTE_SERVER])
+        .args(["--nolaunchpppd", "--debug", "--nohostroute"]);
+        (Peer::spawn(live, name, c), ppp_out)
+    };
+    let (mut a, a_ppp) = client(&live, "pptp-a");
+    let call_a = next_call(&mut at_server);
+    let (mut b, b_ppp) = client(&live, "pptp-b");
+    let call_b = next_call(&mut at_server);
+    for c in [&call_a, &call_b] {
+        assert!(in_pool(&c.pool), "control not from the pool: {}", c.pool);
+    }
+    assert_ne!(call_a.pns, call_b.pns);
+
+    // Each client's GRE reaches the server from the pool with the server's Call ID, and
+    // the server's reaches the client with the client's, which hands its PPP frame on.
+    for (peer, call, ppp) in [(&mut a, &call_a, &a_ppp), (&mut b, &call_b, &b_ppp)] {
+        let stdin = peer.child.stdin.as_mut().unwrap();
+        stdin.write_all(LCP_FRAME).unwrap();
+        stdin.flush().unwrap();
+        let to_server = format!(
+            " {} > {REMOTE_SERVER}: GREv1, call {},",
+            call.pool, call.pac
+        );
+        at_server.expect_that(&to_server, |l| l.contains(&to_server));
+        let pns = call.pns.to_string();
+        let sent = live.exec(
+            Role::Server,
+            PYTHON,
+            &["-c", GRE_SENDER, REMOTE_SERVER, &call.pool, &pns],
+        );
+        assert!(sent.status.success(), "{sent:?}");
+        let to_client = format!(
+            " {REMOTE_SERVER} > {}: GREv1, call {},",
+            testbed::CLIENT_ADDR,
+            call.pns
+        );
+        at_client.expect_that(&to_client, |l| l.contains(&to_client));
+        let handed_on = testbed::wait_for(Duration::from_secs(10), || {
+            std::fs::read(ppp).is_ok_and(|b| b.ends_with(LCP_ECHO_OUT))
+        });
+        assert!(handed_on, "{:?}\n{}", std::fs::read(ppp), peer.logs());
+    }
+
+    let text = live.show("show services sessions");
+    eprintln!("{text}");
+    let all = sessions(&text);
+    let control: Vec<_> = all.iter().filter(|s| s.1.contains(":1723 ")).collect();
+    assert_eq!(control.len(), 2, "{text}");
+    for c in &control {
+        assert!(c.0.contains("ALG: pptp"), "{text}");
+    }
+    // The GRE of both calls: one port-less session of the firewall's accept-all term, not
+    // an ALG child (no Call ID translation under NAPT).
+    let gre: Vec<_> = all.iter().filter(|s| s.1.starts_with("GRE")).collect();
+    assert_eq!(gre.len(), 1, "one GRE session for the host's calls: {text}");
+    assert!(gre[0].0.contains("ALG: none"), "{text}");
+    assert!(
+        gre[0].2.contains(&format!(" {}:0 ", call_a.pool)),
+        "GRE not translated to the control connection's pool address: {text}"
+    );
+    assert!(
+        frames(&gre[0].1) >= 2 && frames(&gre[0].2) >= 2,
+        "GRE frames of both calls, both ways: {text}"
+    );
+    let conv = live.show("show services alg conversations extensive");
+    eprintln!("{conv}");
+    assert!(conv.contains("PPTP ALG"), "{conv}");
+    assert!(conv.contains("Number of conversations: 2"), "{conv}");
+    for c in &control {
+        let id = mspic_tests::live::session_id(&c.0);
+        assert!(names_session(&conv, id), "session {id}: {conv}");
+    }
+
+    // Closing the PPP stream ends each call (Call-Clear-Request) and the client.
+    for (peer, call) in [(&mut a, &call_a), (&mut b, &call_b)] {
+        drop(peer.child.stdin.take());
+        at_server.expect_that("CCRQ", |l| {
+            l.contains("CTRL_MSGTYPE=CCRQ") && l.contains(&format!("CALL_ID({})", call.pns))
+        });
+        assert!(peer.finish(), "{}", peer.logs());
+    }
 }

@@ -70,6 +70,28 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
         "rsyslog",
         "the syslog collector of the session and NAT log test",
     ),
+    (
+        "gir1.2-gst-rtsp-server-1.0",
+        "GStreamer's RTSP server library, the server of the RTSP ALG test",
+    ),
+    (
+        "python3-gi",
+        "the Python bindings the RTSP ALG test's server is written with",
+    ),
+    (
+        "gstreamer1.0-plugins-base",
+        "audiotestsrc, the RTSP ALG test's media source",
+    ),
+    (
+        "gstreamer1.0-plugins-good",
+        "rtspsrc and rtpL16pay, the RTSP ALG test's client and payloader",
+    ),
+    (
+        "gstreamer1.0-tools",
+        "gst-launch-1.0, which runs the RTSP ALG test's client",
+    ),
+    ("pptpd", "the PPTP server of the PPTP ALG test"),
+    ("pptp-linux", "pptp, the PPTP client of the PPTP ALG test"),
 ];
 
 /// Python packages of the NETCONF tests (PyPI), installed into [`netconf_venv`].

@@ -3,7 +3,9 @@
 //! with its own (`server_port=c-d`).
 //!
 //! - In requests the client's ports are rewritten to mapped ones (under NAPT a pool port is
-//!   reserved for each), with a pinhole from the server to each, and a `destination=` of
+//!   reserved for each), with a pinhole from the server to each (the client may fill it
+//!   first, sending from that port to the server: it then leaves from the port the server
+//!   was told, as GStreamer's `rtspsrc` does to open its own firewall), and a `destination=` of
 //!   the client to the address the server sees; replies get the reverse rewrite, so the
 //!   client finds its own ports, and the server's ports open pinholes from the client
 //!   (its RTCP receiver reports). A `source=` of the server is rewritten like the server's
@@ -242,7 +244,7 @@ impl Rtsp {
             return Ok(*t);
         }
         let ep = (ctx.initiator().0, port);
-        let told = ctx.expect_to_initiator(proto::UDP, ep, None, PINHOLE_LIFETIME_SECS)?;
+        let told = ctx.expect_media_from_responder(proto::UDP, ep, PINHOLE_LIFETIME_SECS)?;
         self.mappings[self.next] = Some((port, told.1));
         self.next = (self.next + 1) % MAX_MAPPINGS;
         Ok(told.1)

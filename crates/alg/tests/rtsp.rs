@@ -111,6 +111,36 @@ fn setup_under_napt_rewrites_the_client_ports_and_admits_the_media() {
     assert_eq!(c.stats().alg.pinholes_created, created);
 }
 
+/// The client sends first from its RTP port to the server's (GStreamer's `rtspsrc` does,
+/// to open its own firewall): it leaves from the pool port the server was told, and the
+/// server's RTP to that port then reaches it, in the same child session.
+#[test]
+fn a_client_sending_first_keeps_the_told_port() {
+    let mut c = connected(&napt());
+    let req = setup("RTP/AVP;unicast;client_port=50000-50001", 3);
+    let want = setup("RTP/AVP;unicast;client_port=1024-1025", 3);
+    c.pass(&tcp((C, 40000), (S, 554), "PA", 101, 501, &req));
+    let rep = reply(
+        "RTP/AVP;unicast;client_port=1024-1025;server_port=6256-6257",
+        3,
+    );
+    let ack = 101 + want.len() as u32;
+    c.pass(&tcp((S, 554), (P, 1024), "PA", 501, ack, &rep));
+    let punch = udp((C, 50000), (S, 6256), b"\xce\xfa\xed\xfe");
+    assert_eq!(
+        c.pass(&punch),
+        udp_out((P, 1024), (S, 6256), b"\xce\xfa\xed\xfe", &punch)
+    );
+    let rtp = udp((S, 6256), (P, 1024), b"\x80rtp");
+    assert_eq!(
+        c.pass(&rtp),
+        udp_out((S, 6256), (C, 50000), b"\x80rtp", &rtp)
+    );
+    let s = c.sessions();
+    assert_eq!(s.len(), 2, "{s:?}");
+    assert_eq!(s[1].flags, FLAG_ALG_CHILD | FLAG_NAT);
+}
+
 #[test]
 fn without_nat_the_ports_stay_and_the_media_is_admitted() {
     let mut c = connected(&config("", ""));

@@ -272,6 +272,22 @@ impl AlgContext<'_> {
         Ok(told)
     }
 
+    /// As [`Self::expect_to_initiator`] (from the responder's address, any port), for a
+    /// media port of the initiator's host that may also send first to the responder (an
+    /// RTSP client's RTCP, or the packets it sends from its RTP port to open its own
+    /// firewall, RFC 2326 §12.39 `client_port`): that child leaves through the pool port
+    /// the responder was told, so the responder's media still reaches it.
+    pub fn expect_media_from_responder(
+        &mut self,
+        protocol: u8,
+        ep: Ep,
+        lifetime_secs: u32,
+    ) -> Result<Ep, AlgError> {
+        let told = self.expect_to_initiator(protocol, ep, None, lifetime_secs)?;
+        self.mark_last(true);
+        Ok(told)
+    }
+
     /// Media of the initiator's host at `ep` (an SDP offer's RTP or RTCP port): the far
     /// side may send to it from an address the signalling does not name (a media server),
     /// and the agent may send from it first. Opens a [`Pinhole::both_ways`] pinhole from
