@@ -123,6 +123,20 @@ pub struct NatMapping {
     pub session_count: u64,
 }
 
+/// One paired-pooling address mapping (`show services nat mappings
+/// address-pooling-paired`): a subscriber and the pool address all its sessions share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatAddressMapping {
+    pub interface: String,
+    pub service_set: String,
+    pub pool: String,
+    pub internal_address: std::net::IpAddr,
+    pub external_address: std::net::IpAddr,
+    /// Ports the subscriber holds on the address (0: idle, kept for the pool's
+    /// `app-mapping-timeout`).
+    pub ports_in_use: u64,
+}
+
 /// `show services nat statistics` of one services interface.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NatStatistics {
@@ -190,6 +204,11 @@ pub trait Backend {
 
     /// Every endpoint-independent mapping.
     fn nat_mappings(&mut self) -> Result<Vec<NatMapping>, BackendError> {
+        Err(BackendError::Unsupported)
+    }
+
+    /// Every paired-pooling address mapping.
+    fn nat_address_mappings(&mut self) -> Result<Vec<NatAddressMapping>, BackendError> {
         Err(BackendError::Unsupported)
     }
 

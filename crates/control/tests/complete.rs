@@ -20,6 +20,29 @@ fn completion_follows_the_grammar() {
         words("sh serv nat det "),
         ["internal-host", "nat-port-block"]
     );
+    // `show services nat mappings`: complete as it stands, a variant, or a pool name
+    // after brief/detail.
+    let c = complete("show services nat mappings ");
+    assert!(c.can_end);
+    assert_eq!(
+        words("show services nat mappings "),
+        [
+            "summary",
+            "detail",
+            "brief",
+            "endpoint-independent",
+            "address-pooling-paired"
+        ]
+    );
+    assert_eq!(
+        words("show services nat mappings e"),
+        ["endpoint-independent"]
+    );
+    let c = complete("show services nat mappings brief ");
+    assert_eq!((c.value, c.can_end), (Some("<pool-name>"), true));
+    let c = complete("show services nat mappings address-pooling-paired ");
+    assert_eq!((c.value, c.can_end), (None, true));
+    assert!(c.keywords.is_empty());
     assert_eq!(
         words("show services sessions so"),
         ["source-port", "source-prefix"]

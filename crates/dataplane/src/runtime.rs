@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 use mspic_control::{
-    Backend, BackendError, ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo,
-    NatStatistics, ServiceSetsSummary,
+    Backend, BackendError, ClearedSessions, NatAddressMapping, NatMapping, NatMappingsSummary,
+    NatPoolInfo, NatStatistics, ServiceSetsSummary,
 };
 use mspic_flow::alg::AlgRegistry;
 use mspic_flow::{IfIndex, Policy, SessionFilter, SessionSnapshot, SfwStats, ShardConfig};
@@ -354,6 +354,13 @@ impl Backend for RuntimeBackend {
 
     fn nat_mappings(&mut self) -> Result<Vec<NatMapping>, BackendError> {
         Ok(answers::nat_mappings(&self.policy(), &self.reports()?))
+    }
+
+    fn nat_address_mappings(&mut self) -> Result<Vec<NatAddressMapping>, BackendError> {
+        Ok(answers::nat_address_mappings(
+            &self.policy(),
+            &self.reports()?,
+        ))
     }
 
     fn nat_statistics(&mut self) -> Result<Vec<NatStatistics>, BackendError> {

@@ -5,8 +5,8 @@
 use std::net::IpAddr;
 
 use mspic_control::{
-    DetNatBlock, DetNatQuery, NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics,
-    PortBlockInfo, ServiceSetsSummary,
+    DetNatBlock, DetNatQuery, NatAddressMapping, NatMapping, NatMappingsSummary, NatPoolInfo,
+    NatStatistics, PortBlockInfo, ServiceSetsSummary,
 };
 use mspic_flow::nat::{NatStats, NatSummary};
 use mspic_flow::{Policy, SfwStats, Shard};
@@ -296,6 +296,31 @@ pub fn nat_mappings(p: &Policy, reports: &[ShardReport]) -> Vec<NatMapping> {
                 external_address: m.external.into(),
                 external_port: m.external_port,
                 session_count: u64::from(m.sessions),
+            }
+        })
+        .collect()
+}
+
+/// `show services nat mappings address-pooling-paired` (and the address mappings of
+/// `detail` and `brief`).
+pub fn nat_address_mappings(p: &Policy, reports: &[ShardReport]) -> Vec<NatAddressMapping> {
+    reports
+        .iter()
+        .flat_map(|r| &r.nat.paired)
+        .map(|m| {
+            let (interface, service_set) = set_names(p, m.set);
+            NatAddressMapping {
+                interface,
+                service_set,
+                pool: p
+                    .nat
+                    .pools
+                    .get(m.pool as usize)
+                    .map(|x| x.name.clone())
+                    .unwrap_or_default(),
+                internal_address: m.internal,
+                external_address: m.external.into(),
+                ports_in_use: u64::from(m.ports),
             }
         })
         .collect()

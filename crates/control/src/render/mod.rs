@@ -4,6 +4,7 @@ pub mod alg;
 pub mod counts;
 pub mod flows;
 pub mod interfaces;
+pub mod mappings;
 pub mod nat;
 pub mod sessions;
 pub mod stats;
@@ -12,8 +13,8 @@ pub mod syslog;
 use mspic_flow::SessionSnapshot;
 
 use crate::backend::{
-    ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics,
-    ServiceSetsSummary, SyslogStatistics,
+    ClearedSessions, NatMappingsSummary, NatPoolInfo, NatStatistics, ServiceSetsSummary,
+    SyslogStatistics,
 };
 use crate::command::{Detail, OutputFormat};
 use crate::tree::{self, Element};
@@ -45,10 +46,7 @@ pub enum Answer {
         detail: bool,
     },
     NatMappingsSummary(Vec<NatMappingsSummary>),
-    NatMappings {
-        mappings: Vec<NatMapping>,
-        detail: bool,
-    },
+    NatMappings(mappings::MappingsAnswer),
     NatStatistics(Vec<NatStatistics>),
     DetNat(Vec<crate::backend::DetNatBlock>),
     ServiceSetsSummary(Vec<ServiceSetsSummary>),
@@ -76,7 +74,7 @@ impl Answer {
             Answer::Cleared(rows) => counts::CLEARED.text(rows),
             Answer::NatPools { pools, detail } => nat::render_nat_pools(pools, *detail),
             Answer::NatMappingsSummary(rows) => nat::render_nat_mappings_summary(rows),
-            Answer::NatMappings { mappings, detail } => nat::render_nat_mappings(mappings, *detail),
+            Answer::NatMappings(a) => mappings::render_mappings(a),
             Answer::NatStatistics(rows) => nat::render_nat_statistics(rows),
             Answer::DetNat(rows) => nat::render_detnat(rows),
             Answer::ServiceSetsSummary(rows) => nat::render_service_sets_summary(rows),
@@ -103,7 +101,7 @@ impl Answer {
             Answer::Cleared(rows) => counts::CLEARED.tree(rows),
             Answer::NatPools { pools, detail } => nat::nat_pools_tree(pools, *detail),
             Answer::NatMappingsSummary(rows) => nat::nat_mappings_summary_tree(rows),
-            Answer::NatMappings { mappings, detail } => nat::nat_mappings_tree(mappings, *detail),
+            Answer::NatMappings(a) => mappings::mappings_tree(a),
             Answer::NatStatistics(rows) => nat::nat_statistics_tree(rows),
             Answer::DetNat(rows) => nat::detnat_tree(rows),
             Answer::ServiceSetsSummary(rows) => nat::service_sets_summary_tree(rows),

@@ -10,7 +10,7 @@ use mspic_wire::{proto, FlowKey};
 use super::blocks::{BlockError, PortBlocks};
 use super::policy::{NatPolicy, PoolRt, StaticMap, Translate, DEFAULT_MAPPING_TIMEOUT};
 use super::ports::{PoolState, PortClass, XorShift};
-use super::reports::{MappingSnapshot, NatStats, NatSummary, PoolStats};
+use super::reports::{AddressMappingSnapshot, MappingSnapshot, NatStats, NatSummary, PoolStats};
 use super::{has_ports, proto_class, v4, Allocation, SessionNat};
 
 impl EimMapping {
@@ -58,6 +58,10 @@ pub struct EimMapping {
 pub(super) struct HostAddr {
     /// Address index in the pool.
     pub(super) addr: u32,
+    /// The address itself.
+    pub(super) external: Ipv4Addr,
+    /// Service set whose rule made a paired mapping (`None`: an address-only pool's).
+    pub(super) paired_set: Option<u16>,
     /// Allocations (sessions, reserved ports) the host holds on it.
     pub(super) sessions: u32,
     /// When an idle paired mapping disappears (ns; `u64::MAX` while in use).
@@ -65,9 +69,11 @@ pub(super) struct HostAddr {
 }
 
 impl HostAddr {
-    fn new(addr: u32) -> Self {
+    fn new(addr: u32, external: Ipv4Addr, paired_set: Option<u16>) -> Self {
         HostAddr {
             addr,
+            external,
+            paired_set,
             sessions: 1,
             expires: u64::MAX,
         }
@@ -314,7 +320,7 @@ impl NatState {
                 self.host_addr
                     .entry((pool, k.src))
                     .and_modify(|e| _ = e.take())
-                    .or_insert(HostAddr::new(ai as u32));
+                    .or_insert(HostAddr::new(ai as u32, prt.addrs[ai], Some(set)));
             }
             if t.eim {
                 self.new_mapping(set, k, &a, prt.addrs[ai], t.eif);
@@ -471,7 +477,7 @@ impl NatState {
             st.cursor = if prt.round_robin { ai + 1 } else { ai };
             if exclusive_port_less.is_none() {
                 self.host_addr
-                    .insert((pool, host), HostAddr::new(ai as u32));
+                    .insert((pool, host), HostAddr::new(ai as u32, prt.addrs[ai], None));
             }
             return Ok(ai as u32);
         }
@@ -794,6 +800,11 @@ impl NatState {
         self.eim.values().filter(|m| m.eif).count()
     }
 
+    /// Whether [`Self::expire_mappings`] may have work: mappings or port blocks exist.
+    pub fn has_mappings(&self) -> bool {
+        !self.eim.is_empty() || !self.host_addr.is_empty() || !self.blocks.subscribers.is_empty()
+    }
+
     /// Internal hosts holding an address (address-only pools, paired pooling).
     pub fn address_mappings(&self) -> usize {
         self.host_addr.len()
@@ -820,6 +831,19 @@ impl NatState {
                         eif: m.eif,
                     },
                 )
+                .collect(),
+            paired: self
+                .host_addr
+                .iter()
+                .filter_map(|(&(pool, internal), e)| {
+                    Some(AddressMappingSnapshot {
+                        set: e.paired_set?,
+                        pool,
+                        internal,
+                        external: e.external,
+                        ports: e.sessions,
+                    })
+                })
                 .collect(),
             stats: self.stats.clone(),
         }
