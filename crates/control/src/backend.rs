@@ -212,6 +212,21 @@ pub trait Backend {
         Err(BackendError::Unsupported)
     }
 
+    /// `clear services stateful-firewall statistics`: zeroes the firewall counters of
+    /// services interface `interface` (of every one when `None`) in every shard.
+    fn clear_sfw_statistics(&mut self, interface: Option<&str>) -> Result<(), BackendError> {
+        let _ = interface;
+        Err(BackendError::Unsupported)
+    }
+
+    /// `clear services nat statistics`: zeroes the counters `show services nat statistics`
+    /// shows under `interface` (all when `None`) in every shard; what is in use now (ports,
+    /// addresses, mappings) stays.
+    fn clear_nat_statistics(&mut self, interface: Option<&str>) -> Result<(), BackendError> {
+        let _ = interface;
+        Err(BackendError::Unsupported)
+    }
+
     /// NAT counters per services interface.
     fn nat_statistics(&mut self) -> Result<Vec<NatStatistics>, BackendError> {
         Err(BackendError::Unsupported)
@@ -280,5 +295,14 @@ impl Backend for SnapshotBackend {
 
     fn sfw_statistics(&mut self) -> Vec<(String, SfwStats)> {
         self.sfw.clone()
+    }
+
+    fn clear_sfw_statistics(&mut self, interface: Option<&str>) -> Result<(), BackendError> {
+        for (name, st) in &mut self.sfw {
+            if interface.is_none_or(|i| i == name) {
+                *st = SfwStats::default();
+            }
+        }
+        Ok(())
     }
 }

@@ -101,6 +101,10 @@ pub enum Command {
     },
     /// `clear services sessions [filters]`.
     ClearSessions { filter: SessionFilter },
+    /// `clear services stateful-firewall statistics [interface I]`.
+    ClearSfwStatistics { interface: Option<String> },
+    /// `clear services nat statistics [interface I]`.
+    ClearNatStatistics { interface: Option<String> },
     /// `show services nat pool [NAME] [brief|detail]`.
     ShowNatPool { name: Option<String>, detail: bool },
     /// `show services nat mappings [brief|detail] [POOL]`, `… summary`,
@@ -148,6 +152,8 @@ impl Command {
             Command::ShowFlows { .. } => "show services flows",
             Command::ShowSfwStatistics { .. } => "show services stateful-firewall statistics",
             Command::ClearSessions { .. } => "clear services sessions",
+            Command::ClearSfwStatistics { .. } => "clear services stateful-firewall statistics",
+            Command::ClearNatStatistics { .. } => "clear services nat statistics",
             Command::ShowNatPool { .. } => "show services nat pool",
             Command::ShowNatMappings { .. } => "show services nat mappings",
             Command::ShowNatStatistics { .. } => "show services nat statistics",
@@ -719,7 +725,15 @@ pub const ALG_WORDS: &[Keyword] = &[("conversations", "Show ALG conversations")]
 /// After `clear`.
 pub const CLEAR_WHAT: &[Keyword] = &[("services", "Clear services information")];
 /// After `clear services`.
-pub const CLEAR_SERVICES: &[Keyword] = &[("sessions", "Clear services sessions")];
+pub const CLEAR_SERVICES: &[Keyword] = &[
+    ("sessions", "Clear services sessions"),
+    ("stateful-firewall", "Clear stateful firewall information"),
+    ("nat", "Clear NAT information"),
+];
+/// After `clear services stateful-firewall`.
+pub const CLEAR_SFW_WORDS: &[Keyword] = &[("statistics", "Clear stateful firewall statistics")];
+/// After `clear services nat`.
+pub const CLEAR_NAT_WORDS: &[Keyword] = &[("statistics", "Clear NAT statistics")];
 
 /// Help and value placeholder of each option keyword.
 fn option_info(kw: &str) -> (&'static str, Option<&'static str>) {
@@ -957,8 +971,17 @@ fn walk(done: &[Token<'_>]) -> Place {
         },
         _ => {
             next!(CLEAR_WHAT);
-            next!(CLEAR_SERVICES);
-            options(OptionSet::Clear.keywords(), &mut it)
+            match next!(CLEAR_SERVICES) {
+                "sessions" => options(OptionSet::Clear.keywords(), &mut it),
+                "nat" => {
+                    next!(CLEAR_NAT_WORDS);
+                    options(INTERFACE_OPTION, &mut it)
+                }
+                _ => {
+                    next!(CLEAR_SFW_WORDS);
+                    options(INTERFACE_OPTION, &mut it)
+                }
+            }
         }
     }
 }
@@ -1069,9 +1092,24 @@ fn parse_words(mut w: Words<'_>) -> Result<Command, CommandError> {
         }
         _ => {
             w.command(CLEAR_WHAT)?;
-            w.command(CLEAR_SERVICES)?;
-            let o = session_options(&mut w, OptionSet::Clear)?;
-            Ok(Command::ClearSessions { filter: o.filter })
+            match w.command(CLEAR_SERVICES)? {
+                "sessions" => {
+                    let o = session_options(&mut w, OptionSet::Clear)?;
+                    Ok(Command::ClearSessions { filter: o.filter })
+                }
+                "nat" => {
+                    w.command(CLEAR_NAT_WORDS)?;
+                    Ok(Command::ClearNatStatistics {
+                        interface: interface_only(&mut w)?,
+                    })
+                }
+                _ => {
+                    w.command(CLEAR_SFW_WORDS)?;
+                    Ok(Command::ClearSfwStatistics {
+                        interface: interface_only(&mut w)?,
+                    })
+                }
+            }
         }
     }
 }

@@ -222,6 +222,22 @@ pub fn run(
                 .detnat(DetNatQuery::NatPort(*address, *port))
                 .map_err(|e| backend_error(command, e))?,
         ),
+        Command::ClearSfwStatistics { interface } => {
+            backend
+                .clear_sfw_statistics(interface.as_deref())
+                .map_err(|e| backend_error(command, e))?;
+            Answer::StatisticsCleared {
+                reply: rpc::reply_of(command.name()),
+            }
+        }
+        Command::ClearNatStatistics { interface } => {
+            backend
+                .clear_nat_statistics(interface.as_deref())
+                .map_err(|e| backend_error(command, e))?;
+            Answer::StatisticsCleared {
+                reply: rpc::reply_of(command.name()),
+            }
+        }
         Command::ShowNatMappings {
             kind: NatMappingsKind::Summary,
             ..

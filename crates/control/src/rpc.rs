@@ -268,6 +268,19 @@ pub const RPCS: &[RpcEntry] = &[
         reply: "service-msp-sess-drain-information",
         args: CLEAR_ARGS,
     },
+    // `services_methods.pl`: no reply element (`Returns: <none>`).
+    RpcEntry {
+        rpc: "clear-stateful-firewall-statistics",
+        command: "clear services stateful-firewall statistics",
+        reply: "",
+        args: INTERFACE,
+    },
+    RpcEntry {
+        rpc: "clear-service-nat-statistics-information",
+        command: "clear services nat statistics",
+        reply: "service-nat-statistics-clear-information",
+        args: INTERFACE,
+    },
 ];
 
 /// The positional pool name of `show services nat mappings detail|brief`.
@@ -477,6 +490,13 @@ pub fn rpc_of(command: &Command) -> Element {
         Command::ClearSessions { filter } => {
             let mut e = Element::new(find("clear services sessions"));
             filter_args(&mut e, filter);
+            e
+        }
+        Command::ClearSfwStatistics { interface } | Command::ClearNatStatistics { interface } => {
+            let mut e = Element::new(find(command.name()));
+            if let Some(i) = interface {
+                e.push(Element::leaf("interface", i));
+            }
             e
         }
         Command::ShowNatPool { name, detail } => {

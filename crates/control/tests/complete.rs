@@ -55,6 +55,17 @@ fn completion_follows_the_grammar() {
     assert!(c.keywords.is_empty());
     assert!(words("show services sessions source-prefix 10.0.0.2 ").contains(&"limit"));
     assert_eq!(words("clear services sessions ex"), Vec::<&str>::new());
+    assert_eq!(
+        words("clear services "),
+        ["sessions", "stateful-firewall", "nat"]
+    );
+    assert_eq!(words("clear services nat "), ["statistics"]);
+    assert_eq!(
+        words("clear services stateful-firewall statistics "),
+        ["interface"]
+    );
+    let c = complete("clear services nat statistics interface ");
+    assert_eq!(c.value, Some("<interface>"));
     assert_eq!(words("show services foo "), Vec::<&str>::new());
     // Pipes.
     assert_eq!(
@@ -89,6 +100,11 @@ fn offered_words_parse() {
         "show interfaces ",
         "show interfaces ms-1/1/0 ",
         "clear services sessions ",
+        "clear services ",
+        "clear services nat ",
+        "clear services nat statistics ",
+        "clear services stateful-firewall ",
+        "clear services stateful-firewall statistics ",
     ] {
         for (w, _) in complete(line).keywords {
             let l = format!("{line}{w}");

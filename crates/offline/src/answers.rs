@@ -326,6 +326,16 @@ pub fn nat_address_mappings(p: &Policy, reports: &[ShardReport]) -> Vec<NatAddre
         .collect()
 }
 
+/// Whether `clear services nat statistics [interface I]` clears the NAT counters: they are
+/// shown under the first services interface only ([`nat_statistics`]), so with an
+/// interface named, only when it is that one.
+pub fn nat_statistics_under(p: &Policy, interface: Option<&str>) -> bool {
+    match interface {
+        None => true,
+        Some(i) => p.service_ifaces.first().is_some_and(|s| s.name == i),
+    }
+}
+
 /// `show services nat statistics`: the counters under their XML names, per services
 /// interface (NAT counters are kept per shard, not per interface: they are shown under the
 /// first services interface).

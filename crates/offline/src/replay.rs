@@ -418,6 +418,22 @@ impl Backend for Replay {
         Ok(answers::nat_address_mappings(&self.policy, &self.reports()))
     }
 
+    fn clear_sfw_statistics(&mut self, interface: Option<&str>) -> Result<(), BackendError> {
+        for s in &mut self.shards {
+            s.clear_sfw_statistics(interface);
+        }
+        Ok(())
+    }
+
+    fn clear_nat_statistics(&mut self, interface: Option<&str>) -> Result<(), BackendError> {
+        if answers::nat_statistics_under(&self.policy, interface) {
+            for s in &mut self.shards {
+                s.clear_nat_statistics();
+            }
+        }
+        Ok(())
+    }
+
     fn nat_statistics(&mut self) -> Result<Vec<NatStatistics>, BackendError> {
         Ok(answers::nat_statistics(&self.policy, &self.reports()))
     }

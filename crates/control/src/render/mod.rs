@@ -47,6 +47,11 @@ pub enum Answer {
     },
     NatMappingsSummary(Vec<NatMappingsSummary>),
     NatMappings(mappings::MappingsAnswer),
+    /// `clear services … statistics`: no text; the RPC's reply element, empty (`""`: the
+    /// RPC has none).
+    StatisticsCleared {
+        reply: &'static str,
+    },
     NatStatistics(Vec<NatStatistics>),
     DetNat(Vec<crate::backend::DetNatBlock>),
     ServiceSetsSummary(Vec<ServiceSetsSummary>),
@@ -75,6 +80,7 @@ impl Answer {
             Answer::NatPools { pools, detail } => nat::render_nat_pools(pools, *detail),
             Answer::NatMappingsSummary(rows) => nat::render_nat_mappings_summary(rows),
             Answer::NatMappings(a) => mappings::render_mappings(a),
+            Answer::StatisticsCleared { .. } => String::new(),
             Answer::NatStatistics(rows) => nat::render_nat_statistics(rows),
             Answer::DetNat(rows) => nat::render_detnat(rows),
             Answer::ServiceSetsSummary(rows) => nat::render_service_sets_summary(rows),
@@ -102,6 +108,7 @@ impl Answer {
             Answer::NatPools { pools, detail } => nat::nat_pools_tree(pools, *detail),
             Answer::NatMappingsSummary(rows) => nat::nat_mappings_summary_tree(rows),
             Answer::NatMappings(a) => mappings::mappings_tree(a),
+            Answer::StatisticsCleared { reply } => Element::new(*reply),
             Answer::NatStatistics(rows) => nat::nat_statistics_tree(rows),
             Answer::DetNat(rows) => nat::detnat_tree(rows),
             Answer::ServiceSetsSummary(rows) => nat::service_sets_summary_tree(rows),
@@ -115,6 +122,14 @@ impl Answer {
 
     /// Text, `| display xml` or `| display json`.
     pub fn render(&self, format: OutputFormat) -> String {
+        // An RPC without a reply element: XML and JSON hold nothing either.
+        if let Answer::StatisticsCleared { reply: "" } = self {
+            return match format {
+                OutputFormat::Text => String::new(),
+                OutputFormat::Xml => tree::to_xml_without_reply(),
+                OutputFormat::Json => "{\n}\n".to_string(),
+            };
+        }
         match format {
             OutputFormat::Text => self.text(),
             OutputFormat::Xml => tree::to_xml(&self.tree()),

@@ -800,6 +800,23 @@ impl NatState {
         self.eim.values().filter(|m| m.eif).count()
     }
 
+    /// Zeroes the counters of `show services nat statistics`: this shard's [`NatStats`]
+    /// and its pools' error counters. Gauges (ports, addresses and blocks in use, their
+    /// maxima) stay: they describe what is held now.
+    pub fn clear_statistics(&mut self) {
+        self.stats = NatStats::default();
+        for p in &mut self.pools {
+            let s = &mut p.stats;
+            s.out_of_port_errors = 0;
+            s.out_of_address_errors = 0;
+            s.parity_port_errors = 0;
+            s.preserve_range_errors = 0;
+            s.port_block_allocation_errors = 0;
+            s.port_blocks_limit_exceeded_errors = 0;
+            s.detnat_subscriber_exceeded_port_limits = 0;
+        }
+    }
+
     /// Whether [`Self::expire_mappings`] may have work: mappings or port blocks exist.
     pub fn has_mappings(&self) -> bool {
         !self.eim.is_empty() || !self.host_addr.is_empty() || !self.blocks.subscribers.is_empty()

@@ -1,7 +1,9 @@
-//! NAT mappings in a replay, through the commands collectors run: paired-pooling address
-//! mappings and endpoint-independent mappings while their sessions live, kept `Inactive`
-//! after them for the pool's `ei-mapping-timeout` and `app-mapping-timeout`, then gone
-//! (Junos "show services nat mappings", "ei-mapping-timeout", "app-mapping-timeout").
+//! A CGNAT replay through the commands collectors run: paired-pooling address mappings and
+//! endpoint-independent mappings while their sessions live, kept `Inactive` after them for
+//! the pool's `ei-mapping-timeout` and `app-mapping-timeout`, then gone (Junos "show
+//! services nat mappings", "ei-mapping-timeout", "app-mapping-timeout"); and the firewall
+//! and NAT counters zeroed in every shard by `clear services stateful-firewall statistics`
+//! and `clear services nat statistics`, while traffic goes on counting from zero.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,7 +42,14 @@ services {
             }
         }
     }
-    service-set ss { nat-rules r; interface-service { service-interface ms-1/1/0; } }
+    stateful-firewall {
+        rule allow { match-direction input; term t { from { source-address { 10.0.0.0/24; } } then { accept; } } }
+    }
+    service-set ss {
+        stateful-firewall-rules allow;
+        nat-rules r;
+        interface-service { service-interface ms-1/1/0; }
+    }
 }
 "#;
 
@@ -148,5 +157,85 @@ fn mappings_live_then_linger_for_their_timeouts() {
             "",
             "{workers} workers"
         );
+    }
+}
+
+/// The value of counter `name` in `show services nat statistics`.
+fn nat_counter(r: &mut Replay, name: &str) -> u64 {
+    let text = show(r, "show services nat statistics");
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
+        .unwrap_or_else(|| panic!("{name} in {text}"))
+        .parse()
+        .unwrap()
+}
+
+/// New flows accepted by a rule (`Rule Accepts: N,`).
+fn sfw_accepts(r: &mut Replay) -> u64 {
+    let text = show(r, "show services stateful-firewall statistics");
+    text.split("Rule Accepts: ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_else(|| panic!("{text}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn clear_statistics_zeroes_every_shard() {
+    for workers in [1, 3] {
+        let mut r = replay(workers);
+        let end = run_traffic(&mut r);
+        assert_eq!(nat_counter(&mut r, "nat-total-session-create"), 2);
+        assert_eq!(nat_counter(&mut r, "nat-eim-mapping-created"), 2);
+        assert_eq!(sfw_accepts(&mut r), 2);
+
+        // Another interface's counters: nothing here changes.
+        show(&mut r, "clear services nat statistics interface ms-9/9/9");
+        show(
+            &mut r,
+            "clear services stateful-firewall statistics interface ms-9/9/9",
+        );
+        assert_eq!(nat_counter(&mut r, "nat-total-session-create"), 2);
+        assert_eq!(sfw_accepts(&mut r), 2);
+
+        assert_eq!(show(&mut r, "clear services nat statistics"), "");
+        assert_eq!(nat_counter(&mut r, "nat-total-session-create"), 0);
+        assert_eq!(nat_counter(&mut r, "nat-eim-mapping-created"), 0);
+        assert_eq!(sfw_accepts(&mut r), 2, "the firewall counters stay");
+        show(
+            &mut r,
+            "clear services stateful-firewall statistics interface ms-1/1/0",
+        );
+        assert_eq!(sfw_accepts(&mut r), 0);
+        // What is in use stays: the mappings are still there.
+        let eim = show(&mut r, "show services nat mappings endpoint-independent");
+        assert_eq!(eim.matches("Mapping          :").count(), 2, "{eim}");
+
+        // New traffic counts from zero.
+        let mut g = Gen::new(9);
+        let mut t = Trace::new();
+        g.udp_exchange(
+            &mut t,
+            &Host::inside([10, 0, 0, 9]),
+            &Host::remote([198, 51, 100, 20]),
+            40_000,
+            53,
+            Duration::from_millis(0),
+            1,
+            40,
+            80,
+            Duration::from_millis(20),
+            Sides::ClientOnly,
+        );
+        for f in t.frames() {
+            r.process(end + SEC + f.ts.as_nanos() as u64, &f.data);
+        }
+        assert_eq!(
+            nat_counter(&mut r, "nat-total-session-create"),
+            1,
+            "{workers}"
+        );
+        assert_eq!(sfw_accepts(&mut r), 1, "{workers}");
     }
 }
