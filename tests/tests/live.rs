@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mspic_tests::live::{frames, output, repo_file, session_id, sessions, Live};
+use mspic_tests::live::{counter, frames, output, repo_file, session_id, sessions, Live};
 use mspic_tests::testbed::{self, Role, Spawned, Testbed, REMOTE_SERVER};
 
 /// Why this machine cannot run the live tests (`None`: it can).
@@ -457,4 +457,40 @@ fn port_blocks_on_two_queues() {
         let detail = live.show("show services nat pool detail");
         assert!(detail.contains("Pool users: 1\n"), "{conf}: {detail}");
     }
+}
+
+/// `clear services nat statistics` and `clear services stateful-firewall statistics` reach
+/// every worker through the control channel `clear services sessions` uses: the counters
+/// read zero after them on both queues, the session stays, and new traffic counts again.
+#[test]
+fn clear_statistics_reaches_every_worker() {
+    live_or_skip!();
+    let live = Live::start(&testbed_config(""), 2);
+    assert!(
+        live.ping_id(2, Some(0x4d01)).status.success(),
+        "{}",
+        live.log()
+    );
+    let nat = |live: &Live| live.show("show services nat statistics");
+    let sfw = |live: &Live| live.show("show services stateful-firewall statistics");
+    assert_eq!(counter(&nat(&live), "nat-total-session-create"), 1);
+    assert_eq!(counter(&sfw(&live), "Rule Accepts"), 1);
+
+    assert_eq!(live.show("clear services nat statistics"), "");
+    assert_eq!(counter(&nat(&live), "nat-total-session-create"), 0);
+    assert_eq!(counter(&sfw(&live), "Rule Accepts"), 1);
+    assert_eq!(
+        live.show("clear services stateful-firewall statistics interface ms-1/1/0"),
+        ""
+    );
+    assert_eq!(counter(&sfw(&live), "Rule Accepts"), 0);
+    assert_eq!(sessions(&live.show("show services sessions")).len(), 1);
+
+    assert!(
+        live.ping_id(1, Some(0x4d02)).status.success(),
+        "{}",
+        live.log()
+    );
+    assert_eq!(counter(&nat(&live), "nat-total-session-create"), 1);
+    assert_eq!(counter(&sfw(&live), "Rule Accepts"), 1);
 }

@@ -337,6 +337,12 @@ fn pool(p: &NatPool) -> Node {
     if let Some(t) = p.mapping_timeout {
         n.push_leaf(&["mapping-timeout", &t.to_string()]);
     }
+    if let Some(t) = p.ei_mapping_timeout {
+        n.push_leaf(&["ei-mapping-timeout", &t.to_string()]);
+    }
+    if let Some(t) = p.app_mapping_timeout {
+        n.push_leaf(&["app-mapping-timeout", &t.to_string()]);
+    }
     n
 }
 

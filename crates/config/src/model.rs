@@ -733,8 +733,15 @@ pub struct NatPool {
     pub preserve_range: bool,
     /// `address-allocation round-robin`.
     pub address_allocation_round_robin: bool,
-    /// `mapping-timeout` (s): how long an idle EIM mapping lives.
+    /// `mapping-timeout` (s): how long an idle endpoint-independent or paired-pooling
+    /// mapping lives, unless the statement below for its kind is set.
     pub mapping_timeout: Option<u32>,
+    /// `ei-mapping-timeout` (s): how long an endpoint-independent mapping outlives its
+    /// last session (replaces `mapping-timeout` for them).
+    pub ei_mapping_timeout: Option<u32>,
+    /// `app-mapping-timeout` (s): how long a subscriber's paired-pooling address outlives
+    /// its last session (replaces `mapping-timeout` for them).
+    pub app_mapping_timeout: Option<u32>,
     /// `port secured-port-block-allocation`: ports handed out in per-subscriber blocks.
     pub port_block: Option<SecuredPortBlock>,
     /// `port deterministic-port-block-allocation`: one block per subscriber, computed.

@@ -58,7 +58,7 @@ fn syntax_errors() {
 fn unknown_statements() {
     one(
         "services {\n    nat {\n        pool p {\n            adress 192.0.2.1;\n        }\n    }\n}\n",
-        "e.conf:4:13: error: unknown statement 'adress' (expected one of: address, address-range, port, address-allocation, mapping-timeout)",
+        "e.conf:4:13: error: unknown statement 'adress' (expected one of: address, address-range, port, address-allocation, mapping-timeout, ei-mapping-timeout, app-mapping-timeout)",
     );
     one(
         "interfacs { ge-0/0/0; }",
@@ -204,6 +204,14 @@ fn bad_values() {
     one(
         "set services nat pool p address 192.0.2.0/28\nset services nat pool p mapping-timeout 60\n",
         "e.conf:2:41: error: invalid mapping-timeout '60' (expected a number 120-86400)",
+    );
+    one(
+        "set services nat pool p address 192.0.2.0/28\nset services nat pool p ei-mapping-timeout 86401\n",
+        "e.conf:2:44: error: invalid ei-mapping-timeout '86401' (expected a number 120-86400)",
+    );
+    one(
+        "set services nat pool p address 192.0.2.0/28\nset services nat pool p app-mapping-timeout 0\n",
+        "e.conf:2:45: error: invalid app-mapping-timeout '0' (expected a number 120-86400)",
     );
     one(
         "set services stateful-firewall rule r match-direction both\n",

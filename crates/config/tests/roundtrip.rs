@@ -380,6 +380,8 @@ fn gen_config(seed: u64) -> Config {
             port,
             address_allocation_round_robin: r.chance(30),
             mapping_timeout: r.opt(|r| r.range(120, 86400) as u32),
+            ei_mapping_timeout: r.opt(|r| r.range(120, 86400) as u32),
+            app_mapping_timeout: r.opt(|r| r.range(120, 86400) as u32),
             port_block,
             deterministic: None,
         });

@@ -387,6 +387,8 @@ set services stateful-firewall rule r term t2 then reject",
         port { automatic { random-allocation; } preserve-parity; preserve-range; }
         address-allocation round-robin;
         mapping-timeout 300;
+        ei-mapping-timeout 600;
+        app-mapping-timeout 1200;
     }
     pool b { address 192.0.2.64/26; port { range low 2000 high 3000 random-allocation; } }
     pool c { address 192.0.2.128/26; port { automatic sequential; } }
@@ -404,6 +406,8 @@ set services nat pool a port preserve-parity
 set services nat pool a port preserve-range
 set services nat pool a address-allocation round-robin
 set services nat pool a mapping-timeout 300
+set services nat pool a ei-mapping-timeout 600
+set services nat pool a app-mapping-timeout 1200
 set services nat pool b address 192.0.2.64/26
 set services nat pool b port range low 2000 high 3000 random-allocation
 set services nat pool c address 192.0.2.128/26
@@ -434,6 +438,8 @@ set services nat pool h port deterministic-port-block-allocation",
                         preserve_range: true,
                         address_allocation_round_robin: true,
                         mapping_timeout: Some(300),
+                        ei_mapping_timeout: Some(600),
+                        app_mapping_timeout: Some(1200),
                         port_block: None,
                         deterministic: None,
                     }

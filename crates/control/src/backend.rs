@@ -123,6 +123,20 @@ pub struct NatMapping {
     pub session_count: u64,
 }
 
+/// One paired-pooling address mapping (`show services nat mappings
+/// address-pooling-paired`): a subscriber and the pool address all its sessions share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatAddressMapping {
+    pub interface: String,
+    pub service_set: String,
+    pub pool: String,
+    pub internal_address: std::net::IpAddr,
+    pub external_address: std::net::IpAddr,
+    /// Ports the subscriber holds on the address (0: idle, kept for the pool's
+    /// `app-mapping-timeout`).
+    pub ports_in_use: u64,
+}
+
 /// `show services nat statistics` of one services interface.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NatStatistics {
@@ -203,6 +217,26 @@ pub trait Backend {
         Err(BackendError::Unsupported)
     }
 
+    /// Every paired-pooling address mapping.
+    fn nat_address_mappings(&mut self) -> Result<Vec<NatAddressMapping>, BackendError> {
+        Err(BackendError::Unsupported)
+    }
+
+    /// `clear services stateful-firewall statistics`: zeroes the firewall counters of
+    /// services interface `interface` (of every one when `None`) in every shard.
+    fn clear_sfw_statistics(&mut self, interface: Option<&str>) -> Result<(), BackendError> {
+        let _ = interface;
+        Err(BackendError::Unsupported)
+    }
+
+    /// `clear services nat statistics`: zeroes the counters `show services nat statistics`
+    /// shows under `interface` (all when `None`) in every shard; what is in use now (ports,
+    /// addresses, mappings) stays.
+    fn clear_nat_statistics(&mut self, interface: Option<&str>) -> Result<(), BackendError> {
+        let _ = interface;
+        Err(BackendError::Unsupported)
+    }
+
     /// NAT counters per services interface.
     fn nat_statistics(&mut self) -> Result<Vec<NatStatistics>, BackendError> {
         Err(BackendError::Unsupported)
@@ -276,5 +310,14 @@ impl Backend for SnapshotBackend {
 
     fn sfw_statistics(&mut self) -> Vec<(String, SfwStats)> {
         self.sfw.clone()
+    }
+
+    fn clear_sfw_statistics(&mut self, interface: Option<&str>) -> Result<(), BackendError> {
+        for (name, st) in &mut self.sfw {
+            if interface.is_none_or(|i| i == name) {
+                *st = SfwStats::default();
+            }
+        }
+        Ok(())
     }
 }

@@ -66,12 +66,17 @@ impl StatsDetail {
     }
 }
 
-/// `show services nat mappings {summary|detail|brief}`.
+/// `show services nat mappings [summary|detail|brief|endpoint-independent|
+/// address-pooling-paired]` (the bare command is `detail`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NatMappingsKind {
     Summary,
     Detail,
     Brief,
+    /// Endpoint-independent mappings only.
+    EndpointIndependent,
+    /// Paired-pooling address mappings only.
+    AddressPoolingPaired,
 }
 
 /// One operational command with its options.
@@ -96,10 +101,18 @@ pub enum Command {
     },
     /// `clear services sessions [filters]`.
     ClearSessions { filter: SessionFilter },
+    /// `clear services stateful-firewall statistics [interface I]`.
+    ClearSfwStatistics { interface: Option<String> },
+    /// `clear services nat statistics [interface I]`.
+    ClearNatStatistics { interface: Option<String> },
     /// `show services nat pool [NAME] [brief|detail]`.
     ShowNatPool { name: Option<String>, detail: bool },
-    /// `show services nat mappings summary|detail|brief`.
-    ShowNatMappings { kind: NatMappingsKind },
+    /// `show services nat mappings [brief|detail] [POOL]`, `… summary`,
+    /// `… endpoint-independent`, `… address-pooling-paired`.
+    ShowNatMappings {
+        kind: NatMappingsKind,
+        pool: Option<String>,
+    },
     /// `show services nat statistics [interface I]`.
     ShowNatStatistics { interface: Option<String> },
     /// `show services nat deterministic-nat nat-port-block ADDRESS`: the port block of
@@ -141,6 +154,8 @@ impl Command {
             Command::ShowFlows { .. } => "show services flows",
             Command::ShowSfwStatistics { .. } => "show services stateful-firewall statistics",
             Command::ClearSessions { .. } => "clear services sessions",
+            Command::ClearSfwStatistics { .. } => "clear services stateful-firewall statistics",
+            Command::ClearNatStatistics { .. } => "clear services nat statistics",
             Command::ShowNatPool { .. } => "show services nat pool",
             Command::ShowNatMappings { .. } => "show services nat mappings",
             Command::ShowNatStatistics { .. } => "show services nat statistics",
@@ -693,6 +708,14 @@ pub const MAPPINGS_WORDS: &[Keyword] = &[
     ("summary", "Display summary of NAT mappings"),
     ("detail", "Display detailed output"),
     ("brief", "Display brief output"),
+    (
+        "endpoint-independent",
+        "Display endpoint-independent mappings",
+    ),
+    (
+        "address-pooling-paired",
+        "Display address-pooling paired mappings",
+    ),
 ];
 /// After `show services service-sets`.
 pub const SERVICE_SETS_WORDS: &[Keyword] = &[
@@ -709,7 +732,15 @@ pub const ALG_WORDS: &[Keyword] = &[("conversations", "Show ALG conversations")]
 /// After `clear`.
 pub const CLEAR_WHAT: &[Keyword] = &[("services", "Clear services information")];
 /// After `clear services`.
-pub const CLEAR_SERVICES: &[Keyword] = &[("sessions", "Clear services sessions")];
+pub const CLEAR_SERVICES: &[Keyword] = &[
+    ("sessions", "Clear services sessions"),
+    ("stateful-firewall", "Clear stateful firewall information"),
+    ("nat", "Clear NAT information"),
+];
+/// After `clear services stateful-firewall`.
+pub const CLEAR_SFW_WORDS: &[Keyword] = &[("statistics", "Clear stateful firewall statistics")];
+/// After `clear services nat`.
+pub const CLEAR_NAT_WORDS: &[Keyword] = &[("statistics", "Clear NAT statistics")];
 
 /// Help and value placeholder of each option keyword.
 fn option_info(kw: &str) -> (&'static str, Option<&'static str>) {
@@ -736,6 +767,7 @@ fn option_info(kw: &str) -> (&'static str, Option<&'static str>) {
 const SFW_STATS_OPTIONS: &[&str] = &["brief", "detail", "extensive", "interface"];
 /// Options of `show services nat pool` (and a pool name).
 const NAT_POOL_OPTIONS: &[&str] = &["brief", "detail"];
+
 /// Levels of `show interfaces` (and an interface name).
 const INTERFACES_OPTIONS: &[&str] = &["brief", "detail", "extensive", "terse"];
 
@@ -768,6 +800,8 @@ pub struct Completions {
 enum Place {
     Words(&'static [Keyword], bool),
     Options(&'static [&'static str], Option<&'static str>),
+    /// A value may follow (or nothing).
+    Value(&'static str),
     Dead,
 }
 
@@ -819,6 +853,10 @@ pub fn complete(line: &str) -> Completions {
                 c.can_end = true;
                 c.value = positional_value(options);
             }
+        }
+        Place::Value(v) => {
+            c.value = Some(v);
+            c.can_end = true;
         }
         Place::Dead => {}
     }
@@ -909,10 +947,17 @@ fn walk(done: &[Token<'_>]) -> Place {
                 },
                 "nat" => match next!(NAT_WORDS) {
                     "pool" => options(NAT_POOL_OPTIONS, &mut it),
-                    "mappings" => {
-                        next!(MAPPINGS_WORDS);
-                        Place::Options(&[], None)
-                    }
+                    "mappings" => match it.next() {
+                        None => Place::Words(MAPPINGS_WORDS, true),
+                        Some(t) => match step(MAPPINGS_WORDS, Some(t)) {
+                            Some("detail" | "brief") if it.next().is_none() => {
+                                Place::Value("<pool-name>")
+                            }
+                            Some(_) => Place::Options(&[], None),
+                            // A pool name.
+                            None => Place::Options(&[], None),
+                        },
+                    },
                     "deterministic-nat" => {
                         next!(DETNAT_WORDS);
                         Place::Dead
@@ -933,8 +978,17 @@ fn walk(done: &[Token<'_>]) -> Place {
         },
         _ => {
             next!(CLEAR_WHAT);
-            next!(CLEAR_SERVICES);
-            options(OptionSet::Clear.keywords(), &mut it)
+            match next!(CLEAR_SERVICES) {
+                "sessions" => options(OptionSet::Clear.keywords(), &mut it),
+                "nat" => {
+                    next!(CLEAR_NAT_WORDS);
+                    options(INTERFACE_OPTION, &mut it)
+                }
+                _ => {
+                    next!(CLEAR_SFW_WORDS);
+                    options(INTERFACE_OPTION, &mut it)
+                }
+            }
         }
     }
 }
@@ -1015,15 +1069,7 @@ fn parse_words(mut w: Words<'_>) -> Result<Command, CommandError> {
                 },
                 "nat" => match w.command(NAT_WORDS)? {
                     "pool" => nat_pool(&mut w),
-                    "mappings" => {
-                        let kind = match w.command(MAPPINGS_WORDS)? {
-                            "summary" => NatMappingsKind::Summary,
-                            "detail" => NatMappingsKind::Detail,
-                            _ => NatMappingsKind::Brief,
-                        };
-                        w.finish()?;
-                        Ok(Command::ShowNatMappings { kind })
-                    }
+                    "mappings" => nat_mappings(&mut w),
                     "deterministic-nat" => deterministic_nat(&mut w),
                     _ => Ok(Command::ShowNatStatistics {
                         interface: interface_only(&mut w)?,
@@ -1056,9 +1102,24 @@ fn parse_words(mut w: Words<'_>) -> Result<Command, CommandError> {
         }
         _ => {
             w.command(CLEAR_WHAT)?;
-            w.command(CLEAR_SERVICES)?;
-            let o = session_options(&mut w, OptionSet::Clear)?;
-            Ok(Command::ClearSessions { filter: o.filter })
+            match w.command(CLEAR_SERVICES)? {
+                "sessions" => {
+                    let o = session_options(&mut w, OptionSet::Clear)?;
+                    Ok(Command::ClearSessions { filter: o.filter })
+                }
+                "nat" => {
+                    w.command(CLEAR_NAT_WORDS)?;
+                    Ok(Command::ClearNatStatistics {
+                        interface: interface_only(&mut w)?,
+                    })
+                }
+                _ => {
+                    w.command(CLEAR_SFW_WORDS)?;
+                    Ok(Command::ClearSfwStatistics {
+                        interface: interface_only(&mut w)?,
+                    })
+                }
+            }
         }
     }
 }
@@ -1231,6 +1292,35 @@ fn sfw_statistics(w: &mut Words<'_>) -> Result<Command, CommandError> {
         detail: detail.map(|(_, d)| d).unwrap_or_default(),
         interface,
     })
+}
+
+/// `show services nat mappings [summary|detail|brief|endpoint-independent|
+/// address-pooling-paired] [POOL]` (Junos "show services nat mappings": `<brief | detail |
+/// summary> <pool-name>`; the RPC table names the other two). A word that is not one of
+/// the keywords (abbreviations allowed) is a pool name; the pool name goes with the bare
+/// command, `brief` and `detail`.
+fn nat_mappings(w: &mut Words<'_>) -> Result<Command, CommandError> {
+    let names: Vec<&'static str> = MAPPINGS_WORDS.iter().map(|k| k.0).collect();
+    let kind = match w.peek().map(|t| (t, lookup(t.text, &names))) {
+        None | Some((_, Lookup::None)) => NatMappingsKind::Detail,
+        Some((t, Lookup::Ambiguous(c))) => return Err(ambiguous(t, &c)),
+        Some((_, Lookup::Found(k))) => {
+            w.next();
+            match k {
+                "summary" => NatMappingsKind::Summary,
+                "detail" => NatMappingsKind::Detail,
+                "brief" => NatMappingsKind::Brief,
+                "endpoint-independent" => NatMappingsKind::EndpointIndependent,
+                _ => NatMappingsKind::AddressPoolingPaired,
+            }
+        }
+    };
+    let pool = match kind {
+        NatMappingsKind::Detail | NatMappingsKind::Brief => w.next().map(|t| t.text.to_string()),
+        _ => None,
+    };
+    w.finish()?;
+    Ok(Command::ShowNatMappings { kind, pool })
 }
 
 fn nat_pool(w: &mut Words<'_>) -> Result<Command, CommandError> {

@@ -25,8 +25,8 @@ pub mod rpc;
 pub mod tree;
 
 pub use backend::{
-    Backend, BackendError, ClearedSessions, DetNatBlock, DetNatQuery, NatMapping,
-    NatMappingsSummary, NatPoolInfo, NatStatistics, PortBlockInfo, ServiceSetsSummary,
+    Backend, BackendError, ClearedSessions, DetNatBlock, DetNatQuery, NatAddressMapping,
+    NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics, PortBlockInfo, ServiceSetsSummary,
     SnapshotBackend, SyslogStatistics, TcpMssStatistics,
 };
 pub use command::{
@@ -91,6 +91,41 @@ fn backend_error(command: &Command, e: BackendError) -> CommandError {
             command: command.name(),
         },
         BackendError::Failed(msg) => CommandError::Backend(msg),
+    }
+}
+
+/// The mappings a `show services nat mappings` variant shows: detail and brief show both
+/// kinds (a backend without paired-pooling mappings shows none of them), the other two one
+/// kind each.
+fn nat_mappings(
+    backend: &mut dyn Backend,
+    kind: NatMappingsKind,
+) -> Result<render::mappings::MappingsAnswer, BackendError> {
+    use NatMappingsKind as K;
+    let ports = match kind {
+        K::AddressPoolingPaired => Vec::new(),
+        _ => backend.nat_mappings()?,
+    };
+    let addresses = match (kind, backend_optional(backend.nat_address_mappings())) {
+        (K::EndpointIndependent, _) => Vec::new(),
+        (K::AddressPoolingPaired, r) => r?.unwrap_or_default(),
+        (_, r) => r?.unwrap_or_default(),
+    };
+    let detail = !matches!(kind, K::Brief);
+    Ok(render::mappings::MappingsAnswer {
+        ports,
+        addresses,
+        detail,
+        root: rpc::reply_of(rpc::mappings_command(kind)),
+    })
+}
+
+/// `Ok(None)` for a query the backend does not support.
+fn backend_optional<T>(r: Result<T, BackendError>) -> Result<Option<T>, BackendError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(BackendError::Unsupported) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -187,19 +222,37 @@ pub fn run(
                 .detnat(DetNatQuery::NatPort(*address, *port))
                 .map_err(|e| backend_error(command, e))?,
         ),
-        Command::ShowNatMappings { kind } => match kind {
-            NatMappingsKind::Summary => Answer::NatMappingsSummary(
-                backend
-                    .nat_mappings_summary()
-                    .map_err(|e| backend_error(command, e))?,
-            ),
-            NatMappingsKind::Detail | NatMappingsKind::Brief => Answer::NatMappings {
-                mappings: backend
-                    .nat_mappings()
-                    .map_err(|e| backend_error(command, e))?,
-                detail: matches!(kind, NatMappingsKind::Detail),
-            },
-        },
+        Command::ClearSfwStatistics { interface } => {
+            backend
+                .clear_sfw_statistics(interface.as_deref())
+                .map_err(|e| backend_error(command, e))?;
+            Answer::StatisticsCleared {
+                reply: rpc::reply_of(command.name()),
+            }
+        }
+        Command::ClearNatStatistics { interface } => {
+            backend
+                .clear_nat_statistics(interface.as_deref())
+                .map_err(|e| backend_error(command, e))?;
+            Answer::StatisticsCleared {
+                reply: rpc::reply_of(command.name()),
+            }
+        }
+        Command::ShowNatMappings {
+            kind: NatMappingsKind::Summary,
+            ..
+        } => Answer::NatMappingsSummary(
+            backend
+                .nat_mappings_summary()
+                .map_err(|e| backend_error(command, e))?,
+        ),
+        Command::ShowNatMappings { kind, pool } => {
+            let mut a = nat_mappings(backend, *kind).map_err(|e| backend_error(command, e))?;
+            if let Some(p) = pool {
+                a.only_pool(p);
+            }
+            Answer::NatMappings(a)
+        }
         Command::ShowNatStatistics { interface } => {
             let mut stats = backend
                 .nat_statistics()

@@ -164,16 +164,30 @@ pub const RPCS: &[RpcEntry] = &[
         reply: "service-nat-mapping-summary",
         args: &[],
     },
+    // The detail and brief replies are named as `services_methods.pl` names them (the
+    // endpoint-independent and the address-pooling-paired reply).
     RpcEntry {
         rpc: "get-service-nat-mapping-detail",
         command: "show services nat mappings detail",
-        reply: "service-nat-mapping-detail",
-        args: &[],
+        reply: "service-nat-mapping-endpoint-independent",
+        args: POOL_NAME,
     },
     RpcEntry {
         rpc: "get-service-nat-mapping-brief",
         command: "show services nat mappings brief",
-        reply: "service-nat-mapping-brief",
+        reply: "service-nat-mapping-address-pooling-paired",
+        args: POOL_NAME,
+    },
+    RpcEntry {
+        rpc: "get-service-nat-mapping-endpoint-independent",
+        command: "show services nat mappings endpoint-independent",
+        reply: "service-nat-mapping-endpoint-independent",
+        args: &[],
+    },
+    RpcEntry {
+        rpc: "get-service-nat-mapping-address-pooling-paired",
+        command: "show services nat mappings address-pooling-paired",
+        reply: "service-nat-mapping-address-pooling-paired",
         args: &[],
     },
     RpcEntry {
@@ -262,7 +276,47 @@ pub const RPCS: &[RpcEntry] = &[
         reply: "service-msp-sess-drain-information",
         args: CLEAR_ARGS,
     },
+    // `services_methods.pl`: no reply element (`Returns: <none>`).
+    RpcEntry {
+        rpc: "clear-stateful-firewall-statistics",
+        command: "clear services stateful-firewall statistics",
+        reply: "",
+        args: INTERFACE,
+    },
+    RpcEntry {
+        rpc: "clear-service-nat-statistics-information",
+        command: "clear services nat statistics",
+        reply: "service-nat-statistics-clear-information",
+        args: INTERFACE,
+    },
 ];
+
+/// The positional pool name of `show services nat mappings detail|brief`.
+const POOL_NAME: &[RpcArg] = &[RpcArg {
+    element: "pool-name",
+    keyword: "",
+    value: true,
+}];
+
+/// The command words of a `show services nat mappings` variant (its RPC table entry).
+pub fn mappings_command(kind: NatMappingsKind) -> &'static str {
+    match kind {
+        NatMappingsKind::Summary => "show services nat mappings summary",
+        NatMappingsKind::Detail => "show services nat mappings detail",
+        NatMappingsKind::Brief => "show services nat mappings brief",
+        NatMappingsKind::EndpointIndependent => "show services nat mappings endpoint-independent",
+        NatMappingsKind::AddressPoolingPaired => {
+            "show services nat mappings address-pooling-paired"
+        }
+    }
+}
+
+/// The reply element of command words `command` (an entry of the table).
+pub fn reply_of(command: &str) -> &'static str {
+    RPCS.iter()
+        .find(|e| e.command == command)
+        .map_or("", |e| e.reply)
+}
 
 /// The entry of RPC `name`.
 pub fn by_rpc(name: &str) -> Option<&'static RpcEntry> {
@@ -446,6 +500,13 @@ pub fn rpc_of(command: &Command) -> Element {
             filter_args(&mut e, filter);
             e
         }
+        Command::ClearSfwStatistics { interface } | Command::ClearNatStatistics { interface } => {
+            let mut e = Element::new(find(command.name()));
+            if let Some(i) = interface {
+                e.push(Element::leaf("interface", i));
+            }
+            e
+        }
         Command::ShowNatPool { name, detail } => {
             let mut e = Element::new(find("show services nat pool"));
             if let Some(n) = name {
@@ -456,11 +517,13 @@ pub fn rpc_of(command: &Command) -> Element {
             }
             e
         }
-        Command::ShowNatMappings { kind } => Element::new(match kind {
-            NatMappingsKind::Summary => find("show services nat mappings summary"),
-            NatMappingsKind::Detail => find("show services nat mappings detail"),
-            NatMappingsKind::Brief => find("show services nat mappings brief"),
-        }),
+        Command::ShowNatMappings { kind, pool } => {
+            let mut e = Element::new(find(mappings_command(*kind)));
+            if let Some(p) = pool {
+                e.push(Element::leaf("pool-name", p));
+            }
+            e
+        }
         Command::ShowNatStatistics { interface } => {
             let mut e = Element::new(find("show services nat statistics"));
             if let Some(i) = interface {

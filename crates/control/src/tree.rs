@@ -96,6 +96,16 @@ pub fn to_xml(root: &Element) -> String {
     out
 }
 
+/// `| display xml` of a command whose RPC replies nothing: `<rpc-reply>` with the banner.
+pub fn to_xml_without_reply() -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "<rpc-reply xmlns:junos=\"{JUNOS_XMLNS}\">");
+    let cli = Element::new("cli").with(Element::leaf("banner", ""));
+    write_xml(&mut out, &cli, 1);
+    out.push_str("</rpc-reply>\n");
+    out
+}
+
 fn write_xml(out: &mut String, e: &Element, depth: usize) {
     let indent = "    ".repeat(depth);
     out.push_str(&indent);

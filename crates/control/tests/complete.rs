@@ -20,6 +20,29 @@ fn completion_follows_the_grammar() {
         words("sh serv nat det "),
         ["internal-host", "nat-port-block"]
     );
+    // `show services nat mappings`: complete as it stands, a variant, or a pool name
+    // after brief/detail.
+    let c = complete("show services nat mappings ");
+    assert!(c.can_end);
+    assert_eq!(
+        words("show services nat mappings "),
+        [
+            "summary",
+            "detail",
+            "brief",
+            "endpoint-independent",
+            "address-pooling-paired"
+        ]
+    );
+    assert_eq!(
+        words("show services nat mappings e"),
+        ["endpoint-independent"]
+    );
+    let c = complete("show services nat mappings brief ");
+    assert_eq!((c.value, c.can_end), (Some("<pool-name>"), true));
+    let c = complete("show services nat mappings address-pooling-paired ");
+    assert_eq!((c.value, c.can_end), (None, true));
+    assert!(c.keywords.is_empty());
     assert_eq!(
         words("show services sessions so"),
         ["source-port", "source-prefix"]
@@ -32,6 +55,17 @@ fn completion_follows_the_grammar() {
     assert!(c.keywords.is_empty());
     assert!(words("show services sessions source-prefix 10.0.0.2 ").contains(&"limit"));
     assert_eq!(words("clear services sessions ex"), Vec::<&str>::new());
+    assert_eq!(
+        words("clear services "),
+        ["sessions", "stateful-firewall", "nat"]
+    );
+    assert_eq!(words("clear services nat "), ["statistics"]);
+    assert_eq!(
+        words("clear services stateful-firewall statistics "),
+        ["interface"]
+    );
+    let c = complete("clear services nat statistics interface ");
+    assert_eq!(c.value, Some("<interface>"));
     assert_eq!(words("show services foo "), Vec::<&str>::new());
     // Pipes.
     assert_eq!(
@@ -66,6 +100,11 @@ fn offered_words_parse() {
         "show interfaces ",
         "show interfaces ms-1/1/0 ",
         "clear services sessions ",
+        "clear services ",
+        "clear services nat ",
+        "clear services nat statistics ",
+        "clear services stateful-firewall ",
+        "clear services stateful-firewall statistics ",
     ] {
         for (w, _) in complete(line).keywords {
             let l = format!("{line}{w}");

@@ -2,8 +2,8 @@
 //! that provides their data.
 
 use mspic_control::{
-    execute, Backend, BackendError, ClearedSessions, DetNatBlock, DetNatQuery, NatMapping,
-    NatMappingsSummary, NatPoolInfo, NatStatistics, PortBlockInfo, ServiceSetsSummary,
+    execute, Backend, BackendError, ClearedSessions, DetNatBlock, DetNatQuery, NatAddressMapping,
+    NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics, PortBlockInfo, ServiceSetsSummary,
 };
 use mspic_flow::{SessionFilter, SessionSnapshot, SfwStats};
 
@@ -147,6 +147,21 @@ impl Backend for Full {
             m("10.0.0.2", 4000, "203.0.113.128", 1024, 0),
         ])
     }
+    fn nat_address_mappings(&mut self) -> Result<Vec<NatAddressMapping>, BackendError> {
+        let m = |set: &str, pool: &str, int: &str, ext: &str, n: u64| NatAddressMapping {
+            interface: "ms-1/1/0".into(),
+            service_set: set.into(),
+            pool: pool.into(),
+            internal_address: int.parse().unwrap(),
+            external_address: ext.parse().unwrap(),
+            ports_in_use: n,
+        };
+        Ok(vec![
+            m("ss2", "p3", "10.0.1.9", "192.0.2.1", 1),
+            m("ss1", "p1", "11.1.1.2", "60.1.1.1", 2),
+            m("ss1", "p1", "10.0.0.7", "203.0.113.129", 0),
+        ])
+    }
     fn nat_statistics(&mut self) -> Result<Vec<NatStatistics>, BackendError> {
         Ok(vec![NatStatistics {
             interface: "ms-1/1/0".into(),
@@ -224,6 +239,66 @@ fn nat_mappings_detail_text() {
     );
     let json = run("show services nat mappings detail | display json");
     let _: serde_json::Value = serde_json::from_str(&json).unwrap();
+}
+
+/// Junos "show services nat mappings" (`<brief | detail | summary> <pool-name>`; the bare
+/// command shows the detail) and the `get-service-nat-mapping-endpoint-independent` and
+/// `get-service-nat-mapping-address-pooling-paired` RPCs of the Junos RPC table: per
+/// interface, service set and pool, the paired-pooling `Address Mapping` blocks, then the
+/// endpoint-independent `Mapping` blocks.
+#[test]
+fn nat_mappings_variants() {
+    let detail = run("show services nat mappings detail");
+    assert_eq!(run("show services nat mappings"), detail);
+    assert!(detail.contains(
+        "Address Mapping  : 10.0.0.7        --> 203.0.113.129\n\
+         Ports In Use     :     0\n\
+         Mapping State    : Inactive\n"
+    ));
+    insta::assert_snapshot!("nat_mappings_pool_p1", run("show services nat mappings p1"));
+    assert_eq!(
+        run("show services nat mappings detail p1"),
+        run("show services nat mappings p1")
+    );
+    assert_eq!(
+        run("show services nat mappings brief p3"),
+        "Interface: ms-1/1/0, Service set: ss2\n\n\
+         NAT pool: p3\n\n\
+         Address Mapping  : 10.0.1.9        --> 192.0.2.1\n"
+    );
+    assert_eq!(run("show services nat mappings nosuchpool"), "");
+    insta::assert_snapshot!(
+        "nat_mappings_endpoint_independent",
+        run("show services nat mappings endpoint-independent")
+    );
+    insta::assert_snapshot!(
+        "nat_mappings_address_pooling_paired",
+        run("show services nat mappings address-pooling-paired")
+    );
+    insta::assert_snapshot!(
+        "nat_mappings_address_pooling_paired_xml",
+        run("show services nat mappings address-pooling-paired | display xml")
+    );
+    insta::assert_snapshot!(
+        "nat_mappings_endpoint_independent_json",
+        run("show services nat mappings endpoint-independent | display json")
+    );
+    insta::assert_snapshot!(
+        "nat_mappings_brief_p1_rpc",
+        run("show services nat mappings brief p1 | display xml rpc")
+    );
+    for cmd in [
+        "show services nat mappings p1",
+        "show services nat mappings brief",
+        "show services nat mappings endpoint-independent",
+        "show services nat mappings address-pooling-paired",
+    ] {
+        let (xml, json) = (
+            run(&format!("{cmd} | display xml")),
+            run(&format!("{cmd} | display json")),
+        );
+        agree::check(cmd, &run(cmd), &xml, &json, &["nat-mapping-protocol"]);
+    }
 }
 
 #[test]

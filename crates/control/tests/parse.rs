@@ -137,12 +137,52 @@ fn other_commands() {
             detail: false
         }
     );
-    assert_eq!(
-        parse_command("show services nat mappings summary").unwrap(),
-        Command::ShowNatMappings {
-            kind: NatMappingsKind::Summary
-        }
-    );
+    // Junos "show services nat mappings": `<brief | detail | summary> <pool-name>`, and
+    // the endpoint-independent and address-pooling-paired RPCs.
+    let mappings = |kind, pool: Option<&str>| Command::ShowNatMappings {
+        kind,
+        pool: pool.map(str::to_string),
+    };
+    for (line, want) in [
+        (
+            "show services nat mappings",
+            mappings(NatMappingsKind::Detail, None),
+        ),
+        (
+            "show services nat mappings summary",
+            mappings(NatMappingsKind::Summary, None),
+        ),
+        (
+            "show services nat mappings p1",
+            mappings(NatMappingsKind::Detail, Some("p1")),
+        ),
+        (
+            "show services nat mappings detail p1",
+            mappings(NatMappingsKind::Detail, Some("p1")),
+        ),
+        (
+            "show services nat mappings brief p1",
+            mappings(NatMappingsKind::Brief, Some("p1")),
+        ),
+        (
+            "show services nat mappings br",
+            mappings(NatMappingsKind::Brief, None),
+        ),
+        (
+            "show services nat mappings endpoint-independent",
+            mappings(NatMappingsKind::EndpointIndependent, None),
+        ),
+        (
+            "show services nat mappings address-pooling-paired",
+            mappings(NatMappingsKind::AddressPoolingPaired, None),
+        ),
+        (
+            "show services nat mappings a",
+            mappings(NatMappingsKind::AddressPoolingPaired, None),
+        ),
+    ] {
+        assert_eq!(parse_command(line).unwrap(), want, "{line}");
+    }
     assert_eq!(
         parse_command("show services nat statistics interface ms-0/0/0").unwrap(),
         Command::ShowNatStatistics {
@@ -229,8 +269,9 @@ fn error_texts() {
         "show services stateful-firewall statistics brief extensive",
         "show services stateful-firewall statistics interface",
         "show services nat pool a b",
-        "show services nat mappings",
-        "show services nat mappings foo",
+        "show services nat mappings p1 p2",
+        "show services nat mappings summary foo",
+        "show services nat mappings endpoint-independent p1",
         "show services service-sets summary foo",
         "clear services sessions count",
         "clear services sessions extensive",

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 use mspic_control::{
-    Backend, BackendError, ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo,
-    NatStatistics, ServiceSetsSummary,
+    Backend, BackendError, ClearedSessions, NatAddressMapping, NatMapping, NatMappingsSummary,
+    NatPoolInfo, NatStatistics, ServiceSetsSummary,
 };
 use mspic_flow::alg::AlgRegistry;
 use mspic_flow::{IfIndex, Policy, SessionFilter, SessionSnapshot, SfwStats, ShardConfig};
@@ -36,7 +36,7 @@ use crate::answers::{self, ShardReport};
 use crate::cpu::{allowed_cpus, pin_to_cpu};
 use crate::handoff::{Handoff, Wakers};
 use crate::l2::{L2Config, Mac};
-use crate::worker::{Control, PortInfo, Worker, WorkerConfig, WorkerStats};
+use crate::worker::{ClearStatistics, Control, PortInfo, Worker, WorkerConfig, WorkerStats};
 use crate::xdp::{self, SteerConfig, SteerCounters, XdpError, XdpLink, XdpMode, XdpProgram};
 use crate::xsk::{QueueXsk, UmemSpec, XskError, XDP_HEADROOM};
 
@@ -283,6 +283,16 @@ impl RuntimeBackend {
             .collect())
     }
 
+    /// Zeroes counters in every worker (`clear services … statistics`).
+    pub fn try_clear_statistics(&self, what: &ClearStatistics) -> Result<(), DataplaneError> {
+        self.shared
+            .fan_out(|_, reply| Control::ClearStatistics {
+                what: what.clone(),
+                reply,
+            })
+            .map(|_| ())
+    }
+
     /// One report per worker (firewall and NAT counters).
     pub fn try_reports(&self) -> Result<Vec<ShardReport>, DataplaneError> {
         self.shared.fan_out(|_, reply| Control::Report { reply })
@@ -354,6 +364,25 @@ impl Backend for RuntimeBackend {
 
     fn nat_mappings(&mut self) -> Result<Vec<NatMapping>, BackendError> {
         Ok(answers::nat_mappings(&self.policy(), &self.reports()?))
+    }
+
+    fn nat_address_mappings(&mut self) -> Result<Vec<NatAddressMapping>, BackendError> {
+        Ok(answers::nat_address_mappings(
+            &self.policy(),
+            &self.reports()?,
+        ))
+    }
+
+    fn clear_sfw_statistics(&mut self, interface: Option<&str>) -> Result<(), BackendError> {
+        let what = ClearStatistics::Sfw(interface.map(str::to_string));
+        Ok(self.try_clear_statistics(&what)?)
+    }
+
+    fn clear_nat_statistics(&mut self, interface: Option<&str>) -> Result<(), BackendError> {
+        if answers::nat_statistics_under(&self.policy(), interface) {
+            self.try_clear_statistics(&ClearStatistics::Nat)?;
+        }
+        Ok(())
     }
 
     fn nat_statistics(&mut self) -> Result<Vec<NatStatistics>, BackendError> {

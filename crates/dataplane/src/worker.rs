@@ -177,6 +177,11 @@ pub enum Control {
     Report {
         reply: Sender<ShardReport>,
     },
+    /// `clear services … statistics`: zero the shard's counters.
+    ClearStatistics {
+        what: ClearStatistics,
+        reply: Sender<()>,
+    },
     /// A new configuration, with each port's ingress interface in it.
     SetPolicy {
         policy: Arc<Policy>,
@@ -187,6 +192,15 @@ pub enum Control {
     Check {
         reply: Sender<Result<(), String>>,
     },
+}
+
+/// Which counters [`Control::ClearStatistics`] zeroes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClearStatistics {
+    /// The firewall counters of one services interface, or of all.
+    Sfw(Option<String>),
+    /// The NAT counters.
+    Nat,
 }
 
 /// Counters of one worker (a snapshot, published about once a millisecond).
@@ -1006,6 +1020,15 @@ impl<IO: FrameIo> Worker<IO> {
             Control::Clear { filter, reply } => {
                 let _ = reply.send(self.shard.clear(&filter, now));
                 self.outbox.extend(self.shard.drain_outbox());
+            }
+            Control::ClearStatistics { what, reply } => {
+                match what {
+                    ClearStatistics::Sfw(iface) => {
+                        self.shard.clear_sfw_statistics(iface.as_deref())
+                    }
+                    ClearStatistics::Nat => self.shard.clear_nat_statistics(),
+                }
+                let _ = reply.send(());
             }
             Control::Report { reply } => {
                 let mut report = ShardReport::of(&self.shard);

@@ -329,7 +329,8 @@ impl AlgContext<'_> {
         let rtp_told = (ct, r.port.unwrap_or(ep.1));
         let rtcp_told = (ct, c.port.unwrap_or(rtcp.1));
         if let Err(e) = self.push_media(protocol, ep, rtp_told, Some(r), lifetime_secs) {
-            self.nat_state.release_alloc(self.nat_policy, &c);
+            self.nat_state
+                .release_alloc(self.nat_policy, &c, self.now.0);
             return Err(e);
         }
         self.push_media(protocol, rtcp, rtcp_told, Some(c), lifetime_secs)?;
@@ -452,7 +453,8 @@ impl AlgContext<'_> {
     ) -> Result<(), AlgError> {
         if self.pinholes.len() >= MAX_PINHOLES_PER_PACKET {
             if let Some(a) = nat.held {
-                self.nat_state.release_alloc(self.nat_policy, &a);
+                self.nat_state
+                    .release_alloc(self.nat_policy, &a, self.now.0);
             }
             return Err(AlgError::NatExhausted);
         }

@@ -312,8 +312,8 @@ fn pairs_come_from_fresh_ports_then_from_released_ones() {
     assert_eq!(st.pool_stats(0).unwrap().ports_in_use, 7);
     // A released pair is found again in the free list; the lone odd port stays single.
     let (rtp, rtcp) = pairs.remove(1);
-    st.release_alloc(p, &rtcp);
-    st.release_alloc(p, &rtp);
+    st.release_alloc(p, &rtcp, 0);
+    st.release_alloc(p, &rtp, 0);
     let again = st.reserve_port_pair(p, 0, 0, proto::UDP, ep).unwrap();
     assert_eq!(ports(&again), (1028, 1029));
     assert!(st.reserve_port_pair(p, 0, 0, proto::UDP, ep).is_none());
@@ -370,7 +370,7 @@ proptest::proptest! {
                 _ => {
                     if !out.is_empty() {
                         let a = out.swap_remove(pick % out.len());
-                        st.release_alloc(p, &a);
+                        st.release_alloc(p, &a, 0);
                     }
                 }
             }

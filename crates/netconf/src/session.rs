@@ -477,6 +477,7 @@ impl<D: Daemon> Session<D> {
             .command(&format!("{line} | display xml"))
             .map_err(|e| RpcError::failed(daemon_message(&e)))?;
         reply_element(&text)
+            .or_else(|| is_empty_reply(&text).then(|| "<ok/>\n".to_string()))
             .ok_or_else(|| RpcError::failed("mspicd sent an answer that is not XML"))
     }
 
@@ -950,6 +951,20 @@ fn glob(pattern: &str, name: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let n: Vec<char> = name.chars().collect();
     go(&p, &n)
+}
+
+/// Whether a `| display xml` answer is an `<rpc-reply>` with no reply element (a command
+/// whose RPC returns nothing, `clear services stateful-firewall statistics`): NETCONF
+/// answers `<ok/>` (RFC 6241 §4.4).
+fn is_empty_reply(xml: &str) -> bool {
+    roxmltree::Document::parse(xml).is_ok_and(|doc| {
+        let root = doc.root_element();
+        root.tag_name().name() == "rpc-reply"
+            && root
+                .children()
+                .filter(|c| c.is_element())
+                .all(|c| c.tag_name().name() == "cli")
+    })
 }
 
 /// The reply element of a `| display xml` answer (the child of `<rpc-reply>` that is not

@@ -163,6 +163,14 @@ fn junos_rpcs() {
             "<get-msp-session-table><source-prefix>10.0.0.2 | count</source-prefix></get-msp-session-table>"
         )
     );
+    // `clear-stateful-firewall-statistics` replies nothing (Junos RPC table): `<ok/>`.
+    insta::assert_snapshot!(
+        "rpc_clear_sfw_statistics",
+        rpc(
+            &mut s,
+            "<clear-stateful-firewall-statistics><interface>ms-1/1/0</interface></clear-stateful-firewall-statistics>"
+        )
+    );
     insta::assert_snapshot!("rpc_unknown", rpc(&mut s, "<get-bgp-summary-information/>"));
     insta::assert_snapshot!(
         "rpc_virtual_chassis",

@@ -5,8 +5,8 @@
 use std::net::IpAddr;
 
 use mspic_control::{
-    DetNatBlock, DetNatQuery, NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics,
-    PortBlockInfo, ServiceSetsSummary,
+    DetNatBlock, DetNatQuery, NatAddressMapping, NatMapping, NatMappingsSummary, NatPoolInfo,
+    NatStatistics, PortBlockInfo, ServiceSetsSummary,
 };
 use mspic_flow::nat::{NatStats, NatSummary};
 use mspic_flow::{Policy, SfwStats, Shard};
@@ -302,6 +302,41 @@ pub fn nat_mappings(p: &Policy, reports: &[ShardReport]) -> Vec<NatMapping> {
             }
         })
         .collect()
+}
+
+/// `show services nat mappings address-pooling-paired` (and the address mappings of
+/// `detail` and `brief`).
+pub fn nat_address_mappings(p: &Policy, reports: &[ShardReport]) -> Vec<NatAddressMapping> {
+    reports
+        .iter()
+        .flat_map(|r| &r.nat.paired)
+        .map(|m| {
+            let (interface, service_set) = set_names(p, m.set);
+            NatAddressMapping {
+                interface,
+                service_set,
+                pool: p
+                    .nat
+                    .pools
+                    .get(m.pool as usize)
+                    .map(|x| x.name.clone())
+                    .unwrap_or_default(),
+                internal_address: m.internal,
+                external_address: m.external.into(),
+                ports_in_use: u64::from(m.ports),
+            }
+        })
+        .collect()
+}
+
+/// Whether `clear services nat statistics [interface I]` clears the NAT counters: they are
+/// shown under the first services interface only ([`nat_statistics`]), so with an
+/// interface named, only when it is that one.
+pub fn nat_statistics_under(p: &Policy, interface: Option<&str>) -> bool {
+    match interface {
+        None => true,
+        Some(i) => p.service_ifaces.first().is_some_and(|s| s.name == i),
+    }
 }
 
 /// `show services nat statistics`: the counters under their XML names, per services

@@ -10,8 +10,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use mspic_control::{
-    Backend, BackendError, ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo,
-    NatStatistics, ServiceSetsSummary,
+    Backend, BackendError, ClearedSessions, NatAddressMapping, NatMapping, NatMappingsSummary,
+    NatPoolInfo, NatStatistics, ServiceSetsSummary,
 };
 use mspic_flow::owner::FragmentOwners;
 use mspic_flow::{
@@ -412,6 +412,26 @@ impl Backend for Replay {
 
     fn nat_mappings(&mut self) -> Result<Vec<NatMapping>, BackendError> {
         Ok(answers::nat_mappings(&self.policy, &self.reports()))
+    }
+
+    fn nat_address_mappings(&mut self) -> Result<Vec<NatAddressMapping>, BackendError> {
+        Ok(answers::nat_address_mappings(&self.policy, &self.reports()))
+    }
+
+    fn clear_sfw_statistics(&mut self, interface: Option<&str>) -> Result<(), BackendError> {
+        for s in &mut self.shards {
+            s.clear_sfw_statistics(interface);
+        }
+        Ok(())
+    }
+
+    fn clear_nat_statistics(&mut self, interface: Option<&str>) -> Result<(), BackendError> {
+        if answers::nat_statistics_under(&self.policy, interface) {
+            for s in &mut self.shards {
+                s.clear_nat_statistics();
+            }
+        }
+        Ok(())
     }
 
     fn nat_statistics(&mut self) -> Result<Vec<NatStatistics>, BackendError> {

@@ -37,6 +37,10 @@ pub(super) struct PoolD {
     pub(super) preserve_range: bool,
     pub(super) round_robin: bool,
     pub(super) mapping_timeout: Leaf<u32>,
+    /// `ei-mapping-timeout`: replaces `mapping-timeout` for endpoint-independent mappings.
+    pub(super) ei_mapping_timeout: Leaf<u32>,
+    /// `app-mapping-timeout`: replaces `mapping-timeout` for paired-pooling mappings.
+    pub(super) app_mapping_timeout: Leaf<u32>,
     /// `port secured-port-block-allocation …`, where it was first written.
     pub(super) pba: Option<PbaD>,
     /// `port deterministic-port-block-allocation …`, where it was first written.
@@ -190,6 +194,8 @@ impl Builder {
             preserve_range: false,
             round_robin: false,
             mapping_timeout: Leaf::default(),
+            ei_mapping_timeout: Leaf::default(),
+            app_mapping_timeout: Leaf::default(),
             pba: None,
             det: None,
         });
@@ -201,10 +207,10 @@ impl Builder {
                 "port",
                 "address-allocation",
                 "mapping-timeout",
-            ],
-            &[
                 "ei-mapping-timeout",
                 "app-mapping-timeout",
+            ],
+            &[
                 "limit-ports-per-address",
                 "snmp-trap-thresholds",
                 "pgcp",
@@ -223,12 +229,17 @@ impl Builder {
                 pool.round_robin = true;
                 Ok(())
             }
-            "mapping-timeout" => {
-                let (v, t) =
-                    c.parse(d, "mapping-timeout", u32_in(120, 86400, "mapping-timeout"))?;
+            // Junos: "mapping-timeout", "ei-mapping-timeout" and "app-mapping-timeout
+            // (Services NAT)", 120 through 86,400 seconds.
+            "mapping-timeout" | "ei-mapping-timeout" | "app-mapping-timeout" => {
+                let (stmt, leaf) = match k {
+                    "mapping-timeout" => ("mapping-timeout", &mut pool.mapping_timeout),
+                    "ei-mapping-timeout" => ("ei-mapping-timeout", &mut pool.ei_mapping_timeout),
+                    _ => ("app-mapping-timeout", &mut pool.app_mapping_timeout),
+                };
+                let (v, t) = c.parse(d, stmt, u32_in(120, 86400, stmt))?;
                 c.end(d)?;
-                pool.mapping_timeout
-                    .set(d, "mapping-timeout", v, t.pos, &t.text)
+                leaf.set(d, stmt, v, t.pos, &t.text)
             }
             _ => {
                 if pool.port_pos.is_none() {
@@ -729,6 +740,8 @@ impl Builder {
                 preserve_range: p.preserve_range,
                 address_allocation_round_robin: p.round_robin,
                 mapping_timeout: p.mapping_timeout.get(),
+                ei_mapping_timeout: p.ei_mapping_timeout.get(),
+                app_mapping_timeout: p.app_mapping_timeout.get(),
                 port_block,
                 deterministic,
             });

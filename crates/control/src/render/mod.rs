@@ -4,6 +4,7 @@ pub mod alg;
 pub mod counts;
 pub mod flows;
 pub mod interfaces;
+pub mod mappings;
 pub mod nat;
 pub mod sessions;
 pub mod stats;
@@ -13,8 +14,8 @@ pub mod tcp_mss;
 use mspic_flow::SessionSnapshot;
 
 use crate::backend::{
-    ClearedSessions, NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics,
-    ServiceSetsSummary, SyslogStatistics,
+    ClearedSessions, NatMappingsSummary, NatPoolInfo, NatStatistics, ServiceSetsSummary,
+    SyslogStatistics,
 };
 use crate::command::{Detail, OutputFormat};
 use crate::tree::{self, Element};
@@ -46,9 +47,11 @@ pub enum Answer {
         detail: bool,
     },
     NatMappingsSummary(Vec<NatMappingsSummary>),
-    NatMappings {
-        mappings: Vec<NatMapping>,
-        detail: bool,
+    NatMappings(mappings::MappingsAnswer),
+    /// `clear services … statistics`: no text; the RPC's reply element, empty (`""`: the
+    /// RPC has none).
+    StatisticsCleared {
+        reply: &'static str,
     },
     NatStatistics(Vec<NatStatistics>),
     DetNat(Vec<crate::backend::DetNatBlock>),
@@ -78,7 +81,8 @@ impl Answer {
             Answer::Cleared(rows) => counts::CLEARED.text(rows),
             Answer::NatPools { pools, detail } => nat::render_nat_pools(pools, *detail),
             Answer::NatMappingsSummary(rows) => nat::render_nat_mappings_summary(rows),
-            Answer::NatMappings { mappings, detail } => nat::render_nat_mappings(mappings, *detail),
+            Answer::NatMappings(a) => mappings::render_mappings(a),
+            Answer::StatisticsCleared { .. } => String::new(),
             Answer::NatStatistics(rows) => nat::render_nat_statistics(rows),
             Answer::DetNat(rows) => nat::render_detnat(rows),
             Answer::ServiceSetsSummary(rows) => nat::render_service_sets_summary(rows),
@@ -106,7 +110,8 @@ impl Answer {
             Answer::Cleared(rows) => counts::CLEARED.tree(rows),
             Answer::NatPools { pools, detail } => nat::nat_pools_tree(pools, *detail),
             Answer::NatMappingsSummary(rows) => nat::nat_mappings_summary_tree(rows),
-            Answer::NatMappings { mappings, detail } => nat::nat_mappings_tree(mappings, *detail),
+            Answer::NatMappings(a) => mappings::mappings_tree(a),
+            Answer::StatisticsCleared { reply } => Element::new(*reply),
             Answer::NatStatistics(rows) => nat::nat_statistics_tree(rows),
             Answer::DetNat(rows) => nat::detnat_tree(rows),
             Answer::ServiceSetsSummary(rows) => nat::service_sets_summary_tree(rows),
@@ -121,6 +126,14 @@ impl Answer {
 
     /// Text, `| display xml` or `| display json`.
     pub fn render(&self, format: OutputFormat) -> String {
+        // An RPC without a reply element: XML and JSON hold nothing either.
+        if let Answer::StatisticsCleared { reply: "" } = self {
+            return match format {
+                OutputFormat::Text => String::new(),
+                OutputFormat::Xml => tree::to_xml_without_reply(),
+                OutputFormat::Json => "{\n}\n".to_string(),
+            };
+        }
         match format {
             OutputFormat::Text => self.text(),
             OutputFormat::Xml => tree::to_xml(&self.tree()),

@@ -5,8 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::backend::{
-    DetNatBlock, NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics, PortBlockInfo,
-    ServiceSetsSummary,
+    DetNatBlock, NatMappingsSummary, NatPoolInfo, NatStatistics, PortBlockInfo, ServiceSetsSummary,
 };
 use crate::render::sessions::compare_interfaces;
 use crate::tree::Element;
@@ -391,138 +390,6 @@ pub fn service_sets_summary_tree(rows: &[ServiceSetsSummary]) -> Element {
                         ),
                 ),
         );
-    }
-    root
-}
-
-fn sort_mappings(m: &[NatMapping]) -> Vec<NatMapping> {
-    let mut m = m.to_vec();
-    m.sort_by(|a, b| {
-        compare_interfaces(&a.interface, &b.interface)
-            .then_with(|| a.service_set.cmp(&b.service_set))
-            .then_with(|| a.pool.cmp(&b.pool))
-            .then_with(|| a.internal_address.cmp(&b.internal_address))
-            .then_with(|| a.internal_port.cmp(&b.internal_port))
-            .then_with(|| a.protocol.cmp(&b.protocol))
-    });
-    m
-}
-
-/// `show services nat mappings detail` (reference §1.5):
-/// ```text
-/// Interface: ms-1/1/0, Service set: ss
-///
-/// NAT pool: public
-///
-/// Mapping          : 10.0.0.2        : 4000  --> 203.0.113.128: 1024
-/// Session Count    :     2
-/// Mapping State    : Active
-/// ```
-/// `brief` prints the `Mapping` lines only. A mapping with no session left (kept for its
-/// mapping timeout) is `Inactive`.
-pub fn render_nat_mappings(mappings: &[NatMapping], detail: bool) -> String {
-    let mut out = String::new();
-    let mut group: Option<(String, String)> = None;
-    let mut pool: Option<String> = None;
-    for m in sort_mappings(mappings) {
-        let g = (m.interface.clone(), m.service_set.clone());
-        if group.as_ref() != Some(&g) {
-            if group.is_some() {
-                out.push('\n');
-            }
-            let _ = writeln!(out, "Interface: {}, Service set: {}\n", g.0, g.1);
-            group = Some(g);
-            pool = None;
-        }
-        if pool.as_ref() != Some(&m.pool) {
-            let _ = writeln!(out, "NAT pool: {}\n", m.pool);
-            pool = Some(m.pool.clone());
-        }
-        let _ = writeln!(
-            out,
-            "Mapping          : {:<16}: {:<6}--> {:<13}: {}",
-            m.internal_address.to_string(),
-            m.internal_port,
-            m.external_address.to_string(),
-            m.external_port
-        );
-        if detail {
-            let _ = writeln!(out, "Session Count    : {:>5}", m.session_count);
-            let state = if m.session_count > 0 {
-                "Active"
-            } else {
-                "Inactive"
-            };
-            let _ = writeln!(out, "Mapping State    : {state}\n");
-        }
-    }
-    out
-}
-
-/// `service-nat-mapping-detail/service-nat-mapping-interface/{interface-name,
-/// service-set-name, nat-pool/{pool-name, nat-mapping/{nat-mapping-protocol,
-/// nat-mapping-internal-address, nat-mapping-internal-port, nat-mapping-external-address,
-/// nat-mapping-external-port, nat-mapping-session-count, nat-mapping-state}}}`.
-pub fn nat_mappings_tree(mappings: &[NatMapping], detail: bool) -> Element {
-    let mut root = Element::new(if detail {
-        "service-nat-mapping-detail"
-    } else {
-        "service-nat-mapping-brief"
-    });
-    let mut cur_if: Option<Element> = None;
-    let mut cur_pool: Option<Element> = None;
-    let mut key: Option<(String, String, String)> = None;
-    let flush_pool = |ifc: &mut Option<Element>, pool: &mut Option<Element>| {
-        if let (Some(i), Some(p)) = (ifc.as_mut(), pool.take()) {
-            i.push(p);
-        }
-    };
-    for m in sort_mappings(mappings) {
-        let k = (m.interface.clone(), m.service_set.clone(), m.pool.clone());
-        if key.as_ref().map(|k0| (&k0.0, &k0.1)) != Some((&k.0, &k.1)) {
-            flush_pool(&mut cur_if, &mut cur_pool);
-            if let Some(i) = cur_if.take() {
-                root.push(i);
-            }
-            cur_if = Some(
-                Element::new("service-nat-mapping-interface")
-                    .with_leaf("interface-name", &k.0)
-                    .with_leaf("service-set-name", &k.1),
-            );
-        }
-        if key.as_ref().map(|k0| &k0.2) != Some(&k.2) || cur_pool.is_none() {
-            flush_pool(&mut cur_if, &mut cur_pool);
-            cur_pool = Some(Element::new("nat-pool").with_leaf("pool-name", &k.2));
-        }
-        key = Some(k);
-        let proto = mspic_wire::proto::keyword(m.protocol)
-            .map(str::to_string)
-            .unwrap_or_else(|| m.protocol.to_string());
-        let mut e = Element::new("nat-mapping")
-            .with_leaf("nat-mapping-protocol", proto)
-            .with_leaf("nat-mapping-internal-address", m.internal_address)
-            .with_leaf("nat-mapping-internal-port", m.internal_port)
-            .with_leaf("nat-mapping-external-address", m.external_address)
-            .with_leaf("nat-mapping-external-port", m.external_port);
-        if detail {
-            e = e
-                .with_leaf("nat-mapping-session-count", m.session_count)
-                .with_leaf(
-                    "nat-mapping-state",
-                    if m.session_count > 0 {
-                        "Active"
-                    } else {
-                        "Inactive"
-                    },
-                );
-        }
-        if let Some(p) = cur_pool.as_mut() {
-            p.push(e);
-        }
-    }
-    flush_pool(&mut cur_if, &mut cur_pool);
-    if let Some(i) = cur_if.take() {
-        root.push(i);
     }
     root
 }

@@ -27,7 +27,9 @@ pub use icmp::translate_icmp_error;
 pub use policy::{
     NatAction, NatPolicy, NatPolicyError, NatRuleRt, NatTermRt, PoolRt, StaticMap, Translate,
 };
-pub use reports::{snapshot, MappingSnapshot, NatStats, NatSummary, PoolStats};
+pub use reports::{
+    snapshot, AddressMappingSnapshot, MappingSnapshot, NatStats, NatSummary, PoolStats,
+};
 pub use state::{EimMapping, NatError, NatState};
 
 /// Header rewrite applied to every packet of one flow: new source and/or destination

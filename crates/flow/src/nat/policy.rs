@@ -31,8 +31,12 @@ pub struct PoolRt {
     pub preserve_range: bool,
     /// `address-allocation round-robin`: each allocation starts at the next address.
     pub round_robin: bool,
-    /// Seconds an endpoint-independent mapping outlives its last session.
-    pub mapping_timeout: u32,
+    /// Seconds an endpoint-independent mapping outlives its last session
+    /// (`ei-mapping-timeout`, else `mapping-timeout`).
+    pub ei_mapping_timeout: u32,
+    /// Seconds a subscriber's paired-pooling address outlives its last session
+    /// (`app-mapping-timeout`, else `mapping-timeout`).
+    pub app_mapping_timeout: u32,
     /// Service sets and translation types that use the pool (display).
     pub users: Vec<(u16, TranslationType)>,
     /// `secured-port-block-allocation`: ports come in per-subscriber blocks.
@@ -292,7 +296,16 @@ impl PoolRt {
             preserve_parity: p.preserve_parity,
             preserve_range: p.preserve_range,
             round_robin: p.address_allocation_round_robin,
-            mapping_timeout: p.mapping_timeout.unwrap_or(DEFAULT_MAPPING_TIMEOUT),
+            // Junos: "ei-mapping-timeout" / "app-mapping-timeout (Services NAT)": each
+            // replaces `mapping-timeout` for its kind of mapping.
+            ei_mapping_timeout: p
+                .ei_mapping_timeout
+                .or(p.mapping_timeout)
+                .unwrap_or(DEFAULT_MAPPING_TIMEOUT),
+            app_mapping_timeout: p
+                .app_mapping_timeout
+                .or(p.mapping_timeout)
+                .unwrap_or(DEFAULT_MAPPING_TIMEOUT),
             users: Vec::new(),
             pba: p.port_block.filter(|_| ports.is_some()),
             det_block: None,

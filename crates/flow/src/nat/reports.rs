@@ -149,6 +149,22 @@ pub struct MappingSnapshot {
     pub eif: bool,
 }
 
+/// One paired-pooling address mapping (`address-pooling paired`) as `show services nat
+/// mappings address-pooling-paired` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressMappingSnapshot {
+    /// Service set whose rule made the mapping.
+    pub set: u16,
+    /// Pool index.
+    pub pool: u16,
+    /// Internal (subscriber) address.
+    pub internal: IpAddr,
+    /// External (pool) address.
+    pub external: Ipv4Addr,
+    /// Ports the subscriber holds on it (0: idle, kept for `app-mapping-timeout`).
+    pub ports: u32,
+}
+
 /// What a shard reports of its NAT state to the control plane.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NatSummary {
@@ -158,6 +174,8 @@ pub struct NatSummary {
     pub address_mappings: u64,
     /// Endpoint-independent mappings.
     pub mappings: Vec<MappingSnapshot>,
+    /// Paired-pooling address mappings.
+    pub paired: Vec<AddressMappingSnapshot>,
     /// Counters.
     pub stats: NatStats,
 }

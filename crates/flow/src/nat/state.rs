@@ -8,9 +8,9 @@ use mspic_config::{Prefix, TranslationType};
 use mspic_wire::{proto, FlowKey};
 
 use super::blocks::{BlockError, PortBlocks};
-use super::policy::{NatPolicy, StaticMap, Translate, DEFAULT_MAPPING_TIMEOUT};
+use super::policy::{NatPolicy, PoolRt, StaticMap, Translate, DEFAULT_MAPPING_TIMEOUT};
 use super::ports::{PoolState, PortClass, XorShift};
-use super::reports::{MappingSnapshot, NatStats, NatSummary, PoolStats};
+use super::reports::{AddressMappingSnapshot, MappingSnapshot, NatStats, NatSummary, PoolStats};
 use super::{has_ports, proto_class, v4, Allocation, SessionNat};
 
 impl EimMapping {
@@ -52,6 +52,41 @@ pub struct EimMapping {
     pub eif: bool,
 }
 
+/// An internal host's address in a pool: address-only pools (released with the host's
+/// last session) and paired pooling (kept `app-mapping-timeout` after it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct HostAddr {
+    /// Address index in the pool.
+    pub(super) addr: u32,
+    /// The address itself.
+    pub(super) external: Ipv4Addr,
+    /// Service set whose rule made a paired mapping (`None`: an address-only pool's).
+    pub(super) paired_set: Option<u16>,
+    /// Allocations (sessions, reserved ports) the host holds on it.
+    pub(super) sessions: u32,
+    /// When an idle paired mapping disappears (ns; `u64::MAX` while in use).
+    pub(super) expires: u64,
+}
+
+impl HostAddr {
+    fn new(addr: u32, external: Ipv4Addr, paired_set: Option<u16>) -> Self {
+        HostAddr {
+            addr,
+            external,
+            paired_set,
+            sessions: 1,
+            expires: u64::MAX,
+        }
+    }
+
+    /// One more allocation on the address: the mapping is in use again.
+    fn take(&mut self) -> u32 {
+        self.sessions += 1;
+        self.expires = u64::MAX;
+        self.addr
+    }
+}
+
 /// Why a translation could not be set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum NatError {
@@ -79,9 +114,9 @@ pub struct NatState {
     pub(super) eim: HashMap<(u8, IpAddr, u16), EimMapping>,
     /// (protocol, external address, external port) → internal endpoint, for EIF.
     pub(super) eif: HashMap<(u8, Ipv4Addr, u16), (IpAddr, u16)>,
-    /// Internal address → (pool, address index, sessions): address-only pools and paired
+    /// (pool, internal address) → the host's address: address-only pools and paired
     /// pooling.
-    pub(super) host_addr: HashMap<(u16, IpAddr), (u32, u32)>,
+    pub(super) host_addr: HashMap<(u16, IpAddr), HostAddr>,
     pub(super) rng: XorShift,
     /// Secured port block allocation: blocks per pool and subscriber.
     pub(super) blocks: PortBlocks,
@@ -252,7 +287,7 @@ impl NatState {
             return Err(NatError::OutOfPorts);
         }
         let paired = if t.paired {
-            self.host_addr.get(&(pool, k.src)).map(|&(a, _)| a)
+            self.paired_addr(pool, k.src, now)
         } else {
             None
         };
@@ -282,11 +317,10 @@ impl NatState {
                 eim: t.eim,
             };
             if t.paired {
-                let e = self
-                    .host_addr
+                self.host_addr
                     .entry((pool, k.src))
-                    .or_insert((ai as u32, 0));
-                e.1 += 1;
+                    .and_modify(|e| _ = e.take())
+                    .or_insert(HostAddr::new(ai as u32, prt.addrs[ai], Some(set)));
             }
             if t.eim {
                 self.new_mapping(set, k, &a, prt.addrs[ai], t.eif);
@@ -417,8 +451,7 @@ impl NatState {
     ) -> Result<u32, NatError> {
         if exclusive_port_less.is_none() {
             if let Some(e) = self.host_addr.get_mut(&(pool, host)) {
-                e.1 += 1;
-                return Ok(e.0);
+                return Ok(e.take());
             }
         }
         let prt = &p.pools[pool as usize];
@@ -443,7 +476,8 @@ impl NatState {
             }
             st.cursor = if prt.round_robin { ai + 1 } else { ai };
             if exclusive_port_less.is_none() {
-                self.host_addr.insert((pool, host), (ai as u32, 1));
+                self.host_addr
+                    .insert((pool, host), HostAddr::new(ai as u32, prt.addrs[ai], None));
             }
             return Ok(ai as u32);
         }
@@ -499,7 +533,7 @@ impl NatState {
         };
         // Paired pooling counts the host's ports; keep the count balanced for the release.
         if let Some(e) = self.host_addr.get_mut(&(pool, internal.0)) {
-            e.1 += 1;
+            e.take();
         }
         Some(Allocation {
             pool,
@@ -539,7 +573,8 @@ impl NatState {
         }
         let port = st.take_pair(addr as usize, pc, &cls, (shard, shards), prt.random)?;
         if let Some(e) = self.host_addr.get_mut(&(pool, internal.0)) {
-            e.1 += 2;
+            e.take();
+            e.take();
         }
         let a = |port: u16, internal_port: u16| Allocation {
             pool,
@@ -581,9 +616,10 @@ impl NatState {
         })
     }
 
-    /// Gives back an allocation that no session holds (a pinhole's reservation).
-    pub fn release_alloc(&mut self, p: &NatPolicy, a: &Allocation) {
-        self.free_alloc(p, a);
+    /// Gives back an allocation that no session holds (a pinhole's reservation), at
+    /// `now_ns` (paired-pooling timeout).
+    pub fn release_alloc(&mut self, p: &NatPolicy, a: &Allocation, now_ns: u64) {
+        self.free_alloc(p, a, now_ns);
     }
 
     /// Gives back what a session held.
@@ -606,16 +642,16 @@ impl NatState {
                     let timeout = p
                         .pools
                         .get(a.pool as usize)
-                        .map_or(DEFAULT_MAPPING_TIMEOUT, |x| x.mapping_timeout);
-                    m.expires = now_ns.saturating_add(u64::from(timeout) * 1_000_000_000);
+                        .map_or(DEFAULT_MAPPING_TIMEOUT, |x| x.ei_mapping_timeout);
+                    m.expires = after(now_ns, timeout);
                 }
                 return; // the port stays with the mapping until it expires
             }
         }
-        self.free_alloc(p, &a);
+        self.free_alloc(p, &a, now_ns);
     }
 
-    fn free_alloc(&mut self, p: &NatPolicy, a: &Allocation) {
+    fn free_alloc(&mut self, p: &NatPolicy, a: &Allocation, now_ns: u64) {
         let Some(prt) = p.pools.get(a.pool as usize) else {
             return;
         };
@@ -653,16 +689,43 @@ impl NatState {
             st.stats.addrs_in_use = st.stats.addrs_in_use.saturating_sub(1);
         }
         if paired_or_dynamic {
-            if let Some(e) = self.host_addr.get_mut(&(a.pool, a.internal)) {
-                e.1 = e.1.saturating_sub(1);
-                if e.1 == 0 {
-                    self.host_addr.remove(&(a.pool, a.internal));
-                }
-            }
+            self.release_host_addr(prt, a, now_ns);
         }
     }
 
-    /// Drops endpoint-independent mappings idle past their mapping timeout, and ends port
+    /// One allocation less on the host's address. An address-only pool's address goes
+    /// back with the last one; a paired-pooling mapping (a NAPT pool) stays
+    /// `app-mapping-timeout` so the subscriber's next session gets the same address.
+    fn release_host_addr(&mut self, prt: &PoolRt, a: &Allocation, now_ns: u64) {
+        let key = (a.pool, a.internal);
+        let Some(e) = self.host_addr.get_mut(&key) else {
+            return;
+        };
+        e.sessions = e.sessions.saturating_sub(1);
+        if e.sessions > 0 {
+            return;
+        }
+        if prt.ports.is_some() {
+            e.expires = after(now_ns, prt.app_mapping_timeout);
+        } else {
+            self.host_addr.remove(&key);
+        }
+    }
+
+    /// The address paired pooling keeps for `host` in pool `pool` at `now_ns`; an idle
+    /// mapping past its timeout that [`Self::expire_mappings`] has not dropped yet is
+    /// dropped here.
+    fn paired_addr(&mut self, pool: u16, host: IpAddr, now_ns: u64) -> Option<u32> {
+        let e = *self.host_addr.get(&(pool, host))?;
+        if e.sessions == 0 && e.expires <= now_ns {
+            self.host_addr.remove(&(pool, host));
+            return None;
+        }
+        Some(e.addr)
+    }
+
+    /// Drops endpoint-independent mappings idle past their `ei-mapping-timeout`,
+    /// paired-pooling mappings idle past their `app-mapping-timeout`, and ends port
     /// blocks past their active-block-timeout (giving back those without ports in use).
     pub fn expire_mappings(&mut self, p: &NatPolicy, now_ns: u64) {
         self.expire_blocks(now_ns);
@@ -675,8 +738,10 @@ impl NatState {
         for (k, m) in dead {
             self.eim.remove(&k);
             self.eif.remove(&(k.0, m.external, m.port));
-            self.free_alloc(p, &m.allocation(proto_class(k.0), k.1, k.2));
+            self.free_alloc(p, &m.allocation(proto_class(k.0), k.1, k.2), now_ns);
         }
+        self.host_addr
+            .retain(|_, e| e.sessions > 0 || e.expires > now_ns);
     }
 
     /// Endpoint-independent filtering (RFC 4787 §5): an inbound packet to a mapped external
@@ -745,6 +810,28 @@ impl NatState {
         self.eim.values().filter(|m| m.eif).count()
     }
 
+    /// Zeroes the counters of `show services nat statistics`: this shard's [`NatStats`]
+    /// and its pools' error counters. Gauges (ports, addresses and blocks in use, their
+    /// maxima) stay: they describe what is held now.
+    pub fn clear_statistics(&mut self) {
+        self.stats = NatStats::default();
+        for p in &mut self.pools {
+            let s = &mut p.stats;
+            s.out_of_port_errors = 0;
+            s.out_of_address_errors = 0;
+            s.parity_port_errors = 0;
+            s.preserve_range_errors = 0;
+            s.port_block_allocation_errors = 0;
+            s.port_blocks_limit_exceeded_errors = 0;
+            s.detnat_subscriber_exceeded_port_limits = 0;
+        }
+    }
+
+    /// Whether [`Self::expire_mappings`] may have work: mappings or port blocks exist.
+    pub fn has_mappings(&self) -> bool {
+        !self.eim.is_empty() || !self.host_addr.is_empty() || !self.blocks.subscribers.is_empty()
+    }
+
     /// Internal hosts holding an address (address-only pools, paired pooling).
     pub fn address_mappings(&self) -> usize {
         self.host_addr.len()
@@ -772,9 +859,27 @@ impl NatState {
                     },
                 )
                 .collect(),
+            paired: self
+                .host_addr
+                .iter()
+                .filter_map(|(&(pool, internal), e)| {
+                    Some(AddressMappingSnapshot {
+                        set: e.paired_set?,
+                        pool,
+                        internal,
+                        external: e.external,
+                        ports: e.sessions,
+                    })
+                })
+                .collect(),
             stats: self.stats.clone(),
         }
     }
+}
+
+/// `secs` seconds after `now_ns`, in ns.
+fn after(now_ns: u64, secs: u32) -> u64 {
+    now_ns.saturating_add(u64::from(secs) * 1_000_000_000)
 }
 
 /// Address `a` mapped by the static mapping of `maps` whose prefix is `from`.

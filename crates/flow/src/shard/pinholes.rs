@@ -54,7 +54,7 @@ impl Shard {
                                 Some(key) if self.lent.len() < MAX_PINHOLES => {
                                     self.lent.insert(key, a);
                                 }
-                                _ => self.nat.release_alloc(&self.policy.nat, &a),
+                                _ => self.nat.release_alloc(&self.policy.nat, &a, self.clock.0),
                             }
                         }
                     }
@@ -62,7 +62,7 @@ impl Shard {
             }
             ShardMessage::Unsteer { key } => {
                 if let Some(a) = self.lent.remove(&key) {
-                    self.nat.release_alloc(&self.policy.nat, &a);
+                    self.nat.release_alloc(&self.policy.nat, &a, self.clock.0);
                 }
             }
             ShardMessage::Steer { .. } => {}
@@ -92,7 +92,7 @@ impl Shard {
             return;
         }
         if let Some(a) = p.nat.held {
-            self.nat.release_alloc(&self.policy.nat, &a);
+            self.nat.release_alloc(&self.policy.nat, &a, self.clock.0);
         }
         let iface = self.policy.service_sets.get(p.service_set as usize);
         if let Some(st) = iface.and_then(|ss| self.stats.get_mut(ss.service_iface as usize)) {

@@ -130,6 +130,25 @@ impl Shard {
             .collect()
     }
 
+    /// `clear services stateful-firewall statistics [interface I]`: zeroes the firewall
+    /// counters of services interface `iface` (of every one, and the unattributed ones,
+    /// when `None`; an unknown name clears nothing).
+    pub fn clear_sfw_statistics(&mut self, iface: Option<&str>) {
+        let n = self.policy.service_ifaces.len();
+        for (i, st) in self.stats.iter_mut().enumerate() {
+            let name = self.policy.service_ifaces.get(i).map(|x| x.name.as_str());
+            if iface.is_none() || (i < n && name == iface) {
+                *st = SfwStats::default();
+            }
+        }
+    }
+
+    /// `clear services nat statistics`: zeroes this shard's NAT counters (what is in use
+    /// now stays).
+    pub fn clear_nat_statistics(&mut self) {
+        self.nat.clear_statistics();
+    }
+
     /// `tcp-mss` counters per service set (index as in `Policy::service_sets`).
     pub fn tcp_mss_statistics(&self) -> &[TcpMssStats] {
         &self.tcp_mss

@@ -18,11 +18,22 @@ use crate::tcp::{TcpTrack, TimerKind};
 use crate::time::Time;
 
 impl Shard {
-    /// Earliest time at which [`Self::handle_timeout`] has work.
+    /// Earliest time at which [`Self::handle_timeout`] has work: a session timer, or the
+    /// once-a-second aging of NAT mappings and port blocks while any exist (they outlive
+    /// the last session, so a shard without sessions still ages them).
     pub fn poll_timeout(&self) -> Option<Time> {
-        self.timers
+        let session = self
+            .timers
             .next_deadline()
-            .map(|t| Time(t.saturating_mul(NS_PER_TICK)))
+            .map(|t| Time(t.saturating_mul(NS_PER_TICK)));
+        let aging = self
+            .nat
+            .has_mappings()
+            .then(|| Time(self.mappings_aged.saturating_add(1_000_000_000)));
+        match (session, aging) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Expires every session idle past its timeout at `now`.
