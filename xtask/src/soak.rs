@@ -320,6 +320,7 @@ pub fn run_soak(a: &SoakArgs) -> Result<()> {
         + c("replies")
         + c("to the PIC's addresses")
         + c("ARP frames")
+        + c("IPv6 frames kept by the PIC")
         + c("by the engine")
         + c("at handoff");
     if c("received") != accounted {
