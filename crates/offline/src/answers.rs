@@ -92,6 +92,15 @@ pub fn sfw_statistics(reports: &[ShardReport]) -> Vec<(String, SfwStats)> {
     merged
 }
 
+/// The name of NAT pool `pool` (empty if the policy has no such pool).
+fn pool_name(p: &Policy, pool: u16) -> String {
+    p.nat
+        .pools
+        .get(usize::from(pool))
+        .map(|x| x.name.clone())
+        .unwrap_or_default()
+}
+
 fn set_names(p: &Policy, set: u16) -> (String, String) {
     p.service_sets
         .get(set as usize)
@@ -287,12 +296,7 @@ pub fn nat_mappings(p: &Policy, reports: &[ShardReport]) -> Vec<NatMapping> {
             NatMapping {
                 interface,
                 service_set,
-                pool: p
-                    .nat
-                    .pools
-                    .get(m.pool as usize)
-                    .map(|x| x.name.clone())
-                    .unwrap_or_default(),
+                pool: pool_name(p, m.pool),
                 protocol: m.protocol,
                 internal_address: m.internal,
                 internal_port: m.internal_port,
@@ -315,12 +319,7 @@ pub fn nat_address_mappings(p: &Policy, reports: &[ShardReport]) -> Vec<NatAddre
             NatAddressMapping {
                 interface,
                 service_set,
-                pool: p
-                    .nat
-                    .pools
-                    .get(m.pool as usize)
-                    .map(|x| x.name.clone())
-                    .unwrap_or_default(),
+                pool: pool_name(p, m.pool),
                 internal_address: m.internal,
                 external_address: m.external.into(),
                 ports_in_use: u64::from(m.ports),
