@@ -845,6 +845,11 @@ impl QueueXsk {
 
     /// Blocks until a socket has frames to receive, `wake_fd` is readable, or
     /// `timeout_ms` passes (-1: no timeout).
+    ///
+    /// `libc::poll` on a reused `pollfd` array rather than `nix::poll`: nix's `PollFd`
+    /// borrows each descriptor as a `BorrowedFd` for the array's lifetime, which the
+    /// sockets (owned by their rings) and the caller's raw wake fd cannot lend here
+    /// without rebuilding the array, an allocation per wait.
     pub fn wait(&mut self, timeout_ms: i32, wake_fd: Option<RawFd>) {
         self.pollfds.clear();
         let fds = self.ports.iter().map(|p| p.fd).chain(wake_fd);

@@ -166,8 +166,7 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
 
     /// The 4 type-specific bytes as a big-endian word.
     pub fn rest_of_header(&self) -> u32 {
-        let b = self.buffer.as_ref();
-        u32::from_be_bytes([b[4], b[5], b[6], b[7]])
+        bytes::be32(self.buffer.as_ref(), 4)
     }
 
     /// Bytes after the 8-byte header (the quoted packet for errors).

@@ -81,8 +81,7 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
 
     /// Flow label (20 bits).
     pub fn flow_label(&self) -> u32 {
-        let b = self.buffer.as_ref();
-        u32::from_be_bytes([0, b[1] & 0x0f, b[2], b[3]])
+        bytes::be32(self.buffer.as_ref(), 0) & 0x000f_ffff
     }
 
     /// Payload length field.
@@ -233,11 +232,11 @@ pub fn walk_ext_headers(next_header: u8, payload: &[u8]) -> Result<ExtHeaders, W
         nh = hdr[0];
         off += len;
         if this == proto::IPV6_FRAG {
-            let ow = u16::from_be_bytes([hdr[2], hdr[3]]);
+            let ow = bytes::be16(hdr, 2);
             let f = FragmentHeader {
                 offset: ow & 0xfff8,
                 more: ow & 1 != 0,
-                id: u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]),
+                id: bytes::be32(hdr, 4),
             };
             fragment = Some(f);
             if f.offset != 0 {

@@ -114,7 +114,7 @@ pub fn solicited_node(a: Ipv6Addr) -> Ipv6Addr {
         0,
         1,
         0xff00 | u16::from(o[13]),
-        u16::from_be_bytes([o[14], o[15]]),
+        bytes::be16(&o, 14),
     )
 }
 
@@ -339,9 +339,9 @@ pub enum Ipv6Local {
 /// engine judges those). Cheap: the fixed header and the extension-header walk.
 pub fn classify_local(f: &[u8]) -> Option<Ipv6Local> {
     let mut l3 = ETH_LEN;
-    let mut et = bytes_be16(f, 12)?;
+    let mut et = bytes::get16(f, 12)?;
     if et == ETHERTYPE_VLAN {
-        et = bytes_be16(f, 16)?;
+        et = bytes::get16(f, 16)?;
         l3 = ETH_LEN + 4;
     }
     if et != ETHERTYPE_IPV6 {
@@ -365,11 +365,6 @@ pub fn classify_local(f: &[u8]) -> Option<Ipv6Local> {
     }
     let (src, dst) = (ip.src_addr(), ip.dst_addr());
     (dst.is_multicast() || is_link_local(dst) || is_link_local(src)).then_some(Ipv6Local::LinkScope)
-}
-
-fn bytes_be16(f: &[u8], at: usize) -> Option<u16> {
-    let b = f.get(at..at + 2)?;
-    Some(u16::from_be_bytes([b[0], b[1]]))
 }
 
 #[cfg(test)]
