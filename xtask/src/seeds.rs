@@ -12,6 +12,8 @@ use mspic_tests::{gen, mixed_client_traffic, Sides, Trace, ROUTER_MAC_INSIDE, RO
 use crate::fuzz::write_seed;
 use crate::util::workspace_root;
 
+mod alg;
+
 const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
 const SERVER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x03];
 const CLIENT: [u8; 4] = [10, 0, 0, 2];
@@ -192,7 +194,7 @@ fn protocol_frames() -> Vec<(&'static str, Vec<u8>)> {
     ext.extend_from_slice(&[17, 0, 0, 0, 0, 0, 0x12, 0x34]);
     ext.extend_from_slice(&udp(c6, s6, 5000, 5001, b"ext"));
     let jumbo = tcp(c, s, (40003, 80), 1, 1, PSH_ACK, &gen::filler(8900, 2));
-    vec![
+    let mut frames = vec![
         ("tcp-syn", in4(ipv4(CLIENT, SERVER, 6, 0x4000, &[], &syn))),
         ("tcp-data", in4(ipv4(CLIENT, SERVER, 6, 0x4000, &[], &data))),
         (
@@ -273,7 +275,17 @@ fn protocol_frames() -> Vec<(&'static str, Vec<u8>)> {
         ),
         ("nd-solicitation", nd_seed(false)),
         ("nd-advertisement", nd_seed(true)),
-    ]
+    ];
+    let sip = (
+        SIP_MESSAGES[0].0,
+        5060,
+        SIP_MESSAGES[0].1.as_bytes().to_vec(),
+    );
+    for (name, port, payload) in alg::udp_requests().into_iter().chain([sip]) {
+        let l4 = udp(c, s, 40010, port, &payload);
+        frames.push((name, in4(ipv4(CLIENT, SERVER, 17, 0, &[], &l4))));
+    }
+    frames
 }
 
 /// A neighbor solicitation from the client for its IPv6 gateway, or the gateway's answer.
@@ -506,6 +518,7 @@ pub fn run() -> Result<()> {
     for (name, body) in SDP_BODIES {
         write_seed(&dir, "alg_sdp", name, body.as_bytes())?;
     }
+    alg::write(&dir)?;
 
     let n = walk(&dir)?;
     println!(
