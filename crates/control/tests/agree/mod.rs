@@ -30,12 +30,19 @@ fn from_xml(e: roxmltree::Node<'_, '_>) -> Node {
         .filter_map(|c| c.text())
         .collect();
     let text = text.trim();
+    let mut attrs: BTreeMap<String, String> = e
+        .attributes()
+        .map(|a| (a.name().to_string(), a.value().to_string()))
+        .collect();
+    // A default namespace declared on this element: Junos JSON keeps it as an `xmlns`
+    // attribute; an XML parser reports it as the element's namespace, not an attribute.
+    let parent_ns = e.parent_element().and_then(|p| p.tag_name().namespace());
+    if let Some(ns) = e.tag_name().namespace().filter(|ns| Some(*ns) != parent_ns) {
+        attrs.insert("xmlns".to_string(), ns.to_string());
+    }
     Node {
         name: e.tag_name().name().to_string(),
-        attrs: e
-            .attributes()
-            .map(|a| (a.name().to_string(), a.value().to_string()))
-            .collect(),
+        attrs,
         text: (!text.is_empty()).then(|| text.to_string()),
         children,
     }
