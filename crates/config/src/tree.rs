@@ -725,7 +725,12 @@ pub(crate) fn parse_tree(text: &str) -> Result<Tree<'_>, SyntaxError> {
         return err(e.pos, e.message);
     }
     parsed?;
-    let (words, paths) = p.active.into_paths();
+    let (mut words, mut paths) = p.active.into_paths();
+    // The tables live on while the builder reads every path: give back what their
+    // doubling reserved (up to half of them for a large configuration).
+    words.at.shrink_to_fit();
+    words.blocks.shrink_to_fit();
+    paths.shrink_to_fit();
     Ok(Tree {
         text,
         words,

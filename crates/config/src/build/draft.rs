@@ -133,6 +133,21 @@ impl<K, T> Named<K, T> {
     pub(super) fn iter(&self) -> std::slice::Iter<'_, T> {
         self.items.iter()
     }
+
+    /// The elements with their keys, in order of first appearance, moved out (the
+    /// builder is left empty): the model takes a stanza of many objects without holding
+    /// it twice, and drafts need not store their names a second time.
+    pub(super) fn take_keyed(&mut self) -> impl ExactSizeIterator<Item = (K, T)> {
+        let mut order: Vec<(usize, K)> = std::mem::take(&mut self.index)
+            .into_iter()
+            .map(|(k, i)| (i, k))
+            .collect();
+        order.sort_unstable_by_key(|(i, _)| *i);
+        order
+            .into_iter()
+            .map(|(_, k)| k)
+            .zip(std::mem::take(&mut self.items))
+    }
 }
 
 impl<'a, K, T> IntoIterator for &'a Named<K, T> {
@@ -202,5 +217,12 @@ impl<T: Clone> Unique<T> {
     /// The values in order of first appearance, for the model.
     pub(super) fn to_vec(&self) -> Vec<T> {
         self.items.clone()
+    }
+}
+
+impl<T> Unique<T> {
+    /// The values in order of first appearance, moved out.
+    pub(super) fn into_vec(self) -> Vec<T> {
+        self.items
     }
 }

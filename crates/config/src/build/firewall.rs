@@ -12,9 +12,9 @@ use crate::model::*;
 use crate::names;
 use crate::tree::Word;
 
-/// A prefix list of `policy-options`.
+/// A prefix list of `policy-options` (its name is its key in the builder).
+#[derive(Default)]
 pub(super) struct PlD {
-    pub(super) name: String,
     pub(super) prefixes: Unique<Prefix>,
 }
 
@@ -104,10 +104,7 @@ impl Builder {
             return Ok(());
         };
         let (n, _) = c.parse(d, "prefix-list name", name("prefix-list name"))?;
-        let pl = self.prefix_lists.entry(n.clone(), || PlD {
-            name: n.clone(),
-            prefixes: Default::default(),
-        });
+        let pl = self.prefix_lists.entry(n, PlD::default);
         if let Some(Word::Atom(t)) = c.w.get(c.i) {
             if t.text == "apply-path" {
                 return c.kw(d, &[], &["apply-path"]).map(|_| ());
@@ -122,14 +119,17 @@ impl Builder {
         Ok(())
     }
 
-    /// Adds the prefix lists to the model.
-    pub(super) fn finish_prefix_lists(&self, cfg: &mut Config) {
-        for p in &self.prefix_lists {
-            cfg.prefix_lists.push(PrefixList {
-                name: p.name.clone(),
-                prefixes: p.prefixes.to_vec(),
-            });
-        }
+    /// Moves the prefix lists into the model; after the rule checks, which look their
+    /// names up in the builder.
+    pub(super) fn finish_prefix_lists(&mut self, cfg: &mut Config) {
+        cfg.prefix_lists = self
+            .prefix_lists
+            .take_keyed()
+            .map(|(name, p)| PrefixList {
+                name,
+                prefixes: p.prefixes.into_vec(),
+            })
+            .collect();
     }
 
     /// Checks stateful-firewall rules (direction, actions, references) and rule sets; adds

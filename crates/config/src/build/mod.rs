@@ -215,16 +215,16 @@ impl Builder {
 
     /// Checks the drafts against each other and builds the model, stanza by stanza (each
     /// stanza's checks may look at the ones before it).
-    pub(crate) fn finish(self, d: &mut Diags) -> Config {
+    pub(crate) fn finish(mut self, d: &mut Diags) -> Config {
         let mut cfg = Config::default();
         self.finish_interfaces(&mut cfg);
         self.finish_routes(d, &mut cfg);
         let known = self.finish_applications(d, &mut cfg);
-        self.finish_prefix_lists(&mut cfg);
         self.finish_firewall(&known, d, &mut cfg);
         self.finish_pools(d, &mut cfg);
         self.finish_port_forwarding(d, &mut cfg);
         self.finish_nat_rules(&known, d, &mut cfg);
+        self.finish_prefix_lists(&mut cfg);
         self.finish_service_sets(d, &mut cfg);
         self.finish_emulator(d, &mut cfg);
         cfg
