@@ -50,6 +50,7 @@ pub mod proto;
 pub mod rewrite;
 pub mod tcp;
 pub mod udp;
+pub mod xlat;
 
 pub use build::IcmpErrorKind;
 pub use error::{ErrorClass, NoReplyReason, WireError};
