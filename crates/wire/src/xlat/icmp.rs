@@ -249,9 +249,8 @@ pub(super) fn error_4to6(
     if !checksum::is_valid_sum(checksum::sum(msg, 0)) {
         return Err(Untranslatable::IcmpChecksum.into());
     }
-    let quoted_len = Ipv4Packet::new_checked_header(m.payload())
-        .map(|q| q.total_len())
-        .map_err(|_| WireError::IcmpQuote)?;
+    // A quote too short for its length fails below, once the type is known translatable.
+    let quoted_len = Ipv4Packet::new_checked_header(m.payload()).map_or(0, |q| q.total_len());
     let head = head_4to6(
         m.msg_type(),
         m.code(),
