@@ -107,6 +107,19 @@ fn hostile_output_buffer_too_small_is_an_error() {
     }
 }
 
+/// What was translated from IPv6 (`from_v6`) is a whole IPv4 packet whose header
+/// checksum verifies, and the other way round a whole IPv6 packet.
+fn assert_whole(from_v6: bool, out: &[u8]) {
+    if from_v6 {
+        let p = crate::ipv4::Ipv4Packet::new_checked(out).unwrap();
+        assert!(p.verify_checksum());
+        assert_eq!(usize::from(p.total_len()), out.len());
+    } else {
+        let p = crate::ipv6::Ipv6Packet::new_checked(out).unwrap();
+        assert_eq!(usize::from(p.payload_len()) + 40, out.len());
+    }
+}
+
 proptest! {
     /// Any bytes, any output size: an answer, never a panic.
     #[test]
@@ -116,7 +129,9 @@ proptest! {
             *b = (*b & 0x0f) | if v6 { 0x60 } else { 0x40 };
         }
         let mut out = vec![0u8; n];
-        let _ = translate(v6, &input, &mut out);
+        if let Ok(n) = translate(v6, &input, &mut out) {
+            assert_whole(v6, &out[..n]);
+        }
     }
 
     /// Valid packets with one byte changed: an answer, never a panic.
@@ -126,7 +141,9 @@ proptest! {
         let at = at.index(pkt.len());
         pkt[at] ^= x;
         let mut out = [0u8; 2048];
-        let _ = translate(v6, &pkt, &mut out);
+        if let Ok(n) = translate(v6, &pkt, &mut out) {
+            assert_whole(v6, &out[..n]);
+        }
     }
 
     /// IPv6 → IPv4 → IPv6 with the inverse rewrite restores the packet: the fields RFC
