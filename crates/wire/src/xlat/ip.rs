@@ -12,9 +12,12 @@ use super::{frag, icmp, Answer, Endpoints, Params, Rewrite, Untranslatable, Xlat
 use crate::bytes;
 use crate::checksum;
 use crate::error::WireError;
+use crate::icmp::IcmpPacket;
 use crate::ipv4::{self, Ipv4Packet};
 use crate::ipv6::{self, Ipv6Packet};
 use crate::proto;
+use crate::tcp::TcpPacket;
+use crate::udp::UdpPacket;
 
 /// `out[..needed]`, or the error naming the length needed.
 pub(super) fn room(out: &mut [u8], needed: usize) -> Result<&mut [u8], WireError> {
@@ -100,7 +103,7 @@ pub(super) fn v6_to_v4(
         let new = addr_sum(&ep.src.octets(), &ep.dst.octets());
         (addr_sum(&src.octets(), &dst.octets()), new)
     };
-    transport(body, ext.upper, &ep, sums)?;
+    transport(body, ext.upper, &ep, sums, quoted)?;
     Ok(n)
 }
 
@@ -168,7 +171,7 @@ pub(super) fn v4_to_v6(
         let old = addr_sum(&p.src_addr().octets(), &p.dst_addr().octets());
         (old, addr_sum(&ep.src.octets(), &ep.dst.octets()))
     };
-    transport(body, p.protocol(), &ep, sums)?;
+    transport(body, p.protocol(), &ep, sums, quoted)?;
     if p.protocol() == proto::UDP && !quoted {
         udp_checksum_from_none(body, &ep, p.is_fragment())?;
     }
@@ -218,12 +221,22 @@ fn udp_checksum_from_none(
 /// Rewrites the transport header copied to `l4` (`upper` is its protocol before
 /// translation): the ports or echo type and identifier, and the checksum, given the sums
 /// of the pseudo-header parts before and after (`sums`). Other protocols are copied.
+/// The header must be whole unless `quoted` (a quote may stop after 8 bytes).
 fn transport<A>(
     l4: &mut [u8],
     upper: u8,
     ep: &Endpoints<A>,
     sums: (u32, u32),
+    quoted: bool,
 ) -> Result<(), XlatError> {
+    if !quoted {
+        match upper {
+            proto::TCP => TcpPacket::new_checked(&*l4).map(|_| ())?,
+            proto::UDP => UdpPacket::new_checked_header(&*l4).map(|_| ())?,
+            proto::ICMP | proto::ICMPV6 => IcmpPacket::new_checked(&*l4).map(|_| ())?,
+            _ => {}
+        }
+    }
     match upper {
         proto::TCP => patch(l4, 16, &[(0, ep.src_port), (2, ep.dst_port)], sums, false),
         proto::UDP => patch(l4, 6, &[(0, ep.src_port), (2, ep.dst_port)], sums, true),

@@ -126,6 +126,18 @@ fn rfc7915_5_1_1_fragment_header_to_ipv4_fields() {
         DATA,
     );
     assert_eq!(to4(&input, &out_rw()).unwrap(), want);
+    // A real first fragment: the UDP length and checksum count the fragments to come.
+    let input = build(
+        ip6(CLIENT6, server6(), 0, 64, frag6(0xbeef, 0, true)),
+        T::Raw(17),
+        &input[48..60],
+    );
+    let want = build(
+        ip4(POOL, SERVER4, 0, 64, 0xbeef, 0x2000),
+        T::Raw(17),
+        &want[20..32],
+    );
+    assert_eq!(to4(&input, &out_rw()).unwrap(), want);
     // A later fragment: offset copied, no transport header to touch.
     let input = build(
         ip6(CLIENT6, server6(), 0, 64, frag6(0xbeef, 1480, false)),
@@ -276,4 +288,24 @@ fn rfc7915_cross_family_icmp_and_bad_ipv4_checksum() {
         to6(&frag, &in_rw()),
         Err(Untranslatable::FragmentedIcmp.into())
     );
+}
+
+#[test]
+fn rfc7915_transport_header_must_be_whole() {
+    let cases: [(u8, WireError); 3] = [
+        (6, WireError::TcpHeaderLength),
+        (17, WireError::UdpHeaderLength),
+        (58, WireError::IcmpTruncated),
+    ];
+    for (p, e) in cases {
+        let input = build(
+            ip6(CLIENT6, server6(), 0, 64, Default::default()),
+            T::Raw(p),
+            &[0; 7],
+        );
+        assert_eq!(to4(&input, &out_rw()), Err(e.into()), "{p}");
+        let p4 = if p == 58 { 1 } else { p };
+        let input = build(ip4(SERVER4, POOL, 0, 64, 1, 0), T::Raw(p4), &[0; 7]);
+        assert_eq!(to6(&input, &in_rw()), Err(e.into()), "{p}");
+    }
 }
