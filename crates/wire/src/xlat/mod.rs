@@ -9,7 +9,8 @@
 //! (RFC 7915 §4.1 and §5.1 have the translator decrement it; the forwarding path already
 //! does, and answers time exceeded); fragmenting a translated packet larger than the
 //! next-hop MTU, and answering Packet Too Big / Fragmentation Needed for it; reassembly.
-//! Fragments are translated one by one (§4.1.1, §5.1.1).
+//! Fragments are translated one by one (§4.1.1, §5.1.1). An IPv6 UDP checksum of zero
+//! (invalid there, RFC 8200 §8.1) goes out as IPv4's "no checksum".
 //!
 //! A packet that cannot be translated gives an [`XlatError`]: malformed input (a
 //! [`WireError`], counted by its class), a type with no counterpart ([`Untranslatable`],
@@ -157,6 +158,18 @@ pub enum XlatError {
     /// Not translated; the RFC has this error sent back.
     #[error("not translated, answered with {0:?}")]
     Answer(Answer),
+}
+
+impl XlatError {
+    /// Stable short description, for counters and logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            XlatError::Malformed(e) => e.reason(),
+            XlatError::Untranslatable(u) => u.reason(),
+            XlatError::Answer(Answer::ParameterProblem { .. }) => "routing header not translated",
+            XlatError::Answer(Answer::SourceRouteFailed) => "source route not translated",
+        }
+    }
 }
 
 impl From<Untranslatable> for XlatError {

@@ -246,3 +246,25 @@ fn icmp_error_needs_quote_rewrite_and_valid_checksum() {
         Err(Untranslatable::IcmpChecksum.into())
     );
 }
+
+#[test]
+fn untranslatable_reasons_are_distinct() {
+    use Untranslatable::*;
+    let all = [
+        IcmpType,
+        IcmpCode,
+        ParameterPointer,
+        NestedIcmpError,
+        FragmentedIcmp,
+        IcmpChecksum,
+        UdpZeroChecksumFragment,
+        CrossFamilyIcmp,
+        NoQuoteRewrite,
+    ];
+    let reasons: std::collections::HashSet<_> = all.iter().map(|u| u.reason()).collect();
+    assert_eq!(reasons.len(), all.len());
+    assert_eq!(
+        XlatError::from(NestedIcmpError).to_string(),
+        "not translated: ICMP error quotes an ICMP error"
+    );
+}
