@@ -375,6 +375,12 @@ pub fn run() -> Result<()> {
     for (name, f) in &frames {
         write_seed(&dir, "wire_parse", name, f)?;
     }
+    // The translator takes IP packets: the untagged IP frames without Ethernet.
+    for (name, f) in &frames {
+        if let Some([0x08, 0x00] | [0x86, 0xdd]) = f.get(12..14) {
+            write_seed(&dir, "xlat", name, &f[14..])?;
+        }
+    }
 
     // A short mixed trace, both sides, in file order.
     let (trace, _) = mixed_client_traffic(1, 2, Duration::from_secs(2), Sides::Both);

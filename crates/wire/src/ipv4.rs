@@ -253,13 +253,20 @@ pub fn emit_header(
 /// option whose length is below 2 or runs past `options` yields [`WireError::IpOption`]
 /// and ends the iteration.
 pub fn options(options: &[u8]) -> OptionTypes<'_> {
-    OptionTypes { rest: options }
+    OptionTypes {
+        inner: options_bytes(options),
+    }
 }
 
 /// Option type octet of End of Option List (RFC 791 §3.1).
 pub const OPTION_EOL: u8 = 0;
 /// Option type octet of No Operation (RFC 791 §3.1).
 pub const OPTION_NOP: u8 = 1;
+
+/// Option number of Loose Source and Record Route (RFC 791 §3.1).
+pub const OPTION_NUMBER_LSRR: u8 = 3;
+/// Option number of Strict Source and Record Route (RFC 791 §3.1).
+pub const OPTION_NUMBER_SSRR: u8 = 9;
 
 /// The option number of a type octet: its low five bits (after the copied flag and the
 /// two class bits, RFC 791 §3.1).
@@ -270,11 +277,31 @@ pub const fn option_number(option_type: u8) -> u8 {
 /// Iterator of [`options`].
 #[derive(Debug, Clone)]
 pub struct OptionTypes<'a> {
-    rest: &'a [u8],
+    inner: Options<'a>,
 }
 
 impl Iterator for OptionTypes<'_> {
     type Item = Result<u8, WireError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.inner.next()?.map(|o| o[0]))
+    }
+}
+
+/// The options of an IPv4 header as in [`options`], each as its whole bytes (type,
+/// length, data), for the callers that read an option's data.
+pub fn options_bytes(options: &[u8]) -> Options<'_> {
+    Options { rest: options }
+}
+
+/// Iterator of [`options_bytes`]; every item is at least two bytes long.
+#[derive(Debug, Clone)]
+pub struct Options<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Options<'a> {
+    type Item = Result<&'a [u8], WireError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
@@ -291,8 +318,9 @@ impl Iterator for OptionTypes<'_> {
                         self.rest = &[];
                         return Some(Err(WireError::IpOption));
                     }
-                    self.rest = &self.rest[len..];
-                    return Some(Ok(t));
+                    let (opt, rest) = self.rest.split_at(len);
+                    self.rest = rest;
+                    return Some(Ok(opt));
                 }
             }
         }

@@ -187,6 +187,10 @@ pub struct ExtHeaders {
     pub offset: usize,
     /// The fragment header, if one was crossed.
     pub fragment: Option<FragmentHeader>,
+    /// Offset from the start of the IPv6 payload of the first routing header whose
+    /// Segments Left is not zero (RFC 8200 §4.4): a node that does not process it
+    /// answers with a parameter problem pointing at that field.
+    pub unexpired_routing: Option<usize>,
 }
 
 /// Walks extension headers starting with `next_header` over `payload` (the bytes after
@@ -202,6 +206,7 @@ pub fn walk_ext_headers(next_header: u8, payload: &[u8]) -> Result<ExtHeaders, W
     let mut nh = next_header;
     let mut off = 0usize;
     let mut fragment = None;
+    let mut unexpired_routing = None;
     for i in 0..=MAX_EXT_HEADERS {
         let len = match nh {
             proto::HOPOPT if i > 0 => return Err(WireError::Ipv6ExtensionHeader),
@@ -219,6 +224,7 @@ pub fn walk_ext_headers(next_header: u8, payload: &[u8]) -> Result<ExtHeaders, W
                     upper: nh,
                     offset: off,
                     fragment,
+                    unexpired_routing,
                 })
             }
         };
@@ -229,6 +235,9 @@ pub fn walk_ext_headers(next_header: u8, payload: &[u8]) -> Result<ExtHeaders, W
             .get(off..off + len)
             .ok_or(WireError::Ipv6ExtensionHeader)?;
         let this = nh;
+        if this == proto::IPV6_ROUTE && hdr[3] != 0 && unexpired_routing.is_none() {
+            unexpired_routing = Some(off);
+        }
         nh = hdr[0];
         off += len;
         if this == proto::IPV6_FRAG {
@@ -244,6 +253,7 @@ pub fn walk_ext_headers(next_header: u8, payload: &[u8]) -> Result<ExtHeaders, W
                     upper: nh,
                     offset: off,
                     fragment,
+                    unexpired_routing,
                 });
             }
         }
@@ -284,6 +294,16 @@ mod tests {
             walk_ext_headers(0, &p[..7]),
             Err(WireError::Ipv6ExtensionHeader)
         );
+        // A routing header with segments left, after a destination options header.
+        let mut r = [0u8; 24];
+        r[0] = 43;
+        r[8] = 17;
+        r[8 + 1] = 1;
+        r[8 + 3] = 2;
+        let w = walk_ext_headers(60, &r).unwrap();
+        assert_eq!((w.upper, w.offset, w.unexpired_routing), (17, 24, Some(8)));
+        r[8 + 3] = 0;
+        assert_eq!(walk_ext_headers(60, &r).unwrap().unexpired_routing, None);
         // ESP stops the walk.
         assert_eq!(walk_ext_headers(50, &[]).unwrap().upper, 50);
     }

@@ -13,7 +13,8 @@
 //! - [`parse::parse_frame`]: Ethernet (+ one 802.1Q tag) → IPv4/IPv6 → L4, into [`Parsed`];
 //! - [`rewrite`]: NAT address/port/id rewrites, TTL decrement, MAC rewrite, ICMP error
 //!   payload translation (RFC 5508);
-//! - [`build`]: TCP RST and ICMP error replies.
+//! - [`build`]: TCP RST and ICMP error replies;
+//! - [`xlat`]: IPv6 ↔ IPv4 translation of one packet into another buffer (RFC 7915).
 //!
 //! ```
 //! use mspic_wire::{parse_frame, rewrite, WireError, L4};
@@ -50,6 +51,7 @@ pub mod proto;
 pub mod rewrite;
 pub mod tcp;
 pub mod udp;
+pub mod xlat;
 
 pub use build::IcmpErrorKind;
 pub use error::{ErrorClass, NoReplyReason, WireError};
