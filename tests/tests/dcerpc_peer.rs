@@ -432,6 +432,15 @@ fn lsarpc_reached_through_the_endpoint_mapper_pinhole() {
         child_flows.iter().all(|f| f.contains(" Forward ")),
         "{text}"
     );
+    let answers_pool = child_flows.iter().any(|f| {
+        let dst = f.split_whitespace().nth(3).and_then(|d| d.split_once(':'));
+        dst.and_then(|(a, _)| a.parse::<std::net::Ipv4Addr>().ok())
+            .is_some_and(|a| a.octets()[..3] == [203, 0, 113] && a.octets()[3] >= 128)
+    });
+    assert!(
+        answers_pool,
+        "the child is not translated into the pool: {text}"
+    );
     let (parent, _) = to(135);
     assert_eq!(alg(parent), "dce-rpc-portmap", "{text}");
     let conv = live.show("show services alg conversations");
