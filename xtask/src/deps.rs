@@ -92,12 +92,30 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
     ),
     ("pptpd", "the PPTP server of the PPTP ALG test"),
     ("pptp-linux", "pptp, the PPTP client of the PPTP ALG test"),
+    (
+        "samba",
+        "samba-dcerpcd and its rpcd_* helpers, the endpoint mapper of the DCE-RPC ALG test",
+    ),
 ];
 
-/// Python packages of the NETCONF tests (PyPI), installed into [`netconf_venv`].
-pub const PYTHON_PACKAGES: &[(&str, &str)] = &[
-    ("junos-eznc", "PyEZ, the Junos automation client"),
-    ("ncclient", "the NETCONF client PyEZ is built on"),
+/// Python packages of the tests' clients (PyPI), installed into [`netconf_venv`]:
+/// (requirement, module it is imported as, why).
+pub const PYTHON_PACKAGES: &[(&str, &str, &str)] = &[
+    (
+        "junos-eznc",
+        "jnpr.junos",
+        "PyEZ, the Junos automation client",
+    ),
+    (
+        "ncclient",
+        "ncclient",
+        "the NETCONF client PyEZ is built on",
+    ),
+    (
+        "impacket==0.13.1",
+        "impacket",
+        "the endpoint-mapper client of the DCE-RPC ALG test",
+    ),
 ];
 
 /// The virtual environment the NETCONF tests run their clients from
@@ -210,17 +228,32 @@ fn apt() -> Result<()> {
     Ok(())
 }
 
+/// A Python check that every package of [`PYTHON_PACKAGES`] imports, at its pinned
+/// version where the requirement pins one (`name==version`).
+fn python_check() -> String {
+    let mut check = String::from("from importlib.metadata import version\n");
+    for (req, module, _) in PYTHON_PACKAGES {
+        check.push_str(&format!("import {module}\n"));
+        if let Some((name, v)) = req.split_once("==") {
+            check.push_str(&format!("assert version('{name}') == '{v}', '{name}'\n"));
+        }
+    }
+    check
+}
+
 /// Creates [`netconf_venv`] with the system Python and installs [`PYTHON_PACKAGES`] into
 /// it, unless they import already.
 fn python() -> Result<()> {
     let venv = netconf_venv();
     let py = venv.join("bin").join("python");
-    let imports = || succeeds(Command::new(&py).args(["-c", "import jnpr.junos, ncclient"]));
+    let names = PYTHON_PACKAGES
+        .iter()
+        .map(|(p, _, _)| *p)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let imports = || succeeds(Command::new(&py).args(["-c", &python_check()]));
     if py.exists() && imports() {
-        println!(
-            "python: junos-eznc and ncclient present in {}",
-            venv.display()
-        );
+        println!("python: {names} present in {}", venv.display());
         return Ok(());
     }
     run(Command::new("/usr/bin/python3")
@@ -228,22 +261,14 @@ fn python() -> Result<()> {
         .arg(&venv))?;
     run(Command::new(&py)
         .args(["-m", "pip", "install", "--quiet"])
-        .args(PYTHON_PACKAGES.iter().map(|(p, _)| *p)))?;
+        .args(PYTHON_PACKAGES.iter().map(|(p, _, _)| *p)))?;
     if !imports() {
         bail!(
-            "installed {} into {} but they do not import",
-            PYTHON_PACKAGES
-                .iter()
-                .map(|(p, _)| *p)
-                .collect::<Vec<_>>()
-                .join(" "),
+            "installed {names} into {} but they do not import",
             venv.display()
         );
     }
-    println!(
-        "python: installed junos-eznc and ncclient into {}",
-        venv.display()
-    );
+    println!("python: installed {names} into {}", venv.display());
     Ok(())
 }
 
