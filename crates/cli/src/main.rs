@@ -129,18 +129,33 @@ fn main() -> ExitCode {
         Cmd::Netconf => Ok(mspic_cli::netconf::run(&cli.socket)),
         Cmd::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(shell, &mut Cli::command(), "mspic", &mut std::io::stdout());
-            Ok(ExitCode::SUCCESS)
+            // clap_complete panics on a failed write: generate in memory, write once.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "mspic", &mut script);
+            std::io::stdout()
+                .write_all(&script)
+                .map(|()| ExitCode::SUCCESS)
+                .context("cannot write the completion script")
         }
         Cmd::ManPages { out } => man_pages(&out),
     };
     match r {
         Ok(code) => code,
+        // A reader that stopped early (`| head`): quiet, as coreutils are.
+        Err(e) if closed_output(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mspic: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether `e` is a write to a stdout whose reader has gone.
+fn closed_output(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// `mspic man-pages`: mspic.1 and mspicd.1, from the clap definitions.
@@ -155,7 +170,7 @@ fn man_pages(dir: &Path) -> Result<ExitCode> {
         let mut page = Vec::new();
         clap_mangen::Man::new(cmd).render(&mut page)?;
         std::fs::write(&path, page).with_context(|| format!("cannot write {}", path.display()))?;
-        println!("{}", path.display());
+        writeln!(std::io::stdout(), "{}", path.display())?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -214,22 +229,25 @@ pub fn compile(cfg: &mspic_config::Config) -> Result<Arc<mspic_flow::Policy>> {
     ))
 }
 
+const CHECK_FAILED: &str = "error: configuration check-out failed";
+
 fn check(file: &std::path::Path) -> Result<ExitCode> {
     match load_config(file)? {
         Ok(cfg) => match mspic_flow::Policy::compile(&cfg) {
             Ok(_) => {
-                println!("configuration check succeeds");
+                writeln!(std::io::stdout(), "configuration check succeeds")?;
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {
                 eprintln!("{}: error: {e}", file.display());
-                println!("error: configuration check-out failed");
+                // The exit status carries the verdict, even to a reader that has gone.
+                let _ = writeln!(std::io::stdout(), "{CHECK_FAILED}");
                 Ok(ExitCode::FAILURE)
             }
         },
         Err(errors) => {
             eprintln!("{errors}");
-            println!("error: configuration check-out failed");
+            let _ = writeln!(std::io::stdout(), "{CHECK_FAILED}");
             Ok(ExitCode::FAILURE)
         }
     }
