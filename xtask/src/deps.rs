@@ -94,11 +94,39 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
     ("pptp-linux", "pptp, the PPTP client of the PPTP ALG test"),
 ];
 
-/// Python packages of the NETCONF tests (PyPI), installed into [`netconf_venv`].
-pub const PYTHON_PACKAGES: &[(&str, &str)] = &[
-    ("junos-eznc", "PyEZ, the Junos automation client"),
-    ("ncclient", "the NETCONF client PyEZ is built on"),
+/// Python packages of the management-plane tests (PyPI), installed into [`netconf_venv`]:
+/// (package, exact version, why). Every package in the environment is pinned, the ones
+/// pulled in by others too, so a fresh machine gets what the tests were written against.
+pub const PYTHON_PACKAGES: &[(&str, &str, &str)] = &[
+    ("junos-eznc", "2.8.2", "PyEZ, the Junos automation client"),
+    ("ncclient", "0.7.0", "the NETCONF client PyEZ is built on"),
+    (
+        "pexpect",
+        "4.9.0",
+        "drives the interactive `ssh -tt` CLI session through a pty",
+    ),
+    ("ptyprocess", "0.7.0", "pexpect's pty"),
+    ("paramiko", "5.1.0", "ncclient's SSH transport"),
+    ("lxml", "6.1.3", "ncclient's and PyEZ's XML"),
+    ("bcrypt", "5.0.0", "paramiko"),
+    ("cryptography", "50.0.2", "paramiko"),
+    ("cffi", "2.1.1", "cryptography, PyNaCl"),
+    ("pycparser", "3.12", "cffi"),
+    ("PyNaCl", "1.6.2", "paramiko"),
+    ("invoke", "3.0.3", "paramiko"),
+    ("Jinja2", "3.1.6", "PyEZ's configuration templates"),
+    ("MarkupSafe", "3.0.4", "Jinja2"),
+    ("pyparsing", "3.3.3", "PyEZ"),
+    ("pyserial", "3.5", "PyEZ"),
+    ("PyYAML", "6.0.4", "PyEZ"),
+    ("scp", "0.16.2", "PyEZ"),
+    ("six", "1.17.0", "PyEZ, ncclient"),
+    ("transitions", "0.9.3", "PyEZ"),
+    ("yamlloader", "1.6.0", "PyEZ"),
 ];
+
+/// What the venv's Python must import for the tests to run.
+pub const PYTHON_IMPORTS: &str = "import jnpr.junos, ncclient, pexpect";
 
 /// The virtual environment the NETCONF tests run their clients from
 /// (`target/netconf-venv`, the path `tests/tests/netconf_ssh.rs` uses).
@@ -211,16 +239,16 @@ fn apt() -> Result<()> {
 }
 
 /// Creates [`netconf_venv`] with the system Python and installs [`PYTHON_PACKAGES`] into
-/// it, unless they import already.
+/// it, unless they are there at their pinned versions already.
 fn python() -> Result<()> {
     let venv = netconf_venv();
     let py = venv.join("bin").join("python");
-    let imports = || succeeds(Command::new(&py).args(["-c", "import jnpr.junos, ncclient"]));
-    if py.exists() && imports() {
-        println!(
-            "python: junos-eznc and ncclient present in {}",
-            venv.display()
-        );
+    let pins: Vec<String> = PYTHON_PACKAGES
+        .iter()
+        .map(|(p, v, _)| format!("{p}=={v}"))
+        .collect();
+    if py.exists() && python_ready(&py) {
+        println!("python: {} present in {}", pins.join(" "), venv.display());
         return Ok(());
     }
     run(Command::new("/usr/bin/python3")
@@ -228,23 +256,34 @@ fn python() -> Result<()> {
         .arg(&venv))?;
     run(Command::new(&py)
         .args(["-m", "pip", "install", "--quiet"])
-        .args(PYTHON_PACKAGES.iter().map(|(p, _)| *p)))?;
-    if !imports() {
+        .args(&pins))?;
+    if !python_ready(&py) {
         bail!(
-            "installed {} into {} but they do not import",
-            PYTHON_PACKAGES
-                .iter()
-                .map(|(p, _)| *p)
-                .collect::<Vec<_>>()
-                .join(" "),
+            "installed {} into {} but they do not import at those versions",
+            pins.join(" "),
             venv.display()
         );
     }
     println!(
-        "python: installed junos-eznc and ncclient into {}",
+        "python: installed {} into {}",
+        pins.join(" "),
         venv.display()
     );
     Ok(())
+}
+
+/// Whether `py` imports the tests' modules and has every package at its pinned version.
+fn python_ready(py: &std::path::Path) -> bool {
+    let expected: Vec<String> = PYTHON_PACKAGES
+        .iter()
+        .map(|(p, v, _)| format!("({p:?}, {v:?})"))
+        .collect();
+    let check = format!(
+        "{PYTHON_IMPORTS}\nimport importlib.metadata as m, sys\n\
+         sys.exit(any(m.version(p) != v for p, v in [{}]))",
+        expected.join(", ")
+    );
+    succeeds(Command::new(py).args(["-c", &check]))
 }
 
 fn rust_components() -> Result<()> {
