@@ -254,6 +254,22 @@ fn pyez_facts_rpcs_cli_and_configuration() {
         shown.len()
     );
 
+    // Loaded with action replace (PyEZ's merge=False, overwrite=False): the pool tagged
+    // `replace:` is replaced whole, not merged.
+    let out = sshd.client(&live, "pyez_check.py", &["load-replace"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["commit"], true, "{seen}");
+    let diff = seen["diff"].as_str().unwrap_or_default();
+    assert!(
+        diff.contains("- set services nat pool extra address 192.0.2.0/30")
+            && diff.contains("+ set services nat pool extra address 192.0.2.8/30"),
+        "{seen}"
+    );
+    let running = live.show("show configuration services nat");
+    assert!(running.contains("address 192.0.2.8/30;"), "{running}");
+    assert!(!running.contains("address 192.0.2.0/30;"), "{running}");
+
     // A broken one: an error naming the line, and nothing changes.
     let out = sshd.client(&live, "pyez_check.py", &["load-bad"]);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -360,7 +360,7 @@ fn configuration_xml_round_trips() {
         let xml = mspic_config::display::xml_at(&cfg, &[]);
         let node = mspic_netconf::xml::parse(xml.as_bytes())
             .unwrap_or_else(|e| panic!("{name}: {e}\n{xml}"));
-        let lines = mspic_netconf::config::set_lines(&node);
+        let lines = mspic_netconf::config::set_lines(&node, false);
         let back =
             mspic_config::parse(&lines, name).unwrap_or_else(|e| panic!("{name}: {e}\n{lines}"));
         assert_eq!(
@@ -368,5 +368,76 @@ fn configuration_xml_round_trips() {
             mspic_config::display::set(&cfg),
             "{name}"
         );
+    }
+}
+
+/// `<load-configuration action=…>` in each format: which statements of the testbed's pool
+/// `public` (address 203.0.113.128/25, port automatic) the candidate holds afterwards.
+/// Junos: "Replace Elements in Configuration Data Using the Junos XML Protocol" (`replace:`
+/// in text and `replace="replace"` in XML replace their hierarchy with action replace and
+/// merge otherwise); `override` and `update` load a whole configuration.
+#[test]
+fn load_actions() {
+    const OLD: &str = "set services nat pool public address 203.0.113.128/25";
+    const PORT: &str = "set services nat pool public port automatic";
+    const NEW: &str = "set services nat pool public address 198.51.100.0/28";
+    const RANGE: &str = "set services nat pool public port range low 2000 high 3000";
+    let text = |tag: &str| {
+        format!(
+            "<configuration-text>services {{ nat {{ {tag} pool public {{ address 198.51.100.0/28; \
+             port {{ range low 2000 high 3000; }} }} }} }}</configuration-text>"
+        )
+    };
+    let xml = |attr: &str| {
+        format!(
+            "<configuration><services><nat><pool {attr}><name>public</name>\
+             <address><name>198.51.100.0/28</name></address><port><automatic/></port>\
+             </pool></nat></services></configuration>"
+        )
+    };
+    let set = format!("<configuration-set>{NEW}\n</configuration-set>");
+    let whole = format!(
+        "<configuration-text>{}</configuration-text>",
+        CONFIG.replace("203.0.113.128/25", "198.51.100.0/28")
+    );
+    // Merged, the text's port range conflicts with `port automatic`: the load is refused.
+    const CONFLICT: &[&str] = &[];
+    let cases: Vec<(&str, String, &[&str])> = vec![
+        ("merge", text(""), CONFLICT),
+        ("merge", text("replace:"), CONFLICT),
+        ("replace", text(""), CONFLICT),
+        ("replace", text("replace:"), &[NEW, RANGE]),
+        ("merge", xml("replace=\"replace\""), &[OLD, NEW, PORT]),
+        ("replace", xml(""), &[OLD, NEW, PORT]),
+        ("replace", xml("replace=\"replace\""), &[NEW, PORT]),
+        ("merge", xml("operation=\"replace\""), &[NEW, PORT]),
+        ("set", set.clone(), &[OLD, NEW, PORT]),
+        ("replace", set, &[OLD, NEW, PORT]),
+        ("override", whole.clone(), &[NEW, PORT]),
+        ("update", whole, &[NEW, PORT]),
+    ];
+    for (action, body, want) in cases {
+        let mut s = open();
+        let reply = rpc(
+            &mut s,
+            &format!("<load-configuration action=\"{action}\">{body}</load-configuration>"),
+        );
+        if want.is_empty() {
+            assert!(
+                reply.contains("conflicting values for 'port'"),
+                "{action} {body}: {reply}"
+            );
+            continue;
+        }
+        assert!(reply.contains("<ok/>"), "{action} {body}: {reply}");
+        let got = rpc(&mut s, "<get-configuration format=\"set\"/>");
+        let mut pool: Vec<&str> = got
+            .lines()
+            .filter(|l| l.starts_with("set services nat pool public "))
+            .collect();
+        pool.sort();
+        let mut want = want.to_vec();
+        want.sort();
+        assert_eq!(pool, want, "{action} {body}");
     }
 }
