@@ -84,7 +84,15 @@ enum Cmd {
     /// NETCONF server on stdin/stdout (RFC 6241, RFC 6242 framing), answering through
     /// mspicd: run it as the OpenSSH `netconf` subsystem
     /// (`Subsystem netconf /usr/local/bin/mspic --socket PATH netconf`).
-    Netconf,
+    Netconf {
+        /// A message must be whole within this many seconds of its first byte, or the
+        /// session ends with an `<rpc-error>`.
+        #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
+        message_timeout: std::time::Duration,
+        /// The session ends after this many seconds without a message.
+        #[arg(long, value_name = "SECONDS", default_value = "600", value_parser = seconds)]
+        idle_timeout: std::time::Duration,
+    },
     /// Print a shell completion script for mspic (`mspic completions bash >
     /// /etc/bash_completion.d/mspic`).
     Completions {
@@ -126,7 +134,16 @@ fn main() -> ExitCode {
         },
         Cmd::Cli { echo } => Ok(mspic_cli::interactive::run(&cli.socket, echo)),
         Cmd::Ping => Ok(one_shot(&cli.socket, client::ping_request())),
-        Cmd::Netconf => Ok(mspic_cli::netconf::run(&cli.socket)),
+        Cmd::Netconf {
+            message_timeout,
+            idle_timeout,
+        } => Ok(mspic_cli::netconf::run(
+            &cli.socket,
+            mspic_netconf::Timeouts {
+                message: message_timeout,
+                idle: idle_timeout,
+            },
+        )),
         Cmd::Completions { shell } => {
             use clap::CommandFactory;
             // clap_complete panics on a failed write: generate in memory, write once.
@@ -147,6 +164,14 @@ fn main() -> ExitCode {
             eprintln!("mspic: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A positive number of seconds (`0.5`, `30`).
+fn seconds(s: &str) -> Result<std::time::Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1e9 => Ok(std::time::Duration::from_secs_f64(v)),
+        _ => Err(format!("'{s}' is not a positive number of seconds")),
     }
 }
 

@@ -8,8 +8,11 @@ use std::fmt::Write as _;
 use mspic_control::rpc as table;
 use mspic_control::tree::JUNOS_XMLNS;
 
+use std::time::Duration;
+
 use crate::config;
 use crate::framing::{self, Decoder, Framing, FramingError};
+use crate::timers::{Expired, Timeouts, Timers};
 use crate::xml::{self, escape, Node};
 
 /// Capability of NETCONF 1.0 framing (end-of-message).
@@ -62,6 +65,8 @@ pub struct Stats {
     pub malformed: u64,
     /// Framing errors (the session ends on the first).
     pub framing_errors: u64,
+    /// Sessions ended by a time limit (a stalled message, or idle).
+    pub timeouts: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +176,7 @@ pub struct Session<D> {
     locked: bool,
     stats: Stats,
     end: Option<String>,
+    timers: Timers,
 }
 
 impl<D: Daemon> Session<D> {
@@ -185,7 +191,41 @@ impl<D: Daemon> Session<D> {
             locked: false,
             stats: Stats::default(),
             end: None,
+            timers: Timers::default(),
         }
+    }
+
+    /// Sets the time limits (the defaults of [`Timeouts`] otherwise).
+    pub fn set_timeouts(&mut self, limits: Timeouts) {
+        self.timers.limits = limits;
+    }
+
+    /// Until when (time since the session began) the caller may wait for bytes before
+    /// calling [`Session::tick`]; `None` once closed.
+    pub fn deadline(&self) -> Option<Duration> {
+        (!self.is_closed()).then(|| self.timers.deadline())
+    }
+
+    /// Applies the time limits at `now`; returns the bytes to send (an `<rpc-error>` for
+    /// a stalled message). The session is closed when a limit has passed.
+    pub fn tick(&mut self, now: Duration) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.state != State::Closed {
+            if let Some(e) = self.timers.expired(now) {
+                self.timeout(e, &mut out);
+            }
+        }
+        out
+    }
+
+    fn timeout(&mut self, e: Expired, out: &mut Vec<u8>) {
+        self.stats.timeouts += 1;
+        let text = e.to_string();
+        if self.state == State::Open && matches!(e, Expired::Message(_)) {
+            let err = RpcError::new("rpc", "operation-failed", text.clone());
+            self.send(out, &self.reply_text(&[], &err.to_xml()));
+        }
+        self.close(Some(text));
     }
 
     /// The server's `<hello>`, to send first.
@@ -237,18 +277,21 @@ impl<D: Daemon> Session<D> {
         }
     }
 
-    /// Feeds bytes from the client; returns the bytes to send back. Once
-    /// [`Session::is_closed`], the caller sends them and ends the session.
-    pub fn receive(&mut self, data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
+    /// Feeds bytes from the client, read at `now` (time since the session began);
+    /// returns the bytes to send back. Once [`Session::is_closed`], the caller sends them
+    /// and ends the session.
+    pub fn receive(&mut self, now: Duration, data: &[u8]) -> Vec<u8> {
+        let mut out = self.tick(now);
         if self.state == State::Closed {
             return out;
         }
         self.decoder.push(data);
+        let mut completed = false;
         while self.state != State::Closed {
             match self.decoder.next_message() {
                 Ok(Some(msg)) => {
                     self.stats.messages += 1;
+                    completed = true;
                     self.handle(&msg, &mut out);
                 }
                 Ok(None) => break,
@@ -258,6 +301,8 @@ impl<D: Daemon> Session<D> {
                 }
             }
         }
+        self.timers
+            .received(now, completed, self.decoder.pending() > 0);
         out
     }
 

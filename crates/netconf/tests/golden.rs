@@ -2,6 +2,8 @@
 //! control crate's `execute`, the configuration crate's display): every reply is compared
 //! with its golden copy.
 
+use std::time::Duration;
+
 use mspic_netconf::{framing, Daemon, Framing, Identity, Session};
 
 const CONFIG: &str = include_str!("../../../docs/examples/testbed.conf");
@@ -89,13 +91,13 @@ const HELLO_11: &str = "<hello xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\"
 /// Sends one RPC (base:1.0 framing) and returns the reply without its delimiter.
 fn rpc(s: &mut Session<Fake>, body: &str) -> String {
     let msg = format!("<rpc message-id=\"101\" xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\">{body}</rpc>]]>]]>");
-    let out = String::from_utf8(s.receive(msg.as_bytes())).unwrap();
+    let out = String::from_utf8(s.receive(Duration::ZERO, msg.as_bytes())).unwrap();
     out.strip_suffix("]]>]]>").unwrap_or(&out).to_string()
 }
 
 fn open() -> Session<Fake> {
     let mut s = session();
-    assert!(s.receive(HELLO_10.as_bytes()).is_empty());
+    assert!(s.receive(Duration::ZERO, HELLO_10.as_bytes()).is_empty());
     s
 }
 
@@ -273,10 +275,13 @@ fn configuration() {
 #[test]
 fn chunked_session() {
     let mut s = session();
-    assert!(s.receive(HELLO_11.as_bytes()).is_empty());
+    assert!(s.receive(Duration::ZERO, HELLO_11.as_bytes()).is_empty());
     assert_eq!(s.framing(), Framing::Chunked);
     let msg = "<rpc message-id=\"7\"><get-route-engine-information/></rpc>";
-    let out = s.receive(&framing::encode(Framing::Chunked, msg.as_bytes()));
+    let out = s.receive(
+        Duration::ZERO,
+        &framing::encode(Framing::Chunked, msg.as_bytes()),
+    );
     insta::assert_snapshot!(String::from_utf8(out).unwrap());
 }
 
@@ -284,23 +289,24 @@ fn chunked_session() {
 fn malformed_input_ends_the_session() {
     // Invalid XML: an rpc-error, then the end.
     let mut s = open();
-    let out = String::from_utf8(s.receive(b"<rpc><command>show</rpc>]]>]]>")).unwrap();
+    let out =
+        String::from_utf8(s.receive(Duration::ZERO, b"<rpc><command>show</rpc>]]>]]>")).unwrap();
     insta::assert_snapshot!("invalid_xml", out);
     assert!(s.is_closed());
     assert_eq!(s.stats().malformed, 1);
 
     // A bad chunk header.
     let mut s = session();
-    s.receive(HELLO_11.as_bytes());
-    let out = String::from_utf8(s.receive(b"\n#abc\n")).unwrap();
+    s.receive(Duration::ZERO, HELLO_11.as_bytes());
+    let out = String::from_utf8(s.receive(Duration::ZERO, b"\n#abc\n")).unwrap();
     insta::assert_snapshot!("bad_chunk", out);
     assert!(s.is_closed());
     assert_eq!(s.stats().framing_errors, 1);
 
     // A chunk announcing more than the limit: refused before its bytes arrive.
     let mut s = session();
-    s.receive(HELLO_11.as_bytes());
-    s.receive(b"\n#104857600\n");
+    s.receive(Duration::ZERO, HELLO_11.as_bytes());
+    s.receive(Duration::ZERO, b"\n#104857600\n");
     assert!(s.is_closed());
     assert_eq!(
         s.end_reason(),
@@ -309,8 +315,8 @@ fn malformed_input_ends_the_session() {
 
     // Truncated chunk, then end of input.
     let mut s = session();
-    s.receive(HELLO_11.as_bytes());
-    assert!(s.receive(b"\n#100\n<rpc>").is_empty());
+    s.receive(Duration::ZERO, HELLO_11.as_bytes());
+    assert!(s.receive(Duration::ZERO, b"\n#100\n<rpc>").is_empty());
     s.end_of_input();
     assert_eq!(
         s.end_reason(),
@@ -319,12 +325,15 @@ fn malformed_input_ends_the_session() {
 
     // A DTD (entity expansion) is refused.
     let mut s = open();
-    s.receive(b"<!DOCTYPE r [<!ENTITY a \"aaaa\">]><rpc>&a;</rpc>]]>]]>");
+    s.receive(
+        Duration::ZERO,
+        b"<!DOCTYPE r [<!ENTITY a \"aaaa\">]><rpc>&a;</rpc>]]>]]>",
+    );
     assert!(s.is_closed());
 
     // Not a hello first.
     let mut s = session();
-    s.receive(b"<rpc><close-session/></rpc>]]>]]>");
+    s.receive(Duration::ZERO, b"<rpc><close-session/></rpc>]]>]]>");
     assert_eq!(
         s.end_reason(),
         Some("expected <hello> from the client, got <rpc>")
@@ -333,7 +342,7 @@ fn malformed_input_ends_the_session() {
     // Deep nesting.
     let mut s = open();
     let deep = format!("{}{}]]>]]>", "<a>".repeat(100), "</a>".repeat(100));
-    s.receive(deep.as_bytes());
+    s.receive(Duration::ZERO, deep.as_bytes());
     assert!(s.is_closed());
 }
 
@@ -440,4 +449,73 @@ fn load_actions() {
         want.sort();
         assert_eq!(pool, want, "{action} {body}");
     }
+}
+
+/// Time limits in virtual time: a message must be whole within 30 s of its first byte
+/// however slowly it trickles in (an `<rpc-error>`, then the session ends); a session
+/// with nothing under way ends after 600 s without a message.
+#[test]
+fn stalled_and_idle_sessions_end() {
+    let s_ = Duration::from_secs;
+    let mut s = open();
+    assert_eq!(s.deadline(), Some(s_(600)));
+    assert!(s.receive(s_(1), b"<rpc message-id=\"7\"><comm").is_empty());
+    assert_eq!(s.deadline(), Some(s_(31)));
+    for t in [10, 20, 30] {
+        assert!(s.receive(s_(t), b"a").is_empty());
+    }
+    assert_eq!(s.deadline(), Some(s_(31)));
+    assert!(s.tick(Duration::from_millis(30_999)).is_empty());
+    assert!(!s.is_closed());
+    let out = String::from_utf8(s.tick(s_(31))).unwrap();
+    assert!(
+        out.contains("<error-message>\nmessage not complete within 30s of its first byte\n"),
+        "{out}"
+    );
+    assert!(s.is_closed());
+    assert_eq!(s.deadline(), None);
+    assert_eq!(
+        s.end_reason(),
+        Some("message not complete within 30s of its first byte")
+    );
+    assert_eq!(s.stats().timeouts, 1);
+    // Bytes after the end are not read.
+    assert!(s
+        .receive(s_(32), b"mand>show</command></rpc>]]>]]>")
+        .is_empty());
+
+    // A whole message restarts the idle clock; idle ends without a reply.
+    let mut s = open();
+    let reply = s.receive(
+        s_(100),
+        b"<rpc message-id=\"8\"><command>show services sessions count</command></rpc>]]>]]>",
+    );
+    assert!(!reply.is_empty());
+    assert_eq!(s.deadline(), Some(s_(700)));
+    assert!(s.tick(s_(699)).is_empty());
+    assert!(s.tick(s_(700)).is_empty());
+    assert!(s.is_closed());
+    assert_eq!(s.end_reason(), Some("no message for 600s"));
+
+    // Before the client's hello, and with limits of its own.
+    let mut s = session();
+    s.set_timeouts(mspic_netconf::Timeouts {
+        message: Duration::from_millis(500),
+        idle: s_(2),
+    });
+    assert!(s.receive(s_(1), b"<hel").is_empty());
+    assert_eq!(s.deadline(), Some(Duration::from_millis(1500)));
+    assert!(s.tick(Duration::from_millis(1500)).is_empty());
+    assert!(s.is_closed());
+    assert_eq!(s.stats().timeouts, 1);
+
+    // A deadline passed before late bytes arrive: the session ends, the bytes are not read.
+    let mut s = open();
+    let out = s.receive(
+        s_(601),
+        b"<rpc message-id=\"9\"><command>show</command></rpc>]]>]]>",
+    );
+    assert!(out.is_empty());
+    assert!(s.is_closed());
+    assert_eq!(s.stats().rpcs, 0);
 }
