@@ -2,7 +2,7 @@
 saw; the Rust test compares it with `mspic show`. Exits 1 when a step fails.
 
 usage: pyez_check.py HOST PORT KEY step...
-steps: facts, pool, sessions, cli, load-good, load-bad
+steps: facts, pool, sessions, cli, load-good, load-replace, load-bad
 """
 
 import json
@@ -48,6 +48,14 @@ for step in sys.argv[4:]:
         cu.load("services {\n    nat {\n        pool extra {\n            address 192.0.2.0/30;\n        }\n    }\n}\n", format="text")
         out["diff"] = cu.diff()
         out["commit-check"] = cu.commit_check()
+        out["commit"] = cu.commit()
+        cu.unlock()
+    elif step == "load-replace":
+        # merge=False, overwrite=False: action="replace"; the tagged pool is replaced whole.
+        cu = Config(dev)
+        cu.lock()
+        cu.load("services {\n    nat {\n        replace: pool extra {\n            address 192.0.2.8/30;\n        }\n    }\n}\n", format="text", merge=False, overwrite=False)
+        out["diff"] = cu.diff()
         out["commit"] = cu.commit()
         cu.unlock()
     elif step == "load-bad":

@@ -47,12 +47,12 @@ fn skip_reason() -> Option<String> {
     }
     let py = venv_python();
     let imports = Command::new(&py)
-        .args(["-c", "import jnpr.junos, ncclient"])
+        .args(["-c", "import jnpr.junos, ncclient, pexpect"])
         .output()
         .is_ok_and(|o| o.status.success());
     if !imports {
         return Some(format!(
-            "{} cannot import jnpr.junos and ncclient; run `cargo xtask deps`",
+            "{} cannot import jnpr.junos, ncclient and pexpect; run `cargo xtask deps`",
             py.display()
         ));
     }
@@ -66,6 +66,11 @@ macro_rules! ssh_or_skip {
             return;
         }
     };
+}
+
+/// `mspic`'s `?` help for `line`, as the login's CLI prints it (one grammar).
+fn help_for(line: &str) -> String {
+    mspic_control::help(line, &[])
 }
 
 /// sshd in the PIC namespace, with keys and configuration in the test's scratch directory
@@ -254,6 +259,22 @@ fn pyez_facts_rpcs_cli_and_configuration() {
         shown.len()
     );
 
+    // Loaded with action replace (PyEZ's merge=False, overwrite=False): the pool tagged
+    // `replace:` is replaced whole, not merged.
+    let out = sshd.client(&live, "pyez_check.py", &["load-replace"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["commit"], true, "{seen}");
+    let diff = seen["diff"].as_str().unwrap_or_default();
+    assert!(
+        diff.contains("- set services nat pool extra address 192.0.2.0/30")
+            && diff.contains("+ set services nat pool extra address 192.0.2.8/30"),
+        "{seen}"
+    );
+    let running = live.show("show configuration services nat");
+    assert!(running.contains("address 192.0.2.8/30;"), "{running}");
+    assert!(!running.contains("address 192.0.2.0/30;"), "{running}");
+
     // A broken one: an error naming the line, and nothing changes.
     let out = sshd.client(&live, "pyez_check.py", &["load-bad"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -265,4 +286,44 @@ fn pyez_facts_rpcs_cli_and_configuration() {
     );
     let after = live.show("show configuration services nat");
     assert_eq!(after, running);
+}
+
+/// An operator's login: `ssh -tt` into the PIC namespace (through a pty, driven by
+/// pexpect) gets the `root@host> ` prompt of `mspic cli`; a pipe, Tab completion and `?`
+/// help work there as in `mspic`, and `exit` ends the session.
+#[test]
+fn an_interactive_ssh_login_gets_the_junos_prompt_pipes_and_completion() {
+    ssh_or_skip!();
+    let live = Live::start(&repo_file("docs/examples/testbed.conf"), 1);
+    let sshd = start_sshd(&live);
+    let mut c = live.tb.exec(Role::Pic, venv_python().to_str().unwrap());
+    c.arg(script("cli_check.py"))
+        .args(["127.0.0.1", &mspic_tests::ssh::LOGIN_PORT.to_string()])
+        .arg(&sshd.setup.client_key);
+    let out = output(c);
+    assert!(
+        out.status.success(),
+        "ssh login: {}\n{}\nsshd:\n{}",
+        text(&out.stdout),
+        text(&out.stderr),
+        sshd.log()
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hostname = text(&output(Command::new("hostname")).stdout);
+    assert_eq!(
+        seen["prompt"],
+        format!("root@{}> ", hostname.trim()),
+        "{seen}"
+    );
+    let count = live.show("show services sessions | count");
+    assert!(count.starts_with("Count: "), "{count}");
+    assert_eq!(seen["count"].as_str().unwrap(), count.trim(), "{seen}");
+    // `show services ses` + Tab became `show services sessions `: `?` lists what follows
+    // the whole keyword (not the keywords `ses` could become).
+    let want = help_for("show services sessions ");
+    assert!(want.starts_with("Possible completions:"), "{want}");
+    let help = seen["help"].as_str().unwrap();
+    assert!(help.contains(want.trim_end()), "{help}\nwanted:\n{want}");
+    assert_ne!(want, help_for("show services ses"));
+    assert_eq!(seen["status"], 0, "{seen}");
 }

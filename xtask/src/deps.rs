@@ -99,24 +99,57 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
 ];
 
 /// Python packages of the tests' clients (PyPI), installed into [`netconf_venv`]:
-/// (requirement, module it is imported as, why).
+/// (package, exact version, why). Every package in the environment is pinned, the ones
+/// pulled in by others too, so a fresh machine gets what the tests were written against.
 pub const PYTHON_PACKAGES: &[(&str, &str, &str)] = &[
+    ("junos-eznc", "2.8.2", "PyEZ, the Junos automation client"),
+    ("ncclient", "0.7.0", "the NETCONF client PyEZ is built on"),
     (
-        "junos-eznc",
-        "jnpr.junos",
-        "PyEZ, the Junos automation client",
+        "pexpect",
+        "4.9.0",
+        "drives the interactive `ssh -tt` CLI session through a pty",
     ),
+    ("ptyprocess", "0.7.0", "pexpect's pty"),
+    ("paramiko", "5.1.0", "ncclient's SSH transport"),
+    ("lxml", "6.1.3", "ncclient's and PyEZ's XML"),
+    ("bcrypt", "5.0.0", "paramiko"),
+    ("cryptography", "50.0.2", "paramiko"),
+    ("cffi", "2.1.1", "cryptography, PyNaCl"),
+    ("pycparser", "3.12", "cffi"),
+    ("PyNaCl", "1.6.2", "paramiko"),
+    ("invoke", "3.0.3", "paramiko"),
+    ("Jinja2", "3.1.6", "PyEZ's configuration templates"),
+    ("MarkupSafe", "3.0.4", "Jinja2"),
+    ("pyparsing", "3.3.3", "PyEZ"),
+    ("pyserial", "3.5", "PyEZ"),
+    ("PyYAML", "6.0.4", "PyEZ"),
+    ("scp", "0.16.2", "PyEZ"),
+    ("six", "1.17.0", "PyEZ, ncclient"),
+    ("transitions", "0.9.3", "PyEZ"),
+    ("yamlloader", "1.6.0", "PyEZ"),
     (
-        "ncclient",
-        "ncclient",
-        "the NETCONF client PyEZ is built on",
-    ),
-    (
-        "impacket==0.13.1",
         "impacket",
+        "0.13.1",
         "the endpoint-mapper client of the DCE-RPC ALG test",
     ),
+    ("pyasn1", "0.6.5", "impacket"),
+    ("pyasn1_modules", "0.4.2", "impacket"),
+    ("pycryptodomex", "3.24.2", "impacket"),
+    ("pyOpenSSL", "26.4.0", "impacket"),
+    ("ldap3", "2.9.1", "impacket"),
+    ("ldapdomaindump", "0.10.0", "impacket"),
+    ("dnspython", "2.9.2", "ldapdomaindump"),
+    ("Flask", "3.1.3", "impacket"),
+    ("Werkzeug", "3.1.9", "Flask"),
+    ("itsdangerous", "2.2.0", "Flask"),
+    ("click", "8.5.1", "Flask"),
+    ("blinker", "1.9.0", "Flask"),
+    ("charset-normalizer", "3.5.3", "impacket"),
+    ("typing_extensions", "4.16.0", "pyOpenSSL"),
 ];
+
+/// What the venv's Python must import for the tests to run.
+pub const PYTHON_IMPORTS: &str = "import jnpr.junos, ncclient, pexpect, impacket.dcerpc.v5.epm";
 
 /// The virtual environment the NETCONF tests run their clients from
 /// (`target/netconf-venv`, the path `tests/tests/netconf_ssh.rs` uses).
@@ -228,32 +261,17 @@ fn apt() -> Result<()> {
     Ok(())
 }
 
-/// A Python check that every package of [`PYTHON_PACKAGES`] imports, at its pinned
-/// version where the requirement pins one (`name==version`).
-fn python_check() -> String {
-    let mut check = String::from("from importlib.metadata import version\n");
-    for (req, module, _) in PYTHON_PACKAGES {
-        check.push_str(&format!("import {module}\n"));
-        if let Some((name, v)) = req.split_once("==") {
-            check.push_str(&format!("assert version('{name}') == '{v}', '{name}'\n"));
-        }
-    }
-    check
-}
-
 /// Creates [`netconf_venv`] with the system Python and installs [`PYTHON_PACKAGES`] into
-/// it, unless they import already.
+/// it, unless they are there at their pinned versions already.
 fn python() -> Result<()> {
     let venv = netconf_venv();
     let py = venv.join("bin").join("python");
-    let names = PYTHON_PACKAGES
+    let pins: Vec<String> = PYTHON_PACKAGES
         .iter()
-        .map(|(p, _, _)| *p)
-        .collect::<Vec<_>>()
-        .join(" ");
-    let imports = || succeeds(Command::new(&py).args(["-c", &python_check()]));
-    if py.exists() && imports() {
-        println!("python: {names} present in {}", venv.display());
+        .map(|(p, v, _)| format!("{p}=={v}"))
+        .collect();
+    if py.exists() && python_ready(&py) {
+        println!("python: {} present in {}", pins.join(" "), venv.display());
         return Ok(());
     }
     run(Command::new("/usr/bin/python3")
@@ -261,15 +279,34 @@ fn python() -> Result<()> {
         .arg(&venv))?;
     run(Command::new(&py)
         .args(["-m", "pip", "install", "--quiet"])
-        .args(PYTHON_PACKAGES.iter().map(|(p, _, _)| *p)))?;
-    if !imports() {
+        .args(&pins))?;
+    if !python_ready(&py) {
         bail!(
-            "installed {names} into {} but they do not import",
+            "installed {} into {} but they do not import at those versions",
+            pins.join(" "),
             venv.display()
         );
     }
-    println!("python: installed {names} into {}", venv.display());
+    println!(
+        "python: installed {} into {}",
+        pins.join(" "),
+        venv.display()
+    );
     Ok(())
+}
+
+/// Whether `py` imports the tests' modules and has every package at its pinned version.
+fn python_ready(py: &std::path::Path) -> bool {
+    let expected: Vec<String> = PYTHON_PACKAGES
+        .iter()
+        .map(|(p, v, _)| format!("({p:?}, {v:?})"))
+        .collect();
+    let check = format!(
+        "{PYTHON_IMPORTS}\nimport importlib.metadata as m, sys\n\
+         sys.exit(any(m.version(p) != v for p, v in [{}]))",
+        expected.join(", ")
+    );
+    succeeds(Command::new(py).args(["-c", &check]))
 }
 
 fn rust_components() -> Result<()> {

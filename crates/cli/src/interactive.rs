@@ -268,7 +268,7 @@ fn interactive(socket: &Path) -> ExitCode {
         match read {
             Ok(line) => {
                 if let Some(text) = asked.lock().ok().and_then(|mut q| q.take()) {
-                    print!("{}", question(&text));
+                    let _ = write!(io::stdout(), "{}", question(&text));
                     initial = text;
                     continue;
                 }

@@ -84,7 +84,15 @@ enum Cmd {
     /// NETCONF server on stdin/stdout (RFC 6241, RFC 6242 framing), answering through
     /// mspicd: run it as the OpenSSH `netconf` subsystem
     /// (`Subsystem netconf /usr/local/bin/mspic --socket PATH netconf`).
-    Netconf,
+    Netconf {
+        /// A message must be whole within this many seconds of its first byte, or the
+        /// session ends with an `<rpc-error>`.
+        #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
+        message_timeout: std::time::Duration,
+        /// The session ends after this many seconds without a message.
+        #[arg(long, value_name = "SECONDS", default_value = "600", value_parser = seconds)]
+        idle_timeout: std::time::Duration,
+    },
     /// Print a shell completion script for mspic (`mspic completions bash >
     /// /etc/bash_completion.d/mspic`).
     Completions {
@@ -126,21 +134,53 @@ fn main() -> ExitCode {
         },
         Cmd::Cli { echo } => Ok(mspic_cli::interactive::run(&cli.socket, echo)),
         Cmd::Ping => Ok(one_shot(&cli.socket, client::ping_request())),
-        Cmd::Netconf => Ok(mspic_cli::netconf::run(&cli.socket)),
+        Cmd::Netconf {
+            message_timeout,
+            idle_timeout,
+        } => Ok(mspic_cli::netconf::run(
+            &cli.socket,
+            mspic_netconf::Timeouts {
+                message: message_timeout,
+                idle: idle_timeout,
+            },
+        )),
         Cmd::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(shell, &mut Cli::command(), "mspic", &mut std::io::stdout());
-            Ok(ExitCode::SUCCESS)
+            // clap_complete panics on a failed write: generate in memory, write once.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "mspic", &mut script);
+            std::io::stdout()
+                .write_all(&script)
+                .map(|()| ExitCode::SUCCESS)
+                .context("cannot write the completion script")
         }
         Cmd::ManPages { out } => man_pages(&out),
     };
     match r {
         Ok(code) => code,
+        // A reader that stopped early (`| head`): quiet, as coreutils are.
+        Err(e) if closed_output(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mspic: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// A positive number of seconds (`0.5`, `30`).
+fn seconds(s: &str) -> Result<std::time::Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1e9 => Ok(std::time::Duration::from_secs_f64(v)),
+        _ => Err(format!("'{s}' is not a positive number of seconds")),
+    }
+}
+
+/// Whether `e` is a write to a stdout whose reader has gone.
+fn closed_output(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// `mspic man-pages`: mspic.1 and mspicd.1, from the clap definitions.
@@ -155,7 +195,7 @@ fn man_pages(dir: &Path) -> Result<ExitCode> {
         let mut page = Vec::new();
         clap_mangen::Man::new(cmd).render(&mut page)?;
         std::fs::write(&path, page).with_context(|| format!("cannot write {}", path.display()))?;
-        println!("{}", path.display());
+        writeln!(std::io::stdout(), "{}", path.display())?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -214,22 +254,25 @@ pub fn compile(cfg: &mspic_config::Config) -> Result<Arc<mspic_flow::Policy>> {
     ))
 }
 
+const CHECK_FAILED: &str = "error: configuration check-out failed";
+
 fn check(file: &std::path::Path) -> Result<ExitCode> {
     match load_config(file)? {
         Ok(cfg) => match mspic_flow::Policy::compile(&cfg) {
             Ok(_) => {
-                println!("configuration check succeeds");
+                writeln!(std::io::stdout(), "configuration check succeeds")?;
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {
                 eprintln!("{}: error: {e}", file.display());
-                println!("error: configuration check-out failed");
+                // The exit status carries the verdict, even to a reader that has gone.
+                let _ = writeln!(std::io::stdout(), "{CHECK_FAILED}");
                 Ok(ExitCode::FAILURE)
             }
         },
         Err(errors) => {
             eprintln!("{errors}");
-            println!("error: configuration check-out failed");
+            let _ = writeln!(std::io::stdout(), "{CHECK_FAILED}");
             Ok(ExitCode::FAILURE)
         }
     }

@@ -5,9 +5,11 @@
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
+use std::time::Instant;
 
 use mspic_control::protocol::Request;
-use mspic_netconf::{Daemon, Identity, Session};
+use mspic_netconf::{Daemon, Identity, Session, Timeouts};
 
 use crate::client::Client;
 use crate::engine::LoadedConfig;
@@ -111,36 +113,40 @@ impl Drop for SocketDaemon {
     }
 }
 
-/// Serves one NETCONF session on `input`/`output`. Returns the session's counters and
-/// why it ended with an error (`None` after `<close-session>` or a clean end of input).
+/// Serves one NETCONF session on `input`/`output` with the time limits `timeouts`.
+/// Returns the session's counters and why it ended with an error (`None` after
+/// `<close-session>` or a clean end of input).
+///
+/// A thread reads `input` (a blocking stdin) and hands its bytes over a bounded channel,
+/// so this loop can wait for them no longer than the session's deadline.
 pub fn serve(
     daemon: impl Daemon,
-    input: &mut dyn Read,
+    input: impl Read + Send + 'static,
     output: &mut dyn Write,
+    timeouts: Timeouts,
 ) -> io::Result<(mspic_netconf::Stats, Option<String>)> {
     let identity = Identity {
         hostname: crate::sys::hostname(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         session_id: std::process::id(),
     };
+    let start = Instant::now();
     let mut session = Session::new(daemon, identity);
+    session.set_timeouts(timeouts);
     output.write_all(&session.hello())?;
     output.flush()?;
-    let mut buf = vec![0u8; 64 * 1024];
-    while !session.is_closed() {
-        let n = match input.read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        let out = if n == 0 {
-            session.end_of_input()
-        } else {
-            session.receive(&buf[..n])
+    let bytes = spawn_reader(input);
+    while let Some(deadline) = session.deadline() {
+        let wait = deadline.saturating_sub(start.elapsed());
+        let (out, ended) = match bytes.recv_timeout(wait) {
+            Ok(Ok(data)) if !data.is_empty() => (session.receive(start.elapsed(), &data), false),
+            Ok(Ok(_)) | Err(RecvTimeoutError::Disconnected) => (session.end_of_input(), true),
+            Ok(Err(e)) => return Err(e),
+            Err(RecvTimeoutError::Timeout) => (session.tick(start.elapsed()), false),
         };
         output.write_all(&out)?;
         output.flush()?;
-        if n == 0 {
+        if ended {
             break;
         }
     }
@@ -151,17 +157,38 @@ pub fn serve(
     Ok((session.stats(), reason))
 }
 
+/// Reads `input` on a thread: each read's bytes, an empty vector at its end. At most
+/// four reads wait in the channel, so a client writing faster than the session answers
+/// is held back by the pipe rather than buffered here.
+fn spawn_reader(mut input: impl Read + Send + 'static) -> Receiver<io::Result<Vec<u8>>> {
+    let (tx, rx) = sync_channel(4);
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let r = match input.read(&mut buf) {
+                Ok(n) => Ok(buf[..n].to_vec()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(e),
+            };
+            let last = !matches!(&r, Ok(d) if !d.is_empty());
+            if tx.send(r).is_err() || last {
+                return;
+            }
+        }
+    });
+    rx
+}
+
 /// `mspic netconf`.
-pub fn run(socket: &Path) -> ExitCode {
+pub fn run(socket: &Path, timeouts: Timeouts) -> ExitCode {
     let daemon = SocketDaemon::new(socket);
-    let mut stdin = io::stdin().lock();
     let mut stdout = io::stdout().lock();
-    match serve(daemon, &mut stdin, &mut stdout) {
+    match serve(daemon, io::stdin(), &mut stdout, timeouts) {
         Ok((_, None)) => ExitCode::SUCCESS,
         Ok((stats, Some(reason))) => {
             eprintln!(
-                "mspic netconf: session ended: {reason} ({} rpcs, {} rpc errors, {} malformed messages, {} framing errors)",
-                stats.rpcs, stats.rpc_errors, stats.malformed, stats.framing_errors
+                "mspic netconf: session ended: {reason} ({} rpcs, {} rpc errors, {} malformed messages, {} framing errors, {} timeouts)",
+                stats.rpcs, stats.rpc_errors, stats.malformed, stats.framing_errors, stats.timeouts
             );
             ExitCode::FAILURE
         }

@@ -285,3 +285,58 @@ fn half_open_connections_do_not_starve_commands() {
     );
     drop(held);
 }
+
+/// `mspic netconf` (the SSH subsystem) whose client sends its hello and half an RPC, then
+/// stalls with the connection open: the session ends with an `<rpc-error>` once the
+/// message deadline (1 s here, from the RPC's first byte) has passed, and mspicd answers
+/// on.
+#[test]
+fn a_stalled_netconf_message_ends_the_session_at_its_deadline() {
+    let d = Daemon::start();
+    let t = Instant::now();
+    let mut child = d
+        .mspic(&["netconf", "--message-timeout", "1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mspic netconf starts");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(
+            b"<hello xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\"><capabilities>\
+              <capability>urn:ietf:params:netconf:base:1.0</capability></capabilities>\
+              </hello>]]>]]><rpc message-id=\"1\"><command>show serv",
+        )
+        .unwrap();
+    stdin.flush().unwrap();
+    // stdin stays open: only the deadline can end the session. Wait for the exit (killed
+    // at 10 s so a hang fails).
+    while child.try_wait().unwrap().is_none() {
+        if t.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let took = t.elapsed();
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(took >= Duration::from_secs(1), "ended after {took:?}");
+    assert!(took < Duration::from_secs(5), "ended after {took:?}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stdout.contains("<error-message>\nmessage not complete within 1s of its first byte\n"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.starts_with(
+            "mspic netconf: session ended: message not complete within 1s of its first byte ("
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains(", 1 timeouts)"), "{stderr}");
+    let (shown, _) = run_within(d.mspic(&["show", "services", "sessions", "count"]), SECOND);
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+}

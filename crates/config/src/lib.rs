@@ -10,7 +10,8 @@
 //!
 //! - Hierarchical: `interfaces { ge-0/0/0 { unit 0 { family inet { address 10.0.0.1/24; } } } }`,
 //!   with `[ a b ]` lists, quoted strings, `#` and `/* */` comments (annotations),
-//!   `inactive:` (the statement is skipped), `protect:`/`replace:` (accepted).
+//!   `inactive:` (the statement is skipped), `protect:` (accepted), `replace:` (accepted;
+//!   [`parse_replacing`] gives it the meaning of `load replace`).
 //! - `set` lines: `set services nat pool public address 203.0.113.128/25`, with `[ a b ]`
 //!   lists, `#` comments, `deactivate …` (the statement is inactive), `activate …` and
 //!   `delete …`.
@@ -184,12 +185,23 @@ pub fn text_of<'a>(bytes: &'a [u8], file: &str) -> Result<&'a str, ConfigErrors>
 /// The two syntaxes of one configuration give equal `Config`s (equality ignores the
 /// positions-bearing `warnings`).
 pub fn parse(text: &str, file: &str) -> Result<Config, ConfigErrors> {
+    parse_with(text, file, false)
+}
+
+/// Like [`parse`], as Junos `load replace` reads text: a statement tagged `replace:`
+/// replaces everything its path held earlier in `text` (the running configuration the
+/// caller put first) instead of merging into it.
+pub fn parse_replacing(text: &str, file: &str) -> Result<Config, ConfigErrors> {
+    parse_with(text, file, true)
+}
+
+fn parse_with(text: &str, file: &str, replace_tags: bool) -> Result<Config, ConfigErrors> {
     let loc = |p: lexer::Pos| Location {
         file: file.to_string(),
         line: p.line,
         col: p.col,
     };
-    let tree = tree::parse_tree(text).map_err(|e| {
+    let tree = tree::parse_tree(text, replace_tags).map_err(|e| {
         ConfigErrors(vec![Diagnostic {
             location: loc(e.pos),
             message: e.message,

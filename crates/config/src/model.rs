@@ -86,6 +86,22 @@ impl PartialEq for Config {
 
 impl Eq for Config {}
 
+/// The packet path numbers logical interfaces (units) and service sets with 16 bits: a
+/// configuration may have at most this many of each.
+pub const MAX_INDEXED: usize = u16::MAX as usize;
+
+/// A services unit used by two next-hop service sets ([`Config::shared_service_unit`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("services unit {unit} is used by next-hop service sets '{first}' and '{second}'")]
+pub struct SharedServiceUnit {
+    /// The unit (`ms-1/1/0.1`).
+    pub unit: String,
+    /// The set that uses it first.
+    pub first: String,
+    /// The other one.
+    pub second: String,
+}
+
 impl Config {
     /// The plain interface named `name`.
     pub fn interface(&self, name: &str) -> Option<&Interface> {
@@ -134,6 +150,30 @@ impl Config {
     /// The service set named `name`.
     pub fn service_set(&self, name: &str) -> Option<&ServiceSet> {
         self.service_sets.iter().find(|a| a.name == name)
+    }
+
+    /// The first services unit that is a leg of two next-hop service sets (a route to it
+    /// could not name one set). [`crate::parse`] refuses such a configuration with the
+    /// position of the second use; the packet path refuses it too when handed one built
+    /// in code.
+    pub fn shared_service_unit(&self) -> Option<SharedServiceUnit> {
+        let mut legs: std::collections::HashMap<&str, usize> = Default::default();
+        for (i, s) in self.service_sets.iter().enumerate() {
+            let ServiceSetStyle::NextHop { inside, outside } = &s.style else {
+                continue;
+            };
+            for unit in [inside, outside] {
+                if let Some(&first) = legs.get(unit.as_str()) {
+                    return Some(SharedServiceUnit {
+                        unit: unit.clone(),
+                        first: self.service_sets[first].name.clone(),
+                        second: s.name.clone(),
+                    });
+                }
+                legs.insert(unit, i);
+            }
+        }
+        None
     }
 
     /// The applications a term's `from` names, in order and without repeats: each name in

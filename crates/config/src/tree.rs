@@ -205,6 +205,8 @@ struct Parser<'a> {
     /// The paths read so far.
     active: Active<'a>,
     warnings: Vec<TreeWarning>,
+    /// Whether a `replace:` tag deletes what its statement's path held before.
+    replace_tags: bool,
 }
 
 fn err<T>(pos: Pos, message: impl Into<String>) -> Result<T, SyntaxError> {
@@ -376,6 +378,7 @@ impl Parser<'_> {
     /// a block around it is inactive (`dropped`).
     fn statement(&mut self, depth: usize, parent: u32, dropped: bool) -> Result<(), SyntaxError> {
         let mut inactive = false;
+        let mut replace = false;
         let start = self.active.words.at.len();
         // The statement's last word, for messages about what follows it.
         let mut last: Option<Word> = None;
@@ -393,6 +396,7 @@ impl Parser<'_> {
                     if last.is_none()
                         && matches!(w.text.as_str(), "protect:" | "replace:" | "unprotect:") =>
                 {
+                    replace |= w.text == "replace:";
                     self.skip(1);
                 }
                 Token::Word(_) => {
@@ -439,6 +443,9 @@ impl Parser<'_> {
                         return err(p, "unexpected ';' (expected a statement name)");
                     }
                     let run = self.active.words.run_from(parent, start);
+                    if replace {
+                        self.replace(run);
+                    }
                     self.leaf(run, dropped || inactive);
                     return Ok(());
                 }
@@ -450,6 +457,9 @@ impl Parser<'_> {
                         return err(p, format!("nesting deeper than {MAX_DEPTH} levels"));
                     }
                     self.skip(1);
+                    if replace {
+                        self.replace(self.active.words.run_from(parent, start));
+                    }
                     return self.block(depth, parent, start, p, dropped || inactive);
                 }
                 &Token::RBrace(p) => {
@@ -509,6 +519,17 @@ impl Parser<'_> {
             self.leaf(run, dropped);
         }
         Ok(())
+    }
+
+    /// A `replace:` statement, when loading with `action replace`: what its path held
+    /// before goes, its own statements take the place ("Replace Elements in
+    /// Configuration Data Using the Junos XML Protocol"). Otherwise the tag is accepted
+    /// and means nothing, as in `load merge`.
+    fn replace(&mut self, run: Run) {
+        if self.replace_tags {
+            let path = self.active.words.path(self.active.text, run);
+            self.active.delete(&path);
+        }
     }
 
     /// A statement ends a path; an inactive one gives its words back (no path kept
@@ -689,8 +710,9 @@ impl Active<'_> {
     }
 }
 
-/// Reads configuration text in either syntax into its active paths.
-pub(crate) fn parse_tree(text: &str) -> Result<Tree<'_>, SyntaxError> {
+/// Reads configuration text in either syntax into its active paths; with
+/// `replace_tags`, a statement tagged `replace:` first deletes what its path held.
+pub(crate) fn parse_tree(text: &str, replace_tags: bool) -> Result<Tree<'_>, SyntaxError> {
     if u32::try_from(text.len()).is_err() {
         return err(
             Pos { line: 1, col: 1 },
@@ -714,6 +736,7 @@ pub(crate) fn parse_tree(text: &str) -> Result<Tree<'_>, SyntaxError> {
             nodes: Vec::new(),
         },
         warnings: Vec::new(),
+        replace_tags,
     };
     let parsed = p.top();
     // As if the whole text were split into tokens first: a lexical error anywhere is the
@@ -744,7 +767,7 @@ mod tests {
     use super::*;
 
     fn render(text: &str) -> Vec<String> {
-        parse_tree(text)
+        parse_tree(text, false)
             .unwrap()
             .paths()
             .map(|p| p.iter().map(Word::display).collect::<Vec<_>>().join(" "))
@@ -760,6 +783,50 @@ mod tests {
         assert_eq!(s, b);
     }
 
+    /// `replace:` deletes what its path held only when asked (`load replace`); each
+    /// case: text, paths with the tags honoured, paths with them ignored.
+    #[test]
+    fn replace_tags() {
+        let paths = |text: &str, replace: bool| -> Vec<String> {
+            parse_tree(text, replace)
+                .unwrap()
+                .paths()
+                .map(|p| p.iter().map(Word::display).collect::<Vec<_>>().join(" "))
+                .collect()
+        };
+        let cases: &[(&str, &[&str], &[&str])] = &[
+            (
+                "set a b 1 c\nset a b 1 d\nset a e\na { replace: b 1 { f; } }",
+                &["a e", "a b 1 f"],
+                &["a b 1 c", "a b 1 d", "a e", "a b 1 f"],
+            ),
+            (
+                "set a b 1 c\nset a b 2 c\nreplace: a { b 3 { c; } }",
+                &["a b 3 c"],
+                &["a b 1 c", "a b 2 c", "a b 3 c"],
+            ),
+            (
+                "set a x 1\na { replace: x 2; }",
+                &["a x 1", "a x 2"],
+                &["a x 1", "a x 2"],
+            ),
+            (
+                "set a b c\nreplace: z { y; }",
+                &["a b c", "z y"],
+                &["a b c", "z y"],
+            ),
+            (
+                "set a b c\na { protect: b { d; } }",
+                &["a b c", "a b d"],
+                &["a b c", "a b d"],
+            ),
+        ];
+        for (text, honoured, ignored) in cases {
+            assert_eq!(paths(text, true), *honoured, "replace: {text}");
+            assert_eq!(paths(text, false), *ignored, "merge: {text}");
+        }
+    }
+
     #[test]
     fn delete_and_activate() {
         let s = render("set a b\nset a c\ndelete a b\ndeactivate a c\nactivate a c\n");
@@ -768,14 +835,14 @@ mod tests {
 
     #[test]
     fn syntax_errors() {
-        let e = parse_tree("a {\n b;\n").unwrap_err();
+        let e = parse_tree("a {\n b;\n", false).unwrap_err();
         assert_eq!((e.pos.line, e.pos.col), (1, 3));
-        let e = parse_tree("a {\n b c\n d;\n}").unwrap_err();
+        let e = parse_tree("a {\n b c\n d;\n}", false).unwrap_err();
         assert_eq!((e.pos.line, e.pos.col), (2, 5));
         assert!(e.message.starts_with("missing ';' after 'c'"));
-        let e = parse_tree("a;\n}").unwrap_err();
+        let e = parse_tree("a;\n}", false).unwrap_err();
         assert_eq!((e.pos.line, e.pos.col), (2, 1));
-        let e = parse_tree("a { b }").unwrap_err();
+        let e = parse_tree("a { b }", false).unwrap_err();
         assert_eq!((e.pos.line, e.pos.col), (1, 6));
     }
 
@@ -832,7 +899,7 @@ mod tests {
                 .iter()
                 .map(|(v, w)| format!("{} {}\n", verbs[*v], w.join(" ")))
                 .collect();
-            let tree = parse_tree(&text).unwrap();
+            let tree = parse_tree(&text, false).unwrap();
             let got: Vec<String> = tree
                 .paths()
                 .map(|p| p.iter().map(Word::display).collect::<Vec<_>>().join(" "))

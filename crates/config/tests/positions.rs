@@ -294,6 +294,41 @@ fn service_sets_applied_to_interfaces() {
 }
 
 #[test]
+fn a_services_unit_in_two_next_hop_sets() {
+    let units = "set interfaces ms-1/1/0 unit 1 service-domain inside\nset interfaces ms-1/1/0 unit 2 service-domain outside\nset interfaces ms-1/1/0 unit 3 service-domain outside\n";
+    let a = "set services service-set a next-hop-service inside-service-interface ms-1/1/0.1\nset services service-set a next-hop-service outside-service-interface ms-1/1/0.2\n";
+    let b = "set services service-set b next-hop-service inside-service-interface ms-1/1/0.1\nset services service-set b next-hop-service outside-service-interface ms-1/1/0.3\n";
+    one(
+        &format!("{units}{a}{b}"),
+        "x.conf:6:70: error: services unit ms-1/1/0.1 is used by next-hop service sets 'a' and 'b'",
+    );
+}
+
+/// The packet path numbers logical interfaces and service sets with 16 bits; the first one
+/// past the limit is named.
+#[test]
+fn more_units_or_service_sets_than_the_packet_path_numbers() {
+    let mut units = String::new();
+    for n in 0..=MAX_INDEXED {
+        units.push_str(&format!("set interfaces ge-0/0/0 unit {n} family inet\n"));
+    }
+    one(
+        &units,
+        "x.conf:65536:30: error: too many logical interfaces (limit 65535)",
+    );
+    let mut sets = MS.to_string();
+    for n in 0..=MAX_INDEXED {
+        sets.push_str(&format!(
+            "set services service-set s{n} interface-service service-interface ms-1/1/0\n"
+        ));
+    }
+    one(
+        &sets,
+        "x.conf:65537:26: error: too many service sets (limit 65535)",
+    );
+}
+
+#[test]
 fn emulator() {
     one(
         "set emulator interface ge-0/0/9 device eth9\n",

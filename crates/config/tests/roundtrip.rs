@@ -507,9 +507,12 @@ fn gen_config(seed: u64) -> Config {
 
     // Service sets.
     let mut iface_sets = Vec::new();
+    // A services unit is a leg of one next-hop set at most.
+    let mut next_hop_units_free = next_hop_sets;
     for i in 0..r.range(1, 3) {
         let name = format!("ss{i}");
-        let style = if next_hop_sets && r.chance(40) {
+        let style = if next_hop_units_free && r.chance(40) {
+            next_hop_units_free = false;
             ServiceSetStyle::NextHop {
                 inside: "ms-9/0/0.1".into(),
                 outside: "ms-9/0/0.2".into(),

@@ -25,15 +25,10 @@ pub struct ServiceHop {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NextHopError {
     /// One unit is a leg of two service sets: a route to it could not name one set.
-    #[error("services unit {unit} is used by next-hop service sets '{first}' and '{second}'")]
-    SharedUnit {
-        /// The unit (`ms-1/1/0.1`).
-        unit: String,
-        /// The set that uses it first.
-        first: String,
-        /// The other one.
-        second: String,
-    },
+    /// [`mspic_config::parse`] refuses this with its position; this guards a
+    /// configuration built in code.
+    #[error(transparent)]
+    SharedUnit(#[from] cfg::SharedServiceUnit),
 }
 
 /// The services units of the next-hop service sets, by name (`ms-1/1/0.1`).
@@ -46,26 +41,29 @@ impl ServiceUnits {
     /// The inside and outside units of every next-hop service set of `c`; set indices are
     /// positions in `c.service_sets`.
     pub fn of(c: &cfg::Config) -> Result<Self, NextHopError> {
+        if let Some(shared) = c.shared_service_unit() {
+            return Err(shared.into());
+        }
         let mut units: Vec<(String, ServiceHop)> = Vec::new();
         for (i, s) in c.service_sets.iter().enumerate() {
             let ServiceSetStyle::NextHop { inside, outside } = &s.style else {
                 continue;
             };
-            let legs = [
-                (inside, MatchDirection::Input),
-                (outside, MatchDirection::Output),
-            ];
-            for (unit, dir) in legs {
-                if let Some((_, other)) = units.iter().find(|(u, _)| u == unit) {
-                    return Err(NextHopError::SharedUnit {
-                        unit: unit.clone(),
-                        first: c.service_sets[other.set as usize].name.clone(),
-                        second: s.name.clone(),
-                    });
-                }
-                let set = u16::try_from(i).unwrap_or(u16::MAX);
-                units.push((unit.clone(), ServiceHop { set, dir }));
-            }
+            let set = u16::try_from(i).unwrap_or(u16::MAX);
+            units.push((
+                inside.clone(),
+                ServiceHop {
+                    set,
+                    dir: MatchDirection::Input,
+                },
+            ));
+            units.push((
+                outside.clone(),
+                ServiceHop {
+                    set,
+                    dir: MatchDirection::Output,
+                },
+            ));
         }
         Ok(ServiceUnits { units })
     }
@@ -123,22 +121,27 @@ set services service-set nh next-hop-service outside-service-interface ms-1/1/0.
 
     #[test]
     fn a_unit_in_two_sets_is_refused() {
-        let c = parse(&format!(
+        // `parse` refuses this (config crate tests); built in code, compile refuses it.
+        let mut c = parse(&format!(
             "{UNITS}set interfaces ms-1/1/0 unit 3 family inet
 set interfaces ms-1/1/0 unit 3 service-domain outside
+set interfaces ms-1/1/0 unit 4 family inet
+set interfaces ms-1/1/0 unit 4 service-domain inside
 set services service-set a next-hop-service inside-service-interface ms-1/1/0.1
 set services service-set a next-hop-service outside-service-interface ms-1/1/0.2
-set services service-set b next-hop-service inside-service-interface ms-1/1/0.1
+set services service-set b next-hop-service inside-service-interface ms-1/1/0.4
 set services service-set b next-hop-service outside-service-interface ms-1/1/0.3
 "
         ));
+        let b = c.service_sets.iter_mut().find(|s| s.name == "b").unwrap();
+        b.style = ServiceSetStyle::NextHop {
+            inside: "ms-1/1/0.1".into(),
+            outside: "ms-1/1/0.3".into(),
+        };
+        let err = ServiceUnits::of(&c).unwrap_err();
         assert_eq!(
-            ServiceUnits::of(&c),
-            Err(NextHopError::SharedUnit {
-                unit: "ms-1/1/0.1".into(),
-                first: "a".into(),
-                second: "b".into()
-            })
+            err.to_string(),
+            "services unit ms-1/1/0.1 is used by next-hop service sets 'a' and 'b'"
         );
     }
 }

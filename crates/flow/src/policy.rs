@@ -217,8 +217,9 @@ pub enum PolicyError {
     /// The legs of the next-hop service sets are ambiguous.
     #[error(transparent)]
     NextHop(#[from] NextHopError),
-    /// Indices are 16-bit.
-    #[error("too many interfaces or service sets (limit 65535)")]
+    /// Indices are 16-bit. [`mspic_config::parse`] refuses this with the position of
+    /// the first one too many; this guards a configuration built in code.
+    #[error("too many interfaces or service sets (limit {})", cfg::MAX_INDEXED)]
     TooMany,
 }
 
@@ -259,7 +260,7 @@ impl Policy {
                 });
             }
         }
-        if interfaces.len() > u16::MAX as usize || c.service_sets.len() > u16::MAX as usize {
+        if interfaces.len() > cfg::MAX_INDEXED || c.service_sets.len() > cfg::MAX_INDEXED {
             return Err(PolicyError::TooMany);
         }
         let connected: Vec<(Prefix, IfIndex)> = interfaces

@@ -6,10 +6,14 @@ use crate::xml::Node;
 
 /// The `set` lines of a `<configuration>` element (its children are the top statements).
 /// `operation="delete"` (or `delete="delete"`) on an element gives a `delete` line.
-pub fn set_lines(configuration: &Node) -> String {
+/// An element to be replaced — `operation="replace"` (RFC 6241 §7.2), or with `replace`,
+/// Junos's `replace="replace"` of `load-configuration action="replace"` ("Replace
+/// Elements in Configuration Data Using the Junos XML Protocol") — gives a `delete` line
+/// for its path before its `set` lines.
+pub fn set_lines(configuration: &Node, replace: bool) -> String {
     let mut out = String::new();
     for c in &configuration.children {
-        walk(c, "configuration", &mut Vec::new(), &mut out);
+        walk(c, "configuration", replace, &mut Vec::new(), &mut out);
     }
     out
 }
@@ -34,7 +38,7 @@ fn quote(w: &str) -> String {
     }
 }
 
-fn walk(n: &Node, parent: &str, path: &mut Vec<String>, out: &mut String) {
+fn walk(n: &Node, parent: &str, replace: bool, path: &mut Vec<String>, out: &mut String) {
     let len = path.len();
     let delete = n.attribute("operation") == Some("delete") || n.attribute("delete").is_some();
     let name = n.child("name").filter(|c| c.children.is_empty());
@@ -50,6 +54,13 @@ fn walk(n: &Node, parent: &str, path: &mut Vec<String>, out: &mut String) {
         .iter()
         .filter(|c| name.is_none_or(|nm| !std::ptr::eq(*c, nm)))
         .collect();
+    let replaced = n.attribute("operation") == Some("replace")
+        || (replace && n.attribute("replace") == Some("replace"));
+    if replaced && !delete {
+        out.push_str("delete ");
+        out.push_str(&path.join(" "));
+        out.push('\n');
+    }
     let verb = if delete { "delete" } else { "set" };
     if rest.is_empty() {
         let text = n.text.trim();
@@ -66,7 +77,7 @@ fn walk(n: &Node, parent: &str, path: &mut Vec<String>, out: &mut String) {
         out.push('\n');
     } else {
         for c in rest {
-            walk(c, &n.name, path, out);
+            walk(c, &n.name, replace, path, out);
         }
     }
     path.truncate(len);
@@ -108,7 +119,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            set_lines(&x),
+            set_lines(&x, false),
             "set services nat pool p1 address 203.0.113.0/24\n\
              set services nat pool p1 port automatic\n\
              delete services service-set old\n"
@@ -123,9 +134,34 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            set_lines(&x),
+            set_lines(&x, false),
             "set interfaces ms-1/1/0 unit 0 family inet\n"
         );
+    }
+
+    /// Which attributes replace an element, by action: `replace="replace"` only with
+    /// `action="replace"`, `operation="replace"` always.
+    #[test]
+    fn replaced_elements() {
+        let pool = |attr: &str| {
+            format!(
+                "<configuration><services><nat><pool {attr}><name>p1</name>\
+                 <address>203.0.113.0/24</address></pool></nat></services></configuration>"
+            )
+        };
+        let set = "set services nat pool p1 address 203.0.113.0/24\n";
+        let replaced = format!("delete services nat pool p1\n{set}");
+        let cases = [
+            ("replace=\"replace\"", true, replaced.as_str()),
+            ("replace=\"replace\"", false, set),
+            ("operation=\"replace\"", false, replaced.as_str()),
+            ("operation=\"replace\"", true, replaced.as_str()),
+            ("operation=\"merge\"", true, set),
+        ];
+        for (attr, replace, want) in cases {
+            let x = parse(pool(attr).as_bytes()).unwrap();
+            assert_eq!(set_lines(&x, replace), want, "{attr} replace={replace}");
+        }
     }
 
     #[test]

@@ -20,7 +20,10 @@
 //! Bad input never panics nor grows memory without bound: messages are limited to
 //! [`framing::MAX_MESSAGE`] bytes, elements to [`xml::MAX_DEPTH`] levels, DTDs are refused.
 //! A framing error or a message that is not XML ends the session (after an `<rpc-error>`
-//! when the framing still allows one); every such error is counted in [`Stats`].
+//! when the framing still allows one); every such error is counted in [`Stats`]. A message
+//! not whole within [`Timeouts::message`] of its first byte, or no message for
+//! [`Timeouts::idle`], ends the session too; the caller passes `now` and waits no longer
+//! than [`Session::deadline`].
 //!
 //! ```
 //! use mspic_netconf::{framing, Daemon, Identity, Session};
@@ -39,8 +42,9 @@
 //! assert!(String::from_utf8(s.hello()).unwrap().contains("<session-id>7</session-id>"));
 //! let hello = "<hello xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\"><capabilities>\
 //!     <capability>urn:ietf:params:netconf:base:1.0</capability></capabilities></hello>]]>]]>";
-//! assert!(s.receive(hello.as_bytes()).is_empty());
-//! let out = s.receive(b"<rpc message-id=\"1\"><command format=\"text\">show services sessions</command></rpc>]]>]]>");
+//! let now = std::time::Duration::ZERO;
+//! assert!(s.receive(now, hello.as_bytes()).is_empty());
+//! let out = s.receive(now, b"<rpc message-id=\"1\"><command format=\"text\">show services sessions</command></rpc>]]>]]>");
 //! let out = String::from_utf8(out).unwrap();
 //! assert!(out.contains("message-id=\"1\""));
 //! assert!(out.contains("<output>\nshow services sessions\n</output>"));
@@ -51,7 +55,9 @@
 pub mod config;
 pub mod framing;
 pub mod session;
+pub mod timers;
 pub mod xml;
 
 pub use framing::{Decoder, Framing, FramingError, MAX_MESSAGE};
 pub use session::{Daemon, Identity, RpcError, Session, Stats};
+pub use timers::{Expired, Timeouts};

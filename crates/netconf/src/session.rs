@@ -8,8 +8,11 @@ use std::fmt::Write as _;
 use mspic_control::rpc as table;
 use mspic_control::tree::JUNOS_XMLNS;
 
+use std::time::Duration;
+
 use crate::config;
 use crate::framing::{self, Decoder, Framing, FramingError};
+use crate::timers::{Expired, Timeouts, Timers};
 use crate::xml::{self, escape, Node};
 
 /// Capability of NETCONF 1.0 framing (end-of-message).
@@ -62,6 +65,8 @@ pub struct Stats {
     pub malformed: u64,
     /// Framing errors (the session ends on the first).
     pub framing_errors: u64,
+    /// Sessions ended by a time limit (a stalled message, or idle).
+    pub timeouts: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +139,29 @@ fn daemon_message(text: &str) -> String {
         .join("\n")
 }
 
+/// How `<load-configuration>` meets the candidate (its `action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    /// `merge`, `set`: statements add to the candidate; `replace:` tags mean nothing.
+    Merge,
+    /// `replace`: as merge, but elements tagged `replace:` (text) or `replace="replace"`
+    /// (XML) replace what their hierarchy held.
+    Replace,
+    /// `override`, `update`: the loaded configuration is the whole candidate.
+    Override,
+}
+
+impl Action {
+    fn of(action: &str) -> Option<Action> {
+        match action {
+            "merge" | "set" => Some(Action::Merge),
+            "replace" => Some(Action::Replace),
+            "override" | "update" => Some(Action::Override),
+            _ => None,
+        }
+    }
+}
+
 /// A NETCONF session over a [`Daemon`].
 pub struct Session<D> {
     daemon: D,
@@ -148,6 +176,7 @@ pub struct Session<D> {
     locked: bool,
     stats: Stats,
     end: Option<String>,
+    timers: Timers,
 }
 
 impl<D: Daemon> Session<D> {
@@ -162,7 +191,41 @@ impl<D: Daemon> Session<D> {
             locked: false,
             stats: Stats::default(),
             end: None,
+            timers: Timers::default(),
         }
+    }
+
+    /// Sets the time limits (the defaults of [`Timeouts`] otherwise).
+    pub fn set_timeouts(&mut self, limits: Timeouts) {
+        self.timers.limits = limits;
+    }
+
+    /// Until when (time since the session began) the caller may wait for bytes before
+    /// calling [`Session::tick`]; `None` once closed.
+    pub fn deadline(&self) -> Option<Duration> {
+        (!self.is_closed()).then(|| self.timers.deadline())
+    }
+
+    /// Applies the time limits at `now`; returns the bytes to send (an `<rpc-error>` for
+    /// a stalled message). The session is closed when a limit has passed.
+    pub fn tick(&mut self, now: Duration) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.state != State::Closed {
+            if let Some(e) = self.timers.expired(now) {
+                self.timeout(e, &mut out);
+            }
+        }
+        out
+    }
+
+    fn timeout(&mut self, e: Expired, out: &mut Vec<u8>) {
+        self.stats.timeouts += 1;
+        let text = e.to_string();
+        if self.state == State::Open && matches!(e, Expired::Message(_)) {
+            let err = RpcError::new("rpc", "operation-failed", text.clone());
+            self.send(out, &self.reply_text(&[], &err.to_xml()));
+        }
+        self.close(Some(text));
     }
 
     /// The server's `<hello>`, to send first.
@@ -214,18 +277,21 @@ impl<D: Daemon> Session<D> {
         }
     }
 
-    /// Feeds bytes from the client; returns the bytes to send back. Once
-    /// [`Session::is_closed`], the caller sends them and ends the session.
-    pub fn receive(&mut self, data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
+    /// Feeds bytes from the client, read at `now` (time since the session began);
+    /// returns the bytes to send back. Once [`Session::is_closed`], the caller sends them
+    /// and ends the session.
+    pub fn receive(&mut self, now: Duration, data: &[u8]) -> Vec<u8> {
+        let mut out = self.tick(now);
         if self.state == State::Closed {
             return out;
         }
         self.decoder.push(data);
+        let mut completed = false;
         while self.state != State::Closed {
             match self.decoder.next_message() {
                 Ok(Some(msg)) => {
                     self.stats.messages += 1;
+                    completed = true;
                     self.handle(&msg, &mut out);
                 }
                 Ok(None) => break,
@@ -235,6 +301,8 @@ impl<D: Daemon> Session<D> {
                 }
             }
         }
+        self.timers
+            .received(now, completed, self.decoder.pending() > 0);
         out
     }
 
@@ -707,18 +775,20 @@ impl<D: Daemon> Session<D> {
         }
     }
 
-    fn load(&mut self, changes: &str, replace_all: bool, what: &str) -> Result<(), RpcError> {
-        let base = if replace_all {
-            String::new()
-        } else {
-            match &self.candidate {
-                Some(c) => c.clone(),
-                None => self.running_set()?,
-            }
+    /// Loads `changes` (text, `set` lines, or lines made from XML) into the candidate.
+    fn load(&mut self, changes: &str, action: Action, what: &str) -> Result<(), RpcError> {
+        let base = match (action, &self.candidate) {
+            (Action::Override, _) => String::new(),
+            (_, Some(c)) => c.clone(),
+            (_, None) => self.running_set()?,
         };
-        // Check the loaded text on its own terms first, so errors point into it.
         let combined = format!("{base}{changes}\n");
-        if let Err(errors) = mspic_config::parse(&combined, what) {
+        let parsed = match action {
+            Action::Replace => mspic_config::parse_replacing(&combined, what),
+            Action::Merge | Action::Override => mspic_config::parse(&combined, what),
+        };
+        let cfg = parsed.map_err(|errors| {
+            // Errors point into the loaded text, or name the configuration it met.
             let base_lines = base.lines().count() as u32;
             let shifted: Vec<String> = errors
                 .0
@@ -733,11 +803,9 @@ impl<D: Daemon> Session<D> {
                     d.to_string()
                 })
                 .collect();
-            return Err(RpcError::failed(shifted.join("\n")));
-        }
+            RpcError::failed(shifted.join("\n"))
+        })?;
         // Keep it as set lines, so later loads merge onto it.
-        let cfg =
-            mspic_config::parse(&combined, what).map_err(|e| RpcError::failed(e.to_string()))?;
         self.candidate = Some(mspic_config::display::set(&cfg));
         Ok(())
     }
@@ -751,7 +819,7 @@ impl<D: Daemon> Session<D> {
             )
             .bad("url"));
         }
-        if !matches!(action, "merge" | "replace" | "override" | "set" | "update") {
+        let Some(action) = Action::of(action) else {
             return Err(RpcError::new(
                 "protocol",
                 "invalid-value",
@@ -759,13 +827,16 @@ impl<D: Daemon> Session<D> {
                     "action '{action}' is not supported (merge, replace, override, set, update)"
                 ),
             ));
-        }
+        };
         let (changes, what) = if let Some(t) = op.child("configuration-text") {
             (t.text.clone(), "configuration-text")
         } else if let Some(s) = op.child("configuration-set") {
             (s.text.clone(), "configuration-set")
         } else if let Some(c) = op.child("configuration") {
-            (config::set_lines(c), "configuration")
+            (
+                config::set_lines(c, action == Action::Replace),
+                "configuration",
+            )
         } else if op.child("configuration-json").is_some() || format == "json" {
             return Err(RpcError::failed(
                 "JSON configuration is not supported: load text, set or xml",
@@ -778,8 +849,7 @@ impl<D: Daemon> Session<D> {
                 "load-configuration needs configuration-text, configuration-set or configuration",
             ));
         };
-        let replace_all = matches!(action, "override" | "update");
-        let loaded = self.load(&changes, replace_all, what);
+        let loaded = self.load(&changes, action, what);
         match loaded {
             Ok(()) => {
                 Ok("<load-configuration-results>\n<ok/>\n</load-configuration-results>\n".into())
@@ -796,9 +866,12 @@ impl<D: Daemon> Session<D> {
                 "edit-config needs <config><configuration>",
             ));
         };
-        let replace_all = op.child("default-operation").map(|d| d.text.trim()) == Some("replace");
-        let lines = config::set_lines(config);
-        self.load(&lines, replace_all, "edit-config")?;
+        let action = match op.child("default-operation").map(|d| d.text.trim()) {
+            Some("replace") => Action::Override,
+            _ => Action::Merge,
+        };
+        let lines = config::set_lines(config, false);
+        self.load(&lines, action, "edit-config")?;
         Ok("<ok/>\n".into())
     }
 

@@ -2,6 +2,8 @@
 //! control crate's `execute`, the configuration crate's display): every reply is compared
 //! with its golden copy.
 
+use std::time::Duration;
+
 use mspic_netconf::{framing, Daemon, Framing, Identity, Session};
 
 const CONFIG: &str = include_str!("../../../docs/examples/testbed.conf");
@@ -89,13 +91,13 @@ const HELLO_11: &str = "<hello xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\"
 /// Sends one RPC (base:1.0 framing) and returns the reply without its delimiter.
 fn rpc(s: &mut Session<Fake>, body: &str) -> String {
     let msg = format!("<rpc message-id=\"101\" xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\">{body}</rpc>]]>]]>");
-    let out = String::from_utf8(s.receive(msg.as_bytes())).unwrap();
+    let out = String::from_utf8(s.receive(Duration::ZERO, msg.as_bytes())).unwrap();
     out.strip_suffix("]]>]]>").unwrap_or(&out).to_string()
 }
 
 fn open() -> Session<Fake> {
     let mut s = session();
-    assert!(s.receive(HELLO_10.as_bytes()).is_empty());
+    assert!(s.receive(Duration::ZERO, HELLO_10.as_bytes()).is_empty());
     s
 }
 
@@ -273,10 +275,13 @@ fn configuration() {
 #[test]
 fn chunked_session() {
     let mut s = session();
-    assert!(s.receive(HELLO_11.as_bytes()).is_empty());
+    assert!(s.receive(Duration::ZERO, HELLO_11.as_bytes()).is_empty());
     assert_eq!(s.framing(), Framing::Chunked);
     let msg = "<rpc message-id=\"7\"><get-route-engine-information/></rpc>";
-    let out = s.receive(&framing::encode(Framing::Chunked, msg.as_bytes()));
+    let out = s.receive(
+        Duration::ZERO,
+        &framing::encode(Framing::Chunked, msg.as_bytes()),
+    );
     insta::assert_snapshot!(String::from_utf8(out).unwrap());
 }
 
@@ -284,23 +289,24 @@ fn chunked_session() {
 fn malformed_input_ends_the_session() {
     // Invalid XML: an rpc-error, then the end.
     let mut s = open();
-    let out = String::from_utf8(s.receive(b"<rpc><command>show</rpc>]]>]]>")).unwrap();
+    let out =
+        String::from_utf8(s.receive(Duration::ZERO, b"<rpc><command>show</rpc>]]>]]>")).unwrap();
     insta::assert_snapshot!("invalid_xml", out);
     assert!(s.is_closed());
     assert_eq!(s.stats().malformed, 1);
 
     // A bad chunk header.
     let mut s = session();
-    s.receive(HELLO_11.as_bytes());
-    let out = String::from_utf8(s.receive(b"\n#abc\n")).unwrap();
+    s.receive(Duration::ZERO, HELLO_11.as_bytes());
+    let out = String::from_utf8(s.receive(Duration::ZERO, b"\n#abc\n")).unwrap();
     insta::assert_snapshot!("bad_chunk", out);
     assert!(s.is_closed());
     assert_eq!(s.stats().framing_errors, 1);
 
     // A chunk announcing more than the limit: refused before its bytes arrive.
     let mut s = session();
-    s.receive(HELLO_11.as_bytes());
-    s.receive(b"\n#104857600\n");
+    s.receive(Duration::ZERO, HELLO_11.as_bytes());
+    s.receive(Duration::ZERO, b"\n#104857600\n");
     assert!(s.is_closed());
     assert_eq!(
         s.end_reason(),
@@ -309,8 +315,8 @@ fn malformed_input_ends_the_session() {
 
     // Truncated chunk, then end of input.
     let mut s = session();
-    s.receive(HELLO_11.as_bytes());
-    assert!(s.receive(b"\n#100\n<rpc>").is_empty());
+    s.receive(Duration::ZERO, HELLO_11.as_bytes());
+    assert!(s.receive(Duration::ZERO, b"\n#100\n<rpc>").is_empty());
     s.end_of_input();
     assert_eq!(
         s.end_reason(),
@@ -319,12 +325,15 @@ fn malformed_input_ends_the_session() {
 
     // A DTD (entity expansion) is refused.
     let mut s = open();
-    s.receive(b"<!DOCTYPE r [<!ENTITY a \"aaaa\">]><rpc>&a;</rpc>]]>]]>");
+    s.receive(
+        Duration::ZERO,
+        b"<!DOCTYPE r [<!ENTITY a \"aaaa\">]><rpc>&a;</rpc>]]>]]>",
+    );
     assert!(s.is_closed());
 
     // Not a hello first.
     let mut s = session();
-    s.receive(b"<rpc><close-session/></rpc>]]>]]>");
+    s.receive(Duration::ZERO, b"<rpc><close-session/></rpc>]]>]]>");
     assert_eq!(
         s.end_reason(),
         Some("expected <hello> from the client, got <rpc>")
@@ -333,7 +342,7 @@ fn malformed_input_ends_the_session() {
     // Deep nesting.
     let mut s = open();
     let deep = format!("{}{}]]>]]>", "<a>".repeat(100), "</a>".repeat(100));
-    s.receive(deep.as_bytes());
+    s.receive(Duration::ZERO, deep.as_bytes());
     assert!(s.is_closed());
 }
 
@@ -360,7 +369,7 @@ fn configuration_xml_round_trips() {
         let xml = mspic_config::display::xml_at(&cfg, &[]);
         let node = mspic_netconf::xml::parse(xml.as_bytes())
             .unwrap_or_else(|e| panic!("{name}: {e}\n{xml}"));
-        let lines = mspic_netconf::config::set_lines(&node);
+        let lines = mspic_netconf::config::set_lines(&node, false);
         let back =
             mspic_config::parse(&lines, name).unwrap_or_else(|e| panic!("{name}: {e}\n{lines}"));
         assert_eq!(
@@ -369,4 +378,144 @@ fn configuration_xml_round_trips() {
             "{name}"
         );
     }
+}
+
+/// `<load-configuration action=…>` in each format: which statements of the testbed's pool
+/// `public` (address 203.0.113.128/25, port automatic) the candidate holds afterwards.
+/// Junos: "Replace Elements in Configuration Data Using the Junos XML Protocol" (`replace:`
+/// in text and `replace="replace"` in XML replace their hierarchy with action replace and
+/// merge otherwise); `override` and `update` load a whole configuration.
+#[test]
+fn load_actions() {
+    const OLD: &str = "set services nat pool public address 203.0.113.128/25";
+    const PORT: &str = "set services nat pool public port automatic";
+    const NEW: &str = "set services nat pool public address 198.51.100.0/28";
+    const RANGE: &str = "set services nat pool public port range low 2000 high 3000";
+    let text = |tag: &str| {
+        format!(
+            "<configuration-text>services {{ nat {{ {tag} pool public {{ address 198.51.100.0/28; \
+             port {{ range low 2000 high 3000; }} }} }} }}</configuration-text>"
+        )
+    };
+    let xml = |attr: &str| {
+        format!(
+            "<configuration><services><nat><pool {attr}><name>public</name>\
+             <address><name>198.51.100.0/28</name></address><port><automatic/></port>\
+             </pool></nat></services></configuration>"
+        )
+    };
+    let set = format!("<configuration-set>{NEW}\n</configuration-set>");
+    let whole = format!(
+        "<configuration-text>{}</configuration-text>",
+        CONFIG.replace("203.0.113.128/25", "198.51.100.0/28")
+    );
+    // Merged, the text's port range conflicts with `port automatic`: the load is refused.
+    const CONFLICT: &[&str] = &[];
+    let cases: Vec<(&str, String, &[&str])> = vec![
+        ("merge", text(""), CONFLICT),
+        ("merge", text("replace:"), CONFLICT),
+        ("replace", text(""), CONFLICT),
+        ("replace", text("replace:"), &[NEW, RANGE]),
+        ("merge", xml("replace=\"replace\""), &[OLD, NEW, PORT]),
+        ("replace", xml(""), &[OLD, NEW, PORT]),
+        ("replace", xml("replace=\"replace\""), &[NEW, PORT]),
+        ("merge", xml("operation=\"replace\""), &[NEW, PORT]),
+        ("set", set.clone(), &[OLD, NEW, PORT]),
+        ("replace", set, &[OLD, NEW, PORT]),
+        ("override", whole.clone(), &[NEW, PORT]),
+        ("update", whole, &[NEW, PORT]),
+    ];
+    for (action, body, want) in cases {
+        let mut s = open();
+        let reply = rpc(
+            &mut s,
+            &format!("<load-configuration action=\"{action}\">{body}</load-configuration>"),
+        );
+        if want.is_empty() {
+            assert!(
+                reply.contains("conflicting values for 'port'"),
+                "{action} {body}: {reply}"
+            );
+            continue;
+        }
+        assert!(reply.contains("<ok/>"), "{action} {body}: {reply}");
+        let got = rpc(&mut s, "<get-configuration format=\"set\"/>");
+        let mut pool: Vec<&str> = got
+            .lines()
+            .filter(|l| l.starts_with("set services nat pool public "))
+            .collect();
+        pool.sort();
+        let mut want = want.to_vec();
+        want.sort();
+        assert_eq!(pool, want, "{action} {body}");
+    }
+}
+
+/// Time limits in virtual time: a message must be whole within 30 s of its first byte
+/// however slowly it trickles in (an `<rpc-error>`, then the session ends); a session
+/// with nothing under way ends after 600 s without a message.
+#[test]
+fn stalled_and_idle_sessions_end() {
+    let s_ = Duration::from_secs;
+    let mut s = open();
+    assert_eq!(s.deadline(), Some(s_(600)));
+    assert!(s.receive(s_(1), b"<rpc message-id=\"7\"><comm").is_empty());
+    assert_eq!(s.deadline(), Some(s_(31)));
+    for t in [10, 20, 30] {
+        assert!(s.receive(s_(t), b"a").is_empty());
+    }
+    assert_eq!(s.deadline(), Some(s_(31)));
+    assert!(s.tick(Duration::from_millis(30_999)).is_empty());
+    assert!(!s.is_closed());
+    let out = String::from_utf8(s.tick(s_(31))).unwrap();
+    assert!(
+        out.contains("<error-message>\nmessage not complete within 30s of its first byte\n"),
+        "{out}"
+    );
+    assert!(s.is_closed());
+    assert_eq!(s.deadline(), None);
+    assert_eq!(
+        s.end_reason(),
+        Some("message not complete within 30s of its first byte")
+    );
+    assert_eq!(s.stats().timeouts, 1);
+    // Bytes after the end are not read.
+    assert!(s
+        .receive(s_(32), b"mand>show</command></rpc>]]>]]>")
+        .is_empty());
+
+    // A whole message restarts the idle clock; idle ends without a reply.
+    let mut s = open();
+    let reply = s.receive(
+        s_(100),
+        b"<rpc message-id=\"8\"><command>show services sessions count</command></rpc>]]>]]>",
+    );
+    assert!(!reply.is_empty());
+    assert_eq!(s.deadline(), Some(s_(700)));
+    assert!(s.tick(s_(699)).is_empty());
+    assert!(s.tick(s_(700)).is_empty());
+    assert!(s.is_closed());
+    assert_eq!(s.end_reason(), Some("no message for 600s"));
+
+    // Before the client's hello, and with limits of its own.
+    let mut s = session();
+    s.set_timeouts(mspic_netconf::Timeouts {
+        message: Duration::from_millis(500),
+        idle: s_(2),
+    });
+    assert!(s.receive(s_(1), b"<hel").is_empty());
+    assert_eq!(s.deadline(), Some(Duration::from_millis(1500)));
+    assert!(s.tick(Duration::from_millis(1500)).is_empty());
+    assert!(s.is_closed());
+    assert_eq!(s.stats().timeouts, 1);
+
+    // A deadline passed before late bytes arrive: the session ends, the bytes are not read.
+    let mut s = open();
+    let out = s.receive(
+        s_(601),
+        b"<rpc message-id=\"9\"><command>show</command></rpc>]]>]]>",
+    );
+    assert!(out.is_empty());
+    assert!(s.is_closed());
+    assert_eq!(s.stats().rpcs, 0);
 }

@@ -44,9 +44,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut s = Session::new(Null, id);
     s.receive(
+        std::time::Duration::ZERO,
         b"<hello><capabilities><capability>urn:ietf:params:netconf:base:1.1</capability>\
           </capabilities></hello>]]>]]>",
     );
-    s.receive(data);
+    s.receive(std::time::Duration::ZERO, data);
     s.end_of_input();
 });

@@ -20,6 +20,8 @@ pub(super) struct FamD {
 /// A logical unit of a plain interface.
 pub(super) struct UnitD {
     pub(super) number: u32,
+    /// Where the unit first appears.
+    pub(super) pos: crate::lexer::Pos,
     pub(super) inet: Option<FamD>,
     pub(super) inet6: Option<FamD>,
 }
@@ -296,8 +298,16 @@ impl Builder {
         }
     }
 
-    /// Adds the interfaces, plain and services, to the model.
-    pub(super) fn finish_interfaces(&self, cfg: &mut Config) {
+    /// Adds the interfaces, plain and services, to the model; refuses the logical units
+    /// past the [`MAX_INDEXED`] the packet path can number.
+    pub(super) fn finish_interfaces(&self, d: &mut Diags, cfg: &mut Config) {
+        let units = self.interfaces.iter().flat_map(|i| i.units.iter());
+        if let Some(u) = units.clone().nth(MAX_INDEXED) {
+            d.error(
+                u.pos,
+                format!("too many logical interfaces (limit {MAX_INDEXED})"),
+            );
+        }
         let fam = |f: &Option<FamD>| {
             f.as_ref().map(|f| Family {
                 addresses: f.addresses.to_vec(),
@@ -403,9 +413,10 @@ fn plain_interface(ifd: &mut IfD, d: &mut Diags, c: &mut Cur) -> R<Option<Ref>> 
     let Some(_) = c.kw(d, &["unit"], PHYS_IGNORED)? else {
         return Ok(None);
     };
-    let (n, _) = c.parse(d, "unit number", u32_in(0, 1_073_741_823, "unit number"))?;
+    let (n, t) = c.parse(d, "unit number", u32_in(0, 1_073_741_823, "unit number"))?;
     let unit = ifd.units.entry(n, || UnitD {
         number: n,
+        pos: t.pos,
         inet: None,
         inet6: None,
     });

@@ -217,7 +217,7 @@ impl Builder {
     /// stanza's checks may look at the ones before it).
     pub(crate) fn finish(mut self, d: &mut Diags) -> Config {
         let mut cfg = Config::default();
-        self.finish_interfaces(&mut cfg);
+        self.finish_interfaces(d, &mut cfg);
         self.finish_routes(d, &mut cfg);
         let known = self.finish_applications(d, &mut cfg);
         self.finish_firewall(&known, d, &mut cfg);

@@ -183,6 +183,12 @@ impl Builder {
     /// Checks service sets (rules named, one complete style) and the sets interfaces
     /// apply; adds the sets to the model.
     pub(super) fn finish_service_sets(&self, d: &mut Diags, cfg: &mut Config) {
+        if let Some(s) = self.service_sets.iter().nth(MAX_INDEXED) {
+            d.error(
+                s.pos,
+                format!("too many service sets (limit {MAX_INDEXED})"),
+            );
+        }
         for s in &self.service_sets {
             self.check_set_rules(d, s);
             if let Some(style) = self.set_style(d, s) {
@@ -202,6 +208,7 @@ impl Builder {
                 });
             }
         }
+        self.check_shared_units(d, cfg);
         for r in &self.if_set_refs {
             match self.service_sets.get(&r.name) {
                 None => {
@@ -221,6 +228,26 @@ impl Builder {
                 Some(_) => {}
             }
         }
+    }
+
+    /// A services unit is a leg of one next-hop set only; the error points at its second
+    /// use.
+    fn check_shared_units(&self, d: &mut Diags, cfg: &Config) {
+        let Some(shared) = cfg.shared_service_unit() else {
+            return;
+        };
+        if shared.first == shared.second {
+            // One unit as both legs of a set: the service-domain check has said so.
+            return;
+        }
+        let second = self.service_sets.get(&shared.second);
+        let leg = second.and_then(|s| {
+            [&s.inside, &s.outside]
+                .into_iter()
+                .find_map(|l| l.v.as_ref().filter(|(u, _, _)| *u == shared.unit))
+        });
+        let pos = leg.map(|(_, pos, _)| *pos).or(second.map(|s| s.pos));
+        d.error(pos.unwrap_or_default(), shared.to_string());
     }
 
     /// The rules and rule sets a service set names must exist.
