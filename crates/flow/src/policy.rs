@@ -54,6 +54,8 @@ pub struct ServiceIfaceRt {
     pub close_timeout: u32,
     /// Most live sessions across all shards.
     pub session_limit: Option<u32>,
+    /// `session-limit rate`: most new sessions per second across all shards.
+    pub session_rate: Option<u32>,
     /// `syslog message-rate-limit`: most log lines per second from this interface.
     pub syslog_rate_limit: Option<u32>,
 }
@@ -235,6 +237,7 @@ impl Policy {
                 open_timeout: s.options.open_timeout(),
                 close_timeout: s.options.close_timeout(),
                 session_limit: s.options.session_limit_maximum,
+                session_rate: s.options.session_limit_rate,
                 syslog_rate_limit: s.options.syslog_rate_limit,
             })
             .collect();

@@ -83,6 +83,7 @@ impl Shard {
         if self.over_limit(iface, set, ss)
             || self.subscriber_full(set, &parsed.key)
             || self.over_setup_rate(now, set, ss)
+            || self.over_session_rate(now, iface)
         {
             self.stats[iface].drop_session_limit += 1;
             return Verdict::Drop(DropReason::SessionLimit);
@@ -197,6 +198,24 @@ impl Shard {
         }
         w.1 += 1;
         false
+    }
+
+    /// Whether services interface `iface` has used up its `session-limit rate` share (the
+    /// rate divided by the shards, rounded up, as for `max-flows`: each worker of the PIC
+    /// polices its own share); takes a token when it has not.
+    fn over_session_rate(&mut self, now: Time, iface: usize) -> bool {
+        let Some(rate) = self
+            .policy
+            .service_ifaces
+            .get(iface)
+            .and_then(|si| si.session_rate)
+        else {
+            return false;
+        };
+        let share = rate.div_ceil(self.cfg.count.max(1));
+        self.session_rate
+            .get_mut(iface)
+            .is_some_and(|b| !b.take(now.0, share))
     }
 
     /// Sets up the NAT of a new accepted session (`Err`: the drop verdict).

@@ -61,6 +61,8 @@ pub struct Shard {
     /// Per service set: the second (of `now`) being counted and the sessions set up in it
     /// (`max-session-setup-rate`).
     setups: Vec<(u64, u32)>,
+    /// Per services interface: its `session-limit rate` share of new sessions.
+    session_rate: Vec<crate::token_bucket::TokenBucket>,
     /// Live sessions per (service set, subscriber) of the sets with
     /// `max-sessions-per-subscriber` (a subscriber's sessions all live on one shard).
     per_subscriber: HashMap<(u16, IpAddr), u32>,
@@ -109,6 +111,7 @@ impl Shard {
             stats: vec![SfwStats::default(); n_iface + 1],
             tcp_mss: vec![TcpMssStats::default(); n_set],
             setups: vec![(0, 0); n_set],
+            session_rate: vec![Default::default(); n_iface],
             per_subscriber: HashMap::new(),
             alg_sessions: HashMap::new(),
             children: HashMap::new(),
@@ -202,6 +205,7 @@ impl Shard {
         }
         self.tcp_mss = tcp_mss;
         self.setups = vec![(0, 0); self.policy.service_sets.len()];
+        self.session_rate = vec![Default::default(); self.policy.service_ifaces.len()];
         let slots: Vec<u32> = self.table.iter().map(|(slot, _)| slot).collect();
         for slot in slots {
             let set = self.table.get(slot).map(|s| s.service_set as usize);
