@@ -70,7 +70,7 @@ fn unknown_statements() {
     );
     one(
         "set interfaces ms-1/1/0 services-options idle-timeout 30\n",
-        "e.conf:1:42: error: unknown statement 'idle-timeout' (expected one of: inactivity-timeout, inactivity-tcp-timeout, inactivity-non-tcp-timeout, open-timeout, close-timeout, session-limit, tcp-tickles, syslog)",
+        "e.conf:1:42: error: unknown statement 'idle-timeout' (expected one of: inactivity-timeout, inactivity-tcp-timeout, inactivity-non-tcp-timeout, open-timeout, close-timeout, session-limit, tcp-tickles, syslog, pba-interim-logging-interval)",
     );
     one(
         "set emulator interface ge-0/0/0 dev pin\nset interfaces ge-0/0/0\n",

@@ -330,6 +330,9 @@ impl Policy {
             })
             .collect();
         let mut nat = NatPolicy::compile(c)?;
+        for pool in &mut nat.pools {
+            pool.interim_interval = interim_interval(c, pool, &service_sets);
+        }
         // A subscriber's sessions are counted on one shard: its address alone picks it.
         for ss in &service_sets {
             nat.pinned.extend(ss.subscribers.iter().copied());
@@ -403,6 +406,26 @@ impl Policy {
             .iter()
             .any(|f| f.addresses.iter().any(|p| p.addr == addr))
     }
+}
+
+/// The interim logging interval of port block pool `pool` (s, 0: none): its own
+/// `interim-logging-interval`, else the shortest `pba-interim-logging-interval` of the
+/// services interfaces its service sets run on (Junos: the interface's applies to all the
+/// NAT pools on it; a pool's own takes precedence).
+fn interim_interval(c: &cfg::Config, pool: &crate::nat::PoolRt, sets: &[ServiceSetRt]) -> u32 {
+    let Some(pba) = pool.pba else {
+        return 0;
+    };
+    pba.interim_logging_interval.unwrap_or_else(|| {
+        pool.users
+            .iter()
+            .filter_map(|&(set, _)| sets.get(usize::from(set)))
+            .filter_map(|ss| c.service_interfaces.get(usize::from(ss.service_iface)))
+            .filter_map(|si| si.options.pba_interim_logging_interval)
+            .filter(|&v| v > 0)
+            .min()
+            .unwrap_or(0)
+    })
 }
 
 /// The interface named `ge-0/0/0` (first unit) or `ge-0/0/0.N` in `interfaces`.

@@ -233,7 +233,7 @@ impl Shard {
             .nat
             .translate(&self.policy.nat, set, t, &parsed.key, now);
         // A new port block is logged before the session that took it opens.
-        self.log_port_blocks(self.clock);
+        self.log_port_blocks();
         match translated {
             Ok(nat) => {
                 session.keys[1] = NatState::reply_key(&parsed.key, &nat);
@@ -256,7 +256,7 @@ impl Shard {
         let nat = session.nat;
         self.install(session).map_err(|e| {
             self.nat.release(&self.policy.nat, &nat, now.0);
-            self.log_port_blocks(now);
+            self.log_port_blocks();
             self.stats[iface].drop_session_limit += 1;
             Verdict::Drop(match e {
                 InsertError::Full => DropReason::TableFull,
@@ -325,7 +325,7 @@ impl Shard {
         session.flags = FLAG_NAT;
         if self.install(session).is_err() {
             self.nat.release(&p.nat, &nat, now.0);
-            self.log_port_blocks(now);
+            self.log_port_blocks();
             return None;
         }
         self.stats[iface].rule_accepts += 1;
