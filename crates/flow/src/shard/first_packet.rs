@@ -60,6 +60,9 @@ impl Shard {
             return self.route(ingress, frame, parsed, parsed.key.dst);
         };
         let iface = ss.service_iface as usize;
+        if let Some(c) = self.set_frames.get_mut(usize::from(set)) {
+            *c += 1;
+        }
         if let Some(v) = self.non_syn_first(iface, parsed) {
             return v;
         }

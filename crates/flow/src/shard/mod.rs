@@ -53,6 +53,10 @@ pub struct Shard {
     /// Live sessions per services interface / per service set (session-limit, max-flows).
     live_per_iface: Vec<u32>,
     live_per_set: Vec<u32>,
+    /// Frames charged to each service set (first packets and packets of its sessions):
+    /// the driver splits its processing time by them (`show services service-sets
+    /// cpu-usage`).
+    set_frames: Vec<u64>,
     /// Counters per services interface (index as in `Policy::service_ifaces`), plus one for
     /// packets that no services interface can be charged with.
     stats: Vec<SfwStats>,
@@ -108,6 +112,7 @@ impl Shard {
             next_id: u64::from(cfg.index) + 1,
             live_per_iface: vec![0; n_iface],
             live_per_set: vec![0; n_set],
+            set_frames: vec![0; n_set],
             stats: vec![SfwStats::default(); n_iface + 1],
             tcp_mss: vec![TcpMssStats::default(); n_set],
             setups: vec![(0, 0); n_set],
@@ -226,6 +231,7 @@ impl Shard {
     fn recount(&mut self) {
         self.live_per_iface = vec![0; self.policy.service_ifaces.len()];
         self.live_per_set = vec![0; self.policy.service_sets.len()];
+        self.set_frames = vec![0; self.policy.service_sets.len()];
         self.per_subscriber.clear();
         let policy = Arc::clone(&self.policy);
         for (_, s) in self.table.iter() {
