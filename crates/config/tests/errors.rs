@@ -85,6 +85,10 @@ fn unknown_statements() {
         "e.conf:1:73: error: unsupported statement 'service-filter' (mspic sends all of the interface's traffic to the service set)",
     );
     one(
+        "set services nat pool p limit-ports-per-address 100\n",
+        "e.conf:1:25: error: unsupported statement 'limit-ports-per-address' (mspic does not cap the ports of a pool address)",
+    );
+    one(
         "set applications application a protocol udp\nset applications application a term t1 protocol tcp\n",
         "e.conf:1:32: error: application 'a': statements outside a term cannot be combined with terms (put them in a term)",
     );

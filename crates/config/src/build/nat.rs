@@ -200,6 +200,14 @@ impl Builder {
             pba: None,
             det: None,
         });
+        // Ignoring a cap on the ports one pool address hands out would translate more
+        // sessions than the router does: refused, not ignored.
+        if let Some(w) = c.peek().filter(|w| w.text == "limit-ports-per-address") {
+            return Err(d.error(
+                w.pos,
+                "unsupported statement 'limit-ports-per-address' (mspic does not cap the ports of a pool address)",
+            ));
+        }
         let Some((k, kpos)) = c.kw(
             d,
             &[
@@ -211,12 +219,7 @@ impl Builder {
                 "ei-mapping-timeout",
                 "app-mapping-timeout",
             ],
-            &[
-                "limit-ports-per-address",
-                "snmp-trap-thresholds",
-                "pgcp",
-                "ipv6-prefix-length",
-            ],
+            &["snmp-trap-thresholds", "pgcp", "ipv6-prefix-length"],
         )?
         else {
             return Ok(());
