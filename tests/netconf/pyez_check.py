@@ -2,7 +2,7 @@
 saw; the Rust test compares it with `mspic show`. Exits 1 when a step fails.
 
 usage: pyez_check.py HOST PORT KEY step...
-steps: facts, pool, sessions, cli, load-good, load-replace, load-bad
+steps: facts, pool, sessions, usage, cli, load-good, load-replace, load-bad
 """
 
 import json
@@ -40,6 +40,18 @@ for step in sys.argv[4:]:
         r = dev.rpc.get_msp_session_table(extensive=True)
         out["sessions"] = len(list(r.iter("msp-session")))
         out["flows"] = len(list(r.iter("msp-flow")))
+    elif step == "usage":
+        r = dev.rpc.get_service_set_cpu_statistics()
+        out["cpu"] = [
+            [s.findtext("interface-name"), s.findtext("service-set-name"),
+             float(s.findtext("cpu-utilization-percent"))]
+            for s in r.iter("service-set-cpu-statistics")
+        ]
+        r = dev.rpc.get_service_set_memory_statistics(service_set="ss")
+        out["memory"] = [
+            [s.findtext("service-set-name"), int(s.findtext("service-set-bytes-used"))]
+            for s in r.iter("service-set-memory-statistics")
+        ]
     elif step == "cli":
         out["cli"] = dev.cli("show services sessions count", warning=False)
     elif step == "load-good":

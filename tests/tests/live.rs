@@ -494,3 +494,46 @@ fn clear_statistics_reaches_every_worker() {
     assert_eq!(counter(&nat(&live), "nat-total-session-create"), 1);
     assert_eq!(counter(&sfw(&live), "Rule Accepts"), 1);
 }
+
+/// `show services service-sets cpu-usage` and `memory-usage` of the live dataplane (Junos
+/// pages of the same names): after UDP flows through two workers, the service set's share
+/// of the workers' time is above zero, the rows (set, System, Idle) add up to the whole,
+/// and the memory is that of the live sessions.
+#[test]
+fn service_set_cpu_and_memory_usage() {
+    live_or_skip!();
+    let mut live = Live::start(&testbed_config(""), 2);
+    // A first query sets where the next one's interval starts.
+    let cpu = |live: &Live| -> Vec<(String, f64)> {
+        live.show("show services service-sets cpu-usage")
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                assert_eq!((w[0], w[3]), ("ms-1/1/0", "%"), "{l}");
+                (w[1].to_string(), w[2].parse().unwrap())
+            })
+            .collect()
+    };
+    assert_eq!(cpu(&live).len(), 3);
+    assert_eq!(udp_echoes(&mut live, 400), 400, "{}", live.log());
+    let rows = cpu(&live);
+    let names: Vec<&str> = rows.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["ss", "System", "Idle"]);
+    assert!(rows[0].1 > 0.0, "{rows:?}");
+    let total: f64 = rows.iter().map(|(_, p)| p).sum();
+    assert!((total - 100.0).abs() < 0.05, "{rows:?}");
+    let n = sessions(&live.show("show services sessions")).len() as u64;
+    assert!(n >= 400, "{n} sessions");
+    let mem = live.show("show services service-sets memory-usage service-set ss");
+    let bytes: u64 = mem
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(bytes, n * mspic_flow::Shard::bytes_per_session(), "{mem}");
+}

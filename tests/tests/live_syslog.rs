@@ -6,6 +6,8 @@
 //!   right addresses and ports; a second `host local` puts the open in the daemon's log;
 //! - secured port block allocation: JSERVICES_NAT_PORT_BLOCK_ALLOC for the subscriber's
 //!   block before the session's OPEN, whose port lies in that block;
+//! - interim logging of that block (`interim-logging-interval`):
+//!   JSERVICES_NAT_PORT_BLOCK_ACTIVE while a session holds one of its ports;
 //! - deterministic NAPT44: the reverse lookup of the logged public address and port names
 //!   the client that made the session.
 //!
@@ -303,6 +305,38 @@ fn port_block_of_a_download_is_logged_to_rsyslog() {
         "{open}"
     );
     logged_close(&file, &nat);
+}
+
+/// Interim logging (Junos "Interim Logging for Secured Port Block Allocation", pool
+/// `interim-logging-interval 2`): while a ping's session (30 s timeout) holds a port of
+/// the subscriber's block, the collector gets JSERVICES_NAT_PORT_BLOCK_ACTIVE for the
+/// block, after its ALLOC.
+#[test]
+fn active_port_block_is_logged_again_to_rsyslog() {
+    if let Some(why) = skip_reason() {
+        testbed::skip_or_fail(&why);
+        return;
+    }
+    let conf = with_syslog(&with_pool_port(
+        "port {\n                range low 1024 high 65535;\n                secured-port-block-allocation block-size 128 interim-logging-interval 2;\n            }",
+    ));
+    let mut live = Live::start(&conf, 1);
+    let file = start_collector(&mut live);
+    let ping = live.ping_id(1, Some(0x4b01));
+    assert!(ping.status.success(), "{}", live.log());
+    let block = "{ss}[jservices-nat]: JSERVICES_NAT_PORT_BLOCK_ACTIVE: 10.0.0.2 -> 203.0.113.128:1024-1151, 0x";
+    let active = wait_line(&file, block, Duration::from_secs(20)).unwrap_or_else(|| {
+        panic!(
+            "no PORT_BLOCK_ACTIVE:\n{}\n{}",
+            std::fs::read_to_string(&file).unwrap_or_default(),
+            live.log()
+        )
+    });
+    let text = std::fs::read_to_string(&file).unwrap();
+    let alloc = text
+        .find("JSERVICES_NAT_PORT_BLOCK_ALLOC: 10.0.0.2 -> 203.0.113.128:1024-1151")
+        .unwrap_or_else(|| panic!("no ALLOC:\n{text}"));
+    assert!(alloc < text.find(&active).unwrap(), "{text}");
 }
 
 /// Deterministic NAPT44 (docs/examples/deterministic.conf): the translated source the

@@ -186,7 +186,7 @@ fn pyez_facts_rpcs_cli_and_configuration() {
     let out = sshd.client(
         &live,
         "pyez_check.py",
-        &["facts", "pool", "sessions", "cli"],
+        &["facts", "pool", "sessions", "usage", "cli"],
     );
     assert!(
         out.status.success(),
@@ -228,6 +228,31 @@ fn pyez_facts_rpcs_cli_and_configuration() {
     assert_eq!(seen["sessions"], shown.len() as u64, "{seen}");
     assert!(!shown.is_empty());
     assert_eq!(seen["flows"], 2 * shown.len() as u64);
+
+    // The service-set usage RPCs (get-service-set-cpu-statistics, …-memory-statistics):
+    // the set's row, then System and Idle; the set's memory is that of its sessions.
+    let cpu: Vec<(String, String)> = seen["cpu"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r[0].as_str().unwrap().into(), r[1].as_str().unwrap().into()))
+        .collect();
+    let names: Vec<(&str, &str)> = cpu.iter().map(|(i, s)| (i.as_str(), s.as_str())).collect();
+    assert_eq!(
+        names,
+        [
+            ("ms-1/1/0", "ss"),
+            ("ms-1/1/0", "System"),
+            ("ms-1/1/0", "Idle")
+        ],
+        "{seen}"
+    );
+    let per = mspic_flow::Shard::bytes_per_session();
+    assert_eq!(
+        seen["memory"],
+        serde_json::json!([["ss", shown.len() as u64 * per]]),
+        "{seen}"
+    );
 
     // dev.cli() prints what `mspic show` prints.
     let count = live.show("show services sessions count");

@@ -180,3 +180,90 @@ fn replay_with_syslog(scratch: &str, config: &str) -> (String, String) {
         std::fs::read_to_string(&log).unwrap(),
     )
 }
+
+/// A subscriber on a secured port block allocation pool with `interim-logging-interval
+/// 60` (Junos "Interim Logging for Secured Port Block Allocation"): a UDP exchange every
+/// 10 s for 390 s keeps a port of its block in use, so the block is logged again each
+/// minute (JSERVICES_NAT_PORT_BLOCK_ACTIVE at the capture time it was due); it went
+/// inactive at 120 s (`active-block-timeout`), so it goes back when the session times
+/// out at 420 s; a ping at 500 s takes the block again.
+#[test]
+fn interim_port_block_logs_at_capture_times() {
+    let config = CONFIG
+        .replace(
+            "pool public { address 203.0.113.128/32; port { automatic; } }",
+            "pool public { address 203.0.113.128/32; port { range low 1024 high 65535; secured-port-block-allocation { block-size 128; active-block-timeout 120; interim-logging-interval 60; } } }",
+        )
+        .replace("class { session-logs; nat-logs; stateful-firewall-logs; }", "class { nat-logs; }")
+        .replace("napt-44; } } syslog; }", "napt-44; } } }");
+    assert!(
+        config.contains("interim-logging-interval 60") && config.contains("class { nat-logs; }")
+    );
+    let dir = Scratch::new("replay-syslog-interim");
+    let (conf, pcap, log) = (
+        dir.path("c.conf"),
+        dir.path("c.pcap"),
+        dir.path("syslog.txt"),
+    );
+    std::fs::write(&conf, &config).unwrap();
+    let mut g = Gen::new(12);
+    let mut t = Trace::new();
+    let (client, server) = (
+        Host::inside([10, 0, 0, 5]),
+        Host::remote([198, 51, 100, 21]),
+    );
+    let s = Duration::from_secs;
+    g.udp_exchange(
+        &mut t,
+        &client,
+        &server,
+        40_000,
+        53,
+        s(0),
+        40,
+        40,
+        80,
+        s(10),
+        Sides::ClientOnly,
+    );
+    g.icmp_echo(
+        &mut t,
+        &client,
+        &server,
+        7,
+        s(500),
+        1,
+        s(1),
+        Sides::ClientOnly,
+    );
+    t.write_pcap(&pcap).unwrap();
+    let out = Command::new(testbed::workspace_bin("mspic"))
+        .args(["replay", "--respond", "--config"])
+        .arg(&conf)
+        .arg("--pcap")
+        .arg(&pcap)
+        .arg("--syslog")
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    // DEFAULT_EPOCH, 2025-01-01 00:00:00 UTC, is Unix time 0x67748580.
+    let line = |secs: u64, tag: &str| {
+        format!(
+            "<158>2025-01-01 00:{:02}:{:02}: PIC{{ss}}[jservices-nat]: JSERVICES_NAT_PORT_BLOCK_{tag}: 10.0.0.5 -> 203.0.113.128:1024-1151, 0x{:08x}",
+            secs / 60,
+            secs % 60,
+            0x6774_8580 + secs
+        )
+    };
+    let mut want = vec![line(0, "ALLOC")];
+    want.extend((60..=360).step_by(60).map(|t| line(t, "ACTIVE")));
+    want.push(line(420, "RELEASE"));
+    want.push(line(500, "ALLOC"));
+    assert_eq!(text.lines().collect::<Vec<_>>(), want, "{text}");
+}

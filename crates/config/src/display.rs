@@ -144,6 +144,9 @@ fn interfaces(cfg: &Config) -> Node {
             sl.push_leaf(&["rate", &v.to_string()]);
         }
         so.push_nonempty(sl);
+        if let Some(v) = o.pba_interim_logging_interval {
+            so.push_leaf(&["pba-interim-logging-interval", &v.to_string()]);
+        }
         if let Some(v) = o.tcp_tickles {
             so.push_leaf(&["tcp-tickles", &v.to_string()]);
         }
@@ -319,6 +322,9 @@ fn pool(p: &NatPool) -> Node {
             bn.push_leaf(&["block-size", &b.block_size.to_string()]);
             bn.push_leaf(&["max-blocks-per-address", &b.max_blocks.to_string()]);
             bn.push_leaf(&["active-block-timeout", &b.active_timeout.to_string()]);
+            if let Some(v) = b.interim_logging_interval {
+                bn.push_leaf(&["interim-logging-interval", &v.to_string()]);
+            }
             pn.push(bn);
         }
         if let Some(x) = p.deterministic {

@@ -308,6 +308,9 @@ pub struct ServicesOptions {
     pub session_limit_rate: Option<u32>,
     /// `tcp-tickles`: keepalives sent before an idle TCP session is closed.
     pub tcp_tickles: Option<u32>,
+    /// `pba-interim-logging-interval` (s): how often the active port blocks of the
+    /// interface's pools are logged again (0: never), unless a pool sets its own.
+    pub pba_interim_logging_interval: Option<u32>,
     /// `syslog host …`: the collectors of the interface's service sets that have no
     /// `syslog` of their own (Junos "syslog (Interfaces)").
     pub syslog: Vec<SyslogHost>,
@@ -816,6 +819,10 @@ pub struct SecuredPortBlock {
     /// `active-block-timeout` (s): after it a new block is taken even if the active one
     /// has ports left; 0 (default): the active block is used until it is full.
     pub active_timeout: u32,
+    /// `interim-logging-interval` (s): how often a block with ports in use is logged
+    /// again (JSERVICES_NAT_PORT_BLOCK_ACTIVE; 0: never). `None`: the services
+    /// interface's `pba-interim-logging-interval`.
+    pub interim_logging_interval: Option<u32>,
 }
 
 impl SecuredPortBlock {

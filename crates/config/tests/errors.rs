@@ -70,7 +70,7 @@ fn unknown_statements() {
     );
     one(
         "set interfaces ms-1/1/0 services-options idle-timeout 30\n",
-        "e.conf:1:42: error: unknown statement 'idle-timeout' (expected one of: inactivity-timeout, inactivity-tcp-timeout, inactivity-non-tcp-timeout, open-timeout, close-timeout, session-limit, tcp-tickles, syslog)",
+        "e.conf:1:42: error: unknown statement 'idle-timeout' (expected one of: inactivity-timeout, inactivity-tcp-timeout, inactivity-non-tcp-timeout, open-timeout, close-timeout, session-limit, tcp-tickles, syslog, pba-interim-logging-interval)",
     );
     one(
         "set emulator interface ge-0/0/0 dev pin\nset interfaces ge-0/0/0\n",
@@ -83,6 +83,10 @@ fn unknown_statements() {
     one(
         "set interfaces ge-0/0/0 unit 0 family inet service input service-set ss service-filter f\n",
         "e.conf:1:73: error: unsupported statement 'service-filter' (mspic sends all of the interface's traffic to the service set)",
+    );
+    one(
+        "set services nat pool p limit-ports-per-address 100\n",
+        "e.conf:1:25: error: unsupported statement 'limit-ports-per-address' (mspic does not cap the ports of a pool address)",
     );
     one(
         "set applications application a protocol udp\nset applications application a term t1 protocol tcp\n",

@@ -186,6 +186,7 @@ fn gen_config(seed: u64) -> Config {
                 session_limit_maximum: r.opt(|r| r.range(0, 10_000_000) as u32),
                 session_limit_rate: r.opt(|r| r.range(0, 100_000) as u32),
                 tcp_tickles: r.opt(|r| r.range(0, 30) as u32),
+                pba_interim_logging_interval: r.opt(|r| r.range(0, 86400) as u32),
                 syslog: syslog_hosts(r),
                 syslog_rate_limit: r.opt(|r| r.range(1, 100_000) as u32),
             },
@@ -366,6 +367,7 @@ fn gen_config(seed: u64) -> Config {
                     } else {
                         r.range(120, 86400) as u32
                     },
+                    interim_logging_interval: r.opt(|r| r.range(0, 86400) as u32),
                 })
             }
             _ => None,

@@ -95,7 +95,8 @@ set services service-set ss interface-service service-interface ms-1/1/0",
             name: "services-options",
             braces: "interfaces { ms-2/0/0 { services-options {
                 inactivity-timeout 60; inactivity-tcp-timeout 3600; inactivity-non-tcp-timeout 20;
-                open-timeout 10; close-timeout 8; session-limit { maximum 1000; rate 200; } tcp-tickles 0; } } }",
+                open-timeout 10; close-timeout 8; session-limit { maximum 1000; rate 200; } tcp-tickles 0;
+                pba-interim-logging-interval 3600; } } }",
             set: "set interfaces ms-2/0/0 services-options inactivity-timeout 60
 set interfaces ms-2/0/0 services-options inactivity-tcp-timeout 3600
 set interfaces ms-2/0/0 services-options inactivity-non-tcp-timeout 20
@@ -103,7 +104,8 @@ set interfaces ms-2/0/0 services-options open-timeout 10
 set interfaces ms-2/0/0 services-options close-timeout 8
 set interfaces ms-2/0/0 services-options session-limit maximum 1000
 set interfaces ms-2/0/0 services-options session-limit rate 200
-set interfaces ms-2/0/0 services-options tcp-tickles 0",
+set interfaces ms-2/0/0 services-options tcp-tickles 0
+set interfaces ms-2/0/0 services-options pba-interim-logging-interval 3600",
             check: |c| {
                 let o = &c.service_interface("ms-2/0/0").unwrap().options;
                 assert_eq!(
@@ -117,6 +119,7 @@ set interfaces ms-2/0/0 services-options tcp-tickles 0",
                         session_limit_maximum: Some(1000),
                         session_limit_rate: Some(200),
                         tcp_tickles: Some(0),
+                        pba_interim_logging_interval: Some(3600),
                         syslog: vec![],
                         syslog_rate_limit: None,
                     }
@@ -393,7 +396,7 @@ set services stateful-firewall rule r term t2 then reject",
     pool b { address 192.0.2.64/26; port { range low 2000 high 3000 random-allocation; } }
     pool c { address 192.0.2.128/26; port { automatic sequential; } }
     pool d { address-range { low 192.0.2.200 high 192.0.2.210; } }
-    pool e { address 192.0.2.224/28; port { range low 1024 high 65535; secured-port-block-allocation { block-size 256; max-blocks-per-address 4; active-block-timeout 300; } } }
+    pool e { address 192.0.2.224/28; port { range low 1024 high 65535; secured-port-block-allocation { block-size 256; max-blocks-per-address 4; active-block-timeout 300; interim-logging-interval 600; } } }
     pool f { address 192.0.2.240/28; port { automatic; secured-port-block-allocation; } }
     pool g { address 198.51.100.0/28; port { range low 1024 high 65535; deterministic-port-block-allocation { block-size 2016; include-boundary-addresses; } } }
     pool h { address 198.51.100.16/28; port { automatic; deterministic-port-block-allocation; } }
@@ -415,7 +418,7 @@ set services nat pool c port automatic sequential
 set services nat pool d address-range low 192.0.2.200 high 192.0.2.210
 set services nat pool e address 192.0.2.224/28
 set services nat pool e port range low 1024 high 65535
-set services nat pool e port secured-port-block-allocation block-size 256 max-blocks-per-address 4 active-block-timeout 300
+set services nat pool e port secured-port-block-allocation block-size 256 max-blocks-per-address 4 active-block-timeout 300 interim-logging-interval 600
 set services nat pool f address 192.0.2.240/28
 set services nat pool f port automatic
 set services nat pool f port secured-port-block-allocation
@@ -449,12 +452,12 @@ set services nat pool h port deterministic-port-block-allocation",
                 let d = c.nat_pool("d").unwrap();
                 assert_eq!(d.port, None);
                 assert_eq!(d.address_ranges, vec![(v4("192.0.2.200"), v4("192.0.2.210"))]);
-                let pba = |block_size, max_blocks, active_timeout| {
-                    Some(SecuredPortBlock { block_size, max_blocks, active_timeout })
+                let pba = |block_size, max_blocks, active_timeout, interim_logging_interval| {
+                    Some(SecuredPortBlock { block_size, max_blocks, active_timeout, interim_logging_interval })
                 };
-                assert_eq!(c.nat_pool("e").unwrap().port_block, pba(256, 4, 300));
+                assert_eq!(c.nat_pool("e").unwrap().port_block, pba(256, 4, 300, Some(600)));
                 // The Junos defaults: blocks of 128, 8 per subscriber, no timeout.
-                assert_eq!(c.nat_pool("f").unwrap().port_block, pba(128, 8, 0));
+                assert_eq!(c.nat_pool("f").unwrap().port_block, pba(128, 8, 0, None));
                 let det = |block_size, include_boundary_addresses| {
                     Some(DeterministicBlocks { block_size, include_boundary_addresses })
                 };

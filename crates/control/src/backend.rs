@@ -157,6 +157,25 @@ pub struct ServiceSetsSummary {
     pub cpu_utilization_percent: f64,
 }
 
+/// One row of `show services service-sets cpu-usage`: a service set, or one of the
+/// categories `System` (the workers' other work) and `Idle`, on a services interface.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServiceSetCpuUsage {
+    pub interface: String,
+    pub service_set: String,
+    /// Share of the workers' time, in percent.
+    pub percent: f64,
+}
+
+/// One row of `show services service-sets memory-usage`: the bytes of session state a
+/// service set holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceSetMemoryUsage {
+    pub interface: String,
+    pub service_set: String,
+    pub bytes: u64,
+}
+
 /// `show services service-sets statistics syslog`, per services interface: the logs its
 /// service sets sent to their syslog hosts and the logs dropped (a full log ring, a
 /// failed send).
@@ -244,6 +263,16 @@ pub trait Backend {
 
     /// Service-set resource usage per services interface.
     fn service_sets_summary(&mut self) -> Result<Vec<ServiceSetsSummary>, BackendError> {
+        Err(BackendError::Unsupported)
+    }
+
+    /// CPU use per service set, with the `System` and `Idle` rows where they are measured.
+    fn service_sets_cpu_usage(&mut self) -> Result<Vec<ServiceSetCpuUsage>, BackendError> {
+        Err(BackendError::Unsupported)
+    }
+
+    /// Memory of the session state per service set.
+    fn service_sets_memory_usage(&mut self) -> Result<Vec<ServiceSetMemoryUsage>, BackendError> {
         Err(BackendError::Unsupported)
     }
 

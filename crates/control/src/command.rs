@@ -126,6 +126,16 @@ pub enum Command {
     },
     /// `show services service-sets summary [interface I]`.
     ShowServiceSetsSummary { interface: Option<String> },
+    /// `show services service-sets cpu-usage [interface I] [service-set S]`.
+    ShowServiceSetsCpuUsage {
+        interface: Option<String>,
+        service_set: Option<String>,
+    },
+    /// `show services service-sets memory-usage [interface I] [service-set S]`.
+    ShowServiceSetsMemoryUsage {
+        interface: Option<String>,
+        service_set: Option<String>,
+    },
     /// `show services service-sets statistics syslog [interface I]`.
     ShowServiceSetsSyslog { interface: Option<String> },
     /// `show services service-sets statistics tcp-mss [interface I]`.
@@ -166,6 +176,8 @@ impl Command {
                 "show services nat deterministic-nat internal-host"
             }
             Command::ShowServiceSetsSummary { .. } => "show services service-sets summary",
+            Command::ShowServiceSetsCpuUsage { .. } => "show services service-sets cpu-usage",
+            Command::ShowServiceSetsMemoryUsage { .. } => "show services service-sets memory-usage",
             Command::ShowServiceSetsSyslog { .. } => "show services service-sets statistics syslog",
             Command::ShowServiceSetsTcpMss { .. } => {
                 "show services service-sets statistics tcp-mss"
@@ -719,6 +731,8 @@ pub const MAPPINGS_WORDS: &[Keyword] = &[
 ];
 /// After `show services service-sets`.
 pub const SERVICE_SETS_WORDS: &[Keyword] = &[
+    ("cpu-usage", "Show service-set CPU usage"),
+    ("memory-usage", "Show service-set memory usage"),
     ("summary", "Show service-set summary"),
     ("statistics", "Show service-set statistics"),
 ];
@@ -783,6 +797,8 @@ fn positional_value(options: &'static [&'static str]) -> Option<&'static str> {
 }
 /// Options of the commands ending in `[interface I]`.
 const INTERFACE_OPTION: &[&str] = &["interface"];
+/// Options of `show services service-sets cpu-usage` and `memory-usage`.
+const USAGE_OPTIONS: &[&str] = &["interface", "service-set"];
 
 /// What may be typed at the end of a command line.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -964,12 +980,14 @@ fn walk(done: &[Token<'_>]) -> Place {
                     }
                     _ => options(INTERFACE_OPTION, &mut it),
                 },
-                "service-sets" => {
-                    if next!(SERVICE_SETS_WORDS) == "statistics" {
+                "service-sets" => match next!(SERVICE_SETS_WORDS) {
+                    "statistics" => {
                         next!(SERVICE_SETS_STATISTICS_WORDS);
+                        options(INTERFACE_OPTION, &mut it)
                     }
-                    options(INTERFACE_OPTION, &mut it)
-                }
+                    "cpu-usage" | "memory-usage" => options(USAGE_OPTIONS, &mut it),
+                    _ => options(INTERFACE_OPTION, &mut it),
+                },
                 _ => {
                     next!(ALG_WORDS);
                     options(OptionSet::Alg.keywords(), &mut it)
@@ -1076,7 +1094,22 @@ fn parse_words(mut w: Words<'_>) -> Result<Command, CommandError> {
                     }),
                 },
                 "service-sets" => {
-                    if w.command(SERVICE_SETS_WORDS)? == "statistics" {
+                    let what = w.command(SERVICE_SETS_WORDS)?;
+                    if let "cpu-usage" | "memory-usage" = what {
+                        let (interface, service_set) = usage_options(&mut w)?;
+                        return Ok(if what == "cpu-usage" {
+                            Command::ShowServiceSetsCpuUsage {
+                                interface,
+                                service_set,
+                            }
+                        } else {
+                            Command::ShowServiceSetsMemoryUsage {
+                                interface,
+                                service_set,
+                            }
+                        });
+                    }
+                    if what == "statistics" {
                         let what = w.command(SERVICE_SETS_STATISTICS_WORDS)?;
                         let interface = interface_only(&mut w)?;
                         return Ok(if what == "syslog" {
@@ -1443,6 +1476,28 @@ fn show_interfaces(w: &mut Words<'_>) -> Result<Command, CommandError> {
         }
     }
     Ok(Command::ShowInterfaces { name, level })
+}
+
+/// `[interface I] [service-set S]`, in either order, each at most once.
+fn usage_options(w: &mut Words<'_>) -> Result<(Option<String>, Option<String>), CommandError> {
+    let (mut interface, mut service_set) = (None, None);
+    while let Some(tok) = w.next() {
+        match lookup(tok.text, USAGE_OPTIONS) {
+            Lookup::Found("interface") if interface.is_none() => {
+                interface = Some(parse_interface(w.value("interface")?)?);
+            }
+            Lookup::Found("service-set") if service_set.is_none() => {
+                service_set = Some(w.value("service-set")?.text.to_string());
+            }
+            _ => {
+                return Err(CommandError::UnexpectedWord {
+                    word: tok.text.to_string(),
+                    at: tok.at,
+                })
+            }
+        }
+    }
+    Ok((interface, service_set))
 }
 
 fn interface_only(w: &mut Words<'_>) -> Result<Option<String>, CommandError> {

@@ -26,8 +26,8 @@ pub mod tree;
 
 pub use backend::{
     Backend, BackendError, ClearedSessions, DetNatBlock, DetNatQuery, NatAddressMapping,
-    NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics, PortBlockInfo, ServiceSetsSummary,
-    SnapshotBackend, SyslogStatistics, TcpMssStatistics,
+    NatMapping, NatMappingsSummary, NatPoolInfo, NatStatistics, PortBlockInfo, ServiceSetCpuUsage,
+    ServiceSetMemoryUsage, ServiceSetsSummary, SnapshotBackend, SyslogStatistics, TcpMssStatistics,
 };
 pub use command::{
     apply_pipes, complete, help, parse_command, parse_pipes, parse_request, Command, CommandError,
@@ -270,6 +270,32 @@ pub fn run(
                 rows.retain(|r| r.interface == *i);
             }
             Answer::ServiceSetsSummary(rows)
+        }
+        Command::ShowServiceSetsCpuUsage {
+            interface,
+            service_set,
+        } => {
+            let mut rows = backend
+                .service_sets_cpu_usage()
+                .map_err(|e| backend_error(command, e))?;
+            rows.retain(|r| {
+                interface.as_ref().is_none_or(|i| r.interface == *i)
+                    && service_set.as_ref().is_none_or(|s| r.service_set == *s)
+            });
+            Answer::ServiceSetsCpuUsage(rows)
+        }
+        Command::ShowServiceSetsMemoryUsage {
+            interface,
+            service_set,
+        } => {
+            let mut rows = backend
+                .service_sets_memory_usage()
+                .map_err(|e| backend_error(command, e))?;
+            rows.retain(|r| {
+                interface.as_ref().is_none_or(|i| r.interface == *i)
+                    && service_set.as_ref().is_none_or(|s| r.service_set == *s)
+            });
+            Answer::ServiceSetsMemoryUsage(rows)
         }
         Command::ShowServiceSetsSyslog { interface } => {
             let mut rows = backend

@@ -112,6 +112,7 @@ const CLEAR_ARGS: &[RpcArg] = &[
 ];
 
 const INTERFACE: &[RpcArg] = &[value("interface")];
+const INTERFACE_SERVICE_SET: &[RpcArg] = &[value("interface"), value("service-set")];
 
 /// Every command mspic answers, with its RPC.
 pub const RPCS: &[RpcEntry] = &[
@@ -234,6 +235,22 @@ pub const RPCS: &[RpcEntry] = &[
         command: "show services service-sets statistics syslog",
         reply: "service-set-syslog-statistics-information",
         args: INTERFACE,
+    },
+    // JUNOScript services_methods: <get-service-set-cpu-statistics> returns
+    // <service-set-cpu-statistics-information>, <get-service-set-memory-statistics>
+    // returns <service-set-memory-statistics-information>; both take interface and
+    // service-set.
+    RpcEntry {
+        rpc: "get-service-set-cpu-statistics",
+        command: "show services service-sets cpu-usage",
+        reply: "service-set-cpu-statistics-information",
+        args: INTERFACE_SERVICE_SET,
+    },
+    RpcEntry {
+        rpc: "get-service-set-memory-statistics",
+        command: "show services service-sets memory-usage",
+        reply: "service-set-memory-statistics-information",
+        args: INTERFACE_SERVICE_SET,
     },
     // JUNOScript services_methods: <get-service-set-tcp-mss-statistics> returns
     // <service-set-tcp-mss-statistics>.
@@ -551,6 +568,23 @@ pub fn rpc_of(command: &Command) -> Element {
             let mut e = Element::new(find("show services service-sets statistics syslog"));
             if let Some(i) = interface {
                 e.push(Element::leaf("interface", i));
+            }
+            e
+        }
+        Command::ShowServiceSetsCpuUsage {
+            interface,
+            service_set,
+        }
+        | Command::ShowServiceSetsMemoryUsage {
+            interface,
+            service_set,
+        } => {
+            let mut e = Element::new(find(command.name()));
+            if let Some(i) = interface {
+                e.push(Element::leaf("interface", i));
+            }
+            if let Some(s) = service_set {
+                e.push(Element::leaf("service-set", s));
             }
             e
         }

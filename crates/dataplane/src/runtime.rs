@@ -426,6 +426,24 @@ impl Backend for RuntimeBackend {
             &self.reports()?,
         ))
     }
+
+    fn service_sets_cpu_usage(
+        &mut self,
+    ) -> Result<Vec<mspic_control::ServiceSetCpuUsage>, BackendError> {
+        Ok(answers::service_sets_cpu_usage(
+            &self.policy(),
+            &self.reports()?,
+        ))
+    }
+
+    fn service_sets_memory_usage(
+        &mut self,
+    ) -> Result<Vec<mspic_control::ServiceSetMemoryUsage>, BackendError> {
+        Ok(answers::service_sets_memory_usage(
+            &self.policy(),
+            &self.reports()?,
+        ))
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -383,8 +383,13 @@ pub struct Worker<IO: FrameIo> {
     last_check: Time,
     /// Last read of the kernel's socket statistics (every 100 ms at most).
     kernel_stats_at: Time,
-    /// (time, idle_ns) at the last report, for the CPU share.
-    cpu_mark: (Time, u64),
+    /// (time, idle_ns, shard_ns) at the last report, for the CPU share.
+    cpu_mark: (Time, u64, u64),
+    /// Time spent inside the shard's batch processing (ns): one clock read before and
+    /// after each batch, none per frame.
+    shard_ns: u64,
+    /// The shard's frames per service set at the last report.
+    cpu_frames: Vec<u64>,
     /// Where the shard's log events go (`None`: they stay in the shard's buffer, which
     /// drops and counts when full).
     log_ring: Option<Arc<crate::syslog::LogRing>>,
@@ -437,7 +442,9 @@ impl<IO: FrameIo> Worker<IO> {
             tx_backlog: false,
             last_check: Time::ZERO,
             kernel_stats_at: Time::ZERO,
-            cpu_mark: (Time::ZERO, 0),
+            cpu_mark: (Time::ZERO, 0, 0),
+            shard_ns: 0,
+            cpu_frames: Vec::new(),
             log_ring: None,
             io,
             cfg,
@@ -832,6 +839,33 @@ impl<IO: FrameIo> Worker<IO> {
     }
 
     /// Runs the queued frames through the shard as one batch and acts on the verdicts.
+    /// The CPU shares since the previous report: busy = wall time minus time asleep;
+    /// the time inside the shard split over the service sets by the frames each was
+    /// charged with (`show services service-sets cpu-usage`).
+    fn cpu_shares(&mut self, now: Time, report: &mut ShardReport) {
+        let (t0, idle0, shard0) = self.cpu_mark;
+        let wall = now.0.saturating_sub(t0.0);
+        let frames = self.shard.frames_per_service_set();
+        if wall > 0 {
+            let idle = self.stats.idle_ns.saturating_sub(idle0).min(wall);
+            report.cpu_percent = Some(100.0 * (wall - idle) as f64 / wall as f64);
+            // A commit resets the shard's counts (and may change the sets): start over.
+            let prev = |i: usize| match self.cpu_frames.len() == frames.len() {
+                true => self.cpu_frames[i],
+                false => 0,
+            };
+            let delta: Vec<u64> = (0..frames.len())
+                .map(|i| frames[i].saturating_sub(prev(i)))
+                .collect();
+            let total = delta.iter().sum::<u64>().max(1) as f64;
+            let in_shard = self.shard_ns.saturating_sub(shard0).min(wall - idle) as f64;
+            let pct = 100.0 * in_shard / wall as f64;
+            report.cpu_per_set = Some(delta.iter().map(|&d| pct * d as f64 / total).collect());
+        }
+        self.cpu_frames = frames.to_vec();
+        self.cpu_mark = (now, self.stats.idle_ns, self.shard_ns);
+    }
+
     fn flush_batch(&mut self, now: Time) {
         let n = self.batch.len();
         if n == 0 {
@@ -850,8 +884,10 @@ impl<IO: FrameIo> Worker<IO> {
                     Frame::new(buf, IO::frame_len(&self.batch[i])),
                 );
             }
+            let t0 = Instant::now();
             self.shard
                 .process_batch(now, &mut frames[..n], &mut verdicts[..n]);
+            self.shard_ns += t0.elapsed().as_nanos() as u64;
             for (len, (_, f)) in lens.iter_mut().zip(&frames[..n]) {
                 *len = f.len;
             }
@@ -1032,14 +1068,7 @@ impl<IO: FrameIo> Worker<IO> {
             }
             Control::Report { reply } => {
                 let mut report = ShardReport::of(&self.shard);
-                // Busy share since the previous report: wall time minus time asleep.
-                let (t0, idle0) = self.cpu_mark;
-                let wall = now.0.saturating_sub(t0.0);
-                if wall > 0 {
-                    let idle = self.stats.idle_ns.saturating_sub(idle0).min(wall);
-                    report.cpu_percent = Some(100.0 * (wall - idle) as f64 / wall as f64);
-                }
-                self.cpu_mark = (now, self.stats.idle_ns);
+                self.cpu_shares(now, &mut report);
                 let _ = reply.send(report);
             }
             Control::SetPolicy {

@@ -26,6 +26,7 @@ pub mod table;
 pub mod tcp;
 pub mod time;
 pub mod timer;
+pub mod token_bucket;
 
 pub use policy::{Policy, PolicyError};
 pub use route::IfIndex;

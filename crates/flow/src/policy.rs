@@ -54,6 +54,8 @@ pub struct ServiceIfaceRt {
     pub close_timeout: u32,
     /// Most live sessions across all shards.
     pub session_limit: Option<u32>,
+    /// `session-limit rate`: most new sessions per second across all shards.
+    pub session_rate: Option<u32>,
     /// `syslog message-rate-limit`: most log lines per second from this interface.
     pub syslog_rate_limit: Option<u32>,
 }
@@ -236,6 +238,7 @@ impl Policy {
                 open_timeout: s.options.open_timeout(),
                 close_timeout: s.options.close_timeout(),
                 session_limit: s.options.session_limit_maximum,
+                session_rate: s.options.session_limit_rate,
                 syslog_rate_limit: s.options.syslog_rate_limit,
             })
             .collect();
@@ -328,6 +331,9 @@ impl Policy {
             })
             .collect();
         let mut nat = NatPolicy::compile(c)?;
+        for pool in &mut nat.pools {
+            pool.interim_interval = interim_interval(c, pool, &service_sets);
+        }
         // A subscriber's sessions are counted on one shard: its address alone picks it.
         for ss in &service_sets {
             nat.pinned.extend(ss.subscribers.iter().copied());
@@ -401,6 +407,26 @@ impl Policy {
             .iter()
             .any(|f| f.addresses.iter().any(|p| p.addr == addr))
     }
+}
+
+/// The interim logging interval of port block pool `pool` (s, 0: none): its own
+/// `interim-logging-interval`, else the shortest `pba-interim-logging-interval` of the
+/// services interfaces its service sets run on (Junos: the interface's applies to all the
+/// NAT pools on it; a pool's own takes precedence).
+fn interim_interval(c: &cfg::Config, pool: &crate::nat::PoolRt, sets: &[ServiceSetRt]) -> u32 {
+    let Some(pba) = pool.pba else {
+        return 0;
+    };
+    pba.interim_logging_interval.unwrap_or_else(|| {
+        pool.users
+            .iter()
+            .filter_map(|&(set, _)| sets.get(usize::from(set)))
+            .filter_map(|ss| c.service_interfaces.get(usize::from(ss.service_iface)))
+            .filter_map(|si| si.options.pba_interim_logging_interval)
+            .filter(|&v| v > 0)
+            .min()
+            .unwrap_or(0)
+    })
 }
 
 /// The interface named `ge-0/0/0` (first unit) or `ge-0/0/0.N` in `interfaces`.

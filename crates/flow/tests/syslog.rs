@@ -218,6 +218,102 @@ fn port_blocks_of_a_pba_pool_are_logged() {
     );
 }
 
+/// A PBA pool with `port secured-port-block-allocation … interim-logging-interval` (pool)
+/// or the services interface's `pba-interim-logging-interval`; the firewall accepts all.
+fn interim_config(pool_interim: &str, iface_interim: &str) -> String {
+    logging_config("", "syslog;", "class { nat-logs; }")
+        .replace("discard;", "accept;")
+        .replace(
+            "port {{ automatic; }}".replace("{{", "{").replace("}}", "}").as_str(),
+            &format!("port {{ range low 1024 high 65535; secured-port-block-allocation block-size 128 active-block-timeout 120 {pool_interim}; }}"),
+        )
+        .replace("inactivity-timeout 30;", &format!("inactivity-timeout 30; {iface_interim}"))
+}
+
+/// Port block logs as (kind, seconds after the start, block) from the drained lines.
+fn block_logs(h: &mut Harness, t0: u64) -> Vec<(String, u64, String)> {
+    lines(h)
+        .iter()
+        .filter(|l| l.contains("PORT_BLOCK"))
+        .map(|l| {
+            let tag = l.split(": ").find(|w| w.starts_with("JSERVICES_")).unwrap();
+            let (block, hex) = l.rsplit_once(", 0x").unwrap();
+            let secs = u64::from_str_radix(hex, 16).unwrap();
+            let block = block.rsplit_once(": ").unwrap().1;
+            (tag.to_string(), secs - t0, block.to_string())
+        })
+        .collect()
+}
+
+/// Interim logging (Junos "Interim Logging for Secured Port Block Allocation"): while a
+/// session keeps ports of its block in use, the block is logged again every interval
+/// (JSERVICES_NAT_PORT_BLOCK_ACTIVE, stamped with when it was due, whenever the timer
+/// sweep runs); once the block is released, nothing more.
+#[test]
+fn active_blocks_are_logged_every_interim_interval() {
+    for (pool, iface) in [
+        ("interim-logging-interval 60", ""),
+        ("", "pba-interim-logging-interval 60;"),
+        // The pool's own interval wins over the interface's.
+        (
+            "interim-logging-interval 60",
+            "pba-interim-logging-interval 500;",
+        ),
+    ] {
+        let mut h = Harness::new(&interim_config(pool, iface));
+        let t0 = 1_798_765_432;
+        h.now = Time::from_secs(t0);
+        let block = "10.0.0.5 -> 203.0.113.128:1024-1151".to_string();
+        let flow = udp("10.0.0.5", 5000, "198.51.100.21", 53, b"q");
+        h.send(&flow);
+        // Traffic every 7 s keeps the session (30 s timeout) and its port for 200 s.
+        for _ in 0..28 {
+            h.advance_ms(7_000);
+            h.send(&flow);
+        }
+        h.advance_ms(100_000);
+        let got = block_logs(&mut h, t0);
+        let want: Vec<(String, u64, String)> = [
+            ("JSERVICES_NAT_PORT_BLOCK_ALLOC", 0),
+            ("JSERVICES_NAT_PORT_BLOCK_ACTIVE", 60),
+            ("JSERVICES_NAT_PORT_BLOCK_ACTIVE", 120),
+            ("JSERVICES_NAT_PORT_BLOCK_ACTIVE", 180),
+            ("JSERVICES_NAT_PORT_BLOCK_RELEASE", 226),
+        ]
+        .into_iter()
+        .map(|(k, t)| (k.to_string(), t, block.clone()))
+        .collect();
+        assert_eq!(got, want, "pool '{pool}', interface '{iface}'");
+    }
+}
+
+/// Without an interval (or with 0) no interim log is made.
+#[test]
+fn no_interim_logs_without_an_interval() {
+    for (pool, iface) in [
+        ("", ""),
+        (
+            "interim-logging-interval 0",
+            "pba-interim-logging-interval 60;",
+        ),
+    ] {
+        let mut h = Harness::new(&interim_config(pool, iface));
+        let start = h.now.as_secs();
+        let flow = udp("10.0.0.5", 5000, "198.51.100.21", 53, b"q");
+        h.send(&flow);
+        for _ in 0..20 {
+            h.advance_ms(7_000);
+            h.send(&flow);
+        }
+        let got = block_logs(&mut h, start);
+        assert!(
+            got.iter().all(|(k, ..)| !k.ends_with("ACTIVE")),
+            "pool '{pool}', interface '{iface}': {got:?}"
+        );
+        assert_eq!(got.len(), 1, "{got:?}");
+    }
+}
+
 /// The port block logs, formatted on their own. Golden
 /// of the Junos system log reference texts JSERVICES_NAT_PORT_BLOCK_ALLOC,
 /// JSERVICES_NAT_PORT_BLOCK_ACTIVE and JSERVICES_NAT_PORT_BLOCK_RELEASE.

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use mspic_control::{
     DetNatBlock, DetNatQuery, NatAddressMapping, NatMapping, NatMappingsSummary, NatPoolInfo,
-    NatStatistics, PortBlockInfo, ServiceSetsSummary,
+    NatStatistics, PortBlockInfo, ServiceSetCpuUsage, ServiceSetMemoryUsage, ServiceSetsSummary,
 };
 use mspic_flow::nat::{NatStats, NatSummary};
 use mspic_flow::{Policy, SfwStats, Shard};
@@ -18,11 +18,16 @@ pub struct ShardReport {
     pub nat: NatSummary,
     /// Live sessions per services interface.
     pub sessions: Vec<u32>,
+    /// Live sessions per service set.
+    pub sessions_per_set: Vec<u32>,
     /// Sessions the shard can hold.
     pub capacity: u64,
     /// Share of its time the shard's worker spent working since the last report (the
     /// live dataplane fills it in; offline there is no worker).
     pub cpu_percent: Option<f64>,
+    /// Per service set, the share of the worker's time spent processing its frames since
+    /// the last report, in percent (live only, like `cpu_percent`).
+    pub cpu_per_set: Option<Vec<f64>>,
     /// `tcp-mss` counters per service set (index as in `Policy::service_sets`).
     pub tcp_mss: Vec<mspic_flow::TcpMssStats>,
 }
@@ -33,8 +38,10 @@ impl ShardReport {
             sfw: shard.sfw_statistics(),
             nat: shard.nat_state().summary(),
             sessions: shard.live_per_service_iface().to_vec(),
+            sessions_per_set: shard.live_per_service_set().to_vec(),
             capacity: shard.config().capacity as u64,
             cpu_percent: None,
+            cpu_per_set: None,
             tcp_mss: shard.tcp_mss_statistics().to_vec(),
         }
     }
@@ -78,6 +85,81 @@ pub fn service_sets_summary(p: &Policy, reports: &[ShardReport]) -> Vec<ServiceS
             }
         })
         .collect()
+}
+
+/// `show services service-sets memory-usage`: per service set, the bytes its live
+/// sessions take (slab entry and index entries, [`Shard::bytes_per_session`]) over all
+/// shards.
+pub fn service_sets_memory_usage(
+    p: &Policy,
+    reports: &[ShardReport],
+) -> Vec<ServiceSetMemoryUsage> {
+    let per = Shard::bytes_per_session();
+    p.service_sets
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let sessions: u64 = reports
+                .iter()
+                .map(|r| u64::from(r.sessions_per_set.get(i).copied().unwrap_or(0)))
+                .sum();
+            ServiceSetMemoryUsage {
+                interface: iface_name(p, s.service_iface),
+                service_set: s.name.clone(),
+                bytes: sessions * per,
+            }
+        })
+        .collect()
+}
+
+/// `show services service-sets cpu-usage`: per service set, the mean over the workers of
+/// the share of their time spent on its frames; then, per services interface, `System`
+/// (the workers' busy time not spent in a service set: receiving, sending, handing off,
+/// timers) and `Idle`. The workers serve every services interface, so those two rows are
+/// the same on each. Offline no worker time is measured: the service sets show 0.00 and
+/// there are no `System` and `Idle` rows.
+pub fn service_sets_cpu_usage(p: &Policy, reports: &[ShardReport]) -> Vec<ServiceSetCpuUsage> {
+    let measured: Vec<(f64, &[f64])> = reports
+        .iter()
+        .filter_map(|r| Some((r.cpu_percent?, r.cpu_per_set.as_deref()?)))
+        .collect();
+    let n = measured.len().max(1) as f64;
+    let set_pct: Vec<f64> = (0..p.service_sets.len())
+        .map(|i| {
+            // A fold from +0.0: an empty f64 sum is -0.0, which would print as "-0.00".
+            let shares = measured
+                .iter()
+                .map(|(_, s)| s.get(i).copied().unwrap_or(0.0));
+            shares.fold(0.0, |a, b| a + b) / n
+        })
+        .collect();
+    let busy = measured.iter().fold(0.0, |a, (b, _)| a + b) / n;
+    let system = (busy - set_pct.iter().fold(0.0, |a, b| a + b)).max(0.0);
+    let mut rows = Vec::new();
+    for (k, si) in p.service_ifaces.iter().enumerate() {
+        let row = |name: &str, percent: f64| ServiceSetCpuUsage {
+            interface: si.name.clone(),
+            service_set: name.to_string(),
+            percent,
+        };
+        for (i, s) in p.service_sets.iter().enumerate() {
+            if usize::from(s.service_iface) == k {
+                rows.push(row(&s.name, set_pct[i]));
+            }
+        }
+        if !measured.is_empty() {
+            rows.push(row("System", system));
+            rows.push(row("Idle", (100.0 - busy).max(0.0)));
+        }
+    }
+    rows
+}
+
+fn iface_name(p: &Policy, iface: u16) -> String {
+    p.service_ifaces
+        .get(usize::from(iface))
+        .map(|x| x.name.clone())
+        .unwrap_or_default()
 }
 
 /// Stateful-firewall counters summed over shards, per services interface.

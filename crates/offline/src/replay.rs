@@ -446,6 +446,24 @@ impl Backend for Replay {
         Ok(answers::tcp_mss_statistics(&self.policy, &self.reports()))
     }
 
+    fn service_sets_cpu_usage(
+        &mut self,
+    ) -> Result<Vec<mspic_control::ServiceSetCpuUsage>, BackendError> {
+        Ok(answers::service_sets_cpu_usage(
+            &self.policy,
+            &self.reports(),
+        ))
+    }
+
+    fn service_sets_memory_usage(
+        &mut self,
+    ) -> Result<Vec<mspic_control::ServiceSetMemoryUsage>, BackendError> {
+        Ok(answers::service_sets_memory_usage(
+            &self.policy,
+            &self.reports(),
+        ))
+    }
+
     /// Sent: the lines handed out so far (`--syslog`); dropped: the lines the rate limit
     /// held back (no event is lost otherwise: the replay takes them after each frame).
     fn syslog_statistics(&mut self) -> Result<Vec<mspic_control::SyslogStatistics>, BackendError> {

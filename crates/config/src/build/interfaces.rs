@@ -43,6 +43,7 @@ pub(super) struct OptsD {
     pub(super) limit_max: Leaf<u32>,
     pub(super) limit_rate: Leaf<u32>,
     pub(super) tickles: Leaf<u32>,
+    pub(super) pba_interim: Leaf<u32>,
     pub(super) syslog: Vec<super::syslog::SyslogD>,
     pub(super) syslog_rate: Leaf<u32>,
 }
@@ -135,6 +136,7 @@ const OPTS: &[&str] = &[
     "session-limit",
     "tcp-tickles",
     "syslog",
+    "pba-interim-logging-interval",
 ];
 
 const OPTS_IGNORED: &[&str] = &[
@@ -147,7 +149,6 @@ const OPTS_IGNORED: &[&str] = &[
     "inactivity-asymm-tcp-timeout",
     "session-timeout",
     "jflow-log",
-    "pba-interim-logging-interval",
     "tcp-non-syn",
 ];
 
@@ -342,6 +343,7 @@ impl Builder {
                     session_limit_maximum: o.limit_max.get(),
                     session_limit_rate: o.limit_rate.get(),
                     tcp_tickles: o.tickles.get(),
+                    pba_interim_logging_interval: o.pba_interim.get(),
                     syslog: o.syslog.iter().map(super::syslog::SyslogD::model).collect(),
                     syslog_rate_limit: o.syslog_rate.get(),
                 },
@@ -538,6 +540,9 @@ fn service_interface(si: &mut SvcIfD, d: &mut Diags, c: &mut Cur) -> R<()> {
         "open-timeout" => (&mut o.open, "open-timeout", 4, 224),
         "close-timeout" => (&mut o.close, "close-timeout", 4, 300),
         "tcp-tickles" => (&mut o.tickles, "tcp-tickles", 0, 30),
+        "pba-interim-logging-interval" => {
+            (&mut o.pba_interim, "pba-interim-logging-interval", 0, 86400)
+        }
         _ => {
             let (k2, _) = c.need_kw(d, &["maximum", "rate"], &["cpu-load-threshold"])?;
             if k2 == "maximum" {

@@ -61,6 +61,7 @@ pub(super) struct PbaD {
     pub(super) block_size: Leaf<u16>,
     pub(super) max_blocks: Leaf<u16>,
     pub(super) timeout: Leaf<u32>,
+    pub(super) interim: Leaf<u32>,
 }
 
 /// `then translated …` of a NAT term.
@@ -199,6 +200,14 @@ impl Builder {
             pba: None,
             det: None,
         });
+        // Ignoring a cap on the ports one pool address hands out would translate more
+        // sessions than the router does: refused, not ignored.
+        if let Some(w) = c.peek().filter(|w| w.text == "limit-ports-per-address") {
+            return Err(d.error(
+                w.pos,
+                "unsupported statement 'limit-ports-per-address' (mspic does not cap the ports of a pool address)",
+            ));
+        }
         let Some((k, kpos)) = c.kw(
             d,
             &[
@@ -210,12 +219,7 @@ impl Builder {
                 "ei-mapping-timeout",
                 "app-mapping-timeout",
             ],
-            &[
-                "limit-ports-per-address",
-                "snmp-trap-thresholds",
-                "pgcp",
-                "ipv6-prefix-length",
-            ],
+            &["snmp-trap-thresholds", "pgcp", "ipv6-prefix-length"],
         )?
         else {
             return Ok(());
@@ -476,6 +480,7 @@ fn pool_pba(pool: &mut PoolD, d: &mut Diags, c: &mut Cur, kpos: Pos) -> R<()> {
         block_size: Leaf::default(),
         max_blocks: Leaf::default(),
         timeout: Leaf::default(),
+        interim: Leaf::default(),
     });
     while let Some((k, _)) = c.kw(
         d,
@@ -484,6 +489,7 @@ fn pool_pba(pool: &mut PoolD, d: &mut Diags, c: &mut Cur, kpos: Pos) -> R<()> {
             "max-blocks-per-address",
             "max-blocks-per-user",
             "active-block-timeout",
+            "interim-logging-interval",
         ],
         &[],
     )? {
@@ -491,6 +497,10 @@ fn pool_pba(pool: &mut PoolD, d: &mut Diags, c: &mut Cur, kpos: Pos) -> R<()> {
             "block-size" => {
                 let (v, t) = c.parse(d, "block-size", |s| uint(s, "block-size", 1, 60000))?;
                 pba.block_size.set(d, k, v as u16, t.pos, &t.text)?;
+            }
+            "interim-logging-interval" => {
+                let (v, t) = c.parse(d, k, |s| uint(s, "interim-logging-interval", 0, 86400))?;
+                pba.interim.set(d, k, v as u32, t.pos, &t.text)?;
             }
             "active-block-timeout" => {
                 let (v, t) = c.parse(d, "active-block-timeout", |s| {
@@ -711,6 +721,7 @@ impl Builder {
                     .get()
                     .unwrap_or(SecuredPortBlock::DEFAULT_MAX_BLOCKS),
                 active_timeout: b.timeout.get().unwrap_or(0),
+                interim_logging_interval: b.interim.get(),
             });
             if let (Some(b), Some(pba)) = (port_block, &p.pba) {
                 check_pba(d, p, pba.pos, b, port);

@@ -10,6 +10,7 @@ pub mod sessions;
 pub mod stats;
 pub mod syslog;
 pub mod tcp_mss;
+pub mod usage;
 
 use mspic_flow::SessionSnapshot;
 
@@ -58,6 +59,8 @@ pub enum Answer {
     ServiceSetsSummary(Vec<ServiceSetsSummary>),
     SyslogStatistics(Vec<SyslogStatistics>),
     TcpMssStatistics(Vec<crate::backend::TcpMssStatistics>),
+    ServiceSetsCpuUsage(Vec<crate::backend::ServiceSetCpuUsage>),
+    ServiceSetsMemoryUsage(Vec<crate::backend::ServiceSetMemoryUsage>),
     AlgConversations {
         groups: Vec<alg::AlgConversations>,
         detail: Detail,
@@ -88,6 +91,8 @@ impl Answer {
             Answer::ServiceSetsSummary(rows) => nat::render_service_sets_summary(rows),
             Answer::SyslogStatistics(rows) => syslog::render_syslog_statistics(rows),
             Answer::TcpMssStatistics(rows) => tcp_mss::render_tcp_mss_statistics(rows),
+            Answer::ServiceSetsCpuUsage(rows) => usage::render_cpu_usage(rows),
+            Answer::ServiceSetsMemoryUsage(rows) => usage::render_memory_usage(rows),
             Answer::AlgConversations { groups, detail } => {
                 alg::render_alg_conversations(groups, *detail)
             }
@@ -117,6 +122,8 @@ impl Answer {
             Answer::ServiceSetsSummary(rows) => nat::service_sets_summary_tree(rows),
             Answer::SyslogStatistics(rows) => syslog::syslog_statistics_tree(rows),
             Answer::TcpMssStatistics(rows) => tcp_mss::tcp_mss_statistics_tree(rows),
+            Answer::ServiceSetsCpuUsage(rows) => usage::cpu_usage_tree(rows),
+            Answer::ServiceSetsMemoryUsage(rows) => usage::memory_usage_tree(rows),
             Answer::AlgConversations { groups, detail } => {
                 alg::alg_conversations_tree(groups, *detail)
             }

@@ -20,18 +20,34 @@ use super::ports::{PoolState, XorShift};
 use super::reports::PoolStats;
 use super::Allocation;
 
-/// A block handed to a subscriber or taken back, for the port block logs
-/// (`JSERVICES_NAT_PORT_BLOCK_ALLOC` / `_RELEASE`).
+/// What happened to a block, for the port block logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockEventKind {
+    /// Handed to a subscriber (`JSERVICES_NAT_PORT_BLOCK_ALLOC`).
+    Alloc,
+    /// Taken back (`JSERVICES_NAT_PORT_BLOCK_RELEASE`).
+    Release,
+    /// Still has ports in use at its interim logging time
+    /// (`JSERVICES_NAT_PORT_BLOCK_ACTIVE`).
+    Active,
+}
+
+/// A block handed to a subscriber, taken back or still in use, for the port block logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockEvent {
-    /// `true`: allocated; `false`: released.
-    pub alloc: bool,
+    /// Allocated, released or still in use.
+    pub kind: BlockEventKind,
+    /// When it happened (ns): an interim log carries the time it was due.
+    pub at: u64,
+    /// Pool index.
     pub pool: u16,
     /// The subscriber.
     pub host: IpAddr,
     /// Pool address index.
     pub addr: u32,
+    /// First port of the block.
     pub first: u16,
+    /// Last port of the block.
     pub last: u16,
 }
 
@@ -55,9 +71,14 @@ impl BlockLog {
         }
     }
 
-    fn block(&mut self, alloc: bool, (pool, host): (u16, IpAddr), b: &Block) {
+    fn has_room(&self) -> bool {
+        self.events.len() < Self::MAX
+    }
+
+    fn block(&mut self, (kind, at): (BlockEventKind, u64), (pool, host): (u16, IpAddr), b: &Block) {
         self.note(BlockEvent {
-            alloc,
+            kind,
+            at,
             pool,
             host,
             addr: b.addr,
@@ -89,6 +110,8 @@ pub(super) struct Block {
     pub(super) in_use: u32,
     /// When it became active (ns).
     pub(super) since: u64,
+    /// When it was last logged, allocated or interim (ns).
+    logged: u64,
 }
 
 impl Block {
@@ -100,6 +123,7 @@ impl Block {
             ports: Default::default(),
             in_use: 0,
             since: now,
+            logged: now,
         }
     }
 
@@ -161,6 +185,8 @@ pub(super) struct BlockPool {
     free: Vec<(u32, u32)>,
     /// Blocks out per address (for `Addresses in use`).
     per_address: HashMap<u32, u32>,
+    /// Interim logging interval (ns; 0: none).
+    interim: u64,
 }
 
 impl BlockPool {
@@ -186,6 +212,7 @@ impl BlockPool {
             next,
             free: Vec::new(),
             per_address: HashMap::new(),
+            interim: u64::from(pool.interim_interval) * 1_000_000_000,
         })
     }
 
@@ -380,7 +407,8 @@ impl PortBlocks {
                     Some((addr, index)) => {
                         let mut b = Block::new(addr, bp.first_port(index), bp.cfg.block_size, now);
                         found = b.take(pc, rng.as_deref_mut()).map(|port| (addr, port));
-                        self.log.block(true, (pool, host), &b);
+                        self.log
+                            .block((BlockEventKind::Alloc, now), (pool, host), &b);
                         sub.blocks.push(b);
                         sub.active = Some(sub.blocks.len() - 1);
                     }
@@ -399,7 +427,7 @@ impl PortBlocks {
         if found.is_none() && err == BlockError::Limit {
             stats.port_blocks_limit_exceeded_errors += 1;
         }
-        sweep(sub, bp, stats, (pool, host), &mut self.log);
+        sweep(sub, bp, stats, ((pool, host), now), &mut self.log);
         if sub.blocks.is_empty() {
             self.subscribers.remove(&(pool, host));
             stats.pool_users = stats.pool_users.saturating_sub(1);
@@ -438,7 +466,7 @@ impl PortBlocks {
 
     /// Gives back the port of allocation `a`; a block left empty and inactive goes back
     /// to the pool, and a subscriber left without blocks is forgotten.
-    pub(super) fn release(&mut self, a: &Allocation, stats: &mut PoolStats) {
+    pub(super) fn release(&mut self, a: &Allocation, stats: &mut PoolStats, now: u64) {
         let (Some(port), Some(Some(bp))) = (a.port, self.pools.get_mut(usize::from(a.pool))) else {
             return;
         };
@@ -451,15 +479,16 @@ impl PortBlocks {
         };
         b.give_back(a.proto_class, port);
         stats.ports_in_use = stats.ports_in_use.saturating_sub(1);
-        sweep(sub, bp, stats, key, &mut self.log);
+        sweep(sub, bp, stats, (key, now), &mut self.log);
         if sub.blocks.is_empty() {
             self.subscribers.remove(&key);
             stats.pool_users = stats.pool_users.saturating_sub(1);
         }
     }
 
-    /// Ends active blocks past their `active-block-timeout` at `now` and gives back
-    /// inactive blocks without ports in use (driven by the shard's timers).
+    /// Ends active blocks past their `active-block-timeout` at `now`, gives back
+    /// inactive blocks without ports in use and notes the interim logs that are due
+    /// (driven by the shard's once-a-second aging, never by packets).
     pub(super) fn expire(&mut self, now: u64, states: &mut [PoolState]) {
         let pools = &mut self.pools;
         let log = &mut self.log;
@@ -471,7 +500,8 @@ impl PortBlocks {
                 return false;
             };
             age(sub, bp, now);
-            sweep(sub, bp, st, (pool, host), log);
+            sweep(sub, bp, st, ((pool, host), now), log);
+            interim(sub, bp, now, (pool, host), log);
             if sub.blocks.is_empty() {
                 st.pool_users = st.pool_users.saturating_sub(1);
             }
@@ -492,12 +522,12 @@ fn age(sub: &mut Subscriber, bp: &BlockPool, now: u64) {
 }
 
 /// Gives back the inactive blocks of subscriber `key`'s `sub` that have no port in use
-/// (noted in `log`).
+/// at `now` (noted in `log`).
 fn sweep(
     sub: &mut Subscriber,
     bp: &mut BlockPool,
     stats: &mut PoolStats,
-    key: (u16, IpAddr),
+    (key, now): ((u16, IpAddr), u64),
     log: &mut BlockLog,
 ) {
     let active = sub
@@ -509,10 +539,30 @@ fn sweep(
         if b.in_use == 0 && Some((b.addr, b.first)) != active {
             let b = sub.blocks.swap_remove(i);
             bp.give_back(&b, stats);
-            log.block(false, key, &b);
+            log.block((BlockEventKind::Release, now), key, &b);
         } else {
             i += 1;
         }
     }
     sub.active = active.and_then(|k| sub.blocks.iter().position(|b| (b.addr, b.first) == k));
+}
+
+/// Notes an interim log for each block of `sub` with ports in use whose pool's interim
+/// logging interval has passed since it was last logged (Junos "Interim Logging for
+/// Secured Port Block Allocation": the block's log is sent again while traffic uses it).
+/// The log carries the time it was due; a block that finds the log full waits for the
+/// next sweep, so none is lost to a burst.
+fn interim(sub: &mut Subscriber, bp: &BlockPool, now: u64, key: (u16, IpAddr), log: &mut BlockLog) {
+    if bp.interim == 0 {
+        return;
+    }
+    for b in sub.blocks.iter_mut().filter(|b| b.in_use > 0) {
+        let missed = now.saturating_sub(b.logged) / bp.interim;
+        if missed == 0 || !log.has_room() {
+            continue;
+        }
+        // Late sweeps (a replay reaching the next frame) log once, at the latest due time.
+        b.logged += missed * bp.interim;
+        log.block((BlockEventKind::Active, b.logged), key, b);
+    }
 }

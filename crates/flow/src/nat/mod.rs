@@ -23,6 +23,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use mspic_config::TranslationType;
 use mspic_wire::proto;
 
+pub use blocks::{BlockEvent, BlockEventKind};
 pub use icmp::translate_icmp_error;
 pub use policy::{
     NatAction, NatPolicy, NatPolicyError, NatRuleRt, NatTermRt, PoolRt, StaticMap, Translate,

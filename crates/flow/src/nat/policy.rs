@@ -44,6 +44,10 @@ pub struct PoolRt {
     /// `deterministic-port-block-allocation`: the block size its deterministic term
     /// computed (set when that term is compiled).
     pub det_block: Option<u16>,
+    /// Seconds between interim logs of a block in use (0: none): the pool's
+    /// `interim-logging-interval`, else the `pba-interim-logging-interval` of the services
+    /// interfaces of the sets using it (the shortest).
+    pub interim_interval: u32,
 }
 
 impl PoolRt {
@@ -309,6 +313,7 @@ impl PoolRt {
             users: Vec::new(),
             pba: p.port_block.filter(|_| ports.is_some()),
             det_block: None,
+            interim_interval: 0,
         })
     }
 }

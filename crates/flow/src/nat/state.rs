@@ -658,7 +658,7 @@ impl NatState {
         if prt.block_size().is_some() && a.port.is_some() {
             if let Some(st) = self.pools.get_mut(a.pool as usize) {
                 if prt.pba.is_some() {
-                    self.blocks.release(a, &mut st.stats);
+                    self.blocks.release(a, &mut st.stats, now_ns);
                 } else {
                     self.blocks.fixed_release(a, &mut st.stats);
                 }

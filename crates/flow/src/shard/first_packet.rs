@@ -60,6 +60,9 @@ impl Shard {
             return self.route(ingress, frame, parsed, parsed.key.dst);
         };
         let iface = ss.service_iface as usize;
+        if let Some(c) = self.set_frames.get_mut(usize::from(set)) {
+            *c += 1;
+        }
         if let Some(v) = self.non_syn_first(iface, parsed) {
             return v;
         }
@@ -83,6 +86,7 @@ impl Shard {
         if self.over_limit(iface, set, ss)
             || self.subscriber_full(set, &parsed.key)
             || self.over_setup_rate(now, set, ss)
+            || self.over_session_rate(now, iface)
         {
             self.stats[iface].drop_session_limit += 1;
             return Verdict::Drop(DropReason::SessionLimit);
@@ -199,6 +203,24 @@ impl Shard {
         false
     }
 
+    /// Whether services interface `iface` has used up its `session-limit rate` share (the
+    /// rate divided by the shards, rounded up, as for `max-flows`: each worker of the PIC
+    /// polices its own share); takes a token when it has not.
+    fn over_session_rate(&mut self, now: Time, iface: usize) -> bool {
+        let Some(rate) = self
+            .policy
+            .service_ifaces
+            .get(iface)
+            .and_then(|si| si.session_rate)
+        else {
+            return false;
+        };
+        let share = rate.div_ceil(self.cfg.count.max(1));
+        self.session_rate
+            .get_mut(iface)
+            .is_some_and(|b| !b.take(now.0, share))
+    }
+
     /// Sets up the NAT of a new accepted session (`Err`: the drop verdict).
     fn translate_new(
         &mut self,
@@ -214,7 +236,7 @@ impl Shard {
             .nat
             .translate(&self.policy.nat, set, t, &parsed.key, now);
         // A new port block is logged before the session that took it opens.
-        self.log_port_blocks(self.clock);
+        self.log_port_blocks();
         match translated {
             Ok(nat) => {
                 session.keys[1] = NatState::reply_key(&parsed.key, &nat);
@@ -237,7 +259,7 @@ impl Shard {
         let nat = session.nat;
         self.install(session).map_err(|e| {
             self.nat.release(&self.policy.nat, &nat, now.0);
-            self.log_port_blocks(now);
+            self.log_port_blocks();
             self.stats[iface].drop_session_limit += 1;
             Verdict::Drop(match e {
                 InsertError::Full => DropReason::TableFull,
@@ -306,7 +328,7 @@ impl Shard {
         session.flags = FLAG_NAT;
         if self.install(session).is_err() {
             self.nat.release(&p.nat, &nat, now.0);
-            self.log_port_blocks(now);
+            self.log_port_blocks();
             return None;
         }
         self.stats[iface].rule_accepts += 1;

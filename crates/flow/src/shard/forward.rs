@@ -43,6 +43,9 @@ impl Shard {
         let iface = s.service_iface as usize;
         let set = s.service_set;
         let state = s.state[d];
+        if let Some(c) = self.set_frames.get_mut(usize::from(set)) {
+            *c += 1;
+        }
         if let L4::Tcp { flags, .. } = parsed.l4 {
             let before = s.tcp.timer();
             s.tcp.on_segment(r.dir, flags);

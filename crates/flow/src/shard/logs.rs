@@ -5,6 +5,7 @@
 use mspic_wire::FlowKey;
 
 use super::Shard;
+use crate::nat::BlockEventKind;
 use crate::policy::{Policy, TermRef};
 use crate::session::Session;
 use crate::syslog::{CloseReason, LogBuffer, LogEvent, LogKind};
@@ -69,17 +70,20 @@ impl Shard {
         }
     }
 
-    /// The port block logs of the blocks the NAT state handed out or took back since the
-    /// last call, for every service set that uses the block's pool and logs NAT events
-    /// (`JSERVICES_NAT_PORT_BLOCK_ALLOC` / `_RELEASE`).
-    pub(super) fn log_port_blocks(&mut self, now: Time) {
+    /// The port block logs of the blocks the NAT state handed out, took back or found
+    /// still in use at their interim logging time since the last call, for every service
+    /// set that uses the block's pool and logs NAT events
+    /// (`JSERVICES_NAT_PORT_BLOCK_ALLOC` / `_RELEASE` / `_ACTIVE`), stamped with when
+    /// they happened.
+    pub(super) fn log_port_blocks(&mut self) {
         let policy = std::sync::Arc::clone(&self.policy);
         for e in self.nat.block_events() {
-            let kind = if e.alloc {
-                LogKind::PortBlockAlloc
-            } else {
-                LogKind::PortBlockRelease
+            let kind = match e.kind {
+                BlockEventKind::Alloc => LogKind::PortBlockAlloc,
+                BlockEventKind::Release => LogKind::PortBlockRelease,
+                BlockEventKind::Active => LogKind::PortBlockActive,
             };
+            let now = Time(e.at);
             let Some(pool) = policy.nat.pools.get(usize::from(e.pool)) else {
                 continue;
             };

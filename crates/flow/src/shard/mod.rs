@@ -53,6 +53,10 @@ pub struct Shard {
     /// Live sessions per services interface / per service set (session-limit, max-flows).
     live_per_iface: Vec<u32>,
     live_per_set: Vec<u32>,
+    /// Frames charged to each service set (first packets and packets of its sessions):
+    /// the driver splits its processing time by them (`show services service-sets
+    /// cpu-usage`).
+    set_frames: Vec<u64>,
     /// Counters per services interface (index as in `Policy::service_ifaces`), plus one for
     /// packets that no services interface can be charged with.
     stats: Vec<SfwStats>,
@@ -61,6 +65,8 @@ pub struct Shard {
     /// Per service set: the second (of `now`) being counted and the sessions set up in it
     /// (`max-session-setup-rate`).
     setups: Vec<(u64, u32)>,
+    /// Per services interface: its `session-limit rate` share of new sessions.
+    session_rate: Vec<crate::token_bucket::TokenBucket>,
     /// Live sessions per (service set, subscriber) of the sets with
     /// `max-sessions-per-subscriber` (a subscriber's sessions all live on one shard).
     per_subscriber: HashMap<(u16, IpAddr), u32>,
@@ -106,9 +112,11 @@ impl Shard {
             next_id: u64::from(cfg.index) + 1,
             live_per_iface: vec![0; n_iface],
             live_per_set: vec![0; n_set],
+            set_frames: vec![0; n_set],
             stats: vec![SfwStats::default(); n_iface + 1],
             tcp_mss: vec![TcpMssStats::default(); n_set],
             setups: vec![(0, 0); n_set],
+            session_rate: vec![Default::default(); n_iface],
             per_subscriber: HashMap::new(),
             alg_sessions: HashMap::new(),
             children: HashMap::new(),
@@ -202,6 +210,7 @@ impl Shard {
         }
         self.tcp_mss = tcp_mss;
         self.setups = vec![(0, 0); self.policy.service_sets.len()];
+        self.session_rate = vec![Default::default(); self.policy.service_ifaces.len()];
         let slots: Vec<u32> = self.table.iter().map(|(slot, _)| slot).collect();
         for slot in slots {
             let set = self.table.get(slot).map(|s| s.service_set as usize);
@@ -222,6 +231,7 @@ impl Shard {
     fn recount(&mut self) {
         self.live_per_iface = vec![0; self.policy.service_ifaces.len()];
         self.live_per_set = vec![0; self.policy.service_sets.len()];
+        self.set_frames = vec![0; self.policy.service_sets.len()];
         self.per_subscriber.clear();
         let policy = Arc::clone(&self.policy);
         for (_, s) in self.table.iter() {

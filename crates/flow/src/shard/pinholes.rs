@@ -204,7 +204,7 @@ impl Shard {
             Err(_) => {
                 self.used(&ph, None);
                 self.nat.release(&p.nat, &nat, now.0);
-                self.log_port_blocks(now);
+                self.log_port_blocks();
                 return Some(Verdict::Drop(DropReason::KeyInUse));
             }
         };

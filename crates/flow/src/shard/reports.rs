@@ -159,6 +159,17 @@ impl Shard {
         &self.live_per_iface
     }
 
+    /// Live sessions per service set (index as in `Policy::service_sets`).
+    pub fn live_per_service_set(&self) -> &[u32] {
+        &self.live_per_set
+    }
+
+    /// Frames charged to each service set since the shard started or the last commit
+    /// (index as in `Policy::service_sets`).
+    pub fn frames_per_service_set(&self) -> &[u64] {
+        &self.set_frames
+    }
+
     /// Memory one session takes: its slab entry and its two index entries.
     pub fn bytes_per_session() -> u64 {
         (std::mem::size_of::<Session>() + 2 * (std::mem::size_of::<u32>() + 1)) as u64

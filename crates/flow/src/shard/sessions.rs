@@ -83,7 +83,7 @@ impl Shard {
         if now.0.saturating_sub(self.mappings_aged) >= 1_000_000_000 {
             self.mappings_aged = now.0;
             self.nat.expire_mappings(&self.policy.nat, now.0);
-            self.log_port_blocks(now);
+            self.log_port_blocks();
         }
     }
 
@@ -101,7 +101,7 @@ impl Shard {
         if let Some(s) = self.table.remove(slot) {
             self.log_close(now, &s, reason);
             self.nat.release(&self.policy.nat, &s.nat, now.0);
-            self.log_port_blocks(now);
+            self.log_port_blocks();
             if let Some(c) = self.live_per_iface.get_mut(s.service_iface as usize) {
                 *c = c.saturating_sub(1);
             }
