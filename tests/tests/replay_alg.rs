@@ -11,6 +11,9 @@
 //! matches its query id (and only then), or on its timeout; rsh's stderr port is rewritten
 //! to a pool port and the server's connection back to it becomes a child session; an ntalk
 //! invitation's addresses name the pool and the callee's TCP connection is admitted.
+//!
+//! FTP under twice NAT (twice-napt-44, twice-basic-nat-44): PORT and 227 rewritten so that
+//! each side sees the other's translated address, and both data connections admitted.
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -519,5 +522,213 @@ fn talk_invitation_addresses_rewritten_and_connection_admitted() {
         let child = session_between(&mut r, "198.51.100.7:40300", "10.0.0.2:40200");
         assert_eq!(child.len(), 1, "{}", show(&mut r, "show services sessions"));
         assert_ne!(flags(&child[0].0) & 0x0800, 0, "not a child: {child:?}");
+    }
+}
+
+/// A public FTP server 10.0.0.10 behind destination NAT (outside clients reach it at
+/// 203.0.113.10) with the client's address translated too (`TTYPE`: twice-napt-44 or
+/// twice-basic-nat-44, from the pool 203.0.113.128/25 with `PORTS`). The service set is on
+/// the outside interface; the responder plays the server.
+const TWICE: &str = r#"
+interfaces {
+    ge-0/0/0 { unit 0 { family inet { address 10.0.0.1/24; } } }
+    ge-0/0/1 { unit 0 { family inet {
+        service { input { service-set pub; } output { service-set pub; } }
+        address 203.0.113.1/24;
+    } } }
+    ms-1/1/0 { unit 0 { family inet; } }
+}
+routing-options { static { route 198.51.100.0/24 next-hop 203.0.113.2; } }
+services {
+    stateful-firewall {
+        rule r { match-direction input; term ftp { from { applications junos-ftp; } then { accept; } } }
+    }
+    nat {
+        pool web { address 10.0.0.10/32; }
+        pool public { address 203.0.113.128/25; PORTS }
+        rule twice {
+            match-direction input;
+            term t {
+                from { source-address { 198.51.100.0/25; } destination-address { 203.0.113.10/32; } }
+                then { translated { destination-pool web; source-pool public; translation-type { TTYPE; } } }
+            }
+        }
+    }
+    service-set pub { stateful-firewall-rules r; nat-rules twice; interface-service { service-interface ms-1/1/0; } }
+}
+"#;
+
+/// A TCP segment with PSH and ACK from `src` to `dst`, as `from` sends it.
+fn segment(
+    from: &Host,
+    src: (Ipv4Addr, u16),
+    dst: (Ipv4Addr, u16),
+    seq_ack: (u32, u32),
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    etherparse::PacketBuilder::ethernet2(from.mac, from.port.router_mac())
+        .ipv4(src.0.octets(), dst.0.octets(), 64)
+        .tcp(src.1, dst.1, seq_ack.0, 64240)
+        .psh()
+        .ack(seq_ack.1)
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+/// FTP under twice NAT, replayed: the client's PORT reaches the server naming the client's
+/// pool endpoint and the server's connection back from port 20 reaches the client from the
+/// public address; the server's 227 reaches the client naming the public address and the
+/// client's data connection to it reaches the server's real address from the pool.
+#[test]
+fn ftp_port_and_pasv_under_twice_nat() {
+    let public = Ipv4Addr::new(203, 0, 113, 10);
+    let real = Ipv4Addr::new(10, 0, 0, 10);
+    let x = Ipv4Addr::from(SERVER);
+    for (ttype, ports) in [
+        ("twice-napt-44", "port { automatic; }"),
+        ("twice-basic-nat-44", ""),
+    ] {
+        let text = TWICE.replace("TTYPE", ttype).replace("PORTS", ports);
+        let cfg = mspic_config::parse(&text, "twice.conf").unwrap();
+        let policy = Arc::new(mspic_flow::Policy::compile(&cfg).unwrap());
+        let opts = ReplayOptions {
+            respond: true,
+            ..Default::default()
+        };
+        let mut r = Replay::new(policy, &opts).unwrap();
+        let mut g = Gen::new(51);
+        let (client, server) = (Host::remote(SERVER), Host::outside(public));
+        let mut t = Trace::new();
+        let zero = Duration::ZERO;
+        let mut c = g.tcp_connect(&mut t, &client, &server, 6000, 21, zero, Sides::ClientOnly);
+        g.tcp_send(
+            &mut t,
+            &mut c,
+            Peer::Client,
+            b"PORT 198,51,100,7,23,113\r\n",
+        );
+        let out = play(&mut r, &t, usize::MAX);
+        let to_server: Vec<_> = out
+            .iter()
+            .filter(|o| endpoints(&o.frame).1 == (real, 21))
+            .collect();
+        let seen = endpoints(&to_server[0].frame).0;
+        assert!(in_pool(seen.0), "{ttype}: the server sees {seen:?}");
+        let port_line = to_server
+            .iter()
+            .map(|o| tcp(&o.frame))
+            .find(|s| !s.2.is_empty())
+            .unwrap();
+        let told = port_endpoint(&port_line.2);
+        assert_eq!(
+            told.0,
+            seen.0,
+            "{ttype}: {:?}",
+            String::from_utf8_lossy(&port_line.2)
+        );
+        if ttype == "twice-basic-nat-44" {
+            assert_eq!(
+                (seen.1, told.1),
+                (6000, 23 * 256 + 113),
+                "{ttype}: ports are kept"
+            );
+        }
+        // Active: the server connects from port 20 to what the PORT named.
+        let server_host = Host::inside(real);
+        let syn = {
+            let mut b = Trace::new();
+            let at = t.end() + Duration::from_millis(1);
+            g.tcp_connect(
+                &mut b,
+                &server_host,
+                &Host::outside(told.0),
+                20,
+                told.1,
+                at,
+                Sides::ClientOnly,
+            );
+            b
+        };
+        let out = play(&mut r, &syn, 1);
+        assert_eq!(
+            out.len(),
+            1,
+            "{ttype}: the active data connection is dropped"
+        );
+        assert_eq!(
+            endpoints(&out[0].frame),
+            ((public, 20), (x, 23 * 256 + 113)),
+            "{ttype}"
+        );
+
+        // Passive: the server's 227 names its real address.
+        let mut t2 = Trace::new();
+        g.tcp_send(&mut t2, &mut c, Peer::Client, b"PASV\r\n");
+        let out = play(&mut r, &t2, usize::MAX);
+        let pasv = out
+            .iter()
+            .find(|o| endpoints(&o.frame).1 == (real, 21))
+            .map(|o| tcp(&o.frame))
+            .unwrap();
+        assert_eq!(pasv.2, b"PASV\r\n");
+        // The responder's acknowledgment of PASV carries the server's next sequence number.
+        let ack = out
+            .iter()
+            .rev()
+            .find(|o| endpoints(&o.frame).1 == (x, 6000))
+            .unwrap();
+        let server_seq = tcp(&ack.frame).0;
+        let reply = b"227 Entering Passive Mode (10,0,0,10,195,80)\r\n";
+        let seq_ack = (server_seq, pasv.0.wrapping_add(pasv.2.len() as u32));
+        let frame = segment(&server_host, (real, 21), seen, seq_ack, reply);
+        let at = (t2.epoch() + t2.end() + Duration::from_millis(1)).as_nanos() as u64;
+        let out = r.process(at, &frame);
+        assert_eq!(out.len(), 1, "{ttype}: the 227 is dropped");
+        assert!(checksums_valid(&out[0].frame));
+        assert_eq!(
+            endpoints(&out[0].frame),
+            ((public, 21), (x, 6000)),
+            "{ttype}"
+        );
+        let got = tcp(&out[0].frame).2;
+        assert_eq!(
+            got,
+            b"227 Entering Passive Mode (203,0,113,10,195,80)\r\n",
+            "{ttype}: {}",
+            String::from_utf8_lossy(&got)
+        );
+        // The client connects to the public address it was given: the server sees it from
+        // the pool, at its real address.
+        let mut d = Trace::new();
+        let at = t2.end() + Duration::from_millis(2);
+        g.tcp_connect(
+            &mut d,
+            &client,
+            &server,
+            6001,
+            195 * 256 + 80,
+            at,
+            Sides::ClientOnly,
+        );
+        let out = play(&mut r, &d, 1);
+        // The SYN, then the server's SYN-ACK (from the responder) back to the client.
+        assert_eq!(
+            out.len(),
+            2,
+            "{ttype}: the passive data connection is dropped"
+        );
+        let (from, to) = endpoints(&out[0].frame);
+        assert!(in_pool(from.0), "{ttype}: {from:?}");
+        assert_eq!(to, (real, 195 * 256 + 80), "{ttype}");
+        let back = endpoints(&out[1].frame);
+        assert_eq!(back, ((public, 195 * 256 + 80), (x, 6001)), "{ttype}");
+        let text = show(&mut r, "show services sessions");
+        let children = sessions(&text)
+            .iter()
+            .filter(|s| flags(&s.0) & 0x0800 != 0)
+            .count();
+        assert_eq!(children, 2, "{ttype}: {text}");
     }
 }
