@@ -3,7 +3,8 @@
 //!
 //! The base is built in a temporary `git worktree` (target/bench-compare/tree, removed when
 //! the command ends) with its own target directory (target/bench-compare/target, kept so a
-//! second comparison rebuilds little). The two binaries then run alternately, base then head,
+//! second comparison rebuilds little); its binary is kept as
+//! target/bench-compare/shard-<commit> and reused. The two binaries then run alternately, base then head,
 //! for `--rounds` rounds with the same filter, so load from other processes falls on both.
 //! Each run's point estimates are read from criterion's normal output (the `time: [lo est
 //! hi]` line, four significant digits; the bencher format rounds to whole nanoseconds).
@@ -65,15 +66,16 @@ pub fn compare(a: &CompareArgs) -> Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     println!("==> building the bench at HEAD (working tree)");
     let head = build(&root, None)?;
-    println!("==> building the bench at {} ({rev})", a.base);
-    let base = {
+    // Kept apart from the tree, which goes away, and reused: a commit does not change.
+    let base = dir.join(format!("{BENCH}-{}", &rev[..12]));
+    if base.is_file() {
+        println!("==> the bench at {} ({rev}): {}", a.base, base.display());
+    } else {
+        println!("==> building the bench at {} ({rev})", a.base);
         let tree = Worktree::add(&root, &dir.join("tree"), &rev)?;
         let exe = build(&tree.path, Some(&dir.join("target")))?;
-        // Kept apart from the tree, which goes away.
-        let copy = dir.join(format!("{BENCH}-{}", &rev[..12]));
-        std::fs::copy(&exe, &copy).with_context(|| format!("cannot copy {}", exe.display()))?;
-        copy
-    };
+        std::fs::copy(&exe, &base).with_context(|| format!("cannot copy {}", exe.display()))?;
+    }
     let mut results: Results = BTreeMap::new();
     for round in 1..=a.rounds {
         for (side, exe) in [(Side::Base, &base), (Side::Head, &head)] {
@@ -227,6 +229,11 @@ fn parse_estimates(out: &str) -> Vec<(String, f64)> {
                 "" => prev.trim(),
                 id => id,
             };
+            // `change: time: [-1% +0.5% +2%]` compares with the previous run: not a result.
+            if id.ends_with(':') {
+                prev = line;
+                continue;
+            }
             let est = rest
                 .trim()
                 .strip_prefix('[')
@@ -278,26 +285,33 @@ fn spread(v: &[f64]) -> f64 {
     50.0 * (hi - lo) / median(v)
 }
 
-/// The comparison as a Markdown table: base ns, head ns, head/base, and the spread of the
-/// rounds on each side; a benchmark missing on one side is listed as such.
+fn min(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::MAX, f64::min)
+}
+
+/// The comparison as a Markdown table: base ns, head ns (medians of the rounds),
+/// head/base, the same ratio of the fastest rounds (what load from other processes
+/// disturbs least), and the spread of the rounds on each side; a benchmark missing on one
+/// side is listed as such.
 fn table(results: &Results) -> String {
     let mut s = String::from(
-        "| benchmark | base ns | head ns | head/base | spread base / head |\n\
-         |---|---:|---:|---:|---:|\n",
+        "| benchmark | base ns | head ns | head/base | fastest head/base | spread base / head |\n\
+         |---|---:|---:|---:|---:|---:|\n",
     );
     for (id, (b, h)) in results {
         let line = match (b.is_empty(), h.is_empty()) {
             (false, false) => {
                 let (mb, mh) = (median(b), median(h));
                 format!(
-                    "| {id} | {mb:.2} | {mh:.2} | {:.3} | ±{:.1}% / ±{:.1}% |",
+                    "| {id} | {mb:.2} | {mh:.2} | {:.3} | {:.3} | ±{:.1}% / ±{:.1}% |",
                     mh / mb,
+                    min(h) / min(b),
                     spread(b),
                     spread(h)
                 )
             }
-            (true, _) => format!("| {id} | missing | {:.2} | – | – |", median(h)),
-            (_, true) => format!("| {id} | {:.2} | missing | – | – |", median(b)),
+            (true, _) => format!("| {id} | missing | {:.2} | – | – | – |", median(h)),
+            (_, true) => format!("| {id} | {:.2} | missing | – | – | – |", median(b)),
         };
         s.push_str(&line);
         s.push('\n');
@@ -317,6 +331,9 @@ established/napt44+checksum/1000000
                         time:   [1.0203 µs 1.0250 µs 1.0311 µs]
                         thrpt:  [969.84 Kelem/s 975.61 Kelem/s 980.10 Kelem/s]
                  change: time:   [-1.0% +0.5% +2.0%] (p = 0.50 > 0.05)
+setup/sfw/1000          time:   [190.10 ns 191.00 ns 192.20 ns]
+                 change:
+                        time:   [-1.0000% +0.5000% +2.0000%]
 ";
 
     #[test]
@@ -327,6 +344,7 @@ established/napt44+checksum/1000000
             vec![
                 ("established/sfw/1000".to_string(), 41.512),
                 ("established/napt44+checksum/1000000".to_string(), 1025.0),
+                ("setup/sfw/1000".to_string(), 191.0),
             ]
         );
     }
@@ -342,7 +360,7 @@ established/napt44+checksum/1000000
         r.insert("c/1".into(), (vec![7.0], vec![]));
         let t = table(&r);
         assert!(
-            t.contains("| a/1 | 11.00 | 22.00 | 2.000 | ±9.1% / ±0.0% |"),
+            t.contains("| a/1 | 11.00 | 22.00 | 2.000 | 2.200 | ±9.1% / ±0.0% |"),
             "{t}"
         );
         assert!(t.contains("| b/1 | missing | 5.00 |"), "{t}");
