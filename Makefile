@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all test demo demo-offline bench bench-e2e check fmt fmt-check clippy deps fuzz fuzz-seeds
+.PHONY: all test demo demo-offline bench bench-e2e bench-compare check fmt fmt-check clippy deps fuzz fuzz-seeds
 
 all: check
 
@@ -28,6 +28,14 @@ bench:
 
 bench-e2e:
 	$(CARGO) xtask bench e2e --runs 3
+
+## make bench-compare BASE=REV: the flow shard bench at REV and at the working tree, run
+## alternately (ROUNDS, default 3; FILTER: a criterion regex), side by side
+ROUNDS ?= 3
+FILTER ?=
+bench-compare:
+	@test -n "$(BASE)" || { echo "usage: make bench-compare BASE=REV [ROUNDS=N] [FILTER=REGEX]"; exit 2; }
+	$(CARGO) xtask bench compare --base '$(BASE)' --rounds $(ROUNDS) $(if $(FILTER),--filter '$(FILTER)')
 
 ## make fuzz: every fuzz target of tests/fuzz for FUZZ_SECONDS each (default 300), seeded
 ## from tests/fuzz/seeds; corpora grow in target/fuzz/corpus (needs nightly and cargo-fuzz;

@@ -871,6 +871,57 @@ pub fn tftp_rrq(file: &str) -> Vec<u8> {
     v
 }
 
+/// The first bytes an rsh client writes (BSD `rcmd(3)`, `rshd(8)`):
+/// the port of its stderr socket in decimal (0: none), the local and remote user names and
+/// the command, each ended by a NUL.
+pub fn rsh_command(stderr_port: u16, local_user: &str, remote_user: &str, cmd: &str) -> Vec<u8> {
+    let mut v = Vec::new();
+    for field in [&stderr_port.to_string()[..], local_user, remote_user, cmd] {
+        v.extend_from_slice(field.as_bytes());
+        v.push(0);
+    }
+    v
+}
+
+/// ntalk control message types (4.3BSD `protocols/talkd.h`).
+pub const NTALK_LEAVE_INVITE: u8 = 0;
+pub const NTALK_ANNOUNCE: u8 = 3;
+
+/// An ntalk version-1 CTL_MSG (4.3BSD `protocols/talkd.h`, 84 bytes): `vers type answer pad
+/// id_num addr ctl_addr pid l_name[12] r_name[12] r_tty[16]`, the socket addresses as
+/// `osockaddr` (family 2 in network order, port, IPv4 address, 8 zero bytes). `addr` is where
+/// the caller accepts the callee's TCP connection, `ctl_addr` the caller's UDP socket.
+pub fn ntalk_ctl_msg(
+    kind: u8,
+    id: u32,
+    addr: std::net::SocketAddrV4,
+    ctl_addr: std::net::SocketAddrV4,
+    caller: &str,
+    callee: &str,
+) -> Vec<u8> {
+    let sockaddr = |a: std::net::SocketAddrV4| {
+        let mut b = vec![0, 2];
+        b.extend_from_slice(&a.port().to_be_bytes());
+        b.extend_from_slice(&a.ip().octets());
+        b.extend_from_slice(&[0; 8]);
+        b
+    };
+    let name = |n: &str, len: usize| {
+        let mut b = n.as_bytes()[..n.len().min(len - 1)].to_vec();
+        b.resize(len, 0);
+        b
+    };
+    let mut v = vec![1, kind, 0, 0];
+    v.extend_from_slice(&id.to_be_bytes());
+    v.extend(sockaddr(addr));
+    v.extend(sockaddr(ctl_addr));
+    v.extend_from_slice(&4242u32.to_be_bytes()); // pid
+    v.extend(name(caller, 12));
+    v.extend(name(callee, 12));
+    v.extend(name("", 16)); // r_tty: any
+    v
+}
+
 /// An SNMPv2c GetRequest for sysDescr.0 with community `public` (RFC 3416, BER).
 pub fn snmp_get_request(request_id: u32) -> Vec<u8> {
     let mut v = vec![
@@ -935,5 +986,18 @@ mod tests {
         assert_eq!(q.len(), 12 + 17 + 4);
         assert_eq!(r.len(), q.len() + 16);
         assert_eq!(&r[r.len() - 4..], &[198, 51, 100, 7]);
+    }
+
+    #[test]
+    fn rsh_and_ntalk_layouts() {
+        assert_eq!(rsh_command(1022, "me", "you", "ls"), b"1022\0me\0you\0ls\0");
+        let a = "10.0.0.2:40200".parse().unwrap();
+        let c = "10.0.0.2:40100".parse().unwrap();
+        let m = ntalk_ctl_msg(NTALK_ANNOUNCE, 7, a, c, "alice", "bob");
+        assert_eq!(m.len(), 84);
+        assert_eq!(&m[..8], &[1, 3, 0, 0, 0, 0, 0, 7]);
+        assert_eq!(&m[8..16], &[0, 2, 0x9d, 0x08, 10, 0, 0, 2]);
+        assert_eq!(&m[24..32], &[0, 2, 0x9c, 0xa4, 10, 0, 0, 2]);
+        assert_eq!(&m[44..50], b"alice\0");
     }
 }

@@ -10,7 +10,11 @@
 //! frame handed to the kernel to the last one received (the receiver is given at most
 //! [`e2e::DRAIN_TIMEOUT`] after the generator ends, and stops waiting once nothing arrived for
 //! [`e2e::DRAIN_QUIET`]). Everything it makes is removed when it ends, also on failure.
+//!
+//! `cargo xtask bench compare --base REV`: the flow shard's criterion bench at REV and at
+//! the working tree, run alternately ([`compare`]).
 
+mod compare;
 #[cfg(feature = "e2e")]
 mod e2e;
 #[cfg(feature = "e2e")]
@@ -48,6 +52,9 @@ enum BenchWhat {
     /// server; prints packets sent, received, loss, elapsed time, packets/s and the
     /// ratio mspic/linux. Needs root.
     E2e(E2eArgs),
+    /// The flow shard's criterion bench of commit `--base` and of the working tree, run
+    /// alternately; prints per benchmark base ns, head ns, head/base and the rounds' spread.
+    Compare(compare::CompareArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -76,7 +83,10 @@ pub struct E2eArgs {
 /// before `deps` installed the C headers) leaves out: it builds the release binaries and
 /// an xtask with the `e2e` feature, and runs that one.
 pub fn run_bench(cmd: &BenchCmd) -> Result<()> {
-    let BenchWhat::E2e(a) = &cmd.what;
+    let a = match &cmd.what {
+        BenchWhat::E2e(a) => a,
+        BenchWhat::Compare(a) => return compare::compare(a),
+    };
     #[cfg(feature = "e2e")]
     if std::env::var_os(RELEASE_ENV).is_some() || !cfg!(debug_assertions) {
         return e2e::e2e(a);

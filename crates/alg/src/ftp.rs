@@ -51,11 +51,21 @@ impl AlgSession for Ftp {
             return Ok(AlgVerdict::Forward);
         }
         if !self.lines[d].at_line_start(seq) {
+            if self.lines[d].continues_refused(seq, MAX_LINE) {
+                return Err(AlgError::PartialLine);
+            }
             self.lines[d].saw(seq, pkt.payload());
             return Ok(AlgVerdict::Forward);
         }
         self.lines[d].begin(seq);
-        let edits = edits_for(ctx, pkt.payload())?;
+        let edits = match edits_for(ctx, pkt.payload()) {
+            Err(AlgError::PartialLine) => {
+                self.lines[d].refuse(seq);
+                return Err(AlgError::PartialLine);
+            }
+            r => r?,
+        };
+        self.lines[d].accept();
         self.lines[d].saw(seq, pkt.payload());
         if !edits.is_empty() {
             apply(pkt, &edits)?;

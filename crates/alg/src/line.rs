@@ -7,7 +7,11 @@
 //! command. Only complete lines are inspected and rewritten: a segment that ends inside a
 //! watched command line is refused ([`mspic_flow::alg::AlgError::PartialLine`]: dropped and
 //! counted, as Linux drops it) — the sender retransmits it, usually with the rest of the
-//! line. The rewrites of the last segments are remembered by sequence number, so a
+//! line. The rest of a refused line arriving alone is refused too (until a segment starting
+//! at the line is accepted): passed, it would be acknowledged selectively (RFC 2018), and a
+//! SACK sender then retransmits only the head of the line, refused again for ever; held
+//! back, it goes out again with the head (Linux merges small segments when it retransmits,
+//! `tcp_retrans_collapse`). The rewrites of the last segments are remembered by sequence number, so a
 //! retransmission gets exactly the same bytes (and the same sequence delta) without
 //! opening its pinholes again.
 
@@ -39,6 +43,8 @@ pub struct Lines {
     /// The last segments that were rewritten: seq, payload length and edits.
     rewrites: [Option<(u32, usize, Vec<Edit>)>; REWRITES],
     next_rewrite: usize,
+    /// Start of the last watched line refused as partial, until a line start is accepted.
+    refused: Option<u32>,
 }
 
 impl Lines {
@@ -97,6 +103,25 @@ impl Lines {
         }
         self.begin(seq);
         Ok(true)
+    }
+
+    /// Notes that the line starting at `seq` was refused as partial.
+    pub fn refuse(&mut self, seq: u32) {
+        self.refused = Some(seq);
+    }
+
+    /// Notes that a segment starting a line was accepted: no refused line is pending.
+    pub fn accept(&mut self) {
+        self.refused = None;
+    }
+
+    /// True when a segment at `seq` (not at a line start) continues the line refused as
+    /// partial, that is starts after it and at most `max` bytes into it.
+    pub fn continues_refused(&self, seq: u32, max: usize) -> bool {
+        self.refused.is_some_and(|s| {
+            let d = seq.wrapping_sub(s) as usize;
+            d > 0 && d <= max
+        })
     }
 
     pub fn record(&mut self, seq: u32, len: usize, edits: Vec<Edit>) {

@@ -487,9 +487,10 @@ fn a_command_split_across_segments_is_refused_until_it_comes_whole() {
     let (v, _) = c.send(&tcp((C, 40000), (S, 21), "PA", 101, 501, b"PORT 10,0,0,2,"));
     assert_eq!(v, Verdict::Drop(DropReason::Alg));
     assert_eq!(c.stats().alg.partial_lines, 1);
-    // The rest alone is in the middle of a line: not inspected, passed as is.
-    let rest = c.pass(&tcp((C, 40000), (S, 21), "PA", 115, 501, b"156,65\r\n"));
-    assert_eq!(tcp_parts(&rest).0, b"156,65\r\n");
+    // The rest alone continues the refused line: held back too.
+    let (v, _) = c.send(&tcp((C, 40000), (S, 21), "PA", 115, 501, b"156,65\r\n"));
+    assert_eq!(v, Verdict::Drop(DropReason::Alg));
+    assert_eq!(c.stats().alg.partial_lines, 2);
     // The retransmission carries the whole line: rewritten.
     let out = c.pass(&tcp(
         (C, 40000),
@@ -731,4 +732,76 @@ fn an_older_rewritten_segment_retransmitted_gets_its_own_rewrite_again() {
     assert_eq!(tcp_parts(&c.pass(&second)).0, b"PORT 203,0,113,128,4,2\r\n");
     assert_eq!(c.pass(&first), want);
     assert_eq!(c.stats().alg.pinholes_created, 2);
+}
+
+/// A PORT line split across two segments, the second also retransmitted alone, with the
+/// server's SACK blocks (RFC 2018, duplicate blocks as RFC 2883 sends them) over the
+/// rewritten region: the rest of the refused line is held back until the line comes whole
+/// (else the server would SACK it and a SACK client would retransmit only the head, refused
+/// again), the line is rewritten once (+2 bytes), a lone retransmission of its tail gets the
+/// delta of its place, not a second one, and every SACK edge is mapped back.
+#[test]
+fn a_split_port_line_with_sack_gets_one_delta_and_mapped_sack_edges() {
+    let mut c = Cluster::one(&napt());
+    handshake(&mut c, (P, 1024));
+    let head = tcp((C, 40000), (S, 21), "PA", 101, 501, b"PORT 10,0,0,2,");
+    let rest = tcp((C, 40000), (S, 21), "PA", 115, 501, b"156,65\r\n");
+    for f in [&head, &rest] {
+        assert_eq!(c.send(f).0, Verdict::Drop(DropReason::Alg));
+    }
+    assert_eq!(c.stats().alg.partial_lines, 2);
+    // The server saw nothing: a plain duplicate ack, no SACK block to map.
+    let dup = tcp_full((S, 21), (P, 1024), "A", 501, 101, b"", 64, &[]);
+    assert_eq!(tcp_parts(&c.pass(&dup)).2, 101);
+    // The retransmission carries the whole line: rewritten, 22 → 24 bytes.
+    let whole = tcp(
+        (C, 40000),
+        (S, 21),
+        "PA",
+        101,
+        501,
+        b"PORT 10,0,0,2,156,65\r\n",
+    );
+    let want = tcp_out(
+        (P, 1024),
+        (S, 21),
+        "PA",
+        101,
+        501,
+        b"PORT 203,0,113,128,4,1\r\n",
+        &whole,
+    );
+    assert_eq!(c.pass(&whole), want);
+    // The tail retransmitted alone: inside the line, unchanged bytes, the line's delta.
+    let out = c.pass(&rest);
+    assert_eq!(
+        out,
+        tcp_out((P, 1024), (S, 21), "PA", 117, 501, b"156,65\r\n", &rest)
+    );
+    // The whole line again: the same rewrite, still one delta.
+    assert_eq!(c.pass(&whole), want);
+    // The next command moves by exactly the one delta.
+    let retr = tcp((C, 40000), (S, 21), "PA", 123, 501, b"RETR f\r\n");
+    let out = c.pass(&retr);
+    assert_eq!(
+        out,
+        tcp_out((P, 1024), (S, 21), "PA", 125, 501, b"RETR f\r\n", &retr)
+    );
+    let noop = tcp((C, 40000), (S, 21), "PA", 131, 501, b"NOOP\r\n");
+    assert_eq!(tcp_parts(&c.pass(&noop)).1, 133);
+    // RETR lost: the server acks the line, reports the duplicates of the tail and of the
+    // whole line (D-SACK) and the NOOP received out of order. Edges at the line's start
+    // stay, edges after it move back by the delta.
+    for (blocks, mapped) in [
+        (vec![(117, 125), (133, 139)], vec![(115, 123), (131, 137)]),
+        (vec![(101, 125), (133, 139)], vec![(101, 123), (131, 137)]),
+    ] {
+        let sack = tcp_full((S, 21), (P, 1024), "A", 501, 125, b"", 64, &blocks);
+        let out = c.pass(&sack);
+        assert!(checksums_ok(&out));
+        let (_, _, ack, got) = tcp_parts(&out);
+        assert_eq!((ack, got), (123, mapped));
+    }
+    let st = c.stats();
+    assert_eq!((st.alg.length_changes, st.alg.pinholes_created), (2, 1));
 }
