@@ -290,14 +290,20 @@ pub fn run(
             Answer::TcpMssStatistics(rows)
         }
         Command::ShowInterfaces { name, level } => {
-            if *level != Some("terse") {
-                return Err(CommandError::Unsupported {
-                    command: "show interfaces (only the terse level)",
-                });
-            }
             let rows = render::interfaces::select(&options.services_interfaces, name.as_deref())
                 .map_err(CommandError::Backend)?;
-            Answer::InterfacesTerse(rows)
+            match *level {
+                Some("terse") => Answer::InterfacesTerse(rows),
+                _ => Answer::Interfaces(render::interface_detail::InterfacesAnswer {
+                    rows,
+                    traffic: backend
+                        .sfw_statistics()
+                        .into_iter()
+                        .map(|(name, s)| (name, s.traffic))
+                        .collect(),
+                    extensive: matches!(*level, Some("detail" | "extensive")),
+                }),
+            }
         }
         Command::ShowAlgConversations {
             detail,

@@ -1,6 +1,10 @@
-//! `show interfaces terse` of the services interfaces: text, XML, JSON, names and errors.
+//! `show interfaces [terse|brief|detail|extensive]` of the services interfaces: text, XML,
+//! JSON, names and errors. The normal and extensive layouts are those of the Junos page
+//! "show interfaces (Adaptive Services)" (sp-/ms- services interfaces, `Type:
+//! Adaptive-Services`) and its `extensive` sample.
 
 use mspic_control::{execute_with, ExecuteOptions, SnapshotBackend};
+use mspic_flow::{InterfaceTraffic, SfwStats};
 
 const CONFIG: &str = "
 interfaces {
@@ -17,6 +21,99 @@ fn show(cmd: &str) -> Result<String, String> {
     let cfg = mspic_config::parse(CONFIG, "i.conf").expect("test config");
     let options = ExecuteOptions::for_config(&cfg);
     execute_with(cmd, &mut SnapshotBackend::default(), &options).map_err(|e| e.to_string())
+}
+
+/// Two shards' counters for ms-1/1/0 and one for ms-2/0/0.
+fn counted() -> SnapshotBackend {
+    let t = |ip, ib, op, ob, d| SfwStats {
+        traffic: InterfaceTraffic {
+            input_packets: ip,
+            input_bytes: ib,
+            output_packets: op,
+            output_bytes: ob,
+            drops: d,
+        },
+        ..SfwStats::default()
+    };
+    SnapshotBackend {
+        sessions: Vec::new(),
+        sfw: vec![
+            ("ms-1/1/0".into(), t(10, 1000, 9, 990, 1)),
+            ("ms-2/0/0".into(), t(4, 400, 4, 404, 0)),
+            ("ms-1/1/0".into(), t(5, 600, 3, 300, 2)),
+        ],
+    }
+}
+
+fn counted_show(cmd: &str) -> String {
+    let cfg = mspic_config::parse(CONFIG, "i.conf").expect("test config");
+    let options = ExecuteOptions::for_config(&cfg);
+    execute_with(cmd, &mut counted(), &options).unwrap_or_else(|e| panic!("{cmd}: {e}"))
+}
+
+#[test]
+fn normal() {
+    let out = counted_show("show interfaces ms-1/1/0");
+    assert!(
+        out.contains("    Input packets : 15\n    Output packets: 12\n"),
+        "{out}"
+    );
+    assert_eq!(out, counted_show("show interfaces ms-1/1/0 brief"));
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn extensive() {
+    let out = counted_show("show interfaces ms-1/1/0 extensive");
+    assert!(
+        out.contains("   Input  packets:                   15"),
+        "{out}"
+    );
+    assert!(out.contains("Errors: 0, Drops: 3, "), "{out}");
+    assert_eq!(out, counted_show("show interfaces ms-1/1/0 detail"));
+    insta::assert_snapshot!(out);
+}
+
+/// Several units: the counters are the interface's, not split per unit.
+#[test]
+fn all_interfaces_normal() {
+    let out = counted_show("show interfaces");
+    assert!(!out.contains("    Input packets : 4\n"), "{out}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn one_unit() {
+    let out = counted_show("show interfaces ms-1/1/0.0 extensive");
+    assert!(
+        out.starts_with("  Logical interface ms-1/1/0.0 (Index 64)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("     Output bytes  :                 1290\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn extensive_xml() {
+    let out = counted_show("show interfaces ms-1/1/0 extensive | display xml");
+    assert!(out.contains("<input-packets>15</input-packets>"), "{out}");
+    assert!(out.contains("<input-drops>3</input-drops>"), "{out}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn normal_xml_and_json() {
+    insta::assert_snapshot!(counted_show("show interfaces ms-1/1/0 | display xml"));
+    let out = counted_show("show interfaces ms-1/1/0 | display json");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let unit = &v["interface-information"][0]["physical-interface"][0]["logical-interface"][0];
+    assert_eq!(
+        unit["traffic-statistics"][0]["output-packets"][0]["data"],
+        "12"
+    );
+    insta::assert_snapshot!(out);
 }
 
 fn ok(cmd: &str) -> String {
@@ -103,12 +200,8 @@ fn errors() {
         "error: device ms-1/1/0.7 not found"
     );
     assert_eq!(
-        show("show interfaces ms-1/1/0").unwrap_err(),
-        "error: command not implemented yet: show interfaces (only the terse level)"
-    );
-    assert_eq!(
-        show("show interfaces ms-1/1/0 extensive").unwrap_err(),
-        "error: command not implemented yet: show interfaces (only the terse level)"
+        show("show interfaces ms-9/9/9 extensive").unwrap_err(),
+        "error: device ms-9/9/9 not found"
     );
     assert!(show("show interfaces ge-0/0/0 terse")
         .unwrap_err()

@@ -297,6 +297,27 @@ pub struct SfwStats {
     pub errors: ProtocolErrors,
     /// ALG pinholes, children and payload handling.
     pub alg: AlgStats,
+    /// Frames through the interface (`show interfaces`). Kept beside the firewall
+    /// counters because they are charged, merged and renamed the same way, but
+    /// `clear services stateful-firewall statistics` leaves them.
+    pub traffic: InterfaceTraffic,
+}
+
+/// What `show interfaces ms-…` counts: the frames steered into a services interface
+/// (input), those it sent on (output: forwarded, or a reply it built) and those it dropped.
+/// Bytes are whole frames as received and as sent (after any rewrite).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InterfaceTraffic {
+    /// Frames in.
+    pub input_packets: u64,
+    /// Bytes of the frames in.
+    pub input_bytes: u64,
+    /// Frames out.
+    pub output_packets: u64,
+    /// Bytes of the frames out.
+    pub output_bytes: u64,
+    /// Frames in that went no further (any drop reason).
+    pub drops: u64,
 }
 
 /// `show services service-sets statistics tcp-mss` counters of one service set.
@@ -438,7 +459,14 @@ merge_fields!(SfwStats {
     existing_rejects, hairpin_slow_path, hairpin_fast_path, drop_ip_options,
     drop_tcp_syn_defense, drop_nat_ports_exhausted, drop_session_limit, drop_no_route,
     drop_ttl_exceeded, drop_bad_checksum, drop_tcp_non_syn_first, drop_icmp_error_no_session,
-} nested { errors, alg });
+} nested { errors, alg, traffic });
+merge_fields!(InterfaceTraffic {
+    input_packets,
+    input_bytes,
+    output_packets,
+    output_bytes,
+    drops,
+});
 merge_fields!(AlgStats {
     pinholes_created,
     pinholes_used,

@@ -37,6 +37,11 @@ pub struct TerseRow {
     pub families: Vec<&'static str>,
     /// The unit rows of a physical interface (empty for a unit).
     pub units: Vec<TerseRow>,
+    /// Interface index (`local-index`): physical interfaces from 128 and units from 64,
+    /// numbered in display order over every configured services interface.
+    pub index: u32,
+    /// A unit that is its interface's only one: all the interface's traffic passes it.
+    pub sole_unit: bool,
 }
 
 /// What `show interfaces terse [name]` lists, in display order; `Err` with the Junos
@@ -47,6 +52,16 @@ pub fn select(
 ) -> Result<Vec<TerseRow>, String> {
     let mut rows: Vec<TerseRow> = interfaces.iter().map(physical).collect();
     rows.sort_by(|a, b| compare_interfaces(&a.name, &b.name));
+    let mut unit_index = 64;
+    for (i, r) in rows.iter_mut().enumerate() {
+        r.index = 128 + i as u32;
+        let sole = r.units.len() == 1;
+        for u in &mut r.units {
+            u.index = unit_index;
+            u.sole_unit = sole;
+            unit_index += 1;
+        }
+    }
     let Some(name) = name else {
         return Ok(rows);
     };
@@ -73,6 +88,8 @@ fn physical(i: &ServiceInterface) -> TerseRow {
                 .filter_map(|(on, f)| on.then_some(f))
                 .collect(),
             units: Vec::new(),
+            index: 0,
+            sole_unit: false,
         })
         .collect();
     units.sort_by(|a, b| compare_interfaces(&a.name, &b.name));
@@ -80,6 +97,8 @@ fn physical(i: &ServiceInterface) -> TerseRow {
         name: i.name.clone(),
         families: Vec::new(),
         units,
+        index: 0,
+        sole_unit: false,
     }
 }
 

@@ -33,6 +33,27 @@ impl Shard {
             .unwrap_or(self.stats.len() - 1)
     }
 
+    /// Counts a frame on the traffic counters of stats slot `slot` (`show interfaces`):
+    /// in, then out or dropped. Frames for the L2 layer or the router itself never reach
+    /// a services interface.
+    pub(super) fn count_traffic(&mut self, slot: usize, in_len: u64, out_len: u64, v: Verdict) {
+        if matches!(v, Verdict::NotIp | Verdict::Local) {
+            return;
+        }
+        let Some(t) = self.stats.get_mut(slot).map(|s| &mut s.traffic) else {
+            return;
+        };
+        t.input_packets += 1;
+        t.input_bytes += in_len;
+        match v {
+            Verdict::Forward { .. } | Verdict::Reply { .. } => {
+                t.output_packets += 1;
+                t.output_bytes += out_len;
+            }
+            _ => t.drops += 1,
+        }
+    }
+
     pub(super) fn count_malformed(&mut self, ingress: IfIndex, e: &WireError) -> Verdict {
         let st = self.stats_slot(ingress, None);
         let s = &mut self.stats[st].errors;

@@ -138,7 +138,11 @@ impl Shard {
         for (i, st) in self.stats.iter_mut().enumerate() {
             let name = self.policy.service_ifaces.get(i).map(|x| x.name.as_str());
             if iface.is_none() || (i < n && name == iface) {
-                *st = SfwStats::default();
+                let traffic = std::mem::take(&mut st.traffic);
+                *st = SfwStats {
+                    traffic,
+                    ..SfwStats::default()
+                };
             }
         }
     }
