@@ -356,6 +356,9 @@ pub struct AlgStats {
     pub nat_exhausted: u64,
     /// Sessions closed once their last response was through (DNS).
     pub closed_by_response: u64,
+    /// Pinholes not opened because the session's application does not admit the Sun RPC
+    /// program or DCE RPC interface (`rpc-program-number`, `uuid`).
+    pub not_admitted: u64,
 }
 
 /// Malformed-packet counters, by protocol, with the detail `extensive` prints.
@@ -480,6 +483,7 @@ merge_fields!(AlgStats {
     no_room,
     nat_exhausted,
     closed_by_response,
+    not_admitted,
 });
 merge_fields!(ProtocolErrors { non_ip, alg } nested { ip, tcp, udp, icmp });
 merge_fields!(IpErrors {
