@@ -3,6 +3,8 @@
 //! "show interfaces (Adaptive Services)" (sp-/ms- services interfaces, `Type:
 //! Adaptive-Services`) and its `extensive` sample.
 
+mod agree;
+
 use mspic_control::{execute_with, ExecuteOptions, SnapshotBackend};
 use mspic_flow::{InterfaceTraffic, SfwStats};
 
@@ -238,4 +240,28 @@ fn rpc_and_completion() {
     assert_eq!(c.keywords, [("interfaces", "Show interface information")]);
     let c = mspic_control::complete("show interfaces ms-1/1/0 te");
     assert_eq!(c.keywords, [("terse", "Display terse output")]);
+}
+
+/// Text, XML and JSON of every level come from one answer: the XML's values are in the
+/// text (the layouts print the status elements as `Enabled` / `Up`).
+#[test]
+fn every_level_agrees_with_its_xml_and_json() {
+    for (cmd, not_in_text) in [
+        ("show interfaces terse", &[][..]),
+        ("show interfaces ms-2/0/0.1 terse", &[]),
+        ("show interfaces", &["admin-status", "oper-status"]),
+        (
+            "show interfaces ms-1/1/0 extensive",
+            &["admin-status", "oper-status"],
+        ),
+        (
+            "show interfaces ms-2/0/0 detail",
+            &["admin-status", "oper-status"],
+        ),
+        ("show interfaces ms-1/1/0.0", &[]),
+    ] {
+        let xml = counted_show(&format!("{cmd} | display xml"));
+        let json = counted_show(&format!("{cmd} | display json"));
+        agree::check(cmd, &counted_show(cmd), &xml, &json, not_in_text);
+    }
 }

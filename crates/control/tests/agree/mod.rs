@@ -30,12 +30,19 @@ fn from_xml(e: roxmltree::Node<'_, '_>) -> Node {
         .filter_map(|c| c.text())
         .collect();
     let text = text.trim();
+    let mut attrs: BTreeMap<String, String> = e
+        .attributes()
+        .map(|a| (a.name().to_string(), a.value().to_string()))
+        .collect();
+    // A default namespace declared here is an attribute in Junos JSON.
+    let ns = e.tag_name().namespace();
+    let parent_ns = e.parent_element().and_then(|p| p.tag_name().namespace());
+    if let Some(ns) = ns.filter(|ns| parent_ns != Some(*ns)) {
+        attrs.insert("xmlns".to_string(), ns.to_string());
+    }
     Node {
         name: e.tag_name().name().to_string(),
-        attrs: e
-            .attributes()
-            .map(|a| (a.name().to_string(), a.value().to_string()))
-            .collect(),
+        attrs,
         text: (!text.is_empty()).then(|| text.to_string()),
         children,
     }
