@@ -34,6 +34,11 @@ fn counted() -> SnapshotBackend {
             output_packets: op,
             output_bytes: ob,
             drops: d,
+            input_pps: ip / 5,
+            input_bps: ib / 5 * 8,
+            output_pps: op / 3,
+            output_bps: ob / 3 * 8,
+            window: (0, [0; 4]),
         },
         ..SfwStats::default()
     };

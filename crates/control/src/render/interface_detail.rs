@@ -16,8 +16,8 @@
 //! Text and XML are built from the same [`InterfacesAnswer`]. The counters are the
 //! engine's per-services-interface traffic, summed over the shards. The engine counts per
 //! interface, not per unit: a unit shows counters only when it is its interface's only
-//! unit. Rates are not measured (0). `brief` prints as the default level and `detail` as
-//! `extensive`.
+//! unit. Rates are those of the engine's last whole second. `brief` prints as the default
+//! level and `detail` as `extensive`.
 
 use std::fmt::Write as _;
 
@@ -76,6 +76,11 @@ fn counter_values(t: &InterfaceTraffic) -> [u64; 4] {
     ]
 }
 
+/// The rates beside [`counter_values`]: bits, then frames per second.
+fn rate_values(t: &InterfaceTraffic) -> [u64; 4] {
+    [t.input_bps, t.output_bps, t.input_pps, t.output_pps]
+}
+
 /// The text of every interface asked for, separated by empty lines.
 pub fn render(a: &InterfacesAnswer) -> String {
     let mut out = String::new();
@@ -131,9 +136,10 @@ fn push_physical(out: &mut String, a: &InterfacesAnswer, r: &TerseRow) {
              \x20 Statistics last cleared: Never\n\
              \x20 Traffic statistics:\n",
         );
-        for (i, (label, v)) in COUNTER_LABELS.iter().zip(counter_values(&t)).enumerate() {
+        let values = counter_values(&t).into_iter().zip(rate_values(&t));
+        for (i, (label, (v, rate))) in COUNTER_LABELS.iter().zip(values).enumerate() {
             let unit = if i < 2 { "bps" } else { "pps" };
-            let _ = writeln!(out, "   {label}{v:>21}{:>21} {unit}", 0);
+            let _ = writeln!(out, "   {label}{v:>21}{rate:>21} {unit}");
         }
         let _ = writeln!(
             out,
@@ -143,7 +149,11 @@ fn push_physical(out: &mut String, a: &InterfacesAnswer, r: &TerseRow) {
             t.drops
         );
     } else {
-        out.push_str("  Input rate     : 0 bps (0 pps)\n  Output rate    : 0 bps (0 pps)\n");
+        let _ = writeln!(
+            out,
+            "  Input rate     : {} bps ({} pps)\n  Output rate    : {} bps ({} pps)",
+            t.input_bps, t.input_pps, t.output_bps, t.output_pps
+        );
     }
     for u in &r.units {
         out.push('\n');
@@ -234,13 +244,13 @@ fn physical_tree(a: &InterfacesAnswer, r: &TerseRow) -> Element {
         e.push(Element::leaf("statistics-cleared", "Never"));
         for (name, v) in [
             ("input-bytes", t.input_bytes),
-            ("input-bps", 0),
+            ("input-bps", t.input_bps),
             ("output-bytes", t.output_bytes),
-            ("output-bps", 0),
+            ("output-bps", t.output_bps),
             ("input-packets", t.input_packets),
-            ("input-pps", 0),
+            ("input-pps", t.input_pps),
             ("output-packets", t.output_packets),
-            ("output-pps", 0),
+            ("output-pps", t.output_pps),
         ] {
             stats.push(Element::leaf(name, v));
         }
@@ -269,8 +279,13 @@ fn physical_tree(a: &InterfacesAnswer, r: &TerseRow) -> Element {
         ));
     } else {
         stats = stats.attr("junos:style", "brief");
-        for name in ["input-bps", "input-pps", "output-bps", "output-pps"] {
-            stats.push(Element::leaf(name, 0));
+        for (name, v) in [
+            ("input-bps", t.input_bps),
+            ("input-pps", t.input_pps),
+            ("output-bps", t.output_bps),
+            ("output-pps", t.output_pps),
+        ] {
+            stats.push(Element::leaf(name, v));
         }
         e.push(stats);
     }

@@ -80,7 +80,7 @@ impl Shard {
         self.clock = self.clock.max(now);
         let in_len = frame.len as u64;
         let (slot, verdict) = self.serve(now, ingress, frame, parsed, hash);
-        self.count_traffic(slot, in_len, frame.len as u64, verdict);
+        self.count_traffic(now, slot, (in_len, frame.len as u64), verdict);
         verdict
     }
 
