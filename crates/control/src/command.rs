@@ -1433,6 +1433,9 @@ fn show_interfaces(w: &mut Words<'_>) -> Result<Command, CommandError> {
                 level = Some(kw);
             }
             Lookup::Ambiguous(c) => return Err(ambiguous(tok, &c)),
+            Lookup::None if name.is_none() && crate::glob::is_pattern(tok.text) => {
+                name = Some(tok.text.to_string())
+            }
             Lookup::None if name.is_none() => name = Some(parse_interface_unit(tok)?),
             Lookup::None => {
                 return Err(CommandError::UnexpectedWord {

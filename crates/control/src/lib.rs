@@ -19,6 +19,7 @@
 
 pub mod backend;
 pub mod command;
+pub mod glob;
 pub mod protocol;
 pub mod render;
 pub mod rpc;

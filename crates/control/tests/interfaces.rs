@@ -270,3 +270,29 @@ fn every_level_agrees_with_its_xml_and_json() {
         agree::check(cmd, &counted_show(cmd), &xml, &json, not_in_text);
     }
 }
+
+/// Interface-name patterns (`show interfaces ms-*`, as Junos accepts them): interfaces, or
+/// units when the pattern has a unit part; none matching lists nothing.
+#[test]
+fn patterns() {
+    assert_eq!(
+        ok("show interfaces ms-* terse"),
+        ok("show interfaces terse")
+    );
+    assert_eq!(
+        ok("show interfaces ms-2/* terse"),
+        ok("show interfaces ms-2/0/0 terse")
+    );
+    assert_eq!(
+        ok("show interfaces ms-2/0/0.[1-2] terse"),
+        "Interface               Admin Link Proto    Local                 Remote\n\
+         ms-2/0/0.1              up    up   inet\n\
+         \x20                                  inet6\n\
+         ms-2/0/0.2              up    up   inet\n"
+    );
+    assert_eq!(ok("show interfaces ms-9* extensive"), "");
+    assert_eq!(
+        counted_show("show interfaces ms-1* extensive"),
+        counted_show("show interfaces ms-1/1/0 extensive")
+    );
+}

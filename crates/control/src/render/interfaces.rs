@@ -45,7 +45,8 @@ pub struct TerseRow {
 }
 
 /// What `show interfaces terse [name]` lists, in display order; `Err` with the Junos
-/// message when `name` is not a configured services interface or unit.
+/// message when `name` is not a configured services interface or unit. A pattern
+/// (`ms-*`, `ms-1/1/0.[0-1]`, [`crate::glob`]) lists what it matches.
 pub fn select(
     interfaces: &[ServiceInterface],
     name: Option<&str>,
@@ -65,6 +66,20 @@ pub fn select(
     let Some(name) = name else {
         return Ok(rows);
     };
+    if crate::glob::is_pattern(name) {
+        // A pattern with a unit part names units, else interfaces; none may match.
+        return Ok(match name.contains('.') {
+            false => rows
+                .into_iter()
+                .filter(|r| crate::glob::glob(name, &r.name))
+                .collect(),
+            true => rows
+                .into_iter()
+                .flat_map(|r| r.units)
+                .filter(|u| crate::glob::glob(name, &u.name))
+                .collect(),
+        });
+    }
     let found = match name.split_once('.') {
         None => rows.into_iter().find(|r| r.name == name),
         Some(_) => rows
