@@ -290,9 +290,17 @@ pub fn run(
             }
             Answer::TcpMssStatistics(rows)
         }
-        Command::ShowInterfaces { name, level } => {
-            let rows = render::interfaces::select(&options.services_interfaces, name.as_deref())
-                .map_err(CommandError::Backend)?;
+        Command::ShowInterfaces {
+            name,
+            level,
+            routing_instance,
+        } => {
+            // The services interfaces belong to the default instance.
+            let rows = match routing_instance.as_deref() {
+                Some(r) if r != "default" => Vec::new(),
+                _ => render::interfaces::select(&options.services_interfaces, name.as_deref())
+                    .map_err(CommandError::Backend)?,
+            };
             match *level {
                 Some("terse") => Answer::InterfacesTerse(rows),
                 _ => Answer::Interfaces(render::interface_detail::InterfacesAnswer {

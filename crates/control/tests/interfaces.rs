@@ -239,7 +239,10 @@ fn rpc_and_completion() {
     assert_eq!(show(&line).unwrap(), ok("show interfaces ms-2/0/0 terse"));
     let c = mspic_control::complete("show interfaces ");
     let words: Vec<&str> = c.keywords.iter().map(|k| k.0).collect();
-    assert_eq!(words, ["brief", "detail", "extensive", "terse"]);
+    assert_eq!(
+        words,
+        ["brief", "detail", "extensive", "routing-instance", "terse"]
+    );
     assert_eq!(c.value, Some("<interface-name>"));
     let c = mspic_control::complete("show int");
     assert_eq!(c.keywords, [("interfaces", "Show interface information")]);
@@ -294,5 +297,39 @@ fn patterns() {
     assert_eq!(
         counted_show("show interfaces ms-1* extensive"),
         counted_show("show interfaces ms-1/1/0 extensive")
+    );
+}
+
+/// `routing-instance R` (PyEZ asks for the internal `__juniper_private1__` instance when it
+/// gathers facts): the services interfaces are in the default instance, another one holds
+/// none of them.
+#[test]
+fn routing_instance() {
+    assert_eq!(
+        ok("show interfaces terse routing-instance __juniper_private1__"),
+        "Interface               Admin Link Proto    Local                 Remote\n"
+    );
+    assert_eq!(
+        ok("show interfaces terse routing-instance default"),
+        ok("show interfaces terse")
+    );
+    let xml = ok("show interfaces terse routing-instance __juniper_private1__ | display xml");
+    assert!(!xml.contains("<physical-interface>"), "{xml}");
+    assert!(xml.contains("junos:style=\"terse\""), "{xml}");
+    let e = mspic_control::rpc::by_rpc("get-interface-information").unwrap();
+    let line = e
+        .command_line([("routing-instance", "__juniper_private1__"), ("terse", "")])
+        .unwrap();
+    assert_eq!(
+        show(&line).unwrap(),
+        ok("show interfaces terse routing-instance x")
+    );
+    assert!(show("show interfaces terse routing-instance")
+        .unwrap_err()
+        .contains("routing-instance"));
+    assert!(
+        show("show interfaces routing-instance a routing-instance b")
+            .unwrap_err()
+            .contains("routing-instance")
     );
 }

@@ -192,6 +192,13 @@ fn junos_rpcs() {
     );
     assert!(extensive.contains("<input-error-list>"), "{extensive}");
     insta::assert_snapshot!("rpc_interfaces_extensive", extensive);
+    // What PyEZ asks when it gathers facts: no services interface in that instance.
+    let private = rpc(
+        &mut s,
+        "<get-interface-information><routing-instance>__juniper_private1__</routing-instance><terse/></get-interface-information>",
+    );
+    assert!(private.contains("<interface-information"), "{private}");
+    assert!(!private.contains("<physical-interface>"), "{private}");
 }
 
 #[test]
