@@ -537,3 +537,62 @@ fn service_set_cpu_and_memory_usage() {
         .unwrap();
     assert_eq!(bytes, n * mspic_flow::Shard::bytes_per_session(), "{mem}");
 }
+
+/// `show interfaces ms-1/1/0 extensive` on real traffic, two workers: the pings' echoes and
+/// replies are forwarded through the services interface (both shards' counts added), every
+/// frame in is either sent on or dropped, and the frames a discard term refuses are drops.
+#[test]
+fn interface_counters_count_real_frames() {
+    live_or_skip!();
+    let counts = |live: &Live| -> [u64; 3] {
+        let text = live.show("show interfaces ms-1/1/0 extensive");
+        let value = |label: &str| -> u64 {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(label))
+                .unwrap_or_else(|| panic!("{label} in {text}"));
+            line[label.len()..]
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        let drops = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Errors: 0, Drops: "))
+            .and_then(|r| r.split(',').next())
+            .and_then(|d| d.parse().ok())
+            .unwrap_or_else(|| panic!("drops in {text}"));
+        [
+            value("   Input  packets:"),
+            value("   Output packets:"),
+            drops,
+        ]
+    };
+    let live = Live::start(&testbed_config(""), 2);
+    let [in0, out0, drop0] = counts(&live);
+    assert!(live.ping(3).status.success(), "{}", live.log());
+    let [in1, out1, drop1] = counts(&live);
+    // Three echo requests out and their three replies back.
+    assert_eq!(out1 - out0, 6);
+    assert!(in1 - in0 >= 6);
+    assert_eq!(in1, out1 + drop1, "every frame in is sent on or dropped");
+    assert_eq!(in0, out0 + drop0);
+    drop(live);
+
+    let cfg = repo_file("docs/examples/testbed.conf").replace(
+        "            term alg {",
+        "            term no-ping {\n                from { applications junos-icmp-all; }\n                then { discard; }\n            }\n            term alg {",
+    );
+    let live = Live::start(&cfg, 1);
+    let [_, out0, drop0] = counts(&live);
+    assert!(
+        !live.ping(2).status.success(),
+        "ping went through a discard term"
+    );
+    let [in1, out1, drop1] = counts(&live);
+    assert_eq!(out1, out0, "nothing forwarded");
+    assert!(drop1 - drop0 >= 2, "the two echo requests are drops");
+    assert_eq!(in1, out1 + drop1);
+}

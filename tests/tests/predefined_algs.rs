@@ -42,7 +42,7 @@ fn every_predefined_alg_has_a_plugin_or_is_listed_without_one() {
                 continue;
             };
             let key = first_key(t);
-            let plugin = registry.create(p, &key).is_some();
+            let plugin = registry.create(p, &key, &Default::default()).is_some();
             let listed = WITHOUT_PLUGIN.contains(&(p, key.proto));
             assert_ne!(
                 plugin, listed,
@@ -79,6 +79,6 @@ fn ike_esp_nat_and_ras_are_application_protocols() {
         proto: 17,
     };
     assert!(mspic_alg::registry()
-        .create(AppProtocol::IkeEspNat, &ike)
+        .create(AppProtocol::IkeEspNat, &ike, &Default::default())
         .is_some());
 }

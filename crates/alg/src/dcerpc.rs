@@ -21,7 +21,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use mspic_flow::alg::{AlgContext, AlgError, AlgPacket, AlgSession, AlgVerdict};
+use mspic_flow::alg::{AlgContext, AlgError, AlgPacket, AlgParams, AlgSession, AlgVerdict};
 use mspic_flow::session::Dir;
 use mspic_wire::proto;
 
@@ -37,6 +37,9 @@ const EPM: (u32, u16, u16, [u8; 8]) = (
     [0x91, 0xa4, 0x08, 0x00, 0x2b, 0x14, 0xa0, 0xfa],
 );
 
+/// The endpoint mapper's port (C706 Appendix H: well-known endpoint 135).
+pub const EPM_PORT: u16 = 135;
+
 const PTYPE_REQUEST: u8 = 0;
 const PTYPE_RESPONSE: u8 = 2;
 const PTYPE_BIND: u8 = 11;
@@ -45,6 +48,7 @@ const PFC_FIRST_FRAG: u8 = 0x01;
 const PFC_LAST_FRAG: u8 = 0x02;
 const OPNUM_EPT_MAP: u16 = 3;
 /// Tower floor protocol identifiers (C706 Appendix I).
+const FLOOR_UUID: u8 = 0x0d;
 const FLOOR_TCP: u8 = 0x07;
 const FLOOR_UDP: u8 = 0x08;
 const FLOOR_IP: u8 = 0x09;
@@ -157,13 +161,15 @@ pub fn epm_contexts(p: &[u8], h: &Header) -> Result<([u16; MAX_CONTEXTS], usize)
 }
 
 /// An endpoint found in a tower: protocol, port, address and where the address's 4 bytes
-/// are in the PDU.
+/// are in the PDU, and the interface the tower is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TowerEp {
     pub protocol: u8,
     pub port: u16,
     pub ip: Ipv4Addr,
     pub ip_at: usize,
+    /// The interface UUID of the first floor (wire form), if the tower starts with one.
+    pub interface: Option<[u8; 16]>,
 }
 
 /// The endpoints of an `ept_map` response stub starting at `at` and ending at `end`.
@@ -216,8 +222,8 @@ pub fn tower(t: &[u8], base: usize) -> Result<Option<TowerEp>, AlgError> {
         return Err(E);
     }
     let mut at = 2;
-    let (mut port, mut ip) = (None, None);
-    for _ in 0..floors {
+    let (mut port, mut ip, mut interface) = (None, None, None);
+    for floor in 0..floors {
         let lhs_len = usize::from(le.u16(at)?);
         let lhs = t.get(at + 2..at + 2 + lhs_len).ok_or(E)?;
         at += 2 + lhs_len;
@@ -225,6 +231,10 @@ pub fn tower(t: &[u8], base: usize) -> Result<Option<TowerEp>, AlgError> {
         let rhs = t.get(at + 2..at + 2 + rhs_len).ok_or(E)?;
         let rhs_at = at + 2;
         at += 2 + rhs_len;
+        // Floor 1: the interface, its UUID and major version (C706 Appendix L).
+        if let (0, Some(&FLOOR_UUID), Some(u)) = (floor, lhs.first(), lhs.get(1..17)) {
+            interface = u.try_into().ok();
+        }
         match (lhs.first(), rhs_len) {
             (Some(&FLOOR_TCP), 2) => {
                 port = Some((proto::TCP, u16::from_be_bytes([rhs[0], rhs[1]])))
@@ -245,6 +255,7 @@ pub fn tower(t: &[u8], base: usize) -> Result<Option<TowerEp>, AlgError> {
             port,
             ip,
             ip_at,
+            interface,
         }),
         _ => None,
     })
@@ -257,9 +268,19 @@ pub struct Epm {
     contexts: [Option<u16>; MAX_CONTEXTS],
     calls: [Option<u32>; MAX_CALLS],
     next_call: usize,
+    /// The interfaces the application admits (`uuid`).
+    params: AlgParams,
 }
 
 impl Epm {
+    /// The ALG of a connection whose application admits `params`.
+    pub fn new(params: AlgParams) -> Self {
+        Epm {
+            params,
+            ..Epm::default()
+        }
+    }
+
     fn pdu(
         &mut self,
         ctx: &mut AlgContext<'_>,
@@ -301,6 +322,11 @@ impl Epm {
                     let ip = IpAddr::V4(ep.ip);
                     // 0.0.0.0: "the address you reached me at" (Windows answers so).
                     if (ip != server && !ep.ip.is_unspecified()) || ep.port == 0 {
+                        continue;
+                    }
+                    if !self.params.allows_uuid(ep.interface.as_ref()) {
+                        // The response goes through; that interface's port stays closed.
+                        ctx.refuse_pinhole();
                         continue;
                     }
                     let told = ctx.expect_to_responder(

@@ -41,7 +41,7 @@
 use std::sync::Arc;
 
 use mspic_config::AppProtocol;
-use mspic_flow::alg::{AlgError, AlgRegistry, AlgSession};
+use mspic_flow::alg::{AlgError, AlgParams, AlgRegistry, AlgSession};
 use mspic_wire::{proto, FlowKey};
 
 pub mod dcerpc;
@@ -74,10 +74,19 @@ pub fn registry() -> Arc<dyn AlgRegistry> {
 }
 
 impl AlgRegistry for Registry {
-    fn create(&self, p: AppProtocol, first: &FlowKey) -> Option<(Box<dyn AlgSession>, [bool; 2])> {
+    /// `rpc` and `dce-rpc` sessions to the portmapper (111) or the endpoint mapper (135)
+    /// get the mapper ALG too: their application's `rpc-program-number` / `uuid` limit the
+    /// pinholes it opens.
+    fn create(
+        &self,
+        p: AppProtocol,
+        first: &FlowKey,
+        params: &AlgParams,
+    ) -> Option<(Box<dyn AlgSession>, [bool; 2])> {
         use AppProtocol as P;
         let tcp = first.proto == proto::TCP;
         let udp = first.proto == proto::UDP;
+        let to = |port: u16| first.dst_port == port;
         let (alg, watch): (Box<dyn AlgSession>, [bool; 2]) = match p {
             P::Ftp if tcp => (Box::new(ftp::Ftp::default()), [true, true]),
             P::Tftp if udp => (Box::new(tftp::Tftp::default()), [true, false]),
@@ -86,8 +95,18 @@ impl AlgRegistry for Registry {
             P::Talk if udp => (Box::new(talk::Talk::new(first.dst_port)), [true, false]),
             P::Sip if tcp || udp => (Box::new(sip::Sip::new(first.proto)), [true, true]),
             P::Rtsp if tcp => (Box::new(rtsp::Rtsp::default()), [true, true]),
-            P::RpcPortmap if tcp || udp => (Box::new(rpc::Portmap::new(first.proto)), [true, true]),
-            P::DceRpcPortmap if tcp => (Box::new(dcerpc::Epm::default()), [true, true]),
+            P::RpcPortmap if tcp || udp => (
+                Box::new(rpc::Portmap::new(first.proto, params.clone())),
+                [true, true],
+            ),
+            P::Rpc if (tcp || udp) && to(rpc::PMAP_PORT) => (
+                Box::new(rpc::Portmap::new(first.proto, params.clone())),
+                [true, true],
+            ),
+            P::DceRpcPortmap if tcp => (Box::new(dcerpc::Epm::new(params.clone())), [true, true]),
+            P::DceRpc if tcp && to(dcerpc::EPM_PORT) => {
+                (Box::new(dcerpc::Epm::new(params.clone())), [true, true])
+            }
             P::Sqlnet if tcp => (Box::new(sqlnet::Sqlnet::default()), [true, true]),
             P::Pptp if tcp => (Box::new(pptp::Pptp::default()), [true, true]),
             P::IkeEspNat if udp => (Box::new(ike::Ike::default()), [true, true]),

@@ -17,7 +17,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use mspic_flow::alg::{AlgContext, AlgError, AlgPacket, AlgSession, AlgVerdict};
+use mspic_flow::alg::{AlgContext, AlgError, AlgPacket, AlgParams, AlgSession, AlgVerdict};
 use mspic_flow::session::Dir;
 use mspic_wire::proto;
 
@@ -26,6 +26,8 @@ use crate::PINHOLE_LIFETIME_SECS;
 
 /// The portmapper's program number (RFC 1833 §3).
 pub const PMAP_PROG: u32 = 100_000;
+/// The portmapper's port (RFC 1833 §3).
+pub const PMAP_PORT: u16 = 111;
 /// GETPORT (v2) and GETADDR (v3, v4) share procedure number 3.
 const PROC_GET: u32 = 3;
 /// Longest credential or verifier body (RFC 5531 §8.2: `opaque body<400>`).
@@ -173,15 +175,18 @@ pub struct Portmap {
     lines: [Lines; 2],
     calls: [Option<Query>; MAX_CALLS],
     next: usize,
+    /// The programs the application admits (`rpc-program-number`).
+    params: AlgParams,
 }
 
 impl Portmap {
-    pub fn new(transport: u8) -> Self {
+    pub fn new(transport: u8, params: AlgParams) -> Self {
         Portmap {
             stream: transport == proto::TCP,
             lines: Default::default(),
             calls: [None; MAX_CALLS],
             next: 0,
+            params,
         }
     }
 
@@ -211,6 +216,11 @@ impl Portmap {
                     return Ok(());
                 };
                 let q = self.calls[i].take().ok_or(E)?;
+                if !self.params.allows_program(q.prog) {
+                    // The reply goes through; the program's port stays closed.
+                    ctx.refuse_pinhole();
+                    return Ok(());
+                }
                 let mut x = Xdr { p: m, at: results };
                 let server = ctx.responder().0;
                 if q.version == 2 {

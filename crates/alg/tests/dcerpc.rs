@@ -36,6 +36,9 @@ fn uuid(s: &str) -> Vec<u8> {
 const EPM: &str = "e1af8308-5d1f-11c9-91a4-08002b14a0fa";
 const NDR: &str = "8a885d04-1ceb-11c9-9fe8-08002b104860";
 const OXID: &str = "99fcfec4-5260-101b-bbcb-00aa0021347a";
+const SAMR: &str = "12345778-1234-abcd-ef00-0123456789ac";
+/// The Exchange database interface (`junos-ms-rpc-msexchange-database`).
+const EXCHANGE_DB: &str = "1a190310-bb9c-11cd-90f8-00aa00466520";
 
 /// A PDU: common header (little-endian data representation) and body.
 fn pdu(ptype: u8, call_id: u32, body: &[u8]) -> Vec<u8> {
@@ -68,6 +71,11 @@ fn request(call_id: u32, ctx_id: u16, opnum: u16) -> Vec<u8> {
 
 /// A TCP tower for `port` at `ip` (C706 Appendix L: five floors).
 fn tower(proto_id: u8, port: u16, ip: [u8; 4]) -> Vec<u8> {
+    tower_for(SAMR, proto_id, port, ip)
+}
+
+/// [`tower`] for interface `iface`.
+fn tower_for(iface: &str, proto_id: u8, port: u16, ip: [u8; 4]) -> Vec<u8> {
     let mut t = 5u16.to_le_bytes().to_vec();
     let mut floor = |lhs: &[u8], rhs: &[u8]| {
         t.extend_from_slice(&(lhs.len() as u16).to_le_bytes());
@@ -76,12 +84,7 @@ fn tower(proto_id: u8, port: u16, ip: [u8; 4]) -> Vec<u8> {
         t.extend_from_slice(rhs);
     };
     floor(
-        &[
-            [0x0d].as_slice(),
-            &uuid("12345778-1234-abcd-ef00-0123456789ac"),
-            &[1, 0],
-        ]
-        .concat(),
+        &[[0x0d].as_slice(), &uuid(iface), &[1, 0]].concat(),
         &[0, 0],
     );
     floor(&[[0x0d].as_slice(), &uuid(NDR), &[2, 0]].concat(), &[0, 0]);
@@ -116,7 +119,12 @@ fn map_response(call_id: u32, towers: &[Vec<u8>]) -> Vec<u8> {
 
 /// A connection C:40000 → S:135 under NAPT with the endpoint mapper bound as context 0.
 fn bound() -> (Cluster, u32, u32) {
-    let mut c = Cluster::one(&napt());
+    bound_in(&napt())
+}
+
+/// [`bound`] under configuration `config`.
+fn bound_in(config: &str) -> (Cluster, u32, u32) {
+    let mut c = Cluster::one(config);
     c.pass(&tcp((C, 40000), (S, 135), "S", 100, 0, b""));
     c.pass(&tcp((S, 135), (P, 1024), "SA", 500, 101, b""));
     let b = bind(0, EPM);
@@ -250,4 +258,52 @@ fn hostile_pdus_are_refused_and_counted() {
     let (v, _) = c.send(&tcp((S, 135), (P, 1024), "PA", ss, cs, &r[..40]));
     assert_eq!(v, Verdict::Drop(DropReason::Alg));
     assert_eq!(c.stats().alg.partial_lines, 1);
+}
+
+/// `uuid` (user and predefined applications): an `ept_map` tower of an interface the
+/// session's application admits opens its port; another one's passes, opens nothing and
+/// is counted as not admitted.
+#[test]
+fn uuids_limit_the_tower_pinholes() {
+    let defs = "application exchange-db { application-protocol dce-rpc-portmap; protocol tcp; \
+                destination-port 135; uuid 1A190310-BB9C-11CD-90F8-00AA00466520; }";
+    // (application of the endpoint mapper session, interface of the tower, pinhole opened)
+    let cases = [
+        ("exchange-db", EXCHANGE_DB, true),
+        ("exchange-db", SAMR, false),
+        (
+            "junos-ms-rpc-msexchange-directory",
+            "f5cc5a7c-4264-101a-8c59-08002b2f8426",
+            true,
+        ),
+        ("junos-ms-rpc-msexchange-directory", EXCHANGE_DB, false),
+        ("junos-ms-rpc-msexchange", EXCHANGE_DB, true),
+        ("junos-dce-rpc-portmap", SAMR, true),
+    ];
+    for (app, iface, opens) in cases {
+        let config = napt().replacen("junos-dce-rpc-portmap", app, 1).replacen(
+            "applications {\n",
+            &format!("applications {{\n    {defs}\n"),
+            1,
+        );
+        let (mut c, cs, ss) = bound_in(&config);
+        let q = request(2, 0, 3);
+        c.pass(&tcp((C, 40000), (S, 135), "PA", cs, ss, &q));
+        let r = map_response(2, &[tower_for(iface, 0x07, 49667, [198, 51, 100, 7])]);
+        let f = tcp((S, 135), (P, 1024), "PA", ss, cs + q.len() as u32, &r);
+        assert_eq!(
+            c.pass(&f),
+            tcp_out((S, 135), (C, 40000), "PA", ss, cs + q.len() as u32, &r, &f),
+            "{app} {iface}"
+        );
+        c.pass(&tcp((C, 40001), (S, 49667), "S", 1, 0, b""));
+        let child = c.sessions().iter().any(|s| s.flags & FLAG_ALG_CHILD != 0);
+        assert_eq!(child, opens, "{app} {iface}");
+        let a = c.stats().alg;
+        assert_eq!(
+            (a.pinholes_created, a.not_admitted),
+            (u64::from(opens), u64::from(!opens)),
+            "{app} {iface}"
+        );
+    }
 }

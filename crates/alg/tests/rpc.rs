@@ -199,3 +199,58 @@ fn hostile_messages_are_refused_and_counted() {
     let (v, _) = c.send(&udp((S, 111), (P, 1025), &reply(2, &words(&[70_000]))));
     assert_eq!(v, Verdict::Drop(DropReason::Alg));
 }
+
+/// `napt()` with the portmapper term naming `apps` instead of `junos-rpc-portmap`, and the
+/// applications `defs` defined.
+fn napt_with(apps: &str, defs: &str) -> String {
+    let c = napt().replacen("junos-rpc-portmap", apps, 1).replacen(
+        "applications {\n",
+        &format!("applications {{\n    {defs}\n"),
+        1,
+    );
+    assert!(c.contains(defs));
+    c
+}
+
+/// `rpc-program-number` (user and predefined applications): a GETPORT for a program the
+/// session's application admits opens its port; another one's reply passes, opens nothing
+/// and is counted as not admitted.
+#[test]
+fn program_numbers_limit_the_getport_pinholes() {
+    let defs = "application nfs-only { application-protocol rpc-portmap; protocol udp; \
+                destination-port 111; rpc-program-number 100003; }";
+    // (application of the portmapper session, program asked for, pinhole opened)
+    let cases = [
+        ("nfs-only", 100_003, true),
+        ("nfs-only", 100_005, false),
+        ("junos-sun-rpc-mountd", 100_005, true),
+        ("junos-sun-rpc-mountd", 100_003, false),
+        ("junos-sun-rpc-nfs", 100_227, true),
+        ("junos-sun-rpc-nfs", 100_021, false),
+        ("junos-rpc-portmap", 100_021, true),
+    ];
+    for (app, prog, opens) in cases {
+        let mut c = Cluster::one(&napt_with(app, defs));
+        c.pass(&udp(
+            (C, 800),
+            (S, 111),
+            &call(9, 2, &words(&[prog, 3, 17, 0])),
+        ));
+        let r = reply(9, &words(&[2049]));
+        let f = udp((S, 111), (P, 1024), &r);
+        assert_eq!(
+            c.pass(&f),
+            udp_out((S, 111), (C, 800), &r, &f),
+            "{app} {prog}"
+        );
+        c.pass(&udp((C, 900), (S, 2049), b"call"));
+        let child = c.sessions().iter().any(|s| s.flags & FLAG_ALG_CHILD != 0);
+        assert_eq!(child, opens, "{app} {prog}");
+        let a = c.stats().alg;
+        assert_eq!(
+            (a.pinholes_created, a.not_admitted),
+            (u64::from(opens), u64::from(!opens)),
+            "{app} {prog}"
+        );
+    }
+}

@@ -593,11 +593,11 @@ pub struct AppTerm {
     /// `ttl-threshold` (with `application-protocol traceroute`): packets of its sessions
     /// whose TTL is above it are dropped, so a traceroute reaches no further.
     pub ttl_threshold: Option<u8>,
-    /// `rpc-program-number N` or `N-M`: the Sun RPC programs the portmapper ALG is meant
-    /// to admit (carried, not yet enforced: the ALG admits every program it sees).
+    /// `rpc-program-number N` or `N-M`: the Sun RPC programs whose ports the portmapper
+    /// ALG may open for the application's sessions.
     pub rpc_program_number: Option<(u32, u32)>,
-    /// `uuid` (DCE RPC interface), as written (lower-case hex, dashes kept): the interface
-    /// the DCE-RPC ALG is meant to admit (carried, not yet enforced).
+    /// `uuid` (DCE RPC interface), lower-case hex with dashes: the interface whose ports
+    /// the endpoint mapper ALG may open for the application's sessions.
     pub uuid: Option<String>,
 }
 

@@ -9,11 +9,14 @@
 //! junos-defaults" and "Using Junos OS Defaults Groups") for the form and the ALG of each
 //! application; "Predefined Policy Applications" (Junos security policies) for the ports of
 //! realaudio, winframe, irc, the NetBIOS name and datagram services and the MS-RPC endpoint
-//! mapper; the port names of the `destination-port` page for the rest. Not here yet: the
-//! applications whose terms need a statement mspic ignores (`junos-snmp-*` but
-//! `junos-snmp-get`: `snmp-command`), the Sun and
-//! MS-RPC program and interface applications (`junos-sun-rpc-*`, `junos-ms-rpc-*` but the
-//! endpoint mapper: `rpc-program-number`, `uuid`), and the `junos-algs-outbound` set.
+//! mapper, and the Sun RPC programs and MS-RPC (Exchange) interfaces with their
+//! `rpc-program-number` / `uuid`; the port names of the `destination-port` page for the
+//! rest. A Sun RPC program application is the portmapper conversation (TCP and UDP 111,
+//! ALG `rpc`) whose lookups may open that program's port only; an MS-RPC interface
+//! application the endpoint mapper conversation (TCP 135, ALG `dce-rpc`) whose lookups may
+//! open that interface's port only: the program's own sessions are the pinholes' children.
+//! Not here yet: the applications whose terms need a statement mspic ignores
+//! (`junos-snmp-*` but `junos-snmp-get`: `snmp-command`) and the `junos-algs-outbound` set.
 
 use crate::model::{AppProtocol, AppTerm, Application, ApplicationSet, PortRange};
 
@@ -26,6 +29,10 @@ struct T {
     ports: Option<(u16, u16)>,
     icmp_type: Option<u8>,
     ttl_threshold: Option<u8>,
+    /// `rpc-program-number` (Sun RPC applications).
+    rpc: Option<(u32, u32)>,
+    /// `uuid` (MS-RPC applications).
+    uuid: Option<&'static str>,
 }
 
 /// A term of `protocol`, destination ports `lo`–`hi`, ALG `alg`.
@@ -36,6 +43,8 @@ const fn t(alg: Option<AppProtocol>, protocol: u8, lo: u16, hi: u16) -> T {
         ports: Some((lo, hi)),
         icmp_type: None,
         ttl_threshold: None,
+        rpc: None,
+        uuid: None,
     }
 }
 
@@ -47,6 +56,8 @@ const fn any(alg: Option<AppProtocol>, protocol: u8) -> T {
         ports: None,
         icmp_type: None,
         ttl_threshold: None,
+        rpc: None,
+        uuid: None,
     }
 }
 
@@ -58,6 +69,8 @@ const fn icmp(alg: AppProtocol, protocol: u8, icmp_type: u8) -> T {
         ports: None,
         icmp_type: Some(icmp_type),
         ttl_threshold: None,
+        rpc: None,
+        uuid: None,
     }
 }
 
@@ -69,6 +82,36 @@ const fn traceroute(ttl: u8) -> T {
         ports: Some((33435, 33450)),
         icmp_type: None,
         ttl_threshold: Some(ttl),
+        rpc: None,
+        uuid: None,
+    }
+}
+
+/// A Sun RPC term: the portmapper conversation on `protocol` port 111 (ALG `rpc`) whose
+/// lookups may open pinholes for program `prog` only.
+const fn sun_rpc(protocol: u8, prog: u32) -> T {
+    T {
+        alg: Some(AppProtocol::Rpc),
+        protocol,
+        ports: Some((111, 111)),
+        icmp_type: None,
+        ttl_threshold: None,
+        rpc: Some((prog, prog)),
+        uuid: None,
+    }
+}
+
+/// An MS-RPC term: the endpoint mapper conversation on TCP 135 (ALG `dce-rpc`) whose
+/// lookups may open pinholes for interface `uuid` only.
+const fn ms_rpc(uuid: &'static str) -> T {
+    T {
+        alg: Some(AppProtocol::DceRpc),
+        protocol: TCP,
+        ports: Some((135, 135)),
+        icmp_type: None,
+        ttl_threshold: None,
+        rpc: None,
+        uuid: Some(uuid),
     }
 }
 
@@ -132,6 +175,86 @@ const DEFS: &[(&str, &[T])] = &[
         ],
     ),
     ("junos-irc", &[t(None, TCP, 6660, 6669)]),
+    // Sun RPC programs ("Predefined Policy Applications", Sun RPC table): TCP and UDP.
+    (
+        "junos-sun-rpc-portmap-tcp",
+        &[t(Some(P::RpcPortmap), TCP, 111, 111)],
+    ),
+    (
+        "junos-sun-rpc-portmap-udp",
+        &[t(Some(P::RpcPortmap), UDP, 111, 111)],
+    ),
+    (
+        "junos-sun-rpc-nfs",
+        &[
+            sun_rpc(TCP, 100_003),
+            sun_rpc(UDP, 100_003),
+            sun_rpc(TCP, 100_227),
+            sun_rpc(UDP, 100_227),
+        ],
+    ),
+    (
+        "junos-sun-rpc-mountd",
+        &[sun_rpc(TCP, 100_005), sun_rpc(UDP, 100_005)],
+    ),
+    (
+        "junos-sun-rpc-nlockmgr",
+        &[sun_rpc(TCP, 100_021), sun_rpc(UDP, 100_021)],
+    ),
+    (
+        "junos-sun-rpc-status",
+        &[sun_rpc(TCP, 100_024), sun_rpc(UDP, 100_024)],
+    ),
+    (
+        "junos-sun-rpc-rquotad",
+        &[sun_rpc(TCP, 100_011), sun_rpc(UDP, 100_011)],
+    ),
+    (
+        "junos-sun-rpc-rstatd",
+        &[sun_rpc(TCP, 100_001), sun_rpc(UDP, 100_001)],
+    ),
+    (
+        "junos-sun-rpc-rusersd",
+        &[sun_rpc(TCP, 100_002), sun_rpc(UDP, 100_002)],
+    ),
+    (
+        "junos-sun-rpc-sprayd",
+        &[sun_rpc(TCP, 100_012), sun_rpc(UDP, 100_012)],
+    ),
+    (
+        "junos-sun-rpc-walld",
+        &[sun_rpc(TCP, 100_008), sun_rpc(UDP, 100_008)],
+    ),
+    (
+        "junos-sun-rpc-ypbind",
+        &[sun_rpc(TCP, 100_007), sun_rpc(UDP, 100_007)],
+    ),
+    (
+        "junos-sun-rpc-ypserv",
+        &[sun_rpc(TCP, 100_004), sun_rpc(UDP, 100_004)],
+    ),
+    // MS-RPC interfaces ("Predefined Policy Applications", Microsoft table).
+    (
+        "junos-ms-rpc-msexchange-database",
+        &[ms_rpc("1a190310-bb9c-11cd-90f8-00aa00466520")],
+    ),
+    (
+        "junos-ms-rpc-msexchange-directory",
+        &[
+            ms_rpc("f5cc5a18-4264-101a-8c59-08002b2f8426"),
+            ms_rpc("f5cc5a7c-4264-101a-8c59-08002b2f8426"),
+            ms_rpc("f5cc59b4-4264-101a-8c59-08002b2f8426"),
+        ],
+    ),
+    (
+        "junos-ms-rpc-msexchange-info-store",
+        &[
+            ms_rpc("0e4a0156-dd5d-11d2-8c2f-00c04fb6bcde"),
+            ms_rpc("1453c42c-0fa6-11d2-a910-00c04f990f3b"),
+            ms_rpc("10f24e8e-0fa6-11d2-a910-00c04f990f3b"),
+            ms_rpc("1544f5e0-613c-11d1-93df-00c04fd7bd09"),
+        ],
+    ),
     ("junos-traceroute", &[traceroute(30)]),
     ("junos-traceroute-ttl-1", &[traceroute(1)]),
     ("junos-snmp-get", &[t(Some(P::Snmp), UDP, 161, 161)]),
@@ -175,6 +298,18 @@ const SETS: &[(&str, &[&str])] = &[
         "junos-rpc-portmap",
         &["junos-rpc-portmap-tcp", "junos-rpc-portmap-udp"],
     ),
+    (
+        "junos-sun-rpc-portmap",
+        &["junos-sun-rpc-portmap-tcp", "junos-sun-rpc-portmap-udp"],
+    ),
+    (
+        "junos-ms-rpc-msexchange",
+        &[
+            "junos-ms-rpc-msexchange-database",
+            "junos-ms-rpc-msexchange-directory",
+            "junos-ms-rpc-msexchange-info-store",
+        ],
+    ),
 ];
 
 fn term(name: Option<String>, t: &T) -> AppTerm {
@@ -185,6 +320,8 @@ fn term(name: Option<String>, t: &T) -> AppTerm {
         destination_port: t.ports.map(|(low, high)| PortRange { low, high }),
         icmp_type: t.icmp_type,
         ttl_threshold: t.ttl_threshold,
+        rpc_program_number: t.rpc,
+        uuid: t.uuid.map(str::to_string),
         ..AppTerm::default()
     }
 }

@@ -344,7 +344,11 @@ impl Backend for SnapshotBackend {
     fn clear_sfw_statistics(&mut self, interface: Option<&str>) -> Result<(), BackendError> {
         for (name, st) in &mut self.sfw {
             if interface.is_none_or(|i| i == name) {
-                *st = SfwStats::default();
+                // Interface traffic is not a firewall counter: it stays, as in the shards.
+                *st = SfwStats {
+                    traffic: std::mem::take(&mut st.traffic),
+                    ..SfwStats::default()
+                };
             }
         }
         Ok(())

@@ -140,13 +140,15 @@ pub enum Command {
     ShowServiceSetsSyslog { interface: Option<String> },
     /// `show services service-sets statistics tcp-mss [interface I]`.
     ShowServiceSetsTcpMss { interface: Option<String> },
-    /// `show interfaces [NAME] [terse|brief|detail|extensive]` (also `show interfaces terse
-    /// NAME`); mspic prints the terse level of its services interfaces.
+    /// `show interfaces [NAME] [terse|brief|detail|extensive] [routing-instance R]` (the
+    /// name and the options in any order), of the services interfaces.
     ShowInterfaces {
-        /// `ms-1/1/0` or `ms-1/1/0.0`.
+        /// `ms-1/1/0`, `ms-1/1/0.0` or a pattern (`ms-*`).
         name: Option<String>,
         /// The output level word, if one was given.
         level: Option<&'static str>,
+        /// `routing-instance R`: the interfaces of that instance only.
+        routing_instance: Option<String>,
     },
     /// `show services alg conversations [brief|extensive] [application-protocol P] [interface I]`.
     ShowAlgConversations {
@@ -773,6 +775,7 @@ fn option_info(kw: &str) -> (&'static str, Option<&'static str>) {
         "limit" => ("Maximum number of entries to display", Some("<limit>")),
         "protocol" => ("IP protocol", Some("<protocol>")),
         "service-set" => ("Name of service set", Some("<service-set>")),
+        "routing-instance" => ("Name of routing instance", Some("<routing-instance>")),
         _ => ("", None),
     }
 }
@@ -782,8 +785,8 @@ const SFW_STATS_OPTIONS: &[&str] = &["brief", "detail", "extensive", "interface"
 /// Options of `show services nat pool` (and a pool name).
 const NAT_POOL_OPTIONS: &[&str] = &["brief", "detail"];
 
-/// Levels of `show interfaces` (and an interface name).
-const INTERFACES_OPTIONS: &[&str] = &["brief", "detail", "extensive", "terse"];
+/// Levels and options of `show interfaces` (and an interface name).
+const INTERFACES_OPTIONS: &[&str] = &["brief", "detail", "extensive", "routing-instance", "terse"];
 
 /// The value a command takes besides its options (a pool or interface name), if any.
 fn positional_value(options: &'static [&'static str]) -> Option<&'static str> {
@@ -1442,12 +1445,22 @@ fn deterministic_nat(w: &mut Words<'_>) -> Result<Command, CommandError> {
     Ok(cmd)
 }
 
-/// `show interfaces [NAME] [LEVEL]`, the name and the level in either order.
+/// `show interfaces [NAME] [LEVEL] [routing-instance R]`, in any order.
 fn show_interfaces(w: &mut Words<'_>) -> Result<Command, CommandError> {
     let mut name: Option<String> = None;
     let mut level: Option<&'static str> = None;
+    let mut routing_instance: Option<String> = None;
     while let Some(tok) = w.next() {
         match lookup(tok.text, INTERFACES_OPTIONS) {
+            Lookup::Found(kw @ "routing-instance") => {
+                if routing_instance.is_some() {
+                    return Err(CommandError::Duplicate {
+                        keyword: kw,
+                        at: tok.at,
+                    });
+                }
+                routing_instance = Some(w.value(kw)?.text.to_string());
+            }
             Lookup::Found(kw) => {
                 if let Some(first) = level {
                     return Err(if first == kw {
@@ -1466,6 +1479,9 @@ fn show_interfaces(w: &mut Words<'_>) -> Result<Command, CommandError> {
                 level = Some(kw);
             }
             Lookup::Ambiguous(c) => return Err(ambiguous(tok, &c)),
+            Lookup::None if name.is_none() && crate::glob::is_pattern(tok.text) => {
+                name = Some(tok.text.to_string())
+            }
             Lookup::None if name.is_none() => name = Some(parse_interface_unit(tok)?),
             Lookup::None => {
                 return Err(CommandError::UnexpectedWord {
@@ -1475,7 +1491,11 @@ fn show_interfaces(w: &mut Words<'_>) -> Result<Command, CommandError> {
             }
         }
     }
-    Ok(Command::ShowInterfaces { name, level })
+    Ok(Command::ShowInterfaces {
+        name,
+        level,
+        routing_instance,
+    })
 }
 
 /// `[interface I] [service-set S]`, in either order, each at most once.

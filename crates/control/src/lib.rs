@@ -19,6 +19,7 @@
 
 pub mod backend;
 pub mod command;
+pub mod glob;
 pub mod protocol;
 pub mod render;
 pub mod rpc;
@@ -315,15 +316,29 @@ pub fn run(
             }
             Answer::TcpMssStatistics(rows)
         }
-        Command::ShowInterfaces { name, level } => {
-            if *level != Some("terse") {
-                return Err(CommandError::Unsupported {
-                    command: "show interfaces (only the terse level)",
-                });
+        Command::ShowInterfaces {
+            name,
+            level,
+            routing_instance,
+        } => {
+            // The services interfaces belong to the default instance.
+            let rows = match routing_instance.as_deref() {
+                Some(r) if r != "default" => Vec::new(),
+                _ => render::interfaces::select(&options.services_interfaces, name.as_deref())
+                    .map_err(CommandError::Backend)?,
+            };
+            match *level {
+                Some("terse") => Answer::InterfacesTerse(rows),
+                _ => Answer::Interfaces(render::interface_detail::InterfacesAnswer {
+                    rows,
+                    traffic: backend
+                        .sfw_statistics()
+                        .into_iter()
+                        .map(|(name, s)| (name, s.traffic))
+                        .collect(),
+                    extensive: matches!(*level, Some("detail" | "extensive")),
+                }),
             }
-            let rows = render::interfaces::select(&options.services_interfaces, name.as_deref())
-                .map_err(CommandError::Backend)?;
-            Answer::InterfacesTerse(rows)
         }
         Command::ShowAlgConversations {
             detail,

@@ -285,6 +285,7 @@ pub const RPCS: &[RpcEntry] = &[
             flag("brief", "brief"),
             flag("detail", "detail"),
             flag("extensive", "extensive"),
+            value("routing-instance"),
         ],
     },
     RpcEntry {
@@ -595,10 +596,17 @@ pub fn rpc_of(command: &Command) -> Element {
             }
             e
         }
-        Command::ShowInterfaces { name, level } => {
+        Command::ShowInterfaces {
+            name,
+            level,
+            routing_instance,
+        } => {
             let mut e = Element::new(find("show interfaces"));
             if let Some(n) = name {
                 e.push(Element::leaf("interface-name", n));
+            }
+            if let Some(r) = routing_instance {
+                e.push(Element::leaf("routing-instance", r));
             }
             if let Some(l) = level {
                 e.push(Element::new(*l));

@@ -22,6 +22,7 @@
 
 use std::net::IpAddr;
 use std::ops::Range;
+use std::sync::Arc;
 
 use mspic_config::{AppProtocol, TranslationType};
 use mspic_wire::parse::{Fragment, IpVersion, Parsed, L4};
@@ -167,6 +168,54 @@ impl Pinhole {
     }
 }
 
+/// What a session's application lets its ALG admit, gathered from every term of the
+/// application (Junos `rpc-program-number` and `uuid`): the Sun RPC ALG opens pinholes only
+/// for the programs listed, the DCE-RPC ALG only for the interfaces listed. Empty: any.
+/// Shared by the sessions of the application (cloning is a reference count, no copy).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlgParams {
+    /// Inclusive Sun RPC program number ranges.
+    pub rpc_programs: Arc<[(u32, u32)]>,
+    /// DCE RPC interface UUIDs in their little-endian wire form (as in a protocol tower,
+    /// C706 Appendix L).
+    pub uuids: Arc<[[u8; 16]]>,
+}
+
+impl AlgParams {
+    /// True when Sun RPC program `prog` may get a pinhole.
+    pub fn allows_program(&self, prog: u32) -> bool {
+        self.rpc_programs.is_empty()
+            || self
+                .rpc_programs
+                .iter()
+                .any(|&(lo, hi)| (lo..=hi).contains(&prog))
+    }
+
+    /// True when DCE RPC interface `uuid` (wire form; `None`: the tower names none) may get
+    /// a pinhole.
+    pub fn allows_uuid(&self, uuid: Option<&[u8; 16]>) -> bool {
+        self.uuids.is_empty() || uuid.is_some_and(|u| self.uuids.contains(u))
+    }
+}
+
+/// The wire form of a UUID written `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`: its first three
+/// fields little-endian, the last eight bytes in order (C706 Appendix A, NDR little-endian).
+/// `None` when `s` is not such a UUID.
+pub fn uuid_wire(s: &str) -> Option<[u8; 16]> {
+    let hex: String = s.chars().filter(|c| *c != '-').collect();
+    if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut b = [0u8; 16];
+    for (i, out) in b.iter_mut().enumerate() {
+        *out = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    b[..4].reverse();
+    b[4..6].reverse();
+    b[6..8].reverse();
+    Some(b)
+}
+
 /// Most pinholes one packet may open.
 pub const MAX_PINHOLES_PER_PACKET: usize = 16;
 
@@ -195,12 +244,20 @@ pub struct AlgContext<'a> {
     pub(crate) log: bool,
     pub(crate) nat_state: &'a mut NatState,
     pub(crate) nat_policy: &'a NatPolicy,
+    /// Pinholes the ALG did not open because the application does not admit them.
+    pub(crate) refused: u32,
 }
 
 /// An endpoint: address and port.
 pub type Ep = (IpAddr, u16);
 
 impl AlgContext<'_> {
+    /// Counts a pinhole not opened because the session's application does not admit it
+    /// ([`AlgParams`]); the packet itself goes on.
+    pub fn refuse_pinhole(&mut self) {
+        self.refused += 1;
+    }
+
     /// Pinholes opened from now on (and the children they become) carry `label` (0: none).
     pub fn label_pinholes(&mut self, label: u64) {
         self.label = label;
@@ -657,7 +714,12 @@ pub trait AlgRegistry: Send + Sync {
     /// to watch (`[I, O]`); `None` when there is no ALG for `p` (the session still shows
     /// `ALG: p` but runs as plain Forward). A TCP ALG that may change a payload's length
     /// watches both flows, so that the engine corrects every segment's seq and ack.
-    fn create(&self, p: AppProtocol, first: &FlowKey) -> Option<(Box<dyn AlgSession>, [bool; 2])>;
+    fn create(
+        &self,
+        p: AppProtocol,
+        first: &FlowKey,
+        params: &AlgParams,
+    ) -> Option<(Box<dyn AlgSession>, [bool; 2])>;
 }
 
 /// The registry with no ALGs.
@@ -665,7 +727,12 @@ pub trait AlgRegistry: Send + Sync {
 pub struct NoAlgs;
 
 impl AlgRegistry for NoAlgs {
-    fn create(&self, _: AppProtocol, _: &FlowKey) -> Option<(Box<dyn AlgSession>, [bool; 2])> {
+    fn create(
+        &self,
+        _: AppProtocol,
+        _: &FlowKey,
+        _: &AlgParams,
+    ) -> Option<(Box<dyn AlgSession>, [bool; 2])> {
         None
     }
 }

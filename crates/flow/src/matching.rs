@@ -88,6 +88,8 @@ pub struct AppRt {
     pub inactivity_timeout: Option<Timeout>,
     /// Traceroute: initiator packets with a TTL above it are dropped.
     pub ttl_threshold: Option<u8>,
+    /// What the application lets its ALG admit (from all its terms).
+    pub alg_params: crate::alg::AlgParams,
 }
 
 /// The `from` block compiled.
@@ -277,6 +279,7 @@ fn push_application(c: &cfg::Config, name: &str, out: &mut Vec<AppRt>, depth: u8
         return;
     }
     if let Some(a) = c.application(name) {
+        let alg_params = alg_params(a);
         // One entry per term, in order: the first term that fits decides the ALG and
         // timeout, as the terms of a Junos application do.
         out.extend(a.terms.iter().map(|t| AppRt {
@@ -289,11 +292,29 @@ fn push_application(c: &cfg::Config, name: &str, out: &mut Vec<AppRt>, depth: u8
             alg: t.application_protocol,
             inactivity_timeout: t.inactivity_timeout,
             ttl_threshold: t.ttl_threshold,
+            alg_params: alg_params.clone(),
         }));
     } else if let Some(set) = c.application_set(name) {
         for n in set.applications.iter().chain(&set.application_sets) {
             push_application(c, n, out, depth + 1);
         }
+    }
+}
+
+/// The `rpc-program-number` ranges and `uuid`s of every term of `a` (the config checked
+/// the UUIDs' form).
+fn alg_params(a: &cfg::Application) -> crate::alg::AlgParams {
+    crate::alg::AlgParams {
+        rpc_programs: a
+            .terms
+            .iter()
+            .filter_map(|t| t.rpc_program_number)
+            .collect(),
+        uuids: a
+            .terms
+            .iter()
+            .filter_map(|t| t.uuid.as_deref().and_then(crate::alg::uuid_wire))
+            .collect(),
     }
 }
 
@@ -375,9 +396,27 @@ mod tests {
             alg: Some(AppProtocol::Ftp),
             inactivity_timeout: None,
             ttl_threshold: None,
+            alg_params: Default::default(),
         };
         assert!(ftp.matches(&input("10.0.0.2", "1.1.1.1", 6, 40000, 21)));
         assert!(!ftp.matches(&input("10.0.0.2", "1.1.1.1", 17, 40000, 21)));
         assert!(!ftp.matches(&input("10.0.0.2", "1.1.1.1", 6, 40000, 22)));
+    }
+
+    #[test]
+    fn uuid_wire_form() {
+        // The endpoint mapper's interface as it appears in a tower (C706 Appendix L).
+        assert_eq!(
+            crate::alg::uuid_wire("e1af8308-5d1f-11c9-91a4-08002b14a0fa"),
+            Some([
+                0x08, 0x83, 0xaf, 0xe1, 0x1f, 0x5d, 0xc9, 0x11, 0x91, 0xa4, 0x08, 0x00, 0x2b, 0x14,
+                0xa0, 0xfa
+            ])
+        );
+        assert_eq!(crate::alg::uuid_wire("e1af8308-5d1f-11c9"), None);
+        assert_eq!(
+            crate::alg::uuid_wire("x1af8308-5d1f-11c9-91a4-08002b14a0fa"),
+            None
+        );
     }
 }

@@ -297,6 +297,73 @@ pub struct SfwStats {
     pub errors: ProtocolErrors,
     /// ALG pinholes, children and payload handling.
     pub alg: AlgStats,
+    /// Frames through the interface (`show interfaces`). Kept beside the firewall
+    /// counters because they are charged, merged and renamed the same way, but
+    /// `clear services stateful-firewall statistics` leaves them.
+    pub traffic: InterfaceTraffic,
+}
+
+/// What `show interfaces ms-…` counts: the frames steered into a services interface
+/// (input), those it sent on (output: forwarded, or a reply it built) and those it dropped.
+/// Bytes are whole frames as received and as sent (after any rewrite). The rates are those
+/// of the last whole second of the shard's clock (0 once a second passed without traffic).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InterfaceTraffic {
+    /// Frames in.
+    pub input_packets: u64,
+    /// Bytes of the frames in.
+    pub input_bytes: u64,
+    /// Frames out.
+    pub output_packets: u64,
+    /// Bytes of the frames out.
+    pub output_bytes: u64,
+    /// Frames in that went no further (any drop reason).
+    pub drops: u64,
+    /// Frames in per second.
+    pub input_pps: u64,
+    /// Bits in per second.
+    pub input_bps: u64,
+    /// Frames out per second.
+    pub output_pps: u64,
+    /// Bits out per second.
+    pub output_bps: u64,
+    /// The second being counted for the rates and its counts so far (input packets and
+    /// bytes, output packets and bytes); not merged.
+    pub window: (u64, [u64; 4]),
+}
+
+impl InterfaceTraffic {
+    /// Moves the rate window to second `sec`: the rates become the counts of the window
+    /// just closed when it is the second before, else 0.
+    pub fn roll(&mut self, sec: u64) {
+        let (w, counts) = self.window;
+        if sec <= w {
+            return;
+        }
+        let c = if sec == w + 1 { counts } else { [0; 4] };
+        (self.input_pps, self.input_bps) = (c[0], c[1] * 8);
+        (self.output_pps, self.output_bps) = (c[2], c[3] * 8);
+        self.window = (sec, [0; 4]);
+    }
+
+    /// Counts a frame in at second `sec`, and its way out (`Some(bytes)` when sent on).
+    pub fn count(&mut self, sec: u64, in_bytes: u64, out_bytes: Option<u64>) {
+        self.roll(sec);
+        let w = &mut self.window.1;
+        self.input_packets += 1;
+        self.input_bytes += in_bytes;
+        w[0] += 1;
+        w[1] += in_bytes;
+        match out_bytes {
+            Some(b) => {
+                self.output_packets += 1;
+                self.output_bytes += b;
+                w[2] += 1;
+                w[3] += b;
+            }
+            None => self.drops += 1,
+        }
+    }
 }
 
 /// `show services service-sets statistics tcp-mss` counters of one service set.
@@ -335,6 +402,9 @@ pub struct AlgStats {
     pub nat_exhausted: u64,
     /// Sessions closed once their last response was through (DNS).
     pub closed_by_response: u64,
+    /// Pinholes not opened because the session's application does not admit the Sun RPC
+    /// program or DCE RPC interface (`rpc-program-number`, `uuid`).
+    pub not_admitted: u64,
 }
 
 /// Malformed-packet counters, by protocol, with the detail `extensive` prints.
@@ -438,7 +508,18 @@ merge_fields!(SfwStats {
     existing_rejects, hairpin_slow_path, hairpin_fast_path, drop_ip_options,
     drop_tcp_syn_defense, drop_nat_ports_exhausted, drop_session_limit, drop_no_route,
     drop_ttl_exceeded, drop_bad_checksum, drop_tcp_non_syn_first, drop_icmp_error_no_session,
-} nested { errors, alg });
+} nested { errors, alg, traffic });
+merge_fields!(InterfaceTraffic {
+    input_packets,
+    input_bytes,
+    output_packets,
+    output_bytes,
+    drops,
+    input_pps,
+    input_bps,
+    output_pps,
+    output_bps,
+});
 merge_fields!(AlgStats {
     pinholes_created,
     pinholes_used,
@@ -452,6 +533,7 @@ merge_fields!(AlgStats {
     no_room,
     nat_exhausted,
     closed_by_response,
+    not_admitted,
 });
 merge_fields!(ProtocolErrors { non_ip, alg } nested { ip, tcp, udp, icmp });
 merge_fields!(IpErrors {

@@ -51,7 +51,12 @@ impl AlgSession for Toy {
 struct Registry;
 
 impl AlgRegistry for Registry {
-    fn create(&self, p: AppProtocol, _: &FlowKey) -> Option<(Box<dyn AlgSession>, [bool; 2])> {
+    fn create(
+        &self,
+        p: AppProtocol,
+        _: &FlowKey,
+        _: &mspic_flow::alg::AlgParams,
+    ) -> Option<(Box<dyn AlgSession>, [bool; 2])> {
         (p == AppProtocol::Ftp).then(|| (Box::new(Toy) as Box<dyn AlgSession>, [true, false]))
     }
 }

@@ -722,3 +722,44 @@ fn traceroute_ttl_threshold_drops_probes_that_would_go_further() {
     assert_eq!(s[0].flows[0].frames, 2);
     assert_eq!(h.stats().errors.alg, 2);
 }
+
+/// `show interfaces` counters: every frame through the services interface is an input,
+/// forwarded frames outputs with their bytes, refused ones drops; the rates are the last
+/// whole second's, and 0 once a second passed without traffic.
+#[test]
+fn interface_traffic_and_rates() {
+    let mut h = Harness::new(&config(ACCEPT_INSIDE, ""));
+    let syn = tcp("10.0.0.2", 40000, "198.51.100.7", 80, "S", 100, 0, b"");
+    let data = udp("10.0.0.2", 5000, "198.51.100.7", 53, &[7; 100]);
+    // From outside, starting nothing the firewall accepts: dropped.
+    let refused = udp("198.51.100.7", 53, "10.0.0.2", 6000, b"x");
+    let mut out_bytes = 0;
+    for f in [&syn, &data, &data] {
+        let (v, out) = h.send(f);
+        assert!(forwarded(v));
+        out_bytes += out.len() as u64;
+    }
+    assert!(matches!(h.send(&refused).0, Verdict::Drop(_)));
+    let t = h.stats().traffic;
+    let in_bytes = (syn.len() + 2 * data.len() + refused.len()) as u64;
+    assert_eq!(
+        (
+            t.input_packets,
+            t.input_bytes,
+            t.output_packets,
+            t.output_bytes,
+            t.drops
+        ),
+        (4, in_bytes, 3, out_bytes, 1)
+    );
+    // Still within the first second: no whole second yet.
+    assert_eq!((t.input_pps, t.output_pps), (0, 0));
+    h.advance_ms(1_000);
+    let t = h.stats().traffic;
+    assert_eq!((t.input_pps, t.input_bps), (4, in_bytes * 8));
+    assert_eq!((t.output_pps, t.output_bps), (3, out_bytes * 8));
+    h.advance_ms(1_000);
+    let t = h.stats().traffic;
+    assert_eq!((t.input_pps, t.output_bps), (0, 0));
+    assert_eq!(t.input_packets, 4, "the totals stay");
+}

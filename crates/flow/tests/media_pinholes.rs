@@ -64,7 +64,12 @@ impl AlgSession for Media {
 struct Registry;
 
 impl AlgRegistry for Registry {
-    fn create(&self, p: AppProtocol, _: &FlowKey) -> Option<(Box<dyn AlgSession>, [bool; 2])> {
+    fn create(
+        &self,
+        p: AppProtocol,
+        _: &FlowKey,
+        _: &mspic_flow::alg::AlgParams,
+    ) -> Option<(Box<dyn AlgSession>, [bool; 2])> {
         (p == AppProtocol::Sip).then(|| (Box::new(Media) as Box<dyn AlgSession>, [true, true]))
     }
 }

@@ -5,14 +5,15 @@
 //! What a session answers:
 //! - `<command format="text|xml|json">` with any command mspicd knows (pipes included),
 //!   `| display xml rpc` and `show version`;
-//! - the Junos RPC of each `show services …` / `clear services sessions` command
-//!   ([`mspic_control::rpc`]), with the XML of `| display xml`;
+//! - the Junos RPC of each `show services …` / `clear services sessions` / `show
+//!   interfaces` command ([`mspic_control::rpc`]), with the XML of `| display xml`
+//!   (`get-interface-information` with an `interface-name` pattern such as `ms-*` too);
 //! - `<get-configuration>` (xml, text, set; a subtree), `<get-config>`, `<lock>`/`<unlock>`
 //!   (and `<lock-configuration>`), `<load-configuration>` (text, set, xml) and
 //!   `<edit-config>` into this session's candidate, `<commit-configuration>` (`<check/>`),
 //!   `<commit>`, `<validate>`, `<discard-changes>`;
 //! - what Junos automation asks when it connects (`get-software-information`,
-//!   `get-route-engine-information`, `get-chassis-inventory`, `get-interface-information`),
+//!   `get-route-engine-information`, `get-chassis-inventory`),
 //!   describing the emulator as it is; RPCs of things an MS-PIC emulator does not have
 //!   (virtual chassis, clusters, files) get an `<rpc-error>`;
 //! - `<close-session>`; anything else an `<rpc-error>` (`operation-not-supported`).

@@ -513,7 +513,6 @@ impl<D: Daemon> Session<D> {
             "get-software-information" => Ok(self.software_information()),
             "get-route-engine-information" => Ok(self.route_engine_information()),
             "get-chassis-inventory" => Ok(self.chassis_inventory()),
-            "get-interface-information" => self.interface_information(op),
             name => {
                 if let Some(entry) = table::by_rpc(name) {
                     return self.junos_rpc(entry, op);
@@ -927,103 +926,11 @@ impl<D: Daemon> Session<D> {
          <description>mspic</description>\n</chassis>\n</chassis-inventory>\n"
             .to_string()
     }
-
-    /// The `ms-` interfaces of the running configuration (`show interfaces terse`).
-    fn interface_information(&mut self, op: &Node) -> Result<String, RpcError> {
-        let set = self.running_set()?;
-        let pattern = op
-            .child("interface-name")
-            .map(|n| n.text.trim().to_string());
-        let mut names: Vec<(String, Vec<String>)> = Vec::new();
-        for l in set.lines() {
-            let w: Vec<&str> = l.split_whitespace().collect();
-            if let ["set", "interfaces", ifd, rest @ ..] = w.as_slice() {
-                if !ifd.starts_with("ms-") {
-                    continue;
-                }
-                let units: Vec<String> = match rest {
-                    ["unit", u, ..] => vec![u.to_string()],
-                    _ => Vec::new(),
-                };
-                match names.iter_mut().find(|(n, _)| n == ifd) {
-                    Some((_, us)) => {
-                        for u in units {
-                            if !us.contains(&u) {
-                                us.push(u);
-                            }
-                        }
-                    }
-                    None => names.push((ifd.to_string(), units)),
-                }
-            }
-        }
-        let mut s = String::from("<interface-information junos:style=\"terse\">\n");
-        for (ifd, units) in names {
-            if let Some(p) = &pattern {
-                if !glob(p, &ifd) {
-                    continue;
-                }
-            }
-            let _ = writeln!(
-                s,
-                "<physical-interface>\n<name>{ifd}</name>\n<admin-status>up</admin-status>\n<oper-status>up</oper-status>"
-            );
-            for u in units {
-                let _ = writeln!(
-                    s,
-                    "<logical-interface>\n<name>{ifd}.{u}</name>\n<admin-status>up</admin-status>\n<oper-status>up</oper-status>\n\
-                     <address-family>\n<address-family-name>inet</address-family-name>\n</address-family>\n</logical-interface>"
-                );
-            }
-            s.push_str("</physical-interface>\n");
-        }
-        s.push_str("</interface-information>\n");
-        Ok(s)
-    }
 }
 
 fn is_show_version(cmd: &str) -> bool {
     let w: Vec<&str> = cmd.split_whitespace().collect();
     w.len() >= 2 && "show".starts_with(w[0]) && w[1].len() >= 2 && "version".starts_with(w[1])
-}
-
-/// `*`, `?` and `[..]` (ranges included) as interface-name patterns.
-fn glob(pattern: &str, name: &str) -> bool {
-    fn go(p: &[char], n: &[char]) -> bool {
-        match p.split_first() {
-            None => n.is_empty(),
-            Some(('*', rest)) => (0..=n.len()).any(|i| go(rest, &n[i..])),
-            Some(('?', rest)) => !n.is_empty() && go(rest, &n[1..]),
-            Some(('[', rest)) => {
-                let Some(close) = rest.iter().position(|&c| c == ']') else {
-                    return false;
-                };
-                let Some((&c, nrest)) = n.split_first() else {
-                    return false;
-                };
-                let set = &rest[..close];
-                let mut ok = false;
-                let mut i = 0;
-                while i < set.len() {
-                    if i + 2 < set.len() && set[i + 1] == '-' {
-                        ok |= set[i] <= c && c <= set[i + 2];
-                        i += 3;
-                    } else {
-                        ok |= set[i] == c;
-                        i += 1;
-                    }
-                }
-                ok && go(&rest[close + 1..], nrest)
-            }
-            Some((&pc, rest)) => n.first() == Some(&pc) && go(rest, &n[1..]),
-        }
-    }
-    if pattern.len() > 64 || pattern.matches('*').count() > 4 {
-        return false;
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    go(&p, &n)
 }
 
 /// Whether a `| display xml` answer is an `<rpc-reply>` with no reply element (a command

@@ -44,7 +44,8 @@ impl Daemon for Fake {
             });
         }
         let mut backend = mspic_control::SnapshotBackend::default();
-        mspic_control::execute(line, &mut backend).map_err(|e| e.to_string())
+        let options = mspic_control::ExecuteOptions::for_config(&self.config);
+        mspic_control::execute_with(line, &mut backend, &options).map_err(|e| e.to_string())
     }
 
     fn check(&mut self, name: &str, text: &str) -> Result<String, String> {
@@ -186,6 +187,20 @@ fn junos_rpcs() {
             "<get-interface-information><terse/><interface-name>ms-*</interface-name></get-interface-information>"
         )
     );
+    // The same XML as `show interfaces ms-1/1/0 extensive | display xml`.
+    let extensive = rpc(
+        &mut s,
+        "<get-interface-information><extensive/><interface-name>ms-1/1/0</interface-name></get-interface-information>",
+    );
+    assert!(extensive.contains("<input-error-list>"), "{extensive}");
+    insta::assert_snapshot!("rpc_interfaces_extensive", extensive);
+    // What PyEZ asks when it gathers facts: no services interface in that instance.
+    let private = rpc(
+        &mut s,
+        "<get-interface-information><routing-instance>__juniper_private1__</routing-instance><terse/></get-interface-information>",
+    );
+    assert!(private.contains("<interface-information"), "{private}");
+    assert!(!private.contains("<physical-interface>"), "{private}");
 }
 
 #[test]

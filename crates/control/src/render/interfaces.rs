@@ -37,19 +37,49 @@ pub struct TerseRow {
     pub families: Vec<&'static str>,
     /// The unit rows of a physical interface (empty for a unit).
     pub units: Vec<TerseRow>,
+    /// Interface index (`local-index`): physical interfaces from 128 and units from 64,
+    /// numbered in display order over every configured services interface.
+    pub index: u32,
+    /// A unit that is its interface's only one: all the interface's traffic passes it.
+    pub sole_unit: bool,
 }
 
 /// What `show interfaces terse [name]` lists, in display order; `Err` with the Junos
-/// message when `name` is not a configured services interface or unit.
+/// message when `name` is not a configured services interface or unit. A pattern
+/// (`ms-*`, `ms-1/1/0.[0-1]`, [`crate::glob`]) lists what it matches.
 pub fn select(
     interfaces: &[ServiceInterface],
     name: Option<&str>,
 ) -> Result<Vec<TerseRow>, String> {
     let mut rows: Vec<TerseRow> = interfaces.iter().map(physical).collect();
     rows.sort_by(|a, b| compare_interfaces(&a.name, &b.name));
+    let mut unit_index = 64;
+    for (i, r) in rows.iter_mut().enumerate() {
+        r.index = 128 + i as u32;
+        let sole = r.units.len() == 1;
+        for u in &mut r.units {
+            u.index = unit_index;
+            u.sole_unit = sole;
+            unit_index += 1;
+        }
+    }
     let Some(name) = name else {
         return Ok(rows);
     };
+    if crate::glob::is_pattern(name) {
+        // A pattern with a unit part names units, else interfaces; none may match.
+        return Ok(match name.contains('.') {
+            false => rows
+                .into_iter()
+                .filter(|r| crate::glob::glob(name, &r.name))
+                .collect(),
+            true => rows
+                .into_iter()
+                .flat_map(|r| r.units)
+                .filter(|u| crate::glob::glob(name, &u.name))
+                .collect(),
+        });
+    }
     let found = match name.split_once('.') {
         None => rows.into_iter().find(|r| r.name == name),
         Some(_) => rows
@@ -73,6 +103,8 @@ fn physical(i: &ServiceInterface) -> TerseRow {
                 .filter_map(|(on, f)| on.then_some(f))
                 .collect(),
             units: Vec::new(),
+            index: 0,
+            sole_unit: false,
         })
         .collect();
     units.sort_by(|a, b| compare_interfaces(&a.name, &b.name));
@@ -80,6 +112,8 @@ fn physical(i: &ServiceInterface) -> TerseRow {
         name: i.name.clone(),
         families: Vec::new(),
         units,
+        index: 0,
+        sole_unit: false,
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod alg;
 pub mod counts;
 pub mod flows;
+pub mod interface_detail;
 pub mod interfaces;
 pub mod mappings;
 pub mod nat;
@@ -66,6 +67,7 @@ pub enum Answer {
         detail: Detail,
     },
     InterfacesTerse(Vec<interfaces::TerseRow>),
+    Interfaces(interface_detail::InterfacesAnswer),
 }
 
 impl Answer {
@@ -97,6 +99,7 @@ impl Answer {
                 alg::render_alg_conversations(groups, *detail)
             }
             Answer::InterfacesTerse(rows) => interfaces::render_terse(rows),
+            Answer::Interfaces(a) => interface_detail::render(a),
         }
     }
 
@@ -128,6 +131,7 @@ impl Answer {
                 alg::alg_conversations_tree(groups, *detail)
             }
             Answer::InterfacesTerse(rows) => interfaces::terse_tree(rows),
+            Answer::Interfaces(a) => interface_detail::tree(a),
         }
     }
 

@@ -185,6 +185,7 @@ pub const SECTIONS: &[Section] = &[
             "Rewrites without room", "rewrites-without-room", |s| s.alg.no_room;
             "NAT ports exhausted", "nat-ports-exhausted", |s| s.alg.nat_exhausted;
             "Sessions closed by response", "closed-by-response", |s| s.alg.closed_by_response;
+            "Programs or interfaces not admitted", "not-admitted", |s| s.alg.not_admitted;
         },
     },
 ];

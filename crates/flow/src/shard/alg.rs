@@ -6,7 +6,7 @@ use mspic_wire::parse::{Parsed, L4};
 use mspic_wire::FlowKey;
 
 use super::{DropReason, Frame, Shard, ShardMessage, Verdict};
-use crate::alg::{AlgContext, AlgError, AlgPacket, AlgSession, AlgVerdict};
+use crate::alg::{AlgContext, AlgError, AlgPacket, AlgParams, AlgSession, AlgVerdict};
 use crate::dir::Dir;
 use crate::route::IfIndex;
 use crate::seqadj::{self, SeqAdj};
@@ -144,9 +144,11 @@ impl Shard {
             log: s.log,
             nat_state: &mut self.nat,
             nat_policy: &self.policy.nat,
+            refused: 0,
         };
         let mut pkt = AlgPacket::new(frame.buf, &mut frame.len, parsed);
         let result = slot.alg.on_packet(&mut ctx, &mut pkt);
+        let refused = u64::from(ctx.refused);
         if let Some(t) = ctx.keep_until {
             slot.keep_until = t;
         }
@@ -158,6 +160,7 @@ impl Shard {
         st.payload_rewrites += u64::from(rewritten);
         st.length_changes += u64::from(delta != 0 && seq.is_some());
         st.pinholes_created += pinholes.len() as u64;
+        st.not_admitted += refused;
         slot.opened |= !pinholes.is_empty();
         for mut p in pinholes {
             p.origin = self.cfg.index;
@@ -185,8 +188,9 @@ impl Shard {
         session: &mut Session,
         a: AppProtocol,
         key: &FlowKey,
+        params: &AlgParams,
     ) -> Option<Box<dyn AlgSession>> {
-        let (st, watch) = self.algs.create(a, key)?;
+        let (st, watch) = self.algs.create(a, key, params)?;
         for d in [Dir::I, Dir::O] {
             if watch[d as usize] {
                 session.state[d as usize] = FlowState::Watch;

@@ -67,7 +67,8 @@ impl Shard {
         }
     }
 
-    /// [`Self::process`] after parsing, with the hash of the parsed key.
+    /// [`Self::process`] after parsing, with the hash of the parsed key: serves the frame
+    /// and counts it on the services interface it was charged to.
     fn process_parsed(
         &mut self,
         now: Time,
@@ -77,20 +78,48 @@ impl Shard {
         hash: u64,
     ) -> Verdict {
         self.clock = self.clock.max(now);
+        let in_len = frame.len as u64;
+        let (slot, verdict) = self.serve(now, ingress, frame, parsed, hash);
+        self.count_traffic(now, slot, (in_len, frame.len as u64), verdict);
+        verdict
+    }
+
+    /// The verdict on a frame and the counter slot of the services interface it passed
+    /// (that of its session, else the one [`Self::stats_slot`] names).
+    fn serve(
+        &mut self,
+        now: Time,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Result<Parsed, WireError>,
+        hash: u64,
+    ) -> (usize, Verdict) {
         let parsed = match parsed {
             Ok(p) => p,
-            Err(e) => return self.count_malformed(ingress, e),
+            Err(e) => {
+                return (
+                    self.stats_slot(ingress, None),
+                    self.count_malformed(ingress, e),
+                )
+            }
         };
+        let key = parsed.key;
         if self.cfg.verify_checksums && !mspic_wire::parse::l4_checksum_ok(frame.bytes(), parsed) {
-            return self.count_bad_checksum(ingress, parsed);
+            let slot = self.stats_slot(ingress, Some(key.dst));
+            return (slot, self.count_bad_checksum(ingress, parsed));
         }
         if let Fragment::Later { id } = parsed.fragment {
-            return self.later_fragment(now, ingress, frame, parsed, id);
+            let slot = self.stats_slot(ingress, Some(key.dst));
+            return (slot, self.later_fragment(now, ingress, frame, parsed, id));
         }
-        let key = parsed.key;
         if let Some(r) = self.table.find(hash, &key) {
-            return self.on_flow(now, ingress, r, frame, parsed);
+            let slot = self
+                .table
+                .get(r.slot)
+                .map_or(self.stats.len() - 1, |s| s.service_iface as usize);
+            return (slot, self.on_flow(now, ingress, r, frame, parsed));
         }
-        self.first_packet(now, ingress, frame, parsed)
+        let slot = self.stats_slot(ingress, Some(key.dst));
+        (slot, self.first_packet(now, ingress, frame, parsed))
     }
 }

@@ -9,6 +9,7 @@ use mspic_wire::{proto, ErrorClass, WireError};
 
 use super::{DropReason, Shard, Verdict};
 use crate::route::{IfIndex, RouteResult};
+use crate::time::Time;
 
 impl Shard {
     /// The services interface a packet without a session is charged to: the one of the
@@ -31,6 +32,26 @@ impl Shard {
             .and_then(|ss| p.service_sets.get(ss as usize))
             .map(|ss| ss.service_iface as usize)
             .unwrap_or(self.stats.len() - 1)
+    }
+
+    /// Counts a frame on the traffic counters of stats slot `slot` (`show interfaces`) at
+    /// `now`: in, then out or dropped. Frames for the L2 layer or the router itself never
+    /// reach a services interface.
+    pub(super) fn count_traffic(
+        &mut self,
+        now: Time,
+        slot: usize,
+        (in_len, out_len): (u64, u64),
+        v: Verdict,
+    ) {
+        let out = match v {
+            Verdict::NotIp | Verdict::Local => return,
+            Verdict::Forward { .. } | Verdict::Reply { .. } => Some(out_len),
+            Verdict::Drop(_) => None,
+        };
+        if let Some(s) = self.stats.get_mut(slot) {
+            s.traffic.count(now.as_secs(), in_len, out);
+        }
     }
 
     pub(super) fn count_malformed(&mut self, ingress: IfIndex, e: &WireError) -> Verdict {

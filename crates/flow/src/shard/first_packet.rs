@@ -123,7 +123,12 @@ impl Shard {
                     }
                 }
             }
-            alg_state = alg.and_then(|a| self.attach_alg(&mut session, a, &parsed.key));
+            alg_state = match (alg, app) {
+                (Some(a), Some(app)) => {
+                    self.attach_alg(&mut session, a, &parsed.key, &app.alg_params)
+                }
+                _ => None,
+            };
         }
         let slot = match self.install_first(now, session, iface) {
             Ok(slot) => slot,

@@ -120,13 +120,19 @@ impl Shard {
         counts
     }
 
-    /// Firewall counters per services interface.
+    /// Firewall counters per services interface, the traffic rates as of the shard's
+    /// clock.
     pub fn sfw_statistics(&self) -> Vec<(String, SfwStats)> {
+        let sec = self.clock.as_secs();
         self.policy
             .service_ifaces
             .iter()
             .zip(&self.stats)
-            .map(|(i, s)| (i.name.clone(), s.clone()))
+            .map(|(i, s)| {
+                let mut s = s.clone();
+                s.traffic.roll(sec);
+                (i.name.clone(), s)
+            })
             .collect()
     }
 
@@ -138,7 +144,11 @@ impl Shard {
         for (i, st) in self.stats.iter_mut().enumerate() {
             let name = self.policy.service_ifaces.get(i).map(|x| x.name.as_str());
             if iface.is_none() || (i < n && name == iface) {
-                *st = SfwStats::default();
+                let traffic = std::mem::take(&mut st.traffic);
+                *st = SfwStats {
+                    traffic,
+                    ..SfwStats::default()
+                };
             }
         }
     }
