@@ -534,3 +534,65 @@ fn stalled_and_idle_sessions_end() {
     assert!(s.is_closed());
     assert_eq!(s.stats().rpcs, 0);
 }
+
+/// An element as (name, attributes, text, children), namespaces left out: the shape two
+/// replies are compared by.
+fn shape(e: roxmltree::Node<'_, '_>) -> String {
+    let mut attrs: Vec<String> = e
+        .attributes()
+        .map(|a| format!("{}={}", a.name(), a.value()))
+        .collect();
+    attrs.sort();
+    let text: String = e
+        .children()
+        .filter_map(|c| c.is_text().then(|| c.text()).flatten())
+        .collect();
+    let children: Vec<String> = e.children().filter(|c| c.is_element()).map(shape).collect();
+    format!(
+        "<{} {}>{}{}</>",
+        e.tag_name().name(),
+        attrs.join(" "),
+        text.trim(),
+        children.join("")
+    )
+}
+
+/// The answer elements of an `<rpc-reply>` (its `<cli>` banner left out), or the
+/// `<rpc-error>` when it is one.
+fn answers(reply: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(reply).unwrap_or_else(|e| panic!("{e}\n{reply}"));
+    doc.root_element()
+        .children()
+        .filter(|c| c.is_element() && c.tag_name().name() != "cli")
+        .map(shape)
+        .collect()
+}
+
+/// Every RPC of the Junos table (control's `RPCS`), sent bare over NETCONF, answers with
+/// the same elements, attributes and values as `| display xml` of its command (read by a
+/// real XML parser on both sides).
+#[test]
+fn every_rpc_answers_as_its_command_in_xml() {
+    let mut s = open();
+    for e in mspic_control::rpc::RPCS {
+        let reply = rpc(&mut s, &format!("<{}/>", e.rpc));
+        let got = answers(&reply);
+        match s.daemon().command(&format!("{} | display xml", e.command)) {
+            Ok(xml) => {
+                let want = answers(&xml);
+                // A command that prints nothing (a clear) answers `<ok/>` over NETCONF.
+                let want = if want.is_empty() {
+                    vec!["<ok ></>".to_string()]
+                } else {
+                    want
+                };
+                assert_eq!(got, want, "{} ({})", e.rpc, e.command)
+            }
+            Err(msg) => assert!(
+                reply.contains("<rpc-error>") && got.iter().any(|a| a.starts_with("<rpc-error")),
+                "{}: the command fails ({msg}), the RPC answered {reply}",
+                e.rpc
+            ),
+        }
+    }
+}
