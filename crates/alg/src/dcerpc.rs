@@ -25,7 +25,7 @@ use mspic_flow::alg::{AlgContext, AlgError, AlgPacket, AlgParams, AlgSession, Al
 use mspic_flow::session::Dir;
 use mspic_wire::proto;
 
-use crate::line::{apply, Edit, Lines};
+use crate::line::{Edit, Lines};
 use crate::PINHOLE_LIFETIME_SECS;
 
 /// The endpoint mapper interface `e1af8308-5d1f-11c9-91a4-08002b14a0fa` as its fields
@@ -356,14 +356,10 @@ impl AlgSession for Epm {
         ctx: &mut AlgContext<'_>,
         pkt: &mut AlgPacket<'_>,
     ) -> Result<AlgVerdict, AlgError> {
-        let Some(seq) = pkt.tcp_seq() else {
+        let d = ctx.dir as usize;
+        let Some(s) = self.lines[d].segment(pkt)?.filter(|s| s.seq.is_some()) else {
             return Ok(AlgVerdict::Forward);
         };
-        let d = ctx.dir as usize;
-        let len = pkt.payload().len();
-        if !self.lines[d].enter(seq, pkt)? {
-            return Ok(AlgVerdict::Forward);
-        }
         let p = pkt.payload();
         let mut edits = Vec::new();
         let mut at = 0;
@@ -379,11 +375,7 @@ impl AlgSession for Epm {
             self.pdu(ctx, &p[at..end], &h, &mut edits, at)?;
             at = end;
         }
-        apply(pkt, &edits)?;
-        self.lines[d].begin(seq.wrapping_add(len as u32));
-        if !edits.is_empty() {
-            self.lines[d].record(seq, len, edits);
-        }
+        self.lines[d].rewrite(pkt, s, edits, s.len)?;
         Ok(AlgVerdict::Forward)
     }
 }

@@ -128,6 +128,48 @@ impl Lines {
         self.rewrites[self.next_rewrite] = Some((seq, len, edits));
         self.next_rewrite = (self.next_rewrite + 1) % REWRITES;
     }
+
+    /// The start of a packet for an ALG of whole messages over TCP or UDP: a datagram is
+    /// always inspected; a TCP segment as [`Lines::enter`] says. `None`: pass it as it is.
+    pub fn segment(&mut self, pkt: &mut AlgPacket<'_>) -> Result<Option<Segment>, AlgError> {
+        let len = pkt.payload().len();
+        Ok(match pkt.tcp_seq() {
+            None => Some(Segment { seq: None, len }),
+            Some(seq) => self.enter(seq, pkt)?.then_some(Segment {
+                seq: Some(seq),
+                len,
+            }),
+        })
+    }
+
+    /// The end of an inspected packet: `edits` (any order, not overlapping) applied; over
+    /// TCP the next message is expected `consumed` bytes after the segment's start, and
+    /// the edits are kept so that a retransmission gets the same bytes.
+    pub fn rewrite(
+        &mut self,
+        pkt: &mut AlgPacket<'_>,
+        s: Segment,
+        mut edits: Vec<Edit>,
+        consumed: usize,
+    ) -> Result<(), AlgError> {
+        edits.sort_by_key(|e| e.range.start);
+        apply(pkt, &edits)?;
+        if let Some(seq) = s.seq {
+            self.begin(seq.wrapping_add(consumed as u32));
+            if !edits.is_empty() {
+                self.record(seq, s.len, edits);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A packet an ALG inspects: its TCP sequence number (none for a datagram) and the
+/// length of its payload as it arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub seq: Option<u32>,
+    pub len: usize,
 }
 
 /// Splits `payload` into complete lines (each with its `\n`, as ranges) and the partial

@@ -21,7 +21,7 @@ use mspic_flow::alg::{AlgContext, AlgError, AlgPacket, AlgParams, AlgSession, Al
 use mspic_flow::session::Dir;
 use mspic_wire::proto;
 
-use crate::line::{apply, Edit, Lines};
+use crate::line::{Edit, Lines};
 use crate::PINHOLE_LIFETIME_SECS;
 
 /// The portmapper's program number (RFC 1833 §3).
@@ -315,22 +315,11 @@ impl AlgSession for Portmap {
         pkt: &mut AlgPacket<'_>,
     ) -> Result<AlgVerdict, AlgError> {
         let d = ctx.dir as usize;
-        let len = pkt.payload().len();
-        let seq = pkt.tcp_seq();
-        if let Some(seq) = seq {
-            if !self.lines[d].enter(seq, pkt)? {
-                return Ok(AlgVerdict::Forward);
-            }
-        }
-        let (mut edits, next) = self.payload(ctx, pkt.payload())?;
-        edits.sort_by_key(|e| e.range.start);
-        apply(pkt, &edits)?;
-        if let Some(seq) = seq {
-            self.lines[d].begin(seq.wrapping_add(next as u32));
-            if !edits.is_empty() {
-                self.lines[d].record(seq, len, edits);
-            }
-        }
+        let Some(s) = self.lines[d].segment(pkt)? else {
+            return Ok(AlgVerdict::Forward);
+        };
+        let (edits, next) = self.payload(ctx, pkt.payload())?;
+        self.lines[d].rewrite(pkt, s, edits, next)?;
         Ok(AlgVerdict::Forward)
     }
 }

@@ -26,7 +26,7 @@ use mspic_flow::alg::{AlgContext, AlgError, AlgPacket, AlgSession, AlgVerdict};
 use mspic_flow::session::Dir;
 use mspic_wire::proto;
 
-use crate::line::{apply, Edit, Lines};
+use crate::line::{Edit, Lines};
 use crate::sip::headers;
 use crate::{parse_decimal, PINHOLE_LIFETIME_SECS};
 
@@ -385,21 +385,12 @@ impl AlgSession for Rtsp {
         ctx: &mut AlgContext<'_>,
         pkt: &mut AlgPacket<'_>,
     ) -> Result<AlgVerdict, AlgError> {
-        let Some(seq) = pkt.tcp_seq() else {
+        let d = ctx.dir as usize;
+        let Some(s) = self.lines[d].segment(pkt)?.filter(|s| s.seq.is_some()) else {
             return Ok(AlgVerdict::Forward);
         };
-        let d = ctx.dir as usize;
-        let len = pkt.payload().len();
-        if !self.lines[d].enter(seq, pkt)? {
-            return Ok(AlgVerdict::Forward);
-        }
-        let (mut edits, next) = self.segment(ctx, pkt.payload())?;
-        edits.sort_by_key(|e| e.range.start);
-        apply(pkt, &edits)?;
-        self.lines[d].begin(seq.wrapping_add(next as u32));
-        if !edits.is_empty() {
-            self.lines[d].record(seq, len, edits);
-        }
+        let (edits, next) = self.segment(ctx, pkt.payload())?;
+        self.lines[d].rewrite(pkt, s, edits, next)?;
         Ok(AlgVerdict::Forward)
     }
 }

@@ -40,7 +40,7 @@ use mspic_flow::session::Dir;
 use mspic_flow::Time;
 use mspic_wire::proto;
 
-use crate::line::{apply, starts_with_ci, Edit, Lines};
+use crate::line::{starts_with_ci, Edit, Lines};
 use crate::{parse_decimal, sdp, PINHOLE_LIFETIME_SECS};
 
 /// Longest message (a UDP datagram's payload at most).
@@ -1041,21 +1041,11 @@ impl AlgSession for Sip {
         pkt: &mut AlgPacket<'_>,
     ) -> Result<AlgVerdict, AlgError> {
         let d = ctx.dir as usize;
-        let len = pkt.payload().len();
-        let seq = pkt.tcp_seq();
-        if let Some(seq) = seq {
-            if !self.lines[d].enter(seq, pkt)? {
-                return Ok(AlgVerdict::Forward);
-            }
-        }
-        let (edits, close) = self.payload(ctx, pkt.payload(), seq.is_some())?;
-        apply(pkt, &edits)?;
-        if let Some(seq) = seq {
-            self.lines[d].begin(seq.wrapping_add(len as u32));
-            if !edits.is_empty() {
-                self.lines[d].record(seq, len, edits);
-            }
-        }
+        let Some(s) = self.lines[d].segment(pkt)? else {
+            return Ok(AlgVerdict::Forward);
+        };
+        let (edits, close) = self.payload(ctx, pkt.payload(), s.seq.is_some())?;
+        self.lines[d].rewrite(pkt, s, edits, s.len)?;
         Ok(if close {
             AlgVerdict::ForwardAndClose
         } else {
