@@ -66,6 +66,27 @@ impl StatsDetail {
     }
 }
 
+/// Takes the level keyword `kw` (at `at`) of a command that allows one: the same word
+/// again is a duplicate, another level a conflict, as the Junos CLI answers.
+fn set_level(
+    level: &mut Option<&'static str>,
+    kw: &'static str,
+    at: usize,
+) -> Result<(), CommandError> {
+    match *level {
+        Some(first) if first == kw => Err(CommandError::Duplicate { keyword: kw, at }),
+        Some(first) => Err(CommandError::Conflict {
+            first,
+            second: kw,
+            at,
+        }),
+        None => {
+            *level = Some(kw);
+            Ok(())
+        }
+    }
+}
+
 /// `show services nat mappings [summary|detail|brief|endpoint-independent|
 /// address-pooling-paired]` (the bare command is `detail`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -1303,20 +1324,7 @@ fn sfw_statistics(w: &mut Words<'_>) -> Result<Command, CommandError> {
             interface = Some(parse_interface(w.value(kw)?)?);
             continue;
         }
-        if let Some((first, _)) = detail {
-            return Err(if first == kw {
-                CommandError::Duplicate {
-                    keyword: kw,
-                    at: tok.at,
-                }
-            } else {
-                CommandError::Conflict {
-                    first,
-                    second: kw,
-                    at: tok.at,
-                }
-            });
-        }
+        set_level(&mut detail.map(|(k, _)| k), kw, tok.at)?;
         let d = match kw {
             "brief" => StatsDetail::Brief,
             "detail" => StatsDetail::Detail,
@@ -1366,21 +1374,7 @@ fn nat_pool(w: &mut Words<'_>) -> Result<Command, CommandError> {
         match NAT_POOL_OPTIONS.iter().find(|k| **k == tok.text) {
             // Spelled in full only: anything else may be a pool name.
             Some(&kw) => {
-                if let Some(first) = level {
-                    return Err(if first == kw {
-                        CommandError::Duplicate {
-                            keyword: kw,
-                            at: tok.at,
-                        }
-                    } else {
-                        CommandError::Conflict {
-                            first,
-                            second: kw,
-                            at: tok.at,
-                        }
-                    });
-                }
-                level = Some(kw);
+                set_level(&mut level, kw, tok.at)?;
             }
             None if name.is_none() => name = Some(tok.text.to_string()),
             None => {
@@ -1462,21 +1456,7 @@ fn show_interfaces(w: &mut Words<'_>) -> Result<Command, CommandError> {
                 routing_instance = Some(w.value(kw)?.text.to_string());
             }
             Lookup::Found(kw) => {
-                if let Some(first) = level {
-                    return Err(if first == kw {
-                        CommandError::Duplicate {
-                            keyword: kw,
-                            at: tok.at,
-                        }
-                    } else {
-                        CommandError::Conflict {
-                            first,
-                            second: kw,
-                            at: tok.at,
-                        }
-                    });
-                }
-                level = Some(kw);
+                set_level(&mut level, kw, tok.at)?;
             }
             Lookup::Ambiguous(c) => return Err(ambiguous(tok, &c)),
             Lookup::None if name.is_none() && crate::glob::is_pattern(tok.text) => {
