@@ -94,7 +94,7 @@ fn v4(a: IpAddr) -> Option<Ipv4Addr> {
 }
 
 /// Protocols whose key carries ports (or an ICMP query id) that NAPT can translate.
-pub fn has_ports(p: u8) -> bool {
+pub fn napt_translatable(p: u8) -> bool {
     proto::has_ports(p) || p == proto::ICMP
 }
 

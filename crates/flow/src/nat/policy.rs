@@ -9,7 +9,7 @@ use mspic_config::deterministic::DetMap;
 use mspic_config::{MatchDirection, Prefix, TranslationType};
 use mspic_wire::FlowKey;
 
-use super::{has_ports, v4};
+use super::{napt_translatable, v4};
 use crate::matching::{compile_conditions, direction_applies, Conditions, MatchInput};
 
 /// A pool with its member addresses expanded (in configuration order).
@@ -671,7 +671,7 @@ impl NatPolicy {
         let (pool, idx) = self.pool_addr(k.dst)?;
         let pool = self.pools.get(pool as usize)?;
         Some(match pool.ports {
-            Some((low, _)) if has_ports(k.proto) => match pool.block_size() {
+            Some((low, _)) if napt_translatable(k.proto) => match pool.block_size() {
                 Some(b) => crate::owner::block_owner(k.dst_port, low, b, shards),
                 None => u32::from(k.dst_port) % shards,
             },

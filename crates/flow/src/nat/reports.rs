@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use mspic_config::TranslationType;
 use mspic_wire::{proto, FlowKey};
 
-use super::{has_ports, NatPolicy, SessionNat};
+use super::{NatPolicy, SessionNat};
 use crate::snapshot::{Endpoint, NatSnapshot, NatTranslation};
 
 /// Counters of one pool in one shard.
@@ -95,7 +95,7 @@ pub fn snapshot(
     // the responder's side is described by its second flow.
     let i = usize::from(from_responder);
     let k = keys[i];
-    let ports = has_ports(k.proto) && k.proto != proto::ICMP;
+    let ports = proto::has_ports(k.proto);
     let ep = |a: IpAddr, port: u16, show: bool| Endpoint {
         addr: a,
         port: show.then_some(port),

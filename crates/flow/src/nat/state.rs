@@ -11,7 +11,7 @@ use super::blocks::{BlockError, PortBlocks};
 use super::policy::{NatPolicy, PoolRt, StaticMap, Translate, DEFAULT_MAPPING_TIMEOUT};
 use super::ports::{PoolState, PortClass, XorShift};
 use super::reports::{AddressMappingSnapshot, MappingSnapshot, NatStats, NatSummary, PoolStats};
-use super::{has_ports, proto_class, v4, Allocation, SessionNat};
+use super::{napt_translatable, proto_class, v4, Allocation, SessionNat};
 
 impl EimMapping {
     /// The allocation a session holds through this mapping.
@@ -200,7 +200,7 @@ impl NatState {
             T::Dnat44 | T::TwiceNapt44 | T::TwiceBasicNat44 | T::TwiceDynamicNat44
         ) {
             dst.0 = static_forward(&p.static_dst, t.static_dst_from, k.dst)?;
-            if has_ports(k.proto) {
+            if napt_translatable(k.proto) {
                 dst.1 = t.forwarded_port(k.dst_port);
             }
         }
@@ -263,7 +263,7 @@ impl NatState {
             return Err(NatError::OutOfAddresses);
         }
         // Port-less protocols keep their 3-tuple: they take an address this shard owns.
-        if !has_ports(k.proto) {
+        if !napt_translatable(k.proto) {
             let a = self.alloc_host_addr(pool, k.src, p, Some(()))?;
             return Ok(address_only(pool, a, k));
         }
@@ -346,7 +346,7 @@ impl NatState {
         t: &Translate,
         k: &FlowKey,
     ) -> Result<Allocation, NatError> {
-        if !has_ports(k.proto) {
+        if !napt_translatable(k.proto) {
             let a = self.alloc_host_addr(pool, k.src, p, Some(()))?;
             return Ok(address_only(pool, a, k));
         }
