@@ -88,6 +88,23 @@ fn unknown_statements() {
         "set services nat pool p limit-ports-per-address 100\n",
         "e.conf:1:25: error: unsupported statement 'limit-ports-per-address' (mspic does not cap the ports of a pool address)",
     );
+    // Statements Junos takes that change packet behaviour and mspic does not implement.
+    one(
+        "set interfaces ms-1/1/0 services-options tcp-non-syn drop-flow\n",
+        "e.conf:1:42: error: unsupported statement 'tcp-non-syn' (mspic always drops, and counts, a first TCP packet that is not a SYN)",
+    );
+    one(
+        "set interfaces ms-1/1/0 services-options session-timeout 3600\n",
+        "e.conf:1:42: error: unsupported statement 'session-timeout' (mspic does not end sessions at a fixed lifetime)",
+    );
+    one(
+        "set interfaces ms-1/1/0 services-options session-limit cpu-load-threshold 90\n",
+        "e.conf:1:56: error: unsupported statement 'cpu-load-threshold' (mspic does not refuse sessions by CPU load)",
+    );
+    one(
+        "set services service-set ss service-set-options support-uni-directional-traffic\n",
+        "e.conf:1:29: error: unsupported statement 'service-set-options' (its options (asymmetric and one-way traffic, bypass on overload, session syslog switches) change which packets pass and what is logged; mspic has none)",
+    );
     one(
         "set applications application a protocol udp\nset applications application a term t1 protocol tcp\n",
         "e.conf:1:32: error: application 'a': statements outside a term cannot be combined with terms (put them in a term)",

@@ -24,6 +24,21 @@ impl<'a> Cur<'a> {
             _ => None,
         }
     }
+    /// Refuses the next word when it is a statement of `refused`, (statement, what mspic
+    /// would get wrong): Junos accepts it and it changes what happens to packets, so
+    /// ignoring it would make the emulator behave differently without a word.
+    pub(super) fn refuse(&self, d: &mut Diags, refused: &[(&str, &str)]) -> R<()> {
+        match self
+            .peek()
+            .and_then(|t| refused.iter().find(|(k, _)| *k == t.text).map(|r| (t, r)))
+        {
+            Some((t, (k, why))) => {
+                Err(d.error(t.pos, format!("unsupported statement '{k}' ({why})")))
+            }
+            None => Ok(()),
+        }
+    }
+
     pub(super) fn at_end(&self) -> bool {
         self.i >= self.w.len()
     }

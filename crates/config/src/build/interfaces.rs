@@ -141,15 +141,35 @@ const OPTS: &[&str] = &[
 
 const OPTS_IGNORED: &[&str] = &[
     "ignore-errors",
-    "fragment-limit",
-    "reassembly-timeout",
     "cgn-pic",
     "trio-flow-offload",
     "disable-global-timeout-override",
-    "inactivity-asymm-tcp-timeout",
-    "session-timeout",
     "jflow-log",
-    "tcp-non-syn",
+];
+
+/// `services-options` statements that change what the PIC does with packets and that
+/// mspic does not implement: refused rather than ignored.
+const OPTS_REFUSED: &[(&str, &str)] = &[
+    (
+        "fragment-limit",
+        "mspic does not limit the fragments of a packet",
+    ),
+    (
+        "reassembly-timeout",
+        "mspic does not time out fragment reassembly by this setting",
+    ),
+    (
+        "inactivity-asymm-tcp-timeout",
+        "mspic has no separate timeout for one-way TCP sessions",
+    ),
+    (
+        "session-timeout",
+        "mspic does not end sessions at a fixed lifetime",
+    ),
+    (
+        "tcp-non-syn",
+        "mspic always drops, and counts, a first TCP packet that is not a SYN",
+    ),
 ];
 
 const OTHER_SERVICE_IFS: &[&str] = &["sp-", "mams-", "vms-", "ams", "rms", "lsq-", "si-"];
@@ -523,6 +543,7 @@ fn service_interface(si: &mut SvcIfD, d: &mut Diags, c: &mut Cur) -> R<()> {
     if k == "unit" {
         return service_unit(si, d, c);
     }
+    c.refuse(d, OPTS_REFUSED)?;
     let (k, _) = c.need_kw(d, OPTS, OPTS_IGNORED)?;
     let o = &mut si.opts;
     if k == "syslog" {
@@ -544,7 +565,14 @@ fn service_interface(si: &mut SvcIfD, d: &mut Diags, c: &mut Cur) -> R<()> {
             (&mut o.pba_interim, "pba-interim-logging-interval", 0, 86400)
         }
         _ => {
-            let (k2, _) = c.need_kw(d, &["maximum", "rate"], &["cpu-load-threshold"])?;
+            c.refuse(
+                d,
+                &[(
+                    "cpu-load-threshold",
+                    "mspic does not refuse sessions by CPU load",
+                )],
+            )?;
+            let (k2, _) = c.need_kw(d, &["maximum", "rate"], &[])?;
             if k2 == "maximum" {
                 (&mut o.limit_max, "session-limit maximum", 0, u32::MAX)
             } else {

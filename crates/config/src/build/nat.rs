@@ -202,12 +202,13 @@ impl Builder {
         });
         // Ignoring a cap on the ports one pool address hands out would translate more
         // sessions than the router does: refused, not ignored.
-        if let Some(w) = c.peek().filter(|w| w.text == "limit-ports-per-address") {
-            return Err(d.error(
-                w.pos,
-                "unsupported statement 'limit-ports-per-address' (mspic does not cap the ports of a pool address)",
-            ));
-        }
+        c.refuse(
+            d,
+            &[(
+                "limit-ports-per-address",
+                "mspic does not cap the ports of a pool address",
+            )],
+        )?;
         let Some((k, kpos)) = c.kw(
             d,
             &[

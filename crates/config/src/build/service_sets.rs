@@ -68,7 +68,6 @@ const SS_IGNORED: &[&str] = &[
     "replicate-services",
     "sampling-service",
     "service-order",
-    "service-set-options",
     "snmp-trap-thresholds",
     "softwire-rules",
     "web-filter-profile",
@@ -93,6 +92,14 @@ impl Builder {
             setup_rate: Leaf::default(),
             per_subscriber: Leaf::default(),
         });
+        c.refuse(
+            d,
+            &[(
+                "service-set-options",
+                "its options (asymmetric and one-way traffic, bypass on overload, session \
+                 syslog switches) change which packets pass and what is logged; mspic has none",
+            )],
+        )?;
         let Some((k, _)) = c.kw(d, SS, SS_IGNORED)? else {
             return Ok(());
         };
