@@ -38,7 +38,7 @@ fn counted() -> SnapshotBackend {
             input_bps: ib / 5 * 8,
             output_pps: op / 3,
             output_bps: ob / 3 * 8,
-            window: (0, [0; 4]),
+            ..InterfaceTraffic::default()
         },
         ..SfwStats::default()
     };

@@ -330,38 +330,54 @@ pub struct InterfaceTraffic {
     /// The second being counted for the rates and its counts so far (input packets and
     /// bytes, output packets and bytes); not merged.
     pub window: (u64, [u64; 4]),
+    /// The engine time (ns) at which the window's second ends: a frame before it is
+    /// counted without working out its second; not merged.
+    pub window_end_ns: u64,
 }
+
+const NS_PER_SEC: u64 = 1_000_000_000;
 
 impl InterfaceTraffic {
     /// Moves the rate window to second `sec`: the rates become the counts of the window
-    /// just closed when it is the second before, else 0.
+    /// just closed when it is the second before, else 0; the closed window's counts join
+    /// the totals.
     pub fn roll(&mut self, sec: u64) {
         let (w, counts) = self.window;
-        if sec <= w {
-            return;
+        if sec > w {
+            let c = if sec == w + 1 { counts } else { [0; 4] };
+            (self.input_pps, self.input_bps) = (c[0], c[1] * 8);
+            (self.output_pps, self.output_bps) = (c[2], c[3] * 8);
+            self.settle();
+            self.window = (sec, [0; 4]);
         }
-        let c = if sec == w + 1 { counts } else { [0; 4] };
-        (self.input_pps, self.input_bps) = (c[0], c[1] * 8);
-        (self.output_pps, self.output_bps) = (c[2], c[3] * 8);
-        self.window = (sec, [0; 4]);
+        self.window_end_ns = self.window.0.saturating_add(1).saturating_mul(NS_PER_SEC);
     }
 
-    /// Counts a frame in at second `sec`, and its way out (`Some(bytes)` when sent on).
-    pub fn count(&mut self, sec: u64, in_bytes: u64, out_bytes: Option<u64>) {
-        self.roll(sec);
+    /// Adds the open window's counts to the totals and empties it: the totals as of now,
+    /// for a copy that is read (the rates of the open second are lost to it).
+    pub fn settle(&mut self) {
+        let c = std::mem::take(&mut self.window.1);
+        self.input_packets += c[0];
+        self.input_bytes += c[1];
+        self.output_packets += c[2];
+        self.output_bytes += c[3];
+        self.drops += c[0] - c[2];
+    }
+
+    /// Counts a frame in at engine time `now_ns`, and its way out (`Some(bytes)` when sent
+    /// on; else it is a drop). Per packet only the open second's counts move (the totals
+    /// take them once a second, drops are frames in less frames out), and the second is
+    /// worked out (a division) only when it changes.
+    pub fn count(&mut self, now_ns: u64, in_bytes: u64, out_bytes: Option<u64>) {
+        if now_ns >= self.window_end_ns {
+            self.roll(now_ns / NS_PER_SEC);
+        }
         let w = &mut self.window.1;
-        self.input_packets += 1;
-        self.input_bytes += in_bytes;
         w[0] += 1;
         w[1] += in_bytes;
-        match out_bytes {
-            Some(b) => {
-                self.output_packets += 1;
-                self.output_bytes += b;
-                w[2] += 1;
-                w[3] += b;
-            }
-            None => self.drops += 1,
+        if let Some(b) = out_bytes {
+            w[2] += 1;
+            w[3] += b;
         }
     }
 }

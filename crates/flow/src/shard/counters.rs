@@ -50,7 +50,7 @@ impl Shard {
             Verdict::Drop(_) => None,
         };
         if let Some(s) = self.stats.get_mut(slot) {
-            s.traffic.count(now.as_secs(), in_len, out);
+            s.traffic.count(now.0, in_len, out);
         }
     }
 

@@ -131,6 +131,7 @@ impl Shard {
             .map(|(i, s)| {
                 let mut s = s.clone();
                 s.traffic.roll(sec);
+                s.traffic.settle();
                 (i.name.clone(), s)
             })
             .collect()
