@@ -27,6 +27,9 @@ pub struct CompareArgs {
     /// The commit to compare against (anything `git rev-parse` takes: `HEAD~3`, `52f4114^`).
     #[arg(long)]
     base: String,
+    /// The commit to compare (built like the base); the working tree when absent.
+    #[arg(long)]
+    head: Option<String>,
     /// Rounds; each runs the base binary, then the head binary.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=50))]
     rounds: u32,
@@ -64,18 +67,20 @@ pub fn compare(a: &CompareArgs) -> Result<()> {
     let rev = rev_parse(&root, &a.base)?;
     let dir = target_dir(&root).join("bench-compare");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    println!("==> building the bench at HEAD (working tree)");
-    let head = build(&root, None)?;
-    // Kept apart from the tree, which goes away, and reused: a commit does not change.
-    let base = dir.join(format!("{BENCH}-{}", &rev[..12]));
-    if base.is_file() {
-        println!("==> the bench at {} ({rev}): {}", a.base, base.display());
-    } else {
-        println!("==> building the bench at {} ({rev})", a.base);
-        let tree = Worktree::add(&root, &dir.join("tree"), &rev)?;
-        let exe = build(&tree.path, Some(&dir.join("target")))?;
-        std::fs::copy(&exe, &base).with_context(|| format!("cannot copy {}", exe.display()))?;
-    }
+    let (head, head_name) = match &a.head {
+        None => {
+            println!("==> building the bench at HEAD (working tree)");
+            (build(&root, None)?, "the working tree".to_string())
+        }
+        Some(h) => {
+            let hrev = rev_parse(&root, h)?;
+            (
+                commit_bench(&root, &dir, h, &hrev)?,
+                format!("{h} ({hrev})"),
+            )
+        }
+    };
+    let base = commit_bench(&root, &dir, &a.base, &rev)?;
     let mut results: Results = BTreeMap::new();
     for round in 1..=a.rounds {
         for (side, exe) in [(Side::Base, &base), (Side::Head, &head)] {
@@ -95,11 +100,26 @@ pub fn compare(a: &CompareArgs) -> Result<()> {
     }
     println!();
     println!(
-        "base {} ({rev}) vs head, {} round(s), median of the rounds:",
+        "base {} ({rev}) vs head {head_name}, {} round(s), median of the rounds:",
         a.base, a.rounds
     );
     print!("{}", table(&results));
     Ok(())
+}
+
+/// The bench binary of commit `rev` (named `name` on the command line): built in a
+/// temporary worktree, kept apart from it, and reused, since a commit does not change.
+fn commit_bench(root: &Path, dir: &Path, name: &str, rev: &str) -> Result<PathBuf> {
+    let exe = dir.join(format!("{BENCH}-{}", &rev[..12]));
+    if exe.is_file() {
+        println!("==> the bench at {name} ({rev}): {}", exe.display());
+    } else {
+        println!("==> building the bench at {name} ({rev})");
+        let tree = Worktree::add(root, &dir.join("tree"), rev)?;
+        let built = build(&tree.path, Some(&dir.join("target")))?;
+        std::fs::copy(&built, &exe).with_context(|| format!("cannot copy {}", built.display()))?;
+    }
+    Ok(exe)
 }
 
 /// The full commit id of `rev`.
