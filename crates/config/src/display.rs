@@ -839,6 +839,20 @@ fn is_tag(w: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// Statements of one line whose words after the keyword are `low A high B` (and a flag):
+/// Junos XML writes each word pair as a child element (`<range><low>2000</low>
+/// <high>3000</high></range>`, a flag as `<random-allocation/>`), not as nested
+/// statements. One list, for writing that XML and for reading it back.
+pub const RANGE_STATEMENTS: &[&str] = &[
+    "range",
+    "address-range",
+    "source-address-range",
+    "destination-address-range",
+];
+
+/// The words of a [`RANGE_STATEMENTS`] statement that take a value.
+pub const RANGE_VALUE_WORDS: &[&str] = &["low", "high"];
+
 /// The element of a statement that starts with a name rather than a keyword
 /// (`interfaces { ms-1/1/0 { … } }`, a prefix list's prefixes), as Junos names it:
 /// `interface` under `interfaces`, else `PARENT-item`.
@@ -879,6 +893,23 @@ fn write_xml(out: &mut String, n: &Node, depth: usize, parent: &str) {
         return;
     }
     let (tag, rest) = (first, &n.words[1..]);
+    if RANGE_STATEMENTS.contains(&tag.as_str()) && n.children.is_empty() && !rest.is_empty() {
+        let _ = writeln!(out, "{indent}<{tag}>");
+        let mut words = rest.iter();
+        while let Some(w) = words.next() {
+            match words.clone().next() {
+                Some(v) if RANGE_VALUE_WORDS.contains(&w.as_str()) => {
+                    words.next();
+                    let _ = writeln!(out, "{indent}    <{w}>{}</{w}>", xml_escape(&unquote(v)));
+                }
+                _ => {
+                    let _ = writeln!(out, "{indent}    <{w}/>");
+                }
+            }
+        }
+        let _ = writeln!(out, "{indent}</{tag}>");
+        return;
+    }
     if rest.is_empty() {
         if n.children.is_empty() {
             let _ = writeln!(out, "{indent}<{tag}/>");

@@ -62,7 +62,22 @@ fn walk(n: &Node, parent: &str, replace: bool, path: &mut Vec<String>, out: &mut
         out.push('\n');
     }
     let verb = if delete { "delete" } else { "set" };
-    if rest.is_empty() {
+    let one_line = mspic_config::display::RANGE_STATEMENTS.contains(&n.name.as_str())
+        && !rest.is_empty()
+        && rest.iter().all(|c| c.children.is_empty());
+    if one_line && !delete {
+        // `<range><low>2000</low><high>3000</high></range>`: `range low 2000 high 3000`.
+        for c in &rest {
+            path.push(quote(&c.name));
+            let text = c.text.trim();
+            if !text.is_empty() {
+                path.push(quote(text));
+            }
+        }
+        out.push_str("set ");
+        out.push_str(&path.join(" "));
+        out.push('\n');
+    } else if rest.is_empty() {
         let text = n.text.trim();
         if !text.is_empty() && name.is_none() {
             path.push(quote(text));

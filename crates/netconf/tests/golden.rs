@@ -395,6 +395,35 @@ fn configuration_xml_round_trips() {
     }
 }
 
+/// Statements of one line with `low`/`high` words in Junos's XML form (each word pair a
+/// child element, a flag an empty one — Junos XML API explorer, `range` under `port`): read
+/// as one statement, and written back in the same form.
+#[test]
+fn range_statements_in_junos_xml() {
+    let xml = "<configuration><services><nat><pool><name>p</name>\
+        <address-range><low>192.0.2.1</low><high>192.0.2.9</high></address-range>\
+        <port><range><low>2000</low><high>3000</high><random-allocation/></range></port>\
+        </pool></nat></services></configuration>";
+    let node = mspic_netconf::xml::parse(xml.as_bytes()).unwrap();
+    let lines = mspic_netconf::config::set_lines(&node, false);
+    assert_eq!(
+        lines,
+        "set services nat pool p address-range low 192.0.2.1 high 192.0.2.9\n\
+         set services nat pool p port range low 2000 high 3000 random-allocation\n"
+    );
+    let cfg = mspic_config::parse(&lines, "p.set").unwrap_or_else(|e| panic!("{e}"));
+    let out = mspic_config::display::xml_at(&cfg, &["services", "nat"]);
+    let flat: String = out.split_whitespace().collect();
+    assert!(
+        flat.contains("<address-range><low>192.0.2.1</low><high>192.0.2.9</high></address-range>"),
+        "{out}"
+    );
+    assert!(
+        flat.contains("<range><low>2000</low><high>3000</high><random-allocation/></range>"),
+        "{out}"
+    );
+}
+
 /// `<load-configuration action=…>` in each format: which statements of the testbed's pool
 /// `public` (address 203.0.113.128/25, port automatic) the candidate holds afterwards.
 /// Junos: "Replace Elements in Configuration Data Using the Junos XML Protocol" (`replace:`
