@@ -1324,7 +1324,9 @@ fn sfw_statistics(w: &mut Words<'_>) -> Result<Command, CommandError> {
             interface = Some(parse_interface(w.value(kw)?)?);
             continue;
         }
-        set_level(&mut detail.map(|(k, _)| k), kw, tok.at)?;
+        // Checked against the level taken so far; `detail` takes it below.
+        let mut taken = detail.map(|(k, _)| k);
+        set_level(&mut taken, kw, tok.at)?;
         let d = match kw {
             "brief" => StatsDetail::Brief,
             "detail" => StatsDetail::Detail,
