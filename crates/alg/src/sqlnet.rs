@@ -88,9 +88,10 @@ fn value(s: &[u8], key: &[u8]) -> Option<Range<usize>> {
                         .iter()
                         .position(|&b| b == b')' || b == b'(')
                         .map_or(s.len(), |e| v + e);
-                    let lead = s[v..end].len() - s[v..end].trim_ascii_start().len();
-                    let trail = s[v..end].len() - s[v..end].trim_ascii_end().len();
-                    return Some(v + lead..end - trail);
+                    // Trimmed as one: a value of blanks only is empty, not reversed.
+                    let raw = &s[v..end];
+                    let lead = raw.len() - raw.trim_ascii_start().len();
+                    return Some(v + lead..v + lead + raw.trim_ascii().len());
                 }
             }
         }

@@ -165,3 +165,16 @@ fn hostile_packets_are_refused_and_counted() {
     assert_eq!(v, Verdict::Drop(DropReason::Alg));
     assert_eq!(c.stats().alg.partial_lines, 1);
 }
+
+/// Found by the `alg_sqlnet` fuzz target: a `(PROTOCOL=` whose value is a tab up to the
+/// next `(` gave a reversed range (start past end) and a panic. A blank value is empty.
+#[test]
+fn a_blank_value_is_empty_not_a_panic() {
+    let d = b"(DESCRIPTION=(ADDRESS=(PROTOCOL=\t(DEETC";
+    assert_eq!(mspic_alg::sqlnet::addresses(d).map(|(_, n)| n), Ok(0));
+    let d = b"(ADDRESS=(PROTOCOL= TCP )(HOST=\t)(PORT=1521))";
+    assert_eq!(
+        mspic_alg::sqlnet::addresses(d),
+        Err(mspic_flow::alg::AlgError::Malformed("sqlnet"))
+    );
+}
