@@ -340,3 +340,79 @@ fn a_stalled_netconf_message_ends_the_session_at_its_deadline() {
     let (shown, _) = run_within(d.mspic(&["show", "services", "sessions", "count"]), SECOND);
     assert!(shown.status.success(), "{}", text(&shown.stderr));
 }
+
+/// `mspic netconf` whose client sends its hello and one whole RPC, then nothing with the
+/// connection open: the RPC is answered, and the session ends once the idle limit (1 s
+/// here) has passed since that message, on the real clock; no RPC is under way, so it
+/// ends without an `<rpc-error>`.
+#[test]
+fn an_idle_netconf_session_ends_at_its_idle_limit() {
+    let d = Daemon::start();
+    let mut child = d
+        .mspic(&["netconf", "--idle-timeout", "1", "--message-timeout", "30"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mspic netconf starts");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    // Collect stdout on a thread, noting when the RPC's reply (the second message) is in.
+    let reader = std::thread::spawn(move || {
+        let (mut all, mut buf, mut replied) = (Vec::new(), [0u8; 4096], None);
+        while let Ok(n @ 1..) = stdout.read(&mut buf) {
+            all.extend_from_slice(&buf[..n]);
+            if replied.is_none() && text(&all).matches("]]>]]>").count() >= 2 {
+                replied = Some(Instant::now());
+            }
+        }
+        (all, replied)
+    });
+    let sent = Instant::now();
+    stdin
+        .write_all(
+            b"<hello xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\"><capabilities>\
+              <capability>urn:ietf:params:netconf:base:1.0</capability></capabilities>\
+              </hello>]]>]]><rpc message-id=\"1\"><command>show services sessions count\
+              </command></rpc>]]>]]>",
+        )
+        .unwrap();
+    stdin.flush().unwrap();
+    // stdin stays open: only the idle limit can end the session (killed at 10 s so a hang
+    // fails).
+    while child.try_wait().unwrap().is_none() {
+        if sent.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let ended = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    let (stdout, replied) = reader.join().unwrap();
+    let (stdout, stderr) = (text(&stdout), text(&out.stderr));
+    let replied = replied.unwrap_or_else(|| panic!("no reply to the RPC:\n{stdout}"));
+    assert!(
+        stdout.contains("message-id=\"1\">\n<service-msp-sess-count-information>"),
+        "{stdout}"
+    );
+    assert!(
+        ended - replied >= SECOND,
+        "ended {:?} after the reply",
+        ended - replied
+    );
+    assert!(
+        ended - sent < Duration::from_secs(5),
+        "ended after {:?}",
+        ended - sent
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    // No RPC is under way, so nothing follows the reply (the end is on stderr).
+    assert!(stdout.ends_with("</rpc-reply>\n]]>]]>"), "{stdout}");
+    assert!(
+        stderr.starts_with("mspic netconf: session ended: no message for 1s ("),
+        "{stderr}"
+    );
+    assert!(stderr.contains(", 1 timeouts)"), "{stderr}");
+}
