@@ -218,6 +218,10 @@ pub struct WorkerStats {
     pub forwarded: u64,
     /// Replies built by the engine (TCP RST, ICMP errors).
     pub replies: u64,
+    /// Frames the engine made on its timers (`tcp-tickles` keep-alives) and sent.
+    pub generated: u64,
+    /// Those dropped for want of a free frame.
+    pub generated_dropped: u64,
     pub local: u64,
     pub echo_replies: u64,
     pub not_ip: u64,
@@ -370,6 +374,8 @@ pub struct Worker<IO: FrameIo> {
     /// ALG children whose inside side hashes away from their shard: arrival key → shard.
     steer: std::collections::HashMap<mspic_wire::FlowKey, u32>,
     rxbuf: Vec<IO::Frame>,
+    /// Keep-alives from the shard on their way out (kept for its allocation).
+    generated: Vec<mspic_flow::shard::Generated>,
     /// Frames this worker owns, waiting to go through the shard as one batch, with their
     /// port and ingress interface.
     batch: Vec<IO::Frame>,
@@ -423,6 +429,7 @@ impl<IO: FrameIo> Worker<IO> {
         };
         Worker {
             rxbuf: Vec::with_capacity(cfg.batch),
+            generated: Vec::new(),
             batch: Vec::with_capacity(BATCH),
             batch_meta: Vec::with_capacity(BATCH),
             notify: vec![false; cfg.workers],
@@ -516,6 +523,7 @@ impl<IO: FrameIo> Worker<IO> {
             self.shard.handle_timeout(now);
             // Ended ALG parents tell the other shards now, not at the next packet.
             self.outbox.extend(self.shard.drain_outbox());
+            self.send_generated(now);
         }
         if self.l2.poll_timeout().is_some_and(|t| t <= now) {
             self.l2.handle_timeout(now);
@@ -970,6 +978,30 @@ impl<IO: FrameIo> Worker<IO> {
             ArpAction::Consumed => self.io.free(f),
         }
         self.drain_l2();
+    }
+
+    /// Sends the frames the shard made on its timers (keep-alives), each in a free frame;
+    /// with none free, the rest are counted and dropped.
+    fn send_generated(&mut self, now: Time) {
+        let mut generated = std::mem::take(&mut self.generated);
+        generated.extend(self.shard.drain_generated());
+        for g in generated.drain(..) {
+            let Some(mut f) = self.io.alloc() else {
+                self.stats.generated_dropped += 1;
+                continue;
+            };
+            let buf = self.io.buf(&f);
+            let Some(dst) = buf.get_mut(..g.len) else {
+                self.stats.generated_dropped += 1;
+                self.io.free(f);
+                continue;
+            };
+            dst.copy_from_slice(g.bytes());
+            IO::set_frame_len(&mut f, g.len);
+            self.stats.generated += 1;
+            self.egress(now, g.egress, g.next_hop, f);
+        }
+        self.generated = generated;
     }
 
     fn egress(&mut self, now: Time, egress: IfIndex, next_hop: IpAddr, f: IO::Frame) {

@@ -58,6 +58,9 @@ pub struct ServiceIfaceRt {
     pub session_rate: Option<u32>,
     /// `syslog message-rate-limit`: most log lines per second from this interface.
     pub syslog_rate_limit: Option<u32>,
+    /// `tcp-tickles`: keep-alives sent to both ends of an idle established TCP session
+    /// before it is removed.
+    pub tcp_tickles: u8,
 }
 
 /// A service set ready for rule evaluation.
@@ -240,6 +243,7 @@ impl Policy {
                 session_limit: s.options.session_limit_maximum,
                 session_rate: s.options.session_limit_rate,
                 syslog_rate_limit: s.options.syslog_rate_limit,
+                tcp_tickles: u8::try_from(s.options.tcp_tickles()).unwrap_or(u8::MAX),
             })
             .collect();
         let ss_index = |name: &str| c.service_sets.iter().position(|s| s.name == name);

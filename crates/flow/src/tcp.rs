@@ -43,6 +43,22 @@ pub struct TcpTrack {
     /// Current phase.
     pub phase: TcpPhase,
     fin: [bool; 2],
+    /// Keep-alives sent since the last segment (`tcp-tickles`).
+    pub tickles: u8,
+    /// What each direction's sender last sent, for keep-alives on its behalf.
+    pub ends: [TcpEnd; 2],
+}
+
+/// What one end of a connection last sent, as it arrived: enough to send a keep-alive
+/// in its name (RFC 9293 §3.8.4).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TcpEnd {
+    /// Sequence number after its last segment (SYN and FIN count one each).
+    pub next: u32,
+    /// Its last acknowledgment number.
+    pub ack: u32,
+    /// Its last advertised window (unscaled).
+    pub window: u16,
 }
 
 impl TcpTrack {
@@ -51,6 +67,8 @@ impl TcpTrack {
         let mut t = TcpTrack {
             phase: TcpPhase::SynSent,
             fin: [false; 2],
+            tickles: 0,
+            ends: [TcpEnd::default(); 2],
         };
         t.on_segment(Dir::I, flags);
         t
@@ -87,6 +105,20 @@ impl TcpTrack {
                 HalfClosed
             };
         }
+    }
+
+    /// Notes a segment from `dir` (its seq, ack, window, flags and payload length): the
+    /// end's next sequence number and last acknowledgment, and no keep-alive outstanding.
+    pub fn record(&mut self, dir: Dir, seq: u32, ack: u32, window: u16, flags: u8, len: usize) {
+        let e = &mut self.ends[dir as usize];
+        let ctl = u32::from(flags & SYN != 0) + u32::from(flags & FIN != 0);
+        // A segment is at most 64 KiB; sequence space wraps (RFC 9293 §3.4).
+        e.next = seq.wrapping_add(len as u32).wrapping_add(ctl);
+        if flags & ACK != 0 {
+            e.ack = ack;
+            e.window = window;
+        }
+        self.tickles = 0;
     }
 
     /// The timer the current phase runs under.

@@ -113,11 +113,17 @@ fn tcp_session_lifecycle() {
     assert_eq!(o.bytes, 40 + 1040);
     assert_eq!(i.timeout, 30);
 
-    // Established: idle for 29 s keeps it, the 30th second removes it.
+    // Established: idle for 29 s keeps it; at 30 s keep-alives start (tcp-tickles,
+    // default 4, a pair a second) and it goes a second after the fourth unanswered pair.
     h.advance_ms(29_000);
     assert_eq!(h.sessions().len(), 1);
-    h.advance_ms(1_001);
+    for _ in 0..4 {
+        h.advance_ms(1_000);
+        assert_eq!(h.sessions().len(), 1);
+    }
+    h.advance_ms(1_000);
     assert_eq!(h.sessions().len(), 0);
+    assert_eq!(h.shard.tickles_sent(), 8);
     assert_eq!(h.stats().rule_accepts, 1);
     assert_eq!(h.stats().existing_accepts, 4);
 }

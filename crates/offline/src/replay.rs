@@ -63,6 +63,8 @@ pub struct ReplayCounters {
     pub no_ingress: u64,
     /// Replies the built-in responder generated (`--respond`).
     pub responses: u64,
+    /// Frames the engine made on its own timers (`tcp-tickles` keep-alives).
+    pub generated: u64,
 }
 
 /// A frame the engine sent out.
@@ -103,6 +105,8 @@ pub struct Replay {
     /// back, per service set index.
     logs_sent: Vec<(u64, u64)>,
     limiter: mspic_flow::syslog::RateLimiter,
+    /// Frames the shards made on timers, sent before the next frame's outputs.
+    generated: Vec<Output>,
 }
 
 /// Room past the frame for replies and payload growth.
@@ -153,6 +157,7 @@ impl Replay {
             responder: opts.respond.then(crate::respond::Responder::new),
             logs_sent: Vec::new(),
             limiter: Default::default(),
+            generated: Vec::new(),
         })
     }
 
@@ -176,7 +181,15 @@ impl Replay {
         self.policy = policy;
     }
 
-    /// Advances every shard's clock to `now` (expiring idle sessions).
+    /// The frames the shards made on their timers (keep-alives) since the last call;
+    /// [`Replay::process`] returns them too, first.
+    pub fn take_generated(&mut self) -> Vec<Output> {
+        self.counters.generated += self.generated.len() as u64;
+        std::mem::take(&mut self.generated)
+    }
+
+    /// Advances every shard's clock to `now` (expiring idle sessions; keep-alives made on
+    /// the way wait for [`Replay::take_generated`]).
     pub fn advance(&mut self, now: Time) {
         if now > self.now {
             self.now = now;
@@ -185,6 +198,15 @@ impl Replay {
             let s = &mut self.shards[i];
             if s.poll_timeout().is_some_and(|t| t <= self.now) {
                 s.handle_timeout(self.now);
+                for g in s.drain_generated() {
+                    self.generated.push(Output {
+                        ts_nanos: self.now.0,
+                        egress: g.egress,
+                        next_hop: g.next_hop,
+                        frame: g.bytes().to_vec(),
+                        is_reply: true,
+                    });
+                }
                 self.deliver_outbox(i);
             }
         }
@@ -211,11 +233,12 @@ impl Replay {
         }
     }
 
-    /// Runs one frame captured at `ts_nanos`; returns everything sent as a result, in
-    /// order: the frame itself (forwarded or answered here) and, with `respond`, the
-    /// responder's replies as the engine forwarded them.
+    /// Runs one frame captured at `ts_nanos`; returns everything sent up to it, in order:
+    /// the keep-alives the timers made before it, the frame itself (forwarded or answered
+    /// here) and, with `respond`, the responder's replies as the engine forwarded them.
     pub fn process(&mut self, ts_nanos: u64, data: &[u8]) -> Vec<Output> {
-        let mut outs = Vec::new();
+        self.advance(Time(ts_nanos));
+        let mut outs = self.take_generated();
         let Some(first) = self.process_one(ts_nanos, data, self.ingress) else {
             return outs;
         };

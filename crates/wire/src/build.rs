@@ -265,6 +265,67 @@ pub fn tcp_rst(frame: &[u8], p: &Parsed, out: &mut [u8]) -> Result<usize, WireEr
     Ok(pad(out, len))
 }
 
+/// A TCP keep-alive a middlebox sends to one end of an idle connection, as if from the
+/// other end (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeepAlive {
+    /// The end it seems to come from: address and port.
+    pub src: (IpAddr, u16),
+    /// The end it goes to.
+    pub dst: (IpAddr, u16),
+    /// The sender's next sequence number as the receiver knows it; the segment carries
+    /// one less, so it falls left of the receiver's window and is answered with an ACK
+    /// (RFC 9293 §3.10.7.4) without being taken as data.
+    pub snd_nxt: u32,
+    /// The acknowledgment number the sender last sent.
+    pub ack: u32,
+    /// The window the sender last advertised (unscaled).
+    pub window: u16,
+}
+
+/// Builds `k` as an Ethernet frame: MAC addresses zero (the sender's link layer fills
+/// them), TTL 64, IPv4 DF, ACK only, no options, no payload. Returns the frame length.
+pub fn tcp_keepalive(k: &KeepAlive, out: &mut [u8]) -> Result<usize, WireError> {
+    let (src, dst) = (k.src.0, k.dst.0);
+    let (version, df) = match (src, dst) {
+        (IpAddr::V4(_), IpAddr::V4(_)) => (IpVersion::V4, ipv4::FLAG_DF),
+        (IpAddr::V6(_), IpAddr::V6(_)) => (IpVersion::V6, 0),
+        _ => return Err(WireError::FamilyMismatch),
+    };
+    let l2 = ethernet::HEADER_LEN;
+    let ip_hl = ip_header_len(version);
+    let len = l2 + ip_hl + tcp::MIN_HEADER_LEN;
+    let needed = len.max(ethernet::MIN_FRAME_LEN);
+    if out.len() < needed {
+        return Err(WireError::BufferTooSmall { needed });
+    }
+    out[..12].fill(0);
+    out[12..14].copy_from_slice(&ethertype_of(version).to_be_bytes());
+    write_ip(
+        &mut out[l2..],
+        src,
+        dst,
+        proto::TCP,
+        0,
+        df,
+        tcp::MIN_HEADER_LEN,
+    )?;
+    let t = &mut out[l2 + ip_hl..len];
+    t[0..2].copy_from_slice(&k.src.1.to_be_bytes());
+    t[2..4].copy_from_slice(&k.dst.1.to_be_bytes());
+    t[4..8].copy_from_slice(&k.snd_nxt.wrapping_sub(1).to_be_bytes());
+    t[8..12].copy_from_slice(&k.ack.to_be_bytes());
+    t[12] = 5 << 4;
+    t[13] = tcp::ACK;
+    t[14..16].copy_from_slice(&k.window.to_be_bytes());
+    t[16..20].fill(0); // checksum, urgent pointer
+    let ps =
+        pseudo_sum(src, dst, proto::TCP, tcp::MIN_HEADER_LEN).ok_or(WireError::FamilyMismatch)?;
+    let c = checksum::finish(checksum::sum(t, ps));
+    t[16..18].copy_from_slice(&c.to_be_bytes());
+    Ok(pad(out, len))
+}
+
 /// Builds an ICMP (RFC 792) or ICMPv6 (RFC 4443) error about a received packet, sent
 /// from `src` to the packet's source and quoting the packet from its IP header on: as
 /// much as keeps the reply datagram within 576 bytes for IPv4 (RFC 1812 §4.3.2.3) or

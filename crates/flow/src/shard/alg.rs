@@ -19,7 +19,7 @@ use crate::time::Time;
 /// its two directions.
 pub(super) struct AlgSlot {
     alg: Box<dyn AlgSession>,
-    seqadj: [SeqAdj; 2],
+    pub(super) seqadj: [SeqAdj; 2],
     /// Whether it ever opened a pinhole (only then may other shards hold its children).
     pub(super) opened: bool,
     /// The session stays past its inactivity timeout until then

@@ -46,9 +46,17 @@ impl Shard {
         if let Some(c) = self.set_frames.get_mut(usize::from(set)) {
             *c += 1;
         }
-        if let L4::Tcp { flags, .. } = parsed.l4 {
+        if let L4::Tcp {
+            flags,
+            seq,
+            ack,
+            window,
+        } = parsed.l4
+        {
             let before = s.tcp.timer();
             s.tcp.on_segment(r.dir, flags);
+            s.tcp
+                .record(r.dir, seq, ack, window, flags, parsed.payload_len);
             let after = s.tcp.timer();
             if before != after {
                 let old = s.active_timeout;

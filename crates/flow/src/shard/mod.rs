@@ -17,6 +17,7 @@ mod pinholes;
 mod replies;
 mod reports;
 mod sessions;
+mod tickles;
 mod types;
 
 use std::net::IpAddr;
@@ -34,6 +35,7 @@ use crate::table::SessionTable;
 use crate::time::Time;
 use crate::timer::TimerWheel;
 
+pub use tickles::{Generated, GENERATED_ROOM, TICKLE_INTERVAL_NS};
 pub use types::{
     DropReason, Frame, ShardConfig, ShardMessage, Verdict, BATCH, LOOKAHEAD_MIN_SESSIONS,
 };
@@ -94,6 +96,9 @@ pub struct Shard {
     /// Log events waiting for the driver (allocated only when a service set has
     /// `syslog` hosts).
     logs: crate::syslog::LogBuffer,
+    /// Frames made here for the driver to send (keep-alives).
+    generated: Vec<Generated>,
+    tickles_sent: u64,
 }
 
 impl Shard {
@@ -133,6 +138,8 @@ impl Shard {
             batch_parsed: vec![Err(WireError::EthernetTruncated); BATCH].into_boxed_slice(),
             batch_hash: vec![0; BATCH].into_boxed_slice(),
             logs: logs::buffer_for(&policy),
+            generated: Vec::new(),
+            tickles_sent: 0,
             cfg,
             policy,
             algs,

@@ -10,7 +10,7 @@ use crate::alg::Pinhole;
 use crate::ip_options::IpOptionMask;
 use crate::nat::SessionNat;
 use crate::policy::Policy;
-use crate::session::{Session, NEVER};
+use crate::session::{Dir, Session, NEVER};
 use crate::snapshot::FlowState;
 use crate::syslog::CloseReason;
 use crate::table::InsertError;
@@ -63,9 +63,16 @@ impl Shard {
                 Some(d) if d <= now && kept > now => {
                     self.timers.insert(slot, kept.0.div_ceil(NS_PER_TICK));
                 }
+                // An idle established TCP session gets keep-alives first (`tcp-tickles`).
+                Some(d) if d <= now && self.tickle(slot, now) => {}
                 // Removed as of its deadline (a driver may call late, e.g. a replay at the
-                // next frame): the close log and the NAT release carry the real time.
-                Some(d) if d <= now => self.remove_session(slot, d, CloseReason::Timeout),
+                // next frame), or of its last keep-alive's: the close log and the NAT
+                // release carry the real time.
+                Some(d) if d <= now => {
+                    let tickled = self.table.get(slot).is_some_and(|s| s.tcp.tickles > 0);
+                    let at = if tickled { now } else { d };
+                    self.remove_session(slot, at, CloseReason::Timeout)
+                }
                 Some(d) => self.timers.insert(slot, d.0.div_ceil(NS_PER_TICK)),
                 None => {}
             }
@@ -158,7 +165,16 @@ impl Shard {
         state: FlowState,
     ) -> Session {
         let tcp = match parsed.l4 {
-            L4::Tcp { flags, .. } => TcpTrack::new(flags),
+            L4::Tcp {
+                flags,
+                seq,
+                ack,
+                window,
+            } => {
+                let mut t = TcpTrack::new(flags);
+                t.record(Dir::I, seq, ack, window, flags, parsed.payload_len);
+                t
+            }
             _ => TcpTrack::default(),
         };
         Session {

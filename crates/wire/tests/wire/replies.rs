@@ -377,3 +377,61 @@ fn echo_reply_in_place() {
     // Not a request (now a reply): left alone.
     assert_eq!(mspic_wire::build::icmp_echo_reply(&mut f, len), None);
 }
+
+#[test]
+fn keepalives_carry_one_below_the_next_sequence_number() {
+    use mspic_wire::build::{tcp_keepalive, KeepAlive};
+    for (src, dst, len) in [
+        ("192.0.2.1", "198.51.100.7", 60),
+        ("2001:db8::1", "2001:db8:1::7", 74),
+    ] {
+        let k = KeepAlive {
+            src: (ip(src), 80),
+            dst: (ip(dst), 40000),
+            snd_nxt: 0, // wraps to u32::MAX
+            ack: 0x1234_5678,
+            window: 501,
+        };
+        let mut out = [0xeeu8; 128];
+        let n = tcp_keepalive(&k, &mut out).unwrap();
+        assert_eq!(n, len, "{src}");
+        let r = &out[..n];
+        naive::verify_frame(r).unwrap_or_else(|e| panic!("{src}: checksums: {e}"));
+        assert_eq!(&r[..12], &[0; 12], "MACs left to the link layer");
+        let p = parse_frame(r).unwrap();
+        assert!(l4_checksum_ok(r, &p));
+        assert_eq!(p.key.src, ip(src));
+        assert_eq!(p.key.dst, ip(dst));
+        assert_eq!((p.key.src_port, p.key.dst_port), (80, 40000));
+        assert_eq!(p.ttl, 64);
+        assert_eq!(p.payload_len, 0);
+        assert_eq!(
+            p.l4,
+            L4::Tcp {
+                flags: tcp::ACK,
+                seq: u32::MAX,
+                ack: 0x1234_5678,
+                window: 501
+            }
+        );
+        if p.version == IpVersion::V4 {
+            assert_eq!(r[14 + 6] & 0x40, 0x40, "DF");
+            assert!(r[54..].iter().all(|&b| b == 0), "zero padding");
+        }
+    }
+    let mixed = KeepAlive {
+        src: (ip("192.0.2.1"), 1),
+        dst: (ip("2001:db8::1"), 2),
+        snd_nxt: 1,
+        ack: 1,
+        window: 1,
+    };
+    assert_eq!(
+        tcp_keepalive(&mixed, &mut [0u8; 128]),
+        Err(WireError::FamilyMismatch)
+    );
+    assert!(matches!(
+        tcp_keepalive(&mixed, &mut [0u8; 10]),
+        Err(WireError::FamilyMismatch | WireError::BufferTooSmall { .. })
+    ));
+}
