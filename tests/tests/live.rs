@@ -596,3 +596,107 @@ fn interface_counters_count_real_frames() {
     assert!(drop1 - drop0 >= 2, "the two echo requests are drops");
     assert_eq!(in1, out1 + drop1);
 }
+
+/// A TCP echo server on `REMOTE_SERVER:7007` in the server namespace, and a client in the
+/// client namespace that sends `one`, reads the echo and prints `ready`, then, once the
+/// file `go` appears in the scratch directory, sends `two` and prints `echo: two` or
+/// `timeout` (3 s). Both are Linux TCP stacks: they answer keep-alives themselves.
+fn idle_echo_pair(live: &mut Live) -> (std::path::PathBuf, std::path::PathBuf) {
+    const SERVER: &str = "import socket,sys\n\
+        l=socket.socket(); l.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
+        l.bind((sys.argv[1],7007)); l.listen(1); c,_=l.accept()\n\
+        while True:\n    d=c.recv(100)\n    if not d: break\n    c.sendall(d)\n";
+    const CLIENT: &str = "import os,socket,sys,time\n\
+        s=socket.create_connection((sys.argv[1],7007),timeout=5)\n\
+        s.sendall(b'one\\n'); assert s.recv(100)==b'one\\n'\n\
+        print('ready',flush=True)\n\
+        end=time.time()+90\n\
+        while not os.path.exists(sys.argv[2]):\n    \
+            assert time.time()<end, 'never told to go on'\n    time.sleep(0.05)\n\
+        s.sendall(b'two\\n'); s.settimeout(3)\n\
+        try:\n    print('echo: '+s.recv(100).decode().strip(),flush=True)\n\
+        except socket.timeout:\n    print('timeout',flush=True)\n";
+    live.serve("echo", "python3", &["-c", SERVER, REMOTE_SERVER]);
+    live.wait_listening("tcp", 7007);
+    let (go, out) = (live.dir.path("go"), live.dir.path("client.out"));
+    let mut c = live.tb.exec(Role::Client, "python3");
+    c.args(["-c", CLIENT, REMOTE_SERVER, go.to_str().unwrap()])
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(live.dir.path("client.log")).unwrap());
+    live.servers.push(Spawned::new("client", c).unwrap());
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    assert!(
+        testbed::wait_for(Duration::from_secs(15), || read(&out).contains("ready")),
+        "client: {} {}",
+        read(&out),
+        read(&live.dir.path("client.log"))
+    );
+    (go, out)
+}
+
+/// `tcp-tickles 1`, 4 s inactivity timeout: unanswered, a session would get one pair of
+/// keep-alives at 4 s and go at 5 s, so four keep-alives can only mean the hosts answered
+/// the first pair and the session lived on to a second one; the idle connection then still
+/// carries data.
+#[test]
+fn tcp_tickles_keep_an_idle_connection_whose_ends_answer() {
+    live_or_skip!();
+    let cfg = repo_file("docs/examples/testbed.conf").replace(
+        "inactivity-timeout 30;",
+        "inactivity-timeout 4;\n            tcp-tickles 1;",
+    );
+    let mut live = Live::start(&cfg, 1);
+    let (go, out) = idle_echo_pair(&mut live);
+    let sent = || counter(&live.status(), "TCP keep-alives sent");
+    assert!(
+        testbed::wait_for(Duration::from_secs(30), || sent() >= 4),
+        "{}",
+        live.status()
+    );
+    let text = live.show("show services sessions");
+    assert!(
+        sessions(&text).iter().any(|s| s.1.contains(":7007 ")),
+        "{text}"
+    );
+    std::fs::write(&go, "").unwrap();
+    let read = || std::fs::read_to_string(&out).unwrap_or_default();
+    assert!(
+        testbed::wait_for(Duration::from_secs(10), || read().lines().count() >= 2),
+        "{}",
+        read()
+    );
+    assert!(read().contains("echo: two"), "{}", read());
+}
+
+/// The contrast: `tcp-tickles 0` removes the idle session at its timeout, and the
+/// connection's next segment (not a SYN) finds none and is dropped.
+#[test]
+fn without_tcp_tickles_an_idle_connection_loses_its_session() {
+    live_or_skip!();
+    let cfg = repo_file("docs/examples/testbed.conf").replace(
+        "inactivity-timeout 30;",
+        "inactivity-timeout 4;\n            tcp-tickles 0;",
+    );
+    let mut live = Live::start(&cfg, 1);
+    let (go, out) = idle_echo_pair(&mut live);
+    let on_7007 = |live: &Live| {
+        sessions(&live.show("show services sessions"))
+            .iter()
+            .any(|s| s.1.contains(":7007 "))
+    };
+    assert!(on_7007(&live));
+    assert!(
+        testbed::wait_for(Duration::from_secs(15), || !on_7007(&live)),
+        "{}",
+        live.show("show services sessions")
+    );
+    assert_eq!(counter(&live.status(), "TCP keep-alives sent"), 0);
+    std::fs::write(&go, "").unwrap();
+    let read = || std::fs::read_to_string(&out).unwrap_or_default();
+    assert!(
+        testbed::wait_for(Duration::from_secs(10), || read().lines().count() >= 2),
+        "{}",
+        read()
+    );
+    assert!(read().contains("timeout"), "{}", read());
+}

@@ -161,8 +161,8 @@ pub fn status_lines(c: &RuntimeCounters) -> Vec<String> {
     )];
     lines.push(format!("sessions: {}", t.sessions));
     lines.push(format!(
-        "shards: {} processed, {} to the PIC's addresses ({} echo replies), {} ARP frames; {} IPv6 frames kept by the PIC",
-        t.processed, t.local, t.echo_replies, t.not_ip, t.ipv6_local.total()
+        "shards: {} processed, {} to the PIC's addresses ({} echo replies), {} ARP frames; {} IPv6 frames kept by the PIC; {} TCP keep-alives sent ({} without a free frame)",
+        t.processed, t.local, t.echo_replies, t.not_ip, t.ipv6_local.total(), t.generated, t.generated_dropped
     ));
     let v6 = &t.ipv6_local;
     lines.push(format!(

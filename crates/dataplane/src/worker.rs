@@ -273,6 +273,8 @@ impl WorkerStats {
         self.processed += o.processed;
         self.forwarded += o.forwarded;
         self.replies += o.replies;
+        self.generated += o.generated;
+        self.generated_dropped += o.generated_dropped;
         self.local += o.local;
         self.echo_replies += o.echo_replies;
         self.not_ip += o.not_ip;
