@@ -10,6 +10,13 @@
 //! - ICMP errors: ports 0 in the outer key; [`crate::parse::InnerPacket`] carries the key
 //!   of the quoted packet as it was sent.
 //! - GRE and every other protocol, and non-first fragments: ports 0 (a 3-tuple).
+//! - Enhanced GRE (version 1, PPTP) has a second key, the *call key* ([`FlowKey::gre_call`],
+//!   [`crate::Parsed::call_key`]): the 3-tuple with the call id of the GRE key (the
+//!   receiver's Call ID, RFC 2637 §4.1) as `dst_port`, `src_port` 0. A packet carries only
+//!   the receiver's id, so the call key of a reply is not the reverse of the forward one:
+//!   sessions keyed by call id (the PPTP ALG's, under port translation) hold both keys
+//!   explicitly, and the engine looks a version 1 packet up by its call key first, then by
+//!   the 3-tuple (every other GRE session). The owner function hashes GRE on the 3-tuple.
 
 use std::net::IpAddr;
 
@@ -57,6 +64,26 @@ impl FlowKey {
             src_port,
             dst_port,
             proto,
+        }
+    }
+
+    /// The call key of an enhanced GRE packet from `src` to `dst` whose GRE key carries
+    /// call id `call` (see the module doc).
+    pub fn gre_call(src: IpAddr, dst: IpAddr, call: u16) -> Self {
+        FlowKey::new(src, dst, 0, call, crate::proto::GRE)
+    }
+
+    /// The 3-tuple of a GRE key (ports 0), as the owner function and the 3-tuple lookup
+    /// see it; other keys unchanged.
+    pub fn without_call(&self) -> FlowKey {
+        if self.proto == crate::proto::GRE {
+            FlowKey {
+                src_port: 0,
+                dst_port: 0,
+                ..*self
+            }
+        } else {
+            *self
         }
     }
 

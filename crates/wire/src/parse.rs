@@ -153,6 +153,23 @@ pub struct Parsed {
 }
 
 impl Parsed {
+    /// The call-keyed flow key of an enhanced GRE (version 1, RFC 2637 §4.1) packet: the
+    /// 3-tuple with the call id of its key (the receiver's Call ID) as destination port
+    /// (see [`crate::key`]). `None` for anything else, a later fragment included.
+    pub fn call_key(&self) -> Option<FlowKey> {
+        match (self.l4, self.fragment) {
+            (
+                L4::Gre {
+                    version: 1,
+                    key: Some(k),
+                    ..
+                },
+                Fragment::None | Fragment::First { .. },
+            ) => Some(FlowKey::gre_call(self.key.src, self.key.dst, k as u16)),
+            _ => None,
+        }
+    }
+
     /// Offset just past the IP packet (where Ethernet padding starts).
     pub fn ip_end(&self) -> usize {
         self.l3_offset.saturating_add(self.ip_len)

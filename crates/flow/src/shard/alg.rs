@@ -144,6 +144,8 @@ impl Shard {
             log: s.log,
             nat_state: &mut self.nat,
             nat_policy: &self.policy.nat,
+            call_ids: &mut self.call_ids,
+            shard: (self.cfg.index, self.cfg.count),
             refused: 0,
         };
         let mut pkt = AlgPacket::new(frame.buf, &mut frame.len, parsed);

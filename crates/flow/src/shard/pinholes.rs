@@ -10,7 +10,7 @@ use mspic_wire::FlowKey;
 
 use super::{DropReason, Frame, Shard, ShardMessage, Verdict};
 use crate::alg::Pinhole;
-use crate::nat::{NatState, SessionNat};
+use crate::nat::{NatState, Rewrite, SessionNat};
 use crate::route::IfIndex;
 use crate::session::Session;
 use crate::snapshot::{FlowState, FLAG_ALG_CHILD, FLAG_NAT};
@@ -159,7 +159,15 @@ impl Shard {
             return None;
         }
         let me = self.cfg.index;
-        let (i, behind) = self.find_pinhole(now, &parsed.key)?;
+        // Enhanced GRE fills a PPTP call's pinhole by its call key, others by its key.
+        let call = parsed
+            .call_key()
+            .and_then(|k| Some((self.find_pinhole(now, &k)?, k)));
+        let ((i, behind), key) = match call {
+            Some(found) => found,
+            None => (self.find_pinhole(now, &parsed.key)?, parsed.key),
+        };
+        let parsed = &Parsed { key, ..*parsed };
         let mut ph = self.pinholes.swap_remove(i);
         if behind {
             ph = from_behind(ph, &parsed.key);
@@ -170,7 +178,20 @@ impl Shard {
             return None;
         };
         let iface = ss.service_iface as usize;
-        let nat = match self.child_nat(&ph, &parsed.key) {
+        let side = ph.call.and_then(|c| c.side(&key));
+        let nat = match ph.call.zip(side) {
+            Some((c, d)) => Some(SessionNat {
+                rewrite: [c.rewrite[d], c.rewrite[1 - d]],
+                kind: ph
+                    .nat
+                    .kind
+                    .filter(|_| !c.rewrite.iter().all(Rewrite::is_none)),
+                alloc: None,
+                pool: ph.nat.pool,
+            }),
+            None => self.child_nat(&ph, &parsed.key),
+        };
+        let nat = match nat {
             Some(nat) => nat,
             None => {
                 self.used(&ph, None);
@@ -193,8 +214,14 @@ impl Shard {
         session.alg_label = ph.label;
         session.log = ph.log;
         session.ingress = ingress.0;
-        if nat.kind.is_some() {
+        if let Some((c, d)) = ph.call.zip(side) {
+            // Keyed by call id both ways; its first flow is the PAC's when it sent first.
+            session.keys[1] = c.keys[1 - d];
+            session.from_responder = d == 1;
+        } else if nat.kind.is_some() {
             session.keys[1] = NatState::reply_key(&parsed.key, &nat);
+        }
+        if nat.kind.is_some() {
             session.nat = nat;
             session.flags |= FLAG_NAT;
         }
