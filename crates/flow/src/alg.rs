@@ -908,3 +908,53 @@ impl AlgRegistry for NoAlgs {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn call_ids_keep_the_wanted_one_when_free_and_split_between_shards() {
+        let key = (ip("203.0.113.128"), ip("198.51.100.7"));
+        let mut t = CallIds::default();
+        assert_eq!(t.reserve(key, 7, (0, 1), (0, 1)), Some(7));
+        assert_eq!(t.reserve(key, 7, (0, 2), (0, 1)), Some(8));
+        // Another PAC or public address: its own space.
+        let other = (ip("203.0.113.128"), ip("198.51.100.8"));
+        assert_eq!(t.reserve(other, 7, (0, 2), (0, 1)), Some(7));
+        // 0 is never handed out (its call key is the GRE 3-tuple); the search wraps.
+        assert_eq!(t.reserve(key, 0, (0, 3), (0, 1)), Some(1));
+        assert_eq!(t.reserve(key, 65_535, (0, 3), (0, 1)), Some(65_535));
+        assert_eq!(t.reserve(key, 65_535, (0, 3), (0, 1)), Some(2));
+        // Shard 1 of 3 hands out only ids ≡ 1 (mod 3).
+        let mut s = CallIds::default();
+        assert_eq!(s.reserve(key, 7, (0, 1), (1, 3)), Some(7));
+        assert_eq!(s.reserve(key, 7, (0, 1), (1, 3)), Some(10));
+        assert_eq!(s.reserve(key, 8, (0, 1), (1, 3)), Some(13));
+        assert_eq!(s.reserve(key, 65_534, (0, 1), (1, 3)), Some(1));
+        // Release: only by its holder; a whole session's at once.
+        t.release(key, 8, (0, 1));
+        assert_eq!(t.reserve(key, 8, (0, 4), (0, 1)), Some(9));
+        t.release(key, 8, (0, 2));
+        assert_eq!(t.reserve(key, 8, (0, 4), (0, 1)), Some(8));
+        t.release_owner((0, 4));
+        t.release_owner((0, 3));
+        assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn an_exhausted_call_id_search_fails() {
+        let key = (ip("203.0.113.128"), ip("198.51.100.7"));
+        let mut t = CallIds::default();
+        for i in 0..CallIds::MAX_PROBES {
+            assert_eq!(t.reserve(key, 100, (0, 1), (0, 1)), Some(100 + i as u16));
+        }
+        assert_eq!(t.reserve(key, 100, (0, 1), (0, 1)), None);
+        // Outside the probed window there is room.
+        assert_eq!(t.reserve(key, 5000, (0, 1), (0, 1)), Some(5000));
+    }
+}

@@ -159,6 +159,19 @@ mod tests {
         assert_eq!(a.reversed().reversed(), a);
     }
 
+    #[test]
+    fn gre_call_keys() {
+        let c = FlowKey::gre_call(
+            "10.0.0.2".parse().unwrap(),
+            "198.51.100.7".parse().unwrap(),
+            9,
+        );
+        assert_eq!((c.src_port, c.dst_port, c.proto), (0, 9, 47));
+        assert_eq!(c.without_call(), k("10.0.0.2", "198.51.100.7", 0, 0, 47));
+        let t = k("10.0.0.2", "198.51.100.7", 40000, 80, 6);
+        assert_eq!(t.without_call(), t);
+    }
+
     /// Fixed vectors for the BPF port to check against (computed independently from
     /// the algorithm in the doc comment).
     #[test]
