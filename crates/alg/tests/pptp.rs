@@ -304,3 +304,35 @@ fn napt_translates_incoming_call_ids() {
     assert_eq!(c.pass(&g), with_macs(gre(S, "10.0.0.3", 7, 63), &g));
     assert_eq!(c.stats().alg.pinholes_created, 1);
 }
+
+/// pptpd numbers its calls from 0: one PNS with two calls, the PAC's Call IDs 0 and 128,
+/// under NAPT. The GRE to call 128 is its own call's, not the call-0 session's (a call
+/// key never equals the GRE 3-tuple).
+#[test]
+fn a_pac_call_id_0_is_a_call_like_any_other() {
+    for n in [1, 2, 3] {
+        let mut c = Cluster::new(&napt(), n);
+        let mut a = Pns::connect(&mut c, (C, 40000));
+        let pubaddr = a.public.0.clone();
+        let t1 = told(n, a.public.1, 5, &[]);
+        let t2 = told(n, a.public.1, 6, &[t1]);
+        a.to_pac(&mut c, &ocrq(5), &ocrq(t1));
+        a.from_pac(&mut c, &ocrp(0, t1, 1), &ocrp(0, 5, 1));
+        a.to_pac(&mut c, &ocrq(6), &ocrq(t2));
+        a.from_pac(&mut c, &ocrp(128, t2, 1), &ocrp(128, 6, 1));
+        for (pac, told, pns) in [(0, t1, 5), (128, t2, 6), (128, t2, 6)] {
+            let g = gre(C, S, pac, 64);
+            assert_eq!(c.pass(&g), with_macs(gre(&pubaddr, S, pac, 63), &g));
+            let g = gre(S, &pubaddr, told, 64);
+            assert_eq!(c.pass(&g), with_macs(gre(S, C, pns, 63), &g));
+        }
+        let mut frames: Vec<Vec<u64>> = c
+            .sessions()
+            .iter()
+            .filter(|s| s.flags & FLAG_ALG_CHILD != 0)
+            .map(|s| s.flows.iter().map(|f| f.frames).collect())
+            .collect();
+        frames.sort();
+        assert_eq!(frames, vec![vec![1, 1], vec![2, 2]], "{n} shards");
+    }
+}

@@ -584,7 +584,7 @@ impl AlgContext<'_> {
     /// are split between shards as NAPT ports are: shard k of N takes those with
     /// `id % N == k`, so shards never collide), else the next free one of this shard
     /// after it, at most [`CallIds::MAX_PROBES`] tried (else [`AlgError::NatExhausted`]).
-    /// Never 0 (whose call key is the GRE 3-tuple). Held until
+    /// Held until
     /// [`Self::release_call_id`] or the end of the session.
     pub fn reserve_call_id(&mut self, wanted: u16) -> Result<u16, AlgError> {
         let key = (self.initiator_seen().0, self.responder().0);
@@ -612,6 +612,7 @@ impl AlgContext<'_> {
         pac: u16,
         lifetime_secs: u32,
     ) -> Result<(), AlgError> {
+        use mspic_wire::key::GRE_CALL_MARK;
         let (c, public) = (self.initiator().0, self.initiator_seen().0);
         let (seen, real) = (self.responder_seen().0, self.responder().0);
         let keys = [
@@ -620,11 +621,11 @@ impl AlgContext<'_> {
         ];
         let rewrite = [
             Rewrite {
-                src: (public != c).then_some((public, 0)),
+                src: (public != c).then_some((public, GRE_CALL_MARK)),
                 dst: (real != seen).then_some((real, pac)),
             },
             Rewrite {
-                src: (seen != real).then_some((seen, 0)),
+                src: (seen != real).then_some((seen, GRE_CALL_MARK)),
                 dst: (public != c || pns != pns_told).then_some((c, pns)),
             },
         ];
@@ -635,7 +636,7 @@ impl AlgContext<'_> {
         };
         self.push(
             proto::GRE,
-            (Some(c), Some(0)),
+            (Some(c), Some(mspic_wire::key::GRE_CALL_MARK)),
             (seen, pac),
             nat,
             lifetime_secs,
@@ -691,9 +692,6 @@ impl CallIds {
         let first = if w <= k { 0 } else { (w - k).div_ceil(n) };
         for j in 0..Self::MAX_PROBES.min(m) {
             let id = (k + ((first + j) % m) * n) as u16;
-            if id == 0 {
-                continue;
-            }
             if let hashbrown::hash_map::Entry::Vacant(e) = self.map.entry((public, peer, id)) {
                 e.insert(owner);
                 return Some(id);
@@ -926,16 +924,17 @@ mod tests {
         // Another PAC or public address: its own space.
         let other = (ip("203.0.113.128"), ip("198.51.100.8"));
         assert_eq!(t.reserve(other, 7, (0, 2), (0, 1)), Some(7));
-        // 0 is never handed out (its call key is the GRE 3-tuple); the search wraps.
-        assert_eq!(t.reserve(key, 0, (0, 3), (0, 1)), Some(1));
+        // The search wraps.
+        assert_eq!(t.reserve(key, 0, (0, 3), (0, 1)), Some(0));
         assert_eq!(t.reserve(key, 65_535, (0, 3), (0, 1)), Some(65_535));
-        assert_eq!(t.reserve(key, 65_535, (0, 3), (0, 1)), Some(2));
+        assert_eq!(t.reserve(key, 65_535, (0, 3), (0, 1)), Some(1));
         // Shard 1 of 3 hands out only ids ≡ 1 (mod 3).
         let mut s = CallIds::default();
         assert_eq!(s.reserve(key, 7, (0, 1), (1, 3)), Some(7));
         assert_eq!(s.reserve(key, 7, (0, 1), (1, 3)), Some(10));
         assert_eq!(s.reserve(key, 8, (0, 1), (1, 3)), Some(13));
         assert_eq!(s.reserve(key, 65_534, (0, 1), (1, 3)), Some(1));
+        assert_eq!(s.reserve(key, 65_535, (0, 1), (1, 3)), Some(4));
         // Release: only by its holder; a whole session's at once.
         t.release(key, 8, (0, 1));
         assert_eq!(t.reserve(key, 8, (0, 4), (0, 1)), Some(9));

@@ -12,7 +12,8 @@
 //! - GRE and every other protocol, and non-first fragments: ports 0 (a 3-tuple).
 //! - Enhanced GRE (version 1, PPTP) has a second key, the *call key* ([`FlowKey::gre_call`],
 //!   [`crate::Parsed::call_key`]): the 3-tuple with the call id of the GRE key (the
-//!   receiver's Call ID, RFC 2637 §4.1) as `dst_port`, `src_port` 0. A packet carries only
+//!   receiver's Call ID, RFC 2637 §4.1) as `dst_port` and [`GRE_CALL_MARK`] as `src_port`,
+//!   so that no call key equals a 3-tuple (call id 0 included). A packet carries only
 //!   the receiver's id, so the call key of a reply is not the reverse of the forward one:
 //!   sessions keyed by call id (the PPTP ALG's, under port translation) hold both keys
 //!   explicitly, and the engine looks a version 1 packet up by its call key first, then by
@@ -35,6 +36,10 @@ pub struct FlowKey {
     /// IP protocol number.
     pub proto: u8,
 }
+
+/// The source port of a GRE call key: a parsed GRE key has source port 0, so a call key
+/// never equals one.
+pub const GRE_CALL_MARK: u16 = 1;
 
 /// FNV-1a 32-bit offset basis.
 pub const FNV_OFFSET: u32 = 0x811c_9dc5;
@@ -70,7 +75,7 @@ impl FlowKey {
     /// The call key of an enhanced GRE packet from `src` to `dst` whose GRE key carries
     /// call id `call` (see the module doc).
     pub fn gre_call(src: IpAddr, dst: IpAddr, call: u16) -> Self {
-        FlowKey::new(src, dst, 0, call, crate::proto::GRE)
+        FlowKey::new(src, dst, GRE_CALL_MARK, call, crate::proto::GRE)
     }
 
     /// The 3-tuple of a GRE key (ports 0), as the owner function and the 3-tuple lookup
@@ -166,7 +171,8 @@ mod tests {
             "198.51.100.7".parse().unwrap(),
             9,
         );
-        assert_eq!((c.src_port, c.dst_port, c.proto), (0, 9, 47));
+        assert_eq!((c.src_port, c.dst_port, c.proto), (GRE_CALL_MARK, 9, 47));
+        assert_ne!(FlowKey::gre_call(c.src, c.dst, 0), c.without_call());
         assert_eq!(c.without_call(), k("10.0.0.2", "198.51.100.7", 0, 0, 47));
         let t = k("10.0.0.2", "198.51.100.7", 40000, 80, 6);
         assert_eq!(t.without_call(), t);

@@ -335,7 +335,7 @@ fn gre_v1_pptp() {
     let p = parse_frame(&GRE1_PPTP).unwrap();
     assert_eq!(
         p.call_key(),
-        Some(key("10.0.0.2", "203.0.113.2", 0, 0x4000, 47))
+        Some(key("10.0.0.2", "203.0.113.2", 1, 0x4000, 47))
     );
     // GRE version 0 has none, even with a key.
     assert_eq!(parse_frame(&GRE0_CK).unwrap().call_key(), None);
