@@ -4,10 +4,13 @@
 //! (protocol 50) is admitted both ways as children of the IKE session.
 //!
 //! ESP has no ports: under port translation several clients behind one address can only
-//! be told apart by their SPIs, which are negotiated inside encrypted payloads; the ESP
-//! sessions would have to be paired by the SPIs of their first packets. The engine does
-//! not key sessions by SPI, so under NAPT no ESP pinhole is opened (IKE itself passes and
-//! is inspected); NAT traversal (UDP 4500, RFC 3948) needs no ALG.
+//! be told apart by their SPIs, which are negotiated inside encrypted payloads. As the
+//! Junos IKE and ESP ALG does, the ESP is then paired by the SPIs of its packets
+//! ([`AlgContext::expect_esp`]): the client's ESP to the gateway leaves from the public
+//! address, and the gateway's first ESP to the public address with an unknown SPI is the
+//! client's while it is the one client with a pending negotiation with that gateway (its
+//! SPI keys the client's inbound ESP from then on). NAT traversal (UDP 4500, RFC 3948)
+//! needs no ALG.
 //!
 //! The header (RFC 7296 §3.1, RFC 2408 §3.1): initiator and responder SPIs, next
 //! payload, version, exchange type, flags, message id, length (the whole message).
@@ -85,7 +88,9 @@ impl AlgSession for Ike {
         if !answered || !from_gateway || self.opened {
             return Ok(AlgVerdict::Forward);
         }
-        if ctx.nat.alloc.is_some_and(|a| a.port.is_some()) {
+        if ctx.translates_ports() {
+            ctx.expect_esp(PINHOLE_LIFETIME_SECS)?;
+            self.opened = true;
             return Ok(AlgVerdict::Forward);
         }
         let (c, s) = (ctx.initiator().0, ctx.responder().0);

@@ -12,7 +12,6 @@ use mspic_flow::{DropReason, Verdict, FLAG_ALG_CHILD, FLAG_ALG_PARENT, FLAG_NAT}
 
 const C: &str = "10.0.0.2";
 const S: &str = "198.51.100.7";
-const P: &str = "203.0.113.128";
 
 /// A control message of type `t` (its fixed length `len`) with the fields after the
 /// header.
@@ -189,7 +188,7 @@ impl Pns {
     }
 
     /// The PNS sends `m`; it must leave as `want` (to the PAC, from the public endpoint).
-    fn to_pac(&mut self, c: &mut Cluster, m: &[u8], want: &[u8]) {
+    fn send_to_pac(&mut self, c: &mut Cluster, m: &[u8], want: &[u8]) {
         let f = tcp(self.inside, (S, 1723), "PA", self.cs, self.ss, m);
         let to = (self.public.0.as_str(), self.public.1);
         let expect = tcp_out(to, (S, 1723), "PA", self.cs, self.ss, want, &f);
@@ -198,7 +197,7 @@ impl Pns {
     }
 
     /// The PAC sends `m`; it must reach the PNS as `want`.
-    fn from_pac(&mut self, c: &mut Cluster, m: &[u8], want: &[u8]) {
+    fn recv_from_pac(&mut self, c: &mut Cluster, m: &[u8], want: &[u8]) {
         let to = (self.public.0.as_str(), self.public.1);
         let f = tcp((S, 1723), to, "PA", self.ss, self.cs, m);
         let expect = tcp_out((S, 1723), self.inside, "PA", self.ss, self.cs, want, &f);
@@ -223,8 +222,8 @@ fn napt_translates_colliding_call_ids_and_keys_gre_by_call() {
         if n == 1 {
             assert_eq!((ta, tb), (0x4001, 0x4002));
         }
-        a.to_pac(&mut c, &ocrq(0x4001), &ocrq(ta));
-        b.to_pac(&mut c, &ocrq(0x4001), &ocrq(tb));
+        a.send_to_pac(&mut c, &ocrq(0x4001), &ocrq(ta));
+        b.send_to_pac(&mut c, &ocrq(0x4001), &ocrq(tb));
         // Table: message as sent → as it must arrive (built independently).
         let rows: Vec<(bool, Vec<u8>, Vec<u8>)> = vec![
             (false, ocrp(0x0900, tb, 1), ocrp(0x0900, 0x4001, 1)),
@@ -234,12 +233,12 @@ fn napt_translates_colliding_call_ids_and_keys_gre_by_call() {
         ];
         for (to_pac, sent, want) in &rows {
             if *to_pac {
-                b.to_pac(&mut c, sent, want);
+                b.send_to_pac(&mut c, sent, want);
             } else {
-                b.from_pac(&mut c, sent, want);
+                b.recv_from_pac(&mut c, sent, want);
             }
         }
-        a.from_pac(&mut c, &ocrp(0x0800, ta, 1), &ocrp(0x0800, 0x4001, 1));
+        a.recv_from_pac(&mut c, &ocrp(0x0800, ta, 1), &ocrp(0x0800, 0x4001, 1));
         // GRE: each PNS to its PAC Call ID leaves from the public address, the PAC's to
         // each translated id reaches its PNS with 0x4001; either side may send first.
         let pubaddr = a.public.0.clone();
@@ -264,8 +263,8 @@ fn napt_translates_colliding_call_ids_and_keys_gre_by_call() {
         }
         // Call-Clear-Request carries the told id; Call-Disconnect-Notify the PAC's, and it
         // ends the call's GRE.
-        b.to_pac(&mut c, &msg(12, 0x4001), &msg(12, tb));
-        b.from_pac(&mut c, &msg(13, 0x0900), &msg(13, 0x0900));
+        b.send_to_pac(&mut c, &msg(12, 0x4001), &msg(12, tb));
+        b.recv_from_pac(&mut c, &msg(13, 0x0900), &msg(13, 0x0900));
         let left: Vec<_> = c
             .sessions()
             .into_iter()
@@ -296,10 +295,10 @@ fn napt_translates_incoming_call_ids() {
     let mut c = Cluster::one(&napt());
     let mut a = Pns::connect(&mut c, (C, 40000));
     let mut b = Pns::connect(&mut c, ("10.0.0.3", 40001));
-    a.to_pac(&mut c, &ocrq(7), &ocrq(7));
-    b.from_pac(&mut c, &msg(9, 0x0901), &msg(9, 0x0901));
-    b.to_pac(&mut c, &icrp(7, 0x0901, 1), &icrp(8, 0x0901, 1));
-    b.from_pac(&mut c, &msg(11, 8), &msg(11, 7));
+    a.send_to_pac(&mut c, &ocrq(7), &ocrq(7));
+    b.recv_from_pac(&mut c, &msg(9, 0x0901), &msg(9, 0x0901));
+    b.send_to_pac(&mut c, &icrp(7, 0x0901, 1), &icrp(8, 0x0901, 1));
+    b.recv_from_pac(&mut c, &msg(11, 8), &msg(11, 7));
     let g = gre(S, &b.public.0, 8, 64);
     assert_eq!(c.pass(&g), with_macs(gre(S, "10.0.0.3", 7, 63), &g));
     assert_eq!(c.stats().alg.pinholes_created, 1);
@@ -316,10 +315,10 @@ fn a_pac_call_id_0_is_a_call_like_any_other() {
         let pubaddr = a.public.0.clone();
         let t1 = told(n, a.public.1, 5, &[]);
         let t2 = told(n, a.public.1, 6, &[t1]);
-        a.to_pac(&mut c, &ocrq(5), &ocrq(t1));
-        a.from_pac(&mut c, &ocrp(0, t1, 1), &ocrp(0, 5, 1));
-        a.to_pac(&mut c, &ocrq(6), &ocrq(t2));
-        a.from_pac(&mut c, &ocrp(128, t2, 1), &ocrp(128, 6, 1));
+        a.send_to_pac(&mut c, &ocrq(5), &ocrq(t1));
+        a.recv_from_pac(&mut c, &ocrp(0, t1, 1), &ocrp(0, 5, 1));
+        a.send_to_pac(&mut c, &ocrq(6), &ocrq(t2));
+        a.recv_from_pac(&mut c, &ocrp(128, t2, 1), &ocrp(128, 6, 1));
         for (pac, told, pns) in [(0, t1, 5), (128, t2, 6), (128, t2, 6)] {
             let g = gre(C, S, pac, 64);
             assert_eq!(c.pass(&g), with_macs(gre(&pubaddr, S, pac, 63), &g));

@@ -147,6 +147,36 @@ pub struct Pinhole {
     /// A PPTP call's GRE keyed by call id (the other fields then describe its PNS → PAC
     /// flow); filled by the first packet of either side.
     pub call: Option<GreCall>,
+    /// The ESP of an inside host's IKE negotiation under NAPT (the other fields then
+    /// describe its inside → gateway flow).
+    pub esp: Option<EspGate>,
+}
+
+/// The ESP (RFC 4303) an IKE negotiation through NAPT announced, as the Junos IKE and ESP
+/// ALG pairs it: the inside host's ESP to the gateway leaves from the public address; the
+/// gateway's ESP to the public address with an SPI no session knows is the inside host's
+/// only while it is the one inside host with a pending negotiation with that gateway, and
+/// that SPI then keys it ([`FlowKey::esp_spi`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EspGate {
+    /// The inside host.
+    pub inside: IpAddr,
+    /// Its public address.
+    pub public: IpAddr,
+    /// The gateway.
+    pub gateway: IpAddr,
+}
+
+impl EspGate {
+    /// The inside host's ESP to the gateway (3-tuple).
+    pub fn outbound(&self) -> FlowKey {
+        FlowKey::new(self.inside, self.gateway, 0, 0, proto::ESP)
+    }
+
+    /// The gateway's ESP to the public address (3-tuple).
+    pub fn inbound(&self) -> FlowKey {
+        FlowKey::new(self.gateway, self.public, 0, 0, proto::ESP)
+    }
 }
 
 /// The enhanced GRE (RFC 2637 §4.1) of one PPTP call under port translation: one child
@@ -173,6 +203,10 @@ impl Pinhole {
     pub fn matches(&self, k: &FlowKey) -> bool {
         if let Some(c) = &self.call {
             return c.side(k).is_some();
+        }
+        if self.esp.is_some() {
+            // Paired by the shard (`Shard::try_esp_gate`), not filled like a pinhole.
+            return false;
         }
         k.proto == self.protocol
             && k.dst == self.dst
@@ -569,7 +603,35 @@ impl AlgContext<'_> {
             serial: 0,
             log: self.log,
             call: None,
+            esp: None,
         });
+        Ok(())
+    }
+
+    /// The initiator negotiated IPsec with the responder (an IKE exchange that creates a
+    /// child SA was answered) under port translation: opens its ESP gate ([`EspGate`]).
+    /// The engine steers the inside host's ESP to the shard that owns the public side.
+    pub fn expect_esp(&mut self, lifetime_secs: u32) -> Result<(), AlgError> {
+        let gate = EspGate {
+            inside: self.initiator().0,
+            public: self.initiator_seen().0,
+            gateway: self.responder().0,
+        };
+        let nat = PinholeNat {
+            kind: self.nat.kind,
+            pool: self.nat.pool,
+            ..PinholeNat::default()
+        };
+        self.push(
+            proto::ESP,
+            (Some(gate.inside), None),
+            (gate.gateway, 0),
+            nat,
+            lifetime_secs,
+        )?;
+        if let Some(p) = self.pinholes.last_mut() {
+            p.esp = Some(gate);
+        }
         Ok(())
     }
 

@@ -31,13 +31,13 @@ pub fn owner(p: &Parsed, shards: u32, nat: &NatPolicy) -> u32 {
     owner_of_key(&key, shards, nat)
 }
 
-/// [`owner`] for a flow key (as a packet of that flow would arrive). A GRE call key
-/// ([`FlowKey::gre_call`]) counts as its 3-tuple, as the packet's parse gives it.
+/// [`owner`] for a flow key (as a packet of that flow would arrive). A GRE call key or an
+/// ESP SPI key counts as its 3-tuple, as the packet's parse gives it.
 pub fn owner_of_key(key: &FlowKey, shards: u32, nat: &NatPolicy) -> u32 {
     if shards <= 1 {
         return 0;
     }
-    let key = &key.without_call();
+    let key = &key.tuple3();
     if let Some(o) = nat.pool_owner(key, shards) {
         return o;
     }

@@ -18,6 +18,10 @@
 //!   sessions keyed by call id (the PPTP ALG's, under port translation) hold both keys
 //!   explicitly, and the engine looks a version 1 packet up by its call key first, then by
 //!   the 3-tuple (every other GRE session). The owner function hashes GRE on the 3-tuple.
+//! - ESP has a second key too, the *SPI key* ([`FlowKey::esp_spi`],
+//!   [`crate::parse::second_key`]): the 3-tuple with the SPI's halves as ports (never
+//!   both 0: SPI 0 is not sent, RFC 4303 §2.1). The IKE ALG keys the inbound ESP of an
+//!   inside host behind NAPT by it; it is looked up before the 3-tuple.
 
 use std::net::IpAddr;
 
@@ -78,10 +82,16 @@ impl FlowKey {
         FlowKey::new(src, dst, GRE_CALL_MARK, call, crate::proto::GRE)
     }
 
-    /// The 3-tuple of a GRE key (ports 0), as the owner function and the 3-tuple lookup
-    /// see it; other keys unchanged.
-    pub fn without_call(&self) -> FlowKey {
-        if self.proto == crate::proto::GRE {
+    /// The SPI key of an ESP packet from `src` to `dst` with SPI `spi` (see the module
+    /// doc).
+    pub fn esp_spi(src: IpAddr, dst: IpAddr, spi: u32) -> Self {
+        FlowKey::new(src, dst, (spi >> 16) as u16, spi as u16, crate::proto::ESP)
+    }
+
+    /// The 3-tuple of a GRE or ESP key (ports 0), as the packet's parse and the owner
+    /// function see it; other keys unchanged.
+    pub fn tuple3(&self) -> FlowKey {
+        if self.proto == crate::proto::GRE || self.proto == crate::proto::ESP {
             FlowKey {
                 src_port: 0,
                 dst_port: 0,
@@ -172,10 +182,10 @@ mod tests {
             9,
         );
         assert_eq!((c.src_port, c.dst_port, c.proto), (GRE_CALL_MARK, 9, 47));
-        assert_ne!(FlowKey::gre_call(c.src, c.dst, 0), c.without_call());
-        assert_eq!(c.without_call(), k("10.0.0.2", "198.51.100.7", 0, 0, 47));
+        assert_ne!(FlowKey::gre_call(c.src, c.dst, 0), c.tuple3());
+        assert_eq!(c.tuple3(), k("10.0.0.2", "198.51.100.7", 0, 0, 47));
         let t = k("10.0.0.2", "198.51.100.7", 40000, 80, 6);
-        assert_eq!(t.without_call(), t);
+        assert_eq!(t.tuple3(), t);
     }
 
     /// Fixed vectors for the BPF port to check against (computed independently from

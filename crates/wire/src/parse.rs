@@ -220,6 +220,23 @@ struct L3 {
     ip_len: usize,
 }
 
+/// The second key of a packet (see [`crate::key`]): an enhanced GRE packet's call key
+/// ([`Parsed::call_key`]), or an ESP packet's SPI key (its first 4 bytes, RFC 4303 §2.1;
+/// none for a later fragment, a truncated header or SPI 0). `frame` is the frame `p` was
+/// parsed from.
+pub fn second_key(frame: &[u8], p: &Parsed) -> Option<FlowKey> {
+    if p.key.proto == crate::proto::ESP {
+        if matches!(p.fragment, Fragment::Later { .. }) {
+            return None;
+        }
+        let end = p.ip_end().min(frame.len());
+        let b = frame.get(p.l4_offset..end)?.get(..4)?;
+        let spi = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        return (spi != 0).then(|| FlowKey::esp_spi(p.key.src, p.key.dst, spi));
+    }
+    p.call_key()
+}
+
 /// Parses a frame. See the module doc for what is checked; non-IP ethertypes give
 /// [`WireError::NotIp`].
 pub fn parse_frame(frame: &[u8]) -> Result<Parsed, WireError> {

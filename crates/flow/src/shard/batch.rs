@@ -112,9 +112,9 @@ impl Shard {
             let slot = self.stats_slot(ingress, Some(key.dst));
             return (slot, self.later_fragment(now, ingress, frame, parsed, id));
         }
-        // Enhanced GRE: a session keyed by call id first (mspic_wire::key), then the
-        // 3-tuple.
-        if let Some(ck) = parsed.call_key() {
+        // Enhanced GRE and ESP: a session keyed by call id or SPI first (mspic_wire::key),
+        // then the 3-tuple.
+        if let Some(ck) = mspic_wire::parse::second_key(frame.bytes(), parsed) {
             let h = self.table.hash(&ck);
             if let Some(r) = self.table.find(h, &ck) {
                 let slot = self
