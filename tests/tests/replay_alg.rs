@@ -16,6 +16,10 @@
 //! ID for calls to one PAC; the PAC (played by the test from what it receives) sees two
 //! distinct Call IDs, and each call's enhanced GRE flows both ways, keyed by call id.
 //!
+//! IKE with ESP (ike-esp-nat) through the same napt-44: two inside hosts negotiate with
+//! one gateway in turn, and the gateway's ESP to the one public address reaches each by
+//! its SPI.
+//!
 //! FTP under twice NAT (twice-napt-44, twice-basic-nat-44): PORT and 227 rewritten so that
 //! each side sees the other's translated address, and both data connections admitted.
 
@@ -41,11 +45,14 @@ interfaces {
     ms-1/1/0 { unit 0 { family inet; } }
 }
 routing-options { static { route 198.51.100.0/24 next-hop 203.0.113.2; } }
+applications {
+    application ike { application-protocol ike-esp-nat; protocol udp; destination-port 500; }
+}
 services {
     stateful-firewall {
         rule r {
             match-direction input;
-            term alg { from { applications [ junos-ftp junos-dns-udp junos-rsh junos-ntalk junos-pptp ]; } then { accept; } }
+            term alg { from { applications [ junos-ftp junos-dns-udp junos-rsh junos-ntalk junos-pptp ike ]; } then { accept; } }
             term rest { then { accept; } }
         }
     }
@@ -931,6 +938,136 @@ fn pptp_two_pns_with_one_call_id_behind_one_address() {
         for s in &gre {
             assert!(s.0.contains("ALG: pptp"), "{text}");
             assert_eq!(frames(&s.1) + frames(&s.2), 6, "{text}");
+        }
+    }
+}
+
+/// A frame from `from` to `to`: UDP between `ports` with `payload`, or (`ports` None)
+/// ESP with SPI `spi`.
+fn ike_frame(from: &Host, to: Ipv4Addr, ports: Option<(u16, u16)>, payload: &[u8]) -> Vec<u8> {
+    let std::net::IpAddr::V4(src) = from.ip else {
+        panic!("IPv4 only")
+    };
+    let b = etherparse::PacketBuilder::ethernet2(from.mac, from.port.router_mac()).ipv4(
+        src.octets(),
+        to.octets(),
+        64,
+    );
+    let mut out = Vec::new();
+    match ports {
+        Some((sp, dp)) => b.udp(sp, dp).write(&mut out, payload).unwrap(),
+        None => b
+            .write(&mut out, etherparse::IpNumber(50), payload)
+            .unwrap(),
+    }
+    out
+}
+
+/// An IKEv2 message (RFC 7296 §3.1): exchange `x`, response flag when `response`.
+fn ike_message(ispi: u64, rspi: u64, x: u8, response: bool) -> Vec<u8> {
+    let mut v = ispi.to_be_bytes().to_vec();
+    v.extend_from_slice(&rspi.to_be_bytes());
+    v.extend_from_slice(&[33, 0x20, x, if response { 0x20 } else { 0x08 }, 0, 0, 0, 1]);
+    v.extend_from_slice(&36u32.to_be_bytes());
+    v.extend_from_slice(b"payloads");
+    v
+}
+
+/// An ESP packet's payload: SPI, sequence number, ciphertext.
+fn esp_payload(spi: u32) -> Vec<u8> {
+    let mut v = spi.to_be_bytes().to_vec();
+    v.extend_from_slice(&1u32.to_be_bytes());
+    v.extend_from_slice(b"ciphertext");
+    v
+}
+
+/// The SPI of an ESP frame.
+fn spi_of(frame: &[u8]) -> u32 {
+    let p = mspic_wire::parse_frame(frame).unwrap();
+    assert_eq!(p.key.proto, 50);
+    u32::from_be_bytes(frame[p.l4_offset..p.l4_offset + 4].try_into().unwrap())
+}
+
+#[test]
+fn ike_esp_of_two_hosts_behind_one_address_paired_by_spi() {
+    let gw_ip = Ipv4Addr::new(198, 51, 100, 9);
+    for workers in [1, 2, 3, 4] {
+        let mut r = replay(workers, false);
+        let mut ts = 1_000_000_000u64;
+        let mut run = |r: &mut Replay, f: Vec<u8>| {
+            ts += 1_000_000;
+            let out: Vec<Output> = r.process(ts, &f);
+            for o in &out {
+                assert!(checksums_valid(&o.frame), "{workers} shards: bad checksum");
+            }
+            out
+        };
+        let gw = Host::remote(gw_ip);
+        let hosts = [Host::inside([10, 0, 0, 2]), Host::inside([10, 0, 0, 3])];
+        let (spi_in, spi_out) = ([0x1111u32, 0x2222], [0xa0a0u32, 0xb0b0]);
+        let mut public = None;
+        for (i, h) in hosts.iter().enumerate() {
+            // IKE_SA_INIT and IKE_AUTH, both answered.
+            let ispi = 7 + i as u64;
+            let out = run(
+                &mut r,
+                ike_frame(h, gw_ip, Some((500, 500)), &ike_message(ispi, 0, 34, false)),
+            );
+            assert_eq!(out.len(), 1);
+            let (src, _) = endpoints(&out[0].frame);
+            assert!(in_pool(src.0));
+            assert_eq!(*public.get_or_insert(src.0), src.0, "one public address");
+            for (x, resp) in [(34, true), (35, false), (35, true)] {
+                let f = if resp {
+                    ike_frame(
+                        &gw,
+                        src.0,
+                        Some((500, src.1)),
+                        &ike_message(ispi, 9, x, true),
+                    )
+                } else {
+                    ike_frame(h, gw_ip, Some((500, 500)), &ike_message(ispi, 9, x, false))
+                };
+                assert_eq!(run(&mut r, f).len(), 1);
+            }
+            // The first host sends ESP first, the gateway the second's.
+            let out_f = ike_frame(h, gw_ip, None, &esp_payload(spi_out[i]));
+            let in_f = ike_frame(&gw, src.0, None, &esp_payload(spi_in[i]));
+            let order = if i == 0 { [out_f, in_f] } else { [in_f, out_f] };
+            for f in order {
+                let out = run(&mut r, f);
+                assert_eq!(out.len(), 1, "{workers} shards, host {i}");
+            }
+        }
+        let public = public.unwrap();
+        for _ in 0..3 {
+            for (i, h) in hosts.iter().enumerate() {
+                let out = run(
+                    &mut r,
+                    ike_frame(&gw, public, None, &esp_payload(spi_in[i])),
+                );
+                assert_eq!(out.len(), 1, "{workers} shards");
+                let (_, (dst, _)) = endpoints(&out[0].frame);
+                assert_eq!(std::net::IpAddr::V4(dst), h.ip, "{workers} shards");
+                assert_eq!(spi_of(&out[0].frame), spi_in[i]);
+                let out = run(&mut r, ike_frame(h, gw_ip, None, &esp_payload(spi_out[i])));
+                assert_eq!(out.len(), 1);
+                let ((src, _), (dst, _)) = endpoints(&out[0].frame);
+                assert_eq!(
+                    (src, dst, spi_of(&out[0].frame)),
+                    (public, gw_ip, spi_out[i])
+                );
+            }
+        }
+        let text = show(&mut r, "show services sessions");
+        let esp: Vec<_> = sessions(&text)
+            .into_iter()
+            .filter(|s| s.1.trim_start().starts_with("50 ") || s.1.starts_with("ESP"))
+            .collect();
+        assert_eq!(esp.len(), 2, "{workers} shards: {text}");
+        for s in &esp {
+            assert!(s.0.contains("ALG: ike-esp-nat"), "{text}");
+            assert_eq!(frames(&s.1) + frames(&s.2), 8, "{text}");
         }
     }
 }
