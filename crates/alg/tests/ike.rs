@@ -187,3 +187,30 @@ fn hostile_messages_are_refused_and_counted() {
     }
     assert_eq!(c.stats().alg.malformed, bad.len() as u64);
 }
+
+/// A rekeyed child SA (IKEv2 CREATE_CHILD_SA) under NAPT: the gateway's ESP with the new
+/// SPI reaches the host again (the old SPI is retired with it).
+#[test]
+fn under_napt_a_rekeyed_sa_is_paired_again() {
+    for n in [1, 3] {
+        let mut c = Cluster::new(&napt(), n);
+        let (pa, port) = negotiate(&mut c, C, 7);
+        let f = esp(S, &pa, 0x1111, 64);
+        assert_eq!(c.pass(&f), with_macs(esp(S, C, 0x1111, 63), &f));
+        // No exchange answered: a new SPI is not paired.
+        let (v, _) = c.send(&esp(S, &pa, 0x1112, 64));
+        assert!(matches!(v, Verdict::Drop(_)), "{v:?}");
+        c.pass(&udp((C, 500), (S, 500), &ike(7, 9, 2, 36, 0x08, b"sk")));
+        c.pass(&udp((S, 500), (&pa, port), &ike(7, 9, 2, 36, 0x20, b"sk")));
+        let f = esp(S, &pa, 0x1112, 64);
+        assert_eq!(c.pass(&f), with_macs(esp(S, C, 0x1112, 63), &f), "{n}");
+        let f = esp(C, S, 0xa0a1, 64);
+        assert_eq!(c.pass(&f), with_macs(esp(&pa, S, 0xa0a1, 63), &f));
+        let children = c
+            .sessions()
+            .iter()
+            .filter(|s| s.flags & FLAG_ALG_CHILD != 0)
+            .count();
+        assert_eq!(children, 1, "{n} shards");
+    }
+}
