@@ -156,7 +156,9 @@ pub struct Pinhole {
 /// ALG pairs it: the inside host's ESP to the gateway leaves from the public address; the
 /// gateway's ESP to the public address with an SPI no session knows is the inside host's
 /// only while it is the one inside host with a pending negotiation with that gateway, and
-/// that SPI then keys it ([`FlowKey::esp_spi`]).
+/// that SPI then keys it ([`FlowKey::esp_spi`]). A gateway behind destination NAT is not
+/// followed (its ESP would leave to the address the host used, which the gate does not
+/// know).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EspGate {
     /// The inside host.
