@@ -335,3 +335,48 @@ fn a_pac_call_id_0_is_a_call_like_any_other() {
         assert_eq!(frames, vec![vec![1, 1], vec![2, 2]], "{n} shards");
     }
 }
+
+/// Under NAPT a Call ID that cannot be translated is an ALG error, counted: a control
+/// connection tracks at most `MAX_CALLS` calls, and the search for a free id gives up
+/// after `CallIds::MAX_PROBES` tries.
+#[test]
+fn an_exhausted_call_id_search_is_counted() {
+    use mspic_alg::pptp::MAX_CALLS;
+    use mspic_flow::alg::CallIds;
+    let mut c = Cluster::one(&napt());
+    let per = MAX_CALLS as u32;
+    let conns = CallIds::MAX_PROBES / per;
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..conns {
+        let mut a = Pns::connect(&mut c, (C, 20_000 + i as u16));
+        // Each connection's PNS numbers its calls 0x4001, 0x4002, …: all collide.
+        for j in 0..per {
+            let f = tcp(
+                a.inside,
+                (S, 1723),
+                "PA",
+                a.cs,
+                a.ss,
+                &ocrq(0x4001 + j as u16),
+            );
+            let out = c.pass(&f);
+            let p = mspic_wire::parse_frame(&out).unwrap();
+            let id = u16::from_be_bytes([out[p.payload_offset + 12], out[p.payload_offset + 13]]);
+            assert!(seen.insert(id), "{id:#x} told twice");
+            a.cs += 168;
+        }
+        if i == 0 {
+            // One more call than a connection tracks.
+            let f = tcp(a.inside, (S, 1723), "PA", a.cs, a.ss, &ocrq(0x5000));
+            assert_eq!(c.send(&f).0, Verdict::Drop(DropReason::Alg));
+            assert_eq!(c.stats().alg.nat_exhausted, 1);
+        }
+    }
+    assert_eq!(seen.len() as u32, CallIds::MAX_PROBES);
+    let mut a = Pns::connect(&mut c, (C, 30_000));
+    let f = tcp(a.inside, (S, 1723), "PA", a.cs, a.ss, &ocrq(0x4001));
+    assert_eq!(c.send(&f).0, Verdict::Drop(DropReason::Alg));
+    assert_eq!(c.stats().alg.nat_exhausted, 2);
+    // Another wanted id is outside the searched window: free.
+    a.send_to_pac(&mut c, &ocrq(0x9000), &ocrq(0x9000));
+}
