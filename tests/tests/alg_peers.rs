@@ -1407,9 +1407,10 @@ fn next_call(server: &mut Peer) -> PptpCall {
 /// from the server is sent by [`GRE_SENDER`], a protocol-level stand-in (pptpd only relays
 /// what pppd writes), with the client's Call ID, and seen arriving at the client.
 ///
-/// Under NAPT the ALG does not translate Call IDs (crates/alg/src/pptp.rs): the GRE flows
-/// through the firewall's accept-all term as a port-less session (address translation
-/// only), which both calls of the one inside host share.
+/// Under NAPT the ALG translates the PNS Call ID (crates/alg/src/pptp.rs): on two workers
+/// each keeps only the ids of its own class, so the server may see another id than the
+/// client chose, and each call's GRE is an ALG child keyed by call id, which writes the
+/// client's own id back.
 #[test]
 fn pptp_control_and_gre_of_two_calls_through_napt() {
     peers_or_skip!(&[
@@ -1417,7 +1418,7 @@ fn pptp_control_and_gre_of_two_calls_through_napt() {
         ("/usr/sbin/pptp", "pptp-linux"),
         ("/usr/bin/tcpdump", "tcpdump"),
     ]);
-    let mut live = Live::start(&testbed_conf("", None), 1);
+    let mut live = Live::start(&testbed_conf("", None), 2);
     answer_from_remote_server(&live);
     let dir = live.dir.path("pptpd");
     std::fs::create_dir_all(&dir).unwrap();
@@ -1466,7 +1467,12 @@ fn pptp_control_and_gre_of_two_calls_through_napt() {
         "sv-pptp",
         "tcp port 1723 or ip proto 47",
     );
-    let mut at_client = capture(&live, Role::Client, "cl-gre", "ip proto 47");
+    let mut at_client = capture(
+        &live,
+        Role::Client,
+        "cl-gre",
+        "tcp port 1723 or ip proto 47",
+    );
 
     // Each client in a mount namespace with its own /run: pptp's call manager listens on
     // /run/pptp/SERVER, and a second pptp would otherwise place its call on the first
@@ -1487,10 +1493,17 @@ fn pptp_control_and_gre_of_two_calls_through_napt() {
         .args(["--nolaunchpppd", "--debug", "--nohostroute"]);
         (Peer::spawn(live, name, c), ppp_out)
     };
+    // The Call ID each client chose, as it sent it.
+    let own_call = |at_client: &mut Peer| {
+        let req = at_client.expect_that("OCRQ", |l| l.contains("CTRL_MSGTYPE=OCRQ"));
+        pptp_field(&req, "CALL_ID")
+    };
     let (mut a, a_ppp) = client(&live, "pptp-a");
     let call_a = next_call(&mut at_server);
+    let own_a = own_call(&mut at_client);
     let (mut b, b_ppp) = client(&live, "pptp-b");
     let call_b = next_call(&mut at_server);
+    let own_b = own_call(&mut at_client);
     for c in [&call_a, &call_b] {
         assert!(in_pool(&c.pool), "control not from the pool: {}", c.pool);
     }
@@ -1498,7 +1511,10 @@ fn pptp_control_and_gre_of_two_calls_through_napt() {
 
     // Each client's GRE reaches the server from the pool with the server's Call ID, and
     // the server's reaches the client with the client's, which hands its PPP frame on.
-    for (peer, call, ppp) in [(&mut a, &call_a, &a_ppp), (&mut b, &call_b, &b_ppp)] {
+    for (peer, call, own, ppp) in [
+        (&mut a, &call_a, own_a, &a_ppp),
+        (&mut b, &call_b, own_b, &b_ppp),
+    ] {
         let stdin = peer.child.stdin.as_mut().unwrap();
         stdin.write_all(LCP_FRAME).unwrap();
         stdin.flush().unwrap();
@@ -1515,9 +1531,8 @@ fn pptp_control_and_gre_of_two_calls_through_napt() {
         );
         assert!(sent.status.success(), "{sent:?}");
         let to_client = format!(
-            " {REMOTE_SERVER} > {}: GREv1, call {},",
+            " {REMOTE_SERVER} > {}: GREv1, call {own},",
             testbed::CLIENT_ADDR,
-            call.pns
         );
         at_client.expect_that(&to_client, |l| l.contains(&to_client));
         let handed_on = testbed::wait_for(Duration::from_secs(10), || {
@@ -1534,19 +1549,22 @@ fn pptp_control_and_gre_of_two_calls_through_napt() {
     for c in &control {
         assert!(c.0.contains("ALG: pptp"), "{text}");
     }
-    // The GRE of both calls: one port-less session of the firewall's accept-all term, not
-    // an ALG child (no Call ID translation under NAPT).
+    // The GRE of each call: an ALG child keyed by call id, the server's side towards the
+    // Call ID it was told at the control connection's pool address.
     let gre: Vec<_> = all.iter().filter(|s| s.1.starts_with("GRE")).collect();
-    assert_eq!(gre.len(), 1, "one GRE session for the host's calls: {text}");
-    assert!(gre[0].0.contains("ALG: none"), "{text}");
-    assert!(
-        gre[0].2.contains(&format!(" {}:0 ", call_a.pool)),
-        "GRE not translated to the control connection's pool address: {text}"
-    );
-    assert!(
-        frames(&gre[0].1) >= 2 && frames(&gre[0].2) >= 2,
-        "GRE frames of both calls, both ways: {text}"
-    );
+    assert_eq!(gre.len(), 2, "one GRE session per call: {text}");
+    for call in [&call_a, &call_b] {
+        let to_pool = format!(" {}:{} ", call.pool, call.pns);
+        let g = gre
+            .iter()
+            .find(|s| s.1.contains(&to_pool) || s.2.contains(&to_pool))
+            .unwrap_or_else(|| panic!("no GRE to {to_pool}: {text}"));
+        assert!(g.0.contains("ALG: pptp"), "{text}");
+        assert!(
+            frames(&g.1) >= 1 && frames(&g.2) >= 1,
+            "GRE frames both ways: {text}"
+        );
+    }
     let conv = live.show("show services alg conversations extensive");
     eprintln!("{conv}");
     assert!(conv.contains("PPTP ALG"), "{conv}");

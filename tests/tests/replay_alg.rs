@@ -12,6 +12,14 @@
 //! to a pool port and the server's connection back to it becomes a child session; an ntalk
 //! invitation's addresses name the pool and the callee's TCP connection is admitted.
 //!
+//! PPTP through the same napt-44: two PNSs behind the one pool address pick the same Call
+//! ID for calls to one PAC; the PAC (played by the test from what it receives) sees two
+//! distinct Call IDs, and each call's enhanced GRE flows both ways, keyed by call id.
+//!
+//! IKE with ESP (ike-esp-nat) through the same napt-44: two inside hosts negotiate with
+//! one gateway in turn, and the gateway's ESP to the one public address reaches each by
+//! its SPI.
+//!
 //! FTP under twice NAT (twice-napt-44, twice-basic-nat-44): PORT and 227 rewritten so that
 //! each side sees the other's translated address, and both data connections admitted.
 
@@ -23,7 +31,7 @@ use mspic_flow::Time;
 use mspic_offline::replay::{Output, Replay, ReplayOptions};
 use mspic_tests::check::checksums_valid;
 use mspic_tests::gen::{dns_messages, ntalk_ctl_msg, rsh_command, NTALK_ANNOUNCE};
-use mspic_tests::live::{counter, sessions};
+use mspic_tests::live::{counter, frames, sessions};
 use mspic_tests::{Gen, Host, Peer, Sides, Trace};
 use mspic_wire::parse::L4;
 
@@ -37,11 +45,14 @@ interfaces {
     ms-1/1/0 { unit 0 { family inet; } }
 }
 routing-options { static { route 198.51.100.0/24 next-hop 203.0.113.2; } }
+applications {
+    application ike { application-protocol ike-esp-nat; protocol udp; destination-port 500; }
+}
 services {
     stateful-firewall {
         rule r {
             match-direction input;
-            term alg { from { applications [ junos-ftp junos-dns-udp junos-rsh junos-ntalk ]; } then { accept; } }
+            term alg { from { applications [ junos-ftp junos-dns-udp junos-rsh junos-ntalk junos-pptp ike ]; } then { accept; } }
             term rest { then { accept; } }
         }
     }
@@ -730,5 +741,333 @@ fn ftp_port_and_pasv_under_twice_nat() {
             .filter(|s| flags(&s.0) & 0x0800 != 0)
             .count();
         assert_eq!(children, 2, "{ttype}: {text}");
+    }
+}
+
+const PAC: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
+
+/// A frame as `from` sends it to `to`: TCP (`tcp`: ports, seq, ack, payload) or enhanced
+/// GRE to call id `gre` (RFC 2637 §4.1: K and S set, version 1, PPP).
+fn pptp_frame(
+    from: &Host,
+    to: Ipv4Addr,
+    tcp: Option<(u16, u16, u32, u32, &[u8])>,
+    gre: Option<u16>,
+) -> Vec<u8> {
+    let std::net::IpAddr::V4(src) = from.ip else {
+        panic!("IPv4 only")
+    };
+    let b = etherparse::PacketBuilder::ethernet2(from.mac, from.port.router_mac()).ipv4(
+        src.octets(),
+        to.octets(),
+        64,
+    );
+    let mut out = Vec::new();
+    match (tcp, gre) {
+        (Some((sp, dp, seq, ack, payload)), None) => {
+            let b = b.tcp(sp, dp, seq, 64240);
+            let b = if seq == 1000 || seq == 5000 {
+                if ack == 0 {
+                    b.syn()
+                } else {
+                    b.syn().ack(ack)
+                }
+            } else {
+                b.ack(ack).psh()
+            };
+            b.write(&mut out, payload).unwrap();
+        }
+        (None, Some(call)) => {
+            let ppp = b"\xff\x03\xc0\x21\x09\x01\x00\x08\x00\x00\x00\x00";
+            let mut g = vec![0x30, 0x01, 0x88, 0x0b];
+            g.extend_from_slice(&(ppp.len() as u16).to_be_bytes());
+            g.extend_from_slice(&call.to_be_bytes());
+            g.extend_from_slice(&1u32.to_be_bytes());
+            g.extend_from_slice(ppp);
+            b.write(&mut out, etherparse::IpNumber(47), &g).unwrap();
+        }
+        _ => unreachable!(),
+    }
+    out
+}
+
+/// A PPTP control message of type `t` (length `len`) with its fields after the header.
+fn pptp_ctrl(t: u16, len: usize, fields: &[u8]) -> Vec<u8> {
+    let mut v = (len as u16).to_be_bytes().to_vec();
+    v.extend_from_slice(&[0, 1, 0x1a, 0x2b, 0x3c, 0x4d]);
+    v.extend_from_slice(&t.to_be_bytes());
+    v.extend_from_slice(&[0, 0]);
+    v.extend_from_slice(fields);
+    v.resize(len, 0);
+    v
+}
+
+/// The GRE call id of a frame, if it is enhanced GRE.
+fn gre_call(frame: &[u8]) -> Option<u16> {
+    match mspic_wire::parse_frame(frame).unwrap().l4 {
+        L4::Gre {
+            version: 1,
+            key: Some(k),
+            ..
+        } => Some(k as u16),
+        _ => None,
+    }
+}
+
+#[test]
+fn pptp_two_pns_with_one_call_id_behind_one_address() {
+    for workers in [1, 2, 3, 4] {
+        let mut r = replay(workers, false);
+        let mut ts = 1_000_000_000u64;
+        let mut all = Vec::new();
+        let mut run = |r: &mut Replay, f: Vec<u8>| {
+            ts += 1_000_000;
+            let out: Vec<Output> = r.process(ts, &f);
+            for o in &out {
+                assert!(checksums_valid(&o.frame), "{workers} shards: bad checksum");
+            }
+            all.extend(out.iter().map(|o| o.frame.clone()));
+            out
+        };
+        let pac = Host::remote(PAC);
+        let pns = [Host::inside([10, 0, 0, 2]), Host::inside([10, 0, 0, 3])];
+        let mut public = Vec::new();
+        for (i, h) in pns.iter().enumerate() {
+            let port = 40_000 + i as u16;
+            let out = run(
+                &mut r,
+                pptp_frame(h, PAC, Some((port, 1723, 1000, 0, b"")), None),
+            );
+            assert_eq!(out.len(), 1, "{workers} shards: SYN");
+            let (src, _) = endpoints(&out[0].frame);
+            assert!(in_pool(src.0), "{src:?}");
+            public.push(src);
+            let out = run(
+                &mut r,
+                pptp_frame(&pac, src.0, Some((1723, src.1, 5000, 1001, b"")), None),
+            );
+            assert_eq!(out.len(), 1, "{workers} shards: SYN-ACK");
+        }
+        assert_eq!(public[0].0, public[1].0, "one pool address");
+        // Both PNSs ask for a call with Call ID 0x4001.
+        let ocrq = pptp_ctrl(7, 168, &0x4001u16.to_be_bytes());
+        let mut told = Vec::new();
+        for (i, h) in pns.iter().enumerate() {
+            let f = Some((40_000 + i as u16, 1723, 1001, 5001, &ocrq[..]));
+            let out = run(&mut r, pptp_frame(h, PAC, f, None));
+            assert_eq!(out.len(), 1);
+            let (_, _, payload) = tcp(&out[0].frame);
+            assert_eq!(payload.len(), ocrq.len());
+            told.push(u16::from_be_bytes([payload[12], payload[13]]));
+        }
+        assert_ne!(
+            told[0], told[1],
+            "{workers} shards: the PAC must see two Call IDs"
+        );
+        // The PAC answers each with its own Call ID and the one it was told.
+        let pac_ids = [0x0800u16, 0x0900];
+        for i in 0..2 {
+            let fields = [pac_ids[i].to_be_bytes(), told[i].to_be_bytes()].concat();
+            let ocrp = pptp_ctrl(8, 32, &[&fields[..], &[1]].concat());
+            let f = Some((1723, public[i].1, 5001, 1001 + 168, &ocrp[..]));
+            let out = run(&mut r, pptp_frame(&pac, public[i].0, f, None));
+            assert_eq!(out.len(), 1);
+            assert_eq!(
+                endpoints(&out[0].frame).1 .0,
+                match pns[i].ip {
+                    std::net::IpAddr::V4(a) => a,
+                    _ => unreachable!(),
+                }
+            );
+            let (_, _, payload) = tcp(&out[0].frame);
+            assert_eq!(
+                &payload[12..16],
+                &[&fields[..2], &[0x40, 0x01]].concat()[..]
+            );
+        }
+        // GRE both ways, three packets each, the PAC's first for one call and the PNS's
+        // first for the other.
+        for round in 0..3 {
+            for i in [0usize, 1] {
+                let to_pns = pptp_frame(&pac, public[i].0, None, Some(told[i]));
+                let to_pac = pptp_frame(&pns[i], PAC, None, Some(pac_ids[i]));
+                let order = if (i + round) % 2 == 0 {
+                    [to_pns, to_pac]
+                } else {
+                    [to_pac, to_pns]
+                };
+                for f in order {
+                    let inbound = endpoints(&f).1 .0 != PAC;
+                    let out = run(&mut r, f);
+                    assert_eq!(out.len(), 1, "{workers} shards, call {i}, round {round}");
+                    let ((src, _), (dst, _)) = endpoints(&out[0].frame);
+                    let call = gre_call(&out[0].frame);
+                    if inbound {
+                        assert_eq!(std::net::IpAddr::V4(dst), pns[i].ip);
+                        assert_eq!(call, Some(0x4001), "{workers} shards");
+                    } else {
+                        assert_eq!((src, dst, call), (public[i].0, PAC, Some(pac_ids[i])));
+                    }
+                }
+            }
+        }
+        // Nothing from the inside address, and the PAC saw each Call ID once.
+        let mut seen = Vec::new();
+        for f in &all {
+            let ((src, _), (dst, _)) = endpoints(f);
+            if dst == PAC {
+                assert!(in_pool(src), "{workers} shards: {src} leaked");
+                if let Ok(p) = mspic_wire::parse_frame(f) {
+                    let pl = &f[p.payload_offset..p.payload_offset + p.payload_len];
+                    if p.key.proto == 6 && pl.len() == 168 {
+                        seen.push(u16::from_be_bytes([pl[12], pl[13]]));
+                    }
+                }
+            }
+        }
+        seen.sort_unstable();
+        let mut want = told.clone();
+        want.sort_unstable();
+        assert_eq!(seen, want, "{workers} shards");
+        let text = show(&mut r, "show services sessions");
+        let gre: Vec<_> = sessions(&text)
+            .into_iter()
+            .filter(|s| s.1.starts_with("GRE"))
+            .collect();
+        assert_eq!(gre.len(), 2, "{workers} shards: {text}");
+        for s in &gre {
+            assert!(s.0.contains("ALG: pptp"), "{text}");
+            assert_eq!(frames(&s.1) + frames(&s.2), 6, "{text}");
+        }
+    }
+}
+
+/// A frame from `from` to `to`: UDP between `ports` with `payload`, or (`ports` None)
+/// ESP with SPI `spi`.
+fn ike_frame(from: &Host, to: Ipv4Addr, ports: Option<(u16, u16)>, payload: &[u8]) -> Vec<u8> {
+    let std::net::IpAddr::V4(src) = from.ip else {
+        panic!("IPv4 only")
+    };
+    let b = etherparse::PacketBuilder::ethernet2(from.mac, from.port.router_mac()).ipv4(
+        src.octets(),
+        to.octets(),
+        64,
+    );
+    let mut out = Vec::new();
+    match ports {
+        Some((sp, dp)) => b.udp(sp, dp).write(&mut out, payload).unwrap(),
+        None => b
+            .write(&mut out, etherparse::IpNumber(50), payload)
+            .unwrap(),
+    }
+    out
+}
+
+/// An IKEv2 message (RFC 7296 §3.1): exchange `x`, response flag when `response`.
+fn ike_message(ispi: u64, rspi: u64, x: u8, response: bool) -> Vec<u8> {
+    let mut v = ispi.to_be_bytes().to_vec();
+    v.extend_from_slice(&rspi.to_be_bytes());
+    v.extend_from_slice(&[33, 0x20, x, if response { 0x20 } else { 0x08 }, 0, 0, 0, 1]);
+    v.extend_from_slice(&36u32.to_be_bytes());
+    v.extend_from_slice(b"payloads");
+    v
+}
+
+/// An ESP packet's payload: SPI, sequence number, ciphertext.
+fn esp_payload(spi: u32) -> Vec<u8> {
+    let mut v = spi.to_be_bytes().to_vec();
+    v.extend_from_slice(&1u32.to_be_bytes());
+    v.extend_from_slice(b"ciphertext");
+    v
+}
+
+/// The SPI of an ESP frame.
+fn spi_of(frame: &[u8]) -> u32 {
+    let p = mspic_wire::parse_frame(frame).unwrap();
+    assert_eq!(p.key.proto, 50);
+    u32::from_be_bytes(frame[p.l4_offset..p.l4_offset + 4].try_into().unwrap())
+}
+
+#[test]
+fn ike_esp_of_two_hosts_behind_one_address_paired_by_spi() {
+    let gw_ip = Ipv4Addr::new(198, 51, 100, 9);
+    for workers in [1, 2, 3, 4] {
+        let mut r = replay(workers, false);
+        let mut ts = 1_000_000_000u64;
+        let mut run = |r: &mut Replay, f: Vec<u8>| {
+            ts += 1_000_000;
+            let out: Vec<Output> = r.process(ts, &f);
+            for o in &out {
+                assert!(checksums_valid(&o.frame), "{workers} shards: bad checksum");
+            }
+            out
+        };
+        let gw = Host::remote(gw_ip);
+        let hosts = [Host::inside([10, 0, 0, 2]), Host::inside([10, 0, 0, 3])];
+        let (spi_in, spi_out) = ([0x1111u32, 0x2222], [0xa0a0u32, 0xb0b0]);
+        let mut public = None;
+        for (i, h) in hosts.iter().enumerate() {
+            // IKE_SA_INIT and IKE_AUTH, both answered.
+            let ispi = 7 + i as u64;
+            let out = run(
+                &mut r,
+                ike_frame(h, gw_ip, Some((500, 500)), &ike_message(ispi, 0, 34, false)),
+            );
+            assert_eq!(out.len(), 1);
+            let (src, _) = endpoints(&out[0].frame);
+            assert!(in_pool(src.0));
+            assert_eq!(*public.get_or_insert(src.0), src.0, "one public address");
+            for (x, resp) in [(34, true), (35, false), (35, true)] {
+                let f = if resp {
+                    ike_frame(
+                        &gw,
+                        src.0,
+                        Some((500, src.1)),
+                        &ike_message(ispi, 9, x, true),
+                    )
+                } else {
+                    ike_frame(h, gw_ip, Some((500, 500)), &ike_message(ispi, 9, x, false))
+                };
+                assert_eq!(run(&mut r, f).len(), 1);
+            }
+            // The first host sends ESP first, the gateway the second's.
+            let out_f = ike_frame(h, gw_ip, None, &esp_payload(spi_out[i]));
+            let in_f = ike_frame(&gw, src.0, None, &esp_payload(spi_in[i]));
+            let order = if i == 0 { [out_f, in_f] } else { [in_f, out_f] };
+            for f in order {
+                let out = run(&mut r, f);
+                assert_eq!(out.len(), 1, "{workers} shards, host {i}");
+            }
+        }
+        let public = public.unwrap();
+        for _ in 0..3 {
+            for (i, h) in hosts.iter().enumerate() {
+                let out = run(
+                    &mut r,
+                    ike_frame(&gw, public, None, &esp_payload(spi_in[i])),
+                );
+                assert_eq!(out.len(), 1, "{workers} shards");
+                let (_, (dst, _)) = endpoints(&out[0].frame);
+                assert_eq!(std::net::IpAddr::V4(dst), h.ip, "{workers} shards");
+                assert_eq!(spi_of(&out[0].frame), spi_in[i]);
+                let out = run(&mut r, ike_frame(h, gw_ip, None, &esp_payload(spi_out[i])));
+                assert_eq!(out.len(), 1);
+                let ((src, _), (dst, _)) = endpoints(&out[0].frame);
+                assert_eq!(
+                    (src, dst, spi_of(&out[0].frame)),
+                    (public, gw_ip, spi_out[i])
+                );
+            }
+        }
+        let text = show(&mut r, "show services sessions");
+        let esp: Vec<_> = sessions(&text)
+            .into_iter()
+            .filter(|s| s.1.trim_start().starts_with("50 ") || s.1.starts_with("ESP"))
+            .collect();
+        assert_eq!(esp.len(), 2, "{workers} shards: {text}");
+        for s in &esp {
+            assert!(s.0.contains("ALG: ike-esp-nat"), "{text}");
+            assert_eq!(frames(&s.1) + frames(&s.2), 8, "{text}");
+        }
     }
 }

@@ -1,13 +1,18 @@
 //! IKE with its ESP (`ike-esp-nat`, UDP 500): the client inside negotiates an IPsec SA
 //! with a gateway outside; once the exchange that creates the first child SA has been
 //! answered (IKEv2 `IKE_AUTH`, RFC 7296 §1.2; IKEv1 Quick Mode, RFC 2409 §5.5), ESP
-//! (protocol 50) is admitted both ways as children of the IKE session.
+//! (protocol 50) is admitted both ways as children of the IKE session. Under NAPT every
+//! answered child SA exchange (IKEv2 `CREATE_CHILD_SA` too, RFC 7296 §1.3) opens a gate,
+//! so a rekeyed SA's new inbound SPI is paired again.
 //!
 //! ESP has no ports: under port translation several clients behind one address can only
-//! be told apart by their SPIs, which are negotiated inside encrypted payloads; the ESP
-//! sessions would have to be paired by the SPIs of their first packets. The engine does
-//! not key sessions by SPI, so under NAPT no ESP pinhole is opened (IKE itself passes and
-//! is inspected); NAT traversal (UDP 4500, RFC 3948) needs no ALG.
+//! be told apart by their SPIs, which are negotiated inside encrypted payloads. As the
+//! Junos IKE and ESP ALG does, the ESP is then paired by the SPIs of its packets
+//! ([`AlgContext::expect_esp`]): the client's ESP to the gateway leaves from the public
+//! address, and the gateway's first ESP to the public address with an unknown SPI is the
+//! client's while it is the one client with a pending negotiation with that gateway (its
+//! SPI keys the client's inbound ESP from then on). NAT traversal (UDP 4500, RFC 3948)
+//! needs no ALG.
 //!
 //! The header (RFC 7296 §3.1, RFC 2408 §3.1): initiator and responder SPIs, next
 //! payload, version, exchange type, flags, message id, length (the whole message).
@@ -19,6 +24,8 @@ use crate::PINHOLE_LIFETIME_SECS;
 
 /// IKEv2 `IKE_AUTH` (RFC 7296 §3.1).
 const IKE_AUTH: u8 = 35;
+/// IKEv2 `CREATE_CHILD_SA` (RFC 7296 §1.3): a further or rekeyed child SA.
+const CREATE_CHILD_SA: u8 = 36;
 /// IKEv1 Quick Mode (RFC 2409 §5.5, exchange type 32).
 const QUICK_MODE: u8 = 32;
 /// IKEv2 flag: the message is a response.
@@ -78,14 +85,22 @@ impl AlgSession for Ike {
     ) -> Result<AlgVerdict, AlgError> {
         let h = parse(pkt.payload())?;
         let answered = match h.major {
-            2 => h.exchange == IKE_AUTH && h.flags & FLAG_RESPONSE != 0,
+            2 => {
+                (h.exchange == IKE_AUTH || h.exchange == CREATE_CHILD_SA)
+                    && h.flags & FLAG_RESPONSE != 0
+            }
             _ => h.exchange == QUICK_MODE && h.responder_spi != 0,
         };
         let from_gateway = ctx.dir == mspic_flow::session::Dir::O;
-        if !answered || !from_gateway || self.opened {
+        if !answered || !from_gateway {
             return Ok(AlgVerdict::Forward);
         }
-        if ctx.nat.alloc.is_some_and(|a| a.port.is_some()) {
+        if ctx.translates_ports() {
+            // Every child SA (a rekeyed one too) brings new SPIs: a gate each.
+            ctx.expect_esp(PINHOLE_LIFETIME_SECS)?;
+            return Ok(AlgVerdict::Forward);
+        }
+        if self.opened {
             return Ok(AlgVerdict::Forward);
         }
         let (c, s) = (ctx.initiator().0, ctx.responder().0);

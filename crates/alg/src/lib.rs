@@ -18,8 +18,8 @@
 //! | `rpc-portmap` | UDP, TCP | [`rpc`] (RFC 5531, RFC 1833 GETPORT/GETADDR) | both |
 //! | `dce-rpc-portmap` | TCP | [`dcerpc`] (C706 endpoint mapper `ept_map`) | both |
 //! | `sqlnet` | TCP | [`sqlnet`] (TNS redirect) | both |
-//! | `pptp` | TCP | [`pptp`] (RFC 2637 control; GRE pinholes without NAPT) | both |
-//! | `ike-esp-nat` | UDP | [`ike`] (RFC 7296, RFC 2409; ESP pinholes without NAPT) | both |
+//! | `pptp` | TCP | [`pptp`] (RFC 2637 control; GRE pinholes, under NAPT the PNS Call ID translated and the GRE keyed by call id) | both |
+//! | `ike-esp-nat` | UDP | [`ike`] (RFC 7296, RFC 2409; ESP pinholes, under NAPT ESP paired by SPI) | both |
 //! | `icmp`, `icmpv6` | ICMP, ICMPv6 | [`icmp`] (queries only, no rewrite) | both |
 //!
 //! [`h323`] holds the H.225.0 parsers (TPKT, Q.931, RAS) without a plugin yet. Every other
@@ -32,7 +32,8 @@
 //!   `drain_outbox()` and `deliver` each message to every shard, the sender included
 //!   (pinholes, their use, the end of a parent);
 //! - apply `ShardMessage::Steer { key, shard }` / `Unsteer { key }`: frames whose arrival
-//!   key is steered go to that shard instead of the owner function's;
+//!   key is steered go to that shard instead of the owner function's (an enhanced GRE
+//!   frame's call key is looked up first: `mspic_flow::owner::steered`);
 //! - give frames tailroom (`Frame::buf` longer than the frame): a rewrite may grow the
 //!   payload, and `Frame::len` is the length to send.
 

@@ -664,9 +664,8 @@ impl<IO: FrameIo> Worker<IO> {
         }
         let len = IO::frame_len(f);
         let p = mspic_wire::parse_frame(&self.io.buf(f)[..len]).ok()?;
-        self.steer
-            .get(&p.key)
-            .map(|&s| s as usize)
+        mspic_flow::owner::steered(&self.steer, &p)
+            .map(|s| s as usize)
             .filter(|&s| s < self.cfg.workers)
     }
 

@@ -1943,3 +1943,42 @@ fn live_frames_on_a_veth_are_steered_and_counted() {
     assert!(c.pass_no_socket >= 5, "no socket is registered: {c:?}");
     assert_eq!(c.parse_error, 0, "{c:?}");
 }
+
+/// An enhanced GRE (version 1, PPTP) packet to call id `call` (K and S set, PPP).
+fn gre_v1(call: u16) -> Vec<u8> {
+    let mut h = vec![0x30, 0x01, 0x88, 0x0b, 0x00, 0x04];
+    h.extend_from_slice(&call.to_be_bytes());
+    h.extend_from_slice(&1u32.to_be_bytes());
+    h.extend_from_slice(b"\xff\x03\xc0\x21");
+    h
+}
+
+/// A PPTP call's GRE child is keyed by call id in userspace, but both the kernel and
+/// `owner_of_key` own a call key like its 3-tuple: whatever the call id, a GRE packet
+/// lands where its 3-tuple does (hashed, or the pool address's index), and shards steer
+/// a child whose two sides land apart.
+#[test]
+fn gre_call_ids_do_not_move_the_owner() {
+    if kernel_cannot_run() {
+        return;
+    }
+    let pol = policy(NAT_CONFIG);
+    for n in 2..=8u32 {
+        let l = load(&pol, n);
+        for (src, dst) in [
+            ("10.0.0.2", "198.51.100.7"),
+            ("198.51.100.7", "203.0.113.131"),
+        ] {
+            let plain = eth(0x0800, &ip4(src, dst, 47, &gre()));
+            let want = rust_owner(&pol, &plain, n);
+            assert_eq!(run(&l.prog, &plain).meta.unwrap().owner, want);
+            for call in [0u16, 1, 128, 0x4001, 0xffff] {
+                let f = eth(0x0800, &ip4(src, dst, 47, &gre_v1(call)));
+                assert_eq!(run(&l.prog, &f).meta.unwrap().owner, want, "{n} {call}");
+                let key = parse_frame(&f).unwrap().call_key().unwrap();
+                let o = mspic_flow::owner::owner_of_key(&key, n, &pol.nat);
+                assert_eq!(o as u16, want, "{n} shards, call {call}");
+            }
+        }
+    }
+}

@@ -29,7 +29,7 @@ use mspic_wire::parse::{Fragment, IpVersion, Parsed, L4};
 use mspic_wire::{checksum, proto, FlowKey};
 
 use crate::dir::Dir;
-use crate::nat::{Allocation, NatPolicy, NatState, SessionNat};
+use crate::nat::{Allocation, NatPolicy, NatState, Rewrite, SessionNat};
 use crate::time::Time;
 
 /// Why an ALG refused or failed a packet. The packet is dropped and counted under
@@ -144,11 +144,72 @@ pub struct Pinhole {
     /// The parent is logged (its term says `then syslog`): so are the child's open and
     /// close.
     pub log: bool,
+    /// A PPTP call's GRE keyed by call id (the other fields then describe its PNS → PAC
+    /// flow); filled by the first packet of either side.
+    pub call: Option<GreCall>,
+    /// The ESP of an inside host's IKE negotiation under NAPT (the other fields then
+    /// describe its inside → gateway flow).
+    pub esp: Option<EspGate>,
+}
+
+/// The ESP (RFC 4303) an IKE negotiation through NAPT announced, as the Junos IKE and ESP
+/// ALG pairs it: the inside host's ESP to the gateway leaves from the public address; the
+/// gateway's ESP to the public address with an SPI no session knows is the inside host's
+/// only while it is the one inside host with a pending negotiation with that gateway, and
+/// that SPI then keys it ([`FlowKey::esp_spi`]). A gateway behind destination NAT is not
+/// followed (its ESP would leave to the address the host used, which the gate does not
+/// know).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EspGate {
+    /// The inside host.
+    pub inside: IpAddr,
+    /// Its public address.
+    pub public: IpAddr,
+    /// The gateway.
+    pub gateway: IpAddr,
+}
+
+impl EspGate {
+    /// The inside host's ESP to the gateway (3-tuple).
+    pub fn outbound(&self) -> FlowKey {
+        FlowKey::new(self.inside, self.gateway, 0, 0, proto::ESP)
+    }
+
+    /// The gateway's ESP to the public address (3-tuple).
+    pub fn inbound(&self) -> FlowKey {
+        FlowKey::new(self.gateway, self.public, 0, 0, proto::ESP)
+    }
+}
+
+/// The enhanced GRE (RFC 2637 §4.1) of one PPTP call under port translation: one child
+/// keyed by call id both ways ([`FlowKey::gre_call`]), whichever side sends first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GreCall {
+    /// Call keys as the packets arrive: `[PNS → PAC (the PAC's Call ID), PAC → the PNS's
+    /// public address (the translated PNS Call ID)]`.
+    pub keys: [FlowKey; 2],
+    /// Rewrites of the two flows, in the same order (the second writes the PNS's own
+    /// Call ID back into the GRE key).
+    pub rewrite: [Rewrite; 2],
+}
+
+impl GreCall {
+    /// Which of [`Self::keys`] `k` is.
+    pub fn side(&self, k: &FlowKey) -> Option<usize> {
+        self.keys.iter().position(|c| c == k)
+    }
 }
 
 impl Pinhole {
     /// True when a first packet with key `k` fills this pinhole.
     pub fn matches(&self, k: &FlowKey) -> bool {
+        if let Some(c) = &self.call {
+            return c.side(k).is_some();
+        }
+        if self.esp.is_some() {
+            // Paired by the shard (`Shard::try_esp_gate`), not filled like a pinhole.
+            return false;
+        }
         k.proto == self.protocol
             && k.dst == self.dst
             && k.dst_port == self.dst_port
@@ -160,7 +221,8 @@ impl Pinhole {
     /// [`Self::both_ways`] pinhole whose endpoint is translated (an untranslated one needs
     /// no pinhole to keep its mapping), towards a destination the pinhole admits.
     pub fn matches_from_behind(&self, k: &FlowKey) -> bool {
-        self.both_ways
+        self.call.is_none()
+            && self.both_ways
             && k.proto == self.protocol
             && self.nat.dst == Some((k.src, k.src_port))
             && self.src.is_none_or(|a| a == k.dst)
@@ -244,6 +306,10 @@ pub struct AlgContext<'a> {
     pub(crate) log: bool,
     pub(crate) nat_state: &'a mut NatState,
     pub(crate) nat_policy: &'a NatPolicy,
+    /// The shard's translated PPTP Call IDs.
+    pub(crate) call_ids: &'a mut CallIds,
+    /// This shard's index and the shard count.
+    pub(crate) shard: (u32, u32),
     /// Pinholes the ALG did not open because the application does not admit them.
     pub(crate) refused: u32,
 }
@@ -538,8 +604,176 @@ impl AlgContext<'_> {
             origin: 0,
             serial: 0,
             log: self.log,
+            call: None,
+            esp: None,
         });
         Ok(())
+    }
+
+    /// The initiator negotiated IPsec with the responder (an IKE exchange that creates a
+    /// child SA was answered) under port translation: opens its ESP gate ([`EspGate`]).
+    /// The engine steers the inside host's ESP to the shard that owns the public side.
+    pub fn expect_esp(&mut self, lifetime_secs: u32) -> Result<(), AlgError> {
+        let gate = EspGate {
+            inside: self.initiator().0,
+            public: self.initiator_seen().0,
+            gateway: self.responder().0,
+        };
+        let nat = PinholeNat {
+            kind: self.nat.kind,
+            pool: self.nat.pool,
+            ..PinholeNat::default()
+        };
+        self.push(
+            proto::ESP,
+            (Some(gate.inside), None),
+            (gate.gateway, 0),
+            nat,
+            lifetime_secs,
+        )?;
+        if let Some(p) = self.pinholes.last_mut() {
+            p.esp = Some(gate);
+        }
+        Ok(())
+    }
+
+    /// Whether the parent's source port is translated (NAPT): a PPTP PNS Call ID must then
+    /// be translated too, and its GRE keyed by call id.
+    pub fn translates_ports(&self) -> bool {
+        self.napt().is_some()
+    }
+
+    /// The Call ID to write for the initiator's `wanted` one under port translation, unique
+    /// for (public address, responder): `wanted` when it is free and this shard's (ids
+    /// are split between shards as NAPT ports are: shard k of N takes those with
+    /// `id % N == k`, so shards never collide), else the next free one of this shard
+    /// after it, at most [`CallIds::MAX_PROBES`] tried (else [`AlgError::NatExhausted`]).
+    /// Held until
+    /// [`Self::release_call_id`] or the end of the session.
+    pub fn reserve_call_id(&mut self, wanted: u16) -> Result<u16, AlgError> {
+        let key = (self.initiator_seen().0, self.responder().0);
+        let owner = (self.parent_iface, self.parent_id);
+        self.call_ids
+            .reserve(key, wanted, owner, self.shard)
+            .ok_or(AlgError::NatExhausted)
+    }
+
+    /// Gives back a Call ID [`Self::reserve_call_id`] returned.
+    pub fn release_call_id(&mut self, id: u16) {
+        let key = (self.initiator_seen().0, self.responder().0);
+        self.call_ids
+            .release(key, id, (self.parent_iface, self.parent_id));
+    }
+
+    /// A PPTP call is up under port translation: its GRE (RFC 2637 §4.1) is one child
+    /// keyed by call id, filled by the first packet of either side: the PNS's to the
+    /// PAC's Call ID `pac` leaves from the public address, the PAC's to `pns_told` (what
+    /// the PAC was told) reaches the PNS with its own Call ID `pns` written back.
+    pub fn expect_gre_call(
+        &mut self,
+        pns: u16,
+        pns_told: u16,
+        pac: u16,
+        lifetime_secs: u32,
+    ) -> Result<(), AlgError> {
+        use mspic_wire::key::GRE_CALL_MARK;
+        let (c, public) = (self.initiator().0, self.initiator_seen().0);
+        let (seen, real) = (self.responder_seen().0, self.responder().0);
+        let keys = [
+            FlowKey::gre_call(c, seen, pac),
+            FlowKey::gre_call(real, public, pns_told),
+        ];
+        let rewrite = [
+            Rewrite {
+                src: (public != c).then_some((public, GRE_CALL_MARK)),
+                dst: (real != seen).then_some((real, pac)),
+            },
+            Rewrite {
+                src: (seen != real).then_some((seen, GRE_CALL_MARK)),
+                dst: (public != c || pns != pns_told).then_some((c, pns)),
+            },
+        ];
+        let nat = PinholeNat {
+            kind: self.nat.kind,
+            pool: self.nat.pool,
+            ..PinholeNat::default()
+        };
+        self.push(
+            proto::GRE,
+            (Some(c), Some(mspic_wire::key::GRE_CALL_MARK)),
+            (seen, pac),
+            nat,
+            lifetime_secs,
+        )?;
+        if let Some(p) = self.pinholes.last_mut() {
+            p.call = Some(GreCall { keys, rewrite });
+        }
+        Ok(())
+    }
+}
+
+/// The PPTP Call IDs a shard translated, per (public address, PAC), with the session
+/// (services interface, id) holding each: the inbound GRE of a call is keyed by it
+/// ([`AlgContext::reserve_call_id`]).
+#[derive(Debug, Default)]
+pub struct CallIds {
+    map: hashbrown::HashMap<(IpAddr, IpAddr, u16), (u16, u64)>,
+}
+
+impl CallIds {
+    /// Ids tried before a reservation fails.
+    pub const MAX_PROBES: u32 = 1024;
+    /// Ids a shard holds at most.
+    pub const MAX: usize = 16_384;
+
+    /// True when none is held.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Ids held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// See [`AlgContext::reserve_call_id`]; `shard` is (index, count).
+    pub fn reserve(
+        &mut self,
+        (public, peer): (IpAddr, IpAddr),
+        wanted: u16,
+        owner: (u16, u64),
+        (k, n): (u32, u32),
+    ) -> Option<u16> {
+        if self.map.len() >= Self::MAX {
+            return None;
+        }
+        let n = n.max(1);
+        let k = k % n;
+        // The ids of this shard are k, k + n, k + 2n, … ≤ 65535: `m` of them. Start at the
+        // first one not below `wanted`.
+        let m = (65_535 - k) / n + 1;
+        let w = u32::from(wanted);
+        let first = if w <= k { 0 } else { (w - k).div_ceil(n) };
+        for j in 0..Self::MAX_PROBES.min(m) {
+            let id = (k + ((first + j) % m) * n) as u16;
+            if let hashbrown::hash_map::Entry::Vacant(e) = self.map.entry((public, peer, id)) {
+                e.insert(owner);
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    /// Releases `id` if `owner` holds it.
+    pub fn release(&mut self, (public, peer): (IpAddr, IpAddr), id: u16, owner: (u16, u64)) {
+        if self.map.get(&(public, peer, id)) == Some(&owner) {
+            self.map.remove(&(public, peer, id));
+        }
+    }
+
+    /// Releases every id `owner` holds (its session ended).
+    pub fn release_owner(&mut self, owner: (u16, u64)) {
+        self.map.retain(|_, o| *o != owner);
     }
 }
 
@@ -734,5 +968,56 @@ impl AlgRegistry for NoAlgs {
         _: &AlgParams,
     ) -> Option<(Box<dyn AlgSession>, [bool; 2])> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn call_ids_keep_the_wanted_one_when_free_and_split_between_shards() {
+        let key = (ip("203.0.113.128"), ip("198.51.100.7"));
+        let mut t = CallIds::default();
+        assert_eq!(t.reserve(key, 7, (0, 1), (0, 1)), Some(7));
+        assert_eq!(t.reserve(key, 7, (0, 2), (0, 1)), Some(8));
+        // Another PAC or public address: its own space.
+        let other = (ip("203.0.113.128"), ip("198.51.100.8"));
+        assert_eq!(t.reserve(other, 7, (0, 2), (0, 1)), Some(7));
+        // The search wraps.
+        assert_eq!(t.reserve(key, 0, (0, 3), (0, 1)), Some(0));
+        assert_eq!(t.reserve(key, 65_535, (0, 3), (0, 1)), Some(65_535));
+        assert_eq!(t.reserve(key, 65_535, (0, 3), (0, 1)), Some(1));
+        // Shard 1 of 3 hands out only ids ≡ 1 (mod 3).
+        let mut s = CallIds::default();
+        assert_eq!(s.reserve(key, 7, (0, 1), (1, 3)), Some(7));
+        assert_eq!(s.reserve(key, 7, (0, 1), (1, 3)), Some(10));
+        assert_eq!(s.reserve(key, 8, (0, 1), (1, 3)), Some(13));
+        assert_eq!(s.reserve(key, 65_534, (0, 1), (1, 3)), Some(1));
+        assert_eq!(s.reserve(key, 65_535, (0, 1), (1, 3)), Some(4));
+        // Release: only by its holder; a whole session's at once.
+        t.release(key, 8, (0, 1));
+        assert_eq!(t.reserve(key, 8, (0, 4), (0, 1)), Some(9));
+        t.release(key, 8, (0, 2));
+        assert_eq!(t.reserve(key, 8, (0, 4), (0, 1)), Some(8));
+        t.release_owner((0, 4));
+        t.release_owner((0, 3));
+        assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn an_exhausted_call_id_search_fails() {
+        let key = (ip("203.0.113.128"), ip("198.51.100.7"));
+        let mut t = CallIds::default();
+        for i in 0..CallIds::MAX_PROBES {
+            assert_eq!(t.reserve(key, 100, (0, 1), (0, 1)), Some(100 + i as u16));
+        }
+        assert_eq!(t.reserve(key, 100, (0, 1), (0, 1)), None);
+        // Outside the probed window there is room.
+        assert_eq!(t.reserve(key, 5000, (0, 1), (0, 1)), Some(5000));
     }
 }

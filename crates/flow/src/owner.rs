@@ -31,11 +31,13 @@ pub fn owner(p: &Parsed, shards: u32, nat: &NatPolicy) -> u32 {
     owner_of_key(&key, shards, nat)
 }
 
-/// [`owner`] for a flow key (as a packet of that flow would arrive).
+/// [`owner`] for a flow key (as a packet of that flow would arrive). A GRE call key or an
+/// ESP SPI key counts as its 3-tuple, as the packet's parse gives it.
 pub fn owner_of_key(key: &FlowKey, shards: u32, nat: &NatPolicy) -> u32 {
     if shards <= 1 {
         return 0;
     }
+    let key = &key.tuple3();
     if let Some(o) = nat.pool_owner(key, shards) {
         return o;
     }
@@ -64,6 +66,21 @@ pub fn owner_of_key(key: &FlowKey, shards: u32, nat: &NatPolicy) -> u32 {
 pub fn block_owner(port: u16, low: u16, block: u16, shards: u32) -> u32 {
     let block_index = u32::from(port.saturating_sub(low)) / u32::from(block.max(1));
     block_index % shards.max(1)
+}
+
+/// The shard a driver's steering table (built from [`crate::ShardMessage::Steer`]) names
+/// for packet `p`: by its GRE call key first (a call-keyed PPTP child), then by its key.
+pub fn steered<S: std::hash::BuildHasher>(
+    steer: &std::collections::HashMap<FlowKey, u32, S>,
+    p: &Parsed,
+) -> Option<u32> {
+    if steer.is_empty() {
+        return None;
+    }
+    p.call_key()
+        .and_then(|k| steer.get(&k))
+        .or_else(|| steer.get(&p.key))
+        .copied()
 }
 
 /// The hash of one address, as the symmetric hash of the address with itself (one hash

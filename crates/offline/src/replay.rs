@@ -300,8 +300,8 @@ impl Replay {
         let n = self.shards.len() as u32;
         let owner = match &parsed {
             None => 0,
-            Some(p) => match self.steer.get(&p.key) {
-                Some(&shard) if shard < n => shard,
+            Some(p) => match mspic_flow::owner::steered(&self.steer, p) {
+                Some(shard) if shard < n => shard,
                 _ => self.frag_owner.route(p, n, &self.policy.nat, 0),
             },
         };

@@ -10,6 +10,18 @@
 //! - ICMP errors: ports 0 in the outer key; [`crate::parse::InnerPacket`] carries the key
 //!   of the quoted packet as it was sent.
 //! - GRE and every other protocol, and non-first fragments: ports 0 (a 3-tuple).
+//! - Enhanced GRE (version 1, PPTP) has a second key, the *call key* ([`FlowKey::gre_call`],
+//!   [`crate::Parsed::call_key`]): the 3-tuple with the call id of the GRE key (the
+//!   receiver's Call ID, RFC 2637 §4.1) as `dst_port` and [`GRE_CALL_MARK`] as `src_port`,
+//!   so that no call key equals a 3-tuple (call id 0 included). A packet carries only
+//!   the receiver's id, so the call key of a reply is not the reverse of the forward one:
+//!   sessions keyed by call id (the PPTP ALG's, under port translation) hold both keys
+//!   explicitly, and the engine looks a version 1 packet up by its call key first, then by
+//!   the 3-tuple (every other GRE session). The owner function hashes GRE on the 3-tuple.
+//! - ESP has a second key too, the *SPI key* ([`FlowKey::esp_spi`],
+//!   [`crate::parse::second_key`]): the 3-tuple with the SPI's halves as ports (never
+//!   both 0: SPI 0 is not sent, RFC 4303 §2.1). The IKE ALG keys the inbound ESP of an
+//!   inside host behind NAPT by it; it is looked up before the 3-tuple.
 
 use std::net::IpAddr;
 
@@ -28,6 +40,10 @@ pub struct FlowKey {
     /// IP protocol number.
     pub proto: u8,
 }
+
+/// The source port of a GRE call key: a parsed GRE key has source port 0, so a call key
+/// never equals one.
+pub const GRE_CALL_MARK: u16 = 1;
 
 /// FNV-1a 32-bit offset basis.
 pub const FNV_OFFSET: u32 = 0x811c_9dc5;
@@ -57,6 +73,32 @@ impl FlowKey {
             src_port,
             dst_port,
             proto,
+        }
+    }
+
+    /// The call key of an enhanced GRE packet from `src` to `dst` whose GRE key carries
+    /// call id `call` (see the module doc).
+    pub fn gre_call(src: IpAddr, dst: IpAddr, call: u16) -> Self {
+        FlowKey::new(src, dst, GRE_CALL_MARK, call, crate::proto::GRE)
+    }
+
+    /// The SPI key of an ESP packet from `src` to `dst` with SPI `spi` (see the module
+    /// doc).
+    pub fn esp_spi(src: IpAddr, dst: IpAddr, spi: u32) -> Self {
+        FlowKey::new(src, dst, (spi >> 16) as u16, spi as u16, crate::proto::ESP)
+    }
+
+    /// The 3-tuple of a GRE or ESP key (ports 0), as the packet's parse and the owner
+    /// function see it; other keys unchanged.
+    pub fn tuple3(&self) -> FlowKey {
+        if self.proto == crate::proto::GRE || self.proto == crate::proto::ESP {
+            FlowKey {
+                src_port: 0,
+                dst_port: 0,
+                ..*self
+            }
+        } else {
+            *self
         }
     }
 
@@ -130,6 +172,20 @@ mod tests {
         let a = k("10.0.0.2", "203.0.113.2", 40000, 80, 6);
         assert_eq!(a.reversed(), k("203.0.113.2", "10.0.0.2", 80, 40000, 6));
         assert_eq!(a.reversed().reversed(), a);
+    }
+
+    #[test]
+    fn gre_call_keys() {
+        let c = FlowKey::gre_call(
+            "10.0.0.2".parse().unwrap(),
+            "198.51.100.7".parse().unwrap(),
+            9,
+        );
+        assert_eq!((c.src_port, c.dst_port, c.proto), (GRE_CALL_MARK, 9, 47));
+        assert_ne!(FlowKey::gre_call(c.src, c.dst, 0), c.tuple3());
+        assert_eq!(c.tuple3(), k("10.0.0.2", "198.51.100.7", 0, 0, 47));
+        let t = k("10.0.0.2", "198.51.100.7", 40000, 80, 6);
+        assert_eq!(t.tuple3(), t);
     }
 
     /// Fixed vectors for the BPF port to check against (computed independently from

@@ -153,6 +153,23 @@ pub struct Parsed {
 }
 
 impl Parsed {
+    /// The call-keyed flow key of an enhanced GRE (version 1, RFC 2637 §4.1) packet: the
+    /// 3-tuple with the call id of its key (the receiver's Call ID) as destination port
+    /// (see [`crate::key`]). `None` for anything else, a later fragment included.
+    pub fn call_key(&self) -> Option<FlowKey> {
+        match (self.l4, self.fragment) {
+            (
+                L4::Gre {
+                    version: 1,
+                    key: Some(k),
+                    ..
+                },
+                Fragment::None | Fragment::First { .. },
+            ) => Some(FlowKey::gre_call(self.key.src, self.key.dst, k as u16)),
+            _ => None,
+        }
+    }
+
     /// Offset just past the IP packet (where Ethernet padding starts).
     pub fn ip_end(&self) -> usize {
         self.l3_offset.saturating_add(self.ip_len)
@@ -201,6 +218,23 @@ struct L3 {
     fragment: Fragment,
     l4_offset: usize,
     ip_len: usize,
+}
+
+/// The second key of a packet (see [`crate::key`]): an enhanced GRE packet's call key
+/// ([`Parsed::call_key`]), or an ESP packet's SPI key (its first 4 bytes, RFC 4303 §2.1;
+/// none for a later fragment, a truncated header or SPI 0). `frame` is the frame `p` was
+/// parsed from.
+pub fn second_key(frame: &[u8], p: &Parsed) -> Option<FlowKey> {
+    if p.key.proto == crate::proto::ESP {
+        if matches!(p.fragment, Fragment::Later { .. }) {
+            return None;
+        }
+        let end = p.ip_end().min(frame.len());
+        let b = frame.get(p.l4_offset..end)?.get(..4)?;
+        let spi = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        return (spi != 0).then(|| FlowKey::esp_spi(p.key.src, p.key.dst, spi));
+    }
+    p.call_key()
 }
 
 /// Parses a frame. See the module doc for what is checked; non-IP ethertypes give

@@ -252,19 +252,18 @@ pub fn set_gre_key(frame: &mut [u8], p: &Parsed, key: u32) -> Result<(), WireErr
 }
 
 /// Rewrites the call id of an enhanced GRE (version 1) packet, the low half of the key
-/// (RFC 2637 §4.1); used by PPTP NAT. Version 1 has no checksum.
+/// (RFC 2637 §4.1); used by PPTP NAT. Version 1 has no checksum (its C bit is 0), so
+/// nothing else changes; a packet that sets C anyway gets its checksum fixed.
 pub fn set_gre_call_id(frame: &mut [u8], p: &Parsed, call_id: u16) -> Result<(), WireError> {
-    match p.l4 {
+    let key = match p.l4 {
         L4::Gre {
             version: 1,
-            key: Some(_),
+            key: Some(k),
             ..
-        } => {}
+        } => k,
         _ => return Err(WireError::NoGreField),
-    }
-    check_frame(frame, p)?;
-    let off = p.l4_offset + crate::gre::BASE_LEN + 2;
-    bytes::put16(frame, off, call_id)
+    };
+    set_gre_key(frame, p, (key & 0xffff_0000) | u32::from(call_id))
 }
 
 // ---------------------------------------------------------------------------------

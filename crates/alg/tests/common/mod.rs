@@ -124,7 +124,7 @@ pub struct Cluster {
     pub shards: Vec<Shard>,
     pub policy: Arc<Policy>,
     pub now: Time,
-    pub steer: HashMap<FlowKey, usize>,
+    pub steer: HashMap<FlowKey, u32>,
 }
 
 impl Cluster {
@@ -165,8 +165,8 @@ impl Cluster {
             mspic_flow::route::RouteResult::Forward { egress, .. } => egress,
             other => panic!("no route back to {}: {other:?}", p.key.src),
         };
-        let o = match self.steer.get(&p.key) {
-            Some(&o) => o,
+        let o = match mspic_flow::owner::steered(&self.steer, &p) {
+            Some(o) => o as usize,
             None => {
                 mspic_flow::owner::owner(&p, self.shards.len() as u32, &self.policy.nat) as usize
             }
@@ -200,7 +200,7 @@ impl Cluster {
         for m in msgs {
             match m {
                 ShardMessage::Steer { key, shard } => {
-                    self.steer.insert(key, shard as usize);
+                    self.steer.insert(key, shard);
                 }
                 ShardMessage::Unsteer { key } => {
                     self.steer.remove(&key);

@@ -144,6 +144,8 @@ impl Shard {
             log: s.log,
             nat_state: &mut self.nat,
             nat_policy: &self.policy.nat,
+            call_ids: &mut self.call_ids,
+            shard: (self.cfg.index, self.cfg.count),
             refused: 0,
         };
         let mut pkt = AlgPacket::new(frame.buf, &mut frame.len, parsed);
@@ -162,11 +164,20 @@ impl Shard {
         st.pinholes_created += pinholes.len() as u64;
         st.not_admitted += refused;
         slot.opened |= !pinholes.is_empty();
+        // The inside host's ESP goes to the shard of the public side, where it is paired.
+        let (n, nat) = (self.cfg.count, &self.policy.nat);
+        for g in pinholes.iter().filter_map(|p| p.esp) {
+            let shard = crate::owner::owner_of_key(&g.inbound(), n, nat);
+            if crate::owner::owner_of_key(&g.outbound(), n, nat) != shard {
+                let key = g.outbound();
+                self.outbox.push(ShardMessage::Steer { key, shard });
+            }
+        }
         for mut p in pinholes {
             p.origin = self.cfg.index;
             p.serial = self.pinhole_serial;
             self.pinhole_serial += 1;
-            self.outbox.push(ShardMessage::Pinhole(p));
+            self.outbox.push(ShardMessage::Pinhole(Box::new(p)));
         }
         let (iface, parent_id) = (s.service_iface, s.id);
         for label in closed_labels {

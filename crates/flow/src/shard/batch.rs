@@ -112,6 +112,19 @@ impl Shard {
             let slot = self.stats_slot(ingress, Some(key.dst));
             return (slot, self.later_fragment(now, ingress, frame, parsed, id));
         }
+        // Enhanced GRE and ESP: a session keyed by call id or SPI first (mspic_wire::key),
+        // then the 3-tuple.
+        if let Some(ck) = mspic_wire::parse::second_key(frame.bytes(), parsed) {
+            let h = self.table.hash(&ck);
+            if let Some(r) = self.table.find(h, &ck) {
+                let slot = self
+                    .table
+                    .get(r.slot)
+                    .map_or(self.stats.len() - 1, |s| s.service_iface as usize);
+                let p = Parsed { key: ck, ..*parsed };
+                return (slot, self.on_flow(now, ingress, r, frame, &p));
+            }
+        }
         if let Some(r) = self.table.find(hash, &key) {
             let slot = self
                 .table

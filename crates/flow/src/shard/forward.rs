@@ -158,6 +158,9 @@ impl Shard {
             if port != parsed.key.dst_port && !matches!(parsed.fragment, Fragment::Later { .. }) {
                 let _ = if is_icmp_query {
                     rewrite::set_icmp_query_id(buf, parsed, port)
+                } else if matches!(parsed.l4, L4::Gre { version: 1, .. }) {
+                    // A call-keyed session (its key's destination port is the call id).
+                    rewrite::set_gre_call_id(buf, parsed, port)
                 } else {
                     rewrite::set_dst_port(buf, parsed, port)
                 };

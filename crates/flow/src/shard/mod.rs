@@ -77,6 +77,8 @@ pub struct Shard {
     children: HashMap<(u16, u64), Vec<u32>>,
     pinholes: Vec<Pinhole>,
     pinhole_serial: u64,
+    /// The PPTP Call IDs this shard's ALG sessions translated.
+    call_ids: crate::alg::CallIds,
     /// Reservations of this shard held by children on other shards, by their reply keys
     /// (see [`ShardMessage::PinholeUsed`]).
     lent: HashMap<mspic_wire::FlowKey, crate::nat::Allocation>,
@@ -127,6 +129,7 @@ impl Shard {
             children: HashMap::new(),
             pinholes: Vec::new(),
             pinhole_serial: 0,
+            call_ids: Default::default(),
             lent: HashMap::new(),
             outbox: Vec::new(),
             frags: vec![None; fragments::FRAG_SLOTS].into_boxed_slice(),

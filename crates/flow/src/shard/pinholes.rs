@@ -10,7 +10,7 @@ use mspic_wire::FlowKey;
 
 use super::{DropReason, Frame, Shard, ShardMessage, Verdict};
 use crate::alg::Pinhole;
-use crate::nat::{NatState, SessionNat};
+use crate::nat::{NatState, Rewrite, SessionNat};
 use crate::route::IfIndex;
 use crate::session::Session;
 use crate::snapshot::{FlowState, FLAG_ALG_CHILD, FLAG_NAT};
@@ -30,9 +30,9 @@ impl Shard {
         match msg {
             ShardMessage::Pinhole(p) => {
                 if self.pinholes.len() < MAX_PINHOLES {
-                    self.pinholes.push(p);
+                    self.pinholes.push(*p);
                 } else {
-                    self.retire_pinhole(p, |a| &mut a.pinholes_expired);
+                    self.retire_pinhole(*p, |a| &mut a.pinholes_expired);
                 }
             }
             ShardMessage::PinholeUsed {
@@ -158,8 +158,21 @@ impl Shard {
         if self.pinholes.is_empty() {
             return None;
         }
+        if parsed.key.proto == mspic_wire::proto::ESP {
+            if let Some(v) = self.try_esp_gate(now, ingress, frame, parsed) {
+                return Some(v);
+            }
+        }
         let me = self.cfg.index;
-        let (i, behind) = self.find_pinhole(now, &parsed.key)?;
+        // Enhanced GRE fills a PPTP call's pinhole by its call key, others by its key.
+        let call = parsed
+            .call_key()
+            .and_then(|k| Some((self.find_pinhole(now, &k)?, k)));
+        let ((i, behind), key) = match call {
+            Some(found) => found,
+            None => (self.find_pinhole(now, &parsed.key)?, parsed.key),
+        };
+        let parsed = &Parsed { key, ..*parsed };
         let mut ph = self.pinholes.swap_remove(i);
         if behind {
             ph = from_behind(ph, &parsed.key);
@@ -170,7 +183,20 @@ impl Shard {
             return None;
         };
         let iface = ss.service_iface as usize;
-        let nat = match self.child_nat(&ph, &parsed.key) {
+        let side = ph.call.and_then(|c| c.side(&key));
+        let nat = match ph.call.zip(side) {
+            Some((c, d)) => Some(SessionNat {
+                rewrite: [c.rewrite[d], c.rewrite[1 - d]],
+                kind: ph
+                    .nat
+                    .kind
+                    .filter(|_| !c.rewrite.iter().all(Rewrite::is_none)),
+                alloc: None,
+                pool: ph.nat.pool,
+            }),
+            None => self.child_nat(&ph, &parsed.key),
+        };
+        let nat = match nat {
             Some(nat) => nat,
             None => {
                 self.used(&ph, None);
@@ -193,8 +219,14 @@ impl Shard {
         session.alg_label = ph.label;
         session.log = ph.log;
         session.ingress = ingress.0;
-        if nat.kind.is_some() {
+        if let Some((c, d)) = ph.call.zip(side) {
+            // Keyed by call id both ways; its first flow is the PAC's when it sent first.
+            session.keys[1] = c.keys[1 - d];
+            session.from_responder = d == 1;
+        } else if nat.kind.is_some() {
             session.keys[1] = NatState::reply_key(&parsed.key, &nat);
+        }
+        if nat.kind.is_some() {
             session.nat = nat;
             session.flags |= FLAG_NAT;
         }
@@ -311,6 +343,145 @@ impl Shard {
             nat.kind = None;
         }
         Some(nat)
+    }
+}
+
+impl Shard {
+    /// ESP through an IKE negotiation's gate ([`crate::alg::EspGate`], the Junos IKE and
+    /// ESP ALG): the inside host's first ESP to the gateway becomes a child whose reply
+    /// flow waits for its SPI (keyed by the reverse 3-tuple until then, which no
+    /// translated reply carries); the gateway's ESP to the public address with an SPI no
+    /// session knows is paired with the one inside host that has a pending negotiation
+    /// with that gateway (none or several: not paired), and its SPI keys the host's
+    /// reply flow from then on. Both sides meet on the shard that owns the public side
+    /// (the IKE ALG steers the inside host's ESP there).
+    fn try_esp_gate(
+        &mut self,
+        now: Time,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+    ) -> Option<Verdict> {
+        let k = parsed.key;
+        let live = |p: &Pinhole| p.expires > now;
+        if let Some(ph) = self
+            .pinholes
+            .iter()
+            .find(|p| live(p) && p.esp.is_some_and(|g| g.outbound() == k))
+            .copied()
+        {
+            return Some(self.esp_child(now, ingress, frame, parsed, &ph, [k, k.reversed()]));
+        }
+        let spi = mspic_wire::parse::second_key(frame.bytes(), parsed)?;
+        let mut gates = self
+            .pinholes
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| live(p) && p.esp.is_some_and(|g| g.inbound() == k));
+        let (i, first) = gates.next()?;
+        let g = first.esp?;
+        if gates.any(|(_, p)| p.esp.is_some_and(|o| o.inside != g.inside)) {
+            // Several inside hosts negotiate with this gateway: whose SPI it is is unknown
+            // (dropped as traffic to a pool address without session).
+            return None;
+        }
+        let ph = self.pinholes.swap_remove(i);
+        self.used(&ph, None);
+        let out = g.outbound();
+        let h = self.table.hash(&out);
+        if let Some(r) = self.table.find(h, &out) {
+            // The host sent first: its waiting reply flow takes the SPI (again after a
+            // rekeying, RFC 7296 §2.8).
+            let other = r.dir.other();
+            if self.table.rekey(r.slot, other, spi).is_err() {
+                return Some(Verdict::Drop(DropReason::KeyInUse));
+            }
+            let p = Parsed {
+                key: spi,
+                ..*parsed
+            };
+            let r = crate::table::FlowRef {
+                slot: r.slot,
+                dir: other,
+            };
+            return Some(self.on_flow(now, ingress, r, frame, &p));
+        }
+        Some(self.esp_child(now, ingress, frame, parsed, &ph, [spi, out]))
+    }
+
+    /// The ESP child of gate `ph` whose first packet is `parsed`, with keys `keys` (first
+    /// packet's, other side's).
+    fn esp_child(
+        &mut self,
+        now: Time,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+        ph: &Pinhole,
+        keys: [FlowKey; 2],
+    ) -> Verdict {
+        let Some(g) = ph.esp else {
+            return Verdict::Drop(DropReason::FlowDrop);
+        };
+        let p = Arc::clone(&self.policy);
+        let Some(ss) = p.service_sets.get(ph.service_set as usize) else {
+            return Verdict::Drop(DropReason::FlowDrop);
+        };
+        let iface = ss.service_iface as usize;
+        let inbound = keys[0].src == g.gateway;
+        let out = Rewrite {
+            src: (g.public != g.inside).then_some((g.public, 0)),
+            dst: None,
+        };
+        let back = Rewrite {
+            src: None,
+            dst: (g.public != g.inside).then_some((g.inside, 0)),
+        };
+        let nat = SessionNat {
+            rewrite: if inbound { [back, out] } else { [out, back] },
+            kind: ph.nat.kind.filter(|_| g.public != g.inside),
+            alloc: None,
+            pool: ph.nat.pool,
+        };
+        let idle = self.idle_timeout(iface, mspic_wire::proto::ESP, None);
+        let pk = Parsed {
+            key: keys[0],
+            ..*parsed
+        };
+        let mut session =
+            self.new_session(now, &pk, ph.service_set, iface, idle, FlowState::Forward);
+        session.alg = Some(ph.alg);
+        session.flags = FLAG_ALG_CHILD;
+        session.parent = std::num::NonZeroU64::new(ph.parent_id);
+        session.from_responder = inbound;
+        session.alg_label = ph.label;
+        session.log = ph.log;
+        session.ingress = ingress.0;
+        session.keys[1] = keys[1];
+        if nat.kind.is_some() {
+            session.nat = nat;
+            session.flags |= FLAG_NAT;
+        }
+        let Ok(slot) = self.install(session) else {
+            return Verdict::Drop(DropReason::KeyInUse);
+        };
+        self.log_open(now, &session);
+        self.children
+            .entry((ph.parent_iface, ph.parent_id))
+            .or_default()
+            .push(slot);
+        // The reply flow of a host that sent first waits on the reverse 3-tuple: not
+        // steered (its SPI key, once learned, is this shard's).
+        if inbound && self.table.get(slot).is_some_and(|s| self.steered(s)) {
+            let shard = self.cfg.index;
+            self.outbox.push(ShardMessage::Steer {
+                key: keys[1],
+                shard,
+            });
+        }
+        self.stats[iface].rule_accepts += 1;
+        self.stats[iface].alg.pinholes_used += 1;
+        self.forward(ingress, frame, &pk, &nat.rewrite[0])
     }
 }
 

@@ -1,7 +1,7 @@
 //! What a shard shows the control plane: session snapshots, clearing, counters, and a
 //! consistency check for tests.
 
-use mspic_wire::proto;
+use mspic_wire::{proto, FlowKey};
 
 use super::Shard;
 use crate::dir::Dir;
@@ -235,7 +235,12 @@ fn flow_snapshots(s: &Session) -> [FlowSnapshot; 2] {
             Dir::I => FlowRole::Initiator,
             Dir::O => FlowRole::Responder,
         };
+        // A GRE call key shows as the packets read: source 0, destination the call id.
         let k = s.keys[d as usize];
+        let k = FlowKey {
+            src_port: if k.proto == proto::GRE { 0 } else { k.src_port },
+            ..k
+        };
         let ports = shows_ports(k.proto);
         FlowSnapshot {
             protocol: k.proto,

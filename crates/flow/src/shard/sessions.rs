@@ -116,6 +116,9 @@ impl Shard {
                 *c = c.saturating_sub(1);
             }
             self.uncount_subscriber(&s);
+            if !self.call_ids.is_empty() {
+                self.call_ids.release_owner((s.service_iface, s.id));
+            }
             if self.steered(&s) {
                 self.outbox.push(ShardMessage::Unsteer { key: s.keys[1] });
             }

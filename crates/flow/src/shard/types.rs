@@ -103,8 +103,9 @@ pub enum DropReason {
 /// anywhere, and so are their use and the end of a parent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShardMessage {
-    /// An ALG opened a pinhole: every shard keeps a copy.
-    Pinhole(Pinhole),
+    /// An ALG opened a pinhole: every shard keeps a copy (boxed: a pinhole is large, the
+    /// other messages small, and pinholes are opened on control packets only).
+    Pinhole(Box<Pinhole>),
     /// A pinhole was filled: the other copies go.
     PinholeUsed {
         /// The shard that opened it.

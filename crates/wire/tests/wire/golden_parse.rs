@@ -331,6 +331,14 @@ fn gre_v1_pptp() {
         )
     };
     check("GRE1_PPTP", &GRE1_PPTP, want);
+    // The call key: the 3-tuple with the call id (the key's low half) as destination port.
+    let p = parse_frame(&GRE1_PPTP).unwrap();
+    assert_eq!(
+        p.call_key(),
+        Some(key("10.0.0.2", "203.0.113.2", 1, 0x4000, 47))
+    );
+    // GRE version 0 has none, even with a key.
+    assert_eq!(parse_frame(&GRE0_CK).unwrap().call_key(), None);
 }
 
 #[test]
