@@ -939,6 +939,16 @@ fn pptp_two_pns_with_one_call_id_behind_one_address() {
             assert!(s.0.contains("ALG: pptp"), "{text}");
             assert_eq!(frames(&s.1) + frames(&s.2), 6, "{text}");
         }
+        // The Call IDs replaced, and the PAC's 3 GRE packets of each such call restored.
+        let replaced = told.iter().filter(|&&t| t != 0x4001).count();
+        assert!(replaced >= 1, "{workers} shards: {told:?}");
+        let stats = show(&mut r, "show services nat statistics");
+        let line = |n: usize, what: &str| format!("  nat-gre-call-id-{what}: {n}\n");
+        assert!(stats.contains(&line(replaced, "translations")), "{stats}");
+        assert!(
+            stats.contains(&line(3 * replaced, "restorations")),
+            "{stats}"
+        );
     }
 }
 

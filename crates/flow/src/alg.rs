@@ -653,9 +653,12 @@ impl AlgContext<'_> {
     pub fn reserve_call_id(&mut self, wanted: u16) -> Result<u16, AlgError> {
         let key = (self.initiator_seen().0, self.responder().0);
         let owner = (self.parent_iface, self.parent_id);
-        self.call_ids
+        let id = self
+            .call_ids
             .reserve(key, wanted, owner, self.shard)
-            .ok_or(AlgError::NatExhausted)
+            .ok_or(AlgError::NatExhausted)?;
+        self.nat_state.stats.gre_call_id_translations += u64::from(id != wanted);
+        Ok(id)
     }
 
     /// Gives back a Call ID [`Self::reserve_call_id`] returned.

@@ -457,6 +457,14 @@ pub fn nat_statistics(p: &Policy, reports: &[ShardReport]) -> Vec<NatStatistics>
             s.pool_no_session_drops,
         ),
         ("nat-total-pkts-translated".into(), s.packets_translated),
+        (
+            "nat-gre-call-id-translations".into(),
+            s.gre_call_id_translations,
+        ),
+        (
+            "nat-gre-call-id-restorations".into(),
+            s.gre_call_id_restorations,
+        ),
     ];
     for (t, n) in types.iter().zip(s.by_type) {
         counters.push((format!("nat-{}-sessions", t.keyword()), n));

@@ -62,6 +62,11 @@ pub struct NatStats {
     pub eif_sessions_created: u64,
     /// Packets rewritten.
     pub packets_translated: u64,
+    /// PPTP PNS Call IDs replaced by another under port translation (one per call).
+    pub gre_call_id_translations: u64,
+    /// GRE packets whose call id was written back to the PNS's own (calls whose id was
+    /// replaced).
+    pub gre_call_id_restorations: u64,
 }
 
 impl NatStats {
@@ -72,6 +77,8 @@ impl NatStats {
             *a += b;
         }
         self.icmp_error_translations += o.icmp_error_translations;
+        self.gre_call_id_translations += o.gre_call_id_translations;
+        self.gre_call_id_restorations += o.gre_call_id_restorations;
         self.pool_no_session_drops += o.pool_no_session_drops;
         self.allocation_failures += o.allocation_failures;
         self.eim_mappings_created += o.eim_mappings_created;

@@ -160,7 +160,9 @@ impl Shard {
                     rewrite::set_icmp_query_id(buf, parsed, port)
                 } else if matches!(parsed.l4, L4::Gre { version: 1, .. }) {
                     // A call-keyed session (its key's destination port is the call id).
-                    rewrite::set_gre_call_id(buf, parsed, port)
+                    let r = rewrite::set_gre_call_id(buf, parsed, port);
+                    self.nat.stats.gre_call_id_restorations += u64::from(r.is_ok());
+                    r
                 } else {
                     rewrite::set_dst_port(buf, parsed, port)
                 };
