@@ -249,6 +249,12 @@ impl Shard {
                 session.flags |= FLAG_NAT;
                 Ok(())
             }
+            // NAT64 of a protocol it does not translate, or to an address outside its
+            // prefix (RFC 6146 §3.5: silently dropped).
+            Err(NatError::Nat64Protocol) | Err(NatError::NoStaticMapping) if t.nat64.is_some() => {
+                self.nat.stats.nat64_untranslatable += 1;
+                Err(Verdict::Drop(DropReason::Untranslatable))
+            }
             Err(e) => {
                 if e == NatError::OutOfPorts {
                     self.stats[iface].drop_nat_ports_exhausted += 1;
@@ -368,6 +374,9 @@ impl Shard {
         let iface = s.service_iface as usize;
         let rw = s.nat.rewrite[r.dir as usize];
         self.stats[iface].existing_accepts += 1;
+        if super::nat64::crosses_family(&rw, parsed.key.src) {
+            return self.icmp_error_nat64(ingress, frame, parsed, &rw);
+        }
         if crate::nat::translate_icmp_error(&mut frame.buf[..frame.len], parsed, &rw) {
             self.nat.stats.icmp_error_translations += 1;
         }
