@@ -445,11 +445,20 @@ fn stateful_nat64_terms() {
         "e.conf:6:67: error: translation-type stateful-nat64: destination-prefix 10.0.0.0/24 must be an IPv6 prefix of length 32, 40, 48, 56, 64 or 96 (RFC 6052)",
     );
     for (stmt, what) in [
-        ("destination-pool addr", "a destination-pool (use destination-prefix)"),
+        (
+            "destination-pool addr",
+            "a destination-pool (use destination-prefix)",
+        ),
         ("source-prefix 192.0.2.0/28", "a source-prefix"),
         ("address-pooling paired", "address-pooling paired"),
-        ("mapping-type endpoint-independent", "mapping-type endpoint-independent"),
-        ("filtering-type endpoint-independent", "filtering-type endpoint-independent"),
+        (
+            "mapping-type endpoint-independent",
+            "mapping-type endpoint-independent",
+        ),
+        (
+            "filtering-type endpoint-independent",
+            "filtering-type endpoint-independent",
+        ),
     ] {
         let e = errors(&nat_term(&format!(
             "source-pool napt\n{stmt}\ntranslation-type stateful-nat64"

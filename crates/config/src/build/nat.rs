@@ -1046,8 +1046,18 @@ impl Builder {
                 );
             }
         };
-        refuse(d, tr.dpool.v.is_some(), tr.dpool.pos(), "a destination-pool (use destination-prefix)");
-        refuse(d, tr.sprefix.v.is_some(), tr.sprefix.pos(), "a source-prefix");
+        refuse(
+            d,
+            tr.dpool.v.is_some(),
+            tr.dpool.pos(),
+            "a destination-pool (use destination-prefix)",
+        );
+        refuse(
+            d,
+            tr.sprefix.v.is_some(),
+            tr.sprefix.pos(),
+            "a source-prefix",
+        );
         refuse(d, tr.paired, None, "address-pooling paired");
         refuse(d, tr.eim, None, "mapping-type endpoint-independent");
         refuse(d, tr.eif, None, "filtering-type endpoint-independent");

@@ -341,7 +341,9 @@ fn nat64_prefix(p: Option<Prefix>) -> Result<Nat64Prefix, String> {
         return Ok(WELL_KNOWN_PREFIX);
     };
     let IpAddr::V6(a) = p.addr else {
-        return Err(format!("stateful-nat64 needs an IPv6 destination-prefix, not {p}"));
+        return Err(format!(
+            "stateful-nat64 needs an IPv6 destination-prefix, not {p}"
+        ));
     };
     Nat64Prefix::new(a, p.len).map_err(|e| format!("destination-prefix {p}: {e}"))
 }

@@ -107,12 +107,14 @@ pub fn snapshot(
     // NAT64 shows the ICMPv6 identifier as the port (the Junos sample of
     // docs/commands.md, 17.1 layout).
     let nat64 = kind == TranslationType::StatefulNat64;
-    let src_ports = (ports && matches!(
-        kind,
-        TranslationType::Napt44
-            | TranslationType::TwiceNapt44
-            | TranslationType::DeterministicNapt44
-    )) || (nat64 && (ports || k.proto == proto::ICMPV6));
+    let src_ports = (ports
+        && matches!(
+            kind,
+            TranslationType::Napt44
+                | TranslationType::TwiceNapt44
+                | TranslationType::DeterministicNapt44
+        ))
+        || (nat64 && (ports || k.proto == proto::ICMPV6));
     let source = nat.rewrite[i].src.map(|(a, port)| NatTranslation {
         original: ep(k.src, k.src_port, src_ports),
         translated: ep(a, port, src_ports),

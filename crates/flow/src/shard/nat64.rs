@@ -94,7 +94,11 @@ impl Shard {
             return self.untranslatable();
         };
         // The quoted packet went the other way: its endpoints are the flow's, swapped.
-        let id = if inner.key.src_port != 0 { dst.1 } else { src.1 };
+        let id = if inner.key.src_port != 0 {
+            dst.1
+        } else {
+            src.1
+        };
         fn quoted<A>(s: A, d: A, sp: u16, dp: u16, id: u16) -> Endpoints<A> {
             Endpoints {
                 src: s,
