@@ -134,8 +134,14 @@ fn stateful_nat64() {
         let mut out = Vec::new();
         etherparse::PacketBuilder::ethernet2(CLIENT_MAC, ROUTER_MAC)
             .ipv6(
-                "2001:db8:10::2".parse::<std::net::Ipv6Addr>().unwrap().octets(),
-                "64:ff9b::c633:6407".parse::<std::net::Ipv6Addr>().unwrap().octets(),
+                "2001:db8:10::2"
+                    .parse::<std::net::Ipv6Addr>()
+                    .unwrap()
+                    .octets(),
+                "64:ff9b::c633:6407"
+                    .parse::<std::net::Ipv6Addr>()
+                    .unwrap()
+                    .octets(),
                 64,
             )
             .udp(2000 + p, 53)

@@ -92,8 +92,7 @@ services {{
 "#
     )
 }
-pub const ACCEPT_INSIDE
-: &str =
+pub const ACCEPT_INSIDE: &str =
     "term t1 { from { source-address { 10.0.0.0/24; } } then { accept; } }";
 
 pub struct Harness {
