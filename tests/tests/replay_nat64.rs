@@ -257,3 +257,47 @@ fn ipv6_clients_reach_ipv4_servers() {
         assert!(ext.contains("Translation Type - STATEFUL NAT64\n"), "{ext}");
     }
 }
+
+/// `show services sessions extensive` of a ping6 through NAT64, in the layout of release
+/// 17.1: the one Junos NAT64 sample known (Juniper's `SRV_SESS_EXT_1` test reply, quoted in
+/// docs/commands.md and crates/control/tests/data/release17/sample-nat64-extensive.txt; no
+/// Junos documentation page prints a NAT64 session) shows the IPv6 flow, the IPv4 flow,
+/// `NAT source` with the echo identifiers as ports and `NAT Destination` without.
+#[test]
+fn sessions_show_the_ipv6_and_ipv4_tuples() {
+    let text = config().replace("emulator {", "emulator {\n    junos-release 17.1;");
+    let cfg = mspic_config::parse(&text, "stateful-nat64.conf").unwrap();
+    let policy = Arc::new(mspic_flow::Policy::compile(&cfg).unwrap());
+    let mut r = Replay::new(
+        policy,
+        &ReplayOptions {
+            workers: 1,
+            respond: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut g = Gen::new(64);
+    let mut t = Trace::new();
+    let client = Host::inside(Ipv6Addr::new(0x2001, 0xdb8, 0x10, 0, 0, 0, 0, 2));
+    let server = Host::remote(embed(Ipv4Addr::new(198, 51, 100, 20)));
+    g.icmp_echo(
+        &mut t,
+        &client,
+        &server,
+        42583,
+        Duration::ZERO,
+        3,
+        Duration::from_millis(10),
+        Sides::ClientOnly,
+    );
+    for f in t.frames() {
+        r.process((t.epoch() + f.ts).as_nanos() as u64, &f.data);
+    }
+    let opts = mspic_control::ExecuteOptions::for_config(&cfg);
+    let ext =
+        mspic_control::execute_with("show services sessions extensive", &mut r, &opts).unwrap();
+    insta::assert_snapshot!(ext);
+    let nat = mspic_control::execute_with("show services nat pool detail", &mut r, &opts).unwrap();
+    insta::assert_snapshot!(nat);
+}

@@ -177,6 +177,7 @@ fn tcp_udp_and_echo_both_ways() {
         for s in &sessions {
             let nat = s.nat.as_ref().expect("translated");
             assert_eq!(nat.translation_type.keyword(), "stateful-nat64");
+            assert_eq!(s.flags, mspic_flow::FLAG_NAT64);
             assert_eq!(s.flows[0].src.addr.to_string(), CLIENT);
             assert_eq!(s.flows[0].dst.addr.to_string(), server6);
             assert_eq!(s.flows[1].src.addr.to_string(), SERVER4);

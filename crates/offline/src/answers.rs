@@ -457,6 +457,8 @@ pub fn nat_statistics(p: &Policy, reports: &[ShardReport]) -> Vec<NatStatistics>
             s.pool_no_session_drops,
         ),
         ("nat-total-pkts-translated".into(), s.packets_translated),
+        // mspic's name: packets of NAT64 sessions the RFC 7915 translator refused.
+        ("nat64-untranslatable-drops".into(), s.nat64_untranslatable),
     ];
     for (t, n) in types.iter().zip(s.by_type) {
         counters.push((format!("nat-{}-sessions", t.keyword()), n));

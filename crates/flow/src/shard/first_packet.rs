@@ -17,7 +17,7 @@ use crate::nat::{NatAction, NatError, NatState, SessionNat, Translate};
 use crate::policy::{FirewallMatch, Policy, ServiceSetRt, TermRef};
 use crate::route::{IfIndex, RouteResult};
 use crate::session::Session;
-use crate::snapshot::{FlowState, FLAG_NAT};
+use crate::snapshot::{FlowState, FLAG_NAT, FLAG_NAT64};
 use crate::syslog::LogKind;
 use crate::table::{FlowRef, InsertError};
 use crate::time::Time;
@@ -246,7 +246,11 @@ impl Shard {
             Ok(nat) => {
                 session.keys[1] = NatState::reply_key(&parsed.key, &nat);
                 session.nat = nat;
-                session.flags |= FLAG_NAT;
+                session.flags |= if t.nat64.is_some() {
+                    FLAG_NAT64
+                } else {
+                    FLAG_NAT
+                };
                 Ok(())
             }
             // NAT64 of a protocol it does not translate, or to an address outside its
