@@ -296,3 +296,125 @@ fn replies_find_their_session_on_every_shard_count() {
         }
     }
 }
+
+/// An IPv6 fragment (RFC 8200 §4.5) of `upper` bytes at byte `offset`.
+fn frag6(src: &str, dst: &str, id: u32, offset: u16, more: bool, upper: &[u8]) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&LAN.1);
+    f.extend_from_slice(&LAN.0);
+    f.extend_from_slice(&0x86ddu16.to_be_bytes());
+    f.extend_from_slice(&[0x60, 0, 0, 0]);
+    f.extend_from_slice(&((8 + upper.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[44, 64]);
+    f.extend_from_slice(&a6(src));
+    f.extend_from_slice(&a6(dst));
+    f.extend_from_slice(&[17, 0]);
+    f.extend_from_slice(&(offset | u16::from(more)).to_be_bytes());
+    f.extend_from_slice(&id.to_be_bytes());
+    f.extend_from_slice(upper);
+    f
+}
+
+/// An IPv4 fragment as RFC 7915 §5.1.1 makes it: identification from the low 16 bits of
+/// the IPv6 one, MF copied, DF clear.
+fn frag4(src: &str, dst: &str, id: u16, offset: u16, more: bool, data: &[u8]) -> Vec<u8> {
+    let mut h = etherparse::Ipv4Header::new(
+        data.len() as u16,
+        63,
+        etherparse::IpNumber::UDP,
+        a4(src),
+        a4(dst),
+    )
+    .unwrap();
+    h.identification = id;
+    h.dont_fragment = false;
+    h.more_fragments = more;
+    h.fragment_offset = etherparse::IpFragOffset::try_new(offset / 8).unwrap();
+    h.header_checksum = h.calc_header_checksum();
+    let mut f = Vec::new();
+    f.extend_from_slice(&LAN.1);
+    f.extend_from_slice(&LAN.0);
+    f.extend_from_slice(&0x0800u16.to_be_bytes());
+    f.extend_from_slice(&h.to_bytes());
+    f.extend_from_slice(data);
+    f
+}
+
+#[test]
+fn fragments_are_translated_one_by_one() {
+    let mut h = Harness::new(&config(""));
+    let data: Vec<u8> = (0..40u8).collect();
+    // The whole datagram with its IPv6 checksum, cut after 24 bytes (8-byte units).
+    let whole = v6(CLIENT, SERVER6, 64, Up::Udp(5000, 53, &data));
+    let udp6 = &whole[14 + 40..];
+    let (v, first) = h.send(&frag6(CLIENT, SERVER6, 0x0001_beef, 0, true, &udp6[..24]));
+    assert!(forwarded(v), "{v:?}");
+    let (v, second) = h.send(&frag6(CLIENT, SERVER6, 0x0001_beef, 24, false, &udp6[24..]));
+    assert!(forwarded(v), "{v:?}");
+    // The same datagram in IPv4 from the pool port the first fragment took, checksum
+    // computed over the IPv4 pseudo header.
+    let port = src_port4(&first);
+    let pool = mspic_wire::parse_frame(&first).unwrap().key.src.to_string();
+    let whole4 = v4(&pool, SERVER4, 63, 0, Up::Udp(port, 53, &data));
+    let udp4 = &whole4[14 + 20..];
+    assert_same(
+        &first,
+        &frag4(&pool, SERVER4, 0xbeef, 0, true, &udp4[..24]),
+        "first fragment",
+    );
+    assert_same(
+        &second,
+        &frag4(&pool, SERVER4, 0xbeef, 24, false, &udp4[24..]),
+        "second fragment",
+    );
+}
+
+#[test]
+fn an_icmpv6_error_from_the_client_reaches_the_server_in_ipv4() {
+    let mut h = Harness::new(&config(""));
+    let (v, sent) = h.send(&v6(CLIENT, SERVER6, 64, Up::Udp(5353, 53, b"query")));
+    assert!(forwarded(v));
+    let port = src_port4(&sent);
+    let pool = mspic_wire::parse_frame(&sent).unwrap().key.src.to_string();
+    let mut reply = v4(SERVER4, &pool, 50, 777, Up::Udp(53, port, b"answer!"));
+    reply[..12].copy_from_slice(&[WAN.1, WAN.0].concat());
+    let (v, delivered) = h.send(&reply);
+    assert!(forwarded(v));
+    // The client no longer listens: port unreachable (RFC 4443 §3.1), quoting the reply.
+    let b = PacketBuilder::ethernet2(LAN.0, LAN.1)
+        .ipv6(a6(CLIENT), a6(SERVER6), 64)
+        .icmpv6(Icmpv6Type::DestinationUnreachable(
+            etherparse::icmpv6::DestUnreachableCode::Port,
+        ));
+    let mut err = Vec::new();
+    b.write(&mut err, &delivered[14..]).unwrap();
+    let (v, got) = h.send(&err);
+    assert!(forwarded(v), "{v:?}");
+    // RFC 7915 §5.2: ICMP type 3 code 3, from the pool address (RFC 6146 §3.5), to the
+    // server; §5.3: the quote is the server's own datagram again (its TTL as the client
+    // saw it, the identification the translator gave it).
+    let inner_ident = u16::from_be_bytes([got[14 + 28 + 4], got[14 + 28 + 5]]);
+    let mut inner = v4(
+        SERVER4,
+        &pool,
+        49,
+        inner_ident,
+        Up::Udp(53, port, b"answer!"),
+    );
+    inner.drain(..14);
+    let b = PacketBuilder::ethernet2(WAN.1, WAN.0)
+        .ipv4(a4(&pool), a4(SERVER4), 63)
+        .icmpv4(etherparse::Icmpv4Type::DestinationUnreachable(
+            etherparse::icmpv4::DestUnreachableHeader::Port,
+        ));
+    let mut want = Vec::new();
+    b.write(&mut want, &inner).unwrap();
+    // The outer identification is the translator's too.
+    let outer_ident = ident(&got);
+    let mut hdr = etherparse::Ipv4Header::from_slice(&want[14..]).unwrap().0;
+    hdr.identification = outer_ident;
+    hdr.dont_fragment = false;
+    hdr.header_checksum = hdr.calc_header_checksum();
+    want[14..34].copy_from_slice(&hdr.to_bytes());
+    assert_same(&got, &want, "ICMPv6 error");
+}
