@@ -249,7 +249,7 @@ fn hop_limit_and_untranslatable_packets() {
     assert_eq!(v, Verdict::Drop(DropReason::Untranslatable));
     assert_eq!(h.shard.nat_state().stats.nat64_untranslatable, 1);
     // An ICMPv6 type with no ICMPv4 counterpart (RFC 7915 §5.2: a node information query,
-    // type 139) quoting nothing: dropped by the translator and counted.
+    // type 139): no session, dropped and counted.
     let b = PacketBuilder::ethernet2(LAN.0, LAN.1)
         .ipv6(a6(CLIENT), a6(SERVER6), 64)
         .icmpv6(Icmpv6Type::Unknown {
@@ -262,9 +262,14 @@ fn hop_limit_and_untranslatable_packets() {
     let (v, _) = h.send(&niq);
     assert_eq!(v, Verdict::Drop(DropReason::Untranslatable));
     assert_eq!(h.shard.nat_state().stats.nat64_untranslatable, 2);
-    // Sessions: the UDP one of the hop-limit packet and the ICMPv6 one; none for SCTP.
+    // Only an echo request starts an ICMPv6 session (RFC 6146 §3.5.3): an echo reply
+    // from the client is dropped and counted too.
+    let (v, _) = h.send(&v6(CLIENT, SERVER6, 64, Up::Echo(9, 1, true)));
+    assert_eq!(v, Verdict::Drop(DropReason::Untranslatable));
+    assert_eq!(h.shard.nat_state().stats.nat64_untranslatable, 3);
+    // Sessions: the UDP one of the hop-limit packet; none for SCTP nor ICMPv6.
     let protos: Vec<u8> = h.sessions().iter().map(|s| s.flows[0].protocol).collect();
-    assert_eq!(protos, [17, 58]);
+    assert_eq!(protos, [17]);
 }
 
 /// With 1 to 4 shards routed by the owner function, every reply lands on the shard that

@@ -237,6 +237,16 @@ impl Shard {
         parsed: &Parsed,
     ) -> Result<(), Verdict> {
         let now = self.clock.0;
+        // RFC 6146 §3.5.3: of ICMPv6, only an echo request starts a NAT64 session.
+        let icmp_non_echo = match parsed.l4 {
+            L4::IcmpQuery { icmp_type, .. } => icmp_type != mspic_wire::icmp::v6::ECHO_REQUEST,
+            L4::IcmpOther { .. } => true,
+            _ => false,
+        };
+        if t.nat64.is_some() && icmp_non_echo {
+            self.nat.stats.nat64_untranslatable += 1;
+            return Err(Verdict::Drop(DropReason::Untranslatable));
+        }
         let translated = self
             .nat
             .translate(&self.policy.nat, set, t, &parsed.key, now);
