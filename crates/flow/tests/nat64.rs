@@ -423,3 +423,39 @@ fn an_icmpv6_error_from_the_client_reaches_the_server_in_ipv4() {
     want[14..34].copy_from_slice(&hdr.to_bytes());
     assert_same(&got, &want, "ICMPv6 error");
 }
+
+/// A stateful-nat64 term translates IPv6 only: IPv4 traffic its conditions match goes on
+/// to the next term (here napt-44 of the IPv4 LAN through the same service set).
+#[test]
+fn ipv4_traffic_skips_a_nat64_term() {
+    let text = config("")
+        .replace(
+            "ge-0/0/0 { unit 0 { family inet6 {",
+            "ge-0/0/0 { unit 0 { family inet { service { input { service-set ss; } output { service-set ss; } } address 10.0.0.1/24; } family inet6 {",
+        )
+        .replace(
+            "from { source-address { 2001:db8:10::/64; } destination-address { 64:ff9b::/96; } }",
+            "",
+        )
+        .replace(
+            "translation-type stateful-nat64; } }\n            }",
+            "translation-type stateful-nat64; } }\n            }\n            term t44 { then { translated { source-pool p4; translation-type napt-44; } } }",
+        );
+    assert!(
+        text.contains("term t44") && !text.contains("destination-address"),
+        "{text}"
+    );
+    let mut h = Harness::new(&text);
+    let (v, out) = h.send(&common::udp("10.0.0.2", 4000, SERVER4, 53, b"q"));
+    assert!(forwarded(v), "{v:?}");
+    assert_eq!(ip_part(&out).0, 0x0800);
+    let (v, out) = h.send(&v6(CLIENT, SERVER6, 64, Up::Udp(4000, 53, b"q")));
+    assert!(forwarded(v), "{v:?}");
+    assert_eq!(ip_part(&out).0, 0x0800);
+    let kinds: Vec<_> = h
+        .sessions()
+        .iter()
+        .map(|s| s.nat.as_ref().unwrap().translation_type.show_name())
+        .collect();
+    assert_eq!(kinds, ["NAPT-44", "STATEFUL NAT64"]);
+}

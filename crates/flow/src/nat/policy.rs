@@ -134,6 +134,17 @@ pub struct NatTermRt {
     pub syslog: bool,
 }
 
+impl NatTermRt {
+    /// A stateful-nat64 term translates IPv6 only (RFC 6146): IPv4 traffic its
+    /// conditions match goes on to the next term.
+    fn family_fits(&self, m: &MatchInput) -> bool {
+        match &self.action {
+            NatAction::Translate(t) if t.nat64.is_some() => m.src.is_ipv6(),
+            _ => true,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 /// A NAT rule.
 pub struct NatRuleRt {
@@ -690,7 +701,7 @@ impl NatPolicy {
             .enumerate()
             .filter(|(_, r)| direction_applies(r.direction, dir))
             .flat_map(|(ri, r)| r.terms.iter().enumerate().map(move |(ti, t)| (ri, ti, t)))
-            .find(|(_, _, t)| t.cond.matches(m).is_some())
+            .find(|(_, _, t)| t.cond.matches(m).is_some() && t.family_fits(m))
             .map(|(ri, ti, t)| (ri as u16, ti as u16, t))
     }
 
