@@ -298,6 +298,13 @@ fn sessions_show_the_ipv6_and_ipv4_tuples() {
     let ext =
         mspic_control::execute_with("show services sessions extensive", &mut r, &opts).unwrap();
     insta::assert_snapshot!(ext);
+    let xml = mspic_control::execute_with(
+        "show services sessions extensive | display xml",
+        &mut r,
+        &opts,
+    )
+    .unwrap();
+    insta::assert_snapshot!(xml);
     let nat = mspic_control::execute_with("show services nat pool detail", &mut r, &opts).unwrap();
     insta::assert_snapshot!(nat);
 }
