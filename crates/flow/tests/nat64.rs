@@ -459,3 +459,56 @@ fn ipv4_traffic_skips_a_nat64_term() {
         .collect();
     assert_eq!(kinds, ["NAPT-44", "STATEFUL NAT64"]);
 }
+
+/// RFC 7915 §4.1: an IPv4 packet with DF set that would exceed the IPv6 MTU (1500) once
+/// translated is answered with fragmentation needed, MTU 1480 (RFC 1191 §4); one that fits
+/// goes through.
+#[test]
+fn too_big_with_df_is_answered_fragmentation_needed() {
+    let mut h = Harness::new(&config(""));
+    let (v, sent) = h.send(&v6(CLIENT, SERVER6, 64, Up::Udp(5353, 53, b"query")));
+    assert!(forwarded(v));
+    let port = src_port4(&sent);
+    let pool = mspic_wire::parse_frame(&sent).unwrap().key.src.to_string();
+    let reply = |total: usize| {
+        let mut f = v4(
+            SERVER4,
+            &pool,
+            50,
+            9,
+            Up::Udp(53, port, &vec![7u8; total - 28]),
+        );
+        f[..12].copy_from_slice(&[WAN.1, WAN.0].concat());
+        let mut hdr = etherparse::Ipv4Header::from_slice(&f[14..]).unwrap().0;
+        hdr.dont_fragment = true;
+        hdr.header_checksum = hdr.calc_header_checksum();
+        f[14..34].copy_from_slice(&hdr.to_bytes());
+        f
+    };
+    let (v, got) = h.send(&reply(1480));
+    assert!(forwarded(v), "{v:?}");
+    assert_eq!(
+        ip_part(&got).1.len(),
+        1500,
+        "1480 bytes of IPv4 are 1500 of IPv6"
+    );
+    let big = reply(1481);
+    let (v, got) = h.send(&big);
+    assert!(matches!(v, Verdict::Reply { .. }), "{v:?}");
+    let b = PacketBuilder::ethernet2(WAN.0, WAN.1)
+        .ipv4(a4("203.0.113.1"), a4(SERVER4), 64)
+        .icmpv4(etherparse::Icmpv4Type::DestinationUnreachable(
+            etherparse::icmpv4::DestUnreachableHeader::FragmentationNeeded { next_hop_mtu: 1480 },
+        ));
+    let mut want = Vec::new();
+    // The quote: as much of the packet as an ICMPv4 error holds (576 bytes in all).
+    b.write(&mut want, &big[14..14 + 576 - 28]).unwrap();
+    let (ge, gp) = ip_part(&got);
+    let (we, wp) = ip_part(&want);
+    assert_eq!(ge, we);
+    // The engine's error header (TOS, identification) is its own: compare from the ICMP
+    // header on, and the addresses.
+    assert_eq!(gp[12..20], wp[12..20], "addresses");
+    assert_eq!(gp[20..], wp[20..], "ICMP message");
+    assert_eq!(h.shard.nat_state().stats.nat64_untranslatable, 1);
+}

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use mspic_wire::ethernet::{ETHERTYPE_IPV4, ETHERTYPE_IPV6};
-use mspic_wire::parse::{parse_frame, Parsed, L4};
+use mspic_wire::parse::{parse_frame, Fragment, Parsed, L4};
 use mspic_wire::xlat::{self, Answer, Endpoints, Params, XlatError};
 use mspic_wire::{icmp, IcmpErrorKind};
 
@@ -14,6 +14,12 @@ use crate::route::IfIndex;
 
 /// Room for the translation of the largest IP packet a frame can hold.
 pub(super) const XLAT_BUF: usize = 65_535 + 48;
+
+/// The MTU past the translator on the IPv6 side: Ethernet's (links have no configured
+/// MTU in the emulator; Params::default has the same).
+const IPV6_MTU: usize = 1500;
+/// IPv6 header less IPv4's (RFC 7915 §4.1).
+const HEADER_GROWTH: usize = 20;
 
 /// Whether `rw` takes a packet from `src`'s family to the other.
 pub(super) fn crosses_family(rw: &Rewrite, src: IpAddr) -> bool {
@@ -66,6 +72,17 @@ impl Shard {
                 outer: endpoints(parsed, (s, sp), (d, dp)),
                 inner: None,
             }),
+            ((IpAddr::V6(_), _), (IpAddr::V6(_), _)) if self.too_big_for_ipv6(frame, parsed) => {
+                // RFC 7915 §4.1: DF set and too big once translated: fragmentation needed,
+                // with the IPv6 MTU less the header growth.
+                self.nat.stats.nat64_untranslatable += 1;
+                let kind = IcmpErrorKind::TooBig {
+                    mtu: (IPV6_MTU - HEADER_GROWTH) as u16,
+                };
+                return self
+                    .icmp_reply(ingress, frame, parsed, kind)
+                    .unwrap_or(Verdict::Drop(DropReason::Untranslatable));
+            }
             ((IpAddr::V6(s), sp), (IpAddr::V6(d), dp)) => Rewrite6(xlat::Rewrite {
                 outer: endpoints(parsed, (s, sp), (d, dp)),
                 inner: None,
@@ -178,6 +195,20 @@ impl Shard {
             Ok(p) => self.route(ingress, frame, &p, dst),
             Err(_) => self.untranslatable(),
         }
+    }
+
+    /// An IPv4 packet with DF set that would exceed the IPv6 MTU once translated (its
+    /// header grows by 20 bytes, 28 with a fragment header).
+    fn too_big_for_ipv6(&self, frame: &Frame<'_>, parsed: &Parsed) -> bool {
+        let l3 = parsed.l3_offset;
+        let df = frame.bytes().get(l3 + 6).is_some_and(|b| b & 0x40 != 0);
+        let frag = if matches!(parsed.fragment, Fragment::None) {
+            0
+        } else {
+            8
+        };
+        let ihl = parsed.l4_offset.saturating_sub(l3);
+        df && parsed.ip_len - ihl.min(parsed.ip_len) + 40 + frag > IPV6_MTU
     }
 
     fn untranslatable(&mut self) -> Verdict {
