@@ -436,6 +436,14 @@ fn stateful_nat64_terms() {
         t.destination_prefix,
         Some("2001:db8:64::/96".parse().expect("prefix"))
     );
+    // The configuration prints back as it reads.
+    for text in [display::set(&cfg), display::braces(&cfg)] {
+        assert_eq!(
+            parse(&text, "again.conf").expect("prints back"),
+            cfg,
+            "{text}"
+        );
+    }
     one(
         &nat_term("source-pool napt\ndestination-prefix 2001:db8:64::/80\ntranslation-type stateful-nat64"),
         "e.conf:6:67: error: translation-type stateful-nat64: destination-prefix 2001:db8:64::/80 must be an IPv6 prefix of length 32, 40, 48, 56, 64 or 96 (RFC 6052)",
