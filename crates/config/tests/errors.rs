@@ -449,6 +449,10 @@ fn stateful_nat64_terms() {
         "e.conf:6:67: error: translation-type stateful-nat64: destination-prefix 2001:db8:64::/80 must be an IPv6 prefix of length 32, 40, 48, 56, 64 or 96 (RFC 6052)",
     );
     one(
+        &nat_term("source-pool napt\ndestination-prefix 2001:db8:0:0:ff00::/96\ntranslation-type stateful-nat64"),
+        "e.conf:6:67: error: translation-type stateful-nat64: destination-prefix 2001:db8:0:0:ff00::/96 has bits 64 to 71 set (RFC 6052 §2.2: they must be zero)",
+    );
+    one(
         &nat_term("source-pool napt\ndestination-prefix 10.0.0.0/24\ntranslation-type stateful-nat64"),
         "e.conf:6:67: error: translation-type stateful-nat64: destination-prefix 10.0.0.0/24 must be an IPv6 prefix of length 32, 40, 48, 56, 64 or 96 (RFC 6052)",
     );

@@ -1031,10 +1031,20 @@ impl Builder {
     fn check_nat64(&self, d: &mut Diags, tr: &TranslatedD, tpos: Pos) {
         const KW: &str = "translation-type stateful-nat64";
         if let Some((p, pos, _)) = &tr.dprefix.v {
+            let u_octet = match p.addr {
+                std::net::IpAddr::V6(a) => a.octets()[8],
+                std::net::IpAddr::V4(_) => 0,
+            };
             if !p.addr.is_ipv6() || !matches!(p.len, 32 | 40 | 48 | 56 | 64 | 96) {
                 d.error(
                     *pos,
                     format!("{KW}: destination-prefix {p} must be an IPv6 prefix of length 32, 40, 48, 56, 64 or 96 (RFC 6052)"),
+                );
+            } else if u_octet != 0 {
+                // RFC 6052 §2.2: bits 64 to 71 of the address are zero.
+                d.error(
+                    *pos,
+                    format!("{KW}: destination-prefix {p} has bits 64 to 71 set (RFC 6052 §2.2: they must be zero)"),
                 );
             }
         }
