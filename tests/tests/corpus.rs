@@ -2,7 +2,7 @@
 //! feature the Junos services guides describe (CGNAT on a next-hop service set with
 //! EIM/EIF/paired pooling, the same with port block allocation and NAT/session logs,
 //! deterministic NAT, a stateful firewall with applications and application sets, twice
-//! NAT, dnat-44 port forwarding, a dual-stack firewall, static and dynamic source NAT). Each one loads, compiles, and replays a generated capture through 1 and 3 workers
+//! NAT, dnat-44 port forwarding, a dual-stack firewall, static and dynamic source NAT, stateful NAT64). Each one loads, compiles, and replays a generated capture through 1 and 3 workers
 //! with the built-in responder; every conversation ends in the session the configuration
 //! promises (forwarded and translated as written, or dropped/rejected), checked flow by
 //! flow. `mspic check` on each file is run by crates/cli/tests/corpus.rs.
@@ -178,6 +178,18 @@ fn ipv6_plan(g: &mut Gen, t: &mut Trace) -> Plan {
             tcp(g, t, &c4, &s4, 45_003, 80, 40),
             Expect::Pass(Some("NAPT-44")),
         ),
+    ]
+}
+
+fn nat64_plan(g: &mut Gen, t: &mut Trace) -> Plan {
+    let c6 = Host::inside(ip("2001:db8:10::2"));
+    // 198.51.100.20 in the well-known prefix (RFC 6052 §2.2).
+    let s = Host::remote(ip("64:ff9b::c633:6414"));
+    let nat64 = Expect::Pass(Some("STATEFUL NAT64"));
+    vec![
+        (tcp(g, t, &c6, &s, 47_000, 80, 0), nat64),
+        (udp(g, t, &c6, &s, 47_001, 53, 10), nat64),
+        (ping(g, t, &c6, &s, 12, 20), nat64),
     ]
 }
 
@@ -359,6 +371,20 @@ fn dnat_port_forwarding_reaches_the_translated_ports() {
 #[test]
 fn dual_stack_firewall() {
     run("ipv6-firewall.conf", ipv6_plan);
+}
+
+#[test]
+fn stateful_nat64_to_the_well_known_prefix() {
+    for Outcome { sessions, .. } in run("stateful-nat64.conf", nat64_plan) {
+        for s in &sessions {
+            // The reply flow is the IPv4 server's, to the pool.
+            assert_eq!(s.flows[1].src.addr, ip("198.51.100.20"));
+            let IpAddr::V4(pool) = s.flows[1].dst.addr else {
+                panic!("{s:?}")
+            };
+            assert_eq!(pool.octets()[..3], [203, 0, 113]);
+        }
+    }
 }
 
 #[test]

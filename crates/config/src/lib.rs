@@ -48,7 +48,7 @@
 //! (`mtu`, `vlan-id`, `ids-rules`, `ipsec-vpn-rules`, pool
 //! `secured-port-block-allocation`, …) are ignored with one warning each; `description` is
 //! accepted silently. Statements that would silently change packet behaviour if ignored
-//! (NAT64/NAT66/NAT-PT translation types, several next-hops for one static route, IPv6
+//! (NAT66/NAT-PT translation types and NAT64 other than stateful-nat64, several next-hops for one static route, IPv6
 //! NAT pools, `service-filter`) are errors. Unknown words are errors.
 //!
 //! # Printing

@@ -961,11 +961,14 @@ pub enum TranslationType {
     TwiceDynamicNat44,
     /// `deterministic-napt44`: NAPT from a port block computed from the source address.
     DeterministicNapt44,
+    /// `stateful-nat64` (RFC 6146): IPv6 clients to IPv4 servers; NAPT of the source into
+    /// an IPv4 pool, the destination taken from the IPv6 address (RFC 6052 prefix).
+    StatefulNat64,
 }
 
 impl TranslationType {
     /// Every value, in keyword order.
-    pub const ALL: [TranslationType; 8] = [
+    pub const ALL: [TranslationType; 9] = [
         Self::Napt44,
         Self::DynamicNat44,
         Self::BasicNat44,
@@ -974,6 +977,7 @@ impl TranslationType {
         Self::TwiceBasicNat44,
         Self::TwiceDynamicNat44,
         Self::DeterministicNapt44,
+        Self::StatefulNat64,
     ];
     /// The configuration keyword.
     pub fn keyword(self) -> &'static str {
@@ -986,6 +990,7 @@ impl TranslationType {
             Self::TwiceBasicNat44 => "twice-basic-nat-44",
             Self::TwiceDynamicNat44 => "twice-dynamic-nat-44",
             Self::DeterministicNapt44 => "deterministic-napt44",
+            Self::StatefulNat64 => "stateful-nat64",
         }
     }
     /// As printed in `NAT Action:   Translation Type - …` and pool output.
@@ -999,6 +1004,7 @@ impl TranslationType {
             Self::TwiceBasicNat44 => "TWICE BASIC NAT44",
             Self::TwiceDynamicNat44 => "TWICE DYNAMIC NAT44",
             Self::DeterministicNapt44 => "DETERMINISTIC-NAPT44",
+            Self::StatefulNat64 => "STATEFUL NAT64",
         }
     }
     /// The value whose [`TranslationType::keyword`] is `s`.

@@ -392,17 +392,97 @@ fn translation_type_requirements() {
         "e.conf:6:65: error: translation-type twice-dynamic-nat-44 requires a source-pool",
     );
     one(
-        &nat_term("source-pool napt\ntranslation-type stateful-nat64"),
-        "e.conf:6:65: error: translation-type 'stateful-nat64' is not supported by mspic (supported: napt-44, dynamic-nat44, basic-nat44, dnat-44, twice-napt-44, twice-basic-nat-44, twice-dynamic-nat-44, deterministic-napt44)",
+        &nat_term("source-pool addr\ntranslation-type stateful-nat64"),
+        "e.conf:6:65: error: translation-type stateful-nat64 requires source-pool 'addr' to have a 'port' statement",
+    );
+    one(
+        &nat_term("source-pool napt\ntranslation-type stateful-nat464"),
+        "e.conf:6:65: error: translation-type 'stateful-nat464' is not supported by mspic (supported: napt-44, dynamic-nat44, basic-nat44, dnat-44, twice-napt-44, twice-basic-nat-44, twice-dynamic-nat-44, deterministic-napt44, stateful-nat64)",
     );
     one(
         &nat_term("source-pool napt\ntranslation-type source-dynamic"),
-        "e.conf:6:65: error: unknown translation-type 'source-dynamic' (expected one of: napt-44, dynamic-nat44, basic-nat44, dnat-44, twice-napt-44, twice-basic-nat-44, twice-dynamic-nat-44, deterministic-napt44)",
+        "e.conf:6:65: error: unknown translation-type 'source-dynamic' (expected one of: napt-44, dynamic-nat44, basic-nat44, dnat-44, twice-napt-44, twice-basic-nat-44, twice-dynamic-nat-44, deterministic-napt44, stateful-nat64)",
     );
     one(
         &nat_term("source-pool napt"),
         "e.conf:5:37: error: term 't' of nat rule 'r': translated has no translation-type",
     );
+}
+
+#[test]
+fn stateful_nat64_terms() {
+    // RFC 6146 with the well-known prefix, or a network-specific one of an RFC 6052 length.
+    let cfg = parse(
+        &nat_term("source-pool napt\ntranslation-type stateful-nat64"),
+        "e.conf",
+    )
+    .expect("well-known prefix");
+    let NatThen::Translated(t) = &cfg.nat_rules[0].terms[0].then else {
+        panic!("not translated");
+    };
+    assert_eq!(t.translation_type, TranslationType::StatefulNat64);
+    assert_eq!(t.destination_prefix, None);
+    let cfg = parse(
+        &nat_term(
+            "source-pool napt\ndestination-prefix 2001:db8:64::/96\ntranslation-type stateful-nat64",
+        ),
+        "e.conf",
+    )
+    .expect("network-specific prefix");
+    let NatThen::Translated(t) = &cfg.nat_rules[0].terms[0].then else {
+        panic!("not translated");
+    };
+    assert_eq!(
+        t.destination_prefix,
+        Some("2001:db8:64::/96".parse().expect("prefix"))
+    );
+    // The configuration prints back as it reads.
+    for text in [display::set(&cfg), display::braces(&cfg)] {
+        assert_eq!(
+            parse(&text, "again.conf").expect("prints back"),
+            cfg,
+            "{text}"
+        );
+    }
+    one(
+        &nat_term("source-pool napt\ndestination-prefix 2001:db8:64::/80\ntranslation-type stateful-nat64"),
+        "e.conf:6:67: error: translation-type stateful-nat64: destination-prefix 2001:db8:64::/80 must be an IPv6 prefix of length 32, 40, 48, 56, 64 or 96 (RFC 6052)",
+    );
+    one(
+        &nat_term("source-pool napt\ndestination-prefix 2001:db8:0:0:ff00::/96\ntranslation-type stateful-nat64"),
+        "e.conf:6:67: error: translation-type stateful-nat64: destination-prefix 2001:db8:0:0:ff00::/96 has bits 64 to 71 set (RFC 6052 §2.2: they must be zero)",
+    );
+    one(
+        &nat_term("source-pool napt\ndestination-prefix 10.0.0.0/24\ntranslation-type stateful-nat64"),
+        "e.conf:6:67: error: translation-type stateful-nat64: destination-prefix 10.0.0.0/24 must be an IPv6 prefix of length 32, 40, 48, 56, 64 or 96 (RFC 6052)",
+    );
+    for (stmt, what) in [
+        (
+            "destination-pool addr",
+            "a destination-pool (use destination-prefix)",
+        ),
+        ("source-prefix 192.0.2.0/28", "a source-prefix"),
+        ("address-pooling paired", "address-pooling paired"),
+        (
+            "mapping-type endpoint-independent",
+            "mapping-type endpoint-independent",
+        ),
+        (
+            "filtering-type endpoint-independent",
+            "filtering-type endpoint-independent",
+        ),
+    ] {
+        let e = errors(&nat_term(&format!(
+            "source-pool napt\n{stmt}\ntranslation-type stateful-nat64"
+        )));
+        assert_eq!(e.len(), 1, "{stmt}: {e:?}");
+        assert!(
+            e[0].ends_with(&format!(
+                "error: translation-type stateful-nat64 with {what} is not supported by mspic"
+            )),
+            "{stmt}: {e:?}"
+        );
+    }
 }
 
 #[test]

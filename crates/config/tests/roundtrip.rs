@@ -452,7 +452,7 @@ fn gen_config(seed: u64) -> Config {
                             x.source_prefix = Some(r.prefix4());
                         }
                     }
-                    Dnat44 | DeterministicNapt44 => {}
+                    Dnat44 | DeterministicNapt44 | StatefulNat64 => {}
                 }
                 if matches!(
                     tt,

@@ -1162,6 +1162,105 @@ fn ipv6_pinned_prefix() {
     }
 }
 
+/// Stateful NAT64 needs no case of its own: the client's IPv6 packets hash on their
+/// tuple (the shard allocates a pool port it owns), and everything IPv4 coming back goes to
+/// the pool by port or echo identifier, ICMP errors by the packet they quote.
+#[test]
+fn stateful_nat64_flows() {
+    if kernel_cannot_run() {
+        return;
+    }
+    let pol = policy(
+        r#"
+interfaces {
+    ge-0/0/0 { unit 0 { family inet6 { service { input { service-set ss; } output { service-set ss; } } address 2001:db8:10::1/64; } } }
+    ge-0/0/1 { unit 0 { family inet { address 203.0.113.1/24; } } }
+    ms-1/1/0 { unit 0 { family inet; family inet6; } }
+}
+routing-options { static { route 198.51.100.0/24 next-hop 203.0.113.2; } }
+services {
+    nat {
+        pool p4 { address 203.0.113.128/28; port { automatic; } }
+        rule r64 { match-direction input; term t { from { destination-address { 64:ff9b::/96; } } then { translated { source-pool p4; translation-type stateful-nat64; } } } }
+    }
+    service-set ss { nat-rules r64; interface-service { service-interface ms-1/1/0; } }
+}
+"#,
+    );
+    let n = 5;
+    let l = load(&pol, n);
+    let (client, server6) = (a6("2001:db8:10::2"), a6("64:ff9b::c633:6407"));
+    let out_tcp = ip4("203.0.113.130", "198.51.100.7", 6, &tcp(1031, 80));
+    let out_echo = ip4(
+        "203.0.113.130",
+        "198.51.100.7",
+        1,
+        &icmp(8, 0, 4242, 1, b"ping"),
+    );
+    let cases: [(Vec<u8>, Option<u16>); 6] = [
+        (eth(0x86dd, &ip6(client, server6, 6, &tcp(40000, 80))), None),
+        (
+            eth(
+                0x86dd,
+                &ip6(client, server6, 58, &icmp(128, 0, 7, 1, b"ping")),
+            ),
+            None,
+        ),
+        (
+            eth(
+                0x0800,
+                &ip4("198.51.100.7", "203.0.113.130", 6, &tcp(80, 1031)),
+            ),
+            Some(1031 % 5),
+        ),
+        (
+            eth(
+                0x0800,
+                &ip4(
+                    "198.51.100.7",
+                    "203.0.113.130",
+                    1,
+                    &icmp(0, 0, 4242, 1, b"ping"),
+                ),
+            ),
+            Some(4242 % 5),
+        ),
+        (
+            eth(
+                0x0800,
+                &ip4(
+                    "203.0.113.2",
+                    "203.0.113.130",
+                    1,
+                    &icmp(3, 3, 0, 0, &out_tcp[..28]),
+                ),
+            ),
+            Some(1031 % 5),
+        ),
+        (
+            eth(
+                0x0800,
+                &ip4(
+                    "203.0.113.2",
+                    "203.0.113.130",
+                    1,
+                    &icmp(11, 0, 0, 0, &out_echo[..28]),
+                ),
+            ),
+            Some(4242 % 5),
+        ),
+    ];
+    for (f, by_port) in cases {
+        let m = run(&l.prog, &f).meta.unwrap();
+        let rust = rust_owner(&pol, &f, n);
+        assert_eq!(m.owner, rust, "{:02x?}", &f[14..]);
+        if let Some(o) = by_port {
+            assert_eq!(m.owner, o, "{:02x?}", &f[14..]);
+            assert!(m.has(flags::POOL));
+        }
+    }
+}
+
 /// `bpf/steer.h` and the Rust mirror agree.
 #[test]
 fn header_mirror() {

@@ -13,6 +13,9 @@ pub const FLAG_ALG_PARENT: u32 = 0x2000;
 pub const FLAG_RPC_PARENT: u32 = 0x1000;
 /// Session header flag: NAT applied.
 pub const FLAG_NAT: u32 = 0x0080;
+/// Session header flag of a stateful NAT64 session, in place of [`FLAG_NAT`]: the one
+/// Junos NAT64 sample (docs/commands.md, release 17.1) shows `Flags: 0x200000`.
+pub const FLAG_NAT64: u32 = 0x20_0000;
 
 /// What a flow does with the packets that match it (`State` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -38,6 +38,7 @@ fn translate(eim: bool, paired: bool) -> Translate {
         paired,
         port_map: Box::new([]),
         det: None,
+        nat64: None,
     }
 }
 

@@ -47,6 +47,13 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn established_path_allocates_nothing(cfg: &str) {
+    established_path_allocates_nothing_with(cfg, &|p| {
+        udp("10.0.0.2", 2000 + p, "198.51.100.7", 53, b"query")
+    });
+}
+
+/// As above with the outbound frames of `out` (one per flow).
+fn established_path_allocates_nothing_with(cfg: &str, out: &dyn Fn(u16) -> Vec<u8>) {
     let mut h = Harness::with(
         cfg,
         ShardConfig {
@@ -56,7 +63,7 @@ fn established_path_allocates_nothing(cfg: &str) {
     );
     let mut frames = Vec::new();
     for p in 0..100u16 {
-        let out = udp("10.0.0.2", 2000 + p, "198.51.100.7", 53, b"query");
+        let out = out(p);
         let (v, translated) = h.send(&out);
         assert!(matches!(v, Verdict::Forward { .. }));
         frames.push((IfIndex(0), out));
@@ -118,6 +125,30 @@ fn napt() {
     );
     assert!(cfg.contains("nat-rules n;"));
     established_path_allocates_nothing(&cfg);
+}
+
+/// NAT64 translates both ways through a buffer allocated with the shard.
+#[test]
+fn stateful_nat64() {
+    established_path_allocates_nothing_with(&nat64_config(""), &|p| {
+        let mut out = Vec::new();
+        etherparse::PacketBuilder::ethernet2(CLIENT_MAC, ROUTER_MAC)
+            .ipv6(
+                "2001:db8:10::2"
+                    .parse::<std::net::Ipv6Addr>()
+                    .unwrap()
+                    .octets(),
+                "64:ff9b::c633:6407"
+                    .parse::<std::net::Ipv6Addr>()
+                    .unwrap()
+                    .octets(),
+                64,
+            )
+            .udp(2000 + p, 53)
+            .write(&mut out, b"query")
+            .unwrap();
+        out
+    });
 }
 
 /// Allocations made while `n` first packets (new UDP sessions, then their timeouts) go

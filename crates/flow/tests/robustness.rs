@@ -42,6 +42,34 @@ proptest! {
         h.send_on(IfIndex(1), &f);
     }
 
+    /// NAT64: mutations of the client's IPv6 packets, and of the server's IPv4 answers to
+    /// the pool port of a live session (they reach the translator), never panic; the table
+    /// stays consistent.
+    #[test]
+    fn mutated_nat64_frames_never_panic(
+        flips in prop::collection::vec((14usize..140, any::<u8>()), 1..8),
+        kind in 0u8..4,
+        inbound in any::<bool>(),
+    ) {
+        let mut h = Harness::new(&nat64_config(""));
+        let (c, s6) = ("2001:db8:10::2", "64:ff9b::c633:6407");
+        let mut f = match kind {
+            0 => tcp6(c, 1000, s6, 80, b"hello"),
+            1 => udp6(c, 1000, s6, 53, b"hello"),
+            2 => echo6(c, s6, 5),
+            _ => udp6(c, 1000, s6, 53, &[0u8; 100]),
+        };
+        let (_, out) = h.send_on(IfIndex(0), &f);
+        if inbound && out.len() > 34 && out[12..14] == [8, 0] {
+            f = mirror(&out);
+        }
+        for (i, b) in flips {
+            if i < f.len() { f[i] = b; }
+        }
+        h.send_on(IfIndex(u16::from(inbound)), &f);
+        h.shard.check_consistency().unwrap();
+    }
+
     /// Random conversations over a few endpoints with random time steps: the index, slab,
     /// timers and counts stay consistent and no packet is counted twice.
     #[test]
@@ -69,4 +97,37 @@ proptest! {
         // Every packet is counted on at most one flow.
         prop_assert!(total <= n, "{total} frames counted for {n} packets");
     }
+}
+
+fn v6b(src: &str, dst: &str) -> etherparse::PacketBuilderStep<etherparse::IpHeaders> {
+    let a = |s: &str| s.parse::<std::net::Ipv6Addr>().unwrap().octets();
+    etherparse::PacketBuilder::ethernet2(CLIENT_MAC, ROUTER_MAC).ipv6(a(src), a(dst), 64)
+}
+
+fn tcp6(src: &str, sport: u16, dst: &str, dport: u16, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    v6b(src, dst)
+        .tcp(sport, dport, 1, 1000)
+        .syn()
+        .write(&mut out, data)
+        .unwrap();
+    out
+}
+
+fn udp6(src: &str, sport: u16, dst: &str, dport: u16, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    v6b(src, dst)
+        .udp(sport, dport)
+        .write(&mut out, data)
+        .unwrap();
+    out
+}
+
+fn echo6(src: &str, dst: &str, id: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    v6b(src, dst)
+        .icmpv6_echo_request(id, 1)
+        .write(&mut out, b"ping")
+        .unwrap();
+    out
 }

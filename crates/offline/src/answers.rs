@@ -465,6 +465,8 @@ pub fn nat_statistics(p: &Policy, reports: &[ShardReport]) -> Vec<NatStatistics>
             "nat-gre-call-id-restorations".into(),
             s.gre_call_id_restorations,
         ),
+        // mspic's name: packets of NAT64 sessions the RFC 7915 translator refused.
+        ("nat64-untranslatable-drops".into(), s.nat64_untranslatable),
     ];
     for (t, n) in types.iter().zip(s.by_type) {
         counters.push((format!("nat-{}-sessions", t.keyword()), n));

@@ -44,6 +44,13 @@ pub enum IcmpErrorKind {
     /// Communication administratively prohibited: ICMPv4 type 3 code 13
     /// (RFC 1812 §5.2.7.1), ICMPv6 type 1 code 1 (RFC 4443 §3.1).
     AdminProhibited,
+    /// The packet is larger than the next hop takes: ICMPv4 fragmentation needed and DF
+    /// set, type 3 code 4, with the next-hop MTU (RFC 1191 §4); ICMPv6 packet too big,
+    /// type 2 code 0, with the MTU (RFC 4443 §3.2).
+    TooBig {
+        /// The next-hop MTU.
+        mtu: u16,
+    },
 }
 
 impl IcmpErrorKind {
@@ -55,6 +62,7 @@ impl IcmpErrorKind {
             IcmpErrorKind::AdminProhibited => {
                 (icmp::v4::DEST_UNREACH, icmp::v4::CODE_ADMIN_PROHIBITED)
             }
+            IcmpErrorKind::TooBig { .. } => (icmp::v4::DEST_UNREACH, 4),
         }
     }
 
@@ -66,6 +74,16 @@ impl IcmpErrorKind {
             IcmpErrorKind::AdminProhibited => {
                 (icmp::v6::DEST_UNREACH, icmp::v6::CODE_ADMIN_PROHIBITED)
             }
+            IcmpErrorKind::TooBig { .. } => (icmp::v6::PACKET_TOO_BIG, 0),
+        }
+    }
+
+    /// The 4 bytes after the checksum: the MTU of `TooBig` (the low 16 bits of ICMPv4's,
+    /// RFC 1191 §4; all 32 of ICMPv6's, RFC 4443 §3.2), else unused (zero).
+    fn rest(self) -> [u8; 4] {
+        match self {
+            IcmpErrorKind::TooBig { mtu } => u32::from(mtu).to_be_bytes(),
+            _ => [0; 4],
         }
     }
 }
@@ -408,7 +426,8 @@ pub fn icmp_error(
         .ok_or(WireError::BufferTooSmall { needed })?;
     m[0] = icmp_type;
     m[1] = code;
-    m[2..8].fill(0); // checksum, then unused (RFC 792) / unused (RFC 4443 §3.1, §3.3)
+    m[2..4].fill(0); // checksum
+    m[4..8].copy_from_slice(&kind.rest()); // unused (RFC 792, RFC 4443 §3.1, §3.3) or MTU
     m[8..].copy_from_slice(quote);
     let initial = match p.version {
         IpVersion::V4 => 0, // ICMPv4: no pseudo header (RFC 792)

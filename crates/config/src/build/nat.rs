@@ -148,7 +148,6 @@ const TRANSLATION_UNSUPPORTED: &[&str] = &[
     "napt-66",
     "napt-pt",
     "stateful-nat464",
-    "stateful-nat64",
 ];
 
 /// Most addresses and ranges one pool may list.
@@ -999,6 +998,10 @@ impl Builder {
                 need(d, has_dst, DST);
             }
             TranslationType::DeterministicNapt44 => napt_port(d),
+            TranslationType::StatefulNat64 => {
+                napt_port(d);
+                self.check_nat64(d, tr, tpos);
+            }
         }
         // A deterministic pool serves deterministic-napt44 alone, and it alone.
         let det_pool = spool
@@ -1022,6 +1025,61 @@ impl Builder {
 }
 
 impl Builder {
+    /// `stateful-nat64` (RFC 6146): an IPv4 source pool with ports and an IPv6
+    /// `destination-prefix` of an RFC 6052 §2.2 length (none: the well-known
+    /// 64:ff9b::/96); what mspic does not implement for it is refused by name.
+    fn check_nat64(&self, d: &mut Diags, tr: &TranslatedD, tpos: Pos) {
+        const KW: &str = "translation-type stateful-nat64";
+        if let Some((p, pos, _)) = &tr.dprefix.v {
+            let u_octet = match p.addr {
+                std::net::IpAddr::V6(a) => a.octets()[8],
+                std::net::IpAddr::V4(_) => 0,
+            };
+            if !p.addr.is_ipv6() || !matches!(p.len, 32 | 40 | 48 | 56 | 64 | 96) {
+                d.error(
+                    *pos,
+                    format!("{KW}: destination-prefix {p} must be an IPv6 prefix of length 32, 40, 48, 56, 64 or 96 (RFC 6052)"),
+                );
+            } else if u_octet != 0 {
+                // RFC 6052 §2.2: bits 64 to 71 of the address are zero.
+                d.error(
+                    *pos,
+                    format!("{KW}: destination-prefix {p} has bits 64 to 71 set (RFC 6052 §2.2: they must be zero)"),
+                );
+            }
+        }
+        let refuse = |d: &mut Diags, on: bool, pos: Option<Pos>, what: &str| {
+            if on {
+                d.error(
+                    pos.unwrap_or(tpos),
+                    format!("{KW} with {what} is not supported by mspic"),
+                );
+            }
+        };
+        refuse(
+            d,
+            tr.dpool.v.is_some(),
+            tr.dpool.pos(),
+            "a destination-pool (use destination-prefix)",
+        );
+        refuse(
+            d,
+            tr.sprefix.v.is_some(),
+            tr.sprefix.pos(),
+            "a source-prefix",
+        );
+        refuse(d, tr.paired, None, "address-pooling paired");
+        refuse(d, tr.eim, None, "mapping-type endpoint-independent");
+        refuse(d, tr.eif, None, "filtering-type endpoint-independent");
+        let pool = tr.spool.get().and_then(|n| self.pools.get(&n));
+        refuse(
+            d,
+            pool.is_some_and(|p| p.pba.is_some()),
+            None,
+            "a source-pool of secured-port-block-allocation",
+        );
+    }
+
     /// What the engine needs to map from: a static source mapping (basic NAT) needs a
     /// `source-address` prefix no larger than what it maps to, a static destination
     /// mapping a `destination-address` prefix, and dynamic NAT without ports an

@@ -1,6 +1,6 @@
-//! Network address translation with the MS-PIC's semantics: pools, the seven translation
-//! types, shard-owned port and address allocation, endpoint-independent mapping and
-//! filtering (RFC 4787 §4.1, §5), paired address pooling (RFC 7857 §4 / RFC 6888 REQ-2),
+//! Network address translation with the MS-PIC's semantics: pools, the nine translation
+//! types (stateful NAT64, RFC 6146, among them), shard-owned port and address allocation,
+//! endpoint-independent mapping and filtering (RFC 4787 §4.1, §5), paired address pooling (RFC 7857 §4 / RFC 6888 REQ-2),
 //! and ICMP error translation (RFC 5508 §4).
 //!
 //! Shard ownership (see [`crate::owner`]): with N shards, shard k allocates only ports with

@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use mspic_config as cfg;
 use mspic_config::deterministic::DetMap;
 use mspic_config::{MatchDirection, Prefix, TranslationType};
+use mspic_wire::xlat::{Nat64Prefix, WELL_KNOWN_PREFIX};
 use mspic_wire::FlowKey;
 
 use super::{napt_translatable, v4};
@@ -96,6 +97,9 @@ pub struct Translate {
     pub port_map: Box<[(u16, u16)]>,
     /// deterministic-napt44: index in [`NatPolicy::deterministic`].
     pub det: Option<u16>,
+    /// stateful-nat64: the prefix IPv4 servers are embedded in (RFC 6052 §2.2; the term's
+    /// `destination-prefix`, else the well-known 64:ff9b::/96).
+    pub nat64: Option<Nat64Prefix>,
 }
 
 impl Translate {
@@ -128,6 +132,17 @@ pub struct NatTermRt {
     pub action: NatAction,
     /// `then syslog`.
     pub syslog: bool,
+}
+
+impl NatTermRt {
+    /// A stateful-nat64 term translates IPv6 only (RFC 6146): IPv4 traffic its
+    /// conditions match goes on to the next term.
+    fn family_fits(&self, m: &MatchInput) -> bool {
+        match &self.action {
+            NatAction::Translate(t) if t.nat64.is_some() => m.src.is_ipv6(),
+            _ => true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,6 +211,9 @@ pub struct NatPolicy {
     pub pinned: Vec<Prefix>,
     /// deterministic-napt44 terms: (source pool, the mapping of their source range).
     pub deterministic: Vec<(u16, DetMap)>,
+    /// The prefixes of stateful-nat64 terms (an ICMP error from an IPv4 router is sent to
+    /// the IPv6 side from its address embedded in the session's prefix).
+    pub nat64_prefixes: Vec<Nat64Prefix>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -325,6 +343,20 @@ fn port_map(c: &cfg::Config, tr: &cfg::Translated) -> Box<[(u16, u16)]> {
         .and_then(|n| c.port_forwarding(n))
         .map(|m| m.mappings.clone().into_boxed_slice())
         .unwrap_or_default()
+}
+
+/// The RFC 6052 prefix of a stateful-nat64 term: its `destination-prefix`, else the
+/// well-known prefix (RFC 6052 §2.1).
+fn nat64_prefix(p: Option<Prefix>) -> Result<Nat64Prefix, String> {
+    let Some(p) = p else {
+        return Ok(WELL_KNOWN_PREFIX);
+    };
+    let IpAddr::V6(a) = p.addr else {
+        return Err(format!(
+            "stateful-nat64 needs an IPv6 destination-prefix, not {p}"
+        ));
+    };
+    Nat64Prefix::new(a, p.len).map_err(|e| format!("destination-prefix {p}: {e}"))
 }
 
 /// What compiling one service set's terms needs to know besides the term.
@@ -472,6 +504,7 @@ impl NatPolicy {
                 | T::TwiceNapt44
                 | T::TwiceDynamicNat44
                 | T::DeterministicNapt44
+                | T::StatefulNat64
         );
         if dynamic_src {
             self.dynamic_source(cx, kind, src_pool, src_from, tr)?;
@@ -488,6 +521,15 @@ impl NatPolicy {
         for p in [src_pool, dst_pool].into_iter().flatten() {
             self.pools[p as usize].users.push((cx.set, kind));
         }
+        let nat64 = if kind == T::StatefulNat64 {
+            let p = nat64_prefix(tr.destination_prefix)?;
+            if !self.nat64_prefixes.contains(&p) {
+                self.nat64_prefixes.push(p);
+            }
+            Some(p)
+        } else {
+            None
+        };
         Ok(Translate {
             kind,
             src_pool,
@@ -501,6 +543,7 @@ impl NatPolicy {
             paired: tr.address_pooling_paired,
             port_map,
             det,
+            nat64,
         })
     }
 
@@ -604,7 +647,10 @@ impl NatPolicy {
             return Err(format!("{} needs a source-pool", kind.keyword()));
         };
         let has_ports = self.pools[p as usize].ports.is_some();
-        let wants_ports = matches!(kind, T::Napt44 | T::TwiceNapt44 | T::DeterministicNapt44);
+        let wants_ports = matches!(
+            kind,
+            T::Napt44 | T::TwiceNapt44 | T::DeterministicNapt44 | T::StatefulNat64
+        );
         if wants_ports && !has_ports {
             return Err(format!(
                 "{} needs a pool with a port statement",
@@ -655,8 +701,13 @@ impl NatPolicy {
             .enumerate()
             .filter(|(_, r)| direction_applies(r.direction, dir))
             .flat_map(|(ri, r)| r.terms.iter().enumerate().map(move |(ti, t)| (ri, ti, t)))
-            .find(|(_, _, t)| t.cond.matches(m).is_some())
+            .find(|(_, _, t)| t.cond.matches(m).is_some() && t.family_fits(m))
             .map(|(ri, ti, t)| (ri as u16, ti as u16, t))
+    }
+
+    /// The stateful-nat64 prefix that embeds the IPv4 server of IPv6 address `a`.
+    pub fn nat64_prefix_of(&self, a: std::net::Ipv6Addr) -> Option<Nat64Prefix> {
+        self.nat64_prefixes.iter().copied().find(|p| p.contains(a))
     }
 
     /// Pool and index of a source-NAT pool address.

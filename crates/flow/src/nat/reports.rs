@@ -67,6 +67,9 @@ pub struct NatStats {
     /// GRE packets whose call id was written back to the PNS's own (calls whose id was
     /// replaced).
     pub gre_call_id_restorations: u64,
+    /// Packets of stateful NAT64 sessions the IP/ICMP translator refused (RFC 7915: a
+    /// type with no counterpart, malformed, or too large for the frame buffer).
+    pub nat64_untranslatable: u64,
 }
 
 impl NatStats {
@@ -85,6 +88,7 @@ impl NatStats {
         self.eim_mappings_reused += o.eim_mappings_reused;
         self.eif_sessions_created += o.eif_sessions_created;
         self.packets_translated += o.packets_translated;
+        self.nat64_untranslatable += o.nat64_untranslatable;
     }
 }
 
@@ -107,13 +111,17 @@ pub fn snapshot(
         addr: a,
         port: show.then_some(port),
     };
-    let src_ports = ports
+    // NAT64 shows the ICMPv6 identifier as the port (the Junos sample of
+    // docs/commands.md, 17.1 layout).
+    let nat64 = kind == TranslationType::StatefulNat64;
+    let src_ports = (ports
         && matches!(
             kind,
             TranslationType::Napt44
                 | TranslationType::TwiceNapt44
                 | TranslationType::DeterministicNapt44
-        );
+        ))
+        || (nat64 && (ports || k.proto == proto::ICMPV6));
     let source = nat.rewrite[i].src.map(|(a, port)| NatTranslation {
         original: ep(k.src, k.src_port, src_ports),
         translated: ep(a, port, src_ports),

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use mspic_config::{Prefix, TranslationType};
+use mspic_wire::xlat::Nat64Prefix;
 use mspic_wire::{proto, FlowKey};
 
 use super::blocks::{BlockError, PortBlocks};
@@ -102,6 +103,9 @@ pub enum NatError {
     #[error("IPv6 is not translated by IPv4 NAT")]
     /// IPv6 packets are not translated.
     Family,
+    #[error("protocol not translated by NAT64")]
+    /// stateful-nat64 translates TCP, UDP and ICMPv6 echo only (RFC 6146 §1.2).
+    Nat64Protocol,
 }
 
 /// One shard's NAT state: its share of every pool, mappings, counters.
@@ -159,6 +163,9 @@ impl NatState {
             pool: t.src_pool,
             ..SessionNat::default()
         };
+        if let Some(prefix) = t.nat64 {
+            return self.translate_nat64(p, set, t, prefix, k, now);
+        }
         if !k.is_v4() {
             return Err(NatError::Family);
         }
@@ -194,6 +201,8 @@ impl NatState {
                 nat.alloc = Some(a);
             }
             T::Dnat44 => {}
+            // Translated above (a stateful-nat64 term always has its prefix).
+            T::StatefulNat64 => return Err(NatError::Family),
         }
         if matches!(
             t.kind,
@@ -221,17 +230,67 @@ impl NatState {
         Ok(nat)
     }
 
-    /// The arrival key of the O flow of a session with first key `k` and translation `nat`.
+    /// Stateful NAT64 (RFC 6146 §3.5): the IPv6 session `k` to an address of `prefix`
+    /// leaves from a pool address and port (ICMP identifier) this shard owns, as NAPT-44
+    /// allocates it, towards the IPv4 server embedded in its destination (RFC 6052 §2.2).
+    fn translate_nat64(
+        &mut self,
+        p: &NatPolicy,
+        set: u16,
+        t: &Translate,
+        prefix: Nat64Prefix,
+        k: &FlowKey,
+        now: u64,
+    ) -> Result<SessionNat, NatError> {
+        let IpAddr::V6(dst6) = k.dst else {
+            return Err(NatError::Family);
+        };
+        let server = prefix.extract(dst6).ok_or(NatError::NoStaticMapping)?;
+        let k4 = FlowKey {
+            dst: IpAddr::V4(server),
+            proto: nat64_protocol(k.proto).ok_or(NatError::Nat64Protocol)?,
+            ..*k
+        };
+        let pool = t.src_pool.ok_or(NatError::OutOfPorts)?;
+        let a = self.alloc_napt(p, set, pool, t, &k4, now)?;
+        let src = (
+            IpAddr::V4(p.pools[pool as usize].addrs[a.addr as usize]),
+            a.port.unwrap_or(k.src_port),
+        );
+        let mut nat = SessionNat {
+            kind: Some(t.kind),
+            pool: Some(pool),
+            alloc: Some(a),
+            ..SessionNat::default()
+        };
+        nat.rewrite[0].src = Some(src);
+        nat.rewrite[0].dst = Some((k4.dst, k.dst_port));
+        nat.rewrite[1].src = Some((k.dst, k.dst_port));
+        nat.rewrite[1].dst = Some((k.src, k.src_port));
+        self.stats.sessions_translated += 1;
+        if let Some(i) = TranslationType::ALL.iter().position(|&x| x == t.kind) {
+            self.stats.by_type[i] += 1;
+        }
+        Ok(nat)
+    }
+
+    /// The arrival key of the O flow of a session with first key `k` and translation `nat`
+    /// (for NAT64, the IPv4 protocol: ICMPv6 echo is answered by ICMP echo).
     pub fn reply_key(k: &FlowKey, nat: &SessionNat) -> FlowKey {
         let rw = nat.rewrite[0];
         let (s, sp) = rw.src.unwrap_or((k.src, k.src_port));
         let (d, dp) = rw.dst.unwrap_or((k.dst, k.dst_port));
+        let proto = if s.is_ipv4() != k.src.is_ipv4() {
+            nat64_protocol(k.proto).unwrap_or(k.proto)
+        } else {
+            k.proto
+        };
         FlowKey {
             src: s,
             dst: d,
             src_port: sp,
             dst_port: dp,
-            proto: k.proto,
+            proto,
         }
         .reversed()
     }
@@ -906,5 +965,15 @@ fn address_only(pool: u16, addr: u32, k: &FlowKey) -> Allocation {
         internal: k.src,
         internal_port: k.src_port,
         eim: false,
+    }
+}
+
+/// The IPv4 protocol of an IPv6 session stateful NAT64 translates (RFC 6146 §1.2: TCP, UDP,
+/// ICMP; an ICMPv6 echo becomes an ICMP echo, RFC 7915 §5.2).
+pub fn nat64_protocol(p: u8) -> Option<u8> {
+    match p {
+        proto::TCP | proto::UDP => Some(p),
+        proto::ICMPV6 => Some(proto::ICMP),
+        _ => None,
     }
 }

@@ -17,7 +17,7 @@ use crate::nat::{NatAction, NatError, NatState, SessionNat, Translate};
 use crate::policy::{FirewallMatch, Policy, ServiceSetRt, TermRef};
 use crate::route::{IfIndex, RouteResult};
 use crate::session::Session;
-use crate::snapshot::{FlowState, FLAG_NAT};
+use crate::snapshot::{FlowState, FLAG_NAT, FLAG_NAT64};
 use crate::syslog::LogKind;
 use crate::table::{FlowRef, InsertError};
 use crate::time::Time;
@@ -237,6 +237,16 @@ impl Shard {
         parsed: &Parsed,
     ) -> Result<(), Verdict> {
         let now = self.clock.0;
+        // RFC 6146 §3.5.3: of ICMPv6, only an echo request starts a NAT64 session.
+        let icmp_non_echo = match parsed.l4 {
+            L4::IcmpQuery { icmp_type, .. } => icmp_type != mspic_wire::icmp::v6::ECHO_REQUEST,
+            L4::IcmpOther { .. } => true,
+            _ => false,
+        };
+        if t.nat64.is_some() && icmp_non_echo {
+            self.nat.stats.nat64_untranslatable += 1;
+            return Err(Verdict::Drop(DropReason::Untranslatable));
+        }
         let translated = self
             .nat
             .translate(&self.policy.nat, set, t, &parsed.key, now);
@@ -246,8 +256,18 @@ impl Shard {
             Ok(nat) => {
                 session.keys[1] = NatState::reply_key(&parsed.key, &nat);
                 session.nat = nat;
-                session.flags |= FLAG_NAT;
+                session.flags |= if t.nat64.is_some() {
+                    FLAG_NAT64
+                } else {
+                    FLAG_NAT
+                };
                 Ok(())
+            }
+            // NAT64 of a protocol it does not translate, or to an address outside its
+            // prefix (RFC 6146 §3.5: silently dropped).
+            Err(NatError::Nat64Protocol) | Err(NatError::NoStaticMapping) if t.nat64.is_some() => {
+                self.nat.stats.nat64_untranslatable += 1;
+                Err(Verdict::Drop(DropReason::Untranslatable))
             }
             Err(e) => {
                 if e == NatError::OutOfPorts {
@@ -368,6 +388,9 @@ impl Shard {
         let iface = s.service_iface as usize;
         let rw = s.nat.rewrite[r.dir as usize];
         self.stats[iface].existing_accepts += 1;
+        if super::nat64::crosses_family(&rw, parsed.key.src) {
+            return self.icmp_error_nat64(ingress, frame, parsed, &rw);
+        }
         if crate::nat::translate_icmp_error(&mut frame.buf[..frame.len], parsed, &rw) {
             self.nat.stats.icmp_error_translations += 1;
         }

@@ -129,6 +129,9 @@ impl Shard {
         parsed: &Parsed,
         rw: &Rewrite,
     ) -> Verdict {
+        if super::nat64::crosses_family(rw, parsed.key.src) {
+            return self.forward_nat64(ingress, frame, parsed, rw);
+        }
         if !rw.is_none() {
             self.nat.stats.packets_translated += 1;
         }

@@ -13,6 +13,7 @@ mod first_packet;
 mod forward;
 mod fragments;
 mod logs;
+mod nat64;
 mod pinholes;
 mod replies;
 mod reports;
@@ -85,6 +86,10 @@ pub struct Shard {
     outbox: Vec<ShardMessage>,
     frags: Box<[Option<fragments::FragEntry>]>,
     scratch: Box<[u8]>,
+    /// Where a NAT64 packet is translated before it goes back into its frame.
+    xlat_buf: Box<[u8]>,
+    /// IPv4 identification of the next unfragmented IPv6 packet translated.
+    xlat_ident: u16,
     fired: Vec<u32>,
     nat: NatState,
     /// Last time endpoint-independent mappings were aged (ns).
@@ -134,6 +139,8 @@ impl Shard {
             outbox: Vec::new(),
             frags: vec![None; fragments::FRAG_SLOTS].into_boxed_slice(),
             scratch: vec![0u8; 2048].into_boxed_slice(),
+            xlat_buf: vec![0u8; nat64::XLAT_BUF].into_boxed_slice(),
+            xlat_ident: 0,
             fired: Vec::new(),
             nat: NatState::new(&policy.nat, cfg.index, cfg.count),
             mappings_aged: 0,

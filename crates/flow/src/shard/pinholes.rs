@@ -13,7 +13,7 @@ use crate::alg::Pinhole;
 use crate::nat::{NatState, Rewrite, SessionNat};
 use crate::route::IfIndex;
 use crate::session::Session;
-use crate::snapshot::{FlowState, FLAG_ALG_CHILD, FLAG_NAT};
+use crate::snapshot::{FlowState, FLAG_ALG_CHILD, FLAG_NAT, FLAG_NAT64};
 use crate::time::Time;
 
 /// Most pinholes a shard keeps (copies from other shards included).
@@ -228,7 +228,11 @@ impl Shard {
         }
         if nat.kind.is_some() {
             session.nat = nat;
-            session.flags |= FLAG_NAT;
+            session.flags |= if nat.kind == Some(mspic_config::TranslationType::StatefulNat64) {
+                FLAG_NAT64
+            } else {
+                FLAG_NAT
+            };
         }
         let reply = session.keys[1];
         let slot = match self.install(session) {

@@ -96,6 +96,9 @@ pub enum DropReason {
     Alg,
     /// IPv4 options its firewall term does not allow, or malformed ones.
     IpOptions,
+    /// A packet of a stateful NAT64 session the IP/ICMP translator refuses (RFC 7915 §4,
+    /// §5: no counterpart in the other family, malformed, or no room in the frame).
+    Untranslatable,
 }
 
 /// Messages between shards. Drivers deliver every message a shard puts in its outbox to

@@ -52,6 +52,46 @@ services {{
     )
 }
 
+/// An IPv6-only LAN behind ge-0/0/0, the IPv4 Internet behind ge-0/0/1, and NAT64 of the
+/// LAN to the well-known prefix (or `prefix`) from a pool with ports.
+pub fn nat64_config(prefix: &str) -> String {
+    let dprefix = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("destination-prefix {prefix};")
+    };
+    let from = if prefix.is_empty() {
+        "64:ff9b::/96"
+    } else {
+        prefix
+    };
+    format!(
+        r#"
+interfaces {{
+    ge-0/0/0 {{ unit 0 {{ family inet6 {{ service {{ input {{ service-set ss; }} output {{ service-set ss; }} }} address 2001:db8:10::1/64; }} }} }}
+    ge-0/0/1 {{ unit 0 {{ family inet {{ address 203.0.113.1/24; }} }} }}
+    ms-1/1/0 {{ unit 0 {{ family inet; family inet6; }} }}
+}}
+routing-options {{ static {{ route 198.51.100.0/24 next-hop 203.0.113.2; }} }}
+services {{
+    nat {{
+        pool p4 {{ address 203.0.113.128/30; port {{ automatic; }} }}
+        rule r64 {{
+            match-direction input;
+            term t {{
+                from {{ source-address {{ 2001:db8:10::/64; }} destination-address {{ {from}; }} }}
+                then {{ translated {{ source-pool p4; {dprefix} translation-type stateful-nat64; }} }}
+            }}
+        }}
+    }}
+    service-set ss {{
+        nat-rules r64;
+        interface-service {{ service-interface ms-1/1/0; }}
+    }}
+}}
+"#
+    )
+}
 pub const ACCEPT_INSIDE: &str =
     "term t1 { from { source-address { 10.0.0.0/24; } } then { accept; } }";
 

@@ -1,0 +1,225 @@
+//! Packets of stateful NAT64 sessions (RFC 6146 §3.5): translated between the families
+//! by the RFC 7915 translator into the frame buffer, then routed like any other packet.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use mspic_wire::ethernet::{ETHERTYPE_IPV4, ETHERTYPE_IPV6};
+use mspic_wire::parse::{parse_frame, Fragment, Parsed, L4};
+use mspic_wire::xlat::{self, Answer, Endpoints, Params, XlatError};
+use mspic_wire::{icmp, IcmpErrorKind};
+
+use super::{DropReason, Frame, Shard, Verdict};
+use crate::nat::Rewrite;
+use crate::route::IfIndex;
+
+/// Room for the translation of the largest IP packet a frame can hold.
+pub(super) const XLAT_BUF: usize = 65_535 + 48;
+
+/// The MTU past the translator on the IPv6 side: Ethernet's (links have no configured
+/// MTU in the emulator; Params::default has the same).
+const IPV6_MTU: usize = 1500;
+/// IPv6 header less IPv4's (RFC 7915 §4.1).
+const HEADER_GROWTH: usize = 20;
+
+/// Whether `rw` takes a packet from `src`'s family to the other.
+pub(super) fn crosses_family(rw: &Rewrite, src: IpAddr) -> bool {
+    rw.src.is_some_and(|(a, _)| a.is_ipv4() != src.is_ipv4())
+}
+
+/// The translated packet's endpoints: ports for TCP/UDP, the identifier for an ICMP echo
+/// (a request carries it as its source port, a reply as its destination port).
+fn endpoints<A>(parsed: &Parsed, src: (A, u16), dst: (A, u16)) -> Endpoints<A> {
+    let query = match parsed.l4 {
+        L4::IcmpQuery { icmp_type, .. } => Some(matches!(
+            icmp_type,
+            icmp::v4::ECHO_REQUEST | icmp::v6::ECHO_REQUEST
+        )),
+        _ => None,
+    };
+    let ports = query.is_none();
+    Endpoints {
+        src: src.0,
+        dst: dst.0,
+        src_port: ports.then_some(src.1),
+        dst_port: ports.then_some(dst.1),
+        icmp_id: query.map(|request| if request { src.1 } else { dst.1 }),
+    }
+}
+
+impl Shard {
+    /// A packet of a NAT64 flow: translated with the flow's endpoints (RFC 7915 §5 from
+    /// IPv6, §4 from IPv4), then routed; routing decrements the hop limit once (a packet
+    /// arriving with 1 is answered time exceeded in its own family first).
+    pub(super) fn forward_nat64(
+        &mut self,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+        rw: &Rewrite,
+    ) -> Verdict {
+        if parsed.ttl <= 1 {
+            let st = self.stats_slot(ingress, Some(parsed.key.dst));
+            self.stats[st].drop_ttl_exceeded += 1;
+            return self
+                .icmp_reply(ingress, frame, parsed, IcmpErrorKind::TimeExceeded)
+                .unwrap_or(Verdict::Drop(DropReason::TtlExceeded));
+        }
+        let (Some(src), Some(dst)) = (rw.src, rw.dst) else {
+            return self.untranslatable();
+        };
+        let rewrite = match (src, dst) {
+            ((IpAddr::V4(s), sp), (IpAddr::V4(d), dp)) => Rewrite4(xlat::Rewrite {
+                outer: endpoints(parsed, (s, sp), (d, dp)),
+                inner: None,
+            }),
+            ((IpAddr::V6(_), _), (IpAddr::V6(_), _)) if self.too_big_for_ipv6(frame, parsed) => {
+                // RFC 7915 §4.1: DF set and too big once translated: fragmentation needed,
+                // with the IPv6 MTU less the header growth.
+                self.nat.stats.nat64_untranslatable += 1;
+                let kind = IcmpErrorKind::TooBig {
+                    mtu: (IPV6_MTU - HEADER_GROWTH) as u16,
+                };
+                return self
+                    .icmp_reply(ingress, frame, parsed, kind)
+                    .unwrap_or(Verdict::Drop(DropReason::Untranslatable));
+            }
+            ((IpAddr::V6(s), sp), (IpAddr::V6(d), dp)) => Rewrite6(xlat::Rewrite {
+                outer: endpoints(parsed, (s, sp), (d, dp)),
+                inner: None,
+            }),
+            _ => return self.untranslatable(),
+        };
+        self.nat.stats.packets_translated += 1;
+        self.translate_frame(ingress, frame, parsed, &rewrite, dst.0)
+    }
+
+    /// An ICMP error quoting a packet of NAT64 flow `rw` (the flow the error follows):
+    /// the error and the packet it quotes are translated (RFC 7915 §4.2-4.3, §5.2-5.3;
+    /// RFC 6146 §3.5.3). From the IPv4 side, the error's source is embedded in the
+    /// session's prefix; from the IPv6 side it comes from the session's pool address.
+    pub(super) fn icmp_error_nat64(
+        &mut self,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+        rw: &Rewrite,
+    ) -> Verdict {
+        let (Some(src), Some(dst)) = (rw.src, rw.dst) else {
+            return self.untranslatable();
+        };
+        let L4::IcmpError { inner, .. } = parsed.l4 else {
+            return self.untranslatable();
+        };
+        // The quoted packet went the other way: its endpoints are the flow's, swapped.
+        let id = if inner.key.src_port != 0 {
+            dst.1
+        } else {
+            src.1
+        };
+        fn quoted<A>(s: A, d: A, sp: u16, dp: u16, id: u16) -> Endpoints<A> {
+            Endpoints {
+                src: s,
+                dst: d,
+                src_port: Some(sp),
+                dst_port: Some(dp),
+                icmp_id: Some(id),
+            }
+        }
+        let rewrite = match (src.0, dst.0, parsed.key.src) {
+            (IpAddr::V6(s6), IpAddr::V6(d6), IpAddr::V4(from)) => {
+                let Some(prefix) = self.policy.nat.nat64_prefix_of(s6) else {
+                    return self.untranslatable();
+                };
+                Rewrite6(xlat::Rewrite {
+                    outer: Endpoints::addrs(prefix.embed(from), d6),
+                    inner: Some(quoted(d6, s6, dst.1, src.1, id)),
+                })
+            }
+            (IpAddr::V4(s4), IpAddr::V4(d4), IpAddr::V6(_)) => Rewrite4(xlat::Rewrite {
+                outer: Endpoints::addrs(s4, d4),
+                inner: Some(quoted(d4, s4, dst.1, src.1, id)),
+            }),
+            _ => return self.untranslatable(),
+        };
+        self.nat.stats.icmp_error_translations += 1;
+        self.translate_frame(ingress, frame, parsed, &rewrite, dst.0)
+    }
+
+    /// Translates the frame's IP packet in place (the Ethernet header stays, its ethertype
+    /// changes; the packet shrinks or grows by the header difference within the buffer),
+    /// then routes it to `dst`.
+    fn translate_frame(
+        &mut self,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+        rewrite: &XlatRewrite,
+        dst: IpAddr,
+    ) -> Verdict {
+        let l3 = parsed.l3_offset;
+        let end = (l3 + parsed.ip_len).min(frame.len);
+        self.xlat_ident = self.xlat_ident.wrapping_add(1);
+        let params = Params {
+            ipv4_ident: self.xlat_ident,
+            ..Params::default()
+        };
+        let input = &frame.buf[l3..end];
+        let (done, ethertype) = match rewrite {
+            Rewrite4(rw) => (
+                xlat::ipv6_to_ipv4(input, &mut self.xlat_buf, rw, &params),
+                ETHERTYPE_IPV4,
+            ),
+            Rewrite6(rw) => (
+                xlat::ipv4_to_ipv6(input, &mut self.xlat_buf, rw, &params),
+                ETHERTYPE_IPV6,
+            ),
+        };
+        let n = match done {
+            Ok(n) => n,
+            Err(XlatError::Answer(Answer::SourceRouteFailed)) => {
+                self.nat.stats.nat64_untranslatable += 1;
+                let kind = IcmpErrorKind::DestUnreachable { code: 5 };
+                return self
+                    .icmp_reply(ingress, frame, parsed, kind)
+                    .unwrap_or(Verdict::Drop(DropReason::Untranslatable));
+            }
+            Err(_) => return self.untranslatable(),
+        };
+        if l3 < 2 || l3 + n > frame.buf.len() {
+            return self.untranslatable();
+        }
+        frame.buf[l3..l3 + n].copy_from_slice(&self.xlat_buf[..n]);
+        frame.buf[l3 - 2..l3].copy_from_slice(&ethertype.to_be_bytes());
+        frame.len = l3 + n;
+        match parse_frame(frame.bytes()) {
+            Ok(p) => self.route(ingress, frame, &p, dst),
+            Err(_) => self.untranslatable(),
+        }
+    }
+
+    /// An IPv4 packet with DF set that would exceed the IPv6 MTU once translated (its
+    /// header grows by 20 bytes, 28 with a fragment header).
+    fn too_big_for_ipv6(&self, frame: &Frame<'_>, parsed: &Parsed) -> bool {
+        let l3 = parsed.l3_offset;
+        let df = frame.bytes().get(l3 + 6).is_some_and(|b| b & 0x40 != 0);
+        let frag = if matches!(parsed.fragment, Fragment::None) {
+            0
+        } else {
+            8
+        };
+        let ihl = parsed.l4_offset.saturating_sub(l3);
+        df && parsed.ip_len - ihl.min(parsed.ip_len) + 40 + frag > IPV6_MTU
+    }
+
+    fn untranslatable(&mut self) -> Verdict {
+        self.nat.stats.nat64_untranslatable += 1;
+        Verdict::Drop(DropReason::Untranslatable)
+    }
+}
+
+/// The translator's input for one packet, by the family it goes to.
+pub(super) enum XlatRewrite {
+    Rewrite4(xlat::Rewrite<Ipv4Addr>),
+    Rewrite6(xlat::Rewrite<Ipv6Addr>),
+}
+use XlatRewrite::{Rewrite4, Rewrite6};

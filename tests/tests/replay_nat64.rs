@@ -1,0 +1,310 @@
+//! Stateful NAT64 replayed (RFC 6146): a generated capture of IPv6-only clients reaching
+//! IPv4 servers through 64:ff9b::/96 (TCP connections, UDP exchanges, ping6), the built-in
+//! responder playing the IPv4 servers, through 1 and 2 shards. Every frame that leaves is
+//! checked field by field against the frame that caused it: the IPv4 packet against the
+//! client's IPv6 packet, the IPv6 answer against the server's IPv4 answer.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mspic_flow::SessionFilter;
+use mspic_offline::replay::{Replay, ReplayOptions};
+use mspic_tests::check::{checksums_valid, ones_sum};
+use mspic_tests::{Gen, Host, Sides, Trace};
+
+fn config() -> String {
+    std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/corpus/stateful-nat64.conf"),
+    )
+    .unwrap()
+}
+
+/// The client's frames: per client a UDP exchange, a TCP connection and a ping6.
+fn traffic() -> Trace {
+    let mut g = Gen::new(64);
+    let mut t = Trace::new();
+    for i in 0..3u8 {
+        let start = Duration::from_millis(100 * u64::from(i));
+        let client = Host::inside(Ipv6Addr::new(
+            0x2001,
+            0xdb8,
+            0x10,
+            0,
+            0,
+            0,
+            0,
+            2 + u16::from(i),
+        ));
+        let server4 = Ipv4Addr::new(198, 51, 100, 20 + i);
+        let server = Host::remote(embed(server4));
+        g.udp_exchange(
+            &mut t,
+            &client,
+            &server,
+            40_000 + u16::from(i),
+            53,
+            start,
+            2,
+            40,
+            80,
+            Duration::from_millis(20),
+            Sides::ClientOnly,
+        );
+        g.tcp_conversation(
+            &mut t,
+            &client,
+            &server,
+            41_000 + u16::from(i),
+            80,
+            start + Duration::from_millis(50),
+            200,
+            3000,
+            Sides::ClientOnly,
+        );
+        g.icmp_echo(
+            &mut t,
+            &client,
+            &server,
+            7 + u16::from(i),
+            start,
+            2,
+            Duration::from_millis(10),
+            Sides::ClientOnly,
+        );
+    }
+    t
+}
+
+/// RFC 6052 §2.2 with the well-known /96 prefix, computed here.
+fn embed(a: Ipv4Addr) -> Ipv6Addr {
+    let o = a.octets();
+    Ipv6Addr::new(
+        0x64,
+        0xff9b,
+        0,
+        0,
+        0,
+        0,
+        u16::from_be_bytes([o[0], o[1]]),
+        u16::from_be_bytes([o[2], o[3]]),
+    )
+}
+
+/// The fields of one IP packet this test compares.
+#[derive(Debug, Clone, PartialEq)]
+struct Ip {
+    src: IpAddr,
+    dst: IpAddr,
+    ttl: u8,
+    /// 6, 17, or "echo" (1 or 58).
+    proto: u8,
+    /// Ports, or (echo id, 0) for a request and (0, echo id) for a reply.
+    ports: (u16, u16),
+    /// TCP (seq, ack, flags, window); ICMP echo (type, seq).
+    tcp: Option<(u32, u32, u8, u16)>,
+    echo: Option<(bool, u16)>,
+    payload: Vec<u8>,
+}
+
+/// Parses a frame from scratch and checks its checksums (IPv6: the pseudo header of
+/// RFC 8200 §8.1, ICMPv6 included; IPv4: tests/src/check.rs).
+fn ip(frame: &[u8]) -> Ip {
+    let ethertype = u16::from_be_bytes([frame[12], frame[13]]);
+    let p = &frame[14..];
+    let (src, dst, ttl, proto, l4): (IpAddr, IpAddr, u8, u8, &[u8]) = match ethertype {
+        0x0800 => {
+            assert!(checksums_valid(frame), "IPv4 checksums");
+            let ihl = usize::from(p[0] & 15) * 4;
+            let total = usize::from(u16::from_be_bytes([p[2], p[3]]));
+            let a = |i: usize| IpAddr::from([p[i], p[i + 1], p[i + 2], p[i + 3]]);
+            (a(12), a(16), p[8], p[9], &p[ihl..total])
+        }
+        0x86dd => {
+            assert_eq!(p[0] >> 4, 6);
+            let len = usize::from(u16::from_be_bytes([p[4], p[5]]));
+            let a = |i: usize| {
+                let mut o = [0u8; 16];
+                o.copy_from_slice(&p[i..i + 16]);
+                IpAddr::from(o)
+            };
+            let l4 = &p[40..40 + len];
+            let mut pseudo = u32::from(ones_sum(&p[8..40], 0));
+            pseudo += len as u32 + u32::from(p[6]);
+            assert_eq!(ones_sum(l4, pseudo), 0xffff, "IPv6 transport checksum");
+            (a(8), a(24), p[7], p[6], l4)
+        }
+        other => panic!("ethertype {other:#x}"),
+    };
+    let be16 = |i: usize| u16::from_be_bytes([l4[i], l4[i + 1]]);
+    let be32 = |i: usize| u32::from_be_bytes([l4[i], l4[i + 1], l4[i + 2], l4[i + 3]]);
+    let mut out = Ip {
+        src,
+        dst,
+        ttl,
+        proto,
+        ports: (0, 0),
+        tcp: None,
+        echo: None,
+        payload: Vec::new(),
+    };
+    match proto {
+        6 => {
+            let off = usize::from(l4[12] >> 4) * 4;
+            out.ports = (be16(0), be16(2));
+            out.tcp = Some((be32(4), be32(8), l4[13], be16(14)));
+            out.payload = l4[off..].to_vec();
+        }
+        17 => {
+            out.ports = (be16(0), be16(2));
+            out.payload = l4[8..].to_vec();
+        }
+        1 | 58 => {
+            let request = matches!(l4[0], 8 | 128);
+            assert!(request || matches!(l4[0], 0 | 129), "echo type {}", l4[0]);
+            out.proto = 1;
+            out.ports = if request { (be16(4), 0) } else { (0, be16(4)) };
+            out.echo = Some((request, be16(6)));
+            out.payload = l4[8..].to_vec();
+        }
+        p => panic!("protocol {p}"),
+    }
+    out
+}
+
+fn v4(a: IpAddr) -> Ipv4Addr {
+    match a {
+        IpAddr::V4(v) => v,
+        IpAddr::V6(v) => panic!("{v} is IPv6"),
+    }
+}
+
+#[test]
+fn ipv6_clients_reach_ipv4_servers() {
+    let pool =
+        |a: Ipv4Addr| a.octets()[..3] == [203, 0, 113] && (128..144).contains(&a.octets()[3]);
+    for workers in [1, 2] {
+        let cfg = mspic_config::parse(&config(), "stateful-nat64.conf").unwrap();
+        let policy = Arc::new(mspic_flow::Policy::compile(&cfg).unwrap());
+        let mut r = Replay::new(
+            policy,
+            &ReplayOptions {
+                workers,
+                respond: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let trace = traffic();
+        let (mut out, mut back) = (0, 0);
+        for f in trace.frames() {
+            let sent = ip(&f.data);
+            let outs = r.process((trace.epoch() + f.ts).as_nanos() as u64, &f.data);
+            assert!(!outs.is_empty(), "{workers}: nothing for {sent:?}");
+            // What left towards the server: the client's packet in IPv4 (RFC 7915 §5.1).
+            let o = ip(&outs[0].frame);
+            let IpAddr::V6(d6) = sent.dst else {
+                panic!("client sent IPv4")
+            };
+            assert!(
+                pool(v4(o.src)),
+                "{workers}: source {} not from the pool",
+                o.src
+            );
+            assert_eq!(embed(v4(o.dst)), d6);
+            assert_eq!(o.ttl, sent.ttl - 1, "hop limit decremented once");
+            assert_eq!(o.proto, sent.proto);
+            assert_eq!(o.tcp, sent.tcp);
+            assert_eq!(o.echo, sent.echo);
+            assert_eq!(o.payload, sent.payload);
+            if sent.echo.is_none() {
+                assert_eq!(o.ports.1, sent.ports.1, "destination port kept");
+            }
+            out += 1;
+            // The responder's answer, back to the client in IPv6 (RFC 7915 §4.1).
+            for reply in &outs[1..] {
+                let b = ip(&reply.frame);
+                assert_eq!(b.src, sent.dst, "from the server's IPv6 address");
+                assert_eq!(b.dst, sent.src, "to the client");
+                if sent.echo.is_some() {
+                    assert_eq!(b.ports.1, sent.ports.0, "echo identifier restored");
+                    assert_eq!(b.echo.map(|e| e.1), sent.echo.map(|e| e.1));
+                    assert_eq!(b.payload, sent.payload);
+                } else {
+                    assert_eq!(b.ports, (sent.ports.1, sent.ports.0));
+                }
+                if let (Some(t), Some(s)) = (b.tcp, sent.tcp) {
+                    assert_eq!(
+                        t.1,
+                        s.0.wrapping_add(sent.payload.len() as u32 + u32::from(s.2 & 3 != 0)),
+                        "ack"
+                    );
+                }
+                assert_eq!(b.ttl, 63);
+                back += 1;
+            }
+        }
+        assert!(out > 20 && back > 20, "{workers}: {out} out, {back} back");
+        let sessions = mspic_control::Backend::sessions(&mut r, &SessionFilter::default());
+        assert_eq!(sessions.len(), 9, "3 × (udp, tcp, icmp)");
+        for s in &sessions {
+            let nat = s.nat.as_ref().expect("translated");
+            assert_eq!(nat.translation_type.show_name(), "STATEFUL NAT64");
+            assert!(s.flows[0].src.addr.is_ipv6() && s.flows[1].src.addr.is_ipv4());
+            assert!(s.flows[1].frames > 0, "no reply on {s:?}");
+        }
+        let ext = mspic_control::execute("show services sessions extensive", &mut r).unwrap();
+        assert!(ext.contains("Translation Type - STATEFUL NAT64\n"), "{ext}");
+    }
+}
+
+/// `show services sessions extensive` of a ping6 through NAT64, in the layout of release
+/// 17.1: the one Junos NAT64 sample known (Juniper's `SRV_SESS_EXT_1` test reply, quoted in
+/// docs/commands.md and crates/control/tests/data/release17/sample-nat64-extensive.txt; no
+/// Junos documentation page prints a NAT64 session) shows the IPv6 flow, the IPv4 flow,
+/// `NAT source` with the echo identifiers as ports and `NAT Destination` without.
+#[test]
+fn sessions_show_the_ipv6_and_ipv4_tuples() {
+    let text = config().replace("emulator {", "emulator {\n    junos-release 17.1;");
+    let cfg = mspic_config::parse(&text, "stateful-nat64.conf").unwrap();
+    let policy = Arc::new(mspic_flow::Policy::compile(&cfg).unwrap());
+    let mut r = Replay::new(
+        policy,
+        &ReplayOptions {
+            workers: 1,
+            respond: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut g = Gen::new(64);
+    let mut t = Trace::new();
+    let client = Host::inside(Ipv6Addr::new(0x2001, 0xdb8, 0x10, 0, 0, 0, 0, 2));
+    let server = Host::remote(embed(Ipv4Addr::new(198, 51, 100, 20)));
+    g.icmp_echo(
+        &mut t,
+        &client,
+        &server,
+        42583,
+        Duration::ZERO,
+        3,
+        Duration::from_millis(10),
+        Sides::ClientOnly,
+    );
+    for f in t.frames() {
+        r.process((t.epoch() + f.ts).as_nanos() as u64, &f.data);
+    }
+    let opts = mspic_control::ExecuteOptions::for_config(&cfg);
+    let ext =
+        mspic_control::execute_with("show services sessions extensive", &mut r, &opts).unwrap();
+    insta::assert_snapshot!(ext);
+    let xml = mspic_control::execute_with(
+        "show services sessions extensive | display xml",
+        &mut r,
+        &opts,
+    )
+    .unwrap();
+    insta::assert_snapshot!(xml);
+    let nat = mspic_control::execute_with("show services nat pool detail", &mut r, &opts).unwrap();
+    insta::assert_snapshot!(nat);
+}
