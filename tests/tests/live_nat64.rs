@@ -2,7 +2,8 @@
 //! client reaches the IPv4 server over IPv6 only, at 64:ff9b::cb00:7102 (203.0.113.2 in the
 //! well-known prefix, RFC 6052): ping6, an HTTP download with curl, and FTP in active
 //! (`EPRT`) and passive (`EPSV`) mode with pyftpdlib as the server and Python's ftplib as
-//! the client, through 1 and 2 workers.
+//! the client, through 1 and 2 workers; and by name, with unbound's dns64 module as the
+//! client's resolver (RFC 6147).
 //!
 //! Needs root (CI runs as root). Outside CI the test skips, saying why, only when the
 //! kernel or the machine lacks network namespaces, XDP or AF_XDP, or a peer program is
@@ -219,4 +220,186 @@ fn ipv6_client_reaches_ipv4_server_on_two_workers() {
         return;
     }
     run(2);
+}
+
+/// unbound on the client's loopback as its resolver, with the dns64 module (RFC 6147)
+/// synthesizing AAAA records in 64:ff9b::/96 from the A records it finds, and
+/// `example.test` forwarded to dnsmasq on the IPv4 server, which it reaches over IPv6
+/// through NAT64 itself. Placeholders: `DIR`.
+const UNBOUND_CONF: &str = r#"server:
+    interface: ::1
+    port: 53
+    do-ip4: no
+    do-ip6: yes
+    access-control: ::1/128 allow
+    username: ""
+    chroot: ""
+    directory: "DIR"
+    pidfile: ""
+    use-syslog: no
+    logfile: ""
+    verbosity: 1
+    module-config: "dns64 iterator"
+    dns64-prefix: 64:ff9b::/96
+    do-not-query-localhost: no
+    local-zone: "test." nodefault
+    domain-insecure: "example.test"
+forward-zone:
+    name: "example.test."
+    forward-addr: 64:ff9b::cb00:7102@53
+"#;
+
+/// `/etc/netns/<ns>/resolv.conf`, which `ip netns exec` mounts over `/etc/resolv.conf`
+/// for the commands it runs in that namespace; removed when dropped.
+struct NetnsResolvConf(std::path::PathBuf);
+
+impl NetnsResolvConf {
+    fn new(ns: &str, content: &str) -> Self {
+        let dir = std::path::Path::new("/etc/netns").join(ns);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("resolv.conf"), content).unwrap();
+        NetnsResolvConf(dir)
+    }
+}
+
+impl Drop for NetnsResolvConf {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// An IPv6-only client that knows the IPv4 server only by name: dig gets the synthesized
+/// AAAA record from unbound, then ping6 and curl reach the server by name, every packet
+/// (the DNS queries to dnsmasq included) through NAT64.
+#[test]
+fn ipv6_only_client_resolves_through_dns64_and_reaches_the_server_by_name() {
+    if let Some(why) = skip_reason().or_else(|| {
+        (!std::path::Path::new("/usr/sbin/unbound").exists())
+            .then(|| "unbound missing (cargo xtask deps)".to_string())
+    }) {
+        testbed::skip_or_fail(&why);
+        return;
+    }
+    let mut live = Live::start(&repo_file("docs/examples/testbed-nat64.conf"), 1);
+    let www = live.dir.path("www");
+    std::fs::create_dir_all(&www).unwrap();
+    let data = body(256 * 1024, 5);
+    std::fs::write(www.join("page.bin"), &data).unwrap();
+    let www_s = www.to_str().unwrap().to_string();
+    live.serve(
+        "http",
+        "python3",
+        &[
+            "-m",
+            "http.server",
+            "8080",
+            "--bind",
+            SERVER_ADDR,
+            "--directory",
+            &www_s,
+        ],
+    );
+    // dnsmasq knows the server's A record only: an AAAA query gets no answer.
+    live.serve(
+        "dns",
+        "dnsmasq",
+        &[
+            "--keep-in-foreground",
+            "--no-resolv",
+            "--no-hosts",
+            "--user=root",
+            "--port=53",
+            &format!("--listen-address={SERVER_ADDR}"),
+            "--bind-interfaces",
+            &format!("--host-record=server.example.test,{SERVER_ADDR}"),
+            &format!("--pid-file={}", live.dir.path("dnsmasq.pid").display()),
+        ],
+    );
+    let conf = live.dir.path("unbound.conf");
+    std::fs::write(
+        &conf,
+        UNBOUND_CONF.replace("DIR", live.dir.path("").to_str().unwrap()),
+    )
+    .unwrap();
+    let mut unbound = live.tb.exec(Role::Client, "/usr/sbin/unbound");
+    unbound
+        .args(["-d", "-c", conf.to_str().unwrap()])
+        .stdout(std::fs::File::create(live.dir.path("unbound.out")).unwrap())
+        .stderr(std::fs::File::create(live.dir.path("unbound.log")).unwrap());
+    live.servers
+        .push(testbed::Spawned::new("unbound", unbound).unwrap());
+    live.wait_listening("tcp", 8080);
+    live.wait_listening("udp", 53);
+    live.tb
+        .wait_listening(Role::Client, "udp", 53, std::time::Duration::from_secs(15))
+        .unwrap();
+    let _resolv = NetnsResolvConf::new(&live.tb.ns(Role::Client), "nameserver ::1\n");
+    let log = |live: &Live| {
+        format!(
+            "unbound: {}\n{}",
+            std::fs::read_to_string(live.dir.path("unbound.log")).unwrap_or_default(),
+            live.log()
+        )
+    };
+
+    let dig = live.exec(
+        Role::Client,
+        "dig",
+        &["+short", "AAAA", "server.example.test"],
+    );
+    let answer = String::from_utf8_lossy(&dig.stdout).trim().to_string();
+    assert_eq!(answer, SERVER_NAT64, "dig: {}", log(&live));
+
+    let ping = live.exec(
+        Role::Client,
+        "ping",
+        &[
+            "-6",
+            "-n",
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "-W",
+            "2",
+            "server.example.test",
+        ],
+    );
+    assert!(
+        ping.status.success(),
+        "ping -6 by name: {}\n{}",
+        String::from_utf8_lossy(&ping.stdout),
+        log(&live)
+    );
+    let got = live.dir.path("got.bin");
+    let curl = live.exec(
+        Role::Client,
+        "curl",
+        &[
+            "-sS",
+            "-6",
+            "--max-time",
+            "30",
+            "-o",
+            got.to_str().unwrap(),
+            "http://server.example.test:8080/page.bin",
+        ],
+    );
+    assert!(
+        curl.status.success(),
+        "curl by name: {}\n{}",
+        String::from_utf8_lossy(&curl.stderr),
+        log(&live)
+    );
+    assert!(
+        std::fs::read(&got).unwrap() == data,
+        "downloaded file differs"
+    );
+    // unbound's queries to dnsmasq crossed NAT64 as UDP sessions to port 53.
+    let all = sessions(&live.show("show services sessions"));
+    assert!(
+        all.iter()
+            .any(|s| s.1.starts_with("UDP") && s.1.contains(&format!("{SERVER_NAT64}:53"))),
+        "{all:?}"
+    );
 }

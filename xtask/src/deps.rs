@@ -31,6 +31,7 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
     ("curl", "HTTP client in the testbed"),
     ("dnsmasq", "DNS server in the testbed"),
     ("dnsutils", "dig, the DNS client in the testbed"),
+    ("unbound", "the DNS64 resolver (RFC 6147) of the NAT64 test"),
     (
         "nftables",
         "the Linux NAT baseline of the end-to-end benchmark",
