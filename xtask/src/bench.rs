@@ -12,13 +12,15 @@
 //! [`e2e::DRAIN_QUIET`]). Everything it makes is removed when it ends, also on failure.
 //!
 //! `cargo xtask bench compare --base REV`: the flow shard's criterion bench at REV and at
-//! the working tree, run alternately ([`compare`]).
+//! the working tree, run alternately ([`compare`]); `cargo xtask bench instructions --base
+//! REV`: their instructions per packet, counted by callgrind ([`instructions`]).
 
 mod compare;
 #[cfg(feature = "e2e")]
 mod e2e;
 #[cfg(feature = "e2e")]
 mod gen;
+mod instructions;
 #[cfg(feature = "e2e")]
 mod netns;
 #[cfg(feature = "e2e")]
@@ -55,6 +57,10 @@ enum BenchWhat {
     /// The flow shard's criterion bench of commit `--base` and of the working tree, run
     /// alternately; prints per benchmark base ns, head ns, head/base and the rounds' spread.
     Compare(compare::CompareArgs),
+    /// Instructions per packet of the shard benches at commit `--base` and at the working
+    /// tree, counted by valgrind's callgrind (repeatable on a noisy machine; timings still
+    /// decide).
+    Instructions(instructions::InstructionsArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -86,6 +92,7 @@ pub fn run_bench(cmd: &BenchCmd) -> Result<()> {
     let a = match &cmd.what {
         BenchWhat::E2e(a) => a,
         BenchWhat::Compare(a) => return compare::compare(a),
+        BenchWhat::Instructions(a) => return instructions::instructions(a),
     };
     #[cfg(feature = "e2e")]
     if std::env::var_os(RELEASE_ENV).is_some() || !cfg!(debug_assertions) {

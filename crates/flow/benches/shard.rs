@@ -11,116 +11,14 @@
 //! runs them through `Shard::process` one by one (`…/process`) or through
 //! `Shard::process_batch` (`…/process_batch`); times are per packet.
 
+mod common;
+
 use std::hint::black_box;
-use std::net::Ipv4Addr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{fresh_flow, setup};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use etherparse::PacketBuilder;
-use mspic_flow::{Frame, IfIndex, Policy, SessionFilter, Shard, ShardConfig, Time, Verdict, BATCH};
-
-const FIREWALL: &str = r#"
-interfaces {
-    ge-0/0/0 { unit 0 { family inet { service { input { service-set ss; } output { service-set ss; } } address 10.0.0.1/16; } } }
-    ge-0/0/1 { unit 0 { family inet { address 203.0.113.1/24; } } }
-    ms-1/1/0 { services-options { inactivity-timeout 3600; } unit 0 { family inet; } }
-}
-routing-options { static { route 198.51.100.0/24 next-hop 203.0.113.2; } }
-services {
-    stateful-firewall {
-        rule r { match-direction input; term t { from { source-address { 10.0.0.0/16; } } then { accept; } } }
-    }
-    NAT
-    service-set ss { stateful-firewall-rules r; NATRULES interface-service { service-interface ms-1/1/0; } }
-}
-"#;
-
-fn config(napt: bool) -> String {
-    let (nat, rules) = if napt {
-        (
-            "nat { pool p { address 203.0.113.0/25; port { automatic; } } rule n { match-direction input; term t { from { source-address { 10.0.0.0/16; } } then { translated { source-pool p; translation-type { napt-44; } } } } } }",
-            "nat-rules n;",
-        )
-    } else {
-        ("", "")
-    };
-    FIREWALL
-        .replace("NATRULES", rules)
-        .replace("NAT\n", &format!("{nat}\n"))
-}
-
-fn udp(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16) -> Vec<u8> {
-    let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 1, 0])
-        .ipv4(src.octets(), dst.octets(), 64)
-        .udp(sport, dport);
-    let mut v = Vec::new();
-    b.write(&mut v, b"0123456789abcdef").unwrap();
-    v
-}
-
-/// The i-th client flow: 10.0.x.y:port → 198.51.100.7:53, unique for i < 16M.
-fn flow(i: u32) -> Vec<u8> {
-    let host = 2 + (i % 60_000);
-    let port = 1024 + (i / 60_000) as u16;
-    let src = Ipv4Addr::new(10, 0, (host >> 8) as u8, host as u8);
-    udp(src, port, Ipv4Addr::new(198, 51, 100, 7), 53)
-}
-
-struct Setup {
-    shard: Shard,
-    /// Established frames in both directions, in a random order.
-    frames: Vec<(IfIndex, Vec<u8>)>,
-    now: Time,
-}
-
-fn setup(sessions: u32, napt: bool, verify: bool) -> Setup {
-    let c = mspic_config::parse(&config(napt), "bench.conf").unwrap();
-    let policy = Arc::new(Policy::compile(&c).unwrap());
-    let mut shard = Shard::new(
-        ShardConfig {
-            capacity: sessions as usize + 200_000,
-            prealloc: sessions as usize + 100_000,
-            verify_checksums: verify,
-            ..ShardConfig::default()
-        },
-        policy,
-    );
-    let now = Time::from_secs(10);
-    let mut buf = vec![0u8; 2048];
-    let mut frames = Vec::new();
-    for i in 0..sessions {
-        let f = flow(i);
-        buf[..f.len()].copy_from_slice(&f);
-        let mut fr = Frame::new(&mut buf, f.len());
-        let v = shard.process(now, IfIndex(0), &mut fr);
-        assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
-        if frames.len() < 1 << 16 {
-            // A reply to the translated packet, as it comes back from the server.
-            let out = fr.bytes().to_vec();
-            frames.push((IfIndex(0), f));
-            frames.push((IfIndex(1), reply_to(&out)));
-        }
-    }
-    // Uniformly random order (xorshift; fixed seed).
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    for i in (1..frames.len()).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        frames.swap(i, (x % (i as u64 + 1)) as usize);
-    }
-    Setup { shard, frames, now }
-}
-
-fn reply_to(out: &[u8]) -> Vec<u8> {
-    let ip = &out[14..];
-    let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
-    let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
-    let sport = u16::from_be_bytes([ip[20], ip[21]]);
-    let dport = u16::from_be_bytes([ip[22], ip[23]]);
-    udp(dst, dport, src, sport)
-}
+use mspic_flow::{Frame, IfIndex, SessionFilter, Verdict, BATCH};
 
 fn fast_path(c: &mut Criterion) {
     let mut g = c.benchmark_group("established");
@@ -172,13 +70,7 @@ fn session_setup(c: &mut Criterion) {
                     let frames: Vec<Vec<u8>> = (0..iters)
                         .map(|_| {
                             n = n.wrapping_add(1);
-                            let src = Ipv4Addr::new(10, 0, 250, 2 + (n % 250) as u8);
-                            udp(
-                                src,
-                                1024 + (n / 250 % 60_000) as u16,
-                                Ipv4Addr::new(198, 51, 100, 8),
-                                53,
-                            )
+                            fresh_flow(n)
                         })
                         .collect();
                     let start = Instant::now();

@@ -19,7 +19,7 @@ use clap::Args;
 use crate::util::{cargo, display, target_dir, workspace_root};
 
 /// The package and bench target compared.
-const PACKAGE: &str = "mspic-flow";
+pub(super) const PACKAGE: &str = "mspic-flow";
 const BENCH: &str = "shard";
 
 #[derive(Args, Debug, Clone)]
@@ -70,7 +70,7 @@ pub fn compare(a: &CompareArgs) -> Result<()> {
     let (head, head_name) = match &a.head {
         None => {
             println!("==> building the bench at HEAD (working tree)");
-            (build(&root, None)?, "the working tree".to_string())
+            (build(&root, None, BENCH)?, "the working tree".to_string())
         }
         Some(h) => {
             let hrev = rev_parse(&root, h)?;
@@ -116,14 +116,14 @@ fn commit_bench(root: &Path, dir: &Path, name: &str, rev: &str) -> Result<PathBu
     } else {
         println!("==> building the bench at {name} ({rev})");
         let tree = Worktree::add(root, &dir.join("tree"), rev)?;
-        let built = build(&tree.path, Some(&dir.join("target")))?;
+        let built = build(&tree.path, Some(&dir.join("target")), BENCH)?;
         std::fs::copy(&built, &exe).with_context(|| format!("cannot copy {}", built.display()))?;
     }
     Ok(exe)
 }
 
 /// The full commit id of `rev`.
-fn rev_parse(root: &Path, rev: &str) -> Result<String> {
+pub(super) fn rev_parse(root: &Path, rev: &str) -> Result<String> {
     let out = Command::new("git")
         .args(["rev-parse", "--verify", "--quiet"])
         .arg(format!("{rev}^{{commit}}"))
@@ -137,13 +137,13 @@ fn rev_parse(root: &Path, rev: &str) -> Result<String> {
 }
 
 /// A detached `git worktree`, removed when dropped.
-struct Worktree {
+pub(super) struct Worktree {
     root: PathBuf,
-    path: PathBuf,
+    pub(super) path: PathBuf,
 }
 
 impl Worktree {
-    fn add(root: &Path, path: &Path, rev: &str) -> Result<Worktree> {
+    pub(super) fn add(root: &Path, path: &Path, rev: &str) -> Result<Worktree> {
         // Left over by an interrupted run.
         if path.exists() {
             remove_worktree(root, path);
@@ -179,10 +179,11 @@ fn remove_worktree(root: &Path, path: &Path) {
     }
 }
 
-/// Builds the bench (release, as `cargo bench` does) in `dir` and returns its executable.
-fn build(dir: &Path, target: Option<&Path>) -> Result<PathBuf> {
+/// Builds bench target `bench` of [`PACKAGE`] (release, as `cargo bench` does) in `dir`
+/// and returns its executable.
+pub(super) fn build(dir: &Path, target: Option<&Path>, bench: &str) -> Result<PathBuf> {
     let mut cmd = cargo();
-    cmd.args(["bench", "-p", PACKAGE, "--bench", BENCH, "--no-run"])
+    cmd.args(["bench", "-p", PACKAGE, "--bench", bench, "--no-run"])
         .args(["--message-format", "json-render-diagnostics"])
         .current_dir(dir)
         .stdout(Stdio::piped());
@@ -196,16 +197,16 @@ fn build(dir: &Path, target: Option<&Path>) -> Result<PathBuf> {
     if !out.status.success() {
         bail!("building the bench in {} failed", dir.display());
     }
-    executable(&String::from_utf8_lossy(&out.stdout))
-        .with_context(|| format!("cargo named no `{BENCH}` executable in {}", dir.display()))
+    executable(&String::from_utf8_lossy(&out.stdout), bench)
+        .with_context(|| format!("cargo named no `{bench}` executable in {}", dir.display()))
 }
 
-/// The bench executable in cargo's JSON messages (a compiler-artifact whose target is
-/// [`BENCH`]).
-fn executable(json: &str) -> Option<PathBuf> {
+/// The executable of bench target `bench` in cargo's JSON messages (a compiler-artifact
+/// whose target is named so).
+fn executable(json: &str, bench: &str) -> Option<PathBuf> {
     json.lines()
         .filter(|l| l.contains(r#""reason":"compiler-artifact""#))
-        .filter(|l| l.contains(&format!(r#""name":"{BENCH}""#)))
+        .filter(|l| l.contains(&format!(r#""name":"{bench}""#)))
         .find_map(|l| {
             let rest = l.split(r#""executable":""#).nth(1)?;
             Some(PathBuf::from(rest.split('"').next()?))
@@ -393,7 +394,7 @@ setup/sfw/1000          time:   [190.10 ns 191.00 ns 192.20 ns]
 {"reason":"compiler-artifact","target":{"kind":["bench"],"name":"shard"},"executable":"/t/release/deps/shard-1a2b"}
 {"reason":"build-finished","success":true}"#;
         assert_eq!(
-            executable(json),
+            executable(json, "shard"),
             Some(PathBuf::from("/t/release/deps/shard-1a2b"))
         );
     }
