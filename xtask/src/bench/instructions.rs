@@ -5,9 +5,10 @@
 //! shared machine drown it; they say nothing of cache misses or branch prediction, so
 //! timings (`bench compare`) still decide.
 //!
-//! Each benchmark runs twice per side, building frames for `M` iterations and running
+//! Each benchmark runs in pairs per side, building frames for `M` iterations and running
 //! `N1`, then `N2` of them: (instructions(N2) − instructions(N1)) / (N2 − N1) is the cost
-//! of one packet, set-up and frame building cancelling out. A commit from before the
+//! of one packet, set-up and frame building cancelling out; the median of three pairs is
+//! shown (hash seeds, and so probe lengths, differ from run to run: about ±1.5 %). A commit from before the
 //! count bench existed gets today's `count.rs` and `common/` copied into its worktree
 //! (and the `[[bench]]` entry); it must compile against that commit's API.
 
@@ -22,6 +23,8 @@ use super::compare::{build, rev_parse, Worktree};
 use crate::util::{display, target_dir, workspace_root};
 
 const BENCH: &str = "count";
+/// Pairs of runs per benchmark and side; the median counts.
+const REPEATS: usize = 3;
 
 #[derive(Args, Debug, Clone)]
 pub struct InstructionsArgs {
@@ -70,10 +73,17 @@ pub fn instructions(a: &InstructionsArgs) -> Result<()> {
     let mut rows: BTreeMap<String, (f64, f64)> = BTreeMap::new();
     for id in &ids {
         println!("==> {id}");
+        // Hash seeds differ from run to run (and so do probe lengths): the median of
+        // three pairs.
         let per_packet = |exe: &Path| -> Result<f64> {
-            let i1 = collected(exe, id, n1, n2)?;
-            let i2 = collected(exe, id, n2, n2)?;
-            Ok((i2 as f64 - i1 as f64) / (n2 - n1) as f64)
+            let mut v = Vec::new();
+            for _ in 0..REPEATS {
+                let i1 = collected(exe, id, n1, n2)?;
+                let i2 = collected(exe, id, n2, n2)?;
+                v.push((i2 as f64 - i1 as f64) / (n2 - n1) as f64);
+            }
+            v.sort_by(f64::total_cmp);
+            Ok(v[v.len() / 2])
         };
         rows.insert(id.clone(), (per_packet(&base)?, per_packet(&head.0)?));
     }

@@ -1,7 +1,7 @@
 //! The entry points for frames: one at a time, or a batch whose cache misses overlap.
 
 use mspic_wire::parse::{Fragment, Parsed};
-use mspic_wire::WireError;
+use mspic_wire::{proto, FlowKey, WireError};
 
 use super::{Frame, Shard, Verdict, BATCH};
 use crate::route::IfIndex;
@@ -85,7 +85,9 @@ impl Shard {
     }
 
     /// The verdict on a frame and the counter slot of the services interface it passed
-    /// (that of its session, else the one [`Self::stats_slot`] names).
+    /// (that of its session, else the one [`Self::stats_slot`] names). Inlined into its
+    /// one caller (outlined, its tuple result and arguments cost the established path).
+    #[inline(always)]
     fn serve(
         &mut self,
         now: Time,
@@ -113,26 +115,44 @@ impl Shard {
             return (slot, self.later_fragment(now, ingress, frame, parsed, id));
         }
         // Enhanced GRE and ESP: a session keyed by call id or SPI first (mspic_wire::key),
-        // then the 3-tuple.
-        if let Some(ck) = mspic_wire::parse::second_key(frame.bytes(), parsed) {
-            let h = self.table.hash(&ck);
-            if let Some(r) = self.table.find(h, &ck) {
-                let slot = self
-                    .table
-                    .get(r.slot)
-                    .map_or(self.stats.len() - 1, |s| s.service_iface as usize);
-                let p = Parsed { key: ck, ..*parsed };
-                return (slot, self.on_flow(now, ingress, r, frame, &p));
-            }
-        }
-        if let Some(r) = self.table.find(hash, &key) {
+        // then the 3-tuple; one call site for `on_flow` (inlined) in the established path.
+        let second = if matches!(key.proto, proto::GRE | proto::ESP) {
+            self.find_second_key(frame, parsed)
+        } else {
+            None
+        };
+        let found = match second {
+            Some((r, ck)) => Some((r, Some(ck))),
+            None => self.table.find(hash, &key).map(|r| (r, None)),
+        };
+        if let Some((r, ck)) = found {
             let slot = self
                 .table
                 .get(r.slot)
                 .map_or(self.stats.len() - 1, |s| s.service_iface as usize);
+            let keyed;
+            let parsed = match ck {
+                Some(ck) => {
+                    keyed = Parsed { key: ck, ..*parsed };
+                    &keyed
+                }
+                None => parsed,
+            };
             return (slot, self.on_flow(now, ingress, r, frame, parsed));
         }
         let slot = self.stats_slot(ingress, Some(key.dst));
         (slot, self.first_packet(now, ingress, frame, parsed))
+    }
+
+    /// The session of a GRE or ESP packet by its second key, if one has it.
+    #[cold]
+    #[inline(never)]
+    fn find_second_key(
+        &self,
+        frame: &Frame<'_>,
+        parsed: &Parsed,
+    ) -> Option<(crate::table::FlowRef, FlowKey)> {
+        let ck = mspic_wire::parse::second_key(frame.bytes(), parsed)?;
+        self.table.find(self.table.hash(&ck), &ck).map(|r| (r, ck))
     }
 }
