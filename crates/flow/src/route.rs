@@ -177,19 +177,29 @@ impl RouteTable {
     /// into the set would send it in again; on a router the inside route usually lives in
     /// a routing instance of its own.
     pub fn lookup(&self, dst: IpAddr) -> RouteResult {
+        self.lookup_index(dst)
+            .map_or(RouteResult::NoRoute, |i| self.result_at(i, dst))
+    }
+
+    /// The index (in [`Self::routes`]) of the route [`Self::lookup`] decides `dst` by;
+    /// `None`: no route.
+    pub fn lookup_index(&self, dst: IpAddr) -> Option<usize> {
         self.routes
             .iter()
-            .filter(|r| r.prefix.contains(dst))
-            .find_map(|r| match r.target {
-                RouteTarget::Forward { egress, gateway } => Some(RouteResult::Forward {
-                    egress,
-                    next_hop: gateway.unwrap_or(dst),
-                }),
-                RouteTarget::Discard => Some(RouteResult::Discard),
-                RouteTarget::Reject => Some(RouteResult::Reject),
-                RouteTarget::Service(_) => None,
-            })
-            .unwrap_or(RouteResult::NoRoute)
+            .position(|r| !matches!(r.target, RouteTarget::Service(_)) && r.prefix.contains(dst))
+    }
+
+    /// What route `i` (from [`Self::lookup_index`]) does with a packet to `dst`.
+    pub fn result_at(&self, i: usize, dst: IpAddr) -> RouteResult {
+        match self.routes.get(i).map(|r| r.target) {
+            Some(RouteTarget::Forward { egress, gateway }) => RouteResult::Forward {
+                egress,
+                next_hop: gateway.unwrap_or(dst),
+            },
+            Some(RouteTarget::Discard) => RouteResult::Discard,
+            Some(RouteTarget::Reject) => RouteResult::Reject,
+            Some(RouteTarget::Service(_)) | None => RouteResult::NoRoute,
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use mspic_wire::parse::{Fragment, Parsed, L4};
 use mspic_wire::{rewrite, IcmpErrorKind};
 
+use super::route_cache::RouteDecision;
 use super::sessions::timeout_for;
 use super::{DropReason, Frame, Shard, Verdict};
 use crate::nat::Rewrite;
@@ -185,10 +186,11 @@ impl Shard {
         parsed: &Parsed,
         dst: IpAddr,
     ) -> Verdict {
-        if self.policy.is_local_address(dst) {
-            return Verdict::Local;
-        }
-        match self.policy.routes.lookup(dst) {
+        let route = match self.routes.decide(&self.policy, dst) {
+            RouteDecision::Local => return Verdict::Local,
+            RouteDecision::Route(r) => r,
+        };
+        match route {
             RouteResult::Forward { egress, next_hop } => {
                 match rewrite::decrement_ttl(&mut frame.buf[..frame.len], parsed) {
                     Ok(_) => Verdict::Forward { egress, next_hop },

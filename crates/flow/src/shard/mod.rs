@@ -17,6 +17,7 @@ mod nat64;
 mod pinholes;
 mod replies;
 mod reports;
+mod route_cache;
 mod sessions;
 mod tickles;
 mod types;
@@ -105,6 +106,8 @@ pub struct Shard {
     logs: crate::syslog::LogBuffer,
     /// Frames made here for the driver to send (keep-alives).
     generated: Vec<Generated>,
+    /// Routing decisions of recent destinations.
+    routes: route_cache::RouteCache,
     tickles_sent: u64,
 }
 
@@ -149,6 +152,7 @@ impl Shard {
             batch_hash: vec![0; BATCH].into_boxed_slice(),
             logs: logs::buffer_for(&policy),
             generated: Vec::new(),
+            routes: Default::default(),
             tickles_sent: 0,
             cfg,
             policy,
@@ -176,6 +180,7 @@ impl Shard {
     /// whose service set is gone are removed.
     pub fn set_policy(&mut self, policy: Arc<Policy>, now: Time) {
         let old = std::mem::replace(&mut self.policy, policy);
+        self.routes.clear();
         if self.logs.capacity() == 0 {
             self.logs = logs::buffer_for(&self.policy);
         }
