@@ -130,6 +130,13 @@ impl Shard {
                 _ => None,
             };
         }
+        if let Some(sw) = self.arriving_softwire {
+            // RFC 6333 §7: the B4's address is part of the inside key, so two B4s using
+            // one private address and port get two sessions and two mappings.
+            session.softwire = Some(sw);
+            session.keys[0] = FlowKey::softwire(sw.b4, &parsed.key);
+            self.stats[iface].softwire.flows_created += 1;
+        }
         let slot = match self.install_first(now, session, iface) {
             Ok(slot) => slot,
             Err(v) => return v,

@@ -145,9 +145,12 @@ impl Shard {
         for (i, st) in self.stats.iter_mut().enumerate() {
             let name = self.policy.service_ifaces.get(i).map(|x| x.name.as_str());
             if iface.is_none() || (i < n && name == iface) {
+                // `show interfaces` and `show services softwire statistics` keep theirs.
                 let traffic = std::mem::take(&mut st.traffic);
+                let softwire = std::mem::take(&mut st.softwire);
                 *st = SfwStats {
                     traffic,
+                    softwire,
                     ..SfwStats::default()
                 };
             }
