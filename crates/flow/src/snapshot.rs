@@ -175,6 +175,17 @@ pub struct SessionSnapshot {
     pub flows: Vec<FlowSnapshot>,
     /// Parent session id for ALG children (`show services alg conversations`).
     pub parent: Option<u64>,
+    /// The DS-Lite softwire of the session (RFC 6333).
+    pub softwire: Option<SoftwireSnapshot>,
+}
+
+/// The two ends of a session's DS-Lite softwire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SoftwireSnapshot {
+    /// The B4 (softwire initiator).
+    pub b4: std::net::Ipv6Addr,
+    /// The concentrator's softwire address.
+    pub aftr: std::net::Ipv6Addr,
 }
 
 /// The filters of `show/clear services sessions` (all optional, all combined with AND).

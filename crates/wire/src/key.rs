@@ -112,6 +112,24 @@ impl FlowKey {
         }
     }
 
+    /// The inner IPv4 key of a softwire key (see [`FlowKey::softwire`]); `None` for a key
+    /// that is not one.
+    pub fn softwire_inner(&self) -> Option<FlowKey> {
+        let IpAddr::V6(d) = self.dst else {
+            return None;
+        };
+        let o = d.octets();
+        if !self.src.is_ipv6() || o[..8] != [0x01, 0, 0, 0, 0, 0, 0, 0] {
+            return None;
+        }
+        let v4 = |b: &[u8]| IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]));
+        Some(FlowKey {
+            src: v4(&o[8..12]),
+            dst: v4(&o[12..]),
+            ..*self
+        })
+    }
+
     /// The 3-tuple of a GRE or ESP key (ports 0), as the packet's parse and the owner
     /// function see it; other keys unchanged.
     pub fn tuple3(&self) -> FlowKey {
@@ -209,6 +227,12 @@ mod tests {
         );
         let other = FlowKey::softwire("2001:db8:10::3".parse().unwrap(), &inner);
         assert_ne!(s, other);
+        assert_eq!(s.softwire_inner(), Some(inner));
+        assert_eq!(inner.softwire_inner(), None);
+        assert_eq!(
+            k("2001:db8::1", "2001:db8::2", 1, 2, 6).softwire_inner(),
+            None
+        );
     }
 
     #[test]
