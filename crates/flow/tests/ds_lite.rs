@@ -330,3 +330,61 @@ fn both_directions_on_one_shard() {
         }
     }
 }
+
+/// An ICMP port unreachable (no Ethernet) from `src` to `dst` with `ttl`, quoting the
+/// first 28 bytes of `quoted` (an IP packet).
+fn unreachable(src: &str, dst: &str, ttl: u8, quoted: &[u8]) -> Vec<u8> {
+    let b = PacketBuilder::ipv4(a4(src), a4(dst), ttl).icmpv4(
+        etherparse::Icmpv4Type::DestinationUnreachable(
+            etherparse::icmpv4::DestUnreachableHeader::Port,
+        ),
+    );
+    let mut out = Vec::new();
+    b.write(&mut out, &quoted[..28]).unwrap();
+    out
+}
+
+/// ICMP errors about softwire flows (RFC 5508 §4 through the softwire): from the IPv4
+/// side to the B4's host, encapsulated, with the quote translated back; from the host, out
+/// of the tunnel, translated like the flow it quotes.
+#[test]
+fn icmp_errors_cross_the_softwire() {
+    let mut h = Harness::new(&config(1500));
+    let inner = ipv4(HOST, SERVER, 64, 0, false, Up::Udp(5353, 53, b"query"));
+    let (_, sent) = h.send(&tunnelled(LAN, B4, AFTR, 60, 0, &inner));
+    let (pool, port) = source(&sent);
+    // The server quotes what it received.
+    let err = unreachable(SERVER, &pool, 64, &sent[14..]);
+    let (v, got) = h.send(&plain(WAN, &err));
+    assert!(forwarded(v), "{v:?}");
+    let as_sent = ipv4(HOST, SERVER, 63, 0, false, Up::Udp(5353, 53, b"query"));
+    let want = tunnelled(
+        LAN,
+        AFTR,
+        B4,
+        64,
+        0,
+        &unreachable(SERVER, HOST, 63, &as_sent),
+    );
+    assert_same(&got, &want, "to the host");
+    // The host quotes the server's answer as it received it.
+    let answer = ipv4(SERVER, &pool, 50, 0, false, Up::Udp(53, port, b"answer"));
+    let (v, got) = h.send(&plain(WAN, &answer));
+    assert!(forwarded(v), "{v:?}");
+    let (_, received) = ip_part(&got);
+    let received = &received[40..];
+    let err = unreachable(HOST, SERVER, 64, received);
+    let (v, got) = h.send(&tunnelled(LAN, B4, AFTR, 60, 0, &err));
+    assert!(forwarded(v), "{v:?}");
+    let want = plain(
+        LAN,
+        &unreachable(&pool, SERVER, 63, &answer_as(&pool, port, 49)),
+    );
+    assert_same(&got, &want, "from the host");
+    assert_eq!(h.sessions().len(), 1);
+}
+
+/// The server's answer as it left the server (to the pool port), with `ttl`.
+fn answer_as(pool: &str, port: u16, ttl: u8) -> Vec<u8> {
+    ipv4(SERVER, pool, ttl, 0, false, Up::Udp(53, port, b"answer"))
+}

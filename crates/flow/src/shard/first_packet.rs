@@ -379,7 +379,12 @@ impl Shard {
         parsed: &Parsed,
         inner: &FlowKey,
     ) -> Verdict {
-        let rev = inner.reversed();
+        // From a B4's host (decapsulated), the quoted reply belongs to a session keyed by
+        // the softwire.
+        let rev = match self.arriving_softwire {
+            Some(sw) => FlowKey::softwire(sw.b4, &inner.reversed()),
+            None => inner.reversed(),
+        };
         let h = self.table.hash(&rev);
         let Some(r) = self.table.find(h, &rev) else {
             let st = self.stats_slot(ingress, Some(parsed.key.dst));
@@ -394,12 +399,18 @@ impl Shard {
         };
         let iface = s.service_iface as usize;
         let rw = s.nat.rewrite[r.dir as usize];
+        let to_b4 = s.softwire.filter(|_| r.dir == Dir::O);
         self.stats[iface].existing_accepts += 1;
         if super::nat64::crosses_family(&rw, parsed.key.src) {
             return self.icmp_error_nat64(ingress, frame, parsed, &rw);
         }
         if crate::nat::translate_icmp_error(&mut frame.buf[..frame.len], parsed, &rw) {
             self.nat.stats.icmp_error_translations += 1;
+        }
+        if let Some(sw) = to_b4 {
+            // An error about a B4's packet (a too-big on the path, an unreachable server)
+            // goes to its host through the softwire.
+            return self.softwire_icmp_error(ingress, frame, parsed, sw, iface);
         }
         let dst = rw.dst.map(|(a, _)| a).unwrap_or(parsed.key.dst);
         self.route(ingress, frame, parsed, dst)

@@ -151,6 +151,33 @@ impl Shard {
         self.encapsulate(iface, frame, parsed.l3_offset, parsed.ip_len, sw)
     }
 
+    /// An ICMP error for a B4's host, already translated: its TTL decremented, then
+    /// encapsulated to the B4 (an error is small: its quote is limited, RFC 1812 §4.3.2.3,
+    /// so it fits `mtu-v6`; one that does not is dropped and counted).
+    pub(super) fn softwire_icmp_error(
+        &mut self,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+        sw: Softwire,
+        iface: usize,
+    ) -> Verdict {
+        if parsed.version != IpVersion::V4 {
+            self.stats[iface].softwire.decap_errors += 1;
+            return Verdict::Drop(DropReason::Softwire);
+        }
+        if parsed.ip_len + IPV6_HEADER > usize::from(sw.mtu) {
+            self.stats[iface].softwire.mtu_drops += 1;
+            return Verdict::Drop(DropReason::Softwire);
+        }
+        if rewrite::decrement_ttl(&mut frame.buf[..frame.len], parsed).is_err() {
+            let st = self.stats_slot(ingress, Some(parsed.key.dst));
+            self.stats[st].drop_ttl_exceeded += 1;
+            return Verdict::Drop(DropReason::TtlExceeded);
+        }
+        self.encapsulate(iface, frame, parsed.l3_offset, parsed.ip_len, sw)
+    }
+
     /// Puts the IPv4 packet at `l3` (`len` bytes) in an IPv6 header from the softwire
     /// address to the B4 and routes it (without a hop-limit decrement: the AFTR is the
     /// tunnel's entry, RFC 2473 §3.1).
