@@ -265,3 +265,57 @@ fn sessions_and_statistics_layouts() {
         mspic_control::execute("show services softwire statistics | display xml", &mut r).unwrap();
     insta::assert_snapshot!(xml);
 }
+
+/// A ping whose firewall term names `junos-icmp-ping` is watched by the ICMP ALG: the
+/// echo replies take the ALG's path and still go back through the softwire.
+#[test]
+fn alg_watched_flows_go_back_through_the_softwire() {
+    let text = config_text()
+        .replace(
+            "    softwire {",
+            "    stateful-firewall {\n        rule fw {\n            match-direction input;\n            term ping { from { applications junos-icmp-ping; } then { accept; } }\n            term rest { then { accept; } }\n        }\n    }\n    softwire {",
+        )
+        .replace("softwire-rules dslite;", "stateful-firewall-rules fw;\n        softwire-rules dslite;");
+    assert!(text.contains("stateful-firewall-rules fw;"));
+    let cfg = mspic_config::parse(&text, "alg.conf").unwrap();
+    let policy = Arc::new(mspic_flow::Policy::compile(&cfg).unwrap());
+    let mut r = Replay::new(
+        policy,
+        &ReplayOptions {
+            workers: 1,
+            respond: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut g = Gen::new(64);
+    let mut t = Trace::new();
+    g.icmp_echo(
+        &mut t,
+        &Host::inside(HOST),
+        &Host::outside(SERVER),
+        9,
+        Duration::ZERO,
+        3,
+        Duration::from_millis(10),
+        Sides::ClientOnly,
+    );
+    let mut back = 0;
+    for f in t.frames() {
+        let mut data = f.data[..12].to_vec();
+        data.extend_from_slice(&[0x86, 0xdd]);
+        data.extend_from_slice(&tunnel(B4S[0], &f.data[14..]));
+        let outs = r.process((t.epoch() + f.ts).as_nanos() as u64, &data);
+        for reply in &outs[1..] {
+            let (outer, b) = parts(&reply.frame);
+            assert_eq!(outer.map(|o| (o.0, o.1)), Some((AFTR, B4S[0])));
+            let (src, dst, _, proto, _) = inner(&b);
+            assert_eq!((src, dst, proto), (IpAddr::V4(SERVER), IpAddr::V4(HOST), 1));
+            back += 1;
+        }
+    }
+    assert_eq!(back, 3);
+    let sessions = mspic_control::Backend::sessions(&mut r, &SessionFilter::default());
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].alg, Some(mspic_config::AppProtocol::Icmp));
+}
