@@ -388,3 +388,51 @@ fn icmp_errors_cross_the_softwire() {
 fn answer_as(pool: &str, port: u16, ttl: u8) -> Vec<u8> {
     ipv4(SERVER, pool, ttl, 0, false, Up::Udp(53, port, b"answer"))
 }
+
+/// A next-hop service set: the route to the softwire address leads into the inside unit,
+/// and the set's concentrator serves it the same way.
+#[test]
+fn next_hop_service_set() {
+    let text = config(1500)
+        .replace(
+            "ge-0/0/0 { unit 0 { family inet6 { service { input { service-set ss; } output { service-set ss; } } address 2001:db8:10::1/64; } } }",
+            "ge-0/0/0 { unit 0 { family inet6 { address 2001:db8:10::1/64; } } }",
+        )
+        .replace(
+            "ms-1/1/0 { unit 0 { family inet; family inet6; } }",
+            "ms-1/1/0 { unit 0 { family inet; family inet6; } unit 1 { family inet; family inet6; service-domain inside; } unit 2 { family inet; family inet6; service-domain outside; } }",
+        )
+        .replace(
+            "routing-options { static { route 198.51.100.0/24 next-hop 203.0.113.2; } }",
+            "routing-options { static { route 198.51.100.0/24 next-hop 203.0.113.2; } rib inet6.0 { static { route 2001:db8:aaaa::1/128 next-hop ms-1/1/0.1; } } }",
+        )
+        .replace(
+            "interface-service { service-interface ms-1/1/0; }",
+            "next-hop-service { inside-service-interface ms-1/1/0.1; outside-service-interface ms-1/1/0.2; }",
+        );
+    assert!(
+        text.contains("next-hop-service") && text.contains("rib inet6.0"),
+        "{text}"
+    );
+    let mut h = Harness::new(&text);
+    let inner = ipv4(HOST, SERVER, 64, 0, true, Up::Udp(5353, 53, b"q"));
+    let (v, got) = h.send(&tunnelled(LAN, B4, AFTR, 60, 0, &inner));
+    assert!(forwarded(v), "{v:?}");
+    let (pool, port) = source(&got);
+    let reply = plain(
+        WAN,
+        &ipv4(SERVER, &pool, 50, 0, false, Up::Udp(53, port, b"a")),
+    );
+    let (v, got) = h.send(&reply);
+    assert!(forwarded(v), "{v:?}");
+    let want = tunnelled(
+        LAN,
+        AFTR,
+        B4,
+        64,
+        0,
+        &ipv4(SERVER, HOST, 49, 0, false, Up::Udp(53, 5353, b"a")),
+    );
+    assert_same(&got, &want, "back");
+    assert_eq!(h.stats().softwire.flows_created, 1);
+}

@@ -52,7 +52,12 @@ impl Shard {
             self.nat.stats.pool_no_session_drops += 1;
             return Verdict::Drop(DropReason::NatNoSession);
         }
-        let Some((set, dir)) = service_set_on_path(&p, ingress, parsed.key.dst) else {
+        // A decapsulated packet is in the set whose concentrator took it out.
+        let on_path = match self.arriving_softwire {
+            Some((_, set)) => Some((set, MatchDirection::Input)),
+            None => service_set_on_path(&p, ingress, parsed.key.dst),
+        };
+        let Some((set, dir)) = on_path else {
             // No service set on the path: plain routing.
             return self.route(ingress, frame, parsed, parsed.key.dst);
         };
@@ -130,17 +135,19 @@ impl Shard {
                 _ => None,
             };
         }
-        if let Some(sw) = self.arriving_softwire {
+        if let Some((sw, _)) = self.arriving_softwire {
             // RFC 6333 §7: the B4's address is part of the inside key, so two B4s using
             // one private address and port get two sessions and two mappings.
             session.softwire = Some(sw);
             session.keys[0] = FlowKey::softwire(sw.b4, &parsed.key);
-            self.stats[iface].softwire.flows_created += 1;
         }
         let slot = match self.install_first(now, session, iface) {
             Ok(slot) => slot,
             Err(v) => return v,
         };
+        if session.softwire.is_some() {
+            self.stats[iface].softwire.flows_created += 1;
+        }
         self.log_open(now, &session);
         if let Some(alg) = alg_state {
             self.alg_sessions.insert(slot, AlgSlot::new(alg));
@@ -382,7 +389,7 @@ impl Shard {
         // From a B4's host (decapsulated), the quoted reply belongs to a session keyed by
         // the softwire.
         let rev = match self.arriving_softwire {
-            Some(sw) => FlowKey::softwire(sw.b4, &inner.reversed()),
+            Some((sw, _)) => FlowKey::softwire(sw.b4, &inner.reversed()),
             None => inner.reversed(),
         };
         let h = self.table.hash(&rev);

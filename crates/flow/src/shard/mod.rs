@@ -91,9 +91,9 @@ pub struct Shard {
     xlat_buf: Box<[u8]>,
     /// IPv4 identification of the next unfragmented IPv6 packet translated.
     xlat_ident: u16,
-    /// The softwire the packet in the engine arrived through (set while a decapsulated
-    /// first packet is processed).
-    arriving_softwire: Option<crate::session::Softwire>,
+    /// The softwire the packet in the engine arrived through and the service set whose
+    /// concentrator took it out (set while a decapsulated first packet is processed).
+    arriving_softwire: Option<(crate::session::Softwire, u16)>,
     fired: Vec<u32>,
     nat: NatState,
     /// Last time endpoint-independent mappings were aged (ns).

@@ -7,6 +7,7 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
+use mspic_config::MatchDirection;
 use mspic_wire::ethernet::{ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 use mspic_wire::parse::{parse_frame, Fragment, IpVersion, Parsed};
 use mspic_wire::{rewrite, FlowKey, IcmpErrorKind};
@@ -43,7 +44,15 @@ impl Shard {
             return None;
         };
         let p = &self.policy;
-        let set = p.interface(ingress).and_then(|i| i.input_service_set)?;
+        // The input set of the interface, else the next-hop set whose inside unit the
+        // route to the softwire address leads into.
+        let set = match p.interface(ingress).and_then(|i| i.input_service_set) {
+            Some(set) => set,
+            None => {
+                let hop = p.routes.service_hop(parsed.key.dst)?;
+                (hop.dir == MatchDirection::Input).then_some(hop.set)?
+            }
+        };
         let ss = p.service_sets.get(usize::from(set))?;
         let c = ss.ds_lite_at(parsed.key.dst)?;
         let sw = Softwire {
@@ -54,7 +63,7 @@ impl Shard {
         let iface = ss.service_iface as usize;
         Some((
             iface,
-            self.decapsulated(now, ingress, frame, parsed, iface, sw),
+            self.decapsulated(now, ingress, frame, parsed, (set, iface), sw),
         ))
     }
 
@@ -64,7 +73,7 @@ impl Shard {
         ingress: IfIndex,
         frame: &mut Frame<'_>,
         parsed: &Parsed,
-        iface: usize,
+        (set, iface): (u16, usize),
         sw: Softwire,
     ) -> Verdict {
         let l3 = parsed.l3_offset;
@@ -95,7 +104,7 @@ impl Shard {
         let verdict = if let Some(r) = self.table.find(h, &key) {
             self.on_flow(now, ingress, r, frame, &inner)
         } else {
-            self.arriving_softwire = Some(sw);
+            self.arriving_softwire = Some((sw, set));
             let v = self.first_packet(now, ingress, frame, &inner);
             self.arriving_softwire = None;
             v
