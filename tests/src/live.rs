@@ -182,7 +182,13 @@ impl Live {
     }
 
     pub fn serve(&mut self, name: &str, program: &str, args: &[&str]) {
-        let mut c = self.tb.exec(Role::Server, program);
+        self.spawn(Role::Server, name, program, args);
+    }
+
+    /// A long-running program in `role`'s namespace, stopped with the testbed; its output
+    /// goes to `NAME.out` and `NAME.log` in the scratch directory.
+    pub fn spawn(&mut self, role: Role, name: &str, program: &str, args: &[&str]) {
+        let mut c = self.tb.exec(role, program);
         c.args(args)
             .stdout(std::fs::File::create(self.dir.path(&format!("{name}.out"))).unwrap())
             .stderr(std::fs::File::create(self.dir.path(&format!("{name}.log"))).unwrap());
@@ -219,11 +225,20 @@ pub fn sessions(text: &str) -> Vec<(String, String, String)> {
     let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
     for (i, l) in lines.iter().enumerate() {
-        if l.starts_with("Session: ") && i + 2 < lines.len() {
+        // A DS-Lite session's softwire line comes between the header and the flows.
+        let f = if lines
+            .get(i + 1)
+            .is_some_and(|n| n.starts_with("Softwire: "))
+        {
+            i + 2
+        } else {
+            i + 1
+        };
+        if l.starts_with("Session: ") && f + 1 < lines.len() {
             out.push((
                 l.to_string(),
-                lines[i + 1].to_string(),
-                lines[i + 2].to_string(),
+                lines[f].to_string(),
+                lines[f + 1].to_string(),
             ));
         }
     }

@@ -454,6 +454,31 @@ fn services(cfg: &Config) -> Node {
     }
     top.push_nonempty(nat);
 
+    let mut sw = Node::new(&["softwire"]);
+    if !cfg.ds_lite.is_empty() {
+        let mut conc = Node::new(&["softwire-concentrator"]);
+        for c in &cfg.ds_lite {
+            let mut n = Node::new(&["ds-lite", &c.name])
+                .leaf(&["softwire-address", &c.softwire_address.to_string()]);
+            if let Some(m) = c.mtu_v6 {
+                n.push_leaf(&["mtu-v6", &m.to_string()]);
+            }
+            conc.push(n);
+        }
+        sw.push(conc);
+    }
+    for r in &cfg.softwire_rules {
+        let mut rn = Node::new(&["rule", &r.name]).leaf(&["match-direction", "input"]);
+        for t in &r.terms {
+            rn.push(
+                Node::new(&["term", &t.name])
+                    .child(Node::new(&["then"]).leaf(&["ds-lite", &t.ds_lite])),
+            );
+        }
+        sw.push(rn);
+    }
+    top.push_nonempty(sw);
+
     for s in &cfg.service_sets {
         let mut n = Node::new(&["service-set", &s.name]);
         for (kw, names) in [
@@ -461,6 +486,7 @@ fn services(cfg: &Config) -> Node {
             ("stateful-firewall-rule-sets", &s.sfw_rule_sets),
             ("nat-rules", &s.nat_rules),
             ("nat-rule-sets", &s.nat_rule_sets),
+            ("softwire-rules", &s.softwire_rules),
         ] {
             for r in names {
                 n.push_leaf(&[kw, r]);

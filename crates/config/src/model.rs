@@ -39,6 +39,10 @@ pub struct Config {
     pub nat_rule_sets: Vec<RuleSet>,
     /// `services nat port-forwarding`.
     pub nat_port_forwarding: Vec<PortForwarding>,
+    /// `services softwire softwire-concentrator ds-lite`.
+    pub ds_lite: Vec<DsLite>,
+    /// `services softwire rule`.
+    pub softwire_rules: Vec<SoftwireRule>,
     /// `services service-set`.
     pub service_sets: Vec<ServiceSet>,
     /// The `emulator` stanza (netdev bindings, workers, queues).
@@ -63,6 +67,8 @@ impl PartialEq for Config {
             nat_rules,
             nat_rule_sets,
             nat_port_forwarding,
+            ds_lite,
+            softwire_rules,
             service_sets,
             emulator,
             warnings: _,
@@ -79,6 +85,8 @@ impl PartialEq for Config {
             && *nat_rules == other.nat_rules
             && *nat_rule_sets == other.nat_rule_sets
             && *nat_port_forwarding == other.nat_port_forwarding
+            && *ds_lite == other.ds_lite
+            && *softwire_rules == other.softwire_rules
             && *service_sets == other.service_sets
             && *emulator == other.emulator
     }
@@ -1026,6 +1034,8 @@ pub struct ServiceSet {
     pub nat_rules: Vec<String>,
     /// `nat-rule-sets`.
     pub nat_rule_sets: Vec<String>,
+    /// `softwire-rules`: the set's IPv4-in-IPv6 traffic goes to their concentrators.
+    pub softwire_rules: Vec<String>,
     /// How traffic reaches the set.
     pub style: ServiceSetStyle,
     /// `max-flows`: most sessions at once.
@@ -1039,6 +1049,35 @@ pub struct ServiceSet {
     pub max_session_setup_rate: Option<u32>,
     /// `max-sessions-per-subscriber`: most live sessions of one internal host.
     pub max_sessions_per_subscriber: Option<u32>,
+}
+
+/// `services softwire softwire-concentrator ds-lite NAME`: a DS-Lite AFTR (RFC 6333).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DsLite {
+    /// The concentrator name.
+    pub name: String,
+    /// `softwire-address`: the tunnel endpoint the B4s send to.
+    pub softwire_address: std::net::Ipv6Addr,
+    /// `mtu-v6`: the largest encapsulated IPv6 packet (`None`: the egress link's MTU).
+    pub mtu_v6: Option<u16>,
+}
+
+/// `services softwire rule NAME` (`match-direction input`, the only one accepted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SoftwireRule {
+    /// The rule name.
+    pub name: String,
+    /// Its terms, in order.
+    pub terms: Vec<SoftwireTerm>,
+}
+
+/// `term NAME { then { ds-lite CONCENTRATOR; } }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SoftwireTerm {
+    /// The term name.
+    pub name: String,
+    /// The concentrator its flows go to.
+    pub ds_lite: String,
 }
 
 /// `services service-set NAME syslog host ADDRESS` (Junos "syslog (Services Service Set)"

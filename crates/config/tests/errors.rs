@@ -729,3 +729,63 @@ fn deterministic_nat_errors() {
         "e.conf:13:65: error: deterministic-napt44 source range 10.0.0.128/25 overlaps 10.0.0.0/24 of another deterministic-napt44 term",
     );
 }
+
+/// `services softwire`: the DS-Lite subset is read, the other softwire kinds and the
+/// statements that would change packets are refused where they are written.
+#[test]
+fn softwire_errors() {
+    let sw =
+        "set services softwire softwire-concentrator ds-lite aftr softwire-address 2001:db8::1\n";
+    one(
+        "set services softwire softwire-concentrator v6rd x softwire-address 192.0.2.1\n",
+        "e.conf:1:45: error: unsupported statement 'v6rd' (6rd (RFC 5969) carries IPv6 in IPv4; mspic implements only DS-Lite)",
+    );
+    one(
+        "set services softwire softwire-concentrator mapping m\n",
+        "e.conf:1:45: error: unsupported statement 'mapping' (mapping rules (MAP-E, MAP-T) are stateless; mspic implements only DS-Lite)",
+    );
+    one(
+        &format!("{sw}set services softwire rule r match-direction input\nset services softwire rule r term t then 6rd x\n"),
+        "e.conf:3:42: error: unsupported statement '6rd' (6rd (RFC 5969) carries IPv6 in IPv4; mspic implements only DS-Lite)",
+    );
+    one(
+        "set services softwire softwire-concentrator ds-lite a softwire-address 192.0.2.1\n",
+        "e.conf:1:72: error: invalid softwire-address '192.0.2.1' (expected an IPv6 address)",
+    );
+    one(
+        "set services softwire softwire-concentrator ds-lite a mtu-v6 1200\n",
+        "e.conf:1:62: error: invalid mtu-v6 '1200' (expected a number 1280-9192)",
+    );
+    one(
+        "set services softwire softwire-concentrator ds-lite a mtu-v6 1400\n",
+        "e.conf:1:53: error: ds-lite concentrator 'a' has no softwire-address",
+    );
+    one(
+        "set services softwire softwire-concentrator ds-lite a flow-limit 10\n",
+        "e.conf:1:55: error: unsupported statement 'flow-limit' (a per-softwire flow limit changes which flows are admitted; mspic has none)",
+    );
+    one(
+        &format!("{sw}set services softwire rule r match-direction output\nset services softwire rule r term t then ds-lite aftr\n"),
+        "e.conf:2:46: error: unsupported softwire match-direction 'output' (a B4's tunnel enters the services interface from the inside: use input)",
+    );
+    one(
+        "set services softwire rule r match-direction input\nset services softwire rule r term t then ds-lite nope\n",
+        "e.conf:2:50: error: ds-lite concentrator 'nope' is not defined",
+    );
+    one(
+        &format!("{sw}set services softwire rule r term t then ds-lite aftr\n"),
+        "e.conf:2:28: error: softwire rule 'r' has no match-direction",
+    );
+    one(
+        &format!(
+            "{MS}{sw}set services softwire rule r match-direction input\nset services softwire rule r term t then ds-lite aftr\n\
+             set services service-set s softwire-rules r\nset services service-set s interface-service service-interface ms-1/1/0\n"
+        ),
+        "e.conf:5:43: error: service-set 's': softwire-rules need nat-rules (DS-Lite translates the B4s' IPv4 addresses, RFC 6333 §6.6)",
+    );
+    let e = errors(&format!("{MS}set services service-set s softwire-rules nope\nset services service-set s interface-service service-interface ms-1/1/0\n"));
+    assert_eq!(
+        e[0],
+        "e.conf:2:43: error: service-set 's': softwire rule 'nope' is not defined"
+    );
+}

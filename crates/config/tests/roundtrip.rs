@@ -547,6 +547,7 @@ fn gen_config(seed: u64) -> Config {
             sfw_rule_sets: pick_some(r, &fw_sets),
             nat_rules: pick_some(r, &nat_names),
             nat_rule_sets: pick_some(r, &nat_sets),
+            softwire_rules: Vec::new(),
             style,
             max_flows: r.opt(|r| r.range(0, 1_000_000) as u32),
             syslog: syslog_hosts(r),

@@ -240,6 +240,7 @@ set services service-set ss max-sessions-per-subscriber 100",
                         sfw_rule_sets: vec!["rs".into()],
                         nat_rules: vec!["n1".into()],
                         nat_rule_sets: vec!["nrs".into()],
+                        softwire_rules: Vec::new(),
                         // The unit is dropped: the model names the interface.
                         style: ServiceSetStyle::Interface { service_interface: "ms-1/1/0".into() },
                         max_flows: Some(5000),
@@ -253,6 +254,57 @@ set services service-set ss max-sessions-per-subscriber 100",
                 assert_eq!(c.sfw_rule_set("rs").unwrap().rules, ["r2"]);
                 assert_eq!(c.nat_rule_set("nrs").unwrap().rules, ["n1"]);
                 assert_eq!(c.nat_pool("p").unwrap().addresses, vec![p("192.0.2.1/32")]);
+            },
+        },
+        Case {
+            name: "softwire ds-lite",
+            braces: "interfaces { ms-1/1/0 { unit 0 { family inet; family inet6; } } }
+services {
+    softwire {
+        softwire-concentrator { ds-lite aftr { softwire-address 2001:db8:aaaa::1; mtu-v6 1460; } ds-lite other { softwire-address 2001:db8:aaaa::2; } }
+        rule sw { match-direction input; term t1 { then { ds-lite aftr; } } term t2 { then { ds-lite other; } } }
+    }
+    nat {
+        pool p { address 192.0.2.1/32; port automatic; }
+        rule n { match-direction input; term t { then { translated { source-pool p; translation-type { napt-44; } } } } }
+    }
+    service-set ss { softwire-rules sw; nat-rules n; interface-service { service-interface ms-1/1/0; } }
+}",
+            set: "set interfaces ms-1/1/0 unit 0 family inet
+set interfaces ms-1/1/0 unit 0 family inet6
+set services softwire softwire-concentrator ds-lite aftr softwire-address 2001:db8:aaaa::1
+set services softwire softwire-concentrator ds-lite aftr mtu-v6 1460
+set services softwire softwire-concentrator ds-lite other softwire-address 2001:db8:aaaa::2
+set services softwire rule sw match-direction input
+set services softwire rule sw term t1 then ds-lite aftr
+set services softwire rule sw term t2 then ds-lite other
+set services nat pool p address 192.0.2.1/32
+set services nat pool p port automatic
+set services nat rule n match-direction input
+set services nat rule n term t then translated source-pool p
+set services nat rule n term t then translated translation-type napt-44
+set services service-set ss softwire-rules sw
+set services service-set ss nat-rules n
+set services service-set ss interface-service service-interface ms-1/1/0",
+            check: |c| {
+                assert_eq!(
+                    c.ds_lite,
+                    vec![
+                        DsLite { name: "aftr".into(), softwire_address: "2001:db8:aaaa::1".parse().unwrap(), mtu_v6: Some(1460) },
+                        DsLite { name: "other".into(), softwire_address: "2001:db8:aaaa::2".parse().unwrap(), mtu_v6: None },
+                    ]
+                );
+                assert_eq!(
+                    c.softwire_rules,
+                    vec![SoftwireRule {
+                        name: "sw".into(),
+                        terms: vec![
+                            SoftwireTerm { name: "t1".into(), ds_lite: "aftr".into() },
+                            SoftwireTerm { name: "t2".into(), ds_lite: "other".into() },
+                        ],
+                    }]
+                );
+                assert_eq!(c.service_set("ss").unwrap().softwire_rules, ["sw"]);
             },
         },
         Case {
@@ -958,4 +1010,21 @@ fn forms_with_warnings_are_equal() {
     assert_eq!(s.warnings.len(), 2);
     assert_ne!(b.warnings, s.warnings);
     assert_eq!(b, s);
+}
+
+/// The DS-Lite example of docs/examples loads without warnings and prints back as it reads.
+#[test]
+fn ds_lite_example() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/examples/testbed-ds-lite.conf"
+    );
+    let c = parse_ok(&std::fs::read_to_string(path).unwrap(), path);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert_eq!(
+        c.ds_lite[0].softwire_address,
+        "2001:db8:aaaa::1".parse::<std::net::Ipv6Addr>().unwrap()
+    );
+    assert_eq!(c.service_set("dslite").unwrap().softwire_rules, ["dslite"]);
+    assert_eq!(parse_ok(&display::braces(&c), "printed.conf"), c);
 }

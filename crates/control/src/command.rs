@@ -122,6 +122,8 @@ pub enum Command {
     },
     /// `clear services sessions [filters]`.
     ClearSessions { filter: SessionFilter },
+    /// `show services softwire statistics [ds-lite] [interface I]`.
+    ShowSoftwireStatistics { interface: Option<String> },
     /// `clear services stateful-firewall statistics [interface I]`.
     ClearSfwStatistics { interface: Option<String> },
     /// `clear services nat statistics [interface I]`.
@@ -186,6 +188,7 @@ impl Command {
             Command::ShowSessions { .. } => "show services sessions",
             Command::ShowFlows { .. } => "show services flows",
             Command::ShowSfwStatistics { .. } => "show services stateful-firewall statistics",
+            Command::ShowSoftwireStatistics { .. } => "show services softwire statistics",
             Command::ClearSessions { .. } => "clear services sessions",
             Command::ClearSfwStatistics { .. } => "clear services stateful-firewall statistics",
             Command::ClearNatStatistics { .. } => "clear services nat statistics",
@@ -714,7 +717,11 @@ pub const SHOW_SERVICES: &[Keyword] = &[
     ("nat", "Show Network Address Translation information"),
     ("service-sets", "Show service-set information"),
     ("alg", "Show Application Layer Gateway information"),
+    ("softwire", "Show softwire information"),
 ];
+/// After `show services softwire`.
+pub const SOFTWIRE_WORDS: &[Keyword] = &[("statistics", "Show softwire statistics")];
+
 /// After `show services stateful-firewall`.
 pub const SFW_WORDS: &[Keyword] = &[
     ("statistics", "Show stateful firewall statistics"),
@@ -985,6 +992,10 @@ fn walk(done: &[Token<'_>]) -> Place {
                     "flows" => options(OptionSet::Show.keywords(), &mut it),
                     _ => options(SFW_STATS_OPTIONS, &mut it),
                 },
+                "softwire" => {
+                    let _statistics = next!(SOFTWIRE_WORDS);
+                    options(INTERFACE_OPTION, &mut it)
+                }
                 "nat" => match next!(NAT_WORDS) {
                     "pool" => options(NAT_POOL_OPTIONS, &mut it),
                     "mappings" => match it.next() {
@@ -1109,6 +1120,17 @@ fn parse_words(mut w: Words<'_>) -> Result<Command, CommandError> {
                     "flows" => show_flows(&mut w),
                     _ => sfw_statistics(&mut w),
                 },
+                "softwire" => {
+                    w.command(SOFTWIRE_WORDS)?;
+                    if w.peek()
+                        .is_some_and(|t| matches!(lookup(t.text, &["ds-lite"]), Lookup::Found(_)))
+                    {
+                        w.next();
+                    }
+                    Ok(Command::ShowSoftwireStatistics {
+                        interface: interface_only(&mut w)?,
+                    })
+                }
                 "nat" => match w.command(NAT_WORDS)? {
                     "pool" => nat_pool(&mut w),
                     "mappings" => nat_mappings(&mut w),

@@ -254,6 +254,23 @@ pub fn run(
             }
             Answer::NatMappings(a)
         }
+        Command::ShowSoftwireStatistics { interface } => {
+            let mut rows: Vec<render::softwire::SoftwireStatistics> = Vec::new();
+            for (name, s) in backend.sfw_statistics() {
+                if interface.as_ref().is_some_and(|i| *i != name) {
+                    continue;
+                }
+                match rows.iter_mut().find(|r| r.interface == name) {
+                    Some(r) => r.stats.merge(&s.softwire),
+                    None => rows.push(render::softwire::SoftwireStatistics {
+                        interface: name,
+                        stats: s.softwire,
+                    }),
+                }
+            }
+            rows.sort_by(|a, b| render::sessions::compare_interfaces(&a.interface, &b.interface));
+            Answer::SoftwireStatistics(rows)
+        }
         Command::ShowNatStatistics { interface } => {
             let mut stats = backend
                 .nat_statistics()

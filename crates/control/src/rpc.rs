@@ -191,6 +191,14 @@ pub const RPCS: &[RpcEntry] = &[
         reply: "service-nat-mapping-address-pooling-paired",
         args: &[],
     },
+    // Not in services_methods.pl (its softwire commands are of later releases): the
+    // method and reply names follow the NAT statistics pair.
+    RpcEntry {
+        rpc: "get-service-softwire-statistics-information",
+        command: "show services softwire statistics",
+        reply: "service-softwire-statistics-information",
+        args: INTERFACE,
+    },
     RpcEntry {
         rpc: "get-service-nat-statistics-information",
         command: "show services nat statistics",
@@ -539,6 +547,13 @@ pub fn rpc_of(command: &Command) -> Element {
             let mut e = Element::new(find(mappings_command(*kind)));
             if let Some(p) = pool {
                 e.push(Element::leaf("pool-name", p));
+            }
+            e
+        }
+        Command::ShowSoftwireStatistics { interface } => {
+            let mut e = Element::new(find("show services softwire statistics"));
+            if let Some(i) = interface {
+                e.push(Element::leaf("interface", i));
             }
             e
         }

@@ -1261,6 +1261,67 @@ services {
     }
 }
 
+/// DS-Lite needs no case of its own either: a B4's tunnel packets (IPv4 in IPv6, with or
+/// without the tunnel encapsulation limit option Linux adds, RFC 2473 §4.1.1) hash on
+/// the outer 3-tuple, the shard that owns them allocates a pool port it owns, and the
+/// IPv4 replies go to that port's shard.
+#[test]
+fn ds_lite_flows() {
+    if kernel_cannot_run() {
+        return;
+    }
+    let pol = policy(
+        r#"
+interfaces {
+    ge-0/0/0 { unit 0 { family inet6 { service { input { service-set ss; } output { service-set ss; } } address 2001:db8:10::1/64; } } }
+    ge-0/0/1 { unit 0 { family inet { address 203.0.113.1/24; } } }
+    ms-1/1/0 { unit 0 { family inet; family inet6; } }
+}
+routing-options { static { route 198.51.100.0/24 next-hop 203.0.113.2; } }
+services {
+    softwire {
+        softwire-concentrator { ds-lite aftr { softwire-address 2001:db8:aaaa::1; } }
+        rule sw { match-direction input; term t { then { ds-lite aftr; } } }
+    }
+    nat {
+        pool p4 { address 203.0.113.128/28; port { automatic; } }
+        rule n { match-direction input; term t { from { source-address 192.0.0.0/29; } then { translated { source-pool p4; translation-type napt-44; } } } }
+    }
+    service-set ss { softwire-rules sw; nat-rules n; interface-service { service-interface ms-1/1/0; } }
+}
+"#,
+    );
+    let n = 5;
+    let l = load(&pol, n);
+    let aftr = a6("2001:db8:aaaa::1");
+    let inner = ip4("192.0.0.2", "198.51.100.7", 17, &udp(40000, 53, b"q"));
+    // Destination options with the tunnel encapsulation limit option (type 4, limit 4)
+    // and a PadN, then IPv4.
+    let mut encap_limit = vec![4u8, 0, 4, 1, 4, 1, 0, 0];
+    encap_limit.extend_from_slice(&inner);
+    for i in 0..40u16 {
+        let b4 = a6(&format!("2001:db8:10::{:x}", 0x100 + i));
+        for f in [
+            eth(0x86dd, &ip6(b4, aftr, 4, &inner)),
+            eth(0x86dd, &ip6(b4, aftr, 60, &encap_limit)),
+        ] {
+            let m = run(&l.prog, &f).meta.unwrap();
+            let rust = rust_owner(&pol, &f, n);
+            assert_eq!(m.owner, rust, "{:02x?}", &f[14..]);
+            let key = FlowKey::new(b4.into(), aftr.into(), 0, 0, 4);
+            assert_eq!(u32::from(m.owner), key.symmetric_hash() % n, "B4 {b4}");
+        }
+    }
+    let port = 1031;
+    let reply = eth(
+        0x0800,
+        &ip4("198.51.100.7", "203.0.113.130", 17, &udp(53, port, b"a")),
+    );
+    let m = run(&l.prog, &reply).meta.unwrap();
+    assert_eq!(m.owner, port % 5);
+    assert!(m.has(flags::POOL));
+}
+
 /// `bpf/steer.h` and the Rust mirror agree.
 #[test]
 fn header_mirror() {

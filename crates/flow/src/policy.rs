@@ -83,6 +83,33 @@ pub struct ServiceSetRt {
     /// Where the set's subscribers live: the connected subnets of the interfaces that
     /// apply it as input (filled only when the set limits sessions per subscriber).
     pub subscribers: Vec<Prefix>,
+    /// The DS-Lite concentrators its softwire rules name, in rule and term order.
+    pub ds_lite: Vec<DsLiteRt>,
+}
+
+/// A DS-Lite concentrator as the packet path needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DsLiteRt {
+    /// The concentrator's name (`show services softwire`).
+    pub name: String,
+    /// `softwire-address`: B4s tunnel to it.
+    pub address: std::net::Ipv6Addr,
+    /// `mtu-v6`, else the Ethernet MTU of the egress link (links have no configured MTU in
+    /// the emulator).
+    pub mtu: u16,
+}
+
+/// The encapsulated-packet MTU of a concentrator without `mtu-v6`.
+pub const DS_LITE_DEFAULT_MTU: u16 = 1500;
+
+impl ServiceSetRt {
+    /// The concentrator of this set whose softwire address is `dst`.
+    pub fn ds_lite_at(&self, dst: IpAddr) -> Option<&DsLiteRt> {
+        match dst {
+            IpAddr::V6(a) => self.ds_lite.iter().find(|c| c.address == a),
+            IpAddr::V4(_) => None,
+        }
+    }
 }
 
 impl ServiceSetRt {
@@ -331,6 +358,7 @@ impl Policy {
                     } else {
                         Vec::new()
                     },
+                    ds_lite: ds_lite_of(c, s),
                 }
             })
             .collect();
@@ -456,4 +484,27 @@ fn interface_by_name(interfaces: &[IfaceRt], n: &str) -> Option<IfIndex> {
         .iter()
         .position(|f| f.name == phys && unit.is_none_or(|u| f.unit == u))
         .map(|i| IfIndex(i as u16))
+}
+
+/// The concentrators the softwire rules of set `s` name, each once.
+fn ds_lite_of(c: &cfg::Config, s: &cfg::ServiceSet) -> Vec<DsLiteRt> {
+    let mut out: Vec<DsLiteRt> = Vec::new();
+    let terms = s
+        .softwire_rules
+        .iter()
+        .filter_map(|n| c.softwire_rules.iter().find(|r| &r.name == n))
+        .flat_map(|r| r.terms.iter());
+    for t in terms {
+        let Some(d) = c.ds_lite.iter().find(|d| d.name == t.ds_lite) else {
+            continue;
+        };
+        if out.iter().all(|o| o.name != d.name) {
+            out.push(DsLiteRt {
+                name: d.name.clone(),
+                address: d.softwire_address,
+                mtu: d.mtu_v6.unwrap_or(DS_LITE_DEFAULT_MTU),
+            });
+        }
+    }
+    out
 }

@@ -75,6 +75,20 @@ pub struct Session {
     pub ingress: u16,
     /// Its firewall or NAT term says `then syslog`: its open and close are logged.
     pub log: bool,
+    /// The DS-Lite softwire its initiator's packets came through (RFC 6333): replies are
+    /// encapsulated back to that B4.
+    pub softwire: Option<Softwire>,
+}
+
+/// The two ends of a DS-Lite softwire and the concentrator's `mtu-v6`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Softwire {
+    /// The B4's IPv6 address (the tunnel's source).
+    pub b4: std::net::Ipv6Addr,
+    /// The concentrator's `softwire-address`.
+    pub aftr: std::net::Ipv6Addr,
+    /// The largest encapsulated packet.
+    pub mtu: u16,
 }
 
 impl Session {

@@ -175,6 +175,17 @@ pub struct SessionSnapshot {
     pub flows: Vec<FlowSnapshot>,
     /// Parent session id for ALG children (`show services alg conversations`).
     pub parent: Option<u64>,
+    /// The DS-Lite softwire of the session (RFC 6333).
+    pub softwire: Option<SoftwireSnapshot>,
+}
+
+/// The two ends of a session's DS-Lite softwire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SoftwireSnapshot {
+    /// The B4 (softwire initiator).
+    pub b4: std::net::Ipv6Addr,
+    /// The concentrator's softwire address.
+    pub aftr: std::net::Ipv6Addr,
 }
 
 /// The filters of `show/clear services sessions` (all optional, all combined with AND).
@@ -300,10 +311,29 @@ pub struct SfwStats {
     pub errors: ProtocolErrors,
     /// ALG pinholes, children and payload handling.
     pub alg: AlgStats,
+    /// DS-Lite softwires (`show services softwire statistics`).
+    pub softwire: SoftwireStats,
     /// Frames through the interface (`show interfaces`). Kept beside the firewall
     /// counters because they are charged, merged and renamed the same way, but
     /// `clear services stateful-firewall statistics` leaves them.
     pub traffic: InterfaceTraffic,
+}
+
+/// What the DS-Lite concentrators of a services interface did (RFC 6333).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SoftwireStats {
+    /// IPv4 packets taken out of B4s' IPv6 packets.
+    pub decapsulated: u64,
+    /// IPv4 packets sent to B4s in IPv6.
+    pub encapsulated: u64,
+    /// Sessions created through a softwire.
+    pub flows_created: u64,
+    /// Fragmentation needed sent: a DF packet too big for `mtu-v6` once encapsulated.
+    pub too_big: u64,
+    /// Packets without DF too big for `mtu-v6` once encapsulated, dropped.
+    pub mtu_drops: u64,
+    /// Tunnel packets dropped: fragmented, not IPv4 inside, malformed inside.
+    pub decap_errors: u64,
 }
 
 /// What `show interfaces ms-…` counts: the frames steered into a services interface
@@ -527,7 +557,15 @@ merge_fields!(SfwStats {
     existing_rejects, hairpin_slow_path, hairpin_fast_path, drop_ip_options,
     drop_tcp_syn_defense, drop_nat_ports_exhausted, drop_session_limit, drop_no_route,
     drop_ttl_exceeded, drop_bad_checksum, drop_tcp_non_syn_first, drop_icmp_error_no_session,
-} nested { errors, alg, traffic });
+} nested { errors, alg, softwire, traffic });
+merge_fields!(SoftwireStats {
+    decapsulated,
+    encapsulated,
+    flows_created,
+    too_big,
+    mtu_drops,
+    decap_errors,
+});
 merge_fields!(InterfaceTraffic {
     input_packets,
     input_bytes,

@@ -1,5 +1,5 @@
 //! The per-packet path of established flows allocates nothing: a counting global allocator
-//! watches 10 000 packets over live sessions (plain forwarding and NAPT), one by one and
+//! watches 10 000 packets over live sessions (plain forwarding, NAPT, NAT64, DS-Lite), one by one and
 //! in batches of 64.
 
 mod common;
@@ -146,6 +146,52 @@ fn stateful_nat64() {
             )
             .udp(2000 + p, 53)
             .write(&mut out, b"query")
+            .unwrap();
+        out
+    });
+}
+
+/// DS-Lite decapsulates and encapsulates in the frame buffer.
+#[test]
+fn ds_lite() {
+    let cfg = nat64_config("").replace(
+        "    nat {\n        pool",
+        "    softwire {\n        softwire-concentrator { ds-lite aftr { softwire-address 2001:db8:aaaa::1; } }\n        rule sw { match-direction input; term t { then { ds-lite aftr; } } }\n    }\n    nat {\n        pool",
+    );
+    let cfg = cfg
+        .replace(
+            "from { source-address { 2001:db8:10::/64; } destination-address { 64:ff9b::/96; } }",
+            "from { source-address { 192.0.0.0/29; } }",
+        )
+        .replace(
+            "translation-type stateful-nat64;",
+            "translation-type napt-44;",
+        )
+        .replace("nat-rules r64;", "softwire-rules sw; nat-rules r64;");
+    assert!(
+        cfg.contains("softwire-rules sw;") && cfg.contains("ds-lite aftr {"),
+        "{cfg}"
+    );
+    established_path_allocates_nothing_with(&cfg, &|p| {
+        let mut inner = Vec::new();
+        etherparse::PacketBuilder::ipv4([192, 0, 0, 2], [198, 51, 100, 7], 64)
+            .udp(2000 + p, 53)
+            .write(&mut inner, b"query")
+            .unwrap();
+        let mut out = Vec::new();
+        etherparse::PacketBuilder::ethernet2(CLIENT_MAC, ROUTER_MAC)
+            .ipv6(
+                "2001:db8:10::2"
+                    .parse::<std::net::Ipv6Addr>()
+                    .unwrap()
+                    .octets(),
+                "2001:db8:aaaa::1"
+                    .parse::<std::net::Ipv6Addr>()
+                    .unwrap()
+                    .octets(),
+                64,
+            )
+            .write(&mut out, etherparse::IpNumber::IPV4, &inner)
             .unwrap();
         out
     });

@@ -22,8 +22,14 @@
 //!   [`crate::parse::second_key`]): the 3-tuple with the SPI's halves as ports (never
 //!   both 0: SPI 0 is not sent, RFC 4303 §2.1). The IKE ALG keys the inbound ESP of an
 //!   inside host behind NAPT by it; it is looked up before the 3-tuple.
+//! - A DS-Lite flow (RFC 6333) arrives as IPv4 in IPv6 from a B4; the AFTR tells apart
+//!   B4s that use the same private IPv4 address (§7), so its inside key is the *softwire
+//!   key* ([`FlowKey::softwire`]): the B4's IPv6 address as source, and as destination
+//!   an address of the discard-only prefix `100::/64` (RFC 6666) whose low 64 bits are
+//!   the inner source and destination IPv4 addresses; ports and protocol are the inner
+//!   packet's. Its reply (the translated IPv4 flow) is an ordinary key.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Addresses, ports and IP protocol of a packet (see the module doc for the port
 /// conventions). Both addresses are of the same family for keys made by the parser.
@@ -86,6 +92,42 @@ impl FlowKey {
     /// doc).
     pub fn esp_spi(src: IpAddr, dst: IpAddr, spi: u32) -> Self {
         FlowKey::new(src, dst, (spi >> 16) as u16, spi as u16, crate::proto::ESP)
+    }
+
+    /// The softwire key of inner IPv4 flow `inner` from B4 `b4` (see the module doc).
+    pub fn softwire(b4: Ipv6Addr, inner: &FlowKey) -> Self {
+        let v4 = |a: IpAddr| match a {
+            IpAddr::V4(a) => a,
+            IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+        };
+        let (s, d) = (v4(inner.src).octets(), v4(inner.dst).octets());
+        let mut o = [0u8; 16];
+        o[..2].copy_from_slice(&[0x01, 0x00]);
+        o[8..12].copy_from_slice(&s);
+        o[12..].copy_from_slice(&d);
+        FlowKey {
+            src: IpAddr::V6(b4),
+            dst: IpAddr::V6(Ipv6Addr::from(o)),
+            ..*inner
+        }
+    }
+
+    /// The inner IPv4 key of a softwire key (see [`FlowKey::softwire`]); `None` for a key
+    /// that is not one.
+    pub fn softwire_inner(&self) -> Option<FlowKey> {
+        let IpAddr::V6(d) = self.dst else {
+            return None;
+        };
+        let o = d.octets();
+        if !self.src.is_ipv6() || o[..8] != [0x01, 0, 0, 0, 0, 0, 0, 0] {
+            return None;
+        }
+        let v4 = |b: &[u8]| IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]));
+        Some(FlowKey {
+            src: v4(&o[8..12]),
+            dst: v4(&o[12..]),
+            ..*self
+        })
     }
 
     /// The 3-tuple of a GRE or ESP key (ports 0), as the packet's parse and the owner
@@ -172,6 +214,25 @@ mod tests {
         let a = k("10.0.0.2", "203.0.113.2", 40000, 80, 6);
         assert_eq!(a.reversed(), k("203.0.113.2", "10.0.0.2", 80, 40000, 6));
         assert_eq!(a.reversed().reversed(), a);
+    }
+
+    #[test]
+    fn softwire_keys_carry_the_b4_and_the_inner_addresses() {
+        let inner = k("192.0.0.2", "203.0.113.2", 40000, 80, 6);
+        let b4: Ipv6Addr = "2001:db8:10::2".parse().unwrap();
+        let s = FlowKey::softwire(b4, &inner);
+        assert_eq!(
+            s,
+            k("2001:db8:10::2", "100::c000:2:cb00:7102", 40000, 80, 6)
+        );
+        let other = FlowKey::softwire("2001:db8:10::3".parse().unwrap(), &inner);
+        assert_ne!(s, other);
+        assert_eq!(s.softwire_inner(), Some(inner));
+        assert_eq!(inner.softwire_inner(), None);
+        assert_eq!(
+            k("2001:db8::1", "2001:db8::2", 1, 2, 6).softwire_inner(),
+            None
+        );
     }
 
     #[test]

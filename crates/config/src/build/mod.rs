@@ -38,6 +38,7 @@ mod nat;
 mod routing;
 mod rules;
 mod service_sets;
+mod softwire;
 mod syslog;
 mod values;
 
@@ -68,6 +69,8 @@ pub(crate) struct Builder {
     nat_rule_sets: Named<String, rules::RuleSetD>,
     port_fwd: Named<String, nat::PortFwdD>,
     service_sets: Named<String, service_sets::SsD>,
+    ds_lite: Named<String, softwire::DsLiteD>,
+    sw_rules: Named<String, softwire::SwRuleD>,
     emu: emulator::EmuD,
     /// Interface-style service-set references from interfaces: (set, pos).
     if_set_refs: Vec<Ref>,
@@ -126,7 +129,7 @@ const TOP_IGNORED: &[&str] = &[
     "wlan",
 ];
 
-const SERVICES: &[&str] = &["stateful-firewall", "nat", "service-set"];
+const SERVICES: &[&str] = &["stateful-firewall", "nat", "softwire", "service-set"];
 
 const SERVICES_IGNORED: &[&str] = &[
     "adaptive-services-pics",
@@ -147,7 +150,6 @@ const SERVICES_IGNORED: &[&str] = &[
     "ptsp",
     "rpm",
     "service-interface-pools",
-    "softwire",
     "traceoptions",
     "url-filter",
     "web-filter",
@@ -209,6 +211,7 @@ impl Builder {
         match k {
             "stateful-firewall" => self.stateful_firewall(d, c),
             "nat" => self.nat(d, c),
+            "softwire" => self.softwire(d, c),
             _ => self.service_set(d, c),
         }
     }
@@ -225,6 +228,7 @@ impl Builder {
         self.finish_port_forwarding(d, &mut cfg);
         self.finish_nat_rules(&known, d, &mut cfg);
         self.finish_prefix_lists(&mut cfg);
+        self.finish_softwire(d, &mut cfg);
         self.finish_service_sets(d, &mut cfg);
         self.finish_emulator(d, &mut cfg);
         cfg

@@ -20,6 +20,7 @@ pub(super) struct SsD {
     pub(super) sfw_rule_sets: Refs,
     pub(super) nat_rules: Refs,
     pub(super) nat_rule_sets: Refs,
+    pub(super) softwire_rules: Refs,
     pub(super) iface: Leaf<String>,
     pub(super) inside: Leaf<String>,
     pub(super) outside: Leaf<String>,
@@ -38,6 +39,7 @@ const SS: &[&str] = &[
     "stateful-firewall-rule-sets",
     "nat-rules",
     "nat-rule-sets",
+    "softwire-rules",
     "interface-service",
     "next-hop-service",
     "max-flows",
@@ -69,7 +71,6 @@ const SS_IGNORED: &[&str] = &[
     "sampling-service",
     "service-order",
     "snmp-trap-thresholds",
-    "softwire-rules",
     "web-filter-profile",
 ];
 
@@ -83,6 +84,7 @@ impl Builder {
             sfw_rule_sets: Default::default(),
             nat_rules: Default::default(),
             nat_rule_sets: Default::default(),
+            softwire_rules: Default::default(),
             iface: Leaf::default(),
             inside: Leaf::default(),
             outside: Leaf::default(),
@@ -94,11 +96,17 @@ impl Builder {
         });
         c.refuse(
             d,
-            &[(
-                "service-set-options",
-                "its options (asymmetric and one-way traffic, bypass on overload, session \
+            &[
+                (
+                    "service-set-options",
+                    "its options (asymmetric and one-way traffic, bypass on overload, session \
                  syslog switches) change which packets pass and what is logged; mspic has none",
-            )],
+                ),
+                (
+                    "softwire-rule-sets",
+                    "softwire rule sets are not implemented; name the rules with softwire-rules",
+                ),
+            ],
         )?;
         let Some((k, _)) = c.kw(d, SS, SS_IGNORED)? else {
             return Ok(());
@@ -107,11 +115,13 @@ impl Builder {
             "stateful-firewall-rules"
             | "stateful-firewall-rule-sets"
             | "nat-rules"
-            | "nat-rule-sets" => {
+            | "nat-rule-sets"
+            | "softwire-rules" => {
                 let v = match k {
                     "stateful-firewall-rules" => &mut ss.sfw_rules,
                     "stateful-firewall-rule-sets" => &mut ss.sfw_rule_sets,
                     "nat-rules" => &mut ss.nat_rules,
+                    "softwire-rules" => &mut ss.softwire_rules,
                     _ => &mut ss.nat_rule_sets,
                 };
                 let what = if k.ends_with("sets") {
@@ -206,6 +216,7 @@ impl Builder {
                     sfw_rule_sets: s.sfw_rule_sets.names(),
                     nat_rules: s.nat_rules.names(),
                     nat_rule_sets: s.nat_rule_sets.names(),
+                    softwire_rules: s.softwire_rules.names(),
                     style,
                     max_flows: s.max_flows.get(),
                     syslog: s.syslog.iter().map(SyslogD::model).collect(),
@@ -259,7 +270,7 @@ impl Builder {
 
     /// The rules and rule sets a service set names must exist.
     fn check_set_rules(&self, d: &mut Diags, s: &SsD) {
-        let checks: [RefCheck; 4] = [
+        let checks: [RefCheck; 5] = [
             (&s.sfw_rules, "stateful-firewall rule", &|n| {
                 self.sfw_rules.contains(n)
             }),
@@ -269,6 +280,9 @@ impl Builder {
             (&s.nat_rules, "nat rule", &|n| self.nat_rules.contains(n)),
             (&s.nat_rule_sets, "nat rule-set", &|n| {
                 self.nat_rule_sets.contains(n)
+            }),
+            (&s.softwire_rules, "softwire rule", &|n| {
+                self.sw_rules.contains(n)
             }),
         ];
         for (refs, what, exists) in checks {
@@ -282,6 +296,19 @@ impl Builder {
                         ),
                     );
                 }
+            }
+        }
+        // RFC 6333 §6.6: the AFTR translates the B4s' private IPv4 addresses; without
+        // NAT, replies to two B4s using the same address could not be told apart.
+        if let Some(r) = s.softwire_rules.iter().next() {
+            if s.nat_rules.iter().next().is_none() && s.nat_rule_sets.iter().next().is_none() {
+                d.error(
+                    r.pos,
+                    format!(
+                        "service-set '{}': softwire-rules need nat-rules (DS-Lite translates the B4s' IPv4 addresses, RFC 6333 §6.6)",
+                        s.name
+                    ),
+                );
             }
         }
     }

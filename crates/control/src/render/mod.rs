@@ -8,6 +8,7 @@ pub mod interfaces;
 pub mod mappings;
 pub mod nat;
 pub mod sessions;
+pub mod softwire;
 pub mod stats;
 pub mod syslog;
 pub mod tcp_mss;
@@ -60,6 +61,7 @@ pub enum Answer {
     ServiceSetsSummary(Vec<ServiceSetsSummary>),
     SyslogStatistics(Vec<SyslogStatistics>),
     TcpMssStatistics(Vec<crate::backend::TcpMssStatistics>),
+    SoftwireStatistics(Vec<softwire::SoftwireStatistics>),
     ServiceSetsCpuUsage(Vec<crate::backend::ServiceSetCpuUsage>),
     ServiceSetsMemoryUsage(Vec<crate::backend::ServiceSetMemoryUsage>),
     AlgConversations {
@@ -93,6 +95,7 @@ impl Answer {
             Answer::ServiceSetsSummary(rows) => nat::render_service_sets_summary(rows),
             Answer::SyslogStatistics(rows) => syslog::render_syslog_statistics(rows),
             Answer::TcpMssStatistics(rows) => tcp_mss::render_tcp_mss_statistics(rows),
+            Answer::SoftwireStatistics(rows) => softwire::render_softwire_statistics(rows),
             Answer::ServiceSetsCpuUsage(rows) => usage::render_cpu_usage(rows),
             Answer::ServiceSetsMemoryUsage(rows) => usage::render_memory_usage(rows),
             Answer::AlgConversations { groups, detail } => {
@@ -125,6 +128,7 @@ impl Answer {
             Answer::ServiceSetsSummary(rows) => nat::service_sets_summary_tree(rows),
             Answer::SyslogStatistics(rows) => syslog::syslog_statistics_tree(rows),
             Answer::TcpMssStatistics(rows) => tcp_mss::tcp_mss_statistics_tree(rows),
+            Answer::SoftwireStatistics(rows) => softwire::softwire_statistics_tree(rows),
             Answer::ServiceSetsCpuUsage(rows) => usage::cpu_usage_tree(rows),
             Answer::ServiceSetsMemoryUsage(rows) => usage::memory_usage_tree(rows),
             Answer::AlgConversations { groups, detail } => {

@@ -290,6 +290,10 @@ pub fn render_sessions_with(sessions: &[SessionSnapshot], layout: &SessionsLayou
         }
         out.push_str(&session_header(s, layout.header));
         out.push('\n');
+        if let Some(w) = &s.softwire {
+            out.push_str(&softwire_line(w));
+            out.push('\n');
+        }
         let extensive = layout.detail.is_extensive();
         if extensive {
             if let Some(nat) = &s.nat {
@@ -311,6 +315,12 @@ pub fn render_sessions_with(sessions: &[SessionSnapshot], layout: &SessionsLayou
         }
     }
     out
+}
+
+/// `Softwire: {b4} -> {aftr}`: the DS-Lite softwire a session's inside flow came through,
+/// under its header (the B4 is not in the flow lines, which show the inner IPv4 packet).
+fn softwire_line(w: &mspic_flow::SoftwireSnapshot) -> String {
+    format!("Softwire: {} -> {}", w.b4, w.aftr)
 }
 
 /// Adds `{prefix}-address` and, when there is a port, `{prefix}-port`.
@@ -361,6 +371,13 @@ pub fn session_tree(s: &SessionSnapshot, detail: Detail) -> Element {
         .with_leaf("ip-action", yes_no(s.ip_action))
         .with_leaf("offload", yes_no(s.offload))
         .with_leaf("asymmetric", yes_no(s.asymmetric));
+    if let Some(w) = &s.softwire {
+        e.push(
+            Element::new("softwire")
+                .with_leaf("b4-address", w.b4)
+                .with_leaf("aftr-address", w.aftr),
+        );
+    }
     if extensive {
         if let Some(nat) = &s.nat {
             e.push(nat_tree(nat));

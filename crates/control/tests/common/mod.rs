@@ -48,6 +48,7 @@ pub fn session(interface: &str, service_set: &str, id: u64) -> SessionSnapshot {
         nat: None,
         flows: Vec::new(),
         parent: None,
+        softwire: None,
     }
 }
 

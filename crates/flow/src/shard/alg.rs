@@ -54,6 +54,8 @@ impl Shard {
             return Verdict::Drop(DropReason::FlowDrop);
         };
         let (iface, rw) = (s.service_iface as usize, s.nat.rewrite[r.dir as usize]);
+        // The responder's packets of a DS-Lite session go back through its softwire.
+        let softwire = s.softwire.filter(|_| r.dir == crate::dir::Dir::O);
         let len_before = frame.len;
         let verdict = if parsed.payload_len > 0 {
             self.run_alg(now, r, frame, parsed)
@@ -84,7 +86,10 @@ impl Shard {
                 seqadj::apply(&mut frame.buf[..frame.len], parsed, &this, &other);
             }
         }
-        let v = self.forward(ingress, frame, parsed, &rw);
+        let v = match softwire {
+            Some(sw) => self.forward_softwire(ingress, frame, parsed, &rw, sw, iface),
+            None => self.forward(ingress, frame, parsed, &rw),
+        };
         if verdict == AlgVerdict::ForwardAndClose {
             self.stats[iface].alg.closed_by_response += 1;
             self.remove_session(r.slot, now, crate::syslog::CloseReason::Alg);

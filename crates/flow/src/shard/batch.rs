@@ -114,6 +114,11 @@ impl Shard {
             let slot = self.stats_slot(ingress, Some(key.dst));
             return (slot, self.later_fragment(now, ingress, frame, parsed, id));
         }
+        // DS-Lite: IPv4 in IPv6 to a softwire address is decapsulated and looked up by
+        // its softwire key.
+        if let Some(done) = self.softwire_in(now, ingress, frame, parsed) {
+            return done;
+        }
         // Enhanced GRE and ESP: a session keyed by call id or SPI first (mspic_wire::key),
         // then the 3-tuple; one call site for `on_flow` (inlined) in the established path.
         let second = if matches!(key.proto, proto::GRE | proto::ESP) {

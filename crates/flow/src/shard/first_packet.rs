@@ -52,7 +52,12 @@ impl Shard {
             self.nat.stats.pool_no_session_drops += 1;
             return Verdict::Drop(DropReason::NatNoSession);
         }
-        let Some((set, dir)) = service_set_on_path(&p, ingress, parsed.key.dst) else {
+        // A decapsulated packet is in the set whose concentrator took it out.
+        let on_path = match self.arriving_softwire {
+            Some((_, set)) => Some((set, MatchDirection::Input)),
+            None => service_set_on_path(&p, ingress, parsed.key.dst),
+        };
+        let Some((set, dir)) = on_path else {
             // No service set on the path: plain routing.
             return self.route(ingress, frame, parsed, parsed.key.dst);
         };
@@ -130,10 +135,19 @@ impl Shard {
                 _ => None,
             };
         }
+        if let Some((sw, _)) = self.arriving_softwire {
+            // RFC 6333 §7: the B4's address is part of the inside key, so two B4s using
+            // one private address and port get two sessions and two mappings.
+            session.softwire = Some(sw);
+            session.keys[0] = FlowKey::softwire(sw.b4, &parsed.key);
+        }
         let slot = match self.install_first(now, session, iface) {
             Ok(slot) => slot,
             Err(v) => return v,
         };
+        if session.softwire.is_some() {
+            self.stats[iface].softwire.flows_created += 1;
+        }
         self.log_open(now, &session);
         if let Some(alg) = alg_state {
             self.alg_sessions.insert(slot, AlgSlot::new(alg));
@@ -372,7 +386,12 @@ impl Shard {
         parsed: &Parsed,
         inner: &FlowKey,
     ) -> Verdict {
-        let rev = inner.reversed();
+        // From a B4's host (decapsulated), the quoted reply belongs to a session keyed by
+        // the softwire.
+        let rev = match self.arriving_softwire {
+            Some((sw, _)) => FlowKey::softwire(sw.b4, &inner.reversed()),
+            None => inner.reversed(),
+        };
         let h = self.table.hash(&rev);
         let Some(r) = self.table.find(h, &rev) else {
             let st = self.stats_slot(ingress, Some(parsed.key.dst));
@@ -387,12 +406,18 @@ impl Shard {
         };
         let iface = s.service_iface as usize;
         let rw = s.nat.rewrite[r.dir as usize];
+        let to_b4 = s.softwire.filter(|_| r.dir == Dir::O);
         self.stats[iface].existing_accepts += 1;
         if super::nat64::crosses_family(&rw, parsed.key.src) {
             return self.icmp_error_nat64(ingress, frame, parsed, &rw);
         }
         if crate::nat::translate_icmp_error(&mut frame.buf[..frame.len], parsed, &rw) {
             self.nat.stats.icmp_error_translations += 1;
+        }
+        if let Some(sw) = to_b4 {
+            // An error about a B4's packet (a too-big on the path, an unreachable server)
+            // goes to its host through the softwire.
+            return self.softwire_icmp_error(ingress, frame, parsed, sw, iface);
         }
         let dst = rw.dst.map(|(a, _)| a).unwrap_or(parsed.key.dst);
         self.route(ingress, frame, parsed, dst)

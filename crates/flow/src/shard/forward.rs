@@ -90,12 +90,17 @@ impl Shard {
         if state == FlowState::Watch {
             return self.watched(now, ingress, r, frame, parsed);
         }
-        let rw = self
+        let (rw, sw) = self
             .table
             .get(r.slot)
-            .map(|s| s.nat.rewrite[d])
+            .map(|s| (s.nat.rewrite[d], s.softwire))
             .unwrap_or_default();
-        self.forward(ingress, frame, parsed, &rw)
+        match sw {
+            Some(sw) if r.dir == crate::dir::Dir::O => {
+                self.forward_softwire(ingress, frame, parsed, &rw, sw, iface)
+            }
+            _ => self.forward(ingress, frame, parsed, &rw),
+        }
     }
 
     /// Lowers the MSS a SYN or SYN-ACK of service set `set` announces to the set's
@@ -136,6 +141,17 @@ impl Shard {
         if super::nat64::crosses_family(rw, parsed.key.src) {
             return self.forward_nat64(ingress, frame, parsed, rw);
         }
+        let dst = self.apply_rewrite(frame, parsed, rw);
+        self.route(ingress, frame, parsed, dst)
+    }
+
+    /// Applies a flow's NAT rewrite in place; returns the (translated) destination.
+    pub(super) fn apply_rewrite(
+        &mut self,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+        rw: &Rewrite,
+    ) -> IpAddr {
         if !rw.is_none() {
             self.nat.stats.packets_translated += 1;
         }
@@ -175,7 +191,7 @@ impl Shard {
                 };
             }
         }
-        self.route(ingress, frame, parsed, dst)
+        dst
     }
 
     /// Routes a packet on its (translated) destination and decrements its TTL.

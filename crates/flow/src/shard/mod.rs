@@ -19,6 +19,7 @@ mod replies;
 mod reports;
 mod route_cache;
 mod sessions;
+mod softwire;
 mod tickles;
 mod types;
 
@@ -91,6 +92,9 @@ pub struct Shard {
     xlat_buf: Box<[u8]>,
     /// IPv4 identification of the next unfragmented IPv6 packet translated.
     xlat_ident: u16,
+    /// The softwire the packet in the engine arrived through and the service set whose
+    /// concentrator took it out (set while a decapsulated first packet is processed).
+    arriving_softwire: Option<(crate::session::Softwire, u16)>,
     fired: Vec<u32>,
     nat: NatState,
     /// Last time endpoint-independent mappings were aged (ns).
@@ -144,6 +148,7 @@ impl Shard {
             scratch: vec![0u8; 2048].into_boxed_slice(),
             xlat_buf: vec![0u8; nat64::XLAT_BUF].into_boxed_slice(),
             xlat_ident: 0,
+            arriving_softwire: None,
             fired: Vec::new(),
             nat: NatState::new(&policy.nat, cfg.index, cfg.count),
             mappings_aged: 0,

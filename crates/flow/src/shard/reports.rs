@@ -33,7 +33,10 @@ impl Shard {
     /// The snapshot of `s` when it matches `filter`.
     fn snapshot_if(&self, s: &Session, filter: &SessionFilter) -> Option<SessionSnapshot> {
         let (iface, set) = self.names(s);
-        let flows = flow_snapshots(s);
+        // A softwire session shows its inside flow as the B4's host sent it (the B4
+        // shows on its own line).
+        let keys = shown_keys(s);
+        let flows = flow_snapshots(s, &keys);
         filter
             .matches_parts(iface, set, s.alg, &flows)
             .then(|| SessionSnapshot {
@@ -51,9 +54,13 @@ impl Shard {
                         .unwrap_or(u32::MAX)
                         .max(1)
                 }),
-                nat: nat::snapshot(&s.nat, &s.keys, s.from_responder, &self.policy.nat),
+                nat: nat::snapshot(&s.nat, &keys, s.from_responder, &self.policy.nat),
                 flows: flows.to_vec(),
                 parent: s.parent.map(|p| p.get()),
+                softwire: s.softwire.map(|w| SoftwireSnapshot {
+                    b4: w.b4,
+                    aftr: w.aftr,
+                }),
             })
     }
 
@@ -99,7 +106,7 @@ impl Shard {
         let mut victims: Vec<(u32, String, String)> = Vec::new();
         for (slot, s) in self.table.iter() {
             let (iface, set) = self.names(s);
-            if filter.matches_parts(iface, set, s.alg, &flow_snapshots(s)) {
+            if filter.matches_parts(iface, set, s.alg, &flow_snapshots(s, &shown_keys(s))) {
                 victims.push((slot, iface.to_string(), set.to_string()));
             }
         }
@@ -145,9 +152,12 @@ impl Shard {
         for (i, st) in self.stats.iter_mut().enumerate() {
             let name = self.policy.service_ifaces.get(i).map(|x| x.name.as_str());
             if iface.is_none() || (i < n && name == iface) {
+                // `show interfaces` and `show services softwire statistics` keep theirs.
                 let traffic = std::mem::take(&mut st.traffic);
+                let softwire = std::mem::take(&mut st.softwire);
                 *st = SfwStats {
                     traffic,
+                    softwire,
                     ..SfwStats::default()
                 };
             }
@@ -228,7 +238,17 @@ fn shows_ports(proto: u8) -> bool {
 /// A session's flows in the order the engine keeps them (first packet's flow first). An
 /// ALG child started from the parent's responder side labels them from the parent's point
 /// of view: its first flow is `O`.
-fn flow_snapshots(s: &Session) -> [FlowSnapshot; 2] {
+/// The keys a session shows: a softwire session's inside flow as the B4's host sent it
+/// (the B4 shows on its own line).
+fn shown_keys(s: &Session) -> [FlowKey; 2] {
+    let mut keys = s.keys;
+    if s.softwire.is_some() {
+        keys[0] = keys[0].softwire_inner().unwrap_or(keys[0]);
+    }
+    keys
+}
+
+fn flow_snapshots(s: &Session, keys: &[FlowKey; 2]) -> [FlowSnapshot; 2] {
     let f = |d: Dir| {
         let label = if s.from_responder { d.other() } else { d };
         let role = match label {
@@ -236,7 +256,7 @@ fn flow_snapshots(s: &Session) -> [FlowSnapshot; 2] {
             Dir::O => FlowRole::Responder,
         };
         // A GRE call key shows as the packets read: source 0, destination the call id.
-        let k = s.keys[d as usize];
+        let k = keys[d as usize];
         let k = FlowKey {
             src_port: if k.proto == proto::GRE { 0 } else { k.src_port },
             ..k

@@ -198,6 +198,7 @@ impl Shard {
             alg_label: 0,
             ingress: u16::MAX,
             log: false,
+            softwire: None,
             tcp,
             nat: SessionNat::default(),
             created: now,

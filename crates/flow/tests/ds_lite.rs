@@ -1,0 +1,438 @@
+//! DS-Lite through the shard (RFC 6333 AFTR): each row sends a frame and compares what
+//! comes out with a packet built here independently (etherparse for the inner IPv4 and
+//! its transport, the IPv6 header written from RFC 8200 §3), byte for byte from the IP
+//! header on.
+
+mod common;
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use common::{Cluster, Harness};
+use etherparse::PacketBuilder;
+use mspic_flow::{DropReason, Verdict};
+
+const B4: &str = "2001:db8:10::2";
+const B4_OTHER: &str = "2001:db8:10::3";
+const AFTR: &str = "2001:db8:aaaa::1";
+/// The B4's own IPv4 address (RFC 6333 §5.7: 192.0.0.2).
+const HOST: &str = "192.0.0.2";
+const SERVER: &str = "198.51.100.100";
+
+const LAN: ([u8; 6], [u8; 6]) = ([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 1, 0]);
+const WAN: ([u8; 6], [u8; 6]) = ([2, 0, 0, 0, 0, 0x22], [2, 0, 0, 0, 1, 1]);
+
+/// B4s on ge-0/0/0's IPv6 subnet, the IPv4 Internet behind ge-0/0/1, one concentrator
+/// with `mtu`, NAPT-44 of the B4s' 192.0.0.0/29 into a pool of four addresses.
+fn config(mtu: u16) -> String {
+    format!(
+        r#"
+interfaces {{
+    ge-0/0/0 {{ unit 0 {{ family inet6 {{ service {{ input {{ service-set ss; }} output {{ service-set ss; }} }} address 2001:db8:10::1/64; }} }} }}
+    ge-0/0/1 {{ unit 0 {{ family inet {{ address 203.0.113.1/24; }} }} }}
+    ms-1/1/0 {{ unit 0 {{ family inet; family inet6; }} }}
+}}
+routing-options {{ static {{ route 198.51.100.0/24 next-hop 203.0.113.2; }} }}
+services {{
+    softwire {{
+        softwire-concentrator {{ ds-lite aftr {{ softwire-address {AFTR}; mtu-v6 {mtu}; }} }}
+        rule sw {{ match-direction input; term t {{ then {{ ds-lite aftr; }} }} }}
+    }}
+    nat {{
+        pool p4 {{ address 203.0.113.128/30; port {{ automatic; }} }}
+        rule n {{
+            match-direction input;
+            term t {{
+                from {{ source-address {{ 192.0.0.0/29; }} }}
+                then {{ translated {{ source-pool p4; translation-type {{ napt-44; }} }} }}
+            }}
+        }}
+    }}
+    service-set ss {{
+        softwire-rules sw;
+        nat-rules n;
+        interface-service {{ service-interface ms-1/1/0; }}
+    }}
+}}
+"#
+    )
+}
+
+fn a4(s: &str) -> [u8; 4] {
+    s.parse::<Ipv4Addr>().unwrap().octets()
+}
+
+/// What the inner packet carries.
+#[derive(Clone, Copy, Debug)]
+enum Up<'a> {
+    /// Ports, seq, SYN.
+    Tcp(u16, u16, u32, bool),
+    Udp(u16, u16, &'a [u8]),
+    /// Echo id, request.
+    Echo(u16, bool),
+}
+
+/// An IPv4 packet (no Ethernet) with `ttl`, `tos` and DF as given.
+fn ipv4(src: &str, dst: &str, ttl: u8, tos: u8, df: bool, up: Up<'_>) -> Vec<u8> {
+    let mut h =
+        etherparse::Ipv4Header::new(0, ttl, etherparse::IpNumber::UDP, a4(src), a4(dst)).unwrap();
+    h.dont_fragment = df;
+    h.dscp = etherparse::IpDscp::try_new(tos >> 2).unwrap();
+    h.identification = 7;
+    let b = PacketBuilder::ip(etherparse::IpHeaders::Ipv4(h, Default::default()));
+    let mut out = Vec::new();
+    match up {
+        Up::Tcp(sp, dp, seq, syn) => {
+            let mut t = b.tcp(sp, dp, seq, 64240);
+            if syn {
+                t = t.syn();
+            } else {
+                t = t.ack(1);
+            }
+            t.write(&mut out, b"").unwrap();
+        }
+        Up::Udp(sp, dp, d) => b.udp(sp, dp).write(&mut out, d).unwrap(),
+        Up::Echo(id, true) => b
+            .icmpv4_echo_request(id, 1)
+            .write(&mut out, b"ping")
+            .unwrap(),
+        Up::Echo(id, false) => b.icmpv4_echo_reply(id, 1).write(&mut out, b"ping").unwrap(),
+    }
+    out
+}
+
+/// `inner` in IPv6 from `src` to `dst` (RFC 8200 §3 header, next header 4), in Ethernet.
+fn tunnelled(
+    macs: ([u8; 6], [u8; 6]),
+    src: &str,
+    dst: &str,
+    hop: u8,
+    tc: u8,
+    inner: &[u8],
+) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&macs.1);
+    f.extend_from_slice(&macs.0);
+    f.extend_from_slice(&[0x86, 0xdd]);
+    f.push(0x60 | (tc >> 4));
+    f.push(tc << 4);
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(&(inner.len() as u16).to_be_bytes());
+    f.push(4);
+    f.push(hop);
+    f.extend_from_slice(&src.parse::<Ipv6Addr>().unwrap().octets());
+    f.extend_from_slice(&dst.parse::<Ipv6Addr>().unwrap().octets());
+    f.extend_from_slice(inner);
+    f
+}
+
+/// `inner` in Ethernet as IPv4.
+fn plain(macs: ([u8; 6], [u8; 6]), inner: &[u8]) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&macs.1);
+    f.extend_from_slice(&macs.0);
+    f.extend_from_slice(&[0x08, 0x00]);
+    f.extend_from_slice(inner);
+    f
+}
+
+/// The IP part of a frame, with its ethertype.
+fn ip_part(frame: &[u8]) -> (u16, &[u8]) {
+    (u16::from_be_bytes([frame[12], frame[13]]), &frame[14..])
+}
+
+fn assert_same(got: &[u8], want: &[u8], what: &str) {
+    let (ge, gp) = ip_part(got);
+    let (we, wp) = ip_part(want);
+    assert_eq!(ge, we, "{what}: ethertype");
+    assert_eq!(gp, wp, "{what}: IP packet");
+}
+
+fn forwarded(v: Verdict) -> bool {
+    matches!(v, Verdict::Forward { .. })
+}
+
+/// The translated source (address, port or echo id) of an IPv4 frame the engine sent.
+fn source(frame: &[u8]) -> (String, u16) {
+    let p = mspic_wire::parse_frame(frame).unwrap();
+    (p.key.src.to_string(), p.key.src_port)
+}
+
+#[test]
+fn tcp_udp_and_echo_both_ways() {
+    let mut h = Harness::new(&config(1500));
+    let rows: [(Up, Up); 3] = [
+        (Up::Tcp(40000, 80, 1000, true), Up::Tcp(80, 0, 5000, true)),
+        (Up::Udp(5353, 53, b"query"), Up::Udp(53, 0, b"answer!")),
+        (Up::Echo(0x77, true), Up::Echo(0, false)),
+    ];
+    for (out, back) in rows {
+        // Out: the B4's packet comes out of the tunnel translated, its TTL decremented
+        // once (the AFTR forwards it, RFC 2473 §3.2).
+        let inner = ipv4(HOST, SERVER, 64, 0, true, out);
+        let (v, got) = h.send(&tunnelled(LAN, B4, AFTR, 60, 0, &inner));
+        assert!(forwarded(v), "{out:?}: {v:?}");
+        let (pool, port) = source(&got);
+        assert!(pool.starts_with("203.0.113.12") || pool.starts_with("203.0.113.13"));
+        let want_out = match out {
+            Up::Tcp(_, dp, seq, syn) => Up::Tcp(port, dp, seq, syn),
+            Up::Udp(_, dp, d) => Up::Udp(port, dp, d),
+            Up::Echo(_, r) => Up::Echo(port, r),
+        };
+        let want = plain(LAN, &ipv4(&pool, SERVER, 63, 0, true, want_out));
+        assert_same(&got, &want, "outbound");
+        // Back: the server's answer to the pool port goes to the B4 in IPv6 from the
+        // softwire address, hop limit 64, the inner packet NAPT-reversed, TTL - 1.
+        let (back_srv, back_host) = match back {
+            Up::Tcp(sp, _, seq, syn) => (Up::Tcp(sp, port, seq, syn), Up::Tcp(sp, 40000, seq, syn)),
+            Up::Udp(sp, _, d) => (Up::Udp(sp, port, d), Up::Udp(sp, 5353, d)),
+            Up::Echo(_, r) => (Up::Echo(port, r), Up::Echo(0x77, r)),
+        };
+        let reply = plain(WAN, &ipv4(SERVER, &pool, 50, 0x28, true, back_srv));
+        let (v, got) = h.send(&reply);
+        assert!(forwarded(v), "{back:?}: {v:?}");
+        let want = tunnelled(
+            LAN,
+            AFTR,
+            B4,
+            64,
+            0x28,
+            &ipv4(SERVER, HOST, 49, 0x28, true, back_host),
+        );
+        assert_same(&got, &want, "inbound");
+    }
+    let sessions = h.sessions();
+    assert_eq!(sessions.len(), 3);
+    let st = h.stats().softwire;
+    assert_eq!(
+        (st.decapsulated, st.encapsulated, st.flows_created),
+        (3, 3, 3)
+    );
+}
+
+/// RFC 6333 §7: two B4s behind which the same private address and port open the same
+/// flow get two sessions and two mappings, and each reply goes back to its own B4.
+#[test]
+fn two_b4s_with_one_private_address() {
+    let mut h = Harness::new(&config(1500));
+    let inner = ipv4(HOST, SERVER, 64, 0, true, Up::Udp(5353, 53, b"q"));
+    let (v1, got1) = h.send(&tunnelled(LAN, B4, AFTR, 60, 0, &inner));
+    let (v2, got2) = h.send(&tunnelled(LAN, B4_OTHER, AFTR, 60, 0, &inner));
+    assert!(forwarded(v1) && forwarded(v2));
+    let (s1, s2) = (source(&got1), source(&got2));
+    assert_ne!(s1, s2, "two mappings");
+    assert_eq!(h.sessions().len(), 2);
+    for ((pool, port), b4) in [(s1.clone(), B4), (s2, B4_OTHER)] {
+        let reply = plain(
+            WAN,
+            &ipv4(SERVER, &pool, 50, 0, false, Up::Udp(53, port, b"a")),
+        );
+        let (v, got) = h.send(&reply);
+        assert!(forwarded(v), "{v:?}");
+        let want = tunnelled(
+            LAN,
+            AFTR,
+            b4,
+            64,
+            0,
+            &ipv4(SERVER, HOST, 49, 0, false, Up::Udp(53, 5353, b"a")),
+        );
+        assert_same(&got, &want, b4);
+    }
+    // A later packet of the first B4 stays on its own session.
+    let (v, again) = h.send(&tunnelled(LAN, B4, AFTR, 60, 0, &inner));
+    assert!(forwarded(v));
+    assert_eq!(source(&again), s1);
+    assert_eq!(h.sessions().len(), 2);
+}
+
+/// A reply that would not fit `mtu-v6` once encapsulated: with DF, fragmentation needed
+/// to the server with the MTU less the IPv6 header (RFC 2473 §7.1, RFC 1191 §4); without,
+/// dropped and counted.
+#[test]
+fn too_big_for_the_softwire() {
+    let mut h = Harness::new(&config(1280));
+    let inner = ipv4(HOST, SERVER, 64, 0, true, Up::Udp(5353, 53, b"q"));
+    let (_, got) = h.send(&tunnelled(LAN, B4, AFTR, 60, 0, &inner));
+    let (pool, port) = source(&got);
+    let big = [0x55u8; 1300];
+    let reply = ipv4(SERVER, &pool, 50, 0, true, Up::Udp(53, port, &big));
+    let (v, got) = h.send(&plain(WAN, &reply));
+    assert!(matches!(v, Verdict::Reply { .. }), "{v:?}");
+    let icmp = etherparse::SlicedPacket::from_ethernet(&got).unwrap();
+    let Some(etherparse::NetSlice::Ipv4(ip)) = icmp.net else {
+        panic!("not IPv4")
+    };
+    assert_eq!(ip.header().destination(), a4(SERVER));
+    let Some(etherparse::TransportSlice::Icmpv4(i)) = icmp.transport else {
+        panic!("not ICMP")
+    };
+    assert_eq!(
+        i.icmp_type(),
+        etherparse::Icmpv4Type::DestinationUnreachable(
+            etherparse::icmpv4::DestUnreachableHeader::FragmentationNeeded { next_hop_mtu: 1240 }
+        )
+    );
+    let no_df = ipv4(SERVER, &pool, 50, 0, false, Up::Udp(53, port, &big));
+    let (v, _) = h.send(&plain(WAN, &no_df));
+    assert_eq!(v, Verdict::Drop(DropReason::Softwire));
+    let st = h.stats().softwire;
+    assert_eq!((st.too_big, st.mtu_drops, st.encapsulated), (1, 1, 0));
+}
+
+/// What is not a DS-Lite packet of the set goes on as before; what cannot be
+/// decapsulated is dropped and counted.
+#[test]
+fn other_tunnel_packets() {
+    let mut h = Harness::new(&config(1500));
+    // IPv6 inside: not DS-Lite (next header 41 would say so; 4 with IPv6 inside is wrong).
+    let mut v6_inside = ipv4(HOST, SERVER, 64, 0, true, Up::Udp(1, 2, b"x"));
+    v6_inside[0] = 0x65;
+    let (v, _) = h.send(&tunnelled(LAN, B4, AFTR, 60, 0, &v6_inside));
+    assert_eq!(v, Verdict::Drop(DropReason::Softwire));
+    assert_eq!(h.stats().softwire.decap_errors, 1);
+    assert!(h.sessions().is_empty());
+    // To another address: an ordinary IPv6 packet of protocol 4, routed as it is (there
+    // is no route to it here).
+    let inner = ipv4(HOST, SERVER, 64, 0, true, Up::Udp(1, 2, b"x"));
+    let (v, _) = h.send(&tunnelled(LAN, B4, "2001:db8:aaaa::9", 60, 0, &inner));
+    assert_eq!(v, Verdict::Drop(DropReason::NoRoute));
+    assert_eq!(h.stats().softwire.decapsulated, 0);
+}
+
+/// With N shards the owner of the tunnelled packet allocates the pool port, so the
+/// server's reply (owned by its pool port) lands on the same shard.
+#[test]
+fn both_directions_on_one_shard() {
+    for n in 1..=5 {
+        let mut c = Cluster::new(&config(1500), n);
+        for i in 0..20u16 {
+            let b4 = format!("2001:db8:10::{:x}", 0x100 + i);
+            let inner = ipv4(HOST, SERVER, 64, 0, true, Up::Udp(5000 + i, 53, b"q"));
+            let (o, v, got) = c.send(&tunnelled(LAN, &b4, AFTR, 60, 0, &inner));
+            assert!(forwarded(v), "{v:?}");
+            let (pool, port) = source(&got);
+            let reply = plain(
+                WAN,
+                &ipv4(SERVER, &pool, 50, 0, false, Up::Udp(53, port, b"a")),
+            );
+            let (o2, v, got) = c.send(&reply);
+            assert_eq!(o, o2, "{n} shards, B4 {b4}");
+            assert!(forwarded(v), "{v:?}");
+            let want = tunnelled(
+                LAN,
+                AFTR,
+                &b4,
+                64,
+                0,
+                &ipv4(SERVER, HOST, 49, 0, false, Up::Udp(53, 5000 + i, b"a")),
+            );
+            assert_same(&got, &want, &b4);
+        }
+    }
+}
+
+/// An ICMP port unreachable (no Ethernet) from `src` to `dst` with `ttl`, quoting the
+/// first 28 bytes of `quoted` (an IP packet).
+fn unreachable(src: &str, dst: &str, ttl: u8, quoted: &[u8]) -> Vec<u8> {
+    let b = PacketBuilder::ipv4(a4(src), a4(dst), ttl).icmpv4(
+        etherparse::Icmpv4Type::DestinationUnreachable(
+            etherparse::icmpv4::DestUnreachableHeader::Port,
+        ),
+    );
+    let mut out = Vec::new();
+    b.write(&mut out, &quoted[..28]).unwrap();
+    out
+}
+
+/// ICMP errors about softwire flows (RFC 5508 §4 through the softwire): from the IPv4
+/// side to the B4's host, encapsulated, with the quote translated back; from the host, out
+/// of the tunnel, translated like the flow it quotes.
+#[test]
+fn icmp_errors_cross_the_softwire() {
+    let mut h = Harness::new(&config(1500));
+    let inner = ipv4(HOST, SERVER, 64, 0, false, Up::Udp(5353, 53, b"query"));
+    let (_, sent) = h.send(&tunnelled(LAN, B4, AFTR, 60, 0, &inner));
+    let (pool, port) = source(&sent);
+    // The server quotes what it received.
+    let err = unreachable(SERVER, &pool, 64, &sent[14..]);
+    let (v, got) = h.send(&plain(WAN, &err));
+    assert!(forwarded(v), "{v:?}");
+    let as_sent = ipv4(HOST, SERVER, 63, 0, false, Up::Udp(5353, 53, b"query"));
+    let want = tunnelled(
+        LAN,
+        AFTR,
+        B4,
+        64,
+        0,
+        &unreachable(SERVER, HOST, 63, &as_sent),
+    );
+    assert_same(&got, &want, "to the host");
+    // The host quotes the server's answer as it received it.
+    let answer = ipv4(SERVER, &pool, 50, 0, false, Up::Udp(53, port, b"answer"));
+    let (v, got) = h.send(&plain(WAN, &answer));
+    assert!(forwarded(v), "{v:?}");
+    let (_, received) = ip_part(&got);
+    let received = &received[40..];
+    let err = unreachable(HOST, SERVER, 64, received);
+    let (v, got) = h.send(&tunnelled(LAN, B4, AFTR, 60, 0, &err));
+    assert!(forwarded(v), "{v:?}");
+    let want = plain(
+        LAN,
+        &unreachable(&pool, SERVER, 63, &answer_as(&pool, port, 49)),
+    );
+    assert_same(&got, &want, "from the host");
+    assert_eq!(h.sessions().len(), 1);
+}
+
+/// The server's answer as it left the server (to the pool port), with `ttl`.
+fn answer_as(pool: &str, port: u16, ttl: u8) -> Vec<u8> {
+    ipv4(SERVER, pool, ttl, 0, false, Up::Udp(53, port, b"answer"))
+}
+
+/// A next-hop service set: the route to the softwire address leads into the inside unit,
+/// and the set's concentrator serves it the same way.
+#[test]
+fn next_hop_service_set() {
+    let text = config(1500)
+        .replace(
+            "ge-0/0/0 { unit 0 { family inet6 { service { input { service-set ss; } output { service-set ss; } } address 2001:db8:10::1/64; } } }",
+            "ge-0/0/0 { unit 0 { family inet6 { address 2001:db8:10::1/64; } } }",
+        )
+        .replace(
+            "ms-1/1/0 { unit 0 { family inet; family inet6; } }",
+            "ms-1/1/0 { unit 0 { family inet; family inet6; } unit 1 { family inet; family inet6; service-domain inside; } unit 2 { family inet; family inet6; service-domain outside; } }",
+        )
+        .replace(
+            "routing-options { static { route 198.51.100.0/24 next-hop 203.0.113.2; } }",
+            "routing-options { static { route 198.51.100.0/24 next-hop 203.0.113.2; } rib inet6.0 { static { route 2001:db8:aaaa::1/128 next-hop ms-1/1/0.1; } } }",
+        )
+        .replace(
+            "interface-service { service-interface ms-1/1/0; }",
+            "next-hop-service { inside-service-interface ms-1/1/0.1; outside-service-interface ms-1/1/0.2; }",
+        );
+    assert!(
+        text.contains("next-hop-service") && text.contains("rib inet6.0"),
+        "{text}"
+    );
+    let mut h = Harness::new(&text);
+    let inner = ipv4(HOST, SERVER, 64, 0, true, Up::Udp(5353, 53, b"q"));
+    let (v, got) = h.send(&tunnelled(LAN, B4, AFTR, 60, 0, &inner));
+    assert!(forwarded(v), "{v:?}");
+    let (pool, port) = source(&got);
+    let reply = plain(
+        WAN,
+        &ipv4(SERVER, &pool, 50, 0, false, Up::Udp(53, port, b"a")),
+    );
+    let (v, got) = h.send(&reply);
+    assert!(forwarded(v), "{v:?}");
+    let want = tunnelled(
+        LAN,
+        AFTR,
+        B4,
+        64,
+        0,
+        &ipv4(SERVER, HOST, 49, 0, false, Up::Udp(53, 5353, b"a")),
+    );
+    assert_same(&got, &want, "back");
+    assert_eq!(h.stats().softwire.flows_created, 1);
+}
