@@ -116,8 +116,10 @@ impl Shard {
         }
         // DS-Lite: IPv4 in IPv6 to a softwire address is decapsulated and looked up by
         // its softwire key.
-        if let Some(done) = self.softwire_in(now, ingress, frame, parsed) {
-            return done;
+        if key.proto == proto::IPIP {
+            if let Some(done) = self.softwire_in(now, ingress, frame, parsed) {
+                return done;
+            }
         }
         // Enhanced GRE and ESP: a session keyed by call id or SPI first (mspic_wire::key),
         // then the 3-tuple; one call site for `on_flow` (inlined) in the established path.

@@ -90,17 +90,17 @@ impl Shard {
         if state == FlowState::Watch {
             return self.watched(now, ingress, r, frame, parsed);
         }
-        let (rw, sw) = self
-            .table
-            .get(r.slot)
-            .map(|s| (s.nat.rewrite[d], s.softwire))
-            .unwrap_or_default();
-        match sw {
-            Some(sw) if r.dir == crate::dir::Dir::O => {
-                self.forward_softwire(ingress, frame, parsed, &rw, sw, iface)
+        let Some(s) = self.table.get(r.slot) else {
+            return self.forward(ingress, frame, parsed, &Rewrite::default());
+        };
+        let rw = s.nat.rewrite[d];
+        // Replies of a DS-Lite session go back through the softwire (only those copy it).
+        if r.dir == crate::dir::Dir::O {
+            if let Some(sw) = s.softwire {
+                return self.forward_softwire(ingress, frame, parsed, &rw, sw, iface);
             }
-            _ => self.forward(ingress, frame, parsed, &rw),
         }
+        self.forward(ingress, frame, parsed, &rw)
     }
 
     /// Lowers the MSS a SYN or SYN-ACK of service set `set` announces to the set's
@@ -146,6 +146,8 @@ impl Shard {
     }
 
     /// Applies a flow's NAT rewrite in place; returns the (translated) destination.
+    /// Inlined into both callers (outlined, the established path pays the call).
+    #[inline(always)]
     pub(super) fn apply_rewrite(
         &mut self,
         frame: &mut Frame<'_>,

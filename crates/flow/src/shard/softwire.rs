@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use mspic_config::MatchDirection;
 use mspic_wire::ethernet::{ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 use mspic_wire::parse::{parse_frame, Fragment, IpVersion, Parsed};
-use mspic_wire::{rewrite, FlowKey, IcmpErrorKind};
+use mspic_wire::{proto, rewrite, FlowKey, IcmpErrorKind};
 
 use super::{DropReason, Frame, Shard, Verdict};
 use crate::nat::Rewrite;
@@ -18,8 +18,6 @@ use crate::route::{IfIndex, RouteResult};
 use crate::session::Softwire;
 use crate::time::Time;
 
-/// IPv4 in IPv6 (the IPv6 next header of a DS-Lite packet).
-const IPPROTO_IPIP: u8 = 4;
 /// The IPv6 header the AFTR adds.
 const IPV6_HEADER: usize = 40;
 /// Hop limit of the encapsulating header: the tunnel entry point's default (RFC 2473
@@ -30,6 +28,8 @@ impl Shard {
     /// A packet to one of the softwire addresses of the service set on its path: `None`
     /// when it is not one (it goes on as any IPv6 packet), else the counter slot and
     /// verdict of its decapsulated packet.
+    #[cold]
+    #[inline(never)]
     pub(super) fn softwire_in(
         &mut self,
         now: Time,
@@ -37,7 +37,7 @@ impl Shard {
         frame: &mut Frame<'_>,
         parsed: &Parsed,
     ) -> Option<(usize, Verdict)> {
-        if parsed.key.proto != IPPROTO_IPIP || parsed.version != IpVersion::V6 {
+        if parsed.key.proto != proto::IPIP || parsed.version != IpVersion::V6 {
             return None;
         }
         let IpAddr::V6(b4) = parsed.key.src else {
@@ -246,7 +246,7 @@ fn write_ipv6_header(h: &mut [u8], tos: u8, payload: u16, src: Ipv6Addr, dst: Ip
     h[2] = 0;
     h[3] = 0;
     h[4..6].copy_from_slice(&payload.to_be_bytes());
-    h[6] = IPPROTO_IPIP;
+    h[6] = proto::IPIP;
     h[7] = TUNNEL_HOP_LIMIT;
     h[8..24].copy_from_slice(&src.octets());
     h[24..40].copy_from_slice(&dst.octets());
