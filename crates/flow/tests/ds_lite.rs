@@ -436,3 +436,30 @@ fn next_hop_service_set() {
     assert_same(&got, &want, "back");
     assert_eq!(h.stats().softwire.flows_created, 1);
 }
+
+/// A reply whose TTL runs out at the AFTR is answered time exceeded to the server,
+/// quoting the packet it sent (to the pool address), not sent down the softwire; the
+/// host's private address appears nowhere in the error.
+#[test]
+fn ttl_exceeded_on_a_reply_to_a_b4() {
+    let mut h = Harness::new(&config(1500));
+    let inner = ipv4(HOST, SERVER, 64, 0, true, Up::Udp(5353, 53, b"q"));
+    let (v, got) = h.send(&tunnelled(LAN, B4, AFTR, 60, 0, &inner));
+    assert!(forwarded(v), "{v:?}");
+    let (pool, port) = source(&got);
+    let reply = plain(WAN, &answer_as(&pool, port, 1));
+    let (v, err) = h.send(&reply);
+    assert!(matches!(v, Verdict::Reply { .. }), "{v:?}");
+    let e = mspic_wire::parse_frame(&err).unwrap();
+    assert_eq!(e.key.dst.to_string(), SERVER);
+    let mspic_wire::L4::IcmpError {
+        inner, icmp_type, ..
+    } = e.l4
+    else {
+        panic!("{:?}", e.l4)
+    };
+    assert_eq!(icmp_type, 11, "time exceeded");
+    assert_eq!(inner.key.dst.to_string(), pool);
+    let host = a4(HOST);
+    assert!(!err.windows(4).any(|w| w == host), "{err:02x?}");
+}

@@ -870,3 +870,35 @@ fn port_forwarding_replies_meet_their_session_on_every_shard_count() {
         assert_eq!(cl.sessions().len(), 40, "{n} shards");
     }
 }
+
+/// A translated reply whose TTL runs out here is answered time exceeded (RFC 1812 §5.3.1)
+/// quoting the packet as the server sent it, to the pool address: the inside address
+/// appears nowhere in the error.
+#[test]
+fn ttl_exceeded_on_a_translated_reply_quotes_the_untranslated_packet() {
+    let mut h = Harness::new(&napt());
+    let (v, out) = h.send(&udp("10.0.0.2", 5000, "198.51.100.7", 53, b"q"));
+    assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
+    let p = mspic_wire::parse_frame(&out).unwrap();
+    let (pool, port) = (p.key.src, p.key.src_port);
+    let reply = udp_ttl("198.51.100.7", 53, &pool.to_string(), port, b"a", 1);
+    let (v, err) = h.send(&reply);
+    assert!(matches!(v, Verdict::Reply { .. }), "{v:?}");
+    let e = mspic_wire::parse_frame(&err).unwrap();
+    assert_eq!(e.key.dst, ip("198.51.100.7"));
+    let mspic_wire::L4::IcmpError {
+        inner, icmp_type, ..
+    } = e.l4
+    else {
+        panic!("{:?}", e.l4)
+    };
+    assert_eq!(icmp_type, 11, "time exceeded");
+    assert_eq!((inner.key.dst, inner.key.dst_port), (pool, port));
+    let inside = [10u8, 0, 0, 2];
+    assert!(
+        !err.windows(4).any(|w| w == inside),
+        "the inside address leaked: {err:02x?}"
+    );
+    let counted = h.stats().drop_ttl_exceeded + h.shard.unattributed_statistics().drop_ttl_exceeded;
+    assert_eq!(counted, 1);
+}

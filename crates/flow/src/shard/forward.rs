@@ -141,6 +141,11 @@ impl Shard {
         if super::nat64::crosses_family(rw, parsed.key.src) {
             return self.forward_nat64(ingress, frame, parsed, rw);
         }
+        if parsed.ttl <= 1 && !rw.is_none() {
+            // Answered before the rewrite, so the error quotes the packet as its sender
+            // sent it, not the translated one (which would name the other side).
+            return self.time_exceeded(ingress, frame, parsed);
+        }
         let dst = self.apply_rewrite(frame, parsed, rw);
         self.route(ingress, frame, parsed, dst)
     }
@@ -196,6 +201,20 @@ impl Shard {
         dst
     }
 
+    /// A packet whose TTL or hop limit runs out here: counted, and answered with an ICMP
+    /// time exceeded where one may be sent (RFC 1812 §5.3.1; not about an ICMP error).
+    pub(super) fn time_exceeded(
+        &mut self,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+    ) -> Verdict {
+        let st = self.stats_slot(ingress, Some(parsed.key.dst));
+        self.stats[st].drop_ttl_exceeded += 1;
+        self.icmp_reply(ingress, frame, parsed, IcmpErrorKind::TimeExceeded)
+            .unwrap_or(Verdict::Drop(DropReason::TtlExceeded))
+    }
+
     /// Routes a packet on its (translated) destination and decrements its TTL.
     pub(super) fn route(
         &mut self,
@@ -212,12 +231,7 @@ impl Shard {
             RouteResult::Forward { egress, next_hop } => {
                 match rewrite::decrement_ttl(&mut frame.buf[..frame.len], parsed) {
                     Ok(_) => Verdict::Forward { egress, next_hop },
-                    Err(_) => {
-                        let st = self.stats_slot(ingress, Some(parsed.key.dst));
-                        self.stats[st].drop_ttl_exceeded += 1;
-                        self.icmp_reply(ingress, frame, parsed, IcmpErrorKind::TimeExceeded)
-                            .unwrap_or(Verdict::Drop(DropReason::TtlExceeded))
-                    }
+                    Err(_) => self.time_exceeded(ingress, frame, parsed),
                 }
             }
             RouteResult::Discard => Verdict::Drop(DropReason::RouteDiscard),

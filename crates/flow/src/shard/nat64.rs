@@ -58,11 +58,7 @@ impl Shard {
         rw: &Rewrite,
     ) -> Verdict {
         if parsed.ttl <= 1 {
-            let st = self.stats_slot(ingress, Some(parsed.key.dst));
-            self.stats[st].drop_ttl_exceeded += 1;
-            return self
-                .icmp_reply(ingress, frame, parsed, IcmpErrorKind::TimeExceeded)
-                .unwrap_or(Verdict::Drop(DropReason::TtlExceeded));
+            return self.time_exceeded(ingress, frame, parsed);
         }
         let (Some(src), Some(dst)) = (rw.src, rw.dst) else {
             return self.untranslatable();

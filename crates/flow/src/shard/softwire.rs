@@ -151,11 +151,13 @@ impl Shard {
             self.stats[iface].softwire.mtu_drops += 1;
             return Verdict::Drop(DropReason::Softwire);
         }
+        if parsed.ttl <= 1 {
+            // Answered before the rewrite: the error quotes the server's own packet.
+            return self.time_exceeded(ingress, frame, parsed);
+        }
         self.apply_rewrite(frame, parsed, rw);
         if rewrite::decrement_ttl(&mut frame.buf[..frame.len], parsed).is_err() {
-            let st = self.stats_slot(ingress, Some(parsed.key.dst));
-            self.stats[st].drop_ttl_exceeded += 1;
-            return Verdict::Drop(DropReason::TtlExceeded);
+            return self.time_exceeded(ingress, frame, parsed);
         }
         self.encapsulate(iface, frame, parsed.l3_offset, parsed.ip_len, sw)
     }
@@ -180,9 +182,7 @@ impl Shard {
             return Verdict::Drop(DropReason::Softwire);
         }
         if rewrite::decrement_ttl(&mut frame.buf[..frame.len], parsed).is_err() {
-            let st = self.stats_slot(ingress, Some(parsed.key.dst));
-            self.stats[st].drop_ttl_exceeded += 1;
-            return Verdict::Drop(DropReason::TtlExceeded);
+            return self.time_exceeded(ingress, frame, parsed);
         }
         self.encapsulate(iface, frame, parsed.l3_offset, parsed.ip_len, sw)
     }
