@@ -45,6 +45,20 @@ pub struct Live {
     pub config: PathBuf,
 }
 
+/// Deterministic pseudo-random bytes (xorshift64 from `seed`), for files the tests serve
+/// and compare byte for byte.
+pub fn body(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 pub fn output(mut c: Command) -> Output {
     c.output().unwrap_or_else(|e| panic!("{c:?}: {e}"))
 }
@@ -179,6 +193,34 @@ impl Live {
         let mut c = self.tb.exec(role, program);
         c.args(args);
         output(c)
+    }
+
+    /// Python's HTTP server on `bind`:`port` in the server namespace, serving `files`
+    /// (name, contents) from a directory of the scratch space (returned); waits until it
+    /// listens.
+    pub fn serve_files(&mut self, bind: &str, port: u16, files: &[(&str, &[u8])]) -> PathBuf {
+        let www = self.dir.path("www");
+        std::fs::create_dir_all(&www).unwrap();
+        for (name, data) in files {
+            std::fs::write(www.join(name), data).unwrap();
+        }
+        let port_s = port.to_string();
+        let www_s = www.to_str().unwrap().to_string();
+        self.serve(
+            "http",
+            "python3",
+            &[
+                "-m",
+                "http.server",
+                &port_s,
+                "--bind",
+                bind,
+                "--directory",
+                &www_s,
+            ],
+        );
+        self.wait_listening("tcp", port);
+        www
     }
 
     pub fn serve(&mut self, name: &str, program: &str, args: &[&str]) {

@@ -16,7 +16,7 @@
 
 use std::time::Duration;
 
-use mspic_tests::live::{frames, repo_file, sessions, Live};
+use mspic_tests::live::{body, frames, repo_file, sessions, Live};
 use mspic_tests::testbed::{self, Role, CLIENT_ADDR6, SERVER_ADDR};
 
 const AFTR: &str = "2001:db8:aaaa::1";
@@ -27,19 +27,6 @@ fn skip_reason() -> Option<String> {
         return Some(r);
     }
     mspic_dataplane::xdp::kernel_lacks_feature()
-}
-
-/// Deterministic bytes.
-fn body(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 /// The user-space B4: IPv4 from the TUN device out in IPv6 to the AFTR, IPv4 in IPv6
@@ -134,25 +121,8 @@ fn add_b4(live: &mut Live) {
 fn run(queues: u32) {
     let mut live = Live::start(&repo_file("docs/examples/testbed-ds-lite.conf"), queues);
     add_b4(&mut live);
-    let www = live.dir.path("www");
-    std::fs::create_dir_all(&www).unwrap();
     let data = body(2 * 1024 * 1024, 5);
-    std::fs::write(www.join("big.bin"), &data).unwrap();
-    let www_s = www.to_str().unwrap().to_string();
-    live.serve(
-        "http",
-        "python3",
-        &[
-            "-m",
-            "http.server",
-            "8080",
-            "--bind",
-            SERVER_ADDR,
-            "--directory",
-            &www_s,
-        ],
-    );
-    live.wait_listening("tcp", 8080);
+    live.serve_files(SERVER_ADDR, 8080, &[("big.bin", &data)]);
 
     let ping = live.exec(
         Role::Client,

@@ -8,7 +8,7 @@
 //! kernel or the machine lacks network namespaces, XDP or AF_XDP; under `CI=true` that
 //! fails.
 
-use mspic_tests::live::{counter, frames, repo_file, sessions, Live};
+use mspic_tests::live::{body, counter, frames, repo_file, sessions, Live};
 use mspic_tests::testbed::{self, Role, CLIENT_ADDR6, SERVER_ADDR6};
 
 fn skip_reason() -> Option<String> {
@@ -18,19 +18,6 @@ fn skip_reason() -> Option<String> {
     mspic_dataplane::xdp::kernel_lacks_feature()
 }
 
-/// A deterministic pseudo-random body.
-fn body(len: usize) -> Vec<u8> {
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 #[test]
 fn ipv6_firewall_ping_and_download() {
     if let Some(why) = skip_reason() {
@@ -38,24 +25,8 @@ fn ipv6_firewall_ping_and_download() {
         return;
     }
     let mut live = Live::start(&repo_file("docs/examples/testbed-dual-stack.conf"), 1);
-    let www = live.dir.path("www");
-    std::fs::create_dir_all(&www).unwrap();
-    let data = body(2 * 1024 * 1024);
-    std::fs::write(www.join("file.bin"), &data).unwrap();
-    live.serve(
-        "http",
-        "python3",
-        &[
-            "-m",
-            "http.server",
-            "8080",
-            "--bind",
-            "::",
-            "--directory",
-            www.to_str().unwrap(),
-        ],
-    );
-    live.wait_listening("tcp", 8080);
+    let data = body(2 * 1024 * 1024, 0x2545_F491_4F6C_DD1D);
+    live.serve_files("::", 8080, &[("file.bin", &data)]);
 
     // ICMPv6 echo: the PIC resolves the server (NS/NA) and the client resolves the PIC.
     let ping = live.exec(

@@ -11,7 +11,7 @@
 
 use std::process::Command;
 
-use mspic_tests::live::{frames, repo_file, sessions, Live};
+use mspic_tests::live::{body, frames, repo_file, sessions, Live};
 use mspic_tests::testbed::{self, Role, CLIENT_ADDR6, SERVER_ADDR};
 
 /// The IPv4 server as the IPv6 client reaches it.
@@ -33,19 +33,6 @@ fn skip_reason() -> Option<String> {
     (!ftp).then(|| "python3-pyftpdlib missing (cargo xtask deps)".into())
 }
 
-/// Deterministic bytes.
-fn body(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// ftplib over IPv6 sends EPRT (active) and EPSV (passive) by itself (RFC 2428).
 const FTP_CLIENT: &str = r#"
 import ftplib, hashlib, sys
@@ -63,24 +50,9 @@ ftp.quit()
 
 fn run(queues: u32) {
     let mut live = Live::start(&repo_file("docs/examples/testbed-nat64.conf"), queues);
-    let www = live.dir.path("www");
-    std::fs::create_dir_all(&www).unwrap();
     let data = body(2 * 1024 * 1024, 3);
-    std::fs::write(www.join("big.bin"), &data).unwrap();
+    let www = live.serve_files(SERVER_ADDR, 8080, &[("big.bin", &data)]);
     let www_s = www.to_str().unwrap().to_string();
-    live.serve(
-        "http",
-        "python3",
-        &[
-            "-m",
-            "http.server",
-            "8080",
-            "--bind",
-            SERVER_ADDR,
-            "--directory",
-            &www_s,
-        ],
-    );
     live.serve(
         "ftpd",
         PYTHON,
@@ -95,7 +67,6 @@ fn run(queues: u32) {
             &www_s,
         ],
     );
-    live.wait_listening("tcp", 8080);
     live.wait_listening("tcp", 21);
 
     let ping = live.exec(
@@ -281,24 +252,8 @@ fn ipv6_only_client_resolves_through_dns64_and_reaches_the_server_by_name() {
         return;
     }
     let mut live = Live::start(&repo_file("docs/examples/testbed-nat64.conf"), 1);
-    let www = live.dir.path("www");
-    std::fs::create_dir_all(&www).unwrap();
     let data = body(256 * 1024, 5);
-    std::fs::write(www.join("page.bin"), &data).unwrap();
-    let www_s = www.to_str().unwrap().to_string();
-    live.serve(
-        "http",
-        "python3",
-        &[
-            "-m",
-            "http.server",
-            "8080",
-            "--bind",
-            SERVER_ADDR,
-            "--directory",
-            &www_s,
-        ],
-    );
+    live.serve_files(SERVER_ADDR, 8080, &[("page.bin", &data)]);
     // dnsmasq knows the server's A record only: an AAAA query gets no answer.
     live.serve(
         "dns",
@@ -328,7 +283,6 @@ fn ipv6_only_client_resolves_through_dns64_and_reaches_the_server_by_name() {
         .stderr(std::fs::File::create(live.dir.path("unbound.log")).unwrap());
     live.servers
         .push(testbed::Spawned::new("unbound", unbound).unwrap());
-    live.wait_listening("tcp", 8080);
     live.wait_listening("udp", 53);
     live.tb
         .wait_listening(Role::Client, "udp", 53, std::time::Duration::from_secs(15))
