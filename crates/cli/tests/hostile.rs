@@ -343,8 +343,8 @@ fn a_stalled_netconf_message_ends_the_session_at_its_deadline() {
 
 /// `mspic netconf` whose client sends its hello and one whole RPC, then nothing with the
 /// connection open: the RPC is answered, and the session ends once the idle limit (1 s
-/// here) has passed since that message, on the real clock; no RPC is under way, so it
-/// ends without an `<rpc-error>`.
+/// here) has passed since that message (so at least 1 s after it was sent), on the real
+/// clock; no RPC is under way, so it ends without an `<rpc-error>`.
 #[test]
 fn an_idle_netconf_session_ends_at_its_idle_limit() {
     let d = Daemon::start();
@@ -392,15 +392,18 @@ fn an_idle_netconf_session_ends_at_its_idle_limit() {
     drop(stdin);
     let (stdout, replied) = reader.join().unwrap();
     let (stdout, stderr) = (text(&stdout), text(&out.stderr));
+    // The reply came before the end; the idle clock started when the RPC was read,
+    // after it was written at `sent` (the reply reaches this thread a little later still).
     let replied = replied.unwrap_or_else(|| panic!("no reply to the RPC:\n{stdout}"));
+    assert!(replied <= ended);
     assert!(
         stdout.contains("message-id=\"1\">\n<service-msp-sess-count-information>"),
         "{stdout}"
     );
     assert!(
-        ended - replied >= SECOND,
-        "ended {:?} after the reply",
-        ended - replied
+        ended - sent >= SECOND,
+        "ended {:?} after the RPC was sent",
+        ended - sent
     );
     assert!(
         ended - sent < Duration::from_secs(5),
