@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod addr_set;
 pub mod alg;
 pub mod dir;
 mod index;

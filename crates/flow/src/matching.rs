@@ -6,13 +6,15 @@ use std::net::IpAddr;
 
 use mspic_config as cfg;
 use mspic_config::{AppProtocol, MatchDirection, PortRange, Prefix, Timeout};
+
+use crate::addr_set::AddrSet;
 use mspic_wire::parse::{Parsed, L4};
 
-/// Address conditions of one side: any listed prefix or range matches, minus the `except`
-/// ones; a side with only `except` entries matches every other address. Empty = any
-/// address ("source-prefix-list (Services)": `except` excludes from rule matching).
+/// Address conditions of one side as written: any listed prefix or range matches, minus
+/// the `except` ones; a side with only `except` entries matches every other address. Empty
+/// = any address ("source-prefix-list (Services)": `except` excludes from rule matching).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AddrCond {
+pub struct AddrSpec {
     /// Prefixes that match (addresses and prefix lists).
     pub include: Vec<Prefix>,
     /// `except` prefixes (addresses and prefix lists): never match, whatever else says.
@@ -27,43 +29,31 @@ pub struct AddrCond {
     pub exclude_unicast: bool,
 }
 
+/// One side's address conditions compiled into two address sets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddrCond {
+    include: AddrSet,
+    exclude: AddrSet,
+}
+
+impl From<&AddrSpec> for AddrCond {
+    fn from(s: &AddrSpec) -> AddrCond {
+        AddrCond {
+            include: AddrSet::new(&s.include, &s.ranges, s.any_unicast),
+            exclude: AddrSet::new(&s.exclude, &s.exclude_ranges, s.exclude_unicast),
+        }
+    }
+}
+
 impl AddrCond {
-    fn is_any(&self) -> bool {
-        self.include.is_empty() && self.ranges.is_empty() && !self.any_unicast
-    }
-
     /// Whether address `a` satisfies this side's conditions.
+    #[inline]
     pub fn matches(&self, a: IpAddr) -> bool {
-        let excluded = self.exclude.iter().any(|p| p.contains(a))
-            || self
-                .exclude_ranges
-                .iter()
-                .any(|&(lo, hi)| in_range(a, lo, hi))
-            || (self.exclude_unicast && is_unicast(a));
-        if excluded {
-            return false;
-        }
-        if self.is_any() {
-            return true;
-        }
-        self.include.iter().any(|p| p.contains(a))
-            || self.ranges.iter().any(|&(lo, hi)| in_range(a, lo, hi))
-            || (self.any_unicast && is_unicast(a))
+        !self.exclude.contains(a) && (self.include.is_unwritten() || self.include.contains(a))
     }
-}
 
-fn in_range(a: IpAddr, lo: IpAddr, hi: IpAddr) -> bool {
-    match (a, lo, hi) {
-        (IpAddr::V4(a), IpAddr::V4(l), IpAddr::V4(h)) => l <= a && a <= h,
-        (IpAddr::V6(a), IpAddr::V6(l), IpAddr::V6(h)) => l <= a && a <= h,
-        _ => false,
-    }
-}
-
-fn is_unicast(a: IpAddr) -> bool {
-    match a {
-        IpAddr::V4(v) => !v.is_multicast() && !v.is_broadcast() && !v.is_unspecified(),
-        IpAddr::V6(v) => !v.is_multicast() && !v.is_unspecified(),
+    fn approx_bytes(&self) -> usize {
+        self.include.approx_bytes() + self.exclude.approx_bytes()
     }
 }
 
@@ -192,12 +182,8 @@ impl Conditions {
     /// applications and their names), for the service-set summary.
     pub fn approx_bytes(&self) -> usize {
         use std::mem::size_of;
-        let side = |a: &AddrCond| {
-            (a.include.len() + a.exclude.len()) * size_of::<Prefix>()
-                + (a.ranges.len() + a.exclude_ranges.len()) * size_of::<(IpAddr, IpAddr)>()
-        };
-        side(&self.src)
-            + side(&self.dst)
+        self.src.approx_bytes()
+            + self.dst.approx_bytes()
             + self
                 .apps
                 .iter()
@@ -218,7 +204,7 @@ pub fn compile_conditions(c: &cfg::Config, from: &cfg::MatchConditions) -> Condi
                 ranges: &[cfg::AddressRange],
                 lists: &[String],
                 except_lists: &[String]| {
-        let mut a = AddrCond::default();
+        let mut a = AddrSpec::default();
         for m in addrs {
             match m {
                 cfg::AddressMatch::Prefix {
@@ -246,7 +232,7 @@ pub fn compile_conditions(c: &cfg::Config, from: &cfg::MatchConditions) -> Condi
                 v.extend(pl.prefixes.iter().copied());
             }
         }
-        a
+        AddrCond::from(&a)
     };
     let mut apps = Vec::new();
     for name in &from.applications {
@@ -321,6 +307,7 @@ fn alg_params(a: &cfg::Application) -> crate::alg::AlgParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn input(src: &str, dst: &str, proto: u8, sp: u16, dp: u16) -> MatchInput {
         MatchInput {
@@ -335,12 +322,12 @@ mod tests {
 
     #[test]
     fn addr_cond_except_and_ranges() {
-        let a = AddrCond {
+        let a = AddrCond::from(&AddrSpec {
             include: vec!["10.0.0.0/8".parse().unwrap()],
             exclude: vec!["10.1.0.0/16".parse().unwrap()],
             ranges: vec![("192.0.2.10".parse().unwrap(), "192.0.2.20".parse().unwrap())],
-            ..AddrCond::default()
-        };
+            ..AddrSpec::default()
+        });
         assert!(a.matches("10.2.3.4".parse().unwrap()));
         assert!(!a.matches("10.1.3.4".parse().unwrap()));
         assert!(a.matches("192.0.2.15".parse().unwrap()));
@@ -353,19 +340,19 @@ mod tests {
     fn except_entries_exclude_and_except_only_sides_match_the_rest() {
         let p = |s: &str| s.parse::<Prefix>().unwrap();
         let a = |s: &str| s.parse::<IpAddr>().unwrap();
-        let only_except = AddrCond {
+        let only_except = AddrCond::from(&AddrSpec {
             exclude: vec![p("10.1.0.0/16")],
-            ..AddrCond::default()
-        };
-        let range_except = AddrCond {
+            ..AddrSpec::default()
+        });
+        let range_except = AddrCond::from(&AddrSpec {
             include: vec![p("192.0.2.0/24")],
             exclude_ranges: vec![(a("192.0.2.10"), a("192.0.2.20"))],
-            ..AddrCond::default()
-        };
-        let not_unicast = AddrCond {
+            ..AddrSpec::default()
+        });
+        let not_unicast = AddrCond::from(&AddrSpec {
             exclude_unicast: true,
-            ..AddrCond::default()
-        };
+            ..AddrSpec::default()
+        });
         let cases: &[(&AddrCond, &str, bool)] = &[
             (&only_except, "10.1.2.3", false),
             (&only_except, "10.2.2.3", true),
@@ -381,6 +368,76 @@ mod tests {
         ];
         for &(c, addr, want) in cases {
             assert_eq!(c.matches(a(addr)), want, "{addr} against {c:?}");
+        }
+    }
+
+    /// The conditions as written, evaluated entry by entry: what the compiled sets must
+    /// agree with.
+    fn naive(s: &AddrSpec, a: IpAddr) -> bool {
+        let in_range = |&(lo, hi): &(IpAddr, IpAddr)| match (a, lo, hi) {
+            (IpAddr::V4(a), IpAddr::V4(l), IpAddr::V4(h)) => l <= a && a <= h,
+            (IpAddr::V6(a), IpAddr::V6(l), IpAddr::V6(h)) => l <= a && a <= h,
+            _ => false,
+        };
+        let unicast = crate::addr_set::is_unicast(a);
+        if s.exclude.iter().any(|p| p.contains(a))
+            || s.exclude_ranges.iter().any(in_range)
+            || (s.exclude_unicast && unicast)
+        {
+            return false;
+        }
+        let any = s.include.is_empty() && s.ranges.is_empty() && !s.any_unicast;
+        any || s.include.iter().any(|p| p.contains(a))
+            || s.ranges.iter().any(in_range)
+            || (s.any_unicast && unicast)
+    }
+
+    fn v4() -> impl Strategy<Value = IpAddr> {
+        // A small corner of the space (and the broadcast address) so that entries overlap.
+        prop_oneof![
+            (0u32..64).prop_map(|x| IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 | x))),
+            Just(IpAddr::from(std::net::Ipv4Addr::BROADCAST)),
+            Just(IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
+        ]
+    }
+
+    fn prefix() -> impl Strategy<Value = Prefix> {
+        (v4(), 24u8..=32).prop_map(|(a, l)| Prefix {
+            addr: a,
+            len: if a.is_ipv6() { 128 } else { l },
+        })
+    }
+
+    fn spec() -> impl Strategy<Value = AddrSpec> {
+        (
+            proptest::collection::vec(prefix(), 0..4),
+            proptest::collection::vec(prefix(), 0..3),
+            proptest::collection::vec((v4(), v4()), 0..3),
+            proptest::collection::vec((v4(), v4()), 0..2),
+            any::<bool>(),
+            proptest::bool::weighted(0.1),
+        )
+            .prop_map(
+                |(include, exclude, ranges, exclude_ranges, any_unicast, exclude_unicast)| {
+                    AddrSpec {
+                        include,
+                        exclude,
+                        ranges,
+                        exclude_ranges,
+                        any_unicast,
+                        exclude_unicast,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn compiled_conditions_agree_with_the_written_ones(s in spec(), probes in proptest::collection::vec(v4(), 1..16)) {
+            let c = AddrCond::from(&s);
+            for a in probes {
+                prop_assert_eq!(c.matches(a), naive(&s, a), "{} against {:?}", a, s);
+            }
         }
     }
 

@@ -12,7 +12,7 @@ use mspic_wire::FlowKey;
 
 use crate::ip_options::IpOptionMask;
 use crate::matching::direction_applies;
-pub use crate::matching::{compile_conditions, AddrCond, AppRt, Conditions, MatchInput};
+pub use crate::matching::{compile_conditions, AddrCond, AddrSpec, AppRt, Conditions, MatchInput};
 use crate::nat::{NatPolicy, NatPolicyError};
 use crate::nexthop::{NextHopError, ServiceUnits};
 use crate::route::{IfIndex, RouteError, RouteTable};
@@ -136,29 +136,32 @@ impl ServiceSetRt {
                 term: None,
             };
         }
-        self.sfw_rules
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.applies(dir))
-            .flat_map(|(ri, r)| r.terms.iter().enumerate().map(move |(ti, t)| (ri, ti, t)))
-            .find_map(|(ri, ti, t)| {
-                t.cond.matches(m).map(|app| FirewallMatch {
-                    action: t.action,
-                    app,
-                    ip_options: t.ip_options,
-                    term: Some(TermRef {
-                        rule: ri as u16,
-                        term: ti as u16,
-                        syslog: t.syslog,
-                    }),
-                })
-            })
-            .unwrap_or(FirewallMatch {
-                action: SfwAction::Discard,
-                app: None,
-                ip_options: IpOptionMask::NONE,
-                term: None,
-            })
+        for (ri, r) in self.sfw_rules.iter().enumerate() {
+            if !r.applies(dir) {
+                continue;
+            }
+            for (ti, t) in r.terms.iter().enumerate() {
+                if let Some(app) = t.cond.matches(m) {
+                    return FirewallMatch {
+                        action: t.action,
+                        app,
+                        ip_options: t.ip_options,
+                        term: Some(TermRef {
+                            rule: ri as u16,
+                            term: ti as u16,
+                            syslog: t.syslog,
+                        }),
+                    };
+                }
+            }
+        }
+        // No term matched: the implicit discard.
+        FirewallMatch {
+            action: SfwAction::Discard,
+            app: None,
+            ip_options: IpOptionMask::NONE,
+            term: None,
+        }
     }
 }
 

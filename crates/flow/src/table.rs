@@ -148,29 +148,38 @@ impl SessionTable {
 
     /// Stores `s` and indexes both of its keys. Fails without side effects when the table is
     /// full or either key is already indexed.
-    pub fn insert(&mut self, mut s: Session) -> Result<u32, InsertError> {
+    pub fn insert(&mut self, s: &Session) -> Result<u32, InsertError> {
+        self.insert_hinted(s, None)
+    }
+
+    /// [`Self::insert`], where `absent` may give the hash of the first key when the caller
+    /// has just looked that key up and not found it (a first packet): neither the hash nor
+    /// the lookup is repeated.
+    pub fn insert_hinted(&mut self, s: &Session, absent: Option<u64>) -> Result<u32, InsertError> {
         if self.live >= self.capacity {
             return Err(InsertError::Full);
         }
-        let h = [self.hash(&s.keys[0]), self.hash(&s.keys[1])];
+        let h0 = absent.unwrap_or_else(|| self.hash(&s.keys[0]));
+        let h = [h0, self.hash(&s.keys[1])];
+        debug_assert!(absent.is_none() || (h0 == self.hash(&s.keys[0])));
         let same_key = s.keys[0] == s.keys[1];
         if same_key
-            || self.find(h[0], &s.keys[0]).is_some()
+            || (absent.is_none() && self.find(h[0], &s.keys[0]).is_some())
             || self.find(h[1], &s.keys[1]).is_some()
         {
             return Err(InsertError::KeyInUse);
         }
-        s.live = true;
         let slot = match self.free.pop() {
             Some(slot) => {
-                self.slab[slot as usize] = s;
+                self.slab[slot as usize] = *s;
                 slot
             }
             None => {
-                self.slab.push(s);
+                self.slab.push(*s);
                 (self.slab.len() - 1) as u32
             }
         };
+        self.slab[slot as usize].live = true;
         for dir in [Dir::I, Dir::O] {
             let r = FlowRef { slot, dir };
             let slab = &self.slab;

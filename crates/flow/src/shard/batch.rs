@@ -148,7 +148,10 @@ impl Shard {
             return (slot, self.on_flow(now, ingress, r, frame, parsed));
         }
         let slot = self.stats_slot(ingress, Some(key.dst));
-        (slot, self.first_packet(now, ingress, frame, parsed))
+        (
+            slot,
+            self.first_packet(now, ingress, frame, parsed, (hash, &key)),
+        )
     }
 
     /// The session of a GRE or ESP packet by its second key, if one has it.

@@ -23,13 +23,15 @@ use crate::table::{FlowRef, InsertError};
 use crate::time::Time;
 
 impl Shard {
-    /// A packet that matches no flow.
+    /// A packet that matches no flow; `missed` is the key the caller looked up and did not
+    /// find, with its hash (the new session's first key, whose insert need not look again).
     pub(super) fn first_packet(
         &mut self,
         now: Time,
         ingress: IfIndex,
         frame: &mut Frame<'_>,
         parsed: &Parsed,
+        missed: (u64, &FlowKey),
     ) -> Verdict {
         if let L4::IcmpError { inner, .. } = parsed.l4 {
             return self.icmp_error(ingress, frame, parsed, &inner.key);
@@ -141,7 +143,8 @@ impl Shard {
             session.softwire = Some(sw);
             session.keys[0] = FlowKey::softwire(sw.b4, &parsed.key);
         }
-        let slot = match self.install_first(now, session, iface) {
+        let absent = (session.keys[0] == *missed.1).then_some(missed.0);
+        let slot = match self.install_first(now, &session, iface, absent) {
             Ok(slot) => slot,
             Err(v) => return v,
         };
@@ -294,9 +297,15 @@ impl Shard {
 
     /// Installs the session of a first packet; when the table refuses it, gives its NAT
     /// back and returns the drop verdict.
-    fn install_first(&mut self, now: Time, session: Session, iface: usize) -> Result<u32, Verdict> {
+    fn install_first(
+        &mut self,
+        now: Time,
+        session: &Session,
+        iface: usize,
+        absent: Option<u64>,
+    ) -> Result<u32, Verdict> {
         let nat = session.nat;
-        self.install(session).map_err(|e| {
+        self.install_hinted(session, absent).map_err(|e| {
             self.nat.release(&self.policy.nat, &nat, now.0);
             self.log_port_blocks();
             self.stats[iface].drop_session_limit += 1;
@@ -365,7 +374,7 @@ impl Shard {
         session.keys[1] = NatState::reply_key(&k, &nat);
         session.nat = nat;
         session.flags = FLAG_NAT;
-        if self.install(session).is_err() {
+        if self.install(&session).is_err() {
             self.nat.release(&p.nat, &nat, now.0);
             self.log_port_blocks();
             return None;

@@ -235,7 +235,7 @@ impl Shard {
             };
         }
         let reply = session.keys[1];
-        let slot = match self.install(session) {
+        let slot = match self.install(&session) {
             Ok(slot) => slot,
             Err(_) => {
                 self.used(&ph, None);
@@ -466,7 +466,7 @@ impl Shard {
             session.nat = nat;
             session.flags |= FLAG_NAT;
         }
-        let Ok(slot) = self.install(session) else {
+        let Ok(slot) = self.install(&session) else {
             return Verdict::Drop(DropReason::KeyInUse);
         };
         self.log_open(now, &session);

@@ -210,9 +210,19 @@ impl Shard {
 
     /// Stores a new session: both index entries, the per-interface and per-set counts, its
     /// timer, the next session id.
-    pub(super) fn install(&mut self, session: Session) -> Result<u32, InsertError> {
+    pub(super) fn install(&mut self, session: &Session) -> Result<u32, InsertError> {
+        self.install_hinted(session, None)
+    }
+
+    /// [`Self::install`] with the hash of the first key when the caller has just missed it
+    /// in the table ([`crate::table::SessionTable::insert_hinted`]).
+    pub(super) fn install_hinted(
+        &mut self,
+        session: &Session,
+        absent: Option<u64>,
+    ) -> Result<u32, InsertError> {
         let (iface, set) = (session.service_iface as usize, session.service_set as usize);
-        let slot = self.table.insert(session)?;
+        let slot = self.table.insert_hinted(session, absent)?;
         self.next_id += u64::from(self.cfg.count.max(1));
         self.live_per_iface[iface] += 1;
         self.live_per_set[set] += 1;
@@ -246,7 +256,10 @@ impl Shard {
         let Some(ss) = self.policy.service_sets.get(set as usize) else {
             return false;
         };
-        let (Some(max), Some(sub)) = (ss.max_per_subscriber, ss.subscriber_of(k)) else {
+        let Some(max) = ss.max_per_subscriber else {
+            return false;
+        };
+        let Some(sub) = ss.subscriber_of(k) else {
             return false;
         };
         self.per_subscriber.get(&(set, sub)).copied().unwrap_or(0) >= max

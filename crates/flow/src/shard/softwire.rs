@@ -105,7 +105,7 @@ impl Shard {
             self.on_flow(now, ingress, r, frame, &inner)
         } else {
             self.arriving_softwire = Some((sw, set));
-            let v = self.first_packet(now, ingress, frame, &inner);
+            let v = self.first_packet(now, ingress, frame, &inner, (h, &key));
             self.arriving_softwire = None;
             v
         };
