@@ -320,6 +320,25 @@ fn two_queues_spread_flows_and_hand_off() {
         ids.iter().any(|i| i % 2 == 0) && ids.iter().any(|i| i % 2 == 1),
         "{ids:?}"
     );
+    // The counts of both workers, unfiltered (their live counters) and filtered (a walk
+    // of each table), agree with the listings.
+    let count = |live: &Live, cmd: &str| -> usize {
+        let text = live.show(cmd);
+        text.lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().last()?.parse::<usize>().ok())
+            .sum()
+    };
+    let all = sessions(&live.show("show services sessions")).len();
+    assert_eq!(count(&live, "show services sessions count"), all);
+    assert_eq!(
+        count(&live, "show services sessions count protocol udp"),
+        ids.len()
+    );
+    assert_eq!(
+        count(&live, "show services flows count protocol udp"),
+        2 * ids.len()
+    );
     let ping = String::from_utf8_lossy(&output(live.mspic(&["ping"])).stdout).to_string();
     // `frames: … N handed to another worker`
     let handoffs: u64 = ping

@@ -5,7 +5,7 @@
 //! Backends return raw per-shard answers: any order, possibly several entries for the same
 //! (interface, service set). The control plane filters `limit`, merges, sorts and renders.
 
-use mspic_flow::{SessionFilter, SessionSnapshot, SfwStats};
+use mspic_flow::{SessionCount, SessionFilter, SessionSnapshot, SfwStats};
 
 /// Sessions removed by `clear services sessions` on one (interface, service set): a row of
 /// the count table that the command prints.
@@ -209,6 +209,32 @@ pub trait Backend {
     /// Removes the sessions that match `filter` (at most `filter.limit` in total when set) and
     /// reports how many per (interface, service set); entries may repeat (one per shard).
     fn clear_sessions(&mut self, filter: &SessionFilter) -> Vec<ClearedSessions>;
+
+    /// Sessions and flows that match `filter` (`limit` ignored) per (interface, service
+    /// set); entries may repeat (one per shard). By default counted from the snapshots of
+    /// [`Self::sessions`]; an engine with a large table counts without them.
+    fn session_counts(&mut self, filter: &SessionFilter) -> Vec<SessionCount> {
+        let mut out: Vec<SessionCount> = Vec::new();
+        for s in self.sessions(filter).iter().filter(|s| filter.matches(s)) {
+            let flows = s.flows.len() as u64;
+            match out
+                .iter_mut()
+                .find(|c| c.interface == s.interface && c.service_set == s.service_set)
+            {
+                Some(c) => {
+                    c.sessions += 1;
+                    c.flows += flows;
+                }
+                None => out.push(SessionCount {
+                    interface: s.interface.clone(),
+                    service_set: s.service_set.clone(),
+                    sessions: 1,
+                    flows,
+                }),
+            }
+        }
+        out
+    }
 
     /// Stateful-firewall counters per services interface (entries for the same interface are
     /// added together).

@@ -142,14 +142,9 @@ pub fn run(
             count,
             filter,
         } => {
-            let sessions = backend.sessions(filter);
             if *count {
-                let unlimited = mspic_flow::SessionFilter {
-                    limit: None,
-                    ..filter.clone()
-                };
-                let sessions = select_sessions(sessions, &unlimited);
-                Answer::SessionCount(count_rows(&sessions, |_| 1))
+                let rows = backend.session_counts(filter);
+                Answer::SessionCount(count_rows(&rows, |c| c.sessions))
             } else {
                 let layout = SessionsLayout {
                     detail: *detail,
@@ -161,7 +156,7 @@ pub fn run(
                     },
                 };
                 Answer::Sessions {
-                    sessions: select_sessions(sessions, filter),
+                    sessions: select_sessions(backend.sessions(filter), filter),
                     layout,
                 }
             }
@@ -171,16 +166,17 @@ pub fn run(
             count,
             filter,
         } => {
-            let unlimited = mspic_flow::SessionFilter {
-                limit: None,
-                ..filter.clone()
-            };
-            let mut sessions = backend.sessions(filter);
-            sessions.retain(|s| unlimited.matches(s));
-            render::flows::sort_for_flows(&mut sessions);
             if *count {
-                Answer::FlowCount(count_rows(&sessions, |s| s.flows.len() as u64))
+                let rows = backend.session_counts(filter);
+                Answer::FlowCount(count_rows(&rows, |c| c.flows))
             } else {
+                let unlimited = mspic_flow::SessionFilter {
+                    limit: None,
+                    ..filter.clone()
+                };
+                let mut sessions = backend.sessions(filter);
+                sessions.retain(|s| unlimited.matches(s));
+                render::flows::sort_for_flows(&mut sessions);
                 render::flows::limit_flows(&mut sessions, filter.limit);
                 Answer::Flows {
                     sessions,

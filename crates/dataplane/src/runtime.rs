@@ -30,7 +30,9 @@ use mspic_control::{
     NatPoolInfo, NatStatistics, ServiceSetsSummary,
 };
 use mspic_flow::alg::AlgRegistry;
-use mspic_flow::{IfIndex, Policy, SessionFilter, SessionSnapshot, SfwStats, ShardConfig};
+use mspic_flow::{
+    IfIndex, Policy, SessionCount, SessionFilter, SessionSnapshot, SfwStats, ShardConfig,
+};
 
 use crate::answers::{self, ShardReport};
 use crate::cpu::{allowed_cpus, pin_to_cpu};
@@ -264,6 +266,18 @@ impl RuntimeBackend {
         Ok(per.into_iter().flatten().collect())
     }
 
+    /// Sessions and flows per (interface, service set) from every worker.
+    pub fn try_session_counts(
+        &self,
+        filter: &SessionFilter,
+    ) -> Result<Vec<SessionCount>, DataplaneError> {
+        let per = self.shared.fan_out(|_, reply| Control::Counts {
+            filter: filter.clone(),
+            reply,
+        })?;
+        Ok(per.into_iter().flatten().collect())
+    }
+
     pub fn try_clear(
         &self,
         filter: &SessionFilter,
@@ -337,6 +351,10 @@ impl Backend for RuntimeBackend {
 
     fn clear_sessions(&mut self, filter: &SessionFilter) -> Vec<ClearedSessions> {
         self.shared.note(self.try_clear(filter))
+    }
+
+    fn session_counts(&mut self, filter: &SessionFilter) -> Vec<SessionCount> {
+        self.shared.note(self.try_session_counts(filter))
     }
 
     fn sfw_statistics(&mut self) -> Vec<(String, SfwStats)> {

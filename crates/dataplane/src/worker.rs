@@ -36,8 +36,8 @@ use mspic_flow::alg::AlgRegistry;
 use mspic_flow::owner::FragmentOwners;
 use mspic_flow::route::RouteResult;
 use mspic_flow::{
-    DropReason, Frame, IfIndex, Policy, SessionFilter, SessionSnapshot, Shard, ShardConfig,
-    ShardMessage, Time, Verdict, BATCH,
+    DropReason, Frame, IfIndex, Policy, SessionCount, SessionFilter, SessionSnapshot, Shard,
+    ShardConfig, ShardMessage, Time, Verdict, BATCH,
 };
 use mspic_wire::parse::Fragment;
 
@@ -169,6 +169,11 @@ pub enum Control {
     Sessions {
         filter: SessionFilter,
         reply: Sender<Vec<SessionSnapshot>>,
+    },
+    /// Sessions and flows per (interface, service set), counted without snapshots.
+    Counts {
+        filter: SessionFilter,
+        reply: Sender<Vec<SessionCount>>,
     },
     Clear {
         filter: SessionFilter,
@@ -351,11 +356,18 @@ impl Ipv6LocalCounters {
     }
 }
 
+/// A session listing or count in progress, a chunk of slots per control step.
 struct SessionsJob {
     filter: SessionFilter,
     cursor: usize,
-    out: Vec<SessionSnapshot>,
-    reply: Sender<Vec<SessionSnapshot>>,
+    out: JobOut,
+}
+
+/// What a [`SessionsJob`] gathers and where it goes when done.
+enum JobOut {
+    Sessions(Vec<SessionSnapshot>, Sender<Vec<SessionSnapshot>>),
+    /// Sessions and flows by service set index.
+    Counts(Vec<(u64, u64)>, Sender<Vec<SessionCount>>),
 }
 
 /// One worker: its frames, shard, L2 and rings.
@@ -1059,16 +1071,22 @@ impl<IO: FrameIo> Worker<IO> {
     /// One bounded step of control work. True if anything was done.
     fn control_step(&mut self, now: Time) -> bool {
         if let Some(job) = &mut self.job {
-            let next =
-                self.shard
-                    .sessions_chunk(&job.filter, job.cursor, self.cfg.chunk, &mut job.out);
+            let (f, at, n) = (&job.filter, job.cursor, self.cfg.chunk);
+            let next = match &mut job.out {
+                JobOut::Sessions(out, _) => self.shard.sessions_chunk(f, at, n, out),
+                JobOut::Counts(per_set, _) => self.shard.session_counts_chunk(f, at, n, per_set),
+            };
             match next {
                 Some(c) => job.cursor = c,
-                None => {
-                    if let Some(job) = self.job.take() {
-                        let _ = job.reply.send(job.out);
+                None => match self.job.take().map(|j| j.out) {
+                    Some(JobOut::Sessions(out, reply)) => {
+                        let _ = reply.send(out);
                     }
-                }
+                    Some(JobOut::Counts(per_set, reply)) => {
+                        let _ = reply.send(self.shard.named_counts(&per_set));
+                    }
+                    None => {}
+                },
             }
             return true;
         }
@@ -1082,8 +1100,14 @@ impl<IO: FrameIo> Worker<IO> {
                 self.job = Some(SessionsJob {
                     filter,
                     cursor: 0,
-                    out: Vec::new(),
-                    reply,
+                    out: JobOut::Sessions(Vec::new(), reply),
+                });
+            }
+            Control::Counts { filter, reply } => {
+                self.job = Some(SessionsJob {
+                    filter,
+                    cursor: 0,
+                    out: JobOut::Counts(Vec::new(), reply),
                 });
             }
             Control::Clear { filter, reply } => {

@@ -188,6 +188,20 @@ pub struct SoftwireSnapshot {
     pub aftr: std::net::Ipv6Addr,
 }
 
+/// Sessions and flows of one (services interface, service set): a row of `show services
+/// sessions count` and `show services flows count`, before shards are added up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionCount {
+    /// Services interface name.
+    pub interface: String,
+    /// Service set name.
+    pub service_set: String,
+    /// Sessions.
+    pub sessions: u64,
+    /// Their flows.
+    pub flows: u64,
+}
+
 /// The filters of `show/clear services sessions` (all optional, all combined with AND).
 /// A session matches an address/port filter when either of its flows matches.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -213,6 +227,15 @@ pub struct SessionFilter {
 }
 
 impl SessionFilter {
+    /// Whether the filter lets every session through (`limit` aside).
+    pub fn selects_all(&self) -> bool {
+        *self
+            == SessionFilter {
+                limit: self.limit,
+                ..SessionFilter::default()
+            }
+    }
+
     /// True when `s` passes every filter except `limit` (which the caller applies).
     pub fn matches(&self, s: &SessionSnapshot) -> bool {
         self.matches_parts(&s.interface, &s.service_set, s.alg, &s.flows)

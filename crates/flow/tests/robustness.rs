@@ -93,6 +93,7 @@ proptest! {
             h.advance_ms(dt);
         }
         h.shard.check_consistency().unwrap();
+        counts_agree_with_snapshots(&h);
         let total: u64 = h.sessions().iter().flat_map(|s| s.flows.iter()).map(|f| f.frames).sum();
         // Every packet is counted on at most one flow.
         prop_assert!(total <= n, "{total} frames counted for {n} packets");
@@ -130,4 +131,50 @@ fn echo6(src: &str, dst: &str, id: u16) -> Vec<u8> {
         .write(&mut out, b"ping")
         .unwrap();
     out
+}
+
+/// `session_counts` (whole and chunked) gives, for a few filters, what counting the
+/// snapshots gives.
+fn counts_agree_with_snapshots(h: &Harness) {
+    use mspic_flow::SessionFilter;
+    let filters = [
+        SessionFilter::default(),
+        SessionFilter {
+            limit: Some(1),
+            ..SessionFilter::default()
+        },
+        SessionFilter {
+            protocol: Some(6),
+            ..SessionFilter::default()
+        },
+        SessionFilter {
+            source_port: Some(1001),
+            ..SessionFilter::default()
+        },
+        SessionFilter {
+            destination_prefix: Some("10.0.0.3/32".parse().unwrap()),
+            ..SessionFilter::default()
+        },
+    ];
+    for f in &filters {
+        let snaps: Vec<_> = h.sessions().into_iter().filter(|s| f.matches(s)).collect();
+        let want = (
+            snaps.len() as u64,
+            snaps.iter().map(|s| s.flows.len() as u64).sum::<u64>(),
+        );
+        let whole = h.shard.session_counts(f);
+        let got = whole
+            .iter()
+            .fold((0, 0), |a, c| (a.0 + c.sessions, a.1 + c.flows));
+        assert_eq!(got, want, "{f:?}");
+        assert!(whole
+            .iter()
+            .all(|c| c.interface == "ms-1/1/0" && c.sessions > 0));
+        let mut per_set = Vec::new();
+        let mut cursor = 0;
+        while let Some(next) = h.shard.session_counts_chunk(f, cursor, 3, &mut per_set) {
+            cursor = next;
+        }
+        assert_eq!(h.shard.named_counts(&per_set), whole, "{f:?} in chunks");
+    }
 }

@@ -397,6 +397,13 @@ impl Backend for Replay {
         out
     }
 
+    fn session_counts(&mut self, filter: &SessionFilter) -> Vec<mspic_flow::SessionCount> {
+        self.shards
+            .iter()
+            .flat_map(|s| s.session_counts(filter))
+            .collect()
+    }
+
     fn clear_sessions(&mut self, filter: &SessionFilter) -> Vec<ClearedSessions> {
         let now = self.now;
         let mut cleared = Vec::new();

@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 
 use mspic_config::JunosRelease;
 use mspic_flow::{
-    Endpoint, FlowSnapshot, NatSnapshot, NatTranslation, SessionFilter, SessionSnapshot,
+    Endpoint, FlowSnapshot, NatSnapshot, NatTranslation, SessionCount, SessionFilter,
+    SessionSnapshot,
 };
 
 use crate::command::Detail;
@@ -420,16 +421,12 @@ pub fn sessions_tree(sessions: &[SessionSnapshot], detail: Detail) -> Element {
     root
 }
 
-/// Counts per (interface, service set); `weight` gives what one session adds (1 for
-/// sessions, its flow count for flows).
-pub fn count_rows(
-    sessions: &[SessionSnapshot],
-    weight: impl Fn(&SessionSnapshot) -> u64,
-) -> Vec<CountRow> {
-    counts::merge(sessions.iter().map(|s| CountRow {
-        interface: s.interface.clone(),
-        service_set: s.service_set.clone(),
-        count: weight(s),
+/// The count table's rows from what the shards counted; `what` picks sessions or flows.
+pub fn count_rows(counts: &[SessionCount], what: impl Fn(&SessionCount) -> u64) -> Vec<CountRow> {
+    counts::merge(counts.iter().map(|c| CountRow {
+        interface: c.interface.clone(),
+        service_set: c.service_set.clone(),
+        count: what(c),
     }))
 }
 

@@ -27,9 +27,14 @@ services {
 "#;
 
 pub fn config(napt: bool) -> String {
+    config_with_pool(napt, "203.0.113.0/25")
+}
+
+/// [`config`] with another NAPT pool (a larger one holds more sessions).
+pub fn config_with_pool(napt: bool, pool: &str) -> String {
     let (nat, rules) = if napt {
         (
-            "nat { pool p { address 203.0.113.0/25; port { automatic; } } rule n { match-direction input; term t { from { source-address { 10.0.0.0/16; } } then { translated { source-pool p; translation-type { napt-44; } } } } } }",
+            "nat { pool p { address POOL; port { automatic; } } rule n { match-direction input; term t { from { source-address { 10.0.0.0/16; } } then { translated { source-pool p; translation-type { napt-44; } } } } } }",
             "nat-rules n;",
         )
     } else {
@@ -37,7 +42,7 @@ pub fn config(napt: bool) -> String {
     };
     FIREWALL
         .replace("NATRULES", rules)
-        .replace("NAT\n", &format!("{nat}\n"))
+        .replace("NAT\n", &format!("{}\n", nat.replace("POOL", pool)))
 }
 
 pub fn udp(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16) -> Vec<u8> {

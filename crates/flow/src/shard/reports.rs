@@ -101,6 +101,71 @@ impl Shard {
         (end < self.table.slots()).then_some(end)
     }
 
+    /// [`Self::session_counts`] a piece at a time, as [`Self::sessions_chunk`] walks the
+    /// table: adds the sessions matching `filter` among at most `max` slots from `cursor`
+    /// to `per_set` (sessions and flows by service set index) and returns the cursor to
+    /// continue from. A filter that selects every session is answered from the shard's
+    /// live counters at once, whatever the table's size.
+    pub fn session_counts_chunk(
+        &self,
+        filter: &SessionFilter,
+        cursor: usize,
+        max: usize,
+        per_set: &mut Vec<(u64, u64)>,
+    ) -> Option<usize> {
+        per_set.resize(self.policy.service_sets.len(), (0, 0));
+        if filter.selects_all() {
+            for (c, &live) in per_set.iter_mut().zip(&self.live_per_set) {
+                c.0 += u64::from(live);
+                c.1 += u64::from(live) * FLOWS_PER_SESSION;
+            }
+            return None;
+        }
+        let end = cursor.saturating_add(max.max(1)).min(self.table.slots());
+        for slot in cursor..end {
+            let Some(s) = self.table.get(slot as u32) else {
+                continue;
+            };
+            let (iface, set) = self.names(s);
+            let flows = flow_snapshots(s, &shown_keys(s));
+            if filter.matches_parts(iface, set, s.alg, &flows) {
+                if let Some(c) = per_set.get_mut(usize::from(s.service_set)) {
+                    c.0 += 1;
+                    c.1 += flows.len() as u64;
+                }
+            }
+        }
+        (end < self.table.slots()).then_some(end)
+    }
+
+    /// The counts [`Self::session_counts_chunk`] gathered, named: one row per service set
+    /// that has any.
+    pub fn named_counts(&self, per_set: &[(u64, u64)]) -> Vec<SessionCount> {
+        let p = &self.policy;
+        p.service_sets
+            .iter()
+            .zip(per_set)
+            .filter(|(_, c)| c.0 > 0)
+            .map(|(ss, &(sessions, flows))| SessionCount {
+                interface: p
+                    .service_ifaces
+                    .get(usize::from(ss.service_iface))
+                    .map_or_else(String::new, |i| i.name.clone()),
+                service_set: ss.name.clone(),
+                sessions,
+                flows,
+            })
+            .collect()
+    }
+
+    /// Sessions and flows matching `filter` (its `limit` ignored) per (services interface,
+    /// service set), without a snapshot of any session.
+    pub fn session_counts(&self, filter: &SessionFilter) -> Vec<SessionCount> {
+        let mut per_set = Vec::new();
+        let _ = self.session_counts_chunk(filter, 0, usize::MAX, &mut per_set);
+        self.named_counts(&per_set)
+    }
+
     /// Removes every session matching `filter`; returns how many per (interface, set).
     pub fn clear(&mut self, filter: &SessionFilter, now: Time) -> Vec<(String, String, u64)> {
         let mut victims: Vec<(u32, String, String)> = Vec::new();
@@ -219,6 +284,13 @@ impl Shard {
                 }
             }
         }
+        // The counts answer per service set with the set's interface.
+        for (_, s) in self.table.iter() {
+            let set_iface = self.policy.service_sets.get(usize::from(s.service_set));
+            if set_iface.map(|ss| ss.service_iface) != Some(s.service_iface) {
+                return Err(format!("session {} is not on its set's interface", s.id));
+            }
+        }
         let live: u32 = self.live_per_iface.iter().sum();
         if live as usize != self.table.len() {
             return Err(format!(
@@ -248,7 +320,10 @@ fn shown_keys(s: &Session) -> [FlowKey; 2] {
     keys
 }
 
-fn flow_snapshots(s: &Session, keys: &[FlowKey; 2]) -> [FlowSnapshot; 2] {
+/// Flows a session shows (and `show services flows count` counts).
+const FLOWS_PER_SESSION: u64 = 2;
+
+fn flow_snapshots(s: &Session, keys: &[FlowKey; 2]) -> [FlowSnapshot; FLOWS_PER_SESSION as usize] {
     let f = |d: Dir| {
         let label = if s.from_responder { d.other() } else { d };
         let role = match label {
