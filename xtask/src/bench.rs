@@ -27,6 +27,8 @@ mod netns;
 mod pic;
 #[cfg(feature = "e2e")]
 mod recv;
+#[cfg(feature = "e2e")]
+mod search;
 // Only its size limits are used without the feature (for the argument ranges).
 #[cfg_attr(not(feature = "e2e"), allow(dead_code))]
 mod traffic;
@@ -83,6 +85,34 @@ pub struct E2eArgs {
     /// Repetitions (each runs both forwarders); the summary gives the medians.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
     runs: u32,
+    /// Throughput by RFC 9693 / RFC 2544: binary search over trials of the paced generator
+    /// for the highest rate without loss (NDR) and with at most 0.5 % loss (PDR), instead
+    /// of one unpaced burst (`--packets` is then unused).
+    #[arg(long)]
+    search: bool,
+    /// Seconds of traffic in each trial of `--search` (0.1 – 60).
+    #[arg(long, default_value_t = 1.0, value_parser = secs_in_range)]
+    trial_secs: f64,
+    /// `--search` stops when the bounds are within this many percent (0.1 – 50).
+    #[arg(long, default_value_t = 2.0, value_parser = percent_in_range)]
+    resolution: f64,
+}
+
+fn float_in(s: &str, lo: f64, hi: f64) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is outside {lo} – {hi}"))
+    }
+}
+
+fn secs_in_range(s: &str) -> Result<f64, String> {
+    float_in(s, 0.1, 60.0)
+}
+
+fn percent_in_range(s: &str) -> Result<f64, String> {
+    float_in(s, 0.1, 50.0)
 }
 
 /// Runs the benchmark. The measuring code links the live dataplane, which this xtask (built

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use mspic_tests::testbed::{self, Role, Testbed, CLIENT_ADDR, REMOTE_SERVER, SERVER_ADDR};
 
 use super::pic::{self, Forwarder, Pic};
-use super::{gen, recv, traffic, E2eArgs};
+use super::{gen, recv, search, traffic, E2eArgs};
 use crate::util::{target_dir, workspace_root};
 
 /// How long the warm-up may take.
@@ -92,6 +92,9 @@ pub fn e2e(a: &E2eArgs) -> Result<()> {
          {CLIENT_ADDR} -> {REMOTE_SERVER} through mspic (napt-44) and through Linux (nftables snat)",
         a.packets, a.size, a.flows, a.queues, a.runs
     );
+    if a.search {
+        return throughput_search(a, &root, &release, &work);
+    }
     let mut outcomes = Vec::new();
     for r in 1..=a.runs {
         // Alternate the order, so that neither forwarder always runs on a warmer machine.
@@ -113,6 +116,164 @@ pub fn e2e(a: &E2eArgs) -> Result<()> {
     Ok(())
 }
 
+/// `--search`: NDR and PDR of both forwarders ([`search`]), alternating which goes first.
+fn throughput_search(a: &E2eArgs, root: &Path, bin: &Path, work: &Path) -> Result<()> {
+    println!(
+        "binary search to {} % over {} s trials of the paced generator: NDR (no loss) and PDR \
+         (at most {} % lost)",
+        a.resolution,
+        a.trial_secs,
+        search::PDR_LOSS * 100.0
+    );
+    let mut found = Vec::new();
+    for r in 1..=a.runs {
+        let order = if r % 2 == 1 {
+            [Forwarder::Mspic, Forwarder::Linux]
+        } else {
+            [Forwarder::Linux, Forwarder::Mspic]
+        };
+        for f in order {
+            println!("run {r}/{}: {}", a.runs, f.name());
+            let dir = work.join(format!("{}-{r}", f.name()));
+            let one = search::measure(f, a, root, bin, &dir)
+                .with_context(|| format!("run {r} through {}", f.name()))?;
+            found.push(one);
+        }
+    }
+    print!("{}", search::report(&found));
+    Ok(())
+}
+
+/// A forwarder on a fresh testbed with the generator and receiver attached; removed when
+/// dropped.
+pub struct Rig {
+    pub forwarder: Forwarder,
+    pub pic: Pic,
+    pub receiver: recv::Receiver,
+    pub generator: gen::Generator,
+    pub shared: std::sync::Arc<recv::Shared>,
+    pub flows: usize,
+    pub notes: Vec<String>,
+    // Dropped last: the namespaces go after everything in them.
+    _tb: Testbed,
+}
+
+impl Rig {
+    /// Testbed, forwarder, receiver and generator up, then the warm-up (RFC 9693 §4.4's
+    /// preliminary phase): every flow through once, so that its connection exists and the
+    /// next hop is resolved before anything is measured.
+    pub fn start(
+        forwarder: Forwarder,
+        a: &E2eArgs,
+        root: &Path,
+        bin: &Path,
+        dir: &Path,
+    ) -> Result<Rig> {
+        let tb = Testbed::unique(a.queues).context("building the testbed")?;
+        std::fs::create_dir_all(dir)?;
+        let pic = Pic::start(forwarder, &tb, root, bin, dir)?;
+        let client_ip: Ipv4Addr = CLIENT_ADDR.parse()?;
+        let server_ip: Ipv4Addr = SERVER_ADDR.parse()?;
+        let ep = traffic::Endpoints {
+            src_mac: pic::mac(&tb, Role::Client, "cl0")?,
+            dst_mac: pic::mac(&tb, Role::Pic, "pin")?,
+            src_ip: client_ip,
+            dst_ip: REMOTE_SERVER.parse()?,
+        };
+        let nonce = nonce();
+        let flows = a.flows as usize;
+        let templates = traffic::templates(&ep, a.size as usize, nonce, flows)?;
+        let receiver = recv::Receiver::start(recv::RecvConfig {
+            ns: tb.ns(Role::Server),
+            dev: "sv0".into(),
+            queues: a.queues,
+            nonce,
+            flows,
+            client_ip,
+            my_ip: server_ip,
+            my_mac: pic::mac(&tb, Role::Server, "sv0")?,
+        })
+        .context("starting the AF_XDP receiver on sv0")?;
+        let generator = gen::Generator::start(&tb.ns(Role::Client), "cl0", a.queues, templates)
+            .context("starting the AF_XDP generator on cl0")?;
+        let shared = receiver.shared.clone();
+        let mut rig = Rig {
+            forwarder,
+            pic,
+            receiver,
+            generator,
+            shared,
+            flows,
+            notes: Vec::new(),
+            _tb: tb,
+        };
+        rig.warm()?;
+        Ok(rig)
+    }
+
+    fn warm(&mut self) -> Result<()> {
+        let start = Instant::now();
+        loop {
+            self.generator.warm()?;
+            let round = Instant::now();
+            while round.elapsed() < Duration::from_millis(100) && self.warm_flows() < self.flows {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let seen = self.warm_flows();
+            if seen >= self.flows {
+                return Ok(());
+            }
+            if start.elapsed() > WARM_TIMEOUT {
+                if seen == 0 {
+                    bail!(
+                        "no warm-up frame came through {} in {WARM_TIMEOUT:?}{}",
+                        self.forwarder.name(),
+                        match self.forwarder {
+                            Forwarder::Mspic => format!("; mspicd log:\n{}", self.pic.log_text()),
+                            Forwarder::Linux => String::new(),
+                        }
+                    );
+                }
+                self.notes.push(format!(
+                    "only {seen} of {} flows came through in the warm-up",
+                    self.flows
+                ));
+                return Ok(());
+            }
+        }
+    }
+
+    fn warm_flows(&self) -> usize {
+        self.shared
+            .warm_flows
+            .load(std::sync::atomic::Ordering::Relaxed) as usize
+    }
+
+    /// Measured frames the receiver has counted so far.
+    pub fn received(&self) -> u64 {
+        self.shared.blast.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Waits until `expected` more measured frames than `base` arrived, or nothing arrived
+    /// for [`DRAIN_QUIET`], at most [`DRAIN_TIMEOUT`]; returns the frames that arrived.
+    pub fn drain(&self, base: u64, expected: u64) -> u64 {
+        let end = Instant::now();
+        let mut last = self.received();
+        let mut last_change = end;
+        while last - base < expected && end.elapsed() < DRAIN_TIMEOUT {
+            std::thread::sleep(Duration::from_millis(10));
+            let now = self.received();
+            if now != last {
+                last = now;
+                last_change = Instant::now();
+            } else if last_change.elapsed() >= DRAIN_QUIET {
+                break;
+            }
+        }
+        last - base
+    }
+}
+
 /// One forwarder, one measurement, on a fresh testbed.
 fn one(
     forwarder: Forwarder,
@@ -122,93 +283,28 @@ fn one(
     bin: &Path,
     work: &Path,
 ) -> Result<Outcome> {
-    let tb = Testbed::unique(a.queues).context("building the testbed")?;
     let dir = work.join(format!("{}-{run}", forwarder.name()));
-    std::fs::create_dir_all(&dir)?;
-    let pic = Pic::start(forwarder, &tb, root, bin, &dir)?;
-
-    let client_ip: Ipv4Addr = CLIENT_ADDR.parse()?;
-    let server_ip: Ipv4Addr = SERVER_ADDR.parse()?;
-    let ep = traffic::Endpoints {
-        src_mac: pic::mac(&tb, Role::Client, "cl0")?,
-        dst_mac: pic::mac(&tb, Role::Pic, "pin")?,
-        src_ip: client_ip,
-        dst_ip: REMOTE_SERVER.parse()?,
-    };
-    let nonce = nonce();
-    let flows = a.flows as usize;
-    let templates = traffic::templates(&ep, a.size as usize, nonce, flows)?;
-    let mut receiver = recv::Receiver::start(recv::RecvConfig {
-        ns: tb.ns(Role::Server),
-        dev: "sv0".into(),
-        queues: a.queues,
-        nonce,
-        flows,
-        client_ip,
-        my_ip: server_ip,
-        my_mac: pic::mac(&tb, Role::Server, "sv0")?,
-    })
-    .context("starting the AF_XDP receiver on sv0")?;
-    let generator = gen::Generator::start(&tb.ns(Role::Client), "cl0", a.queues, templates)
-        .context("starting the AF_XDP generator on cl0")?;
-    let shared = receiver.shared.clone();
-    let mut notes = Vec::new();
-
-    // Warm-up: every flow through once (sessions created, next hop resolved).
-    let start = Instant::now();
-    loop {
-        generator.warm()?;
-        let round = Instant::now();
-        while round.elapsed() < Duration::from_millis(100)
-            && (shared.warm_flows.load(std::sync::atomic::Ordering::Relaxed) as usize) < flows
-        {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let seen = shared.warm_flows.load(std::sync::atomic::Ordering::Relaxed) as usize;
-        if seen >= flows {
-            break;
-        }
-        if start.elapsed() > WARM_TIMEOUT {
-            if seen == 0 {
-                let _ = receiver.stop();
-                bail!(
-                    "no warm-up frame came through {} in {WARM_TIMEOUT:?}{}",
-                    forwarder.name(),
-                    match forwarder {
-                        Forwarder::Mspic => format!("; mspicd log:\n{}", pic.log_text()),
-                        Forwarder::Linux => String::new(),
-                    }
-                );
-            }
-            notes.push(format!(
-                "only {seen} of {flows} flows came through in the warm-up"
-            ));
-            break;
-        }
-    }
+    let mut rig = Rig::start(forwarder, a, root, bin, &dir)?;
 
     // The measurement.
-    let before = pic.frames();
-    let sent = generator.blast(a.packets, Instant::now() + BLAST_TIMEOUT)?;
+    let before = rig.pic.frames();
+    let sent = rig
+        .generator
+        .blast(a.packets, None, Instant::now() + BLAST_TIMEOUT)?;
     if sent.timed_out {
-        notes.push(format!(
+        rig.notes.push(format!(
             "the generator stopped at the {BLAST_TIMEOUT:?} limit after {} frames",
             sent.frames
         ));
     }
-    let tx_end = Instant::now();
-    let mut last = shared.blast.load(std::sync::atomic::Ordering::Relaxed);
-    let mut last_change = tx_end;
-    while last < sent.frames && tx_end.elapsed() < DRAIN_TIMEOUT {
-        std::thread::sleep(Duration::from_millis(10));
-        let now = shared.blast.load(std::sync::atomic::Ordering::Relaxed);
-        if now != last {
-            last = now;
-            last_change = Instant::now();
-        } else if last_change.elapsed() >= DRAIN_QUIET {
-            break;
-        }
-    }
+    rig.drain(0, sent.frames);
+    let Rig {
+        pic,
+        mut receiver,
+        generator,
+        mut notes,
+        ..
+    } = rig;
     drop(generator);
     let got = receiver.stop()?;
     if let (Some(b), Some(a)) = (before, pic.frames()) {
@@ -272,7 +368,7 @@ fn nonce() -> u32 {
     (t.as_nanos() as u32) ^ std::process::id().rotate_left(16)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
@@ -285,7 +381,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-fn thousands(x: f64) -> String {
+pub fn thousands(x: f64) -> String {
     let s = format!("{:.0}", x.max(0.0));
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
@@ -411,6 +507,9 @@ mod tests {
             size: 64,
             queues: 1,
             runs: 1,
+            search: false,
+            trial_secs: 1.0,
+            resolution: 2.0,
         };
         let r = report(&a, &[o(Forwarder::Mspic, 500), o(Forwarder::Linux, 1000)]);
         assert!(r.contains("mspic         1000         500  50.00%"), "{r}");

@@ -22,13 +22,21 @@ const SPEC: UmemSpec = UmemSpec {
 };
 /// Frames queued per socket before each flush (a TX ring holds 2048).
 const BATCH: usize = 512;
+/// A paced send may run this many frames ahead of its schedule (one flush's worth): the
+/// burst a pacing by whole batches allows.
+const PACE_BURST: u64 = 32;
 
 /// What the generator is asked to do.
 pub enum Command {
     /// Send one warm-up frame of every flow; answers when the kernel completed them.
     Warm,
-    /// Send `packets` measured frames, round robin over the flows, stopping at `deadline`.
-    Blast { packets: u64, deadline: Instant },
+    /// Send `packets` measured frames, round robin over the flows, stopping at `deadline`;
+    /// at most `rate` frames a second when given (as fast as TX takes them when not).
+    Blast {
+        packets: u64,
+        rate: Option<f64>,
+        deadline: Instant,
+    },
 }
 
 /// The answer to a [`Command`].
@@ -89,9 +97,11 @@ impl Generator {
                         Command::Warm => {
                             g.send(&Plan::warm(&g), Instant::now() + Duration::from_secs(2))
                         }
-                        Command::Blast { packets, deadline } => {
-                            g.send(&Plan::blast(&g, packets), deadline)
-                        }
+                        Command::Blast {
+                            packets,
+                            rate,
+                            deadline,
+                        } => g.send(&Plan::blast(&g, packets, rate), deadline),
                     };
                     if done_tx.send(Ok(r)).is_err() {
                         break;
@@ -124,10 +134,16 @@ impl Generator {
         self.command(Command::Warm, Duration::from_secs(5))
     }
 
-    /// Sends the measured frames; returns when they are all sent or `deadline` passed.
-    pub fn blast(&self, packets: u64, deadline: Instant) -> Result<Sent> {
+    /// Sends the measured frames, at `rate` frames a second when given; returns when they
+    /// are all sent or `deadline` passed.
+    pub fn blast(&self, packets: u64, rate: Option<f64>, deadline: Instant) -> Result<Sent> {
         let wait = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(5);
-        self.command(Command::Blast { packets, deadline }, wait)
+        let c = Command::Blast {
+            packets,
+            rate,
+            deadline,
+        };
+        self.command(c, wait)
     }
 
     fn command(&self, c: Command, timeout: Duration) -> Result<Sent> {
@@ -151,10 +167,12 @@ impl Drop for Generator {
     }
 }
 
-/// Which frames each queue sends: `count[q]` frames, cycling through `flows[q]`.
+/// Which frames each queue sends: `count[q]` frames, cycling through `flows[q]`; all
+/// queues together at most `rate` frames a second when given.
 struct Plan {
     blast: bool,
     count: Vec<u64>,
+    rate: Option<f64>,
 }
 
 impl Plan {
@@ -162,11 +180,12 @@ impl Plan {
         Plan {
             blast: false,
             count: g.flows.iter().map(|f| f.len() as u64).collect(),
+            rate: None,
         }
     }
 
     /// Packet `i` of `packets` belongs to flow `i % flows`, sent on queue `flow % queues`.
-    fn blast(g: &Tx, packets: u64) -> Plan {
+    fn blast(g: &Tx, packets: u64, rate: Option<f64>) -> Plan {
         let flows = g.templates.blast.len() as u64;
         let q = g.socks.len() as u64;
         let mut count = vec![0u64; g.socks.len()];
@@ -174,7 +193,11 @@ impl Plan {
         for f in 0..flows {
             count[(f % q) as usize] += rounds + u64::from(f < rest);
         }
-        Plan { blast: true, count }
+        Plan {
+            blast: true,
+            count,
+            rate,
+        }
     }
 }
 
@@ -211,11 +234,19 @@ impl Tx {
         };
         let mut first = None;
         let mut timed_out = false;
+        let start = Instant::now();
+        let mut queued = 0u64;
         loop {
             let mut busy = false;
             for i in 0..q {
+                // Paced: no more frames than the schedule allows by now, plus a burst.
+                let room = plan.rate.map_or(u64::MAX, |r| {
+                    let due = (r * start.elapsed().as_secs_f64()) as u64 + PACE_BURST;
+                    due.saturating_sub(queued)
+                });
                 let s = &mut self.socks[i];
-                while left[i] > 0 && s.tx_pending() < BATCH {
+                let mut n = 0u64;
+                while left[i] > 0 && s.tx_pending() < BATCH && n < room {
                     let Some(mut fr) = s.alloc() else { break };
                     let flows = &self.flows[i];
                     let t = &frames[flows[cursor[i]]];
@@ -224,7 +255,9 @@ impl Tx {
                     fr.len = t.len() as u32;
                     s.tx(0, fr);
                     left[i] -= 1;
+                    n += 1;
                 }
+                queued += n;
                 if first.is_none() && s.tx_pending() > 0 {
                     first = Some(Instant::now());
                 }
