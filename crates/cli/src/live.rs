@@ -9,6 +9,7 @@ use mspic_control::Backend;
 use mspic_dataplane::runtime::{
     PortConfig, Runtime, RuntimeBackend, RuntimeConfig, RuntimeCounters, RuntimeTuning,
 };
+use mspic_dataplane::worker::WorkerStats;
 use mspic_dataplane::xdp::XdpMode;
 
 use crate::daemon::{LiveOptions, XdpModeArg};
@@ -242,7 +243,102 @@ pub fn status_lines(c: &RuntimeCounters) -> Vec<String> {
             s.pass_no_socket + s.pass_no_port + s.pass_bad_queue + s.pass_other + s.meta_fail
         ));
     }
+    lines.extend(accounting_lines(c, &t));
     lines
+}
+
+/// Every frame that reached the PIC's netdevs, by what became of it, and what became of
+/// the frames handed to the sockets for sending; each identity with its difference, which
+/// is 0 once the traffic has stopped (frames in flight make it positive meanwhile).
+fn accounting_lines(c: &RuntimeCounters, t: &WorkerStats) -> Vec<String> {
+    let mut lines = Vec::new();
+    for n in &c.netdevs {
+        lines.push(match &n.stats {
+            Some(s) => format!(
+                "netdev {}: {} frames received, {} rx dropped, {} rx missed, {} rx errors; {} frames sent, {} tx dropped, {} tx errors (kernel counters since start)",
+                n.netdev,
+                s.rx_packets,
+                s.rx_dropped,
+                s.rx_missed,
+                s.rx_errors,
+                s.tx_packets,
+                s.tx_dropped,
+                s.tx_errors
+            ),
+            None => format!("netdev {}: kernel counters unavailable", n.netdev),
+        });
+    }
+    let x = &t.xsk;
+    let f = &t.frames;
+    let engine = t.dropped();
+    let handoff = t.handoff_drop_full + t.handoff_drop_too_long + t.handoff_in_no_frame;
+    let kernel = x.kernel_rx_dropped + x.kernel_rx_ring_full;
+    if let Some(s) = &c.steering {
+        let passed =
+            s.pass_no_socket + s.pass_no_port + s.pass_bad_queue + s.pass_other + s.meta_fail;
+        let fates = t.forwarded
+            + t.replies
+            + t.local
+            + t.not_ip
+            + t.ipv6_local.total()
+            + passed
+            + kernel
+            + handoff
+            + engine;
+        lines.push(format!(
+            "balance: {} frames seen = {} forwarded + {} replies + {} to the PIC's addresses + {} ARP + {} IPv6 kept + {} passed to the kernel + {} dropped by the kernel before a worker + {} dropped at handoff + {} dropped by the engine; difference {}",
+            s.rx,
+            t.forwarded,
+            t.replies,
+            t.local,
+            t.not_ip,
+            t.ipv6_local.total(),
+            passed,
+            kernel,
+            handoff,
+            engine,
+            signed_difference(s.rx, fates)
+        ));
+        if c.netdevs.iter().all(|n| n.stats.is_some()) {
+            let received: u64 = c
+                .netdevs
+                .iter()
+                .filter_map(|n| n.stats.map(|s| s.rx_packets))
+                .sum();
+            lines.push(format!(
+                "balance: {received} frames received by the netdevs = {} frames seen by the XDP program; difference {}",
+                s.rx,
+                signed_difference(received, s.rx)
+            ));
+        }
+    }
+    let pending: u64 = f.tx_pending.iter().map(|&n| u64::from(n)).sum();
+    let sending: u64 = f.tx_kernel.iter().map(|&n| u64::from(n)).sum();
+    let tx_dropped_kernel: u64 = c
+        .netdevs
+        .iter()
+        .filter_map(|n| n.stats.map(|s| s.tx_dropped))
+        .sum();
+    lines.push(format!(
+        "balance: {} frames to send = {} completed + {} with the kernel + {} waiting for TX ring room + {} dropped for a full TX queue; difference {}; the netdevs dropped {} on sending",
+        t.tx,
+        x.completed,
+        sending,
+        pending,
+        x.tx_dropped,
+        signed_difference(t.tx, x.completed + sending + pending + x.tx_dropped),
+        tx_dropped_kernel
+    ));
+    lines
+}
+
+/// `a - b` as a signed number.
+fn signed_difference(a: u64, b: u64) -> String {
+    if a >= b {
+        (a - b).to_string()
+    } else {
+        format!("-{}", b - a)
+    }
 }
 
 #[cfg(test)]
