@@ -226,13 +226,14 @@ pub fn status_lines(c: &RuntimeCounters) -> Vec<String> {
     ));
     let x = &t.xsk;
     lines.push(format!(
-        "sockets: kernel {} rx dropped, {} rx ring full, {} fill ring empty; {} tx dropped, {} frame allocation failures, {} ARP requests without a frame",
+        "sockets: kernel {} rx dropped, {} rx ring full, {} fill ring empty; {} tx dropped, {} frame allocation failures, {} ARP requests without a frame; kernel {} invalid tx descriptors",
         x.kernel_rx_dropped,
         x.kernel_rx_ring_full,
         x.kernel_fill_empty,
         x.tx_dropped,
         x.alloc_failures,
-        t.arp_no_frame
+        t.arp_no_frame,
+        x.kernel_tx_invalid
     ));
     if let Some(s) = &c.steering {
         lines.push(format!(
@@ -319,8 +320,25 @@ fn accounting_lines(c: &RuntimeCounters, t: &WorkerStats) -> Vec<String> {
         .iter()
         .filter_map(|n| n.stats.map(|s| s.tx_dropped))
         .sum();
+    let a = &t.arp;
+    let l2_made = (a.arp_replies_sent
+        + a.nd_advertisements_sent
+        + a.arp_requests_sent
+        + a.nd_solicitations_sent)
+        .saturating_sub(t.arp_no_frame);
+    let made = t.forwarded + t.replies + t.echo_replies + t.generated + l2_made;
     lines.push(format!(
-        "balance: {} frames to send = {} completed + {} with the kernel + {} waiting for TX ring room + {} dropped for a full TX queue; difference {}; the netdevs dropped {} on sending",
+        "balance: {made} frames to send ({} forwarded + {} replies + {} echo replies + {} keep-alives + {l2_made} ARP and ND) = {} handed to the sockets + {} dropped waiting for a next hop; difference {} (waiting for a next hop now)",
+        t.forwarded,
+        t.replies,
+        t.echo_replies,
+        t.generated,
+        t.tx,
+        a.drops(),
+        signed_difference(made, t.tx + a.drops())
+    ));
+    lines.push(format!(
+        "balance: {} frames handed to the sockets = {} completed + {} with the kernel + {} waiting for TX ring room + {} dropped for a full TX queue; difference {}; the netdevs dropped {} on sending",
         t.tx,
         x.completed,
         sending,
