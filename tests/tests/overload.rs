@@ -672,16 +672,27 @@ fn host_netdev(live: &Live, role: Role, dev: &str) -> (u64, u64, u64) {
 }
 
 /// One consistent reading of the client's and server's netdevs and of `mspic ping`, taken
-/// with the dataplane quiet: the host counters read the same before and after the ping.
+/// with the dataplane quiet: the host counters read the same before and after the ping,
+/// and the balances the same as in a ping 150 ms earlier (the workers read the sockets'
+/// kernel statistics every 100 ms).
 fn quiet_snapshot(live: &Live) -> ((u64, u64, u64), (u64, u64, u64), String) {
+    let balances = |status: &str| -> Vec<String> {
+        status
+            .lines()
+            .filter(|l| l.starts_with("balance: ") || l.starts_with("netdev "))
+            .map(str::to_string)
+            .collect()
+    };
     let mut last = None;
     let steady = testbed::wait_for(Duration::from_secs(20), || {
-        wait_dataplane_quiet(live);
+        let earlier = balances(&wait_dataplane_quiet(live));
+        std::thread::sleep(Duration::from_millis(150));
         let cl = host_netdev(live, Role::Client, "cl0");
         let sv = host_netdev(live, Role::Server, "sv0");
         let status = live.status();
         let same = cl == host_netdev(live, Role::Client, "cl0")
-            && sv == host_netdev(live, Role::Server, "sv0");
+            && sv == host_netdev(live, Role::Server, "sv0")
+            && balances(&status) == earlier;
         last = Some((cl, sv, status));
         same
     });
