@@ -362,6 +362,87 @@ fn signed_difference(a: u64, b: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mspic_dataplane::netdev::NetdevStats;
+    use mspic_dataplane::runtime::PortNetdev;
+    use mspic_dataplane::xdp::SteerCounters;
+    use mspic_flow::DropReason;
+
+    fn balances(c: &RuntimeCounters) -> Vec<String> {
+        status_lines(c)
+            .into_iter()
+            .filter(|l| l.starts_with("balance: "))
+            .collect()
+    }
+
+    #[test]
+    fn balances_add_up_and_show_what_is_missing() {
+        let mut w = WorkerStats {
+            rx: 96,
+            forwarded: 80,
+            replies: 1,
+            local: 2,
+            echo_replies: 2,
+            not_ip: 3,
+            handoff_drop_full: 4,
+            drops: vec![(DropReason::NoRoute, 6)],
+            tx: 84,
+            ..WorkerStats::default()
+        };
+        w.arp.arp_replies_sent = 3;
+        w.arp.arp_requests_sent = 1;
+        w.arp.drop_resolution_timeout = 3;
+        w.xsk.kernel_rx_dropped = 7;
+        w.xsk.kernel_rx_ring_full = 1;
+        w.xsk.completed = 80;
+        w.xsk.tx_dropped = 1;
+        w.frames.tx_kernel = vec![3];
+        w.frames.tx_pending = vec![0];
+        let mut c = RuntimeCounters {
+            workers: vec![w],
+            steering: Some(SteerCounters {
+                rx: 106,
+                redirected: 104,
+                pass_other: 2,
+                ..SteerCounters::default()
+            }),
+            netdevs: vec![PortNetdev {
+                netdev: "pin".into(),
+                stats: Some(NetdevStats {
+                    rx_packets: 106,
+                    rx_dropped: 8,
+                    tx_packets: 83,
+                    ..NetdevStats::default()
+                }),
+            }],
+        };
+        let b = balances(&c);
+        assert_eq!(b.len(), 4, "{b:#?}");
+        assert!(
+            b[0].starts_with("balance: 106 frames seen = 80 forwarded + 1 replies + 2 to the PIC's addresses + 3 ARP + 0 IPv6 kept + 2 passed to the kernel + 8 dropped by the kernel before a worker + 4 dropped at handoff + 6 dropped by the engine;"),
+            "{b:#?}"
+        );
+        for l in &b {
+            assert!(l.contains("difference 0"), "{l}");
+        }
+        // A frame gone without a count, one the kernel took in without the program, one
+        // waiting for a next hop, one the kernel has not given back.
+        c.steering.as_mut().unwrap().rx += 1;
+        if let Some(s) = c.netdevs[0].stats.as_mut() {
+            s.rx_packets += 2;
+        }
+        c.workers[0].echo_replies += 1;
+        c.workers[0].frames.tx_kernel = vec![2];
+        let b = balances(&c);
+        assert!(b[0].ends_with("difference 1"), "{}", b[0]);
+        assert!(b[1].ends_with("difference 1"), "{}", b[1]);
+        assert!(b[2].contains("difference 1 (waiting"), "{}", b[2]);
+        assert!(b[3].contains("difference 1;"), "{}", b[3]);
+        // Without readable netdev counters the second balance is left out.
+        c.netdevs[0].stats = None;
+        let lines = status_lines(&c);
+        assert!(lines.contains(&"netdev pin: kernel counters unavailable".to_string()));
+        assert_eq!(balances(&c).len(), 3);
+    }
 
     #[test]
     fn config_maps_to_runtime_ports() {
