@@ -329,6 +329,12 @@ pub fn run_soak(a: &SoakArgs) -> Result<()> {
             c("received")
         ));
     }
+    // `mspic ping`'s own balances: every frame seen, to send, handed to a socket.
+    for line in status.lines().filter(|l| l.starts_with("balance: ")) {
+        if !line.contains("difference 0") {
+            failures.push(format!("a balance does not add up: {line}\n{status}"));
+        }
+    }
     let mut mix = Vec::new();
     for kind in ["http", "dns", "ping", "udp", "malformed"] {
         let Some((attempts, ok)) = traffic_counts(&traffic, kind) else {

@@ -9,6 +9,7 @@ use mspic_control::Backend;
 use mspic_dataplane::runtime::{
     PortConfig, Runtime, RuntimeBackend, RuntimeConfig, RuntimeCounters, RuntimeTuning,
 };
+use mspic_dataplane::worker::WorkerStats;
 use mspic_dataplane::xdp::XdpMode;
 
 use crate::daemon::{LiveOptions, XdpModeArg};
@@ -225,13 +226,14 @@ pub fn status_lines(c: &RuntimeCounters) -> Vec<String> {
     ));
     let x = &t.xsk;
     lines.push(format!(
-        "sockets: kernel {} rx dropped, {} rx ring full, {} fill ring empty; {} tx dropped, {} frame allocation failures, {} ARP requests without a frame",
+        "sockets: kernel {} rx dropped, {} rx ring full, {} fill ring empty; {} tx dropped, {} frame allocation failures, {} ARP requests without a frame; kernel {} invalid tx descriptors",
         x.kernel_rx_dropped,
         x.kernel_rx_ring_full,
         x.kernel_fill_empty,
         x.tx_dropped,
         x.alloc_failures,
-        t.arp_no_frame
+        t.arp_no_frame,
+        x.kernel_tx_invalid
     ));
     if let Some(s) = &c.steering {
         lines.push(format!(
@@ -242,12 +244,205 @@ pub fn status_lines(c: &RuntimeCounters) -> Vec<String> {
             s.pass_no_socket + s.pass_no_port + s.pass_bad_queue + s.pass_other + s.meta_fail
         ));
     }
+    lines.extend(accounting_lines(c, &t));
     lines
+}
+
+/// Every frame that reached the PIC's netdevs, by what became of it, and what became of
+/// the frames handed to the sockets for sending; each identity with its difference, which
+/// is 0 once the traffic has stopped (frames in flight make it positive meanwhile).
+fn accounting_lines(c: &RuntimeCounters, t: &WorkerStats) -> Vec<String> {
+    let mut lines = Vec::new();
+    for n in &c.netdevs {
+        lines.push(match &n.stats {
+            Some(s) => format!(
+                "netdev {}: {} frames received, {} rx dropped, {} rx missed, {} rx errors; {} frames sent, {} tx dropped, {} tx errors (kernel counters since start)",
+                n.netdev,
+                s.rx_packets,
+                s.rx_dropped,
+                s.rx_missed,
+                s.rx_errors,
+                s.tx_packets,
+                s.tx_dropped,
+                s.tx_errors
+            ),
+            None => format!("netdev {}: kernel counters unavailable", n.netdev),
+        });
+    }
+    let x = &t.xsk;
+    let f = &t.frames;
+    let engine = t.dropped();
+    let handoff = t.handoff_drop_full + t.handoff_drop_too_long + t.handoff_in_no_frame;
+    let kernel = x.kernel_rx_dropped + x.kernel_rx_ring_full;
+    if let Some(s) = &c.steering {
+        let passed =
+            s.pass_no_socket + s.pass_no_port + s.pass_bad_queue + s.pass_other + s.meta_fail;
+        let fates = t.forwarded
+            + t.replies
+            + t.local
+            + t.not_ip
+            + t.ipv6_local.total()
+            + passed
+            + kernel
+            + handoff
+            + engine;
+        lines.push(format!(
+            "balance: {} frames seen = {} forwarded + {} replies + {} to the PIC's addresses + {} ARP + {} IPv6 kept + {} passed to the kernel + {} dropped by the kernel before a worker + {} dropped at handoff + {} dropped by the engine; difference {}",
+            s.rx,
+            t.forwarded,
+            t.replies,
+            t.local,
+            t.not_ip,
+            t.ipv6_local.total(),
+            passed,
+            kernel,
+            handoff,
+            engine,
+            signed_difference(s.rx, fates)
+        ));
+        if c.netdevs.iter().all(|n| n.stats.is_some()) {
+            let received: u64 = c
+                .netdevs
+                .iter()
+                .filter_map(|n| n.stats.map(|s| s.rx_packets))
+                .sum();
+            lines.push(format!(
+                "balance: {received} frames received by the netdevs = {} frames seen by the XDP program; difference {}",
+                s.rx,
+                signed_difference(received, s.rx)
+            ));
+        }
+    }
+    let pending: u64 = f.tx_pending.iter().map(|&n| u64::from(n)).sum();
+    let sending: u64 = f.tx_kernel.iter().map(|&n| u64::from(n)).sum();
+    let tx_dropped_kernel: u64 = c
+        .netdevs
+        .iter()
+        .filter_map(|n| n.stats.map(|s| s.tx_dropped))
+        .sum();
+    let a = &t.arp;
+    let l2_made = (a.arp_replies_sent
+        + a.nd_advertisements_sent
+        + a.arp_requests_sent
+        + a.nd_solicitations_sent)
+        .saturating_sub(t.arp_no_frame);
+    let made = t.forwarded + t.replies + t.echo_replies + t.generated + l2_made;
+    lines.push(format!(
+        "balance: {made} frames to send ({} forwarded + {} replies + {} echo replies + {} keep-alives + {l2_made} ARP and ND) = {} handed to the sockets + {} dropped waiting for a next hop; difference {} (waiting for a next hop now)",
+        t.forwarded,
+        t.replies,
+        t.echo_replies,
+        t.generated,
+        t.tx,
+        a.drops(),
+        signed_difference(made, t.tx + a.drops())
+    ));
+    lines.push(format!(
+        "balance: {} frames handed to the sockets = {} completed + {} with the kernel + {} waiting for TX ring room + {} dropped for a full TX queue; difference {}; the netdevs dropped {} on sending",
+        t.tx,
+        x.completed,
+        sending,
+        pending,
+        x.tx_dropped,
+        signed_difference(t.tx, x.completed + sending + pending + x.tx_dropped),
+        tx_dropped_kernel
+    ));
+    lines
+}
+
+/// `a - b` as a signed number.
+fn signed_difference(a: u64, b: u64) -> String {
+    if a >= b {
+        (a - b).to_string()
+    } else {
+        format!("-{}", b - a)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mspic_dataplane::netdev::NetdevStats;
+    use mspic_dataplane::runtime::PortNetdev;
+    use mspic_dataplane::xdp::SteerCounters;
+    use mspic_flow::DropReason;
+
+    fn balances(c: &RuntimeCounters) -> Vec<String> {
+        status_lines(c)
+            .into_iter()
+            .filter(|l| l.starts_with("balance: "))
+            .collect()
+    }
+
+    #[test]
+    fn balances_add_up_and_show_what_is_missing() {
+        let mut w = WorkerStats {
+            rx: 96,
+            forwarded: 80,
+            replies: 1,
+            local: 2,
+            echo_replies: 2,
+            not_ip: 3,
+            handoff_drop_full: 4,
+            drops: vec![(DropReason::NoRoute, 6)],
+            tx: 84,
+            ..WorkerStats::default()
+        };
+        w.arp.arp_replies_sent = 3;
+        w.arp.arp_requests_sent = 1;
+        w.arp.drop_resolution_timeout = 3;
+        w.xsk.kernel_rx_dropped = 7;
+        w.xsk.kernel_rx_ring_full = 1;
+        w.xsk.completed = 80;
+        w.xsk.tx_dropped = 1;
+        w.frames.tx_kernel = vec![3];
+        w.frames.tx_pending = vec![0];
+        let mut c = RuntimeCounters {
+            workers: vec![w],
+            steering: Some(SteerCounters {
+                rx: 106,
+                redirected: 104,
+                pass_other: 2,
+                ..SteerCounters::default()
+            }),
+            netdevs: vec![PortNetdev {
+                netdev: "pin".into(),
+                stats: Some(NetdevStats {
+                    rx_packets: 106,
+                    rx_dropped: 8,
+                    tx_packets: 83,
+                    ..NetdevStats::default()
+                }),
+            }],
+        };
+        let b = balances(&c);
+        assert_eq!(b.len(), 4, "{b:#?}");
+        assert!(
+            b[0].starts_with("balance: 106 frames seen = 80 forwarded + 1 replies + 2 to the PIC's addresses + 3 ARP + 0 IPv6 kept + 2 passed to the kernel + 8 dropped by the kernel before a worker + 4 dropped at handoff + 6 dropped by the engine;"),
+            "{b:#?}"
+        );
+        for l in &b {
+            assert!(l.contains("difference 0"), "{l}");
+        }
+        // A frame gone without a count, one the kernel took in without the program, one
+        // waiting for a next hop, one the kernel has not given back.
+        c.steering.as_mut().unwrap().rx += 1;
+        if let Some(s) = c.netdevs[0].stats.as_mut() {
+            s.rx_packets += 2;
+        }
+        c.workers[0].echo_replies += 1;
+        c.workers[0].frames.tx_kernel = vec![2];
+        let b = balances(&c);
+        assert!(b[0].ends_with("difference 1"), "{}", b[0]);
+        assert!(b[1].ends_with("difference 1"), "{}", b[1]);
+        assert!(b[2].contains("difference 1 (waiting"), "{}", b[2]);
+        assert!(b[3].contains("difference 1;"), "{}", b[3]);
+        // Without readable netdev counters the second balance is left out.
+        c.netdevs[0].stats = None;
+        let lines = status_lines(&c);
+        assert!(lines.contains(&"netdev pin: kernel counters unavailable".to_string()));
+        assert_eq!(balances(&c).len(), 3);
+    }
 
     #[test]
     fn config_maps_to_runtime_ports() {

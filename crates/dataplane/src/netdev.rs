@@ -39,6 +39,67 @@ pub fn mtu(name: &str) -> std::io::Result<u32> {
     Ok(u32::try_from(mtu).unwrap_or(0))
 }
 
+/// The kernel's packet counters of a netdev (`/sys/class/net/NAME/statistics`): what
+/// the driver counted, before and after any XDP program.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetdevStats {
+    pub rx_packets: u64,
+    pub rx_dropped: u64,
+    /// `rx_missed_errors`: frames the device had no room for.
+    pub rx_missed: u64,
+    pub rx_errors: u64,
+    pub tx_packets: u64,
+    pub tx_dropped: u64,
+    pub tx_errors: u64,
+}
+
+impl NetdevStats {
+    /// `self - earlier`, field by field (0 where a counter went back, e.g. a netdev that
+    /// was made again under the same name).
+    pub fn since(&self, earlier: &NetdevStats) -> NetdevStats {
+        NetdevStats {
+            rx_packets: self.rx_packets.saturating_sub(earlier.rx_packets),
+            rx_dropped: self.rx_dropped.saturating_sub(earlier.rx_dropped),
+            rx_missed: self.rx_missed.saturating_sub(earlier.rx_missed),
+            rx_errors: self.rx_errors.saturating_sub(earlier.rx_errors),
+            tx_packets: self.tx_packets.saturating_sub(earlier.tx_packets),
+            tx_dropped: self.tx_dropped.saturating_sub(earlier.tx_dropped),
+            tx_errors: self.tx_errors.saturating_sub(earlier.tx_errors),
+        }
+    }
+}
+
+/// The kernel's counters of the netdev `name` in this thread's network namespace, read
+/// from sysfs. `None` when they cannot be read, or when the sysfs mounted here belongs to
+/// another network namespace (its `ifindex` differs from the one this namespace gives the
+/// name, or it has no such netdev).
+pub fn stats(name: &str) -> Option<NetdevStats> {
+    if name.is_empty() || name.contains('/') || name.starts_with('.') {
+        return None;
+    }
+    let dir = std::path::Path::new("/sys/class/net").join(name);
+    let read = |file: &str| -> Option<u64> {
+        std::fs::read_to_string(dir.join(file))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    if read("ifindex")? != u64::from(index(name)?) {
+        return None;
+    }
+    let s = |c: &str| read(&format!("statistics/{c}"));
+    Some(NetdevStats {
+        rx_packets: s("rx_packets")?,
+        rx_dropped: s("rx_dropped")?,
+        rx_missed: s("rx_missed_errors").unwrap_or(0),
+        rx_errors: s("rx_errors").unwrap_or(0),
+        tx_packets: s("tx_packets")?,
+        tx_dropped: s("tx_dropped")?,
+        tx_errors: s("tx_errors").unwrap_or(0),
+    })
+}
+
 /// An interface ioctl that reads an `ifreq` by name.
 fn ifreq_ioctl(name: &str, request: libc::c_ulong) -> std::io::Result<libc::ifreq> {
     if name.is_empty() || name.len() >= libc::IFNAMSIZ {
@@ -74,5 +135,23 @@ mod tests {
         assert_eq!(super::index("lo"), Some(1));
         assert_eq!(super::name(1).as_deref(), Some("lo"));
         assert_eq!(super::index("mspic-nonexistent0"), None);
+        assert_eq!(super::stats("mspic-nonexistent0"), None);
+        assert_eq!(super::stats("../lo"), None);
+    }
+
+    #[test]
+    fn stats_since_saturates() {
+        let a = super::NetdevStats {
+            rx_packets: 10,
+            tx_dropped: 3,
+            ..Default::default()
+        };
+        let b = super::NetdevStats {
+            rx_packets: 4,
+            tx_dropped: 5,
+            ..Default::default()
+        };
+        let d = a.since(&b);
+        assert_eq!((d.rx_packets, d.tx_dropped), (6, 0));
     }
 }

@@ -38,6 +38,7 @@ use crate::answers::{self, ShardReport};
 use crate::cpu::{allowed_cpus, pin_to_cpu};
 use crate::handoff::{Handoff, Wakers};
 use crate::l2::{L2Config, Mac};
+use crate::netdev::{self, NetdevStats};
 use crate::worker::{ClearStatistics, Control, PortInfo, Worker, WorkerConfig, WorkerStats};
 use crate::xdp::{self, SteerConfig, SteerCounters, XdpError, XdpLink, XdpMode, XdpProgram};
 use crate::xsk::{QueueXsk, UmemSpec, XskError, XDP_HEADROOM};
@@ -169,6 +170,17 @@ pub struct RuntimeCounters {
     pub workers: Vec<WorkerStats>,
     /// The XDP program's counters (`None` if they could not be read).
     pub steering: Option<SteerCounters>,
+    /// The kernel's counters of each port's netdev since the program was attached.
+    pub netdevs: Vec<PortNetdev>,
+}
+
+/// The kernel's view of one port's netdev.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortNetdev {
+    pub netdev: String,
+    /// Counted since the XDP program was attached; `None` if sysfs could not be read
+    /// (or shows another network namespace).
+    pub stats: Option<NetdevStats>,
 }
 
 impl RuntimeCounters {
@@ -469,6 +481,9 @@ struct PortState {
     cfg: PortConfig,
     ifindex: u32,
     mac: Mac,
+    /// The kernel's counters of the netdev just before the program was attached (what
+    /// [`RuntimeCounters::netdevs`] counts from).
+    baseline: Option<NetdevStats>,
 }
 
 /// The running dataplane.
@@ -536,6 +551,7 @@ impl Runtime {
                 cfg: p.clone(),
                 ifindex,
                 mac,
+                baseline: None,
             });
         }
         for p in &ports {
@@ -693,7 +709,8 @@ impl Runtime {
                     prog.register_xsk(port as u32, queue as u32, fd)?;
                 }
             }
-            for p in &rt.ports {
+            for p in &mut rt.ports {
+                p.baseline = netdev::stats(&p.cfg.netdev);
                 let link = prog.attach(p.ifindex, cfg.xdp_mode)?;
                 rt.links.push(link);
             }
@@ -753,6 +770,17 @@ impl Runtime {
                 .map(|w| w.stats.lock().map(|s| s.clone()).unwrap_or_default())
                 .collect(),
             steering: self.xdp.lock().ok().and_then(|p| p.counters().ok()),
+            netdevs: self
+                .ports
+                .iter()
+                .map(|p| PortNetdev {
+                    netdev: p.cfg.netdev.clone(),
+                    stats: p
+                        .baseline
+                        .zip(netdev::stats(&p.cfg.netdev))
+                        .map(|(base, now)| now.since(&base)),
+                })
+                .collect(),
         }
     }
 

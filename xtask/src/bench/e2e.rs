@@ -309,20 +309,25 @@ fn one(
     let got = receiver.stop()?;
     if let (Some(b), Some(a)) = (before, pic.frames()) {
         let d = a - b;
-        let rest = d.received.saturating_sub(d.forwarded + d.dropped);
         notes.push(format!(
-            "mspicd took {} of the {} frames sent ({} never reached it: dropped by the \
-             kernel on the way in, veth ring or AF_XDP rx ring full), forwarded {}, \
-             counted {} as dropped{}",
-            d.received,
+            "mspicd's XDP program saw {} of the {} frames sent ({} never reached pin: \
+             dropped by the generator's veth, its tx dropped); the kernel dropped {} of \
+             those before a worker took them (no frame lent, AF_XDP rx ring full); mspicd \
+             took {}, forwarded {}, counted {} as dropped, {} were the PIC's own (ARP, \
+             replies, …); balance difference {}{}",
+            d.seen,
             sent.frames,
-            sent.frames.saturating_sub(d.received),
+            sent.frames.saturating_sub(d.seen),
+            d.kernel,
+            d.received,
             d.forwarded,
             d.dropped,
-            if rest > 0 {
-                format!(", {rest} neither forwarded nor counted as dropped")
+            d.own,
+            d.difference,
+            if d.difference != 0 {
+                " (frames in flight when read, or neither forwarded nor counted)"
             } else {
-                String::new()
+                ""
             }
         ));
     }

@@ -168,6 +168,16 @@ pub struct Frames {
     pub received: u64,
     pub forwarded: u64,
     pub dropped: u64,
+    /// Frames the XDP program saw (the `balance: N frames seen = …` line).
+    pub seen: u64,
+    /// Of those, dropped by the kernel before a worker took them (no frame lent, rx ring
+    /// full).
+    pub kernel: u64,
+    /// Of those, the PIC's own: replies, to its addresses, ARP, IPv6 kept, passed to the
+    /// kernel.
+    pub own: u64,
+    /// The balance's difference (0 when every frame seen is accounted for).
+    pub difference: i64,
 }
 
 impl std::ops::Sub for Frames {
@@ -177,6 +187,10 @@ impl std::ops::Sub for Frames {
             received: self.received.saturating_sub(o.received),
             forwarded: self.forwarded.saturating_sub(o.forwarded),
             dropped: self.dropped.saturating_sub(o.dropped),
+            seen: self.seen.saturating_sub(o.seen),
+            kernel: self.kernel.saturating_sub(o.kernel),
+            own: self.own.saturating_sub(o.own),
+            difference: self.difference - o.difference,
         }
     }
 }
@@ -197,6 +211,33 @@ fn parse_frames(text: &str) -> Option<Frames> {
             w if w.starts_with("dropped") => f.dropped = n,
             _ => {}
         }
+    }
+    // `balance: N frames seen = … + N dropped by the kernel before a worker + …`
+    if let Some(b) = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("balance:"))
+        .filter(|b| b.contains(" frames seen = "))
+    {
+        let number_before = |label: &str| -> Option<u64> {
+            let at = b.find(label)?;
+            b[..at].split_whitespace().last()?.parse().ok()
+        };
+        f.seen = number_before(" frames seen").unwrap_or(0);
+        f.kernel = number_before(" dropped by the kernel before a worker").unwrap_or(0);
+        f.own = [
+            " replies",
+            " to the PIC's addresses",
+            " ARP",
+            " IPv6 kept",
+            " passed to the kernel",
+        ]
+        .iter()
+        .filter_map(|l| number_before(l))
+        .sum();
+        f.difference = b
+            .rsplit_once("difference ")
+            .and_then(|(_, n)| n.trim().parse().ok())
+            .unwrap_or(0);
     }
     Some(f)
 }
@@ -235,13 +276,18 @@ mod tests {
     fn ping_frame_counters_parse() {
         let text = "mspicd 0.1.0, control protocol 1\n\
             frames: 1200 received, 1100 sent, 1000 forwarded, 3 replies, 197 dropped (190 by the engine, 7 at handoff, 0 waiting for a next hop), 0 handed to another worker\n\
-            sessions: 64\n";
+            sessions: 64\n\
+            balance: 1502 frames seen = 1000 forwarded + 3 replies + 0 to the PIC's addresses + 2 ARP + 0 IPv6 kept + 0 passed to the kernel + 300 dropped by the kernel before a worker + 7 dropped at handoff + 190 dropped by the engine; difference -1\n";
         assert_eq!(
             parse_frames(text),
             Some(Frames {
                 received: 1200,
                 forwarded: 1000,
-                dropped: 197
+                dropped: 197,
+                seen: 1502,
+                kernel: 300,
+                own: 5,
+                difference: -1,
             })
         );
         assert_eq!(parse_frames("sessions: 1\n"), None);
