@@ -90,6 +90,11 @@ pub struct E2eArgs {
     /// of one unpaced burst (`--packets` is then unused).
     #[arg(long)]
     search: bool,
+    /// The maximum connection establishment rate by RFC 9693 §4.5: binary search over
+    /// trials that each open this many new connections (one frame each, through a fresh
+    /// forwarder); 0: not measured.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=traffic::MAX_CONNECTIONS - traffic::MAX_FLOWS as u64))]
+    connections: u64,
     /// Seconds of traffic in each trial of `--search` (0.1 – 60).
     #[arg(long, default_value_t = 1.0, value_parser = secs_in_range)]
     trial_secs: f64,

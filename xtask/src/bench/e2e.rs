@@ -87,13 +87,18 @@ pub fn e2e(a: &E2eArgs) -> Result<()> {
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let _cleanup = RemoveDir(work.clone());
 
+    let burst = if a.search {
+        String::new()
+    } else {
+        format!("{} ", a.packets)
+    };
     println!(
-        "\n==> {} UDP frames of {} bytes in {} flows, {} queue(s), {} run(s); \
+        "\n==> {burst}UDP frames of {} bytes in {} flows, {} queue(s), {} run(s); \
          {CLIENT_ADDR} -> {REMOTE_SERVER} through mspic (napt-44) and through Linux (nftables snat)",
-        a.packets, a.size, a.flows, a.queues, a.runs
+        a.size, a.flows, a.queues, a.runs
     );
-    if a.search {
-        return throughput_search(a, &root, &release, &work);
+    if a.search || a.connections > 0 {
+        return searches(a, &root, &release, &work);
     }
     let mut outcomes = Vec::new();
     for r in 1..=a.runs {
@@ -116,31 +121,49 @@ pub fn e2e(a: &E2eArgs) -> Result<()> {
     Ok(())
 }
 
-/// `--search`: NDR and PDR of both forwarders ([`search`]), alternating which goes first.
-fn throughput_search(a: &E2eArgs, root: &Path, bin: &Path, work: &Path) -> Result<()> {
+/// `--search` and `--connections`: NDR and PDR of both forwarders ([`search`]),
+/// alternating which goes first.
+fn searches(a: &E2eArgs, root: &Path, bin: &Path, work: &Path) -> Result<()> {
     println!(
-        "binary search to {} % over {} s trials of the paced generator: NDR (no loss) and PDR \
-         (at most {} % lost)",
+        "binary search to {} %: NDR (no loss) and PDR (at most {} % lost)",
         a.resolution,
-        a.trial_secs,
         search::PDR_LOSS * 100.0
     );
-    let mut found = Vec::new();
-    for r in 1..=a.runs {
-        let order = if r % 2 == 1 {
-            [Forwarder::Mspic, Forwarder::Linux]
-        } else {
-            [Forwarder::Linux, Forwarder::Mspic]
-        };
-        for f in order {
-            println!("run {r}/{}: {}", a.runs, f.name());
-            let dir = work.join(format!("{}-{r}", f.name()));
-            let one = search::measure(f, a, root, bin, &dir)
-                .with_context(|| format!("run {r} through {}", f.name()))?;
-            found.push(one);
-        }
+    type Measure = fn(Forwarder, &E2eArgs, &Path, &Path, &Path) -> Result<search::Found>;
+    let mut kinds: Vec<(String, Measure)> = Vec::new();
+    if a.search {
+        let what = format!("throughput ({} s trials, RFC 9693 §4.4):", a.trial_secs);
+        kinds.push((what, search::measure));
     }
-    print!("{}", search::report(&found));
+    if a.connections > 0 {
+        let what = format!(
+            "connection establishment rate ({} new connections per trial, each through a \
+             fresh forwarder, RFC 9693 §4.5):",
+            a.connections
+        );
+        kinds.push((what, search::measure_connections));
+    }
+    let mut reports = String::new();
+    for (what, measure) in kinds {
+        println!("\n{what}");
+        let mut found = Vec::new();
+        for r in 1..=a.runs {
+            let order = if r % 2 == 1 {
+                [Forwarder::Mspic, Forwarder::Linux]
+            } else {
+                [Forwarder::Linux, Forwarder::Mspic]
+            };
+            for f in order {
+                println!("run {r}/{}: {}", a.runs, f.name());
+                let dir = work.join(format!("{}-{r}", f.name()));
+                let one = measure(f, a, root, bin, &dir)
+                    .with_context(|| format!("run {r} through {}", f.name()))?;
+                found.push(one);
+            }
+        }
+        reports.push_str(&search::report(&what, &found));
+    }
+    print!("{reports}");
     Ok(())
 }
 
@@ -513,6 +536,7 @@ mod tests {
             queues: 1,
             runs: 1,
             search: false,
+            connections: 0,
             trial_secs: 1.0,
             resolution: 2.0,
         };

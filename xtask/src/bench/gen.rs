@@ -13,7 +13,7 @@ use anyhow::{anyhow, Context, Result};
 use mspic_dataplane::xsk::{QueueXsk, UmemSpec};
 
 use super::netns;
-use super::traffic::Templates;
+use super::traffic::{self, Templates};
 
 /// UMEM of each queue's socket: 2048 frames of 2 KiB (4 MiB of locked memory).
 const SPEC: UmemSpec = UmemSpec {
@@ -34,6 +34,15 @@ pub enum Command {
     /// at most `rate` frames a second when given (as fast as TX takes them when not).
     Blast {
         packets: u64,
+        rate: Option<f64>,
+        deadline: Instant,
+    },
+    /// Send one frame of each new connection `first..first + count` (flow 0's measured
+    /// frame from another source address and port, [`traffic::connection`]), connection
+    /// `i` on queue `i % queues`, paced as `Blast`.
+    Connections {
+        first: u64,
+        count: u64,
         rate: Option<f64>,
         deadline: Instant,
     },
@@ -102,6 +111,12 @@ impl Generator {
                             rate,
                             deadline,
                         } => g.send(&Plan::blast(&g, packets, rate), deadline),
+                        Command::Connections {
+                            first,
+                            count,
+                            rate,
+                            deadline,
+                        } => g.send(&Plan::connections(&g, first, count, rate), deadline),
                     };
                     if done_tx.send(Ok(r)).is_err() {
                         break;
@@ -146,6 +161,25 @@ impl Generator {
         self.command(c, wait)
     }
 
+    /// Sends the first frame of `count` new connections from `first` on, at `rate` frames a
+    /// second when given.
+    pub fn connections(
+        &self,
+        first: u64,
+        count: u64,
+        rate: Option<f64>,
+        deadline: Instant,
+    ) -> Result<Sent> {
+        let wait = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(5);
+        let c = Command::Connections {
+            first,
+            count,
+            rate,
+            deadline,
+        };
+        self.command(c, wait)
+    }
+
     fn command(&self, c: Command, timeout: Duration) -> Result<Sent> {
         self.cmd
             .as_ref()
@@ -167,18 +201,27 @@ impl Drop for Generator {
     }
 }
 
-/// Which frames each queue sends: `count[q]` frames, cycling through `flows[q]`; all
-/// queues together at most `rate` frames a second when given.
+/// Which frames each queue sends: `count[q]` frames, cycling through `flows[q]` (or new
+/// connections); all queues together at most `rate` frames a second when given.
 struct Plan {
-    blast: bool,
+    frames: Frames,
     count: Vec<u64>,
     rate: Option<f64>,
+}
+
+/// What a plan sends.
+#[derive(Clone, Copy)]
+enum Frames {
+    Warm,
+    Blast,
+    /// New connections from this index on.
+    Connections(u64),
 }
 
 impl Plan {
     fn warm(g: &Tx) -> Plan {
         Plan {
-            blast: false,
+            frames: Frames::Warm,
             count: g.flows.iter().map(|f| f.len() as u64).collect(),
             rate: None,
         }
@@ -194,7 +237,18 @@ impl Plan {
             count[(f % q) as usize] += rounds + u64::from(f < rest);
         }
         Plan {
-            blast: true,
+            frames: Frames::Blast,
+            count,
+            rate,
+        }
+    }
+
+    /// Connection `first + k` goes on queue `k % queues`.
+    fn connections(g: &Tx, first: u64, n: u64, rate: Option<f64>) -> Plan {
+        let q = g.socks.len() as u64;
+        let count = (0..q).map(|i| n / q + u64::from(i < n % q)).collect();
+        Plan {
+            frames: Frames::Connections(first),
             count,
             rate,
         }
@@ -227,11 +281,11 @@ impl Tx {
         let mut left = plan.count.clone();
         let mut cursor = vec![0usize; q];
         let base: Vec<u64> = self.socks.iter().map(|s| s.counters.completed).collect();
-        let frames = if plan.blast {
-            &self.templates.blast
-        } else {
-            &self.templates.warm
+        let frames = match plan.frames {
+            Frames::Warm => &self.templates.warm,
+            Frames::Blast | Frames::Connections(_) => &self.templates.blast,
         };
+        let mut made = vec![0u64; q];
         let mut first = None;
         let mut timed_out = false;
         let start = Instant::now();
@@ -248,11 +302,24 @@ impl Tx {
                 let mut n = 0u64;
                 while left[i] > 0 && s.tx_pending() < BATCH && n < room {
                     let Some(mut fr) = s.alloc() else { break };
-                    let flows = &self.flows[i];
-                    let t = &frames[flows[cursor[i]]];
-                    cursor[i] = (cursor[i] + 1) % flows.len();
-                    s.buf(&fr)[..t.len()].copy_from_slice(t);
-                    fr.len = t.len() as u32;
+                    let len = match plan.frames {
+                        Frames::Connections(from) => {
+                            let t = &frames[0];
+                            let buf = &mut s.buf(&fr)[..t.len()];
+                            buf.copy_from_slice(t);
+                            traffic::connection(buf, from + i as u64 + made[i] * q as u64);
+                            made[i] += 1;
+                            t.len()
+                        }
+                        Frames::Warm | Frames::Blast => {
+                            let flows = &self.flows[i];
+                            let t = &frames[flows[cursor[i]]];
+                            cursor[i] = (cursor[i] + 1) % flows.len();
+                            s.buf(&fr)[..t.len()].copy_from_slice(t);
+                            t.len()
+                        }
+                    };
+                    fr.len = len as u32;
                     s.tx(0, fr);
                     left[i] -= 1;
                     n += 1;

@@ -14,7 +14,7 @@ use anyhow::Result;
 
 use super::e2e::{thousands, Rig};
 use super::pic::Forwarder;
-use super::E2eArgs;
+use super::{gen, traffic, E2eArgs};
 
 /// PDR's loss bound.
 pub const PDR_LOSS: f64 = 0.005;
@@ -51,18 +51,41 @@ pub struct Found {
     pub trials: u32,
 }
 
-/// Sends `rate × secs` frames at `rate` and counts what came through.
+/// Sends `packets` measured frames at `rate` (unpaced when `None`) and counts what came
+/// through.
 fn trial(rig: &Rig, rate: Option<f64>, packets: u64) -> Result<Trial> {
     let base = rig.received();
+    let sent = rig
+        .generator
+        .blast(packets, rate, deadline(rate, packets))?;
+    Ok(counted(rig, base, rate, sent))
+}
+
+/// Sends the first frame of `n` new connections at `rate` through a fresh rig (an empty
+/// connection table, RFC 9693 §4.5) and counts what came through.
+fn connection_trial(start: &dyn Fn() -> Result<Rig>, rate: Option<f64>, n: u64) -> Result<Trial> {
+    let rig = start()?;
+    let base = rig.received();
+    // Connection indexes of host 10.0.0.3 on: the warm-up's flows are 10.0.0.2's.
+    let first = traffic::MAX_FLOWS as u64;
+    let sent = rig
+        .generator
+        .connections(first, n, rate, deadline(rate, n))?;
+    Ok(counted(&rig, base, rate, sent))
+}
+
+fn deadline(rate: Option<f64>, packets: u64) -> Instant {
     let secs = rate.map_or(10.0, |r| packets as f64 / r);
-    let deadline = Instant::now() + Duration::from_secs_f64(secs * 3.0 + 5.0);
-    let sent = rig.generator.blast(packets, rate, deadline)?;
+    Instant::now() + Duration::from_secs_f64(secs * 3.0 + 5.0)
+}
+
+fn counted(rig: &Rig, base: u64, rate: Option<f64>, sent: gen::Sent) -> Trial {
     let received = rig.drain(base, sent.frames);
     let took = sent
         .last
         .saturating_duration_since(sent.first)
         .as_secs_f64();
-    Ok(Trial {
+    Trial {
         asked: rate.unwrap_or(f64::INFINITY),
         sent: sent.frames,
         received,
@@ -71,24 +94,24 @@ fn trial(rig: &Rig, rate: Option<f64>, packets: u64) -> Result<Trial> {
         } else {
             0.0
         },
-    })
+    }
 }
 
-/// The highest rate in (`lo`, `hi`] whose trial loses at most `loss` of its frames, to
-/// within `resolution` of `hi`; `None` when not even the lowest tried passes.
+/// The highest rate in (`lo`, `hi`] whose trial (`run`) loses at most `loss` of its
+/// frames, to within `resolution` percent of `hi`; `None` when not even the lowest tried
+/// passes.
 fn search(
-    rig: &Rig,
-    a: &E2eArgs,
     (mut lo, mut hi): (f64, f64),
     loss: f64,
+    resolution: f64,
+    run: &mut dyn FnMut(f64) -> Result<Trial>,
     log: &mut dyn FnMut(&str, &Trial),
     trials: &mut u32,
 ) -> Result<Option<Trial>> {
     let mut best = None;
     let mut rate = hi;
     for _ in 0..MAX_TRIALS {
-        let packets = ((rate * a.trial_secs).ceil() as u64).max(1);
-        let t = trial(rig, Some(rate), packets)?;
+        let t = run(rate)?;
         *trials += 1;
         let pass = t.loss() <= loss;
         log(if pass { "pass" } else { "fail" }, &t);
@@ -98,7 +121,7 @@ fn search(
         } else {
             hi = rate;
         }
-        if hi - lo <= hi * a.resolution / 100.0 {
+        if hi - lo <= hi * resolution / 100.0 {
             break;
         }
         rate = (lo + hi) / 2.0;
@@ -106,7 +129,77 @@ fn search(
     Ok(best)
 }
 
-/// NDR and PDR of one forwarder on a fresh rig.
+/// Prints one trial.
+fn logger(name: &'static str) -> impl FnMut(&str, &Trial) {
+    move |what: &str, t: &Trial| {
+        println!(
+            "  {name:<5} {what:<7} asked {:>11} pps, achieved {:>11} pps, sent {:>10}, lost {:>9} ({:.3} %)",
+            if t.asked.is_finite() { thousands(t.asked) } else { "unpaced".into() },
+            thousands(t.achieved),
+            t.sent,
+            t.sent.saturating_sub(t.received),
+            t.loss() * 100.0
+        );
+    }
+}
+
+/// NDR and PDR of `run`'s trials, from the ceiling `top` (an unpaced trial) down.
+fn ndr_pdr(
+    forwarder: Forwarder,
+    a: &E2eArgs,
+    top: Trial,
+    run: &mut dyn FnMut(f64) -> Result<Trial>,
+) -> Result<Found> {
+    let mut log = logger(forwarder.name());
+    log("ceiling", &top);
+    let mut trials = 1;
+    let ceiling = top.achieved;
+    let ndr = search(
+        (0.0, ceiling),
+        0.0,
+        a.resolution,
+        run,
+        &mut log,
+        &mut trials,
+    )?;
+    let from = ndr.map_or(0.0, |t| t.asked);
+    let pdr = search(
+        (from, ceiling),
+        PDR_LOSS,
+        a.resolution,
+        run,
+        &mut log,
+        &mut trials,
+    )?;
+    Ok(Found {
+        forwarder,
+        ceiling,
+        ndr,
+        pdr: pdr.or(ndr),
+        trials,
+    })
+}
+
+/// The maximum connection establishment rate (RFC 9693 §4.5) of one forwarder: NDR and
+/// PDR of trials that each open `--connections` new connections (one frame each) at the
+/// trial's rate through a fresh forwarder.
+pub fn measure_connections(
+    forwarder: Forwarder,
+    a: &E2eArgs,
+    root: &Path,
+    bin: &Path,
+    dir: &Path,
+) -> Result<Found> {
+    let start = || Rig::start(forwarder, a, root, bin, dir);
+    let n = a.connections;
+    let top = connection_trial(&start, None, n)?;
+    ndr_pdr(forwarder, a, top, &mut |rate| {
+        connection_trial(&start, Some(rate), n)
+    })
+}
+
+/// Throughput (RFC 9693 §4.4): NDR and PDR of paced trials of `--trial-secs` each over
+/// the connections the warm-up made, on one fresh rig.
 pub fn measure(
     forwarder: Forwarder,
     a: &E2eArgs,
@@ -117,38 +210,21 @@ pub fn measure(
     let rig = Rig::start(forwarder, a, root, bin, dir)?;
     // The top of the search: what the generator offers unpaced through this forwarder.
     let top = trial(&rig, None, (4_000_000.0 * a.trial_secs) as u64)?;
-    let mut trials = 1;
-    let name = forwarder.name();
-    let mut log = |what: &str, t: &Trial| {
-        println!(
-            "  {name:<5} {what:<7} asked {:>11} pps, achieved {:>11} pps, sent {:>10}, lost {:>9} ({:.3} %)",
-            if t.asked.is_finite() { thousands(t.asked) } else { "unpaced".into() },
-            thousands(t.achieved),
-            t.sent,
-            t.sent.saturating_sub(t.received),
-            t.loss() * 100.0
-        );
-    };
-    log("ceiling", &top);
-    let ceiling = top.achieved;
-    let ndr = search(&rig, a, (0.0, ceiling), 0.0, &mut log, &mut trials)?;
-    let from = ndr.map_or(0.0, |t| t.asked);
-    let pdr = search(&rig, a, (from, ceiling), PDR_LOSS, &mut log, &mut trials)?;
-    Ok(Found {
-        forwarder,
-        ceiling,
-        ndr,
-        pdr: pdr.or(ndr),
-        trials,
+    ndr_pdr(forwarder, a, top, &mut |rate| {
+        trial(
+            &rig,
+            Some(rate),
+            ((rate * a.trial_secs).ceil() as u64).max(1),
+        )
     })
 }
 
 /// The summary table and the ratios mspic/linux (medians over runs).
-pub fn report(all: &[Found]) -> String {
+pub fn report(what: &str, all: &[Found]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "\n{:<6} {:>16} {:>16} {:>16} {:>7}",
+        "\n{what}\n{:<6} {:>16} {:>16} {:>16} {:>7}",
         "path", "ceiling pps", "NDR pps", "PDR pps", "trials"
     );
     let rate = |t: Option<Trial>| t.map_or(0.0, |t| t.achieved);

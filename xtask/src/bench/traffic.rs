@@ -82,6 +82,43 @@ pub fn frame(ep: &Endpoints, size: usize, nonce: u32, phase: Phase, flow: u16) -
     Ok(out)
 }
 
+/// Distinct new connections [`connection`] can make: source ports 10000..=59999 of the
+/// client hosts 10.0.0.2..=10.0.0.254.
+pub const MAX_CONNECTIONS: u64 = MAX_FLOWS as u64 * 253;
+
+/// Rewrites a copy of flow 0's measured frame (`template`, already in `buf`) into the first
+/// frame of new connection `i` (< [`MAX_CONNECTIONS`]): source 10.0.0.(2 + i / 50000),
+/// port 10000 + i % 50000, both checksums updated incrementally (RFC 1624 eqn. 3).
+pub fn connection(buf: &mut [u8], i: u64) {
+    let host = 2 + (i / MAX_FLOWS as u64 % 253) as u8;
+    let port = BASE_SPORT + (i % MAX_FLOWS as u64) as u16;
+    let (ip, udp) = (14, 14 + 20);
+    let old_host = buf[ip + 15];
+    let old_port = be16(buf, udp);
+    buf[ip + 15] = host;
+    buf[udp..udp + 2].copy_from_slice(&port.to_be_bytes());
+    // The host byte is the low byte of the address's last 16-bit word.
+    let (old_w, new_w) = (u16::from(old_host), u16::from(host));
+    let ip_sum = adjust(be16(buf, ip + 10), &[(old_w, new_w)]);
+    buf[ip + 10..ip + 12].copy_from_slice(&ip_sum.to_be_bytes());
+    let udp_sum = adjust(be16(buf, udp + 6), &[(old_w, new_w), (old_port, port)]);
+    // A computed UDP checksum of 0 is sent as all ones (RFC 768).
+    let udp_sum = if udp_sum == 0 { 0xffff } else { udp_sum };
+    buf[udp + 6..udp + 8].copy_from_slice(&udp_sum.to_be_bytes());
+}
+
+/// RFC 1624 eqn. 3: the checksum after 16-bit words change from `old` to `new`.
+fn adjust(sum: u16, changes: &[(u16, u16)]) -> u16 {
+    let mut acc = u32::from(!sum);
+    for &(old, new) in changes {
+        acc += u32::from(!old) + u32::from(new);
+    }
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    !(acc as u16)
+}
+
 /// The frames of `flows` flows, both phases.
 pub fn templates(ep: &Endpoints, size: usize, nonce: u32, flows: usize) -> Result<Templates> {
     if flows == 0 || flows > MAX_FLOWS {
@@ -244,6 +281,41 @@ pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A rewritten frame is what building the new connection's frame from scratch gives.
+    #[test]
+    fn connection_frames_match_frames_built_from_scratch() {
+        let ep = |src: Ipv4Addr| Endpoints {
+            src_mac: [2, 0, 0, 0, 0, 1],
+            dst_mac: [2, 0, 0, 0, 0, 2],
+            src_ip: src,
+            dst_ip: Ipv4Addr::new(198, 51, 100, 7),
+        };
+        let template = frame(&ep(Ipv4Addr::new(10, 0, 0, 2)), 64, 7, Phase::Blast, 0).unwrap();
+        for i in [0u64, 1, 49_999, 50_000, 123_457, MAX_CONNECTIONS - 1] {
+            let mut buf = template.clone();
+            connection(&mut buf, i);
+            let host = 2 + (i / MAX_FLOWS as u64) as u8;
+            let port = (i % MAX_FLOWS as u64) as u16;
+            let mut want = frame(
+                &ep(Ipv4Addr::new(10, 0, 0, host)),
+                64,
+                7,
+                Phase::Blast,
+                port,
+            )
+            .unwrap();
+            // The marker keeps flow 0; the checksums are checked on their own.
+            want[14 + 20 + 8 + 9..14 + 20 + 8 + 11].copy_from_slice(&[0, 0]);
+            want[24..26].copy_from_slice(&buf[24..26]);
+            want[40..42].copy_from_slice(&buf[40..42]);
+            assert!(
+                ipv4_udp_checksums_ok(&buf[14..], 20, &buf[34..]),
+                "connection {i}"
+            );
+            assert_eq!(buf, want, "connection {i}");
+        }
+    }
 
     const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
     const ME: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 2);
