@@ -519,6 +519,10 @@ impl<IO: FrameIo> Worker<IO> {
         self.io.refill();
         self.rxbuf = rx;
         work |= self.handoff_in(now);
+        if self.shard.has_generated() {
+            // The other fragments of packets cut for their link.
+            self.send_generated(now);
+        }
         work |= self.messages_in(now);
         self.broadcast_outbox();
         if self.shard.poll_timeout().is_some_and(|t| t <= now) {

@@ -40,6 +40,7 @@ mod bytes;
 pub mod checksum;
 pub mod error;
 pub mod ethernet;
+pub mod fragment;
 pub mod gre;
 pub mod icmp;
 pub mod ipv4;

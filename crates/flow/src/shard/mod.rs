@@ -156,7 +156,7 @@ impl Shard {
             batch_parsed: vec![Err(WireError::EthernetTruncated); BATCH].into_boxed_slice(),
             batch_hash: vec![0; BATCH].into_boxed_slice(),
             logs: logs::buffer_for(&policy),
-            generated: Vec::new(),
+            generated: Vec::with_capacity(tickles::PREALLOCATED_GENERATED),
             routes: Default::default(),
             tickles_sent: 0,
             cfg,
