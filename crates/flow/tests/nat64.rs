@@ -650,3 +650,41 @@ fn ipv4_fragments_too_big_for_ipv6_are_cut_again() {
     assert_eq!(stats.nat64_fragmented, 2);
     assert_eq!(stats.nat64_untranslatable, 0);
 }
+
+/// Junos "Configuring Stateful NAT64": with `nat-options stateful-nat64
+/// clear-dont-fragment-bit` on the service set, an IPv4 packet with DF that is too big
+/// for the IPv6 link is fragmented as one without (RFC 7915 §4), not answered
+/// fragmentation needed.
+#[test]
+fn clear_dont_fragment_bit_fragments_instead_of_answering() {
+    let text = config("").replace(
+        "nat-rules r64;",
+        "nat-rules r64; nat-options { stateful-nat64 { clear-dont-fragment-bit; } }",
+    );
+    let mut h = Harness::new(&text);
+    assert!(h.shard.policy().service_sets[0].nat64_clear_df);
+    let (pool, port) = udp_session(&mut h);
+    let data = vec![5u8; 1480];
+    let mut reply = v4(SERVER4, &pool, 50, 0x77, Up::Udp(53, port, &data));
+    reply[..12].copy_from_slice(&[WAN.1, WAN.0].concat());
+    let mut hdr = etherparse::Ipv4Header::from_slice(&reply[14..]).unwrap().0;
+    hdr.dont_fragment = true;
+    hdr.header_checksum = hdr.calc_header_checksum();
+    reply[14..34].copy_from_slice(&hdr.to_bytes());
+    let got = send_all(&mut h, &reply);
+    let whole = v6(SERVER6, CLIENT, 49, Up::Udp(53, 5353, &data));
+    let udp6 = &whole[14 + 40..];
+    let at = (SERVER6, CLIENT, 49);
+    assert_eq!(got.len(), 2);
+    assert_same(
+        &got[0],
+        &frag6_from(at, 0x77, 0, true, &udp6[..1448]),
+        "first",
+    );
+    assert_same(
+        &got[1],
+        &frag6_from(at, 0x77, 1448, false, &udp6[1448..]),
+        "last",
+    );
+    assert_eq!(h.shard.nat_state().stats.nat64_untranslatable, 0);
+}

@@ -70,7 +70,9 @@ impl Shard {
                 outer: endpoints(parsed, (s, sp), (d, dp)),
                 inner: None,
             }),
-            ((IpAddr::V6(_), _), (IpAddr::V6(_), _)) if self.too_big_for_ipv6(frame, parsed) => {
+            ((IpAddr::V6(_), _), (IpAddr::V6(_), _))
+                if self.too_big_for_ipv6(frame, parsed) && !self.clears_df(parsed) =>
+            {
                 // RFC 7915 §4.1: DF set and too big once translated: fragmentation needed,
                 // with the IPv6 MTU less the header growth.
                 self.nat.stats.nat64_untranslatable += 1;
@@ -240,6 +242,18 @@ impl Shard {
         };
         let ihl = parsed.l4_offset.saturating_sub(l3);
         df && parsed.ip_len - ihl.min(parsed.ip_len) + 40 + frag > IPV6_MTU
+    }
+
+    /// Whether the service set of the session of IPv4 packet `parsed` has
+    /// `clear-dont-fragment-bit`: its DF is ignored (the packet is fragmented as IPv6).
+    /// Asked of packets too big with DF only.
+    fn clears_df(&self, parsed: &Parsed) -> bool {
+        let h = self.table.hash(&parsed.key);
+        self.table
+            .find(h, &parsed.key)
+            .and_then(|r| self.table.get(r.slot))
+            .and_then(|s| self.policy.service_sets.get(usize::from(s.service_set)))
+            .is_some_and(|ss| ss.nat64_clear_df)
     }
 
     fn untranslatable(&mut self) -> Verdict {
