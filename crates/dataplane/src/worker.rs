@@ -201,6 +201,8 @@ pub enum ClearStatistics {
     Sfw(Option<String>),
     /// The NAT counters.
     Nat,
+    /// The DS-Lite counters of one services interface, or of all.
+    Softwire(Option<String>),
 }
 
 /// Counters of one worker (a snapshot, published about once a millisecond).
@@ -1100,6 +1102,9 @@ impl<IO: FrameIo> Worker<IO> {
                         self.shard.clear_sfw_statistics(iface.as_deref())
                     }
                     ClearStatistics::Nat => self.shard.clear_nat_statistics(),
+                    ClearStatistics::Softwire(iface) => {
+                        self.shard.clear_softwire_statistics(iface.as_deref())
+                    }
                 }
                 let _ = reply.send(());
             }

@@ -207,6 +207,14 @@ fn tcp_udp_and_echo_both_ways() {
         (st.decapsulated, st.encapsulated, st.flows_created),
         (3, 3, 3)
     );
+    // `clear services softwire statistics`: another interface's leaves them, this one's
+    // zeroes them; the firewall counters stay.
+    let accepts = h.stats().rule_accepts;
+    h.shard.clear_softwire_statistics(Some("ms-9/9/0"));
+    assert_eq!(h.stats().softwire.decapsulated, 3);
+    h.shard.clear_softwire_statistics(Some("ms-1/1/0"));
+    assert_eq!(h.stats().softwire, Default::default());
+    assert_eq!(h.stats().rule_accepts, accepts);
 }
 
 /// RFC 6333 §7: two B4s behind which the same private address and port open the same

@@ -461,6 +461,13 @@ impl Backend for Replay {
         Ok(())
     }
 
+    fn clear_softwire_statistics(&mut self, interface: Option<&str>) -> Result<(), BackendError> {
+        for s in &mut self.shards {
+            s.clear_softwire_statistics(interface);
+        }
+        Ok(())
+    }
+
     fn clear_nat_statistics(&mut self, interface: Option<&str>) -> Result<(), BackendError> {
         if answers::nat_statistics_under(&self.policy, interface) {
             for s in &mut self.shards {
