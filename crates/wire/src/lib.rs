@@ -49,6 +49,7 @@ pub mod key;
 pub mod nd;
 pub mod parse;
 pub mod proto;
+pub mod reassembly;
 pub mod rewrite;
 pub mod tcp;
 pub mod udp;

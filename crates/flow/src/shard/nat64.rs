@@ -219,9 +219,9 @@ impl Shard {
             // gave the first.
             let hop_limit = frame.buf[l3 + 7];
             let (head, packet) = (&frame.buf[..l3], &self.xlat_buf[..n]);
-            push_fragments(
+            self.nat.stats.nat64_fragment_drops += push_fragments(
                 &mut self.generated,
-                &mut self.nat.stats,
+                IPV6_MTU,
                 (head, packet),
                 (ident, hop_limit),
                 (egress, next_hop),
@@ -262,17 +262,18 @@ impl Shard {
     }
 }
 
-/// Appends fragments 1.. of the IPv6 `packet` (cut for [`IPV6_MTU`]) to `generated`,
-/// each after the link header `head`, with `hop_limit`; those that find no room (the
-/// generated frames are bounded) are counted.
-fn push_fragments(
+/// Appends fragments 1.. of the IPv6 `packet` (cut for `mtu`) to `generated`, each
+/// after the link header `head`, with `hop_limit`; returns how many found no room (the
+/// generated frames are bounded).
+pub(super) fn push_fragments(
     generated: &mut Vec<Generated>,
-    stats: &mut crate::nat::NatStats,
+    mtu: usize,
     (head, packet): (&[u8], &[u8]),
     (ident, hop_limit): (u32, u8),
     (egress, next_hop): (IfIndex, IpAddr),
-) {
+) -> u64 {
     let l3 = head.len();
+    let mut dropped = 0;
     for k in 1.. {
         let mut g = Generated {
             egress,
@@ -281,20 +282,23 @@ fn push_fragments(
             frame: [0u8; GENERATED_ROOM],
         };
         let Some(out) = g.frame.get_mut(l3..) else {
-            stats.nat64_fragment_drops += 1;
-            return;
+            return dropped + 1;
         };
-        match fragment::ipv6_fragment(packet, IPV6_MTU, ident, k, out) {
+        match fragment::ipv6_fragment(packet, mtu, ident, k, out) {
             Ok(Some(len)) if generated.len() < MAX_GENERATED => {
                 g.frame[..l3].copy_from_slice(head);
                 g.frame[l3 + 7] = hop_limit;
                 g.len = l3 + len;
                 generated.push(g);
             }
-            Ok(Some(_)) | Err(_) => stats.nat64_fragment_drops += 1,
-            Ok(None) => return,
+            Ok(Some(_)) => dropped += 1,
+            // The packet or the room is at fault, for this fragment and the next ones
+            // alike: they are not sent (the receiver's reassembly times out).
+            Err(_) => return dropped + 1,
+            Ok(None) => return dropped,
         }
     }
+    dropped
 }
 
 /// The translator's input for one packet, by the family it goes to.

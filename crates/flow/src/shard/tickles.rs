@@ -26,8 +26,9 @@ pub(super) const MAX_GENERATED: usize = 4096;
 pub(super) const PREALLOCATED_GENERATED: usize = 48;
 
 /// Room for the largest generated frame: a keep-alive (Ethernet, IPv6, TCP) or a
-/// fragment of a packet cut for a 1500-byte IPv6 link (Ethernet with one 802.1Q tag).
-pub const GENERATED_ROOM: usize = 1536;
+/// fragment of a packet cut for a 1500-byte IPv6 link or a softwire's `mtu-v6` (Ethernet
+/// with one 802.1Q tag; a fragment that would not fit is not sent, and counted).
+pub const GENERATED_ROOM: usize = 2048;
 
 /// A frame the shard made on its own (not an answer to one it was given): send it out of
 /// `egress` towards `next_hop`, MAC addresses to be filled in by the link layer.
