@@ -366,6 +366,28 @@ mod tests {
     }
 
     #[test]
+    fn what_fragment_cuts_comes_back_whole() {
+        let mut p = vec![0x60, 0, 0, 0, 0x0b, 0xb8, 4, 64];
+        p.extend((0..32 + 3000u32).map(|i| i as u8));
+        for mtu in [1280, 1500, 300] {
+            let mut pieces = Vec::new();
+            let mut buf = [0u8; 2048];
+            let mut k = 0;
+            while let Some(n) = crate::fragment::ipv6_fragment(&p, mtu, 9, k, &mut buf).unwrap() {
+                pieces.push(buf[..n].to_vec());
+                k += 1;
+            }
+            let mut r = Ipv6Reassembler::new();
+            let mut whole = [0u8; MAX_PACKET];
+            let mut done = None;
+            for f in pieces.iter().rev() {
+                done = r.add(0, f, &mut whole).unwrap();
+            }
+            assert_eq!(&whole[..done.unwrap()], &p[..], "mtu {mtu}");
+        }
+    }
+
+    #[test]
     fn hostile_bytes_never_panic() {
         let mut r = Ipv6Reassembler::new();
         let mut out = [0u8; 64];
