@@ -587,3 +587,109 @@ fn ttl_exceeded_on_a_reply_to_a_b4() {
     let host = a4(HOST);
     assert!(!err.windows(4).any(|w| w == host), "{err:02x?}");
 }
+
+/// An IPv4 fragment (no Ethernet) of a UDP datagram: `data` at byte `offset`, DF clear.
+fn ipv4_fragment(
+    (src, dst, ttl): (&str, &str, u8),
+    (id, offset, more): (u16, u16, bool),
+    data: &[u8],
+) -> Vec<u8> {
+    let mut h = etherparse::Ipv4Header::new(
+        data.len() as u16,
+        ttl,
+        etherparse::IpNumber::UDP,
+        a4(src),
+        a4(dst),
+    )
+    .unwrap();
+    h.identification = id;
+    h.dont_fragment = false;
+    h.more_fragments = more;
+    h.fragment_offset = etherparse::IpFragOffset::try_new(offset / 8).unwrap();
+    h.header_checksum = h.calc_header_checksum();
+    let mut p = h.to_bytes().to_vec();
+    p.extend_from_slice(data);
+    p
+}
+
+/// IPv4 fragments inside the softwire (the B4's host or the server fragmenting): the
+/// later ones, without ports, follow the session of their first fragment; the B4's go out
+/// translated (addresses only for the later ones), the server's go back through the
+/// softwire to the B4 that owns the session, each encapsulated (and cut when too big for
+/// `mtu-v6`).
+#[test]
+fn inner_ipv4_fragments_follow_their_session() {
+    let mut h = Harness::new(&config(1500));
+    let data: Vec<u8> = (0..2000u32).map(|i| (i * 5) as u8).collect();
+    let whole = ipv4(HOST, SERVER, 64, 0, false, Up::Udp(5353, 53, &data));
+    let udp = &whole[20..];
+    let from = (HOST, SERVER, 64);
+    let first = ipv4_fragment(from, (0x77, 0, true), &udp[..1480]);
+    let (v, out1) = h.send(&tunnelled(LAN, B4, AFTR, 60, 0, &first));
+    assert!(forwarded(v), "{v:?}");
+    let (pool, port) = source(&out1);
+    let later = ipv4_fragment(from, (0x77, 1480, false), &udp[1480..]);
+    let (v, out2) = h.send(&tunnelled(LAN, B4, AFTR, 60, 0, &later));
+    assert!(forwarded(v), "{v:?}");
+    // The datagram as it leaves: from the pool port, its checksum over the pool address.
+    let out_whole = ipv4(&pool, SERVER, 64, 0, false, Up::Udp(port, 53, &data));
+    let out_udp = &out_whole[20..];
+    let to = (pool.as_str(), SERVER, 63);
+    assert_same(
+        &out1,
+        &plain(LAN, &ipv4_fragment(to, (0x77, 0, true), &out_udp[..1480])),
+        "first fragment out",
+    );
+    assert_same(
+        &out2,
+        &plain(
+            LAN,
+            &ipv4_fragment(to, (0x77, 1480, false), &out_udp[1480..]),
+        ),
+        "later fragment out",
+    );
+    // The server's answer in two IPv4 fragments: the first (1500 bytes, 1540 in IPv6) is
+    // cut for mtu-v6, the later one goes whole; all to the B4.
+    let back = ipv4(SERVER, &pool, 50, 0, false, Up::Udp(53, port, &data));
+    let back_udp = &back[20..];
+    let from = (SERVER, pool.as_str(), 50);
+    let (v, got1) = h.send(&plain(
+        WAN,
+        &ipv4_fragment(from, (0x99, 0, true), &back_udp[..1480]),
+    ));
+    assert!(forwarded(v), "{v:?}");
+    let cut: Vec<Vec<u8>> = h
+        .shard
+        .drain_generated()
+        .map(|g| g.bytes().to_vec())
+        .collect();
+    assert_eq!(cut.len(), 1);
+    let (v, got2) = h.send(&plain(
+        WAN,
+        &ipv4_fragment(from, (0x99, 1480, false), &back_udp[1480..]),
+    ));
+    assert!(forwarded(v), "{v:?}");
+    let host = ipv4(SERVER, HOST, 50, 0, false, Up::Udp(53, 5353, &data));
+    let host_udp = &host[20..];
+    let to = (SERVER, HOST, 49);
+    let inner1 = ipv4_fragment(to, (0x99, 0, true), &host_udp[..1480]);
+    let id = u32::from_be_bytes(got1[14 + 44..14 + 48].try_into().unwrap());
+    let at = (AFTR, B4, 64);
+    assert_same(
+        &got1,
+        &tunnel_fragment(LAN, at, (id, 0, true), &inner1[..1448]),
+        "cut 1",
+    );
+    assert_same(
+        &cut[0],
+        &tunnel_fragment(LAN, at, (id, 1448, false), &inner1[1448..]),
+        "cut 2",
+    );
+    let inner2 = ipv4_fragment(to, (0x99, 1480, false), &host_udp[1480..]);
+    assert_same(
+        &got2,
+        &tunnelled(LAN, AFTR, B4, 64, 0, &inner2),
+        "later fragment back",
+    );
+    assert_eq!(h.sessions().len(), 1);
+}

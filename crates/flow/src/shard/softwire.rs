@@ -103,7 +103,10 @@ impl Shard {
         }
         let key = FlowKey::softwire(sw.b4, &inner.key);
         let h = self.table.hash(&key);
-        let verdict = if let Some(r) = self.table.find(h, &key) {
+        let verdict = if let Fragment::Later { id } = inner.fragment {
+            // An inner IPv4 fragment without ports follows its first fragment's session.
+            self.later_fragment(now, ingress, frame, &inner, id)
+        } else if let Some(r) = self.table.find(h, &key) {
             self.on_flow(now, ingress, r, frame, &inner)
         } else {
             self.arriving_softwire = Some((sw, set));
