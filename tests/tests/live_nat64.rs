@@ -1,6 +1,7 @@
 //! mspicd doing stateful NAT64 on real packets (docs/examples/testbed-nat64.conf): the
 //! client reaches the IPv4 server over IPv6 only, at 64:ff9b::cb00:7102 (203.0.113.2 in the
-//! well-known prefix, RFC 6052): ping6, an HTTP download with curl, and FTP in active
+//! well-known prefix, RFC 6052): ping6, a 3000-byte UDP datagram echoed back (fragments
+//! both ways), an HTTP download with curl, and FTP in active
 //! (`EPRT`) and passive (`EPSV`) mode with pyftpdlib as the server and Python's ftplib as
 //! the client, through 1 and 2 workers; and by name, with unbound's dns64 module as the
 //! client's resolver (RFC 6147).
