@@ -194,7 +194,9 @@ impl Shard {
             frame.buf.get(l3 + 4).copied().unwrap_or(0),
             frame.buf.get(l3 + 5).copied().unwrap_or(0),
         ]));
-        if l3 < 2 || l3 + n.min(IPV6_MTU) > frame.buf.len() {
+        // A packet cut into fragments is written a fragment at a time (bounds checked
+        // there); a whole one must fit the frame buffer.
+        if l3 < 2 || (!cut && l3 + n > frame.buf.len()) {
             return self.untranslatable();
         }
         let written = if cut {
