@@ -380,3 +380,81 @@ fn a_big_answer_leaves_as_ipv6_fragments() {
     assert_eq!(got.payload, data);
     assert_eq!(r.counters.generated, 1);
 }
+
+/// RFC 7915 §5.1.1 through 1 to 4 shards: a client's datagram in IPv6 fragments leaves
+/// in IPv4 fragments, the later ones (no ports) on the session of the first wherever it
+/// lives: the same pool address, the identification from the IPv6 one, offsets and MF
+/// copied, and together the datagram from the session's pool port.
+#[test]
+fn client_fragments_follow_their_session_on_every_shard_count() {
+    let cfg = mspic_config::parse(&config(), "stateful-nat64.conf").unwrap();
+    let policy = Arc::new(mspic_flow::Policy::compile(&cfg).unwrap());
+    let server = Ipv4Addr::new(198, 51, 100, 9);
+    let data: Vec<u8> = (0..2000u32).map(|i| (i % 253) as u8).collect();
+    for workers in 1..=4 {
+        let mut r = Replay::new(
+            policy.clone(),
+            &ReplayOptions {
+                workers,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        for c in 0..8u16 {
+            let client = Ipv6Addr::new(0x2001, 0xdb8, 0x10, 0, 0, 0, 0, 0x10 + c);
+            let mut whole = Vec::new();
+            etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 5], [2, 0, 0, 0, 1, 0])
+                .ipv6(client.octets(), embed(server).octets(), 64)
+                .udp(6000 + c, 53)
+                .write(&mut whole, &data)
+                .unwrap();
+            let udp = &whole[54..];
+            let id = 0x0001_0000 + u32::from(c);
+            let frag = |off: usize, end: usize, more: bool| {
+                let mut f = whole[..54].to_vec();
+                f[14 + 4..14 + 6].copy_from_slice(&((8 + end - off) as u16).to_be_bytes());
+                f[14 + 6] = 44;
+                f.extend_from_slice(&[17, 0]);
+                f.extend_from_slice(&(off as u16 | u16::from(more)).to_be_bytes());
+                f.extend_from_slice(&id.to_be_bytes());
+                f.extend_from_slice(&udp[off..end]);
+                f
+            };
+            let ts = 1_000_000_000 + u64::from(c) * 1_000_000;
+            let first = r.process(ts, &frag(0, 1024, true));
+            let later = r.process(ts + 1, &frag(1024, udp.len(), false));
+            assert_eq!(
+                (first.len(), later.len()),
+                (1, 1),
+                "{workers} workers, client {c}"
+            );
+            let (a, b) = (&first[0].frame[14..], &later[0].frame[14..]);
+            assert_eq!(a[12..16], b[12..16], "one pool address");
+            assert_eq!(&a[16..20], &server.octets());
+            for (p, off, mf) in [(a, 0u16, true), (b, 1024, false)] {
+                assert_eq!(
+                    u16::from_be_bytes([p[4], p[5]]),
+                    id as u16,
+                    "identification"
+                );
+                let word = u16::from_be_bytes([p[6], p[7]]);
+                assert_eq!((word & 0x1fff) * 8, off);
+                assert_eq!(word & 0x2000 != 0, mf, "MF");
+            }
+            let mut v4 = a[..20].to_vec();
+            v4[2..4].copy_from_slice(&((20 + udp.len()) as u16).to_be_bytes());
+            v4[6..8].copy_from_slice(&[0, 0]);
+            v4.extend_from_slice(&a[20..]);
+            v4.extend_from_slice(&b[20..]);
+            let mut frame = first[0].frame[..14].to_vec();
+            frame.extend_from_slice(&v4);
+            // Header checksum redone for the reassembled header.
+            let mut h = etherparse::Ipv4Header::from_slice(&frame[14..]).unwrap().0;
+            h.header_checksum = h.calc_header_checksum();
+            frame[14..34].copy_from_slice(&h.to_bytes());
+            let got = ip(&frame);
+            assert_eq!(got.ports.1, 53);
+            assert_eq!(got.payload, data, "{workers} workers, client {c}");
+        }
+    }
+}
