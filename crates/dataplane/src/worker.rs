@@ -643,8 +643,12 @@ impl<IO: FrameIo> Worker<IO> {
             if let Ok(p) = mspic_wire::parse_frame(buf) {
                 let (src, dst) = (p.key.src, p.key.dst);
                 match p.fragment {
-                    Fragment::Later { id } => {
-                        return self.frag_owner.get(src, dst, id).map_or(me, |o| o as usize);
+                    Fragment::Later { .. } => {
+                        let unknown = me as u32;
+                        let o = self
+                            .frag_owner
+                            .later(&p, n as u32, &self.policy.nat, unknown);
+                        return if (o as usize) < n { o as usize } else { me };
                     }
                     Fragment::First { id } => {
                         self.frag_owner
