@@ -2,8 +2,11 @@
 //! client namespace is a B4, a Linux `ip6tnl` in `ipip6` mode from the client's IPv6
 //! address to the softwire address 2001:db8:aaaa::1 (RFC 6333 §5, RFC 2473 with the
 //! tunnel encapsulation limit option Linux adds), its IPv4 address 192.0.0.2 (§5.7) and
-//! the route to the server's subnet over it. ping and an HTTP download with curl reach
-//! the IPv4 server through the softwire, through 1 and 2 workers.
+//! the route to the server's subnet over it. ping, an HTTP download with curl and a
+//! 3000-byte UDP datagram echoed back (fragmented in IPv4 by the B4's host, in IPv6 by the
+//! AFTR towards the B4 and, with the B4's link MTU raised to 1500, by the B4 towards the
+//! AFTR, which reassembles) reach the IPv4 server through the softwire, through 1 and 2
+//! workers.
 //!
 //! A kernel built without `ip6tnl` (CONFIG_IPV6_TUNNEL) gets the same B4 in user space
 //! instead: a TUN device named `b4` whose IPv4 packets a small Python program sends in
@@ -50,6 +53,35 @@ while True:
             os.write(tun, p)
 "#;
 
+/// A UDP echo server on the IPv4 server: every datagram back to its sender.
+const UDP_ECHO: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 9999))
+while True:
+    d, a = s.recvfrom(65535)
+    s.sendto(d, a)
+"#;
+
+/// Sends a 3000-byte datagram and waits for it back (bounded: five tries of five
+/// seconds).
+const UDP_CLIENT: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+d = bytes((i * 7) % 251 for i in range(3000))
+for _ in range(5):
+    s.sendto(d, (sys.argv[1], 9999))
+    try:
+        r, _ = s.recvfrom(65535)
+    except socket.timeout:
+        continue
+    print('ok' if r == d else 'BAD %d' % len(r), flush=True)
+    break
+else:
+    print('timeout', flush=True)
+"#;
+
 fn ip(live: &Live, args: &[&str]) -> Result<(), String> {
     let out = live.exec(Role::Client, "ip", args);
     if out.status.success() {
@@ -64,8 +96,9 @@ fn ip(live: &Live, args: &[&str]) -> Result<(), String> {
 }
 
 /// Makes the client namespace a B4: `ip -6 tunnel … mode ipip6`, else (no ip6tnl in the
-/// kernel) the user-space one. Its MTU leaves room for the IPv6 header in 1500 bytes.
-fn add_b4(live: &mut Live) {
+/// kernel) the user-space one. Its MTU leaves room for the IPv6 header in 1500 bytes;
+/// returned.
+fn add_b4(live: &mut Live) -> &'static str {
     let tunnel = ip(
         live,
         &[
@@ -116,11 +149,12 @@ fn add_b4(live: &mut Live) {
     ] {
         ip(live, args).unwrap_or_else(|e| panic!("{e}"));
     }
+    mtu
 }
 
 fn run(queues: u32) {
     let mut live = Live::start(&repo_file("docs/examples/testbed-ds-lite.conf"), queues);
-    add_b4(&mut live);
+    let b4_mtu = add_b4(&mut live);
     let data = body(2 * 1024 * 1024, 5);
     live.serve_files(SERVER_ADDR, 8080, &[("big.bin", &data)]);
 
@@ -136,6 +170,32 @@ fn run(queues: u32) {
         live.status(),
         live.log()
     );
+
+    // A datagram larger than the links' MTU, both ways: the B4's host fragments it in
+    // IPv4 (the later fragments follow the session of the first); the server's answer
+    // comes in IPv4 fragments of 1500 bytes, too big for mtu-v6 once encapsulated, so the
+    // AFTR cuts the tunnel packet into IPv6 fragments (RFC 6333 §5.3).
+    live.serve("udpecho", "python3", &["-c", UDP_ECHO, SERVER_ADDR]);
+    live.wait_listening("udp", 9999);
+    let echo = |live: &Live| {
+        let out = live.exec(Role::Client, "python3", &["-c", UDP_CLIENT, SERVER_ADDR]);
+        let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(
+            out.status.success() && said == "ok",
+            "udp echo: {said}\n{}\n{}\n{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            live.show("show services softwire statistics"),
+            live.show("show services sessions extensive"),
+            live.log()
+        );
+    };
+    echo(&live);
+    // The B4 sending tunnel packets larger than the link (IPv4 packets of 1500 bytes,
+    // 1540 once encapsulated, RFC 6333 §5.3): its IPv6 layer fragments them and the AFTR
+    // reassembles them.
+    ip(&live, &["link", "set", "b4", "mtu", "1500"]).unwrap_or_else(|e| panic!("{e}"));
+    echo(&live);
+    ip(&live, &["link", "set", "b4", "mtu", b4_mtu]).unwrap_or_else(|e| panic!("{e}"));
 
     let got = live.dir.path("got.bin");
     let url = format!("http://{SERVER_ADDR}:8080/big.bin");
@@ -186,6 +246,9 @@ fn run(queues: u32) {
     assert!(count("Packets encapsulated") > 1400, "{st}");
     assert_eq!(count("Flows created"), all.len() as u64, "{st}");
     assert_eq!(count("Packets too big for mtu-v6 dropped"), 0, "{st}");
+    assert!(count("Packets fragmented for mtu-v6") >= 1, "{st}");
+    assert!(count("Tunnel packets reassembled") >= 1, "{st}");
+    assert_eq!(count("Tunnel fragments dropped"), 0, "{st}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! mspicd doing stateful NAT64 on real packets (docs/examples/testbed-nat64.conf): the
 //! client reaches the IPv4 server over IPv6 only, at 64:ff9b::cb00:7102 (203.0.113.2 in the
-//! well-known prefix, RFC 6052): ping6, an HTTP download with curl, and FTP in active
+//! well-known prefix, RFC 6052): ping6, a 3000-byte UDP datagram echoed back (fragments
+//! both ways), an HTTP download with curl, and FTP in active
 //! (`EPRT`) and passive (`EPSV`) mode with pyftpdlib as the server and Python's ftplib as
 //! the client, through 1 and 2 workers; and by name, with unbound's dns64 module as the
 //! client's resolver (RFC 6147).
@@ -48,6 +49,35 @@ for passive in [False, True]:
 ftp.quit()
 "#;
 
+/// A UDP echo server on the IPv4 server: every datagram back to its sender.
+const UDP_ECHO: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 9999))
+while True:
+    d, a = s.recvfrom(65535)
+    s.sendto(d, a)
+"#;
+
+/// Sends a 3000-byte datagram over IPv6 and waits for it back (bounded: five tries of
+/// five seconds).
+const UDP_CLIENT: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(5)
+d = bytes((i * 7) % 251 for i in range(3000))
+for _ in range(5):
+    s.sendto(d, (sys.argv[1], 9999))
+    try:
+        r, _ = s.recvfrom(65535)
+    except socket.timeout:
+        continue
+    print('ok' if r == d else 'BAD %d' % len(r), flush=True)
+    break
+else:
+    print('timeout', flush=True)
+"#;
+
 fn run(queues: u32) {
     let mut live = Live::start(&repo_file("docs/examples/testbed-nat64.conf"), queues);
     let data = body(2 * 1024 * 1024, 3);
@@ -81,6 +111,27 @@ fn run(queues: u32) {
         live.status(),
         live.log()
     );
+
+    // A datagram larger than both links' MTU, both ways: the client's leaves in IPv6
+    // fragments (each translated to an IPv4 fragment, RFC 7915 §5.1.1); the server's
+    // answer in IPv4 fragments of 1500 bytes, 1528 once translated with a fragment header,
+    // so each is cut again into IPv6 fragments (RFC 7915 §4, §4.1).
+    live.serve("udpecho", PYTHON, &["-c", UDP_ECHO, SERVER_ADDR]);
+    live.wait_listening("udp", 9999);
+    let echo = live.exec(Role::Client, PYTHON, &["-c", UDP_CLIENT, SERVER_NAT64]);
+    let said = String::from_utf8_lossy(&echo.stdout);
+    assert!(
+        echo.status.success() && said.trim() == "ok",
+        "udp echo: {said}\n{}\n{}",
+        String::from_utf8_lossy(&echo.stderr),
+        live.log()
+    );
+    let stats = live.show("show services nat statistics");
+    let fragmented = stats
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("nat64-ipv6-fragmented-packets:"))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    assert!(fragmented.is_some_and(|n| n >= 1), "{stats}");
 
     let got = live.dir.path("got.bin");
     let url = format!("http://[{SERVER_NAT64}]:8080/big.bin");

@@ -319,3 +319,53 @@ fn alg_watched_flows_go_back_through_the_softwire() {
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].alg, Some(mspic_config::AppProtocol::Icmp));
 }
+
+/// RFC 6333 §5.3 through 1 to 4 shards: B4s send tunnel packets in two IPv6 fragments,
+/// the later one first. Each fragment reaches the shard its packet belongs to (the
+/// tunnel hashes on addresses and protocol, which a later fragment carries too), the
+/// packet is reassembled there, goes out decapsulated and translated, and the server's
+/// answer goes back to the B4 that sent it.
+#[test]
+fn fragmented_tunnel_packets_in_any_order_on_every_shard_count() {
+    let data: Vec<u8> = (0..1400u32).map(|i| (i % 249) as u8).collect();
+    let mut inner_packet = Vec::new();
+    etherparse::PacketBuilder::ipv4(HOST.octets(), SERVER.octets(), 64)
+        .udp(5000, 53)
+        .write(&mut inner_packet, &data)
+        .unwrap();
+    for workers in 1..=4 {
+        let mut r = replay(workers);
+        for i in 0..8u16 {
+            let b4 = Ipv6Addr::new(0x2001, 0xdb8, 0x10, 0, 0, 0, 0, 0x10 + i);
+            let whole = tunnel(b4, &inner_packet);
+            let id = 0xd5_0000 + u32::from(i);
+            let frag = |off: usize, end: usize, more: bool| {
+                let mut f = vec![2, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0, 5, 0x86, 0xdd];
+                f.extend_from_slice(&whole[..40]);
+                f[14 + 4..14 + 6].copy_from_slice(&((8 + end - off) as u16).to_be_bytes());
+                f[14 + 6] = 44;
+                f.extend_from_slice(&[4, 0]);
+                f.extend_from_slice(&(off as u16 | u16::from(more)).to_be_bytes());
+                f.extend_from_slice(&id.to_be_bytes());
+                f.extend_from_slice(&inner_packet[off..end]);
+                f
+            };
+            let ts = 1_000_000_000 + u64::from(i) * 1_000_000;
+            let held = r.process(ts, &frag(1024, inner_packet.len(), false));
+            assert!(held.is_empty(), "{workers} workers, B4 {i}: {held:?}");
+            let outs = r.process(ts + 1, &frag(0, 1024, true));
+            assert_eq!(outs.len(), 2, "{workers} workers, B4 {i}: out and answer");
+            let (outer, ip) = parts(&outs[0].frame);
+            assert!(outer.is_none(), "decapsulated");
+            let (src, dst, ttl, proto, ports) = inner(&ip);
+            assert!(src.to_string().starts_with("203.0.113.1"), "{src}");
+            assert_eq!((dst, ttl, proto, ports.1), (IpAddr::V4(SERVER), 63, 17, 53));
+            assert_eq!(&ip[28..], &data[..], "the whole datagram");
+            let (outer, back) = parts(&outs[1].frame);
+            assert_eq!(outer, Some((AFTR, b4, 64)), "back to its B4");
+            assert_eq!(inner(&back).4, (53, 5000));
+        }
+        let st = mspic_control::Backend::sessions(&mut r, &SessionFilter::default()).len();
+        assert_eq!(st, 8, "{workers} workers");
+    }
+}

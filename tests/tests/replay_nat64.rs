@@ -308,3 +308,153 @@ fn sessions_show_the_ipv6_and_ipv4_tuples() {
     let nat = mspic_control::execute_with("show services nat pool detail", &mut r, &opts).unwrap();
     insta::assert_snapshot!(nat);
 }
+
+/// RFC 7915 §4: a server's UDP answer without DF that is too big for the IPv6 link once
+/// translated leaves the replay as IPv6 fragments, right after one another: the first as
+/// the frame itself, the other generated; each at most 1500 bytes, one identification
+/// (the IPv4 one), and together the translated datagram.
+#[test]
+fn a_big_answer_leaves_as_ipv6_fragments() {
+    let cfg = mspic_config::parse(&config(), "stateful-nat64.conf").unwrap();
+    let policy = Arc::new(mspic_flow::Policy::compile(&cfg).unwrap());
+    let mut r = Replay::new(
+        policy,
+        &ReplayOptions {
+            workers: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let client: Ipv6Addr = "2001:db8:10::5".parse().unwrap();
+    let server = Ipv4Addr::new(198, 51, 100, 9);
+    let mut query = Vec::new();
+    etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 5], [2, 0, 0, 0, 1, 0])
+        .ipv6(client.octets(), embed(server).octets(), 64)
+        .udp(5000, 53)
+        .write(&mut query, b"query")
+        .unwrap();
+    let outs = r.process(1_000_000_000, &query);
+    assert_eq!(outs.len(), 1);
+    let q4 = ip(&outs[0].frame);
+    let data: Vec<u8> = (0..2000u32).map(|i| (i % 251) as u8).collect();
+    let mut h = etherparse::Ipv4Header::new(
+        0,
+        50,
+        etherparse::IpNumber::UDP,
+        server.octets(),
+        v4(q4.src).octets(),
+    )
+    .unwrap();
+    h.identification = 0x5151;
+    h.dont_fragment = false;
+    let mut answer = Vec::new();
+    etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 0x22], [2, 0, 0, 0, 1, 1])
+        .ip(etherparse::IpHeaders::Ipv4(h, Default::default()))
+        .udp(53, q4.ports.0)
+        .write(&mut answer, &data)
+        .unwrap();
+    let outs = r.process(1_001_000_000, &answer);
+    assert_eq!(outs.len(), 2, "two fragments");
+    let mut body = Vec::new();
+    for (k, o) in outs.iter().enumerate() {
+        let f = &o.frame[14..];
+        assert!(f.len() <= 1500);
+        assert_eq!((f[6], f[40]), (44, 17), "fragment header, then UDP");
+        let word = u16::from_be_bytes([f[42], f[43]]);
+        assert_eq!(usize::from(word & !7), body.len());
+        assert_eq!(word & 1, u16::from(k == 0), "M on the first only");
+        assert_eq!(u32::from_be_bytes(f[44..48].try_into().unwrap()), 0x5151);
+        assert_eq!(&f[24..40], &client.octets());
+        body.extend_from_slice(&f[48..]);
+    }
+    // The whole datagram: the server's ports and data, the client's port, its checksum
+    // valid over the IPv6 pseudo header.
+    let mut whole = outs[0].frame[14..54].to_vec();
+    whole[4..6].copy_from_slice(&(body.len() as u16).to_be_bytes());
+    whole[6] = 17;
+    whole.extend_from_slice(&body);
+    let mut frame = outs[0].frame[..14].to_vec();
+    frame.extend_from_slice(&whole);
+    let got = ip(&frame);
+    assert_eq!(got.ports, (53, 5000));
+    assert_eq!(got.payload, data);
+    assert_eq!(r.counters.generated, 1);
+}
+
+/// RFC 7915 §5.1.1 through 1 to 4 shards: a client's datagram in IPv6 fragments leaves
+/// in IPv4 fragments, the later ones (no ports) on the session of the first wherever it
+/// lives: the same pool address, the identification from the IPv6 one, offsets and MF
+/// copied, and together the datagram from the session's pool port.
+#[test]
+fn client_fragments_follow_their_session_on_every_shard_count() {
+    let cfg = mspic_config::parse(&config(), "stateful-nat64.conf").unwrap();
+    let policy = Arc::new(mspic_flow::Policy::compile(&cfg).unwrap());
+    let server = Ipv4Addr::new(198, 51, 100, 9);
+    let data: Vec<u8> = (0..2000u32).map(|i| (i % 253) as u8).collect();
+    for workers in 1..=4 {
+        let mut r = Replay::new(
+            policy.clone(),
+            &ReplayOptions {
+                workers,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        for c in 0..8u16 {
+            let client = Ipv6Addr::new(0x2001, 0xdb8, 0x10, 0, 0, 0, 0, 0x10 + c);
+            let mut whole = Vec::new();
+            etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 5], [2, 0, 0, 0, 1, 0])
+                .ipv6(client.octets(), embed(server).octets(), 64)
+                .udp(6000 + c, 53)
+                .write(&mut whole, &data)
+                .unwrap();
+            let udp = &whole[54..];
+            let id = 0x0001_0000 + u32::from(c);
+            let frag = |off: usize, end: usize, more: bool| {
+                let mut f = whole[..54].to_vec();
+                f[14 + 4..14 + 6].copy_from_slice(&((8 + end - off) as u16).to_be_bytes());
+                f[14 + 6] = 44;
+                f.extend_from_slice(&[17, 0]);
+                f.extend_from_slice(&(off as u16 | u16::from(more)).to_be_bytes());
+                f.extend_from_slice(&id.to_be_bytes());
+                f.extend_from_slice(&udp[off..end]);
+                f
+            };
+            let ts = 1_000_000_000 + u64::from(c) * 1_000_000;
+            let first = r.process(ts, &frag(0, 1024, true));
+            let later = r.process(ts + 1, &frag(1024, udp.len(), false));
+            assert_eq!(
+                (first.len(), later.len()),
+                (1, 1),
+                "{workers} workers, client {c}"
+            );
+            let (a, b) = (&first[0].frame[14..], &later[0].frame[14..]);
+            assert_eq!(a[12..16], b[12..16], "one pool address");
+            assert_eq!(&a[16..20], &server.octets());
+            for (p, off, mf) in [(a, 0u16, true), (b, 1024, false)] {
+                assert_eq!(
+                    u16::from_be_bytes([p[4], p[5]]),
+                    id as u16,
+                    "identification"
+                );
+                let word = u16::from_be_bytes([p[6], p[7]]);
+                assert_eq!((word & 0x1fff) * 8, off);
+                assert_eq!(word & 0x2000 != 0, mf, "MF");
+            }
+            let mut v4 = a[..20].to_vec();
+            v4[2..4].copy_from_slice(&((20 + udp.len()) as u16).to_be_bytes());
+            v4[6..8].copy_from_slice(&[0, 0]);
+            v4.extend_from_slice(&a[20..]);
+            v4.extend_from_slice(&b[20..]);
+            let mut frame = first[0].frame[..14].to_vec();
+            frame.extend_from_slice(&v4);
+            // Header checksum redone for the reassembled header.
+            let mut h = etherparse::Ipv4Header::from_slice(&frame[14..]).unwrap().0;
+            h.header_checksum = h.calc_header_checksum();
+            frame[14..34].copy_from_slice(&h.to_bytes());
+            let got = ip(&frame);
+            assert_eq!(got.ports.1, 53);
+            assert_eq!(got.payload, data, "{workers} workers, client {c}");
+        }
+    }
+}

@@ -519,6 +519,9 @@ fn services(cfg: &Config) -> Node {
         if let Some(m) = s.max_sessions_per_subscriber {
             n.push_leaf(&["max-sessions-per-subscriber", &m.to_string()]);
         }
+        if s.nat64_clear_df {
+            n.push_leaf(&["nat-options", "stateful-nat64", "clear-dont-fragment-bit"]);
+        }
         if !s.syslog.is_empty() {
             let mut sl = Node::new(&["syslog"]);
             for h in &s.syslog {

@@ -1049,6 +1049,10 @@ pub struct ServiceSet {
     pub max_session_setup_rate: Option<u32>,
     /// `max-sessions-per-subscriber`: most live sessions of one internal host.
     pub max_sessions_per_subscriber: Option<u32>,
+    /// `nat-options stateful-nat64 clear-dont-fragment-bit`: IPv4 packets of the set's
+    /// NAT64 sessions are translated as if DF were clear (too big for the IPv6 link, they
+    /// go as fragments instead of being answered fragmentation needed).
+    pub nat64_clear_df: bool,
 }
 
 /// `services softwire softwire-concentrator ds-lite NAME`: a DS-Lite AFTR (RFC 6333).

@@ -555,6 +555,7 @@ fn gen_config(seed: u64) -> Config {
             max_session_setup_rate: r.opt(|r| r.range(1, 429_496_729) as u32),
             // Interface-style sets only: a next-hop set has no subscriber interfaces.
             max_sessions_per_subscriber: per_subscriber,
+            nat64_clear_df: r.chance(30),
         });
     }
 

@@ -248,6 +248,7 @@ set services service-set ss max-sessions-per-subscriber 100",
                         tcp_mss: Some(1400),
                         max_session_setup_rate: Some(20_000),
                         max_sessions_per_subscriber: Some(100),
+                        nat64_clear_df: false,
                     }
                 );
                 assert_eq!(ss.service_interface(), "ms-1/1/0");

@@ -282,6 +282,13 @@ pub trait Backend {
         Err(BackendError::Unsupported)
     }
 
+    /// `clear services softwire statistics`: zeroes the DS-Lite counters of services
+    /// interface `interface` (of every one when `None`) in every shard.
+    fn clear_softwire_statistics(&mut self, interface: Option<&str>) -> Result<(), BackendError> {
+        let _ = interface;
+        Err(BackendError::Unsupported)
+    }
+
     /// NAT counters per services interface.
     fn nat_statistics(&mut self) -> Result<Vec<NatStatistics>, BackendError> {
         Err(BackendError::Unsupported)

@@ -128,6 +128,8 @@ pub enum Command {
     ClearSfwStatistics { interface: Option<String> },
     /// `clear services nat statistics [interface I]`.
     ClearNatStatistics { interface: Option<String> },
+    /// `clear services softwire statistics [ds-lite] [interface I]`.
+    ClearSoftwireStatistics { interface: Option<String> },
     /// `show services nat pool [NAME] [brief|detail]`.
     ShowNatPool { name: Option<String>, detail: bool },
     /// `show services nat mappings [brief|detail] [POOL]`, `… summary`,
@@ -192,6 +194,7 @@ impl Command {
             Command::ClearSessions { .. } => "clear services sessions",
             Command::ClearSfwStatistics { .. } => "clear services stateful-firewall statistics",
             Command::ClearNatStatistics { .. } => "clear services nat statistics",
+            Command::ClearSoftwireStatistics { .. } => "clear services softwire statistics",
             Command::ShowNatPool { .. } => "show services nat pool",
             Command::ShowNatMappings { .. } => "show services nat mappings",
             Command::ShowNatStatistics { .. } => "show services nat statistics",
@@ -780,11 +783,14 @@ pub const CLEAR_SERVICES: &[Keyword] = &[
     ("sessions", "Clear services sessions"),
     ("stateful-firewall", "Clear stateful firewall information"),
     ("nat", "Clear NAT information"),
+    ("softwire", "Clear softwire information"),
 ];
 /// After `clear services stateful-firewall`.
 pub const CLEAR_SFW_WORDS: &[Keyword] = &[("statistics", "Clear stateful firewall statistics")];
 /// After `clear services nat`.
 pub const CLEAR_NAT_WORDS: &[Keyword] = &[("statistics", "Clear NAT statistics")];
+/// After `clear services softwire`.
+pub const CLEAR_SOFTWIRE_WORDS: &[Keyword] = &[("statistics", "Clear softwire statistics")];
 
 /// Help and value placeholder of each option keyword.
 fn option_info(kw: &str) -> (&'static str, Option<&'static str>) {
@@ -1037,6 +1043,10 @@ fn walk(done: &[Token<'_>]) -> Place {
                     next!(CLEAR_NAT_WORDS);
                     options(INTERFACE_OPTION, &mut it)
                 }
+                "softwire" => {
+                    next!(CLEAR_SOFTWIRE_WORDS);
+                    options(INTERFACE_OPTION, &mut it)
+                }
                 _ => {
                     next!(CLEAR_SFW_WORDS);
                     options(INTERFACE_OPTION, &mut it)
@@ -1189,6 +1199,17 @@ fn parse_words(mut w: Words<'_>) -> Result<Command, CommandError> {
                 "nat" => {
                     w.command(CLEAR_NAT_WORDS)?;
                     Ok(Command::ClearNatStatistics {
+                        interface: interface_only(&mut w)?,
+                    })
+                }
+                "softwire" => {
+                    w.command(CLEAR_SOFTWIRE_WORDS)?;
+                    if w.peek()
+                        .is_some_and(|t| matches!(lookup(t.text, &["ds-lite"]), Lookup::Found(_)))
+                    {
+                        w.next();
+                    }
+                    Ok(Command::ClearSoftwireStatistics {
                         interface: interface_only(&mut w)?,
                     })
                 }

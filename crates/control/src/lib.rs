@@ -235,6 +235,14 @@ pub fn run(
                 reply: rpc::reply_of(command.name()),
             }
         }
+        Command::ClearSoftwireStatistics { interface } => {
+            backend
+                .clear_softwire_statistics(interface.as_deref())
+                .map_err(|e| backend_error(command, e))?;
+            Answer::StatisticsCleared {
+                reply: rpc::reply_of(command.name()),
+            }
+        }
         Command::ShowNatMappings {
             kind: NatMappingsKind::Summary,
             ..

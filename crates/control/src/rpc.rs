@@ -315,6 +315,13 @@ pub const RPCS: &[RpcEntry] = &[
         reply: "service-nat-statistics-clear-information",
         args: INTERFACE,
     },
+    // Not in services_methods.pl either: named after the NAT pair, as the show command.
+    RpcEntry {
+        rpc: "clear-service-softwire-statistics-information",
+        command: "clear services softwire statistics",
+        reply: "service-softwire-statistics-clear-information",
+        args: INTERFACE,
+    },
 ];
 
 /// The positional pool name of `show services nat mappings detail|brief`.
@@ -526,7 +533,9 @@ pub fn rpc_of(command: &Command) -> Element {
             filter_args(&mut e, filter);
             e
         }
-        Command::ClearSfwStatistics { interface } | Command::ClearNatStatistics { interface } => {
+        Command::ClearSfwStatistics { interface }
+        | Command::ClearNatStatistics { interface }
+        | Command::ClearSoftwireStatistics { interface } => {
             let mut e = Element::new(find(command.name()));
             if let Some(i) = interface {
                 e.push(Element::leaf("interface", i));

@@ -4,6 +4,8 @@
 //! `clear-service-nat-statistics-information`, replying
 //! `service-nat-statistics-clear-information`, as the Junos RPC table names them): the
 //! backend is asked to zero what the interface shows; the commands print nothing.
+//! `clear services softwire statistics [ds-lite] [interface I]` is mspic's, the
+//! counterpart of `show services softwire statistics`, its RPC named after the NAT pair.
 
 use mspic_control::{
     execute, parse_command, Backend, BackendError, ClearedSessions, Command, NatStatistics,
@@ -15,6 +17,7 @@ struct Counting {
     sfw: Vec<(String, SfwStats)>,
     nat: u64,
     nat_clears: Vec<Option<String>>,
+    softwire_clears: Vec<Option<String>>,
 }
 
 impl Counting {
@@ -27,6 +30,7 @@ impl Counting {
             sfw: vec![("ms-1/1/0".into(), st(5)), ("ms-2/2/0".into(), st(7))],
             nat: 12,
             nat_clears: Vec::new(),
+            softwire_clears: Vec::new(),
         }
     }
 }
@@ -54,6 +58,15 @@ impl Backend for Counting {
             interface: "ms-1/1/0".into(),
             counters: vec![("nat-total-session-create".into(), self.nat)],
         }])
+    }
+    fn clear_softwire_statistics(&mut self, interface: Option<&str>) -> Result<(), BackendError> {
+        self.softwire_clears.push(interface.map(str::to_string));
+        for (name, st) in &mut self.sfw {
+            if interface.is_none_or(|i| i == name) {
+                st.softwire = Default::default();
+            }
+        }
+        Ok(())
     }
     fn clear_nat_statistics(&mut self, interface: Option<&str>) -> Result<(), BackendError> {
         self.nat_clears.push(interface.map(str::to_string));
@@ -89,6 +102,22 @@ fn parse_and_rpc() {
                 interface: Some("ms-1/1/0".into()),
             },
         ),
+        (
+            "clear services softwire statistics",
+            Command::ClearSoftwireStatistics { interface: None },
+        ),
+        (
+            "clear services softwire statistics ds-lite interface ms-1/1/0",
+            Command::ClearSoftwireStatistics {
+                interface: Some("ms-1/1/0".into()),
+            },
+        ),
+        (
+            "cl ser soft stat int ms-2/2/0",
+            Command::ClearSoftwireStatistics {
+                interface: Some("ms-2/2/0".into()),
+            },
+        ),
     ] {
         assert_eq!(parse_command(line).unwrap(), want, "{line}");
     }
@@ -97,6 +126,8 @@ fn parse_and_rpc() {
         "clear services nat",
         "clear services stateful-firewall statistics interface",
         "clear services nat statistics service-set ss",
+        "clear services softwire",
+        "clear services softwire statistics foo",
     ] {
         assert!(parse_command(bad).is_err(), "{bad}");
     }
@@ -115,8 +146,16 @@ fn parse_and_rpc() {
             "clear services stateful-firewall statistics | display xml rpc"
         )
     );
+    insta::assert_snapshot!(
+        "clear_softwire_statistics_rpc",
+        run(
+            &mut b,
+            "clear services softwire statistics interface ms-1/1/0 | display xml rpc"
+        )
+    );
     // Asking for the RPC runs nothing.
     assert_eq!(b.nat, 12);
+    assert!(b.softwire_clears.is_empty());
 }
 
 #[test]
@@ -169,6 +208,40 @@ fn clearing_zeroes_what_the_interface_shows() {
     );
     run(&mut b, "clear services nat statistics interface ms-1/1/0");
     assert_eq!(b.nat_clears, [None, Some("ms-1/1/0".into())]);
+}
+
+#[test]
+fn clearing_softwire_statistics() {
+    let mut b = Counting::new();
+    for (_, st) in &mut b.sfw {
+        st.softwire.decapsulated = 41;
+    }
+    assert!(run(&mut b, "show services softwire statistics").contains("41"));
+    assert_eq!(
+        run(
+            &mut b,
+            "clear services softwire statistics interface ms-2/2/0"
+        ),
+        ""
+    );
+    assert_eq!(b.sfw[0].1.softwire.decapsulated, 41);
+    assert_eq!(b.sfw[1].1.softwire.decapsulated, 0);
+    insta::assert_snapshot!(
+        "clear_softwire_statistics_xml",
+        run(&mut b, "clear services softwire statistics | display xml")
+    );
+    assert_eq!(
+        run(&mut b, "clear services softwire statistics | display json"),
+        "{\n    \"service-softwire-statistics-clear-information\" : [\n    {\n    }\n    ]\n}\n"
+    );
+    assert_eq!(b.softwire_clears, [Some("ms-2/2/0".into()), None, None]);
+    assert!(!run(&mut b, "show services softwire statistics").contains("41"));
+    let mut s = mspic_control::SnapshotBackend::default();
+    let e = execute("clear services softwire statistics", &mut s).unwrap_err();
+    assert!(
+        e.to_string().contains("clear services softwire statistics"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -57,9 +57,10 @@ fn completion_follows_the_grammar() {
     assert_eq!(words("clear services sessions ex"), Vec::<&str>::new());
     assert_eq!(
         words("clear services "),
-        ["sessions", "stateful-firewall", "nat"]
+        ["sessions", "stateful-firewall", "nat", "softwire"]
     );
     assert_eq!(words("clear services nat "), ["statistics"]);
+    assert_eq!(words("clear services softwire "), ["statistics"]);
     assert_eq!(
         words("clear services stateful-firewall statistics "),
         ["interface"]

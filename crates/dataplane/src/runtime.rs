@@ -408,6 +408,11 @@ impl Backend for RuntimeBackend {
         Ok(self.try_clear_statistics(&what)?)
     }
 
+    fn clear_softwire_statistics(&mut self, interface: Option<&str>) -> Result<(), BackendError> {
+        let what = ClearStatistics::Softwire(interface.map(str::to_string));
+        Ok(self.try_clear_statistics(&what)?)
+    }
+
     fn clear_nat_statistics(&mut self, interface: Option<&str>) -> Result<(), BackendError> {
         if answers::nat_statistics_under(&self.policy(), interface) {
             self.try_clear_statistics(&ClearStatistics::Nat)?;

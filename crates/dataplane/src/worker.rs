@@ -206,6 +206,8 @@ pub enum ClearStatistics {
     Sfw(Option<String>),
     /// The NAT counters.
     Nat,
+    /// The DS-Lite counters of one services interface, or of all.
+    Softwire(Option<String>),
 }
 
 /// Counters of one worker (a snapshot, published about once a millisecond).
@@ -531,6 +533,10 @@ impl<IO: FrameIo> Worker<IO> {
         self.io.refill();
         self.rxbuf = rx;
         work |= self.handoff_in(now);
+        if self.shard.has_generated() {
+            // The other fragments of packets cut for their link.
+            self.send_generated(now);
+        }
         work |= self.messages_in(now);
         self.broadcast_outbox();
         if self.shard.poll_timeout().is_some_and(|t| t <= now) {
@@ -649,8 +655,12 @@ impl<IO: FrameIo> Worker<IO> {
             if let Ok(p) = mspic_wire::parse_frame(buf) {
                 let (src, dst) = (p.key.src, p.key.dst);
                 match p.fragment {
-                    Fragment::Later { id } => {
-                        return self.frag_owner.get(src, dst, id).map_or(me, |o| o as usize);
+                    Fragment::Later { .. } => {
+                        let unknown = me as u32;
+                        let o = self
+                            .frag_owner
+                            .later(&p, n as u32, &self.policy.nat, unknown);
+                        return if (o as usize) < n { o as usize } else { me };
                     }
                     Fragment::First { id } => {
                         self.frag_owner
@@ -1120,6 +1130,9 @@ impl<IO: FrameIo> Worker<IO> {
                         self.shard.clear_sfw_statistics(iface.as_deref())
                     }
                     ClearStatistics::Nat => self.shard.clear_nat_statistics(),
+                    ClearStatistics::Softwire(iface) => {
+                        self.shard.clear_softwire_statistics(iface.as_deref())
+                    }
                 }
                 let _ = reply.send(());
             }

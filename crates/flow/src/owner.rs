@@ -92,7 +92,9 @@ fn address_hash(a: IpAddr) -> u32 {
 /// which alone carries the ports the owner function needs (RFC 791 §2.3: only the first
 /// fragment holds the transport header). One table per receiver (a replay, a worker),
 /// bounded: when full it starts over, and a later fragment whose first one is unknown
-/// stays where it arrived, to be counted as a fragment without session.
+/// stays where it arrived, to be counted as a fragment without session — unless its
+/// protocol has no ports (a DS-Lite tunnel packet, IPv4 in IPv6): then the owner function
+/// gives the later fragment the same shard as the first, whichever comes first.
 #[derive(Debug, Default)]
 pub struct FragmentOwners {
     map: hashbrown::HashMap<(IpAddr, IpAddr, u32), u32>,
@@ -115,12 +117,26 @@ impl FragmentOwners {
         self.map.get(&(src, dst, id)).copied()
     }
 
+    /// The owner of later fragment `p`: its first fragment's shard if seen, else, for a
+    /// protocol without ports (IPv4 in IPv6 or IPv4, whose tunnel packets hash on
+    /// addresses and protocol alone), the owner function's answer, else `unknown`.
+    pub fn later(&self, p: &Parsed, shards: u32, nat: &NatPolicy, unknown: u32) -> u32 {
+        let Fragment::Later { id } = p.fragment else {
+            return owner(p, shards, nat);
+        };
+        match self.get(p.key.src, p.key.dst, id) {
+            Some(o) => o,
+            None if p.key.proto == mspic_wire::proto::IPIP => owner(p, shards, nat),
+            None => unknown,
+        }
+    }
+
     /// The owner of a parsed frame among `shards`: the owner function for whole datagrams
     /// and first fragments (remembered), the first fragment's shard for later ones
     /// (`unknown` when it was not seen).
     pub fn route(&mut self, p: &Parsed, shards: u32, nat: &NatPolicy, unknown: u32) -> u32 {
         match p.fragment {
-            Fragment::Later { id } => self.get(p.key.src, p.key.dst, id).unwrap_or(unknown),
+            Fragment::Later { .. } => self.later(p, shards, nat, unknown),
             Fragment::First { id } => {
                 let o = owner(p, shards, nat);
                 self.remember(p.key.src, p.key.dst, id, o);

@@ -80,6 +80,8 @@ pub struct ServiceSetRt {
     pub max_session_setup_rate: Option<u32>,
     /// `max-sessions-per-subscriber`: most live sessions of one subscriber.
     pub max_per_subscriber: Option<u32>,
+    /// `nat-options stateful-nat64 clear-dont-fragment-bit`.
+    pub nat64_clear_df: bool,
     /// Where the set's subscribers live: the connected subnets of the interfaces that
     /// apply it as input (filled only when the set limits sessions per subscriber).
     pub subscribers: Vec<Prefix>,
@@ -356,6 +358,7 @@ impl Policy {
                     tcp_mss: s.tcp_mss,
                     max_session_setup_rate: s.max_session_setup_rate,
                     max_per_subscriber: s.max_sessions_per_subscriber,
+                    nat64_clear_df: s.nat64_clear_df,
                     subscribers: if s.max_sessions_per_subscriber.is_some() {
                         input_subnets(c, &s.name)
                     } else {

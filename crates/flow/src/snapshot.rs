@@ -353,10 +353,19 @@ pub struct SoftwireStats {
     pub flows_created: u64,
     /// Fragmentation needed sent: a DF packet too big for `mtu-v6` once encapsulated.
     pub too_big: u64,
-    /// Packets without DF too big for `mtu-v6` once encapsulated, dropped.
+    /// Packets too big for `mtu-v6` once encapsulated that could not be fragmented
+    /// (no room in the frame, an `mtu-v6` too small to cut for), dropped.
     pub mtu_drops: u64,
-    /// Tunnel packets dropped: fragmented, not IPv4 inside, malformed inside.
+    /// Tunnel packets dropped: not IPv4 inside, malformed inside.
     pub decap_errors: u64,
+    /// Tunnel packets reassembled from IPv6 fragments (RFC 6333 §5.3).
+    pub reassembled: u64,
+    /// Tunnel fragments dropped: malformed, overlapping, too many packets or fragments
+    /// pending, a packet too long, or its time ran out (counted per packet abandoned).
+    pub reassembly_drops: u64,
+    /// Packets to B4s sent as IPv6 fragments: too big for `mtu-v6` once encapsulated,
+    /// without DF (RFC 6333 §5.3, RFC 2473 §7.2).
+    pub fragmented: u64,
 }
 
 /// What `show interfaces ms-…` counts: the frames steered into a services interface
@@ -588,6 +597,9 @@ merge_fields!(SoftwireStats {
     too_big,
     mtu_drops,
     decap_errors,
+    reassembled,
+    reassembly_drops,
+    fragmented,
 });
 merge_fields!(InterfaceTraffic {
     input_packets,

@@ -207,6 +207,14 @@ fn tcp_udp_and_echo_both_ways() {
         (st.decapsulated, st.encapsulated, st.flows_created),
         (3, 3, 3)
     );
+    // `clear services softwire statistics`: another interface's leaves them, this one's
+    // zeroes them; the firewall counters stay.
+    let accepts = h.stats().rule_accepts;
+    h.shard.clear_softwire_statistics(Some("ms-9/9/0"));
+    assert_eq!(h.stats().softwire.decapsulated, 3);
+    h.shard.clear_softwire_statistics(Some("ms-1/1/0"));
+    assert_eq!(h.stats().softwire, Default::default());
+    assert_eq!(h.stats().rule_accepts, accepts);
 }
 
 /// RFC 6333 §7: two B4s behind which the same private address and port open the same
@@ -245,9 +253,30 @@ fn two_b4s_with_one_private_address() {
     assert_eq!(h.sessions().len(), 2);
 }
 
+/// An IPv6 fragment (RFC 8200 §4.5: fixed header, next header 44, then the fragment
+/// header with next header 4) of a tunnel packet: `piece` at byte `offset` of the inner
+/// IPv4 packet.
+fn tunnel_fragment(
+    macs: ([u8; 6], [u8; 6]),
+    (src, dst, hop): (&str, &str, u8),
+    (id, offset, more): (u32, u16, bool),
+    piece: &[u8],
+) -> Vec<u8> {
+    let mut fh = vec![4, 0];
+    fh.extend_from_slice(&(offset | u16::from(more)).to_be_bytes());
+    fh.extend_from_slice(&id.to_be_bytes());
+    fh.extend_from_slice(piece);
+    let mut f = tunnelled(macs, src, dst, hop, 0, &fh);
+    f[14 + 6] = 44;
+    f
+}
+
 /// A reply that would not fit `mtu-v6` once encapsulated: with DF, fragmentation needed
 /// to the server with the MTU less the IPv6 header (RFC 2473 §7.1, RFC 1191 §4); without,
-/// dropped and counted.
+/// the tunnel packet goes to the B4 as IPv6 fragments of at most `mtu-v6` bytes (RFC 6333
+/// §5.3, RFC 2473 §7.2): 1232 bytes of the inner packet in the first (1280 less the
+/// fixed and fragment headers, a multiple of 8), the rest in the second, one
+/// identification.
 #[test]
 fn too_big_for_the_softwire() {
     let mut h = Harness::new(&config(1280));
@@ -272,11 +301,106 @@ fn too_big_for_the_softwire() {
             etherparse::icmpv4::DestUnreachableHeader::FragmentationNeeded { next_hop_mtu: 1240 }
         )
     );
+    assert!(h.shard.drain_generated().next().is_none());
     let no_df = ipv4(SERVER, &pool, 50, 0, false, Up::Udp(53, port, &big));
-    let (v, _) = h.send(&plain(WAN, &no_df));
-    assert_eq!(v, Verdict::Drop(DropReason::Softwire));
+    let (v, first) = h.send(&plain(WAN, &no_df));
+    assert!(forwarded(v), "{v:?}");
+    let rest: Vec<Vec<u8>> = h
+        .shard
+        .drain_generated()
+        .map(|g| g.bytes().to_vec())
+        .collect();
+    assert_eq!(rest.len(), 1);
+    let id = u32::from_be_bytes(first[14 + 44..14 + 48].try_into().unwrap());
+    let to_host = ipv4(SERVER, HOST, 49, 0, false, Up::Udp(53, 5353, &big));
+    assert_eq!(to_host.len(), 1328);
+    let at = (AFTR, B4, 64);
+    let want = tunnel_fragment(LAN, at, (id, 0, true), &to_host[..1232]);
+    assert_same(&first, &want, "first fragment");
+    assert_eq!(first.len() - 14, 1280);
+    let want = tunnel_fragment(LAN, at, (id, 1232, false), &to_host[1232..]);
+    assert_same(&rest[0], &want, "second fragment");
     let st = h.stats().softwire;
-    assert_eq!((st.too_big, st.mtu_drops, st.encapsulated), (1, 1, 0));
+    assert_eq!(
+        (st.too_big, st.mtu_drops, st.encapsulated, st.fragmented),
+        (1, 0, 1, 1)
+    );
+}
+
+/// RFC 6333 §5.3: the AFTR reassembles a B4's fragmented tunnel packet, in any order,
+/// and the whole inner packet goes on translated; the fragments before the last are
+/// held (not forwarded, not an error).
+#[test]
+fn fragmented_tunnel_packets_are_reassembled() {
+    let mut h = Harness::new(&config(1500));
+    let data: Vec<u8> = (0..1000u32).map(|i| (i * 3) as u8).collect();
+    let inner = ipv4(HOST, SERVER, 64, 0, false, Up::Udp(5353, 53, &data));
+    let from = (B4, AFTR, 60);
+    let pieces = [(0u16, 512usize, true), (512, 1028, false)];
+    for (round, order) in [[0, 1], [1, 0]].into_iter().enumerate() {
+        let id = 0x100 + round as u32;
+        let mut verdicts = Vec::new();
+        for i in order {
+            let (off, end, more) = pieces[i];
+            let f = tunnel_fragment(LAN, from, (id, off, more), &inner[usize::from(off)..end]);
+            verdicts.push(h.send(&f));
+        }
+        assert_eq!(verdicts[0].0, Verdict::Drop(DropReason::FragmentHeld));
+        let (v, got) = &verdicts[1];
+        assert!(forwarded(*v), "{v:?}");
+        let (pool, port) = source(got);
+        let want = plain(
+            LAN,
+            &ipv4(&pool, SERVER, 63, 0, false, Up::Udp(port, 53, &data)),
+        );
+        assert_same(got, &want, "reassembled and translated");
+    }
+    assert_eq!(h.sessions().len(), 1);
+    let st = h.stats().softwire;
+    assert_eq!(
+        (st.reassembled, st.decapsulated, st.reassembly_drops),
+        (2, 2, 0)
+    );
+}
+
+/// Fragments the reassembly refuses are dropped and counted: overlapping ones abandon
+/// their packet (RFC 5722), and a packet not whole within the time limit is abandoned
+/// when the next fragment comes.
+#[test]
+fn tunnel_fragments_refused_are_counted() {
+    let mut h = Harness::new(&config(1500));
+    let from = (B4, AFTR, 60);
+    let f = |id, off, more, n: usize| tunnel_fragment(LAN, from, (id, off, more), &vec![0x45; n]);
+    assert_eq!(
+        h.send(&f(1, 0, true, 64)).0,
+        Verdict::Drop(DropReason::FragmentHeld)
+    );
+    assert_eq!(
+        h.send(&f(1, 32, true, 64)).0,
+        Verdict::Drop(DropReason::Softwire)
+    );
+    assert_eq!(h.stats().softwire.reassembly_drops, 1);
+    assert_eq!(
+        h.send(&f(2, 0, true, 64)).0,
+        Verdict::Drop(DropReason::FragmentHeld)
+    );
+    h.advance_ms(mspic_wire::reassembly::TIMEOUT_NS / 1_000_000);
+    assert_eq!(
+        h.send(&f(3, 0, true, 64)).0,
+        Verdict::Drop(DropReason::FragmentHeld)
+    );
+    assert_eq!(h.stats().softwire.reassembly_drops, 2);
+    // Not a multiple of 8 with more to come.
+    assert_eq!(
+        h.send(&f(4, 0, true, 60)).0,
+        Verdict::Drop(DropReason::Softwire)
+    );
+    let st = h.stats().softwire;
+    assert_eq!(
+        (st.reassembly_drops, st.reassembled, st.decapsulated),
+        (3, 0, 0)
+    );
+    assert!(h.sessions().is_empty());
 }
 
 /// What is not a DS-Lite packet of the set goes on as before; what cannot be
@@ -462,4 +586,110 @@ fn ttl_exceeded_on_a_reply_to_a_b4() {
     assert_eq!(inner.key.dst.to_string(), pool);
     let host = a4(HOST);
     assert!(!err.windows(4).any(|w| w == host), "{err:02x?}");
+}
+
+/// An IPv4 fragment (no Ethernet) of a UDP datagram: `data` at byte `offset`, DF clear.
+fn ipv4_fragment(
+    (src, dst, ttl): (&str, &str, u8),
+    (id, offset, more): (u16, u16, bool),
+    data: &[u8],
+) -> Vec<u8> {
+    let mut h = etherparse::Ipv4Header::new(
+        data.len() as u16,
+        ttl,
+        etherparse::IpNumber::UDP,
+        a4(src),
+        a4(dst),
+    )
+    .unwrap();
+    h.identification = id;
+    h.dont_fragment = false;
+    h.more_fragments = more;
+    h.fragment_offset = etherparse::IpFragOffset::try_new(offset / 8).unwrap();
+    h.header_checksum = h.calc_header_checksum();
+    let mut p = h.to_bytes().to_vec();
+    p.extend_from_slice(data);
+    p
+}
+
+/// IPv4 fragments inside the softwire (the B4's host or the server fragmenting): the
+/// later ones, without ports, follow the session of their first fragment; the B4's go out
+/// translated (addresses only for the later ones), the server's go back through the
+/// softwire to the B4 that owns the session, each encapsulated (and cut when too big for
+/// `mtu-v6`).
+#[test]
+fn inner_ipv4_fragments_follow_their_session() {
+    let mut h = Harness::new(&config(1500));
+    let data: Vec<u8> = (0..2000u32).map(|i| (i * 5) as u8).collect();
+    let whole = ipv4(HOST, SERVER, 64, 0, false, Up::Udp(5353, 53, &data));
+    let udp = &whole[20..];
+    let from = (HOST, SERVER, 64);
+    let first = ipv4_fragment(from, (0x77, 0, true), &udp[..1480]);
+    let (v, out1) = h.send(&tunnelled(LAN, B4, AFTR, 60, 0, &first));
+    assert!(forwarded(v), "{v:?}");
+    let (pool, port) = source(&out1);
+    let later = ipv4_fragment(from, (0x77, 1480, false), &udp[1480..]);
+    let (v, out2) = h.send(&tunnelled(LAN, B4, AFTR, 60, 0, &later));
+    assert!(forwarded(v), "{v:?}");
+    // The datagram as it leaves: from the pool port, its checksum over the pool address.
+    let out_whole = ipv4(&pool, SERVER, 64, 0, false, Up::Udp(port, 53, &data));
+    let out_udp = &out_whole[20..];
+    let to = (pool.as_str(), SERVER, 63);
+    assert_same(
+        &out1,
+        &plain(LAN, &ipv4_fragment(to, (0x77, 0, true), &out_udp[..1480])),
+        "first fragment out",
+    );
+    assert_same(
+        &out2,
+        &plain(
+            LAN,
+            &ipv4_fragment(to, (0x77, 1480, false), &out_udp[1480..]),
+        ),
+        "later fragment out",
+    );
+    // The server's answer in two IPv4 fragments: the first (1500 bytes, 1540 in IPv6) is
+    // cut for mtu-v6, the later one goes whole; all to the B4.
+    let back = ipv4(SERVER, &pool, 50, 0, false, Up::Udp(53, port, &data));
+    let back_udp = &back[20..];
+    let from = (SERVER, pool.as_str(), 50);
+    let (v, got1) = h.send(&plain(
+        WAN,
+        &ipv4_fragment(from, (0x99, 0, true), &back_udp[..1480]),
+    ));
+    assert!(forwarded(v), "{v:?}");
+    let cut: Vec<Vec<u8>> = h
+        .shard
+        .drain_generated()
+        .map(|g| g.bytes().to_vec())
+        .collect();
+    assert_eq!(cut.len(), 1);
+    let (v, got2) = h.send(&plain(
+        WAN,
+        &ipv4_fragment(from, (0x99, 1480, false), &back_udp[1480..]),
+    ));
+    assert!(forwarded(v), "{v:?}");
+    let host = ipv4(SERVER, HOST, 50, 0, false, Up::Udp(53, 5353, &data));
+    let host_udp = &host[20..];
+    let to = (SERVER, HOST, 49);
+    let inner1 = ipv4_fragment(to, (0x99, 0, true), &host_udp[..1480]);
+    let id = u32::from_be_bytes(got1[14 + 44..14 + 48].try_into().unwrap());
+    let at = (AFTR, B4, 64);
+    assert_same(
+        &got1,
+        &tunnel_fragment(LAN, at, (id, 0, true), &inner1[..1448]),
+        "cut 1",
+    );
+    assert_same(
+        &cut[0],
+        &tunnel_fragment(LAN, at, (id, 1448, false), &inner1[1448..]),
+        "cut 2",
+    );
+    let inner2 = ipv4_fragment(to, (0x99, 1480, false), &host_udp[1480..]);
+    assert_same(
+        &got2,
+        &tunnelled(LAN, AFTR, B4, 64, 0, &inner2),
+        "later fragment back",
+    );
+    assert_eq!(h.sessions().len(), 1);
 }

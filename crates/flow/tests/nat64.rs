@@ -512,3 +512,179 @@ fn too_big_with_df_is_answered_fragmentation_needed() {
     assert_eq!(gp[20..], wp[20..], "ICMP message");
     assert_eq!(h.shard.nat_state().stats.nat64_untranslatable, 1);
 }
+
+/// An IPv6 fragment of `upper` bytes at byte `offset`, from `src` to `dst` with hop limit
+/// `hop`, of a packet whose fragmentable part starts with UDP.
+fn frag6_from(
+    (src, dst, hop): (&str, &str, u8),
+    id: u32,
+    offset: u16,
+    more: bool,
+    upper: &[u8],
+) -> Vec<u8> {
+    let mut f = frag6(src, dst, id, offset, more, upper);
+    f[14 + 7] = hop;
+    f
+}
+
+/// An IPv4 fragment from the server: `data` at byte `offset` of a UDP datagram.
+fn server_frag4(
+    (src, dst, ttl): (&str, &str, u8),
+    id: u16,
+    offset: u16,
+    more: bool,
+    data: &[u8],
+) -> Vec<u8> {
+    let mut f = frag4(src, dst, id, offset, more, data);
+    f[..12].copy_from_slice(&[WAN.1, WAN.0].concat());
+    let mut h = etherparse::Ipv4Header::from_slice(&f[14..]).unwrap().0;
+    h.time_to_live = ttl;
+    h.header_checksum = h.calc_header_checksum();
+    f[14..34].copy_from_slice(&h.to_bytes());
+    f
+}
+
+/// A session from the client's port 5353 to the server's port 53; its pool address and
+/// port.
+fn udp_session(h: &mut Harness) -> (String, u16) {
+    let (v, sent) = h.send(&v6(CLIENT, SERVER6, 64, Up::Udp(5353, 53, b"query")));
+    assert!(forwarded(v), "{v:?}");
+    let pool = mspic_wire::parse_frame(&sent).unwrap().key.src.to_string();
+    (pool, src_port4(&sent))
+}
+
+/// Sends `frame`; the frame that came back and the generated ones after it.
+fn send_all(h: &mut Harness, frame: &[u8]) -> Vec<Vec<u8>> {
+    let (v, first) = h.send(frame);
+    assert!(forwarded(v), "{v:?}");
+    let mut all = vec![first];
+    all.extend(h.shard.drain_generated().map(|g| g.bytes().to_vec()));
+    all
+}
+
+/// RFC 7915 §4 and §4.1: an IPv4 packet without DF that is larger than the IPv6 link's
+/// 1500 bytes once translated goes as IPv6 fragments of at most 1500 bytes, each with a
+/// fragment header whose identification is the IPv4 one (high 16 bits zero); the
+/// fragmentable part is the translated UDP datagram (its checksum over the IPv6 pseudo
+/// header). One byte less and it goes whole, without a fragment header.
+#[test]
+fn a_packet_too_big_for_ipv6_without_df_is_sent_as_fragments() {
+    let mut h = Harness::new(&config(""));
+    let (pool, port) = udp_session(&mut h);
+    let data: Vec<u8> = (0..1453u32).map(|i| (i * 7) as u8).collect();
+    for (len, pieces) in [(data.len() - 1, 1), (data.len(), 2)] {
+        let d = &data[..len];
+        let mut reply = v4(SERVER4, &pool, 50, 0x4242, Up::Udp(53, port, d));
+        reply[..12].copy_from_slice(&[WAN.1, WAN.0].concat());
+        assert_eq!(reply.len() - 14, 20 + 8 + len);
+        let got = send_all(&mut h, &reply);
+        assert_eq!(got.len(), pieces, "{len} bytes of data");
+        let whole = v6(SERVER6, CLIENT, 49, Up::Udp(53, 5353, d));
+        if pieces == 1 {
+            assert_same(&got[0], &whole, "whole");
+            continue;
+        }
+        let udp6 = &whole[14 + 40..];
+        let at = (SERVER6, CLIENT, 49);
+        assert_same(
+            &got[0],
+            &frag6_from(at, 0x4242, 0, true, &udp6[..1448]),
+            "first fragment",
+        );
+        assert_eq!(ip_part(&got[0]).1.len(), 1496);
+        assert_same(
+            &got[1],
+            &frag6_from(at, 0x4242, 1448, false, &udp6[1448..]),
+            "last fragment",
+        );
+        assert_eq!(got[1][..14], got[0][..14], "the same link header");
+    }
+    let stats = h.shard.nat_state().stats.clone();
+    assert_eq!((stats.nat64_fragmented, stats.nat64_fragment_drops), (1, 0));
+}
+
+/// RFC 7915 §4.1: IPv4 fragments become IPv6 fragments (offset and M copied, the
+/// identification from IPv4); one of 1500 bytes, 1528 once translated, is cut again at
+/// 8-byte boundaries and only the last piece of the last fragment has M clear. The later
+/// fragments follow the session of the first.
+#[test]
+fn ipv4_fragments_too_big_for_ipv6_are_cut_again() {
+    let mut h = Harness::new(&config(""));
+    let (pool, port) = udp_session(&mut h);
+    let data: Vec<u8> = (0..3492u32).map(|i| (i * 13) as u8).collect();
+    let whole4 = v4(SERVER4, &pool, 50, 0, Up::Udp(53, port, &data));
+    let udp4 = &whole4[14 + 20..];
+    assert_eq!(udp4.len(), 3500);
+    let whole6 = v6(SERVER6, CLIENT, 49, Up::Udp(53, 5353, &data));
+    let udp6 = &whole6[14 + 40..];
+    let from = (SERVER4, pool.as_str(), 50);
+    let at = (SERVER6, CLIENT, 49);
+    // (IPv4 fragment: start, end, MF), the IPv6 fragments it becomes.
+    type Piece = (u16, u16, bool);
+    let rows: [(u16, u16, bool, Vec<Piece>); 3] = [
+        (0, 1480, true, vec![(0, 1448, true), (1448, 1480, true)]),
+        (
+            1480,
+            2960,
+            true,
+            vec![(1480, 2928, true), (2928, 2960, true)],
+        ),
+        (2960, 3500, false, vec![(2960, 3500, false)]),
+    ];
+    for (start, end, more, want) in rows {
+        let f = server_frag4(
+            from,
+            0x0bad,
+            start,
+            more,
+            &udp4[usize::from(start)..usize::from(end)],
+        );
+        let got = send_all(&mut h, &f);
+        assert_eq!(got.len(), want.len(), "IPv4 fragment at {start}");
+        for (g, (s, e, m)) in got.iter().zip(want) {
+            let w = frag6_from(at, 0x0bad, s, m, &udp6[usize::from(s)..usize::from(e)]);
+            assert_same(g, &w, &format!("IPv6 fragment at {s}"));
+        }
+    }
+    let stats = h.shard.nat_state().stats.clone();
+    assert_eq!(stats.nat64_fragmented, 2);
+    assert_eq!(stats.nat64_untranslatable, 0);
+}
+
+/// Junos "Configuring Stateful NAT64": with `nat-options stateful-nat64
+/// clear-dont-fragment-bit` on the service set, an IPv4 packet with DF that is too big
+/// for the IPv6 link is fragmented as one without (RFC 7915 §4), not answered
+/// fragmentation needed.
+#[test]
+fn clear_dont_fragment_bit_fragments_instead_of_answering() {
+    let text = config("").replace(
+        "nat-rules r64;",
+        "nat-rules r64; nat-options { stateful-nat64 { clear-dont-fragment-bit; } }",
+    );
+    let mut h = Harness::new(&text);
+    assert!(h.shard.policy().service_sets[0].nat64_clear_df);
+    let (pool, port) = udp_session(&mut h);
+    let data = vec![5u8; 1480];
+    let mut reply = v4(SERVER4, &pool, 50, 0x77, Up::Udp(53, port, &data));
+    reply[..12].copy_from_slice(&[WAN.1, WAN.0].concat());
+    let mut hdr = etherparse::Ipv4Header::from_slice(&reply[14..]).unwrap().0;
+    hdr.dont_fragment = true;
+    hdr.header_checksum = hdr.calc_header_checksum();
+    reply[14..34].copy_from_slice(&hdr.to_bytes());
+    let got = send_all(&mut h, &reply);
+    let whole = v6(SERVER6, CLIENT, 49, Up::Udp(53, 5353, &data));
+    let udp6 = &whole[14 + 40..];
+    let at = (SERVER6, CLIENT, 49);
+    assert_eq!(got.len(), 2);
+    assert_same(
+        &got[0],
+        &frag6_from(at, 0x77, 0, true, &udp6[..1448]),
+        "first",
+    );
+    assert_same(
+        &got[1],
+        &frag6_from(at, 0x77, 1448, false, &udp6[1448..]),
+        "last",
+    );
+    assert_eq!(h.shard.nat_state().stats.nat64_untranslatable, 0);
+}

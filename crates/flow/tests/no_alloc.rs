@@ -235,3 +235,63 @@ fn logging_allocates_nothing() {
         first_packet_allocs(&plain, 200)
     );
 }
+
+/// A NAT64 answer cut into IPv6 fragments (RFC 7915 §4) allocates nothing either: the
+/// fragments after the first go into room the shard preallocated.
+#[test]
+fn fragments_allocate_nothing() {
+    let mut h = Harness::with(
+        &nat64_config(""),
+        ShardConfig {
+            lookahead_min_sessions: 0,
+            ..ShardConfig::default()
+        },
+    );
+    let mut query = Vec::new();
+    etherparse::PacketBuilder::ethernet2(CLIENT_MAC, ROUTER_MAC)
+        .ipv6(
+            "2001:db8:10::2"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets(),
+            "64:ff9b::c633:6407"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets(),
+            64,
+        )
+        .udp(2000, 53)
+        .write(&mut query, b"query")
+        .unwrap();
+    let (v, sent) = h.send(&query);
+    assert!(matches!(v, Verdict::Forward { .. }));
+    let p = mspic_wire::parse_frame(&sent).unwrap();
+    let std::net::IpAddr::V4(pool) = p.key.src else {
+        panic!("not IPv4")
+    };
+    let mut hdr = etherparse::Ipv4Header::new(
+        0,
+        50,
+        etherparse::IpNumber::UDP,
+        [198, 51, 100, 7],
+        pool.octets(),
+    )
+    .unwrap();
+    hdr.dont_fragment = false;
+    let mut answer = Vec::new();
+    etherparse::PacketBuilder::ethernet2(ROUTER_MAC, CLIENT_MAC)
+        .ip(etherparse::IpHeaders::Ipv4(hdr, Default::default()))
+        .udp(53, p.key.src_port)
+        .write(&mut answer, &[7u8; 1472])
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let before = allocs();
+    for _ in 0..1000 {
+        buf[..answer.len()].copy_from_slice(&answer);
+        let mut frame = Frame::new(&mut buf, answer.len());
+        let v = h.shard.process(h.now, IfIndex(1), &mut frame);
+        assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
+        assert_eq!(h.shard.drain_generated().count(), 1);
+    }
+    assert_eq!(allocs() - before, 0, "allocations cutting NAT64 answers");
+}

@@ -467,6 +467,9 @@ pub fn nat_statistics(p: &Policy, reports: &[ShardReport]) -> Vec<NatStatistics>
         ),
         // mspic's name: packets of NAT64 sessions the RFC 7915 translator refused.
         ("nat64-untranslatable-drops".into(), s.nat64_untranslatable),
+        // IPv4 packets sent as IPv6 fragments (RFC 7915 §4), and fragments not sent.
+        ("nat64-ipv6-fragmented-packets".into(), s.nat64_fragmented),
+        ("nat64-ipv6-fragment-drops".into(), s.nat64_fragment_drops),
     ];
     for (t, n) in types.iter().zip(s.by_type) {
         counters.push((format!("nat-{}-sessions", t.keyword()), n));

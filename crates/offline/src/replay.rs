@@ -63,7 +63,8 @@ pub struct ReplayCounters {
     pub no_ingress: u64,
     /// Replies the built-in responder generated (`--respond`).
     pub responses: u64,
-    /// Frames the engine made on its own timers (`tcp-tickles` keep-alives).
+    /// Frames the engine made on its own: `tcp-tickles` keep-alives on its timers, the
+    /// fragments after the first of a packet cut for its link.
     pub generated: u64,
 }
 
@@ -258,6 +259,7 @@ impl Replay {
         };
         let (ts, egress) = (first.ts_nanos + 1_000, first.egress);
         outs.push(first);
+        outs.extend(self.take_generated());
         if answered {
             self.counters.responses += 1;
             if let Some(out) = self.process_one(ts, &reply, Some(egress)) {
@@ -314,6 +316,17 @@ impl Replay {
         let verdict = self.shards[owner as usize].process(now, ingress, &mut frame);
         let out_len = frame.len;
         self.deliver_outbox(owner as usize);
+        // Frames the packet made besides itself (the other fragments of a packet cut for
+        // its link) follow it.
+        for g in self.shards[owner as usize].drain_generated() {
+            self.generated.push(Output {
+                ts_nanos,
+                egress: g.egress,
+                next_hop: g.next_hop,
+                frame: g.bytes().to_vec(),
+                is_reply: false,
+            });
+        }
         match verdict {
             Verdict::Forward { egress, next_hop } | Verdict::Reply { egress, next_hop } => {
                 let is_reply = matches!(verdict, Verdict::Reply { .. });
@@ -451,6 +464,13 @@ impl Backend for Replay {
     fn clear_sfw_statistics(&mut self, interface: Option<&str>) -> Result<(), BackendError> {
         for s in &mut self.shards {
             s.clear_sfw_statistics(interface);
+        }
+        Ok(())
+    }
+
+    fn clear_softwire_statistics(&mut self, interface: Option<&str>) -> Result<(), BackendError> {
+        for s in &mut self.shards {
+            s.clear_softwire_statistics(interface);
         }
         Ok(())
     }

@@ -29,6 +29,7 @@ pub(super) struct SsD {
     pub(super) tcp_mss: Leaf<u16>,
     pub(super) setup_rate: Leaf<u32>,
     pub(super) per_subscriber: Leaf<u32>,
+    pub(super) clear_df: Leaf<bool>,
 }
 
 /// References to check: the refs, what they name, and whether a name exists.
@@ -47,6 +48,7 @@ const SS: &[&str] = &[
     "tcp-mss",
     "max-session-setup-rate",
     "max-sessions-per-subscriber",
+    "nat-options",
 ];
 
 const SS_IGNORED: &[&str] = &[
@@ -63,7 +65,6 @@ const SS_IGNORED: &[&str] = &[
     "ipsec-vpn-rule-sets",
     "jflow-log",
     "max-drop-flows",
-    "nat-options",
     "pcp-rules",
     "pgcp-rules",
     "ptsp-rules",
@@ -93,6 +94,7 @@ impl Builder {
             tcp_mss: Leaf::default(),
             setup_rate: Leaf::default(),
             per_subscriber: Leaf::default(),
+            clear_df: Leaf::default(),
         });
         c.refuse(
             d,
@@ -183,6 +185,23 @@ impl Builder {
                 ss.per_subscriber
                     .set(d, "max-sessions-per-subscriber", v, t.pos, &t.text)
             }
+            "nat-options" => {
+                // Junos "Configuring Stateful NAT64": `nat-options stateful-nat64
+                // clear-dont-fragment-bit`; the other options are not modelled.
+                let Some(_) = c.kw(
+                    d,
+                    &["stateful-nat64"],
+                    &["max-sessions-per-subscriber", "nptv6", "stateful-nat464"],
+                )?
+                else {
+                    return Ok(());
+                };
+                let Some((k, pos)) = c.kw(d, &["clear-dont-fragment-bit"], &[])? else {
+                    return Ok(());
+                };
+                c.end(d)?;
+                ss.clear_df.set(d, k, true, pos, k)
+            }
             "tcp-mss" => {
                 // Junos "Configuring Service Set Limitations": 536 through 65535.
                 let (v, t) = c.parse(d, "tcp-mss", u32_in(536, 65535, "tcp-mss"))?;
@@ -223,6 +242,7 @@ impl Builder {
                     tcp_mss: s.tcp_mss.get(),
                     max_session_setup_rate: s.setup_rate.get(),
                     max_sessions_per_subscriber: s.per_subscriber.get(),
+                    nat64_clear_df: s.clear_df.get().unwrap_or(false),
                 });
             }
         }

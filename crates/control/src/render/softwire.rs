@@ -21,7 +21,7 @@ pub struct SoftwireStatistics {
 }
 
 /// The rows: text label, XML element, value.
-fn rows(s: &SoftwireStats) -> [(&'static str, &'static str, u64); 6] {
+fn rows(s: &SoftwireStats) -> [(&'static str, &'static str, u64); 9] {
     [
         (
             "Packets decapsulated",
@@ -48,6 +48,21 @@ fn rows(s: &SoftwireStats) -> [(&'static str, &'static str, u64); 6] {
             "Tunnel packets dropped",
             "tunnel-packet-drops",
             s.decap_errors,
+        ),
+        (
+            "Tunnel packets reassembled",
+            "reassembled-packets",
+            s.reassembled,
+        ),
+        (
+            "Tunnel fragments dropped",
+            "reassembly-drops",
+            s.reassembly_drops,
+        ),
+        (
+            "Packets fragmented for mtu-v6",
+            "fragmented-packets",
+            s.fragmented,
         ),
     ]
 }

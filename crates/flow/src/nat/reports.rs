@@ -70,6 +70,11 @@ pub struct NatStats {
     /// Packets of stateful NAT64 sessions the IP/ICMP translator refused (RFC 7915: a
     /// type with no counterpart, malformed, or too large for the frame buffer).
     pub nat64_untranslatable: u64,
+    /// IPv4 packets of stateful NAT64 sessions sent as IPv6 fragments: too big for the
+    /// IPv6 link once translated, without DF (RFC 7915 §4).
+    pub nat64_fragmented: u64,
+    /// Fragments of those packets not sent: no room left for generated frames.
+    pub nat64_fragment_drops: u64,
 }
 
 impl NatStats {
@@ -89,6 +94,8 @@ impl NatStats {
         self.eif_sessions_created += o.eif_sessions_created;
         self.packets_translated += o.packets_translated;
         self.nat64_untranslatable += o.nat64_untranslatable;
+        self.nat64_fragmented += o.nat64_fragmented;
+        self.nat64_fragment_drops += o.nat64_fragment_drops;
     }
 }
 

@@ -110,16 +110,16 @@ impl Shard {
             let slot = self.stats_slot(ingress, Some(key.dst));
             return (slot, self.count_bad_checksum(ingress, parsed));
         }
-        if let Fragment::Later { id } = parsed.fragment {
-            let slot = self.stats_slot(ingress, Some(key.dst));
-            return (slot, self.later_fragment(now, ingress, frame, parsed, id));
-        }
-        // DS-Lite: IPv4 in IPv6 to a softwire address is decapsulated and looked up by
-        // its softwire key.
+        // DS-Lite: IPv4 in IPv6 to a softwire address is decapsulated (its fragments,
+        // later ones included, reassembled first) and looked up by its softwire key.
         if key.proto == proto::IPIP {
             if let Some(done) = self.softwire_in(now, ingress, frame, parsed) {
                 return done;
             }
+        }
+        if let Fragment::Later { id } = parsed.fragment {
+            let slot = self.stats_slot(ingress, Some(key.dst));
+            return (slot, self.later_fragment(now, ingress, frame, parsed, id));
         }
         // Enhanced GRE and ESP: a session keyed by call id or SPI first (mspic_wire::key),
         // then the 3-tuple; one call site for `on_flow` (inlined) in the established path.

@@ -78,12 +78,20 @@ impl Shard {
             FlowState::Drop | FlowState::Reject => Verdict::Drop(DropReason::FlowDrop),
             _ => {
                 let rw = s.nat.rewrite[d];
+                // Replies of a DS-Lite session go back through the softwire.
+                let softwire = s.softwire.filter(|_| e.dir == Dir::O);
+                let iface = s.service_iface as usize;
                 // Later fragments carry no ports: only addresses are rewritten.
                 let addr_only = Rewrite {
                     src: rw.src.map(|(a, _)| (a, parsed.key.src_port)),
                     dst: rw.dst.map(|(a, _)| (a, parsed.key.dst_port)),
                 };
-                self.forward(ingress, frame, parsed, &addr_only)
+                match softwire {
+                    Some(sw) => {
+                        self.forward_softwire(ingress, frame, parsed, &addr_only, sw, iface)
+                    }
+                    None => self.forward(ingress, frame, parsed, &addr_only),
+                }
             }
         }
     }

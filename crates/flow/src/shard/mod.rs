@@ -92,6 +92,10 @@ pub struct Shard {
     xlat_buf: Box<[u8]>,
     /// IPv4 identification of the next unfragmented IPv6 packet translated.
     xlat_ident: u16,
+    /// DS-Lite tunnel packets being reassembled from their IPv6 fragments.
+    reassembly: mspic_wire::reassembly::Ipv6Reassembler,
+    /// Identification of the next tunnel packet cut into fragments.
+    tunnel_ident: u32,
     /// The softwire the packet in the engine arrived through and the service set whose
     /// concentrator took it out (set while a decapsulated first packet is processed).
     arriving_softwire: Option<(crate::session::Softwire, u16)>,
@@ -148,6 +152,8 @@ impl Shard {
             scratch: vec![0u8; 2048].into_boxed_slice(),
             xlat_buf: vec![0u8; nat64::XLAT_BUF].into_boxed_slice(),
             xlat_ident: 0,
+            reassembly: Default::default(),
+            tunnel_ident: 0,
             arriving_softwire: None,
             fired: Vec::new(),
             nat: NatState::new(&policy.nat, cfg.index, cfg.count),
@@ -156,7 +162,7 @@ impl Shard {
             batch_parsed: vec![Err(WireError::EthernetTruncated); BATCH].into_boxed_slice(),
             batch_hash: vec![0; BATCH].into_boxed_slice(),
             logs: logs::buffer_for(&policy),
-            generated: Vec::new(),
+            generated: Vec::with_capacity(tickles::PREALLOCATED_GENERATED),
             routes: Default::default(),
             tickles_sent: 0,
             cfg,

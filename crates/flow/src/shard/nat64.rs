@@ -4,11 +4,13 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use mspic_wire::ethernet::{ETHERTYPE_IPV4, ETHERTYPE_IPV6};
+use mspic_wire::fragment;
 use mspic_wire::parse::{parse_frame, Fragment, Parsed, L4};
 use mspic_wire::xlat::{self, Answer, Endpoints, Params, XlatError};
 use mspic_wire::{icmp, IcmpErrorKind};
 
-use super::{DropReason, Frame, Shard, Verdict};
+use super::tickles::MAX_GENERATED;
+use super::{DropReason, Frame, Generated, Shard, Verdict, GENERATED_ROOM};
 use crate::nat::Rewrite;
 use crate::route::IfIndex;
 
@@ -68,7 +70,9 @@ impl Shard {
                 outer: endpoints(parsed, (s, sp), (d, dp)),
                 inner: None,
             }),
-            ((IpAddr::V6(_), _), (IpAddr::V6(_), _)) if self.too_big_for_ipv6(frame, parsed) => {
+            ((IpAddr::V6(_), _), (IpAddr::V6(_), _))
+                if self.too_big_for_ipv6(frame, parsed) && !self.clears_df(parsed) =>
+            {
                 // RFC 7915 §4.1: DF set and too big once translated: fragmentation needed,
                 // with the IPv6 MTU less the header growth.
                 self.nat.stats.nat64_untranslatable += 1;
@@ -181,16 +185,51 @@ impl Shard {
             }
             Err(_) => return self.untranslatable(),
         };
-        if l3 < 2 || l3 + n > frame.buf.len() {
+        // RFC 7915 §4 and §4.1: an IPv4 packet (or fragment) without DF that is too big
+        // for the IPv6 link once translated goes as IPv6 fragments (a fragment header on
+        // each), identified by the IPv4 identification; the first takes the frame's
+        // place and the others follow as generated frames.
+        let cut = matches!(rewrite, Rewrite6(_)) && n > IPV6_MTU;
+        let ident = u32::from(u16::from_be_bytes([
+            frame.buf.get(l3 + 4).copied().unwrap_or(0),
+            frame.buf.get(l3 + 5).copied().unwrap_or(0),
+        ]));
+        // A packet cut into fragments is written a fragment at a time (bounds checked
+        // there); a whole one must fit the frame buffer.
+        if l3 < 2 || (!cut && l3 + n > frame.buf.len()) {
             return self.untranslatable();
         }
-        frame.buf[l3..l3 + n].copy_from_slice(&self.xlat_buf[..n]);
+        let written = if cut {
+            let out = &mut frame.buf[l3..];
+            match fragment::ipv6_fragment(&self.xlat_buf[..n], IPV6_MTU, ident, 0, out) {
+                Ok(Some(len)) => len,
+                _ => return self.untranslatable(),
+            }
+        } else {
+            frame.buf[l3..l3 + n].copy_from_slice(&self.xlat_buf[..n]);
+            n
+        };
         frame.buf[l3 - 2..l3].copy_from_slice(&ethertype.to_be_bytes());
-        frame.len = l3 + n;
-        match parse_frame(frame.bytes()) {
+        frame.len = l3 + written;
+        let verdict = match parse_frame(frame.bytes()) {
             Ok(p) => self.route(ingress, frame, &p, dst),
-            Err(_) => self.untranslatable(),
+            Err(_) => return self.untranslatable(),
+        };
+        if let (true, Verdict::Forward { egress, next_hop }) = (cut, verdict) {
+            self.nat.stats.nat64_fragmented += 1;
+            // The others leave with the frame's link header and the hop limit routing
+            // gave the first.
+            let hop_limit = frame.buf[l3 + 7];
+            let (head, packet) = (&frame.buf[..l3], &self.xlat_buf[..n]);
+            self.nat.stats.nat64_fragment_drops += push_fragments(
+                &mut self.generated,
+                IPV6_MTU,
+                (head, packet),
+                (ident, hop_limit),
+                (egress, next_hop),
+            );
         }
+        verdict
     }
 
     /// An IPv4 packet with DF set that would exceed the IPv6 MTU once translated (its
@@ -207,10 +246,61 @@ impl Shard {
         df && parsed.ip_len - ihl.min(parsed.ip_len) + 40 + frag > IPV6_MTU
     }
 
+    /// Whether the service set of the session of IPv4 packet `parsed` has
+    /// `clear-dont-fragment-bit`: its DF is ignored (the packet is fragmented as IPv6).
+    /// Asked of packets too big with DF only.
+    fn clears_df(&self, parsed: &Parsed) -> bool {
+        let h = self.table.hash(&parsed.key);
+        self.table
+            .find(h, &parsed.key)
+            .and_then(|r| self.table.get(r.slot))
+            .and_then(|s| self.policy.service_sets.get(usize::from(s.service_set)))
+            .is_some_and(|ss| ss.nat64_clear_df)
+    }
+
     fn untranslatable(&mut self) -> Verdict {
         self.nat.stats.nat64_untranslatable += 1;
         Verdict::Drop(DropReason::Untranslatable)
     }
+}
+
+/// Appends fragments 1.. of the IPv6 `packet` (cut for `mtu`) to `generated`, each
+/// after the link header `head`, with `hop_limit`; returns how many found no room (the
+/// generated frames are bounded).
+pub(super) fn push_fragments(
+    generated: &mut Vec<Generated>,
+    mtu: usize,
+    (head, packet): (&[u8], &[u8]),
+    (ident, hop_limit): (u32, u8),
+    (egress, next_hop): (IfIndex, IpAddr),
+) -> u64 {
+    let l3 = head.len();
+    let mut dropped = 0;
+    for k in 1.. {
+        let mut g = Generated {
+            egress,
+            next_hop,
+            len: 0,
+            frame: [0u8; GENERATED_ROOM],
+        };
+        let Some(out) = g.frame.get_mut(l3..) else {
+            return dropped + 1;
+        };
+        match fragment::ipv6_fragment(packet, mtu, ident, k, out) {
+            Ok(Some(len)) if generated.len() < MAX_GENERATED => {
+                g.frame[..l3].copy_from_slice(head);
+                g.frame[l3 + 7] = hop_limit;
+                g.len = l3 + len;
+                generated.push(g);
+            }
+            Ok(Some(_)) => dropped += 1,
+            // The packet or the room is at fault, for this fragment and the next ones
+            // alike: they are not sent (the receiver's reassembly times out).
+            Err(_) => return dropped + 1,
+            Ok(None) => return dropped,
+        }
+    }
+    dropped
 }
 
 /// The translator's input for one packet, by the family it goes to.

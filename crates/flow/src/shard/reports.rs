@@ -229,6 +229,17 @@ impl Shard {
         }
     }
 
+    /// `clear services softwire statistics`: zeroes the DS-Lite counters of services
+    /// interface `iface` (of every one when `None`).
+    pub fn clear_softwire_statistics(&mut self, iface: Option<&str>) {
+        for (i, st) in self.stats.iter_mut().enumerate() {
+            let name = self.policy.service_ifaces.get(i).map(|x| x.name.as_str());
+            if iface.is_none() || (name.is_some() && name == iface) {
+                st.softwire = Default::default();
+            }
+        }
+    }
+
     /// `clear services nat statistics`: zeroes this shard's NAT counters (what is in use
     /// now stays).
     pub fn clear_nat_statistics(&mut self) {

@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use mspic_config::MatchDirection;
 use mspic_wire::ethernet::{ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 use mspic_wire::parse::{parse_frame, Fragment, IpVersion, Parsed};
-use mspic_wire::{proto, rewrite, FlowKey, IcmpErrorKind};
+use mspic_wire::{fragment, proto, rewrite, FlowKey, IcmpErrorKind};
 
 use super::{DropReason, Frame, Shard, Verdict};
 use crate::nat::Rewrite;
@@ -78,10 +78,12 @@ impl Shard {
     ) -> Verdict {
         let l3 = parsed.l3_offset;
         let (start, end) = (parsed.l4_offset, parsed.ip_end().min(frame.len));
-        // A fragmented tunnel packet would need reassembly (RFC 6333 §6.3), which mspic
-        // does not do; the inner packet must be IPv4.
+        if parsed.fragment != Fragment::None {
+            return self.reassemble(now, ingress, frame, parsed, (set, iface), sw);
+        }
+        // The inner packet must be IPv4.
         let ipv4 = frame.buf.get(start).is_some_and(|b| b >> 4 == 4);
-        if parsed.fragment != Fragment::None || !ipv4 || start >= end || l3 < 2 {
+        if !ipv4 || start >= end || l3 < 2 {
             self.stats[iface].softwire.decap_errors += 1;
             return Verdict::Drop(DropReason::Softwire);
         }
@@ -101,7 +103,10 @@ impl Shard {
         }
         let key = FlowKey::softwire(sw.b4, &inner.key);
         let h = self.table.hash(&key);
-        let verdict = if let Some(r) = self.table.find(h, &key) {
+        let verdict = if let Fragment::Later { id } = inner.fragment {
+            // An inner IPv4 fragment without ports follows its first fragment's session.
+            self.later_fragment(now, ingress, frame, &inner, id)
+        } else if let Some(r) = self.table.find(h, &key) {
             self.on_flow(now, ingress, r, frame, &inner)
         } else {
             self.arriving_softwire = Some((sw, set));
@@ -117,12 +122,64 @@ impl Shard {
         }
     }
 
+    /// A fragment of a tunnel packet (RFC 6333 §5.3: the AFTR reassembles them): kept
+    /// until its packet is whole, which then takes the frame's place (if it fits the
+    /// frame buffer) and is decapsulated.
+    #[cold]
+    #[inline(never)]
+    fn reassemble(
+        &mut self,
+        now: Time,
+        ingress: IfIndex,
+        frame: &mut Frame<'_>,
+        parsed: &Parsed,
+        (set, iface): (u16, usize),
+        sw: Softwire,
+    ) -> Verdict {
+        let l3 = parsed.l3_offset;
+        let end = parsed.ip_end().min(frame.len);
+        let done = match frame.buf.get(l3..end) {
+            Some(pkt) => self.reassembly.add(now.0, pkt, &mut self.xlat_buf),
+            None => Err(mspic_wire::reassembly::ReassemblyError::Malformed(
+                mspic_wire::WireError::IpTruncated,
+            )),
+        };
+        let timed_out = self.reassembly.take_timed_out();
+        let st = &mut self.stats[iface].softwire;
+        st.reassembly_drops += timed_out;
+        let n = match done {
+            Ok(None) => return Verdict::Drop(DropReason::FragmentHeld),
+            Ok(Some(n)) if l3 + n <= frame.buf.len() => n,
+            Ok(Some(_)) | Err(_) => {
+                st.reassembly_drops += 1;
+                return Verdict::Drop(DropReason::Softwire);
+            }
+        };
+        st.reassembled += 1;
+        frame.buf[l3..l3 + n].copy_from_slice(&self.xlat_buf[..n]);
+        frame.len = l3 + n;
+        match parse_frame(frame.bytes()) {
+            Ok(p) if p.fragment == Fragment::None => {
+                self.decapsulated(now, ingress, frame, &p, (set, iface), sw)
+            }
+            Ok(_) => {
+                self.stats[iface].softwire.decap_errors += 1;
+                Verdict::Drop(DropReason::Softwire)
+            }
+            Err(e) => {
+                self.stats[iface].softwire.decap_errors += 1;
+                self.count_malformed(ingress, &e)
+            }
+        }
+    }
+
     /// A packet of the O flow of a softwire session: NAPT-reversed, its TTL decremented
     /// (the AFTR forwards the inner packet, RFC 2473 §3.1), then encapsulated from the
     /// softwire address to the B4 and routed. A packet that would exceed the
     /// concentrator's `mtu-v6` once encapsulated is answered fragmentation needed when it
-    /// has DF set (RFC 2473 §7.1, RFC 1191), else dropped and counted (mspic does not
-    /// fragment the tunnel packet, RFC 6333 §5.3).
+    /// has DF set (RFC 2473 §7.1, RFC 1191), else the tunnel packet is sent as IPv6
+    /// fragments (RFC 6333 §5.3, RFC 2473 §7.2): the first in the frame, the others as
+    /// generated frames.
     pub(super) fn forward_softwire(
         &mut self,
         ingress: IfIndex,
@@ -136,7 +193,8 @@ impl Shard {
             self.stats[iface].softwire.decap_errors += 1;
             return Verdict::Drop(DropReason::Softwire);
         }
-        if parsed.ip_len + IPV6_HEADER > usize::from(sw.mtu) {
+        let too_big = parsed.ip_len + IPV6_HEADER > usize::from(sw.mtu);
+        if too_big {
             let l3 = parsed.l3_offset;
             let df = frame.bytes().get(l3 + 6).is_some_and(|b| b & 0x40 != 0);
             if df {
@@ -148,8 +206,10 @@ impl Shard {
                     .icmp_reply(ingress, frame, parsed, kind)
                     .unwrap_or(Verdict::Drop(DropReason::Softwire));
             }
-            self.stats[iface].softwire.mtu_drops += 1;
-            return Verdict::Drop(DropReason::Softwire);
+            if mspic_wire::fragment::ipv6_fragment_room(usize::from(sw.mtu)).is_none() {
+                self.stats[iface].softwire.mtu_drops += 1;
+                return Verdict::Drop(DropReason::Softwire);
+            }
         }
         if parsed.ttl <= 1 {
             // Answered before the rewrite: the error quotes the server's own packet.
@@ -159,7 +219,53 @@ impl Shard {
         if rewrite::decrement_ttl(&mut frame.buf[..frame.len], parsed).is_err() {
             return self.time_exceeded(ingress, frame, parsed);
         }
-        self.encapsulate(iface, frame, parsed.l3_offset, parsed.ip_len, sw)
+        let v = self.encapsulate(iface, frame, parsed.l3_offset, parsed.ip_len, sw);
+        match v {
+            Verdict::Forward { egress, next_hop } if too_big => {
+                self.cut_tunnel_packet(iface, frame, parsed.l3_offset, sw, (egress, next_hop))
+            }
+            v => v,
+        }
+    }
+
+    /// Sends the tunnel packet in the frame at `l3` as fragments of at most `mtu-v6`
+    /// bytes: the first in the frame, the others as generated frames with the same link
+    /// header.
+    #[cold]
+    #[inline(never)]
+    fn cut_tunnel_packet(
+        &mut self,
+        iface: usize,
+        frame: &mut Frame<'_>,
+        l3: usize,
+        sw: Softwire,
+        (egress, next_hop): (IfIndex, IpAddr),
+    ) -> Verdict {
+        let n = frame.len - l3;
+        let mtu = usize::from(sw.mtu);
+        self.xlat_buf[..n].copy_from_slice(&frame.buf[l3..frame.len]);
+        self.tunnel_ident = self.tunnel_ident.wrapping_add(1);
+        let id = self.tunnel_ident;
+        let packet = &self.xlat_buf[..n];
+        let first = match fragment::ipv6_fragment(packet, mtu, id, 0, &mut frame.buf[l3..]) {
+            Ok(Some(len)) => len,
+            _ => {
+                self.stats[iface].softwire.mtu_drops += 1;
+                return Verdict::Drop(DropReason::Softwire);
+            }
+        };
+        frame.len = l3 + first;
+        let dropped = super::nat64::push_fragments(
+            &mut self.generated,
+            mtu,
+            (&frame.buf[..l3], packet),
+            (id, TUNNEL_HOP_LIMIT),
+            (egress, next_hop),
+        );
+        let st = &mut self.stats[iface].softwire;
+        st.fragmented += 1;
+        st.mtu_drops += dropped;
+        Verdict::Forward { egress, next_hop }
     }
 
     /// An ICMP error for a B4's host, already translated: its TTL decremented, then

@@ -19,10 +19,16 @@ pub const TICKLE_INTERVAL_NS: u64 = 1_000_000_000;
 
 /// Generated frames waiting for the driver at most; a session whose pair finds no room
 /// waits one timer tick (nothing is lost, memory stays bounded).
-const MAX_GENERATED: usize = 4096;
+pub(super) const MAX_GENERATED: usize = 4096;
 
-/// Room for the largest keep-alive (Ethernet, IPv6, TCP).
-pub const GENERATED_ROOM: usize = 80;
+/// Generated frames the shard has room for from the start: the fragments of a 64 KiB
+/// packet cut for a 1500-byte link (45), so that cutting one allocates nothing.
+pub(super) const PREALLOCATED_GENERATED: usize = 48;
+
+/// Room for the largest generated frame: a keep-alive (Ethernet, IPv6, TCP) or a
+/// fragment of a packet cut for a 1500-byte IPv6 link or a softwire's `mtu-v6` (Ethernet
+/// with one 802.1Q tag; a fragment that would not fit is not sent, and counted).
+pub const GENERATED_ROOM: usize = 2048;
 
 /// A frame the shard made on its own (not an answer to one it was given): send it out of
 /// `egress` towards `next_hop`, MAC addresses to be filled in by the link layer.
@@ -46,7 +52,13 @@ impl Generated {
 }
 
 impl Shard {
-    /// Frames the shard generated since the last call (keep-alives), to be sent.
+    /// Whether generated frames wait for [`Shard::drain_generated`].
+    pub fn has_generated(&self) -> bool {
+        !self.generated.is_empty()
+    }
+
+    /// Frames the shard generated since the last call (keep-alives, the fragments after
+    /// the first of a packet cut for its link), to be sent.
     pub fn drain_generated(&mut self) -> std::vec::Drain<'_, Generated> {
         self.generated.drain(..)
     }

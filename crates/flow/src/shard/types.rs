@@ -99,9 +99,12 @@ pub enum DropReason {
     /// A packet of a stateful NAT64 session the IP/ICMP translator refuses (RFC 7915 §4,
     /// §5: no counterpart in the other family, malformed, or no room in the frame).
     Untranslatable,
-    /// A DS-Lite tunnel packet that cannot be decapsulated (not IPv4 inside, fragmented),
-    /// or a packet to a B4 too big for the softwire's `mtu-v6` without DF.
+    /// A DS-Lite tunnel packet that cannot be decapsulated (not IPv4 inside, a fragment
+    /// the reassembly refuses), or a packet to a B4 too big for the softwire's `mtu-v6`
+    /// that cannot be fragmented.
     Softwire,
+    /// A DS-Lite tunnel fragment kept until its packet is whole (not a loss).
+    FragmentHeld,
 }
 
 /// Messages between shards. Drivers deliver every message a shard puts in its outbox to
