@@ -191,8 +191,9 @@ pub const RPCS: &[RpcEntry] = &[
         reply: "service-nat-mapping-address-pooling-paired",
         args: &[],
     },
-    // Not in services_methods.pl (its softwire commands are of later releases): the
-    // method and reply names follow the NAT statistics pair.
+    // JUNOS::Methods lists `get-service-softwire-statistics-information` returning
+    // `service-softwire-statistics-information` for this command (with `interface`,
+    // `ds-lite` and `v6rd` arguments).
     RpcEntry {
         rpc: "get-service-softwire-statistics-information",
         command: "show services softwire statistics",
@@ -315,7 +316,7 @@ pub const RPCS: &[RpcEntry] = &[
         reply: "service-nat-statistics-clear-information",
         args: INTERFACE,
     },
-    // Not in services_methods.pl either: named after the NAT pair, as the show command.
+    // Not in JUNOS::Methods: named after the NAT clear pair.
     RpcEntry {
         rpc: "clear-service-softwire-statistics-information",
         command: "clear services softwire statistics",
