@@ -102,13 +102,7 @@ pub fn e2e(a: &E2eArgs) -> Result<()> {
     }
     let mut outcomes = Vec::new();
     for r in 1..=a.runs {
-        // Alternate the order, so that neither forwarder always runs on a warmer machine.
-        let order = if r % 2 == 1 {
-            [Forwarder::Mspic, Forwarder::Linux]
-        } else {
-            [Forwarder::Linux, Forwarder::Mspic]
-        };
-        for f in order {
+        for f in order(r) {
             print!("run {r}/{}: {:<5} ... ", a.runs, f.name());
             let _ = std::io::Write::flush(&mut std::io::stdout());
             let o = one(f, r, a, &root, &release, &work)
@@ -148,12 +142,7 @@ fn searches(a: &E2eArgs, root: &Path, bin: &Path, work: &Path) -> Result<()> {
         println!("\n{what}");
         let mut found = Vec::new();
         for r in 1..=a.runs {
-            let order = if r % 2 == 1 {
-                [Forwarder::Mspic, Forwarder::Linux]
-            } else {
-                [Forwarder::Linux, Forwarder::Mspic]
-            };
-            for f in order {
+            for f in order(r) {
                 println!("run {r}/{}: {}", a.runs, f.name());
                 let dir = work.join(format!("{}-{r}", f.name()));
                 let one = measure(f, a, root, bin, &dir)
@@ -386,6 +375,16 @@ fn one(
         recv: got,
         notes,
     })
+}
+
+/// The forwarders of run `r` in the order they go: alternating, so that neither always
+/// runs on a warmer machine.
+fn order(r: u32) -> [Forwarder; 2] {
+    if r % 2 == 1 {
+        [Forwarder::Mspic, Forwarder::Linux]
+    } else {
+        [Forwarder::Linux, Forwarder::Mspic]
+    }
 }
 
 /// A number that tells this run's frames from any earlier run's.
